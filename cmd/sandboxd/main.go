@@ -1,0 +1,61 @@
+// Command sandboxd is the main process of every sandbox container. It serves
+// the bot over its stdin and stdout; see package sandbox/sandboxd.
+//
+// It must be built static (CGO_ENABLED=0): it runs in images whose C library
+// the bot knows nothing about. images/build does this.
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+	"github.com/oneshot-dev/oneshot/sandbox/sandboxd"
+)
+
+// spareThreads is how many OS threads sandboxd creates as it starts. Under a
+// fork bomb the pids limit leaves no room for new threads, yet sandboxd must
+// keep reading its streams and kill the bomb; the Go runtime keeps idle
+// threads, so creating them early reserves them. It happens in the
+// background so that it does not delay the session's first exec.
+const spareThreads = 16
+
+func main() {
+	// images/build asks which protocol to put in the image's label.
+	if len(os.Args) == 2 && os.Args[1] == "protocol" {
+		fmt.Println(protocol.Version)
+		return
+	}
+	go reserveThreads(spareThreads)
+	if err := sandboxd.Serve(stdio{}, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sandboxd:", err)
+		os.Exit(1)
+	}
+}
+
+// reserveThreads blocks n goroutines in a system call at once, which makes
+// the runtime start a thread for each.
+func reserveThreads(n int) {
+	done := make(chan struct{})
+	for range n {
+		go func() {
+			ts := syscall.Timespec{Nsec: 50_000_000}
+			_ = syscall.Nanosleep(&ts, nil)
+			done <- struct{}{}
+		}()
+	}
+	for range n {
+		<-done
+	}
+}
+
+// stdio joins stdin and stdout into the one connection the bot attached to.
+type stdio struct{}
+
+func (stdio) Read(p []byte) (int, error)  { return os.Stdin.Read(p) }
+func (stdio) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
+func (stdio) Close() error {
+	os.Stdin.Close()
+	return os.Stdout.Close()
+}

@@ -1,0 +1,40 @@
+package sandboxd
+
+import (
+	"io"
+	"net"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// serveEgress accepts connections on the in-container proxy address and
+// carries each one to the bot, whose proxy decides where it may go. The
+// container itself has no network: this is its only way out.
+func (s *Server) serveEgress(ln net.Listener) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.forward(conn)
+	}
+}
+
+func (s *Server) forward(conn net.Conn) {
+	defer conn.Close()
+	stream, err := s.mux.OpenStream()
+	if err != nil {
+		s.log.Printf("egress: open stream: %v", err)
+		return
+	}
+	defer stream.Close()
+	if err := protocol.WriteJSON(stream, protocol.FrameRequest, protocol.Request{Op: protocol.OpEgress}); err != nil {
+		return
+	}
+	// When either direction ends, the connection is over: proxy clients do
+	// not rely on half-closed connections.
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(stream, conn); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(conn, stream); done <- struct{}{} }()
+	<-done
+}

@@ -1,0 +1,246 @@
+package sandboxd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// MarkerEnv is set in the environment of every process an exec starts, to
+// the exec's ID. Descendants inherit it, which is how a process that left the
+// process group (setsid, double fork) is still found and killed.
+const MarkerEnv = "ONESHOT_EXEC_ID"
+
+// outputGrace is how long an exec waits, after its process exited, for
+// output still in flight. Background processes that keep the pipes open are
+// not waited for: they may run on (a server started in setup), but they no
+// longer hold the exec open.
+const outputGrace = 250 * time.Millisecond
+
+// runExec runs one process and streams its output, then its exit, on stream.
+func (s *Server) runExec(stream io.ReadWriter, req *protocol.ExecRequest) {
+	out := &frameWriter{w: stream}
+	exit := s.execute(stream, out, req)
+	_ = out.writeJSON(protocol.FrameExit, exit)
+}
+
+func (s *Server) execute(stream io.Reader, out *frameWriter, req *protocol.ExecRequest) protocol.Exit {
+	if len(req.Argv) == 0 || req.ID == "" {
+		return protocol.Exit{Code: -1, StartError: "exec needs an argv and an id"}
+	}
+	env := append(os.Environ(), req.Env...)
+	env = append(env, MarkerEnv+"="+req.ID)
+	path, err := lookPath(req.Argv[0], env, req.Dir)
+	if err != nil {
+		return protocol.Exit{Code: -1, StartError: err.Error()}
+	}
+	stdin, stdinWriter, err := os.Pipe()
+	if err != nil {
+		return protocol.Exit{Code: -1, StartError: err.Error()}
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        req.Argv,
+		Dir:         req.Dir,
+		Env:         env,
+		Stdin:       stdin,
+		Stdout:      out.stream(protocol.FrameStdout),
+		Stderr:      out.stream(protocol.FrameStderr),
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		WaitDelay:   outputGrace,
+	}
+	if _, ok := s.running.Load(req.ID); ok {
+		stdin.Close()
+		stdinWriter.Close()
+		return protocol.Exit{Code: -1, Cancelled: true}
+	}
+	oomBefore := oomKills()
+	if err := cmd.Start(); err != nil {
+		stdin.Close()
+		stdinWriter.Close()
+		return protocol.Exit{Code: -1, StartError: err.Error()}
+	}
+	stdin.Close()
+	pid := cmd.Process.Pid
+	preferForOOM(pid)
+
+	var once sync.Once
+	reason := ""
+	kill := func(why string) {
+		once.Do(func() {
+			reason = why
+			killTree(pid, req.ID)
+		})
+	}
+	if prev, _ := s.running.Swap(req.ID, kill); prev == (cancelled{}) {
+		kill("cancelled")
+	}
+	defer s.running.Delete(req.ID)
+	waited := make(chan struct{})
+	go pumpInput(stream, stdinWriter, waited, func() { kill("cancelled") })
+	if req.TimeoutMillis > 0 {
+		timer := time.AfterFunc(time.Duration(req.TimeoutMillis)*time.Millisecond, func() { kill("timeout") })
+		defer timer.Stop()
+	}
+
+	waitErr := cmd.Wait()
+	close(waited)
+	// Wait returns once the process is gone, but a kill in progress may still
+	// be sweeping its descendants: take the once so the sweep is finished
+	// before the exit is reported.
+	once.Do(func() {})
+	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
+}
+
+// pumpInput copies stdin frames into the process. It runs until the stream
+// ends; if that happens while the process still runs, the bot has gone away
+// and the process tree is killed.
+func pumpInput(stream io.Reader, stdin io.WriteCloser, waited <-chan struct{}, cancel func()) {
+	defer stdin.Close()
+	for {
+		typ, payload, err := protocol.ReadFrame(stream)
+		if err != nil {
+			select {
+			case <-waited:
+			default:
+				cancel()
+			}
+			return
+		}
+		switch typ {
+		case protocol.FrameStdin:
+			// Blocks while the process does not read; fails once it is gone.
+			_, _ = stdin.Write(payload)
+		case protocol.FrameStdinEOF:
+			stdin.Close()
+		}
+	}
+}
+
+func exitOf(cmd *exec.Cmd, waitErr error, reason string, oomDuring bool) protocol.Exit {
+	exit := protocol.Exit{TimedOut: reason == "timeout", Cancelled: reason == "cancelled"}
+	state := cmd.ProcessState
+	if state == nil {
+		exit.Code = -1
+		exit.StartError = fmt.Sprint(waitErr)
+		return exit
+	}
+	exit.Code = state.ExitCode()
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		exit.Code = 128 + int(ws.Signal())
+		exit.Signal = ws.Signal().String()
+	}
+	// 137 is SIGKILL, either of this process or, through a shell, of the
+	// child it reports on. With a new OOM kill in the cgroup meanwhile and no
+	// kill of our own, the kernel's OOM killer did it.
+	exit.OOMKilled = oomDuring && exit.Code == 128+int(syscall.SIGKILL) && reason == ""
+	return exit
+}
+
+// lookPath resolves argv[0] against the PATH the process will get, which may
+// differ from sandboxd's own.
+func lookPath(name string, env []string, dir string) (string, error) {
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) && dir != "" {
+			return filepath.Join(dir, name), nil
+		}
+		return name, nil
+	}
+	pathList := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathList = v // the last one wins, as for the process itself
+		}
+	}
+	for _, d := range filepath.SplitList(pathList) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, name)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found", name)
+}
+
+// frameWriter serialises frames from the output pumps and the exit report.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (f *frameWriter) write(typ byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return protocol.WriteFrame(f.w, typ, p)
+}
+
+func (f *frameWriter) writeJSON(typ byte, v any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return protocol.WriteJSON(f.w, typ, v)
+}
+
+func (f *frameWriter) stream(typ byte) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		for rest := p; len(rest) > 0; {
+			n := min(len(rest), protocol.ChunkSize)
+			if err := f.write(typ, rest[:n]); err != nil {
+				return len(p) - len(rest), err
+			}
+			rest = rest[n:]
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// errNoCgroup is returned when no memory cgroup statistics can be read.
+var errNoCgroup = errors.New("no memory cgroup statistics")
+
+// oomKills returns how many processes the kernel's OOM killer has killed in
+// this container so far, from cgroup v2 or v1, or 0 when neither is readable.
+func oomKills() int64 {
+	for _, f := range []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"} {
+		if n, err := readCounter(f, "oom_kill"); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+func readCounter(file, key string) (int64, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var n int64
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n, nil
+			}
+		}
+	}
+	return 0, errNoCgroup
+}
+
+// preferForOOM makes the process the OOM killer's first choice, ahead of
+// sandboxd, which the session needs to survive. Raising the score needs no
+// privilege; children inherit it.
+func preferForOOM(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("1000"), 0)
+}
