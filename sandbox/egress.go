@@ -1,0 +1,194 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stripe/smokescreen/pkg/smokescreen"
+	acl "github.com/stripe/smokescreen/pkg/smokescreen/acl/v1"
+	"github.com/stripe/smokescreen/pkg/smokescreen/conntrack"
+)
+
+// Refusal is one connection the filtered proxy refused.
+type Refusal struct {
+	// Host is what the sandbox asked for, as host:port.
+	Host string
+	// Reason says which rule refused it.
+	Reason string
+	At     time.Time
+}
+
+// egressProxy is the filtered network's way out. The proxy itself is
+// Stripe's smokescreen, run as a library: it applies our host allow-list as
+// its ACL, resolves the name once, refuses loopback, private, link-local,
+// CGNAT and IPv4-embedding addresses unless allowed, and dials exactly the
+// address it checked, so DNS rebinding cannot slip past the check. Its
+// connections come from sandboxd over the protocol, not from a socket.
+type egressProxy struct {
+	listener *streamListener
+	server   *http.Server
+
+	mu       sync.Mutex
+	refusals []Refusal
+}
+
+// connectTimeout bounds the proxy's dial to an allowed destination.
+const connectTimeout = 10 * time.Second
+
+func newEgressProxy(n Network, lim limits) *egressProxy {
+	p := &egressProxy{listener: newStreamListener()}
+
+	logger := logrus.New()
+	logger.SetOutput(io.Discard)
+	cfg := smokescreen.NewConfig()
+	cfg.Log = logger
+	cfg.Resolver = pinnedResolver{hosts: lim.hosts}
+	cfg.ConnectTimeout = connectTimeout
+	cfg.EgressACL = hostPolicy{allow: lower(n.Allow), deny: lower(n.Deny)}
+	cfg.RoleFromRequest = func(*http.Request) (string, error) { return "sandbox", nil }
+	for _, prefix := range lim.allowPrefixes {
+		cfg.AllowRanges = append(cfg.AllowRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
+	}
+	cfg.RejectResponseHandlerWithCtx = p.rejected
+	cfg.ConnTracker = conntrack.NewTracker(cfg.IdleTimeout, cfg.MetricsClient, cfg.Log, cfg.ShuttingDown, nil)
+	cfg.ShuttingDown.Store(false)
+
+	p.server = &http.Server{
+		Handler:           smokescreen.BuildProxy(cfg),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	go func() { _ = p.server.Serve(p.listener) }()
+	return p
+}
+
+// rejected records a refusal. Smokescreen answers a policy refusal with 407;
+// we answer 403, which is what it is: no credentials would change it.
+func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.Response) {
+	if resp.StatusCode != http.StatusProxyAuthRequired {
+		return // a failure to resolve or connect, not a refusal
+	}
+	resp.StatusCode = http.StatusForbidden
+	resp.Status = "403 Forbidden"
+	host, reason := sctx.RequestedHost, "refused"
+	if d := sctx.Decision; d != nil {
+		// The decision names the destination with its port, whether the
+		// request was a CONNECT or plain HTTP.
+		host = or(d.OutboundHost, host)
+		reason = or(strings.TrimRight(d.Reason, ". "), reason)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusals = append(p.refusals, Refusal{Host: host, Reason: reason, At: time.Now()})
+}
+
+func (p *egressProxy) serve(conn net.Conn) { p.listener.deliver(conn) }
+
+func (p *egressProxy) close() { p.server.Close() }
+
+// Refusals lists the connections the filtered proxy refused so far, oldest
+// first, so the pipeline can report blocked hosts. It is empty for other
+// network modes.
+func (s *Session) Refusals() []Refusal {
+	if s.egress == nil {
+		return nil
+	}
+	s.egress.mu.Lock()
+	defer s.egress.mu.Unlock()
+	return append([]Refusal{}, s.egress.refusals...)
+}
+
+// hostPolicy is the allow-list, as a smokescreen ACL.
+type hostPolicy struct{ allow, deny []string }
+
+func (h hostPolicy) Decide(args acl.DecideArgs) (acl.Decision, error) {
+	host := strings.TrimSuffix(strings.ToLower(args.Host), ".")
+	for _, p := range h.deny {
+		if ok, _ := path.Match(p, host); ok {
+			return acl.Decision{Result: acl.Deny, Reason: "host matches deny pattern " + p}, nil
+		}
+	}
+	for _, p := range h.allow {
+		if ok, _ := path.Match(p, host); ok {
+			return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p}, nil
+		}
+	}
+	return acl.Decision{Result: acl.Deny, Reason: "host is not on the allow-list"}, nil
+}
+
+// pinnedResolver answers pinned names itself and asks the system for others.
+type pinnedResolver struct{ hosts map[string]netip.Addr }
+
+func (r pinnedResolver) LookupIP(ctx context.Context, network, host string) ([]net.IP, error) {
+	if addr, ok := r.hosts[strings.TrimSuffix(strings.ToLower(host), ".")]; ok {
+		return []net.IP{addr.AsSlice()}, nil
+	}
+	return net.DefaultResolver.LookupIP(ctx, network, host)
+}
+
+func (r pinnedResolver) LookupPort(ctx context.Context, network, service string) (int, error) {
+	return net.DefaultResolver.LookupPort(ctx, network, service)
+}
+
+func prefixNet(p netip.Prefix) net.IPNet {
+	bits := p.Addr().BitLen()
+	return net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), bits)}
+}
+
+func lower(patterns []string) []string {
+	out := make([]string, len(patterns))
+	for i, p := range patterns {
+		out[i] = strings.ToLower(p)
+	}
+	return out
+}
+
+// streamListener is a net.Listener whose connections are protocol streams
+// handed to it, one per connection made to the proxy inside the sandbox.
+type streamListener struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newStreamListener() *streamListener {
+	return &streamListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *streamListener) deliver(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.closed:
+		c.Close()
+	}
+}
+
+func (l *streamListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *streamListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *streamListener) Addr() net.Addr { return sandboxAddr{} }
+
+type sandboxAddr struct{}
+
+func (sandboxAddr) Network() string { return "sandbox" }
+func (sandboxAddr) String() string  { return ProxyAddr }
+
+var _ net.Listener = (*streamListener)(nil)

@@ -1,0 +1,139 @@
+// Package sandbox runs the steps of a task in one locked-down, persistent
+// Docker container per task: a session.
+//
+// Model-written code runs in a session next to a customer's private code, so
+// the container gets no capabilities, no root, a read-only root filesystem,
+// memory, CPU, pids and disk limits, a deadline, and no network unless the
+// spec asks for the filtered proxy. Every byte that comes out of a session
+// passes a masker that knows the session's secrets.
+//
+// The container's main process is sandboxd (package sandbox/sandboxd); the
+// bot talks to it over the container's attached stdin and stdout. See
+// docs/sandbox.md for the design and its reasons.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// Labels on every container the engine creates.
+const (
+	LabelApp   = "dev.oneshot.app"
+	LabelOwner = "dev.oneshot.owner"
+	LabelTask  = "dev.oneshot.task"
+
+	appName = "oneshot"
+)
+
+// Engine creates sessions on one Docker engine.
+type Engine struct {
+	docker *client.Client
+	owner  string
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Owner names this bot instance in container labels, so that Reap
+	// removes only what this instance left behind. It defaults to the host
+	// name; instances sharing a Docker engine need distinct owners.
+	Owner string
+	// Docker is the client to use; by default one is made from the
+	// environment (DOCKER_HOST and friends) with API version negotiation.
+	Docker *client.Client
+}
+
+// NewEngine connects to Docker. It does not reap: call Reap once at start.
+func NewEngine(opts Options) (*Engine, error) {
+	if opts.Owner == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("default owner: %w", err)
+		}
+		opts.Owner = host
+	}
+	if opts.Docker == nil {
+		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("docker client: %w", err)
+		}
+		opts.Docker = c
+	}
+	return &Engine{docker: opts.Docker, owner: opts.Owner}, nil
+}
+
+// Close releases the Docker client. Sessions must be closed first.
+func (e *Engine) Close() error { return e.docker.Close() }
+
+// Ping checks that the Docker engine answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	if _, err := e.docker.Ping(ctx); err != nil {
+		return fmt.Errorf("docker engine does not answer: %w", err)
+	}
+	return nil
+}
+
+// Reap removes the containers that this owner's earlier processes left
+// behind, and returns how many it removed. Call it when the bot starts,
+// before any session of its own exists.
+func (e *Engine) Reap(ctx context.Context) (int, error) {
+	list, err := e.docker.ContainerList(ctx, container.ListOptions{
+		All: true,
+		Filters: filters.NewArgs(
+			filters.Arg("label", LabelApp+"="+appName),
+			filters.Arg("label", LabelOwner+"="+e.owner),
+		),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list leftover sandboxes: %w", err)
+	}
+	removed := 0
+	for _, c := range list {
+		if err := e.remove(ctx, c.ID); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+func (e *Engine) remove(ctx context.Context, id string) error {
+	err := e.docker.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove sandbox container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// checkImage makes sure the image exists and carries a sandboxd that speaks
+// our protocol, so a wrong image fails with a reason rather than a hang.
+func (e *Engine) checkImage(ctx context.Context, image string) error {
+	info, err := e.docker.ImageInspect(ctx, image)
+	if errdefs.IsNotFound(err) {
+		return fmt.Errorf("image %s not found: build it with images/build", image)
+	}
+	if err != nil {
+		return fmt.Errorf("inspect image %s: %w", image, err)
+	}
+	var labels map[string]string
+	if info.Config != nil {
+		labels = info.Config.Labels
+	}
+	version, ok := labels[protocol.ImageLabel]
+	switch {
+	case !ok:
+		return fmt.Errorf("image %s has no oneshot sandboxd: build one FROM it with images/build --base %s", image, image)
+	case version != strconv.Itoa(protocol.Version):
+		return fmt.Errorf("image %s has sandboxd protocol %s but this bot speaks %d: rebuild it with images/build", image, version, protocol.Version)
+	}
+	return nil
+}

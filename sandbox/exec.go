@@ -1,0 +1,268 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// cancelGrace is how long Exec waits, after asking sandboxd to kill a
+// cancelled exec, for the report that the process tree is gone.
+const cancelGrace = 10 * time.Second
+
+// Command is one process to run in a session: Args, or a Script for bash.
+type Command struct {
+	// Args is the argv; Args[0] is looked up in PATH.
+	Args []string
+	// Script runs with bash -eo pipefail, as CI systems run steps.
+	Script string
+	// Dir defaults to WorkDir.
+	Dir string
+	// Env is added for this exec only.
+	Env map[string]string
+	// Secrets names the Spec.Secrets this exec gets as environment
+	// variables. Other execs never see them.
+	Secrets []string
+	// Stdin, if set, is read until EOF; like exec.Cmd's, it should not
+	// block forever, because Exec waits for the copy to end.
+	Stdin io.Reader
+	// Timeout kills the whole process tree when it elapses; zero leaves
+	// only the session's deadline.
+	Timeout time.Duration
+	// Phase labels the events, as in "setup" or "verify".
+	Phase string
+	// OnEvent receives the masked output as it arrives, in order. It runs
+	// on the reading goroutine, so it should be quick.
+	OnEvent func(Event)
+	// MaxOutput caps each of Result.Stdout and Result.Stderr; the default
+	// is DefaultMaxOutput. Events are not capped.
+	MaxOutput int
+}
+
+// Stream names an output stream.
+type Stream string
+
+// The output streams.
+const (
+	Stdout Stream = "stdout"
+	Stderr Stream = "stderr"
+)
+
+// Event is a piece of an exec's output, already masked.
+type Event struct {
+	Phase  string
+	Stream Stream
+	Data   []byte
+}
+
+// Result is how an exec ended and what it printed, masked and capped.
+type Result struct {
+	// ExitCode is the process's status, or 128+signal when a signal ended it.
+	ExitCode int
+	Signal   string
+	Stdout   []byte
+	Stderr   []byte
+	// Truncated says that Stdout or Stderr lost its middle to the cap.
+	Truncated bool
+	// TimedOut says Command.Timeout killed the process tree.
+	TimedOut bool
+	// OOMKilled says the kernel killed a process of this exec for memory.
+	OOMKilled bool
+	Duration  time.Duration
+}
+
+// Exec runs a command and waits for it. A non-zero exit is not an error; an
+// error means the command could not run or its result is unknown. When ctx
+// ends, the process tree is killed before Exec returns ctx's error.
+func (s *Session) Exec(ctx context.Context, c Command) (*Result, error) {
+	res, err := s.exec(ctx, c)
+	return res, s.masker.maskError(err)
+}
+
+func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
+	req, err := s.execRequest(c)
+	if err != nil {
+		return nil, err
+	}
+	if why := s.ended(); why != nil {
+		return nil, why
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("exec %s: %w", c.name(), context.Cause(ctx))
+	}
+	stream, err := s.mux.OpenStream()
+	if err != nil {
+		return nil, s.lost("exec", err)
+	}
+	defer stream.Close()
+	if err := protocol.WriteJSON(stream, protocol.FrameRequest, protocol.Request{Op: protocol.OpExec, Exec: req}); err != nil {
+		return nil, s.lost("exec", err)
+	}
+	started := time.Now()
+
+	stdinDone := make(chan struct{})
+	go func() {
+		defer close(stdinDone)
+		sendStdin(stream, c.Stdin)
+	}()
+	defer func() { <-stdinDone }()
+	// The stream may have to stop blocking a reader whose exec is over.
+	defer stream.Close()
+
+	cancelDone := make(chan struct{})
+	stopCancel := context.AfterFunc(ctx, func() {
+		defer close(cancelDone)
+		s.cancel(req.ID)
+		_ = stream.SetReadDeadline(time.Now().Add(cancelGrace))
+	})
+	res, err := s.readExec(stream, c)
+	if !stopCancel() {
+		<-cancelDone
+	}
+	if res != nil {
+		res.Duration = time.Since(started)
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("exec %s: %w", c.name(), context.Cause(ctx))
+	}
+	return res, err
+}
+
+// readExec collects an exec's frames until its exit report.
+func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
+	max := or(c.MaxOutput, DefaultMaxOutput)
+	stdout, stderr := NewOutputBuffer(max), NewOutputBuffer(max)
+	sink := func(name Stream, buf *OutputBuffer) *maskStream {
+		return s.masker.stream(func(p []byte) {
+			buf.Write(p)
+			if c.OnEvent != nil {
+				c.OnEvent(Event{Phase: c.Phase, Stream: name, Data: p})
+			}
+		})
+	}
+	outMask, errMask := sink(Stdout, stdout), sink(Stderr, stderr)
+	for {
+		typ, payload, err := protocol.ReadFrame(stream)
+		if err != nil {
+			outMask.Flush()
+			errMask.Flush()
+			return nil, s.lost("exec "+c.name(), err)
+		}
+		switch typ {
+		case protocol.FrameStdout:
+			outMask.Write(payload)
+		case protocol.FrameStderr:
+			errMask.Write(payload)
+		case protocol.FrameError:
+			return nil, fmt.Errorf("exec %s: %s", c.name(), payload)
+		case protocol.FrameExit:
+			outMask.Flush()
+			errMask.Flush()
+			var exit protocol.Exit
+			if err := json.Unmarshal(payload, &exit); err != nil {
+				return nil, fmt.Errorf("exec %s: bad exit report: %w", c.name(), err)
+			}
+			if exit.StartError != "" {
+				return nil, fmt.Errorf("exec %s: %s", c.name(), exit.StartError)
+			}
+			return &Result{
+				ExitCode:  exit.Code,
+				Signal:    exit.Signal,
+				Stdout:    stdout.Bytes(),
+				Stderr:    stderr.Bytes(),
+				Truncated: stdout.Truncated() || stderr.Truncated(),
+				TimedOut:  exit.TimedOut,
+				OOMKilled: exit.OOMKilled,
+			}, nil
+		}
+	}
+}
+
+// cancel asks sandboxd to kill an exec's process tree. It uses a stream of
+// its own so that it never waits behind input the process does not read.
+func (s *Session) cancel(execID string) {
+	ctx, stop := context.WithTimeout(context.Background(), cancelGrace)
+	defer stop()
+	stream, release, err := s.open(ctx, protocol.Request{Op: protocol.OpCancel, Cancel: execID})
+	if err != nil {
+		return
+	}
+	defer release()
+	_, _, _ = protocol.ReadFrame(stream)
+}
+
+func sendStdin(w io.Writer, stdin io.Reader) {
+	if stdin != nil {
+		buf := make([]byte, protocol.ChunkSize)
+		for {
+			n, err := stdin.Read(buf)
+			if n > 0 {
+				if protocol.WriteFrame(w, protocol.FrameStdin, buf[:n]) != nil {
+					return
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	_ = protocol.WriteFrame(w, protocol.FrameStdinEOF, nil)
+}
+
+// execRequest checks a command and turns it into the wire request.
+func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
+	argv := c.Args
+	switch {
+	case len(c.Args) > 0 && c.Script != "":
+		return nil, errors.New("exec: give Args or Script, not both")
+	case c.Script != "":
+		argv = []string{"bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", c.Script}
+	case len(c.Args) == 0 || c.Args[0] == "":
+		return nil, errors.New("exec: no command")
+	}
+	if c.Timeout < 0 {
+		return nil, fmt.Errorf("exec %s: negative timeout", c.name())
+	}
+	env := sortedEnv(c.Env)
+	names := append([]string{}, c.Secrets...)
+	sort.Strings(names)
+	for _, name := range names {
+		value, ok := s.secrets[name]
+		if !ok {
+			return nil, fmt.Errorf("exec %s: no secret named %s in the session", c.name(), name)
+		}
+		env = append(env, name+"="+value)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &protocol.ExecRequest{
+		ID:            hex.EncodeToString(id[:]),
+		Argv:          argv,
+		Dir:           or(c.Dir, WorkDir),
+		Env:           env,
+		TimeoutMillis: c.Timeout.Milliseconds(),
+	}, nil
+}
+
+// name is how errors refer to the command: its program, never its
+// arguments, which may hold anything.
+func (c Command) name() string {
+	switch {
+	case c.Script != "":
+		return "script"
+	case len(c.Args) > 0:
+		return fmt.Sprintf("%q", c.Args[0])
+	default:
+		return "command"
+	}
+}

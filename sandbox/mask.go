@@ -1,0 +1,143 @@
+package sandbox
+
+import (
+	"bytes"
+	"sort"
+)
+
+// Mask replaces every secret in sandbox output.
+const Mask = "***"
+
+// masker knows the secrets of one session. It is immutable and shared by
+// the streams of every exec.
+type masker struct {
+	secrets [][]byte // longest first, so an overlapping longer secret wins
+}
+
+func newMasker(secrets map[string]string) *masker {
+	m := &masker{}
+	for _, v := range secrets {
+		if v != "" {
+			m.secrets = append(m.secrets, []byte(v))
+		}
+	}
+	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
+	return m
+}
+
+// Mask returns b with every secret replaced.
+func (m *masker) Mask(b []byte) []byte {
+	out, _ := m.mask(b, true)
+	return out
+}
+
+// MaskString is Mask for strings, such as error messages from inside.
+func (m *masker) MaskString(s string) string {
+	if len(m.secrets) == 0 {
+		return s
+	}
+	return string(m.Mask([]byte(s)))
+}
+
+// stream returns a writer that masks what it is given and passes the result
+// to emit. It holds back the end of a write while it could be the start of a
+// secret, so a secret split across writes is still caught; Flush releases it.
+func (m *masker) stream(emit func([]byte)) *maskStream {
+	return &maskStream{m: m, emit: emit}
+}
+
+type maskStream struct {
+	m       *masker
+	emit    func([]byte)
+	pending []byte
+}
+
+func (s *maskStream) Write(p []byte) (int, error) {
+	if len(s.m.secrets) == 0 {
+		s.emit(p)
+		return len(p), nil
+	}
+	s.pending = append(s.pending, p...)
+	out, held := s.m.mask(s.pending, false)
+	s.pending = append(s.pending[:0], held...)
+	if len(out) > 0 {
+		s.emit(out)
+	}
+	return len(p), nil
+}
+
+// Flush emits what was held back; call it when the stream ends.
+func (s *maskStream) Flush() {
+	if len(s.pending) > 0 {
+		s.emit(s.m.Mask(s.pending))
+		s.pending = nil
+	}
+}
+
+// mask replaces the secrets in buf. Unless final, it returns separately the
+// tail of buf that is a proper prefix of some secret, to be decided later.
+func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
+	out = make([]byte, 0, len(buf))
+	for {
+		at, n := m.firstMatch(buf)
+		if at < 0 {
+			break
+		}
+		out = append(out, buf[:at]...)
+		out = append(out, Mask...)
+		buf = buf[at+n:]
+	}
+	if final {
+		return append(out, buf...), nil
+	}
+	hold := m.prefixSuffix(buf)
+	return append(out, buf[:len(buf)-hold]...), buf[len(buf)-hold:]
+}
+
+// firstMatch finds the earliest secret in buf, the longest one on a tie.
+func (m *masker) firstMatch(buf []byte) (at, n int) {
+	at = -1
+	for _, s := range m.secrets {
+		if i := bytes.Index(buf, s); i >= 0 && (at < 0 || i < at) {
+			at, n = i, len(s)
+		}
+	}
+	return at, n
+}
+
+// prefixSuffix returns the length of the longest suffix of buf that is a
+// proper prefix of some secret.
+func (m *masker) prefixSuffix(buf []byte) int {
+	longest := 0
+	for _, s := range m.secrets {
+		for k := min(len(s)-1, len(buf)); k > longest; k-- {
+			if bytes.HasSuffix(buf, s[:k]) {
+				longest = k
+				break
+			}
+		}
+	}
+	return longest
+}
+
+// maskError masks an error's message and keeps its chain for errors.Is.
+// Every error a session method returns passes here: messages quote paths,
+// commands and sandboxd's words, any of which may hold a secret.
+func (m *masker) maskError(err error) error {
+	if err == nil || len(m.secrets) == 0 {
+		return err
+	}
+	msg := m.MaskString(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &maskedError{msg: msg, err: err}
+}
+
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }

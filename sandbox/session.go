@@ -1,0 +1,326 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/hashicorp/yamux"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// Reasons a session ended; Exec and the file calls return them afterwards.
+var (
+	ErrClosed   = errors.New("sandbox session closed")
+	ErrDeadline = errors.New("sandbox session deadline passed")
+)
+
+const (
+	// removeTimeout bounds the removal of a container, which runs on a
+	// context of its own because the caller's may be the reason for it.
+	removeTimeout = 30 * time.Second
+	// diagnosticsSize is how much of sandboxd's own stderr is kept for
+	// error messages.
+	diagnosticsSize = 16 << 10
+)
+
+// Session is one running sandbox container. Its methods may be called from
+// several goroutines at once.
+type Session struct {
+	engine   *Engine
+	id       string
+	masker   *masker
+	secrets  map[string]string
+	deadline time.Time
+
+	attach types.HijackedResponse
+	mux    *yamux.Session
+	egress *egressProxy // nil unless the network mode is filtered
+
+	diagMu sync.Mutex
+	diag   *OutputBuffer // sandboxd's stderr
+
+	ending    chan struct{} // closed when the session starts ending
+	gone      chan struct{} // closed when the container is removed
+	why       error         // why it ended; set before ending is closed
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup // the session's own goroutines
+
+	// stops cancels the deadline timer and the watch on the caller's
+	// context; the timer may fire while Start still sets them.
+	stopsMu sync.Mutex
+	stops   []func() bool
+}
+
+// Start creates and starts a session. The session lives until Close, until
+// its deadline, or until ctx ends, whichever comes first; each of them
+// removes the container. On error nothing is left behind.
+func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
+	lim, err := spec.validate()
+	if err != nil {
+		return nil, fmt.Errorf("invalid sandbox spec: %w", err)
+	}
+	if err := e.checkImage(ctx, spec.Image); err != nil {
+		return nil, err
+	}
+	labels := map[string]string{LabelApp: appName, LabelOwner: e.owner, LabelTask: spec.TaskID}
+	cfg, host := containerConfig(spec, lim, labels)
+	created, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, containerName(spec.TaskID))
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox container: %w", err)
+	}
+	s := &Session{
+		engine:   e,
+		id:       created.ID,
+		masker:   newMasker(spec.Secrets),
+		secrets:  spec.Secrets,
+		deadline: time.Now().Add(lim.deadline),
+		diag:     NewOutputBuffer(diagnosticsSize),
+		ending:   make(chan struct{}),
+		gone:     make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.end(err)
+		}
+	}()
+
+	// Attach before start, so that nothing sandboxd writes is missed.
+	s.attach, err = e.docker.ContainerAttach(ctx, s.id, container.AttachOptions{
+		Stream: true, Stdin: true, Stdout: true, Stderr: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attach to sandbox: %w", err)
+	}
+	conn := s.protocolConn()
+	if err := e.docker.ContainerStart(ctx, s.id, container.StartOptions{}); err != nil {
+		return nil, fmt.Errorf("start sandbox container: %w", err)
+	}
+	muxConfig := yamux.DefaultConfig()
+	muxConfig.LogOutput = io.Discard
+	if s.mux, err = yamux.Client(conn, muxConfig); err != nil {
+		return nil, fmt.Errorf("sandbox protocol: %w", err)
+	}
+
+	hello := protocol.HelloRequest{Home: HomeDir}
+	if lim.network == NetworkFiltered {
+		s.egress = newEgressProxy(spec.Network, lim)
+		hello.EgressListen = ProxyAddr
+	}
+	s.wg.Add(1)
+	go s.acceptStreams()
+	if err := s.hello(ctx, hello); err != nil {
+		return nil, s.masker.maskError(err)
+	}
+
+	s.stopsMu.Lock()
+	defer s.stopsMu.Unlock()
+	s.stops = append(s.stops,
+		time.AfterFunc(lim.deadline, func() { s.end(ErrDeadline) }).Stop,
+		context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) }))
+	return s, nil
+}
+
+// ID is the container's ID.
+func (s *Session) ID() string { return s.id }
+
+// Deadline is when the session ends at the latest.
+func (s *Session) Deadline() time.Time { return s.deadline }
+
+// Close removes the container, whatever runs in it. It is safe to call more
+// than once and after the session ended on its own.
+func (s *Session) Close() error { return s.end(ErrClosed) }
+
+// Done is closed once the session has ended and its container is removed.
+func (s *Session) Done() <-chan struct{} { return s.gone }
+
+// end tears the session down once, recording why.
+func (s *Session) end(why error) error {
+	s.closeOnce.Do(func() {
+		s.why = why
+		close(s.ending)
+		s.stopsMu.Lock()
+		for _, stop := range s.stops {
+			stop()
+		}
+		s.stopsMu.Unlock()
+		if s.mux != nil {
+			s.mux.Close()
+		}
+		if s.attach.Conn != nil {
+			s.attach.Close()
+		}
+		if s.egress != nil {
+			s.egress.close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+		defer cancel()
+		s.closeErr = s.engine.remove(ctx, s.id)
+		s.wg.Wait()
+		close(s.gone)
+	})
+	return s.closeErr
+}
+
+// ended returns why the session ended, or nil while it runs.
+func (s *Session) ended() error {
+	select {
+	case <-s.ending:
+		return s.why
+	default:
+		return nil
+	}
+}
+
+// lost explains a broken stream: by the session's end when it ended, else
+// by what sandboxd last said on stderr, which is where it reports a crash.
+// When the session ended, it first waits for the container to be gone, so
+// that a caller told "deadline passed" finds nothing left running.
+func (s *Session) lost(op string, err error) error {
+	if why := s.ended(); why != nil {
+		<-s.gone
+		return fmt.Errorf("%s: %w", op, why)
+	}
+	s.diagMu.Lock()
+	diag := s.diag.Bytes()
+	s.diagMu.Unlock()
+	if len(diag) > 0 {
+		return fmt.Errorf("%s: lost sandboxd (%v); it said: %s", op, err, diag)
+	}
+	return fmt.Errorf("%s: lost sandboxd: %w", op, err)
+}
+
+// protocolConn turns the attach stream into the connection the protocol
+// runs on: sandboxd's stdout is demultiplexed from its stderr, which is kept
+// for diagnostics.
+func (s *Session) protocolConn() io.ReadWriteCloser {
+	r, w := io.Pipe()
+	diag := writerFunc(func(p []byte) (int, error) {
+		s.diagMu.Lock()
+		defer s.diagMu.Unlock()
+		return s.diag.Write(p)
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_, err := stdcopy.StdCopy(w, diag, s.attach.Reader)
+		w.CloseWithError(err)
+	}()
+	return attachConn{r: r, hj: s.attach}
+}
+
+type attachConn struct {
+	r  *io.PipeReader
+	hj types.HijackedResponse
+}
+
+func (c attachConn) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c attachConn) Write(p []byte) (int, error) { return c.hj.Conn.Write(p) }
+func (c attachConn) Close() error {
+	c.r.Close()
+	return c.hj.Conn.Close()
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// hello checks that sandboxd runs and speaks our protocol, and hands it the
+// session's settings.
+func (s *Session) hello(ctx context.Context, req protocol.HelloRequest) error {
+	stream, release, err := s.open(ctx, protocol.Request{Op: protocol.OpHello, Hello: &req})
+	if err != nil {
+		return s.lost("sandbox hello", err)
+	}
+	defer release()
+	typ, payload, err := protocol.ReadFrame(stream)
+	if err != nil {
+		return s.lost("sandbox hello", err)
+	}
+	if typ == protocol.FrameError {
+		return fmt.Errorf("sandbox hello: %s", payload)
+	}
+	var hello protocol.Hello
+	if typ != protocol.FrameHello || json.Unmarshal(payload, &hello) != nil {
+		return fmt.Errorf("sandbox hello: unexpected answer (frame type %d)", typ)
+	}
+	if hello.Version != protocol.Version {
+		return fmt.Errorf("sandboxd speaks protocol %d, the bot %d: rebuild the image with images/build", hello.Version, protocol.Version)
+	}
+	return nil
+}
+
+// open opens a stream and sends its request. Until release is called, the
+// end of ctx closes the stream, which unblocks whoever is reading it.
+func (s *Session) open(ctx context.Context, req protocol.Request) (stream *yamux.Stream, release func(), err error) {
+	if why := s.ended(); why != nil {
+		return nil, nil, why
+	}
+	stream, err = s.mux.OpenStream()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := protocol.WriteJSON(stream, protocol.FrameRequest, req); err != nil {
+		stream.Close()
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { stream.Close() })
+	return stream, func() {
+		stop()
+		stream.Close()
+	}, nil
+}
+
+// acceptStreams takes the streams sandboxd opens, which are egress
+// connections when the network is filtered and refused otherwise.
+func (s *Session) acceptStreams() {
+	defer s.wg.Done()
+	for {
+		stream, err := s.mux.AcceptStream()
+		if err != nil {
+			return
+		}
+		if s.egress == nil {
+			stream.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = stream.SetReadDeadline(time.Now().Add(10 * time.Second))
+			req, err := protocol.ReadRequest(stream)
+			_ = stream.SetReadDeadline(time.Time{})
+			if err != nil || req.Op != protocol.OpEgress {
+				stream.Close()
+				return
+			}
+			s.egress.serve(stream)
+		}()
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// containerName makes a readable, unique container name for a task.
+func containerName(taskID string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "oneshot-" + hex.EncodeToString(b[:])
+	if taskID != "" {
+		task := unsafeName.ReplaceAllString(taskID, "-")
+		name = "oneshot-" + task[:min(len(task), 40)] + "-" + hex.EncodeToString(b[:])
+	}
+	return name
+}
