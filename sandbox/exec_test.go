@@ -1,0 +1,193 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func TestExecPassesArgsStdinEnvAndDirAndReportsExitCode(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Env = map[string]string{"SESSION_VAR": "from-spec"}
+	s := b.start(t, spec)
+	ctx := context.Background()
+
+	mustSucceed(t, s, "mkdir -p /sandbox/sub")
+	res, err := s.Exec(ctx, sandbox.Command{
+		Args:  []string{"bash", "-c", `echo "$1 $SESSION_VAR $EXEC_VAR $(pwd)"; cat; exit 3`, "bash", "arg with spaces"},
+		Dir:   "/sandbox/sub",
+		Env:   map[string]string{"EXEC_VAR": "from-exec"},
+		Stdin: strings.NewReader("line from stdin\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "arg with spaces from-spec from-exec /sandbox/sub\nline from stdin\n"
+	if string(res.Stdout) != want || res.ExitCode != 3 {
+		t.Fatalf("got exit %d, stdout %q; want 3, %q", res.ExitCode, res.Stdout, want)
+	}
+	// Env given to one exec is not seen by the next.
+	if out := mustSucceed(t, s, `echo "[$EXEC_VAR]"`); out != "[]\n" {
+		t.Fatalf("exec env leaked into the next exec: %q", out)
+	}
+}
+
+func TestExecOfAMissingProgramIsAnError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	_, err := s.Exec(context.Background(), sandbox.Command{Args: []string{"no-such-program"}})
+	if err == nil || !strings.Contains(err.Error(), "command not found") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestExecStreamsEventsWhileTheProcessRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	// The process waits for input that the test sends only after it saw the
+	// first line as an event: the exec cannot end before events stream.
+	stdin, feed := io.Pipe()
+	var events []sandbox.Event
+	res, err := s.Exec(context.Background(), sandbox.Command{
+		Script: "echo ready; read -r answer; echo got-$answer; echo oops >&2",
+		Stdin:  stdin,
+		Phase:  "verify",
+		OnEvent: func(e sandbox.Event) {
+			events = append(events, sandbox.Event{Phase: e.Phase, Stream: e.Stream, Data: bytes.Clone(e.Data)})
+			if string(e.Data) == "ready\n" {
+				// Exec copies stdin on a goroutine of its own, so this
+				// write completes while the event handler waits.
+				fmt.Fprintln(feed, "yes")
+				feed.Close()
+			}
+		},
+		Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "ready\ngot-yes\n" || string(res.Stderr) != "oops\n" {
+		t.Fatalf("stdout %q, stderr %q", res.Stdout, res.Stderr)
+	}
+	var stdout, stderr string
+	for _, e := range events {
+		if e.Phase != "verify" {
+			t.Errorf("event phase %q", e.Phase)
+		}
+		switch e.Stream {
+		case sandbox.Stdout:
+			stdout += string(e.Data)
+		case sandbox.Stderr:
+			stderr += string(e.Data)
+		}
+	}
+	if stdout != "ready\ngot-yes\n" || stderr != "oops\n" {
+		t.Fatalf("events carried stdout %q, stderr %q", stdout, stderr)
+	}
+}
+
+func TestTimedOutExecLeavesNoChildrenOrGrandchildren(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	// A child in the group, a grandchild that left it with setsid, and one
+	// double-forked with nohup; each marks itself by its sleep length.
+	script := `
+		sleep 1001 &
+		setsid sleep 1002 &
+		( nohup sleep 1003 > /dev/null 2>&1 & ) &
+		sleep 1004`
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimedOut || res.ExitCode != 137 {
+		t.Fatalf("want a timeout and exit 137, got %+v", res)
+	}
+	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 100' || true"); left != "" {
+		t.Fatalf("processes survived the timeout:\n%s", left)
+	}
+}
+
+func TestBackgroundProcessOfAFinishedExecKeepsRunning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	// A service started in setup must survive to be used by later steps,
+	// and must not hold the exec open although it keeps stdout.
+	started := time.Now()
+	mustSucceed(t, s, "sleep 1005 & echo started")
+	if d := time.Since(started); d > 20*time.Second {
+		t.Fatalf("the exec waited %v for its background child", d)
+	}
+	if out := mustSucceed(t, s, "ps -eo args= | grep -c '^sleep 1005'"); strings.TrimSpace(out) != "1" {
+		t.Fatalf("background process count = %q", out)
+	}
+}
+
+func TestCancelledExecIsKilledAndReturnsTheContextError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	res, err := s.Exec(ctx, sandbox.Command{
+		Script: "echo running; sleep 1006",
+		OnEvent: func(e sandbox.Event) {
+			if strings.Contains(string(e.Data), "running") {
+				cancel()
+			}
+		},
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, res = %+v", err, res)
+	}
+	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 1006' || true"); left != "" {
+		t.Fatalf("the cancelled process survived:\n%s", left)
+	}
+}
+
+func TestLargeOutputIsCappedKeepingHeadAndTail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	var streamed int
+	res, err := s.Exec(context.Background(), sandbox.Command{
+		Script:    "echo HEAD-MARK; head -c 10000000 /dev/zero | tr '\\0' x; echo; echo TAIL-MARK",
+		MaxOutput: 64 << 10,
+		OnEvent:   func(e sandbox.Event) { streamed += len(e.Data) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(res.Stdout)
+	if !res.Truncated || !strings.HasPrefix(out, "HEAD-MARK\n") || !strings.HasSuffix(out, "TAIL-MARK\n") {
+		t.Fatalf("truncated=%v, head %q, tail %q", res.Truncated, out[:min(40, len(out))], out[max(0, len(out)-40):])
+	}
+	if !strings.Contains(out, "bytes truncated ...]") {
+		t.Fatal("the cut is not marked")
+	}
+	if len(out) > 64<<10+100 {
+		t.Fatalf("kept %d bytes, cap is %d", len(out), 64<<10)
+	}
+	if want := 10_000_000 + len("HEAD-MARK\n\nTAIL-MARK\n"); streamed != want {
+		t.Fatalf("events carried %d bytes, want all %d", streamed, want)
+	}
+}

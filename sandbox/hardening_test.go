@@ -1,0 +1,144 @@
+package sandbox_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+func TestSandboxIsLockedDown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	t.Run("runs as a user that is not root", func(t *testing.T) {
+		if uid := strings.TrimSpace(mustSucceed(t, s, "id -u")); uid == "0" || uid == "" {
+			t.Fatalf("uid = %q", uid)
+		}
+	})
+	t.Run("root filesystem is read-only", func(t *testing.T) {
+		for _, path := range []string{"/oneshot-probe", "/usr/oneshot-probe", "/etc/oneshot-probe"} {
+			res := run(t, s, "touch "+path)
+			if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "Read-only file system") {
+				t.Errorf("touch %s: exit %d, stderr %q", path, res.ExitCode, res.Stderr)
+			}
+		}
+	})
+	t.Run("work area and tmp are writable", func(t *testing.T) {
+		out := mustSucceed(t, s, "echo a > /sandbox/probe && echo b > /tmp/probe && cat /sandbox/probe /tmp/probe")
+		if out != "a\nb\n" {
+			t.Fatalf("got %q", out)
+		}
+	})
+	t.Run("has no capabilities", func(t *testing.T) {
+		status := mustSucceed(t, s, "cat /proc/self/status")
+		for _, field := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+			if !strings.Contains(status, field+":\t0000000000000000") {
+				t.Errorf("%s is not empty in:\n%s", field, status)
+			}
+		}
+	})
+	t.Run("cannot gain privileges and runs under seccomp", func(t *testing.T) {
+		status := mustSucceed(t, s, "cat /proc/self/status")
+		if !strings.Contains(status, "NoNewPrivs:\t1") {
+			t.Error("no_new_privs is not set")
+		}
+		if !strings.Contains(status, "Seccomp:\t2") {
+			t.Error("no seccomp filter is applied")
+		}
+	})
+	t.Run("cannot mount", func(t *testing.T) {
+		res := run(t, s, "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m")
+		if res.ExitCode == 0 {
+			t.Fatal("mount succeeded")
+		}
+	})
+	t.Run("has no Docker socket", func(t *testing.T) {
+		out := mustSucceed(t, s, "for p in /var/run/docker.sock /run/docker.sock; do if test -e $p; then echo $p; fi; done")
+		if out != "" {
+			t.Fatalf("a Docker socket is visible: %s", out)
+		}
+	})
+	t.Run("an init reaps orphaned zombies", func(t *testing.T) {
+		// The subshell's child outlives it, is re-parented to PID 1, and
+		// exits at once; without a reaping init it stays a zombie.
+		mustSucceed(t, s, "(sleep 0.1 &); true")
+		waitFor(t, 10*time.Second, "orphans to be reaped", func() error {
+			out := mustSucceed(t, s, "ps -eo stat=,comm= | awk '$1 ~ /^Z/' ")
+			if out != "" {
+				return errorf("zombies: %s", out)
+			}
+			return nil
+		})
+		if comm := strings.TrimSpace(mustSucceed(t, s, "cat /proc/1/comm")); comm != "docker-init" {
+			t.Errorf("PID 1 is %q, want docker-init", comm)
+		}
+	})
+}
+
+func TestForkBombIsContainedAndSessionAnswersAfterwards(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Pids = 128
+	s := b.start(t, spec)
+
+	res, err := s.Exec(context.Background(), sandbox.Command{
+		Script:  "bomb() { bomb | bomb & }; bomb; sleep 600",
+		Timeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.TimedOut {
+		t.Fatalf("the bomb was not stopped by its timeout: %+v", res)
+	}
+	if !strings.Contains(string(res.Stderr), "Resource temporarily unavailable") {
+		t.Errorf("the pids limit never refused a fork; stderr: %.500s", res.Stderr)
+	}
+	if out := mustSucceed(t, s, "echo alive"); out != "alive\n" {
+		t.Fatalf("session answered %q", out)
+	}
+	// Only sandboxd, its init and the ps pipeline itself are left.
+	if n := len(lines(mustSucceed(t, s, "ps -e --no-headers"))); n > 6 {
+		t.Fatalf("%d processes remain after the bomb:\n%s", n, mustSucceed(t, s, "ps -ef"))
+	}
+}
+
+func TestMemoryHogIsOOMKilledAndReported(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Memory, spec.Disk, spec.Tmp = "128m", "16m", "16m"
+	s := b.start(t, spec)
+
+	// tail keeps the whole of an endless line in memory: twice the limit.
+	res := run(t, s, "head -c 320m /dev/zero | tail > /dev/null")
+	if !res.OOMKilled || res.ExitCode != 137 {
+		t.Fatalf("want an OOM kill with exit 137, got %+v (stderr %q)", res, res.Stderr)
+	}
+	if out := mustSucceed(t, s, "echo alive"); out != "alive\n" {
+		t.Fatalf("session answered %q", out)
+	}
+	// An ordinary kill is not reported as an OOM kill.
+	if res := run(t, s, "kill -9 $$"); res.OOMKilled || res.ExitCode != 137 {
+		t.Fatalf("a plain SIGKILL was reported as %+v", res)
+	}
+}
+
+func TestFillingTheWorkAreaFailsWithENOSPCAndSessionAnswers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec()) // a 64m work area
+
+	res := run(t, s, "head -c 100m /dev/zero > /sandbox/fill")
+	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "No space left on device") {
+		t.Fatalf("filling /sandbox: exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	if out := mustSucceed(t, s, "rm /sandbox/fill && echo alive"); out != "alive\n" {
+		t.Fatalf("session answered %q", out)
+	}
+}

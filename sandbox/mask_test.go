@@ -1,0 +1,67 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestMaskerCatchesASecretSplitAtEveryPoint(t *testing.T) {
+	m := newMasker(map[string]string{"TOKEN": "ghp_abcdef123456"})
+	text := "before ghp_abcdef123456 middle ghp_abcdef123456 after"
+	want := "before *** middle *** after"
+	for cut := 0; cut <= len(text); cut++ {
+		for cut2 := cut; cut2 <= len(text); cut2++ {
+			var out bytes.Buffer
+			s := m.stream(func(p []byte) { out.Write(p) })
+			s.Write([]byte(text[:cut]))
+			s.Write([]byte(text[cut:cut2]))
+			s.Write([]byte(text[cut2:]))
+			s.Flush()
+			if out.String() != want {
+				t.Fatalf("cut at %d and %d: got %q", cut, cut2, out.String())
+			}
+		}
+	}
+}
+
+func TestMaskerReleasesHeldBytesThatTurnOutNotToBeASecret(t *testing.T) {
+	m := newMasker(map[string]string{"TOKEN": "secret-value"})
+	var out bytes.Buffer
+	s := m.stream(func(p []byte) { out.Write(p) })
+	s.Write([]byte("a secret-val"))
+	if out.String() != "a " {
+		t.Fatalf("emitted %q before knowing whether a secret follows", out.String())
+	}
+	s.Write([]byte("ley thing"))
+	if out.String() != "a secret-valley thing" {
+		t.Fatalf("got %q", out.String())
+	}
+}
+
+func TestMaskerPrefersTheLongerOfOverlappingSecrets(t *testing.T) {
+	m := newMasker(map[string]string{"A": "password", "B": "password123"})
+	if got := string(m.Mask([]byte("x password123 y password z"))); got != "x *** y *** z" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestMaskerWithoutSecretsPassesEverythingAtOnce(t *testing.T) {
+	m := newMasker(nil)
+	var out bytes.Buffer
+	s := m.stream(func(p []byte) { out.Write(p) })
+	s.Write([]byte("abc"))
+	if out.String() != "abc" {
+		t.Fatalf("got %q", out.String())
+	}
+}
+
+func TestMaskedErrorsKeepTheirChain(t *testing.T) {
+	m := newMasker(map[string]string{"T": "hunter22"})
+	err := m.maskError(&fs.PathError{Op: "open", Path: "/sandbox/hunter22", Err: fs.ErrNotExist})
+	if strings.Contains(err.Error(), "hunter22") || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, is ErrNotExist: %v", err, errors.Is(err, fs.ErrNotExist))
+	}
+}

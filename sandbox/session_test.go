@@ -1,0 +1,192 @@
+package sandbox_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+// holdSessionEnv makes the test binary, run as a child, start a session and
+// wait to be killed; see TestReapRemovesWhatAKilledProcessLeft.
+const holdSessionEnv = "ONESHOT_TEST_HOLD_SESSION_OWNER"
+
+func TestMain(m *testing.M) {
+	if owner := os.Getenv(holdSessionEnv); owner != "" {
+		holdSession(owner)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func holdSession(owner string) {
+	engine, err := sandbox.NewEngine(sandbox.Options{Owner: owner})
+	if err == nil {
+		var s *sandbox.Session
+		s, err = engine.Start(context.Background(), sandbox.Spec{Image: testImage(), TaskID: owner, Memory: "256m", Disk: "16m"})
+		if err == nil {
+			fmt.Println(s.ID())
+			select {} // until killed
+		}
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+func TestInvalidSpecsAreRejectedBeforeAnythingIsCreated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cases := []struct {
+		name string
+		edit func(*sandbox.Spec)
+		want string
+	}{
+		{"memory with a bad unit", func(s *sandbox.Spec) { s.Memory = "4x" }, `memory "4x" is not a size`},
+		{"negative pids", func(s *sandbox.Spec) { s.Pids = -1 }, "pids -1 is negative"},
+		{"unknown network mode", func(s *sandbox.Spec) { s.Network.Mode = "bridge" }, `network mode "bridge" is not one of`},
+		{"pattern that does not compile", func(s *sandbox.Spec) {
+			s.Network = sandbox.Network{Mode: sandbox.NetworkFiltered, Allow: []string{"[oops"}}
+		}, `network pattern "[oops" does not compile`},
+		{"allow-list without the filtered mode", func(s *sandbox.Spec) { s.Network.Allow = []string{"x.org"} }, "apply only to mode filtered"},
+		{"secret too short to mask", func(s *sandbox.Spec) { s.Secrets = map[string]string{"T": "abc"} }, "too short to mask"},
+		{"no image", func(s *sandbox.Spec) { s.Image = "" }, "image is empty"},
+	}
+	for _, tc := range cases {
+		spec := b.spec()
+		tc.edit(&spec)
+		_, err := b.engine.Start(context.Background(), spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to say %q", tc.name, err, tc.want)
+		}
+	}
+	if left := b.containers(t); len(left) > 0 {
+		t.Fatalf("invalid specs created containers: %v", left)
+	}
+}
+
+func TestImageWithoutSandboxdIsRefusedWithAReason(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Image = "oneshot/debian:bookworm" // the plain base image
+	if _, err := b.engine.Start(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "has no oneshot sandboxd") {
+		t.Errorf("base image: err = %v", err)
+	}
+	spec.Image = "oneshot/no-such-image:" + b.owner
+	if _, err := b.engine.Start(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("missing image: err = %v", err)
+	}
+}
+
+func TestCloseAfterCancelLeavesNoContainer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := b.engine.Start(ctx, b.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	mustSucceed(t, s, "echo hi > /sandbox/file")
+	cancel()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.exists(t, id) {
+		t.Fatal("the container outlived Close")
+	}
+	// Whichever of the cancel and the Close ended the session, it says so.
+	_, err = s.Exec(context.Background(), sandbox.Command{Args: []string{"true"}})
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, sandbox.ErrClosed) {
+		t.Fatalf("exec after the cancel: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
+	}
+}
+
+func TestCancelAloneRemovesTheContainer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := b.engine.Start(ctx, b.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case <-s.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the session did not end with its context")
+	}
+	if b.exists(t, s.ID()) {
+		t.Fatal("the container outlived the session")
+	}
+}
+
+func TestSessionDeadlineEndsEverything(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Deadline = 2 * time.Second
+	s := b.start(t, spec)
+
+	started := time.Now()
+	_, err := s.Exec(context.Background(), sandbox.Command{Script: "sleep 600"})
+	if !errors.Is(err, sandbox.ErrDeadline) {
+		t.Fatalf("err = %v, want ErrDeadline", err)
+	}
+	if d := time.Since(started); d > 30*time.Second {
+		t.Fatalf("the exec ended %v after the deadline", d)
+	}
+	if b.exists(t, s.ID()) {
+		t.Fatal("the container outlived the deadline")
+	}
+	if _, err := s.Exec(context.Background(), sandbox.Command{Args: []string{"true"}}); !errors.Is(err, sandbox.ErrDeadline) {
+		t.Fatalf("exec after the deadline: %v", err)
+	}
+}
+
+func TestReapRemovesWhatAKilledProcessLeft(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), holdSessionEnv+"="+b.owner)
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		child.Process.Kill()
+		child.Wait()
+		t.Fatalf("the child started no session: %v", err)
+	}
+	id := strings.TrimSpace(line)
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	if !b.exists(t, id) {
+		t.Fatal("the container went with its process; nothing left to reap")
+	}
+
+	n, err := b.engine.Reap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || b.exists(t, id) {
+		t.Fatalf("reaped %d, container still there: %v", n, b.exists(t, id))
+	}
+}
