@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+// doctor checks, in the order a newcomer would trip on them, that Docker
+// answers, that the sandbox image is usable, and that a hardened session
+// starts and runs a command.
+func doctor(args []string, out io.Writer) error {
+	fs := newFlagSet("doctor")
+	image := fs.String("image", sandbox.DefaultImage, "sandbox image to try")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	engine, err := sandbox.NewEngine(sandbox.Options{Owner: "oneshot-doctor"})
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	if err := engine.Ping(ctx); err != nil {
+		return fmt.Errorf("%w\n  start Docker, or point DOCKER_HOST at it", err)
+	}
+	fmt.Fprintln(out, "docker: answers")
+
+	started := time.Now()
+	s, err := engine.Start(ctx, sandbox.Spec{Image: *image, TaskID: "doctor", Memory: "512m", Disk: "256m"})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	startTime := time.Since(started)
+
+	started = time.Now()
+	res, err := s.Exec(ctx, sandbox.Command{Args: []string{"id", "-u"}})
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("the test command exited %d: %s", res.ExitCode, res.Stderr)
+	}
+	fmt.Fprintf(out, "sandbox: %s started in %v; a command ran in %v as uid %s\n",
+		*image, startTime.Round(time.Millisecond), time.Since(started).Round(time.Microsecond),
+		strings.TrimSpace(string(res.Stdout)))
+	if err := s.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "ok")
+	return nil
+}

@@ -1,0 +1,75 @@
+// Command bot is oneshot, a self-hosted GitHub App that turns issues into
+// verified pull requests with an unattended coding agent.
+//
+//	bot version   print the version
+//	bot doctor    check that this machine can run sandboxes
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `usage: bot <command> [flags]
+
+commands:
+  version   print the version
+  doctor    check that Docker runs and the sandbox image works
+
+Run "bot <command> -h" for a command's flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bot:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(out, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "version":
+		fmt.Fprintln(out, versionString())
+		return nil
+	case "doctor":
+		return doctor(args[1:], out)
+	case "help", "-h", "--help":
+		fmt.Fprint(out, usage)
+		return nil
+	default:
+		fmt.Fprint(out, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func versionString() string {
+	v := "oneshot " + version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				v += " (" + s.Value[:min(12, len(s.Value))] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	return fmt.Sprintf("%s, sandbox protocol %d", v, protocol.Version)
+}
+
+// newFlagSet makes a command's flag set that reports errors instead of
+// exiting, so that main prints them the same way as any other.
+func newFlagSet(name string) *flag.FlagSet {
+	return flag.NewFlagSet("bot "+name, flag.ContinueOnError)
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestVersionNamesTheSandboxProtocol(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"version"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "oneshot ") || !strings.Contains(out.String(), "sandbox protocol 1") {
+		t.Fatalf("got %q", out.String())
+	}
+}
+
+func TestUnknownCommandIsAnErrorWithUsage(t *testing.T) {
+	var out bytes.Buffer
+	err := run([]string{"serve-me"}, &out)
+	if err == nil || !strings.Contains(err.Error(), `unknown command "serve-me"`) || !strings.Contains(out.String(), "usage: bot") {
+		t.Fatalf("err %v, out %q", err, out.String())
+	}
+}
