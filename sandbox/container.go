@@ -27,7 +27,9 @@ const (
 
 // containerConfig turns a validated spec into Docker's configuration. This
 // is where the hardening lives; the tests check each item from inside.
-func containerConfig(spec Spec, lim limits, labels map[string]string) (*container.Config, *container.HostConfig) {
+// imageVolumes are the image's VOLUME paths, which Docker would otherwise
+// back with writable host disk that no limit covers.
+func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolumes []string) (*container.Config, *container.HostConfig) {
 	env := []string{"HOME=" + HomeDir}
 	if lim.network == NetworkFiltered {
 		proxy := "http://" + ProxyAddr
@@ -55,10 +57,20 @@ func containerConfig(spec Spec, lim limits, labels map[string]string) (*containe
 
 	init := true
 	pids := lim.pids
+	tmpfs := map[string]string{
+		WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0755", lim.disk, sandboxUID, sandboxUID),
+		"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", lim.tmp),
+	}
 	// Files in /sandbox and /tmp live in memory (tmpfs), and the kernel
 	// charges them to the container's memory cgroup. Adding their sizes keeps
 	// Memory available to processes however full the disks are.
 	memory := lim.memory + lim.disk + lim.tmp
+	for _, v := range imageVolumes {
+		if _, taken := tmpfs[v]; !taken {
+			tmpfs[v] = fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0755", lim.tmp, sandboxUID, sandboxUID)
+			memory += lim.tmp
+		}
+	}
 	host := &container.HostConfig{
 		NetworkMode:    container.NetworkMode(NetworkNone),
 		ReadonlyRootfs: true,
@@ -72,10 +84,7 @@ func containerConfig(spec Spec, lim limits, labels map[string]string) (*containe
 		// The attach stream carries the protocol; a log driver would copy
 		// all of it, file contents included, to the engine's disk.
 		LogConfig: container.LogConfig{Type: "none"},
-		Tmpfs: map[string]string{
-			WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0755", lim.disk, sandboxUID, sandboxUID),
-			"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", lim.tmp),
-		},
+		Tmpfs:     tmpfs,
 		Resources: container.Resources{
 			Memory:     memory,
 			MemorySwap: memory, // no swap

@@ -15,13 +15,16 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
@@ -115,25 +118,26 @@ func (e *Engine) remove(ctx context.Context, id string) error {
 }
 
 // checkImage makes sure the image exists and carries a sandboxd that speaks
-// our protocol, so a wrong image fails with a reason rather than a hang.
-func (e *Engine) checkImage(ctx context.Context, image string) error {
+// our protocol, so a wrong image fails with a reason rather than a hang. It
+// returns the image's declared volumes, sorted.
+func (e *Engine) checkImage(ctx context.Context, image string) ([]string, error) {
 	info, err := e.docker.ImageInspect(ctx, image)
 	if errdefs.IsNotFound(err) {
-		return fmt.Errorf("image %s not found: build it with images/build", image)
+		return nil, fmt.Errorf("image %s not found: build it with images/build", image)
 	}
 	if err != nil {
-		return fmt.Errorf("inspect image %s: %w", image, err)
+		return nil, fmt.Errorf("inspect image %s: %w", image, err)
 	}
-	var labels map[string]string
-	if info.Config != nil {
-		labels = info.Config.Labels
+	if info.Config == nil {
+		info.Config = &dockerspec.DockerOCIImageConfig{}
 	}
-	version, ok := labels[protocol.ImageLabel]
+	version, ok := info.Config.Labels[protocol.ImageLabel]
 	switch {
 	case !ok:
-		return fmt.Errorf("image %s has no oneshot sandboxd: build one FROM it with images/build --base %s", image, image)
+		return nil, fmt.Errorf("image %s has no oneshot sandboxd: build one FROM it with images/build --base %s", image, image)
 	case version != strconv.Itoa(protocol.Version):
-		return fmt.Errorf("image %s has sandboxd protocol %s but this bot speaks %d: rebuild it with images/build", image, version, protocol.Version)
+		return nil, fmt.Errorf("image %s has sandboxd protocol %s but this bot speaks %d: rebuild it with images/build", image, version, protocol.Version)
 	}
-	return nil
+	volumes := slices.Sorted(maps.Keys(info.Config.Volumes))
+	return volumes, nil
 }

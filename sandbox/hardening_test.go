@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,34 @@ func TestFillingTheWorkAreaFailsWithENOSPCAndSessionAnswers(t *testing.T) {
 	}
 	if out := mustSucceed(t, s, "rm /sandbox/fill && echo alive"); out != "alive\n" {
 		t.Fatalf("session answered %q", out)
+	}
+}
+
+func TestImageVolumesAreSmallTmpfsNotHostDisk(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// An image that declares a VOLUME, as database images do. Docker would
+	// back it with writable host disk outside every limit.
+	image := "oneshot/test-volume:" + b.owner
+	build := exec.Command("docker", "build", "-q", "-t", image, "-")
+	build.Stdin = strings.NewReader("FROM " + testImage() + "\nVOLUME /var/lib/data\n")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
+	spec := b.spec()
+	spec.Image, spec.Tmp = image, "16m"
+	s := b.start(t, spec)
+
+	res := run(t, s, "head -c 32m /dev/zero > /var/lib/data/fill")
+	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "No space left on device") {
+		t.Fatalf("filling the volume: exit %d, stderr %q", res.ExitCode, res.Stderr)
+	}
+	info, err := b.docker.ContainerInspect(context.Background(), s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Mounts) > 0 {
+		t.Fatalf("the container has host-backed mounts: %+v", info.Mounts)
 	}
 }

@@ -33,6 +33,9 @@ const (
 	// diagnosticsSize is how much of sandboxd's own stderr is kept for
 	// error messages.
 	diagnosticsSize = 16 << 10
+	// helloTimeout bounds the wait for sandboxd's first answer, so an
+	// image whose main process is not sandboxd fails instead of hanging.
+	helloTimeout = 30 * time.Second
 )
 
 // Session is one running sandbox container. Its methods may be called from
@@ -72,11 +75,12 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid sandbox spec: %w", err)
 	}
-	if err := e.checkImage(ctx, spec.Image); err != nil {
+	volumes, err := e.checkImage(ctx, spec.Image)
+	if err != nil {
 		return nil, err
 	}
 	labels := map[string]string{LabelApp: appName, LabelOwner: e.owner, LabelTask: spec.TaskID}
-	cfg, host := containerConfig(spec, lim, labels)
+	cfg, host := containerConfig(spec, lim, labels, volumes)
 	created, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, containerName(spec.TaskID))
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox container: %w", err)
@@ -240,6 +244,8 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // hello checks that sandboxd runs and speaks our protocol, and hands it the
 // session's settings.
 func (s *Session) hello(ctx context.Context, req protocol.HelloRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
 	stream, release, err := s.open(ctx, protocol.Request{Op: protocol.OpHello, Hello: &req})
 	if err != nil {
 		return s.lost("sandbox hello", err)
