@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net"
@@ -35,6 +36,7 @@ type Refusal struct {
 type egressProxy struct {
 	listener *streamListener
 	server   *http.Server
+	served   chan struct{} // closed when the server stopped
 
 	mu       sync.Mutex
 	refusals []Refusal
@@ -44,7 +46,7 @@ type egressProxy struct {
 const connectTimeout = 10 * time.Second
 
 func newEgressProxy(n Network, lim limits) *egressProxy {
-	p := &egressProxy{listener: newStreamListener()}
+	p := &egressProxy{listener: newStreamListener(), served: make(chan struct{})}
 
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
@@ -65,7 +67,10 @@ func newEgressProxy(n Network, lim limits) *egressProxy {
 		Handler:           smokescreen.BuildProxy(cfg),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
-	go func() { _ = p.server.Serve(p.listener) }()
+	go func() {
+		defer close(p.served)
+		_ = p.server.Serve(p.listener)
+	}()
 	return p
 }
 
@@ -81,8 +86,8 @@ func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.
 	if d := sctx.Decision; d != nil {
 		// The decision names the destination with its port, whether the
 		// request was a CONNECT or plain HTTP.
-		host = or(d.OutboundHost, host)
-		reason = or(strings.TrimRight(d.Reason, ". "), reason)
+		host = cmp.Or(d.OutboundHost, host)
+		reason = cmp.Or(strings.TrimRight(d.Reason, ". "), reason)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -91,7 +96,10 @@ func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.
 
 func (p *egressProxy) serve(conn net.Conn) { p.listener.deliver(conn) }
 
-func (p *egressProxy) close() { p.server.Close() }
+func (p *egressProxy) close() {
+	p.server.Close()
+	<-p.served
+}
 
 // Refusals lists the connections the filtered proxy refused so far, oldest
 // first, so the pipeline can report blocked hosts. It is empty for other

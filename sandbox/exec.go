@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -140,7 +141,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 
 // readExec collects an exec's frames until its exit report.
 func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
-	max := or(c.MaxOutput, DefaultMaxOutput)
+	max := cmp.Or(c.MaxOutput, DefaultMaxOutput)
 	stdout, stderr := NewOutputBuffer(max), NewOutputBuffer(max)
 	sink := func(name Stream, buf *OutputBuffer) *maskStream {
 		return s.masker.stream(func(p []byte) {
@@ -248,7 +249,7 @@ func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
 	return &protocol.ExecRequest{
 		ID:            hex.EncodeToString(id[:]),
 		Argv:          argv,
-		Dir:           or(c.Dir, WorkDir),
+		Dir:           cmp.Or(c.Dir, WorkDir),
 		Env:           env,
 		TimeoutMillis: c.Timeout.Milliseconds(),
 	}, nil

@@ -121,3 +121,14 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 		}
 	})
 }
+
+func TestNetworkHostSharesTheHostsInterfaces(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.Network.Mode = sandbox.NetworkHost
+	s := b.start(t, spec)
+	if ifaces := lines(mustSucceed(t, s, "tail -n +3 /proc/net/dev | cut -d: -f1")); len(ifaces) < 2 {
+		t.Fatalf("interfaces = %v, want the host's", ifaces)
+	}
+}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -112,17 +113,17 @@ func (s Spec) validate() (limits, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	lim := limits{
-		pids:     or(s.Pids, DefaultPids),
-		deadline: or(s.Deadline, DefaultDeadline),
-		nanoCPUs: int64(or(s.CPUs, DefaultCPUs) * 1e9),
-		network:  or(s.Network.Mode, DefaultNetwork),
+		pids:     cmp.Or(s.Pids, DefaultPids),
+		deadline: cmp.Or(s.Deadline, DefaultDeadline),
+		nanoCPUs: int64(cmp.Or(s.CPUs, DefaultCPUs) * 1e9),
+		network:  cmp.Or(s.Network.Mode, DefaultNetwork),
 	}
 
 	if strings.TrimSpace(s.Image) == "" {
 		bad("image is empty")
 	}
 	size := func(field, value, def string) int64 {
-		n, err := units.RAMInBytes(or(value, def))
+		n, err := units.RAMInBytes(cmp.Or(value, def))
 		if err != nil || n <= 0 {
 			bad("%s %q is not a size such as 512m or 4g", field, value)
 			return 0
@@ -173,7 +174,7 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 		bad("network mode %q is not one of none, filtered, host", n.Mode)
 	}
 	if n.Mode != NetworkFiltered && len(n.Allow)+len(n.Deny)+len(n.AllowAddresses)+len(n.Hosts) > 0 {
-		bad("network allow, deny, addresses and hosts apply only to mode filtered, not %q", or(n.Mode, DefaultNetwork))
+		bad("network allow, deny, addresses and hosts apply only to mode filtered, not %q", cmp.Or(n.Mode, DefaultNetwork))
 	}
 	for _, p := range append(append([]string{}, n.Allow...), n.Deny...) {
 		if p == "" {
@@ -213,13 +214,4 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// or returns v, or def when v is the zero value.
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
