@@ -95,6 +95,15 @@ func TestCloseAfterCancelLeavesNoContainer(t *testing.T) {
 	}
 	id := s.ID()
 	mustSucceed(t, s, "echo hi > /sandbox/file")
+	// A session is one container: no volume and no network of its own
+	// that a teardown could forget.
+	info, err := b.docker.ContainerInspect(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Mounts) > 0 || info.HostConfig.NetworkMode != "none" {
+		t.Fatalf("mounts %+v, network %s", info.Mounts, info.HostConfig.NetworkMode)
+	}
 	cancel()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
