@@ -1,0 +1,212 @@
+// Package config loads the bot's configuration: a strict YAML file, then
+// the environment over it, then validation that reports every problem at
+// once. docs/configuration.md is the reference for every setting.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+)
+
+// App is the bot's configuration.
+type App struct {
+	// GitHub is go-githubapp's own configuration, so it can be handed to
+	// githubapp.NewDefaultCachingClientCreator unchanged.
+	GitHub   githubapp.Config `yaml:"github"`
+	Server   Server           `yaml:"server"`
+	Database Database         `yaml:"database"`
+	Triggers Triggers         `yaml:"triggers"`
+	Queue    Queue            `yaml:"queue"`
+	Limits   Limits           `yaml:"limits"`
+	Sandbox  Sandbox          `yaml:"sandbox"`
+	Log      Log              `yaml:"log"`
+}
+
+// Defaults for App.GitHub: github.com. GitHub Enterprise Server sets all three.
+const (
+	DefaultGitHubWebURL   = "https://github.com"
+	DefaultGitHubV3APIURL = "https://api.github.com/"
+	DefaultGitHubV4APIURL = "https://api.github.com/graphql"
+)
+
+// Server is the HTTP server that receives webhooks and serves the dashboard.
+type Server struct {
+	// Listen is the address to listen on, as in ":8080" or "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// PublicURL is where GitHub and people reach the bot; check runs link
+	// to it for details, so it must be reachable from a browser.
+	PublicURL string `yaml:"public_url"`
+	// ShutdownTimeout bounds how long a stopping bot waits for requests in
+	// flight before it closes their connections.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Defaults for Server.
+const (
+	DefaultListen          = ":8080"
+	DefaultPublicURL       = "http://localhost:8080"
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// Database is where the durable task queue lives.
+type Database struct {
+	// URL is "sqlite:" followed by a file path ("sqlite::memory:" for
+	// tests), or a "postgres://" or "postgresql://" URL when several
+	// replicas share the work.
+	URL string `yaml:"url"`
+}
+
+// DefaultDatabaseURL keeps the queue in a file beside the bot, so a single
+// instance needs no database server.
+const DefaultDatabaseURL = "sqlite:oneshot.db"
+
+// Database drivers that Driver reports.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Driver reports which database URL names: DriverSQLite, DriverPostgres, or
+// "" for a scheme Validate rejects.
+func (d Database) Driver() string {
+	scheme, _, _ := strings.Cut(d.URL, ":")
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		return DriverSQLite
+	case "postgres", "postgresql":
+		return DriverPostgres
+	}
+	return ""
+}
+
+// SQLitePath is what follows "sqlite:" in URL: a file path, ":memory:", or
+// a path with query parameters for the driver. It is "" for other drivers.
+func (d Database) SQLitePath() string {
+	if d.Driver() != DriverSQLite {
+		return ""
+	}
+	return d.URL[len("sqlite:"):]
+}
+
+// Triggers are what a maintainer does on an issue to start a task.
+type Triggers struct {
+	// Label starts a task when it is added to an issue.
+	Label string `yaml:"label"`
+	// Command starts a task when a comment begins with it, as in
+	// "/oneshot fix this".
+	Command string `yaml:"command"`
+}
+
+// Defaults for Triggers.
+const (
+	DefaultLabel   = "agent"
+	DefaultCommand = "/oneshot"
+)
+
+// Queue is how tasks are run.
+type Queue struct {
+	// Concurrency is how many tasks run at once; each holds a sandbox.
+	Concurrency int `yaml:"concurrency"`
+	// TaskTimeout ends a whole task, whatever step it is in.
+	TaskTimeout time.Duration `yaml:"task_timeout"`
+}
+
+// Defaults for Queue.
+const (
+	DefaultConcurrency = 2
+	DefaultTaskTimeout = time.Hour
+)
+
+// Limits cap how many tasks may start, so that a busy repository or one
+// eager person cannot use up the bot. Zero means no limit.
+type Limits struct {
+	TasksPerRepoPerHour  int `yaml:"tasks_per_repo_per_hour"`
+	TasksPerActorPerHour int `yaml:"tasks_per_actor_per_hour"`
+}
+
+// Defaults for Limits.
+const (
+	DefaultTasksPerRepoPerHour  = 20
+	DefaultTasksPerActorPerHour = 10
+)
+
+// Sandbox is the container each task runs in.
+type Sandbox struct {
+	// Image is a sandbox image built by images/build.
+	Image string `yaml:"image"`
+	// Owner labels this instance's containers, so that at start it removes
+	// only what it left behind itself. It defaults to the host name;
+	// instances sharing a Docker engine need distinct owners.
+	Owner string `yaml:"owner"`
+}
+
+// DefaultSandboxImage is the image images/build makes. It equals
+// sandbox.DefaultImage; config does not import sandbox, which brings Docker.
+const DefaultSandboxImage = "oneshot/sandbox:latest"
+
+// Log is how the bot logs.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is json, for a log collector, or text, for a terminal.
+	Format string `yaml:"format"`
+}
+
+// Defaults for Log.
+const (
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "json"
+)
+
+// Load reads the configuration: defaults, then the YAML file at path (none
+// when path is ""), then the environment as env reports it (os.LookupEnv
+// when env is nil), then Validate. It reports every problem it finds, one a
+// line. The file is set over the defaults rather than defaults filling
+// zero values afterwards, so that an explicit 0, as in a limit, stays 0.
+func Load(path string, env func(string) (string, bool)) (App, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	app := defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err // the path is already in the message below
+		}
+		if err != nil {
+			return App{}, fmt.Errorf("config %s: %w", path, err)
+		}
+		if err := decodeFile(path, data, &app); err != nil {
+			return App{}, err
+		}
+	}
+	if err := errors.Join(overlayEnv(&app, env), app.Validate()); err != nil {
+		return App{}, err
+	}
+	return app, nil
+}
+
+// defaults is the configuration before any file or variable is read.
+func defaults() App {
+	var a App
+	a.GitHub.WebURL = DefaultGitHubWebURL
+	a.GitHub.V3APIURL = DefaultGitHubV3APIURL
+	a.GitHub.V4APIURL = DefaultGitHubV4APIURL
+	a.Server = Server{Listen: DefaultListen, PublicURL: DefaultPublicURL, ShutdownTimeout: DefaultShutdownTimeout}
+	a.Database = Database{URL: DefaultDatabaseURL}
+	a.Triggers = Triggers{Label: DefaultLabel, Command: DefaultCommand}
+	a.Queue = Queue{Concurrency: DefaultConcurrency, TaskTimeout: DefaultTaskTimeout}
+	a.Limits = Limits{TasksPerRepoPerHour: DefaultTasksPerRepoPerHour, TasksPerActorPerHour: DefaultTasksPerActorPerHour}
+	a.Sandbox = Sandbox{Image: DefaultSandboxImage}
+	// Without a host name Owner stays empty, and Validate says so.
+	a.Sandbox.Owner, _ = os.Hostname()
+	a.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
+	return a
+}

@@ -1,0 +1,367 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+func TestDefaultsFillWhatNothingSets(t *testing.T) {
+	t.Parallel()
+	for name, path := range map[string]string{
+		"no file":          "",
+		"empty file":       writeConfig(t, ""),
+		"comments only":    writeConfig(t, "# nothing here\n"),
+		"empty sections":   writeConfig(t, "server:\nqueue: ~\n"),
+		"null leaves":      writeConfig(t, "server:\n  listen:\n  public_url: ~\n"),
+		"document marker":  writeConfig(t, "---\n"),
+		"empty second doc": writeConfig(t, "---\nserver: {}\n---\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Load(path, envOf(required(nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := valid(); !reflect.DeepEqual(got, want) {
+				t.Errorf("Load = %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestEnvironmentWinsOverFileWhichWinsOverDefaults(t *testing.T) {
+	t.Parallel()
+	file := `
+github:
+  v3_api_url: https://ghe.example.com/api/v3/
+  app:
+    integration_id: 42
+server:
+  listen: ":9000"
+  shutdown_timeout: 5s
+queue:
+  concurrency: 4
+  task_timeout: 90m
+limits:
+  tasks_per_repo_per_hour: 0
+log:
+  level: debug
+`
+	tests := []struct {
+		name string
+		env  map[string]string
+		want func(*App)
+	}{{
+		name: "file only",
+		want: func(a *App) {
+			a.GitHub.V3APIURL = "https://ghe.example.com/api/v3/"
+			a.GitHub.App.IntegrationID = 42
+			a.Server.Listen = ":9000"
+			a.Server.ShutdownTimeout = 5 * time.Second
+			a.Queue.Concurrency = 4
+			a.Queue.TaskTimeout = 90 * time.Minute
+			a.Limits.TasksPerRepoPerHour = 0 // an explicit 0 is no limit, not "use the default"
+			a.Log.Level = "debug"
+		},
+	}, {
+		name: "environment over file",
+		env: map[string]string{
+			"GITHUB_V3_API_URL":         "https://other.example.com/api/v3/",
+			"GITHUB_APP_INTEGRATION_ID": "7",
+			"ONESHOT_LISTEN":            ":9100",
+			"ONESHOT_SHUTDOWN_TIMEOUT":  "1m",
+			"ONESHOT_CONCURRENCY":       "8",
+			"ONESHOT_LOG_FORMAT":        "text",
+		},
+		want: func(a *App) {
+			a.GitHub.V3APIURL = "https://other.example.com/api/v3/"
+			a.GitHub.App.IntegrationID = 7
+			a.Server.Listen = ":9100"
+			a.Server.ShutdownTimeout = time.Minute
+			a.Queue.Concurrency = 8
+			a.Queue.TaskTimeout = 90 * time.Minute
+			a.Limits.TasksPerRepoPerHour = 0
+			a.Log.Level = "debug"
+			a.Log.Format = "text"
+		},
+	}}
+	path := writeConfig(t, file)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := required(tt.env)
+			if _, ok := tt.env["GITHUB_APP_INTEGRATION_ID"]; !ok {
+				delete(env, "GITHUB_APP_INTEGRATION_ID") // let the file's stand
+			}
+			got, err := Load(path, envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := valid()
+			tt.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Load = %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestEveryVariableSetsItsSetting(t *testing.T) {
+	t.Parallel()
+	for _, v := range envVars {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			var app App
+			value := map[reflect.Type]string{
+				reflect.TypeFor[string]():        "x7",
+				reflect.TypeFor[int]():           "7",
+				reflect.TypeFor[int64]():         "7",
+				reflect.TypeFor[time.Duration](): "7s",
+			}[settingAt(&app, v.key).Type()]
+			if err := overlayEnv(&app, envOf(map[string]string{v.name: value})); err != nil {
+				t.Fatal(err)
+			}
+			if settingAt(&app, v.key).IsZero() {
+				t.Errorf("%s=%s left %s unset", v.name, value, v.key)
+			}
+		})
+	}
+}
+
+func TestEmptyVariableSetsEmptyValue(t *testing.T) {
+	t.Parallel()
+	_, err := Load("", envOf(required(map[string]string{"ONESHOT_TRIGGER_LABEL": ""})))
+	if got, want := lines(err), []string{"triggers.label (ONESHOT_TRIGGER_LABEL) is empty"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("errors = %q, want %q", got, want)
+	}
+}
+
+func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file string
+		want       []string // after "config PATH: "
+	}{{
+		name: "top level",
+		file: "server:\n  listen: \":8080\"\nqeue:\n  concurrency: 2\n",
+		want: []string{`line 3: unknown key "qeue" (known: github, server, database, triggers, queue, limits, sandbox, log)`},
+	}, {
+		name: "in a section",
+		file: "# oneshot\n\nserver:\n  listn: \":8080\"\n",
+		want: []string{`line 4: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`},
+	}, {
+		name: "in go-githubapp's part",
+		file: "github:\n  app:\n    id: 5\n",
+		want: []string{`line 3: unknown key "id" in github.app (known: integration_id, webhook_secret, private_key)`},
+	}, {
+		name: "every one at once",
+		file: "server:\n  listn: x\nlog:\n  levl: debug\n  fromat: text\n",
+		want: []string{
+			`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`,
+			`line 4: unknown key "levl" in log (known: level, format)`,
+			`line 5: unknown key "fromat" in log (known: level, format)`,
+		},
+	}, {
+		name: "given twice",
+		file: "queue:\n  concurrency: 2\n  concurrency: 3\n",
+		want: []string{`line 3: key "concurrency" in queue is already set on line 2`},
+	}, {
+		name: "in a merged mapping",
+		file: "server:\n  <<: {listn: x}\n",
+		want: []string{`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, tt.file)
+			_, err := Load(path, envOf(required(nil)))
+			var want []string
+			for _, w := range tt.want {
+				want = append(want, "config "+path+": "+w)
+			}
+			if got := lines(err); !reflect.DeepEqual(got, want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, file string
+		want       []string // after "config PATH: "
+	}{{
+		name: "malformed duration",
+		file: "queue:\n  task_timeout: 4x\n",
+		want: []string{`line 2: queue.task_timeout "4x" is not a duration such as 30s or 1h`},
+	}, {
+		name: "duration without a unit",
+		file: "server:\n  shutdown_timeout: 30\n",
+		want: []string{`line 2: server.shutdown_timeout "30" is not a duration such as 30s or 1h`},
+	}, {
+		name: "word for a number",
+		file: "queue:\n  concurrency: two\n",
+		want: []string{`line 2: queue.concurrency "two" is not a whole number`},
+	}, {
+		name: "list for a section",
+		file: "server:\n  - listen\n",
+		want: []string{`line 2: server is a list, not a mapping`},
+	}, {
+		name: "mapping for a string",
+		file: "log:\n  level:\n    name: info\n",
+		want: []string{`line 3: log.level is a mapping, not a string`},
+	}, {
+		name: "not a mapping at all",
+		file: "just words\n",
+		want: []string{`line 1: the file is a single value, not a mapping`},
+	}, {
+		name: "every one at once",
+		file: "queue:\n  concurrency: two\n  task_timeout: 4x\nlimits:\n  tasks_per_repo_per_hour: 1.5\n",
+		want: []string{
+			`line 2: queue.concurrency "two" is not a whole number`,
+			`line 3: queue.task_timeout "4x" is not a duration such as 30s or 1h`,
+			`line 5: limits.tasks_per_repo_per_hour "1.5" is not a whole number`,
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeConfig(t, tt.file)
+			_, err := Load(path, envOf(required(nil)))
+			var want []string
+			for _, w := range tt.want {
+				want = append(want, "config "+path+": "+w)
+			}
+			if got := lines(err); !reflect.DeepEqual(got, want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func TestAnchorsAndMergesDecodeLikeYAML(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, `
+limits: &same
+  tasks_per_repo_per_hour: 5
+queue:
+  concurrency: 3
+server:
+  <<: {listen: ":7000"}
+  shutdown_timeout: 1s
+`)
+	got, err := Load(path, envOf(required(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Limits.TasksPerRepoPerHour != 5 || got.Server.Listen != ":7000" || got.Server.ShutdownTimeout != time.Second {
+		t.Errorf("Load = %+v %+v", got.Limits, got.Server)
+	}
+}
+
+func TestBrokenFileIsAnError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name, path, want string
+	}{{
+		name: "missing",
+		path: filepath.Join(dir, "absent.yml"),
+		want: "config " + filepath.Join(dir, "absent.yml") + ": no such file or directory",
+	}, {
+		name: "not YAML",
+		path: writeConfig(t, "server:\n  listen: [\n"),
+		want: "did not find expected node content",
+	}, {
+		name: "two documents",
+		path: writeConfig(t, "server: {}\n---\nqueue: {}\n"),
+		want: "holds more than one YAML document",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.path, envOf(required(nil)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load = %v, want an error containing %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "config "+tt.path+": ") {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+	_, err := Load(filepath.Join(dir, "absent.yml"), envOf(required(nil)))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v is not fs.ErrNotExist", err)
+	}
+}
+
+func TestMalformedVariableIsNamed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, value, want string
+	}{
+		{"ONESHOT_TASK_TIMEOUT", "4x", `ONESHOT_TASK_TIMEOUT "4x" is not a duration such as 30s or 1h`},
+		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `ONESHOT_SHUTDOWN_TIMEOUT "30" is not a duration such as 30s or 1h`},
+		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY "two" is not a whole number`},
+		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR " 3" is not a whole number`},
+		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR "" is not a whole number`},
+		// go-githubapp ignores this; a typo must not leave the file's ID in force.
+		{"GITHUB_APP_INTEGRATION_ID", "12a", `GITHUB_APP_INTEGRATION_ID "12a" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Exactly one line: the value the variable failed to replace,
+			// from the file or a default, stands, so validation has nothing
+			// more to say.
+			path := writeConfig(t, "github:\n  app:\n    integration_id: 42\n")
+			_, err := Load(path, envOf(required(map[string]string{tt.name: tt.value})))
+			if got, want := lines(err), []string{tt.want}; !reflect.DeepEqual(got, want) {
+				t.Errorf("errors = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestDatabaseDriverAndPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, driver, path string
+	}{
+		{"sqlite:oneshot.db", "sqlite", "oneshot.db"},
+		{"sqlite:/var/lib/oneshot/oneshot.db", "sqlite", "/var/lib/oneshot/oneshot.db"},
+		{"sqlite::memory:", "sqlite", ":memory:"},
+		{"SQLite:data.db", "sqlite", "data.db"},
+		{"postgres://u:p@db/oneshot", "postgres", ""},
+		{"postgresql://db/oneshot?sslmode=require", "postgres", ""},
+		{"mysql://db/oneshot", "", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			t.Parallel()
+			d := Database{URL: tt.url}
+			if got := d.Driver(); got != tt.driver {
+				t.Errorf("Driver() = %q, want %q", got, tt.driver)
+			}
+			if got := d.SQLitePath(); got != tt.path {
+				t.Errorf("SQLitePath() = %q, want %q", got, tt.path)
+			}
+		})
+	}
+}
+
+func TestDefaultSandboxImageIsTheOneImagesBuildMakes(t *testing.T) {
+	t.Parallel()
+	if DefaultSandboxImage != sandbox.DefaultImage {
+		t.Errorf("DefaultSandboxImage = %q, sandbox.DefaultImage = %q", DefaultSandboxImage, sandbox.DefaultImage)
+	}
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+)
+
+// envVar is an environment variable Load reads and the setting it
+// overrides. The GITHUB_* names are go-githubapp's, as its
+// SetValuesFromEnv("") reads them, so a deployment made for another
+// go-githubapp bot carries over.
+type envVar struct {
+	name  string
+	key   string         // the setting's YAML path
+	field func(*App) any // a pointer to the setting
+}
+
+// envVars is every variable Load reads. ONESHOT_CONFIG is not one of them:
+// it names the file, so the command reads it before Load.
+var envVars = []envVar{
+	{"GITHUB_WEB_URL", "github.web_url", func(a *App) any { return &a.GitHub.WebURL }},
+	{"GITHUB_V3_API_URL", "github.v3_api_url", func(a *App) any { return &a.GitHub.V3APIURL }},
+	{"GITHUB_V4_API_URL", "github.v4_api_url", func(a *App) any { return &a.GitHub.V4APIURL }},
+	{"GITHUB_APP_INTEGRATION_ID", "github.app.integration_id", func(a *App) any { return &a.GitHub.App.IntegrationID }},
+	{"GITHUB_APP_WEBHOOK_SECRET", "github.app.webhook_secret", func(a *App) any { return &a.GitHub.App.WebhookSecret }},
+	{"GITHUB_APP_PRIVATE_KEY", "github.app.private_key", func(a *App) any { return &a.GitHub.App.PrivateKey }},
+	{"GITHUB_OAUTH_CLIENT_ID", "github.oauth.client_id", func(a *App) any { return &a.GitHub.OAuth.ClientID }},
+	{"GITHUB_OAUTH_CLIENT_SECRET", "github.oauth.client_secret", func(a *App) any { return &a.GitHub.OAuth.ClientSecret }},
+
+	{"ONESHOT_LISTEN", "server.listen", func(a *App) any { return &a.Server.Listen }},
+	{"ONESHOT_PUBLIC_URL", "server.public_url", func(a *App) any { return &a.Server.PublicURL }},
+	{"ONESHOT_SHUTDOWN_TIMEOUT", "server.shutdown_timeout", func(a *App) any { return &a.Server.ShutdownTimeout }},
+	{"ONESHOT_DATABASE_URL", "database.url", func(a *App) any { return &a.Database.URL }},
+	{"ONESHOT_TRIGGER_LABEL", "triggers.label", func(a *App) any { return &a.Triggers.Label }},
+	{"ONESHOT_COMMAND", "triggers.command", func(a *App) any { return &a.Triggers.Command }},
+	{"ONESHOT_CONCURRENCY", "queue.concurrency", func(a *App) any { return &a.Queue.Concurrency }},
+	{"ONESHOT_TASK_TIMEOUT", "queue.task_timeout", func(a *App) any { return &a.Queue.TaskTimeout }},
+	{"ONESHOT_TASKS_PER_REPO_PER_HOUR", "limits.tasks_per_repo_per_hour", func(a *App) any { return &a.Limits.TasksPerRepoPerHour }},
+	{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "limits.tasks_per_actor_per_hour", func(a *App) any { return &a.Limits.TasksPerActorPerHour }},
+	{"ONESHOT_SANDBOX_IMAGE", "sandbox.image", func(a *App) any { return &a.Sandbox.Image }},
+	{"ONESHOT_SANDBOX_OWNER", "sandbox.owner", func(a *App) any { return &a.Sandbox.Owner }},
+	{"ONESHOT_LOG_LEVEL", "log.level", func(a *App) any { return &a.Log.Level }},
+	{"ONESHOT_LOG_FORMAT", "log.format", func(a *App) any { return &a.Log.Format }},
+}
+
+// envByKey maps a setting's YAML path to its variable, for messages.
+var envByKey = func() map[string]string {
+	m := make(map[string]string, len(envVars))
+	for _, v := range envVars {
+		m[v.key] = v.name
+	}
+	return m
+}()
+
+// overlayEnv sets every variable env has over app. A variable that is set
+// but empty sets an empty value, as go-githubapp does; Validate then names
+// it. Unlike go-githubapp, a value that does not parse is an error rather
+// than ignored, so a typo cannot leave the file's value silently in force.
+func overlayEnv(app *App, env func(string) (string, bool)) error {
+	var errs []error
+	for _, v := range envVars {
+		s, ok := env(v.name)
+		if !ok {
+			continue
+		}
+		if err := setFromString(v.field(app), s); err != nil {
+			// Only numbers and durations fail to parse; no secret is one.
+			errs = append(errs, fmt.Errorf("%s %q is not %v", v.name, s, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setFromString parses s into what p points to, leaving it as it was if s
+// does not parse. Its error says what s should have been.
+func setFromString(p any, s string) error {
+	switch p := p.(type) {
+	case *string:
+		*p = s
+		return nil
+	case *int:
+		return parseInto(p, s, strconv.Atoi)
+	case *int64:
+		return parseInto(p, s, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	case *time.Duration:
+		return parseInto(p, s, time.ParseDuration)
+	}
+	panic(fmt.Sprintf("config: no parser for %T", p))
+}
+
+func parseInto[T any](p *T, s string, parse func(string) (T, error)) error {
+	v, err := parse(s)
+	if err != nil {
+		return errors.New(describeType(reflect.TypeFor[T]()))
+	}
+	*p = v
+	return nil
+}

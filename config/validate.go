@@ -1,0 +1,209 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/palantir/go-githubapp/githubapp"
+)
+
+// problem reports what is wrong with a setting, given by its YAML path.
+type problem func(key, format string, args ...any)
+
+// Validate reports every problem with a at once, one a line, each naming
+// the setting and the variable that sets it. No message quotes a secret,
+// nor a URL's password.
+func (a App) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s) %s", key, envByKey[key], fmt.Sprintf(format, args...)))
+	}
+	validateGitHub(a.GitHub, bad)
+	a.Server.validate(bad)
+	a.Database.validate(bad)
+	a.Triggers.validate(bad)
+	a.Queue.validate(bad)
+	a.Limits.validate(bad)
+	a.Sandbox.validate(bad)
+	a.Log.validate(bad)
+	return errors.Join(errs...)
+}
+
+func validateGitHub(c githubapp.Config, bad problem) {
+	checkURL(bad, "github.web_url", c.WebURL, DefaultGitHubWebURL)
+	checkURL(bad, "github.v3_api_url", c.V3APIURL, DefaultGitHubV3APIURL)
+	checkURL(bad, "github.v4_api_url", c.V4APIURL, DefaultGitHubV4APIURL)
+	switch id := c.App.IntegrationID; {
+	case id == 0:
+		bad("github.app.integration_id", "is missing; it is the App ID on the GitHub App's settings page")
+	case id < 0:
+		bad("github.app.integration_id", "%d is not a GitHub App ID", id)
+	}
+	if c.App.WebhookSecret == "" {
+		bad("github.app.webhook_secret", "is missing")
+	}
+	if c.App.PrivateKey == "" {
+		bad("github.app.private_key", "is missing")
+	} else if p := privateKeyProblem(c.App.PrivateKey); p != "" {
+		bad("github.app.private_key", "%s", p)
+	}
+}
+
+// privateKeyProblem says what keeps key from being a GitHub App's private
+// key, which is RSA in PKCS#1 or PKCS#8 PEM, or returns "". It describes the
+// key and never quotes it.
+func privateKeyProblem(key string) string {
+	block, _ := pem.Decode([]byte(key))
+	if block == nil {
+		if strings.Contains(key, `\n`) {
+			// An env file or a CI secret that flattened the PEM to one line.
+			return `is not a PEM-encoded private key: it holds "\n" where line breaks belong`
+		}
+		return "is not a PEM-encoded private key"
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return ""
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Sprintf("holds a PEM %q block that is not an RSA private key in PKCS#1 or PKCS#8", block.Type)
+	}
+	switch k.(type) {
+	case *rsa.PrivateKey:
+		return ""
+	case *ecdsa.PrivateKey:
+		return "holds an ECDSA key, not the RSA key GitHub makes for an App"
+	case ed25519.PrivateKey:
+		return "holds an Ed25519 key, not the RSA key GitHub makes for an App"
+	}
+	return fmt.Sprintf("holds a %T, not the RSA key GitHub makes for an App", k)
+}
+
+// checkURL reports raw unless it is an absolute http or https URL.
+func checkURL(bad problem, key, raw, example string) {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		bad(key, "is empty")
+	case err != nil:
+		// err quotes raw, which may hold a password.
+		bad(key, "is not a URL such as %s", example)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		shown := fmt.Sprintf("%q ", u.Redacted())
+		if u.User == nil && strings.Contains(raw, "@") {
+			shown = "" // "user:password@host" parses with the password in the path
+		}
+		bad(key, "%sis not an absolute http or https URL such as %s", shown, example)
+	}
+}
+
+func (s Server) validate(bad problem) {
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		bad("server.listen", "%q is not a host:port such as :8080 or 127.0.0.1:8080", s.Listen)
+	}
+	checkURL(bad, "server.public_url", s.PublicURL, "https://oneshot.example.com")
+	if s.ShutdownTimeout <= 0 {
+		bad("server.shutdown_timeout", "is %v; it must be positive", s.ShutdownTimeout)
+	}
+}
+
+var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// validate never quotes the URL: a postgres URL may hold a password.
+func (d Database) validate(bad problem) {
+	const key = "database.url"
+	switch d.Driver() {
+	case DriverSQLite:
+		switch p := d.SQLitePath(); {
+		case p == "":
+			bad(key, "names no file after sqlite:")
+		case strings.HasPrefix(p, "//"):
+			// Is sqlite://data/x.db relative or absolute? Refuse to guess.
+			bad(key, "starts with sqlite://; write sqlite:relative/path or sqlite:/absolute/path")
+		}
+	case DriverPostgres:
+		if u, err := url.Parse(d.URL); err != nil || u.Opaque != "" {
+			bad(key, "is not a URL such as postgres://user:password@host/database")
+		}
+	default:
+		s, _, found := strings.Cut(d.URL, ":")
+		switch {
+		case d.URL == "":
+			bad(key, "is empty")
+		case found && scheme.MatchString(s):
+			bad(key, "has scheme %q; it must be sqlite, postgres or postgresql", s)
+		default:
+			bad(key, "does not start with sqlite: or postgres://")
+		}
+	}
+}
+
+func (t Triggers) validate(bad problem) {
+	// GitHub labels may have spaces inside ("good first issue"), but a
+	// label with spaces around it or a line break in it would never match.
+	switch l := t.Label; {
+	case l == "":
+		bad("triggers.label", "is empty")
+	case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
+		bad("triggers.label", "%q has whitespace around it or other than spaces inside it", l)
+	}
+	// The command is the first word of a comment, so it cannot hold a space.
+	switch c := t.Command; {
+	case c == "":
+		bad("triggers.command", "is empty")
+	case strings.ContainsFunc(c, unicode.IsSpace):
+		bad("triggers.command", "%q contains whitespace; it must be one word such as %s", c, DefaultCommand)
+	case !strings.HasPrefix(c, "/") || c == "/":
+		bad("triggers.command", "%q is not a / and a word such as %s", c, DefaultCommand)
+	}
+}
+
+func (q Queue) validate(bad problem) {
+	if q.Concurrency < 1 {
+		bad("queue.concurrency", "is %d; it must be at least 1", q.Concurrency)
+	}
+	if q.TaskTimeout <= 0 {
+		bad("queue.task_timeout", "is %v; it must be positive", q.TaskTimeout)
+	}
+}
+
+func (l Limits) validate(bad problem) {
+	if l.TasksPerRepoPerHour < 0 {
+		bad("limits.tasks_per_repo_per_hour", "is %d; it must be 0 (no limit) or more", l.TasksPerRepoPerHour)
+	}
+	if l.TasksPerActorPerHour < 0 {
+		bad("limits.tasks_per_actor_per_hour", "is %d; it must be 0 (no limit) or more", l.TasksPerActorPerHour)
+	}
+}
+
+func (s Sandbox) validate(bad problem) {
+	if strings.TrimSpace(s.Image) == "" {
+		bad("sandbox.image", "is empty")
+	}
+	if strings.TrimSpace(s.Owner) == "" {
+		bad("sandbox.owner", "is empty")
+	}
+}
+
+func (l Log) validate(bad problem) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", l.Level)
+	}
+	switch l.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "%q is not one of json, text", l.Format)
+	}
+}

@@ -1,0 +1,241 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidConfigurationsPass(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*App)
+	}{
+		{"defaults with a PKCS#1 key", func(*App) {}},
+		{"PKCS#8 RSA key", func(a *App) { a.GitHub.App.PrivateKey = pkcs8Key(t, rsaKey()) }},
+		{"key with CRLF line ends", func(a *App) { a.GitHub.App.PrivateKey = strings.ReplaceAll(pkcs1Key(), "\n", "\r\n") }},
+		{"key with blank lines around it", func(a *App) { a.GitHub.App.PrivateKey = "\n\n" + pkcs1Key() + "\n" }},
+		{"postgres", func(a *App) { a.Database.URL = "postgres://oneshot:pw@db:5432/oneshot?sslmode=require" }},
+		{"postgresql", func(a *App) { a.Database.URL = "postgresql://db/oneshot" }},
+		{"postgres over a socket", func(a *App) { a.Database.URL = "postgres:///oneshot?host=/run/postgresql" }},
+		{"sqlite in memory", func(a *App) { a.Database.URL = "sqlite::memory:" }},
+		{"sqlite absolute path", func(a *App) { a.Database.URL = "sqlite:/var/lib/oneshot/oneshot.db" }},
+		{"label with spaces inside", func(a *App) { a.Triggers.Label = "ai fix" }},
+		{"no limits", func(a *App) { a.Limits = Limits{} }},
+		{"listen on one address", func(a *App) { a.Server.Listen = "127.0.0.1:9000" }},
+		{"https public URL with a path", func(a *App) { a.Server.PublicURL = "https://example.com/oneshot/" }},
+		{"GitHub Enterprise Server", func(a *App) {
+			a.GitHub.WebURL = "https://ghe.example.com"
+			a.GitHub.V3APIURL = "https://ghe.example.com/api/v3/"
+			a.GitHub.V4APIURL = "https://ghe.example.com/api/graphql"
+		}},
+		{"every log level and format", func(a *App) { a.Log = Log{Level: "warn", Format: "text"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := valid()
+			tt.mutate(&a)
+			if err := a.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
+	t.Parallel()
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*App)
+		want   string
+	}{
+		{"missing app ID", func(a *App) { a.GitHub.App.IntegrationID = 0 },
+			"github.app.integration_id (GITHUB_APP_INTEGRATION_ID) is missing; it is the App ID on the GitHub App's settings page"},
+		{"negative app ID", func(a *App) { a.GitHub.App.IntegrationID = -3 },
+			"github.app.integration_id (GITHUB_APP_INTEGRATION_ID) -3 is not a GitHub App ID"},
+		{"missing webhook secret", func(a *App) { a.GitHub.App.WebhookSecret = "" },
+			"github.app.webhook_secret (GITHUB_APP_WEBHOOK_SECRET) is missing"},
+		{"missing private key", func(a *App) { a.GitHub.App.PrivateKey = "" },
+			"github.app.private_key (GITHUB_APP_PRIVATE_KEY) is missing"},
+		{"private key not PEM", func(a *App) { a.GitHub.App.PrivateKey = "/etc/oneshot/key.pem" },
+			"github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key"},
+		{"private key flattened to one line", func(a *App) { a.GitHub.App.PrivateKey = strings.ReplaceAll(pkcs1Key(), "\n", `\n`) },
+			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key: it holds "\n" where line breaks belong`},
+		{"private key is an EC key", func(a *App) { a.GitHub.App.PrivateKey = sec1Key(t) },
+			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) holds a PEM "EC PRIVATE KEY" block that is not an RSA private key in PKCS#1 or PKCS#8`},
+		{"private key is a PKCS#8 EC key", func(a *App) { a.GitHub.App.PrivateKey = pkcs8Key(t, ecKey()) },
+			"github.app.private_key (GITHUB_APP_PRIVATE_KEY) holds an ECDSA key, not the RSA key GitHub makes for an App"},
+		{"private key is a PKCS#8 Ed25519 key", func(a *App) { a.GitHub.App.PrivateKey = pkcs8Key(t, edKey) },
+			"github.app.private_key (GITHUB_APP_PRIVATE_KEY) holds an Ed25519 key, not the RSA key GitHub makes for an App"},
+		{"private key PEM holds garbage", func(a *App) { a.GitHub.App.PrivateKey = pemText("RSA PRIVATE KEY", []byte("not DER")) },
+			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) holds a PEM "RSA PRIVATE KEY" block that is not an RSA private key in PKCS#1 or PKCS#8`},
+		{"web URL without scheme", func(a *App) { a.GitHub.WebURL = "github.example.com" },
+			`github.web_url (GITHUB_WEB_URL) "github.example.com" is not an absolute http or https URL such as https://github.com`},
+		{"v3 API URL with another scheme", func(a *App) { a.GitHub.V3APIURL = "ftp://api.github.com/" },
+			`github.v3_api_url (GITHUB_V3_API_URL) "ftp://api.github.com/" is not an absolute http or https URL such as https://api.github.com/`},
+		{"v4 API URL that does not parse", func(a *App) { a.GitHub.V4APIURL = "https://api.github.com:x/graphql" },
+			"github.v4_api_url (GITHUB_V4_API_URL) is not a URL such as https://api.github.com/graphql"},
+		{"v4 API URL empty", func(a *App) { a.GitHub.V4APIURL = "" },
+			"github.v4_api_url (GITHUB_V4_API_URL) is empty"},
+		{"listen without a colon", func(a *App) { a.Server.Listen = "8080" },
+			`server.listen (ONESHOT_LISTEN) "8080" is not a host:port such as :8080 or 127.0.0.1:8080`},
+		{"public URL without scheme", func(a *App) { a.Server.PublicURL = "localhost:8080" },
+			`server.public_url (ONESHOT_PUBLIC_URL) "localhost:8080" is not an absolute http or https URL such as https://oneshot.example.com`},
+		{"public URL with a password but no scheme", func(a *App) { a.Server.PublicURL = "user:pw@oneshot.example.com" },
+			"server.public_url (ONESHOT_PUBLIC_URL) is not an absolute http or https URL such as https://oneshot.example.com"},
+		{"public URL with a password and another scheme", func(a *App) { a.Server.PublicURL = "ftp://user:pw@oneshot.example.com" },
+			`server.public_url (ONESHOT_PUBLIC_URL) "ftp://user:xxxxx@oneshot.example.com" is not an absolute http or https URL such as https://oneshot.example.com`},
+		{"public URL without host", func(a *App) { a.Server.PublicURL = "https:///oneshot" },
+			`server.public_url (ONESHOT_PUBLIC_URL) "https:///oneshot" is not an absolute http or https URL such as https://oneshot.example.com`},
+		{"shutdown timeout zero", func(a *App) { a.Server.ShutdownTimeout = 0 },
+			"server.shutdown_timeout (ONESHOT_SHUTDOWN_TIMEOUT) is 0s; it must be positive"},
+		{"database of unknown kind", func(a *App) { a.Database.URL = "mysql://db/oneshot" },
+			`database.url (ONESHOT_DATABASE_URL) has scheme "mysql"; it must be sqlite, postgres or postgresql`},
+		{"database a bare path", func(a *App) { a.Database.URL = "oneshot.db" },
+			"database.url (ONESHOT_DATABASE_URL) does not start with sqlite: or postgres://"},
+		{"database empty", func(a *App) { a.Database.URL = "" },
+			"database.url (ONESHOT_DATABASE_URL) is empty"},
+		{"sqlite without a path", func(a *App) { a.Database.URL = "sqlite:" },
+			"database.url (ONESHOT_DATABASE_URL) names no file after sqlite:"},
+		{"sqlite with slashes", func(a *App) { a.Database.URL = "sqlite://data/oneshot.db" },
+			"database.url (ONESHOT_DATABASE_URL) starts with sqlite://; write sqlite:relative/path or sqlite:/absolute/path"},
+		{"postgres that does not parse", func(a *App) { a.Database.URL = "postgres://u:pw@db:port/oneshot" },
+			"database.url (ONESHOT_DATABASE_URL) is not a URL such as postgres://user:password@host/database"},
+		{"postgres without slashes", func(a *App) { a.Database.URL = "postgres:oneshot" },
+			"database.url (ONESHOT_DATABASE_URL) is not a URL such as postgres://user:password@host/database"},
+		{"label empty", func(a *App) { a.Triggers.Label = "" },
+			"triggers.label (ONESHOT_TRIGGER_LABEL) is empty"},
+		{"label with a space around it", func(a *App) { a.Triggers.Label = "agent " },
+			`triggers.label (ONESHOT_TRIGGER_LABEL) "agent " has whitespace around it or other than spaces inside it`},
+		{"label with a tab", func(a *App) { a.Triggers.Label = "ai\tfix" },
+			`triggers.label (ONESHOT_TRIGGER_LABEL) "ai\tfix" has whitespace around it or other than spaces inside it`},
+		{"command empty", func(a *App) { a.Triggers.Command = "" },
+			"triggers.command (ONESHOT_COMMAND) is empty"},
+		{"command with a space", func(a *App) { a.Triggers.Command = "/one shot" },
+			`triggers.command (ONESHOT_COMMAND) "/one shot" contains whitespace; it must be one word such as /oneshot`},
+		{"command without a slash", func(a *App) { a.Triggers.Command = "oneshot" },
+			`triggers.command (ONESHOT_COMMAND) "oneshot" is not a / and a word such as /oneshot`},
+		{"command only a slash", func(a *App) { a.Triggers.Command = "/" },
+			`triggers.command (ONESHOT_COMMAND) "/" is not a / and a word such as /oneshot`},
+		{"concurrency zero", func(a *App) { a.Queue.Concurrency = 0 },
+			"queue.concurrency (ONESHOT_CONCURRENCY) is 0; it must be at least 1"},
+		{"task timeout negative", func(a *App) { a.Queue.TaskTimeout = -time.Second },
+			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is -1s; it must be positive"},
+		{"task timeout zero", func(a *App) { a.Queue.TaskTimeout = 0 },
+			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is 0s; it must be positive"},
+		{"repo limit negative", func(a *App) { a.Limits.TasksPerRepoPerHour = -1 },
+			"limits.tasks_per_repo_per_hour (ONESHOT_TASKS_PER_REPO_PER_HOUR) is -1; it must be 0 (no limit) or more"},
+		{"actor limit negative", func(a *App) { a.Limits.TasksPerActorPerHour = -1 },
+			"limits.tasks_per_actor_per_hour (ONESHOT_TASKS_PER_ACTOR_PER_HOUR) is -1; it must be 0 (no limit) or more"},
+		{"sandbox image empty", func(a *App) { a.Sandbox.Image = " " },
+			"sandbox.image (ONESHOT_SANDBOX_IMAGE) is empty"},
+		{"sandbox owner empty", func(a *App) { a.Sandbox.Owner = "" },
+			"sandbox.owner (ONESHOT_SANDBOX_OWNER) is empty"},
+		{"log level unknown", func(a *App) { a.Log.Level = "verbose" },
+			`log.level (ONESHOT_LOG_LEVEL) "verbose" is not one of debug, info, warn, error`},
+		{"log level in capitals", func(a *App) { a.Log.Level = "INFO" },
+			`log.level (ONESHOT_LOG_LEVEL) "INFO" is not one of debug, info, warn, error`},
+		{"log format unknown", func(a *App) { a.Log.Format = "yaml" },
+			`log.format (ONESHOT_LOG_FORMAT) "yaml" is not one of json, text`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := valid()
+			tt.mutate(&a)
+			if got, want := lines(a.Validate()), []string{tt.want}; !reflect.DeepEqual(got, want) {
+				t.Errorf("Validate:\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+func TestEveryProblemIsReportedAtOnce(t *testing.T) {
+	t.Parallel()
+	got := lines(App{}.Validate())
+	// Everything that may not be zero: three GitHub URLs, the App's ID,
+	// secret and key, and every setting but the limits.
+	if len(got) != 18 {
+		t.Errorf("Validate of the zero App gave %d problems, want 18:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	named := regexp.MustCompile(`^([a-z0-9_.]+) \(([A-Z0-9_]+)\) `)
+	for _, line := range got {
+		m := named.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("%q does not begin with a setting and its variable", line)
+			continue
+		}
+		if envByKey[m[1]] != m[2] {
+			t.Errorf("%q names %s, the variable of %s is %s", line, m[2], m[1], envByKey[m[1]])
+		}
+	}
+}
+
+func TestNoMessageQuotesASecret(t *testing.T) {
+	t.Parallel()
+	ecPEM := sec1Key(t)
+	secrets := []string{testWebhookSecret, testDBPassword, testOAuthSecret}
+	// Any stretch of the key's body would be a leak.
+	body := strings.Join(strings.Split(ecPEM, "\n")[1:3], "")
+	for i := 0; i+12 <= len(body); i += 12 {
+		secrets = append(secrets, body[i:i+12])
+	}
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+	}{{
+		name: "environment",
+		env: map[string]string{
+			"GITHUB_APP_INTEGRATION_ID":  "0",
+			"GITHUB_APP_WEBHOOK_SECRET":  testWebhookSecret,
+			"GITHUB_APP_PRIVATE_KEY":     testWebhookSecret + " is not a key",
+			"GITHUB_OAUTH_CLIENT_SECRET": testOAuthSecret,
+			"GITHUB_WEB_URL":             "https://u:" + testDBPassword + "@ghe:port/",
+			"GITHUB_V3_API_URL":          "ftp://u:" + testDBPassword + "@ghe/api/v3/",
+			"ONESHOT_PUBLIC_URL":         "u:" + testDBPassword + "@oneshot.example.com",
+			"ONESHOT_DATABASE_URL":       "mysql://u:" + testDBPassword + "@db/oneshot",
+		},
+	}, {
+		name: "postgres URL that does not parse",
+		env: map[string]string{
+			"GITHUB_APP_PRIVATE_KEY": ecPEM,
+			"ONESHOT_DATABASE_URL":   "postgres://u:" + testDBPassword + "@db:port/oneshot",
+		},
+	}, {
+		name: "database URL without a scheme",
+		env:  map[string]string{"ONESHOT_DATABASE_URL": "u " + testDBPassword + " db"},
+	}, {
+		name: "secrets of the wrong type in the file",
+		file: "github:\n  app:\n    webhook_secret: !!int " + testWebhookSecret +
+			"\n    private_key: [" + testWebhookSecret + "]\n  oauth:\n    client_secret: {" + testOAuthSecret + ": x}\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.file != "" {
+				path = writeConfig(t, tt.file)
+			}
+			_, err := Load(path, envOf(required(tt.env)))
+			if err == nil {
+				t.Fatal("Load succeeded; the case must fail to test its messages")
+			}
+			for _, s := range secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error quotes secret %q:\n%v", s, err)
+				}
+			}
+		})
+	}
+}
