@@ -1,0 +1,168 @@
+package githubtest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+const (
+	// secondaryRateLimitMessage and secondaryRateLimitDocs are GitHub's own
+	// words; go-github recognises the secondary limit by the docs URL.
+	secondaryRateLimitMessage = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+	secondaryRateLimitDocs    = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	// Path is the path as sent, still escaped, without the /api/v3 prefix
+	// for API requests: "/repos/o/r/issues/1", "/git/o/r.git/info/refs".
+	Path  string
+	Query string
+	// Status is the status answered, or 0 if the client left first.
+	Status int
+	Time   time.Time
+}
+
+// fault is an answer the test arranged for requests that match.
+type fault struct {
+	method     string
+	pattern    pattern
+	status     int
+	secondary  bool // a secondary rate limit, with retryAfter
+	retryAfter time.Duration
+	left       int // negative: forever
+}
+
+type slow struct {
+	method  string
+	pattern pattern
+	delay   time.Duration
+}
+
+// Fail answers the next times requests that match method ("" for any) and
+// pathPattern with status and a GitHub-style JSON error body, instead of
+// serving them. A negative times fails every matching request from now
+// on. Faults are tried in the order they were added.
+func (s *Server) Fail(method, pathPattern string, status, times int) {
+	s.addFault(&fault{method: method, pattern: mustPattern(pathPattern), status: status, left: times})
+}
+
+// SecondaryRateLimit answers the next times matching requests the way
+// GitHub enforces its secondary rate limit: 403, Retry-After in whole
+// seconds (rounded up), and GitHub's message and documentation URL.
+func (s *Server) SecondaryRateLimit(method, pathPattern string, retryAfter time.Duration, times int) {
+	s.addFault(&fault{
+		method: method, pattern: mustPattern(pathPattern),
+		status: http.StatusForbidden, secondary: true, retryAfter: retryAfter, left: times,
+	})
+}
+
+// Slow delays every matching request by delay before it is served (or
+// failed). Delays of several matching calls add up.
+func (s *Server) Slow(method, pathPattern string, delay time.Duration) {
+	p := mustPattern(pathPattern)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slows = append(s.slows, slow{method: method, pattern: p, delay: delay})
+}
+
+// Requests returns every request received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Count returns how many requests so far matched method ("" for any) and
+// pathPattern.
+func (s *Server) Count(method, pathPattern string) int {
+	p := mustPattern(pathPattern)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if p.matches(r.Method, method, r.Path) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) addFault(f *fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+func (s *Server) logRequest(r *http.Request, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{
+		Method: r.Method, Path: path, Query: r.URL.RawQuery, Time: time.Now(),
+	})
+	return len(s.requests) - 1
+}
+
+func (s *Server) logStatus(i, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[i].Status = status
+}
+
+// wait sleeps for the delays that match, and reports false if the client
+// gave up meanwhile.
+func (s *Server) wait(r *http.Request, path string) bool {
+	var d time.Duration
+	s.mu.Lock()
+	for _, sl := range s.slows {
+		if sl.pattern.matches(r.Method, sl.method, path) {
+			d += sl.delay
+		}
+	}
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// injectFault answers with the first fault that matches and has uses
+// left, and reports whether it did.
+func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
+	s.mu.Lock()
+	var f fault
+	found := false
+	for _, cand := range s.faults {
+		if cand.left != 0 && cand.pattern.matches(method, cand.method, path) {
+			if cand.left > 0 {
+				cand.left--
+			}
+			f, found = *cand, true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		return false
+	}
+	if f.secondary {
+		secs := int((f.retryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSON(w, f.status, map[string]any{
+			"message":           secondaryRateLimitMessage,
+			"documentation_url": secondaryRateLimitDocs,
+		})
+		return true
+	}
+	writeError(w, f.status, http.StatusText(f.status))
+	return true
+}

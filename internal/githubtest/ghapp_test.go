@@ -1,0 +1,53 @@
+package githubtest_test
+
+import (
+	"testing"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+)
+
+// TestGoGithubappClientsWork drives the fake through go-githubapp's
+// caching client creator, the way the bot builds its clients.
+func TestGoGithubappClientsWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash", User: "alice"})
+	b.gh.SetPermission(b.repo, "alice", "maintain")
+
+	var cfg githubapp.Config
+	cfg.V3APIURL = b.gh.APIURL()
+	cfg.V4APIURL = b.gh.URL() + "/api/graphql"
+	cfg.App.IntegrationID = b.gh.AppID
+	cfg.App.PrivateKey = string(b.gh.PrivateKeyPEM)
+	cc, err := githubapp.NewDefaultCachingClientCreator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	app, err := cc.NewAppClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, _, err := app.Apps.FindRepositoryInstallation(b.ctx, "acme", "widgets")
+	if err != nil || inst.GetID() != installationID {
+		t.Fatalf("installation = %d (%v), want %d", inst.GetID(), err, installationID)
+	}
+
+	client, err := cc.NewInstallationClient(inst.GetID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm, _, err := client.Repositories.GetPermissionLevel(b.ctx, "acme", "widgets", "alice")
+	if err != nil || perm.GetPermission() != "write" {
+		t.Errorf("alice: %q (%v), want write", perm.GetPermission(), err)
+	}
+	if _, _, err := client.Issues.CreateComment(b.ctx, "acme", "widgets", 1, &github.IssueComment{Body: github.String("On it")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.gh.Comments(b.repo, 1); len(got) != 1 || got[0].User != b.gh.BotLogin() {
+		t.Errorf("comments = %+v", got)
+	}
+}
