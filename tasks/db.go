@@ -1,0 +1,125 @@
+// Package tasks keeps oneshot's work durable: the record of every task with
+// the history of its states, the deliveries already seen, and the River job
+// queue that runs intake and task attempts. It runs on SQLite by default and
+// on Postgres when several replicas share the work.
+//
+// A webhook becomes work in one transaction (Accept), so an acknowledged
+// delivery is never lost and a redelivered one never runs twice.
+package tasks
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, without cgo
+)
+
+// sqlitePragmas make SQLite a safe queue: WAL lets readers run beside the
+// writer, FULL synchronous makes a commit survive power loss (a delivery is
+// acknowledged only after its commit), and a busy timeout waits for the
+// lock instead of failing.
+const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+
+// DB is the database behind tasks and the queue.
+type DB struct {
+	sql     *sql.DB
+	driver  riverdriver.Driver[*sql.Tx]
+	dialect string // "sqlite" or "postgres"
+}
+
+// Open connects to the database named by url and brings its schema up to
+// date: River's tables and ours. url is "sqlite:PATH", "sqlite::memory:",
+// or "postgres://...".
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := open(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func open(rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(rawURL, "sqlite:")
+		if path == "" {
+			return nil, errors.New("database url sqlite: needs a path, as in sqlite:oneshot.db")
+		}
+		dsn := "file:" + path + "?" + sqlitePragmas
+		if path == ":memory:" {
+			// One shared in-memory database for the one connection.
+			dsn = "file::memory:?cache=shared&" + sqlitePragmas
+		}
+		sdb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		// SQLite allows one writer at a time; River's own advice is a pool of
+		// one, which turns lock contention into orderly waiting in Go.
+		sdb.SetMaxOpenConns(1)
+		return &DB{sql: sdb, driver: riversqlite.New(sdb), dialect: "sqlite"}, nil
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		sdb, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+		}
+		return &DB{sql: sdb, driver: riverdatabasesql.New(sdb), dialect: "postgres"}, nil
+	default:
+		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://...", redact(rawURL))
+	}
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+// Dialect is "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+func (db *DB) migrate(ctx context.Context) error {
+	migrator, err := rivermigrate.New(db.driver, nil)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return migrateTasks(ctx, db)
+}
+
+// tx runs fn in a transaction, committed when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// redact drops the password from a database URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	return u.Redacted()
+}

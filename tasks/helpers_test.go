@@ -1,0 +1,196 @@
+package tasks_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/internal/pgtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// databases runs a test against SQLite and against Postgres.
+func databases(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		test(t, pgtest.URL(t))
+	})
+}
+
+func openDB(t *testing.T, url string) *tasks.DB {
+	t.Helper()
+	db, err := tasks.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// testBundle holds a queue and what it talks to.
+type testBundle struct {
+	db       *tasks.DB
+	queue    *tasks.Queue
+	runner   *scriptedRunner
+	notifier *recordingNotifier
+	intake   *recordingIntake
+}
+
+func setup(t *testing.T, url string, timeout time.Duration) *testBundle {
+	t.Helper()
+	b := &testBundle{
+		db:       openDB(t, url),
+		runner:   &scriptedRunner{started: make(chan string, 10)},
+		notifier: &recordingNotifier{},
+		intake:   &recordingIntake{},
+	}
+	b.queue = b.newQueue(t, timeout)
+	return b
+}
+
+// newQueue makes another queue on the same database, as a restarted bot would.
+func (b *testBundle) newQueue(t *testing.T, timeout time.Duration) *tasks.Queue {
+	t.Helper()
+	q, err := tasks.NewQueue(b.db, tasks.Config{
+		Concurrency: 2,
+		TaskTimeout: timeout,
+		Intake:      b.intake,
+		Runner:      b.runner,
+		Notifier:    b.notifier,
+		Logger:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func start(t *testing.T, q *tasks.Queue) {
+	t.Helper()
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = q.Shutdown(ctx)
+	})
+}
+
+func newTask(repo string, issue int) *tasks.Task {
+	return &tasks.Task{Repo: repo, RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
+		Requester: "octocat", DeliveryID: fmt.Sprintf("d-%s-%d", repo, issue)}
+}
+
+// scriptedRunner runs attempts the way a test says: by default it blocks
+// until its context ends; finish makes it return a result instead.
+type scriptedRunner struct {
+	started chan string // task IDs, as attempts start
+	mu      sync.Mutex
+	result  *tasks.State
+	runs    int
+}
+
+func (r *scriptedRunner) finish(s tasks.State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.result = &s
+}
+
+func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
+	r.mu.Lock()
+	r.runs++
+	result := r.result
+	r.mu.Unlock()
+	r.started <- t.ID
+	if result != nil {
+		return *result, "scripted", nil
+	}
+	<-ctx.Done()
+	return tasks.Failed, "interrupted", ctx.Err()
+}
+
+type recordingNotifier struct {
+	mu     sync.Mutex
+	states []string
+}
+
+func (n *recordingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.states = append(n.states, fmt.Sprintf("%s#%d:%s", t.ID, e.Attempt, e.State))
+}
+
+func (n *recordingNotifier) seen() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string{}, n.states...)
+}
+
+type recordingIntake struct {
+	mu       sync.Mutex
+	triggers []tasks.Trigger
+}
+
+func (i *recordingIntake) Intake(_ context.Context, t tasks.Trigger) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.triggers = append(i.triggers, t)
+	return nil
+}
+
+func (i *recordingIntake) count() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return len(i.triggers)
+}
+
+// waitFor polls a condition until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitStarted waits for the runner to start an attempt.
+func (b *testBundle) waitStarted(t *testing.T) string {
+	t.Helper()
+	select {
+	case id := <-b.runner.started:
+		return id
+	case <-time.After(30 * time.Second):
+		t.Fatal("no attempt started")
+		return ""
+	}
+}
+
+// states lists a task's history as "attempt:state" strings.
+func (b *testBundle) states(t *testing.T, id string) []string {
+	t.Helper()
+	history, err := b.db.History(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range history {
+		out = append(out, fmt.Sprintf("%d:%s", e.Attempt, e.State))
+	}
+	return out
+}

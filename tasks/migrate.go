@@ -1,0 +1,83 @@
+package tasks
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once, and never edited after they
+// ship: a change is a new migration. The SQL is the subset SQLite and
+// Postgres share: times are Unix milliseconds, booleans are integers. One
+// statement per string, because Postgres prepares each one.
+var migrations = [][]string{
+	// 1: deliveries, tasks and their history.
+	{`CREATE TABLE oneshot_deliveries (
+		delivery_id TEXT PRIMARY KEY,
+		event       TEXT NOT NULL,
+		received_at BIGINT NOT NULL
+	)`,
+		`CREATE TABLE oneshot_tasks (
+		id               TEXT PRIMARY KEY,
+		repo             TEXT NOT NULL,
+		repo_id          BIGINT NOT NULL,
+		installation_id  BIGINT NOT NULL,
+		issue            INTEGER NOT NULL,
+		pull_request     INTEGER NOT NULL DEFAULT 0,
+		kind             TEXT NOT NULL,
+		requester        TEXT NOT NULL,
+		instructions     TEXT NOT NULL DEFAULT '',
+		delivery_id      TEXT NOT NULL,
+		attempt          INTEGER NOT NULL,
+		state            TEXT NOT NULL,
+		check_run_id     BIGINT NOT NULL DEFAULT 0,
+		head_sha         TEXT NOT NULL DEFAULT '',
+		cancel_requested INTEGER NOT NULL DEFAULT 0,
+		created_at       BIGINT NOT NULL,
+		updated_at       BIGINT NOT NULL
+	)`,
+		`CREATE INDEX oneshot_tasks_issue ON oneshot_tasks (repo, issue)`,
+		`CREATE INDEX oneshot_tasks_check_run ON oneshot_tasks (check_run_id)`,
+		// At most one live task per issue, whatever races the intake loses.
+		`CREATE UNIQUE INDEX oneshot_tasks_one_live ON oneshot_tasks (repo, issue)
+		WHERE state IN ('queued', 'running')`,
+		`CREATE TABLE oneshot_task_events (
+		task_id TEXT NOT NULL REFERENCES oneshot_tasks (id),
+		seq     INTEGER NOT NULL,
+		attempt INTEGER NOT NULL,
+		state   TEXT NOT NULL,
+		actor   TEXT NOT NULL DEFAULT '',
+		-- The delivery that queued an attempt: a retried intake finds the
+		-- attempt it already made instead of making another.
+		delivery_id TEXT NOT NULL DEFAULT '',
+		detail  TEXT NOT NULL DEFAULT '',
+		at      BIGINT NOT NULL,
+		PRIMARY KEY (task_id, seq)
+	)`,
+		`CREATE INDEX oneshot_task_events_at ON oneshot_task_events (at)`,
+		`CREATE INDEX oneshot_task_events_delivery ON oneshot_task_events (delivery_id)`,
+	},
+}
+
+func migrateTasks(ctx context.Context, db *DB) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS oneshot_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+			return fmt.Errorf("create migrations table: %w", err)
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM oneshot_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		for v := current + 1; v <= len(migrations); v++ {
+			for _, stmt := range migrations[v-1] {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("migration %d: %w", v, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO oneshot_migrations (version) VALUES ($1)`, v); err != nil {
+				return fmt.Errorf("record migration %d: %w", v, err)
+			}
+		}
+		return nil
+	})
+}

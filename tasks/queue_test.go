@@ -1,0 +1,252 @@
+package tasks_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestTheSameDeliveryIsAcceptedOnce(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		trigger := tasks.Trigger{DeliveryID: "delivery-1", Event: "issues", Command: tasks.CommandStart, Repo: "o/r", Issue: 1}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted := 0
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := b.queue.Accept(context.Background(), trigger)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					accepted++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if accepted != 1 {
+			t.Fatalf("accepted %d of 50 copies", accepted)
+		}
+		start(t, b.queue)
+		waitFor(t, 30*time.Second, "the intake", func() bool { return b.intake.count() == 1 })
+		// Give a duplicate time to show up, were there one: another
+		// delivery queued after it is handled after it.
+		_, _ = b.queue.Accept(context.Background(), tasks.Trigger{DeliveryID: "delivery-2", Event: "issues"})
+		waitFor(t, 30*time.Second, "the second intake", func() bool { return b.intake.count() >= 2 })
+		if n := b.intake.count(); n != 2 {
+			t.Fatalf("intake ran %d times for 2 deliveries", n)
+		}
+	})
+}
+
+func TestAnAcceptedTriggerSurvivesARestart(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		// The first process accepts and dies before its workers start.
+		if ok, err := b.queue.Accept(context.Background(), tasks.Trigger{DeliveryID: "d-restart", Event: "issues"}); !ok || err != nil {
+			t.Fatalf("accept: %v %v", ok, err)
+		}
+		start(t, b.newQueue(t, time.Minute))
+		waitFor(t, 30*time.Second, "the intake after the restart", func() bool { return b.intake.count() == 1 })
+	})
+}
+
+func TestAnIssueHasAtMostOneLiveTask(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		if err := b.queue.Create(ctx, newTask("o/r", 7)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.queue.Create(ctx, newTask("o/r", 7)); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("a second task on the issue: %v, want ErrLive", err)
+		}
+		if err := b.queue.Create(ctx, newTask("o/r", 8)); err != nil {
+			t.Fatalf("another issue: %v", err)
+		}
+	})
+}
+
+func TestAnAttemptRunsAndItsHistoryIsKept(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		b.runner.finish(tasks.Succeeded)
+		task := newTask("o/r", 1)
+		if err := b.queue.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		start(t, b.queue)
+		b.waitStarted(t)
+		waitFor(t, 30*time.Second, "the attempt to end", func() bool {
+			got, _ := b.db.Get(context.Background(), task.ID)
+			return got.State == tasks.Succeeded
+		})
+		if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:succeeded"}) {
+			t.Fatalf("history = %v", got)
+		}
+		if got := b.notifier.seen(); !slices.Equal(got, []string{task.ID + "#1:running", task.ID + "#1:succeeded"}) {
+			t.Fatalf("notified %v", got)
+		}
+	})
+}
+
+func TestRetryRunsTheNextAttemptOfTheSameTask(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		b.runner.finish(tasks.Failed)
+		ctx := context.Background()
+		task := newTask("o/r", 1)
+		if err := b.queue.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.queue.Retry(ctx, task.ID, "octocat", "d-2", "retry"); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("retry of a live attempt: %v, want ErrLive", err)
+		}
+		start(t, b.queue)
+		b.waitStarted(t)
+		waitFor(t, 30*time.Second, "attempt 1 to fail", func() bool {
+			got, _ := b.db.Get(ctx, task.ID)
+			return got.State == tasks.Failed
+		})
+		b.runner.finish(tasks.Succeeded)
+		next, err := b.queue.Retry(ctx, task.ID, "hubot", "d-2", "retry requested")
+		if err != nil || next.Attempt != 2 {
+			t.Fatalf("retry: %+v, %v", next, err)
+		}
+		b.waitStarted(t)
+		waitFor(t, 30*time.Second, "attempt 2 to succeed", func() bool {
+			got, _ := b.db.Get(ctx, task.ID)
+			return got.Attempt == 2 && got.State == tasks.Succeeded
+		})
+		want := []string{"1:queued", "1:running", "1:failed", "2:queued", "2:running", "2:succeeded"}
+		if got := b.states(t, task.ID); !slices.Equal(got, want) {
+			t.Fatalf("history = %v", got)
+		}
+		if found, attempt, err := b.db.ByDelivery(ctx, "d-2"); err != nil || found.ID != task.ID || attempt != 2 {
+			t.Fatalf("by delivery: %v %d %v", found, attempt, err)
+		}
+	})
+}
+
+func TestCancelStopsQueuedAndRunningAttempts(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		queued := newTask("o/r", 1)
+		if err := b.queue.Create(ctx, queued); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := b.queue.Cancel(ctx, queued.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel queued: %v %v", ok, err)
+		}
+		running := newTask("o/r", 2)
+		if err := b.queue.Create(ctx, running); err != nil {
+			t.Fatal(err)
+		}
+		start(t, b.queue)
+		if id := b.waitStarted(t); id != running.ID {
+			t.Fatalf("the cancelled task ran: %s", id)
+		}
+		if ok, err := b.queue.Cancel(ctx, running.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel running: %v %v", ok, err)
+		}
+		waitFor(t, 30*time.Second, "the running attempt to be cancelled", func() bool {
+			got, _ := b.db.Get(ctx, running.ID)
+			return got.State == tasks.Cancelled
+		})
+		if got := b.states(t, queued.ID); !slices.Equal(got, []string{"1:queued", "1:cancelled"}) {
+			t.Fatalf("queued task history = %v", got)
+		}
+		if ok, _ := b.queue.Cancel(ctx, running.ID, "octocat"); ok {
+			t.Fatal("cancelled a finished attempt")
+		}
+	})
+}
+
+func TestACancelRequestedByAnotherProcessStopsTheAttempt(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		task := newTask("o/r", 1)
+		if err := b.queue.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		start(t, b.queue)
+		b.waitStarted(t)
+		// A replica that does not run the attempt receives the cancel.
+		other := b.newQueue(t, time.Minute)
+		if ok, err := other.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		waitFor(t, 30*time.Second, "the attempt to be cancelled", func() bool {
+			got, _ := b.db.Get(ctx, task.ID)
+			return got.State == tasks.Cancelled
+		})
+	})
+}
+
+func TestTheDeadlineEndsAnAttemptAsTimedOut(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, 500*time.Millisecond)
+		task := newTask("o/r", 1)
+		if err := b.queue.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		start(t, b.queue)
+		b.waitStarted(t)
+		waitFor(t, 30*time.Second, "the deadline", func() bool {
+			got, _ := b.db.Get(context.Background(), task.ID)
+			return got.State == tasks.TimedOut
+		})
+		history, _ := b.db.History(context.Background(), task.ID)
+		if last := history[len(history)-1]; !strings.Contains(last.Detail, "deadline") {
+			t.Fatalf("last entry %+v", last)
+		}
+	})
+}
+
+func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		task := newTask("o/r", 1)
+		if err := b.queue.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.queue.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b.waitStarted(t)
+		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := b.queue.Shutdown(stopCtx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := b.db.Get(ctx, task.ID); got.State != tasks.Queued {
+			t.Fatalf("after shutdown the attempt is %s, want queued", got.State)
+		}
+
+		b.runner.finish(tasks.Succeeded)
+		start(t, b.newQueue(t, time.Minute))
+		b.waitStarted(t)
+		waitFor(t, 30*time.Second, "the attempt to finish in the next process", func() bool {
+			got, _ := b.db.Get(ctx, task.ID)
+			return got.State == tasks.Succeeded
+		})
+		want := []string{"1:queued", "1:running", "1:queued", "1:running", "1:succeeded"}
+		if got := b.states(t, task.ID); !slices.Equal(got, want) {
+			t.Fatalf("history = %v", got)
+		}
+	})
+}

@@ -1,0 +1,328 @@
+package tasks
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// State is where an attempt of a task stands.
+type State string
+
+// The states of an attempt. Queued and Running are live; the rest are final.
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Succeeded State = "succeeded"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+	TimedOut  State = "timed_out"
+)
+
+// Final reports whether an attempt in this state is over.
+func (s State) Final() bool { return s != Queued && s != Running }
+
+// Kinds of task.
+const (
+	// KindIssue works on an issue and opens a pull request.
+	KindIssue = "issue"
+	// KindFollowUp applies feedback to a pull request oneshot opened.
+	KindFollowUp = "follow_up"
+)
+
+// Task is one unit of work on one issue; each run of it is an attempt.
+type Task struct {
+	ID             string
+	Repo           string // owner/name
+	RepoID         int64
+	InstallationID int64
+	Issue          int
+	PullRequest    int // the pull request a follow-up applies to
+	Kind           string
+	Requester      string // who started the first attempt
+	Instructions   string // what the trigger said beyond the command word
+	DeliveryID     string // the delivery that created the task
+	Attempt        int
+	State          State
+	CheckRunID     int64 // the current attempt's check run
+	HeadSHA        string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Event is one entry of a task's state history.
+type Event struct {
+	Attempt    int
+	State      State
+	Actor      string
+	DeliveryID string // set when a delivery queued the attempt
+	Detail     string
+	At         time.Time
+}
+
+// ErrNotFound is returned when no task matches.
+var ErrNotFound = errors.New("task not found")
+
+// ErrLive is returned when the issue already has a queued or running task.
+var ErrLive = errors.New("the issue already has a live task")
+
+// newID makes a task ID: short enough to read in a link, random enough
+// never to collide.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "t" + hex.EncodeToString(b[:])
+}
+
+// Create records a new task in its first attempt, queued, with its first
+// history entry. It fails with ErrLive when the issue already has a live task.
+func (db *DB) Create(ctx context.Context, tx *sql.Tx, t *Task) error {
+	now := time.Now()
+	t.ID, t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = newID(), 1, Queued, now, now
+	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
+		(id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
+		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.Kind, t.Requester, t.Instructions,
+		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli())
+	if isUniqueViolation(err) {
+		return ErrLive
+	}
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	return addEvent(ctx, tx, t.ID, Event{Attempt: 1, State: Queued, Actor: t.Requester, DeliveryID: t.DeliveryID, Detail: "created", At: now})
+}
+
+// NextAttempt queues the next attempt of a task whose last attempt is over.
+// It fails with ErrLive when the task, or another on its issue, is live.
+func (db *DB) NextAttempt(ctx context.Context, tx *sql.Tx, id, actor, deliveryID, why string) (*Task, error) {
+	t, err := get(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !t.State.Final() {
+		return nil, ErrLive
+	}
+	now := time.Now()
+	t.Attempt++
+	t.State, t.CheckRunID, t.UpdatedAt = Queued, 0, now
+	_, err = tx.ExecContext(ctx, `UPDATE oneshot_tasks
+		SET attempt = $1, state = $2, check_run_id = 0, cancel_requested = 0, updated_at = $3 WHERE id = $4`,
+		t.Attempt, t.State, now.UnixMilli(), t.ID)
+	if isUniqueViolation(err) {
+		return nil, ErrLive
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue attempt %d of %s: %w", t.Attempt, id, err)
+	}
+	return t, addEvent(ctx, tx, t.ID, Event{Attempt: t.Attempt, State: Queued, Actor: actor, DeliveryID: deliveryID, Detail: why, At: now})
+}
+
+// transition moves the current attempt of a task from one state to another
+// and records it. When the task is on another attempt or in another state
+// nothing changes and ErrNotFound is returned: a stale job or a lost race
+// must not overwrite what happened meanwhile.
+func (db *DB) transition(ctx context.Context, id string, attempt int, from, to State, detail string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks SET state = $1, updated_at = $2
+			WHERE id = $3 AND attempt = $4 AND state = $5`, to, now.UnixMilli(), id, attempt, from)
+		if err != nil {
+			return fmt.Errorf("move task %s from %s to %s: %w", id, from, to, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s attempt %d in state %s", ErrNotFound, id, attempt, from)
+		}
+		return addEvent(ctx, tx, id, Event{Attempt: attempt, State: to, Detail: detail, At: now})
+	})
+}
+
+// SetCheckRun records the check run of the current attempt and the commit
+// it is on.
+func (db *DB) SetCheckRun(ctx context.Context, id string, attempt int, checkRunID int64, headSHA string) error {
+	_, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET check_run_id = $1, head_sha = $2, updated_at = $3
+		WHERE id = $4 AND attempt = $5`, checkRunID, headSHA, time.Now().UnixMilli(), id, attempt)
+	if err != nil {
+		return fmt.Errorf("record check run of %s: %w", id, err)
+	}
+	return nil
+}
+
+// RequestCancel marks a live task to be cancelled. The worker running it
+// notices within a second, wherever it runs. It reports whether the task
+// was live.
+func (db *DB) RequestCancel(ctx context.Context, id string) (bool, error) {
+	res, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET cancel_requested = 1, updated_at = $1
+		WHERE id = $2 AND state IN ('queued', 'running')`, time.Now().UnixMilli(), id)
+	if err != nil {
+		return false, fmt.Errorf("request cancel of %s: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+func (db *DB) cancelRequested(ctx context.Context, id string) (bool, error) {
+	var flag int
+	err := db.sql.QueryRowContext(ctx, `SELECT cancel_requested FROM oneshot_tasks WHERE id = $1`, id).Scan(&flag)
+	return flag != 0, err
+}
+
+// ByDelivery returns the task and attempt that a delivery queued, or
+// ErrNotFound.
+func (db *DB) ByDelivery(ctx context.Context, deliveryID string) (*Task, int, error) {
+	if deliveryID == "" {
+		return nil, 0, ErrNotFound
+	}
+	var id string
+	var attempt int
+	err := db.sql.QueryRowContext(ctx, `SELECT task_id, attempt FROM oneshot_task_events
+		WHERE delivery_id = $1 AND state = 'queued' LIMIT 1`, deliveryID).Scan(&id, &attempt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	t, err := db.Get(ctx, id)
+	return t, attempt, err
+}
+
+// Get returns a task.
+func (db *DB) Get(ctx context.Context, id string) (*Task, error) {
+	var t *Task
+	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
+		t, err = get(ctx, tx, id)
+		return err
+	})
+	return t, err
+}
+
+// Live returns the queued or running task of an issue, or ErrNotFound.
+func (db *DB) Live(ctx context.Context, repo string, issue int) (*Task, error) {
+	return db.one(ctx, `WHERE repo = $1 AND issue = $2 AND state IN ('queued', 'running')`, repo, issue)
+}
+
+// Latest returns the most recent task of an issue, or ErrNotFound.
+func (db *DB) Latest(ctx context.Context, repo string, issue int) (*Task, error) {
+	return db.one(ctx, `WHERE repo = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repo, issue)
+}
+
+// List returns every task, oldest first; for tests and operators.
+func (db *DB) List(ctx context.Context) ([]*Task, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// History returns a task's state history, oldest first.
+func (db *DB) History(ctx context.Context, id string) ([]Event, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT attempt, state, actor, delivery_id, detail, at
+		FROM oneshot_task_events WHERE task_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.Attempt, &e.State, &e.Actor, &e.DeliveryID, &e.Detail, &at); err != nil {
+			return nil, err
+		}
+		e.At = time.UnixMilli(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// StartsSince counts the attempts queued since a time, on a repository or,
+// when actor is not empty, by an actor; the rate limits use it.
+func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error) {
+	query := `SELECT COUNT(*) FROM oneshot_task_events e JOIN oneshot_tasks t ON t.id = e.task_id
+		WHERE e.state = 'queued' AND e.at >= $1 AND t.repo = $2`
+	args := []any{since.UnixMilli(), repo}
+	if actor != "" {
+		query = `SELECT COUNT(*) FROM oneshot_task_events
+			WHERE state = 'queued' AND at >= $1 AND actor = $2`
+		args = []any{since.UnixMilli(), actor}
+	}
+	var n int
+	err := db.sql.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+func (db *DB) one(ctx context.Context, where string, args ...any) (*Task, error) {
+	t, err := scanTask(db.sql.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return t, err
+}
+
+func get(ctx context.Context, tx *sql.Tx, id string) (*Task, error) {
+	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return t, err
+}
+
+const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
+	delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at`
+
+func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
+	var t Task
+	var created, updated int64
+	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.Kind, &t.Requester,
+		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return &t, nil
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, id string, e Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_task_events (task_id, seq, attempt, state, actor, delivery_id, detail, at)
+		SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7 FROM oneshot_task_events WHERE task_id = $8`,
+		id, e.Attempt, e.State, e.Actor, e.DeliveryID, e.Detail, e.At.UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("record %s of task %s: %w", e.State, id, err)
+	}
+	return nil
+}
+
+// isUniqueViolation recognises a unique-constraint failure from either
+// database.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
