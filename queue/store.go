@@ -1,10 +1,8 @@
-package tasks
+package queue
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -12,81 +10,18 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
-// State is where an attempt of a task stands.
-type State string
-
-// The states of an attempt. Queued and Running are live; the rest are final.
-const (
-	Queued    State = "queued"
-	Running   State = "running"
-	Succeeded State = "succeeded"
-	Failed    State = "failed"
-	Cancelled State = "cancelled"
-	TimedOut  State = "timed_out"
-)
-
-// Final reports whether an attempt in this state is over.
-func (s State) Final() bool { return s != Queued && s != Running }
-
-// Kinds of task.
-const (
-	// KindIssue works on an issue and opens a pull request.
-	KindIssue = "issue"
-	// KindFollowUp applies feedback to a pull request oneshot opened.
-	KindFollowUp = "follow_up"
-)
-
-// Task is one unit of work on one issue; each run of it is an attempt.
-type Task struct {
-	ID             string
-	Repo           string // owner/name
-	RepoID         int64
-	InstallationID int64
-	Issue          int
-	PullRequest    int // the pull request a follow-up applies to
-	Kind           string
-	Requester      string // who started the first attempt
-	Instructions   string // what the trigger said beyond the command word
-	DeliveryID     string // the delivery that created the task
-	Attempt        int
-	State          State
-	CheckRunID     int64 // the current attempt's check run
-	HeadSHA        string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-}
-
-// Event is one entry of a task's state history.
-type Event struct {
-	Attempt    int
-	State      State
-	Actor      string
-	DeliveryID string // set when a delivery queued the attempt
-	Detail     string
-	At         time.Time
-}
-
-// ErrNotFound is returned when no task matches.
-var ErrNotFound = errors.New("task not found")
-
-// ErrLive is returned when the issue already has a queued or running task.
-var ErrLive = errors.New("the issue already has a live task")
-
-// newID makes a task ID: short enough to read in a link, random enough
-// never to collide.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "t" + hex.EncodeToString(b[:])
-}
-
-// Create records a new task in its first attempt, queued, with its first
-// history entry. It fails with ErrLive when the issue already has a live task.
-func (db *DB) Create(ctx context.Context, tx *sql.Tx, t *Task) error {
+// insertTask records a new task in its first attempt, queued, with its first
+// history entry. It fails with tasks.ErrLive when the issue already has a live task.
+func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	now := time.Now()
-	t.ID, t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = newID(), 1, Queued, now, now
+	if t.ID == "" {
+		t.ID = tasks.NewID()
+	}
+	t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = 1, tasks.Queued, now, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
 		(id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
 		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at)
@@ -94,44 +29,44 @@ func (db *DB) Create(ctx context.Context, tx *sql.Tx, t *Task) error {
 		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.Kind, t.Requester, t.Instructions,
 		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli())
 	if isUniqueViolation(err) {
-		return ErrLive
+		return tasks.ErrLive
 	}
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
-	return addEvent(ctx, tx, t.ID, Event{Attempt: 1, State: Queued, Actor: t.Requester, DeliveryID: t.DeliveryID, Detail: "created", At: now})
+	return addEvent(ctx, tx, t.ID, tasks.Event{Attempt: 1, State: tasks.Queued, Actor: t.Requester, DeliveryID: t.DeliveryID, Detail: "created", At: now})
 }
 
-// NextAttempt queues the next attempt of a task whose last attempt is over.
-// It fails with ErrLive when the task, or another on its issue, is live.
-func (db *DB) NextAttempt(ctx context.Context, tx *sql.Tx, id, actor, deliveryID, why string) (*Task, error) {
+// nextAttempt queues the next attempt of a task whose last attempt is over.
+// It fails with tasks.ErrLive when the task, or another on its issue, is live.
+func (db *DB) nextAttempt(ctx context.Context, tx *sql.Tx, id string, s tasks.Start) (*tasks.Task, error) {
 	t, err := get(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !t.State.Final() {
-		return nil, ErrLive
+		return nil, tasks.ErrLive
 	}
 	now := time.Now()
 	t.Attempt++
-	t.State, t.CheckRunID, t.UpdatedAt = Queued, 0, now
+	t.State, t.CheckRunID, t.HeadSHA, t.UpdatedAt = tasks.Queued, s.CheckRunID, s.HeadSHA, now
 	_, err = tx.ExecContext(ctx, `UPDATE oneshot_tasks
-		SET attempt = $1, state = $2, check_run_id = 0, cancel_requested = 0, updated_at = $3 WHERE id = $4`,
-		t.Attempt, t.State, now.UnixMilli(), t.ID)
+		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, cancel_requested = 0, updated_at = $5
+		WHERE id = $6`, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), t.ID)
 	if isUniqueViolation(err) {
-		return nil, ErrLive
+		return nil, tasks.ErrLive
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue attempt %d of %s: %w", t.Attempt, id, err)
 	}
-	return t, addEvent(ctx, tx, t.ID, Event{Attempt: t.Attempt, State: Queued, Actor: actor, DeliveryID: deliveryID, Detail: why, At: now})
+	return t, addEvent(ctx, tx, t.ID, tasks.Event{Attempt: t.Attempt, State: tasks.Queued, Actor: s.Actor, DeliveryID: s.DeliveryID, Detail: s.Why, At: now})
 }
 
 // transition moves the current attempt of a task from one state to another
 // and records it. When the task is on another attempt or in another state
-// nothing changes and ErrNotFound is returned: a stale job or a lost race
+// nothing changes and tasks.ErrNotFound is returned: a stale job or a lost race
 // must not overwrite what happened meanwhile.
-func (db *DB) transition(ctx context.Context, id string, attempt int, from, to State, detail string) error {
+func (db *DB) transition(ctx context.Context, id string, attempt int, from, to tasks.State, detail string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks SET state = $1, updated_at = $2
@@ -140,9 +75,9 @@ func (db *DB) transition(ctx context.Context, id string, attempt int, from, to S
 			return fmt.Errorf("move task %s from %s to %s: %w", id, from, to, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: %s attempt %d in state %s", ErrNotFound, id, attempt, from)
+			return fmt.Errorf("%w: %s attempt %d in state %s", tasks.ErrNotFound, id, attempt, from)
 		}
-		return addEvent(ctx, tx, id, Event{Attempt: attempt, State: to, Detail: detail, At: now})
+		return addEvent(ctx, tx, id, tasks.Event{Attempt: attempt, State: to, Detail: detail, At: now})
 	})
 }
 
@@ -177,17 +112,17 @@ func (db *DB) cancelRequested(ctx context.Context, id string) (bool, error) {
 }
 
 // ByDelivery returns the task and attempt that a delivery queued, or
-// ErrNotFound.
-func (db *DB) ByDelivery(ctx context.Context, deliveryID string) (*Task, int, error) {
+// tasks.ErrNotFound.
+func (db *DB) ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error) {
 	if deliveryID == "" {
-		return nil, 0, ErrNotFound
+		return nil, 0, tasks.ErrNotFound
 	}
 	var id string
 	var attempt int
 	err := db.sql.QueryRowContext(ctx, `SELECT task_id, attempt FROM oneshot_task_events
 		WHERE delivery_id = $1 AND state = 'queued' LIMIT 1`, deliveryID).Scan(&id, &attempt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, ErrNotFound
+		return nil, 0, tasks.ErrNotFound
 	}
 	if err != nil {
 		return nil, 0, err
@@ -197,8 +132,8 @@ func (db *DB) ByDelivery(ctx context.Context, deliveryID string) (*Task, int, er
 }
 
 // Get returns a task.
-func (db *DB) Get(ctx context.Context, id string) (*Task, error) {
-	var t *Task
+func (db *DB) Get(ctx context.Context, id string) (*tasks.Task, error) {
+	var t *tasks.Task
 	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
 		t, err = get(ctx, tx, id)
 		return err
@@ -206,24 +141,24 @@ func (db *DB) Get(ctx context.Context, id string) (*Task, error) {
 	return t, err
 }
 
-// Live returns the queued or running task of an issue, or ErrNotFound.
-func (db *DB) Live(ctx context.Context, repo string, issue int) (*Task, error) {
+// Live returns the queued or running task of an issue, or tasks.ErrNotFound.
+func (db *DB) Live(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
 	return db.one(ctx, `WHERE repo = $1 AND issue = $2 AND state IN ('queued', 'running')`, repo, issue)
 }
 
-// Latest returns the most recent task of an issue, or ErrNotFound.
-func (db *DB) Latest(ctx context.Context, repo string, issue int) (*Task, error) {
+// Latest returns the most recent task of an issue, or tasks.ErrNotFound.
+func (db *DB) Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
 	return db.one(ctx, `WHERE repo = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repo, issue)
 }
 
 // List returns every task, oldest first; for tests and operators.
-func (db *DB) List(ctx context.Context) ([]*Task, error) {
+func (db *DB) List(ctx context.Context) ([]*tasks.Task, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Task
+	var out []*tasks.Task
 	for rows.Next() {
 		t, err := scanTask(rows)
 		if err != nil {
@@ -235,16 +170,16 @@ func (db *DB) List(ctx context.Context) ([]*Task, error) {
 }
 
 // History returns a task's state history, oldest first.
-func (db *DB) History(ctx context.Context, id string) ([]Event, error) {
+func (db *DB) History(ctx context.Context, id string) ([]tasks.Event, error) {
 	rows, err := db.sql.QueryContext(ctx, `SELECT attempt, state, actor, delivery_id, detail, at
 		FROM oneshot_task_events WHERE task_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Event
+	var out []tasks.Event
 	for rows.Next() {
-		var e Event
+		var e tasks.Event
 		var at int64
 		if err := rows.Scan(&e.Attempt, &e.State, &e.Actor, &e.DeliveryID, &e.Detail, &at); err != nil {
 			return nil, err
@@ -271,18 +206,18 @@ func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Ti
 	return n, err
 }
 
-func (db *DB) one(ctx context.Context, where string, args ...any) (*Task, error) {
+func (db *DB) one(ctx context.Context, where string, args ...any) (*tasks.Task, error) {
 	t, err := scanTask(db.sql.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, tasks.ErrNotFound
 	}
 	return t, err
 }
 
-func get(ctx context.Context, tx *sql.Tx, id string) (*Task, error) {
+func get(ctx context.Context, tx *sql.Tx, id string) (*tasks.Task, error) {
 	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %s", tasks.ErrNotFound, id)
 	}
 	return t, err
 }
@@ -290,8 +225,8 @@ func get(ctx context.Context, tx *sql.Tx, id string) (*Task, error) {
 const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
 	delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at`
 
-func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
-	var t Task
+func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
+	var t tasks.Task
 	var created, updated int64
 	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.Kind, &t.Requester,
 		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &created, &updated)
@@ -302,7 +237,7 @@ func scanTask(row interface{ Scan(...any) error }) (*Task, error) {
 	return &t, nil
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, id string, e Event) error {
+func addEvent(ctx context.Context, tx *sql.Tx, id string, e tasks.Event) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_task_events (task_id, seq, attempt, state, actor, delivery_id, detail, at)
 		SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7 FROM oneshot_task_events WHERE task_id = $8`,
 		id, e.Attempt, e.State, e.Actor, e.DeliveryID, e.Detail, e.At.UnixMilli(), id)

@@ -5,7 +5,7 @@
 //
 // A webhook becomes work in one transaction (Accept), so an acknowledged
 // delivery is never lost and a redelivered one never runs twice.
-package tasks
+package queue
 
 import (
 	"context"

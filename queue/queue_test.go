@@ -1,4 +1,4 @@
-package tasks_test
+package queue_test
 
 import (
 	"context"
@@ -110,7 +110,7 @@ func TestRetryRunsTheNextAttemptOfTheSameTask(t *testing.T) {
 		if err := b.queue.Create(ctx, task); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.queue.Retry(ctx, task.ID, "octocat", "d-2", "retry"); !errors.Is(err, tasks.ErrLive) {
+		if _, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-2"}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("retry of a live attempt: %v, want ErrLive", err)
 		}
 		start(t, b.queue)
@@ -120,8 +120,8 @@ func TestRetryRunsTheNextAttemptOfTheSameTask(t *testing.T) {
 			return got.State == tasks.Failed
 		})
 		b.runner.finish(tasks.Succeeded)
-		next, err := b.queue.Retry(ctx, task.ID, "hubot", "d-2", "retry requested")
-		if err != nil || next.Attempt != 2 {
+		next, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "hubot", DeliveryID: "d-2", Why: "retry requested", CheckRunID: 42})
+		if err != nil || next.Attempt != 2 || next.CheckRunID != 42 {
 			t.Fatalf("retry: %+v, %v", next, err)
 		}
 		b.waitStarted(t)

@@ -1,4 +1,4 @@
-package tasks
+package queue
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // Queue names and limits.
@@ -42,25 +44,6 @@ const (
 	cancelPollInterval = time.Second
 )
 
-// Intake decides what a trigger becomes: a task, a reply, nothing. The
-// handlers package implements it. Returning an error retries the trigger.
-type Intake interface {
-	Intake(ctx context.Context, t Trigger) error
-}
-
-// Runner runs one attempt of a task and returns its final state, Succeeded
-// or Failed, with a line saying why. Its context ends on cancel, deadline
-// or shutdown, and it must return promptly then.
-type Runner interface {
-	Run(ctx context.Context, t *Task) (State, string, error)
-}
-
-// Notifier shows people what became of a task. Every state change of every
-// attempt passes through it, so every way an attempt ends is visible.
-type Notifier interface {
-	Changed(ctx context.Context, t *Task, e Event)
-}
-
 // Config configures a Queue.
 type Config struct {
 	// Concurrency is how many attempts run at once in this process.
@@ -68,15 +51,16 @@ type Config struct {
 	// TaskTimeout is the whole-attempt deadline; River's job timeout and
 	// stuck-job rescue are derived from it.
 	TaskTimeout time.Duration
-	Intake      Intake
-	Runner      Runner
-	Notifier    Notifier
+	Intake      tasks.Intake
+	Runner      tasks.Runner
+	Notifier    tasks.Notifier
 	Logger      zerolog.Logger
 }
 
-// Queue runs intake and task attempts on River.
+// Queue runs intake and task attempts on River. It embeds its database,
+// so one value answers both "queue this" and "what became of it".
 type Queue struct {
-	db       *DB
+	*DB
 	river    *river.Client[*sql.Tx]
 	cfg      Config
 	stopping atomic.Bool
@@ -91,13 +75,13 @@ var (
 	errShutdown        = errors.New("the bot is shutting down")
 )
 
-// NewQueue makes a queue on db. Start it to run work; an unstarted queue
+// NewQueue makes a queue on db. tasks.Start it to run work; an unstarted queue
 // still accepts triggers, which is what the webhook path needs.
 func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
 		return nil, errors.New("tasks: queue config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
-	q := &Queue{db: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}}
+	q := &Queue{DB: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
@@ -142,12 +126,12 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 // Accept makes a trigger durable: it records the delivery and queues the
 // trigger in one transaction. It reports false for a delivery seen before,
 // which is then not queued again. Call it before acknowledging a webhook.
-func (q *Queue) Accept(ctx context.Context, t Trigger) (bool, error) {
+func (q *Queue) Accept(ctx context.Context, t tasks.Trigger) (bool, error) {
 	if t.DeliveryID == "" {
 		return false, errors.New("a trigger needs a delivery ID")
 	}
 	accepted := false
-	err := q.db.tx(ctx, func(tx *sql.Tx) error {
+	err := q.DB.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
 			VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, t.Event, time.Now().UnixMilli())
 		if err != nil {
@@ -156,7 +140,8 @@ func (q *Queue) Accept(ctx context.Context, t Trigger) (bool, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // seen before
 		}
-		if _, err := q.river.InsertTx(ctx, tx, t, nil); err != nil {
+		opts := &river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
+		if _, err := q.river.InsertTx(ctx, tx, t, opts); err != nil {
 			return fmt.Errorf("queue delivery %s: %w", t.DeliveryID, err)
 		}
 		accepted = true
@@ -166,10 +151,10 @@ func (q *Queue) Accept(ctx context.Context, t Trigger) (bool, error) {
 }
 
 // Create records a new task and queues its first attempt, in one
-// transaction. It fails with ErrLive when the issue has a live task.
-func (q *Queue) Create(ctx context.Context, t *Task) error {
-	return q.db.tx(ctx, func(tx *sql.Tx) error {
-		if err := q.db.Create(ctx, tx, t); err != nil {
+// transaction. It fails with tasks.ErrLive when the issue has a live task.
+func (q *Queue) Create(ctx context.Context, t *tasks.Task) error {
+	return q.DB.tx(ctx, func(tx *sql.Tx) error {
+		if err := q.DB.insertTask(ctx, tx, t); err != nil {
 			return err
 		}
 		return q.insertAttempt(ctx, tx, t)
@@ -177,11 +162,11 @@ func (q *Queue) Create(ctx context.Context, t *Task) error {
 }
 
 // Retry queues the next attempt of a task whose last attempt is over. It
-// fails with ErrLive when the task or its issue is busy.
-func (q *Queue) Retry(ctx context.Context, id, actor, deliveryID, why string) (*Task, error) {
-	var t *Task
-	err := q.db.tx(ctx, func(tx *sql.Tx) (err error) {
-		if t, err = q.db.NextAttempt(ctx, tx, id, actor, deliveryID, why); err != nil {
+// fails with tasks.ErrLive when the task or its issue is busy.
+func (q *Queue) Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error) {
+	var t *tasks.Task
+	err := q.DB.tx(ctx, func(tx *sql.Tx) (err error) {
+		if t, err = q.DB.nextAttempt(ctx, tx, id, s); err != nil {
 			return err
 		}
 		return q.insertAttempt(ctx, tx, t)
@@ -189,7 +174,7 @@ func (q *Queue) Retry(ctx context.Context, id, actor, deliveryID, why string) (*
 	return t, err
 }
 
-func (q *Queue) insertAttempt(ctx context.Context, tx *sql.Tx, t *Task) error {
+func (q *Queue) insertAttempt(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	if _, err := q.river.InsertTx(ctx, tx, attemptArgs{TaskID: t.ID, Attempt: t.Attempt}, nil); err != nil {
 		return fmt.Errorf("queue attempt %d of %s: %w", t.Attempt, t.ID, err)
 	}
@@ -200,20 +185,20 @@ func (q *Queue) insertAttempt(ctx context.Context, tx *sql.Tx, t *Task) error {
 // running one within a second wherever it runs. It reports whether there
 // was a live attempt to cancel.
 func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
-	t, err := q.db.Get(ctx, id)
+	t, err := q.DB.Get(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	if t.State == Queued {
-		switch err := q.conclude(ctx, t, Queued, Cancelled, "cancelled by "+actor); {
+	if t.State == tasks.Queued {
+		switch err := q.conclude(ctx, t, tasks.Queued, tasks.Cancelled, "cancelled by "+actor); {
 		case err == nil:
 			return true, nil
-		case !errors.Is(err, ErrNotFound):
+		case !errors.Is(err, tasks.ErrNotFound):
 			return false, err
 		}
 		// It started meanwhile: cancel it running.
 	}
-	live, err := q.db.RequestCancel(ctx, id)
+	live, err := q.DB.RequestCancel(ctx, id)
 	if err != nil || !live {
 		return false, err
 	}
@@ -225,16 +210,20 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 	return true, nil
 }
 
-// DB is the queue's database.
-func (q *Queue) DB() *DB { return q.db }
+// DeliverySeen reports whether a delivery was accepted.
+func (db *DB) DeliverySeen(ctx context.Context, deliveryID string) (bool, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM oneshot_deliveries WHERE delivery_id = $1`, deliveryID).Scan(&n)
+	return n > 0, err
+}
 
 // conclude moves an attempt from one state to another, if it is still in
 // it, and tells the notifier.
-func (q *Queue) conclude(ctx context.Context, t *Task, from, to State, detail string) error {
-	if err := q.db.transition(ctx, t.ID, t.Attempt, from, to, detail); err != nil {
+func (q *Queue) conclude(ctx context.Context, t *tasks.Task, from, to tasks.State, detail string) error {
+	if err := q.DB.transition(ctx, t.ID, t.Attempt, from, to, detail); err != nil {
 		return err
 	}
 	t.State = to
-	q.cfg.Notifier.Changed(ctx, t, Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()})
+	q.cfg.Notifier.Changed(ctx, t, tasks.Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()})
 	return nil
 }

@@ -1,4 +1,4 @@
-package tasks_test
+package queue_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/internal/pgtest"
+	"github.com/oneshot-dev/oneshot/queue"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -29,9 +30,9 @@ func databases(t *testing.T, test func(t *testing.T, url string)) {
 	})
 }
 
-func openDB(t *testing.T, url string) *tasks.DB {
+func openDB(t *testing.T, url string) *queue.DB {
 	t.Helper()
-	db, err := tasks.Open(context.Background(), url)
+	db, err := queue.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +42,8 @@ func openDB(t *testing.T, url string) *tasks.DB {
 
 // testBundle holds a queue and what it talks to.
 type testBundle struct {
-	db       *tasks.DB
-	queue    *tasks.Queue
+	db       *queue.DB
+	queue    *queue.Queue
 	runner   *scriptedRunner
 	notifier *recordingNotifier
 	intake   *recordingIntake
@@ -61,9 +62,9 @@ func setup(t *testing.T, url string, timeout time.Duration) *testBundle {
 }
 
 // newQueue makes another queue on the same database, as a restarted bot would.
-func (b *testBundle) newQueue(t *testing.T, timeout time.Duration) *tasks.Queue {
+func (b *testBundle) newQueue(t *testing.T, timeout time.Duration) *queue.Queue {
 	t.Helper()
-	q, err := tasks.NewQueue(b.db, tasks.Config{
+	q, err := queue.NewQueue(b.db, queue.Config{
 		Concurrency: 2,
 		TaskTimeout: timeout,
 		Intake:      b.intake,
@@ -77,7 +78,7 @@ func (b *testBundle) newQueue(t *testing.T, timeout time.Duration) *tasks.Queue 
 	return q
 }
 
-func start(t *testing.T, q *tasks.Queue) {
+func start(t *testing.T, q *queue.Queue) {
 	t.Helper()
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)

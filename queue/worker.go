@@ -1,4 +1,4 @@
-package tasks
+package queue
 
 import (
 	"context"
@@ -7,63 +7,26 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/oneshot-dev/oneshot/tasks"
 )
-
-// Command says what a trigger asks for.
-type Command string
-
-// The commands.
-const (
-	CommandStart    Command = "start"     // the trigger label, or "/oneshot <instructions>" on an issue
-	CommandRetry    Command = "retry"     // "/oneshot retry", or the check run's Retry button
-	CommandRerun    Command = "rerun"     // the check run's re-run button
-	CommandCancel   Command = "cancel"    // "/oneshot cancel", or the check run's Cancel button
-	CommandHelp     Command = "help"      // "/oneshot help"
-	CommandFollowUp Command = "follow_up" // "/oneshot <feedback>" on a pull request oneshot opened
-)
-
-// Trigger is something a person did on GitHub that may start, retry or stop
-// a task. The webhook handlers make it from a payload; the intake decides,
-// later and off the webhook's clock, what it becomes.
-type Trigger struct {
-	DeliveryID     string  `json:"delivery_id"`
-	Event          string  `json:"event"`
-	Command        Command `json:"command"`
-	Repo           string  `json:"repo"`
-	RepoID         int64   `json:"repo_id"`
-	InstallationID int64   `json:"installation_id"`
-	// Issue is the issue or pull request number; 0 for check run buttons,
-	// which name the task instead.
-	Issue       int  `json:"issue,omitempty"`
-	PullRequest bool `json:"pull_request,omitempty"`
-	// Actor is who labelled, commented or pressed the button.
-	Actor string `json:"actor"`
-	// CommentID is the triggering comment, which gets the reaction.
-	CommentID    int64  `json:"comment_id,omitempty"`
-	Instructions string `json:"instructions,omitempty"`
-	// TaskID comes from our check run's external_id.
-	TaskID     string `json:"task_id,omitempty"`
-	CheckRunID int64  `json:"check_run_id,omitempty"`
-}
-
-// Kind names the River job.
-func (Trigger) Kind() string { return "oneshot_intake" }
-
-// InsertOpts puts triggers on the intake queue.
-func (Trigger) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
-}
 
 type intakeWorker struct {
-	river.WorkerDefaults[Trigger]
+	river.WorkerDefaults[tasks.Trigger]
 	q *Queue
 }
 
-func (w *intakeWorker) Work(ctx context.Context, job *river.Job[Trigger]) error {
-	return w.q.cfg.Intake.Intake(ctx, job.Args)
+func (w *intakeWorker) Work(ctx context.Context, job *river.Job[tasks.Trigger]) error {
+	err := w.q.cfg.Intake.Intake(ctx, job.Args)
+	if err != nil {
+		w.q.cfg.Logger.Warn().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
+			Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).
+			Msg("tasks.Intake failed; River will try it again later.")
+	}
+	return err
 }
 
-func (w *intakeWorker) Timeout(*river.Job[Trigger]) time.Duration { return intakeTimeout }
+func (w *intakeWorker) Timeout(*river.Job[tasks.Trigger]) time.Duration { return intakeTimeout }
 
 // attemptArgs is the River job of one attempt. Unique by task and attempt,
 // so an attempt is never queued twice.
@@ -89,8 +52,8 @@ func (w *attemptWorker) Timeout(*river.Job[attemptArgs]) time.Duration {
 
 func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) error {
 	q := w.q
-	t, err := q.db.Get(ctx, job.Args.TaskID)
-	if errors.Is(err, ErrNotFound) {
+	t, err := q.DB.Get(ctx, job.Args.TaskID)
+	if errors.Is(err, tasks.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -102,13 +65,13 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
-	// Running here means River rescued the job from a process that died.
+	// tasks.Running here means River rescued the job from a process that died.
 	detail := "started"
-	if t.State == Running {
+	if t.State == tasks.Running {
 		detail = "resumed after the bot restarted"
 	}
-	if err := q.conclude(ctx, t, t.State, Running, detail); err != nil {
-		if errors.Is(err, ErrNotFound) {
+	if err := q.conclude(ctx, t, t.State, tasks.Running, detail); err != nil {
+		if errors.Is(err, tasks.ErrNotFound) {
 			return nil // cancelled while it waited
 		}
 		return err
@@ -118,11 +81,11 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	state, detail := q.runAttempt(ctx, t)
 	// Record the end even when ctx is over: that is when it matters most.
 	end := context.WithoutCancel(ctx)
-	if err := q.conclude(end, t, Running, state, detail); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := q.conclude(end, t, tasks.Running, state, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
 	log.Info().Str("state", string(state)).Str("detail", detail).Msg("Attempt ended.")
-	if state == Queued {
+	if state == tasks.Queued {
 		// Back in the queue at once, without using up an attempt.
 		return river.JobSnooze(0)
 	}
@@ -130,8 +93,8 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 }
 
 // runAttempt runs the runner under the attempt's deadline and cancel, and
-// says how the attempt ended. Queued means it was handed back at shutdown.
-func (q *Queue) runAttempt(ctx context.Context, t *Task) (State, string) {
+// says how the attempt ended. tasks.Queued means it was handed back at shutdown.
+func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, string) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	runCtx, stop := context.WithTimeoutCause(runCtx, q.cfg.TaskTimeout, errTimedOut)
@@ -155,17 +118,17 @@ func (q *Queue) runAttempt(ctx context.Context, t *Task) (State, string) {
 
 	switch cause := context.Cause(runCtx); {
 	case errors.Is(cause, errShutdown) || (ctx.Err() != nil && q.stopping.Load()):
-		return Queued, "handed back to the queue: the bot is shutting down"
+		return tasks.Queued, "handed back to the queue: the bot is shutting down"
 	case errors.Is(cause, errCancelRequested):
-		return Cancelled, "cancelled on request"
+		return tasks.Cancelled, "cancelled on request"
 	case errors.Is(cause, errTimedOut), ctx.Err() != nil:
-		return TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
+		return tasks.TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
 	case err != nil:
-		return Failed, err.Error()
-	case state == Succeeded || state == Failed:
+		return tasks.Failed, err.Error()
+	case state == tasks.Succeeded || state == tasks.Failed:
 		return state, detail
 	default:
-		return Failed, fmt.Sprintf("the attempt ended in state %q", state)
+		return tasks.Failed, fmt.Sprintf("the attempt ended in state %q", state)
 	}
 }
 
@@ -184,7 +147,7 @@ func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.Cance
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if requested, err := q.db.cancelRequested(ctx, id); err == nil && requested {
+				if requested, err := q.DB.cancelRequested(ctx, id); err == nil && requested {
 					cancel(errCancelRequested)
 					return
 				}

@@ -1,0 +1,151 @@
+// Package tasks names oneshot's units of work and their life: a Task and
+// its attempts, the States an attempt goes through, the Trigger a person's
+// action on GitHub becomes, and the interfaces through which the queue
+// hands work to the rest of the bot. It holds types only; package queue
+// stores and runs them.
+package tasks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// State is where an attempt of a task stands.
+type State string
+
+// The states of an attempt. Queued and Running are live; the rest are final.
+const (
+	Queued    State = "queued"
+	Running   State = "running"
+	Succeeded State = "succeeded"
+	Failed    State = "failed"
+	Cancelled State = "cancelled"
+	TimedOut  State = "timed_out"
+)
+
+// Final reports whether an attempt in this state is over.
+func (s State) Final() bool { return s != Queued && s != Running }
+
+// Kinds of task.
+const (
+	// KindIssue works on an issue and opens a pull request.
+	KindIssue = "issue"
+	// KindFollowUp applies feedback to a pull request oneshot opened.
+	KindFollowUp = "follow_up"
+)
+
+// Task is one unit of work on one issue; each run of it is an attempt.
+type Task struct {
+	ID             string
+	Repo           string // owner/name
+	RepoID         int64
+	InstallationID int64
+	Issue          int
+	PullRequest    int // the pull request a follow-up applies to
+	Kind           string
+	Requester      string // who started the first attempt
+	Instructions   string // what the trigger said beyond the command word
+	DeliveryID     string // the delivery that created the task
+	Attempt        int
+	State          State
+	CheckRunID     int64 // the current attempt's check run
+	HeadSHA        string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Event is one entry of a task's state history.
+type Event struct {
+	Attempt    int
+	State      State
+	Actor      string
+	DeliveryID string // set when a delivery queued the attempt
+	Detail     string
+	At         time.Time
+}
+
+// ErrNotFound is returned when no task matches.
+var ErrNotFound = errors.New("task not found")
+
+// ErrLive is returned when the issue already has a queued or running task.
+var ErrLive = errors.New("the issue already has a live task")
+
+// NewID makes a task ID: short enough to read in a link, random enough
+// never to collide. Callers that must name a task before it is recorded (on
+// its check run, say) make one; Create makes one otherwise.
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "t" + hex.EncodeToString(b[:])
+}
+
+// Start says who starts an attempt, why, and where it shows.
+type Start struct {
+	Actor      string
+	DeliveryID string
+	Why        string
+	CheckRunID int64
+	HeadSHA    string
+}
+
+// Intake decides what a trigger becomes: a task, a reply, nothing. The
+// handlers package implements it. Returning an error retries the trigger.
+type Intake interface {
+	Intake(ctx context.Context, t Trigger) error
+}
+
+// Runner runs one attempt of a task and returns its final state, Succeeded
+// or Failed, with a line saying why. Its context ends on cancel, deadline
+// or shutdown, and it must return promptly then.
+type Runner interface {
+	Run(ctx context.Context, t *Task) (State, string, error)
+}
+
+// Notifier shows people what became of a task. Every state change of every
+// attempt passes through it, so every way an attempt ends is visible.
+type Notifier interface {
+	Changed(ctx context.Context, t *Task, e Event)
+}
+
+// Command says what a trigger asks for.
+type Command string
+
+// The commands.
+const (
+	CommandStart    Command = "start"     // the trigger label, or "/oneshot <instructions>" on an issue
+	CommandRetry    Command = "retry"     // "/oneshot retry", or the check run's Retry button
+	CommandRerun    Command = "rerun"     // the check run's re-run button
+	CommandCancel   Command = "cancel"    // "/oneshot cancel", or the check run's Cancel button
+	CommandHelp     Command = "help"      // "/oneshot help"
+	CommandFollowUp Command = "follow_up" // "/oneshot <feedback>" on a pull request oneshot opened
+)
+
+// Trigger is something a person did on GitHub that may start, retry or stop
+// a task. The webhook handlers make it from a payload; the intake decides,
+// later and off the webhook's clock, what it becomes.
+type Trigger struct {
+	DeliveryID     string  `json:"delivery_id"`
+	Event          string  `json:"event"`
+	Command        Command `json:"command"`
+	Repo           string  `json:"repo"`
+	RepoID         int64   `json:"repo_id"`
+	InstallationID int64   `json:"installation_id"`
+	// Issue is the issue or pull request number; 0 for check run buttons,
+	// which name the task instead.
+	Issue       int  `json:"issue,omitempty"`
+	PullRequest bool `json:"pull_request,omitempty"`
+	// Actor is who labelled, commented or pressed the button.
+	Actor string `json:"actor"`
+	// CommentID is the triggering comment, which gets the reaction.
+	CommentID    int64  `json:"comment_id,omitempty"`
+	Instructions string `json:"instructions,omitempty"`
+	// TaskID comes from our check run's external_id.
+	TaskID     string `json:"task_id,omitempty"`
+	CheckRunID int64  `json:"check_run_id,omitempty"`
+}
+
+// Kind names the job that carries a trigger through the queue.
+func (Trigger) Kind() string { return "oneshot_intake" }
