@@ -1,0 +1,139 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// CheckName is the name of oneshot's check run; the handlers know our runs
+// by it and by the App that made them.
+const CheckName = "oneshot"
+
+// Identifiers of the buttons on our check runs.
+const (
+	ActionRetry  = "retry"
+	ActionCancel = "cancel"
+)
+
+var (
+	retryButton  = &github.CheckRunAction{Label: "Retry", Description: "Run this task again", Identifier: ActionRetry}
+	cancelButton = &github.CheckRunAction{Label: "Cancel", Description: "Stop this task", Identifier: ActionCancel}
+)
+
+// TaskURL is the page of a task on the bot, the check run's details link.
+func TaskURL(publicURL, taskID string) string { return publicURL + "/tasks/" + taskID }
+
+// QueueCheckRun creates the queued check run of a task's attempt on a
+// commit, with a Cancel button. Its external ID is the task ID, which is how
+// a re-run or a button press finds the task again.
+func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attempt int, detailsURL string) (int64, error) {
+	run, _, err := r.Client.Checks.CreateCheckRun(ctx, r.Owner, r.Name, github.CreateCheckRunOptions{
+		Name:       CheckName,
+		HeadSHA:    headSHA,
+		DetailsURL: &detailsURL,
+		ExternalID: &taskID,
+		Status:     github.String("queued"),
+		Output: &github.CheckRunOutput{
+			Title:   github.String(fmt.Sprintf("Queued (attempt %d)", attempt)),
+			Summary: github.String("oneshot will start on this as soon as a worker is free."),
+		},
+		Actions: []*github.CheckRunAction{cancelButton},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create check run on %s: %w", r.FullName(), err)
+	}
+	return run.GetID(), nil
+}
+
+// Notifier shows each state change of an attempt on its check run: in
+// progress, back in the queue, or concluded with a Retry button. It
+// implements tasks.Notifier.
+type Notifier struct {
+	Clients githubapp.ClientCreator
+	Logger  zerolog.Logger
+}
+
+var _ tasks.Notifier = (*Notifier)(nil)
+
+// Changed updates the check run. A failure is logged, not returned: the
+// task's own state is already recorded, and GitHub being down must not
+// undo it.
+func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
+	if t.CheckRunID == 0 {
+		return
+	}
+	log := n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
+		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
+	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
+	if err == nil {
+		_, _, err = repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, checkRunUpdate(t, e))
+	}
+	if err != nil {
+		log.Error().Err(err).Str("state", string(e.State)).Msg("Could not show the task's state on its check run.")
+	}
+}
+
+func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
+	opts := github.UpdateCheckRunOptions{Name: CheckName}
+	title := fmt.Sprintf("%s (attempt %d)", stateTitle[e.State], e.Attempt)
+	opts.Output = &github.CheckRunOutput{Title: &title, Summary: github.String(summary(e))}
+	switch e.State {
+	case tasks.Running:
+		opts.Status = github.String("in_progress")
+		opts.Actions = []*github.CheckRunAction{cancelButton}
+	case tasks.Queued:
+		opts.Status = github.String("queued")
+		opts.Actions = []*github.CheckRunAction{cancelButton}
+	default:
+		opts.Status = github.String("completed")
+		opts.Conclusion = github.String(conclusion[e.State])
+		opts.CompletedAt = &github.Timestamp{Time: time.Now()}
+		opts.Actions = []*github.CheckRunAction{retryButton}
+	}
+	return opts
+}
+
+var stateTitle = map[tasks.State]string{
+	tasks.Queued:    "Queued",
+	tasks.Running:   "Running",
+	tasks.Succeeded: "Done",
+	tasks.Failed:    "Failed",
+	tasks.Cancelled: "Cancelled",
+	tasks.TimedOut:  "Timed out",
+}
+
+var conclusion = map[tasks.State]string{
+	tasks.Succeeded: "success",
+	tasks.Failed:    "failure",
+	tasks.Cancelled: "cancelled",
+	tasks.TimedOut:  "timed_out",
+}
+
+func summary(e tasks.Event) string {
+	if e.Detail == "" {
+		return stateTitle[e.State] + "."
+	}
+	return e.Detail
+}
+
+// SkipCheckRun concludes a check run that will never run as skipped.
+func (r *Repo) SkipCheckRun(ctx context.Context, id int64, why string) error {
+	_, _, err := r.Client.Checks.UpdateCheckRun(ctx, r.Owner, r.Name, id, github.UpdateCheckRunOptions{
+		Name:        CheckName,
+		Status:      github.String("completed"),
+		Conclusion:  github.String("skipped"),
+		CompletedAt: &github.Timestamp{Time: time.Now()},
+		Output:      &github.CheckRunOutput{Title: github.String("Skipped"), Summary: &why},
+	})
+	if err != nil {
+		return fmt.Errorf("skip check run %d on %s: %w", id, r.FullName(), err)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+)
+
+// Repo is an installation's client bound to one repository: the calls
+// oneshot makes on it.
+type Repo struct {
+	Client      *github.Client
+	Owner, Name string
+}
+
+// ForRepo makes the client of an installation for the repository named
+// "owner/name".
+func ForRepo(cc githubapp.ClientCreator, installationID int64, fullName string) (*Repo, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok || owner == "" || name == "" {
+		return nil, fmt.Errorf("repository %q is not owner/name", fullName)
+	}
+	client, err := cc.NewInstallationClient(installationID)
+	if err != nil {
+		return nil, fmt.Errorf("client for installation %d: %w", installationID, err)
+	}
+	return &Repo{Client: client, Owner: owner, Name: name}, nil
+}
+
+// FullName is "owner/name".
+func (r *Repo) FullName() string { return r.Owner + "/" + r.Name }
+
+// CanWrite reports whether a person may change the repository: admin,
+// maintain or write access, or a custom role built on them. It asks the
+// collaborator-permission endpoint, whose legacy "permission" field folds
+// maintain into write and custom roles into their base; author_association
+// in payloads is never enough, since it hides private org membership.
+func (r *Repo) CanWrite(ctx context.Context, login string) (bool, error) {
+	level, resp, err := r.Client.Repositories.GetPermissionLevel(ctx, r.Owner, r.Name, login)
+	if resp != nil && resp.StatusCode == 404 {
+		return false, nil // no such user: certainly no access
+	}
+	if err != nil {
+		return false, fmt.Errorf("permission of %s on %s: %w", login, r.FullName(), err)
+	}
+	switch level.GetPermission() {
+	case "admin", "write":
+		return true, nil
+	}
+	return false, nil
+}
+
+// React adds a reaction to a comment, or to the issue when commentID is 0.
+func (r *Repo) React(ctx context.Context, issue int, commentID int64, content string) error {
+	var err error
+	if commentID != 0 {
+		_, _, err = r.Client.Reactions.CreateIssueCommentReaction(ctx, r.Owner, r.Name, commentID, content)
+	} else {
+		_, _, err = r.Client.Reactions.CreateIssueReaction(ctx, r.Owner, r.Name, issue, content)
+	}
+	if err != nil {
+		return fmt.Errorf("react on %s#%d: %w", r.FullName(), issue, err)
+	}
+	return nil
+}
+
+// Comment posts a comment on an issue or pull request.
+func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.IssueComment, error) {
+	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})
+	if err != nil {
+		return nil, fmt.Errorf("comment on %s#%d: %w", r.FullName(), issue, err)
+	}
+	return c, nil
+}
+
+// DefaultBranchHead returns the default branch and the commit at its head.
+func (r *Repo) DefaultBranchHead(ctx context.Context) (branch, sha string, err error) {
+	repo, _, err := r.Client.Repositories.Get(ctx, r.Owner, r.Name)
+	if err != nil {
+		return "", "", fmt.Errorf("look up %s: %w", r.FullName(), err)
+	}
+	branch = repo.GetDefaultBranch()
+	b, _, err := r.Client.Repositories.GetBranch(ctx, r.Owner, r.Name, branch, 1)
+	if err != nil {
+		return "", "", fmt.Errorf("look up %s branch %s: %w", r.FullName(), branch, err)
+	}
+	return branch, b.GetCommit().GetSHA(), nil
+}

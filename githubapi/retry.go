@@ -1,0 +1,177 @@
+package githubapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+)
+
+// Retry defaults.
+const (
+	DefaultRetryAttempts = 4
+	DefaultRetryBase     = 500 * time.Millisecond
+	// DefaultRetryMaxWait caps a wait GitHub asks for; a longer one fails
+	// the request now rather than holding a worker for it.
+	DefaultRetryMaxWait = 90 * time.Second
+	// secondaryLimitWait is GitHub's advice for a secondary rate limit
+	// answered without Retry-After: wait at least a minute.
+	secondaryLimitWait = time.Minute
+)
+
+// RetryPolicy says what Retry retries and how long it waits.
+type RetryPolicy struct {
+	Attempts int           // tries in all, the first included
+	Base     time.Duration // first backoff; doubles, with jitter
+	MaxWait  time.Duration
+}
+
+// Retry is client middleware that retries what GitHub asks to be retried,
+// and only what is safe to retry:
+//
+//   - 502, 503 and 504, and transport errors, for idempotent methods only:
+//     a POST that timed out may have created its comment;
+//   - a secondary rate limit (403 or 429 saying so, or with Retry-After)
+//     for any method, since GitHub did not process the request; it waits
+//     Retry-After, or a minute without one;
+//   - a primary rate limit (X-RateLimit-Remaining: 0) until its reset,
+//     when that is within MaxWait.
+func Retry(p RetryPolicy) githubapp.ClientMiddleware {
+	if p.Attempts < 1 {
+		p.Attempts = DefaultRetryAttempts
+	}
+	if p.Base <= 0 {
+		p.Base = DefaultRetryBase
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = DefaultRetryMaxWait
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return p.do(next, req)
+		})
+	}
+}
+
+func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			if err := rewind(req); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := next.RoundTrip(req)
+		wait, retry := p.decide(req, resp, err, attempt)
+		if !retry || attempt >= p.Attempts || wait > p.MaxWait {
+			return resp, err
+		}
+		if resp != nil {
+			// Drain so the connection can be reused.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		if err := sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// decide says whether to retry and after how long.
+func (p RetryPolicy) decide(req *http.Request, resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	backoff := p.Base << (attempt - 1)
+	backoff += rand.N(backoff/2 + 1) // jitter, so replicas do not retry in step
+	if err != nil {
+		return backoff, idempotent(req.Method) && req.Context().Err() == nil
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests:
+		if after, ok := retryAfter(resp); ok {
+			return after, true
+		}
+		if resp.Header.Get("X-RateLimit-Remaining") == "0" {
+			reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			return time.Until(time.Unix(reset, 0)) + time.Second, true
+		}
+		if secondaryLimited(resp) {
+			return secondaryLimitWait, true
+		}
+		return 0, false
+	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable,
+		resp.StatusCode == http.StatusGatewayTimeout:
+		return backoff, idempotent(req.Method)
+	}
+	return 0, false
+}
+
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(time.Until(at), 0), true
+	}
+	return 0, false
+}
+
+// secondaryLimited reads the body for GitHub's wording, and puts it back.
+func secondaryLimited(resp *http.Response) bool {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(string(body)))
+	return err == nil && strings.Contains(strings.ToLower(string(body)), "secondary rate limit")
+}
+
+// idempotent says whether sending a request twice does no more than once.
+// PATCH is not in general, but every PATCH oneshot sends sets a check run or
+// comment to a whole new state, so repeating it is harmless.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodPatch:
+		return true
+	}
+	return false
+}
+
+// rewind gives a request its body back for another try.
+func rewind(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	if req.GetBody == nil {
+		return errors.New("cannot retry a request whose body cannot be read again")
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return err
+	}
+	req.Body = body
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,85 @@
+package githubapi_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+)
+
+func setup(t *testing.T, policy githubapi.RetryPolicy) (*githubtest.Server, *githubtest.Repo, *githubapi.Repo) {
+	t.Helper()
+	gh := githubtest.New(t)
+	gh.AddInstallation(7)
+	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "x\n"})
+	repo.InstallationID = 7
+	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "t", User: "octocat"})
+	var cfg githubapp.Config
+	cfg.V3APIURL, cfg.V4APIURL = gh.APIURL(), gh.URL()+"/api/graphql"
+	cfg.App.IntegrationID, cfg.App.PrivateKey = gh.AppID, string(gh.PrivateKeyPEM)
+	cc, err := githubapi.NewClientCreator(cfg, "test", policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := githubapi.ForRepo(cc, 7, "acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh, repo, r
+}
+
+func TestAPostIsNotRetriedAfterAServerError(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	// The comment may have been created before the 502: sending it again
+	// could post it twice.
+	gh.Fail("POST", "/repos/{owner}/{repo}/issues/{n}/comments", http.StatusBadGateway, 1)
+	if _, err := repo.Comment(context.Background(), 1, "hello"); err == nil {
+		t.Fatal("the 502 was hidden")
+	}
+	if n := gh.Count("POST", "/repos/{owner}/{repo}/issues/{n}/comments"); n != 1 {
+		t.Fatalf("the POST was sent %d times", n)
+	}
+}
+
+func TestAPostIsRetriedAfterASecondaryRateLimit(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("POST", "/repos/{owner}/{repo}/issues/{n}/comments", time.Second, 1)
+	if _, err := repo.Comment(context.Background(), 1, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(gh.Comments(fake, 1)); n != 1 {
+		t.Fatalf("%d comments", n)
+	}
+}
+
+func TestAWaitLongerThanTheCapFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond, MaxWait: time.Second})
+	gh.SecondaryRateLimit("GET", "/repos/{owner}/{repo}", time.Hour, 1)
+	started := time.Now()
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err == nil {
+		t.Fatal("an hour's Retry-After was waited for, or hidden")
+	}
+	if d := time.Since(started); d > 10*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+}
+
+func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.Fail("GET", "/repos/{owner}/{repo}", http.StatusServiceUnavailable, 3)
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 4 {
+		t.Fatalf("%d tries, want 4", n)
+	}
+}
