@@ -1,0 +1,41 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// ParsedCommand is what a command comment asks for.
+type ParsedCommand struct {
+	Command tasks.Command
+	// Instructions are the rest of the comment after the command word, for
+	// a start or a follow-up.
+	Instructions string
+}
+
+// ParseCommand reads a comment whose first line starts with the command
+// word, as in "/oneshot fix the flaky test". "cancel", "retry" and "help"
+// alone after the word are commands; anything else is instructions, the
+// lines after the first included. ok is false for any other comment.
+func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
+	body = strings.TrimLeft(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
+	first, rest, _ := strings.Cut(body, "\n")
+	fields := strings.Fields(first)
+	if len(fields) == 0 || !strings.EqualFold(fields[0], word) {
+		return ParsedCommand{}, false
+	}
+	args := strings.TrimSpace(first[len(fields[0]):])
+	if len(fields) == 2 && strings.TrimSpace(rest) == "" {
+		switch strings.ToLower(fields[1]) {
+		case "cancel":
+			return ParsedCommand{Command: tasks.CommandCancel}, true
+		case "retry":
+			return ParsedCommand{Command: tasks.CommandRetry}, true
+		case "help":
+			return ParsedCommand{Command: tasks.CommandHelp}, true
+		}
+	}
+	instructions := strings.TrimSpace(args + "\n" + rest)
+	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true
+}

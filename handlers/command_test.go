@@ -1,0 +1,34 @@
+package handlers
+
+import (
+	"testing"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestParseCommand(t *testing.T) {
+	cases := []struct {
+		body         string
+		ok           bool
+		command      tasks.Command
+		instructions string
+	}{
+		{"/oneshot", true, tasks.CommandStart, ""},
+		{"/oneshot fix this", true, tasks.CommandStart, "fix this"},
+		{"  \n/oneshot fix this\r\nand keep the API\n", true, tasks.CommandStart, "fix this\nand keep the API"},
+		{"/ONESHOT Cancel", true, tasks.CommandCancel, ""},
+		{"/oneshot retry", true, tasks.CommandRetry, ""},
+		{"/oneshot help", true, tasks.CommandHelp, ""},
+		{"/oneshot cancel the timeout change", true, tasks.CommandStart, "cancel the timeout change"},
+		{"/oneshot retry\nbut with tests", true, tasks.CommandStart, "retry\nbut with tests"},
+		{"/oneshotx fix", false, "", ""},
+		{"please /oneshot fix", false, "", ""},
+		{"", false, "", ""},
+	}
+	for _, tc := range cases {
+		got, ok := ParseCommand(tc.body, "/oneshot")
+		if ok != tc.ok || got.Command != tc.command || got.Instructions != tc.instructions {
+			t.Errorf("ParseCommand(%q) = %+v, %v; want %s %q, %v", tc.body, got, ok, tc.command, tc.instructions, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// Issues starts a task when an issue gets the trigger label.
+type Issues struct{ Base }
+
+var _ githubapp.EventHandler = (*Issues)(nil)
+
+// Handles names the event.
+func (h *Issues) Handles() []string { return []string{"issues"} }
+
+// Handle accepts issues.labeled with the trigger label.
+func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var event issuesEvent
+	if err := decode(payload, &event); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	switch {
+	case event.Action != "labeled":
+		return ignore(ctx, "issues action "+event.Action)
+	case event.Label == nil || !strings.EqualFold(event.Label.Name, h.Label):
+		return ignore(ctx, "not the trigger label")
+	case isBot(event.Sender):
+		return ignore(ctx, "labelled by a bot")
+	case event.Issue.PullRequest != nil:
+		return ignore(ctx, "labelled a pull request")
+	}
+	if err := needIssue(&event.envelope, event.Issue); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	t := tasks.Trigger{
+		DeliveryID: deliveryID,
+		Event:      eventType,
+		Command:    tasks.CommandStart,
+		Issue:      event.Issue.Number,
+		Actor:      event.Sender.Login,
+	}
+	repoOf(&t, event.envelope)
+	return h.accept(ctx, t)
+}
+
+// IssueComment takes the command comments: on an issue, a start with
+// instructions, cancel, retry or help; on a pull request oneshot opened,
+// feedback for a follow-up.
+type IssueComment struct{ Base }
+
+var _ githubapp.EventHandler = (*IssueComment)(nil)
+
+// Handles names the event.
+func (h *IssueComment) Handles() []string { return []string{"issue_comment"} }
+
+// Handle accepts issue_comment.created that starts with the command word.
+func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var event issueCommentEvent
+	if err := decode(payload, &event); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	if event.Action != "created" {
+		return ignore(ctx, "issue_comment action "+event.Action)
+	}
+	if isBot(event.Sender) || isBot(event.Comment.User) {
+		return ignore(ctx, "comment by a bot")
+	}
+	cmd, ok := ParseCommand(event.Comment.Body, h.Command)
+	if !ok {
+		return ignore(ctx, "comment is not a command")
+	}
+	if err := needIssue(&event.envelope, event.Issue); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	issue := event.Issue
+	isPR := issue.PullRequest != nil
+	if isPR {
+		if issue.User.Login != h.BotLogin {
+			return ignore(ctx, "command on a pull request oneshot did not open")
+		}
+		if cmd.Command == tasks.CommandStart {
+			cmd.Command = tasks.CommandFollowUp
+		}
+	}
+	t := tasks.Trigger{
+		DeliveryID:   deliveryID,
+		Event:        eventType,
+		Command:      cmd.Command,
+		Issue:        issue.Number,
+		PullRequest:  isPR,
+		Actor:        event.Sender.Login,
+		CommentID:    event.Comment.ID,
+		Instructions: cmd.Instructions,
+	}
+	repoOf(&t, event.envelope)
+	return h.accept(ctx, t)
+}
+
+// CheckRun takes the re-run of our check run and presses of its buttons.
+type CheckRun struct{ Base }
+
+var _ githubapp.EventHandler = (*CheckRun)(nil)
+
+// Handles names the event.
+func (h *CheckRun) Handles() []string { return []string{"check_run"} }
+
+// Handle accepts check_run.rerequested and check_run.requested_action on
+// runs this App made.
+func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var event checkRunEvent
+	if err := decode(payload, &event); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	run := event.CheckRun
+	if run.App.ID != h.AppID || run.Name != githubapi.CheckName {
+		return ignore(ctx, "check run of another app")
+	}
+	if isBot(event.Sender) {
+		return ignore(ctx, "check run action by a bot")
+	}
+	if run.ExternalID == "" {
+		return invalid(eventType, deliveryID, errors.New("our check run has no external ID"))
+	}
+	if err := needInstallation(&event.envelope); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	t := tasks.Trigger{
+		DeliveryID: deliveryID,
+		Event:      eventType,
+		Actor:      event.Sender.Login,
+		TaskID:     run.ExternalID,
+		CheckRunID: run.ID,
+	}
+	pressed := ""
+	if event.RequestedAction != nil {
+		pressed = event.RequestedAction.Identifier
+	}
+	switch {
+	case event.Action == "rerequested":
+		t.Command = tasks.CommandRerun
+	case event.Action == "requested_action" && pressed == githubapi.ActionRetry:
+		t.Command = tasks.CommandRetry
+	case event.Action == "requested_action" && pressed == githubapi.ActionCancel:
+		t.Command = tasks.CommandCancel
+	default:
+		return ignore(ctx, "check_run action "+event.Action)
+	}
+	repoOf(&t, event.envelope)
+	return h.accept(ctx, t)
+}

@@ -1,0 +1,287 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// Intake decides what each trigger becomes. It implements tasks.Intake,
+// running on the intake queue, so its GitHub calls never delay a webhook's
+// answer; an error retries the trigger later.
+type Intake struct {
+	Clients   githubapp.ClientCreator
+	Queue     Work
+	PublicURL string
+	Command   string
+	// TasksPerRepoPerHour and TasksPerActorPerHour limit how many attempts
+	// start in an hour; 0 is no limit.
+	TasksPerRepoPerHour  int
+	TasksPerActorPerHour int
+	Logger               zerolog.Logger
+}
+
+var _ tasks.Intake = (*Intake)(nil)
+
+// Work is what the intake needs of the task queue; *queue.Queue is one.
+type Work interface {
+	Create(ctx context.Context, t *tasks.Task) error
+	Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error)
+	Cancel(ctx context.Context, id, actor string) (bool, error)
+	Get(ctx context.Context, id string) (*tasks.Task, error)
+	Live(ctx context.Context, repo string, issue int) (*tasks.Task, error)
+	Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error)
+	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
+	StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error)
+}
+
+// Intake handles one trigger.
+func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
+	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).
+		Str("actor", t.Actor).Str("command", string(t.Command)).Logger()
+	ctx = log.WithContext(ctx)
+	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return err
+	}
+	if t.Command == tasks.CommandHelp {
+		return in.reply(ctx, repo, t, helpText(in.Command))
+	}
+
+	// A retried intake finds what its first try already did.
+	if task, _, err := in.Queue.ByDelivery(ctx, t.DeliveryID); err == nil {
+		log.Info().Str("task_id", task.ID).Msg("This delivery already queued an attempt.")
+		return in.react(ctx, repo, t)
+	}
+	// Buttons and re-runs name a task rather than an issue.
+	var named *tasks.Task
+	if t.TaskID != "" {
+		named, err = in.Queue.Get(ctx, t.TaskID)
+		if errors.Is(err, tasks.ErrNotFound) {
+			log.Warn().Str("task_id", t.TaskID).Msg("A check run names a task this bot does not know.")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t.Issue = named.Issue
+	}
+
+	allowed, err := repo.CanWrite(ctx, t.Actor)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		log.Info().Msg("Refused a trigger from someone without write access.")
+		return in.reply(ctx, repo, t, fmt.Sprintf(
+			"@%s, thank you, but only people with write access to %s can ask oneshot for work, so I did nothing.",
+			t.Actor, repo.FullName()))
+	}
+
+	switch t.Command {
+	case tasks.CommandStart, tasks.CommandFollowUp:
+		return in.start(ctx, repo, t)
+	case tasks.CommandRetry, tasks.CommandRerun:
+		return in.retry(ctx, repo, t, named)
+	case tasks.CommandCancel:
+		return in.cancel(ctx, repo, t, named)
+	}
+	log.Warn().Msg("Dropped a trigger with an unknown command.")
+	return nil
+}
+
+// start creates a task, unless the issue has a live one or a limit is met.
+func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
+	if live, err := in.Queue.Live(ctx, t.Repo, t.Issue); err == nil {
+		return in.replyBusy(ctx, repo, t, live)
+	} else if !errors.Is(err, tasks.ErrNotFound) {
+		return err
+	}
+	if stop, err := in.overLimit(ctx, t); err != nil || stop != "" {
+		if err != nil {
+			return err
+		}
+		return in.reply(ctx, repo, t, stop)
+	}
+	if err := in.react(ctx, repo, t); err != nil {
+		return err
+	}
+	task := &tasks.Task{
+		ID:             tasks.NewID(),
+		Repo:           t.Repo,
+		RepoID:         t.RepoID,
+		InstallationID: t.InstallationID,
+		Issue:          t.Issue,
+		Kind:           tasks.KindIssue,
+		Requester:      t.Actor,
+		Instructions:   t.Instructions,
+		DeliveryID:     t.DeliveryID,
+	}
+	if t.Command == tasks.CommandFollowUp {
+		task.Kind, task.PullRequest = tasks.KindFollowUp, t.Issue
+	}
+	// The check run comes first so the task is never running without one
+	// to show it on.
+	var err error
+	if task.CheckRunID, task.HeadSHA, err = in.queueCheckRun(ctx, repo, task.ID, 1); err != nil {
+		return err
+	}
+	switch err := in.Queue.Create(ctx, task); {
+	case errors.Is(err, tasks.ErrLive):
+		return in.lostRace(ctx, repo, t, task.CheckRunID)
+	case err != nil:
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
+	return nil
+}
+
+// retry queues the next attempt of the named task, or of the issue's
+// latest one.
+func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
+	if task == nil {
+		var err error
+		if task, err = in.Queue.Latest(ctx, t.Repo, t.Issue); errors.Is(err, tasks.ErrNotFound) {
+			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, there is no oneshot task on this issue to retry.", t.Actor))
+		} else if err != nil {
+			return err
+		}
+	}
+	if !task.State.Final() {
+		return in.replyBusy(ctx, repo, t, task)
+	}
+	if stop, err := in.overLimit(ctx, t); err != nil || stop != "" {
+		if err != nil {
+			return err
+		}
+		return in.reply(ctx, repo, t, stop)
+	}
+	if err := in.react(ctx, repo, t); err != nil {
+		return err
+	}
+	checkRunID, headSHA, err := in.queueCheckRun(ctx, repo, task.ID, task.Attempt+1)
+	if err != nil {
+		return err
+	}
+	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
+		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
+		CheckRunID: checkRunID, HeadSHA: headSHA,
+	})
+	if errors.Is(err, tasks.ErrLive) {
+		return in.lostRace(ctx, repo, t, checkRunID)
+	}
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Str("task_id", next.ID).Int("attempt", next.Attempt).Msg("Queued another attempt.")
+	return nil
+}
+
+// cancel stops the named task, or the issue's live one.
+func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
+	if task == nil {
+		var err error
+		if task, err = in.Queue.Live(ctx, t.Repo, t.Issue); errors.Is(err, tasks.ErrNotFound) {
+			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on this issue; there is nothing to cancel.", t.Actor))
+		} else if err != nil {
+			return err
+		}
+	}
+	cancelled, err := in.Queue.Cancel(ctx, task.ID, t.Actor)
+	if err != nil {
+		return err
+	}
+	if !cancelled {
+		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that task had already ended; there is nothing to cancel.", t.Actor))
+	}
+	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Cancelled a task.")
+	return in.react(ctx, repo, t)
+}
+
+// overLimit returns, when a rate limit is met, the reply that says so.
+func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (string, error) {
+	since := time.Now().Add(-time.Hour)
+	if in.TasksPerRepoPerHour > 0 {
+		n, err := in.Queue.StartsSince(ctx, t.Repo, "", since)
+		if err != nil {
+			return "", err
+		}
+		if n >= in.TasksPerRepoPerHour {
+			return fmt.Sprintf("@%s, oneshot has started %d tasks on %s in the last hour, which is its limit. Please try again later.",
+				t.Actor, n, t.Repo), nil
+		}
+	}
+	if in.TasksPerActorPerHour > 0 {
+		n, err := in.Queue.StartsSince(ctx, "", t.Actor, since)
+		if err != nil {
+			return "", err
+		}
+		if n >= in.TasksPerActorPerHour {
+			return fmt.Sprintf("@%s, you have started %d oneshot tasks in the last hour, which is the limit per person. Please try again later.",
+				t.Actor, n), nil
+		}
+	}
+	return "", nil
+}
+
+func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskID string, attempt int) (int64, string, error) {
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	id, err := repo.QueueCheckRun(ctx, sha, taskID, attempt, githubapi.TaskURL(in.PublicURL, taskID))
+	return id, sha, err
+}
+
+// lostRace handles a trigger that lost to another for the same issue
+// between the check and the insert: its check run is closed as skipped.
+func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64) error {
+	if err := repo.SkipCheckRun(ctx, checkRunID, "Another trigger on this issue started a task first."); err != nil {
+		return err
+	}
+	live, err := in.Queue.Live(ctx, t.Repo, t.Issue)
+	if err != nil {
+		return err
+	}
+	return in.replyBusy(ctx, repo, t, live)
+}
+
+func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
+	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on this issue: %s. Cancel it with `%s cancel` to start over.",
+		t.Actor, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
+}
+
+// react puts 👀 on the triggering comment, or on the issue for a label.
+// Button presses and re-runs have nothing to react on.
+func (in *Intake) react(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
+	if t.Event == "check_run" {
+		return nil
+	}
+	return repo.React(ctx, t.Issue, t.CommentID, "eyes")
+}
+
+func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, body string) error {
+	if t.Issue == 0 {
+		return nil
+	}
+	_, err := repo.Comment(ctx, t.Issue, body)
+	return err
+}
+
+func helpText(word string) string {
+	return fmt.Sprintf("oneshot turns issues into pull requests. People with write access can use:\n\n"+
+		"| comment | does |\n|---|---|\n"+
+		"| `%[1]s` or `%[1]s <instructions>` | work on this issue, with extra instructions if given |\n"+
+		"| `%[1]s retry` | run the last task on this issue again |\n"+
+		"| `%[1]s cancel` | stop the task running on this issue |\n"+
+		"| `%[1]s <feedback>` on a pull request oneshot opened | apply the feedback to it |\n"+
+		"| `%[1]s help` | show this |\n\n"+
+		"Adding the trigger label to an issue starts a task too, and the check run's re-run button runs it again.", word)
+}
