@@ -1,6 +1,7 @@
 // Command bot is oneshot, a self-hosted GitHub App that turns issues into
 // verified pull requests with an unattended coding agent.
 //
+//	bot serve     run the GitHub App
 //	bot version   print the version
 //	bot doctor    check that this machine can run sandboxes
 package main
@@ -22,6 +23,7 @@ var version = "dev"
 const usage = `usage: bot <command> [flags]
 
 commands:
+  serve     run the GitHub App (configuration: docs/configuration.md)
   version   print the version
   doctor    check that Docker runs and the sandbox image works
 
@@ -44,6 +46,8 @@ func run(args []string, out io.Writer) error {
 	case "version":
 		fmt.Fprintln(out, versionString())
 		return nil
+	case "serve":
+		return serve(args[1:], out)
 	case "doctor":
 		return doctor(args[1:], out)
 	case "help", "-h", "--help":

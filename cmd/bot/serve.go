@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/server"
+)
+
+// serve runs the bot until SIGINT or SIGTERM.
+func serve(args []string, out io.Writer) error {
+	fs := newFlagSet("serve")
+	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "configuration file (YAML); the environment overrides it (see docs/configuration.md)")
+	workers := fs.Bool("workers", true, "work the queue; with -workers=false this process only receives webhooks and queues them")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*configPath, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	reapSandboxes(ctx, cfg.Sandbox.Owner, log)
+	srv, err := server.New(ctx, cfg, server.Options{Version: version, Logger: log, AcceptOnly: !*workers})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// reapSandboxes removes the containers an earlier process of this bot left,
+// before any task of this one runs. Without Docker the bot still takes
+// webhooks, so this warns rather than fails.
+func reapSandboxes(ctx context.Context, owner string, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	engine, err := sandbox.NewEngine(sandbox.Options{Owner: owner})
+	if err == nil {
+		defer engine.Close()
+		var n int
+		if n, err = engine.Reap(ctx); err == nil {
+			if n > 0 {
+				log.Info().Int("containers", n).Msg("Removed sandboxes an earlier process left behind.")
+			}
+			return
+		}
+	}
+	log.Warn().Err(err).Msg("Could not reach Docker to remove old sandboxes; tasks need it to run.")
+}
+
+// newLogger makes the bot's logger from its configuration.
+func newLogger(c config.Log, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if c.Format == "text" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,239 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/server"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+const (
+	webhookSecret  = "test-webhook-secret"
+	installationID = 4242
+)
+
+// testBundle is a running bot against a fake GitHub with one repository on
+// which "writer" may write and "reader" may only read.
+type testBundle struct {
+	gh      *githubtest.Server
+	repo    *githubtest.Repo
+	srv     *server.Server
+	hookURL string
+	runner  *gateRunner
+	env     map[string]string
+}
+
+func setup(t *testing.T, env ...string) *testBundle {
+	t.Helper()
+	b := newBundle(t, env...)
+	b.srv = b.start(t)
+	return b
+}
+
+// newBundle makes the fake GitHub and the configuration, and starts no bot.
+func newBundle(t *testing.T, env ...string) *testBundle {
+	t.Helper()
+	gh := githubtest.New(t)
+	gh.AddInstallation(installationID)
+	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "widgets\n"})
+	repo.InstallationID = installationID
+	gh.SetPermission(repo, "writer", "write")
+	gh.SetPermission(repo, "maintainer", "maintain")
+	gh.SetPermission(repo, "reader", "read")
+	b := &testBundle{gh: gh, repo: repo, runner: newGateRunner()}
+	b.env = map[string]string{
+		"GITHUB_V3_API_URL":         gh.APIURL(),
+		"GITHUB_V4_API_URL":         gh.URL() + "/api/graphql",
+		"GITHUB_WEB_URL":            gh.URL(),
+		"GITHUB_APP_INTEGRATION_ID": strconv.FormatInt(gh.AppID, 10),
+		"GITHUB_APP_WEBHOOK_SECRET": webhookSecret,
+		"GITHUB_APP_PRIVATE_KEY":    string(gh.PrivateKeyPEM),
+		"ONESHOT_DATABASE_URL":      "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db"),
+		"ONESHOT_PUBLIC_URL":        "http://oneshot.test",
+		"ONESHOT_SANDBOX_OWNER":     "test",
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		b.env[env[i]] = env[i+1]
+	}
+	return b
+}
+
+// config loads the bundle's configuration the way the bot does.
+func (b *testBundle) config(t *testing.T) config.App {
+	t.Helper()
+	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := b.env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// start starts a bot on the bundle's database and serves its webhooks.
+func (b *testBundle) start(t *testing.T) *server.Server {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := server.New(ctx, b.config(t), server.Options{
+		Version: "test",
+		Runner:  b.runner,
+		Logger:  zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := httptest.NewServer(srv.Handler())
+	t.Cleanup(hook.Close)
+	b.hookURL = hook.URL + server.WebhookPath
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(stop)
+	})
+	return srv
+}
+
+var deliveries atomic.Int64
+
+// deliver signs and posts a fixture, edited, as GitHub would, and returns
+// the status and the delivery ID.
+func (b *testBundle) deliver(t *testing.T, event, fixture string, edit func(p map[string]any)) (int, string) {
+	t.Helper()
+	payload := githubtest.Fixture(t, fixture)
+	// Edits first, so that Adapt makes the issue and people they name.
+	if edit != nil {
+		edit(payload)
+	}
+	b.gh.Adapt(payload, b.repo)
+	body, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("delivery-%d", deliveries.Add(1))
+	return b.post(t, event, id, body), id
+}
+
+func (b *testBundle) post(t *testing.T, event, id string, body []byte) int {
+	t.Helper()
+	resp := githubtest.Deliver(t, b.hookURL, webhookSecret, event, id, body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// labelled edits issues.labeled: the label and who added it.
+func labelled(label, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		p["label"].(map[string]any)["name"] = label
+		p["sender"].(map[string]any)["login"] = by
+	}
+}
+
+// commented edits issue_comment.created: the body and its author.
+func commented(body, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		p["comment"].(map[string]any)["body"] = body
+		p["comment"].(map[string]any)["user"].(map[string]any)["login"] = by
+		p["sender"].(map[string]any)["login"] = by
+	}
+}
+
+// state is the state and attempt of the only task, or "" while there is none.
+func (b *testBundle) state(t *testing.T) (tasks.State, int) {
+	t.Helper()
+	list := b.tasks(t)
+	if len(list) != 1 {
+		return "", 0
+	}
+	return list[0].State, list[0].Attempt
+}
+
+func (b *testBundle) tasks(t *testing.T) []*tasks.Task {
+	t.Helper()
+	list, err := b.srv.Queue().List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func (b *testBundle) seen(t *testing.T, deliveryID string) bool {
+	t.Helper()
+	seen, err := b.srv.Queue().DeliverySeen(context.Background(), deliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
+
+// writes counts the requests that changed something on GitHub.
+func (b *testBundle) writes() int {
+	return b.gh.Count("POST", "/repos/{rest...}") + b.gh.Count("PATCH", "/repos/{rest...}")
+}
+
+// waitFor polls a condition until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// gateRunner holds each attempt until the test opens the gate, and
+// reports which attempts started.
+type gateRunner struct {
+	mu      sync.Mutex
+	started []string // "taskID#attempt"
+	gate    chan struct{}
+	result  tasks.State
+}
+
+func newGateRunner() *gateRunner {
+	return &gateRunner{gate: make(chan struct{}), result: tasks.Succeeded}
+}
+
+func (r *gateRunner) open() { close(r.gate) }
+
+func (r *gateRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
+	r.mu.Lock()
+	r.started = append(r.started, fmt.Sprintf("%s#%d", t.ID, t.Attempt))
+	r.mu.Unlock()
+	select {
+	case <-r.gate:
+		return r.result, "done", nil
+	case <-ctx.Done():
+		return tasks.Failed, "stopped", ctx.Err()
+	}
+}
+
+func (r *gateRunner) starts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string{}, r.started...)
+}
+
+// statusOK fails the test unless a webhook was acknowledged.
+func statusOK(t *testing.T, status int) {
+	t.Helper()
+	if status != http.StatusOK && status != http.StatusAccepted {
+		t.Fatalf("webhook answered %d", status)
+	}
+}

@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled runs the real binary:
+// one process only receives, acknowledges a delivery and is killed with
+// SIGKILL before any worker could take it; the next process runs it.
+func TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, "ONESHOT_SANDBOX_OWNER", "test-restart")
+	bot := filepath.Join(t.TempDir(), "bot")
+	if out, err := exec.Command("go", "build", "-o", bot, "github.com/oneshot-dev/oneshot/cmd/bot").CombinedOutput(); err != nil {
+		t.Fatalf("build the bot: %v\n%s", err, out)
+	}
+
+	receiver := b.runBot(t, bot, "-workers=false")
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	if err := receiver.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = receiver.Wait()
+	if n := len(b.gh.CheckRuns(b.repo)); n != 0 {
+		t.Fatalf("the receiver worked the delivery (%d check runs)", n)
+	}
+
+	worker := b.runBot(t, bot)
+	waitFor(t, wait, "the restarted bot to conclude the task", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Status == "completed"
+	})
+	// Until the pipeline lands, an attempt concludes at once and says so.
+	if run := b.gh.CheckRuns(b.repo)[0]; run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "no pipeline") {
+		t.Fatalf("check run %+v", run)
+	}
+	if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.Wait(); err != nil {
+		t.Fatalf("the bot did not stop cleanly on SIGTERM: %v", err)
+	}
+}
+
+// runBot starts `bot serve` on a free port and waits until it is healthy;
+// the bundle's webhooks then go to it.
+func (b *testBundle) runBot(t *testing.T, bot string, args ...string) *exec.Cmd {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bot, append([]string{"serve"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "ONESHOT_LISTEN=" + addr}
+	for k, v := range b.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr
+	waitFor(t, wait, "the bot at "+base, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	b.hookURL = fmt.Sprintf("%s/api/github/hook", base)
+	return cmd
+}

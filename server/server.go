@@ -1,0 +1,226 @@
+// Package server wires the bot together: configuration in, an HTTP server
+// that takes webhooks, and the queue that works them. All wiring is in New,
+// so what runs in production is what the tests run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/handlers"
+	"github.com/oneshot-dev/oneshot/queue"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// WebhookPath is where GitHub delivers webhooks; app.yml names it.
+const WebhookPath = githubapp.DefaultWebhookRoute
+
+// readHeaderTimeout bounds a slow client's headers.
+const readHeaderTimeout = 10 * time.Second
+
+// Options are what New takes besides the configuration.
+type Options struct {
+	Version string
+	Logger  zerolog.Logger
+	// Runner runs task attempts. Until the pipeline is wired in, the bot
+	// concludes each attempt as failed, saying so.
+	Runner tasks.Runner
+	// AcceptOnly takes webhooks and queues them without working any: a
+	// replica that only receives, beside others that work the queue.
+	AcceptOnly bool
+}
+
+// Server is a running bot.
+type Server struct {
+	cfg        config.App
+	acceptOnly bool
+	log        zerolog.Logger
+	db         *queue.DB
+	queue      *queue.Queue
+	handler    http.Handler
+	started    atomic.Bool
+}
+
+// New connects to the database and GitHub and builds the handlers. It
+// fails, with a reason, when GitHub does not accept the App's credentials.
+func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
+	log := opts.Logger
+	clients, err := githubapi.NewClientCreator(cfg.GitHub, opts.Version, githubapi.RetryPolicy{})
+	if err != nil {
+		return nil, err
+	}
+	botLogin, err := githubapi.BotLogin(ctx, clients)
+	if err != nil {
+		return nil, fmt.Errorf("%w (check github.app.integration_id and the private key)", err)
+	}
+	db, err := queue.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, err
+	}
+	runner := opts.Runner
+	if runner == nil {
+		runner = notBuiltRunner{}
+	}
+	intake := &handlers.Intake{
+		Clients:              clients,
+		PublicURL:            cfg.Server.PublicURL,
+		Command:              cfg.Triggers.Command,
+		TasksPerRepoPerHour:  cfg.Limits.TasksPerRepoPerHour,
+		TasksPerActorPerHour: cfg.Limits.TasksPerActorPerHour,
+		Logger:               log,
+	}
+	work, err := queue.NewQueue(db, queue.Config{
+		Concurrency: cfg.Queue.Concurrency,
+		TaskTimeout: cfg.Queue.TaskTimeout,
+		Intake:      intake,
+		Runner:      runner,
+		Notifier:    &githubapi.Notifier{Clients: clients, Logger: log},
+		Logger:      log,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	intake.Queue = work
+
+	base := handlers.Base{
+		Queue:    work,
+		Label:    cfg.Triggers.Label,
+		Command:  cfg.Triggers.Command,
+		AppID:    cfg.GitHub.App.IntegrationID,
+		BotLogin: botLogin,
+	}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, db: db, queue: work}
+	dispatcher := githubapp.NewEventDispatcher(
+		[]githubapp.EventHandler{&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base}, &handlers.CheckRun{Base: base}},
+		cfg.GitHub.App.WebhookSecret,
+	)
+	mux := http.NewServeMux()
+	mux.Handle("POST "+WebhookPath, dispatcher)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /tasks/{id}", s.taskPage)
+	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(mux))
+	log.Info().Str("bot", botLogin).Str("database", db.Dialect()).Msg("The bot is configured.")
+	return s, nil
+}
+
+// Handler serves webhooks, health and task pages.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Queue is the bot's task queue.
+func (s *Server) Queue() *queue.Queue { return s.queue }
+
+// Start starts the workers. The webhook route accepts work before it.
+func (s *Server) Start(ctx context.Context) error {
+	// The queue outlives ctx: Shutdown stops it, handing work back.
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	s.started.Store(true)
+	return nil
+}
+
+// Shutdown stops the workers, handing running attempts back to the queue,
+// and closes the database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.started.Load() {
+		err = s.queue.Shutdown(ctx)
+	}
+	return errors.Join(err, s.db.Close())
+}
+
+// Run listens and serves until ctx ends, then stops taking webhooks,
+// hands running work back, and returns.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err)
+	}
+	if !s.acceptOnly {
+		if err := s.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	httpServer := &http.Server{Handler: s.handler, ReadHeaderTimeout: readHeaderTimeout}
+	served := make(chan error, 1)
+	go func() { served <- httpServer.Serve(ln) }()
+	s.log.Info().Str("listen", ln.Addr().String()).Msg("Listening for webhooks.")
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return errors.Join(fmt.Errorf("serve: %w", err), s.Shutdown(context.Background()))
+	}
+	s.log.Info().Msg("Shutting down: no new webhooks; running tasks go back to the queue.")
+	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err = httpServer.Shutdown(stopCtx)
+	<-served
+	return errors.Join(err, s.Shutdown(stopCtx))
+}
+
+// ready answers 200 when the database answers and the workers run.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if !s.started.Load() && !s.acceptOnly {
+		http.Error(w, "workers not started", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// taskPage is a task's state history, the check run's details link.
+func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	t, err := s.db.Get(r.Context(), id)
+	if errors.Is(err, tasks.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, "could not read the task", http.StatusInternalServerError)
+		return
+	}
+	history, err := s.db.History(r.Context(), id)
+	if err != nil {
+		http.Error(w, "could not read the task", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "task %s: %s#%d, attempt %d, %s\n\n", t.ID, t.Repo, t.Issue, t.Attempt, t.State)
+	for _, e := range history {
+		fmt.Fprintf(w, "%s  attempt %d  %-9s  %s %s\n", e.At.UTC().Format(time.RFC3339), e.Attempt, e.State, e.Actor, e.Detail)
+	}
+}
+
+func logRequest(r *http.Request, status, size int, d time.Duration) {
+	hlog.FromRequest(r).Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+		Dur("duration", d).Msg("Answered a request.")
+}
+
+// notBuiltRunner stands in until the pipeline is wired in: every attempt
+// fails at once and says why, so nothing waits in silence.
+type notBuiltRunner struct{}
+
+func (notBuiltRunner) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
+	return tasks.Failed, "This oneshot build has no pipeline yet: the task was received, authorised and queued, but nothing ran.", nil
+}

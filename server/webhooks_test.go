@@ -1,0 +1,399 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+const wait = 30 * time.Second
+
+func TestALabelByAWriterStartsOneTaskWithFeedbackInSeconds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	started := time.Now()
+	status, delivery := b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	statusOK(t, status)
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	if d := time.Since(started); d > 10*time.Second {
+		t.Errorf("first feedback took %v", d)
+	}
+
+	list := b.tasks(t)
+	if len(list) != 1 {
+		t.Fatalf("%d tasks", len(list))
+	}
+	task := list[0]
+	if task.Issue != 1 || task.Requester != "writer" || task.DeliveryID != delivery || task.Kind != tasks.KindIssue {
+		t.Fatalf("task %+v", task)
+	}
+	reactions := b.gh.Reactions(b.repo)
+	if len(reactions) != 1 || reactions[0].Content != "eyes" || reactions[0].Issue != 1 || reactions[0].CommentID != 0 {
+		t.Fatalf("reactions %+v", reactions)
+	}
+	runs := b.gh.CheckRuns(b.repo)
+	if len(runs) != 1 {
+		t.Fatalf("%d check runs", len(runs))
+	}
+	run := runs[0]
+	if run.Name != "oneshot" || run.ExternalID != task.ID || run.HeadSHA != b.gh.Head(t, b.repo, "main") ||
+		run.DetailsURL != "http://oneshot.test/tasks/"+task.ID || run.History[0].Status != "queued" {
+		t.Fatalf("check run %+v", run)
+	}
+
+	b.runner.open()
+	waitFor(t, wait, "the check run to conclude", func() bool {
+		return b.gh.CheckRuns(b.repo)[0].Status == "completed"
+	})
+	run = b.gh.CheckRuns(b.repo)[0]
+	var statuses []string
+	for _, h := range run.History {
+		statuses = append(statuses, h.Status)
+	}
+	if !slices.Equal(statuses, []string{"queued", "in_progress", "completed"}) || run.Conclusion != "success" {
+		t.Fatalf("check run went %v and concluded %q", statuses, run.Conclusion)
+	}
+}
+
+func TestTheSameDeliverySentFiftyTimesStartsOneTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	payload := githubtest.Fixture(t, "issues.labeled")
+	b.gh.Adapt(payload, b.repo)
+	labelled("agent", "writer")(payload)
+	body, _ := json.Marshal(payload)
+
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statusOK(t, b.post(t, "issues", "the-one-delivery", body))
+		}()
+	}
+	wg.Wait()
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) >= 1 })
+	if n := len(b.tasks(t)); n != 1 {
+		t.Fatalf("%d tasks from one delivery", n)
+	}
+	if n := len(b.gh.CheckRuns(b.repo)); n != 1 {
+		t.Fatalf("%d check runs from one delivery", n)
+	}
+	if n := len(b.gh.Reactions(b.repo)); n != 1 {
+		t.Fatalf("%d reactions from one delivery", n)
+	}
+}
+
+func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	payload := githubtest.Fixture(t, "issues.labeled")
+	b.gh.Adapt(payload, b.repo)
+	labelled("agent", "writer")(payload)
+	body, _ := json.Marshal(payload)
+
+	cases := map[string]func(r *http.Request){
+		"wrong secret":      func(r *http.Request) { r.Header.Set("X-Hub-Signature-256", githubtest.Sign("not-the-secret", body)) },
+		"missing signature": func(r *http.Request) { r.Header.Del("X-Hub-Signature-256") },
+		"body changed after signing": func(r *http.Request) {
+			r.Body = http.NoBody
+			changed := bytes.Replace(body, []byte(`"writer"`), []byte(`"someone"`), 1)
+			r.Body, r.ContentLength = newBody(changed), int64(len(changed))
+		},
+	}
+	for name, tamper := range cases {
+		id := "bad-" + strings.ReplaceAll(name, " ", "-")
+		req, _ := http.NewRequest(http.MethodPost, b.hookURL, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "issues")
+		req.Header.Set("X-GitHub-Delivery", id)
+		req.Header.Set("X-Hub-Signature-256", githubtest.Sign(webhookSecret, body))
+		tamper(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("%s: status %d, want 4xx", name, resp.StatusCode)
+		}
+		if b.seen(t, id) {
+			t.Errorf("%s: the delivery was accepted", name)
+		}
+	}
+	if n := b.writes(); n != 0 {
+		t.Fatalf("%d writes to GitHub", n)
+	}
+}
+
+func TestTruncatedJSONStartsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	payload := githubtest.Fixture(t, "issues.labeled")
+	b.gh.Adapt(payload, b.repo)
+	labelled("agent", "writer")(payload)
+	body, _ := json.Marshal(payload)
+	if status := b.post(t, "issues", "truncated", body[:len(body)/2]); status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", status)
+	}
+	if b.seen(t, "truncated") || b.writes() != 0 {
+		t.Fatal("a truncated payload was acted on")
+	}
+}
+
+func TestACommandFromAReadOnlyUserGetsOneReplyAndNoTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot fix this", "reader"))))
+	waitFor(t, wait, "the reply", func() bool { return len(b.botComments(1)) == 1 })
+	if reply := b.botComments(1)[0]; !strings.Contains(reply, "@reader") || !strings.Contains(reply, "write access") {
+		t.Fatalf("reply %q", reply)
+	}
+	if n := len(b.tasks(t)); n != 0 {
+		t.Fatalf("%d tasks", n)
+	}
+	if n := len(b.gh.CheckRuns(b.repo)) + len(b.gh.Reactions(b.repo)); n != 0 {
+		t.Fatalf("%d check runs and reactions", n)
+	}
+}
+
+func TestBotsOtherLabelsAndOrdinaryCommentsStartNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	botComment := func(p map[string]any) {
+		commented("/oneshot fix this", "dependabot[bot]")(p)
+		p["sender"].(map[string]any)["type"] = "Bot"
+		p["comment"].(map[string]any)["user"].(map[string]any)["type"] = "Bot"
+	}
+	cases := []struct {
+		name, event, fixture string
+		edit                 func(map[string]any)
+	}{
+		{"a bot's command", "issue_comment", "issue_comment.created", botComment},
+		{"our own comment", "issue_comment", "issue_comment.created", commented("/oneshot fix this", b.gh.BotLogin())},
+		{"another label", "issues", "issues.labeled", labelled("bug", "writer")},
+		{"a label added by a bot", "issues", "issues.labeled", labelled("agent", "renovate[bot]")},
+		{"an ordinary comment", "issue_comment", "issue_comment.created", commented("I'll fix this /oneshot later", "writer")},
+		{"an edited comment", "issue_comment", "issue_comment.created", func(p map[string]any) {
+			commented("/oneshot fix this", "writer")(p)
+			p["action"] = "edited"
+		}},
+		{"an opened issue", "issues", "issues.opened", nil},
+	}
+	for _, tc := range cases {
+		status, id := b.deliver(t, tc.event, tc.fixture, tc.edit)
+		statusOK(t, status)
+		if b.seen(t, id) {
+			t.Errorf("%s was accepted", tc.name)
+		}
+	}
+	if n := b.writes(); n != 0 {
+		t.Fatalf("%d writes to GitHub", n)
+	}
+}
+
+func TestARerunOfOurCheckRunStartsTheNextAttemptOfTheSameTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, wait, "attempt 1 to end", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
+	task := b.onlyTask(t)
+	run := b.gh.CheckRuns(b.repo)[0]
+
+	statusOK(t, first(b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(run, "writer"))))
+	waitFor(t, wait, "attempt 2 to end", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+	if got := b.runner.starts(); !slices.Equal(got, []string{task.ID + "#1", task.ID + "#2"}) {
+		t.Fatalf("attempts run: %v", got)
+	}
+	runs := b.gh.CheckRuns(b.repo)
+	if len(runs) != 2 || runs[1].ExternalID != task.ID || runs[1].Conclusion != "success" {
+		t.Fatalf("check runs %+v", runs)
+	}
+
+	// A re-run of another App's check run is not ours to act on.
+	status, id := b.deliver(t, "check_run", "check_run.rerequested", func(p map[string]any) {
+		b.ourRun(run, "writer")(p)
+		p["check_run"].(map[string]any)["app"].(map[string]any)["id"] = 999
+	})
+	statusOK(t, status)
+	if b.seen(t, id) {
+		t.Fatal("another app's re-run was accepted")
+	}
+}
+
+func TestTheCancelAndRetryButtonsWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	run := b.gh.CheckRuns(b.repo)[0]
+
+	statusOK(t, first(b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "cancel", "maintainer"))))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	waitFor(t, wait, "the check run to say cancelled", func() bool {
+		return b.gh.CheckRuns(b.repo)[0].Conclusion == "cancelled"
+	})
+
+	b.runner.open()
+	statusOK(t, first(b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "retry", "writer"))))
+	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+}
+
+func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot  please keep it small", "writer"))))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	if got := b.onlyTask(t).Instructions; got != "please keep it small" {
+		t.Fatalf("instructions %q", got)
+	}
+	comment := b.gh.Reactions(b.repo)[0]
+	if comment.CommentID == 0 || comment.Content != "eyes" {
+		t.Fatalf("the reaction is not on the comment: %+v", comment)
+	}
+
+	// A second start on the busy issue gets a link, not a second task.
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot", "writer"))))
+	waitFor(t, wait, "the busy reply", func() bool { return len(b.botComments(1)) == 1 })
+	if reply := b.botComments(1)[0]; !strings.Contains(reply, "already working") || !strings.Contains(reply, b.onlyTask(t).ID) {
+		t.Fatalf("reply %q", reply)
+	}
+
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+
+	b.runner.open()
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/ONESHOT Retry", "writer"))))
+	waitFor(t, wait, "the retry", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot help", "reader"))))
+	waitFor(t, wait, "the help", func() bool { return len(b.botComments(1)) == 2 })
+	if help := b.botComments(1)[1]; !strings.Contains(help, "/oneshot cancel") {
+		t.Fatalf("help %q", help)
+	}
+}
+
+func TestTheRateLimitPerActorAnswersWithAComment(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "1")
+	b.runner.open()
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, wait, "the first task", func() bool { return len(b.runner.starts()) == 1 })
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", func(p map[string]any) {
+		labelled("agent", "writer")(p)
+		p["issue"].(map[string]any)["number"] = 2
+	})))
+	waitFor(t, wait, "the limit reply", func() bool { return len(b.botComments(2)) == 1 })
+	if reply := b.botComments(2)[0]; !strings.Contains(reply, "limit") {
+		t.Fatalf("reply %q", reply)
+	}
+	if n := len(b.tasks(t)); n != 1 {
+		t.Fatalf("%d tasks", n)
+	}
+}
+
+func TestThePermissionCallIsRetriedOnServerErrorsAndRateLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	permission := "/repos/{owner}/{repo}/collaborators/{user}/permission"
+
+	b.gh.Fail("GET", permission, http.StatusBadGateway, 2)
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, wait, "the task after two 502s", func() bool { return len(b.tasks(t)) == 1 })
+	if n := b.gh.Count("GET", permission); n != 3 {
+		t.Fatalf("the permission endpoint was called %d times, want 3", n)
+	}
+
+	b.gh.SecondaryRateLimit("GET", permission, time.Second, 1)
+	started := time.Now()
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", func(p map[string]any) {
+		labelled("agent", "writer")(p)
+		p["issue"].(map[string]any)["number"] = 2
+	})))
+	waitFor(t, wait, "the task after the secondary limit", func() bool { return len(b.tasks(t)) == 2 })
+	if d := time.Since(started); d < time.Second {
+		t.Fatalf("the Retry-After of 1s was not waited out (%v)", d)
+	}
+	if n := b.gh.Count("GET", permission); n != 5 {
+		t.Fatalf("the permission endpoint was called %d times, want 5", n)
+	}
+}
+
+func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	onOurPR := func(p map[string]any) {
+		commented("/oneshot rename the flag to --quiet", "writer")(p)
+		p["issue"].(map[string]any)["user"].(map[string]any)["login"] = b.gh.BotLogin()
+	}
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onOurPR)))
+	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
+	task := b.onlyTask(t)
+	if task.Kind != tasks.KindFollowUp || task.PullRequest != 3 || task.Instructions != "rename the flag to --quiet" {
+		t.Fatalf("task %+v", task)
+	}
+
+	status, id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request",
+		commented("/oneshot rename the flag", "writer"))
+	statusOK(t, status)
+	if b.seen(t, id) {
+		t.Fatal("a command on someone else's pull request was accepted")
+	}
+}
+
+// onlyTask returns the one task, failing otherwise.
+func (b *testBundle) onlyTask(t *testing.T) *tasks.Task {
+	t.Helper()
+	list := b.tasks(t)
+	if len(list) != 1 {
+		t.Fatalf("%d tasks, want 1", len(list))
+	}
+	return list[0]
+}
+
+// botComments returns the bodies of the bot's comments on an issue.
+func (b *testBundle) botComments(issue int) []string {
+	var out []string
+	for _, c := range b.gh.Comments(b.repo, issue) {
+		if c.User == b.gh.BotLogin() {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}
+
+// ourRun edits a check_run payload into one of our check runs.
+func (b *testBundle) ourRun(run githubtest.CheckRun, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		cr := p["check_run"].(map[string]any)
+		cr["id"], cr["name"], cr["external_id"], cr["head_sha"] = run.ID, run.Name, run.ExternalID, run.HeadSHA
+		cr["app"].(map[string]any)["id"] = b.gh.AppID
+		p["sender"].(map[string]any)["login"] = by
+	}
+}
+
+// pressed edits check_run.requested_action into a press of our button.
+func (b *testBundle) pressed(run githubtest.CheckRun, identifier, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		b.ourRun(run, by)(p)
+		p["requested_action"] = map[string]any{"identifier": identifier}
+	}
+}
+
+func first(status int, _ string) int { return status }
+
+func newBody(b []byte) *readCloser { return &readCloser{bytes.NewReader(b)} }
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
