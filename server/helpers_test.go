@@ -45,7 +45,7 @@ func setup(t *testing.T, env ...string) *testBundle {
 }
 
 // newBundle makes the fake GitHub and the configuration, and starts no bot.
-func newBundle(t *testing.T, env ...string) *testBundle {
+func newBundle(t testing.TB, env ...string) *testBundle {
 	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddInstallation(installationID)
@@ -73,7 +73,7 @@ func newBundle(t *testing.T, env ...string) *testBundle {
 }
 
 // config loads the bundle's configuration the way the bot does.
-func (b *testBundle) config(t *testing.T) config.App {
+func (b *testBundle) config(t testing.TB) config.App {
 	t.Helper()
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := b.env[k]; return v, ok })
 	if err != nil {
@@ -94,9 +94,7 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook := httptest.NewServer(srv.Handler())
-	t.Cleanup(hook.Close)
-	b.hookURL = hook.URL + server.WebhookPath
+	b.hookURL = newHookServer(t, srv)
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +104,13 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 		_ = srv.Shutdown(stop)
 	})
 	return srv
+}
+
+// newHookServer serves a bot's handler on loopback and returns its webhook URL.
+func newHookServer(t testing.TB, srv *server.Server) string {
+	hook := httptest.NewServer(srv.Handler())
+	t.Cleanup(hook.Close)
+	return hook.URL + server.WebhookPath
 }
 
 var deliveries atomic.Int64
