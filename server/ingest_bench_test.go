@@ -170,4 +170,3 @@ func (holdingRunner) Run(ctx context.Context, _ *tasks.Task) (tasks.State, strin
 	<-ctx.Done()
 	return tasks.Failed, "stopped", ctx.Err()
 }
-
