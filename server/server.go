@@ -102,10 +102,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		BotLogin: botLogin,
 	}
 	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, db: db, queue: work}
-	dispatcher := githubapp.NewEventDispatcher(
-		[]githubapp.EventHandler{&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base}, &handlers.CheckRun{Base: base}},
-		cfg.GitHub.App.WebhookSecret,
-	)
+	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, dispatcher)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -114,6 +111,12 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(mux))
 	log.Info().Str("bot", botLogin).Str("database", db.Dialect()).Msg("The bot is configured.")
 	return s, nil
+}
+
+// Handlers are the webhook handlers of the bot; app.yml subscribes to
+// their events.
+func Handlers(base handlers.Base) []githubapp.EventHandler {
+	return []githubapp.EventHandler{&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base}, &handlers.CheckRun{Base: base}}
 }
 
 // Handler serves webhooks, health and task pages.
