@@ -397,3 +397,25 @@ func newBody(b []byte) *readCloser { return &readCloser{bytes.NewReader(b)} }
 type readCloser struct{ *bytes.Reader }
 
 func (readCloser) Close() error { return nil }
+
+func TestAGracefulShutdownHandsTheRunningAttemptBackVisibly(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	b.srv = b.start(t)
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	if err := b.srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	run := b.gh.CheckRuns(b.repo)[0]
+	if last := run.History[len(run.History)-1]; last.Status != "queued" || !strings.Contains(last.Output.Summary, "shutting down") {
+		t.Fatalf("after shutdown the check run shows %q: %q", last.Status, last.Output.Summary)
+	}
+
+	b.runner.open()
+	b.srv = b.start(t)
+	waitFor(t, wait, "the next process to finish it", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
+	if got := b.runner.starts(); len(got) != 2 || got[0] != got[1] {
+		t.Fatalf("attempts run: %v, want the same attempt twice", got)
+	}
+}
