@@ -1,0 +1,224 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/docker/go-units"
+)
+
+// Validate reports every problem with r at once, one a line, each naming
+// its key, as in "fix_rounds is 9; it must be between 0 and 5". ParseRepo
+// runs it and adds the file and line.
+func (r Repo) Validate() error {
+	var errs []error
+	r.validate(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s %s", key, fmt.Sprintf(format, args...)))
+	})
+	return errors.Join(errs...)
+}
+
+func (r Repo) validate(bad problem) {
+	for i, c := range r.Setup {
+		if strings.TrimSpace(c) == "" {
+			bad(index("setup", i), "is empty")
+		}
+	}
+	validateChecks(r.Verify, bad)
+	if r.FixRounds < 0 || r.FixRounds > MaxFixRounds {
+		bad("fix_rounds", "is %d; it must be between 0 and %d", r.FixRounds, MaxFixRounds)
+	}
+	if r.Image != "" && !imageRef.MatchString(r.Image) {
+		bad("image", "%q is not an image such as %s", r.Image, DefaultSandboxImage)
+	}
+	r.Network.validate(bad)
+	r.Limits.validate(bad)
+	if r.Timeout < 0 {
+		bad("timeout", "is %v; it must be positive, or 0 for the operator's queue.task_timeout", r.Timeout)
+	}
+	if p := refPrefixProblem(r.BranchPrefix); p != "" {
+		bad("branch_prefix", "%s", p)
+	}
+	r.PullRequest.validate(bad)
+	for i, p := range r.ProtectedPaths {
+		if msg := protectedPathProblem(p); msg != "" {
+			bad(index("protected_paths", i), "%q %s", p, msg)
+		}
+	}
+	r.Agent.validate(bad)
+}
+
+// imageRef is loose on purpose: Docker says exactly what is wrong with a
+// reference; this only catches what cannot be one, such as a space.
+var imageRef = regexp.MustCompile(`^[a-z0-9][A-Za-z0-9._/:@-]*$`)
+
+func validateChecks(checks []Check, bad problem) {
+	names := map[string]int{}
+	for i, c := range checks {
+		key := index("verify", i)
+		if strings.TrimSpace(c.Run) == "" {
+			bad(key+".run", "is missing; a check is a command, or a mapping of name and run")
+			if c.Name == "" {
+				continue // named after a command it does not have
+			}
+		}
+		switch first, dup := names[c.Name]; {
+		case strings.TrimSpace(c.Name) == "":
+			bad(key+".name", "is empty")
+		case dup:
+			bad(key+".name", "%q is also the name of %s; give each check its own name", c.Name, index("verify", first))
+		default:
+			names[c.Name] = i
+		}
+	}
+}
+
+func (n RepoNetwork) validate(bad problem) {
+	switch n.Mode {
+	case NetworkNone:
+		if len(n.Allow) > 0 {
+			bad("network.allow", "applies only to network.mode filtered, not none")
+		}
+		if len(n.Deny) > 0 {
+			bad("network.deny", "applies only to network.mode filtered, not none")
+		}
+	case NetworkFiltered:
+	case NetworkHost:
+		bad("network.mode", "is host, which only the bot's operator may choose; use none, or filtered with an allow list")
+	default:
+		bad("network.mode", "%q is not one of none, filtered", n.Mode)
+	}
+	for i, p := range n.Allow {
+		if msg := hostPatternProblem(p); msg != "" {
+			bad(index("network.allow", i), "%q %s", p, msg)
+		}
+	}
+	for i, p := range n.Deny {
+		if msg := hostPatternProblem(p); msg != "" {
+			bad(index("network.deny", i), "%q %s", p, msg)
+		}
+	}
+}
+
+// hostPatternProblem says what keeps p from being a host name pattern the
+// sandbox's proxy can match, or returns "".
+func hostPatternProblem(p string) string {
+	_, err := path.Match(p, "")
+	switch {
+	case p == "":
+		return "is empty"
+	case err != nil:
+		return fmt.Sprintf("does not compile: %v", err)
+	case strings.ContainsAny(p, "/:") || strings.ContainsFunc(p, unicode.IsSpace):
+		// "https://x" or "x:443" would never match a host name.
+		return "is not a host name pattern such as proxy.golang.org or *.npmjs.org"
+	case strings.ToLower(p) != p:
+		return "has capitals; host names are matched in lower case"
+	}
+	return ""
+}
+
+// minRepoMemory is the sandbox's minimum, below which sandboxd cannot start.
+const minRepoMemory = 32 << 20
+
+func (l RepoLimits) validate(bad problem) {
+	if n, err := units.RAMInBytes(l.Memory); err != nil || n <= 0 {
+		bad("limits.memory", "%q is not a size such as 512m or 4g", l.Memory)
+	} else if n < minRepoMemory {
+		bad("limits.memory", "%q is below the minimum of 32m", l.Memory)
+	}
+	if n, err := units.RAMInBytes(l.Disk); err != nil || n <= 0 {
+		bad("limits.disk", "%q is not a size such as 512m or 4g", l.Disk)
+	}
+	if !(l.CPUs > 0) {
+		bad("limits.cpus", "is %v; it must be more than 0", l.CPUs)
+	}
+	if l.Pids < 1 {
+		bad("limits.pids", "is %d; it must be at least 1", l.Pids)
+	}
+}
+
+// refPrefixProblem says what keeps p from starting branch names, by the
+// rules of git check-ref-format, or returns "".
+func refPrefixProblem(p string) string {
+	const example = "; it must be a name ending in / such as " + DefaultBranchPrefix
+	switch {
+	case p == "":
+		return "is empty" + example
+	case !strings.HasSuffix(p, "/"):
+		return fmt.Sprintf("%q does not end in /%s", p, example)
+	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, "-"):
+		return fmt.Sprintf("%q starts with %q, which git refuses in a branch name", p, p[:1])
+	case strings.Contains(p, "//"):
+		return fmt.Sprintf("%q has an empty component between slashes", p)
+	case strings.Contains(p, ".."):
+		return fmt.Sprintf("%q contains .., which git refuses in a branch name", p)
+	case strings.Contains(p, "@{"):
+		return fmt.Sprintf("%q contains @{, which git refuses in a branch name", p)
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) }):
+		return fmt.Sprintf("%q contains a space, a control character or one of ~^:?*[\\, which git refuses in a branch name", p)
+	}
+	for c := range strings.SplitSeq(strings.TrimSuffix(p, "/"), "/") {
+		if strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".lock") {
+			return fmt.Sprintf("%q has a component starting with . or ending in .lock, which git refuses", p)
+		}
+	}
+	return ""
+}
+
+// login is a GitHub user name: letters, digits and inner hyphens.
+var login = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`)
+
+func (o PullRequestOptions) validate(bad problem) {
+	for i, l := range o.Labels {
+		switch {
+		case l == "":
+			bad(index("pull_request.labels", i), "is empty")
+		case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
+			bad(index("pull_request.labels", i), "%q has whitespace around it or other than spaces inside it", l)
+		}
+	}
+	for i, r := range o.Reviewers {
+		switch {
+		case strings.HasPrefix(r, "@") && login.MatchString(r[1:]):
+			bad(index("pull_request.reviewers", i), "%q starts with @; write the login alone, as in %s", r, r[1:])
+		case !login.MatchString(r):
+			bad(index("pull_request.reviewers", i), "%q is not a GitHub login", r)
+		}
+	}
+}
+
+// protectedPathProblem says what keeps p from being a protected path, or
+// returns "".
+func protectedPathProblem(p string) string {
+	_, inside := cleanRepoPath(p)
+	_, err := path.Match(p, "")
+	switch {
+	case p == "":
+		return "is empty"
+	case strings.HasPrefix(p, "/"):
+		return "is absolute; paths are relative to the repository's root, as in .github/workflows/"
+	case !inside:
+		return "is not a path inside the repository"
+	case err != nil:
+		return fmt.Sprintf("does not compile: %v", err)
+	case strings.Contains(p, "**"):
+		// path.Match reads ** as *, which stops at a slash: ".github/**"
+		// would leave .github/workflows/ci.yml unprotected.
+		return "uses **, which matches no more than *; end a directory with / to protect everything under it"
+	}
+	return ""
+}
+
+func (a AgentOptions) validate(bad problem) {
+	if a.Command != "" && !strings.Contains(a.Command, PromptFile) {
+		bad("agent.command", "does not contain %s, where the path of the prompt goes", PromptFile)
+	}
+	if a.Timeout <= 0 {
+		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
+	}
+}
