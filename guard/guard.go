@@ -1,0 +1,145 @@
+// Package guard decides whether a change may ship. It reads the change as
+// the bot's host computed it, never as the sandbox describes it, and refuses
+// changes under protected paths and changes that add a credential.
+package guard
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/zricethezav/gitleaks/v8/detect"
+)
+
+// Finding is one reason a change may not ship. It never holds the secret
+// it found, so it can be shown anywhere.
+type Finding struct {
+	// Kind is "protected" or "secret".
+	Kind string
+	Path string
+	// Line is the line in the new file, for secrets.
+	Line int
+	// Rule names the kind of credential, for secrets.
+	Rule string
+}
+
+func (f Finding) String() string {
+	if f.Kind == "secret" {
+		return fmt.Sprintf("%s, line %d: looks like a credential (%s)", f.Path, f.Line, f.Rule)
+	}
+	return f.Path + ": a protected path"
+}
+
+// Protected lists the changed paths that fall under protected paths.
+func Protected(paths []string, isProtected func(path string) bool) []Finding {
+	var out []Finding
+	for _, p := range paths {
+		if isProtected(p) {
+			out = append(out, Finding{Kind: "protected", Path: p})
+		}
+	}
+	return out
+}
+
+// Scanner finds credentials in the lines a diff adds, with gitleaks'
+// default rules.
+type Scanner struct {
+	mu       sync.Mutex // gitleaks' detector keeps state per scan
+	detector *detect.Detector
+}
+
+var (
+	defaultOnce sync.Once
+	defaultScan *Scanner
+	defaultErr  error
+)
+
+// DefaultScanner returns a scanner with gitleaks' default rules, built once:
+// compiling them takes a noticeable moment.
+func DefaultScanner() (*Scanner, error) {
+	defaultOnce.Do(func() {
+		d, err := detect.NewDetectorDefaultConfig()
+		if err != nil {
+			defaultErr = fmt.Errorf("secret scanner: %w", err)
+			return
+		}
+		defaultScan = &Scanner{detector: d}
+	})
+	return defaultScan, defaultErr
+}
+
+// Secrets scans the added lines of a unified diff.
+func (s *Scanner) Secrets(diff []byte) []Finding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Finding
+	for _, f := range addedLines(diff) {
+		fragment := detect.Fragment{Raw: strings.Join(f.lines, "\n"), FilePath: f.path}
+		for _, found := range s.detector.Detect(fragment) {
+			line := 0
+			if i := found.StartLine; i >= 0 && i < len(f.numbers) {
+				line = f.numbers[i]
+			}
+			out = append(out, Finding{Kind: "secret", Path: f.path, Line: line, Rule: found.RuleID})
+		}
+	}
+	return out
+}
+
+// fileAdditions are the lines a diff adds to one file, with their numbers
+// in the new file.
+type fileAdditions struct {
+	path    string
+	lines   []string
+	numbers []int
+}
+
+// addedLines parses a unified diff (git diff output) into added lines per
+// file.
+func addedLines(diff []byte) []fileAdditions {
+	var out []fileAdditions
+	var cur *fileAdditions
+	next := 0
+	sc := bufio.NewScanner(bytes.NewReader(diff))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "diff --git "):
+			cur = nil
+		case strings.HasPrefix(line, "+++ "):
+			path := strings.TrimPrefix(line, "+++ ")
+			if path == "/dev/null" {
+				cur = nil
+				continue
+			}
+			out = append(out, fileAdditions{path: strings.TrimPrefix(path, "b/")})
+			cur = &out[len(out)-1]
+		case strings.HasPrefix(line, "@@ "):
+			next = hunkStart(line)
+		case cur == nil:
+		case strings.HasPrefix(line, "+"):
+			cur.lines = append(cur.lines, line[1:])
+			cur.numbers = append(cur.numbers, next)
+			next++
+		case strings.HasPrefix(line, " "):
+			next++
+		}
+	}
+	return out
+}
+
+// hunkStart reads the new file's first line from "@@ -a,b +c,d @@".
+func hunkStart(header string) int {
+	_, after, ok := strings.Cut(header, " +")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(after, ",")
+	num, _, _ = strings.Cut(num, " ")
+	n, _ := strconv.Atoi(num)
+	return n
+}

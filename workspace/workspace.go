@@ -1,0 +1,212 @@
+// Package workspace runs git on the bot's host, outside any sandbox. It is
+// where credentials may be used: it fetches a repository, bundles what a
+// sandbox needs, takes back the bundle the sandbox made, shows what changed,
+// and pushes. A sandbox therefore never holds a token, not even to read.
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Repo is a bare repository in a directory of the bot's, for one task.
+type Repo struct {
+	dir string
+}
+
+// Auth is how git authenticates to a remote: an installation token, or
+// nothing for a local path.
+type Auth struct {
+	Token string
+}
+
+// Init creates an empty bare repository in dir.
+func Init(ctx context.Context, dir string) (*Repo, error) {
+	r := &Repo{dir: dir}
+	if _, err := r.git(ctx, Auth{}, "init", "--bare", "--quiet", dir); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Dir is the repository's directory.
+func (r *Repo) Dir() string { return r.dir }
+
+// Fetch fetches refspecs from a remote URL or path.
+func (r *Repo) Fetch(ctx context.Context, remote string, auth Auth, refspecs ...string) error {
+	args := append([]string{"fetch", "--quiet", "--no-tags", remote}, refspecs...)
+	_, err := r.git(ctx, auth, args...)
+	return err
+}
+
+// RemoteHead returns the commit a remote branch points at, or "" when the
+// branch does not exist.
+func (r *Repo) RemoteHead(ctx context.Context, remote string, auth Auth, branch string) (string, error) {
+	out, err := r.git(ctx, auth, "ls-remote", "--heads", remote, "refs/heads/"+branch)
+	if err != nil {
+		return "", err
+	}
+	sha, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	return sha, nil
+}
+
+// Resolve returns the commit a revision names.
+func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
+	out, err := r.git(ctx, Auth{}, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", rev, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// IsAncestor says whether commit a is an ancestor of (or is) commit b.
+func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool {
+	_, err := r.git(ctx, Auth{}, "merge-base", "--is-ancestor", a, b)
+	return err == nil
+}
+
+// SetRef points a ref at a commit.
+func (r *Repo) SetRef(ctx context.Context, ref, commit string) error {
+	_, err := r.git(ctx, Auth{}, "update-ref", ref, commit)
+	return err
+}
+
+// Bundle writes a bundle of refs, with their whole history, to a file.
+func (r *Repo) Bundle(ctx context.Context, path string, refs ...string) error {
+	_, err := r.git(ctx, Auth{}, append([]string{"bundle", "create", "--quiet", path}, refs...)...)
+	return err
+}
+
+// FetchBundle takes refs out of a bundle into the repository. It checks
+// that the bundle's prerequisites are here, which a bundle made from what
+// this repository handed out always meets.
+func (r *Repo) FetchBundle(ctx context.Context, path string, refspecs ...string) error {
+	if _, err := r.git(ctx, Auth{}, "bundle", "verify", "--quiet", path); err != nil {
+		return fmt.Errorf("the sandbox's bundle: %w", err)
+	}
+	return r.Fetch(ctx, path, Auth{}, refspecs...)
+}
+
+// FileChange is a file a change touches.
+type FileChange struct {
+	Status string // git's letter: A, M, D, R, C, T
+	Path   string
+	// OldPath is the path before a rename or copy.
+	OldPath string
+}
+
+// Changes lists the files that differ between two commits.
+func (r *Repo) Changes(ctx context.Context, from, to string) ([]FileChange, error) {
+	out, err := r.git(ctx, Auth{}, "diff", "--name-status", "-z", "--no-renames", from, to)
+	if err != nil {
+		return nil, err
+	}
+	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	var changes []FileChange
+	for i := 0; i+1 < len(fields); i += 2 {
+		changes = append(changes, FileChange{Status: fields[i], Path: fields[i+1]})
+	}
+	return changes, nil
+}
+
+// Diff returns the unified diff between two commits.
+func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
+	return r.git(ctx, Auth{}, "diff", "--no-color", "--no-ext-diff", "--no-renames", from, to)
+}
+
+// DiffStat returns git's summary of a diff, as in "2 files changed, ...".
+func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
+	out, err := r.git(ctx, Auth{}, "diff", "--shortstat", from, to)
+	return strings.TrimSpace(string(out)), err
+}
+
+// Show returns a file at a commit, or os.ErrNotExist.
+func (r *Repo) Show(ctx context.Context, rev, path string) ([]byte, error) {
+	if !r.Exists(ctx, rev, path) {
+		return nil, os.ErrNotExist
+	}
+	return r.git(ctx, Auth{}, "show", rev+":"+path)
+}
+
+// Exists says whether a path exists at a commit.
+func (r *Repo) Exists(ctx context.Context, rev, path string) bool {
+	_, err := r.git(ctx, Auth{}, "cat-file", "-e", rev+":"+path)
+	return err == nil
+}
+
+// Entry is a name in a directory of a commit's tree.
+type Entry struct {
+	Name string
+	Dir  bool
+}
+
+// ReadDir lists a directory at a commit; "." is the root.
+func (r *Repo) ReadDir(ctx context.Context, rev, dir string) ([]Entry, error) {
+	tree := rev + "^{tree}"
+	if dir != "." && dir != "" {
+		tree = rev + ":" + dir
+	}
+	out, err := r.git(ctx, Auth{}, "ls-tree", "-z", tree)
+	if err != nil {
+		return nil, os.ErrNotExist
+	}
+	var entries []Entry
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		meta, name, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		entries = append(entries, Entry{Name: name, Dir: strings.Contains(meta, " tree ")})
+	}
+	return entries, nil
+}
+
+// Message returns a commit's message.
+func (r *Repo) Message(ctx context.Context, rev string) (string, error) {
+	out, err := r.git(ctx, Auth{}, "log", "-1", "--format=%B", rev)
+	return strings.TrimSpace(string(out)), err
+}
+
+// Push pushes a commit to a branch of a remote. It never forces: a branch
+// that moved meanwhile fails the push rather than losing someone's work.
+func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch string) error {
+	_, err := r.git(ctx, auth, "push", "--quiet", remote, commit+":refs/heads/"+branch)
+	return err
+}
+
+// git runs git in the repository. A token travels in the environment as an
+// extra header, never on the command line where a process list shows it,
+// and never in an error message.
+func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1")
+	if args[0] != "init" {
+		cmd.Env = append(cmd.Env, "GIT_DIR="+r.dir)
+	}
+	if auth.Token != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
+		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",
+			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("git %s: %w", args[0], context.Cause(ctx))
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if auth.Token != "" {
+			msg = strings.ReplaceAll(msg, auth.Token, "***")
+		}
+		if msg == "" {
+			return nil, fmt.Errorf("git %s: %w", args[0], err)
+		}
+		return nil, fmt.Errorf("git %s: %s", args[0], msg)
+	}
+	return stdout.Bytes(), nil
+}
