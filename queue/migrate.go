@@ -57,6 +57,8 @@ var migrations = [][]string{
 		`CREATE INDEX oneshot_task_events_at ON oneshot_task_events (at)`,
 		`CREATE INDEX oneshot_task_events_delivery ON oneshot_task_events (delivery_id)`,
 	},
+	// 2: the status comment a task edits in place, across attempts.
+	{`ALTER TABLE oneshot_tasks ADD COLUMN status_comment_id BIGINT NOT NULL DEFAULT 0`},
 }
 
 func migrateTasks(ctx context.Context, db *DB) error {

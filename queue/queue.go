@@ -69,12 +69,6 @@ type Queue struct {
 	running map[string]context.CancelCauseFunc // attempts running here, by task ID
 }
 
-var (
-	errCancelRequested = errors.New("cancel requested")
-	errTimedOut        = errors.New("task deadline passed")
-	errShutdown        = errors.New("the bot is shutting down")
-)
-
 // NewQueue makes a queue on db. tasks.Start it to run work; an unstarted queue
 // still accepts triggers, which is what the webhook path needs.
 func NewQueue(db *DB, cfg Config) (*Queue, error) {
@@ -117,7 +111,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	q.stopping.Store(true)
 	q.mu.Lock()
 	for _, cancel := range q.running {
-		cancel(errShutdown)
+		cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
 	return q.river.Stop(ctx)
@@ -204,7 +198,7 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 	}
 	q.mu.Lock()
 	if cancel, ok := q.running[id]; ok {
-		cancel(errCancelRequested)
+		cancel(tasks.ErrCancelled)
 	}
 	q.mu.Unlock()
 	return true, nil

@@ -92,6 +92,15 @@ func (db *DB) SetCheckRun(ctx context.Context, id string, attempt int, checkRunI
 	return nil
 }
 
+// SetStatusComment records the comment a task edits in place.
+func (db *DB) SetStatusComment(ctx context.Context, id string, commentID int64) error {
+	_, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET status_comment_id = $1 WHERE id = $2`, commentID, id)
+	if err != nil {
+		return fmt.Errorf("record the status comment of %s: %w", id, err)
+	}
+	return nil
+}
+
 // RequestCancel marks a live task to be cancelled. The worker running it
 // notices within a second, wherever it runs. It reports whether the task
 // was live.
@@ -223,13 +232,13 @@ func get(ctx context.Context, tx *sql.Tx, id string) (*tasks.Task, error) {
 }
 
 const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
-	delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at`
+	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
 	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.Kind, &t.Requester,
-		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &created, &updated)
+		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, string) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	runCtx, stop := context.WithTimeoutCause(runCtx, q.cfg.TaskTimeout, errTimedOut)
+	runCtx, stop := context.WithTimeoutCause(runCtx, q.cfg.TaskTimeout, tasks.ErrDeadline)
 	defer stop()
 
 	q.mu.Lock()
@@ -110,18 +110,18 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 	}()
 	// Shutdown may have begun just before this attempt was tracked.
 	if q.stopping.Load() {
-		cancel(errShutdown)
+		cancel(tasks.ErrShutdown)
 	}
 	stopWatch := q.watchCancel(runCtx, t.ID, cancel)
 	state, detail, err := q.cfg.Runner.Run(runCtx, t)
 	stopWatch()
 
 	switch cause := context.Cause(runCtx); {
-	case errors.Is(cause, errShutdown) || (ctx.Err() != nil && q.stopping.Load()):
+	case errors.Is(cause, tasks.ErrShutdown) || (ctx.Err() != nil && q.stopping.Load()):
 		return tasks.Queued, "handed back to the queue: the bot is shutting down"
-	case errors.Is(cause, errCancelRequested):
+	case errors.Is(cause, tasks.ErrCancelled):
 		return tasks.Cancelled, "cancelled on request"
-	case errors.Is(cause, errTimedOut), ctx.Err() != nil:
+	case errors.Is(cause, tasks.ErrDeadline), ctx.Err() != nil:
 		return tasks.TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
 	case err != nil:
 		return tasks.Failed, err.Error()
@@ -148,7 +148,7 @@ func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.Cance
 				return
 			case <-tick.C:
 				if requested, err := q.DB.cancelRequested(ctx, id); err == nil && requested {
-					cancel(errCancelRequested)
+					cancel(tasks.ErrCancelled)
 					return
 				}
 			}

@@ -53,8 +53,11 @@ type Task struct {
 	State          State
 	CheckRunID     int64 // the current attempt's check run
 	HeadSHA        string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// StatusCommentID is the comment on the issue that shows the task's
+	// progress, edited in place across attempts.
+	StatusCommentID int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Event is one entry of a task's state history.
@@ -66,6 +69,14 @@ type Event struct {
 	Detail     string
 	At         time.Time
 }
+
+// Why an attempt's context ends, as context.Cause reports it to the Runner:
+// a runner reports each differently.
+var (
+	ErrCancelled = errors.New("cancelled on request")
+	ErrDeadline  = errors.New("the task deadline passed")
+	ErrShutdown  = errors.New("the bot is shutting down")
+)
 
 // ErrNotFound is returned when no task matches.
 var ErrNotFound = errors.New("task not found")

@@ -216,6 +216,20 @@ func (s *Server) CloneURL(repo *Repo) string {
 }
 
 // getRepo answers GET /repos/{owner}/{repo}.
+// getUser answers GET /users/{login}; a user the fake never met is 404.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	login := r.PathValue("login")
+	if _, known := s.users[strings.ToLower(login)]; !known {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	user := s.userJSON(login)
+	user["name"] = nil
+	writeJSON(w, http.StatusOK, user)
+}
+
 func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

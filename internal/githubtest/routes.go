@@ -44,6 +44,7 @@ func (s *Server) apiRoutes() []route {
 		app("GET", repo+"/installation", s.getRepoInstallation),
 
 		inst("GET", "/rate_limit", "", s.getRateLimit),
+		inst("GET", "/users/{login}", "", s.getUser),
 		inst("GET", "/search/issues", "issues:read", s.searchIssues),
 
 		inst("GET", repo, "metadata:read", s.getRepo),

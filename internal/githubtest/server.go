@@ -114,6 +114,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("start fake github: %v", err)
 	}
 	s.routes = s.apiRoutes()
+	s.knowUser(s.BotLogin()) // the App's bot user exists from the start, as on GitHub
 	s.http = httptest.NewServer(s)
 	t.Cleanup(s.http.Close)
 	return s
