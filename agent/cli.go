@@ -1,0 +1,89 @@
+// Package agent runs the coding agent. CLI runs an agent program inside the
+// sandbox, which is how users plug in claude, codex, opencode, pi or aider:
+// the pipeline writes the prompt to a file and the command reads it.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+// PromptFile is the placeholder a command template uses for the prompt's
+// path.
+const PromptFile = "{prompt_file}"
+
+// DefaultTimeout bounds one round of the agent when nothing else does.
+const DefaultTimeout = 30 * time.Minute
+
+// CLI is an agent program run with bash in the checkout.
+type CLI struct {
+	// Command is the template, as in "aider --message-file {prompt_file}".
+	Command string
+	Timeout time.Duration
+	// Secrets names the session's secrets the agent gets, such as its API
+	// key; verify and setup commands never see them.
+	Secrets []string
+}
+
+var _ pipeline.Agent = (*CLI)(nil)
+
+// Run runs one round. The round number and the prompt's path are also in
+// the environment, as ONESHOT_ROUND and ONESHOT_PROMPT_FILE.
+func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pipeline.AgentResult, error) {
+	script := strings.ReplaceAll(c.Command, PromptFile, shellQuote(r.PromptFile))
+	res, err := s.Exec(ctx, sandbox.Command{
+		Script:  script,
+		Dir:     r.Dir,
+		Env:     map[string]string{"ONESHOT_ROUND": strconv.Itoa(r.N), "ONESHOT_PROMPT_FILE": r.PromptFile},
+		Secrets: c.Secrets,
+		Timeout: c.Timeout,
+		Phase:   r.Phase,
+		OnEvent: r.OnEvent,
+	})
+	if err != nil {
+		return pipeline.AgentResult{}, err
+	}
+	return pipeline.AgentResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut}, nil
+}
+
+// Defaults are the operator's agent, used where a repository names none.
+type Defaults struct {
+	Command string
+	Timeout time.Duration
+	Secrets []string
+}
+
+// Factory makes the pipeline's agent for a task: the repository's command
+// when it names one, else the operator's.
+func Factory(d Defaults) pipeline.AgentFactory {
+	return func(opts config.AgentOptions) (pipeline.Agent, error) {
+		command := opts.Command
+		if command == "" {
+			command = d.Command
+		}
+		if command == "" {
+			return nil, errors.New("no agent command: set agent.command in .github/oneshot.yml, or ONESHOT_AGENT_COMMAND for the bot")
+		}
+		if !strings.Contains(command, PromptFile) {
+			return nil, fmt.Errorf("the agent command %q does not read %s", command, PromptFile)
+		}
+		timeout := opts.Timeout
+		if timeout == 0 {
+			timeout = d.Timeout
+		}
+		if timeout == 0 {
+			timeout = DefaultTimeout
+		}
+		return &CLI{Command: command, Timeout: timeout, Secrets: d.Secrets}, nil
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

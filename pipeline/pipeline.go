@@ -1,0 +1,169 @@
+// Package pipeline takes a task from its queue to a pull request whose
+// change passed the repository's own checks: setup, gather, implement,
+// verify, fix, ship, all in one sandbox session, with every step shown as
+// it happens.
+//
+// The pipeline knows neither webhooks nor the Docker API. It reaches the
+// code's home through a Forge (GitHub, or a local repository for bot run),
+// the sandbox through Sandbox, the agent through Agent, and people through a
+// Reporter. Everything that decides whether a change may ship (the diff, the
+// protected paths, the secret scan) is computed on the bot's host from what
+// the sandbox hands back, never taken on the sandbox's word.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
+)
+
+// Sandbox starts sessions; *sandbox.Engine is one.
+type Sandbox interface {
+	Start(ctx context.Context, spec sandbox.Spec) (*sandbox.Session, error)
+}
+
+// Agent changes the code in a session, one round at a time.
+type Agent interface {
+	Run(ctx context.Context, s *sandbox.Session, r Round) (AgentResult, error)
+}
+
+// Round is one turn of the agent.
+type Round struct {
+	// N is 0 for the implementation and 1, 2, ... for fix rounds.
+	N int
+	// PromptFile is the prompt's path inside the sandbox.
+	PromptFile string
+	// Dir is the checkout inside the sandbox.
+	Dir     string
+	Phase   string
+	OnEvent func(sandbox.Event)
+}
+
+// AgentResult is how a round of the agent ended.
+type AgentResult struct {
+	ExitCode int
+	TimedOut bool
+}
+
+// AgentFactory makes the agent for a task from the repository's agent
+// options, which may be empty.
+type AgentFactory func(opts config.AgentOptions) (Agent, error)
+
+// Forge is where the code lives and where changes go.
+type Forge interface {
+	// Checkout fetches the task's base commit into a host workspace.
+	Checkout(ctx context.Context, t *tasks.Task) (*Checkout, error)
+	// FetchBranch fetches the task's branch into refs/oneshot/branch when
+	// it exists, and returns its head, or "" when it does not exist.
+	FetchBranch(ctx context.Context, t *tasks.Task, c *Checkout, branch string) (string, error)
+	// Issue is what the task is about, with trusted comments only.
+	Issue(ctx context.Context, t *tasks.Task) (Issue, error)
+	// Identity is who commits (the bot) and who is credited (the
+	// requester), as "Name <email>".
+	Identity(ctx context.Context, t *tasks.Task) (committer, coAuthor string, err error)
+	// Publish pushes the change to its branch and opens or updates the
+	// pull request.
+	Publish(ctx context.Context, t *tasks.Task, c *Checkout, pr PullRequest) (Published, error)
+}
+
+// Checkout is a task's code on the bot's host. The forge fetches the base
+// commit into refs/oneshot/base.
+type Checkout struct {
+	Repo *workspace.Repo
+	// Remote is the URL or path the code comes from and goes to.
+	Remote string
+	// Base is the commit on the default branch the task starts from.
+	Base          string
+	DefaultBranch string
+	// Dir is removed when the task ends.
+	Dir string
+	// Config, when set, replaces the repository's .github/oneshot.yml;
+	// bot run takes it from --config.
+	Config []byte
+}
+
+// Issue is what a task is about.
+type Issue struct {
+	Number   int
+	Title    string
+	Body     string
+	URL      string
+	Comments []Comment
+	// Instructions are what the trigger added, as in "/oneshot keep it
+	// small".
+	Instructions string
+}
+
+// Comment is a comment by someone trusted.
+type Comment struct {
+	Author string
+	Body   string
+}
+
+// PullRequest is what Publish opens or updates.
+type PullRequest struct {
+	Branch    string
+	Head      string // the commit to push
+	Base      string // the default branch
+	Title     string
+	Body      string
+	Draft     bool
+	Labels    []string
+	Reviewers []string
+}
+
+// Published is where the change went.
+type Published struct {
+	URL     string
+	Number  int
+	Updated bool // an open pull request was updated rather than opened
+}
+
+// Reporter shows a task's progress to people.
+type Reporter interface {
+	// Update shows the report as it stands. It is called at every step
+	// change and must return at once; implementations throttle.
+	Update(r Report)
+	// Log receives the masked output of the step that runs.
+	Log(e sandbox.Event)
+	// Finish shows the final report, and returns when it is shown.
+	Finish(ctx context.Context, r Report)
+}
+
+// ReporterFactory makes the reporter of a task's attempt.
+type ReporterFactory func(t *tasks.Task) Reporter
+
+// Pipeline runs task attempts. It implements tasks.Runner.
+type Pipeline struct {
+	Forge    Forge
+	Sandbox  Sandbox
+	Agent    AgentFactory
+	Reporter ReporterFactory
+	// Defaults fill what the repository's configuration leaves open.
+	Defaults Defaults
+	// TasksURL, when set, is where a task's page lives, for links.
+	TaskURL func(taskID string) string
+}
+
+// Defaults are the operator's choices that a repository may narrow.
+type Defaults struct {
+	Image string
+	// AgentSecrets are handed to the agent's execs, and only to them.
+	AgentSecrets map[string]string
+	// SandboxEnv is set in every sandbox.
+	SandboxEnv map[string]string
+}
+
+var _ tasks.Runner = (*Pipeline)(nil)
+
+// errStopped marks a failure already explained in the report: the run
+// stops, and the reason is what the report says.
+var errStopped = errors.New("stopped")
+
+// sinceStep is a clock the tests can read in reports.
+var now = time.Now

@@ -1,0 +1,193 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// StepState is where a step stands.
+type StepState string
+
+// The states of a step.
+const (
+	StepPending StepState = "pending"
+	StepRunning StepState = "running"
+	StepPassed  StepState = "passed"
+	StepFailed  StepState = "failed"
+	StepSkipped StepState = "skipped"
+)
+
+// Step is one step as people see it.
+type Step struct {
+	Name     string
+	State    StepState
+	Started  time.Time
+	Duration time.Duration
+	// Note says something about the step in a few words, as "2 files
+	// changed" or "exit 1".
+	Note string
+}
+
+// CheckResult is one verify command's outcome.
+type CheckResult struct {
+	Name     string
+	Command  string
+	Passed   bool
+	ExitCode int
+	Duration time.Duration
+	// Tail is the end of its output, masked.
+	Tail string
+}
+
+// Report is everything a task's attempt has to show.
+type Report struct {
+	Task  *tasks.Task
+	Steps []Step
+	// Notes say where the configuration came from, or what was detected.
+	Notes []string
+	// Checks are the latest verify results.
+	Checks    []CheckResult
+	FixRounds int
+	Blocked   []sandbox.Refusal
+	// Log is the tail of the running step's output, masked.
+	Log       string
+	Published Published
+	// Final is set when the attempt is over.
+	Final *Outcome
+	// TaskURL links to the task's page, when there is one.
+	TaskURL string
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	State tasks.State
+	// Reason is one line; Details may add a block, such as a failing
+	// command's output.
+	Reason  string
+	Details string
+}
+
+// clone copies the report, slices included, for a reporter to keep while
+// the pipeline goes on changing its own.
+func (r Report) clone() Report {
+	r.Steps = append([]Step(nil), r.Steps...)
+	r.Notes = append([]string(nil), r.Notes...)
+	r.Checks = append([]CheckResult(nil), r.Checks...)
+	r.Blocked = append(r.Blocked[:0:0], r.Blocked...)
+	if r.Final != nil {
+		final := *r.Final
+		r.Final = &final
+	}
+	return r
+}
+
+// Title is one line on the attempt's state, for a check run's title.
+func (r Report) Title() string {
+	if r.Final != nil {
+		switch r.Final.State {
+		case tasks.Succeeded:
+			if r.Published.URL != "" {
+				return "Pull request ready"
+			}
+			return "Done"
+		case tasks.Cancelled:
+			return "Cancelled"
+		case tasks.TimedOut:
+			return "Timed out"
+		default:
+			return "Stopped: " + r.Final.Reason
+		}
+	}
+	// Between two steps, name the one about to run.
+	for _, s := range r.Steps {
+		if s.State == StepRunning || s.State == StepPending {
+			return "Running: " + s.Name
+		}
+	}
+	return "Finishing"
+}
+
+// Summary renders the report in Markdown: the outcome, the steps, the
+// checks and what was blocked.
+func (r Report) Summary() string {
+	var b strings.Builder
+	if r.Final != nil {
+		fmt.Fprintf(&b, "**%s**\n\n", r.Final.Reason)
+		if r.Published.URL != "" {
+			fmt.Fprintf(&b, "Pull request: %s\n\n", r.Published.URL)
+		}
+	}
+	b.WriteString("| step | state | time | |\n|---|---|---|---|\n")
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", s.Name, stateIcon[s.State], s.State, duration(s), escapeCell(s.Note))
+	}
+	if len(r.Checks) > 0 {
+		b.WriteString("\n" + r.ChecksTable())
+	}
+	if r.FixRounds > 0 {
+		fmt.Fprintf(&b, "\nFix rounds used: %d\n", r.FixRounds)
+	}
+	if len(r.Blocked) > 0 {
+		b.WriteString("\n" + r.BlockedList())
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	if r.TaskURL != "" {
+		fmt.Fprintf(&b, "\nLogs and history: %s\n", r.TaskURL)
+	}
+	return b.String()
+}
+
+// ChecksTable renders the verify results.
+func (r Report) ChecksTable() string {
+	var b strings.Builder
+	b.WriteString("| check | command | result | time |\n|---|---|---|---|\n")
+	for _, c := range r.Checks {
+		result := "✅ passed"
+		if !c.Passed {
+			result = fmt.Sprintf("❌ failed (exit %d)", c.ExitCode)
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", escapeCell(c.Name), escapeCell(c.Command), result, c.Duration.Round(100*time.Millisecond))
+	}
+	return b.String()
+}
+
+// BlockedList renders the hosts the network filter refused.
+func (r Report) BlockedList() string {
+	seen := map[string]bool{}
+	var b strings.Builder
+	b.WriteString("Blocked by the network filter:\n")
+	for _, x := range r.Blocked {
+		if !seen[x.Host] {
+			seen[x.Host] = true
+			fmt.Fprintf(&b, "- `%s`: %s\n", x.Host, x.Reason)
+		}
+	}
+	return b.String()
+}
+
+var stateIcon = map[StepState]string{
+	StepPending: "⏳", StepRunning: "🔄", StepPassed: "✅", StepFailed: "❌", StepSkipped: "⏭️",
+}
+
+func duration(s Step) string {
+	switch {
+	case s.State == StepRunning:
+		return now().Sub(s.Started).Round(time.Second).String()
+	case s.Duration > 0:
+		return s.Duration.Round(100 * time.Millisecond).String()
+	}
+	return ""
+}
+
+func escapeCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}

@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+// verifyAndFix runs the checks and, while they fail and rounds are left,
+// gives the agent their output to fix. When they still fail it stops and
+// hands the task to people, with the failure shown.
+func (r *run) verifyAndFix(ctx context.Context) error {
+	if len(r.cfg.Verify) == 0 {
+		r.note("no verify commands configured or detected")
+		r.report.Notes = append(r.report.Notes, "Nothing verified this change: add verify commands to "+configPath+".")
+		return nil
+	}
+	failing, err := r.verify(ctx)
+	if err != nil || failing == 0 {
+		return err
+	}
+	for round := 1; round <= r.cfg.FixRounds; round++ {
+		r.end(false, fmt.Sprintf("%d of %d checks failed", failing, len(r.report.Checks)))
+		r.begin(fmt.Sprintf("fix %d", round))
+		r.report.FixRounds = round
+		promptFile := fmt.Sprintf("%s/prompt-fix-%d.md", stateDir, round)
+		if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(fixPrompt(r.prompt, r.report.Checks)), 0o644); err != nil {
+			return err
+		}
+		if err := r.agentRound(ctx, round, promptFile); err != nil {
+			return err
+		}
+		r.end(true, "")
+		r.begin(fmt.Sprintf("verify %d", round))
+		if failing, err = r.verify(ctx); err != nil || failing == 0 {
+			return err
+		}
+	}
+	var details strings.Builder
+	for _, c := range r.report.Checks {
+		if !c.Passed {
+			fmt.Fprintf(&details, "%s (`%s`), exit %d:\n\n```\n%s\n```\n", c.Name, c.Command, c.ExitCode, c.Tail)
+		}
+	}
+	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds), details.String())
+}
+
+// verify runs every check, even after one fails, so the agent and people
+// see all that is wrong at once. It returns how many failed.
+func (r *run) verify(ctx context.Context) (int, error) {
+	r.report.Checks = nil
+	failing := 0
+	for _, check := range r.cfg.Verify {
+		out := sandbox.NewOutputBuffer(2 * failureTail)
+		started := now()
+		res, err := r.session.Exec(ctx, sandbox.Command{
+			Script: check.Run,
+			Dir:    repoDir,
+			Phase:  r.report.Steps[r.current].Name,
+			OnEvent: func(e sandbox.Event) {
+				out.Write(e.Data)
+				r.onEvent(e)
+			},
+		})
+		if err != nil {
+			return 0, fmt.Errorf("run check %s: %w", check.Name, err)
+		}
+		result := CheckResult{Name: check.Name, Command: check.Run, Passed: res.ExitCode == 0,
+			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: tailOf(out.Bytes(), failureTail)}
+		if !result.Passed {
+			failing++
+		}
+		r.report.Checks = append(r.report.Checks, result)
+		r.reporter.Update(r.report.clone())
+	}
+	if failing == 0 {
+		r.note("%d checks passed", len(r.report.Checks))
+	}
+	return failing, nil
+}
+
+func tailOf(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimRight(string(b), "\n")
+}
