@@ -58,6 +58,11 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 type Notifier struct {
 	Clients githubapp.ClientCreator
 	Logger  zerolog.Logger
+	// Throttle spaces the writes of each task; the reporter shares it.
+	Throttle *Throttle
+	// Progress, when set, writes the output of running attempts' check
+	// runs; the notifier then sets only their status.
+	Progress *Progress
 }
 
 var _ tasks.Notifier = (*Notifier)(nil)
@@ -71,14 +76,34 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	}
 	log := n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
+	update := checkRunUpdate(t, e)
+	if n.Progress != nil && n.Progress.Owns(t.CheckRunID) {
+		update.Output = nil // the reporter's output stays
+		if e.State.Final() || e.State == tasks.Queued {
+			defer n.Progress.Release(t.CheckRunID)
+		}
+	}
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
 	if err == nil {
-		_, _, err = repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, checkRunUpdate(t, e))
+		err = n.throttle().Do(ctx, t.ID, func() error {
+			_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
+			return err
+		})
 	}
 	if err != nil {
 		log.Error().Err(err).Str("state", string(e.State)).Msg("Could not show the task's state on its check run.")
 	}
 }
+
+func (n *Notifier) throttle() *Throttle {
+	if n.Throttle == nil {
+		return &unshared
+	}
+	return n.Throttle
+}
+
+// unshared throttles notifiers that were given no Throttle.
+var unshared Throttle
 
 func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
 	opts := github.UpdateCheckRunOptions{Name: CheckName}

@@ -1,0 +1,272 @@
+// Package forge is where the pipeline's code lives and where its changes
+// go: GitHub for the App, a local repository for bot run. Git runs on the
+// bot's host (package workspace); only there do credentials exist.
+package forge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
+)
+
+// GitHub is the forge of the App.
+type GitHub struct {
+	Clients githubapp.ClientCreator
+	// App is the App's ID and key, for the installation tokens git uses.
+	App githubapp.Config
+	// BotLogin is the App's own login, as "oneshot[bot]".
+	BotLogin string
+	// WorkDir holds the tasks' host workspaces; empty means the system's
+	// temporary directory.
+	WorkDir string
+
+	idMu sync.Mutex
+	ids  map[string]int64 // user IDs, for noreply e-mail addresses
+}
+
+var _ pipeline.Forge = (*GitHub)(nil)
+
+// Checkout fetches the default branch into a new host workspace and
+// marks the task's base commit: the one its check run is on, when the
+// default branch still contains it.
+func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkout, error) {
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return nil, err
+	}
+	info, _, err := repo.Client.Repositories.Get(ctx, repo.Owner, repo.Name)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", t.Repo, err)
+	}
+	token, err := g.token(ctx, t, "read")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(g.WorkDir, "oneshot-"+t.ID+"-")
+	if err != nil {
+		return nil, err
+	}
+	co := &pipeline.Checkout{Dir: dir, DefaultBranch: info.GetDefaultBranch(), Remote: info.GetCloneURL()}
+	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	auth := workspace.Auth{Token: token}
+	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+co.DefaultBranch+":refs/oneshot/default"); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("fetch %s: %w", t.Repo, err)
+	}
+	co.Base, err = co.Repo.Resolve(ctx, "refs/oneshot/default")
+	if t.HeadSHA != "" && co.Repo.IsAncestor(ctx, t.HeadSHA, co.Base) {
+		co.Base = t.HeadSHA
+	}
+	if err == nil {
+		err = co.Repo.SetRef(ctx, "refs/oneshot/base", co.Base)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return co, nil
+}
+
+// FetchBranch fetches the task's branch when it already exists, from an
+// earlier attempt.
+func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, branch string) (string, error) {
+	token, err := g.token(ctx, t, "read")
+	if err != nil {
+		return "", err
+	}
+	return fetchBranch(ctx, co, workspace.Auth{Token: token}, branch)
+}
+
+func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) (string, error) {
+	head, err := co.Repo.RemoteHead(ctx, co.Remote, auth, branch)
+	if err != nil || head == "" {
+		return "", err
+	}
+	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch"); err != nil {
+		return "", err
+	}
+	return head, nil
+}
+
+// Issue returns the issue with the comments of people who may write to
+// the repository; others' comments are left out, since an issue is open to
+// anyone and the prompt steers code that will run.
+func (g *GitHub) Issue(ctx context.Context, t *tasks.Task) (pipeline.Issue, error) {
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return pipeline.Issue{}, err
+	}
+	issue, _, err := repo.Client.Issues.Get(ctx, repo.Owner, repo.Name, t.Issue)
+	if err != nil {
+		return pipeline.Issue{}, fmt.Errorf("read %s#%d: %w", t.Repo, t.Issue, err)
+	}
+	out := pipeline.Issue{Number: t.Issue, Title: issue.GetTitle(), Body: issue.GetBody(), URL: issue.GetHTMLURL(), Instructions: t.Instructions}
+	trusted := map[string]bool{}
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		comments, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, t.Issue, opts)
+		if err != nil {
+			return pipeline.Issue{}, fmt.Errorf("read the comments of %s#%d: %w", t.Repo, t.Issue, err)
+		}
+		for _, c := range comments {
+			login := c.GetUser().GetLogin()
+			if c.GetUser().GetType() == "Bot" {
+				continue
+			}
+			ok, seen := trusted[login]
+			if !seen {
+				if ok, err = repo.CanWrite(ctx, login); err != nil {
+					return pipeline.Issue{}, err
+				}
+				trusted[login] = ok
+			}
+			if ok {
+				out.Comments = append(out.Comments, pipeline.Comment{Author: login, Body: c.GetBody()})
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Identity is the App's bot as committer and the requester as co-author,
+// with GitHub's noreply addresses so both are linked to their accounts.
+func (g *GitHub) Identity(ctx context.Context, t *tasks.Task) (string, string, error) {
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return "", "", err
+	}
+	committer, err := g.noreply(ctx, repo, g.BotLogin)
+	if err != nil {
+		return "", "", err
+	}
+	coAuthor, err := g.noreply(ctx, repo, t.Requester)
+	return committer, coAuthor, err
+}
+
+func (g *GitHub) noreply(ctx context.Context, repo *githubapi.Repo, login string) (string, error) {
+	g.idMu.Lock()
+	id, ok := g.ids[login]
+	g.idMu.Unlock()
+	if !ok {
+		user, _, err := repo.Client.Users.Get(ctx, login)
+		if err != nil {
+			return "", fmt.Errorf("look up %s: %w", login, err)
+		}
+		id = user.GetID()
+		g.idMu.Lock()
+		if g.ids == nil {
+			g.ids = map[string]int64{}
+		}
+		g.ids[login] = id
+		g.idMu.Unlock()
+	}
+	return fmt.Sprintf("%s <%d+%s@users.noreply.github.com>", login, id, login), nil
+}
+
+// Publish pushes the commit to the task's branch, never the default
+// branch, and opens the pull request, or updates the one already open for
+// the branch.
+func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, pr pipeline.PullRequest) (pipeline.Published, error) {
+	if pr.Branch == co.DefaultBranch || !strings.Contains(pr.Branch, "/") {
+		return pipeline.Published{}, fmt.Errorf("refusing to push to %q: oneshot pushes only to its own branches", pr.Branch)
+	}
+	token, err := g.token(ctx, t, "write")
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch); err != nil {
+		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
+	}
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	open, _, err := repo.Client.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{
+		State: "open", Head: repo.Owner + ":" + pr.Branch, Base: pr.Base,
+	})
+	if err != nil {
+		return pipeline.Published{}, fmt.Errorf("look for an open pull request: %w", err)
+	}
+	if len(open) > 0 {
+		existing := open[0]
+		updated, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
+			&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
+		if err != nil {
+			return pipeline.Published{}, fmt.Errorf("update pull request #%d: %w", existing.GetNumber(), err)
+		}
+		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
+	}
+	created, _, err := repo.Client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
+		Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
+	})
+	if err != nil {
+		return pipeline.Published{}, fmt.Errorf("open the pull request: %w", err)
+	}
+	number := created.GetNumber()
+	if len(pr.Labels) > 0 {
+		if _, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, pr.Labels); err != nil {
+			return pipeline.Published{}, fmt.Errorf("label pull request #%d: %w", number, err)
+		}
+	}
+	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
+	if len(reviewers) > 0 {
+		if _, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
+			github.ReviewersRequest{Reviewers: reviewers}); err != nil {
+			return pipeline.Published{}, fmt.Errorf("request reviews on #%d: %w", number, err)
+		}
+	}
+	return pipeline.Published{URL: created.GetHTMLURL(), Number: number}, nil
+}
+
+// reviewersFor asks the requester first, then the configured reviewers;
+// never the bot, which GitHub refuses as the pull request's author.
+func reviewersFor(requester string, configured []string, bot string) []string {
+	var out []string
+	seen := map[string]bool{bot: true}
+	for _, login := range append([]string{requester}, configured...) {
+		if login != "" && !seen[login] {
+			seen[login] = true
+			out = append(out, login)
+		}
+	}
+	return out
+}
+
+// token makes an installation token limited to the task's repository and
+// to reading or writing its contents: git on the host uses it, for one
+// fetch or one push.
+func (g *GitHub) token(ctx context.Context, t *tasks.Task, access string) (string, error) {
+	transport, err := ghinstallation.New(http.DefaultTransport, g.App.App.IntegrationID, t.InstallationID, []byte(g.App.App.PrivateKey))
+	if err != nil {
+		return "", fmt.Errorf("installation token: %w", err)
+	}
+	transport.BaseURL = strings.TrimSuffix(g.App.V3APIURL, "/")
+	_, name, _ := strings.Cut(t.Repo, "/")
+	transport.InstallationTokenOptions = &github.InstallationTokenOptions{
+		Repositories: []string{name},
+		Permissions:  &github.InstallationPermissions{Contents: &access},
+	}
+	token, err := transport.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("installation token for %s: %w", t.Repo, err)
+	}
+	return token, nil
+}

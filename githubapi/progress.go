@@ -1,0 +1,306 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// maxOutput is GitHub's limit on a check run's summary and text, and on a
+// comment's body, in characters.
+const maxOutput = 65535
+
+// logTailSize is how much of the running step's output the check run
+// shows.
+const logTailSize = 32 << 10
+
+// StatusComments records the comment each task edits in place;
+// *queue.Queue is one.
+type StatusComments interface {
+	SetStatusComment(ctx context.Context, taskID string, commentID int64) error
+}
+
+// Progress shows the pipeline's reports on GitHub: the attempt's check run
+// as steps pass, one status comment on the issue edited in place, and a
+// final comment with the pull request or the reason it stopped. It makes a
+// pipeline.Reporter per attempt.
+type Progress struct {
+	Clients  githubapp.ClientCreator
+	Throttle *Throttle
+	Comments StatusComments
+	Logger   zerolog.Logger
+
+	owned sync.Map // check run IDs whose output a reporter writes
+}
+
+// Owns reports whether a reporter writes the output of a check run, which
+// the notifier must then leave alone.
+func (p *Progress) Owns(checkRunID int64) bool {
+	_, ok := p.owned.Load(checkRunID)
+	return ok
+}
+
+// Release forgets a check run once its attempt has concluded.
+func (p *Progress) Release(checkRunID int64) { p.owned.Delete(checkRunID) }
+
+// For makes the reporter of a task's attempt.
+func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
+	r := &taskReporter{
+		p:    p,
+		task: *t,
+		log: p.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
+			Str("delivery_id", t.DeliveryID).Int("attempt", t.Attempt).Logger(),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		logTail: sandbox.NewOutputBuffer(2 * logTailSize),
+	}
+	if t.CheckRunID != 0 {
+		p.owned.Store(t.CheckRunID, true)
+	}
+	go r.loop()
+	return r
+}
+
+// taskReporter writes one attempt's progress, coalescing updates: it
+// writes the latest state when its turn in the throttle comes.
+type taskReporter struct {
+	p    *Progress
+	task tasks.Task
+	log  zerolog.Logger
+
+	mu       sync.Mutex
+	latest   pipeline.Report
+	dirty    bool
+	steps    string // the step table last written to the status comment
+	logTail  *sandbox.OutputBuffer
+	finished bool
+
+	wake          chan struct{}
+	stop, stopped chan struct{}
+}
+
+func (r *taskReporter) Update(rep pipeline.Report) {
+	r.mu.Lock()
+	r.latest, r.dirty = rep, true
+	if rep.Log == "" {
+		r.logTail = sandbox.NewOutputBuffer(2 * logTailSize) // a new step
+	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *taskReporter) Log(e sandbox.Event) {
+	r.mu.Lock()
+	r.logTail.Write(e.Data)
+	r.dirty = true
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *taskReporter) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop writes progress until Finish stops it. Each write takes the latest
+// report when its turn in the throttle comes, so a busy step costs one
+// write every MinWriteGap, however often it reports.
+func (r *taskReporter) loop() {
+	defer close(r.stopped)
+	ctx := context.Background()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+		}
+		r.writeCheckRun(ctx, false)
+		r.mu.Lock()
+		changed := r.latest.Task != nil && stepTable(r.latest) != r.steps
+		r.mu.Unlock()
+		if changed {
+			r.writeStatusComment(ctx)
+		}
+	}
+}
+
+// Finish writes the final check run output, the status comment and the
+// final comment, in the throttle's turns.
+func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
+	close(r.stop)
+	<-r.stopped
+	r.mu.Lock()
+	r.latest, r.dirty = rep, true
+	r.mu.Unlock()
+	r.writeCheckRun(ctx, true)
+	r.writeStatusComment(ctx)
+	if body := finalComment(rep); body != "" {
+		r.write(ctx, "final comment", func(repo *Repo) error {
+			_, err := repo.Comment(ctx, r.task.Issue, body)
+			return err
+		})
+	}
+}
+
+// snapshot takes the latest report and log tail, and whether anything
+// changed since the last check run write.
+func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	dirty := r.dirty
+	r.dirty = false
+	return r.latest, r.tail(), dirty
+}
+
+func (r *taskReporter) tail() string {
+	b := r.logTail.Bytes()
+	if len(b) > logTailSize {
+		b = b[len(b)-logTailSize:]
+	}
+	return string(b)
+}
+
+// writeCheckRun shows the latest report as the check run's output, unless
+// nothing changed. Status and conclusion are the notifier's, which the
+// queue calls on each state.
+func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
+	if r.task.CheckRunID == 0 {
+		return
+	}
+	r.write(ctx, "check run", func(repo *Repo) error {
+		rep, tail, dirty := r.snapshot()
+		if !dirty || rep.Task == nil {
+			return nil
+		}
+		summary := rep.Summary()
+		if final && rep.Final != nil && rep.Final.Details != "" {
+			summary += "\n### Why\n\n" + rep.Final.Details
+		}
+		output := &github.CheckRunOutput{
+			Title:   github.String(limit(rep.Title(), 200)),
+			Summary: github.String(limit(summary, maxOutput)),
+		}
+		if strings.TrimSpace(tail) != "" {
+			output.Text = github.String(limit("Output of the latest step, its end:\n\n```\n"+tail+"\n```", maxOutput))
+		}
+		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
+			github.UpdateCheckRunOptions{Name: CheckName, Output: output})
+		return err
+	})
+}
+
+// writeStatusComment creates the task's status comment, or edits it, with
+// the latest report.
+func (r *taskReporter) writeStatusComment(ctx context.Context) {
+	r.write(ctx, "status comment", func(repo *Repo) error {
+		r.mu.Lock()
+		rep := r.latest
+		r.steps = stepTable(rep)
+		r.mu.Unlock()
+		body := limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", r.task.Attempt, rep.Title(), stepTable(rep)), maxOutput)
+		if r.task.StatusCommentID != 0 {
+			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
+			return err
+		}
+		c, err := repo.Comment(ctx, r.task.Issue, body)
+		if err != nil {
+			return err
+		}
+		r.task.StatusCommentID = c.GetID()
+		return r.p.Comments.SetStatusComment(ctx, r.task.ID, c.GetID())
+	})
+}
+
+// write runs one write in the task's turn, logging a failure: progress
+// that cannot be shown must not stop the work.
+func (r *taskReporter) write(ctx context.Context, what string, fn func(*Repo) error) {
+	repo, err := ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
+	if err == nil {
+		err = r.p.Throttle.Do(ctx, r.task.ID, func() error { return fn(repo) })
+	}
+	if err != nil {
+		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
+	}
+}
+
+// stepTable is the report's steps without the parts that change every
+// second, so the status comment is edited only when a step changes.
+func stepTable(rep pipeline.Report) string {
+	var b strings.Builder
+	for _, s := range rep.Steps {
+		fmt.Fprintf(&b, "- %s: %s", s.Name, s.State)
+		if s.State != pipeline.StepRunning && s.Duration > 0 {
+			fmt.Fprintf(&b, " (%s)", s.Duration.Round(100*time.Millisecond))
+		}
+		if s.Note != "" {
+			fmt.Fprintf(&b, ", %s", s.Note)
+		}
+		b.WriteString("\n")
+	}
+	if rep.Published.URL != "" {
+		fmt.Fprintf(&b, "\nPull request: %s\n", rep.Published.URL)
+	}
+	if rep.TaskURL != "" {
+		fmt.Fprintf(&b, "\nLogs: %s\n", rep.TaskURL)
+	}
+	return b.String()
+}
+
+// finalComment tells the people on the issue how the attempt ended and
+// what they can do; a handed-back attempt gets none, since it runs again.
+func finalComment(rep pipeline.Report) string {
+	f := rep.Final
+	if f == nil || f.State == tasks.Queued {
+		return ""
+	}
+	retry := "\n\nTo try again, comment `/oneshot retry` or press Retry on the oneshot check run."
+	var b strings.Builder
+	switch f.State {
+	case tasks.Succeeded:
+		fmt.Fprintf(&b, "oneshot made a change for this issue: %s\n\n", rep.Published.URL)
+		if len(rep.Checks) > 0 {
+			b.WriteString("It passed these checks:\n\n" + rep.ChecksTable())
+		}
+		if rep.FixRounds > 0 {
+			fmt.Fprintf(&b, "\nIt took %d fix rounds.\n", rep.FixRounds)
+		}
+		return b.String()
+	case tasks.Cancelled:
+		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
+	case tasks.TimedOut:
+		fmt.Fprintf(&b, "oneshot stopped: %s.%s", f.Reason, retry)
+	default:
+		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
+		if f.Details != "" {
+			b.WriteString("\n\n" + f.Details)
+		}
+		b.WriteString(retry)
+	}
+	if rep.TaskURL != "" {
+		fmt.Fprintf(&b, "\n\nLogs: %s", rep.TaskURL)
+	}
+	return limit(b.String(), maxOutput)
+}
+
+// limit cuts text to GitHub's limit of n characters.
+func limit(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	const cut = "\n[... cut ...]"
+	return string(r[:n-len([]rune(cut))]) + cut
+}
