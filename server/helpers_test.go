@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,12 +30,15 @@ const (
 // testBundle is a running bot against a fake GitHub with one repository on
 // which "writer" may write and "reader" may only read.
 type testBundle struct {
-	gh      *githubtest.Server
-	repo    *githubtest.Repo
-	srv     *server.Server
-	hookURL string
-	runner  *gateRunner
-	env     map[string]string
+	// pipeline runs the real pipeline in Docker instead of the gate runner.
+	pipeline bool
+	logs     syncBuffer
+	gh       *githubtest.Server
+	repo     *githubtest.Repo
+	srv      *server.Server
+	hookURL  string
+	runner   *gateRunner
+	env      map[string]string
 }
 
 func setup(t *testing.T, env ...string) *testBundle {
@@ -47,9 +51,15 @@ func setup(t *testing.T, env ...string) *testBundle {
 // newBundle makes the fake GitHub and the configuration, and starts no bot.
 func newBundle(t testing.TB, env ...string) *testBundle {
 	t.Helper()
+	return newBundleWithRepo(t, "acme/widgets", map[string]string{"README.md": "widgets\n"}, env...)
+}
+
+// newBundleWithRepo is newBundle with the repository's files given.
+func newBundleWithRepo(t testing.TB, name string, files map[string]string, env ...string) *testBundle {
+	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddInstallation(installationID)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "widgets\n"})
+	repo := gh.AddRepo(t, name, files)
 	repo.InstallationID = installationID
 	gh.SetPermission(repo, "writer", "write")
 	gh.SetPermission(repo, "maintainer", "maintain")
@@ -86,11 +96,14 @@ func (b *testBundle) config(t testing.TB) config.App {
 func (b *testBundle) start(t *testing.T) *server.Server {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := server.New(ctx, b.config(t), server.Options{
+	opts := server.Options{
 		Version: "test",
-		Runner:  b.runner,
-		Logger:  zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel),
-	})
+		Logger:  zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), &b.logs)).Level(zerolog.InfoLevel),
+	}
+	if !b.pipeline {
+		opts.Runner = b.runner
+	}
+	srv, err := server.New(ctx, b.config(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +254,22 @@ func statusOK(t *testing.T, status int) {
 	if status != http.StatusOK && status != http.StatusAccepted {
 		t.Fatalf("webhook answered %d", status)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

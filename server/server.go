@@ -16,10 +16,14 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/oneshot-dev/oneshot/agent"
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/forge"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/handlers"
+	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/queue"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -33,9 +37,13 @@ const readHeaderTimeout = 10 * time.Second
 type Options struct {
 	Version string
 	Logger  zerolog.Logger
-	// Runner runs task attempts. Until the pipeline is wired in, the bot
-	// concludes each attempt as failed, saying so.
+	// Runner runs task attempts; by default, the pipeline in sandboxes on
+	// the local Docker engine.
 	Runner tasks.Runner
+	// Agent is the operator's agent, for repositories that name none.
+	Agent agent.Defaults
+	// AgentSecrets are the values the agent gets, by name.
+	AgentSecrets map[string]string
 	// AcceptOnly takes webhooks and queues them without working any: a
 	// replica that only receives, beside others that work the queue.
 	AcceptOnly bool
@@ -68,9 +76,23 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	throttle := &githubapi.Throttle{}
+	progress := &githubapi.Progress{Clients: clients, Throttle: throttle, Logger: log}
 	runner := opts.Runner
 	if runner == nil {
-		runner = notBuiltRunner{}
+		engine, err := sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		runner = &pipeline.Pipeline{
+			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin},
+			Sandbox:  engine,
+			Agent:    agent.Factory(opts.Agent),
+			Reporter: progress.For,
+			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, AgentSecrets: opts.AgentSecrets},
+			TaskURL:  func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
+		}
 	}
 	intake := &handlers.Intake{
 		Clients:              clients,
@@ -85,7 +107,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		TaskTimeout: cfg.Queue.TaskTimeout,
 		Intake:      intake,
 		Runner:      runner,
-		Notifier:    &githubapi.Notifier{Clients: clients, Logger: log},
+		Notifier:    &githubapi.Notifier{Clients: clients, Logger: log, Throttle: throttle, Progress: progress},
 		Logger:      log,
 	})
 	if err != nil {
@@ -93,6 +115,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		return nil, err
 	}
 	intake.Queue = work
+	progress.Comments = work
 
 	base := handlers.Base{
 		Queue:    work,
@@ -218,12 +241,4 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 func logRequest(r *http.Request, status, size int, d time.Duration) {
 	hlog.FromRequest(r).Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 		Dur("duration", d).Msg("Answered a request.")
-}
-
-// notBuiltRunner stands in until the pipeline is wired in: every attempt
-// fails at once and says why, so nothing waits in silence.
-type notBuiltRunner struct{}
-
-func (notBuiltRunner) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
-	return tasks.Failed, "This oneshot build has no pipeline yet: the task was received, authorised and queued, but nothing ran.", nil
 }

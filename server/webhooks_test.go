@@ -214,8 +214,12 @@ func TestARerunOfOurCheckRunStartsTheNextAttemptOfTheSameTask(t *testing.T) {
 	if got := b.runner.starts(); !slices.Equal(got, []string{task.ID + "#1", task.ID + "#2"}) {
 		t.Fatalf("attempts run: %v", got)
 	}
-	runs := b.gh.CheckRuns(b.repo)
-	if len(runs) != 2 || runs[1].ExternalID != task.ID || runs[1].Conclusion != "success" {
+	// GitHub is told after the database, in the task's next write turn.
+	waitFor(t, wait, "the second check run to conclude", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 2 && runs[1].Conclusion == "success"
+	})
+	if runs := b.gh.CheckRuns(b.repo); runs[1].ExternalID != task.ID {
 		t.Fatalf("check runs %+v", runs)
 	}
 

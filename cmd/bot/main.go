@@ -2,6 +2,7 @@
 // verified pull requests with an unattended coding agent.
 //
 //	bot serve     run the GitHub App
+//	bot run       run one task on a local repository
 //	bot version   print the version
 //	bot doctor    check that this machine can run sandboxes
 package main
@@ -24,6 +25,7 @@ const usage = `usage: bot <command> [flags]
 
 commands:
   serve     run the GitHub App (configuration: docs/configuration.md)
+  run       run one task on a local repository, without GitHub
   version   print the version
   doctor    check that Docker runs and the sandbox image works
 
@@ -48,6 +50,8 @@ func run(args []string, out io.Writer) error {
 		return nil
 	case "serve":
 		return serve(args[1:], out)
+	case "run":
+		return runTask(args[1:], out)
 	case "doctor":
 		return doctor(args[1:], out)
 	case "help", "-h", "--help":

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunMakesABranchAndAPatchOnALocalClone runs bot run on a local clone
+// of a real library (github.com/google/uuid, from the module cache) with a
+// scripted agent, in a real sandbox.
+func TestRunMakesABranchAndAPatchOnALocalClone(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/google/uuid").Output()
+	if err != nil {
+		t.Fatalf("find the test library: %v", err)
+	}
+	repo := filepath.Join(t.TempDir(), "uuid")
+	if err := os.CopyFS(repo, os.DirFS(strings.TrimSpace(string(out)))); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "-A")
+	git("commit", "-q", "-m", "import")
+	image := os.Getenv("ONESHOT_TEST_GO_IMAGE")
+	if image == "" {
+		image = "oneshot/sandbox:with-go"
+	}
+	cfg := filepath.Join(t.TempDir(), "oneshot.yml")
+	os.WriteFile(cfg, []byte("image: "+image+"\nverify:\n  - go test ./...\n"), 0o644)
+	patch := filepath.Join(t.TempDir(), "change.patch")
+	agent := `cat {prompt_file} > /dev/null; printf 'package uuid\n\n// Nil2 is Nil again.\nvar Nil2 = Nil\n' > nil2.go`
+
+	var log bytes.Buffer
+	err = run([]string{"run", "--repo-dir", repo, "--task", "Add Nil2", "--agent-command", agent,
+		"--config", cfg, "--patch", patch, "--quiet"}, &log)
+	if err != nil {
+		t.Fatalf("bot run: %v\n%s", err, log.String())
+	}
+	data, err := os.ReadFile(patch)
+	if err != nil || !strings.Contains(string(data), "+var Nil2 = Nil") {
+		t.Fatalf("patch %q, %v", data, err)
+	}
+	branches := git("branch", "--list", "oneshot/*")
+	if !strings.Contains(branches, "oneshot/task-") {
+		t.Fatalf("no branch was made: %q\n%s", branches, log.String())
+	}
+	if status := git("status", "--porcelain"); status != "" {
+		t.Fatalf("the working tree was touched: %q", status)
+	}
+	if !strings.Contains(log.String(), "verify: passed") {
+		t.Fatalf("log:\n%s", log.String())
+	}
+}

@@ -1,0 +1,468 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	_ "github.com/google/uuid" // the test repository: a real library, fetched like any dependency
+
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// The end-to-end tests run the real pipeline: real Docker, the fake GitHub
+// with a real bare repository holding github.com/google/uuid (a small Go
+// library with only standard-library dependencies and its own tests), and
+// a scripted agent committed in that repository.
+
+const (
+	// pipelineWait bounds a whole task: sandbox, go test and the throttled
+	// writes to GitHub.
+	pipelineWait = 3 * time.Minute
+	agentPath    = ".oneshot-test/agent.sh"
+)
+
+// testConfig is the test repository's .github/oneshot.yml.
+func testConfig(fixRounds int) string {
+	return `image: ` + pipelineImage() + `
+verify:
+  - name: test
+    run: go test ./...
+fix_rounds: ` + string(rune('0'+fixRounds)) + `
+agent:
+  command: bash ` + agentPath + ` {prompt_file}
+  timeout: 5m
+`
+}
+
+// pipelineImage is the sandbox image with Go; scripts/test builds it.
+func pipelineImage() string {
+	if img := os.Getenv("ONESHOT_TEST_GO_IMAGE"); img != "" {
+		return img
+	}
+	return "oneshot/sandbox:with-go"
+}
+
+// The scripted agents.
+const (
+	goodAgent = `cat > hello.go <<'EOF'
+package uuid
+
+// Hello says hello; oneshot's scripted agent wrote it.
+func Hello() string { return "hello" }
+EOF
+cat > hello_test.go <<'EOF'
+package uuid
+
+import "testing"
+
+func TestHello(t *testing.T) {
+	if got := Hello(); got != "hello" {
+		t.Fatalf("Hello() = %q", got)
+	}
+}
+EOF
+`
+	// brokenAgent writes code whose own test fails.
+	brokenAgent = `cat > hello.go <<'EOF'
+package uuid
+
+func Hello() string { return "helo" }
+EOF
+cat > hello_test.go <<'EOF'
+package uuid
+
+import "testing"
+
+func TestHello(t *testing.T) {
+	if got := Hello(); got != "hello" {
+		t.Fatalf("Hello() = %q, want hello", got)
+	}
+}
+EOF
+`
+)
+
+// pipelineBundle starts a bot running the real pipeline on a copy of the
+// library, whose scripted agent is script.
+func pipelineBundle(t *testing.T, script, oneshotYML string) *testBundle {
+	t.Helper()
+	files := libraryFiles(t)
+	files[agentPath] = "set -eu\n" + script
+	if oneshotYML != "" {
+		files[".github/oneshot.yml"] = oneshotYML
+	}
+	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m")
+	b.pipeline = true
+	b.srv = b.start(t)
+	return b
+}
+
+// libraryFiles reads github.com/google/uuid from the module cache.
+func libraryFiles(t *testing.T) map[string]string { return libraryFilesTB(t) }
+
+func libraryFilesTB(t testing.TB) map[string]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/google/uuid").Output()
+	if err != nil {
+		t.Fatalf("find the test library: %v", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	files := map[string]string{}
+	err = fs.WalkDir(os.DirFS(dir), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(dir + "/" + path)
+		files[path] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// label triggers the bundle's issue and waits for its check run to
+// conclude.
+func (b *testBundle) runTask(t *testing.T) githubtest.CheckRun {
+	t.Helper()
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	return b.waitConcluded(t, 1)
+}
+
+// waitConcluded waits for the n-th check run to complete.
+func (b *testBundle) waitConcluded(t *testing.T, n int) githubtest.CheckRun {
+	t.Helper()
+	waitFor(t, pipelineWait, "check run "+string(rune('0'+n))+" to conclude", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) >= n && runs[n-1].Status == "completed"
+	})
+	return b.gh.CheckRuns(b.repo)[n-1]
+}
+
+func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(2))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+	var statuses []string
+	for _, h := range run.History {
+		if len(statuses) == 0 || statuses[len(statuses)-1] != h.Status {
+			statuses = append(statuses, h.Status)
+		}
+	}
+	if strings.Join(statuses, " ") != "queued in_progress completed" {
+		t.Fatalf("check run went %v", statuses)
+	}
+	steps := 0
+	for _, h := range run.History {
+		if strings.HasPrefix(h.Output.Title, "Running: ") {
+			steps++
+		}
+	}
+	if steps < 1 {
+		var titles []string
+		for _, h := range run.History {
+			titles = append(titles, h.Status+"/"+h.Output.Title)
+		}
+		t.Fatalf("the check run showed %d step updates: %q", steps, titles)
+	}
+	if !strings.Contains(run.Output.Summary, "go test ./...") || strings.Count(run.Output.Summary, "✅ passed") < 6 {
+		t.Fatalf("summary %q", run.Output.Summary)
+	}
+
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests", len(prs))
+	}
+	pr := prs[0]
+	if pr.Head != "oneshot/issue-1" || pr.Base != "main" || !pr.Draft || !strings.Contains(pr.Body, "Fixes #1") ||
+		!strings.Contains(pr.Body, "go test ./...") || !strings.Contains(strings.Join(pr.Reviewers, ","), "writer") {
+		t.Fatalf("pull request %+v", pr)
+	}
+	if got := b.gh.FileAt(t, b.repo, pr.HeadSHA, "hello.go"); !strings.Contains(got, `return "hello"`) {
+		t.Fatalf("the head commit does not hold the agent's change: %q", got)
+	}
+	for _, push := range b.gh.Pushes(b.repo) {
+		if push.Ref != "refs/heads/oneshot/issue-1" {
+			t.Fatalf("pushed to %s", push.Ref)
+		}
+	}
+
+	comments := b.botComments(1)
+	if len(comments) != 2 {
+		t.Fatalf("bot comments: %q", comments)
+	}
+	status := b.gh.Comments(b.repo, 1)
+	var statusComment githubtest.Comment
+	for _, c := range status {
+		if c.User == b.gh.BotLogin() {
+			statusComment = c
+			break
+		}
+	}
+	if len(statusComment.History) < 2 || !strings.Contains(statusComment.Body, "ship: passed") {
+		t.Fatalf("the status comment was not edited in place: %+v", statusComment)
+	}
+	if final := comments[1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", pr.Number)) {
+		t.Fatalf("the final comment does not link the pull request: %q", final)
+	}
+}
+
+func TestAFailedCheckIsFixedInOneRound(t *testing.T) {
+	t.Parallel()
+	script := `if [ "$ONESHOT_ROUND" = 0 ]; then
+` + brokenAgent + `else
+` + goodAgent + `fi
+`
+	b := pipelineBundle(t, script, testConfig(2))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || !strings.Contains(prs[0].Body, "Fix rounds used: 1 of 2") {
+		t.Fatalf("pull requests %+v", prs)
+	}
+}
+
+func TestAnAgentThatNeverFixesTheChecksHandsOverWithoutAPullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, brokenAgent, testConfig(1))
+	run := b.runTask(t)
+	if run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
+	if !strings.Contains(run.Output.Summary, `Hello() = "helo", want hello`) {
+		t.Fatalf("the summary does not show the failing output: %s", run.Output.Summary)
+	}
+	if len(run.Actions) != 1 || run.Actions[0].Identifier != "retry" {
+		t.Fatalf("actions %+v", run.Actions)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+	comments := b.botComments(1)
+	if why := comments[len(comments)-1]; !strings.Contains(why, "still fail") || !strings.Contains(why, "/oneshot retry") {
+		t.Fatalf("final comment %q", why)
+	}
+
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "failure" {
+		t.Fatalf("attempt 2 concluded %q", run.Conclusion)
+	}
+	if s, n := b.state(t); n != 2 || s != tasks.Failed {
+		t.Fatalf("task is %s at attempt %d", s, n)
+	}
+}
+
+func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
+	t.Parallel()
+	// Each run adds a line, so the second run has something new to push.
+	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
+`
+	b := pipelineBundle(t, script, testConfig(2))
+	first := b.runTask(t)
+	if first.Conclusion != "success" {
+		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
+	}
+	head1 := b.gh.Head(t, b.repo, "oneshot/issue-1")
+
+	statusOK(t, firstStatus(b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests after the re-run", len(prs))
+	}
+	head2 := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if head2 == head1 || prs[0].HeadSHA != head2 {
+		t.Fatalf("the branch (%s -> %s) or the pull request (%s) was not updated", head1, head2, prs[0].HeadSHA)
+	}
+	if runs := b.gh.FileAt(t, b.repo, head2, "runs.txt"); strings.Count(runs, "run at") != 2 {
+		t.Fatalf("the second run did not continue the branch: %q", runs)
+	}
+}
+
+func TestChangesThatMustNotShipAreRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, script, reason string
+	}{
+		{"empty diff", "true\n", "changed nothing"},
+		{"a workflow change", goodAgent + "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/ci.yml\n", "protected paths"},
+		{"a committed AWS key", goodAgent + "printf 'AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.env\n", "credential"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, tc.script, testConfig(0))
+			run := b.runTask(t)
+			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) {
+				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+				t.Fatalf("%d pull requests", n)
+			}
+			if branches := b.gh.Branches(t, b.repo); len(branches) != 1 {
+				t.Fatalf("something was pushed: %v", branches)
+			}
+			comments := b.botComments(1)
+			if why := comments[len(comments)-1]; !strings.Contains(why, tc.reason) || strings.Contains(why, "AKIAZ7VRSQ4TLWXJ3KPD") {
+				t.Fatalf("final comment %q", why)
+			}
+		})
+	}
+}
+
+func TestCancelDuringImplementRemovesTheContainerQuickly(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, "echo agent started; sleep 600\n", testConfig(0))
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, pipelineWait, "the agent to run", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
+	})
+	docker := dockerClient(t)
+	owner := b.env["ONESHOT_SANDBOX_OWNER"]
+	if n := len(containersOf(t, docker, owner)); n != 1 {
+		t.Fatalf("%d sandboxes run during implement", n)
+	}
+
+	cancelled := time.Now()
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))))
+	waitFor(t, 10*time.Second, "the container to go", func() bool { return len(containersOf(t, docker, owner)) == 0 })
+	t.Logf("the container was gone %v after the cancel arrived", time.Since(cancelled).Round(time.Millisecond))
+	if run := b.waitConcluded(t, 1); run.Conclusion != "cancelled" || !strings.Contains(run.Output.Summary, "cancelled during implement") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
+
+func TestTheGitHubTokenNeverReachesTheSandboxLogsOrGitHub(t *testing.T) {
+	t.Parallel()
+	// The agent records everything a process inside could find: every
+	// environment, every command line, and every file it can read that
+	// mentions a GitHub token's prefix. The record is committed, so the
+	// test can read it from the pushed branch.
+	script := goodAgent + `mkdir -p proof
+env > proof/env.txt
+for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done > proof/proc.txt
+ps -eo pid,args > proof/ps.txt
+{ grep -rIl 'ghs_' /sandbox /tmp /etc 2>/dev/null || true; } | grep -v '^/sandbox/repo/proof/' > proof/files.txt || true
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	proof := ""
+	for _, f := range []string{"proof/env.txt", "proof/proc.txt", "proof/ps.txt", "proof/files.txt"} {
+		proof += b.gh.FileAt(t, b.repo, head, f)
+	}
+	if !strings.Contains(proof, "ONESHOT_ROUND") {
+		t.Fatalf("the proof is empty: %q", proof)
+	}
+	if strings.Contains(proof, "ghs_") {
+		t.Fatalf("a token is visible inside the sandbox:\n%s", proof)
+	}
+
+	var everything []string
+	everything = append(everything, b.logs.String())
+	for _, c := range b.gh.Comments(b.repo, 1) {
+		everything = append(everything, c.Body)
+		everything = append(everything, c.History...)
+	}
+	for _, r := range b.gh.CheckRuns(b.repo) {
+		for _, h := range r.History {
+			everything = append(everything, h.Output.Title, h.Output.Summary, h.Output.Text)
+		}
+	}
+	for _, pr := range b.gh.PullRequests(b.repo) {
+		everything = append(everything, pr.Title, pr.Body)
+	}
+	tokens := b.gh.Tokens()
+	if len(tokens) < 3 {
+		t.Fatalf("only %d tokens were issued", len(tokens))
+	}
+	all := strings.Join(everything, "\n")
+	for _, tok := range tokens {
+		if strings.Contains(all, tok.Value) {
+			t.Fatalf("token %s... appears in logs or GitHub text", tok.Value[:8])
+		}
+	}
+}
+
+func TestABadConfigurationGetsACommentNamingTheLineAndNoSandbox(t *testing.T) {
+	t.Parallel()
+	bad := "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n"
+	b := pipelineBundle(t, goodAgent, bad)
+	started := time.Now()
+	run := b.runTask(t)
+	if run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
+	comments := b.botComments(1)
+	final := comments[len(comments)-1]
+	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) {
+		t.Fatalf("final comment does not name the lines: %q", final)
+	}
+	docker := dockerClient(t)
+	msgs, errs := docker.Events(context.Background(), events.ListOptions{
+		Since:   started.Format(time.RFC3339Nano),
+		Until:   time.Now().Format(time.RFC3339Nano),
+		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("label", sandbox.LabelOwner+"="+b.env["ONESHOT_SANDBOX_OWNER"])),
+	})
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			t.Fatalf("a sandbox was created: %+v", m)
+		case err := <-errs:
+			if err != nil && !strings.Contains(err.Error(), "EOF") {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+func dockerClient(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func containersOf(t *testing.T, docker *client.Client, owner string) []container.Summary {
+	t.Helper()
+	list, err := docker.ContainerList(context.Background(), container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelOwner+"="+owner)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func firstStatus(status int, _ string) int { return status }
