@@ -25,6 +25,7 @@ type App struct {
 	Queue    Queue            `yaml:"queue"`
 	Limits   Limits           `yaml:"limits"`
 	Sandbox  Sandbox          `yaml:"sandbox"`
+	Agent    Agent            `yaml:"agent"`
 	Log      Log              `yaml:"log"`
 }
 
@@ -150,6 +151,31 @@ type Sandbox struct {
 // sandbox.DefaultImage; config does not import sandbox, which brings Docker.
 const DefaultSandboxImage = "oneshot/sandbox:latest"
 
+// Agent is the coding agent for repositories whose .github/oneshot.yml
+// names none. It runs inside the sandbox with the prompt in a file.
+type Agent struct {
+	// Command is run with bash in the checkout; {prompt_file} becomes the
+	// prompt's path, as in "claude -p \"$(cat {prompt_file})\"".
+	Command string `yaml:"command"`
+	// Timeout bounds one round of the agent.
+	Timeout time.Duration `yaml:"timeout"`
+	// Secrets names, comma-separated, the bot's environment variables whose
+	// values the agent gets, such as its API key. Only the agent's execs
+	// receive them, and they are masked in all output.
+	Secrets string `yaml:"secrets"`
+}
+
+// SecretNames lists the names in Secrets.
+func (a Agent) SecretNames() []string {
+	var names []string
+	for _, n := range strings.Split(a.Secrets, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
 // Log is how the bot logs.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -207,6 +233,7 @@ func defaults() App {
 	a.Sandbox = Sandbox{Image: DefaultSandboxImage}
 	// Without a host name Owner stays empty, and Validate says so.
 	a.Sandbox.Owner, _ = os.Hostname()
+	a.Agent = Agent{Timeout: DefaultAgentTimeout}
 	a.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
 	return a
 }

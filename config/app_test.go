@@ -151,7 +151,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 	}{{
 		name: "top level",
 		file: "server:\n  listen: \":8080\"\nqeue:\n  concurrency: 2\n",
-		want: []string{`line 3: unknown key "qeue" (known: github, server, database, triggers, queue, limits, sandbox, log)`},
+		want: []string{`line 3: unknown key "qeue" (known: github, server, database, triggers, queue, limits, sandbox, agent, log)`},
 	}, {
 		name: "in a section",
 		file: "# oneshot\n\nserver:\n  listn: \":8080\"\n",

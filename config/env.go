@@ -42,6 +42,9 @@ var envVars = []envVar{
 	{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "limits.tasks_per_actor_per_hour", func(a *App) any { return &a.Limits.TasksPerActorPerHour }},
 	{"ONESHOT_SANDBOX_IMAGE", "sandbox.image", func(a *App) any { return &a.Sandbox.Image }},
 	{"ONESHOT_SANDBOX_OWNER", "sandbox.owner", func(a *App) any { return &a.Sandbox.Owner }},
+	{"ONESHOT_AGENT_COMMAND", "agent.command", func(a *App) any { return &a.Agent.Command }},
+	{"ONESHOT_AGENT_TIMEOUT", "agent.timeout", func(a *App) any { return &a.Agent.Timeout }},
+	{"ONESHOT_AGENT_SECRETS", "agent.secrets", func(a *App) any { return &a.Agent.Secrets }},
 	{"ONESHOT_LOG_LEVEL", "log.level", func(a *App) any { return &a.Log.Level }},
 	{"ONESHOT_LOG_FORMAT", "log.format", func(a *App) any { return &a.Log.Format }},
 }

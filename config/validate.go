@@ -35,6 +35,7 @@ func (a App) Validate() error {
 	a.Queue.validate(bad)
 	a.Limits.validate(bad)
 	a.Sandbox.validate(bad)
+	a.Agent.validate(bad)
 	a.Log.validate(bad)
 	return errors.Join(errs...)
 }
@@ -192,6 +193,22 @@ func (s Sandbox) validate(bad problem) {
 	}
 	if strings.TrimSpace(s.Owner) == "" {
 		bad("sandbox.owner", "is empty")
+	}
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (a Agent) validate(bad problem) {
+	if a.Command != "" && !strings.Contains(a.Command, PromptFile) {
+		bad("agent.command", "does not contain %s, so the agent would never see its prompt", PromptFile)
+	}
+	if a.Timeout <= 0 {
+		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
+	}
+	for _, name := range a.SecretNames() {
+		if !envName.MatchString(name) {
+			bad("agent.secrets", "names %q, which is not an environment variable name", name)
+		}
 	}
 }
 

@@ -141,6 +141,12 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			"sandbox.image (ONESHOT_SANDBOX_IMAGE) is empty"},
 		{"sandbox owner empty", func(a *App) { a.Sandbox.Owner = "" },
 			"sandbox.owner (ONESHOT_SANDBOX_OWNER) is empty"},
+		{"agent command that ignores the prompt", func(a *App) { a.Agent.Command = "my-agent --go" },
+			"agent.command (ONESHOT_AGENT_COMMAND) does not contain {prompt_file}, so the agent would never see its prompt"},
+		{"agent timeout", func(a *App) { a.Agent.Timeout = 0 },
+			"agent.timeout (ONESHOT_AGENT_TIMEOUT) is 0s; it must be positive"},
+		{"agent secret that is not a variable name", func(a *App) { a.Agent.Secrets = "GOOD_KEY, bad-key" },
+			`agent.secrets (ONESHOT_AGENT_SECRETS) names "bad-key", which is not an environment variable name`},
 		{"log level unknown", func(a *App) { a.Log.Level = "verbose" },
 			`log.level (ONESHOT_LOG_LEVEL) "verbose" is not one of debug, info, warn, error`},
 		{"log level in capitals", func(a *App) { a.Log.Level = "INFO" },
@@ -165,8 +171,8 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	got := lines(App{}.Validate())
 	// Everything that may not be zero: three GitHub URLs, the App's ID,
 	// secret and key, and every setting but the limits.
-	if len(got) != 18 {
-		t.Errorf("Validate of the zero App gave %d problems, want 18:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != 19 {
+		t.Errorf("Validate of the zero App gave %d problems, want 19:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	named := regexp.MustCompile(`^([a-z0-9_.]+) \(([A-Z0-9_]+)\) `)
 	for _, line := range got {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/oneshot-dev/oneshot/agent"
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/server"
@@ -31,12 +33,36 @@ func serve(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	secrets, err := agentSecrets(cfg.Agent)
+	if err != nil {
+		return err
+	}
 	reapSandboxes(ctx, cfg.Sandbox.Owner, log)
-	srv, err := server.New(ctx, cfg, server.Options{Version: version, Logger: log, AcceptOnly: !*workers})
+	srv, err := server.New(ctx, cfg, server.Options{
+		Version:      version,
+		Logger:       log,
+		AcceptOnly:   !*workers,
+		Agent:        agent.Defaults{Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames()},
+		AgentSecrets: secrets,
+	})
 	if err != nil {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+// agentSecrets reads the values of the agent's secrets from the bot's
+// environment, where an operator keeps them.
+func agentSecrets(a config.Agent) (map[string]string, error) {
+	secrets := map[string]string{}
+	for _, name := range a.SecretNames() {
+		value, ok := os.LookupEnv(name)
+		if !ok || value == "" {
+			return nil, fmt.Errorf("agent.secrets names %s, which is not set in the bot's environment", name)
+		}
+		secrets[name] = value
+	}
+	return secrets, nil
 }
 
 // reapSandboxes removes the containers an earlier process of this bot left,
