@@ -31,6 +31,9 @@ type GitHub struct {
 	// WorkDir holds the tasks' host workspaces; empty means the system's
 	// temporary directory.
 	WorkDir string
+	// Throttle spaces the task's writes to GitHub; the reporter and the
+	// notifier share it.
+	Throttle *githubapi.Throttle
 
 	idMu sync.Mutex
 	ids  map[string]int64 // user IDs, for noreply e-mail addresses
@@ -205,31 +208,46 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, fmt.Errorf("look for an open pull request: %w", err)
 	}
+	write := func(fn func() error) error { return g.Throttle.Do(ctx, t.ID, fn) }
 	if len(open) > 0 {
 		existing := open[0]
-		updated, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
-			&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
+		var updated *github.PullRequest
+		err := write(func() (err error) {
+			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
+				&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
+			return err
+		})
 		if err != nil {
 			return pipeline.Published{}, fmt.Errorf("update pull request #%d: %w", existing.GetNumber(), err)
 		}
 		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
 	}
-	created, _, err := repo.Client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
-		Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
+	var created *github.PullRequest
+	err = write(func() (err error) {
+		created, _, err = repo.Client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
+			Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
+		})
+		return err
 	})
 	if err != nil {
 		return pipeline.Published{}, fmt.Errorf("open the pull request: %w", err)
 	}
 	number := created.GetNumber()
 	if len(pr.Labels) > 0 {
-		if _, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, pr.Labels); err != nil {
+		if err := write(func() error {
+			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, pr.Labels)
+			return err
+		}); err != nil {
 			return pipeline.Published{}, fmt.Errorf("label pull request #%d: %w", number, err)
 		}
 	}
 	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
 	if len(reviewers) > 0 {
-		if _, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
-			github.ReviewersRequest{Reviewers: reviewers}); err != nil {
+		if err := write(func() error {
+			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
+				github.ReviewersRequest{Reviewers: reviewers})
+			return err
+		}); err != nil {
 			return pipeline.Published{}, fmt.Errorf("request reviews on #%d: %w", number, err)
 		}
 	}

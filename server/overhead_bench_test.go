@@ -48,9 +48,10 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	progress := &githubapi.Progress{Clients: clients, Throttle: &githubapi.Throttle{}, Comments: nopComments{}, Logger: zerolog.Nop()}
+	throttle := &githubapi.Throttle{}
+	progress := &githubapi.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop()}
 	p := &pipeline.Pipeline{
-		Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin()},
+		Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin(), Throttle: throttle},
 		Sandbox:  engine,
 		Agent:    agent.Factory(agent.Defaults{}),
 		Reporter: progress.For,

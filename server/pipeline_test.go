@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/client"
 	_ "github.com/google/uuid" // the test repository: a real library, fetched like any dependency
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -220,6 +221,22 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 	}
 	if final := comments[1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", pr.Number)) {
 		t.Fatalf("the final comment does not link the pull request: %q", final)
+	}
+
+	// From the moment the attempt ran, the task's writes to GitHub were at
+	// least two seconds apart. (The intake's reaction and queued check run
+	// come before, once.)
+	var writes []time.Time
+	for _, req := range b.gh.Requests() {
+		if (req.Method == "POST" || req.Method == "PATCH") && strings.HasPrefix(req.Path, "/repos/") {
+			writes = append(writes, req.Time)
+		}
+	}
+	writes = writes[2:]
+	for i := 1; i < len(writes); i++ {
+		if gap := writes[i].Sub(writes[i-1]); gap < githubapi.MinWriteGap-50*time.Millisecond {
+			t.Fatalf("writes %d and %d of %d were %v apart", i-1, i, len(writes), gap)
+		}
 	}
 }
 

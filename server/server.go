@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			return nil, err
 		}
 		runner = &pipeline.Pipeline{
-			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin},
+			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle},
 			Sandbox:  engine,
 			Agent:    agent.Factory(opts.Agent),
 			Reporter: progress.For,
