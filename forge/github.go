@@ -62,6 +62,14 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkou
 		return nil, err
 	}
 	co := &pipeline.Checkout{Dir: dir, DefaultBranch: info.GetDefaultBranch(), Remote: info.GetCloneURL()}
+	if t.Kind == tasks.KindFollowUp {
+		pr, _, err := repo.Client.PullRequests.Get(ctx, repo.Owner, repo.Name, t.PullRequest)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("read pull request #%d: %w", t.PullRequest, err)
+		}
+		co.Branch = pr.GetHead().GetRef()
+	}
 	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -119,6 +127,13 @@ func (g *GitHub) Issue(ctx context.Context, t *tasks.Task) (pipeline.Issue, erro
 		return pipeline.Issue{}, fmt.Errorf("read %s#%d: %w", t.Repo, t.Issue, err)
 	}
 	out := pipeline.Issue{Number: t.Issue, Title: issue.GetTitle(), Body: issue.GetBody(), URL: issue.GetHTMLURL(), Instructions: t.Instructions}
+	if t.Kind == tasks.KindFollowUp {
+		// The pull request is oneshot's own; its body is the earlier
+		// report. What matters is the feedback, which the instructions hold.
+		out.Title = "Follow-up on pull request #" + fmt.Sprint(t.Issue) + ": " + issue.GetTitle()
+		out.Body = "A maintainer reviewed this pull request, which you wrote, and asks for a change. " +
+			"The branch already holds your earlier work; change it as the feedback below says."
+	}
 	trusted := map[string]bool{}
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {

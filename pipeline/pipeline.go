@@ -85,6 +85,9 @@ type Checkout struct {
 	// Config, when set, replaces the repository's .github/oneshot.yml;
 	// bot run takes it from --config.
 	Config []byte
+	// Branch, when set, is the branch the task continues: a follow-up's
+	// pull request branch.
+	Branch string
 }
 
 // Issue is what a task is about.

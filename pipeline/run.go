@@ -240,9 +240,16 @@ func (r *run) setup(ctx context.Context) error {
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
 		return fail("no agent to run", err.Error())
 	}
-	r.branch = fmt.Sprintf("%sissue-%d", r.cfg.BranchPrefix, r.task.Issue)
-	if r.task.Issue == 0 { // bot run: there is no issue
+	switch {
+	case r.co.Branch != "": // a follow-up continues its pull request's branch
+		if !strings.HasPrefix(r.co.Branch, r.cfg.BranchPrefix) {
+			return fail(fmt.Sprintf("refused: branch %s is not one of oneshot's (%s...)", r.co.Branch, r.cfg.BranchPrefix), "")
+		}
+		r.branch = r.co.Branch
+	case r.task.Issue == 0: // bot run: there is no issue
 		r.branch = r.cfg.BranchPrefix + "task-" + r.task.ID
+	default:
+		r.branch = fmt.Sprintf("%sissue-%d", r.cfg.BranchPrefix, r.task.Issue)
 	}
 	if r.start, err = r.p.Forge.FetchBranch(ctx, r.task, r.co, r.branch); err != nil {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)

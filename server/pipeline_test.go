@@ -483,3 +483,35 @@ func containersOf(t *testing.T, docker *client.Client, owner string) []container
 }
 
 func firstStatus(status int, _ string) int { return status }
+
+func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
+	t.Parallel()
+	script := `if grep -q "say followed" "$1"; then echo followed >> runs.txt; else
+` + goodAgent + `fi
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("attempt 1 concluded %q", run.Conclusion)
+	}
+	pr := b.gh.PullRequests(b.repo)[0]
+	onThePR := func(p map[string]any) {
+		commented("/oneshot please say followed in runs.txt", "writer")(p)
+		issue := p["issue"].(map[string]any)
+		issue["number"] = pr.Number
+		issue["user"].(map[string]any)["login"] = b.gh.BotLogin()
+	}
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onThePR)))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("the follow-up concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || prs[0].HeadSHA == pr.HeadSHA {
+		t.Fatalf("the pull request was not updated: %+v", prs)
+	}
+	if got := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "runs.txt"); got != "followed\n" {
+		t.Fatalf("runs.txt = %q", got)
+	}
+	if got := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "hello.go"); !strings.Contains(got, "Hello") {
+		t.Fatal("the follow-up lost the earlier work")
+	}
+}
