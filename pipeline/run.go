@@ -42,7 +42,7 @@ const (
 // Run runs one attempt of a task. It reports everything as it goes and
 // returns the attempt's end; an error means the pipeline itself broke.
 func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
-	r := &run{p: p, task: t, reporter: p.Reporter(t)}
+	r := &run{p: p, task: t, reporter: p.Reporter(t), started: now()}
 	r.report = Report{Task: t, Steps: []Step{{Name: "setup"}, {Name: "gather"}, {Name: "implement"}, {Name: "verify"}, {Name: "ship"}}}
 	if p.TaskURL != nil {
 		r.report.TaskURL = p.TaskURL(t.ID)
@@ -66,6 +66,7 @@ type run struct {
 	task     *tasks.Task
 	reporter Reporter
 	report   Report
+	started  time.Time
 	current  int // the running step's index
 	stepLog  *sandbox.OutputBuffer
 
@@ -105,6 +106,12 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 				return stop.outcome
 			}
 			return Outcome{State: tasks.Failed, Reason: step.name + " failed: " + err.Error()}
+		}
+		// A repository may ask for a shorter deadline than the operator's.
+		if step.name == "setup" && r.cfg.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadlineCause(ctx, r.started.Add(r.cfg.Timeout), tasks.ErrDeadline)
+			defer cancel()
 		}
 	}
 	return r.success()

@@ -125,7 +125,8 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 		return tasks.TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
 	case err != nil:
 		return tasks.Failed, err.Error()
-	case state == tasks.Succeeded || state == tasks.Failed:
+	case state.Final():
+		// A runner may end an attempt itself, on a deadline of its own.
 		return state, detail
 	default:
 		return tasks.Failed, fmt.Sprintf("the attempt ended in state %q", state)

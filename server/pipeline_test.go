@@ -515,3 +515,16 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 		t.Fatal("the follow-up lost the earlier work")
 	}
 }
+
+func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, "sleep 600\n", testConfig(0)+"timeout: 15s\n")
+	run := b.runTask(t)
+	if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, "deadline passed during implement") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if why := comments[len(comments)-1]; !strings.Contains(why, "deadline") || !strings.Contains(why, "/oneshot retry") {
+		t.Fatalf("final comment %q", why)
+	}
+}

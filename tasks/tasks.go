@@ -108,8 +108,8 @@ type Intake interface {
 	Intake(ctx context.Context, t Trigger) error
 }
 
-// Runner runs one attempt of a task and returns its final state, Succeeded
-// or Failed, with a line saying why. Its context ends on cancel, deadline
+// Runner runs one attempt of a task and returns its final state (usually
+// Succeeded or Failed) with a line saying why. Its context ends on cancel, deadline
 // or shutdown, and it must return promptly then.
 type Runner interface {
 	Run(ctx context.Context, t *Task) (State, string, error)
