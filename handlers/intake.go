@@ -104,11 +104,8 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
-	if stop, err := in.overLimit(ctx, t); err != nil || stop != "" {
-		if err != nil {
-			return err
-		}
-		return in.reply(ctx, repo, t, stop)
+	if limited, err := in.limited(ctx, repo, t); limited || err != nil {
+		return err
 	}
 	if err := in.react(ctx, repo, t); err != nil {
 		return err
@@ -157,11 +154,8 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if !task.State.Final() {
 		return in.replyBusy(ctx, repo, t, task)
 	}
-	if stop, err := in.overLimit(ctx, t); err != nil || stop != "" {
-		if err != nil {
-			return err
-		}
-		return in.reply(ctx, repo, t, stop)
+	if limited, err := in.limited(ctx, repo, t); limited || err != nil {
+		return err
 	}
 	if err := in.react(ctx, repo, t); err != nil {
 		return err
@@ -203,6 +197,15 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Cancelled a task.")
 	return in.react(ctx, repo, t)
+}
+
+// limited replies and reports true when a rate limit is met.
+func (in *Intake) limited(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (bool, error) {
+	reply, err := in.overLimit(ctx, t)
+	if err != nil || reply == "" {
+		return false, err
+	}
+	return true, in.reply(ctx, repo, t, reply)
 }
 
 // overLimit returns, when a rate limit is met, the reply that says so.
