@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/oneshot-dev/oneshot/guard"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
+
+// unchangedExit is how the commit script says the branch did not move.
+const unchangedExit = 3
 
 // ship commits the change in the sandbox, takes it out as a bundle, checks
 // it on the host, and publishes it. The sandbox never holds a credential:
@@ -28,13 +32,16 @@ func (r *run) ship(ctx context.Context) error {
 	// they contain is judged outside.
 	script := fmt.Sprintf(`git add -A
 if ! git diff --cached --quiet; then git commit -q --no-verify -F %[1]s; fi
-if [ "$(git rev-parse HEAD)" = %[2]s ]; then echo unchanged; exit 0; fi
-git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, shellQuote("refs/heads/"+r.branch))
-	if err := r.exec(ctx, "commit", script, repoDir, 5*time.Minute); err != nil {
-		return err
-	}
-	if strings.Contains(r.logTail(200), "unchanged") {
+if [ "$(git rev-parse HEAD)" = %[2]s ]; then exit %[5]d; fi
+git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, shellQuote("refs/heads/"+r.branch), unchangedExit)
+	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: 5 * time.Minute})
+	switch {
+	case err != nil:
+		return fmt.Errorf("commit: %w", err)
+	case res.ExitCode == unchangedExit:
 		return fail("the agent changed nothing, so there is nothing to propose", "")
+	case res.ExitCode != 0:
+		return fail(fmt.Sprintf("commit failed (exit %d)", res.ExitCode), r.logTail(failureTail))
 	}
 	head, err := r.receive(ctx)
 	if err != nil {
