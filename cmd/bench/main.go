@@ -2,6 +2,7 @@
 // side in one run, and prints medians and ratios.
 //
 //	go run ./cmd/bench sandbox [-n 20] [-image oneshot/sandbox:latest]
+//	go run ./cmd/bench locate --repos DIR [--data FILE] [-v]
 //
 // Each benchmark interleaves its contenders (A, B, A, B, ...) so that
 // whatever else the machine does falls on both alike.
@@ -18,13 +19,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench sandbox [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench sandbox|locate [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "sandbox":
 		err = benchSandbox(os.Args[2:])
+	case "locate":
+		err = benchLocate(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

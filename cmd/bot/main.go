@@ -3,6 +3,7 @@
 //
 //	bot serve     run the GitHub App
 //	bot run       run one task on a local repository
+//	bot locate    rank a checkout's files for an issue
 //	bot version   print the version
 //	bot doctor    check that this machine can run sandboxes
 package main
@@ -26,6 +27,7 @@ const usage = `usage: bot <command> [flags]
 commands:
   serve     run the GitHub App (configuration: docs/configuration.md)
   run       run one task on a local repository, without GitHub
+  locate    rank a checkout's files for an issue, best first
   version   print the version
   doctor    check that Docker runs and the sandbox image works
 
@@ -52,6 +54,8 @@ func run(args []string, out io.Writer) error {
 		return serve(args[1:], out)
 	case "run":
 		return runTask(args[1:], out)
+	case "locate":
+		return locate(args[1:], out)
 	case "doctor":
 		return doctor(args[1:], out)
 	case "help", "-h", "--help":

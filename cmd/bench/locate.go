@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/contextgather"
+)
+
+// benchLocate measures file localization on real issues with their real
+// fixes: for each, the repository at the issue's base commit is ranked from
+// the issue's text, and Acc@k is the share of issues whose changed files
+// are all in the top k.
+//
+//	go run ./cmd/bench locate --data ../shared/data/swebench-lite-dev.jsonl --repos /work/.mirror
+//
+// --repos holds one bare git repository per project, named owner+name/repo
+// (as fetched) or owner+name.git.
+func benchLocate(args []string) error {
+	fs := newFlagSet("locate")
+	data := fs.String("data", "../shared/data/swebench-lite-dev.jsonl", "instances, one JSON object a line")
+	repos := fs.String("repos", "", "directory of bare repositories (required)")
+	verbose := fs.Bool("v", false, "print each instance")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *repos == "" {
+		return fmt.Errorf("locate needs --repos")
+	}
+	f, err := os.Open(*data)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type instance struct {
+		ID, Repo, BaseCommit, ProblemStatement string
+		GoldFiles                              []string
+	}
+	var instances []instance
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var raw struct {
+			ID               string   `json:"instance_id"`
+			Repo             string   `json:"repo"`
+			BaseCommit       string   `json:"base_commit"`
+			ProblemStatement string   `json:"problem_statement"`
+			GoldFiles        []string `json:"gold_files"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &raw); err != nil {
+			return err
+		}
+		instances = append(instances, instance(raw))
+	}
+
+	hits := map[int]int{1: 0, 3: 0, 5: 0}
+	var times []time.Duration
+	for _, in := range instances {
+		dir, err := checkout(*repos, in.Repo, in.BaseCommit)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.ID, err)
+		}
+		started := time.Now()
+		ranked, err := contextgather.Locate(os.DirFS(dir), in.ProblemStatement)
+		elapsed := time.Since(started)
+		os.RemoveAll(dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.ID, err)
+		}
+		times = append(times, elapsed)
+		rank := 0 // the worst rank of a gold file; 0 when one is missing
+		for _, gold := range in.GoldFiles {
+			i := slices.IndexFunc(ranked, func(r contextgather.Ranked) bool { return r.Path == gold })
+			if i < 0 {
+				rank = 1 << 30
+				break
+			}
+			rank = max(rank, i+1)
+		}
+		for k := range hits {
+			if rank <= k {
+				hits[k]++
+			}
+		}
+		if *verbose {
+			var top []string
+			for _, r := range ranked[:min(5, len(ranked))] {
+				top = append(top, r.Path)
+			}
+			fmt.Printf("%-28s rank %-4s %6.0fms  gold %v  top %v\n", in.ID, rankString(rank), float64(elapsed.Microseconds())/1000, in.GoldFiles, top)
+		}
+	}
+	slices.Sort(times)
+	n := float64(len(instances))
+	fmt.Printf("file localization on %d issues (%s), no model\n", len(instances), filepath.Base(*data))
+	fmt.Printf("  Acc@1 %.1f   Acc@3 %.1f   Acc@5 %.1f   median %.3fs per instance (target: Acc@5 >= 85, median < 1s)\n",
+		100*float64(hits[1])/n, 100*float64(hits[3])/n, 100*float64(hits[5])/n, times[len(times)/2].Seconds())
+	fmt.Println("  for scale, on SWE-bench Lite at 5: BM25 61.7, CodeRankEmbed 84.7, LocAgent with Claude 3.5 94.2; plain BM25 on these 26: about 69")
+	return nil
+}
+
+func rankString(r int) string {
+	if r >= 1<<30 {
+		return "-"
+	}
+	return fmt.Sprint(r)
+}
+
+// checkout writes a commit's tree to a temporary directory.
+func checkout(repos, name, commit string) (string, error) {
+	owner, repo, _ := strings.Cut(name, "/")
+	gitDir := filepath.Join(repos, owner+"+"+repo, "repo")
+	if _, err := os.Stat(gitDir); err != nil {
+		gitDir = filepath.Join(repos, owner+"+"+repo+".git")
+	}
+	dir, err := os.MkdirTemp("", "locate-")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("sh", "-c", `git --git-dir "$1" archive "$2" | tar -x -C "$3"`, "sh", gitDir, commit, dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("check out %s at %s: %v: %s", name, commit, err, out)
+	}
+	return dir, nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/oneshot-dev/oneshot/contextgather"
+)
+
+// locate ranks a checkout's files for an issue, as the pipeline does when
+// it gathers context, and prints the best, one a line.
+func locate(args []string, out io.Writer) error {
+	fs := newFlagSet("locate")
+	dir := fs.String("dir", ".", "the repository's checkout")
+	issueFile := fs.String("issue", "", "a file holding the issue's text, its title on the first line (required; - reads stdin)")
+	top := fs.Int("top", 10, "how many files to print")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *issueFile == "" {
+		return errors.New("locate needs --issue")
+	}
+	text, err := readIssue(*issueFile)
+	if err != nil {
+		return err
+	}
+	ranked, err := contextgather.Locate(os.DirFS(*dir), text)
+	if err != nil {
+		return err
+	}
+	for _, r := range ranked[:min(*top, len(ranked))] {
+		fmt.Fprintln(out, r.Path)
+	}
+	return nil
+}
+
+func readIssue(name string) (string, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the issue: %w", err)
+	}
+	return string(data), nil
+}

@@ -1,0 +1,437 @@
+package contextgather
+
+import (
+	"bytes"
+	"io/fs"
+	"math"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Ranked is a file and how likely the change for an issue lands in it.
+type Ranked struct {
+	Path  string
+	Score float64
+	// Hits are the lines (1-based) where the issue's identifiers appear,
+	// for choosing which parts of a large file to show.
+	Hits []int
+}
+
+// Limits of what the locator reads.
+const (
+	maxFileSize = 512 << 10
+	maxFiles    = 50_000
+)
+
+// skipDirs are never searched: dependencies, build output, caches.
+var skipDirs = map[string]bool{
+	".git": true, "node_modules": true, "vendor": true, "third_party": true, "dist": true, "build": true,
+	".tox": true, ".venv": true, "venv": true, "__pycache__": true, ".mypy_cache": true, ".pytest_cache": true,
+	"site-packages": true, "target": true, "testdata": true, ".idea": true, ".vscode": true,
+}
+
+// sourceExt are the files that can hold a fix.
+var sourceExt = map[string]bool{
+	".py": true, ".pyi": true, ".go": true, ".js": true, ".jsx": true, ".mjs": true, ".ts": true, ".tsx": true,
+	".rb": true, ".rs": true, ".java": true, ".kt": true, ".scala": true, ".c": true, ".h": true, ".cc": true,
+	".cpp": true, ".hpp": true, ".cs": true, ".php": true, ".swift": true, ".m": true, ".sh": true, ".lua": true,
+	".ex": true, ".exs": true, ".erl": true, ".hs": true, ".ml": true, ".clj": true, ".dart": true, ".vue": true,
+	".svelte": true, ".r": true, ".jl": true, ".zig": true, ".sql": true,
+}
+
+// doc is one candidate file.
+type doc struct {
+	path      string
+	pathTerms map[string]bool
+	tf        map[string]int
+	length    int
+	defs      map[string]bool // symbols the file defines
+	content   []byte
+	prior     float64 // how likely fixes land in this kind of file
+}
+
+// Locate ranks a repository's source files by how likely the change for
+// an issue lands in each, best first. It needs no model: it combines what
+// a person would do first. It matches the issue's words against the files'
+// (BM25), the issue's identifiers against the symbols files define, the
+// words against path names, stack-trace frames and paths against files,
+// and quoted error messages against file text; and it prefers code over
+// tests, docs and examples, which fixes rarely change.
+func Locate(fsys fs.FS, issue string) ([]Ranked, error) {
+	docs, err := readDocs(fsys)
+	if err != nil {
+		return nil, err
+	}
+	c := readClues(issue)
+	if len(docs) == 0 {
+		return nil, nil
+	}
+
+	bm25 := scoreBM25(docs, c)
+	defs := scoreDefinitions(docs, c.identifiers)
+	paths := scorePaths(docs, c)
+	frames := scoreFrames(docs, c)
+	msgs := scoreMessages(docs, c.messages)
+	lits := scoreLiterals(docs, c.literals)
+
+	out := make([]Ranked, len(docs))
+	for i, d := range docs {
+		s := 1.0*bm25[i] + 1.0*defs[i] + 0.8*paths[i] + 1.5*frames[i] + 0.7*msgs[i] + 0.7*lits[i]
+		out[i] = Ranked{Path: d.path, Score: s * d.prior}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].Path < out[j].Path
+	})
+	byPath := make(map[string]*doc, len(docs))
+	for _, d := range docs {
+		byPath[d.path] = d
+	}
+	for i := range out {
+		if i >= 20 {
+			break
+		}
+		out[i].Hits = hits(byPath[out[i].Path].content, c.identifiers)
+	}
+	return out, nil
+}
+
+// readDocs reads and indexes the candidate files.
+func readDocs(fsys fs.FS) ([]*doc, error) {
+	var docs []*doc
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable corner is skipped, not fatal
+		}
+		if d.IsDir() {
+			if p != "." && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() > maxFileSize {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
+			return nil
+		}
+		docs = append(docs, index(p, data))
+		return nil
+	})
+	return docs, err
+}
+
+func index(p string, data []byte) *doc {
+	d := &doc{path: p, tf: map[string]int{}, defs: map[string]bool{}, pathTerms: map[string]bool{}, content: data, prior: prior(p)}
+	for _, tok := range identifier.FindAllString(string(data), -1) {
+		for _, t := range terms(tok) {
+			d.tf[t]++
+			d.length++
+		}
+	}
+	for _, m := range definition.FindAllSubmatch(data, -1) {
+		d.defs[string(m[1])] = true
+	}
+	stem := strings.TrimSuffix(p, path.Ext(p))
+	for _, seg := range strings.Split(stem, "/") {
+		for _, t := range terms(seg) {
+			d.pathTerms[t] = true
+		}
+	}
+	return d
+}
+
+// definition finds the names a file defines, in most languages' words.
+var definition = regexp.MustCompile(`(?m)^[ \t]*(?:export\s+)?(?:async\s+)?(?:pub(?:\([a-z]+\))?\s+)?(?:def|class|func|function|fn|type|struct|interface|enum|trait|module|object)\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// prior is how likely a file of this kind holds a fix: tests, docs,
+// examples and scripts are usually read, not changed.
+func prior(p string) float64 {
+	lower := strings.ToLower(p)
+	base := path.Base(lower)
+	switch {
+	case isTest(lower, base):
+		return 0.35
+	case isVendored(lower):
+		return 0.3
+	case hasDir(lower, "docs", "doc", "examples", "example", "samples", "benchmarks", "bench", "scripts", "tools", "contrib"):
+		return 0.5
+	case base == "setup.py" || base == "conf.py" || base == "noxfile.py" || base == "fabfile.py":
+		return 0.5
+	case strings.Contains(base, "test"): // test tooling, such as pytester.py
+		return 0.6
+	case base == "__init__.py" || base == "index.js" || base == "index.ts" || base == "mod.rs":
+		// Mostly re-exports, which a fix seldom needs to touch.
+		return 0.7
+	}
+	return 1
+}
+
+func isTest(lower, base string) bool {
+	return hasDir(lower, "test", "tests", "testing", "spec", "__tests__") ||
+		strings.HasPrefix(base, "test_") || strings.HasSuffix(strings.TrimSuffix(base, path.Ext(base)), "_test") ||
+		strings.Contains(base, ".test.") || strings.Contains(base, ".spec.") || base == "conftest.py"
+}
+
+// isVendored says whether a path is someone else's code copied in: fixes
+// go upstream, not there. A packages/ directory counts only inside a
+// package (requests/packages/urllib3), not at the root, where monorepos
+// keep their own packages.
+func isVendored(p string) bool {
+	segs := strings.Split(path.Dir(p), "/")
+	for i, seg := range segs {
+		switch seg {
+		case "_vendor", "vendored", "extern", "externals", "thirdparty", "third-party":
+			return true
+		case "packages":
+			if i > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasDir(p string, names ...string) bool {
+	for _, seg := range strings.Split(path.Dir(p), "/") {
+		for _, n := range names {
+			if seg == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scoreBM25 scores the files' text against the issue's words, normalised
+// so the best file scores 1.
+func scoreBM25(docs []*doc, c clues) []float64 {
+	const k1, b = 1.2, 0.75
+	n := float64(len(docs))
+	avg := 0.0
+	df := map[string]int{}
+	for _, d := range docs {
+		avg += float64(d.length)
+		for t := range c.words {
+			if d.tf[t] > 0 {
+				df[t]++
+			}
+		}
+	}
+	avg /= n
+	query := selectTerms(c, df, n)
+	scores := make([]float64, len(docs))
+	for i, d := range docs {
+		for t := range query {
+			f := float64(d.tf[t])
+			if f == 0 {
+				continue
+			}
+			idf := math.Log(1 + (n-float64(df[t])+0.5)/(float64(df[t])+0.5))
+			scores[i] += c.weight(t) * idf * f * (k1 + 1) / (f + k1*(1-b+b*float64(d.length)/avg))
+		}
+	}
+	return normalise(scores)
+}
+
+// maxQueryTerms is how many of the issue's terms the text search uses: the
+// strongest, by weight and rarity. A long issue's other terms are mostly
+// noise that would add up in big files.
+const maxQueryTerms = 40
+
+func selectTerms(c clues, df map[string]int, n float64) map[string]bool {
+	type scored struct {
+		term  string
+		score float64
+	}
+	var all []scored
+	for t := range c.words {
+		if df[t] > 0 {
+			all = append(all, scored{t, c.weight(t) * math.Log(1+n/float64(df[t]))})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].score != all[j].score {
+			return all[i].score > all[j].score
+		}
+		return all[i].term < all[j].term
+	})
+	out := map[string]bool{}
+	for _, s := range all[:min(len(all), maxQueryTerms)] {
+		out[s.term] = true
+	}
+	return out
+}
+
+// scoreDefinitions rewards files that define what the issue names: a
+// symbol few files define says more than a common one.
+func scoreDefinitions(docs []*doc, idents map[string]bool) []float64 {
+	scores := make([]float64, len(docs))
+	for id := range idents {
+		var defining []int
+		for i, d := range docs {
+			if d.defs[id] {
+				defining = append(defining, i)
+			}
+		}
+		if len(defining) == 0 || len(defining) > 10 {
+			continue
+		}
+		w := 1 / float64(len(defining))
+		for _, i := range defining {
+			scores[i] += w
+		}
+	}
+	return normalise(scores)
+}
+
+// scorePaths rewards files whose path names what the issue talks about.
+func scorePaths(docs []*doc, c clues) []float64 {
+	df := map[string]int{}
+	for _, d := range docs {
+		for t := range d.pathTerms {
+			df[t]++
+		}
+	}
+	n := float64(len(docs))
+	scores := make([]float64, len(docs))
+	for i, d := range docs {
+		for t := range d.pathTerms {
+			if w := c.weight(t); w > 0 && len(t) > 2 {
+				scores[i] += math.Log(1+n/float64(df[t])) * w
+			}
+		}
+	}
+	return normalise(scores)
+}
+
+// scoreFrames rewards files a stack trace or the text names by path, the
+// innermost frame most.
+func scoreFrames(docs []*doc, c clues) []float64 {
+	scores := make([]float64, len(docs))
+	for k, mentioned := range c.paths {
+		mentioned = strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")
+		weight := 0.5 + 0.5*float64(k+1)/float64(len(c.paths))
+		for i, d := range docs {
+			if pathsMatch(d.path, mentioned) {
+				scores[i] = math.Max(scores[i], weight)
+			}
+		}
+	}
+	return scores
+}
+
+// pathsMatch says whether a mentioned path names a file: one ends with the
+// other at a directory boundary (traces show absolute or installed paths).
+func pathsMatch(file, mentioned string) bool {
+	if file == mentioned {
+		return true
+	}
+	return strings.HasSuffix(mentioned, "/"+file) || (strings.Contains(mentioned, "/") && strings.HasSuffix(file, "/"+mentioned))
+}
+
+// scoreMessages rewards files that contain a message the issue quotes.
+func scoreMessages(docs []*doc, messages []string) []float64 {
+	scores := make([]float64, len(docs))
+	for _, m := range messages {
+		for _, frag := range fragments(m) {
+			found, inCode := containing(docs, []byte(frag))
+			if inCode == 0 || inCode > 5 {
+				continue
+			}
+			for _, i := range found {
+				scores[i] += 1 / float64(inCode)
+			}
+		}
+	}
+	return normalise(scores)
+}
+
+// scoreLiterals rewards files that contain what the issue writes as code:
+// a command-line flag, a call, a dotted name. Literals found in many files
+// say little.
+func scoreLiterals(docs []*doc, literals []string) []float64 {
+	scores := make([]float64, len(docs))
+	seen := map[string]bool{}
+	for _, lit := range literals {
+		if seen[lit] {
+			continue
+		}
+		seen[lit] = true
+		found, inCode := containing(docs, []byte(lit))
+		if inCode == 0 || inCode > 8 {
+			continue
+		}
+		for _, i := range found {
+			scores[i] += 1 / float64(inCode)
+		}
+	}
+	return normalise(scores)
+}
+
+// containing lists the files that contain needle, and counts those that
+// are code rather than tests, docs or vendored copies: how rare a string
+// is among the places a fix can land is what makes it telling.
+func containing(docs []*doc, needle []byte) (found []int, inCode int) {
+	for i, d := range docs {
+		if bytes.Contains(d.content, needle) {
+			found = append(found, i)
+			if d.prior == 1 {
+				inCode++
+			}
+		}
+	}
+	return found, inCode
+}
+
+// fragments cuts a message at what is likely formatted in at run time
+// (numbers, quoted values), keeping pieces long enough to be distinctive.
+func fragments(msg string) []string {
+	var out []string
+	for _, piece := range formatted.Split(msg, -1) {
+		if piece = strings.TrimSpace(piece); len(piece) >= 12 {
+			out = append(out, piece)
+		}
+	}
+	return out
+}
+
+// formatted matches what a message likely had formatted in at run time.
+var formatted = regexp.MustCompile(`\d+|'[^']*'|"[^"]*"|<[^>]*>|\{[^}]*\}|%[a-z]`)
+
+// hits are the lines where the issue's identifiers appear.
+func hits(content []byte, idents map[string]bool) []int {
+	var out []int
+	for i, line := range bytes.Split(content, []byte("\n")) {
+		for id := range idents {
+			if bytes.Contains(line, []byte(id)) {
+				out = append(out, i+1)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func normalise(scores []float64) []float64 {
+	top := 0.0
+	for _, s := range scores {
+		top = math.Max(top, s)
+	}
+	if top == 0 {
+		return scores
+	}
+	for i := range scores {
+		scores[i] /= top
+	}
+	return scores
+}

@@ -1,0 +1,239 @@
+package contextgather
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// clues are what an issue says that points at code: the words, the
+// identifiers (in code spans, or shaped like code), the paths and stack
+// frames, and quoted messages.
+type clues struct {
+	words       map[string]float64 // lower-case terms, weighted
+	title       map[string]bool    // terms of the title
+	identifiers map[string]bool    // as written: foo_bar, FooBar, a.b.c's parts
+	paths       []string           // file paths mentioned or in stack frames
+	frames      []frame            // stack frames, innermost last
+	messages    []string           // distinctive quoted or error text
+	literals    []string           // command-line flags and code spans, searched as written
+}
+
+type frame struct {
+	path     string
+	function string
+}
+
+var (
+	// Python: File "x/y.py", line 12, in name
+	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+, in ([A-Za-z_][A-Za-z0-9_<>]*)`)
+	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
+	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
+	// A bare path with a directory and a known source extension.
+	barePath = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?:py|go|js|jsx|ts|tsx|rb|rs|java|kt|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|toml|cfg|ini|yaml|yml))\b`)
+	codeSpan = regexp.MustCompile("`([^`\n]+)`")
+	fence    = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
+	// An identifier: letters, digits and underscores, not starting with a
+	// digit, possibly dotted.
+	identifier = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
+	quoted     = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
+	errorLine  = regexp.MustCompile(`(?m)^\s*(?:E\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)[A-Za-z]*:\s*(.{8,160})$`)
+	cliFlag    = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
+	word       = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]*`)
+)
+
+// Weights of where a word appears. Counts add up with diminishing returns
+// (a long issue is mostly logs, which repeat words), and the title, which
+// summarises the issue, adds on top.
+const (
+	textWeight = 1
+	codeWeight = 1
+	// joinedWeight is for two adjacent words written as one, as code and
+	// file names often do ("JUnit XML" and junitxml.py).
+	joinedWeight = 0.5
+	// maxRepeatWeight caps what repetition alone can give a term.
+	maxRepeatWeight = 2.5
+	titleBoost      = 3
+)
+
+// weight is a term's weight in the query.
+func (c clues) weight(term string) float64 {
+	n := c.words[term]
+	if n == 0 {
+		return 0
+	}
+	w := math.Min(1+math.Log(n), maxRepeatWeight)
+	if c.title[term] {
+		w += titleBoost
+	}
+	return w
+}
+
+// envDump matches lines of pasted environments: "package  1.2.3", "pkg==1.2.3",
+// "platform linux -- Python 3.9.1, pytest-6.2.5". They name the reporter's
+// machine, not the code.
+var envDump = regexp.MustCompile(`(?m)^\s*(?:[A-Za-z0-9_.\-\[\]]+\s*(?:==|\s)\s*v?\d[\w.+\-]*(?:\s+\S+)?|platform \S+ -- Python .*)\s*$`)
+
+// htmlComment matches issue-template comments.
+var htmlComment = regexp.MustCompile(`(?s)<!--.*?(?:-->|$)`)
+
+// readClues reads an issue's text.
+func readClues(text string) clues {
+	text = envDump.ReplaceAllString(htmlComment.ReplaceAllString(text, ""), "")
+	c := clues{words: map[string]float64{}, title: map[string]bool{}, identifiers: map[string]bool{}}
+
+	code := strings.Builder{}
+	for _, m := range fence.FindAllStringSubmatch(text, -1) {
+		code.WriteString(m[1] + "\n")
+	}
+	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+		code.WriteString(m[1] + "\n")
+	}
+
+	for _, m := range pyFrame.FindAllStringSubmatch(text, -1) {
+		c.frames = append(c.frames, frame{path: m[1], function: m[2]})
+		c.paths = append(c.paths, m[1])
+	}
+	for _, m := range pathLine.FindAllStringSubmatch(text, -1) {
+		c.paths = append(c.paths, m[1])
+	}
+	for _, m := range barePath.FindAllStringSubmatch(text, -1) {
+		c.paths = append(c.paths, m[1])
+	}
+	for _, m := range quoted.FindAllStringSubmatch(text, -1) {
+		c.messages = append(c.messages, m[1]+m[2])
+	}
+	for _, m := range errorLine.FindAllStringSubmatch(text, -1) {
+		c.messages = append(c.messages, strings.TrimSpace(m[1]))
+	}
+
+	for _, m := range cliFlag.FindAllStringSubmatch(text, -1) {
+		c.literals = append(c.literals, m[1])
+	}
+	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+		if span := strings.TrimSpace(m[1]); len(span) >= 6 && strings.ContainsAny(span, "_.-(=") {
+			c.literals = append(c.literals, span)
+		}
+	}
+
+	// Words anywhere count once and title words more; identifiers shaped
+	// like code (snake_case, camelCase, dotted) are kept for the symbol
+	// and usage signals.
+	title, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	for _, tok := range identifier.FindAllString(title, -1) {
+		for _, t := range terms(tok) {
+			c.title[t] = true
+		}
+	}
+	for _, tok := range identifier.FindAllString(text, -1) {
+		addTerms(c.words, tok, textWeight)
+		if looksLikeCode(tok) {
+			c.remember(tok)
+		}
+	}
+	// Code blocks are often logs: their words count as words, but only
+	// code-shaped ones, or those in inline code, are identifiers.
+	for _, tok := range identifier.FindAllString(code.String(), -1) {
+		addTerms(c.words, tok, codeWeight)
+	}
+	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+		for _, tok := range identifier.FindAllString(m[1], -1) {
+			if len(tok) > 2 && !stopWords[strings.ToLower(tok)] {
+				c.remember(tok)
+			}
+		}
+	}
+	words := word.FindAllString(text, -1)
+	for i := 1; i < len(words); i++ {
+		a, b := strings.ToLower(words[i-1]), strings.ToLower(words[i])
+		if len(a) > 2 && len(b) > 2 && !stopWords[a] && !stopWords[b] {
+			c.words[a+b] += joinedWeight
+		}
+	}
+	return c
+}
+
+// remember keeps an identifier and its dotted parts.
+func (c *clues) remember(tok string) {
+	for _, part := range strings.Split(tok, ".") {
+		if len(part) > 2 && !stopWords[strings.ToLower(part)] {
+			c.identifiers[part] = true
+		}
+	}
+}
+
+// looksLikeCode says whether a word is shaped like an identifier rather
+// than English: it has an underscore, an inner capital, or a dot.
+func looksLikeCode(tok string) bool {
+	if strings.ContainsAny(tok, "_.") {
+		return len(tok) > 3
+	}
+	for i, r := range tok {
+		if i > 0 && unicode.IsUpper(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// addTerms adds a token's terms: the whole token lower-cased, and its
+// parts split at underscores, dots and case changes.
+func addTerms(into map[string]float64, tok string, weight float64) {
+	for _, t := range terms(tok) {
+		into[t] += weight
+	}
+}
+
+// terms splits an identifier into lower-case search terms.
+func terms(tok string) []string {
+	var out []string
+	whole := strings.ToLower(tok)
+	if len(whole) > 1 && !stopWords[whole] && !strings.Contains(whole, ".") {
+		out = append(out, whole)
+	}
+	for _, part := range splitIdentifier(tok) {
+		if p := strings.ToLower(part); len(p) > 1 && p != whole && !stopWords[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// splitIdentifier splits at underscores, dots and lower-to-upper changes.
+func splitIdentifier(tok string) []string {
+	var parts []string
+	start := 0
+	runes := []rune(tok)
+	for i := 1; i <= len(runes); i++ {
+		boundary := i == len(runes) || runes[i] == '_' || runes[i] == '.' ||
+			(unicode.IsUpper(runes[i]) && unicode.IsLower(runes[i-1])) ||
+			(unicode.IsUpper(runes[i]) && i+1 < len(runes) && unicode.IsLower(runes[i+1]) && unicode.IsUpper(runes[i-1]))
+		if boundary {
+			if part := strings.Trim(string(runes[start:i]), "_."); part != "" {
+				parts = append(parts, part)
+			}
+			start = i
+		}
+	}
+	return parts
+}
+
+// stopWords are English and keywords of common languages: words that say
+// nothing about where code lives.
+var stopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a an and are as at be been but by can could did do does doing done for from
+		get got had has have having he her here him his how i if in into is it its just like make may me might more
+		most my no not now of on one only or other our out over same see should so some such than that the their them
+		then there these they this those through to too under up us use used using very was we were what when where
+		which while who why will with would you your also any all each even ever get gets seems seem want wants need
+		needs expected actual instead still work works working behavior behaviour issue bug error problem example
+		following follows however thanks thank please currently version versions run running returns return true false none
+		null nil self this def class func function var let const import from pass raise try except finally lambda
+		yield async await new public private static void int str string bool list dict tuple object type types
+		package main go fmt err ok else elif for while break continue case switch default`) {
+		m[w] = true
+	}
+	return m
+}()
