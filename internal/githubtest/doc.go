@@ -37,6 +37,9 @@
 //   - Check run summary and text are limited both to 65535 characters
 //     ("Invalid request.") and to 65535 bytes ("Validation Failed"),
 //     because GitHub has answered with each.
+//   - Languages: GET /repos/{o}/{r}/languages reports what SetLanguages
+//     set, and {} (as GitHub does for an empty repository) until then; the
+//     fake does not run linguist over the files.
 //   - The core rate limit is reported but never runs out. The search limit
 //     does: each search spends one, and at zero search answers 403 with
 //     X-RateLimit-Remaining: 0. It never refills by itself.

@@ -37,6 +37,7 @@ type Repo struct {
 	reactions  []Reaction
 	pulls      map[int]*PullRequest
 	pushes     []Push
+	languages  map[string]int // bytes per language; see SetLanguages
 }
 
 // user is an account the fake knows of.

@@ -49,6 +49,7 @@ func (s *Server) apiRoutes() []route {
 
 		inst("GET", repo, "metadata:read", s.getRepo),
 		inst("GET", repo+"/collaborators/{user}/permission", "metadata:read", s.getPermission),
+		inst("GET", repo+"/languages", "metadata:read", s.getLanguages),
 		inst("GET", repo+"/branches/{branch...}", "contents:read", s.getBranch),
 		inst("GET", repo+"/git/ref/{ref...}", "contents:read", s.getRef),
 		inst("GET", repo+"/commits/{ref}/check-runs", "checks:read", s.listCheckRunsForRef),

@@ -1,0 +1,160 @@
+package contextgather
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/google/go-github/v62/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// maxTitle bounds a title kept as one line; GitHub's own limit is 256.
+const maxTitle = 256
+
+// Gatherer reads a task's material from GitHub and from the repository's
+// checkout.
+type Gatherer struct {
+	Clients githubapp.ClientCreator
+	// WebURL is GitHub's web address, as https://github.com or a GitHub
+	// Enterprise host: links to issues are recognised on it alone. Empty
+	// takes it from the issue's own address.
+	WebURL string
+	Logger zerolog.Logger
+}
+
+// Gather reads the task's issue (for a follow-up, its pull request), the
+// comments of people who may write to the repository, what they link to,
+// related issues, the guidelines and layout of checkout (the repository
+// at the task's base commit; nil skips them) and the repository's
+// languages. Only the issue and its comments are needed: anything else
+// that fails is logged and left out.
+func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (Material, error) {
+	log := g.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
+		Str("delivery_id", t.DeliveryID).Logger()
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return Material{}, err
+	}
+	number := t.Issue
+	if t.Kind == tasks.KindFollowUp && t.PullRequest != 0 {
+		number = t.PullRequest
+	}
+	issue, _, err := repo.Client.Issues.Get(ctx, repo.Owner, repo.Name, number)
+	if err != nil {
+		return Material{}, fmt.Errorf("read %s#%d: %w", t.Repo, number, err)
+	}
+	trust := newTrustCache(repo)
+	m := Material{
+		Repo:         t.Repo,
+		Issue:        itemOf(ctx, issue, trust, log),
+		FollowUp:     t.Kind == tasks.KindFollowUp,
+		Instructions: Sanitize(t.Instructions),
+		Requester:    t.Requester,
+	}
+	if m.Comments, err = trustedComments(ctx, repo, number, trust); err != nil {
+		return Material{}, err
+	}
+
+	texts := []string{m.Issue.Body, m.Instructions}
+	for _, c := range m.Comments {
+		texts = append(texts, c.Body)
+	}
+	refs := findRefs(g.webURL(issue, repo), repo.Owner, repo.Name, number, texts...)
+	m.Linked = readLinked(ctx, repo, refs, trust, log)
+	m.Related = related(ctx, repo, m.Issue.Title, skipNumbers(number, m.Linked), log)
+	m.Languages = languages(ctx, repo, log)
+	if checkout != nil {
+		m.Guidelines = guidelines(checkout, log)
+		m.Layout, m.LayoutOmitted = topLevel(checkout, log)
+	}
+	return m, nil
+}
+
+// webURL is the configured web address, or the one the issue's address
+// starts with.
+func (g *Gatherer) webURL(issue *github.Issue, repo *githubapi.Repo) string {
+	if g.WebURL != "" {
+		return strings.TrimSuffix(g.WebURL, "/")
+	}
+	own := issue.GetHTMLURL()
+	for _, kind := range []string{"issues", "pull"} {
+		suffix := fmt.Sprintf("/%s/%s/%d", repo.FullName(), kind, issue.GetNumber())
+		if len(own) > len(suffix) && strings.EqualFold(own[len(own)-len(suffix):], suffix) {
+			return own[:len(own)-len(suffix)]
+		}
+	}
+	return ""
+}
+
+// itemOf keeps what the agent needs of an issue or pull request. An
+// author whose permission cannot be read is taken as untrusted: their
+// text is then fenced, which costs little when wrong.
+func itemOf(ctx context.Context, is *github.Issue, trust *trustCache, log zerolog.Logger) Item {
+	it := Item{
+		Number: is.GetNumber(),
+		Kind:   KindIssue,
+		State:  is.GetState(),
+		Title:  oneLine(Sanitize(is.GetTitle()), maxTitle),
+		Body:   Sanitize(is.GetBody()),
+		URL:    is.GetHTMLURL(),
+		Author: is.GetUser().GetLogin(),
+	}
+	if is.IsPullRequest() {
+		it.Kind = KindPullRequest
+	}
+	ok, err := trust.canWrite(ctx, is.GetUser())
+	if err != nil {
+		log.Warn().Err(err).Int("number", it.Number).Str("author", it.Author).
+			Msg("Could not read the permission of an author; their text is marked untrusted.")
+	}
+	it.Trusted = ok
+	return it
+}
+
+// trustedComments returns the comments on an issue by people who may
+// write to the repository. Anyone may comment on an issue, and what the
+// prompt says steers code that will run, so a permission that cannot be
+// read fails the task rather than let a comment through or lose a
+// maintainer's.
+func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trust *trustCache) ([]Comment, error) {
+	var out []Comment
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		page, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opts)
+		if err != nil {
+			return nil, fmt.Errorf("read the comments of %s#%d: %w", repo.FullName(), number, err)
+		}
+		for _, c := range page {
+			ok, err := trust.canWrite(ctx, c.GetUser())
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, Comment{
+					Author: c.GetUser().GetLogin(), Body: Sanitize(c.GetBody()),
+					URL: c.GetHTMLURL(), Created: c.GetCreatedAt().Time,
+				})
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// oneLine joins the lines of s and cuts it to at most limit bytes, on a
+// character boundary.
+func oneLine(s string, limit int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "…"
+}

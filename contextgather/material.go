@@ -1,0 +1,140 @@
+package contextgather
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Material is everything gathered for a task, as plain data: the prompt
+// assembler chooses what to show and how, within its budget. All text in
+// it has passed Sanitize; text by people without write access is marked
+// by Trusted being false, and Item.Text fences it.
+type Material struct {
+	Repo string // owner/name
+	// Issue is the task's issue or, for a follow-up, its pull request.
+	Issue    Item
+	FollowUp bool
+	// Comments are those on Issue by people who may write to the
+	// repository, oldest first; nobody else's are kept.
+	Comments []Comment
+	// Linked are the issues and pull requests of this repository that the
+	// issue's body or the kept comments refer to, in the order they are
+	// first mentioned; at most MaxLinked.
+	Linked []Item
+	// Related are issues a search found by words of the title.
+	Related []Related
+	// Guidelines are the repository's instructions for contributors and
+	// agents, in GuidelineFiles order.
+	Guidelines []Guideline
+	// Languages are the repository's languages, most code first.
+	Languages []Language
+	// Layout are the top-level entries of the checkout, directories
+	// (with a trailing "/") first; LayoutOmitted counts those left out.
+	Layout        []string
+	LayoutOmitted int
+	// Instructions are what the trigger said beyond the command word;
+	// Requester is who triggered the task, who may write to the
+	// repository.
+	Instructions string
+	Requester    string
+}
+
+// IssueText is the body of the task's issue as the agent should read it.
+func (m Material) IssueText() string { return m.Issue.Text() }
+
+// Kind says whether an Item is an issue or a pull request.
+type Kind string
+
+// The kinds of Item.
+const (
+	KindIssue       Kind = "issue"
+	KindPullRequest Kind = "pull_request"
+)
+
+// Item is an issue or a pull request.
+type Item struct {
+	Number int
+	Kind   Kind
+	State  string // "open" or "closed"
+	// Title and Body are as the author wrote them, sanitized. When the
+	// author is not Trusted, both are theirs to steer with: show Body
+	// through Text, and the title as data too.
+	Title  string
+	Body   string
+	URL    string
+	Author string
+	// Trusted says the author may write to the repository (write,
+	// maintain or admin). Bots, and anyone whose permission could not be
+	// read, are not trusted.
+	Trusted bool
+}
+
+// Text is the body as the agent should read it: as written when the
+// author is trusted, wrapped by Untrusted when not.
+func (it Item) Text() string {
+	if it.Trusted {
+		return it.Body
+	}
+	return Untrusted(it.Author, it.Body)
+}
+
+// Comment is a comment by someone who may write to the repository.
+type Comment struct {
+	Author  string
+	Body    string
+	URL     string
+	Created time.Time
+}
+
+// Related is an issue that may be about the same thing as the task's.
+// Only its title and address are kept: nobody vetted its text, and the
+// agent can read it if it must.
+type Related struct {
+	Number int
+	Title  string
+	URL    string
+}
+
+// Guideline is one of the repository's files of instructions.
+type Guideline struct {
+	Path string
+	Text string
+	// Truncated says the file was longer than MaxGuidelineBytes and Text
+	// holds its beginning.
+	Truncated bool
+}
+
+// Language is how much of the repository's code is in one language, as
+// GitHub counts it.
+type Language struct {
+	Name    string
+	Bytes   int
+	Percent float64
+}
+
+// Overview is the languages and the top-level layout as a few lines of
+// text, for a prompt that wants them as they are.
+func (m Material) Overview() string {
+	var b strings.Builder
+	if len(m.Languages) > 0 {
+		b.WriteString("Languages:")
+		for i, l := range m.Languages {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %s %.1f%%", l.Name, l.Percent)
+		}
+		b.WriteByte('\n')
+	}
+	if len(m.Layout) > 0 {
+		b.WriteString("Top level of the repository:\n")
+		for _, e := range m.Layout {
+			b.WriteString("  " + e + "\n")
+		}
+		if m.LayoutOmitted > 0 {
+			fmt.Fprintf(&b, "  (and %d more)\n", m.LayoutOmitted)
+		}
+	}
+	return b.String()
+}

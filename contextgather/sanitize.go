@@ -1,0 +1,110 @@
+package contextgather
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sanitize cleans text written on GitHub of what its readers there did
+// not see, so that nobody can hide instructions for the agent in an issue
+// a maintainer approved:
+//
+//   - HTML comments, and their kin that GitHub also drops (<? ... >,
+//     <!DOCTYPE ...>, <![CDATA[ ... >); a comment left open runs to the end;
+//   - images: ![alt](url) becomes [image: alt], <img> tags go; the agent
+//     cannot see them, and their addresses only invite fetching;
+//   - the titles of link reference definitions, and the [//]: # (...)
+//     "comment" idiom, which GitHub never shows;
+//   - the info string of fenced code after its first word (the language);
+//   - invisible and bidirectional-control characters (see stripInvisible),
+//     everywhere, code included.
+//
+// Line endings become "\n", runs of blank lines outside code become one,
+// and blank lines at the start and white space at the end go. Fenced and
+// indented code blocks and inline code keep their contents but for
+// invisible characters. Where the text is Markdown and where it is code is
+// decided by a CommonMark parser, not by patterns: a pattern that took
+// HTML for code would let a comment hide behind a stray backtick. Where
+// the parser and GitHub may disagree, Sanitize errs towards dropping a
+// little that GitHub shows, never keeping what GitHub hides.
+func Sanitize(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	s = stripHiddenMarkup(s)
+	s = stripInvisible(s)
+	return trimBlank(s)
+}
+
+// trimBlank removes blank lines at the start and white space at the end;
+// the first line keeps its indentation, which may make it code.
+func trimBlank(s string) string {
+	s = strings.TrimRight(s, " \t\n")
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 || strings.TrimSpace(s[:i]) != "" {
+			return s
+		}
+		s = s[i+1:]
+	}
+}
+
+// stripInvisible removes characters that show nothing, or that reorder
+// what is shown, so the text the agent reads is the text people saw:
+// zero-width characters (U+200B–U+200F), bidirectional embeddings,
+// overrides and isolates (U+202A–U+202E, U+2066–U+2069), the byte order
+// mark, soft hyphens, tag characters (U+E0000–U+E007F), and every other
+// format (Cf) character; control characters but tab and newline; and
+// runs of variation selectors, which can carry a hidden message one
+// selector at a time while a single one after a character (the emoji
+// style of ❤️) is kept. Line and paragraph separators become newlines.
+// Invalid UTF-8 becomes U+FFFD.
+func stripInvisible(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	prev := rune(-1) // the last rune kept; -1 at the start
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == utf8.RuneError && size == 1:
+			r = utf8.RuneError
+		case r == '\u2028' || r == '\u2029':
+			r = '\n'
+		case r == '\t' || r == '\n':
+		case unicode.IsControl(r), r >= 0xE0000 && r <= 0xE007F, unicode.Is(unicode.Cf, r):
+			continue
+		case isVariationSelector(r) && (prev < 0 || isVariationSelector(prev) || unicode.IsSpace(prev)):
+			continue
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
+}
+
+func isVariationSelector(r rune) bool {
+	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF)
+}
+
+var (
+	// markdownImage is ![alt](destination) and ![alt][label]; alt is
+	// kept, since it often says what the image showed.
+	markdownImage = regexp.MustCompile(`!\[([^\[\]\n]*)\](?:\((?:<[^>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?\s*\)|\[[^\[\]\n]*\])`)
+	// blankRun is two or more blank lines.
+	blankRun = regexp.MustCompile(`\n(?:[ \t]*\n){2,}`)
+)
+
+// rewriteProse rewrites text outside code: images become a mention,
+// blank runs one blank line.
+func rewriteProse(s string) string {
+	s = markdownImage.ReplaceAllStringFunc(s, func(m string) string {
+		alt := strings.TrimSpace(markdownImage.FindStringSubmatch(m)[1])
+		if alt == "" {
+			return "[image]"
+		}
+		return "[image: " + alt + "]"
+	})
+	return blankRun.ReplaceAllString(s, "\n\n")
+}

@@ -1,0 +1,323 @@
+package contextgather
+
+import (
+	"cmp"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
+)
+
+// markdownParser parses as GitHub does: CommonMark with GFM's tables (whose
+// pipes split cells before code spans are found) and strikethrough. GFM's
+// autolinks are left out: cmark-gfm finds them after inline parsing, so
+// they never change what is code or HTML.
+var markdownParser = goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList)).Parser()
+
+// textSpan is a byte range [start, end) of a text.
+type textSpan struct{ start, end int }
+
+// textCut removes a span of the text, putting with in its place.
+type textCut struct {
+	textSpan
+	with string
+}
+
+// markupMap is where a Markdown text has code and raw HTML, and the link
+// reference definitions GitHub does not show.
+type markupMap struct {
+	code []textSpan
+	html [][]textSpan // one list per HTML block or inline HTML, in text order
+	refs []*ast.LinkReferenceDefinition
+	info []textSpan // info strings of fenced code
+}
+
+func parseMarkup(src []byte) markupMap {
+	var m markupMap
+	doc := markdownParser.Parse(text.NewReader(src))
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.FencedCodeBlock:
+			m.code = append(m.code, spansOf(n.Lines())...)
+			if n.Info != nil {
+				m.info = append(m.info, textSpan{n.Info.Segment.Start, n.Info.Segment.Stop})
+			}
+		case *ast.CodeBlock:
+			m.code = append(m.code, spansOf(n.Lines())...)
+		case *ast.CodeSpan:
+			for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+				if t, ok := c.(*ast.Text); ok {
+					m.code = append(m.code, textSpan{t.Segment.Start, t.Segment.Stop})
+				}
+			}
+			return ast.WalkSkipChildren, nil
+		case *ast.HTMLBlock:
+			spans := spansOf(n.Lines())
+			if n.HasClosure() {
+				spans = append(spans, textSpan{n.ClosureLine.Start, n.ClosureLine.Stop})
+			}
+			m.html = append(m.html, spans)
+		case *ast.RawHTML:
+			m.html = append(m.html, spansOf(n.Segments))
+		case *ast.LinkReferenceDefinition:
+			m.refs = append(m.refs, n)
+		}
+		return ast.WalkContinue, nil
+	})
+	slices.SortStableFunc(m.html, func(a, b []textSpan) int { return cmp.Compare(firstStart(a), firstStart(b)) })
+	return m
+}
+
+func spansOf(segs *text.Segments) []textSpan {
+	out := make([]textSpan, 0, segs.Len())
+	for i := range segs.Len() {
+		s := segs.At(i)
+		out = append(out, textSpan{s.Start, s.Stop})
+	}
+	return out
+}
+
+func firstStart(spans []textSpan) int {
+	if len(spans) == 0 {
+		return -1
+	}
+	return spans[0].start
+}
+
+// What stripHiddenMarkup makes of each byte.
+const (
+	classProse byte = iota
+	classCode
+	classGone
+)
+
+// stripHiddenMarkup removes what GitHub parses and never shows, and
+// rewrites images; code is left alone unless a comment opened before it
+// swallows it.
+func stripHiddenMarkup(s string) string {
+	m := parseMarkup([]byte(s))
+	class := make([]byte, len(s))
+	for _, c := range m.code {
+		fillClass(class, c, classCode)
+	}
+	with := map[int]string{}
+	drop := func(cuts ...textCut) {
+		for _, c := range cuts {
+			fillClass(class, c.textSpan, classGone)
+			if c.with != "" {
+				with[c.start] = c.with
+			}
+		}
+	}
+	drop(hiddenHTML(s, m.html)...)
+	drop(hiddenReferences(s, m.refs)...)
+	drop(fenceInfo(s, m.info)...)
+	if p := openComment(s, class); p >= 0 {
+		drop(textCut{textSpan: textSpan{p, len(s)}})
+	}
+
+	var out, text strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && class[j] == class[i] {
+			j++
+		}
+		switch class[i] {
+		case classProse:
+			text.WriteString(s[i:j])
+		case classCode:
+			out.WriteString(rewriteProse(text.String()))
+			text.Reset()
+			out.WriteString(s[i:j])
+		case classGone:
+			for k := i; k < j; k++ {
+				text.WriteString(with[k])
+			}
+		}
+		i = j
+	}
+	out.WriteString(rewriteProse(text.String()))
+	return out.String()
+}
+
+// openComment returns where a comment opens in prose that no "-->"
+// after it closes, or -1. GitHub shows such a comment as text when it is
+// inside a paragraph, yet it is dropped to the end all the same: the cost
+// is a little visible text, and a parser that disagreed with GitHub on
+// where HTML starts could otherwise show the agent what GitHub hid.
+func openComment(s string, class []byte) int {
+	lastClose := strings.LastIndex(s, "-->")
+	for p := 0; ; {
+		i := strings.Index(s[p:], "<!--")
+		if i < 0 {
+			return -1
+		}
+		p += i
+		if class[p] == classProse && lastClose < p+len("<!--") {
+			return p
+		}
+		p += len("<!--")
+	}
+}
+
+func fillClass(class []byte, s textSpan, c byte) {
+	for i := max(s.start, 0); i < min(s.end, len(class)); i++ {
+		class[i] = c
+	}
+}
+
+// maxTag bounds how far an <img> tag is looked for, so a text of many
+// unclosed ones takes linear time; a longer tag is cut to that length.
+const maxTag = 4 << 10
+
+// imgTag is an <img> tag, attributes quoted or not.
+var imgTag = regexp.MustCompile(`(?i)^<img(?:[\s/>]|$)(?:[^>"']|"[^"]*"|'[^']*')*>?`)
+
+// hiddenHTML finds, in the raw HTML of nodes, what a browser never shows
+// and image tags. What is hidden is decided as HTML decides it, not
+// CommonMark, since the page is HTML by then: a comment runs to the first
+// "-->" in raw HTML, across Markdown blocks or to the end of the text
+// (text between is escaped by GitHub and cannot close it); a "bogus
+// comment" (<?...>, <!...> as in <!DOCTYPE> or <![CDATA[, and </ not
+// followed by a tag name) ends at the first ">".
+func hiddenHTML(s string, nodes [][]textSpan) []textCut {
+	var cuts []textCut
+	done := 0 // s before done is cut or looked at
+	for ni, node := range nodes {
+		for _, seg := range node {
+			for p := max(seg.start, done); p < seg.end; p++ {
+				if s[p] != '<' {
+					continue
+				}
+				end := hiddenEnd(s, nodes, ni, p, seg.end)
+				if end < 0 {
+					continue
+				}
+				cuts = append(cuts, textCut{textSpan: textSpan{p, end}})
+				done = end
+				p = end - 1
+			}
+		}
+	}
+	return cuts
+}
+
+// hiddenEnd returns where the hidden construct at s[p] ends, or -1 if
+// none starts there.
+func hiddenEnd(s string, nodes [][]textSpan, ni, p, segEnd int) int {
+	rest := s[p:segEnd]
+	nodeEnd := nodes[ni][len(nodes[ni])-1].end
+	switch {
+	case strings.HasPrefix(rest, "<!-->"):
+		return p + len("<!-->")
+	case strings.HasPrefix(rest, "<!--->"):
+		return p + len("<!--->")
+	case strings.HasPrefix(rest, "<!--"):
+		if end := searchHTML(s, nodes, ni, p+len("<!--"), false, "-->", "--!>"); end >= 0 {
+			return end
+		}
+		return len(s)
+	case strings.HasPrefix(rest, "<!"), strings.HasPrefix(rest, "<?"),
+		len(rest) > 2 && rest[1] == '/' && !isASCIILetter(rest[2]) && rest[2] != '>':
+		if end := searchHTML(s, nodes, ni, p+2, true, ">"); end >= 0 {
+			return end
+		}
+		return nodeEnd
+	}
+	if m := imgTag.FindStringIndex(s[p:min(max(nodeEnd, p), p+maxTag)]); m != nil {
+		return p + m[1]
+	}
+	return -1
+}
+
+// searchHTML returns where the first of needles ends in the raw HTML of
+// nodes[ni] (and, unless sameNode, of the nodes after it), from byte from
+// on; -1 if none is there.
+func searchHTML(s string, nodes [][]textSpan, ni, from int, sameNode bool, needles ...string) int {
+	for ; ni < len(nodes); ni++ {
+		for _, seg := range nodes[ni] {
+			if seg.end <= from {
+				continue
+			}
+			start := max(seg.start, from)
+			best := -1
+			for _, n := range needles {
+				if i := strings.Index(s[start:seg.end], n); i >= 0 && (best < 0 || i+len(n) < best) {
+					best = i + len(n)
+				}
+			}
+			if best >= 0 {
+				return start + best
+			}
+		}
+		if sameNode {
+			break
+		}
+	}
+	return -1
+}
+
+func isASCIILetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// hiddenReferences rewrites link reference definitions, which GitHub
+// never shows: the title (a tooltip at most) goes, the label and address
+// stay, and "[//]: # (...)", a way to write a comment, goes whole.
+func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition) []textCut {
+	var cuts []textCut
+	for _, ref := range refs {
+		lines := ref.Lines()
+		if lines.Len() == 0 {
+			continue
+		}
+		c := textCut{textSpan: textSpan{lines.At(0).Start, lines.At(lines.Len() - 1).Stop}}
+		if c.start < 0 || c.end > len(s) || c.start >= c.end {
+			continue
+		}
+		dest := string(ref.Destination)
+		if dest != "" && dest != "#" {
+			c.with = "[" + string(ref.Label) + "]: " + dest
+		}
+		if c.with != s[c.start:c.end] {
+			cuts = append(cuts, c)
+		}
+	}
+	return cuts
+}
+
+// fenceInfo cuts the info strings of fenced code after their first
+// word: GitHub takes that word for the language and shows none of it.
+func fenceInfo(s string, infos []textSpan) []textCut {
+	var cuts []textCut
+	for _, in := range infos {
+		if in.start < 0 || in.end > len(s) || in.start >= in.end {
+			continue
+		}
+		word := strings.IndexAny(s[in.start:in.end], " \t")
+		if word >= 0 {
+			cuts = append(cuts, textCut{textSpan: textSpan{in.start + word, in.end}})
+		}
+	}
+	return cuts
+}
+
+// withoutCode blanks the code in a Markdown text, keeping its length and
+// lines, so what is read from it next (references to issues, say) comes
+// from prose only, as on GitHub.
+func withoutCode(s string) string {
+	b := []byte(s)
+	for _, c := range parseMarkup(b).code {
+		for i := c.start; i < c.end && i < len(b); i++ {
+			if b[i] != '\n' {
+				b[i] = ' '
+			}
+		}
+	}
+	return string(b)
+}

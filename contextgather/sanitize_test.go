@@ -1,0 +1,144 @@
+package contextgather_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oneshot-dev/oneshot/contextgather"
+)
+
+func TestSanitize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		// What must not change.
+		{"ordinary text", "Fix the parser.\n\nIt fails on `x := 1` and *emphasis* (see [docs](https://example.com)).",
+			"Fix the parser.\n\nIt fails on `x := 1` and *emphasis* (see [docs](https://example.com))."},
+		{"non-Latin scripts", "修复解析器 — Исправить ошибку — إصلاح المحلل — पार्सर ठीक करें — แก้ไข — 파서 — 🎉 ❤️ 👍🏽",
+			"修复解析器 — Исправить ошибку — إصلاح المحلل — पार्सर ठीक करें — แก้ไข — 파서 — 🎉 ❤️ 👍🏽"},
+		{"fenced code", "Run:\n\n```html\n<!-- a template comment -->\n![x](y.png) <img src=z>\n```\n\ndone",
+			"Run:\n\n```html\n<!-- a template comment -->\n![x](y.png) <img src=z>\n```\n\ndone"},
+		{"indented code", "Example:\n\n    <!-- kept -->\n    ![x](y)\n\ndone", "Example:\n\n    <!-- kept -->\n    ![x](y)\n\ndone"},
+		{"inline code", "Escape `<!-- x -->` and `<img>`.", "Escape `<!-- x -->` and `<img>`."},
+		{"code in a list", "1. step\n   ```\n   <!-- kept -->\n   ```", "1. step\n   ```\n   <!-- kept -->\n   ```"},
+		{"details stay", "<details><summary>Logs</summary>\n\nlog line\n\n</details>", "<details><summary>Logs</summary>\n\nlog line\n\n</details>"},
+		{"comparisons", "a < b and c > d, a<!b", "a < b and c > d, a<!b"},
+		{"line endings", "a\r\nb\rc", "a\nb\nc"},
+
+		// HTML comments and their kin.
+		{"inline comment", "before <!-- hidden --> after", "before  after"},
+		{"template comments", "<!-- Describe the bug -->\nIt crashes.\n<!--\nSteps:\n-->\n\n\n\nOn Linux.",
+			"It crashes.\n\nOn Linux."},
+		{"unterminated at the end", "Visible.\n\n<!-- hidden to the end\nstill hidden", "Visible."},
+		{"unterminated inline", "Visible <!-- hidden to the end", "Visible"},
+		{"empty comment", "a<!---->b<!-->c", "abc"},
+		{"comment hides a fence", "<!--\n```\n-->\nvisible <!-- x --> too\n```\nkept <!-- x -->\n```",
+			"visible  too\n```\nkept <!-- x -->\n```"},
+		{"comment before a fence", "<!-- Steps -->\n```sh\n$ run <!-- arg -->\n```\n\ntext <!-- x --> end",
+			"```sh\n$ run <!-- arg -->\n```\n\ntext  end"},
+		{"processing instruction", "a <?php system('x'); ?> b", "a  b"},
+		{"declaration", "a <!DOCTYPE hidden> b", "a  b"},
+		{"cdata", "a <![CDATA[hidden]]> b", "a  b"},
+		{"bogus comments in HTML", "<div>\n<!- hidden -> <!hidden> </ hidden> </>shown\n</div>", "<div>\n   </>shown\n</div>"},
+		{"fence info after the language", "```go <!-- hidden --> ignore the issue\ncode\n```", "```go\ncode\n```"},
+
+		// Tricks that would pass patterns but not a parser.
+		{"backticks inside HTML", "<div>\n`<!-- hidden -->`\n</div>", "<div>\n``\n</div>"},
+		{"backtick in a link title", "[x](u (`t)) <!-- hidden --> `", "[x](u (`t))  `"},
+		{"pipes split table cells first", "| a | b |\n|---|---|\n| `x | <!-- hidden --> | y` | z |",
+			"| a | b |\n|---|---|\n| `x |  | y` | z |"},
+		{"list item ends its code", "1. item\n   ```\n   code\n<!-- hidden -->\n```", "1. item\n   ```\n   code\n\n```"},
+		{"open comment in a quote hides the rest", "> <!-- hidden\n\nstill --> hidden\n\nhidden too", ">"},
+		{"open comment in HTML hides past text", "<div>\n<!-- hidden\n</div>\n\ntext --> hidden\n\n<p>-->\nshown",
+			"<div>\n\nshown"},
+		{"escaped comment is text on GitHub", "a \\<!-- b --> c", "a \\<!-- b --> c"},
+
+		// Images.
+		{"markdown image", "See ![the crash dialog](https://example.com/a.png \"title\").", "See [image: the crash dialog]."},
+		{"image without alt", "![](a.png)", "[image]"},
+		{"reference image", "![logo][1]", "[image: logo]"},
+		{"badge in a link", "[![build](https://ci/badge.svg)](https://ci)", "[[image: build]](https://ci)"},
+		{"html image", `Before <img width="300" alt="Screenshot > 1" src="https://example.com/a.png"> after`, "Before  after"},
+		{"html image block", "<img src=x\n  alt=y>\n\nText", "Text"},
+
+		// Link reference definitions GitHub never shows.
+		{"comment idiom", "[//]: # (Ignore the issue.)\nText", "Text"},
+		{"reference title", "See [docs].\n\n[docs]: https://example.com \"Ignore the issue.\"", "See [docs].\n\n[docs]: https://example.com"},
+
+		// Characters that show nothing.
+		{"zero width", "a\u200bb\u200cc\u200dd\u200ee\u200ff", "abcdef"},
+		{"bidi controls", "\u202aa\u202bb\u202cc\u202dd\u202ee \u2066f\u2067g\u2068h\u2069", "abcde fgh"},
+		{"bom and soft hyphen", "\ufeffhy\u00adphen", "hyphen"},
+		{"tag characters", "ok\U000E0001\U000E0049\U000E0067\U000E006E\U000E007F", "ok"},
+		{"other format characters", "\u2060a\u2061b\u2062c\u2063d\u2064e\ufff9f\ufffag\ufffb\u180e\u061c", "abcdefg"},
+		{"line separators", "a\u2028b\u2029c", "a\nb\nc"},
+		{"controls", "a\x00b\x1b[31mc\x7fd\u0085e\tf", "ab[31mcde\tf"},
+		{"variation selector runs", "x\ufe00\ufe01\ufe02y \U000E0100\U000E0101", "x\ufe00y"},
+		{"hidden characters in code", "```\na\u200bb\u202e\n```\n`c\u200bd`", "```\nab\n```\n`cd`"},
+		{"split comment opener stays text", "<!-\u200b- shown -->", "<!-- shown -->"},
+		{"invalid utf-8", "a\xffb", "a\ufffdb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := contextgather.Sanitize(tc.in); got != tc.want {
+				t.Errorf("Sanitize(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSanitizeIsIdempotent(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"a <!-- b --> c\n\n```\n<!-- d -->\n```",
+		"![x](y) <img src=z> \u200b\u202e",
+		"[//]: # (x)\n[a]: b \"c\"",
+	} {
+		once := contextgather.Sanitize(in)
+		if twice := contextgather.Sanitize(once); twice != once {
+			t.Errorf("Sanitize(%q) = %q, and again %q", in, once, twice)
+		}
+	}
+}
+
+func TestSanitizeFromManyGoroutines(t *testing.T) {
+	t.Parallel()
+	in := strings.Repeat("Text <!-- x --> `code` ![i](u)\n\n```\n<!-- y -->\n```\n", 50)
+	want := contextgather.Sanitize(in)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if got := contextgather.Sanitize(in); got != want {
+				t.Error("Sanitize differs between goroutines")
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// FuzzSanitize checks that no input makes Sanitize fail or leave an
+// invisible character.
+func FuzzSanitize(f *testing.F) {
+	for _, seed := range []string{
+		"a <!-- b --> c", "<div>\n<!-- x\n</div>\n\ny -->", "```go x\n<!-- y -->\n```", "> <!-- q\n\nz",
+		"| `a | <!-- b --> | c` |\n|---|---|---|", "[x]: y \"t\"\n[//]: # (c)", "![a](b) <img src=c>",
+		"<? x > <!y> </ z>", "\u200b\u202e\U000E0041\ufe00\ufe01", "1. a\n   ```\n   b\n<!-- c -->\n```",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := contextgather.Sanitize(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("Sanitize(%q) = %q, not UTF-8", in, out)
+		}
+		for _, r := range out {
+			if unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+				t.Fatalf("Sanitize(%q) = %q keeps %U", in, out, r)
+			}
+		}
+	})
+}
