@@ -163,7 +163,16 @@ type Agent struct {
 	// values the agent gets, such as its API key. Only the agent's execs
 	// receive them, and they are masked in all output.
 	Secrets string `yaml:"secrets"`
+	// PromptTokens is the prompt's budget, estimated at four bytes a token.
+	PromptTokens int `yaml:"prompt_tokens"`
 }
+
+// DefaultPromptTokens leaves most of a large model's window for its work.
+const DefaultPromptTokens = 32_000
+
+// minPromptTokens is the least budget that holds a task, its checks and
+// its rules with some of the issue.
+const minPromptTokens = 1_000
 
 // SecretNames lists the names in Secrets.
 func (a Agent) SecretNames() []string {
@@ -233,7 +242,7 @@ func defaults() App {
 	a.Sandbox = Sandbox{Image: DefaultSandboxImage}
 	// Without a host name Owner stays empty, and Validate says so.
 	a.Sandbox.Owner, _ = os.Hostname()
-	a.Agent = Agent{Timeout: DefaultAgentTimeout}
+	a.Agent = Agent{Timeout: DefaultAgentTimeout, PromptTokens: DefaultPromptTokens}
 	a.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
 	return a
 }

@@ -45,6 +45,7 @@ var envVars = []envVar{
 	{"ONESHOT_AGENT_COMMAND", "agent.command", func(a *App) any { return &a.Agent.Command }},
 	{"ONESHOT_AGENT_TIMEOUT", "agent.timeout", func(a *App) any { return &a.Agent.Timeout }},
 	{"ONESHOT_AGENT_SECRETS", "agent.secrets", func(a *App) any { return &a.Agent.Secrets }},
+	{"ONESHOT_AGENT_PROMPT_TOKENS", "agent.prompt_tokens", func(a *App) any { return &a.Agent.PromptTokens }},
 	{"ONESHOT_LOG_LEVEL", "log.level", func(a *App) any { return &a.Log.Level }},
 	{"ONESHOT_LOG_FORMAT", "log.format", func(a *App) any { return &a.Log.Format }},
 }

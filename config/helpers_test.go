@@ -104,7 +104,7 @@ func valid() App {
 	a.Queue = Queue{Concurrency: 2, TaskTimeout: time.Hour}
 	a.Limits = Limits{TasksPerRepoPerHour: 20, TasksPerActorPerHour: 10}
 	a.Sandbox = Sandbox{Image: "oneshot/sandbox:latest", Owner: host}
-	a.Agent = Agent{Timeout: 30 * time.Minute}
+	a.Agent = Agent{Timeout: 30 * time.Minute, PromptTokens: 32_000}
 	a.Log = Log{Level: "info", Format: "json"}
 	return a
 }

@@ -205,6 +205,9 @@ func (a Agent) validate(bad problem) {
 	if a.Timeout <= 0 {
 		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
 	}
+	if a.PromptTokens < minPromptTokens {
+		bad("agent.prompt_tokens", "is %d; it must be at least %d", a.PromptTokens, minPromptTokens)
+	}
 	for _, name := range a.SecretNames() {
 		if !envName.MatchString(name) {
 			bad("agent.secrets", "names %q, which is not an environment variable name", name)

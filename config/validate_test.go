@@ -143,6 +143,8 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			"sandbox.owner (ONESHOT_SANDBOX_OWNER) is empty"},
 		{"agent command that ignores the prompt", func(a *App) { a.Agent.Command = "my-agent --go" },
 			"agent.command (ONESHOT_AGENT_COMMAND) does not contain {prompt_file}, so the agent would never see its prompt"},
+		{"prompt budget", func(a *App) { a.Agent.PromptTokens = 200 },
+			"agent.prompt_tokens (ONESHOT_AGENT_PROMPT_TOKENS) is 200; it must be at least 1000"},
 		{"agent timeout", func(a *App) { a.Agent.Timeout = 0 },
 			"agent.timeout (ONESHOT_AGENT_TIMEOUT) is 0s; it must be positive"},
 		{"agent secret that is not a variable name", func(a *App) { a.Agent.Secrets = "GOOD_KEY, bad-key" },
@@ -171,8 +173,8 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	got := lines(App{}.Validate())
 	// Everything that may not be zero: three GitHub URLs, the App's ID,
 	// secret and key, and every setting but the limits.
-	if len(got) != 19 {
-		t.Errorf("Validate of the zero App gave %d problems, want 19:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != 20 {
+		t.Errorf("Validate of the zero App gave %d problems, want 20:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	named := regexp.MustCompile(`^([a-z0-9_.]+) \(([A-Z0-9_]+)\) `)
 	for _, line := range got {
