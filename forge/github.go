@@ -6,6 +6,7 @@ package forge
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
 
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -34,6 +37,7 @@ type GitHub struct {
 	// Throttle spaces the task's writes to GitHub; the reporter and the
 	// notifier share it.
 	Throttle *githubapi.Throttle
+	Logger   zerolog.Logger
 
 	idMu sync.Mutex
 	ids  map[string]int64 // user IDs, for noreply e-mail addresses
@@ -114,54 +118,13 @@ func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth
 	return head, nil
 }
 
-// Issue returns the issue with the comments of people who may write to
-// the repository; others' comments are left out, since an issue is open to
-// anyone and the prompt steers code that will run.
-func (g *GitHub) Issue(ctx context.Context, t *tasks.Task) (pipeline.Issue, error) {
-	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
-	if err != nil {
-		return pipeline.Issue{}, err
-	}
-	issue, _, err := repo.Client.Issues.Get(ctx, repo.Owner, repo.Name, t.Issue)
-	if err != nil {
-		return pipeline.Issue{}, fmt.Errorf("read %s#%d: %w", t.Repo, t.Issue, err)
-	}
-	out := pipeline.Issue{Number: t.Issue, Title: issue.GetTitle(), Body: issue.GetBody(), URL: issue.GetHTMLURL(), Instructions: t.Instructions}
-	if t.Kind == tasks.KindFollowUp {
-		// The pull request is oneshot's own; its body is the earlier
-		// report. What matters is the feedback, which the instructions hold.
-		out.Title = "Follow-up on pull request #" + fmt.Sprint(t.Issue) + ": " + issue.GetTitle()
-		out.Body = "A maintainer reviewed this pull request, which you wrote, and asks for a change. " +
-			"The branch already holds your earlier work; change it as the feedback below says."
-	}
-	trusted := map[string]bool{}
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		comments, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, t.Issue, opts)
-		if err != nil {
-			return pipeline.Issue{}, fmt.Errorf("read the comments of %s#%d: %w", t.Repo, t.Issue, err)
-		}
-		for _, c := range comments {
-			login := c.GetUser().GetLogin()
-			if c.GetUser().GetType() == "Bot" {
-				continue
-			}
-			ok, seen := trusted[login]
-			if !seen {
-				if ok, err = repo.CanWrite(ctx, login); err != nil {
-					return pipeline.Issue{}, err
-				}
-				trusted[login] = ok
-			}
-			if ok {
-				out.Comments = append(out.Comments, pipeline.Comment{Author: login, Body: c.GetBody()})
-			}
-		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
-	}
+// Gather collects the task's context from GitHub and the checkout: the
+// issue, comments of people who may write to the repository (others' are
+// left out: an issue is open to anyone, and the prompt steers code that
+// will run), linked issues, related ones, and the repository's guidelines.
+func (g *GitHub) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (contextgather.Material, error) {
+	gatherer := &contextgather.Gatherer{Clients: g.Clients, WebURL: g.App.WebURL, Logger: g.Logger}
+	return gatherer.Gather(ctx, t, checkout)
 }
 
 // Identity is the App's bot as committer and the requester as co-author,

@@ -3,9 +3,11 @@ package forge
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 	"github.com/oneshot-dev/oneshot/workspace"
@@ -58,9 +60,10 @@ func (l *Local) FetchBranch(ctx context.Context, _ *tasks.Task, co *pipeline.Che
 	return fetchBranch(ctx, co, workspace.Auth{}, branch)
 }
 
-// Issue is the task text given on the command line.
-func (l *Local) Issue(context.Context, *tasks.Task) (pipeline.Issue, error) {
-	return pipeline.Issue{Number: 0, Title: l.Title, Body: l.Body}, nil
+// Gather is the task text given on the command line, and the checkout's
+// guidelines and layout.
+func (l *Local) Gather(_ context.Context, t *tasks.Task, checkout fs.FS) (contextgather.Material, error) {
+	return contextgather.Local(t, l.Title, l.Body, checkout), nil
 }
 
 // Identity commits as oneshot; there is nobody to credit.

@@ -1,4 +1,4 @@
-package githubapi
+package forge
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -36,7 +37,7 @@ type StatusComments interface {
 // pipeline.Reporter per attempt.
 type Progress struct {
 	Clients  githubapp.ClientCreator
-	Throttle *Throttle
+	Throttle *githubapi.Throttle
 	Comments StatusComments
 	Logger   zerolog.Logger
 
@@ -148,7 +149,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.writeCheckRun(ctx, true)
 	r.writeStatusComment(ctx)
 	if body := finalComment(rep); body != "" {
-		r.write(ctx, "final comment", func(repo *Repo) error {
+		r.write(ctx, "final comment", func(repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
@@ -180,7 +181,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 	if r.task.CheckRunID == 0 {
 		return
 	}
-	r.write(ctx, "check run", func(repo *Repo) error {
+	r.write(ctx, "check run", func(repo *githubapi.Repo) error {
 		rep, tail, dirty := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil
@@ -197,7 +198,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 			output.Text = github.String(limit("Output of the latest step, its end:\n\n```\n"+tail+"\n```", maxOutput))
 		}
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
-			github.UpdateCheckRunOptions{Name: CheckName, Output: output})
+			github.UpdateCheckRunOptions{Name: githubapi.CheckName, Output: output})
 		return err
 	})
 }
@@ -205,7 +206,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 // writeStatusComment creates the task's status comment, or edits it, with
 // the latest report.
 func (r *taskReporter) writeStatusComment(ctx context.Context) {
-	r.write(ctx, "status comment", func(repo *Repo) error {
+	r.write(ctx, "status comment", func(repo *githubapi.Repo) error {
 		r.mu.Lock()
 		rep := r.latest
 		r.steps = stepTable(rep)
@@ -226,8 +227,8 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 
 // write runs one write in the task's turn, logging a failure: progress
 // that cannot be shown must not stop the work.
-func (r *taskReporter) write(ctx context.Context, what string, fn func(*Repo) error) {
-	repo, err := ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
+func (r *taskReporter) write(ctx context.Context, what string, fn func(*githubapi.Repo) error) {
+	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err == nil {
 		err = r.p.Throttle.Do(ctx, r.task.ID, func() error { return fn(repo) })
 	}

@@ -62,7 +62,14 @@ type Notifier struct {
 	Throttle *Throttle
 	// Progress, when set, writes the output of running attempts' check
 	// runs; the notifier then sets only their status.
-	Progress *Progress
+	Progress OutputOwner
+}
+
+// OutputOwner knows which check runs' output a reporter writes;
+// forge.Progress is one.
+type OutputOwner interface {
+	Owns(checkRunID int64) bool
+	Release(checkRunID int64)
 }
 
 var _ tasks.Notifier = (*Notifier)(nil)

@@ -14,9 +14,11 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 	"github.com/oneshot-dev/oneshot/workspace"
@@ -61,8 +63,10 @@ type Forge interface {
 	// FetchBranch fetches the task's branch into refs/oneshot/branch when
 	// it exists, and returns its head, or "" when it does not exist.
 	FetchBranch(ctx context.Context, t *tasks.Task, c *Checkout, branch string) (string, error)
-	// Issue is what the task is about, with trusted comments only.
-	Issue(ctx context.Context, t *tasks.Task) (Issue, error)
+	// Gather collects what the task is about: the issue, what trusted
+	// people added, linked issues, the repository's guidelines. checkout
+	// is the base commit's files.
+	Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (contextgather.Material, error)
 	// Identity is who commits (the bot) and who is credited (the
 	// requester), as "Name <email>".
 	Identity(ctx context.Context, t *tasks.Task) (committer, coAuthor string, err error)
@@ -88,24 +92,6 @@ type Checkout struct {
 	// Branch, when set, is the branch the task continues: a follow-up's
 	// pull request branch.
 	Branch string
-}
-
-// Issue is what a task is about.
-type Issue struct {
-	Number   int
-	Title    string
-	Body     string
-	URL      string
-	Comments []Comment
-	// Instructions are what the trigger added, as in "/oneshot keep it
-	// small".
-	Instructions string
-}
-
-// Comment is a comment by someone trusted.
-type Comment struct {
-	Author string
-	Body   string
 }
 
 // PullRequest is what Publish opens or updates.
@@ -156,6 +142,9 @@ type Pipeline struct {
 // Defaults are the operator's choices that a repository may narrow.
 type Defaults struct {
 	Image string
+	// PromptTokens is the prompt's budget; 0 means
+	// contextgather.DefaultTokenBudget.
+	PromptTokens int
 	// AgentSecrets are handed to the agent's execs, and only to them.
 	AgentSecrets map[string]string
 	// SandboxEnv is set in every sandbox.

@@ -24,7 +24,7 @@ func (r *run) ship(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := commitMessage(r.task, r.issue, coAuthor)
+	msg := commitMessage(r.task, r.title, coAuthor)
 	if err := r.session.WriteFile(ctx, commitMsg, strings.NewReader(msg), 0o644); err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, sh
 		Branch:    r.branch,
 		Head:      head,
 		Base:      r.co.DefaultBranch,
-		Title:     r.issue.Title,
+		Title:     r.title,
 		Body:      r.pullRequestBody(),
 		Draft:     r.cfg.PullRequest.Draft,
 		Labels:    r.cfg.PullRequest.Labels,
@@ -129,8 +129,7 @@ func findingList(found []guard.Finding) string {
 }
 
 // commitMessage says what the commit is for and credits who asked.
-func commitMessage(t *tasks.Task, issue Issue, coAuthor string) string {
-	title := issue.Title
+func commitMessage(t *tasks.Task, title, coAuthor string) string {
 	if len(title) > 64 {
 		title = title[:61] + "..."
 	}
@@ -150,7 +149,7 @@ func commitMessage(t *tasks.Task, issue Issue, coAuthor string) string {
 // it was checked, and where the logs are.
 func (r *run) pullRequestBody() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Fixes #%d\n\noneshot's change for **%s**, at the request of @%s.\n\n", r.task.Issue, r.issue.Title, r.task.Requester)
+	fmt.Fprintf(&b, "Fixes #%d\n\noneshot's change for **%s**, at the request of @%s.\n\n", r.task.Issue, r.title, r.task.Requester)
 	b.WriteString("### Checks\n\n")
 	if len(r.report.Checks) == 0 {
 		b.WriteString("No verify commands ran: nothing checked this change.\n")

@@ -49,7 +49,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	throttle := &githubapi.Throttle{}
-	progress := &githubapi.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop()}
+	progress := &forge.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop()}
 	p := &pipeline.Pipeline{
 		Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin(), Throttle: throttle},
 		Sandbox:  engine,

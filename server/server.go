@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		return nil, err
 	}
 	throttle := &githubapi.Throttle{}
-	progress := &githubapi.Progress{Clients: clients, Throttle: throttle, Logger: log}
+	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log}
 	runner := opts.Runner
 	if runner == nil {
 		engine, err := sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
@@ -86,11 +86,11 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			return nil, err
 		}
 		runner = &pipeline.Pipeline{
-			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle},
+			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log},
 			Sandbox:  engine,
 			Agent:    agent.Factory(opts.Agent),
 			Reporter: progress.For,
-			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, AgentSecrets: opts.AgentSecrets},
+			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},
 			TaskURL:  func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
 		}
 	}

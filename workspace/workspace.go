@@ -5,12 +5,15 @@
 package workspace
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -164,6 +167,42 @@ func (r *Repo) ReadDir(ctx context.Context, rev, dir string) ([]Entry, error) {
 		entries = append(entries, Entry{Name: name, Dir: strings.Contains(meta, " tree ")})
 	}
 	return entries, nil
+}
+
+// Export writes the files of a commit into dir, which must exist: the
+// checkout that context gathering reads on the host. Only regular files
+// are written; links and anything that would land outside dir are skipped.
+func (r *Repo) Export(ctx context.Context, rev, dir string) error {
+	out, err := r.git(ctx, Auth{}, "archive", "--format=tar", rev)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(bytes.NewReader(out))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("export %s: %w", rev, err)
+		}
+		name := filepath.Clean(filepath.FromSlash(h.Name))
+		if !filepath.IsLocal(name) || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, mustRead(tr), 0o644); err != nil {
+			return err
+		}
+	}
+}
+
+func mustRead(r io.Reader) []byte {
+	data, _ := io.ReadAll(r)
+	return data
 }
 
 // Message returns a commit's message.

@@ -4,6 +4,7 @@
 //	bot serve     run the GitHub App
 //	bot run       run one task on a local repository
 //	bot locate    rank a checkout's files for an issue
+//	bot prompt    print the prompt a task would get
 //	bot version   print the version
 //	bot doctor    check that this machine can run sandboxes
 package main
@@ -28,6 +29,7 @@ commands:
   serve     run the GitHub App (configuration: docs/configuration.md)
   run       run one task on a local repository, without GitHub
   locate    rank a checkout's files for an issue, best first
+  prompt    print the prompt a task would get
   version   print the version
   doctor    check that Docker runs and the sandbox image works
 
@@ -56,6 +58,8 @@ func run(args []string, out io.Writer) error {
 		return runTask(args[1:], out)
 	case "locate":
 		return locate(args[1:], out)
+	case "prompt":
+		return prompt(args[1:], out)
 	case "doctor":
 		return doctor(args[1:], out)
 	case "help", "-h", "--help":
