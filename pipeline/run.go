@@ -83,10 +83,14 @@ type run struct {
 
 // execute runs the steps and says how the attempt ended.
 func (r *run) execute(ctx context.Context) (out Outcome) {
+	stopDeadline := func() {}
 	defer func() {
+		// Judged before the repository's deadline is released, which
+		// would otherwise end ctx on every way out.
 		if ctx.Err() != nil {
 			out = r.interrupted(ctx)
 		}
+		stopDeadline()
 		r.skipPending()
 	}()
 	defer r.cleanup()
@@ -112,7 +116,7 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 		if step.name == "setup" && r.cfg.Timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadlineCause(ctx, r.started.Add(r.cfg.Timeout), tasks.ErrDeadline)
-			defer cancel()
+			stopDeadline = cancel
 		}
 	}
 	return r.success()

@@ -246,7 +246,8 @@ func TestAFailedCheckIsFixedInOneRound(t *testing.T) {
 ` + brokenAgent + `else
 ` + goodAgent + `fi
 `
-	b := pipelineBundle(t, script, testConfig(2))
+	// A repository's own deadline, not reached, leaves success alone.
+	b := pipelineBundle(t, script, testConfig(2)+"timeout: 10m\n")
 	run := b.runTask(t)
 	if run.Conclusion != "success" {
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
