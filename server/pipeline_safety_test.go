@@ -1,0 +1,196 @@
+package server_test
+
+// The pipeline's safety: what must not ship, cancel and deadlines, secrets
+// that must not leak, and a bad configuration that must stop everything.
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"github.com/oneshot-dev/oneshot/sandbox"
+)
+
+func TestChangesThatMustNotShipAreRefused(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, script, reason string
+	}{
+		{"empty diff", "true\n", "changed nothing"},
+		{"a workflow change", goodAgent + "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/ci.yml\n", "protected paths"},
+		{"a committed AWS key", goodAgent + "printf 'AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.env\n", "credential"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, tc.script, testConfig(0))
+			run := b.runTask(t)
+			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) {
+				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+				t.Fatalf("%d pull requests", n)
+			}
+			if branches := b.gh.Branches(t, b.repo); len(branches) != 1 {
+				t.Fatalf("something was pushed: %v", branches)
+			}
+			comments := b.botComments(1)
+			if why := comments[len(comments)-1]; !strings.Contains(why, tc.reason) || strings.Contains(why, "AKIAZ7VRSQ4TLWXJ3KPD") {
+				t.Fatalf("final comment %q", why)
+			}
+		})
+	}
+}
+
+func TestCancelDuringImplementRemovesTheContainerQuickly(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, "echo agent started; sleep 600\n", testConfig(0))
+	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	waitFor(t, pipelineWait, "the agent to run", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
+	})
+	docker := dockerClient(t)
+	owner := b.env["ONESHOT_SANDBOX_OWNER"]
+	if n := len(containersOf(t, docker, owner)); n != 1 {
+		t.Fatalf("%d sandboxes run during implement", n)
+	}
+
+	cancelled := time.Now()
+	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))))
+	waitFor(t, 10*time.Second, "the container to go", func() bool { return len(containersOf(t, docker, owner)) == 0 })
+	t.Logf("the container was gone %v after the cancel arrived", time.Since(cancelled).Round(time.Millisecond))
+	if run := b.waitConcluded(t, 1); run.Conclusion != "cancelled" || !strings.Contains(run.Output.Summary, "cancelled during implement") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
+
+func TestTheGitHubTokenNeverReachesTheSandboxLogsOrGitHub(t *testing.T) {
+	t.Parallel()
+	// The agent records everything a process inside could find: every
+	// environment, every command line, and every file it can read that
+	// mentions a GitHub token's prefix. The record is committed, so the
+	// test can read it from the pushed branch.
+	script := goodAgent + `mkdir -p proof
+env > proof/env.txt
+for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done > proof/proc.txt
+ps -eo pid,args > proof/ps.txt
+{ grep -rIl 'ghs_' /sandbox /tmp /etc 2>/dev/null || true; } | grep -v '^/sandbox/repo/proof/' > proof/files.txt || true
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	proof := ""
+	for _, f := range []string{"proof/env.txt", "proof/proc.txt", "proof/ps.txt", "proof/files.txt"} {
+		proof += b.gh.FileAt(t, b.repo, head, f)
+	}
+	if !strings.Contains(proof, "ONESHOT_ROUND") {
+		t.Fatalf("the proof is empty: %q", proof)
+	}
+	if strings.Contains(proof, "ghs_") {
+		t.Fatalf("a token is visible inside the sandbox:\n%s", proof)
+	}
+
+	var everything []string
+	everything = append(everything, b.logs.String())
+	for _, c := range b.gh.Comments(b.repo, 1) {
+		everything = append(everything, c.Body)
+		everything = append(everything, c.History...)
+	}
+	for _, r := range b.gh.CheckRuns(b.repo) {
+		for _, h := range r.History {
+			everything = append(everything, h.Output.Title, h.Output.Summary, h.Output.Text)
+		}
+	}
+	for _, pr := range b.gh.PullRequests(b.repo) {
+		everything = append(everything, pr.Title, pr.Body)
+	}
+	tokens := b.gh.Tokens()
+	if len(tokens) < 3 {
+		t.Fatalf("only %d tokens were issued", len(tokens))
+	}
+	all := strings.Join(everything, "\n")
+	for _, tok := range tokens {
+		if strings.Contains(all, tok.Value) {
+			t.Fatalf("token %s... appears in logs or GitHub text", tok.Value[:8])
+		}
+	}
+}
+
+func TestABadConfigurationGetsACommentNamingTheLineAndNoSandbox(t *testing.T) {
+	t.Parallel()
+	bad := "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n"
+	b := pipelineBundle(t, goodAgent, bad)
+	started := time.Now()
+	run := b.runTask(t)
+	if run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
+	comments := b.botComments(1)
+	final := comments[len(comments)-1]
+	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) {
+		t.Fatalf("final comment does not name the lines: %q", final)
+	}
+	docker := dockerClient(t)
+	msgs, errs := docker.Events(context.Background(), events.ListOptions{
+		Since:   started.Format(time.RFC3339Nano),
+		Until:   time.Now().Format(time.RFC3339Nano),
+		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("label", sandbox.LabelOwner+"="+b.env["ONESHOT_SANDBOX_OWNER"])),
+	})
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			t.Fatalf("a sandbox was created: %+v", m)
+		case err := <-errs:
+			if err != nil && !strings.Contains(err.Error(), "EOF") {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+func dockerClient(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func containersOf(t *testing.T, docker *client.Client, owner string) []container.Summary {
+	t.Helper()
+	list, err := docker.ContainerList(context.Background(), container.ListOptions{
+		All: true, Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelOwner+"="+owner)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, "sleep 600\n", testConfig(0)+"timeout: 15s\n")
+	run := b.runTask(t)
+	if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, "deadline passed during implement") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if why := comments[len(comments)-1]; !strings.Contains(why, "deadline") || !strings.Contains(why, "/oneshot retry") {
+		t.Fatalf("final comment %q", why)
+	}
+}
