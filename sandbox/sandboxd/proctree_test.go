@@ -29,8 +29,9 @@ func TestReadStatCopesWithParenthesesInTheCommandName(t *testing.T) {
 
 func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 	// The child runs in its own group; a grandchild leaves it with setsid,
-	// and only the marker in its environment ties it to the exec.
-	cmd := exec.Command("sh", "-c", "setsid sleep 31 & echo $!; wait")
+	// and only the marker in its environment ties it to the exec. It prints
+	// its PID once it has left, and exec keeps that PID for the sleep.
+	cmd := exec.Command("sh", "-c", "setsid sh -c 'echo $$; exec sleep 31' & wait")
 	cmd.Env = append(os.Environ(), MarkerEnv+"=test-tree")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
@@ -44,9 +45,27 @@ func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 	if _, err := fmt.Fscan(out, &grandchild); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if alive(grandchild) {
+			_ = syscall.Kill(grandchild, syscall.SIGKILL)
+		}
+	}()
+	if pgid, _, ok := readStat(grandchild); !ok || pgid == cmd.Process.Pid {
+		t.Fatalf("the grandchild %d did not leave the group (pgid %d, found %v)", grandchild, pgid, ok)
+	}
 	killTree(cmd.Process.Pid, "test-tree")
 	_ = cmd.Wait()
+	if alive(grandchild) {
+		t.Fatalf("the grandchild %d that left the group is alive", grandchild)
+	}
 	if left := findTree(cmd.Process.Pid, []byte(MarkerEnv+"=test-tree\x00")); len(left) > 0 {
 		t.Fatalf("left alive: %+v (grandchild %d)", left, grandchild)
 	}
+}
+
+// alive says whether pid is a process that is neither gone nor a zombie
+// waiting for its new parent to reap it.
+func alive(pid int) bool {
+	_, state, ok := readStat(pid)
+	return ok && state != 'Z'
 }
