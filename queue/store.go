@@ -140,24 +140,19 @@ func (db *DB) ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, i
 	return t, attempt, err
 }
 
-// Get returns a task.
+// Get returns a task, or tasks.ErrNotFound.
 func (db *DB) Get(ctx context.Context, id string) (*tasks.Task, error) {
-	var t *tasks.Task
-	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
-		t, err = get(ctx, tx, id)
-		return err
-	})
-	return t, err
+	return get(ctx, db.sql, id)
 }
 
 // Live returns the queued or running task of an issue, or tasks.ErrNotFound.
 func (db *DB) Live(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
-	return db.one(ctx, `WHERE repo = $1 AND issue = $2 AND state IN ('queued', 'running')`, repo, issue)
+	return one(ctx, db.sql, `WHERE repo = $1 AND issue = $2 AND state IN ('queued', 'running')`, repo, issue)
 }
 
 // Latest returns the most recent task of an issue, or tasks.ErrNotFound.
 func (db *DB) Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
-	return db.one(ctx, `WHERE repo = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repo, issue)
+	return one(ctx, db.sql, `WHERE repo = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repo, issue)
 }
 
 // List returns every task, oldest first; for tests and operators.
@@ -215,18 +210,25 @@ func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Ti
 	return n, err
 }
 
-func (db *DB) one(ctx context.Context, where string, args ...any) (*tasks.Task, error) {
-	t, err := scanTask(db.sql.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks `+where, args...))
+// querier is what reads a row: the database, or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// one returns the task that where selects, or tasks.ErrNotFound.
+func one(ctx context.Context, q querier, where string, args ...any) (*tasks.Task, error) {
+	t, err := scanTask(q.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, tasks.ErrNotFound
 	}
 	return t, err
 }
 
-func get(ctx context.Context, tx *sql.Tx, id string) (*tasks.Task, error) {
-	t, err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM oneshot_tasks WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: %s", tasks.ErrNotFound, id)
+// get returns a task by ID, or tasks.ErrNotFound naming the ID.
+func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
+	t, err := one(ctx, q, `WHERE id = $1`, id)
+	if errors.Is(err, tasks.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", err, id)
 	}
 	return t, err
 }
