@@ -19,7 +19,7 @@ import (
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
-// Accepter makes a trigger durable; tasks.Queue is one.
+// Accepter makes a trigger durable; queue.Queue is one.
 type Accepter interface {
 	Accept(ctx context.Context, t tasks.Trigger) (bool, error)
 }

@@ -1,4 +1,4 @@
-// Package tasks keeps oneshot's work durable: the record of every task with
+// Package queue keeps oneshot's work durable: the record of every task with
 // the history of its states, the deliveries already seen, and the River job
 // queue that runs intake and task attempts. It runs on SQLite by default and
 // on Postgres when several replicas share the work.

@@ -69,11 +69,11 @@ type Queue struct {
 	running map[string]context.CancelCauseFunc // attempts running here, by task ID
 }
 
-// NewQueue makes a queue on db. tasks.Start it to run work; an unstarted queue
+// NewQueue makes a queue on db. Start it to run work; an unstarted queue
 // still accepts triggers, which is what the webhook path needs.
 func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
-		return nil, errors.New("tasks: queue config needs concurrency, a task timeout, an intake, a runner and a notifier")
+		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
 	q := &Queue{DB: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}}
 	workers := river.NewWorkers()

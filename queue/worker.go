@@ -21,7 +21,7 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[tasks.Trigger]) 
 	if err != nil {
 		w.q.cfg.Logger.Warn().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
 			Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).
-			Msg("tasks.Intake failed; River will try it again later.")
+			Msg("Intake failed; River will try it again later.")
 	}
 	return err
 }
