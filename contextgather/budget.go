@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultTokenBudget is how many tokens a prompt may take when the
@@ -36,7 +37,7 @@ func cut(text string, tokens int) string {
 	}
 	head := text[:validUTF8Prefix(text, room*2/3)]
 	tailStart := len(text) - (room - len(head))
-	for tailStart < len(text) && !utf8Start(text[tailStart]) {
+	for tailStart < len(text) && !utf8.RuneStart(text[tailStart]) {
 		tailStart++
 	}
 	return head + fmt.Sprintf(marker, tailStart-len(head)) + text[tailStart:]
@@ -104,10 +105,8 @@ func validUTF8Prefix(s string, n int) int {
 	if n >= len(s) {
 		return len(s)
 	}
-	for n > 0 && !utf8Start(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return n
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

@@ -3,6 +3,7 @@ package contextgather
 import (
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 )
 
@@ -173,7 +174,7 @@ func codeSection(in PromptInput, tokens int) string {
 			continue
 		}
 		content := string(data)
-		lang := strings.TrimPrefix(pathExt(r.Path), ".")
+		lang := strings.TrimPrefix(path.Ext(r.Path), ".")
 		var shown string
 		if cost := EstimateTokens(content) + 20; cost <= left && float64(cost) <= wholeFileShare*float64(tokens) {
 			shown = fmt.Sprintf("### %s\n\n```%s\n%s\n```\n\n", r.Path, lang, strings.TrimRight(content, "\n"))
@@ -235,11 +236,4 @@ func rulesSection(verify, protected []string) string {
 		b.WriteString("- Run the checks above before you finish, and make them pass.\n")
 	}
 	return b.String()
-}
-
-func pathExt(p string) string {
-	if i := strings.LastIndexByte(p, '.'); i > strings.LastIndexByte(p, '/') {
-		return p[i:]
-	}
-	return ""
 }
