@@ -68,9 +68,7 @@ func Assemble(in PromptInput) string {
 	add(guidelinesSection(m), guidelinesShare, 0)
 	add(overviewSection(m), 0.05, 0)
 	if left > 0 {
-		code := codeSection(in, left)
-		left -= EstimateTokens(code)
-		body = append(body, code)
+		body = append(body, codeSection(in, left))
 	}
 
 	prompt := head + strings.Join(body, "") + tail
