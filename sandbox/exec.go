@@ -202,20 +202,12 @@ func (s *Session) cancel(execID string) {
 	_, _, _ = protocol.ReadFrame(stream)
 }
 
+// sendStdin copies stdin into the process and then ends its input. An error
+// ends the copy early: a failing stdin ends the input as EOF would, and a
+// broken stream fails the end frame too.
 func sendStdin(w io.Writer, stdin io.Reader) {
 	if stdin != nil {
-		buf := make([]byte, protocol.ChunkSize)
-		for {
-			n, err := stdin.Read(buf)
-			if n > 0 {
-				if protocol.WriteFrame(w, protocol.FrameStdin, buf[:n]) != nil {
-					return
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
+		_, _ = io.Copy(protocol.FrameWriter(w, protocol.FrameStdin), stdin)
 	}
 	_ = protocol.WriteFrame(w, protocol.FrameStdinEOF, nil)
 }

@@ -141,6 +141,30 @@ func WriteFrame(w io.Writer, typ byte, payload []byte) error {
 	return err
 }
 
+// FrameWriter returns a writer that sends what is written to it as frames
+// of type typ, of ChunkSize bytes at most. Each frame is one Write on w, so
+// writers that share w behind a mutex do not interleave within a frame. An
+// empty write sends nothing.
+func FrameWriter(w io.Writer, typ byte) io.Writer {
+	return &frameWriter{w: w, typ: typ}
+}
+
+type frameWriter struct {
+	w   io.Writer
+	typ byte
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	for sent := 0; sent < len(p); {
+		n := min(len(p)-sent, ChunkSize)
+		if err := WriteFrame(f.w, f.typ, p[sent:sent+n]); err != nil {
+			return sent, err
+		}
+		sent += n
+	}
+	return len(p), nil
+}
+
 // WriteJSON writes a frame whose payload is v encoded as JSON.
 func WriteJSON(w io.Writer, typ byte, v any) error {
 	payload, err := json.Marshal(v)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -61,4 +62,51 @@ func FuzzReadRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ReadRequest(bytes.NewReader(data))
 	})
+}
+
+func TestFrameWriterSplitsWritesIntoChunks(t *testing.T) {
+	var buf bytes.Buffer
+	w := FrameWriter(&buf, FrameStdout)
+	data := bytes.Repeat([]byte("0123456789"), ChunkSize/4) // 2.5 chunks
+	if n, err := w.Write(data); n != len(data) || err != nil {
+		t.Fatalf("wrote %d of %d bytes: %v", n, len(data), err)
+	}
+	if n, err := w.Write(nil); n != 0 || err != nil {
+		t.Fatalf("an empty write: %d, %v", n, err)
+	}
+	var got []byte
+	var sizes []int
+	for buf.Len() > 0 {
+		typ, payload, err := ReadFrame(&buf)
+		if err != nil || typ != FrameStdout {
+			t.Fatalf("frame type %d, err %v", typ, err)
+		}
+		sizes = append(sizes, len(payload))
+		got = append(got, payload...)
+	}
+	if want := []int{ChunkSize, ChunkSize, ChunkSize / 2}; !slices.Equal(sizes, want) {
+		t.Errorf("frame sizes %v, want %v", sizes, want)
+	}
+	if !bytes.Equal(got, data) {
+		t.Error("the frames do not carry what was written")
+	}
+}
+
+func TestFrameWriterReportsWhatWasSentBeforeAnError(t *testing.T) {
+	w := FrameWriter(&failAfter{frames: 1}, FrameData)
+	n, err := w.Write(make([]byte, 2*ChunkSize))
+	if n != ChunkSize || !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("n = %d, err = %v; want %d and the writer's error", n, err, ChunkSize)
+	}
+}
+
+// failAfter accepts some writes and fails the rest.
+type failAfter struct{ frames int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.frames == 0 {
+		return 0, io.ErrClosedPipe
+	}
+	f.frames--
+	return len(p), nil
 }

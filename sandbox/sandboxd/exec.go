@@ -28,12 +28,12 @@ const outputGrace = 250 * time.Millisecond
 
 // runExec runs one process and streams its output, then its exit, on stream.
 func (s *Server) runExec(stream io.ReadWriter, req *protocol.ExecRequest) {
-	out := &frameWriter{w: stream}
+	out := &lockedWriter{w: stream}
 	exit := s.execute(stream, out, req)
-	_ = out.writeJSON(protocol.FrameExit, exit)
+	_ = protocol.WriteJSON(out, protocol.FrameExit, exit)
 }
 
-func (s *Server) execute(stream io.Reader, out *frameWriter, req *protocol.ExecRequest) protocol.Exit {
+func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequest) protocol.Exit {
 	if len(req.Argv) == 0 || req.ID == "" {
 		return protocol.Exit{Code: -1, StartError: "exec needs an argv and an id"}
 	}
@@ -53,8 +53,8 @@ func (s *Server) execute(stream io.Reader, out *frameWriter, req *protocol.ExecR
 		Dir:         req.Dir,
 		Env:         env,
 		Stdin:       stdin,
-		Stdout:      out.stream(protocol.FrameStdout),
-		Stderr:      out.stream(protocol.FrameStderr),
+		Stdout:      protocol.FrameWriter(out, protocol.FrameStdout),
+		Stderr:      protocol.FrameWriter(out, protocol.FrameStderr),
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 		WaitDelay:   outputGrace,
 	}
@@ -173,40 +173,18 @@ func lookPath(name string, env []string, dir string) (string, error) {
 	return "", fmt.Errorf("%s: command not found", name)
 }
 
-// frameWriter serialises frames from the output pumps and the exit report.
-type frameWriter struct {
+// lockedWriter serialises the frames of the output pumps and the exit
+// report: the protocol writes each frame in one Write.
+type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-func (f *frameWriter) write(typ byte, p []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return protocol.WriteFrame(f.w, typ, p)
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
-
-func (f *frameWriter) writeJSON(typ byte, v any) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return protocol.WriteJSON(f.w, typ, v)
-}
-
-func (f *frameWriter) stream(typ byte) io.Writer {
-	return writerFunc(func(p []byte) (int, error) {
-		for rest := p; len(rest) > 0; {
-			n := min(len(rest), protocol.ChunkSize)
-			if err := f.write(typ, rest[:n]); err != nil {
-				return len(p) - len(rest), err
-			}
-			rest = rest[n:]
-		}
-		return len(p), nil
-	})
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // errNoCgroup is returned when no memory cgroup statistics can be read.
 var errNoCgroup = errors.New("no memory cgroup statistics")
