@@ -144,7 +144,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	close(r.stop)
 	<-r.stopped
 	r.mu.Lock()
-	r.latest, r.dirty = rep, true
+	r.latest, r.dirty, r.finished = rep, true, true
 	r.mu.Unlock()
 	r.writeCheckRun(ctx, true)
 	r.writeStatusComment(ctx)
@@ -226,11 +226,19 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 }
 
 // write runs one write in the task's turn, logging a failure: progress
-// that cannot be shown must not stop the work.
+// that cannot be shown must not stop the work. Writes while the pipeline
+// runs are reports, which let the task's other writes go first; the final
+// ones take their turn in order.
 func (r *taskReporter) write(ctx context.Context, what string, fn func(*githubapi.Repo) error) {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err == nil {
-		err = r.p.Throttle.Do(ctx, r.task.ID, func() error { return fn(repo) })
+		r.mu.Lock()
+		do := r.p.Throttle.DoReport
+		if r.finished {
+			do = r.p.Throttle.Do
+		}
+		r.mu.Unlock()
+		err = do(ctx, r.task.ID, func() error { return fn(repo) })
 	}
 	if err != nil {
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)

@@ -92,7 +92,7 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	}
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
 	if err == nil {
-		err = n.throttle().Do(ctx, t.ID, func() error {
+		err = n.Throttle.Do(ctx, t.ID, func() error {
 			_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
 			return err
 		})
@@ -101,16 +101,6 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 		log.Error().Err(err).Str("state", string(e.State)).Msg("Could not show the task's state on its check run.")
 	}
 }
-
-func (n *Notifier) throttle() *Throttle {
-	if n.Throttle == nil {
-		return &unshared
-	}
-	return n.Throttle
-}
-
-// unshared throttles notifiers that were given no Throttle.
-var unshared Throttle
 
 func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
 	opts := github.UpdateCheckRunOptions{Name: CheckName}

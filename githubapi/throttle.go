@@ -12,59 +12,128 @@ import (
 const MinWriteGap = 2 * time.Second
 
 // Throttle spaces the writes of each task. Everything that writes on a
-// task's behalf (the queue's notifier, the pipeline's reporter) goes
-// through the same Throttle.
+// task's behalf (the queue's notifier, the pipeline's reporter and its
+// forge) goes through the same Throttle.
+//
+// Progress reports give way: when a turn comes, any other waiting write of
+// the task takes it first. A report shows only the latest state, so it
+// loses nothing by waiting, while the pull request is what people wait for.
 type Throttle struct {
 	mu    sync.Mutex
 	slots map[string]*slot
 }
 
+// slot is one task's turn, guarded by the Throttle's mutex. Writers that
+// cannot go yet wait for changed, which is closed and replaced whenever
+// the turn may have become theirs.
 type slot struct {
-	mu   sync.Mutex
-	last time.Time
+	busy    bool
+	last    time.Time
+	waiting int // writers waiting for the turn
+	writes  int // of them, those that are not reports
+	changed chan struct{}
 }
 
 // Do waits for the task's turn, runs write, and starts the task's next
 // gap. It gives up waiting when ctx ends. A nil Throttle does not wait.
 func (t *Throttle) Do(ctx context.Context, taskID string, write func() error) error {
+	return t.do(ctx, taskID, false, write)
+}
+
+// DoReport is Do for a progress report: the task's other writes that are
+// waiting go first.
+func (t *Throttle) DoReport(ctx context.Context, taskID string, write func() error) error {
+	return t.do(ctx, taskID, true, write)
+}
+
+func (t *Throttle) do(ctx context.Context, taskID string, report bool, write func() error) error {
 	if t == nil {
 		return write()
 	}
-	s := t.slot(taskID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if wait := MinWriteGap - time.Since(s.last); wait > 0 {
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		}
+	s, err := t.take(ctx, taskID, report)
+	if err != nil {
+		return err
 	}
-	err := write()
-	s.last = time.Now()
+	err = write()
+	t.mu.Lock()
+	s.busy, s.last = false, time.Now()
+	s.wake()
+	t.mu.Unlock()
 	return err
 }
 
-// slot returns a task's slot, dropping slots whose gap has long passed.
-func (t *Throttle) slot(taskID string) *slot {
+// take waits until the turn is free, the gap has passed and no write goes
+// before this one, then takes the turn.
+func (t *Throttle) take(ctx context.Context, taskID string, report bool) (*slot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	s := t.slot(taskID)
+	s.waiting++
+	if !report {
+		s.writes++
+	}
+	defer func() {
+		s.waiting--
+		if !report {
+			s.writes--
+			s.wake() // reports may go now
+		}
+	}()
+	for {
+		gap := MinWriteGap - time.Since(s.last)
+		if !s.busy && gap <= 0 && (!report || s.writes == 0) {
+			s.busy = true
+			return s, nil
+		}
+		if s.busy {
+			gap = 0 // the writer's end wakes us; its gap starts then
+		}
+		changed := s.changed
+		t.mu.Unlock()
+		err := waitChange(ctx, changed, gap)
+		t.mu.Lock()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitChange waits until changed is closed or, when d > 0, d has passed.
+func waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) error {
+	var elapsed <-chan time.Time
+	if d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		elapsed = timer.C
+	}
+	select {
+	case <-changed:
+	case <-elapsed:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (s *slot) wake() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// slot returns a task's slot, dropping idle slots whose gap has long
+// passed. The caller holds t.mu.
+func (t *Throttle) slot(taskID string) *slot {
 	if t.slots == nil {
 		t.slots = map[string]*slot{}
 	}
 	for id, s := range t.slots {
-		if id != taskID && s.mu.TryLock() {
-			if time.Since(s.last) > time.Minute {
-				delete(t.slots, id)
-			}
-			s.mu.Unlock()
+		if !s.busy && s.waiting == 0 && time.Since(s.last) > time.Minute {
+			delete(t.slots, id)
 		}
 	}
 	s, ok := t.slots[taskID]
 	if !ok {
-		s = &slot{}
+		s = &slot{changed: make(chan struct{})}
 		t.slots[taskID] = s
 	}
 	return s

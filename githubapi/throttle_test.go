@@ -1,0 +1,132 @@
+package githubapi
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// writeLog records the order and times of a test's writes.
+type writeLog struct {
+	mu    sync.Mutex
+	names []string
+	times []time.Time
+}
+
+func (l *writeLog) write(name string) func() error {
+	return func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.names = append(l.names, name)
+		l.times = append(l.times, time.Now())
+		return nil
+	}
+}
+
+// hold takes the task's turn with a write that lasts until release is
+// called.
+func hold(t *testing.T, th *Throttle, taskID string, log *writeLog) (release func()) {
+	t.Helper()
+	holding, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = th.Do(context.Background(), taskID, func() error {
+			close(holding)
+			<-done
+			return log.write("holder")()
+		})
+	}()
+	<-holding
+	return func() { close(done) }
+}
+
+// waitWaiting waits until n writers wait for the task's turn.
+func waitWaiting(t *testing.T, th *Throttle, taskID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		th.mu.Lock()
+		got := th.slots[taskID].waiting
+		th.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writers wait, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAWriteGoesBeforeAReportThatWaitedLonger(t *testing.T) {
+	var th Throttle
+	var log writeLog
+	release := hold(t, &th, "task", &log)
+
+	errs := make(chan error, 2)
+	go func() { errs <- th.DoReport(context.Background(), "task", log.write("report")) }()
+	waitWaiting(t, &th, "task", 1)
+	go func() { errs <- th.Do(context.Background(), "task", log.write("pull request")) }()
+	waitWaiting(t, &th, "task", 2)
+	release()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if want := []string{"holder", "pull request", "report"}; !slices.Equal(log.names, want) {
+		t.Fatalf("writes went %v, want %v", log.names, want)
+	}
+	for i := 1; i < len(log.times); i++ {
+		if gap := log.times[i].Sub(log.times[i-1]); gap < MinWriteGap {
+			t.Errorf("writes %d and %d were %v apart", i-1, i, gap)
+		}
+	}
+}
+
+func TestAWriteThatGivesUpLetsTheReportsGo(t *testing.T) {
+	var th Throttle
+	var log writeLog
+	release := hold(t, &th, "task", &log)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- th.Do(ctx, "task", log.write("given up")) }()
+	waitWaiting(t, &th, "task", 1)
+	reported := make(chan error, 1)
+	go func() { reported <- th.DoReport(context.Background(), "task", log.write("report")) }()
+	waitWaiting(t, &th, "task", 2)
+
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled write returned %v", err)
+	}
+	release()
+	select {
+	case err := <-reported:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the report still waits for a write that gave up")
+	}
+	if want := []string{"holder", "report"}; !slices.Equal(log.names, want) {
+		t.Fatalf("writes went %v, want %v", log.names, want)
+	}
+}
+
+func TestTasksDoNotWaitForEachOther(t *testing.T) {
+	var th Throttle
+	var log writeLog
+	release := hold(t, &th, "one", &log)
+	defer release()
+	if err := th.Do(context.Background(), "two", log.write("two")); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(log.names, []string{"two"}) {
+		t.Fatalf("writes went %v", log.names)
+	}
+}
