@@ -4,6 +4,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +16,6 @@ import (
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
-
-// PromptFile is the placeholder a command template uses for the prompt's
-// path.
-const PromptFile = "{prompt_file}"
-
-// DefaultTimeout bounds one round of the agent when nothing else does.
-const DefaultTimeout = 30 * time.Minute
 
 // CLI is an agent program run with bash in the checkout.
 type CLI struct {
@@ -38,7 +32,7 @@ var _ pipeline.Agent = (*CLI)(nil)
 // Run runs one round. The round number and the prompt's path are also in
 // the environment, as ONESHOT_ROUND and ONESHOT_PROMPT_FILE.
 func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pipeline.AgentResult, error) {
-	script := strings.ReplaceAll(c.Command, PromptFile, shellQuote(r.PromptFile))
+	script := strings.ReplaceAll(c.Command, config.PromptFile, shellQuote(r.PromptFile))
 	res, err := s.Exec(ctx, sandbox.Command{
 		Script:  script,
 		Dir:     r.Dir,
@@ -62,26 +56,18 @@ type Defaults struct {
 }
 
 // Factory makes the pipeline's agent for a task: the repository's command
-// when it names one, else the operator's.
+// and timeout where it sets them, else the operator's, else
+// config.DefaultAgentTimeout for the timeout.
 func Factory(d Defaults) pipeline.AgentFactory {
 	return func(opts config.AgentOptions) (pipeline.Agent, error) {
-		command := opts.Command
-		if command == "" {
-			command = d.Command
-		}
+		command := cmp.Or(opts.Command, d.Command)
 		if command == "" {
 			return nil, errors.New("no agent command: set agent.command in .github/oneshot.yml, or ONESHOT_AGENT_COMMAND for the bot")
 		}
-		if !strings.Contains(command, PromptFile) {
-			return nil, fmt.Errorf("the agent command %q does not read %s", command, PromptFile)
+		if !strings.Contains(command, config.PromptFile) {
+			return nil, fmt.Errorf("the agent command %q does not read %s", command, config.PromptFile)
 		}
-		timeout := opts.Timeout
-		if timeout == 0 {
-			timeout = d.Timeout
-		}
-		if timeout == 0 {
-			timeout = DefaultTimeout
-		}
+		timeout := cmp.Or(opts.Timeout, d.Timeout, config.DefaultAgentTimeout)
 		return &CLI{Command: command, Timeout: timeout, Secrets: d.Secrets}, nil
 	}
 }

@@ -167,6 +167,10 @@ type Agent struct {
 	PromptTokens int `yaml:"prompt_tokens"`
 }
 
+// DefaultAgentTimeout bounds one round of the agent when neither the
+// operator nor the repository says otherwise.
+const DefaultAgentTimeout = 30 * time.Minute
+
 // DefaultPromptTokens leaves most of a large model's window for its work.
 const DefaultPromptTokens = 32_000
 

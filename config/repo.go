@@ -149,7 +149,8 @@ type AgentOptions struct {
 	// Command is a shell command template; PromptFile in it is replaced by
 	// the path of the prompt inside the sandbox. "" is the operator's agent.
 	Command string `yaml:"command"`
-	// Timeout ends one round of the agent.
+	// Timeout ends one round of the agent; 0 is the operator's
+	// agent.timeout.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
@@ -157,11 +158,10 @@ type AgentOptions struct {
 // the prompt inside the sandbox.
 const PromptFile = "{prompt_file}"
 
-// Defaults for AgentOptions.
+// Defaults for AgentOptions: both leave the choice to the operator.
 const (
-	// DefaultAgentCommand leaves the choice to the operator.
-	DefaultAgentCommand = ""
-	DefaultAgentTimeout = 30 * time.Minute
+	DefaultAgentCommand     = ""
+	DefaultRepoAgentTimeout = time.Duration(0)
 )
 
 // DefaultRepo is the configuration of a repository without a file, before
@@ -176,7 +176,7 @@ func DefaultRepo() Repo {
 		BranchPrefix:   DefaultBranchPrefix,
 		PullRequest:    PullRequestOptions{Draft: DefaultDraft},
 		ProtectedPaths: []string{DefaultProtectedPath},
-		Agent:          AgentOptions{Command: DefaultAgentCommand, Timeout: DefaultAgentTimeout},
+		Agent:          AgentOptions{Command: DefaultAgentCommand, Timeout: DefaultRepoAgentTimeout},
 	}
 }
 

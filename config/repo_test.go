@@ -24,6 +24,7 @@ func TestEmptyRepoFileIsTheDefaults(t *testing.T) {
 		"empty sections":   "network:\nlimits: ~\npull_request: {}\n",
 		"null lists":       "setup:\nverify: ~\nprotected_paths:\nnetwork:\n  allow: ~\n",
 		"null leaves":      "fix_rounds:\nbranch_prefix: ~\nagent:\n  timeout:\n",
+		"zero timeouts":    "timeout: 0s\nagent:\n  timeout: 0s\n",
 		"empty second doc": "---\nlimits: {}\n---\n",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -244,8 +245,8 @@ func TestRepoFileProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: agent.timeout "30" is not a duration such as 30s or 1h`}},
 		{"timeout negative", "timeout: -1h\n",
 			[]string{`line 1: timeout is -1h0m0s; it must be positive, or 0 for the operator's queue.task_timeout`}},
-		{"agent timeout zero", "agent:\n  timeout: 0s\n",
-			[]string{`line 2: agent.timeout is 0s; it must be positive`}},
+		{"agent timeout negative", "agent:\n  timeout: -1m\n",
+			[]string{`line 2: agent.timeout is -1m0s; it must be positive, or 0 for the operator's agent.timeout`}},
 		{"size in words", "limits:\n  memory: lots\n",
 			[]string{`line 2: limits.memory "lots" is not a size such as 512m or 4g`}},
 		{"size too small to start", "limits:\n  memory: 16m\n",

@@ -218,7 +218,7 @@ func (a AgentOptions) validate(bad problem) {
 	if a.Command != "" && !strings.Contains(a.Command, PromptFile) {
 		bad("agent.command", "does not contain %s, where the path of the prompt goes", PromptFile)
 	}
-	if a.Timeout <= 0 {
-		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
+	if a.Timeout < 0 {
+		bad("agent.timeout", "is %v; it must be positive, or 0 for the operator's agent.timeout", a.Timeout)
 	}
 }
