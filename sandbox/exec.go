@@ -95,19 +95,14 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if why := s.ended(); why != nil {
-		return nil, why
-	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("exec %s: %w", c.name(), context.Cause(ctx))
 	}
-	stream, err := s.mux.OpenStream()
+	// Not ctx: its end must not close the stream, but have sandboxd kill the
+	// process tree and report the exit (below).
+	stream, release, err := s.open(context.Background(), protocol.Request{Op: protocol.OpExec, Exec: req})
 	if err != nil {
-		return nil, s.lost("exec", err)
-	}
-	defer stream.Close()
-	if err := protocol.WriteJSON(stream, protocol.FrameRequest, protocol.Request{Op: protocol.OpExec, Exec: req}); err != nil {
-		return nil, s.lost("exec", err)
+		return nil, s.lost("exec "+c.name(), err)
 	}
 	started := time.Now()
 
@@ -116,9 +111,12 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 		defer close(stdinDone)
 		sendStdin(stream, c.Stdin)
 	}()
-	defer func() { <-stdinDone }()
-	// The stream may have to stop blocking a reader whose exec is over.
-	defer stream.Close()
+	// Closing the stream first stops a copy of stdin that the process, its
+	// exec over, no longer reads.
+	defer func() {
+		release()
+		<-stdinDone
+	}()
 
 	cancelDone := make(chan struct{})
 	stopCancel := context.AfterFunc(ctx, func() {
