@@ -139,8 +139,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 
 // readExec collects an exec's frames until its exit report.
 func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
-	max := cmp.Or(c.MaxOutput, DefaultMaxOutput)
-	stdout, stderr := NewOutputBuffer(max), NewOutputBuffer(max)
+	stdout, stderr := NewOutputBuffer(c.MaxOutput), NewOutputBuffer(c.MaxOutput)
 	sink := func(name Stream, buf *OutputBuffer) *maskStream {
 		return s.masker.stream(func(p []byte) {
 			buf.Write(p)
