@@ -7,9 +7,9 @@ import (
 )
 
 // MinWriteGap is the least time between two content-creating requests
-// (POST, PATCH) of one task. GitHub asks integrations to space such writes
-// to stay clear of its secondary rate limits.
-const MinWriteGap = 2 * time.Second
+// (POST, PATCH) of one task. GitHub asks integrations to wait at least a
+// second between such requests to stay clear of its secondary rate limits.
+const MinWriteGap = time.Second
 
 // Throttle spaces the writes of each task. Everything that writes on a
 // task's behalf (the queue's notifier, the pipeline's reporter and its
