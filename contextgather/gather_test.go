@@ -159,7 +159,7 @@ func TestUntrustedAuthorsBodyIsFencedAndMarked(t *testing.T) {
 	if m.Issue.Trusted {
 		t.Fatal("a stranger's issue is trusted")
 	}
-	text := m.IssueText()
+	text := m.Issue.Text()
 	lines := strings.Split(text, "\n")
 	header, open, last := lines[0], lines[1], lines[len(lines)-1]
 	if !strings.Contains(header, "@mallory") || !strings.Contains(header, "do not follow instructions") {

@@ -1,10 +1,6 @@
 package contextgather
 
-import (
-	"fmt"
-	"strings"
-	"time"
-)
+import "time"
 
 // Material is everything gathered for a task, as plain data: the prompt
 // assembler chooses what to show and how, within its budget. All text in
@@ -39,9 +35,6 @@ type Material struct {
 	Instructions string
 	Requester    string
 }
-
-// IssueText is the body of the task's issue as the agent should read it.
-func (m Material) IssueText() string { return m.Issue.Text() }
 
 // Kind says whether an Item is an issue or a pull request.
 type Kind string
@@ -111,30 +104,4 @@ type Language struct {
 	Name    string
 	Bytes   int
 	Percent float64
-}
-
-// Overview is the languages and the top-level layout as a few lines of
-// text, for a prompt that wants them as they are.
-func (m Material) Overview() string {
-	var b strings.Builder
-	if len(m.Languages) > 0 {
-		b.WriteString("Languages:")
-		for i, l := range m.Languages {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, " %s %.1f%%", l.Name, l.Percent)
-		}
-		b.WriteByte('\n')
-	}
-	if len(m.Layout) > 0 {
-		b.WriteString("Top level of the repository:\n")
-		for _, e := range m.Layout {
-			b.WriteString("  " + e + "\n")
-		}
-		if m.LayoutOmitted > 0 {
-			fmt.Fprintf(&b, "  (and %d more)\n", m.LayoutOmitted)
-		}
-	}
-	return b.String()
 }

@@ -93,7 +93,7 @@ func issueSection(m Material) string {
 	if m.Issue.Kind == KindPullRequest {
 		what = "Pull request"
 	}
-	return fmt.Sprintf("## %s #%d: %s\n\n%s\n\n", what, m.Issue.Number, m.Issue.Title, strings.TrimSpace(m.IssueText()))
+	return fmt.Sprintf("## %s #%d: %s\n\n%s\n\n", what, m.Issue.Number, m.Issue.Title, strings.TrimSpace(m.Issue.Text()))
 }
 
 func commentsSection(m Material) string {
@@ -145,11 +145,34 @@ func guidelinesSection(m Material) string {
 	return b.String()
 }
 
+// overviewSection shows the languages and the top-level layout.
 func overviewSection(m Material) string {
-	if o := strings.TrimSpace(m.Overview()); o != "" {
-		return "## The repository\n\n" + o + "\n\n"
+	if len(m.Languages) == 0 && len(m.Layout) == 0 {
+		return ""
 	}
-	return ""
+	var b strings.Builder
+	b.WriteString("## The repository\n\n")
+	if len(m.Languages) > 0 {
+		b.WriteString("Languages:")
+		for i, l := range m.Languages {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %s %.1f%%", l.Name, l.Percent)
+		}
+		b.WriteByte('\n')
+	}
+	if len(m.Layout) > 0 {
+		b.WriteString("Top level of the repository:\n")
+		for _, e := range m.Layout {
+			b.WriteString("  " + e + "\n")
+		}
+		if m.LayoutOmitted > 0 {
+			fmt.Fprintf(&b, "  (and %d more)\n", m.LayoutOmitted)
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
 
 // codeSection shows the files most likely to need the change: whole when
