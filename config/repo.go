@@ -26,7 +26,7 @@ type Repo struct {
 	Network RepoNetwork `yaml:"network"`
 	Limits  RepoLimits  `yaml:"limits"`
 	// Timeout ends the whole task; 0 is the operator's queue.task_timeout,
-	// which also caps it: see TaskTimeout.
+	// which also caps it.
 	Timeout time.Duration `yaml:"timeout"`
 	// BranchPrefix starts the name of every branch a task pushes.
 	BranchPrefix string             `yaml:"branch_prefix"`
@@ -178,16 +178,6 @@ func DefaultRepo() Repo {
 		ProtectedPaths: []string{DefaultProtectedPath},
 		Agent:          AgentOptions{Command: DefaultAgentCommand, Timeout: DefaultRepoAgentTimeout},
 	}
-}
-
-// TaskTimeout is the deadline of a whole task: the repository's Timeout,
-// but never more than the operator's queue.task_timeout, which is also
-// what a Timeout of 0 means.
-func (r Repo) TaskTimeout(operator time.Duration) time.Duration {
-	if r.Timeout <= 0 || r.Timeout > operator {
-		return operator
-	}
-	return r.Timeout
 }
 
 // Protected reports whether a task may not change name, a path relative to

@@ -462,22 +462,6 @@ func TestProtectedPaths(t *testing.T) {
 	}
 }
 
-func TestTaskTimeoutIsCappedByTheOperator(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ repo, operator, want time.Duration }{
-		{0, time.Hour, time.Hour},
-		{30 * time.Minute, time.Hour, 30 * time.Minute},
-		{3 * time.Hour, time.Hour, time.Hour},
-	}
-	for _, tt := range tests {
-		r := DefaultRepo()
-		r.Timeout = tt.repo
-		if got := r.TaskTimeout(tt.operator); got != tt.want {
-			t.Errorf("timeout %v under %v = %v, want %v", tt.repo, tt.operator, got, tt.want)
-		}
-	}
-}
-
 // TestRepoDocsListEveryKey keeps docs/repo-config.md from rotting: a key
 // added to Repo without a row and its default there fails.
 func TestRepoDocsListEveryKey(t *testing.T) {
