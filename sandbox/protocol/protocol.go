@@ -86,8 +86,6 @@ type HelloRequest struct {
 // Hello answers OpHello.
 type Hello struct {
 	Version int `json:"version"`
-	UID     int `json:"uid"`
-	PID     int `json:"pid"`
 }
 
 // ExecRequest starts a process.
@@ -110,7 +108,6 @@ type Exit struct {
 	Code      int    `json:"code"`
 	Signal    string `json:"signal,omitempty"`
 	TimedOut  bool   `json:"timed_out,omitempty"`
-	Cancelled bool   `json:"cancelled,omitempty"`
 	OOMKilled bool   `json:"oom_killed,omitempty"`
 	// StartError is set when the process could not be started at all.
 	StartError string `json:"start_error,omitempty"`

@@ -61,7 +61,9 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	if _, ok := s.running.Load(req.ID); ok {
 		stdin.Close()
 		stdinWriter.Close()
-		return protocol.Exit{Code: -1, Cancelled: true}
+		// Cancelled before it started; the bot reports its own context's
+		// end, which is why it cancelled.
+		return protocol.Exit{Code: -1}
 	}
 	oomBefore := oomKills()
 	if err := cmd.Start(); err != nil {
@@ -127,7 +129,7 @@ func pumpInput(stream io.Reader, stdin io.WriteCloser, waited <-chan struct{}, c
 }
 
 func exitOf(cmd *exec.Cmd, waitErr error, reason string, oomDuring bool) protocol.Exit {
-	exit := protocol.Exit{TimedOut: reason == "timeout", Cancelled: reason == "cancelled"}
+	exit := protocol.Exit{TimedOut: reason == "timeout"}
 	state := cmd.ProcessState
 	if state == nil {
 		exit.Code = -1

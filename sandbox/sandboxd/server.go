@@ -88,18 +88,15 @@ func (s *Server) handle(stream *yamux.Stream) {
 	}
 }
 
-// hello applies the session settings once and answers with who we are.
+// hello applies the session settings once and answers with the protocol
+// version.
 func (s *Server) hello(stream *yamux.Stream, req *protocol.HelloRequest) {
 	s.helloOnce.Do(func() { s.helloErr = s.applySettings(req) })
 	if s.helloErr != nil {
 		sendError(stream, s.helloErr)
 		return
 	}
-	_ = protocol.WriteJSON(stream, protocol.FrameHello, protocol.Hello{
-		Version: protocol.Version,
-		UID:     os.Getuid(),
-		PID:     os.Getpid(),
-	})
+	_ = protocol.WriteJSON(stream, protocol.FrameHello, protocol.Hello{Version: protocol.Version})
 }
 
 func (s *Server) applySettings(req *protocol.HelloRequest) error {
