@@ -68,8 +68,6 @@ func stripInvisible(s string) string {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
-		case r == utf8.RuneError && size == 1:
-			r = utf8.RuneError
 		case r == '\u2028' || r == '\u2029':
 			r = '\n'
 		case r == '\t' || r == '\n':
