@@ -25,7 +25,7 @@ var events = []string{"issues", "issue_comment", "check_run", "check_suite", "in
 // them, through the dispatcher and the handlers: nothing may panic or fail
 // with a 5xx, and whatever is accepted must be a complete trigger.
 func FuzzWebhook(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir(f), "*.json"))
+	files, _ := filepath.Glob(filepath.Join(githubtest.FixtureDir(f), "*.json"))
 	if len(files) == 0 {
 		f.Fatal("no webhook fixtures found")
 	}
@@ -53,10 +53,7 @@ func FuzzWebhook(f *testing.F) {
 	f.Fuzz(func(t *testing.T, eventIndex uint8, body []byte) {
 		event := events[int(eventIndex)%len(events)]
 		req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", event)
-		req.Header.Set("X-GitHub-Delivery", "fuzz")
-		req.Header.Set("X-Hub-Signature-256", githubtest.Sign(fuzzSecret, body))
+		githubtest.SignDelivery(req, fuzzSecret, event, "fuzz", body)
 		rec := httptest.NewRecorder()
 		dispatcher.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
@@ -89,19 +86,4 @@ func (r *recordingAccepter) take() []tasks.Trigger {
 	out := r.triggers
 	r.triggers = nil
 	return out
-}
-
-// fixtureDir finds ../shared/fixtures/webhooks beside the module root.
-func fixtureDir(tb testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures", "webhooks")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

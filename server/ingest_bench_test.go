@@ -142,10 +142,7 @@ func post(client *http.Client, url, id string, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "issues")
-	req.Header.Set("X-GitHub-Delivery", id)
-	req.Header.Set("X-Hub-Signature-256", githubtest.Sign(webhookSecret, body))
+	githubtest.SignDelivery(req, webhookSecret, "issues", id, body)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -112,10 +112,7 @@ func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {
 	for name, tamper := range cases {
 		id := "bad-" + strings.ReplaceAll(name, " ", "-")
 		req, _ := http.NewRequest(http.MethodPost, b.hookURL, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", "issues")
-		req.Header.Set("X-GitHub-Delivery", id)
-		req.Header.Set("X-Hub-Signature-256", githubtest.Sign(webhookSecret, body))
+		githubtest.SignDelivery(req, webhookSecret, "issues", id, body)
 		tamper(req)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -22,26 +22,31 @@ import (
 // a delivery that takes longer fails the test, as it would fail on GitHub.
 const deliveryTimeout = 10 * time.Second
 
-// Fixture loads the real webhook payload <name>.json from the shared
-// fixtures, ../shared/fixtures/webhooks beside the module root (the
-// nearest directory above the working directory holding go.mod).
-func Fixture(t testing.TB, name string) map[string]any {
+// FixtureDir is the directory of the shared webhook fixtures,
+// ../shared/fixtures/webhooks beside the module root (the nearest
+// directory above the working directory holding go.mod).
+func FixtureDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatalf("webhook fixture %s: %v", name, err)
+		t.Fatalf("webhook fixtures: %v", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return filepath.Join(dir, "..", "shared", "fixtures", "webhooks")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("webhook fixture %s: no go.mod above the working directory", name)
+			t.Fatal("webhook fixtures: no go.mod above the working directory")
 		}
 		dir = parent
 	}
-	path := filepath.Join(dir, "..", "shared", "fixtures", "webhooks", strings.TrimSuffix(name, ".json")+".json")
+}
+
+// Fixture loads the real webhook payload <name>.json from FixtureDir.
+func Fixture(t testing.TB, name string) map[string]any {
+	t.Helper()
+	path := filepath.Join(FixtureDir(t), strings.TrimSuffix(name, ".json")+".json")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("webhook fixture %s: %v (the fixtures live in ../shared/fixtures/webhooks beside the module)", name, err)
@@ -162,6 +167,15 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// SignDelivery sets the headers GitHub sends with a webhook delivery of
+// body: its content type, event, delivery ID and signature under secret.
+func SignDelivery(req *http.Request, secret, event, deliveryID string, body []byte) {
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", deliveryID)
+	req.Header.Set("X-Hub-Signature-256", Sign(secret, body))
+}
+
 // Deliver posts a signed webhook delivery to target, which must be on the
 // loopback interface, and returns the response with its body read into
 // memory, so callers need not close it. It waits as long as GitHub would.
@@ -178,11 +192,8 @@ func Deliver(t testing.TB, target, secret, event, deliveryID string, body []byte
 	if err != nil {
 		t.Fatalf("deliver %s: %v", event, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "GitHub-Hookshot/githubtest")
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", deliveryID)
-	req.Header.Set("X-Hub-Signature-256", Sign(secret, body))
+	SignDelivery(req, secret, event, deliveryID, body)
 	client := &http.Client{Timeout: deliveryTimeout}
 	resp, err := client.Do(req)
 	if err != nil {
