@@ -170,6 +170,37 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// create records a new task on an issue and queues its first attempt.
+func (b *testBundle) create(t *testing.T, repo string, issue int) *tasks.Task {
+	t.Helper()
+	task := newTask(repo, issue)
+	if err := b.queue.Create(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// get reads a task.
+func (b *testBundle) get(t *testing.T, id string) *tasks.Task {
+	t.Helper()
+	task, err := b.db.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// waitState waits for a task to be in a state, and returns it.
+func (b *testBundle) waitState(t *testing.T, id string, state tasks.State) *tasks.Task {
+	t.Helper()
+	var task *tasks.Task
+	waitFor(t, 30*time.Second, fmt.Sprintf("task %s to be %s", id, state), func() bool {
+		task = b.get(t, id)
+		return task.State == state
+	})
+	return task
+}
+
 // waitStarted waits for the runner to start an attempt.
 func (b *testBundle) waitStarted(t *testing.T) string {
 	t.Helper()

@@ -59,9 +59,7 @@ func TestAnIssueHasAtMostOneLiveTask(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
-		if err := b.queue.Create(ctx, newTask("o/r", 7)); err != nil {
-			t.Fatal(err)
-		}
+		b.create(t, "o/r", 7)
 		if err := b.queue.Create(ctx, newTask("o/r", 7)); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a second task on the issue: %v, want ErrLive", err)
 		}
@@ -75,16 +73,10 @@ func TestAnAttemptRunsAndItsHistoryIsKept(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		b.runner.finish(tasks.Succeeded)
-		task := newTask("o/r", 1)
-		if err := b.queue.Create(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
+		task := b.create(t, "o/r", 1)
 		start(t, b.queue)
 		b.waitStarted(t)
-		waitFor(t, 30*time.Second, "the attempt to end", func() bool {
-			got, _ := b.db.Get(context.Background(), task.ID)
-			return got.State == tasks.Succeeded
-		})
+		b.waitState(t, task.ID, tasks.Succeeded)
 		if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:succeeded"}) {
 			t.Fatalf("history = %v", got)
 		}
@@ -99,29 +91,22 @@ func TestRetryRunsTheNextAttemptOfTheSameTask(t *testing.T) {
 		b := setup(t, url, time.Minute)
 		b.runner.finish(tasks.Failed)
 		ctx := context.Background()
-		task := newTask("o/r", 1)
-		if err := b.queue.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := b.create(t, "o/r", 1)
 		if _, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-2"}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("retry of a live attempt: %v, want ErrLive", err)
 		}
 		start(t, b.queue)
 		b.waitStarted(t)
-		waitFor(t, 30*time.Second, "attempt 1 to fail", func() bool {
-			got, _ := b.db.Get(ctx, task.ID)
-			return got.State == tasks.Failed
-		})
+		b.waitState(t, task.ID, tasks.Failed)
 		b.runner.finish(tasks.Succeeded)
 		next, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "hubot", DeliveryID: "d-2", Why: "retry requested", CheckRunID: 42})
 		if err != nil || next.Attempt != 2 || next.CheckRunID != 42 {
 			t.Fatalf("retry: %+v, %v", next, err)
 		}
 		b.waitStarted(t)
-		waitFor(t, 30*time.Second, "attempt 2 to succeed", func() bool {
-			got, _ := b.db.Get(ctx, task.ID)
-			return got.Attempt == 2 && got.State == tasks.Succeeded
-		})
+		if got := b.waitState(t, task.ID, tasks.Succeeded); got.Attempt != 2 {
+			t.Fatalf("attempt %d succeeded, want attempt 2", got.Attempt)
+		}
 		want := []string{"1:queued", "1:running", "1:failed", "2:queued", "2:running", "2:succeeded"}
 		if got := b.states(t, task.ID); !slices.Equal(got, want) {
 			t.Fatalf("history = %v", got)
@@ -136,17 +121,11 @@ func TestCancelStopsQueuedAndRunningAttempts(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
-		queued := newTask("o/r", 1)
-		if err := b.queue.Create(ctx, queued); err != nil {
-			t.Fatal(err)
-		}
+		queued := b.create(t, "o/r", 1)
 		if ok, err := b.queue.Cancel(ctx, queued.ID, "octocat"); !ok || err != nil {
 			t.Fatalf("cancel queued: %v %v", ok, err)
 		}
-		running := newTask("o/r", 2)
-		if err := b.queue.Create(ctx, running); err != nil {
-			t.Fatal(err)
-		}
+		running := b.create(t, "o/r", 2)
 		start(t, b.queue)
 		if id := b.waitStarted(t); id != running.ID {
 			t.Fatalf("the cancelled task ran: %s", id)
@@ -154,10 +133,7 @@ func TestCancelStopsQueuedAndRunningAttempts(t *testing.T) {
 		if ok, err := b.queue.Cancel(ctx, running.ID, "octocat"); !ok || err != nil {
 			t.Fatalf("cancel running: %v %v", ok, err)
 		}
-		waitFor(t, 30*time.Second, "the running attempt to be cancelled", func() bool {
-			got, _ := b.db.Get(ctx, running.ID)
-			return got.State == tasks.Cancelled
-		})
+		b.waitState(t, running.ID, tasks.Cancelled)
 		if got := b.states(t, queued.ID); !slices.Equal(got, []string{"1:queued", "1:cancelled"}) {
 			t.Fatalf("queued task history = %v", got)
 		}
@@ -171,10 +147,7 @@ func TestACancelRequestedByAnotherProcessStopsTheAttempt(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
-		task := newTask("o/r", 1)
-		if err := b.queue.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := b.create(t, "o/r", 1)
 		start(t, b.queue)
 		b.waitStarted(t)
 		// A replica that does not run the attempt receives the cancel.
@@ -182,26 +155,17 @@ func TestACancelRequestedByAnotherProcessStopsTheAttempt(t *testing.T) {
 		if ok, err := other.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
 			t.Fatalf("cancel: %v %v", ok, err)
 		}
-		waitFor(t, 30*time.Second, "the attempt to be cancelled", func() bool {
-			got, _ := b.db.Get(ctx, task.ID)
-			return got.State == tasks.Cancelled
-		})
+		b.waitState(t, task.ID, tasks.Cancelled)
 	})
 }
 
 func TestTheDeadlineEndsAnAttemptAsTimedOut(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, 500*time.Millisecond)
-		task := newTask("o/r", 1)
-		if err := b.queue.Create(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
+		task := b.create(t, "o/r", 1)
 		start(t, b.queue)
 		b.waitStarted(t)
-		waitFor(t, 30*time.Second, "the deadline", func() bool {
-			got, _ := b.db.Get(context.Background(), task.ID)
-			return got.State == tasks.TimedOut
-		})
+		b.waitState(t, task.ID, tasks.TimedOut)
 		history, _ := b.db.History(context.Background(), task.ID)
 		if last := history[len(history)-1]; !strings.Contains(last.Detail, "deadline") {
 			t.Fatalf("last entry %+v", last)
@@ -213,10 +177,7 @@ func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
-		task := newTask("o/r", 1)
-		if err := b.queue.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := b.create(t, "o/r", 1)
 		if err := b.queue.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -226,17 +187,14 @@ func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 		if err := b.queue.Shutdown(stopCtx); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := b.db.Get(ctx, task.ID); got.State != tasks.Queued {
+		if got := b.get(t, task.ID); got.State != tasks.Queued {
 			t.Fatalf("after shutdown the attempt is %s, want queued", got.State)
 		}
 
 		b.runner.finish(tasks.Succeeded)
 		start(t, b.newQueue(t, time.Minute))
 		b.waitStarted(t)
-		waitFor(t, 30*time.Second, "the attempt to finish in the next process", func() bool {
-			got, _ := b.db.Get(ctx, task.ID)
-			return got.State == tasks.Succeeded
-		})
+		b.waitState(t, task.ID, tasks.Succeeded)
 		want := []string{"1:queued", "1:running", "1:queued", "1:running", "1:succeeded"}
 		if got := b.states(t, task.ID); !slices.Equal(got, want) {
 			t.Fatalf("history = %v", got)
