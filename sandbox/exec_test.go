@@ -13,8 +13,6 @@ import (
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 func TestExecPassesArgsStdinEnvAndDirAndReportsExitCode(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestSandboxIsLockedDown(t *testing.T) {
 		waitFor(t, 10*time.Second, "orphans to be reaped", func() error {
 			out := mustSucceed(t, s, "ps -eo stat=,comm= | awk '$1 ~ /^Z/' ")
 			if out != "" {
-				return errorf("zombies: %s", out)
+				return fmt.Errorf("zombies: %s", out)
 			}
 			return nil
 		})

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,10 +21,7 @@ import (
 
 // testImage is the sandbox image the tests run; scripts/test builds it.
 func testImage() string {
-	if img := os.Getenv("ONESHOT_SANDBOX_IMAGE"); img != "" {
-		return img
-	}
-	return "oneshot/sandbox:latest"
+	return cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage)
 }
 
 // testBundle is what a Docker test needs: an engine whose owner is unique
