@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -18,7 +19,7 @@ import (
 )
 
 // maxOutput is GitHub's limit on a check run's summary and text, and on a
-// comment's body, in characters.
+// comment's body.
 const maxOutput = 65535
 
 // logTailSize is how much of the running step's output the check run
@@ -304,12 +305,17 @@ func finalComment(rep pipeline.Report) string {
 	return limit(b.String(), maxOutput)
 }
 
-// limit cuts text to GitHub's limit of n characters.
+// limit cuts text to n bytes, on a character boundary. GitHub limits a
+// check run's output by characters and by bytes alike, so the bytes, never
+// fewer than the characters, are what must fit.
 func limit(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
+	if len(s) <= n {
 		return s
 	}
 	const cut = "\n[... cut ...]"
-	return string(r[:n-len([]rune(cut))]) + cut
+	end := n - len(cut)
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end] + cut
 }

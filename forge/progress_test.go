@@ -1,0 +1,23 @@
+package forge
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestLimitKeepsWideCharactersWithinGitHubsByteLimit(t *testing.T) {
+	for _, text := range []string{
+		strings.Repeat("✅ passed\n", 10_000), // three bytes a mark
+		strings.Repeat("x", maxOutput+1),
+		strings.Repeat("é", maxOutput),
+	} {
+		got := limit(text, maxOutput)
+		if len(got) > maxOutput || !utf8.ValidString(got) || !strings.HasSuffix(got, "[... cut ...]") {
+			t.Errorf("cut to %d bytes, valid %v, ends %q", len(got), utf8.ValidString(got), got[max(0, len(got)-20):])
+		}
+	}
+	if short := "✅ passed"; limit(short, maxOutput) != short {
+		t.Error("a short text was changed")
+	}
+}
