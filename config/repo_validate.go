@@ -175,11 +175,8 @@ var login = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`)
 
 func (o PullRequestOptions) validate(bad problem) {
 	for i, l := range o.Labels {
-		switch {
-		case l == "":
-			bad(index("pull_request.labels", i), "is empty")
-		case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
-			bad(index("pull_request.labels", i), "%q has whitespace around it or other than spaces inside it", l)
+		if p := labelProblem(l); p != "" {
+			bad(index("pull_request.labels", i), "%s", p)
 		}
 	}
 	for i, r := range o.Reviewers {

@@ -150,13 +150,8 @@ func (d Database) validate(bad problem) {
 }
 
 func (t Triggers) validate(bad problem) {
-	// GitHub labels may have spaces inside ("good first issue"), but a
-	// label with spaces around it or a line break in it would never match.
-	switch l := t.Label; {
-	case l == "":
-		bad("triggers.label", "is empty")
-	case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
-		bad("triggers.label", "%q has whitespace around it or other than spaces inside it", l)
+	if p := labelProblem(t.Label); p != "" {
+		bad("triggers.label", "%s", p)
 	}
 	// The command is the first word of a comment, so it cannot hold a space.
 	switch c := t.Command; {
@@ -167,6 +162,19 @@ func (t Triggers) validate(bad problem) {
 	case !strings.HasPrefix(c, "/") || c == "/":
 		bad("triggers.command", "%q is not a / and a word such as %s", c, DefaultCommand)
 	}
+}
+
+// labelProblem says what keeps l from being a GitHub label, or returns "".
+// Labels may have spaces inside ("good first issue"), but a label with
+// spaces around it or a line break in it would never match.
+func labelProblem(l string) string {
+	switch {
+	case l == "":
+		return "is empty"
+	case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
+		return fmt.Sprintf("%q has whitespace around it or other than spaces inside it", l)
+	}
+	return ""
 }
 
 func (q Queue) validate(bad problem) {
