@@ -35,7 +35,12 @@ func DetectRepo(files RepoFiles) (Repo, []string, error) {
 	}
 	repo := DefaultRepo()
 	var notes []string
-	for _, rule := range []func(*detector) (*detected, error){detectGo, detectNode, detectPython} {
+	rules := []func(*detector) (*detected, error){
+		detectGo, detectNode, detectPython,
+		// Last, and used only when the rules above found no check.
+		func(d *detector) (*detected, error) { return detectMake(d, len(repo.Verify) == 0) },
+	}
+	for _, rule := range rules {
 		found, err := rule(d)
 		if err != nil {
 			return Repo{}, nil, err
@@ -47,16 +52,6 @@ func DetectRepo(files RepoFiles) (Repo, []string, error) {
 			}
 			notes = append(notes, found.note)
 		}
-	}
-	found, err := detectMake(d, len(repo.Verify) == 0)
-	if err != nil {
-		return Repo{}, nil, err
-	}
-	if found != nil {
-		for _, run := range found.verify {
-			repo.Verify = append(repo.Verify, Check{Name: checkName(run), Run: run})
-		}
-		notes = append(notes, found.note)
 	}
 	if len(repo.Verify) == 0 {
 		notes = append(notes, "verify is empty: found no Go module, npm script, pytest or Makefile target "+
