@@ -14,20 +14,14 @@ type clues struct {
 	words       map[string]float64 // lower-case terms, weighted
 	title       map[string]bool    // terms of the title
 	identifiers map[string]bool    // as written: foo_bar, FooBar, a.b.c's parts
-	paths       []string           // file paths mentioned or in stack frames
-	frames      []frame            // stack frames, innermost last
+	paths       []string           // file paths: of stack frames (innermost last), then mentioned
 	messages    []string           // distinctive quoted or error text
 	literals    []string           // command-line flags and code spans, searched as written
 }
 
-type frame struct {
-	path     string
-	function string
-}
-
 var (
 	// Python: File "x/y.py", line 12, in name
-	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+, in ([A-Za-z_][A-Za-z0-9_<>]*)`)
+	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+, in [A-Za-z_][A-Za-z0-9_<>]*`)
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
 	// A bare path with a directory and a known source extension.
@@ -87,12 +81,12 @@ func readClues(text string) clues {
 	for _, m := range fence.FindAllStringSubmatch(text, -1) {
 		code.WriteString(m[1] + "\n")
 	}
-	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+	spans := codeSpan.FindAllStringSubmatch(text, -1)
+	for _, m := range spans {
 		code.WriteString(m[1] + "\n")
 	}
 
 	for _, m := range pyFrame.FindAllStringSubmatch(text, -1) {
-		c.frames = append(c.frames, frame{path: m[1], function: m[2]})
 		c.paths = append(c.paths, m[1])
 	}
 	for _, m := range pathLine.FindAllStringSubmatch(text, -1) {
@@ -111,7 +105,7 @@ func readClues(text string) clues {
 	for _, m := range cliFlag.FindAllStringSubmatch(text, -1) {
 		c.literals = append(c.literals, m[1])
 	}
-	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+	for _, m := range spans {
 		if span := strings.TrimSpace(m[1]); len(span) >= 6 && strings.ContainsAny(span, "_.-(=") {
 			c.literals = append(c.literals, span)
 		}
@@ -137,7 +131,7 @@ func readClues(text string) clues {
 	for _, tok := range identifier.FindAllString(code.String(), -1) {
 		addTerms(c.words, tok, codeWeight)
 	}
-	for _, m := range codeSpan.FindAllStringSubmatch(text, -1) {
+	for _, m := range spans {
 		for _, tok := range identifier.FindAllString(m[1], -1) {
 			if len(tok) > 2 && !stopWords[strings.ToLower(tok)] {
 				c.remember(tok)
