@@ -4,8 +4,6 @@
 package guard
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,48 +96,69 @@ type fileAdditions struct {
 }
 
 // addedLines parses a unified diff (git diff output) into added lines per
-// file.
+// file. It follows each hunk's line counts, so an added line that itself
+// starts with "++ " is not taken for a file header, and it has no limit on
+// a line's length, so no line can hide the files after it.
 func addedLines(diff []byte) []fileAdditions {
 	var out []fileAdditions
 	var cur *fileAdditions
-	next := 0
-	sc := bufio.NewScanner(bytes.NewReader(diff))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	next, oldLeft, newLeft := 0, 0, 0
+	for _, raw := range strings.Split(string(diff), "\n") {
+		if oldLeft > 0 || newLeft > 0 {
+			switch {
+			case strings.HasPrefix(raw, "+"):
+				if cur != nil {
+					cur.lines = append(cur.lines, raw[1:])
+					cur.numbers = append(cur.numbers, next)
+				}
+				next++
+				newLeft--
+			case strings.HasPrefix(raw, "-"):
+				oldLeft--
+			case strings.HasPrefix(raw, `\`): // "\ No newline at end of file"
+			default: // context
+				next++
+				oldLeft--
+				newLeft--
+			}
+			continue
+		}
 		switch {
-		case strings.HasPrefix(line, "diff --git "):
+		case strings.HasPrefix(raw, "diff --git "):
 			cur = nil
-		case strings.HasPrefix(line, "+++ "):
-			path := strings.TrimPrefix(line, "+++ ")
+		case strings.HasPrefix(raw, "+++ "):
+			path := strings.TrimPrefix(raw, "+++ ")
 			if path == "/dev/null" {
 				cur = nil
 				continue
 			}
 			out = append(out, fileAdditions{path: strings.TrimPrefix(path, "b/")})
 			cur = &out[len(out)-1]
-		case strings.HasPrefix(line, "@@ "):
-			next = hunkStart(line)
-		case cur == nil:
-		case strings.HasPrefix(line, "+"):
-			cur.lines = append(cur.lines, line[1:])
-			cur.numbers = append(cur.numbers, next)
-			next++
-		case strings.HasPrefix(line, " "):
-			next++
+		case strings.HasPrefix(raw, "@@ "):
+			oldLeft, next, newLeft = hunkRanges(raw)
 		}
 	}
 	return out
 }
 
-// hunkStart reads the new file's first line from "@@ -a,b +c,d @@".
-func hunkStart(header string) int {
-	_, after, ok := strings.Cut(header, " +")
-	if !ok {
-		return 0
+// hunkRanges reads "@@ -a,b +c,d @@": the old file's line count, and the
+// new file's first line and line count. A count left out is 1.
+func hunkRanges(header string) (oldCount, newStart, newCount int) {
+	fields := strings.Fields(header)
+	if len(fields) < 3 {
+		return 0, 0, 0
 	}
-	num, _, _ := strings.Cut(after, ",")
-	num, _, _ = strings.Cut(num, " ")
-	n, _ := strconv.Atoi(num)
-	return n
+	_, oldCount = hunkRange(strings.TrimPrefix(fields[1], "-"))
+	newStart, newCount = hunkRange(strings.TrimPrefix(fields[2], "+"))
+	return oldCount, newStart, newCount
+}
+
+func hunkRange(r string) (start, count int) {
+	first, n, ok := strings.Cut(r, ",")
+	start, _ = strconv.Atoi(first)
+	count = 1
+	if ok {
+		count, _ = strconv.Atoi(n)
+	}
+	return start, count
 }

@@ -40,9 +40,34 @@ func TestAnAddedAWSKeyIsFoundWithItsLineButNotShown(t *testing.T) {
 
 func TestRemovedAndUnchangedLinesAreNotScanned(t *testing.T) {
 	s, _ := DefaultScanner()
-	removal := strings.NewReplacer("+AWS", "-AWS", "+++ b/config/prod.env", "+++ /dev/null").Replace(diffWithKey)
-	if found := s.Secrets([]byte(removal)); len(found) != 0 {
-		t.Fatalf("a removed key was flagged: %+v", found)
+	header := "diff --git a/prod.env b/prod.env\n--- a/prod.env\n+++ b/prod.env\n"
+	for name, hunk := range map[string]string{
+		"removed":   "@@ -1,3 +1,2 @@\n REGION=eu-west-1\n-AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n DEBUG=false\n",
+		"unchanged": "@@ -1,3 +1,4 @@\n REGION=eu-west-1\n AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n+DEBUG=true\n DEBUG=false\n",
+	} {
+		if found := s.Secrets([]byte(header + hunk)); len(found) != 0 {
+			t.Errorf("a key on a %s line was flagged: %+v", name, found)
+		}
+	}
+}
+
+func TestAVeryLongLineDoesNotHideTheFilesAfterIt(t *testing.T) {
+	s, _ := DefaultScanner()
+	long := "diff --git a/data.txt b/data.txt\n--- /dev/null\n+++ b/data.txt\n@@ -0,0 +1 @@\n+" +
+		strings.Repeat("x", 17<<20) + "\n"
+	found := s.Secrets([]byte(long + diffWithKey))
+	if len(found) != 1 || found[0].Path != "config/prod.env" {
+		t.Fatalf("findings %+v", found)
+	}
+}
+
+func TestAnAddedLineThatLooksLikeAHeaderStaysInItsFile(t *testing.T) {
+	s, _ := DefaultScanner()
+	diff := "diff --git a/notes.md b/notes.md\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1,2 @@\n" +
+		"+++ counter\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
+	found := s.Secrets([]byte(diff))
+	if len(found) != 1 || found[0].Path != "notes.md" || found[0].Line != 2 {
+		t.Fatalf("findings %+v", found)
 	}
 }
 
