@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/contextgather"
@@ -39,12 +38,7 @@ func newGatherBundle(t *testing.T) *gatherBundle {
 	gh.AddInstallation(gatherInstallation)
 	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
 	repo.InstallationID = gatherInstallation
-	var cfg githubapp.Config
-	cfg.V3APIURL = gh.APIURL()
-	cfg.V4APIURL = gh.URL() + "/api/graphql"
-	cfg.App.IntegrationID = gh.AppID
-	cfg.App.PrivateKey = string(gh.PrivateKeyPEM)
-	cc, err := githubapi.NewClientCreator(cfg, "test", githubapi.RetryPolicy{Attempts: 2, Base: time.Millisecond})
+	cc, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{Attempts: 2, Base: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palantir/go-githubapp/githubapp"
-
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
 )
@@ -19,10 +17,7 @@ func setup(t *testing.T, policy githubapi.RetryPolicy) (*githubtest.Server, *git
 	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "x\n"})
 	repo.InstallationID = 7
 	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "t", User: "octocat"})
-	var cfg githubapp.Config
-	cfg.V3APIURL, cfg.V4APIURL = gh.APIURL(), gh.URL()+"/api/graphql"
-	cfg.App.IntegrationID, cfg.App.PrivateKey = gh.AppID, string(gh.PrivateKeyPEM)
-	cc, err := githubapi.NewClientCreator(cfg, "test", policy)
+	cc, err := githubapi.NewClientCreator(gh.AppConfig(), "test", policy)
 	if err != nil {
 		t.Fatal(err)
 	}

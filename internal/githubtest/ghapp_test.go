@@ -17,12 +17,7 @@ func TestGoGithubappClientsWork(t *testing.T) {
 	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash", User: "alice"})
 	b.gh.SetPermission(b.repo, "alice", "maintain")
 
-	var cfg githubapp.Config
-	cfg.V3APIURL = b.gh.APIURL()
-	cfg.V4APIURL = b.gh.URL() + "/api/graphql"
-	cfg.App.IntegrationID = b.gh.AppID
-	cfg.App.PrivateKey = string(b.gh.PrivateKeyPEM)
-	cc, err := githubapp.NewDefaultCachingClientCreator(cfg)
+	cc, err := githubapp.NewDefaultCachingClientCreator(b.gh.AppConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
 )
 
 const (
@@ -131,6 +133,17 @@ func (s *Server) APIURL() string { return s.http.URL + apiPrefix + "/" }
 // BotLogin is the login of the App's bot user, which authors everything
 // the App writes.
 func (s *Server) BotLogin() string { return s.AppSlug + "[bot]" }
+
+// AppConfig is the go-githubapp configuration of the App against the
+// fake: its API URLs, App ID and private key.
+func (s *Server) AppConfig() githubapp.Config {
+	var cfg githubapp.Config
+	cfg.V3APIURL = s.APIURL()
+	cfg.V4APIURL = s.URL() + "/api/graphql"
+	cfg.App.IntegrationID = s.AppID
+	cfg.App.PrivateKey = string(s.PrivateKeyPEM)
+	return cfg
+}
 
 // ServeHTTP answers one request: it is logged, delayed and failed as the
 // test asked, then served by the API or by git.
