@@ -54,7 +54,6 @@ type Server struct {
 	cfg        config.App
 	acceptOnly bool
 	log        zerolog.Logger
-	db         *queue.DB
 	queue      *queue.Queue
 	handler    http.Handler
 	started    atomic.Bool
@@ -124,7 +123,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, db: db, queue: work}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, dispatcher)
@@ -165,7 +164,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
 	}
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.queue.DB.Close())
 }
 
 // Run listens and serves until ctx ends, then stops taking webhooks,
@@ -203,7 +202,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
+	if err := s.queue.Ping(ctx); err != nil {
 		http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
@@ -217,7 +216,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // taskPage is a task's state history, the check run's details link.
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	t, err := s.db.Get(r.Context(), id)
+	t, err := s.queue.Get(r.Context(), id)
 	if errors.Is(err, tasks.ErrNotFound) {
 		http.NotFound(w, r)
 		return
@@ -226,7 +225,7 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not read the task", http.StatusInternalServerError)
 		return
 	}
-	history, err := s.db.History(r.Context(), id)
+	history, err := s.queue.History(r.Context(), id)
 	if err != nil {
 		http.Error(w, "could not read the task", http.StatusInternalServerError)
 		return
