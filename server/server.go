@@ -55,6 +55,7 @@ type Server struct {
 	acceptOnly bool
 	log        zerolog.Logger
 	queue      *queue.Queue
+	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
 	handler    http.Handler
 	started    atomic.Bool
 }
@@ -78,8 +79,9 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	throttle := &githubapi.Throttle{}
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log}
 	runner := opts.Runner
+	var engine *sandbox.Engine
 	if runner == nil {
-		engine, err := sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
+		engine, err = sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -110,6 +112,9 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		Logger:      log,
 	})
 	if err != nil {
+		if engine != nil {
+			engine.Close()
+		}
 		db.Close()
 		return nil, err
 	}
@@ -123,7 +128,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, dispatcher)
@@ -158,11 +163,15 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Shutdown stops the workers, handing running attempts back to the queue,
-// and closes the database.
+// and closes the sandbox engine and the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
+	}
+	// Workers that did not stop in time may still hold sessions.
+	if s.engine != nil && err == nil {
+		err = s.engine.Close()
 	}
 	return errors.Join(err, s.queue.DB.Close())
 }
