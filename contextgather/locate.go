@@ -341,34 +341,45 @@ func pathsMatch(file, mentioned string) bool {
 
 // scoreMessages rewards files that contain a message the issue quotes.
 func scoreMessages(docs []*doc, messages []string) []float64 {
-	scores := make([]float64, len(docs))
+	var frags []string
 	for _, m := range messages {
-		for _, frag := range fragments(m) {
-			found, inCode := containing(docs, []byte(frag))
-			if inCode == 0 || inCode > 5 {
-				continue
-			}
-			for _, i := range found {
-				scores[i] += 1 / float64(inCode)
-			}
-		}
+		frags = append(frags, fragments(m)...)
 	}
-	return normalise(scores)
+	return scoreRare(docs, frags, 5)
 }
 
 // scoreLiterals rewards files that contain what the issue writes as code:
-// a command-line flag, a call, a dotted name. Literals found in many files
-// say little.
+// a command-line flag, a call, a dotted name.
 func scoreLiterals(docs []*doc, literals []string) []float64 {
-	scores := make([]float64, len(docs))
+	var unique []string
 	seen := map[string]bool{}
 	for _, lit := range literals {
-		if seen[lit] {
-			continue
+		if !seen[lit] {
+			seen[lit] = true
+			unique = append(unique, lit)
 		}
-		seen[lit] = true
-		found, inCode := containing(docs, []byte(lit))
-		if inCode == 0 || inCode > 8 {
+	}
+	return scoreRare(docs, unique, 8)
+}
+
+// scoreRare rewards the files that contain each needle, by how rare it is
+// among the places a fix can land: code rather than tests, docs or
+// vendored copies. A needle in no code file, or in more than most, says
+// little and counts for nothing.
+func scoreRare(docs []*doc, needles []string, most int) []float64 {
+	scores := make([]float64, len(docs))
+	for _, needle := range needles {
+		var found []int
+		inCode := 0
+		for i, d := range docs {
+			if bytes.Contains(d.content, []byte(needle)) {
+				found = append(found, i)
+				if d.prior == 1 {
+					inCode++
+				}
+			}
+		}
+		if inCode == 0 || inCode > most {
 			continue
 		}
 		for _, i := range found {
@@ -376,21 +387,6 @@ func scoreLiterals(docs []*doc, literals []string) []float64 {
 		}
 	}
 	return normalise(scores)
-}
-
-// containing lists the files that contain needle, and counts those that
-// are code rather than tests, docs or vendored copies: how rare a string
-// is among the places a fix can land is what makes it telling.
-func containing(docs []*doc, needle []byte) (found []int, inCode int) {
-	for i, d := range docs {
-		if bytes.Contains(d.content, needle) {
-			found = append(found, i)
-			if d.prior == 1 {
-				inCode++
-			}
-		}
-	}
-	return found, inCode
 }
 
 // fragments cuts a message at what is likely formatted in at run time
