@@ -16,7 +16,7 @@ import (
 func (s *Server) getBranch(w http.ResponseWriter, r *http.Request, c *call) {
 	branch := r.PathValue("branch")
 	sha, err := resolve(c.repo.dir, "refs/heads/"+branch)
-	if !s.found(w, err, sha != "", "Branch not found") {
+	if !found(w, err, sha != "", "Branch not found") {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -42,7 +42,7 @@ func (s *Server) getRef(w http.ResponseWriter, r *http.Request, c *call) {
 			sha, kind = f[1], f[2]
 		}
 	}
-	if !s.found(w, err, sha != "", "Not Found") {
+	if !found(w, err, sha != "", "Not Found") {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -67,7 +67,7 @@ func (s *Server) getCommit(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusUnprocessableEntity, "No commit found for SHA: "+ref)
 		return
 	}
-	if !s.found(w, err, true, "") {
+	if !gitOK(w, err) {
 		return
 	}
 	if strings.Contains(r.Header.Get("Accept"), ".sha") {
@@ -82,7 +82,7 @@ func (s *Server) getCommit(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out, err := bareGit(c.repo.dir, "show", "--no-patch", "--format=%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B", sha)
 	f := strings.SplitN(string(out), "\x00", 9)
-	if !s.found(w, err, len(f) == 9, "Not Found") {
+	if !found(w, err, len(f) == 9, "Not Found") {
 		return
 	}
 	parents := []any{}
@@ -113,7 +113,7 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, c *call) {
 		s.mu.Unlock()
 	}
 	sha, err := resolve(c.repo.dir, ref)
-	if !s.found(w, err, sha != "", "No commit found for the ref "+ref) {
+	if !found(w, err, sha != "", "No commit found for the ref "+ref) {
 		return
 	}
 	if path == "" {
@@ -121,7 +121,7 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	entries, err := lsTree(c.repo.dir, sha, path)
-	if !s.found(w, err, len(entries) == 1, "Not Found") {
+	if !found(w, err, len(entries) == 1, "Not Found") {
 		return
 	}
 	e := entries[0]
@@ -134,7 +134,7 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	content, err := bareGit(c.repo.dir, "cat-file", "blob", e.sha)
-	if !s.found(w, err, true, "") {
+	if !gitOK(w, err) {
 		return
 	}
 	body := s.entryJSON(c.repo, e, ref)
@@ -153,7 +153,7 @@ func (s *Server) serveDir(w http.ResponseWriter, repo *Repo, commit, path, ref s
 		tree = commit + ":" + path
 	}
 	entries, err := lsTree(repo.dir, tree, "")
-	if !s.found(w, err, true, "Not Found") {
+	if !gitOK(w, err) {
 		return
 	}
 	out := []any{}
@@ -221,14 +221,23 @@ func (s *Server) commitRef(repo *Repo, sha string) map[string]any {
 	return map[string]any{"sha": sha, "url": s.APIURL() + "repos/" + repo.FullName + "/commits/" + sha}
 }
 
-// found answers when git failed (500) or found nothing (404), and reports
-// whether the handler should go on.
-func (s *Server) found(w http.ResponseWriter, err error, ok bool, notFound string) bool {
-	switch {
-	case err != nil:
+// gitOK answers 500 when git failed, and reports whether the handler
+// should go on.
+func gitOK(w http.ResponseWriter, err error) bool {
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return false
-	case !ok:
+	}
+	return true
+}
+
+// found answers when git failed (500) or found nothing (404), and reports
+// whether the handler should go on.
+func found(w http.ResponseWriter, err error, ok bool, notFound string) bool {
+	if !gitOK(w, err) {
+		return false
+	}
+	if !ok {
 		writeError(w, http.StatusNotFound, notFound)
 		return false
 	}

@@ -75,11 +75,11 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request, c *call) {
 		writeValidation(w, "PullRequest", "base", "missing_field", "")
 		return
 	}
-	if !s.checkBranches(w, c.repo, in.Base, head) {
+	if !checkBranches(w, c.repo, in.Base, head) {
 		return
 	}
 	heads, err := refs(c.repo.dir)
-	if !s.found(w, err, true, "") {
+	if !gitOK(w, err) {
 		return
 	}
 	s.mu.Lock()
@@ -103,10 +103,10 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request, c *call) {
 
 // checkBranches answers 422 as GitHub does unless head and base exist and
 // head has commits base lacks.
-func (s *Server) checkBranches(w http.ResponseWriter, repo *Repo, base, head string) bool {
+func checkBranches(w http.ResponseWriter, repo *Repo, base, head string) bool {
 	for _, b := range []struct{ field, name string }{{"base", base}, {"head", head}} {
 		sha, err := resolve(repo.dir, "refs/heads/"+b.name)
-		if !s.found(w, err, true, "") {
+		if !gitOK(w, err) {
 			return false
 		}
 		if sha == "" {
@@ -115,7 +115,7 @@ func (s *Server) checkBranches(w http.ResponseWriter, repo *Repo, base, head str
 		}
 	}
 	out, err := bareGit(repo.dir, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+head)
-	if !s.found(w, err, true, "") {
+	if !gitOK(w, err) {
 		return false
 	}
 	if strings.TrimSpace(string(out)) == "0" {
@@ -133,7 +133,7 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, c *call) {
 	state := cmp.Or(q.Get("state"), "open")
 	headOwner, head, byHead := strings.Cut(q.Get("head"), ":")
 	heads, err := refs(c.repo.dir)
-	if !s.found(w, err, true, "") {
+	if !gitOK(w, err) {
 		return
 	}
 	s.mu.Lock()
@@ -159,15 +159,9 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, c *call) {
 
 // getPull answers GET /repos/{owner}/{repo}/pulls/{number}.
 func (s *Server) getPull(w http.ResponseWriter, r *http.Request, c *call) {
-	heads, err := refs(c.repo.dir)
-	if !s.found(w, err, true, "") {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if pr := s.pullAt(w, r, c.repo); pr != nil {
+	s.withPull(w, r, c.repo, func(pr *PullRequest, heads map[string]string) {
 		writeJSON(w, http.StatusOK, s.pullJSON(c.repo, pr, heads))
-	}
+	})
 }
 
 // editPull answers PATCH /repos/{owner}/{repo}/pulls/{number}: title,
@@ -193,40 +187,32 @@ func (s *Server) editPull(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
-	heads, err := refs(c.repo.dir)
-	if !s.found(w, err, true, "") {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pr := s.pullAt(w, r, c.repo)
-	if pr == nil {
-		return
-	}
-	st := c.repo.issues[pr.Number]
-	t := now()
-	if in.Title != nil {
-		pr.Title, st.Title = *in.Title, *in.Title
-	}
-	if in.Body != nil {
-		pr.Body, st.Body = *in.Body, *in.Body
-	}
-	if in.Base != nil {
-		pr.Base = *in.Base
-	}
-	if in.MaintainerCanModify != nil {
-		pr.MaintainerCanModify = *in.MaintainerCanModify
-	}
-	if in.State != nil && *in.State != pr.State {
-		pr.State, st.State = *in.State, *in.State
-		pr.ClosedAt = time.Time{}
-		if pr.State == "closed" {
-			pr.ClosedAt = t
+	s.withPull(w, r, c.repo, func(pr *PullRequest, heads map[string]string) {
+		st := c.repo.issues[pr.Number]
+		t := now()
+		if in.Title != nil {
+			pr.Title, st.Title = *in.Title, *in.Title
 		}
-		st.closedAt = pr.ClosedAt
-	}
-	pr.UpdatedAt, st.updatedAt = t, t
-	writeJSON(w, http.StatusOK, s.pullJSON(c.repo, pr, heads))
+		if in.Body != nil {
+			pr.Body, st.Body = *in.Body, *in.Body
+		}
+		if in.Base != nil {
+			pr.Base = *in.Base
+		}
+		if in.MaintainerCanModify != nil {
+			pr.MaintainerCanModify = *in.MaintainerCanModify
+		}
+		if in.State != nil && *in.State != pr.State {
+			pr.State, st.State = *in.State, *in.State
+			pr.ClosedAt = time.Time{}
+			if pr.State == "closed" {
+				pr.ClosedAt = t
+			}
+			st.closedAt = pr.ClosedAt
+		}
+		pr.UpdatedAt, st.updatedAt = t, t
+		writeJSON(w, http.StatusOK, s.pullJSON(c.repo, pr, heads))
+	})
 }
 
 // requestReviewers answers POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers.
@@ -239,50 +225,51 @@ func (s *Server) requestReviewers(w http.ResponseWriter, r *http.Request, c *cal
 	if !readJSON(w, r, &in) {
 		return
 	}
-	heads, err := refs(c.repo.dir)
-	if !s.found(w, err, true, "") {
+	s.withPull(w, r, c.repo, func(pr *PullRequest, heads map[string]string) {
+		for _, login := range in.Reviewers {
+			if strings.EqualFold(login, pr.User) {
+				writeError(w, http.StatusUnprocessableEntity, "Review cannot be requested from pull request author.")
+				return
+			}
+			if s.association(c.repo, login) == "NONE" {
+				writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf(
+					"Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the %s repository.",
+					c.repo.FullName))
+				return
+			}
+		}
+		for _, login := range in.Reviewers {
+			if !slices.Contains(pr.Reviewers, login) {
+				pr.Reviewers = append(pr.Reviewers, login)
+			}
+		}
+		for _, team := range in.TeamReviewers {
+			if !slices.Contains(pr.TeamReviewers, team) {
+				pr.TeamReviewers = append(pr.TeamReviewers, team)
+			}
+		}
+		writeJSON(w, http.StatusCreated, s.pullJSON(c.repo, pr, heads))
+	})
+}
+
+// withPull calls f, holding s.mu, with the pull request the path numbers
+// and the repository's refs, which pullJSON needs. The refs are read
+// first, without the lock, since git is slow. It answers 500 when git
+// fails and 404 when there is no such pull request.
+func (s *Server) withPull(w http.ResponseWriter, r *http.Request, repo *Repo, f func(pr *PullRequest, heads map[string]string)) {
+	heads, err := refs(repo.dir)
+	if !gitOK(w, err) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pr := s.pullAt(w, r, c.repo)
-	if pr == nil {
-		return
-	}
-	for _, login := range in.Reviewers {
-		if strings.EqualFold(login, pr.User) {
-			writeError(w, http.StatusUnprocessableEntity, "Review cannot be requested from pull request author.")
-			return
-		}
-		if s.association(c.repo, login) == "NONE" {
-			writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf(
-				"Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the %s repository.",
-				c.repo.FullName))
-			return
-		}
-	}
-	for _, login := range in.Reviewers {
-		if !slices.Contains(pr.Reviewers, login) {
-			pr.Reviewers = append(pr.Reviewers, login)
-		}
-	}
-	for _, team := range in.TeamReviewers {
-		if !slices.Contains(pr.TeamReviewers, team) {
-			pr.TeamReviewers = append(pr.TeamReviewers, team)
-		}
-	}
-	writeJSON(w, http.StatusCreated, s.pullJSON(c.repo, pr, heads))
-}
-
-// pullAt returns the pull request the path numbers, or answers 404. The
-// caller holds s.mu.
-func (s *Server) pullAt(w http.ResponseWriter, r *http.Request, repo *Repo) *PullRequest {
 	n, _ := pathInt(r, "number")
 	pr := repo.pulls[int(n)]
 	if pr == nil {
 		writeError(w, http.StatusNotFound, "Not Found")
+		return
 	}
-	return pr
+	f(pr, heads)
 }
 
 // pullJSON is GitHub's pull request object; heads are the repository's
