@@ -21,14 +21,7 @@ func gitClient(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "GIT_") && !strings.HasSuffix(strings.ToLower(k), "_proxy") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=bot", "GIT_AUTHOR_EMAIL=bot@example.invalid",
+	cmd.Env = githubtest.GitEnv("GIT_AUTHOR_NAME=bot", "GIT_AUTHOR_EMAIL=bot@example.invalid",
 		"GIT_COMMITTER_NAME=bot", "GIT_COMMITTER_EMAIL=bot@example.invalid")
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
@@ -172,14 +165,8 @@ func TestRepositoryFromDirectoryKeepsItsFiles(t *testing.T) {
 	t.Parallel()
 	gh := githubtest.New(t)
 	dir := t.TempDir()
-	for name, content := range map[string]string{"go.mod": "module x\n", "pkg/a.go": "package pkg\n"} {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := githubtest.WriteFiles(dir, map[string]string{"go.mod": "module x\n", "pkg/a.go": "package pkg\n"}); err != nil {
+		t.Fatal(err)
 	}
 	repo := gh.AddRepoFromDir(t, "acme/from-dir", dir)
 	if got := gh.FileAt(t, repo, "main", "pkg/a.go"); got != "package pkg\n" {
