@@ -177,8 +177,10 @@ func (in *checkRunInput) validate(w http.ResponseWriter, create bool) bool {
 }
 
 // apply merges in into run: fields given replace, fields absent stay. A
-// conclusion completes the run, as on GitHub.
-func (in *checkRunInput) apply(run *CheckRun) {
+// conclusion completes the run, as on GitHub, and a run completed without
+// one is answered 422; it reports whether the handler should go on, and
+// the caller keeps run only then.
+func (in *checkRunInput) apply(w http.ResponseWriter, run *CheckRun) bool {
 	set := func(dst *string, src *string) {
 		if src != nil && *src != "" {
 			*dst = *src
@@ -217,6 +219,11 @@ func (in *checkRunInput) apply(run *CheckRun) {
 			run.Actions = append(run.Actions, CheckRunAction{Label: *a.Label, Description: *a.Description, Identifier: *a.Identifier})
 		}
 	}
+	if run.Status == "completed" && run.Conclusion == "" {
+		writeInvalid(w, "%q wasn't supplied.", "conclusion")
+		return false
+	}
+	return true
 }
 
 // createCheckRun answers POST /repos/{owner}/{repo}/check-runs.
@@ -231,9 +238,7 @@ func (s *Server) createCheckRun(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	run := &CheckRun{Repo: c.repo.FullName, HeadSHA: sha, Status: "queued", StartedAt: now()}
-	in.apply(run)
-	if run.Status == "completed" && run.Conclusion == "" {
-		writeInvalid(w, "%q wasn't supplied.", "conclusion")
+	if !in.apply(w, run) {
 		return
 	}
 	s.mu.Lock()
@@ -257,9 +262,7 @@ func (s *Server) updateCheckRun(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	next := cloneCheckRun(run, false)
-	in.apply(&next)
-	if next.Status == "completed" && next.Conclusion == "" {
-		writeInvalid(w, "%q wasn't supplied.", "conclusion")
+	if !in.apply(w, &next) {
 		return
 	}
 	next.History = append(run.History, cloneCheckRun(&next, false))
