@@ -58,7 +58,8 @@ type doc struct {
 // (BM25), the issue's identifiers against the symbols files define, the
 // words against path names, stack-trace frames and paths against files,
 // and quoted error messages against file text; and it prefers code over
-// tests, docs and examples, which fixes rarely change.
+// tests, docs and examples, which fixes rarely change. The issue's text
+// is read as Sanitize leaves it; pass raw text through Sanitize first.
 func Locate(fsys fs.FS, issue string) ([]Ranked, error) {
 	docs, err := readDocs(fsys)
 	if err != nil {

@@ -69,12 +69,11 @@ func (c clues) weight(term string) float64 {
 // machine, not the code.
 var envDump = regexp.MustCompile(`(?m)^\s*(?:[A-Za-z0-9_.\-\[\]]+\s*(?:==|\s)\s*v?\d[\w.+\-]*(?:\s+\S+)?|platform \S+ -- Python .*)\s*$`)
 
-// htmlComment matches issue-template comments.
-var htmlComment = regexp.MustCompile(`(?s)<!--.*?(?:-->|$)`)
-
-// readClues reads an issue's text.
+// readClues reads an issue's text, which has passed Sanitize: what
+// GitHub hides, such as template comments, is gone, and what looks like
+// a comment inside code is code.
 func readClues(text string) clues {
-	text = envDump.ReplaceAllString(htmlComment.ReplaceAllString(text, ""), "")
+	text = envDump.ReplaceAllString(text, "")
 	c := clues{words: map[string]float64{}, title: map[string]bool{}, identifiers: map[string]bool{}}
 
 	code := strings.Builder{}

@@ -1,6 +1,7 @@
 package contextgather
 
 import (
+	"slices"
 	"testing"
 	"testing/fstest"
 )
@@ -99,4 +100,23 @@ func paths(r []Ranked) []string {
 		out = append(out, x.Path)
 	}
 	return out
+}
+
+// TestAnUnclosedCommentInCodeHidesNothing pins that an issue's text is
+// read as Sanitize leaves it: "<!--" inside code is code, not the start
+// of a comment that would swallow the rest of the issue.
+func TestAnUnclosedCommentInCodeHidesNothing(t *testing.T) {
+	issue := Sanitize("Session drops proxies\n\n<!-- Describe the bug. -->\n" +
+		"The page I fetch starts with\n\n```html\n<!-- generated\n<html>\n```\n\n" +
+		"and `merge_environment_settings` in pkg/sessions.py then loses them.\n")
+	c := readClues(issue)
+	if !c.identifiers["merge_environment_settings"] {
+		t.Errorf("identifiers %v lack merge_environment_settings", c.identifiers)
+	}
+	if !slices.Contains(c.paths, "pkg/sessions.py") {
+		t.Errorf("paths %v lack pkg/sessions.py", c.paths)
+	}
+	if c.words["describe"] != 0 {
+		t.Errorf("the template's comment was read")
+	}
 }

@@ -67,8 +67,9 @@ func benchLocate(args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", in.ID, err)
 		}
+		issue := contextgather.Sanitize(in.ProblemStatement) // as the pipeline's material is
 		started := time.Now()
-		ranked, err := contextgather.Locate(os.DirFS(dir), in.ProblemStatement)
+		ranked, err := contextgather.Locate(os.DirFS(dir), issue)
 		elapsed := time.Since(started)
 		os.RemoveAll(dir)
 		if err != nil {

@@ -26,7 +26,7 @@ func locate(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ranked, err := contextgather.Locate(os.DirFS(*dir), text)
+	ranked, err := contextgather.Locate(os.DirFS(*dir), contextgather.Sanitize(text))
 	if err != nil {
 		return err
 	}
