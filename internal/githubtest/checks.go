@@ -90,10 +90,8 @@ func (s *Server) CheckRuns(repo *Repo) []CheckRun {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []CheckRun
-	for _, id := range slices.Sorted(maps.Keys(s.checkRuns)) {
-		if run := s.checkRuns[id]; run.Repo == repo.FullName {
-			out = append(out, cloneCheckRun(run, true))
-		}
+	for _, id := range slices.Sorted(maps.Keys(repo.checkRuns)) {
+		out = append(out, cloneCheckRun(repo.checkRuns[id], true))
 	}
 	return out
 }
@@ -245,7 +243,7 @@ func (s *Server) createCheckRun(w http.ResponseWriter, r *http.Request, c *call)
 	defer s.mu.Unlock()
 	run.ID = s.newID()
 	run.History = []CheckRun{cloneCheckRun(run, false)}
-	s.checkRuns[run.ID] = run
+	c.repo.checkRuns[run.ID] = run
 	writeJSON(w, http.StatusCreated, s.checkRunJSON(c.repo, run))
 }
 
@@ -257,7 +255,7 @@ func (s *Server) updateCheckRun(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	run := s.checkRunAt(w, r, c.repo)
+	run := checkRunAt(w, r, c.repo)
 	if run == nil {
 		return
 	}
@@ -274,7 +272,7 @@ func (s *Server) updateCheckRun(w http.ResponseWriter, r *http.Request, c *call)
 func (s *Server) getCheckRun(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if run := s.checkRunAt(w, r, c.repo); run != nil {
+	if run := checkRunAt(w, r, c.repo); run != nil {
 		writeJSON(w, http.StatusOK, s.checkRunJSON(c.repo, run))
 	}
 }
@@ -292,8 +290,8 @@ func (s *Server) listCheckRunsForRef(w http.ResponseWriter, r *http.Request, c *
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var runs []*CheckRun
-	for _, run := range s.checkRuns {
-		if run.Repo == c.repo.FullName && run.HeadSHA == sha &&
+	for _, run := range c.repo.checkRuns {
+		if run.HeadSHA == sha &&
 			(q.Get("check_name") == "" || q.Get("check_name") == run.Name) &&
 			(q.Get("status") == "" || q.Get("status") == run.Status) {
 			runs = append(runs, run)
@@ -308,14 +306,13 @@ func (s *Server) listCheckRunsForRef(w http.ResponseWriter, r *http.Request, c *
 	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(runs), "check_runs": out})
 }
 
-// checkRunAt returns the check run the path names, if it is in repo, or
-// answers 404. The caller holds s.mu.
-func (s *Server) checkRunAt(w http.ResponseWriter, r *http.Request, repo *Repo) *CheckRun {
+// checkRunAt returns repo's check run the path names, or answers 404. The
+// caller holds s.mu.
+func checkRunAt(w http.ResponseWriter, r *http.Request, repo *Repo) *CheckRun {
 	id, _ := pathInt(r, "id")
-	run := s.checkRuns[id]
-	if run == nil || run.Repo != repo.FullName {
+	run := repo.checkRuns[id]
+	if run == nil {
 		writeError(w, http.StatusNotFound, "Not Found")
-		return nil
 	}
 	return run
 }

@@ -36,6 +36,7 @@ type Repo struct {
 	roles      map[string]string // by lower-case login
 	reactions  []Reaction
 	pulls      map[int]*PullRequest
+	checkRuns  map[int64]*CheckRun
 	pushes     []Push
 	languages  map[string]int // bytes per language; see SetLanguages
 }
@@ -95,7 +96,7 @@ func (s *Server) addRepo(t testing.TB, fullName, src string) *Repo {
 		ID: s.newID(), Owner: owner, Name: name, FullName: fullName,
 		DefaultBranch: "main", dir: dir, nextNumber: 1,
 		issues: map[int]*issueState{}, labelIDs: map[string]int64{},
-		roles: map[string]string{}, pulls: map[int]*PullRequest{},
+		roles: map[string]string{}, pulls: map[int]*PullRequest{}, checkRuns: map[int64]*CheckRun{},
 	}
 	s.repos[strings.ToLower(fullName)] = repo
 	s.knowUser(owner)

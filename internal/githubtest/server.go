@@ -60,7 +60,6 @@ type Server struct {
 	users           map[string]*user // by lower-case login
 	repos           map[string]*Repo // by lower-case full name
 	comments        map[int64]*Comment
-	checkRuns       map[int64]*CheckRun
 	faults          []*fault
 	slows           []slow
 	requests        []Request
@@ -101,7 +100,6 @@ func New(t testing.TB, opts ...Option) *Server {
 		users:           map[string]*user{},
 		repos:           map[string]*Repo{},
 		comments:        map[int64]*Comment{},
-		checkRuns:       map[int64]*CheckRun{},
 		searchRemaining: DefaultSearchLimit,
 	}
 	for _, o := range opts {
