@@ -20,6 +20,7 @@ func TestDefaultsFillWhatNothingSets(t *testing.T) {
 		"comments only":    writeConfig(t, "# nothing here\n"),
 		"empty sections":   writeConfig(t, "server:\nqueue: ~\n"),
 		"null leaves":      writeConfig(t, "server:\n  listen:\n  public_url: ~\n"),
+		"null merge":       writeConfig(t, "server:\n  <<: ~\n"),
 		"document marker":  writeConfig(t, "---\n"),
 		"empty second doc": writeConfig(t, "---\nserver: {}\n---\n"),
 	} {

@@ -2,10 +2,12 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,117 +15,244 @@ import (
 )
 
 // decodeFile sets what the YAML document in data says over app. It walks
-// the document against App itself before decoding, because the yaml
-// package's strict mode names neither the path of an unknown key nor the
-// setting a bad value was meant for ("field listn not found in type
-// config.Server"), and stops at the first wrong value.
+// the document against App before decoding, so that every problem is
+// reported at once, each on its line.
 func decodeFile(path string, data []byte, app *App) error {
-	var errs []error
-	bad := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config %s: line %d: %s", path, line, fmt.Sprintf(format, args...)))
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+	prefix := "config " + path
+	doc, second, err := oneDocument(prefix, data)
+	switch {
+	case err != nil:
+		return err
+	case second > 0:
+		return fmt.Errorf("%s: holds more than one YAML document", prefix)
+	case doc == nil:
 		return nil // an empty file sets nothing
+	}
+	w := newWalker(prefix)
+	w.walk(doc, reflect.TypeFor[App](), "")
+	if err := w.err(); err != nil {
+		return err
+	}
+	if err := doc.Decode(app); err != nil {
+		// The walk found nothing wrong, so this is a case it does not know.
+		return yamlError(prefix, err)
+	}
+	return nil
+}
+
+// oneDocument reads the YAML document in data, nil for none, and the line
+// of a second document that holds something, or 0: only the first would
+// count and the rest be silently ignored, so the caller refuses it. A
+// syntax error is reported after prefix, which names the file.
+func oneDocument(prefix string, data []byte) (doc *yaml.Node, second int, err error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first yaml.Node
+	if err := dec.Decode(&first); errors.Is(err, io.EOF) {
+		return nil, 0, nil
 	} else if err != nil {
-		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, 0, yamlError(prefix, err)
 	}
 	var more yaml.Node
 	switch err := dec.Decode(&more); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, 0, yamlError(prefix, err)
 	case len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null":
-		// Only the first would count, and the rest be silently ignored.
-		return fmt.Errorf("config %s: holds more than one YAML document", path)
+		return &first, more.Line, nil
 	}
-	check(&doc, reflect.TypeFor[App](), "", bad)
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := doc.Decode(app); err != nil {
-		// check found nothing wrong, so this is a case it does not know.
-		return fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
+	return &first, 0, nil
 }
 
-// check reports, by line and dotted path, every key n holds that t has no
-// field for, every key given twice, and every value that does not decode
-// into its field.
-func check(n *yaml.Node, t reflect.Type, path string, bad func(int, string, ...any)) {
+// yamlError is an error of the yaml package after prefix, without its own
+// "yaml: " prefix.
+func yamlError(prefix string, err error) error {
+	return fmt.Errorf("%s: %s", prefix, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// walker checks a YAML document against the type it decodes into, before
+// it is decoded, because the yaml package's strict mode names neither the
+// path of an unknown key nor the setting a bad value was meant for ("field
+// listn not found in type config.Server"), and stops at the first wrong
+// value. It reports, by line and key, every key the type has no field
+// for, every key given twice and every value that does not decode into
+// its field. It also remembers the line of every key, so that a value
+// found invalid after decoding can be reported on its line.
+type walker struct {
+	prefix   string         // starts every message, naming the file
+	lines    map[string]int // by key: "fix_rounds", "verify[1].run"
+	bad      map[string]bool
+	problems []fileProblem
+}
+
+type fileProblem struct {
+	line int
+	msg  string
+}
+
+func newWalker(prefix string) *walker {
+	return &walker{prefix: prefix, lines: map[string]int{}, bad: map[string]bool{}}
+}
+
+// walk checks n, meant for a value of type t at key, "" for the file.
+func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) > 0 {
-			check(n.Content[0], t, path, bad)
+			w.walk(n.Content[0], t, key)
 		}
 		return
 	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+	switch {
+	case isNull(n):
 		return // null leaves the default
-	}
-	if t.Kind() != reflect.Struct {
-		checkValue(n, t, path, bad)
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		bad(n.Line, "%s is %s, not a mapping", describePath(path), describeNode(n))
-		return
-	}
-	fields := yamlFields(t)
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, value := n.Content[i], n.Content[i+1]
-		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
-			checkMerge(value, t, path, bad)
-			continue
+	case t == reflect.TypeFor[Check]() && n.Kind == yaml.ScalarNode:
+		return // the command alone
+	case t == reflect.TypeFor[Check]() && n.Kind != yaml.MappingNode:
+		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a command or a mapping of name and run", key, describeNode(n)))
+	case t.Kind() == reflect.Struct && n.Kind != yaml.MappingNode:
+		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
+	case t.Kind() == reflect.Struct:
+		w.mapping(n, t, key)
+	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode:
+		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
+	case t.Kind() == reflect.Slice:
+		for i, item := range n.Content {
+			k := index(key, i)
+			w.lines[k] = item.Line
+			if isNull(item) {
+				// The yaml package would drop it without a word.
+				w.undecodable(item.Line, k, k+" is empty")
+				continue
+			}
+			w.walk(item, t.Elem(), k)
 		}
-		f, ok := fields[key.Value]
-		switch {
-		case !ok:
-			bad(key.Line, "unknown key %q%s (known: %s)", key.Value, inPath(path), strings.Join(fieldNames(t), ", "))
-		case seen[key.Value] != 0:
-			bad(key.Line, "key %q%s is already set on line %d", key.Value, inPath(path), seen[key.Value])
-		default:
-			seen[key.Value] = key.Line
-			check(value, f.Type, join(path, key.Value), bad)
+	default:
+		if msg := valueProblem(n, t, key); msg != "" {
+			w.undecodable(n.Line, key, msg)
 		}
 	}
 }
 
-// checkMerge checks what a "<<" key merges in: a mapping or a list of them.
-func checkMerge(n *yaml.Node, t reflect.Type, path string, bad func(int, string, ...any)) {
+// mapping checks the keys of n against struct t, then drops those whose
+// value is null, "<<" among them: the yaml package would set a list to nil
+// for them and refuse to merge null, where null keeps the default.
+func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
+	fields := yamlFields(t)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, value := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			w.merge(value, t, key)
+			continue
+		}
+		f, ok := fields[k.Value]
+		sub := join(key, k.Value)
+		switch {
+		case !ok:
+			w.add(k.Line, sub, fmt.Sprintf("unknown key %q%s (known: %s)", k.Value, inPath(key), strings.Join(fieldNames(t), ", ")))
+		case seen[k.Value] != 0:
+			w.add(k.Line, sub, fmt.Sprintf("key %q%s is already set on line %d", k.Value, inPath(key), seen[k.Value]))
+		default:
+			seen[k.Value] = k.Line
+			w.lines[sub] = k.Line
+			w.walk(value, f.Type, sub)
+		}
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isNull(n.Content[i+1]) {
+			kept = append(kept, n.Content[i], n.Content[i+1])
+		}
+	}
+	n.Content = kept
+}
+
+// merge checks what a "<<" key merges in: a mapping or a list of them.
+func (w *walker) merge(n *yaml.Node, t reflect.Type, key string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	if n.Kind != yaml.SequenceNode {
-		check(n, t, path, bad)
+		w.walk(n, t, key)
 		return
 	}
 	for _, m := range n.Content {
-		check(m, t, path, bad)
+		w.walk(m, t, key)
 	}
 }
 
-// checkValue decodes n into a fresh value of type t, the way the final
-// decode will, and says what was expected if it fails. It never quotes a
-// value meant for a string: that may be a secret.
-func checkValue(n *yaml.Node, t reflect.Type, path string, bad func(int, string, ...any)) {
+// add records a problem with key, which validation then leaves unsaid.
+func (w *walker) add(line int, key, msg string) {
+	w.problems = append(w.problems, fileProblem{line, msg})
+	w.bad[key] = true
+}
+
+// undecodable records a value that cannot be decoded. In a list it also
+// marks the whole list, because the yaml package drops an item it cannot
+// decode and so shifts the ones after it: validating them by index would
+// misname them.
+func (w *walker) undecodable(line int, key, msg string) {
+	w.add(line, key, msg)
+	if list, _, ok := strings.Cut(key, "["); ok {
+		w.bad[list] = true
+	}
+}
+
+// reported reports whether the walk found a problem with key or with a
+// setting holding it.
+func (w *walker) reported(key string) bool {
+	for k := key; k != ""; k = parentKey(k) {
+		if w.bad[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// lineOf is the line of key, or of the nearest setting holding it that the
+// file sets: a check's name that the file leaves out is reported on the
+// check's line. It is 0 for a key the file does not set at all.
+func (w *walker) lineOf(key string) int {
+	for k := key; k != ""; k = parentKey(k) {
+		if line, ok := w.lines[k]; ok {
+			return line
+		}
+	}
+	return 0
+}
+
+// err joins the problems in the order of their lines, to read like the
+// file, each after the prefix and its line.
+func (w *walker) err() error {
+	slices.SortStableFunc(w.problems, func(a, b fileProblem) int { return cmp.Compare(a.line, b.line) })
+	errs := make([]error, 0, len(w.problems))
+	for _, p := range w.problems {
+		if p.line == 0 {
+			errs = append(errs, fmt.Errorf("%s: %s", w.prefix, p.msg))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: line %d: %s", w.prefix, p.line, p.msg))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// valueProblem decodes n into a fresh value of type t, the way the final
+// decode will, and says what was expected if that fails, or returns "".
+// It never quotes a value meant for a string: that may be a secret.
+func valueProblem(n *yaml.Node, t reflect.Type, key string) string {
 	if n.Decode(reflect.New(t).Interface()) == nil && !isFraction(n, t) {
-		return
+		return ""
 	}
 	want := describeType(t)
 	switch {
 	case n.Kind != yaml.ScalarNode:
-		bad(n.Line, "%s is %s, not %s", path, describeNode(n), want)
+		return fmt.Sprintf("%s is %s, not %s", key, describeNode(n), want)
 	case t.Kind() == reflect.String:
-		bad(n.Line, "%s is not %s", path, want)
-	default:
-		bad(n.Line, "%s %q is not %s", path, n.Value, want)
+		return fmt.Sprintf("%s is not %s", key, want)
 	}
+	return fmt.Sprintf("%s %q is not %s", key, n.Value, want)
 }
 
 // isFraction reports a number with a fraction given for a whole number,
@@ -144,6 +273,10 @@ func describeType(t reflect.Type) string {
 		return "a duration such as 30s or 1h"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		return "a whole number"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
 	case t.Kind() == reflect.String:
 		return "a string"
 	}
@@ -179,6 +312,25 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+func index(key string, i int) string { return fmt.Sprintf("%s[%d]", key, i) }
+
+// parentKey is the key holding key: "verify" for "verify[1]", "verify[1]"
+// for "verify[1].run", "" for a top-level key.
+func parentKey(key string) string {
+	i := strings.LastIndexAny(key, ".[")
+	if i < 0 {
+		return ""
+	}
+	return key[:i]
+}
+
+func isNull(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
 // yamlFields maps the YAML keys of struct type t to its fields.

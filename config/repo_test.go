@@ -25,6 +25,7 @@ func TestEmptyRepoFileIsTheDefaults(t *testing.T) {
 		"null lists":       "setup:\nverify: ~\nprotected_paths:\nnetwork:\n  allow: ~\n",
 		"null leaves":      "fix_rounds:\nbranch_prefix: ~\nagent:\n  timeout:\n",
 		"zero timeouts":    "timeout: 0s\nagent:\n  timeout: 0s\n",
+		"null merge":       "limits:\n  <<: ~\n",
 		"empty second doc": "---\nlimits: {}\n---\n",
 	} {
 		t.Run(name, func(t *testing.T) {
