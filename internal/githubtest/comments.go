@@ -182,8 +182,9 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	cm := s.addComment(c.repo, st, 0, s.BotLogin(), body)
-	w.Header().Set("Location", s.commentJSON(c.repo, cm)["url"].(string))
-	writeJSON(w, http.StatusCreated, s.commentJSON(c.repo, cm))
+	out := s.commentJSON(c.repo, cm)
+	w.Header().Set("Location", out["url"].(string))
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // commentAt returns the comment the path names, if it is in repo, or

@@ -39,8 +39,6 @@ func (s *Server) getLanguages(w http.ResponseWriter, r *http.Request, c *call) {
 		value, _ := json.Marshal(langs[name])
 		buf.Write(value)
 	}
-	buf.WriteString("}\n")
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes()) // an error means the client is gone
+	buf.WriteByte('}')
+	writeJSON(w, http.StatusOK, json.RawMessage(buf.Bytes()))
 }

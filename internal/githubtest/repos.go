@@ -217,7 +217,6 @@ func (s *Server) CloneURL(repo *Repo) string {
 	return s.URL() + gitPrefix + "/" + repo.FullName + ".git"
 }
 
-// getRepo answers GET /repos/{owner}/{repo}.
 // getUser answers GET /users/{login}; a user the fake never met is 404.
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
@@ -232,6 +231,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, user)
 }
 
+// getRepo answers GET /repos/{owner}/{repo}.
 func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -8,8 +8,13 @@ import (
 	"time"
 )
 
-// coreLimit is the core rate limit the fake reports; it never runs out.
-const coreLimit = 5000
+const (
+	// coreLimit is the core rate limit the fake reports; it never runs out.
+	coreLimit = 5000
+	// coreWindow is how often GitHub refills the core limit; the fake
+	// reports it but never needs to refill.
+	coreWindow = time.Hour
+)
 
 // route is one REST endpoint.
 type route struct {
@@ -104,7 +109,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 			writeError(w, http.StatusUnauthorized, "Bad credentials")
 			return
 		}
-		setRateHeaders(h, "core", coreLimit, coreLimit, now().Add(time.Hour))
+		setRateHeaders(h, "core", coreLimit, coreLimit, now().Add(coreWindow))
 	}
 	if owner := r.PathValue("owner"); owner != "" {
 		// GitHub answers 404, not 403, for a repository the caller may not

@@ -32,7 +32,7 @@ func (s *Server) getRateLimit(w http.ResponseWriter, r *http.Request, _ *call) {
 	s.mu.Lock()
 	remaining := s.searchRemaining
 	s.mu.Unlock()
-	core := rateJSON(coreLimit, coreLimit, now().Add(DefaultTokenLifetime))
+	core := rateJSON(coreLimit, coreLimit, now().Add(coreWindow))
 	search := rateJSON(max(DefaultSearchLimit, remaining), remaining, now().Add(searchWindow))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"resources": map[string]any{"core": core, "search": search},

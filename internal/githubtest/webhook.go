@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -71,9 +72,7 @@ func (s *Server) Adapt(payload map[string]any, repo *Repo) {
 		block = map[string]any{}
 		payload["repository"] = block
 	}
-	for k, v := range s.repoJSON(repo) {
-		block[k] = v
-	}
+	maps.Copy(block, s.repoJSON(repo))
 	if repo.InstallationID != 0 {
 		inst, _ := payload["installation"].(map[string]any)
 		if inst == nil {
