@@ -11,4 +11,11 @@
 // Untrusted, so the agent takes it as data rather than as orders.
 // Material keeps what was gathered as plain data; the prompt is assembled
 // from it separately, within a token budget.
+//
+// What is read from a checkout (guidelines, the files Locate ranks, the
+// code the prompt shows) may go to the model, so a checkout must not reach
+// outside the repository: a repository may hold a link to /proc/self/environ
+// or to the bot's configuration. The pipeline's checkout is exported with
+// regular files only; a directory given on the command line is opened with
+// os.OpenRoot, whose FS refuses links that leave it.
 package contextgather

@@ -81,15 +81,9 @@ func findFold(checkout fs.FS, want string) (string, bool) {
 
 // readCapped reads at most limit bytes of the regular file name, cut
 // back to a line end (or failing that a character boundary), and says
-// whether there was more. A symbolic link is followed only when checkout
-// can say where it points and that is a regular file inside checkout: a
-// repository may hold a link to /proc/self/environ or to the bot's
-// configuration, and what is read here goes to the model.
+// whether there was more. Anything else (a device, a pipe) is refused.
+// Links are followed as checkout follows them: see the package's doc.
 func readCapped(checkout fs.FS, name string, limit int) ([]byte, bool, error) {
-	name, err := resolveInside(checkout, name)
-	if err != nil {
-		return nil, false, err
-	}
 	f, err := checkout.Open(name)
 	if err != nil {
 		return nil, false, err
@@ -120,47 +114,4 @@ func readCapped(checkout fs.FS, name string, limit int) ([]byte, bool, error) {
 		data = data[:len(data)-1]
 	}
 	return data, true, nil
-}
-
-// resolveInside returns what to open for name, following one symbolic link
-// that stays inside checkout; no directory on either path may be a link.
-// A file system that cannot tell links from files (one without Lstat) is
-// trusted to keep its own links inside, as os.Root's does.
-func resolveInside(checkout fs.FS, name string) (string, error) {
-	links, ok := checkout.(fs.ReadLinkFS)
-	if !ok {
-		return name, nil
-	}
-	refuse := &fs.PathError{Op: "read", Path: name, Err: fs.ErrPermission}
-	if linkedDir(links, name) {
-		return "", refuse
-	}
-	info, err := links.Lstat(name)
-	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
-		return name, err
-	}
-	target, err := links.ReadLink(name)
-	if err != nil {
-		return "", err
-	}
-	resolved := path.Join(path.Dir(name), target)
-	if path.IsAbs(target) || !fs.ValidPath(resolved) || linkedDir(links, resolved) {
-		return "", refuse
-	}
-	if info, err := links.Lstat(resolved); err != nil || !info.Mode().IsRegular() {
-		return "", refuse
-	}
-	return resolved, nil
-}
-
-// linkedDir reports whether a directory on the way to name is a symbolic
-// link (or cannot be looked at).
-func linkedDir(links fs.ReadLinkFS, name string) bool {
-	for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
-		info, err := links.Lstat(dir)
-		if err != nil || info.Mode()&fs.ModeSymlink != 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -86,14 +86,22 @@ func TestLayoutIsCapped(t *testing.T) {
 }
 
 // TestGuidelinesDoNotFollowLinksOutOfTheCheckout pins that a repository
-// cannot have the bot read, and send to the model, a file of the host.
+// cannot have the bot read, and send to the model, a file of the host. The
+// checkout is opened as bot's --dir opens it, with os.OpenRoot: the
+// guidelines, Locate and the prompt's code all read through it. (The
+// pipeline's checkout is exported without links.)
 func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 	t.Parallel()
 	b := newGatherBundle(t)
 	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash"})
 	outside := filepath.Join(t.TempDir(), "secret")
 	dir := t.TempDir()
-	for name, content := range map[string]string{outside: "SECRET=1\n", filepath.Join(dir, "AGENTS.md"): "Be brief.\n"} {
+	for name, content := range map[string]string{
+		outside:                         "SECRET=1\n",
+		outside + ".py":                 "SECRET = leak_me_now()\n",
+		filepath.Join(dir, "AGENTS.md"): "Be brief.\n",
+		filepath.Join(dir, "app.py"):    "def serve():\n    pass\n",
+	} {
 		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -106,6 +114,7 @@ func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 		"CONTRIBUTING.md":                 outside,
 		"docs":                            filepath.Dir(outside),
 		".github/copilot-instructions.md": "../../" + filepath.Base(filepath.Dir(outside)) + "/secret",
+		"leak.py":                         outside + ".py",
 	} {
 		name := filepath.Join(dir, link)
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -118,8 +127,14 @@ func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 	if err := os.Symlink(filepath.Base(outside), filepath.Join(filepath.Dir(outside), "CONTRIBUTING.md")); err != nil {
 		t.Fatal(err)
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	checkout := root.FS()
 
-	m, err := b.g.Gather(b.ctx, b.task, os.DirFS(dir))
+	m, err := b.g.Gather(b.ctx, b.task, checkout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,5 +145,21 @@ func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 		if strings.Contains(g.Text, "SECRET") {
 			t.Errorf("%s read a file outside the checkout", g.Path)
 		}
+	}
+
+	ranked, err := contextgather.Locate(checkout, "SECRET leak_me_now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranked {
+		if r.Path != "app.py" {
+			t.Errorf("Locate ranked %s", r.Path)
+		}
+	}
+	prompt := contextgather.Assemble(contextgather.PromptInput{
+		Material: m, Files: checkout, Ranked: []contextgather.Ranked{{Path: "leak.py"}, {Path: "app.py"}},
+	})
+	if strings.Contains(prompt, "SECRET") || !strings.Contains(prompt, "def serve") {
+		t.Errorf("the prompt's code read outside the checkout, or not inside:\n%s", prompt)
 	}
 }

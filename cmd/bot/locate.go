@@ -26,7 +26,13 @@ func locate(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ranked, err := contextgather.Locate(os.DirFS(*dir), contextgather.Sanitize(text))
+	// A root, not os.DirFS: the checkout's links may not lead out of it.
+	root, err := os.OpenRoot(*dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	ranked, err := contextgather.Locate(root.FS(), contextgather.Sanitize(text))
 	if err != nil {
 		return err
 	}
