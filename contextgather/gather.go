@@ -22,8 +22,7 @@ const maxTitle = 256
 type Gatherer struct {
 	Clients githubapp.ClientCreator
 	// WebURL is GitHub's web address, as https://github.com or a GitHub
-	// Enterprise host: links to issues are recognised on it alone. Empty
-	// takes it from the issue's own address.
+	// Enterprise host: links to issues are recognised on it alone.
 	WebURL string
 	Logger zerolog.Logger
 }
@@ -65,7 +64,7 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 	for _, c := range m.Comments {
 		texts = append(texts, c.Body)
 	}
-	refs := findRefs(g.webURL(issue, repo), repo.Owner, repo.Name, number, texts...)
+	refs := findRefs(strings.TrimSuffix(g.WebURL, "/"), repo.Owner, repo.Name, number, texts...)
 	m.Linked = readLinked(ctx, repo, refs, trust, log)
 	m.Related = related(ctx, repo, m.Issue.Title, skipNumbers(number, m.Linked), log)
 	m.Languages = languages(ctx, repo, log)
@@ -74,22 +73,6 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		m.Layout, m.LayoutOmitted = topLevel(checkout, log)
 	}
 	return m, nil
-}
-
-// webURL is the configured web address, or the one the issue's address
-// starts with.
-func (g *Gatherer) webURL(issue *github.Issue, repo *githubapi.Repo) string {
-	if g.WebURL != "" {
-		return strings.TrimSuffix(g.WebURL, "/")
-	}
-	own := issue.GetHTMLURL()
-	for _, kind := range []string{"issues", "pull"} {
-		suffix := fmt.Sprintf("/%s/%s/%d", repo.FullName(), kind, issue.GetNumber())
-		if len(own) > len(suffix) && strings.EqualFold(own[len(own)-len(suffix):], suffix) {
-			return own[:len(own)-len(suffix)]
-		}
-	}
-	return ""
 }
 
 // itemOf keeps what the agent needs of an issue or pull request. An

@@ -229,15 +229,6 @@ func TestLinksAreRecognisedOnTheConfiguredHostOnly(t *testing.T) {
 	if len(m.Linked) != 1 || m.Linked[0].Number != 3 {
 		t.Errorf("linked = %+v, want #3 only", m.Linked)
 	}
-
-	// Without a configured host, the issue's own address tells it.
-	b.g.WebURL = ""
-	b.gh.AddIssue(b.repo, githubtest.Issue{Number: 4, Title: "Crash", Body: "Like " + b.gh.URL() + "/acme/widgets/issues/2."})
-	b.task.Issue = 4
-	m = b.gather(t)
-	if len(m.Linked) != 1 || m.Linked[0].Number != 2 {
-		t.Errorf("linked = %+v, want #2 only", m.Linked)
-	}
 }
 
 func TestRelatedIssuesAreSearchedOnceWhenTheLimitAllows(t *testing.T) {
