@@ -83,7 +83,7 @@ func URL(t testing.TB) string {
 
 // startServer runs initdb and postgres in a temporary directory. Postgres
 // refuses to run as root, so as root it runs as the postgres user.
-func startServer() (string, func(), error) {
+func startServer() (_ string, _ func(), err error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return "", nil, err
@@ -92,18 +92,21 @@ func startServer() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
+	// Until the server is up, any failure leaves nothing behind.
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	runAs := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
 	if os.Geteuid() == 0 {
 		pg, err := user.Lookup("postgres")
 		if err != nil {
-			cleanup()
 			return "", nil, fmt.Errorf("running as root needs the postgres user: %w", err)
 		}
 		uid, _ := strconv.Atoi(pg.Uid)
 		gid, _ := strconv.Atoi(pg.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			cleanup()
 			return "", nil, err
 		}
 		runAs = func(name string, args ...string) *exec.Cmd {
@@ -115,21 +118,18 @@ func startServer() (string, func(), error) {
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := runAs(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8").CombinedOutput(); err != nil {
-		cleanup()
 		return "", nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
-		cleanup()
 		return "", nil, err
 	}
 	server := runAs(filepath.Join(bin, "postgres"), "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-k", dir, "-c", "fsync=off", "-c", "max_connections=200")
 	if err := server.Start(); err != nil {
-		cleanup()
 		return "", nil, fmt.Errorf("start postgres: %w", err)
 	}
-	stopServer := func() {
+	halt := func() {
 		// SIGINT is Postgres's fast shutdown; a server that ignores it
 		// for long is killed.
 		_ = server.Process.Signal(os.Interrupt)
@@ -144,14 +144,13 @@ func startServer() (string, func(), error) {
 			_ = server.Process.Kill()
 			<-done
 		}
-		cleanup()
 	}
 	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	if err := waitReady(u, 30*time.Second); err != nil {
-		stopServer()
+		halt()
 		return "", nil, err
 	}
-	return u, stopServer, nil
+	return u, func() { halt(); os.RemoveAll(dir) }, nil
 }
 
 func findBinaries() (string, error) {
