@@ -114,28 +114,6 @@ log:
 	}
 }
 
-func TestEveryVariableSetsItsSetting(t *testing.T) {
-	t.Parallel()
-	for _, v := range envVars {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			var app App
-			value := map[reflect.Type]string{
-				reflect.TypeFor[string]():        "x7",
-				reflect.TypeFor[int]():           "7",
-				reflect.TypeFor[int64]():         "7",
-				reflect.TypeFor[time.Duration](): "7s",
-			}[settingAt(&app, v.key).Type()]
-			if err := overlayEnv(&app, envOf(map[string]string{v.name: value})); err != nil {
-				t.Fatal(err)
-			}
-			if settingAt(&app, v.key).IsZero() {
-				t.Errorf("%s=%s left %s unset", v.name, value, v.key)
-			}
-		})
-	}
-}
-
 func TestEmptyVariableSetsEmptyValue(t *testing.T) {
 	t.Parallel()
 	_, err := Load("", envOf(required(map[string]string{"ONESHOT_TRIGGER_LABEL": ""})))
@@ -183,13 +161,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 			t.Parallel()
 			path := writeConfig(t, tt.file)
 			_, err := Load(path, envOf(required(nil)))
-			var want []string
-			for _, w := range tt.want {
-				want = append(want, "config "+path+": "+w)
-			}
-			if got := lines(err); !reflect.DeepEqual(got, want) {
-				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			wantLines(t, err, "config "+path, tt.want)
 		})
 	}
 }
@@ -237,13 +209,7 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 			t.Parallel()
 			path := writeConfig(t, tt.file)
 			_, err := Load(path, envOf(required(nil)))
-			var want []string
-			for _, w := range tt.want {
-				want = append(want, "config "+path+": "+w)
-			}
-			if got := lines(err); !reflect.DeepEqual(got, want) {
-				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			wantLines(t, err, "config "+path, tt.want)
 		})
 	}
 }
@@ -251,8 +217,9 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 func TestAnchorsAndMergesDecodeLikeYAML(t *testing.T) {
 	t.Parallel()
 	path := writeConfig(t, `
-limits: &same
-  tasks_per_repo_per_hour: 5
+limits:
+  tasks_per_repo_per_hour: &same 5
+  tasks_per_actor_per_hour: *same
 queue:
   concurrency: 3
 server:
@@ -263,7 +230,7 @@ server:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Limits.TasksPerRepoPerHour != 5 || got.Server.Listen != ":7000" || got.Server.ShutdownTimeout != time.Second {
+	if got.Limits.TasksPerRepoPerHour != 5 || got.Limits.TasksPerActorPerHour != 5 || got.Server.Listen != ":7000" || got.Server.ShutdownTimeout != time.Second {
 		t.Errorf("Load = %+v %+v", got.Limits, got.Server)
 	}
 }

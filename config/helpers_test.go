@@ -127,6 +127,19 @@ func lines(err error) []string {
 	return strings.Split(err.Error(), "\n")
 }
 
+// wantLines fails t unless err holds exactly the messages want, in order,
+// each after prefix and ": ".
+func wantLines(t *testing.T, err error, prefix string, want []string) {
+	t.Helper()
+	var full []string
+	for _, w := range want {
+		full = append(full, prefix+": "+w)
+	}
+	if got := lines(err); !reflect.DeepEqual(got, full) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(full, "\n"))
+	}
+}
+
 // leaves lists the YAML path of every setting in t, which is App or a part.
 func leaves(t reflect.Type, prefix string) []string {
 	if t.Kind() != reflect.Struct {
@@ -139,9 +152,10 @@ func leaves(t reflect.Type, prefix string) []string {
 	return paths
 }
 
-// settingAt is the field of app at a YAML path.
-func settingAt(app *App, path string) reflect.Value {
-	v := reflect.ValueOf(app).Elem()
+// settingAt is the field at a YAML path of the struct p points to, as in
+// settingAt(&app, "queue.concurrency"), or the zero Value for none.
+func settingAt(p any, path string) reflect.Value {
+	v := reflect.ValueOf(p).Elem()
 	for key := range strings.SplitSeq(path, ".") {
 		f, ok := yamlFields(v.Type())[key]
 		if !ok {

@@ -1,15 +1,10 @@
 package config
 
 import (
-	"os"
 	"reflect"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
@@ -333,13 +328,7 @@ func TestRepoFileProblemIsNamedWithItsLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseRepo([]byte(tt.file))
-			var want []string
-			for _, w := range tt.want {
-				want = append(want, RepoPath+": "+w)
-			}
-			if got := lines(err); !reflect.DeepEqual(got, want) {
-				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			wantLines(t, err, RepoPath, tt.want)
 		})
 	}
 }
@@ -377,12 +366,7 @@ agent:
 		`line 16: agent.command does not contain {prompt_file}, where the path of the prompt goes`,
 		`line 17: agent.timeout "soon" is not a duration such as 30s or 1h`,
 	}
-	for i := range want {
-		want[i] = RepoPath + ": " + want[i]
-	}
-	if got := lines(err); !reflect.DeepEqual(got, want) {
-		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantLines(t, err, RepoPath, want)
 }
 
 func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
@@ -396,9 +380,7 @@ func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseRepo([]byte(tt.file))
-			if got, want := lines(err), []string{RepoPath + ": " + tt.want}; !reflect.DeepEqual(got, want) {
-				t.Errorf("errors = %q, want %q", got, want)
-			}
+			wantLines(t, err, RepoPath, []string{tt.want})
 		})
 	}
 }
@@ -459,76 +441,6 @@ func TestProtectedPaths(t *testing.T) {
 	for _, tt := range tests {
 		if got := r.Protected(tt.path); got != tt.want {
 			t.Errorf("Protected(%q) = %v, want %v", tt.path, got, tt.want)
-		}
-	}
-}
-
-// TestRepoDocsListEveryKey keeps docs/repo-config.md from rotting: a key
-// added to Repo without a row and its default there fails.
-func TestRepoDocsListEveryKey(t *testing.T) {
-	t.Parallel()
-	data, err := os.ReadFile("../docs/repo-config.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(data), "\n## Every key\n")
-	section, _, _ = strings.Cut(section, "\n## ")
-	row := regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\| ([^|]+) \\|")
-	rows := map[string]string{}
-	for _, m := range row.FindAllStringSubmatch(section, -1) {
-		rows[m[1]] = strings.TrimSpace(m[2])
-	}
-	def := reflect.ValueOf(DefaultRepo())
-	keys := leaves(reflect.TypeFor[Repo](), "")
-	for _, key := range keys {
-		doc, ok := rows[key]
-		if !ok {
-			t.Errorf("docs/repo-config.md has no row for %s", key)
-			continue
-		}
-		got := fieldAt(def, key)
-		switch {
-		case doc == "empty":
-			if !got.IsZero() {
-				t.Errorf("docs/repo-config.md says %s is empty by default; it is %v", key, got)
-			}
-		case strings.HasPrefix(doc, "`") && strings.HasSuffix(doc, "`"):
-			want := reflect.New(got.Type())
-			if err := yaml.Unmarshal([]byte(strings.Trim(doc, "`")), want.Interface()); err != nil {
-				t.Errorf("docs/repo-config.md gives %s the default %s: %v", key, doc, err)
-			} else if !reflect.DeepEqual(want.Elem().Interface(), got.Interface()) {
-				t.Errorf("docs/repo-config.md gives %s the default %s; it is %v", key, doc, got)
-			}
-		}
-	}
-	for key := range rows {
-		if !slices.Contains(keys, key) {
-			t.Errorf("docs/repo-config.md documents %s, which Repo does not have", key)
-		}
-	}
-}
-
-// fieldAt is the field of v, a struct, at a YAML path.
-func fieldAt(v reflect.Value, path string) reflect.Value {
-	for key := range strings.SplitSeq(path, ".") {
-		v = v.FieldByIndex(yamlFields(v.Type())[key].Index)
-	}
-	return v
-}
-
-func TestRepoDocsExamplesParse(t *testing.T) {
-	t.Parallel()
-	data, err := os.ReadFile("../docs/repo-config.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(data), -1)
-	if len(blocks) == 0 {
-		t.Fatal("docs/repo-config.md has no YAML example")
-	}
-	for _, b := range blocks {
-		if _, err := ParseRepo([]byte(b[1])); err != nil {
-			t.Errorf("example does not parse: %v\n%s", err, b[1])
 		}
 	}
 }
