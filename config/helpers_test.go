@@ -165,3 +165,22 @@ func settingAt(p any, path string) reflect.Value {
 	}
 	return v
 }
+
+// repoProblemCase is a repository's file and the problems ParseRepo finds
+// in it, one a line.
+type repoProblemCase struct {
+	name, file string
+	want       []string // after ".github/oneshot.yml: "
+}
+
+// testRepoProblems runs ParseRepo on each case's file in a subtest.
+func testRepoProblems(t *testing.T, tests []repoProblemCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseRepo([]byte(tt.file))
+			wantLines(t, err, RepoPath, tt.want)
+		})
+	}
+}

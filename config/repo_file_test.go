@@ -1,0 +1,227 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestEmptyRepoFileIsTheDefaults(t *testing.T) {
+	t.Parallel()
+	for name, file := range map[string]string{
+		"empty":            "",
+		"comments only":    "# nothing to say\n",
+		"document marker":  "---\n",
+		"empty mapping":    "{}\n",
+		"empty sections":   "network:\nlimits: ~\npull_request: {}\n",
+		"null lists":       "setup:\nverify: ~\nprotected_paths:\nnetwork:\n  allow: ~\n",
+		"null leaves":      "fix_rounds:\nbranch_prefix: ~\nagent:\n  timeout:\n",
+		"zero timeouts":    "timeout: 0s\nagent:\n  timeout: 0s\n",
+		"null merge":       "limits:\n  <<: ~\n",
+		"empty second doc": "---\nlimits: {}\n---\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseRepo([]byte(file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := DefaultRepo(); !reflect.DeepEqual(got, want) {
+				t.Errorf("ParseRepo = %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestFullRepoFileSetsEverything(t *testing.T) {
+	t.Parallel()
+	got, err := ParseRepo([]byte(`
+setup:
+  - go mod download
+verify:
+  - go vet ./...
+  - name: test
+    run: go test -race ./...
+  - run: |
+      ./scripts/check-generated.sh
+      echo done
+fix_rounds: 0
+image: ghcr.io/example/sandbox:1.2
+network:
+  mode: filtered
+  allow: [proxy.golang.org, "*.npmjs.org"]
+  deny: [evil.npmjs.org]
+limits:
+  memory: 8g
+  disk: 512m
+  cpus: 1.5
+  pids: 256
+timeout: 45m
+branch_prefix: bots/oneshot/
+pull_request:
+  draft: false
+  labels: [oneshot, needs review]
+  reviewers: [alice, bob-2]
+protected_paths:
+  - .github/workflows/
+  - "*.pem"
+  - go.sum
+agent:
+  command: my-agent --prompt-file {prompt_file}
+  timeout: 10m
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Repo{
+		Setup: []string{"go mod download"},
+		Verify: []Check{
+			{Name: "go vet", Run: "go vet ./..."},
+			{Name: "test", Run: "go test -race ./..."},
+			{Name: "./scripts/check-generated.sh", Run: "./scripts/check-generated.sh\necho done\n"},
+		},
+		FixRounds:      0, // an explicit 0 is no fix rounds, not "use the default"
+		Image:          "ghcr.io/example/sandbox:1.2",
+		Network:        RepoNetwork{Mode: "filtered", Allow: []string{"proxy.golang.org", "*.npmjs.org"}, Deny: []string{"evil.npmjs.org"}},
+		Limits:         RepoLimits{Memory: "8g", Disk: "512m", CPUs: 1.5, Pids: 256},
+		Timeout:        45 * time.Minute,
+		BranchPrefix:   "bots/oneshot/",
+		PullRequest:    PullRequestOptions{Draft: false, Labels: []string{"oneshot", "needs review"}, Reviewers: []string{"alice", "bob-2"}},
+		ProtectedPaths: []string{".github/workflows/", "*.pem", "go.sum"},
+		Agent:          AgentOptions{Command: "my-agent --prompt-file {prompt_file}", Timeout: 10 * time.Minute},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseRepo = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestEmptyListReplacesTheDefault(t *testing.T) {
+	t.Parallel()
+	got, err := ParseRepo([]byte("protected_paths: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.ProtectedPaths) != 0 || got.Protected(".github/workflows/ci.yml") {
+		t.Errorf("protected_paths: [] left %q protected", got.ProtectedPaths)
+	}
+}
+
+func TestAnchorsAndMergesWorkInARepoFile(t *testing.T) {
+	t.Parallel()
+	got, err := ParseRepo([]byte(`
+setup: &cmds [make deps]
+verify:
+  - &vet {name: vet, run: go vet ./...}
+  - <<: *vet
+    name: vet again
+limits:
+  <<: {cpus: 4}
+  pids: 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Check{{Name: "vet", Run: "go vet ./..."}, {Name: "vet again", Run: "go vet ./..."}}
+	if !reflect.DeepEqual(got.Verify, want) || got.Limits.CPUs != 4 || got.Limits.Pids != 10 || got.Setup[0] != "make deps" {
+		t.Errorf("ParseRepo = %+v", got)
+	}
+}
+
+func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, file, want string }{
+		{"unclosed list", "setup:\n  - go mod download\nverify: [\n", "line 3: did not find expected node content"},
+		{"bad indentation", "fix_rounds: 1\n  timeout: 1h\n", "line 2: mapping values are not allowed in this context"},
+		{"tab for indentation", "network:\n\tmode: none\n", "line 2: found character that cannot start any token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseRepo([]byte(tt.file))
+			wantLines(t, err, RepoPath, []string{tt.want})
+		})
+	}
+}
+
+func TestRepoFileKeyOrTypeProblemIsNamedWithItsLine(t *testing.T) {
+	t.Parallel()
+	testRepoProblems(t, []repoProblemCase{
+		{"unknown key at the top", "verify: [make]\nfix_round: 3\n",
+			[]string{`line 2: unknown key "fix_round" (known: setup, verify, fix_rounds, image, network, limits, timeout, branch_prefix, pull_request, protected_paths, agent)`}},
+		{"unknown key in a section", "network:\n  mod: filtered\n",
+			[]string{`line 2: unknown key "mod" in network (known: mode, allow, deny)`}},
+		{"unknown key in a check", "verify:\n  - name: test\n    command: go test\n",
+			[]string{
+				`line 2: verify[0].run is missing; a check is a command, or a mapping of name and run`,
+				`line 3: unknown key "command" in verify[0] (known: name, run)`,
+			}},
+		{"key given twice", "limits:\n  cpus: 1\n  cpus: 2\n",
+			[]string{`line 3: key "cpus" in limits is already set on line 2`}},
+		{"word for a number", "fix_rounds: two\n",
+			[]string{`line 1: fix_rounds "two" is not a whole number`}},
+		{"fraction for a whole number", "limits:\n  pids: 1.5\n",
+			[]string{`line 2: limits.pids "1.5" is not a whole number`}},
+		{"word for a fraction", "limits:\n  cpus: many\n",
+			[]string{`line 2: limits.cpus "many" is not a number`}},
+		{"word for true or false", "pull_request:\n  draft: maybe\n",
+			[]string{`line 2: pull_request.draft "maybe" is not true or false`}},
+		{"one command for a list", "setup: go mod download\n",
+			[]string{`line 1: setup is a single value, not a list`}},
+		{"mapping for a list", "verify:\n  run: go test ./...\n",
+			[]string{`line 2: verify is a mapping, not a list`}},
+		{"list for a command", "setup:\n  - [go, mod, download]\n",
+			[]string{`line 2: setup[0] is a list, not a string`}},
+		{"list for a check", "verify:\n  - go vet ./...\n  - [go, test]\n",
+			[]string{`line 3: verify[1] is a list, not a command or a mapping of name and run`}},
+		{"value for a section", "limits: 4g\n",
+			[]string{`line 1: limits is a single value, not a mapping`}},
+		{"not a mapping at all", "- go test ./...\n",
+			[]string{`line 1: the file is a list, not a mapping`}},
+		{"duration in words", "timeout: 1 hour\n",
+			[]string{`line 1: timeout "1 hour" is not a duration such as 30s or 1h`}},
+		{"duration without a unit", "agent:\n  timeout: 30\n",
+			[]string{`line 2: agent.timeout "30" is not a duration such as 30s or 1h`}},
+		{"check that is null", "verify:\n  - go vet ./...\n  -\n",
+			[]string{`line 3: verify[1] is empty`}},
+		{"command that is null", "setup: [~]\n",
+			[]string{`line 1: setup[0] is empty`}},
+		{"second document", "fix_rounds: 1\n---\nfix_rounds: 2\n",
+			[]string{`line 2: a second YAML document; the file holds one`}},
+	})
+}
+
+func TestEveryRepoProblemIsReportedAtOnceInLineOrder(t *testing.T) {
+	t.Parallel()
+	_, err := ParseRepo([]byte(`setup:
+  - go mod download
+  - [oops]
+  - ""
+verify:
+  - name: test
+fix_rounds: 7
+network:
+  mode: host
+limits:
+  memory: 4 gigs
+  cpus: 1
+  cpu: 2
+branch_prefix: oneshot
+agent:
+  command: my-agent
+  timeout: soon
+`))
+	want := []string{
+		// The walk's problem with setup[1] hides setup[2], whose index the
+		// yaml package shifts when it drops setup[1].
+		`line 3: setup[1] is a list, not a string`,
+		`line 6: verify[0].run is missing; a check is a command, or a mapping of name and run`,
+		`line 7: fix_rounds is 7; it must be between 0 and 5`,
+		`line 9: network.mode is host, which only the bot's operator may choose; use none, or filtered with an allow list`,
+		`line 11: limits.memory "4 gigs" is not a size such as 512m or 4g`,
+		`line 13: unknown key "cpu" in limits (known: memory, disk, cpus, pids)`,
+		`line 14: branch_prefix "oneshot" does not end in /; it must be a name ending in / such as oneshot/`,
+		`line 16: agent.command does not contain {prompt_file}, where the path of the prompt goes`,
+		`line 17: agent.timeout "soon" is not a duration such as 30s or 1h`,
+	}
+	wantLines(t, err, RepoPath, want)
+}
