@@ -167,13 +167,7 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	return r.latest, r.tail(), dirty
 }
 
-func (r *taskReporter) tail() string {
-	b := r.logTail.Bytes()
-	if len(b) > logTailSize {
-		b = b[len(b)-logTailSize:]
-	}
-	return string(b)
-}
+func (r *taskReporter) tail() string { return string(r.logTail.Tail(logTailSize)) }
 
 // writeCheckRun shows the latest report as the check run's output, unless
 // nothing changed. Status and conclusion are the notifier's, which the

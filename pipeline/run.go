@@ -193,11 +193,7 @@ func (r *run) logTail(n int) string {
 	if r.stepLog == nil {
 		return ""
 	}
-	b := r.stepLog.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
+	return string(r.stepLog.Tail(n))
 }
 
 // stopError ends the attempt with an outcome the report already explains.

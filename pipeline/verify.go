@@ -68,7 +68,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("run check %s: %w", check.Name, err)
 		}
 		result := CheckResult{Name: check.Name, Command: check.Run, Passed: res.ExitCode == 0,
-			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: tailOf(out.Bytes(), failureTail)}
+			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: strings.TrimRight(string(out.Tail(failureTail)), "\n")}
 		if !result.Passed {
 			failing++
 		}
@@ -79,11 +79,4 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		r.note("%d checks passed", len(r.report.Checks))
 	}
 	return failing, nil
-}
-
-func tailOf(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return strings.TrimRight(string(b), "\n")
 }

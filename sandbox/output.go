@@ -64,3 +64,9 @@ func (b *OutputBuffer) Bytes() []byte {
 	}
 	return append(out, tail...)
 }
+
+// Tail returns at most the last n bytes of what Bytes returns.
+func (b *OutputBuffer) Tail(n int) []byte {
+	out := b.Bytes()
+	return out[max(0, len(out)-n):]
+}

@@ -33,3 +33,14 @@ func TestOutputBufferKeepsHeadAndTailOverTheCap(t *testing.T) {
 		t.Fatalf("written = %d", b.Written())
 	}
 }
+
+func TestOutputBufferTailIsTheEndOfWhatItKept(t *testing.T) {
+	b := NewOutputBuffer(20)
+	b.Write([]byte("HEAD-" + strings.Repeat("middle", 10) + "-TAIL"))
+	if got := string(b.Tail(5)); got != "-TAIL" {
+		t.Fatalf("Tail(5) = %q", got)
+	}
+	if got, all := string(b.Tail(1000)), string(b.Bytes()); got != all {
+		t.Fatalf("Tail(1000) = %q, want all of %q", got, all)
+	}
+}
