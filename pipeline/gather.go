@@ -3,10 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"strings"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
 
@@ -15,31 +15,14 @@ import (
 // base commit on the host, the same commit the sandbox holds: ranking them
 // costs no exec and no API call.
 func (r *run) gather(ctx context.Context) error {
-	tree := filepath.Join(r.co.Dir, "tree")
-	if err := os.Mkdir(tree, 0o755); err != nil {
-		return err
-	}
-	if err := r.co.Repo.Export(ctx, r.co.Base, tree); err != nil {
-		return fmt.Errorf("read the code: %w", err)
-	}
-	files := os.DirFS(tree)
-	m, err := r.p.Forge.Gather(ctx, r.task, files)
+	m, err := r.p.Forge.Gather(ctx, r.task, r.files)
 	if err != nil {
 		return fmt.Errorf("gather the context: %w", err)
 	}
 	r.title = m.Issue.Title
-	ranked, err := contextgather.Locate(files, issueText(m))
-	if err != nil {
-		return fmt.Errorf("rank the files: %w", err)
+	if r.prompt, err = Prompt(m, r.files, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
+		return err
 	}
-	var verify []string
-	for _, c := range r.cfg.Verify {
-		verify = append(verify, c.Run)
-	}
-	r.prompt = contextgather.Assemble(contextgather.PromptInput{
-		Material: m, Branch: r.branch, Ranked: ranked, Files: files,
-		Verify: verify, Protected: r.cfg.ProtectedPaths, Budget: r.p.Defaults.PromptTokens,
-	})
 	if err := r.session.WriteFile(ctx, stateDir+"/prompt.md", strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
 	}
@@ -47,12 +30,24 @@ func (r *run) gather(ctx context.Context) error {
 	return nil
 }
 
-// issueText is what the files are ranked against: what people said, not
-// the prompt's own boilerplate.
-func issueText(m contextgather.Material) string {
-	parts := []string{m.Issue.Title, m.Issue.Body, m.Instructions}
+// Prompt is what the agent gets: the task's material, with the checkout's
+// files ranked against what people said, and the repository's checks and
+// rules, within budget tokens.
+func Prompt(m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (string, error) {
+	said := []string{m.Issue.Title, m.Issue.Body, m.Instructions}
 	for _, c := range m.Comments {
-		parts = append(parts, c.Body)
+		said = append(said, c.Body)
 	}
-	return strings.Join(parts, "\n")
+	ranked, err := contextgather.Locate(files, strings.Join(said, "\n"))
+	if err != nil {
+		return "", fmt.Errorf("rank the files: %w", err)
+	}
+	var verify []string
+	for _, c := range cfg.Verify {
+		verify = append(verify, c.Run)
+	}
+	return contextgather.Assemble(contextgather.PromptInput{
+		Material: m, Branch: branch, Ranked: ranked, Files: files,
+		Verify: verify, Protected: cfg.ProtectedPaths, Budget: budget,
+	}), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -17,12 +18,11 @@ import (
 // pipeline exchanges with the session; the agent could read it, and nothing
 // in it is secret.
 const (
-	repoDir    = "/sandbox/repo"
-	stateDir   = "/sandbox/.oneshot"
-	inBundle   = stateDir + "/in.bundle"
-	outBundle  = stateDir + "/out.bundle"
-	commitMsg  = stateDir + "/commit-message"
-	configPath = ".github/oneshot.yml"
+	repoDir   = "/sandbox/repo"
+	stateDir  = "/sandbox/.oneshot"
+	inBundle  = stateDir + "/in.bundle"
+	outBundle = stateDir + "/out.bundle"
+	commitMsg = stateDir + "/commit-message"
 
 	// stepLogSize is how much of a step's output is kept to show: GitHub
 	// takes at most 65,535 characters of check run text.
@@ -68,6 +68,7 @@ type run struct {
 
 	cfg     config.Repo
 	co      *Checkout
+	files   fs.FS // the base commit's, on the host
 	session *sandbox.Session
 	agent   Agent
 	branch  string
@@ -199,7 +200,12 @@ func (r *run) logTail(n int) string {
 // stopError ends the attempt with an outcome the report already explains.
 type stopError struct{ outcome Outcome }
 
-func (e *stopError) Error() string { return e.outcome.Reason }
+func (e *stopError) Error() string {
+	if e.outcome.Details == "" {
+		return e.outcome.Reason
+	}
+	return e.outcome.Reason + ":\n" + e.outcome.Details
+}
 
 // fail stops the attempt as failed.
 func fail(reason, details string) error {

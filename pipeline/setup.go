@@ -13,7 +13,7 @@ import (
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
-	"github.com/oneshot-dev/oneshot/workspace"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // setup fetches the code, reads the repository's configuration, starts the
@@ -23,22 +23,21 @@ func (r *run) setup(ctx context.Context) error {
 	if r.co, err = r.p.Forge.Checkout(ctx, r.task); err != nil {
 		return fmt.Errorf("fetch the repository: %w", err)
 	}
-	if err := r.loadConfig(ctx); err != nil {
+	if r.files, err = ExportTree(ctx, r.co); err != nil {
+		return fmt.Errorf("read the code: %w", err)
+	}
+	if err := r.loadConfig(); err != nil {
 		return err
 	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
 		return fail("no agent to run", err.Error())
 	}
-	switch {
-	case r.co.Branch != "": // a follow-up continues its pull request's branch
+	r.branch = Branch(r.cfg, r.task)
+	if r.co.Branch != "" { // a follow-up continues its pull request's branch
 		if !strings.HasPrefix(r.co.Branch, r.cfg.BranchPrefix) {
 			return fail(fmt.Sprintf("refused: branch %s is not one of oneshot's (%s...)", r.co.Branch, r.cfg.BranchPrefix), "")
 		}
 		r.branch = r.co.Branch
-	case r.task.Issue == 0: // bot run: there is no issue
-		r.branch = r.cfg.BranchPrefix + "task-" + r.task.ID
-	default:
-		r.branch = fmt.Sprintf("%sissue-%d", r.cfg.BranchPrefix, r.task.Issue)
 	}
 	if r.start, err = r.p.Forge.FetchBranch(ctx, r.task, r.co, r.branch); err != nil {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)
@@ -90,34 +89,69 @@ git config user.email %[6]s`, repoDir, inBundle, shellQuote(r.branch), r.start, 
 	return nil
 }
 
-// loadConfig reads .github/oneshot.yml from the base commit on the
-// default branch, never from the task's branch, so that a task cannot
-// change its own rules; without the file, it detects what it can.
-func (r *run) loadConfig(ctx context.Context) error {
-	data, err := r.co.Repo.Show(ctx, r.co.Base, configPath)
+// loadConfig reads the repository's configuration from the base commit
+// on the default branch, never from the task's branch, so that a task
+// cannot change its own rules.
+func (r *run) loadConfig() error {
 	if r.co.Config != nil {
-		data, err = r.co.Config, nil
-	}
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		cfg, notes, err := config.DetectRepo(repoFiles{ctx: ctx, co: r.co})
+		cfg, err := config.ParseRepo(r.co.Config)
 		if err != nil {
-			return fmt.Errorf("detect settings: %w", err)
+			return fail("the configuration given has problems, so nothing ran", err.Error())
 		}
 		r.cfg = cfg
-		r.report.Notes = append([]string{"No " + configPath + " on " + r.co.DefaultBranch + ": settings were detected."}, notes...)
-	case err != nil:
-		return fmt.Errorf("read %s: %w", configPath, err)
-	default:
-		if r.cfg, err = config.ParseRepo(data); err != nil {
-			return fail(configPath+" has problems, so nothing ran", err.Error())
-		}
-		r.report.Notes = []string{"Settings from " + configPath + " on " + r.co.DefaultBranch + "."}
-		if r.co.Config != nil {
-			r.report.Notes = []string{"Settings from the configuration given instead of " + configPath + "."}
-		}
+		r.report.Notes = []string{"Settings from the configuration given instead of " + config.RepoPath + "."}
+		return nil
 	}
+	cfg, notes, err := RepoConfig(r.files, r.co.DefaultBranch)
+	if err != nil {
+		return err
+	}
+	r.cfg, r.report.Notes = cfg, notes
 	return nil
+}
+
+// RepoConfig reads a checkout of branch for its .github/oneshot.yml or,
+// without one, detects settings from its files. The notes say which, and
+// what detection found.
+func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
+	data, err := fs.ReadFile(files, config.RepoPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		cfg, detected, err := config.DetectRepo(repoFiles{files})
+		if err != nil {
+			return config.Repo{}, nil, fmt.Errorf("detect settings: %w", err)
+		}
+		return cfg, append([]string{"No " + config.RepoPath + " on " + branch + ": settings were detected."}, detected...), nil
+	case err != nil:
+		return config.Repo{}, nil, fmt.Errorf("read %s: %w", config.RepoPath, err)
+	}
+	cfg, err := config.ParseRepo(data)
+	if err != nil {
+		return config.Repo{}, nil, fail(config.RepoPath+" has problems, so nothing ran", err.Error())
+	}
+	return cfg, []string{"Settings from " + config.RepoPath + " on " + branch + "."}, nil
+}
+
+// Branch is the branch a task's change goes to.
+func Branch(cfg config.Repo, t *tasks.Task) string {
+	if t.Issue == 0 { // bot run: there is no issue
+		return cfg.BranchPrefix + "task-" + t.ID
+	}
+	return fmt.Sprintf("%sissue-%d", cfg.BranchPrefix, t.Issue)
+}
+
+// ExportTree writes a checkout's base commit into its directory as plain
+// files, which the configuration and the context are read from on the
+// host.
+func ExportTree(ctx context.Context, co *Checkout) (fs.FS, error) {
+	tree := filepath.Join(co.Dir, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		return nil, err
+	}
+	if err := co.Repo.Export(ctx, co.Base, tree); err != nil {
+		return nil, err
+	}
+	return os.DirFS(tree), nil
 }
 
 // spec turns the configuration into the sandbox's.
@@ -143,37 +177,8 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 	return spec
 }
 
-// repoFiles reads the base commit for detection, as an fs.ReadFileFS and
-// fs.ReadDirFS.
-type repoFiles struct {
-	ctx context.Context
-	co  *Checkout
-}
+// repoFiles lets detection read any fs.FS.
+type repoFiles struct{ fs.FS }
 
-func (f repoFiles) ReadFile(path string) ([]byte, error) {
-	return f.co.Repo.Show(f.ctx, f.co.Base, path)
-}
-
-func (f repoFiles) ReadDir(dir string) ([]fs.DirEntry, error) {
-	entries, err := f.co.Repo.ReadDir(f.ctx, f.co.Base, dir)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]fs.DirEntry, len(entries))
-	for i, e := range entries {
-		out[i] = dirEntry{e}
-	}
-	return out, nil
-}
-
-type dirEntry struct{ e workspace.Entry }
-
-func (d dirEntry) Name() string { return d.e.Name }
-func (d dirEntry) IsDir() bool  { return d.e.Dir }
-func (d dirEntry) Type() fs.FileMode {
-	if d.e.Dir {
-		return fs.ModeDir
-	}
-	return 0
-}
-func (e dirEntry) Info() (fs.FileInfo, error) { return nil, errors.ErrUnsupported }
+func (f repoFiles) ReadFile(name string) ([]byte, error)       { return fs.ReadFile(f.FS, name) }
+func (f repoFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.FS, name) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/guard"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -88,20 +89,16 @@ func (r *run) receive(ctx context.Context) (string, error) {
 // check refuses a change that is empty, touches a protected path or adds
 // a credential, judging from the diff the host computes.
 func (r *run) check(ctx context.Context, head string) error {
-	changes, err := r.co.Repo.Changes(ctx, r.start, head)
+	paths, err := r.co.Repo.Changes(ctx, r.start, head)
 	if err != nil {
 		return err
 	}
-	if len(changes) == 0 {
+	if len(paths) == 0 {
 		return fail("the agent's commits change nothing, so there is nothing to propose", "")
-	}
-	var paths []string
-	for _, c := range changes {
-		paths = append(paths, c.Path)
 	}
 	if found := guard.Protected(paths, r.cfg.Protected); len(found) > 0 {
 		return fail("refused: the change touches protected paths", findingList(found)+
-			"\nProtected paths are set by `protected_paths` in "+configPath+".")
+			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
 	diff, err := r.co.Repo.Diff(ctx, r.start, head)
 	if err != nil {

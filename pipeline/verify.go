@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
@@ -14,7 +15,7 @@ import (
 func (r *run) verifyAndFix(ctx context.Context) error {
 	if len(r.cfg.Verify) == 0 {
 		r.note("no verify commands configured or detected")
-		r.report.Notes = append(r.report.Notes, "Nothing verified this change: add verify commands to "+configPath+".")
+		r.report.Notes = append(r.report.Notes, "Nothing verified this change: add verify commands to "+config.RepoPath+".")
 		return nil
 	}
 	failing, err := r.verify(ctx)

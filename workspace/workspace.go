@@ -31,14 +31,11 @@ type Auth struct {
 // Init creates an empty bare repository in dir.
 func Init(ctx context.Context, dir string) (*Repo, error) {
 	r := &Repo{dir: dir}
-	if _, err := r.git(ctx, Auth{}, "init", "--bare", "--quiet", dir); err != nil {
+	if _, err := r.git(ctx, Auth{}, "init", "--bare", "--quiet"); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
-
-// Dir is the repository's directory.
-func (r *Repo) Dir() string { return r.dir }
 
 // Fetch fetches refspecs from a remote URL or path.
 func (r *Repo) Fetch(ctx context.Context, remote string, auth Auth, refspecs ...string) error {
@@ -95,26 +92,14 @@ func (r *Repo) FetchBundle(ctx context.Context, path string, refspecs ...string)
 	return r.Fetch(ctx, path, Auth{}, refspecs...)
 }
 
-// FileChange is a file a change touches.
-type FileChange struct {
-	Status string // git's letter: A, M, D, R, C, T
-	Path   string
-	// OldPath is the path before a rename or copy.
-	OldPath string
-}
-
-// Changes lists the files that differ between two commits.
-func (r *Repo) Changes(ctx context.Context, from, to string) ([]FileChange, error) {
-	out, err := r.git(ctx, Auth{}, "diff", "--name-status", "-z", "--no-renames", from, to)
-	if err != nil {
+// Changes lists the paths of the files that differ between two commits;
+// a rename is its two paths.
+func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
+	out, err := r.git(ctx, Auth{}, "diff", "--name-only", "-z", "--no-renames", from, to)
+	if err != nil || len(out) == 0 {
 		return nil, err
 	}
-	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
-	var changes []FileChange
-	for i := 0; i+1 < len(fields); i += 2 {
-		changes = append(changes, FileChange{Status: fields[i], Path: fields[i+1]})
-	}
-	return changes, nil
+	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
 }
 
 // Diff returns the unified diff between two commits.
@@ -126,47 +111,6 @@ func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
 func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 	out, err := r.git(ctx, Auth{}, "diff", "--shortstat", from, to)
 	return strings.TrimSpace(string(out)), err
-}
-
-// Show returns a file at a commit, or os.ErrNotExist.
-func (r *Repo) Show(ctx context.Context, rev, path string) ([]byte, error) {
-	if !r.Exists(ctx, rev, path) {
-		return nil, os.ErrNotExist
-	}
-	return r.git(ctx, Auth{}, "show", rev+":"+path)
-}
-
-// Exists says whether a path exists at a commit.
-func (r *Repo) Exists(ctx context.Context, rev, path string) bool {
-	_, err := r.git(ctx, Auth{}, "cat-file", "-e", rev+":"+path)
-	return err == nil
-}
-
-// Entry is a name in a directory of a commit's tree.
-type Entry struct {
-	Name string
-	Dir  bool
-}
-
-// ReadDir lists a directory at a commit; "." is the root.
-func (r *Repo) ReadDir(ctx context.Context, rev, dir string) ([]Entry, error) {
-	tree := rev + "^{tree}"
-	if dir != "." && dir != "" {
-		tree = rev + ":" + dir
-	}
-	out, err := r.git(ctx, Auth{}, "ls-tree", "-z", tree)
-	if err != nil {
-		return nil, os.ErrNotExist
-	}
-	var entries []Entry
-	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
-		meta, name, ok := strings.Cut(line, "\t")
-		if !ok {
-			continue
-		}
-		entries = append(entries, Entry{Name: name, Dir: strings.Contains(meta, " tree ")})
-	}
-	return entries, nil
 }
 
 // Export writes the files of a commit into dir, which must exist: the
@@ -190,25 +134,25 @@ func (r *Repo) Export(ctx context.Context, rev, dir string) error {
 		if !filepath.IsLocal(name) || h.Typeflag != tar.TypeReg {
 			continue
 		}
-		dst := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, mustRead(tr), 0o644); err != nil {
-			return err
+		if err := writeFile(filepath.Join(dir, name), tr); err != nil {
+			return fmt.Errorf("export %s: %w", rev, err)
 		}
 	}
 }
 
-func mustRead(r io.Reader) []byte {
-	data, _ := io.ReadAll(r)
-	return data
-}
-
-// Message returns a commit's message.
-func (r *Repo) Message(ctx context.Context, rev string) (string, error) {
-	out, err := r.git(ctx, Auth{}, "log", "-1", "--format=%B", rev)
-	return strings.TrimSpace(string(out)), err
+func writeFile(path string, contents io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, contents); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Push pushes a commit to a branch of a remote. It never forces: a branch
@@ -223,10 +167,7 @@ func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branc
 // and never in an error message.
 func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1")
-	if args[0] != "init" {
-		cmd.Env = append(cmd.Env, "GIT_DIR="+r.dir)
-	}
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_DIR="+r.dir)
 	if auth.Token != "" {
 		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
 		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",

@@ -14,6 +14,7 @@ import (
 	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/forge"
 	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -42,7 +43,7 @@ func prompt(args []string, out io.Writer) error {
 		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(*dir)), Requester: os.Getenv("USER")}
 		checkout := os.DirFS(*dir)
 		m := contextgather.Local(t, title, body, checkout)
-		return printPrompt(out, m, checkout, "oneshot/task-"+t.ID, cmpBudget(*budget, config.DefaultPromptTokens))
+		return printPrompt(out, t, m, checkout, "the checkout", cmpBudget(*budget, config.DefaultPromptTokens))
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {
@@ -85,48 +86,29 @@ func githubPrompt(ctx context.Context, out io.Writer, cfg config.App, repoName s
 		return err
 	}
 	defer os.RemoveAll(co.Dir)
-	tree := filepath.Join(co.Dir, "tree")
-	if err := os.Mkdir(tree, 0o755); err != nil {
+	checkout, err := pipeline.ExportTree(ctx, co)
+	if err != nil {
 		return err
 	}
-	if err := co.Repo.Export(ctx, co.Base, tree); err != nil {
-		return err
-	}
-	checkout := os.DirFS(tree)
 	m, err := f.Gather(ctx, t, checkout)
 	if err != nil {
 		return err
 	}
-	return printPrompt(out, m, checkout, "oneshot/issue-"+fmt.Sprint(number), budget)
+	return printPrompt(out, t, m, checkout, co.DefaultBranch, budget)
 }
 
-// printPrompt ranks the files and assembles the prompt, with the checks
-// of the checkout's .github/oneshot.yml or those detected.
-func printPrompt(out io.Writer, m contextgather.Material, checkout fs.FS, branch string, budget int) error {
-	repoCfg := config.DefaultRepo()
-	if data, err := fs.ReadFile(checkout, config.RepoPath); err == nil {
-		if repoCfg, err = config.ParseRepo(data); err != nil {
-			return err
-		}
-	} else if detected, _, err := config.DetectRepo(checkout.(config.RepoFiles)); err == nil {
-		repoCfg = detected
-	}
-	text := strings.Join([]string{m.Issue.Title, m.Issue.Body, m.Instructions}, "\n")
-	for _, c := range m.Comments {
-		text += "\n" + c.Body
-	}
-	ranked, err := contextgather.Locate(checkout, text)
+// printPrompt prints the prompt as the pipeline makes it, with the
+// checkout's .github/oneshot.yml or the settings detected without one.
+func printPrompt(out io.Writer, t *tasks.Task, m contextgather.Material, checkout fs.FS, branch string, budget int) error {
+	cfg, _, err := pipeline.RepoConfig(checkout, branch)
 	if err != nil {
 		return err
 	}
-	var verify []string
-	for _, c := range repoCfg.Verify {
-		verify = append(verify, c.Run)
+	prompt, err := pipeline.Prompt(m, checkout, cfg, pipeline.Branch(cfg, t), budget)
+	if err != nil {
+		return err
 	}
-	_, err = io.WriteString(out, contextgather.Assemble(contextgather.PromptInput{
-		Material: m, Branch: branch, Ranked: ranked, Files: checkout,
-		Verify: verify, Protected: repoCfg.ProtectedPaths, Budget: budget,
-	}))
+	_, err = io.WriteString(out, prompt)
 	return err
 }
 

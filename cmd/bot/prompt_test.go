@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// checkout writes files into a new directory.
+func checkout(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestPromptForALocalCheckoutHoldsTheIssueTheCodeAndTheChecks(t *testing.T) {
+	dir := checkout(t, map[string]string{
+		"go.mod":    "module example.com/parser\n\ngo 1.22\n",
+		"parser.go": "package parser\n\n// Parse reads a count.\nfunc Parse(s string) int { return len(s) }\n",
+		"util.go":   "package parser\n\nfunc unrelated() {}\n",
+		"AGENTS.md": "Keep Parse's signature.\n",
+	})
+	issue := filepath.Join(t.TempDir(), "issue.md")
+	os.WriteFile(issue, []byte("Parse fails on empty input\n\nParse should return -1 for an empty string.\n"), 0o644)
+
+	var out bytes.Buffer
+	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
+		t.Fatal(err)
+	}
+	prompt := out.String()
+	for _, want := range []string{
+		"Parse fails on empty input",
+		"func Parse(s string) int", // the file the issue points at
+		"`go test ./...`",          // detected from go.mod
+		"Keep Parse's signature.",  // the guidelines
+		"oneshot/task-",            // the branch bot run would use
+	} {
+		if !strings.Contains(prompt, want) {
+			t.Errorf("the prompt lacks %q:\n%s", want, prompt)
+		}
+	}
+}
+
+func TestPromptNamesTheLineOfABadRepositoryConfiguration(t *testing.T) {
+	dir := checkout(t, map[string]string{
+		"go.mod":              "module example.com/parser\n",
+		".github/oneshot.yml": "verify:\n  - go test ./...\nfix_round: 2\n",
+	})
+	issue := filepath.Join(t.TempDir(), "issue.md")
+	os.WriteFile(issue, []byte("Anything\n"), 0o644)
+	var out bytes.Buffer
+	err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out)
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "fix_round") {
+		t.Fatalf("err = %v", err)
+	}
+}
