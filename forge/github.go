@@ -48,7 +48,7 @@ var _ pipeline.Forge = (*GitHub)(nil)
 // Checkout fetches the default branch into a new host workspace and
 // marks the task's base commit: the one its check run is on, when the
 // default branch still contains it.
-func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkout, error) {
+func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Checkout, err error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return nil, err
@@ -65,33 +65,33 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkou
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	co := &pipeline.Checkout{Dir: dir, DefaultBranch: info.GetDefaultBranch(), Remote: info.GetCloneURL()}
 	if t.Kind == tasks.KindFollowUp {
 		pr, _, err := repo.Client.PullRequests.Get(ctx, repo.Owner, repo.Name, t.PullRequest)
 		if err != nil {
-			os.RemoveAll(dir)
 			return nil, fmt.Errorf("read pull request #%d: %w", t.PullRequest, err)
 		}
 		co.Branch = pr.GetHead().GetRef()
 	}
 	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	auth := workspace.Auth{Token: token}
 	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+co.DefaultBranch+":refs/oneshot/default"); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("fetch %s: %w", t.Repo, err)
 	}
-	co.Base, err = co.Repo.Resolve(ctx, "refs/oneshot/default")
+	if co.Base, err = co.Repo.Resolve(ctx, "refs/oneshot/default"); err != nil {
+		return nil, err
+	}
 	if t.HeadSHA != "" && co.Repo.IsAncestor(ctx, t.HeadSHA, co.Base) {
 		co.Base = t.HeadSHA
 	}
-	if err == nil {
-		err = co.Repo.SetRef(ctx, "refs/oneshot/base", co.Base)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
+	if err := co.Repo.SetRef(ctx, "refs/oneshot/base", co.Base); err != nil {
 		return nil, err
 	}
 	return co, nil
