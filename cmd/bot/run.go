@@ -58,12 +58,13 @@ func runTask(args []string, out io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	factory := agent.Factory(agent.Defaults{Command: *agentCommand})
+	factory := agent.Factory(agent.Defaults{})
 	if *agentCommand != "" {
 		// The command line wins over the repository's choice.
+		repoAgent := factory
 		factory = func(opts config.AgentOptions) (pipeline.Agent, error) {
 			opts.Command = *agentCommand
-			return agent.Factory(agent.Defaults{})(opts)
+			return repoAgent(opts)
 		}
 	}
 	p := &pipeline.Pipeline{
@@ -72,7 +73,7 @@ func runTask(args []string, out io.Writer) error {
 		Sandbox:  engine,
 		Agent:    factory,
 		Reporter: func(*tasks.Task) pipeline.Reporter { return pipeline.NewConsole(out, !*quiet) },
-		Defaults: pipeline.Defaults{Image: *image},
+		Defaults: pipeline.Defaults{Image: *image, PromptTokens: config.DefaultPromptTokens},
 	}
 
 	ctx, cancel := context.WithCancelCause(context.Background())
