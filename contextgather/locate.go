@@ -166,10 +166,6 @@ func prior(p string) float64 {
 		return 0.3
 	case hasDir(lower, "docs", "doc", "examples", "example", "samples", "benchmarks", "bench", "scripts", "tools", "contrib"):
 		return 0.5
-	case base == "setup.py" || base == "conf.py" || base == "noxfile.py" || base == "fabfile.py":
-		return 0.5
-	case strings.Contains(base, "test"): // test tooling, such as pytester.py
-		return 0.6
 	case base == "__init__.py" || base == "index.js" || base == "index.ts" || base == "mod.rs":
 		// Mostly re-exports, which a fix seldom needs to touch.
 		return 0.7

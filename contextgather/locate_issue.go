@@ -34,7 +34,6 @@ var (
 	quoted     = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
 	errorLine  = regexp.MustCompile(`(?m)^\s*(?:E\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)[A-Za-z]*:\s*(.{8,160})$`)
 	cliFlag    = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
-	word       = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]*`)
 )
 
 // Weights of where a word appears. Counts add up with diminishing returns
@@ -43,9 +42,6 @@ var (
 const (
 	textWeight = 1
 	codeWeight = 1
-	// joinedWeight is for two adjacent words written as one, as code and
-	// file names often do ("JUnit XML" and junitxml.py).
-	joinedWeight = 0.5
 	// maxRepeatWeight caps what repetition alone can give a term.
 	maxRepeatWeight = 2.5
 	titleBoost      = 3
@@ -135,13 +131,6 @@ func readClues(text string) clues {
 			if len(tok) > 2 && !stopWords[strings.ToLower(tok)] {
 				c.remember(tok)
 			}
-		}
-	}
-	words := word.FindAllString(text, -1)
-	for i := 1; i < len(words); i++ {
-		a, b := strings.ToLower(words[i-1]), strings.ToLower(words[i])
-		if len(a) > 2 && len(b) > 2 && !stopWords[a] && !stopWords[b] {
-			c.words[a+b] += joinedWeight
 		}
 	}
 	return c
