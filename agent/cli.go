@@ -32,7 +32,7 @@ var _ pipeline.Agent = (*CLI)(nil)
 // Run runs one round. The round number and the prompt's path are also in
 // the environment, as ONESHOT_ROUND and ONESHOT_PROMPT_FILE.
 func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pipeline.AgentResult, error) {
-	script := strings.ReplaceAll(c.Command, config.PromptFile, shellQuote(r.PromptFile))
+	script := strings.ReplaceAll(c.Command, config.PromptFile, sandbox.Quote(r.PromptFile))
 	res, err := s.Exec(ctx, sandbox.Command{
 		Script:  script,
 		Dir:     r.Dir,
@@ -71,5 +71,3 @@ func Factory(d Defaults) pipeline.AgentFactory {
 		return &CLI{Command: command, Timeout: timeout, Secrets: d.Secrets}, nil
 	}
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

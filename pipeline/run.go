@@ -298,9 +298,6 @@ func firstLine(s string) string {
 	return line
 }
 
-// shellQuote quotes a word for bash.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // splitIdentity splits "Name <email>".
 func splitIdentity(id string) (name, email string) {
 	name, email, _ = strings.Cut(id, " <")

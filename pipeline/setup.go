@@ -76,7 +76,7 @@ func (r *run) setup(ctx context.Context) error {
 git fetch -q %[2]s 'refs/oneshot/*:refs/oneshot/*'
 git checkout -q -B %[3]s %[4]s
 git config user.name %[5]s
-git config user.email %[6]s`, repoDir, inBundle, shellQuote(r.branch), r.start, shellQuote(name), shellQuote(email))
+git config user.email %[6]s`, repoDir, inBundle, sandbox.Quote(r.branch), r.start, sandbox.Quote(name), sandbox.Quote(email))
 	if err := r.exec(ctx, "checkout", checkout, sandbox.WorkDir, time.Minute); err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (r *run) ship(ctx context.Context) error {
 	script := fmt.Sprintf(`git add -A
 if ! git diff --cached --quiet; then git commit -q --no-verify -F %[1]s; fi
 if [ "$(git rev-parse HEAD)" = %[2]s ]; then exit %[5]d; fi
-git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, shellQuote("refs/heads/"+r.branch), unchangedExit)
+git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, sandbox.Quote("refs/heads/"+r.branch), unchangedExit)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: 5 * time.Minute})
 	switch {
 	case err != nil:

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -20,6 +21,9 @@ import (
 // cancelGrace is how long Exec waits, after asking sandboxd to kill a
 // cancelled exec, for the report that the process tree is gone.
 const cancelGrace = 10 * time.Second
+
+// Quote quotes a word for a Script, whatever characters it holds.
+func Quote(word string) string { return "'" + strings.ReplaceAll(word, "'", `'\''`) + "'" }
 
 // Command is one process to run in a session: Args, or a Script for bash.
 type Command struct {
