@@ -10,25 +10,16 @@ import (
 	"strings"
 )
 
-// RepoFiles reads a repository's files at the commit a task starts from.
-// Names are slash-separated and relative to the root, which is ".". A
-// missing file is an error wrapping fs.ErrNotExist. The methods are those
-// of fs.ReadFileFS and fs.ReadDirFS, so os.DirFS and fstest.MapFS are
-// RepoFiles.
-type RepoFiles interface {
-	ReadFile(name string) ([]byte, error)
-	ReadDir(name string) ([]fs.DirEntry, error)
-}
-
 // DetectRepo is the configuration of a repository without a
 // .github/oneshot.yml: DefaultRepo, with setup and verify commands guessed
-// from the files at its root. Each rule that applies adds its commands, in
+// from the files at its root (files is the commit a task starts from).
+// Each rule that applies adds its commands, in
 // the order Go, Node, Python; a Makefile is used only when none of them
 // found a check, because a Makefile's targets often need tools the
 // sandbox lacks. The notes say, one a sentence, what was found and what it
 // gave, or that nothing was. The error is a file that exists but could not
 // be read: guessing without it could leave a task unverified.
-func DetectRepo(files RepoFiles) (Repo, []string, error) {
+func DetectRepo(files fs.FS) (Repo, []string, error) {
 	d, err := newDetector(files)
 	if err != nil {
 		return Repo{}, nil, err
@@ -68,12 +59,12 @@ type detected struct {
 
 // detector reads the repository for the rules, knowing its root.
 type detector struct {
-	files RepoFiles
+	files fs.FS
 	root  map[string]fs.DirEntry
 }
 
-func newDetector(files RepoFiles) (*detector, error) {
-	entries, err := files.ReadDir(".")
+func newDetector(files fs.FS) (*detector, error) {
+	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
 		return nil, fmt.Errorf("detect the repository's commands: list its root: %w", err)
 	}
@@ -98,7 +89,7 @@ func (d *detector) dir(name string) bool {
 
 // read reads a file the root lists; one that vanished reads as empty.
 func (d *detector) read(name string) ([]byte, error) {
-	data, err := d.files.ReadFile(name)
+	data, err := fs.ReadFile(d.files, name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("detect the repository's commands: read %s: %w", name, err)
 	}
@@ -197,7 +188,7 @@ func detectPython(d *detector) (*detected, error) {
 	if !d.dir("tests") {
 		return nil, nil
 	}
-	entries, err := d.files.ReadDir("tests")
+	entries, err := fs.ReadDir(d.files, "tests")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("detect the repository's commands: list tests: %w", err)
 	}

@@ -117,7 +117,7 @@ func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 	data, err := fs.ReadFile(files, config.RepoPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		cfg, detected, err := config.DetectRepo(repoFiles{files})
+		cfg, detected, err := config.DetectRepo(files)
 		if err != nil {
 			return config.Repo{}, nil, fmt.Errorf("detect settings: %w", err)
 		}
@@ -176,9 +176,3 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 	}
 	return spec
 }
-
-// repoFiles lets detection read any fs.FS.
-type repoFiles struct{ fs.FS }
-
-func (f repoFiles) ReadFile(name string) ([]byte, error)       { return fs.ReadFile(f.FS, name) }
-func (f repoFiles) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(f.FS, name) }
