@@ -13,12 +13,12 @@ import (
 // DetectRepo is the configuration of a repository without a
 // .github/oneshot.yml: DefaultRepo, with setup and verify commands guessed
 // from the files at its root (files is the commit a task starts from).
-// Each rule that applies adds its commands, in
-// the order Go, Node, Python; a Makefile is used only when none of them
-// found a check, because a Makefile's targets often need tools the
-// sandbox lacks. The notes say, one a sentence, what was found and what it
-// gave, or that nothing was. The error is a file that exists but could not
-// be read: guessing without it could leave a task unverified.
+// Each rule that applies adds its commands, in the order Go, Node, Python;
+// a Makefile is used only when none of them found a check, because a
+// Makefile's targets often need tools the sandbox lacks. The notes say,
+// one a sentence, what was found and what it gave, or that nothing was.
+// The error is a file that exists but could not be read: guessing without
+// it could leave a task unverified.
 func DetectRepo(files fs.FS) (Repo, []string, error) {
 	d, err := newDetector(files)
 	if err != nil {
