@@ -20,8 +20,9 @@ type clues struct {
 }
 
 var (
-	// Python: File "x/y.py", line 12, in name
-	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+, in [A-Za-z_][A-Za-z0-9_<>]*`)
+	// Python: File "x/y.py", line 12, in name (or in <module>, or
+	// nothing, as a SyntaxError has it)
+	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+`)
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
 	// A bare path with a directory and a known source extension.
