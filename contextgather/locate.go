@@ -61,6 +61,17 @@ type doc struct {
 // tests, docs and examples, which fixes rarely change. The issue's text
 // is read as Sanitize leaves it; pass raw text through Sanitize first.
 func Locate(fsys fs.FS, issue string) ([]Ranked, error) {
+	return locate(fsys, issue, signalWeights)
+}
+
+// weights are how much each signal counts in a file's score.
+type weights struct {
+	text, defs, paths, frames, msgs, lits float64
+}
+
+var signalWeights = weights{text: 1, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
+
+func locate(fsys fs.FS, issue string, w weights) ([]Ranked, error) {
 	docs, err := readDocs(fsys)
 	if err != nil {
 		return nil, err
@@ -79,7 +90,7 @@ func Locate(fsys fs.FS, issue string) ([]Ranked, error) {
 
 	out := make([]Ranked, len(docs))
 	for i, d := range docs {
-		s := 1.0*bm25[i] + 1.0*defs[i] + 0.8*paths[i] + 1.5*frames[i] + 0.7*msgs[i] + 0.7*lits[i]
+		s := w.text*bm25[i] + w.defs*defs[i] + w.paths*paths[i] + w.frames*frames[i] + w.msgs*msgs[i] + w.lits*lits[i]
 		out[i] = Ranked{Path: d.path, Score: s * d.prior}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

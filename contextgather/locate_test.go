@@ -7,30 +7,100 @@ import (
 )
 
 // repo is a small Python project with the usual neighbours of the code:
-// tests, docs, a vendored library.
+// tests, docs, a vendored library. For each TestLocate case about a
+// signal other than the words, some other file shares more of the case's
+// words than the file it wants, so only that signal puts the file first.
 func repo() fstest.MapFS {
 	return fstest.MapFS{
-		"pkg/__init__.py":                    {Data: []byte("from .sessions import Session\nfrom .models import Request\n")},
-		"pkg/sessions.py":                    {Data: []byte("class Session:\n    def send(self, request):\n        return self.adapter.send(request)\n\n    def merge_environment_settings(self, url, proxies):\n        return proxies\n")},
-		"pkg/models.py":                      {Data: []byte("class Request:\n    def prepare_body(self, data):\n        if data is None:\n            raise ValueError('Invalid body: data must not be None')\n")},
-		"pkg/adapters.py":                    {Data: []byte("from .packages.urllib3.exceptions import ProtocolError\n\nclass HTTPAdapter:\n    def send(self, request, timeout=None):\n        pass\n")},
+		"pkg/__init__.py": {Data: []byte("from .sessions import Session\nfrom .models import Request\n")},
+		"pkg/sessions.py": {Data: []byte("class Session:\n    def send(self, request):\n        # A request may time out.\n        return self.adapter.send(request)\n\n" +
+			"    def merge_environment_settings(self, url, proxies):\n        return proxies\n\n" +
+			"    def resolve_redirects(self, resp):\n        return resp.headers['location']\n")},
+		"pkg/api.py": {Data: []byte("from . import sessions\n\ndef request(method, url, proxies=None):\n" +
+			"    with sessions.Session() as session:\n        proxies = proxies or {}\n" +
+			"        settings = session.merge_environment_settings(url, proxies)\n        return session.send(method, url, proxies=proxies, **settings)\n")},
+		"pkg/models.py": {Data: []byte("class Request:\n    def prepare_body(self, data):\n        if data is None:\n" +
+			"            raise ValueError('Invalid body: data must not be None')\n")},
+		"pkg/body.py": {Data: []byte("def encode_body(body, data):\n    \"\"\"Encode the body from data, an invalid body when data is none.\"\"\"\n" +
+			"    return body.encode(data)\n")},
+		"pkg/utils.py": {Data: []byte("def super_len(o):\n    return len(o)\n")},
+		"pkg/adapters.py": {Data: []byte("from .packages.urllib3.exceptions import DecodeError, ProtocolError\n\nclass HTTPAdapter:\n" +
+			"    def send(self, request, timeout=None):\n        try:\n            return self.conn.urlopen(request, timeout=timeout)\n" +
+			"        except (DecodeError, ProtocolError) as e:\n            raise ConnectionError(e)\n")},
 		"pkg/packages/urllib3/exceptions.py": {Data: []byte("class DecodeError(Exception):\n    pass\n\nclass ProtocolError(Exception):\n    pass\n")},
-		"pkg/cli.py":                         {Data: []byte("def add_options(parser):\n    parser.add_argument('--collect-only', action='store_true')\n")},
-		"tests/test_sessions.py":             {Data: []byte("from pkg.sessions import Session\n\ndef test_merge_environment_settings():\n    Session().merge_environment_settings('u', {})\n")},
-		"docs/conf.py":                       {Data: []byte("project = 'pkg'\n")},
-		"README.md":                          {Data: []byte("Session merge_environment_settings everywhere\n")},
+		"pkg/cli.py":                         {Data: []byte("def add_options(parser):\n    # Long options have a shortcut.\n    parser.add_argument('--collect-only', action='store_true')\n")},
+		"pkg/shortcuts.py":                   {Data: []byte("# Shortcuts: what users type all day, shorter.\nSHORTCUTS = {}\n\ndef shortcut(name):\n    \"\"\"The shortcut for name: a shortcut is one letter.\"\"\"\n    return SHORTCUTS[name]\n")},
+		"tests/test_sessions.py": {Data: []byte("from pkg.sessions import Session\n\ndef test_merge_environment_settings():\n" +
+			"    Session().merge_environment_settings('u', {})\n")},
+		"docs/conf.py": {Data: []byte("project = 'pkg'\n")},
+		"README.md":    {Data: []byte("Session merge_environment_settings everywhere\n")},
 	}
 }
 
+// TestLocate checks each signal on a case it alone decides: with its
+// weight at zero, another file comes first.
 func TestLocate(t *testing.T) {
 	cases := []struct {
-		name, issue, want string
+		name  string
+		off   func(*weights) // turns the case's signal off
+		issue string
+		want  string
 	}{
-		{"a stack trace names the file", "Crash on send\n\n```\nTraceback (most recent call last):\n  File \"/usr/lib/python3/site-packages/pkg/models.py\", line 4, in prepare_body\nValueError\n```", "pkg/models.py"},
-		{"a symbol the issue names is defined there", "Session.merge_environment_settings ignores proxies\n\nWhen I call `merge_environment_settings` the proxies are lost.", "pkg/sessions.py"},
-		{"an error message quoted from the code", "Odd error\n\nI get: ValueError: Invalid body: data must not be None, even with data.", "pkg/models.py"},
-		{"a command-line flag, written as code", "Shortcut wanted\n\nI type `--collect-only` all day.", "pkg/cli.py"},
-		{"title words that name a path", "HTTPAdapter send times out\n\nadapters are slow.", "pkg/adapters.py"},
+		{"a stack trace names the file", func(w *weights) { w.frames = 0 },
+			"Crash on upload\n\n```\nTraceback (most recent call last):\n" +
+				"  File \"/usr/lib/python3/site-packages/pkg/utils.py\", line 2, in <module>\nTypeError\n```\nThe body of the upload is lost, the body is empty.",
+			"pkg/utils.py"},
+		{"a symbol the issue names is defined there", func(w *weights) { w.defs = 0 },
+			"Session.merge_environment_settings ignores proxies\n\nWhen I call `merge_environment_settings` the proxies are lost.",
+			"pkg/sessions.py"},
+		{"an error message quoted from the code", func(w *weights) { w.msgs = 0 },
+			"Odd error with a body\n\n```\nValueError: Invalid body: data must not be None\n```\nThe body has data.",
+			"pkg/models.py"},
+		{"a command-line flag, written as code", func(w *weights) { w.lits = 0 },
+			"Shortcut wanted\n\nI type `--collect-only` all day.",
+			"pkg/cli.py"},
+		{"title words that name a path", func(w *weights) { w.paths = 0 },
+			"Adapters hang\n\nA request never returns when the server is slow.",
+			"pkg/adapters.py"},
+		{"the issue's words", func(w *weights) { w.text = 0 },
+			"Redirects are not followed\n\nThe location header of a redirect is ignored.",
+			"pkg/sessions.py"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if ranked := locateWith(t, tc.issue, signalWeights); ranked[0].Path != tc.want {
+				t.Errorf("first is %s, want %s; ranking %v", ranked[0].Path, tc.want, paths(ranked))
+			}
+			without := signalWeights
+			tc.off(&without)
+			if ranked := locateWith(t, tc.issue, without); ranked[0].Path == tc.want {
+				t.Errorf("%s is first without the signal too: the case does not test it", tc.want)
+			}
+		})
+	}
+}
+
+func locateWith(t *testing.T, issue string, w weights) []Ranked {
+	t.Helper()
+	ranked, err := locate(repo(), issue, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ranked
+}
+
+// TestTestsAndVendoredCodeRankBelowTheCodeTheyConcern checks the priors:
+// a failing test or a vendored library's name points at the code, not at
+// the test or the copy, though those match the issue best.
+func TestTestsAndVendoredCodeRankBelowTheCodeTheyConcern(t *testing.T) {
+	cases := []struct {
+		name, issue, code, notCode string
+	}{
+		{"a test", "test_merge_environment_settings fails\n\n" +
+			"`merge_environment_settings` returns the proxies unchanged, so test_merge_environment_settings fails.",
+			"pkg/sessions.py", "tests/test_sessions.py"},
+		{"vendored code", "DecodeError escapes\n\nurllib3 raises `DecodeError` and `ProtocolError`, which reach the caller.",
+			"pkg/adapters.py", "pkg/packages/urllib3/exceptions.py"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,32 +108,40 @@ func TestLocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ranked[0].Path != tc.want {
-				t.Fatalf("first is %s, want %s; ranking %v", ranked[0].Path, tc.want, paths(ranked))
+			pos := map[string]int{}
+			for i, r := range ranked {
+				pos[r.Path] = i
+			}
+			if pos[tc.code] > pos[tc.notCode] {
+				t.Errorf("%s outranks %s: %v", tc.notCode, tc.code, paths(ranked))
+			}
+			if _, ok := pos["README.md"]; ok {
+				t.Errorf("a non-source file was ranked")
 			}
 		})
 	}
 }
 
-func TestTestsDocsAndVendoredCodeRankBelowTheCodeTheyMention(t *testing.T) {
-	ranked, err := Locate(repo(), "merge_environment_settings and DecodeError\n\n`merge_environment_settings` drops proxies when urllib3 raises DecodeError.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos := map[string]int{}
-	for i, r := range ranked {
-		pos[r.Path] = i
-	}
-	if pos["pkg/sessions.py"] > pos["tests/test_sessions.py"] {
-		t.Errorf("a test outranks the code it tests: %v", paths(ranked))
-	}
-	if _, ok := pos["README.md"]; ok {
-		t.Errorf("a non-source file was ranked")
+func TestIsVendored(t *testing.T) {
+	for p, want := range map[string]bool{
+		"requests/packages/urllib3/response.py": true,
+		"pip/_vendor/rich/console.py":           true,
+		"packages/core/src/index.ts":            false, // a monorepo's own packages
+		"requests/models.py":                    false,
+	} {
+		if got := isVendored(p); got != want {
+			t.Errorf("isVendored(%q) = %v, want %v", p, got, want)
+		}
 	}
 }
 
 func TestLocateIgnoresPastedEnvironments(t *testing.T) {
-	issue := "Session send hangs\n\n```\n$ pip list\nPackage    Version\nadapters   1.0\nmodels     2.3.1\n```\n"
+	issue := "Session.send hangs\n\n```\n$ pip list\nPackage    Version\nadapters   1.0\nmodels     2.3.1\nbody       0.4\n```\n"
+	for _, pasted := range []string{"package", "adapters", "models", "body"} {
+		if n := readClues(issue).words[pasted]; n != 0 {
+			t.Errorf("the pasted %q counts %v", pasted, n)
+		}
+	}
 	ranked, err := Locate(repo(), issue)
 	if err != nil {
 		t.Fatal(err)
