@@ -128,9 +128,9 @@ func newHookServer(t testing.TB, srv *server.Server) string {
 
 var deliveries atomic.Int64
 
-// deliver signs and posts a fixture, edited, as GitHub would, and returns
-// the status and the delivery ID.
-func (b *testBundle) deliver(t *testing.T, event, fixture string, edit func(p map[string]any)) (int, string) {
+// payload is a fixture, edited and adapted to the bundle's repository, as
+// the body of a delivery.
+func (b *testBundle) payload(t testing.TB, fixture string, edit func(p map[string]any)) []byte {
 	t.Helper()
 	payload := githubtest.Fixture(t, fixture)
 	// Edits first, so that Adapt makes the issue and people they name.
@@ -142,8 +142,17 @@ func (b *testBundle) deliver(t *testing.T, event, fixture string, edit func(p ma
 	if err != nil {
 		t.Fatal(err)
 	}
+	return body
+}
+
+// deliver signs and posts a fixture, edited, as GitHub would, fails the
+// test unless the bot acknowledged it, and returns the delivery ID. A
+// test that expects a refusal uses post.
+func (b *testBundle) deliver(t *testing.T, event, fixture string, edit func(p map[string]any)) string {
+	t.Helper()
 	id := fmt.Sprintf("delivery-%d", deliveries.Add(1))
-	return b.post(t, event, id, body), id
+	statusOK(t, b.post(t, event, id, b.payload(t, fixture, edit)))
+	return id
 }
 
 func (b *testBundle) post(t *testing.T, event, id string, body []byte) int {

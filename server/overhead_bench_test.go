@@ -33,7 +33,7 @@ import (
 func BenchmarkPipelineOverhead(b *testing.B) {
 	const reps = 5
 	instant := "printf 'package uuid\\n\\n// Bench is a change.\\nvar Bench = 1\\n' > bench.go\n"
-	files := libraryFilesTB(b)
+	files := libraryFiles(b)
 	files[agentPath] = instant
 	files[".github/oneshot.yml"] = testConfig(0)
 	bundle := newBundleWithRepo(b, "acme/uuid", files)

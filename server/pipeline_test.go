@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func testConfig(fixRounds int) string {
 verify:
   - name: test
     run: go test ./...
-fix_rounds: ` + string(rune('0'+fixRounds)) + `
+fix_rounds: ` + strconv.Itoa(fixRounds) + `
 agent:
   command: bash ` + agentPath + ` {prompt_file}
   timeout: 5m
@@ -105,9 +106,7 @@ func pipelineBundle(t *testing.T, script, oneshotYML string) *testBundle {
 }
 
 // libraryFiles reads github.com/google/uuid from the module cache.
-func libraryFiles(t *testing.T) map[string]string { return libraryFilesTB(t) }
-
-func libraryFilesTB(t testing.TB) map[string]string {
+func libraryFiles(t testing.TB) map[string]string {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/google/uuid").Output()
 	if err != nil {
@@ -129,18 +128,18 @@ func libraryFilesTB(t testing.TB) map[string]string {
 	return files
 }
 
-// label triggers the bundle's issue and waits for its check run to
+// runTask labels the bundle's issue and waits for its check run to
 // conclude.
 func (b *testBundle) runTask(t *testing.T) githubtest.CheckRun {
 	t.Helper()
-	statusOK(t, first(b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))))
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	return b.waitConcluded(t, 1)
 }
 
 // waitConcluded waits for the n-th check run to complete.
 func (b *testBundle) waitConcluded(t *testing.T, n int) githubtest.CheckRun {
 	t.Helper()
-	waitFor(t, pipelineWait, "check run "+string(rune('0'+n))+" to conclude", func() bool {
+	waitFor(t, pipelineWait, "check run "+strconv.Itoa(n)+" to conclude", func() bool {
 		runs := b.gh.CheckRuns(b.repo)
 		return len(runs) >= n && runs[n-1].Status == "completed"
 	})
@@ -273,7 +272,7 @@ func TestAnAgentThatNeverFixesTheChecksHandsOverWithoutAPullRequest(t *testing.T
 		t.Fatalf("final comment %q", why)
 	}
 
-	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))))
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))
 	if run := b.waitConcluded(t, 2); run.Conclusion != "failure" {
 		t.Fatalf("attempt 2 concluded %q", run.Conclusion)
 	}
@@ -294,7 +293,7 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 	head1 := b.gh.Head(t, b.repo, "oneshot/issue-1")
 
-	statusOK(t, firstStatus(b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))))
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
 	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
 		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
@@ -310,8 +309,6 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 		t.Fatalf("the second run did not continue the branch: %q", runs)
 	}
 }
-
-func firstStatus(status int, _ string) int { return status }
 
 func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	t.Parallel()
@@ -329,7 +326,7 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 		issue["number"] = pr.Number
 		issue["user"].(map[string]any)["login"] = b.gh.BotLogin()
 	}
-	statusOK(t, first(b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onThePR)))
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onThePR)
 	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
 		t.Fatalf("the follow-up concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
