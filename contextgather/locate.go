@@ -376,11 +376,12 @@ func scoreLiterals(docs []*doc, literals []string) []float64 {
 // little and counts for nothing.
 func scoreRare(docs []*doc, needles []string, most int) []float64 {
 	scores := make([]float64, len(docs))
-	for _, needle := range needles {
+	for _, s := range needles {
+		needle := []byte(s)
 		var found []int
 		inCode := 0
 		for i, d := range docs {
-			if bytes.Contains(d.content, []byte(needle)) {
+			if bytes.Contains(d.content, needle) {
 				found = append(found, i)
 				if d.prior == 1 {
 					inCode++
