@@ -186,11 +186,12 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, fmt.Errorf("look for an open pull request: %w", err)
 	}
-	write := func(fn func() error) error { return g.Throttle.Do(ctx, t.ID, fn) }
+	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
+	write := func(w githubapi.Write, fn func() error) error { return g.Throttle.Do(ctx, t.ID, w, fn) }
 	if len(open) > 0 {
 		existing := open[0]
 		var updated *github.PullRequest
-		err := write(func() (err error) {
+		err := write(edit, func() (err error) {
 			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
 				&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
 			return err
@@ -201,7 +202,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
 	}
 	var created *github.PullRequest
-	err = write(func() (err error) {
+	err = write(create, func() (err error) {
 		created, _, err = repo.Client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
 			Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
 		})
@@ -212,7 +213,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	number := created.GetNumber()
 	if len(pr.Labels) > 0 {
-		if err := write(func() error {
+		if err := write(create, func() error {
 			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, pr.Labels)
 			return err
 		}); err != nil {
@@ -221,7 +222,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
 	if len(reviewers) > 0 {
-		if err := write(func() error {
+		if err := write(create, func() error {
 			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
 				github.ReviewersRequest{Reviewers: reviewers})
 			return err

@@ -150,7 +150,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.writeCheckRun(ctx, true)
 	r.writeStatusComment(ctx)
 	if body := finalComment(rep); body != "" {
-		r.write(ctx, "final comment", func(repo *githubapi.Repo) error {
+		r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
@@ -176,7 +176,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 	if r.task.CheckRunID == 0 {
 		return
 	}
-	r.write(ctx, "check run", func(repo *githubapi.Repo) error {
+	r.write(ctx, "check run", false, func(repo *githubapi.Repo) error {
 		rep, tail, dirty := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil
@@ -201,7 +201,9 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 // writeStatusComment creates the task's status comment, or edits it, with
 // the latest report.
 func (r *taskReporter) writeStatusComment(ctx context.Context) {
-	r.write(ctx, "status comment", func(repo *githubapi.Repo) error {
+	// Only this reporter sets the comment's ID, so it cannot change
+	// between here and the write.
+	r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(repo *githubapi.Repo) error {
 		r.mu.Lock()
 		rep := r.latest
 		r.steps = stepTable(rep)
@@ -223,17 +225,15 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 // write runs one write in the task's turn, logging a failure: progress
 // that cannot be shown must not stop the work. Writes while the pipeline
 // runs are reports, which let the task's other writes go first; the final
-// ones take their turn in order.
-func (r *taskReporter) write(ctx context.Context, what string, fn func(*githubapi.Repo) error) {
+// ones take their turn in order. creates says whether it makes new
+// content rather than editing.
+func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn func(*githubapi.Repo) error) {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err == nil {
 		r.mu.Lock()
-		do := r.p.Throttle.DoReport
-		if r.finished {
-			do = r.p.Throttle.Do
-		}
+		w := githubapi.Write{Creates: creates, Report: !r.finished}
 		r.mu.Unlock()
-		err = do(ctx, r.task.ID, func() error { return fn(repo) })
+		err = r.p.Throttle.Do(ctx, r.task.ID, w, func() error { return fn(repo) })
 	}
 	if err != nil {
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)

@@ -92,7 +92,7 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	}
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
 	if err == nil {
-		err = n.Throttle.Do(ctx, t.ID, func() error {
+		err = n.Throttle.Do(ctx, t.ID, Write{}, func() error {
 			_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
 			return err
 		})

@@ -6,10 +6,25 @@ import (
 	"time"
 )
 
-// MinWriteGap is the least time between two content-creating requests
-// (POST, PATCH) of one task. GitHub asks integrations to wait at least a
-// second between such requests to stay clear of its secondary rate limits.
-const MinWriteGap = time.Second
+// The least time between two writes of one task. GitHub asks integrations
+// to wait at least a second between requests that change something, and
+// counts those that create content (comments, pull requests, labels,
+// review requests) against a tighter secondary limit, so they are spaced
+// wider.
+const (
+	MinWriteGap  = time.Second
+	MinCreateGap = 2 * time.Second
+)
+
+// Write says how one write takes its place among its task's writes.
+type Write struct {
+	// Creates is set for a request that makes new content; editing what
+	// exists, such as a check run or a comment, does not.
+	Creates bool
+	// Report is set for a progress report, which lets the task's other
+	// waiting writes go first.
+	Report bool
+}
 
 // Throttle spaces the writes of each task. Everything that writes on a
 // task's behalf (the queue's notifier, the pipeline's reporter and its
@@ -27,36 +42,30 @@ type Throttle struct {
 // cannot go yet wait for changed, which is closed and replaced whenever
 // the turn may have become theirs.
 type slot struct {
-	busy    bool
-	last    time.Time
-	waiting int // writers waiting for the turn
-	writes  int // of them, those that are not reports
-	changed chan struct{}
+	busy        bool
+	last        time.Time // the end of the latest write
+	lastCreated time.Time // the end of the latest write that created content
+	waiting     int       // writers waiting for the turn
+	writes      int       // of them, those that are not reports
+	changed     chan struct{}
 }
 
 // Do waits for the task's turn, runs write, and starts the task's next
 // gap. It gives up waiting when ctx ends. A nil Throttle does not wait.
-func (t *Throttle) Do(ctx context.Context, taskID string, write func() error) error {
-	return t.do(ctx, taskID, false, write)
-}
-
-// DoReport is Do for a progress report: the task's other writes that are
-// waiting go first.
-func (t *Throttle) DoReport(ctx context.Context, taskID string, write func() error) error {
-	return t.do(ctx, taskID, true, write)
-}
-
-func (t *Throttle) do(ctx context.Context, taskID string, report bool, write func() error) error {
+func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func() error) error {
 	if t == nil {
 		return write()
 	}
-	s, err := t.take(ctx, taskID, report)
+	s, err := t.take(ctx, taskID, w)
 	if err != nil {
 		return err
 	}
 	err = write()
 	t.mu.Lock()
 	s.busy, s.last = false, time.Now()
+	if w.Creates {
+		s.lastCreated = s.last
+	}
 	s.wake()
 	t.mu.Unlock()
 	return err
@@ -64,24 +73,27 @@ func (t *Throttle) do(ctx context.Context, taskID string, report bool, write fun
 
 // take waits until the turn is free, the gap has passed and no write goes
 // before this one, then takes the turn.
-func (t *Throttle) take(ctx context.Context, taskID string, report bool) (*slot, error) {
+func (t *Throttle) take(ctx context.Context, taskID string, w Write) (*slot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.slot(taskID)
 	s.waiting++
-	if !report {
+	if !w.Report {
 		s.writes++
 	}
 	defer func() {
 		s.waiting--
-		if !report {
+		if !w.Report {
 			s.writes--
 			s.wake() // reports may go now
 		}
 	}()
 	for {
 		gap := MinWriteGap - time.Since(s.last)
-		if !s.busy && gap <= 0 && (!report || s.writes == 0) {
+		if w.Creates {
+			gap = max(gap, MinCreateGap-time.Since(s.lastCreated))
+		}
+		if !s.busy && gap <= 0 && (!w.Report || s.writes == 0) {
 			s.busy = true
 			return s, nil
 		}

@@ -32,7 +32,7 @@ func hold(t *testing.T, th *Throttle, taskID string, log *writeLog) (release fun
 	t.Helper()
 	holding, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = th.Do(context.Background(), taskID, func() error {
+		_ = th.Do(context.Background(), taskID, Write{}, func() error {
 			close(holding)
 			<-done
 			return log.write("holder")()
@@ -66,9 +66,9 @@ func TestAWriteGoesBeforeAReportThatWaitedLonger(t *testing.T) {
 	release := hold(t, &th, "task", &log)
 
 	errs := make(chan error, 2)
-	go func() { errs <- th.DoReport(context.Background(), "task", log.write("report")) }()
+	go func() { errs <- th.Do(context.Background(), "task", Write{Report: true}, log.write("report")) }()
 	waitWaiting(t, &th, "task", 1)
-	go func() { errs <- th.Do(context.Background(), "task", log.write("pull request")) }()
+	go func() { errs <- th.Do(context.Background(), "task", Write{Creates: true}, log.write("pull request")) }()
 	waitWaiting(t, &th, "task", 2)
 	release()
 	for range 2 {
@@ -94,10 +94,10 @@ func TestAWriteThatGivesUpLetsTheReportsGo(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
-	go func() { gaveUp <- th.Do(ctx, "task", log.write("given up")) }()
+	go func() { gaveUp <- th.Do(ctx, "task", Write{}, log.write("given up")) }()
 	waitWaiting(t, &th, "task", 1)
 	reported := make(chan error, 1)
-	go func() { reported <- th.DoReport(context.Background(), "task", log.write("report")) }()
+	go func() { reported <- th.Do(context.Background(), "task", Write{Report: true}, log.write("report")) }()
 	waitWaiting(t, &th, "task", 2)
 
 	cancel()
@@ -123,10 +123,40 @@ func TestTasksDoNotWaitForEachOther(t *testing.T) {
 	var log writeLog
 	release := hold(t, &th, "one", &log)
 	defer release()
-	if err := th.Do(context.Background(), "two", log.write("two")); err != nil {
+	if err := th.Do(context.Background(), "two", Write{}, log.write("two")); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(log.names, []string{"two"}) {
 		t.Fatalf("writes went %v", log.names)
+	}
+}
+
+func TestWritesThatCreateContentAreSpacedWider(t *testing.T) {
+	var th Throttle
+	var log writeLog
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		w    Write
+		want time.Duration // after the first write
+	}{
+		{"comment", Write{Creates: true}, 0},
+		{"check run edit", Write{}, MinWriteGap},
+		// Two seconds after the comment, though one after the edit.
+		{"pull request", Write{Creates: true}, MinCreateGap},
+		{"labels", Write{Creates: true}, 2 * MinCreateGap},
+		// An edit after a creation needs only the shorter gap.
+		{"comment edit", Write{}, 2*MinCreateGap + MinWriteGap},
+	}
+	for _, s := range steps {
+		if err := th.Do(ctx, "task", s.w, log.write(s.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range steps {
+		at := log.times[i].Sub(log.times[0])
+		if at < s.want || at > s.want+MinWriteGap/2 {
+			t.Errorf("%s went %v after the first write, want %v", s.name, at, s.want)
+		}
 	}
 }

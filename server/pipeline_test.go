@@ -217,18 +217,27 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 	}
 
 	// From the moment the attempt ran, the task's writes to GitHub were at
-	// least two seconds apart. (The intake's reaction and queued check run
-	// come before, once.)
-	var writes []time.Time
+	// least a second apart, and those that created content (POST) two.
+	// (The intake's reaction and queued check run come before, once.)
+	var writes, creates []time.Time
 	for _, req := range b.gh.Requests() {
 		if (req.Method == "POST" || req.Method == "PATCH") && strings.HasPrefix(req.Path, "/repos/") {
 			writes = append(writes, req.Time)
+			if req.Method == "POST" {
+				creates = append(creates, req.Time)
+			}
 		}
 	}
-	writes = writes[2:]
-	for i := 1; i < len(writes); i++ {
-		if gap := writes[i].Sub(writes[i-1]); gap < githubapi.MinWriteGap-50*time.Millisecond {
-			t.Fatalf("writes %d and %d of %d were %v apart", i-1, i, len(writes), gap)
+	notCloser(t, "writes", writes[2:], githubapi.MinWriteGap)
+	notCloser(t, "content-creating writes", creates[2:], githubapi.MinCreateGap)
+}
+
+// notCloser fails when two of times, in order, are closer than gap.
+func notCloser(t *testing.T, what string, times []time.Time, gap time.Duration) {
+	t.Helper()
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < gap {
+			t.Fatalf("%s %d and %d of %d were %v apart", what, i-1, i, len(times), d)
 		}
 	}
 }
