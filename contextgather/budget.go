@@ -7,11 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// DefaultTokenBudget is how many tokens a prompt may take when the
-// configuration does not say: room for the issue, its context and the
-// relevant code, with the rest of a model's window left for its work.
-const DefaultTokenBudget = 32_000
-
 // bytesPerToken is the estimate's ratio. Tokenizers differ by model; for
 // English and code four bytes a token is the usual rule, and erring long
 // keeps a prompt inside a model's window.

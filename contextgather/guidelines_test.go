@@ -59,7 +59,7 @@ func TestGuidelinesLanguagesAndLayoutComeWithTheMaterial(t *testing.T) {
 	if !slices.Equal(m.Layout, wantLayout) || m.LayoutOmitted != 0 {
 		t.Errorf("layout = %v (+%d), want %v", m.Layout, m.LayoutOmitted, wantLayout)
 	}
-	overview := contextgather.Assemble(contextgather.PromptInput{Material: m})
+	overview := contextgather.Assemble(contextgather.PromptInput{Material: m, Budget: 32_000})
 	for _, want := range []string{"Languages: Go 95.0%, Makefile 2.5%, Shell 2.5%\n", "  cmd/\n", "  go.mod\n"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview lacks %q:\n%s", want, overview)
@@ -80,7 +80,7 @@ func TestLayoutIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(m.Layout) != contextgather.MaxLayoutEntries || m.LayoutOmitted != 7 ||
-		!strings.Contains(contextgather.Assemble(contextgather.PromptInput{Material: m}), "  (and 7 more)\n") {
+		!strings.Contains(contextgather.Assemble(contextgather.PromptInput{Material: m, Budget: 32_000}), "  (and 7 more)\n") {
 		t.Errorf("%d entries, %d omitted", len(m.Layout), m.LayoutOmitted)
 	}
 }
@@ -158,6 +158,7 @@ func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 	}
 	prompt := contextgather.Assemble(contextgather.PromptInput{
 		Material: m, Files: checkout, Ranked: []contextgather.Ranked{{Path: "leak.py"}, {Path: "app.py"}},
+		Budget: 32_000,
 	})
 	if strings.Contains(prompt, "SECRET") || !strings.Contains(prompt, "def serve") {
 		t.Errorf("the prompt's code read outside the checkout, or not inside:\n%s", prompt)

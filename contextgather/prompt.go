@@ -20,6 +20,8 @@ type PromptInput struct {
 	// Protected are paths a change may not touch.
 	Protected []string
 	// Budget is the most tokens the prompt may take, by EstimateTokens.
+	// The operator sets it (config's agent.prompt_tokens); without one
+	// the prompt would be cut to nothing.
 	Budget int
 }
 
@@ -44,9 +46,6 @@ const (
 // Assemble writes the prompt: the whole specification the agent gets, since
 // it cannot ask. Its estimated tokens never exceed the budget.
 func Assemble(in PromptInput) string {
-	if in.Budget <= 0 {
-		in.Budget = DefaultTokenBudget
-	}
 	m := in.Material
 	head := taskSection(m, in.Branch)
 	tail := instructionsSection(m) + checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)

@@ -32,8 +32,11 @@ func (r *run) gather(ctx context.Context) error {
 
 // Prompt is what the agent gets: the task's material, with the checkout's
 // files ranked against what people said, and the repository's checks and
-// rules, within budget tokens.
+// rules, within budget tokens (config.DefaultPromptTokens when 0).
 func Prompt(m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (string, error) {
+	if budget <= 0 {
+		budget = config.DefaultPromptTokens
+	}
 	said := []string{m.Issue.Title, m.Issue.Body, m.Instructions}
 	for _, c := range m.Comments {
 		said = append(said, c.Body)

@@ -143,7 +143,7 @@ type Pipeline struct {
 type Defaults struct {
 	Image string
 	// PromptTokens is the prompt's budget; 0 means
-	// contextgather.DefaultTokenBudget.
+	// config.DefaultPromptTokens.
 	PromptTokens int
 	// AgentSecrets are handed to the agent's execs, and only to them.
 	AgentSecrets map[string]string
