@@ -41,9 +41,14 @@ func prompt(args []string, out io.Writer) error {
 		}
 		title, body, _ := strings.Cut(strings.TrimSpace(text), "\n")
 		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(*dir)), Requester: os.Getenv("USER")}
-		checkout := os.DirFS(*dir)
-		m := contextgather.Local(t, title, body, checkout)
-		return printPrompt(out, t, m, checkout, "the checkout", cmpBudget(*budget, config.DefaultPromptTokens))
+		// A root, not os.DirFS: the checkout's links may not lead out of it.
+		root, err := os.OpenRoot(*dir)
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		m := contextgather.Local(t, title, body, root.FS())
+		return printPrompt(out, t, m, root.FS(), "the checkout", cmpBudget(*budget, config.DefaultPromptTokens))
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {
