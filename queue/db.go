@@ -3,8 +3,10 @@
 // queue that runs intake and task attempts. It runs on SQLite by default and
 // on Postgres when several replicas share the work.
 //
-// A webhook becomes work in one transaction (Accept), so an acknowledged
-// delivery is never lost and a redelivered one never runs twice.
+// A webhook's trigger is made durable in the inbox before GitHub gets its
+// answer (Accept), and forwarded to River with its delivery recorded in the
+// same transaction as its job, so an acknowledged delivery is never lost and
+// a redelivered one never runs twice.
 package queue
 
 import (
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -34,11 +37,14 @@ type DB struct {
 	sql     *sql.DB
 	driver  riverdriver.Driver[*sql.Tx]
 	dialect string // "sqlite" or "postgres"
+	// inbox holds accepted triggers (see inbox.go): a database of its own
+	// on SQLite, the same one on Postgres.
+	inbox *sql.DB
 }
 
 // Open connects to the database named by url and brings its schema up to
 // date: River's tables and ours. url is "sqlite:PATH", "sqlite::memory:",
-// or "postgres://...".
+// or "postgres://...". SQLite keeps the inbox beside PATH, in InboxPath.
 func Open(ctx context.Context, url string) (*DB, error) {
 	db, err := open(url)
 	if err != nil {
@@ -58,35 +64,67 @@ func open(rawURL string) (*DB, error) {
 		if path == "" {
 			return nil, errors.New("database url sqlite: needs a path, as in sqlite:oneshot.db")
 		}
-		dsn := "file:" + path + "?" + sqlitePragmas
-		if path == ":memory:" {
-			// One shared in-memory database for the one connection.
-			dsn = "file::memory:?cache=shared&" + sqlitePragmas
-		}
-		sdb, err := sql.Open("sqlite", dsn)
+		sdb, err := openSQLite(path)
 		if err != nil {
-			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+			return nil, err
 		}
-		// SQLite allows one writer at a time; River's own advice is a pool of
-		// one, which turns lock contention into orderly waiting in Go.
-		sdb.SetMaxOpenConns(1)
-		return &DB{sql: sdb, driver: riversqlite.New(sdb), dialect: "sqlite"}, nil
+		inbox, err := openSQLite(InboxPath(path))
+		if err != nil {
+			sdb.Close()
+			return nil, err
+		}
+		return &DB{sql: sdb, driver: riversqlite.New(sdb), dialect: "sqlite", inbox: inbox}, nil
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		sdb, err := sql.Open("pgx", rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
 		}
-		return &DB{sql: sdb, driver: riverdatabasesql.New(sdb), dialect: "postgres"}, nil
+		return &DB{sql: sdb, driver: riverdatabasesql.New(sdb), dialect: "postgres", inbox: sdb}, nil
 	default:
 		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://...", redact(rawURL))
 	}
 }
 
+// openSQLite opens one SQLite database, path or ":memory:".
+func openSQLite(path string) (*sql.DB, error) {
+	dsn := "file:" + path + "?" + sqlitePragmas
+	if path == ":memory:" || path == InboxPath(":memory:") {
+		// One shared in-memory database for the one connection.
+		dsn = "file:" + path + "?mode=memory&cache=shared&" + sqlitePragmas
+	}
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// SQLite allows one writer at a time; River's own advice is a pool of
+	// one, which turns lock contention into orderly waiting in Go.
+	sdb.SetMaxOpenConns(1)
+	return sdb, nil
+}
+
+// InboxPath is where SQLite keeps the inbox of a database at path:
+// oneshot.db's is oneshot.inbox.db.
+func InboxPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".inbox" + ext
+}
+
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	err := db.sql.Close()
+	if db.inbox != db.sql {
+		err = errors.Join(err, db.inbox.Close())
+	}
+	return err
+}
 
 // Ping checks that the database answers; /readyz uses it.
-func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.inbox.PingContext(ctx)
+}
 
 // Dialect is "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
@@ -99,7 +137,10 @@ func (db *DB) migrate(ctx context.Context) error {
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	return migrateTasks(ctx, db)
+	if err := migrateSchema(ctx, db.sql, "oneshot_migrations", migrations); err != nil {
+		return err
+	}
+	return migrateSchema(ctx, db.inbox, "oneshot_inbox_migrations", inboxMigrations)
 }
 
 // tx runs fn in a transaction, committed when fn returns nil.

@@ -61,25 +61,30 @@ var migrations = [][]string{
 	{`ALTER TABLE oneshot_tasks ADD COLUMN status_comment_id BIGINT NOT NULL DEFAULT 0`},
 }
 
-func migrateTasks(ctx context.Context, db *DB) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS oneshot_migrations (version INTEGER PRIMARY KEY)`); err != nil {
-			return fmt.Errorf("create migrations table: %w", err)
-		}
-		var current int
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM oneshot_migrations`).Scan(&current); err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		for v := current + 1; v <= len(migrations); v++ {
-			for _, stmt := range migrations[v-1] {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %d: %w", v, err)
-				}
+// migrateSchema applies the steps a database lacks, recording each in
+// versions.
+func migrateSchema(ctx context.Context, db *sql.DB, versions string, steps [][]string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+versions+` (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("create %s: %w", versions, err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+versions).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	for v := current + 1; v <= len(steps); v++ {
+		for _, stmt := range steps[v-1] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("%s %d: %w", versions, v, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO oneshot_migrations (version) VALUES ($1)`, v); err != nil {
-				return fmt.Errorf("record migration %d: %w", v, err)
-			}
 		}
-		return nil
-	})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+versions+` (version) VALUES ($1)`, v); err != nil {
+			return fmt.Errorf("record %s %d: %w", versions, v, err)
+		}
+	}
+	return tx.Commit()
 }

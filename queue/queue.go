@@ -65,6 +65,10 @@ type Queue struct {
 	cfg      Config
 	stopping atomic.Bool
 
+	accepted       chan struct{} // wakes the forwarder
+	stopForwarding context.CancelFunc
+	forwarderDone  chan struct{}
+
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc // attempts running here, by task ID
 }
@@ -75,7 +79,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
 		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
-	q := &Queue{DB: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}}
+	q := &Queue{DB: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}, accepted: make(chan struct{}, 1)}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
@@ -101,47 +105,37 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// Start begins working jobs.
-func (q *Queue) Start(ctx context.Context) error { return q.river.Start(ctx) }
+// Start begins working jobs, and forwarding accepted triggers to them:
+// those waiting from before first.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.river.Start(ctx); err != nil {
+		return err
+	}
+	ctx, q.stopForwarding = context.WithCancel(ctx)
+	q.forwarderDone = make(chan struct{})
+	go func() {
+		defer close(q.forwarderDone)
+		q.forwardLoop(ctx)
+	}()
+	return nil
+}
 
 // Shutdown stops taking work and hands running attempts back to the queue,
 // so that the next process to start runs them; it does not drop them. It
 // returns when every worker has stopped, or when ctx ends.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.stopping.Store(true)
+	if q.stopForwarding != nil {
+		// A trigger not forwarded yet waits in the inbox for the next start.
+		q.stopForwarding()
+		<-q.forwarderDone
+	}
 	q.mu.Lock()
 	for _, cancel := range q.running {
 		cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
 	return q.river.Stop(ctx)
-}
-
-// Accept makes a trigger durable: it records the delivery and queues the
-// trigger in one transaction. It reports false for a delivery seen before,
-// which is then not queued again. Call it before acknowledging a webhook.
-func (q *Queue) Accept(ctx context.Context, t tasks.Trigger) (bool, error) {
-	if t.DeliveryID == "" {
-		return false, errors.New("a trigger needs a delivery ID")
-	}
-	accepted := false
-	err := q.DB.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
-			VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, t.Event, time.Now().UnixMilli())
-		if err != nil {
-			return fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // seen before
-		}
-		opts := &river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
-		if _, err := q.river.InsertTx(ctx, tx, t, opts); err != nil {
-			return fmt.Errorf("queue delivery %s: %w", t.DeliveryID, err)
-		}
-		accepted = true
-		return nil
-	})
-	return accepted, err
 }
 
 // Create records a new task and queues its first attempt, in one
@@ -202,13 +196,6 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 	}
 	q.mu.Unlock()
 	return true, nil
-}
-
-// DeliverySeen reports whether a delivery was accepted.
-func (db *DB) DeliverySeen(ctx context.Context, deliveryID string) (bool, error) {
-	var n int
-	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM oneshot_deliveries WHERE delivery_id = $1`, deliveryID).Scan(&n)
-	return n > 0, err
 }
 
 // conclude moves an attempt from one state to another, if it is still in

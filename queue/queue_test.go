@@ -80,7 +80,10 @@ func TestAnAttemptRunsAndItsHistoryIsKept(t *testing.T) {
 		if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:succeeded"}) {
 			t.Fatalf("history = %v", got)
 		}
-		if got := b.notifier.seen(); !slices.Equal(got, []string{task.ID + "#1:running", task.ID + "#1:succeeded"}) {
+		// The notifier hears of a state just after it is stored.
+		want := []string{task.ID + "#1:running", task.ID + "#1:succeeded"}
+		waitFor(t, 10*time.Second, "the notifier", func() bool { return len(b.notifier.seen()) >= len(want) })
+		if got := b.notifier.seen(); !slices.Equal(got, want) {
 			t.Fatalf("notified %v", got)
 		}
 	})

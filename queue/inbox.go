@@ -1,0 +1,184 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// The inbox is where a webhook's trigger is made durable before GitHub gets
+// its answer. A forwarder then moves it into the queue, off the webhook's
+// clock.
+//
+// It exists for SQLite, where it is a database file of its own: the queue's
+// database has one connection, which River's background work holds for tens
+// of milliseconds at a time (its SQLite driver marks finished jobs one
+// UPDATE at a time in one transaction), and an acknowledgement waiting
+// behind that would make GitHub wait too. On Postgres the inbox is a table
+// in the one database, whose pool has no such wait.
+var inboxMigrations = [][]string{
+	// 1: triggers accepted and not queued yet.
+	{`CREATE TABLE oneshot_inbox (
+		delivery_id TEXT PRIMARY KEY,
+		trigger     TEXT NOT NULL,
+		received_at BIGINT NOT NULL
+	)`},
+}
+
+const (
+	// forwardBatch is how many triggers one transaction queues.
+	forwardBatch = 100
+	// forwardPollInterval is how often the forwarder looks for triggers no
+	// Accept in this process told it of: another replica's, or a failed
+	// forward's.
+	forwardPollInterval = time.Second
+)
+
+// Accept makes a trigger durable in the inbox. Call it before acknowledging
+// a webhook; a started Queue forwards the trigger at once. It reports false
+// for a delivery already waiting there. One seen before that is dropped
+// when forwarded: a delivery is queued once.
+func (q *Queue) Accept(ctx context.Context, t tasks.Trigger) (bool, error) {
+	if t.DeliveryID == "" {
+		return false, errors.New("a trigger needs a delivery ID")
+	}
+	trigger, err := json.Marshal(t)
+	if err != nil {
+		return false, err
+	}
+	res, err := q.DB.inbox.ExecContext(ctx, `INSERT INTO oneshot_inbox (delivery_id, trigger, received_at)
+		VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, string(trigger), time.Now().UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	select {
+	case q.accepted <- struct{}{}:
+	default: // the forwarder is already awake
+	}
+	return true, nil
+}
+
+// DeliverySeen reports whether a delivery was accepted: waiting in the
+// inbox, or queued.
+func (db *DB) DeliverySeen(ctx context.Context, deliveryID string) (bool, error) {
+	var waiting, queued int
+	err := db.inbox.QueryRowContext(ctx, `SELECT COUNT(*) FROM oneshot_inbox WHERE delivery_id = $1`, deliveryID).Scan(&waiting)
+	if err != nil {
+		return false, err
+	}
+	err = db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM oneshot_deliveries WHERE delivery_id = $1`, deliveryID).Scan(&queued)
+	return waiting+queued > 0, err
+}
+
+// forwardLoop forwards triggers until ctx ends: when Accept says one came,
+// and every forwardPollInterval.
+func (q *Queue) forwardLoop(ctx context.Context) {
+	ticker := time.NewTicker(forwardPollInterval)
+	defer ticker.Stop()
+	for {
+		n, err := q.forward(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.cfg.Logger.Error().Err(err).Msg("Could not queue accepted triggers; they wait in the inbox and are tried again.")
+		}
+		if err == nil && n == forwardBatch {
+			continue // more may wait
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.accepted:
+		case <-ticker.C:
+		}
+	}
+}
+
+// forward queues the oldest triggers waiting in the inbox, and reports how
+// many it took. The queue's record of deliveries, written with the jobs,
+// makes it safe to forward a trigger twice, as a process that dies between
+// the two writes below does, or a redelivery that came after the first:
+// the second time it is not queued again.
+func (q *Queue) forward(ctx context.Context) (int, error) {
+	waiting, err := q.DB.waitingTriggers(ctx)
+	if err != nil || len(waiting) == 0 {
+		return 0, err
+	}
+	err = q.DB.tx(ctx, func(tx *sql.Tx) error {
+		var jobs []river.InsertManyParams
+		for _, t := range waiting {
+			res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
+				VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, t.Event, time.Now().UnixMilli())
+			if err != nil {
+				return fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				q.cfg.Logger.Info().Str("delivery_id", t.DeliveryID).Msg("Dropped a delivery queued before.")
+				continue
+			}
+			jobs = append(jobs, river.InsertManyParams{Args: t,
+				InsertOpts: &river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}})
+		}
+		if len(jobs) == 0 {
+			return nil
+		}
+		if _, err := q.river.InsertManyTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("queue %d triggers: %w", len(jobs), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(waiting), q.DB.removeFromInbox(ctx, waiting)
+}
+
+// waitingTriggers reads the oldest triggers not yet queued.
+func (db *DB) waitingTriggers(ctx context.Context) ([]tasks.Trigger, error) {
+	rows, err := db.inbox.QueryContext(ctx, `SELECT trigger FROM oneshot_inbox
+		ORDER BY received_at LIMIT $1`, forwardBatch)
+	if err != nil {
+		return nil, fmt.Errorf("read the inbox: %w", err)
+	}
+	defer rows.Close()
+	var out []tasks.Trigger
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("read the inbox: %w", err)
+		}
+		var t tasks.Trigger
+		if err := json.Unmarshal([]byte(raw), &t); err != nil {
+			return nil, fmt.Errorf("read the inbox: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// removeFromInbox removes queued triggers, in one statement so the inbox's
+// writer lock is held only a moment.
+func (db *DB) removeFromInbox(ctx context.Context, triggers []tasks.Trigger) error {
+	params := make([]string, len(triggers))
+	args := make([]any, len(triggers))
+	for i, t := range triggers {
+		params[i] = "$" + strconv.Itoa(i+1)
+		args[i] = t.DeliveryID
+	}
+	_, err := db.inbox.ExecContext(ctx, `DELETE FROM oneshot_inbox
+		WHERE delivery_id IN (`+strings.Join(params, ", ")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("remove %d queued triggers from the inbox: %w", len(triggers), err)
+	}
+	return nil
+}

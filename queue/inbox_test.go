@@ -1,0 +1,109 @@
+package queue
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/internal/pgtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// These tests reach inside the queue: to hold its database as River's
+// background work does, and to replay a crash between the forwarder's two
+// writes. The queue is never started, so its workers never run.
+
+func TestAnAcknowledgementDoesNotWaitForTheQueuesDatabase(t *testing.T) {
+	// SQLite only: its queue database has one connection, which River's
+	// background work holds for a while at a time. Postgres has a pool.
+	q := unstartedQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	ctx := context.Background()
+	held, err := q.DB.sql.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback()
+	if _, err := held.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
+		VALUES ('held', 'issues', 0)`); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if ok, err := q.Accept(ctx, tasks.Trigger{DeliveryID: "d1", Event: "issues"}); !ok || err != nil {
+		t.Fatalf("accept while the queue's database was busy: %v %v", ok, err)
+	}
+}
+
+func TestATriggerForwardedTwiceIsQueuedOnce(t *testing.T) {
+	for name, url := range map[string]func(testing.TB) string{
+		"sqlite":   func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db") },
+		"postgres": pgtest.URL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			q := unstartedQueue(t, url(t))
+			ctx := context.Background()
+			if ok, err := q.Accept(ctx, tasks.Trigger{DeliveryID: "d1", Event: "issues"}); !ok || err != nil {
+				t.Fatalf("accept: %v %v", ok, err)
+			}
+			forward(t, q, 1)
+			// A process that died after queuing the trigger, before
+			// removing it from the inbox, left it there; so does GitHub
+			// sending it again.
+			if ok, err := q.Accept(ctx, tasks.Trigger{DeliveryID: "d1", Event: "issues"}); !ok || err != nil {
+				t.Fatalf("accept again: %v %v", ok, err)
+			}
+			forward(t, q, 1)
+			forward(t, q, 0)
+
+			var jobs int
+			if err := q.DB.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`,
+				tasks.Trigger{}.Kind()).Scan(&jobs); err != nil {
+				t.Fatal(err)
+			}
+			if jobs != 1 {
+				t.Fatalf("the trigger was queued %d times", jobs)
+			}
+		})
+	}
+}
+
+func forward(t *testing.T, q *Queue, want int) {
+	t.Helper()
+	n, err := q.forward(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want {
+		t.Fatalf("forwarded %d triggers, want %d", n, want)
+	}
+}
+
+func unstartedQueue(t *testing.T, url string) *Queue {
+	t.Helper()
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute,
+		Intake: idle{}, Runner: idle{}, Notifier: idle{}, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// idle stands in for the intake, runner and notifier of a queue that is
+// never started.
+type idle struct{}
+
+func (idle) Intake(context.Context, tasks.Trigger) error { return nil }
+func (idle) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
+	return tasks.Succeeded, "", nil
+}
+func (idle) Changed(context.Context, *tasks.Task, tasks.Event) {}
