@@ -39,7 +39,8 @@ type DB struct {
 	dialect string // "sqlite" or "postgres"
 	// inbox holds accepted triggers (see inbox.go): a database of its own
 	// on SQLite, the same one on Postgres.
-	inbox *sql.DB
+	inbox       *sql.DB
+	inboxWriter inboxWriter
 }
 
 // Open connects to the database named by url and brings its schema up to

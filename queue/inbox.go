@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -51,23 +52,111 @@ func (q *Queue) Accept(ctx context.Context, t tasks.Trigger) (bool, error) {
 	if t.DeliveryID == "" {
 		return false, errors.New("a trigger needs a delivery ID")
 	}
-	trigger, err := json.Marshal(t)
-	if err != nil {
+	fresh, err := q.DB.inboxWriter.add(ctx, q.DB.inbox, t)
+	if err != nil || !fresh {
 		return false, err
-	}
-	res, err := q.DB.inbox.ExecContext(ctx, `INSERT INTO oneshot_inbox (delivery_id, trigger, received_at)
-		VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, string(trigger), time.Now().UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
 	}
 	select {
 	case q.accepted <- struct{}{}:
 	default: // the forwarder is already awake
 	}
 	return true, nil
+}
+
+// inboxWriter commits the triggers of concurrent Accepts together. Every
+// commit waits for the disk (synchronous=FULL), so in a burst the Accepts
+// share one wait instead of queueing for one each.
+type inboxWriter struct {
+	mu         sync.Mutex
+	pending    *inboxBatch // for the next commit
+	committing bool
+}
+
+type inboxBatch struct {
+	triggers []tasks.Trigger
+	fresh    []bool // per trigger: new to the inbox
+	err      error
+	done     chan struct{}
+}
+
+// add writes a trigger to the inbox with the next commit and reports
+// whether it was new there. The Accept that finds no commit under way
+// makes it; those that come meanwhile go in the one after.
+func (w *inboxWriter) add(ctx context.Context, inbox *sql.DB, t tasks.Trigger) (bool, error) {
+	w.mu.Lock()
+	if w.pending == nil {
+		w.pending = &inboxBatch{done: make(chan struct{})}
+	}
+	b := w.pending
+	i := len(b.triggers)
+	b.triggers = append(b.triggers, t)
+	lead := !w.committing
+	w.committing = true
+	w.mu.Unlock()
+
+	if lead {
+		if w.commitNext(inbox) {
+			go w.commitAll(inbox) // the followers' turn, without holding this Accept
+		}
+	}
+	select {
+	case <-b.done:
+		if b.err != nil {
+			return false, b.err
+		}
+		return b.fresh[i], nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// commitAll commits batches until none is pending.
+func (w *inboxWriter) commitAll(inbox *sql.DB) {
+	for w.commitNext(inbox) {
+	}
+}
+
+// commitNext commits the pending batch, and reports whether another is
+// pending; when none is, the next Accept makes the commit.
+func (w *inboxWriter) commitNext(inbox *sql.DB) bool {
+	w.mu.Lock()
+	b := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	// Not the caller's context: the batch holds other Accepts' triggers.
+	b.fresh, b.err = insertIntoInbox(context.Background(), inbox, b.triggers)
+	close(b.done)
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.committing = w.pending != nil
+	return w.committing
+}
+
+func insertIntoInbox(ctx context.Context, inbox *sql.DB, triggers []tasks.Trigger) ([]bool, error) {
+	fresh := make([]bool, len(triggers))
+	tx, err := inbox.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("record deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	for i, t := range triggers {
+		trigger, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_inbox (delivery_id, trigger, received_at)
+			VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, string(trigger), time.Now().UnixMilli())
+		if err != nil {
+			return nil, fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
+		}
+		n, _ := res.RowsAffected()
+		fresh[i] = n == 1
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("record deliveries: %w", err)
+	}
+	return fresh, nil
 }
 
 // DeliverySeen reports whether a delivery was accepted: waiting in the

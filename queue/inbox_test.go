@@ -38,6 +38,15 @@ func TestAnAcknowledgementDoesNotWaitForTheQueuesDatabase(t *testing.T) {
 	}
 }
 
+func TestAnAcceptThatCannotBeRecordedFails(t *testing.T) {
+	q := unstartedQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	q.DB.inbox.Close()
+	ok, err := q.Accept(context.Background(), tasks.Trigger{DeliveryID: "d1", Event: "issues"})
+	if ok || err == nil {
+		t.Fatalf("accept with the inbox closed: %v %v", ok, err)
+	}
+}
+
 func TestATriggerForwardedTwiceIsQueuedOnce(t *testing.T) {
 	for name, url := range map[string]func(testing.TB) string{
 		"sqlite":   func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db") },
