@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
 	"github.com/palantir/go-githubapp/githubapp"
 )
 
@@ -145,6 +148,61 @@ type Sandbox struct {
 	// only what it left behind itself. It defaults to the host name;
 	// instances sharing a Docker engine need distinct owners.
 	Owner string `yaml:"owner"`
+	// Images names, comma-separated, the other images a repository may
+	// choose with its image setting. Any image on the Docker host could
+	// hold what its owner baked in, so none is allowed unless listed.
+	Images string `yaml:"images"`
+	// MaxLimits are the most a repository may ask for with its limits
+	// setting: one repository must not take the whole host.
+	MaxLimits RepoLimits `yaml:"max_limits"`
+}
+
+// Defaults for Sandbox.MaxLimits: room above a repository's defaults,
+// well short of a whole host.
+const (
+	DefaultMaxMemory = "8g"
+	DefaultMaxDisk   = "8g"
+	DefaultMaxCPUs   = 4.0
+	DefaultMaxPids   = 4096
+)
+
+// ImageNames lists the images a repository may choose: Image and those in
+// Images.
+func (s Sandbox) ImageNames() []string {
+	return append([]string{s.Image}, splitList(s.Images)...)
+}
+
+// Refusals lists what a repository's settings ask for beyond what this
+// bot allows, one problem a line, each naming the setting; none when
+// everything is allowed.
+func (s Sandbox) Refusals(r Repo) []string {
+	var out []string
+	if r.Image != "" && !slices.Contains(s.ImageNames(), r.Image) {
+		out = append(out, fmt.Sprintf("image: %q is not an image this bot allows (sandbox.image and sandbox.images: %s)",
+			r.Image, strings.Join(s.ImageNames(), ", ")))
+	}
+	over := func(key, asked, most string) {
+		out = append(out, fmt.Sprintf("limits.%s: %s is more than this bot allows, %s (sandbox.max_limits.%s)", key, asked, most, key))
+	}
+	if asked, most := ramBytes(r.Limits.Memory), ramBytes(s.MaxLimits.Memory); asked > most {
+		over("memory", r.Limits.Memory, s.MaxLimits.Memory)
+	}
+	if asked, most := ramBytes(r.Limits.Disk), ramBytes(s.MaxLimits.Disk); asked > most {
+		over("disk", r.Limits.Disk, s.MaxLimits.Disk)
+	}
+	if r.Limits.CPUs > s.MaxLimits.CPUs {
+		over("cpus", strconv.FormatFloat(r.Limits.CPUs, 'g', -1, 64), strconv.FormatFloat(s.MaxLimits.CPUs, 'g', -1, 64))
+	}
+	if r.Limits.Pids > s.MaxLimits.Pids {
+		over("pids", strconv.FormatInt(r.Limits.Pids, 10), strconv.FormatInt(s.MaxLimits.Pids, 10))
+	}
+	return out
+}
+
+// ramBytes is a valid size's bytes; Validate has refused any other.
+func ramBytes(size string) int64 {
+	n, _ := units.RAMInBytes(size)
+	return n
 }
 
 // DefaultSandboxImage is the image images/build makes. It equals
@@ -179,14 +237,17 @@ const DefaultPromptTokens = 32_000
 const minPromptTokens = 1_000
 
 // SecretNames lists the names in Secrets.
-func (a Agent) SecretNames() []string {
-	var names []string
-	for _, n := range strings.Split(a.Secrets, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
+func (a Agent) SecretNames() []string { return splitList(a.Secrets) }
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
 		}
 	}
-	return names
+	return items
 }
 
 // Log is how the bot logs.
@@ -243,7 +304,8 @@ func defaults() App {
 	a.Triggers = Triggers{Label: DefaultLabel, Command: DefaultCommand}
 	a.Queue = Queue{Concurrency: DefaultConcurrency, TaskTimeout: DefaultTaskTimeout}
 	a.Limits = Limits{TasksPerRepoPerHour: DefaultTasksPerRepoPerHour, TasksPerActorPerHour: DefaultTasksPerActorPerHour}
-	a.Sandbox = Sandbox{Image: DefaultSandboxImage}
+	a.Sandbox = Sandbox{Image: DefaultSandboxImage, MaxLimits: RepoLimits{
+		Memory: DefaultMaxMemory, Disk: DefaultMaxDisk, CPUs: DefaultMaxCPUs, Pids: DefaultMaxPids}}
 	// Without a host name Owner stays empty, and Validate says so.
 	a.Sandbox.Owner, _ = os.Hostname()
 	a.Agent = Agent{Timeout: DefaultAgentTimeout, PromptTokens: DefaultPromptTokens}

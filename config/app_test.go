@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +332,38 @@ func TestDefaultSandboxImageIsTheOneImagesBuildMakes(t *testing.T) {
 	t.Parallel()
 	if DefaultSandboxImage != sandbox.DefaultImage {
 		t.Errorf("DefaultSandboxImage = %q, sandbox.DefaultImage = %q", DefaultSandboxImage, sandbox.DefaultImage)
+	}
+}
+
+func TestARepositoryMayAskForNoMoreThanTheOperatorAllows(t *testing.T) {
+	t.Parallel()
+	s := Sandbox{Image: "oneshot/sandbox:latest", Images: "oneshot/sandbox:with-go, team/node ",
+		MaxLimits: RepoLimits{Memory: "8g", Disk: "8g", CPUs: 4, Pids: 4096}}
+	tests := []struct {
+		name   string
+		mutate func(*Repo)
+		want   []string
+	}{
+		{"the defaults", func(*Repo) {}, nil},
+		{"the operator's image by name", func(r *Repo) { r.Image = "oneshot/sandbox:latest" }, nil},
+		{"a listed image", func(r *Repo) { r.Image = "team/node" }, nil},
+		{"everything at the most", func(r *Repo) { r.Limits = RepoLimits{Memory: "8192m", Disk: "8g", CPUs: 4, Pids: 4096} }, nil},
+		{"an image not listed", func(r *Repo) { r.Image = "internal/deploy-tools:latest" }, []string{
+			`image: "internal/deploy-tools:latest" is not an image this bot allows (sandbox.image and sandbox.images: oneshot/sandbox:latest, oneshot/sandbox:with-go, team/node)`}},
+		{"everything over the most", func(r *Repo) { r.Limits = RepoLimits{Memory: "64g", Disk: "9g", CPUs: 4.5, Pids: 100000} }, []string{
+			"limits.memory: 64g is more than this bot allows, 8g (sandbox.max_limits.memory)",
+			"limits.disk: 9g is more than this bot allows, 8g (sandbox.max_limits.disk)",
+			"limits.cpus: 4.5 is more than this bot allows, 4 (sandbox.max_limits.cpus)",
+			"limits.pids: 100000 is more than this bot allows, 4096 (sandbox.max_limits.pids)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := DefaultRepo()
+			tt.mutate(&r)
+			if got := s.Refusals(r); !slices.Equal(got, tt.want) {
+				t.Errorf("Refusals =\n%q\nwant\n%q", got, tt.want)
+			}
+		})
 	}
 }

@@ -42,6 +42,11 @@ var envVars = []envVar{
 	{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "limits.tasks_per_actor_per_hour", func(a *App) any { return &a.Limits.TasksPerActorPerHour }},
 	{"ONESHOT_SANDBOX_IMAGE", "sandbox.image", func(a *App) any { return &a.Sandbox.Image }},
 	{"ONESHOT_SANDBOX_OWNER", "sandbox.owner", func(a *App) any { return &a.Sandbox.Owner }},
+	{"ONESHOT_SANDBOX_IMAGES", "sandbox.images", func(a *App) any { return &a.Sandbox.Images }},
+	{"ONESHOT_SANDBOX_MAX_MEMORY", "sandbox.max_limits.memory", func(a *App) any { return &a.Sandbox.MaxLimits.Memory }},
+	{"ONESHOT_SANDBOX_MAX_DISK", "sandbox.max_limits.disk", func(a *App) any { return &a.Sandbox.MaxLimits.Disk }},
+	{"ONESHOT_SANDBOX_MAX_CPUS", "sandbox.max_limits.cpus", func(a *App) any { return &a.Sandbox.MaxLimits.CPUs }},
+	{"ONESHOT_SANDBOX_MAX_PIDS", "sandbox.max_limits.pids", func(a *App) any { return &a.Sandbox.MaxLimits.Pids }},
 	{"ONESHOT_AGENT_COMMAND", "agent.command", func(a *App) any { return &a.Agent.Command }},
 	{"ONESHOT_AGENT_TIMEOUT", "agent.timeout", func(a *App) any { return &a.Agent.Timeout }},
 	{"ONESHOT_AGENT_SECRETS", "agent.secrets", func(a *App) any { return &a.Agent.Secrets }},
@@ -89,6 +94,8 @@ func setFromString(p any, s string) error {
 		return parseInto(p, s, strconv.Atoi)
 	case *int64:
 		return parseInto(p, s, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	case *float64:
+		return parseInto(p, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
 	case *time.Duration:
 		return parseInto(p, s, time.ParseDuration)
 	}

@@ -38,6 +38,7 @@ func TestEveryVariableSetsItsSetting(t *testing.T) {
 				reflect.TypeFor[string]():        "x7",
 				reflect.TypeFor[int]():           "7",
 				reflect.TypeFor[int64]():         "7",
+				reflect.TypeFor[float64]():       "7.5",
 				reflect.TypeFor[time.Duration](): "7s",
 			}[settingAt(&app, v.key).Type()]
 			if err := overlayEnv(&app, envOf(map[string]string{v.name: value})); err != nil {

@@ -103,7 +103,8 @@ func valid() App {
 	a.Triggers = Triggers{Label: "agent", Command: "/oneshot"}
 	a.Queue = Queue{Concurrency: 2, TaskTimeout: time.Hour}
 	a.Limits = Limits{TasksPerRepoPerHour: 20, TasksPerActorPerHour: 10}
-	a.Sandbox = Sandbox{Image: "oneshot/sandbox:latest", Owner: host}
+	a.Sandbox = Sandbox{Image: "oneshot/sandbox:latest", Owner: host,
+		MaxLimits: RepoLimits{Memory: "8g", Disk: "8g", CPUs: 4, Pids: 4096}}
 	a.Agent = Agent{Timeout: 30 * time.Minute, PromptTokens: 32_000}
 	a.Log = Log{Level: "info", Format: "json"}
 	return a

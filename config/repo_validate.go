@@ -36,7 +36,7 @@ func (r Repo) validate(bad problem) {
 		bad("image", "%q is not an image such as %s", r.Image, DefaultSandboxImage)
 	}
 	r.Network.validate(bad)
-	r.Limits.validate(bad)
+	r.Limits.validate("limits", bad)
 	if r.Timeout < 0 {
 		bad("timeout", "is %v; it must be positive, or 0 for the operator's queue.task_timeout", r.Timeout)
 	}
@@ -125,20 +125,22 @@ func hostPatternProblem(p string) string {
 // minRepoMemory is the sandbox's minimum, below which sandboxd cannot start.
 const minRepoMemory = 32 << 20
 
-func (l RepoLimits) validate(bad problem) {
+// validate checks limits found at key, "limits" in a repository's
+// settings.
+func (l RepoLimits) validate(key string, bad problem) {
 	if n, err := units.RAMInBytes(l.Memory); err != nil || n <= 0 {
-		bad("limits.memory", "%q is not a size such as 512m or 4g", l.Memory)
+		bad(key+".memory", "%q is not a size such as 512m or 4g", l.Memory)
 	} else if n < minRepoMemory {
-		bad("limits.memory", "%q is below the minimum of 32m", l.Memory)
+		bad(key+".memory", "%q is below the minimum of 32m", l.Memory)
 	}
 	if n, err := units.RAMInBytes(l.Disk); err != nil || n <= 0 {
-		bad("limits.disk", "%q is not a size such as 512m or 4g", l.Disk)
+		bad(key+".disk", "%q is not a size such as 512m or 4g", l.Disk)
 	}
 	if !(l.CPUs > 0) {
-		bad("limits.cpus", "is %v; it must be more than 0", l.CPUs)
+		bad(key+".cpus", "is %v; it must be more than 0", l.CPUs)
 	}
 	if l.Pids < 1 {
-		bad("limits.pids", "is %d; it must be at least 1", l.Pids)
+		bad(key+".pids", "is %d; it must be at least 1", l.Pids)
 	}
 }
 

@@ -141,6 +141,16 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			"sandbox.image (ONESHOT_SANDBOX_IMAGE) is empty"},
 		{"sandbox owner empty", func(a *App) { a.Sandbox.Owner = "" },
 			"sandbox.owner (ONESHOT_SANDBOX_OWNER) is empty"},
+		{"most memory not a size", func(a *App) { a.Sandbox.MaxLimits.Memory = "lots" },
+			`sandbox.max_limits.memory (ONESHOT_SANDBOX_MAX_MEMORY) "lots" is not a size such as 512m or 4g`},
+		{"most memory below a repository's default", func(a *App) { a.Sandbox.MaxLimits.Memory = "2g" },
+			"sandbox.max_limits.memory (ONESHOT_SANDBOX_MAX_MEMORY) is 2g; it must be at least 4g, what a repository gets when it names no limits"},
+		{"most disk below a repository's default", func(a *App) { a.Sandbox.MaxLimits.Disk = "1g" },
+			"sandbox.max_limits.disk (ONESHOT_SANDBOX_MAX_DISK) is 1g; it must be at least 4g, what a repository gets when it names no limits"},
+		{"most CPUs below a repository's default", func(a *App) { a.Sandbox.MaxLimits.CPUs = 1.5 },
+			"sandbox.max_limits.cpus (ONESHOT_SANDBOX_MAX_CPUS) is 1.5; it must be at least 2, what a repository gets when it names no limits"},
+		{"most pids zero", func(a *App) { a.Sandbox.MaxLimits.Pids = 0 },
+			"sandbox.max_limits.pids (ONESHOT_SANDBOX_MAX_PIDS) is 0; it must be at least 1"},
 		{"agent command that ignores the prompt", func(a *App) { a.Agent.Command = "my-agent --go" },
 			"agent.command (ONESHOT_AGENT_COMMAND) does not contain {prompt_file}, so the agent would never see its prompt"},
 		{"prompt budget", func(a *App) { a.Agent.PromptTokens = 200 },
@@ -172,9 +182,10 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	t.Parallel()
 	got := lines(App{}.Validate())
 	// Everything that may not be zero: three GitHub URLs, the App's ID,
-	// secret and key, and every setting but the limits.
-	if len(got) != 20 {
-		t.Errorf("Validate of the zero App gave %d problems, want 20:\n%s", len(got), strings.Join(got, "\n"))
+	// secret and key, and every setting but the task limits and the
+	// sandbox's other images.
+	if len(got) != 24 {
+		t.Errorf("Validate of the zero App gave %d problems, want 24:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	named := regexp.MustCompile(`^([a-z0-9_.]+) \(([A-Z0-9_]+)\) `)
 	for _, line := range got {

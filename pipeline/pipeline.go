@@ -142,6 +142,9 @@ type Pipeline struct {
 // Defaults are the operator's choices that a repository may narrow.
 type Defaults struct {
 	Image string
+	// Allowed bounds the images and limits a repository may ask for; nil
+	// allows anything, as bot run does on its user's own machine.
+	Allowed *config.Sandbox
 	// PromptTokens is the prompt's budget; 0 means
 	// config.DefaultPromptTokens.
 	PromptTokens int

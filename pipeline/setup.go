@@ -106,6 +106,11 @@ func (r *run) loadConfig() error {
 	if err != nil {
 		return err
 	}
+	if allowed := r.p.Defaults.Allowed; allowed != nil {
+		if refused := allowed.Refusals(cfg); len(refused) > 0 {
+			return fail(config.RepoPath+" asks for more than this bot allows, so nothing ran", strings.Join(refused, "\n"))
+		}
+	}
 	r.cfg, r.report.Notes = cfg, notes
 	return nil
 }

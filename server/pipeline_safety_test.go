@@ -139,6 +139,35 @@ func TestABadConfigurationGetsACommentNamingTheLineAndNoSandbox(t *testing.T) {
 	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) {
 		t.Fatalf("final comment does not name the lines: %q", final)
 	}
+	noSandboxSince(t, b, started)
+}
+
+func TestSettingsBeyondWhatTheOperatorAllowsStartNoSandbox(t *testing.T) {
+	t.Parallel()
+	greedy := "verify:\n  - name: test\n    run: go test ./...\nimage: internal/deploy-tools:latest\nlimits:\n  memory: 64g\n"
+	b := pipelineBundle(t, goodAgent, greedy)
+	started := time.Now()
+	run := b.runTask(t)
+	if run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
+	comments := b.botComments(1)
+	final := comments[len(comments)-1]
+	for _, want := range []string{
+		`image: "internal/deploy-tools:latest" is not an image this bot allows`,
+		"limits.memory: 64g is more than this bot allows, 8g (sandbox.max_limits.memory)",
+	} {
+		if !strings.Contains(final, want) {
+			t.Errorf("final comment lacks %q: %q", want, final)
+		}
+	}
+	noSandboxSince(t, b, started)
+}
+
+// noSandboxSince fails if this bundle's bot created a container since
+// started.
+func noSandboxSince(t *testing.T, b *testBundle, started time.Time) {
+	t.Helper()
 	docker := dockerClient(t)
 	msgs, errs := docker.Events(context.Background(), events.ListOptions{
 		Since:   started.Format(time.RFC3339Nano),

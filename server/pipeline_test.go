@@ -99,7 +99,8 @@ func pipelineBundle(t *testing.T, script, oneshotYML string) *testBundle {
 	if oneshotYML != "" {
 		files[".github/oneshot.yml"] = oneshotYML
 	}
-	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m")
+	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m",
+		"ONESHOT_SANDBOX_IMAGES", pipelineImage())
 	b.pipeline = true
 	b.srv = b.start(t)
 	return b

@@ -91,8 +91,9 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			Sandbox:  engine,
 			Agent:    agent.Factory(opts.Agent),
 			Reporter: progress.For,
-			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},
-			TaskURL:  func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
+			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
+				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},
+			TaskURL: func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
 		}
 	}
 	intake := &handlers.Intake{
