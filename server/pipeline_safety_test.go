@@ -127,32 +127,16 @@ ps -eo pid,args > proof/ps.txt
 
 func TestABadConfigurationGetsACommentNamingTheLineAndNoSandbox(t *testing.T) {
 	t.Parallel()
-	bad := "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n"
-	b := pipelineBundle(t, goodAgent, bad)
-	started := time.Now()
-	run := b.runTask(t)
-	if run.Conclusion != "failure" {
-		t.Fatalf("check run concluded %q", run.Conclusion)
-	}
-	comments := b.botComments(1)
-	final := comments[len(comments)-1]
+	final := stopsBeforeAnySandbox(t, "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n")
 	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) {
 		t.Fatalf("final comment does not name the lines: %q", final)
 	}
-	noSandboxSince(t, b, started)
 }
 
 func TestSettingsBeyondWhatTheOperatorAllowsStartNoSandbox(t *testing.T) {
 	t.Parallel()
-	greedy := "verify:\n  - name: test\n    run: go test ./...\nimage: internal/deploy-tools:latest\nlimits:\n  memory: 64g\n"
-	b := pipelineBundle(t, goodAgent, greedy)
-	started := time.Now()
-	run := b.runTask(t)
-	if run.Conclusion != "failure" {
-		t.Fatalf("check run concluded %q", run.Conclusion)
-	}
-	comments := b.botComments(1)
-	final := comments[len(comments)-1]
+	final := stopsBeforeAnySandbox(t, "verify:\n  - name: test\n    run: go test ./...\n"+
+		"image: internal/deploy-tools:latest\nlimits:\n  memory: 64g\n")
 	for _, want := range []string{
 		`image: "internal/deploy-tools:latest" is not an image this bot allows`,
 		"limits.memory: 64g is more than this bot allows, 8g (sandbox.max_limits.memory)",
@@ -161,33 +145,41 @@ func TestSettingsBeyondWhatTheOperatorAllowsStartNoSandbox(t *testing.T) {
 			t.Errorf("final comment lacks %q: %q", want, final)
 		}
 	}
-	noSandboxSince(t, b, started)
 }
 
-// noSandboxSince fails if this bundle's bot created a container since
-// started.
-func noSandboxSince(t *testing.T, b *testBundle, started time.Time) {
+// stopsBeforeAnySandbox runs a task on a repository whose settings are
+// oneshotYML, checks that it failed without creating a container, and
+// returns the final comment.
+func stopsBeforeAnySandbox(t *testing.T, oneshotYML string) string {
 	t.Helper()
+	b := pipelineBundle(t, goodAgent, oneshotYML)
+	started := time.Now()
+	if run := b.runTask(t); run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
 	docker := dockerClient(t)
 	msgs, errs := docker.Events(context.Background(), events.ListOptions{
 		Since:   started.Format(time.RFC3339Nano),
 		Until:   time.Now().Format(time.RFC3339Nano),
 		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("label", sandbox.LabelOwner+"="+b.env["ONESHOT_SANDBOX_OWNER"])),
 	})
-	for {
+	for done := false; !done; {
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				return
+				done = true
+				break
 			}
 			t.Fatalf("a sandbox was created: %+v", m)
 		case err := <-errs:
 			if err != nil && !strings.Contains(err.Error(), "EOF") {
 				t.Fatal(err)
 			}
-			return
+			done = true
 		}
 	}
+	comments := b.botComments(1)
+	return comments[len(comments)-1]
 }
 
 func dockerClient(t *testing.T) *client.Client {
