@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// The least time between two writes of one task. GitHub asks integrations
-// to wait at least a second between requests that change something, and
-// counts those that create content (comments, pull requests, labels,
-// review requests) against a tighter secondary limit, so they are spaced
-// wider.
+// The least time between two writes of one task. Writes that create
+// content (comments, pull requests, labels, review requests) count against
+// GitHub's tightest secondary limit, so they are spaced widest, whoever
+// makes them. Otherwise progress reports are spaced among themselves, and
+// the task's other writes among themselves: a report just written does not
+// hold back the pull request, which is what people wait for.
 const (
 	MinWriteGap  = time.Second
 	MinCreateGap = 2 * time.Second
@@ -43,7 +44,8 @@ type Throttle struct {
 // the turn may have become theirs.
 type slot struct {
 	busy        bool
-	last        time.Time // the end of the latest write
+	last        time.Time // the end of the latest write that is not a report
+	lastReport  time.Time // the end of the latest report
 	lastCreated time.Time // the end of the latest write that created content
 	waiting     int       // writers waiting for the turn
 	writes      int       // of them, those that are not reports
@@ -62,9 +64,15 @@ func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func() 
 	}
 	err = write()
 	t.mu.Lock()
-	s.busy, s.last = false, time.Now()
+	s.busy = false
+	now := time.Now()
+	if w.Report {
+		s.lastReport = now
+	} else {
+		s.last = now
+	}
 	if w.Creates {
-		s.lastCreated = s.last
+		s.lastCreated = now
 	}
 	s.wake()
 	t.mu.Unlock()
@@ -90,6 +98,9 @@ func (t *Throttle) take(ctx context.Context, taskID string, w Write) (*slot, err
 	}()
 	for {
 		gap := MinWriteGap - time.Since(s.last)
+		if w.Report {
+			gap = MinWriteGap - time.Since(s.lastReport)
+		}
 		if w.Creates {
 			gap = max(gap, MinCreateGap-time.Since(s.lastCreated))
 		}
@@ -139,7 +150,8 @@ func (t *Throttle) slot(taskID string) *slot {
 		t.slots = map[string]*slot{}
 	}
 	for id, s := range t.slots {
-		if !s.busy && s.waiting == 0 && time.Since(s.last) > time.Minute {
+		idle := time.Since(s.last) > time.Minute && time.Since(s.lastReport) > time.Minute
+		if !s.busy && s.waiting == 0 && idle {
 			delete(t.slots, id)
 		}
 	}

@@ -82,9 +82,12 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 			b.Fatalf("run %d: %s %s %v", i, state, reason, err)
 		}
 		total = append(total, time.Since(started))
-		for _, pr := range bundle.gh.PullRequests(bundle.repo) {
-			if pr.Head == fmt.Sprintf("oneshot/issue-%d", issue) {
-				toPR = append(toPR, pr.CreatedAt.Sub(started))
+		// The request's time, not the pull request's created_at, which
+		// has GitHub's whole seconds.
+		for _, req := range bundle.gh.Requests() {
+			if req.Method == http.MethodPost && req.Path == "/repos/"+bundle.repo.FullName+"/pulls" && req.Time.After(started) {
+				toPR = append(toPR, req.Time.Sub(started))
+				break
 			}
 		}
 
