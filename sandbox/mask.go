@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/base64"
+	"slices"
 	"sort"
 )
 
@@ -17,12 +19,43 @@ type masker struct {
 func newMasker(secrets map[string]string) *masker {
 	m := &masker{}
 	for _, v := range secrets {
-		if v != "" {
-			m.secrets = append(m.secrets, []byte(v))
+		if v == "" {
+			continue
+		}
+		m.secrets = append(m.secrets, []byte(v))
+		for _, enc := range base64Forms(v) {
+			if !slices.ContainsFunc(m.secrets, func(s []byte) bool { return string(s) == enc }) {
+				m.secrets = append(m.secrets, []byte(enc))
+			}
 		}
 	}
 	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 	return m
+}
+
+// minBase64Form is the shortest part of a secret's base64 that is masked:
+// shorter runs would mask ordinary output.
+const minBase64Form = 8
+
+// base64Forms are the parts of a secret's base64, standard and URL-safe,
+// that the secret alone decides, wherever it starts in the encoded text:
+// "Authorization: Basic" headers and Kubernetes secrets carry secrets so.
+// Base64 turns each 3 bytes into 4 characters, so where the secret starts
+// in its group of 3 changes the characters at its edges; what lies between
+// is the same whatever surrounds it.
+func base64Forms(secret string) []string {
+	var forms []string
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for offset := range 3 {
+			text := enc.EncodeToString(append(make([]byte, offset), secret...))
+			first := (offset + 2) / 3         // the first group holding only the secret's bytes
+			end := (offset + len(secret)) / 3 // one past the last such group
+			if form := text[4*first : 4*max(first, end)]; len(form) >= minBase64Form && !slices.Contains(forms, form) {
+				forms = append(forms, form)
+			}
+		}
+	}
+	return forms
 }
 
 // Mask returns b with every secret replaced.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io/fs"
 	"strings"
@@ -63,5 +64,39 @@ func TestMaskedErrorsKeepTheirChain(t *testing.T) {
 	err := m.maskError(&fs.PathError{Op: "open", Path: "/sandbox/hunter22", Err: fs.ErrNotExist})
 	if strings.Contains(err.Error(), "hunter22") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, is ErrNotExist: %v", err, errors.Is(err, fs.ErrNotExist))
+	}
+}
+
+func TestMaskerCatchesASecretInBase64(t *testing.T) {
+	const secret = "ghp_abcdef123456"
+	m := newMasker(map[string]string{"TOKEN": secret})
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding} {
+		// Whatever comes before the secret decides where it starts in
+		// base64's groups of three bytes.
+		for _, before := range []string{"", "x", "xy", "user:", "Authorization: token "} {
+			encoded := enc.EncodeToString([]byte(before + secret + "\n"))
+			masked := m.MaskString("header " + encoded + " trailer")
+			if !strings.Contains(masked, Mask) {
+				t.Errorf("%q before: nothing masked in %q", before, masked)
+			}
+			// What is left decodes to no more than a few of the secret's
+			// bytes at either edge.
+			for _, part := range strings.Fields(strings.ReplaceAll(masked, Mask, " ")) {
+				decoded, _ := enc.DecodeString(part[:len(part)/4*4])
+				if strings.Contains(string(decoded), secret[4:len(secret)-4]) {
+					t.Errorf("%q before: %q still decodes to the secret", before, masked)
+				}
+			}
+		}
+	}
+}
+
+func TestMaskerLeavesTooShortARunOfBase64Alone(t *testing.T) {
+	// After one byte of something else, the six-byte secret's base64 has
+	// one group of four characters of its own: too short to mask without
+	// masking ordinary text. Aligned, it has two, which are masked.
+	m := newMasker(map[string]string{"PIN": "abcdef"})
+	if got := m.MaskString("eGFiY2RlZg== YWJjZGVm abcdef"); got != "eGFiY2RlZg== *** ***" {
+		t.Fatalf("got %q", got)
 	}
 }

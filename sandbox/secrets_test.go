@@ -61,6 +61,10 @@ func TestSecretsAreMaskedOnEveryWayOut(t *testing.T) {
 		res := exec(t, "implement", `printf %s "${API_TOKEN:0:7}"; sleep 0.5; printf '%s\n' "${API_TOKEN:7}"`, "API_TOKEN")
 		assertMasked(t, "stdout", res.Stdout)
 	})
+	t.Run("printed in base64", func(t *testing.T) {
+		res := exec(t, "implement", `printf 'x-access-token:%s' "$API_TOKEN" | base64`, "API_TOKEN")
+		assertMasked(t, "stdout", res.Stdout)
+	})
 	t.Run("printed by a setup script", func(t *testing.T) {
 		res := exec(t, "setup", `echo "setting up with $API_TOKEN"; echo "$API_TOKEN" > /sandbox/.token`, "API_TOKEN")
 		assertMasked(t, "setup stdout", res.Stdout)
