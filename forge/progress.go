@@ -85,6 +85,7 @@ type taskReporter struct {
 	latest   pipeline.Report
 	dirty    bool
 	steps    string // the step table last written to the status comment
+	step     string // the latest step to start, whose output logTail holds
 	logTail  *sandbox.OutputBuffer
 	finished bool
 
@@ -95,8 +96,9 @@ type taskReporter struct {
 func (r *taskReporter) Update(rep pipeline.Report) {
 	r.mu.Lock()
 	r.latest, r.dirty = rep, true
-	if rep.Log == "" {
-		r.logTail = sandbox.NewOutputBuffer(2 * logTailSize) // a new step
+	// A step's output stays shown after it ends, until the next starts.
+	if step := runningStep(rep); step != "" && step != r.step {
+		r.step, r.logTail = step, sandbox.NewOutputBuffer(2*logTailSize)
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -238,6 +240,16 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 	if err != nil {
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
 	}
+}
+
+// runningStep names the report's running step, or is "".
+func runningStep(rep pipeline.Report) string {
+	for _, s := range rep.Steps {
+		if s.State == pipeline.StepRunning {
+			return s.Name
+		}
+	}
+	return ""
 }
 
 // stepTable is the report's steps without the parts that change every

@@ -53,8 +53,6 @@ type Report struct {
 	Checks    []CheckResult
 	FixRounds int
 	Blocked   []sandbox.Refusal
-	// Log is the tail of the running step's output, masked.
-	Log       string
 	Published Published
 	// Final is set when the attempt is over.
 	Final *Outcome

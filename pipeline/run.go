@@ -24,9 +24,6 @@ const (
 	outBundle = stateDir + "/out.bundle"
 	commitMsg = stateDir + "/commit-message"
 
-	// stepLogSize is how much of a step's output is kept to show: GitHub
-	// takes at most 65,535 characters of check run text.
-	stepLogSize = 48 << 10
 	// failureTail is how much of a failing command's output goes into a
 	// prompt, a comment or a check run summary.
 	failureTail = 6 << 10
@@ -130,8 +127,7 @@ func (r *run) begin(name string) {
 	r.current = r.stepIndex(name)
 	r.report.Steps[r.current].State = StepRunning
 	r.report.Steps[r.current].Started = now()
-	r.stepLog = sandbox.NewOutputBuffer(2 * stepLogSize)
-	r.report.Log = ""
+	r.stepLog = sandbox.NewOutputBuffer(2 * failureTail)
 	r.reporter.Update(r.report.clone())
 }
 
@@ -150,7 +146,6 @@ func (r *run) end(passed bool, note string) {
 	if r.session != nil {
 		r.report.Blocked = r.session.Refusals()
 	}
-	r.report.Log = r.logTail(stepLogSize)
 	r.reporter.Update(r.report.clone())
 }
 
@@ -184,7 +179,8 @@ func (r *run) skipPending() {
 	}
 }
 
-// onEvent streams a step's output to the reporter and keeps its tail.
+// onEvent streams a step's output to the reporter, and keeps its tail for
+// the details of a failure.
 func (r *run) onEvent(e sandbox.Event) {
 	r.stepLog.Write(e.Data)
 	r.reporter.Log(e)
