@@ -208,9 +208,10 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 	r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(repo *githubapi.Repo) error {
 		r.mu.Lock()
 		rep := r.latest
-		r.steps = stepTable(rep)
+		table := stepTable(rep)
+		r.steps = table
 		r.mu.Unlock()
-		body := limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", r.task.Attempt, rep.Title(), stepTable(rep)), maxOutput)
+		body := limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", r.task.Attempt, rep.Title(), table), maxOutput)
 		if r.task.StatusCommentID != 0 {
 			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
 			return err

@@ -23,7 +23,7 @@ func (r *run) gather(ctx context.Context) error {
 	if r.prompt, err = Prompt(m, r.files, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
 		return err
 	}
-	if err := r.session.WriteFile(ctx, stateDir+"/prompt.md", strings.NewReader(r.prompt), 0o644); err != nil {
+	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
 	}
 	r.note("%d trusted comments, %d linked, about %d tokens", len(m.Comments), len(m.Linked), contextgather.EstimateTokens(r.prompt))

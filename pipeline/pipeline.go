@@ -13,7 +13,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"time"
 
@@ -135,7 +134,7 @@ type Pipeline struct {
 	Reporter ReporterFactory
 	// Defaults fill what the repository's configuration leaves open.
 	Defaults Defaults
-	// TasksURL, when set, is where a task's page lives, for links.
+	// TaskURL, when set, is where a task's page lives, for links.
 	TaskURL func(taskID string) string
 }
 
@@ -156,9 +155,5 @@ type Defaults struct {
 
 var _ tasks.Runner = (*Pipeline)(nil)
 
-// errStopped marks a failure already explained in the report: the run
-// stops, and the reason is what the report says.
-var errStopped = errors.New("stopped")
-
-// sinceStep is a clock the tests can read in reports.
+// now is the pipeline's clock.
 var now = time.Now

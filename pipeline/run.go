@@ -18,11 +18,12 @@ import (
 // pipeline exchanges with the session; the agent could read it, and nothing
 // in it is secret.
 const (
-	repoDir   = "/sandbox/repo"
-	stateDir  = "/sandbox/.oneshot"
-	inBundle  = stateDir + "/in.bundle"
-	outBundle = stateDir + "/out.bundle"
-	commitMsg = stateDir + "/commit-message"
+	repoDir    = "/sandbox/repo"
+	stateDir   = "/sandbox/.oneshot"
+	inBundle   = stateDir + "/in.bundle"
+	outBundle  = stateDir + "/out.bundle"
+	commitMsg  = stateDir + "/commit-message"
+	promptFile = stateDir + "/prompt.md"
 
 	// failureTail is how much of a failing command's output goes into a
 	// prompt, a comment or a check run summary.
@@ -33,7 +34,8 @@ const (
 )
 
 // Run runs one attempt of a task. It reports everything as it goes and
-// returns the attempt's end; an error means the pipeline itself broke.
+// returns the attempt's end. The error is always nil: a step that breaks
+// ends the attempt as failed, with the reason.
 func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
 	r := &run{p: p, task: t, reporter: p.Reporter(t), started: now()}
 	r.report = Report{Task: t, Steps: []Step{{Name: "setup"}, {Name: "gather"}, {Name: "implement"}, {Name: "verify"}, {Name: "ship"}}}
@@ -252,7 +254,7 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 
 // implement runs the agent's first round.
 func (r *run) implement(ctx context.Context) error {
-	return r.agentRound(ctx, 0, stateDir+"/prompt.md")
+	return r.agentRound(ctx, 0, promptFile)
 }
 
 func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {

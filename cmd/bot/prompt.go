@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ func prompt(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *budget < 0 {
+		return fmt.Errorf("--budget is %d; it must be positive, or 0 for the default", *budget)
+	}
 	ctx := context.Background()
 	switch {
 	case *dir != "" && *issueFile != "":
@@ -48,13 +52,13 @@ func prompt(args []string, out io.Writer) error {
 		}
 		defer root.Close()
 		m := contextgather.Local(t, title, body, root.FS())
-		return printPrompt(out, t, m, root.FS(), "the checkout", cmpBudget(*budget, config.DefaultPromptTokens))
+		return printPrompt(out, t, m, root.FS(), "the checkout", *budget)
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {
 			return err
 		}
-		return githubPrompt(ctx, out, cfg, *repoName, *number, cmpBudget(*budget, cfg.Agent.PromptTokens))
+		return githubPrompt(ctx, out, cfg, *repoName, *number, cmp.Or(*budget, cfg.Agent.PromptTokens))
 	default:
 		return errors.New("prompt needs --dir and --issue, or --repo and --number")
 	}
@@ -80,12 +84,8 @@ func githubPrompt(ctx context.Context, out io.Writer, cfg config.App, repoName s
 	if err != nil {
 		return fmt.Errorf("the App's installation on %s: %w", repoName, err)
 	}
-	botLogin, err := githubapi.BotLogin(ctx, clients)
-	if err != nil {
-		return err
-	}
 	t := &tasks.Task{ID: tasks.NewID(), Repo: repoName, InstallationID: inst.GetID(), Issue: number, Kind: tasks.KindIssue}
-	f := &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin}
+	f := &forge.GitHub{Clients: clients, App: cfg.GitHub}
 	co, err := f.Checkout(ctx, t)
 	if err != nil {
 		return err
@@ -115,11 +115,4 @@ func printPrompt(out io.Writer, t *tasks.Task, m contextgather.Material, checkou
 	}
 	_, err = io.WriteString(out, prompt)
 	return err
-}
-
-func cmpBudget(flag, def int) int {
-	if flag > 0 {
-		return flag
-	}
-	return def
 }
