@@ -26,7 +26,7 @@ func newTrustCache(repo *githubapi.Repo) *trustCache {
 // the next question asks again.
 func (c *trustCache) canWrite(ctx context.Context, u *github.User) (bool, error) {
 	login := u.GetLogin()
-	if login == "" || u.GetType() == "Bot" || strings.HasSuffix(login, "[bot]") {
+	if login == "" || githubapi.IsBot(login, u.GetType()) {
 		return false, nil
 	}
 	key := strings.ToLower(login)

@@ -41,7 +41,7 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 		ExternalID: &taskID,
 		Status:     github.String("queued"),
 		Output: &github.CheckRunOutput{
-			Title:   github.String(fmt.Sprintf("Queued (attempt %d)", attempt)),
+			Title:   github.String(checkRunTitle(tasks.Queued, attempt)),
 			Summary: github.String("oneshot will start on this as soon as a worker is free."),
 		},
 		Actions: []*github.CheckRunAction{cancelButton},
@@ -104,7 +104,7 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 
 func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
 	opts := github.UpdateCheckRunOptions{Name: CheckName}
-	title := fmt.Sprintf("%s (attempt %d)", stateTitle[e.State], e.Attempt)
+	title := checkRunTitle(e.State, e.Attempt)
 	opts.Output = &github.CheckRunOutput{Title: &title, Summary: github.String(summary(e))}
 	switch e.State {
 	case tasks.Running:
@@ -120,6 +120,11 @@ func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
 		opts.Actions = []*github.CheckRunAction{retryButton}
 	}
 	return opts
+}
+
+// checkRunTitle is a check run's title in a state.
+func checkRunTitle(s tasks.State, attempt int) string {
+	return fmt.Sprintf("%s (attempt %d)", stateTitle[s], attempt)
 }
 
 var stateTitle = map[tasks.State]string{

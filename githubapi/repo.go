@@ -89,3 +89,9 @@ func (r *Repo) DefaultBranchHead(ctx context.Context) (branch, sha string, err e
 	}
 	return branch, b.GetCommit().GetSHA(), nil
 }
+
+// IsBot says whether an account is a bot, by its type or its login. A bot's
+// word is never a person's: it starts no work and is no trusted voice.
+func IsBot(login, accountType string) bool {
+	return accountType == "Bot" || strings.HasSuffix(login, "[bot]")
+}

@@ -11,11 +11,11 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -68,9 +68,7 @@ func invalid(eventType, deliveryID string, err error) error {
 
 // isBot says whether an account is a bot, oneshot included; bots never
 // start work, so two bots cannot keep each other busy.
-func isBot(u user) bool {
-	return u.Type == "Bot" || strings.HasSuffix(u.Login, "[bot]")
-}
+func isBot(u user) bool { return githubapi.IsBot(u.Login, u.Type) }
 
 // repoOf fills a trigger's repository fields from an event's.
 func repoOf(t *tasks.Trigger, e envelope) {

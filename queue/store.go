@@ -81,17 +81,6 @@ func (db *DB) transition(ctx context.Context, id string, attempt int, from, to t
 	})
 }
 
-// SetCheckRun records the check run of the current attempt and the commit
-// it is on.
-func (db *DB) SetCheckRun(ctx context.Context, id string, attempt int, checkRunID int64, headSHA string) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET check_run_id = $1, head_sha = $2, updated_at = $3
-		WHERE id = $4 AND attempt = $5`, checkRunID, headSHA, time.Now().UnixMilli(), id, attempt)
-	if err != nil {
-		return fmt.Errorf("record check run of %s: %w", id, err)
-	}
-	return nil
-}
-
 // SetStatusComment records the comment a task edits in place.
 func (db *DB) SetStatusComment(ctx context.Context, id string, commentID int64) error {
 	_, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET status_comment_id = $1 WHERE id = $2`, commentID, id)

@@ -146,8 +146,7 @@ type Trigger struct {
 	InstallationID int64   `json:"installation_id"`
 	// Issue is the issue or pull request number; 0 for check run buttons,
 	// which name the task instead.
-	Issue       int  `json:"issue,omitempty"`
-	PullRequest bool `json:"pull_request,omitempty"`
+	Issue int `json:"issue,omitempty"`
 	// Actor is who labelled, commented or pressed the button.
 	Actor string `json:"actor"`
 	// CommentID is the triggering comment, which gets the reaction.
