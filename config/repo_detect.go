@@ -66,7 +66,7 @@ type detector struct {
 func newDetector(files fs.FS) (*detector, error) {
 	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
-		return nil, fmt.Errorf("detect the repository's commands: list its root: %w", err)
+		return nil, fmt.Errorf("list its root: %w", err)
 	}
 	d := &detector{files: files, root: map[string]fs.DirEntry{}}
 	for _, e := range entries {
@@ -91,7 +91,7 @@ func (d *detector) dir(name string) bool {
 func (d *detector) read(name string) ([]byte, error) {
 	data, err := fs.ReadFile(d.files, name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("detect the repository's commands: read %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return data, nil
 }
@@ -190,7 +190,7 @@ func detectPython(d *detector) (*detected, error) {
 	}
 	entries, err := fs.ReadDir(d.files, "tests")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("detect the repository's commands: list tests: %w", err)
+		return nil, fmt.Errorf("list tests: %w", err)
 	}
 	for _, e := range entries {
 		if ok, _ := path.Match("test_*.py", e.Name()); ok && !e.IsDir() {

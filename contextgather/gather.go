@@ -64,7 +64,7 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 	for _, c := range m.Comments {
 		texts = append(texts, c.Body)
 	}
-	refs := findRefs(strings.TrimSuffix(g.WebURL, "/"), repo.Owner, repo.Name, number, texts...)
+	refs := findRefs(g.WebURL, repo.Owner, repo.Name, number, texts...)
 	m.Linked = readLinked(ctx, repo, refs, trust, log)
 	m.Related = related(ctx, repo, m.Issue.Title, skipNumbers(number, m.Linked), log)
 	m.Languages = languages(ctx, repo, log)
@@ -83,7 +83,7 @@ func itemOf(ctx context.Context, is *github.Issue, trust *trustCache, log zerolo
 		Number: is.GetNumber(),
 		Kind:   KindIssue,
 		State:  is.GetState(),
-		Title:  oneLine(Sanitize(is.GetTitle()), maxTitle),
+		Title:  cleanTitle(is.GetTitle()),
 		Body:   Sanitize(is.GetBody()),
 		URL:    is.GetHTMLURL(),
 		Author: is.GetUser().GetLogin(),
@@ -131,6 +131,10 @@ func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trus
 		opts.Page = resp.NextPage
 	}
 }
+
+// cleanTitle is an issue's title as the prompt shows it: sanitized, on one
+// line, cut to maxTitle.
+func cleanTitle(title string) string { return oneLine(Sanitize(title), maxTitle) }
 
 // oneLine joins the lines of s and cuts it to at most limit bytes, on a
 // character boundary.

@@ -26,14 +26,17 @@ type PromptInput struct {
 }
 
 // How the budget is shared. The task, the instructions, the checks and the
-// rules always go in whole; the issue, then what people added, then
-// guidance, then code take what is left, each up to a share, and code gets
-// whatever the others did not use.
+// rules always go in whole; the issue (at least minIssueTokens of it), then
+// what people added, then guidance, then the repository's overview, then
+// code take what is left, each up to a share, and code gets whatever the
+// others did not use.
 const (
 	issueShare      = 0.30
+	minIssueTokens  = 2000
 	commentsShare   = 0.15
 	linkedShare     = 0.10
 	guidelinesShare = 0.10
+	overviewShare   = 0.05
 	// maxPromptFiles is how many ranked files the prompt shows at most.
 	maxPromptFiles = 8
 	// windowContext is how many lines around each hit a window shows.
@@ -61,11 +64,11 @@ func Assemble(in PromptInput) string {
 		left -= EstimateTokens(section)
 		body = append(body, section)
 	}
-	add(issueSection(m), issueShare, 2000)
+	add(issueSection(m), issueShare, minIssueTokens)
 	add(commentsSection(m), commentsShare, 0)
 	add(linkedSection(m), linkedShare, 0)
 	add(guidelinesSection(m), guidelinesShare, 0)
-	add(overviewSection(m), 0.05, 0)
+	add(overviewSection(m), overviewShare, 0)
 	if left > 0 {
 		body = append(body, codeSection(in, left))
 	}

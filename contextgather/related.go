@@ -61,7 +61,7 @@ func related(ctx context.Context, repo *githubapi.Repo, title string, skip map[i
 			continue
 		}
 		out = append(out, Related{
-			Number: is.GetNumber(), Title: oneLine(Sanitize(is.GetTitle()), maxTitle), URL: is.GetHTMLURL(),
+			Number: is.GetNumber(), Title: cleanTitle(is.GetTitle()), URL: is.GetHTMLURL(),
 		})
 		if len(out) == MaxRelated {
 			break

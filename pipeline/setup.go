@@ -124,7 +124,7 @@ func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		cfg, detected, err := config.DetectRepo(files)
 		if err != nil {
-			return config.Repo{}, nil, fmt.Errorf("detect settings: %w", err)
+			return config.Repo{}, nil, fmt.Errorf("detect the repository's commands: %w", err)
 		}
 		return cfg, append([]string{"No " + config.RepoPath + " on " + branch + ": settings were detected."}, detected...), nil
 	case err != nil:
