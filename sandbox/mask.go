@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"encoding/base64"
-	"slices"
 	"sort"
 )
 
@@ -18,14 +17,12 @@ type masker struct {
 
 func newMasker(secrets map[string]string) *masker {
 	m := &masker{}
+	seen := map[string]bool{"": true}
 	for _, v := range secrets {
-		if v == "" {
-			continue
-		}
-		m.secrets = append(m.secrets, []byte(v))
-		for _, enc := range base64Forms(v) {
-			if !slices.ContainsFunc(m.secrets, func(s []byte) bool { return string(s) == enc }) {
-				m.secrets = append(m.secrets, []byte(enc))
+		for _, s := range append([]string{v}, base64Forms(v)...) {
+			if !seen[s] {
+				seen[s] = true
+				m.secrets = append(m.secrets, []byte(s))
 			}
 		}
 	}
@@ -50,7 +47,7 @@ func base64Forms(secret string) []string {
 			text := enc.EncodeToString(append(make([]byte, offset), secret...))
 			first := (offset + 2) / 3         // the first group holding only the secret's bytes
 			end := (offset + len(secret)) / 3 // one past the last such group
-			if form := text[4*first : 4*max(first, end)]; len(form) >= minBase64Form && !slices.Contains(forms, form) {
+			if form := text[4*first : 4*max(first, end)]; len(form) >= minBase64Form {
 				forms = append(forms, form)
 			}
 		}

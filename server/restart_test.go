@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/oneshot-dev/oneshot/server"
 )
 
 // TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled runs the real binary:
@@ -78,6 +79,6 @@ func (b *testBundle) runBot(t *testing.T, bot string, args ...string) *exec.Cmd 
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
-	b.hookURL = fmt.Sprintf("%s/api/github/hook", base)
+	b.hookURL = base + server.WebhookPath
 	return cmd
 }

@@ -47,9 +47,14 @@ func gitEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
+	env = append(env, isolatedGitConfig...)
+	env = append(env, "GIT_TERMINAL_PROMPT=0")
 	return append(env, extra...)
 }
+
+// isolatedGitConfig keeps the machine's and the user's git configuration
+// out of the fake's git.
+var isolatedGitConfig = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}
 
 // runGit runs git with args and returns its standard output.
 func runGit(env []string, args ...string) ([]byte, error) {
@@ -120,17 +125,16 @@ func newGitBackend(root string) (http.Handler, error) {
 		Args: []string{"http-backend"},
 		Root: gitPrefix,
 		Dir:  root,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-		},
+		Env:  append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, isolatedGitConfig...),
 	}, nil
 }
+
+var gitPath = mustPattern(gitPrefix + "/{owner}/{repo}/{rest...}")
 
 // serveGit serves /git/{owner}/{name}.git/... to a holder of a token that
 // may see the repository, and pushes only to one that may write to it.
 func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, path string) {
-	values, ok := mustPattern(gitPrefix + "/{owner}/{repo}/{rest...}").match(path)
+	values, ok := gitPath.match(path)
 	name, isGit := strings.CutSuffix(values["repo"], ".git")
 	if !ok || !isGit {
 		http.Error(w, "Not Found", http.StatusNotFound)

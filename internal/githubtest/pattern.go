@@ -13,7 +13,6 @@ import (
 // (/issues/comments/{id} and /issues/{number}/comments); the first route
 // that matches wins.
 type pattern struct {
-	text string
 	segs []segment
 }
 
@@ -24,7 +23,7 @@ type segment struct {
 }
 
 func parsePattern(text string) (pattern, error) {
-	p := pattern{text: text}
+	var p pattern
 	trimmed := strings.TrimPrefix(text, apiPrefix)
 	if !strings.HasPrefix(trimmed, "/") {
 		return p, fmt.Errorf("pattern %q: must start with /", text)
