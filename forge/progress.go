@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -41,6 +43,9 @@ type Progress struct {
 	Throttle *githubapi.Throttle
 	Comments StatusComments
 	Logger   zerolog.Logger
+	// Command is the word that starts a command comment, as in "/oneshot",
+	// for the final comment's advice; "" is config.DefaultCommand.
+	Command string
 
 	owned sync.Map // check run IDs whose output a reporter writes
 }
@@ -151,7 +156,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.mu.Unlock()
 	r.writeCheckRun(ctx, true)
 	r.writeStatusComment(ctx)
-	if body := finalComment(rep); body != "" {
+	if body := finalComment(rep, cmp.Or(r.p.Command, config.DefaultCommand)); body != "" {
 		r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
@@ -277,13 +282,14 @@ func stepTable(rep pipeline.Report) string {
 }
 
 // finalComment tells the people on the issue how the attempt ended and
-// what they can do; a handed-back attempt gets none, since it runs again.
-func finalComment(rep pipeline.Report) string {
+// what they can do, with command; a handed-back attempt gets none, since
+// it runs again.
+func finalComment(rep pipeline.Report, command string) string {
 	f := rep.Final
 	if f == nil || f.State == tasks.Queued {
 		return ""
 	}
-	retry := "\n\nTo try again, comment `/oneshot retry` or press Retry on the oneshot check run."
+	retry := "\n\nTo try again, comment `" + command + " retry` or press Retry on the oneshot check run."
 	var b strings.Builder
 	switch f.State {
 	case tasks.Succeeded:

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestLimitKeepsWideCharactersWithinGitHubsByteLimit(t *testing.T) {
@@ -19,5 +22,12 @@ func TestLimitKeepsWideCharactersWithinGitHubsByteLimit(t *testing.T) {
 	}
 	if short := "✅ passed"; limit(short, maxOutput) != short {
 		t.Error("a short text was changed")
+	}
+}
+
+func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
+	rep := pipeline.Report{Final: &pipeline.Outcome{State: tasks.Failed, Reason: "verify failed"}}
+	if got := finalComment(rep, "/bot"); !strings.Contains(got, "`/bot retry`") {
+		t.Fatalf("final comment %q does not advise /bot retry", got)
 	}
 }

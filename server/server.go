@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		return nil, err
 	}
 	throttle := &githubapi.Throttle{}
-	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log}
+	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
 	runner := opts.Runner
 	var engine *sandbox.Engine
 	if runner == nil {
