@@ -215,8 +215,7 @@ func (q *Queue) forward(ctx context.Context) (int, error) {
 				q.cfg.Logger.Info().Str("delivery_id", t.DeliveryID).Msg("Dropped a delivery queued before.")
 				continue
 			}
-			jobs = append(jobs, river.InsertManyParams{Args: t,
-				InsertOpts: &river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}})
+			jobs = append(jobs, river.InsertManyParams{Args: intakeArgs{t}})
 		}
 		if len(jobs) == 0 {
 			return nil

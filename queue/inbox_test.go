@@ -71,7 +71,7 @@ func TestATriggerForwardedTwiceIsQueuedOnce(t *testing.T) {
 
 			var jobs int
 			if err := q.DB.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`,
-				tasks.Trigger{}.Kind()).Scan(&jobs); err != nil {
+				intakeArgs{}.Kind()).Scan(&jobs); err != nil {
 				t.Fatal(err)
 			}
 			if jobs != 1 {

@@ -91,8 +91,6 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		Workers:           workers,
 		FetchPollInterval: pollInterval,
 		FetchCooldown:     pollInterval / 2,
-		// An attempt's own deadline fires first; River's is the backstop.
-		JobTimeout: cfg.TaskTimeout + handBackGrace,
 		// A job still "running" well past any deadline belonged to a
 		// process that died: rescue it, so the attempt resumes.
 		RescueStuckJobsAfter: cfg.TaskTimeout + 2*handBackGrace,

@@ -11,13 +11,22 @@ import (
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
+// intakeArgs is the River job of one trigger. Its JSON is the trigger's.
+type intakeArgs struct{ tasks.Trigger }
+
+func (intakeArgs) Kind() string { return "oneshot_intake" }
+
+func (intakeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
+}
+
 type intakeWorker struct {
-	river.WorkerDefaults[tasks.Trigger]
+	river.WorkerDefaults[intakeArgs]
 	q *Queue
 }
 
-func (w *intakeWorker) Work(ctx context.Context, job *river.Job[tasks.Trigger]) error {
-	err := w.q.cfg.Intake.Intake(ctx, job.Args)
+func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) error {
+	err := w.q.cfg.Intake.Intake(ctx, job.Args.Trigger)
 	if err != nil {
 		w.q.cfg.Logger.Warn().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
 			Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).
@@ -26,7 +35,7 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[tasks.Trigger]) 
 	return err
 }
 
-func (w *intakeWorker) Timeout(*river.Job[tasks.Trigger]) time.Duration { return intakeTimeout }
+func (w *intakeWorker) Timeout(*river.Job[intakeArgs]) time.Duration { return intakeTimeout }
 
 // attemptArgs is the River job of one attempt. Unique by task and attempt,
 // so an attempt is never queued twice.
@@ -46,6 +55,7 @@ type attemptWorker struct {
 	q *Queue
 }
 
+// Timeout is River's backstop: an attempt's own deadline fires first.
 func (w *attemptWorker) Timeout(*river.Job[attemptArgs]) time.Duration {
 	return w.q.cfg.TaskTimeout + handBackGrace
 }

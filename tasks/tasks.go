@@ -156,6 +156,3 @@ type Trigger struct {
 	TaskID     string `json:"task_id,omitempty"`
 	CheckRunID int64  `json:"check_run_id,omitempty"`
 }
-
-// Kind names the job that carries a trigger through the queue.
-func (Trigger) Kind() string { return "oneshot_intake" }
