@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
@@ -40,6 +42,14 @@ func locate(args []string, out io.Writer) error {
 		fmt.Fprintln(out, r.Path)
 	}
 	return nil
+}
+
+// splitTask reads a task's text as an issue: its first line the title, the
+// rest the body. A task of one line is its own body, so the prompt's
+// description is never empty.
+func splitTask(text string) (title, body string) {
+	title, body, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	return title, cmp.Or(body, title)
 }
 
 func readIssue(name string) (string, error) {

@@ -43,7 +43,7 @@ func prompt(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		title, body, _ := strings.Cut(strings.TrimSpace(text), "\n")
+		title, body := splitTask(text)
 		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(*dir)), Requester: os.Getenv("USER")}
 		// A root, not os.DirFS: the checkout's links may not lead out of it.
 		root, err := os.OpenRoot(*dir)

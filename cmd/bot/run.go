@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +50,7 @@ func runTask(args []string, out io.Writer) error {
 	if *patch == "" {
 		*patch = "oneshot-" + t.ID + ".patch"
 	}
-	title, body, _ := strings.Cut(strings.TrimSpace(*task), "\n")
+	title, body := splitTask(*task)
 
 	engine, err := sandbox.NewEngine(sandbox.Options{Owner: "oneshot-run"})
 	if err != nil {
@@ -68,7 +67,7 @@ func runTask(args []string, out io.Writer) error {
 		}
 	}
 	p := &pipeline.Pipeline{
-		Forge: &forge.Local{Dir: *repoDir, Title: title, Body: cmp.Or(body, title), PatchFile: *patch,
+		Forge: &forge.Local{Dir: *repoDir, Title: title, Body: body, PatchFile: *patch,
 			Committer: "oneshot <oneshot@localhost>", Config: override},
 		Sandbox:  engine,
 		Agent:    factory,
