@@ -66,6 +66,8 @@ type run struct {
 	stepLog  *sandbox.OutputBuffer
 
 	cfg     config.Repo
+	expire  context.CancelCauseFunc // ends the attempt early
+	timer   *time.Timer             // the repository's deadline, once known
 	co      *Checkout
 	files   fs.FS // the base commit's, on the host
 	session *sandbox.Session
@@ -78,14 +80,19 @@ type run struct {
 
 // execute runs the steps and says how the attempt ended.
 func (r *run) execute(ctx context.Context) (out Outcome) {
-	stopDeadline := func() {}
+	// The repository's own deadline is known only once its configuration
+	// is read, during setup; it is set on this context then.
+	ctx, r.expire = context.WithCancelCause(ctx)
 	defer func() {
-		// Judged before the repository's deadline is released, which
-		// would otherwise end ctx on every way out.
+		// Judged before the context is released, which would otherwise
+		// end it on every way out.
 		if ctx.Err() != nil {
 			out = r.interrupted(ctx)
 		}
-		stopDeadline()
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		r.expire(nil)
 		r.skipPending()
 	}()
 	defer r.cleanup()
@@ -106,12 +113,6 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 				return stop.outcome
 			}
 			return Outcome{State: tasks.Failed, Reason: step.name + " failed: " + err.Error()}
-		}
-		// A repository may ask for a shorter deadline than the operator's.
-		if step.name == "setup" && r.cfg.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadlineCause(ctx, r.started.Add(r.cfg.Timeout), tasks.ErrDeadline)
-			stopDeadline = cancel
 		}
 	}
 	return r.success()

@@ -29,6 +29,9 @@ func (r *run) setup(ctx context.Context) error {
 	if err := r.loadConfig(); err != nil {
 		return err
 	}
+	if r.cfg.Timeout > 0 { // a repository may ask for less time than the operator gives
+		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(tasks.ErrDeadline) })
+	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
 		return fail("no agent to run", err.Error())
 	}
@@ -178,6 +181,14 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		spec.Deadline = time.Until(deadline)
+	}
+	if r.cfg.Timeout > 0 {
+		// At least a moment, as a deadline that has passed already is
+		// the context's to report.
+		left := max(time.Until(r.started.Add(r.cfg.Timeout)), time.Millisecond)
+		if spec.Deadline == 0 || left < spec.Deadline {
+			spec.Deadline = left
+		}
 	}
 	return spec
 }

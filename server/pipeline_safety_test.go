@@ -205,13 +205,23 @@ func containersOf(t *testing.T, docker *client.Client, owner string) []container
 
 func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
 	t.Parallel()
-	b := pipelineBundle(t, "sleep 600\n", testConfig(0)+"timeout: 15s\n")
-	run := b.runTask(t)
-	if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, "deadline passed during implement") {
-		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	comments := b.botComments(1)
-	if why := comments[len(comments)-1]; !strings.Contains(why, "deadline") || !strings.Contains(why, "/oneshot retry") {
-		t.Fatalf("final comment %q", why)
+	for _, tc := range []struct{ step, agent, config string }{
+		{"implement", "sleep 600\n", ""},
+		// The deadline counts from the start: it holds while the setup
+		// commands it was read alongside still run.
+		{"setup", "", "setup:\n  - sleep 600\n"},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, tc.agent, testConfig(0)+"timeout: 15s\n"+tc.config)
+			run := b.runTask(t)
+			if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, "deadline passed during "+tc.step) {
+				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			comments := b.botComments(1)
+			if why := comments[len(comments)-1]; !strings.Contains(why, "deadline") || !strings.Contains(why, "/oneshot retry") {
+				t.Fatalf("final comment %q", why)
+			}
+		})
 	}
 }
