@@ -3,7 +3,10 @@ package sandbox
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
+	"net/url"
 	"sort"
+	"strings"
 )
 
 // Mask replaces every secret in sandbox output.
@@ -19,7 +22,7 @@ func newMasker(secrets map[string]string) *masker {
 	m := &masker{}
 	seen := map[string]bool{"": true}
 	for _, v := range secrets {
-		for _, s := range append([]string{v}, base64Forms(v)...) {
+		for _, s := range append(escapedForms(v), base64Forms(v)...) {
 			if !seen[s] {
 				seen[s] = true
 				m.secrets = append(m.secrets, []byte(s))
@@ -28,6 +31,14 @@ func newMasker(secrets map[string]string) *masker {
 	}
 	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 	return m
+}
+
+// escapedForms are a secret as itself and as the tools that print
+// bytes by other names write it: hex (xxd -p, hexdump, debugging prints)
+// and percent-escaped (a password in a URL or a form body).
+func escapedForms(secret string) []string {
+	h := hex.EncodeToString([]byte(secret))
+	return []string{secret, h, strings.ToUpper(h), url.QueryEscape(secret), url.PathEscape(secret)}
 }
 
 // minBase64Form is the shortest part of a secret's base64 that is masked:
@@ -108,15 +119,34 @@ func (s *maskStream) Flush() {
 // tail of buf that is a proper prefix of some secret, to be decided later.
 func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
 	out = make([]byte, 0, len(buf))
+	// next[i] is where secret i next occurs at or after pos, or -1. Each
+	// secret is searched for again only once the masking has passed its
+	// last match, so output dense with secrets costs no more than output
+	// without.
+	next := make([]int, len(m.secrets))
+	for i, s := range m.secrets {
+		next[i] = bytes.Index(buf, s)
+	}
+	pos := 0
 	for {
-		at, n := m.firstMatch(buf)
+		at, n := -1, 0
+		for i, s := range m.secrets {
+			if next[i] >= 0 && next[i] < pos {
+				next[i] = indexFrom(buf, s, pos)
+			}
+			// Strictly earlier wins; on a tie the first, the longest.
+			if next[i] >= 0 && (at < 0 || next[i] < at) {
+				at, n = next[i], len(s)
+			}
+		}
 		if at < 0 {
 			break
 		}
-		out = append(out, buf[:at]...)
+		out = append(out, buf[pos:at]...)
 		out = append(out, Mask...)
-		buf = buf[at+n:]
+		pos = at + n
 	}
+	buf = buf[pos:]
 	if final {
 		return append(out, buf...), nil
 	}
@@ -124,15 +154,12 @@ func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
 	return append(out, buf[:len(buf)-hold]...), buf[len(buf)-hold:]
 }
 
-// firstMatch finds the earliest secret in buf, the longest one on a tie.
-func (m *masker) firstMatch(buf []byte) (at, n int) {
-	at = -1
-	for _, s := range m.secrets {
-		if i := bytes.Index(buf, s); i >= 0 && (at < 0 || i < at) {
-			at, n = i, len(s)
-		}
+// indexFrom is bytes.Index from position from on, or -1.
+func indexFrom(buf, s []byte, from int) int {
+	if i := bytes.Index(buf[from:], s); i >= 0 {
+		return from + i
 	}
-	return at, n
+	return -1
 }
 
 // prefixSuffix returns the length of the longest suffix of buf that is a

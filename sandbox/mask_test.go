@@ -3,10 +3,13 @@ package sandbox
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMaskerCatchesASecretSplitAtEveryPoint(t *testing.T) {
@@ -91,6 +94,21 @@ func TestMaskerCatchesASecretInBase64(t *testing.T) {
 	}
 }
 
+func TestMaskerCatchesASecretInHexAndPercentEscapes(t *testing.T) {
+	const secret = "p@ss word/+1"
+	m := newMasker(map[string]string{"PASSWORD": secret})
+	for _, form := range []string{
+		hex.EncodeToString([]byte(secret)),
+		strings.ToUpper(hex.EncodeToString([]byte(secret))),
+		url.QueryEscape(secret),
+		url.PathEscape(secret),
+	} {
+		if got := m.MaskString("https://user:" + form + "@example.test/"); got != "https://user:"+Mask+"@example.test/" {
+			t.Errorf("%q: got %q", form, got)
+		}
+	}
+}
+
 func TestMaskerLeavesTooShortARunOfBase64Alone(t *testing.T) {
 	// After one byte of something else, the six-byte secret's base64 has
 	// one group of four characters of its own: too short to mask without
@@ -99,4 +117,26 @@ func TestMaskerLeavesTooShortARunOfBase64Alone(t *testing.T) {
 	if got := m.MaskString("eGFiY2RlZg== YWJjZGVm abcdef"); got != "eGFiY2RlZg== *** ***" {
 		t.Fatalf("got %q", got)
 	}
+}
+
+// BenchmarkMaskerOnOutputDenseWithSecrets compares 10 MB of output made
+// of nothing but secrets with 10 MB holding none: masking must not turn
+// a noisy command into minutes of the bot's time.
+func BenchmarkMaskerOnOutputDenseWithSecrets(b *testing.B) {
+	const secret = "ghp_abcdef123456"
+	m := newMasker(map[string]string{"TOKEN": secret, "KEY": "sk-other-secret"})
+	dense := bytes.Repeat([]byte(secret+" "), 10<<20/(len(secret)+1))
+	plain := bytes.Repeat([]byte("x"), len(dense))
+	var denseTime, plainTime time.Duration
+	for b.Loop() {
+		start := time.Now()
+		m.Mask(dense)
+		denseTime += time.Since(start)
+		start = time.Now()
+		m.Mask(plain)
+		plainTime += time.Since(start)
+	}
+	b.ReportMetric(float64(denseTime.Microseconds())/float64(b.N)/1000, "dense-ms")
+	b.ReportMetric(float64(plainTime.Microseconds())/float64(b.N)/1000, "plain-ms")
+	b.ReportMetric(float64(denseTime)/float64(plainTime), "dense/plain")
 }
