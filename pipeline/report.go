@@ -160,14 +160,10 @@ func (r Report) ChecksTable() string {
 
 // BlockedList renders the hosts the network filter refused.
 func (r Report) BlockedList() string {
-	seen := map[string]bool{}
 	var b strings.Builder
 	b.WriteString("Blocked by the network filter:\n")
 	for _, x := range r.Blocked {
-		if !seen[x.Host] {
-			seen[x.Host] = true
-			fmt.Fprintf(&b, "- `%s`: %s\n", x.Host, x.Reason)
-		}
+		fmt.Fprintf(&b, "- `%s`: %s\n", escapeCode(x.Host), x.Reason)
 	}
 	return b.String()
 }
@@ -184,6 +180,11 @@ func duration(s Step) string {
 		return s.Duration.Round(100 * time.Millisecond).String()
 	}
 	return ""
+}
+
+// escapeCode keeps a sandbox-chosen text inside its code span.
+func escapeCode(s string) string {
+	return strings.ReplaceAll(s, "`", "'")
 }
 
 func escapeCell(s string) string {

@@ -18,14 +18,21 @@ import (
 	"github.com/stripe/smokescreen/pkg/smokescreen/conntrack"
 )
 
-// Refusal is one connection the filtered proxy refused.
+// Refusal is a destination the filtered proxy refused.
 type Refusal struct {
-	// Host is what the sandbox asked for, as host:port.
+	// Host is what the sandbox asked for, as host:port, masked: a name
+	// can carry a secret out as well as a body can.
 	Host string
-	// Reason says which rule refused it.
+	// Reason says which rule refused it the first time.
 	Reason string
-	At     time.Time
+	// At is the first refusal; Count how many there were.
+	At    time.Time
+	Count int
 }
+
+// maxRefusalHosts bounds the distinct destinations recorded: a sandbox
+// asking for endless names must not grow the bot's memory or the reports.
+const maxRefusalHosts = 50
 
 // egressProxy is the filtered network's way out. The proxy itself is
 // Stripe's smokescreen, run as a library: it applies our host allow-list as
@@ -38,15 +45,26 @@ type egressProxy struct {
 	server   *http.Server
 	served   chan struct{} // closed when the server stopped
 
+	masker   *masker // the session's
+	hosts    *masker // its secrets in lower case, as host names arrive
 	mu       sync.Mutex
-	refusals []Refusal
+	refusals []Refusal // one per host, oldest first
 }
 
 // connectTimeout bounds the proxy's dial to an allowed destination.
 const connectTimeout = 10 * time.Second
 
-func newEgressProxy(n Network, lim limits) *egressProxy {
-	p := &egressProxy{listener: newStreamListener(), served: make(chan struct{})}
+func newEgressProxy(n Network, lim limits, secrets map[string]string) *egressProxy {
+	lowered := map[string]string{}
+	for k, v := range secrets {
+		lowered[k] = strings.ToLower(v)
+	}
+	p := &egressProxy{
+		listener: newStreamListener(),
+		served:   make(chan struct{}),
+		masker:   newMasker(secrets),
+		hosts:    newMasker(lowered),
+	}
 
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
@@ -89,9 +107,21 @@ func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.
 		host = cmp.Or(d.OutboundHost, host)
 		reason = cmp.Or(strings.TrimRight(d.Reason, ". "), reason)
 	}
+	p.record(p.hosts.MaskString(strings.ToLower(host)), p.masker.MaskString(reason))
+}
+
+func (p *egressProxy) record(host, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.refusals = append(p.refusals, Refusal{Host: host, Reason: reason, At: time.Now()})
+	for i := range p.refusals {
+		if p.refusals[i].Host == host {
+			p.refusals[i].Count++
+			return
+		}
+	}
+	if len(p.refusals) < maxRefusalHosts {
+		p.refusals = append(p.refusals, Refusal{Host: host, Reason: reason, At: time.Now(), Count: 1})
+	}
 }
 
 func (p *egressProxy) serve(conn net.Conn) { p.listener.deliver(conn) }
@@ -101,9 +131,9 @@ func (p *egressProxy) close() {
 	<-p.served
 }
 
-// Refusals lists the connections the filtered proxy refused so far, oldest
-// first, so the pipeline can report blocked hosts. It is empty for other
-// network modes.
+// Refusals lists the destinations the filtered proxy refused so far,
+// oldest first and at most maxRefusalHosts of them, so the pipeline can
+// report blocked hosts. It is empty for other network modes.
 func (s *Session) Refusals() []Refusal {
 	if s.egress == nil {
 		return nil

