@@ -48,8 +48,11 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 		Cmd:        []string{},
 		Labels:     labels,
 		Hostname:   "sandbox",
-		// sandboxd serves the bot over stdin and stdout.
+		// sandboxd serves the bot over stdin and stdout. Stdin closes when
+		// the bot's attachment does, so a container whose bot died ends by
+		// itself instead of running on until the next start reaps it.
 		OpenStdin:    true,
+		StdinOnce:    true,
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,

@@ -119,6 +119,19 @@ func (b *testBundle) exists(t *testing.T, id string) bool {
 	return true
 }
 
+// waitStopped waits, up to 30 s, for the container to stop running.
+func (b *testBundle) waitStopped(t *testing.T, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waited, failed := b.docker.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case <-waited:
+	case err := <-failed:
+		t.Fatalf("container %s still running: %v", id, err)
+	}
+}
+
 // run runs a script and fails the test if it cannot run at all.
 func run(t *testing.T, s *sandbox.Session, script string) *sandbox.Result {
 	t.Helper()

@@ -190,6 +190,9 @@ func TestReapRemovesWhatAKilledProcessLeft(t *testing.T) {
 	if !b.exists(t, id) {
 		t.Fatal("the container went with its process; nothing left to reap")
 	}
+	// Without its bot, the container stops: nothing it runs outlives the
+	// bot until the next start.
+	b.waitStopped(t, id)
 
 	n, err := b.engine.Reap(context.Background())
 	if err != nil {

@@ -27,6 +27,15 @@ func main() {
 		fmt.Println(protocol.Version)
 		return
 	}
+	// Everything in the sandbox runs as sandboxd's user, and a process may
+	// read the /proc files of another of its user: sandboxd's stdin and
+	// stdout, which carry every exec's secrets, and its memory. Undumpable,
+	// those files belong to root and stay shut. The processes sandboxd
+	// starts are dumpable again: execve resets the flag.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
+		fmt.Fprintln(os.Stderr, "sandboxd: make undumpable:", errno)
+		os.Exit(1)
+	}
 	go reserveThreads(spareThreads)
 	if err := sandboxd.Serve(stdio{}, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sandboxd:", err)
