@@ -39,8 +39,11 @@ func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pi
 		Env:     map[string]string{"ONESHOT_ROUND": strconv.Itoa(r.N), "ONESHOT_PROMPT_FILE": r.PromptFile},
 		Secrets: c.Secrets,
 		Timeout: c.Timeout,
-		Phase:   r.Phase,
-		OnEvent: r.OnEvent,
+		// What the agent leaves running could change the code after the
+		// checks passed, or hold its secrets: it ends with the agent.
+		KillBackground: true,
+		Phase:          r.Phase,
+		OnEvent:        r.OnEvent,
 	})
 	if err != nil {
 		return pipeline.AgentResult{}, err

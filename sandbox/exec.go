@@ -52,6 +52,10 @@ type Command struct {
 	// MaxOutput caps each of Result.Stdout and Result.Stderr; the default
 	// is DefaultMaxOutput. Events are not capped.
 	MaxOutput int
+	// KillBackground kills, once the process exits, every process it
+	// started that still runs, so that none of them acts after the exec
+	// ended. Without it, a server started in the background runs on.
+	KillBackground bool
 }
 
 // Stream names an output stream.
@@ -240,11 +244,12 @@ func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return &protocol.ExecRequest{
-		ID:            hex.EncodeToString(id[:]),
-		Argv:          argv,
-		Dir:           cmp.Or(c.Dir, WorkDir),
-		Env:           env,
-		TimeoutMillis: c.Timeout.Milliseconds(),
+		ID:             hex.EncodeToString(id[:]),
+		Argv:           argv,
+		Dir:            cmp.Or(c.Dir, WorkDir),
+		Env:            env,
+		TimeoutMillis:  c.Timeout.Milliseconds(),
+		KillBackground: c.KillBackground,
 	}, nil
 }
 

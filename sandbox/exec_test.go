@@ -139,6 +139,30 @@ func TestBackgroundProcessOfAFinishedExecKeepsRunning(t *testing.T) {
 	}
 }
 
+func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	// What an agent could leave to change the code after the checks: a
+	// child, one that left the group, and one double-forked.
+	script := `
+		sleep 1011 &
+		setsid sleep 1012 &
+		( nohup sleep 1013 > /dev/null 2>&1 & ) &
+		ps -eo args= | grep -c '^sleep 101'`
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) == "0" {
+		t.Fatalf("the background processes did not start: %+v, %q", res, res.Stdout)
+	}
+	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 101' || true"); left != "" {
+		t.Fatalf("processes outlived the exec:\n%s", left)
+	}
+}
+
 func TestCancelledExecIsKilledAndReturnsTheContextError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

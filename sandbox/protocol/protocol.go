@@ -22,7 +22,7 @@ import (
 
 // Version is bumped whenever a change breaks compatibility between the bot
 // and sandboxd. Sandbox images carry it in the ImageLabel label.
-const Version = 1
+const Version = 2
 
 // ImageLabel is the image label that says which protocol version the image's
 // sandboxd speaks.
@@ -100,6 +100,9 @@ type ExecRequest struct {
 	Env []string `json:"env,omitempty"`
 	// TimeoutMillis kills the process tree when it elapses; 0 means no limit.
 	TimeoutMillis int64 `json:"timeout_ms,omitempty"`
+	// KillBackground kills the process tree when the process exits: what
+	// it left running in the background goes with it.
+	KillBackground bool `json:"kill_background,omitempty"`
 }
 
 // Exit ends an exec stream.

@@ -100,6 +100,9 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	// be sweeping its descendants: take the once so the sweep is finished
 	// before the exit is reported.
 	once.Do(func() {})
+	if req.KillBackground {
+		killTree(pid, req.ID)
+	}
 	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
 }
 
