@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFilesRoundTripLargeBinaryContentsIntact(t *testing.T) {
@@ -68,5 +69,24 @@ func TestFilePathsOutsideTheWorkAreaAreRefused(t *testing.T) {
 	}
 	if _, err := s.ReadFile(ctx, "missing.txt"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("reading a missing file: %v", err)
+	}
+}
+
+func TestOnlyRegularFilesAreRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A FIFO with no writer would hang the read; a link to sandboxd's own
+	// stdin (the parent of every exec) would read the protocol.
+	mustSucceed(t, s, "mkfifo /sandbox/fifo && mkdir /sandbox/dir && ln -s /proc/$PPID/fd/0 /sandbox/sandboxd-stdin")
+	for _, p := range []string{"/sandbox/fifo", "/sandbox/sandboxd-stdin", "/sandbox/dir"} {
+		if _, err := s.ReadFile(ctx, p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("ReadFile(%q): %v", p, err)
+		}
+	}
+	if out := mustSucceed(t, s, "echo still here"); out != "still here\n" {
+		t.Fatalf("the session broke: %q", out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -177,7 +178,9 @@ func (m *masker) prefixSuffix(buf []byte) int {
 	return longest
 }
 
-// maskError masks an error's message and keeps its chain for errors.Is.
+// maskError masks an error's message and keeps its chain for errors.Is,
+// but not for errors.As or Unwrap, which would hand back the unmasked
+// errors inside.
 // Every error a session method returns passes here: messages quote paths,
 // commands and sandboxd's words, any of which may hold a secret.
 func (m *masker) maskError(err error) error {
@@ -197,4 +200,6 @@ type maskedError struct {
 }
 
 func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
+
+// Is reports whether the masked error is target, as errors.Is would of it.
+func (e *maskedError) Is(target error) bool { return errors.Is(e.err, target) }

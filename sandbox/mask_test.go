@@ -62,11 +62,16 @@ func TestMaskerWithoutSecretsPassesEverythingAtOnce(t *testing.T) {
 	}
 }
 
-func TestMaskedErrorsKeepTheirChain(t *testing.T) {
+func TestMaskedErrorsAnswerIsButHideWhatTheyWrap(t *testing.T) {
 	m := newMasker(map[string]string{"T": "hunter22"})
 	err := m.maskError(&fs.PathError{Op: "open", Path: "/sandbox/hunter22", Err: fs.ErrNotExist})
 	if strings.Contains(err.Error(), "hunter22") || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, is ErrNotExist: %v", err, errors.Is(err, fs.ErrNotExist))
+	}
+	// Nothing inside is handed back unmasked.
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) || errors.Unwrap(err) != nil {
+		t.Fatal("the unmasked error can be had from the masked one")
 	}
 }
 

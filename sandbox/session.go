@@ -282,7 +282,12 @@ func (s *Session) open(ctx context.Context, req protocol.Request) (stream *yamux
 		stream.Close()
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { stream.Close() })
+	// Close alone only half-closes a yamux stream: a read in progress would
+	// wait on for sandboxd. The deadline ends it at once.
+	stop := context.AfterFunc(ctx, func() {
+		_ = stream.SetDeadline(time.Now())
+		stream.Close()
+	})
 	return stream, func() {
 		stop()
 		stream.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
@@ -78,7 +79,10 @@ func readFile(stream io.Writer, req *protocol.FileRequest) {
 }
 
 func sendFile(stream io.Writer, req *protocol.FileRequest) error {
-	f, err := os.Open(req.Path)
+	// Only regular files: a FIFO would hang the read, and a link to one of
+	// sandboxd's own streams would read the protocol itself. Non-blocking,
+	// so that opening a FIFO does not wait for a writer.
+	f, err := os.OpenFile(req.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -87,8 +91,8 @@ func sendFile(stream io.Writer, req *protocol.FileRequest) error {
 	if err != nil {
 		return err
 	}
-	if info.IsDir() {
-		return fmt.Errorf("%s is a directory", req.Path)
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", req.Path)
 	}
 	if req.MaxBytes > 0 && info.Size() > req.MaxBytes {
 		return fmt.Errorf("%s has %d bytes, more than the %d allowed", req.Path, info.Size(), req.MaxBytes)
