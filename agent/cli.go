@@ -56,6 +56,8 @@ type Defaults struct {
 	Command string
 	Timeout time.Duration
 	Secrets []string
+	// TrustRepoCommands gives Secrets to a repository's own command too.
+	TrustRepoCommands bool
 }
 
 // Factory makes the pipeline's agent for a task: the repository's command
@@ -69,6 +71,10 @@ func Factory(d Defaults) pipeline.AgentFactory {
 		}
 		if !strings.Contains(command, config.PromptFile) {
 			return nil, fmt.Errorf("the agent command %q does not read %s", command, config.PromptFile)
+		}
+		if command != d.Command && len(d.Secrets) > 0 && !d.TrustRepoCommands {
+			return nil, fmt.Errorf("this repository names its own agent.command, and this bot gives its agent secrets (%s) only to its own agent command unless its operator sets agent.trust_repo_commands",
+				strings.Join(d.Secrets, ", "))
 		}
 		timeout := cmp.Or(opts.Timeout, d.Timeout, config.DefaultAgentTimeout)
 		return &CLI{Command: command, Timeout: timeout, Secrets: d.Secrets}, nil

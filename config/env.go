@@ -51,6 +51,7 @@ var envVars = []envVar{
 	{"ONESHOT_AGENT_TIMEOUT", "agent.timeout", func(a *App) any { return &a.Agent.Timeout }},
 	{"ONESHOT_AGENT_SECRETS", "agent.secrets", func(a *App) any { return &a.Agent.Secrets }},
 	{"ONESHOT_AGENT_PROMPT_TOKENS", "agent.prompt_tokens", func(a *App) any { return &a.Agent.PromptTokens }},
+	{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "agent.trust_repo_commands", func(a *App) any { return &a.Agent.TrustRepoCommands }},
 	{"ONESHOT_LOG_LEVEL", "log.level", func(a *App) any { return &a.Log.Level }},
 	{"ONESHOT_LOG_FORMAT", "log.format", func(a *App) any { return &a.Log.Format }},
 }
@@ -76,7 +77,8 @@ func overlayEnv(app *App, env func(string) (string, bool)) error {
 			continue
 		}
 		if err := setFromString(v.field(app), s); err != nil {
-			// Only numbers and durations fail to parse; no secret is one.
+			// Only numbers, durations and booleans fail to parse; no
+			// secret is one.
 			errs = append(errs, fmt.Errorf("%s %q is not %v", v.name, s, err))
 		}
 	}
@@ -98,6 +100,8 @@ func setFromString(p any, s string) error {
 		return parseInto(p, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
 	case *time.Duration:
 		return parseInto(p, s, time.ParseDuration)
+	case *bool:
+		return parseInto(p, s, strconv.ParseBool)
 	}
 	panic(fmt.Sprintf("config: no parser for %T", p))
 }

@@ -40,6 +40,7 @@ func TestEveryVariableSetsItsSetting(t *testing.T) {
 				reflect.TypeFor[int64]():         "7",
 				reflect.TypeFor[float64]():       "7.5",
 				reflect.TypeFor[time.Duration](): "7s",
+				reflect.TypeFor[bool]():          "true",
 			}[settingAt(&app, v.key).Type()]
 			if err := overlayEnv(&app, envOf(map[string]string{v.name: value})); err != nil {
 				t.Fatal(err)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
 
 func TestVersionNamesTheSandboxProtocol(t *testing.T) {
@@ -11,7 +14,7 @@ func TestVersionNamesTheSandboxProtocol(t *testing.T) {
 	if err := run([]string{"version"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "oneshot ") || !strings.Contains(out.String(), "sandbox protocol 1") {
+	if !strings.HasPrefix(out.String(), "oneshot ") || !strings.Contains(out.String(), fmt.Sprintf("sandbox protocol %d\n", protocol.Version)) {
 		t.Fatalf("got %q", out.String())
 	}
 }

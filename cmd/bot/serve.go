@@ -39,10 +39,13 @@ func serve(args []string, out io.Writer) error {
 	}
 	reapSandboxes(ctx, cfg.Sandbox.Owner, log)
 	srv, err := server.New(ctx, cfg, server.Options{
-		Version:      version,
-		Logger:       log,
-		AcceptOnly:   !*workers,
-		Agent:        agent.Defaults{Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames()},
+		Version:    version,
+		Logger:     log,
+		AcceptOnly: !*workers,
+		Agent: agent.Defaults{
+			Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames(),
+			TrustRepoCommands: cfg.Agent.TrustRepoCommands,
+		},
 		AgentSecrets: secrets,
 	})
 	if err != nil {
