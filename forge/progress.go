@@ -75,7 +75,9 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 	if t.CheckRunID != 0 {
 		p.owned.Store(t.CheckRunID, true)
 	}
-	go r.loop()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.abandon = cancel
+	go r.loop(ctx)
 	return r
 }
 
@@ -96,6 +98,7 @@ type taskReporter struct {
 
 	wake          chan struct{}
 	stop, stopped chan struct{}
+	abandon       context.CancelFunc // ends the loop's write in progress
 }
 
 func (r *taskReporter) Update(rep pipeline.Report) {
@@ -127,9 +130,8 @@ func (r *taskReporter) poke() {
 // loop writes progress until Finish stops it. Each write takes the latest
 // report when its turn in the throttle comes, so a busy step costs one
 // write every MinWriteGap, however often it reports.
-func (r *taskReporter) loop() {
+func (r *taskReporter) loop(ctx context.Context) {
 	defer close(r.stopped)
-	ctx := context.Background()
 	for {
 		select {
 		case <-r.stop:
@@ -149,6 +151,10 @@ func (r *taskReporter) loop() {
 // Finish writes the final check run output, the status comment and the
 // final comment, in the throttle's turns.
 func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
+	// A progress write still waiting, on the throttle or on GitHub's
+	// Retry-After, is abandoned: the final writes show everything it would
+	// have, and must not spend their own time waiting for it.
+	r.abandon()
 	close(r.stop)
 	<-r.stopped
 	r.mu.Lock()
