@@ -9,7 +9,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -69,5 +68,3 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float6
 func newFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet("bench "+name, flag.ContinueOnError)
 }
-
-var errTooFew = errors.New("-n must be at least 1")
