@@ -25,6 +25,10 @@ const (
 	sandboxUID = 1000
 )
 
+// shmSize is the size of /dev/shm, a tmpfs like /tmp: POSIX shared memory
+// and semaphores (Python's multiprocessing among their users) need it.
+const shmSize = 64 << 20
+
 // containerConfig turns a validated spec into Docker's configuration. This
 // is where the hardening lives; the tests check each item from inside.
 // imageVolumes are the image's VOLUME paths, which Docker would otherwise
@@ -67,7 +71,7 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 	// Files in /sandbox and /tmp live in memory (tmpfs), and the kernel
 	// charges them to the container's memory cgroup. Adding their sizes keeps
 	// Memory available to processes however full the disks are.
-	memory := lim.memory + lim.disk + lim.tmp
+	memory := lim.memory + lim.disk + lim.tmp + shmSize
 	for _, v := range imageVolumes {
 		if _, taken := tmpfs[v]; !taken {
 			tmpfs[v] = fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0755", lim.tmp, sandboxUID, sandboxUID)
@@ -84,6 +88,7 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 		// docker-init (tini) is PID 1 and reaps orphans.
 		Init:    &init,
 		IpcMode: container.IPCModePrivate,
+		ShmSize: shmSize,
 		// The attach stream carries the protocol; a log driver would copy
 		// all of it, file contents included, to the engine's disk.
 		LogConfig: container.LogConfig{Type: "none"},

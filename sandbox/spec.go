@@ -54,7 +54,9 @@ type Spec struct {
 	// TaskID labels the container, so an operator can tell whose it is.
 	TaskID string
 
-	// Memory limits what processes may use, as in "2g" or "512m".
+	// Memory limits what processes may use, as in "2g" or "512m". The
+	// container's limit is larger: files in /sandbox, /tmp and /dev/shm
+	// live in memory too, and their sizes are added.
 	Memory string
 	// Disk is the size of the writable work area, /sandbox.
 	Disk string
