@@ -14,11 +14,14 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -42,6 +45,9 @@ const (
 type Engine struct {
 	docker *client.Client
 	owner  string
+
+	seccompOnce sync.Once
+	seccompErr  error // why the engine's seccomp cannot be relied on
 }
 
 // Options configure an Engine.
@@ -83,6 +89,39 @@ func (e *Engine) Ping(ctx context.Context) error {
 		return fmt.Errorf("docker engine does not answer: %w", err)
 	}
 	return nil
+}
+
+// checkSeccomp makes sure the engine applies a seccomp profile to the
+// containers it runs: sessions rely on the engine's default, and an engine
+// configured with seccomp unconfined would silently run them without one.
+// The answer is asked once per Engine.
+func (e *Engine) checkSeccomp(ctx context.Context) error {
+	e.seccompOnce.Do(func() {
+		info, err := e.docker.Info(ctx)
+		if err != nil {
+			e.seccompErr = fmt.Errorf("ask the docker engine for its security options: %w", err)
+			return
+		}
+		e.seccompErr = seccompProblem(info.SecurityOptions)
+	})
+	return e.seccompErr
+}
+
+// seccompProblem says what is wrong with an engine's security options, as
+// docker info lists them ("name=seccomp,profile=default"), for sessions
+// that rely on its seccomp profile; nil when nothing is.
+func seccompProblem(options []string) error {
+	for _, opt := range options {
+		fields := strings.Split(opt, ",")
+		if fields[0] != "name=seccomp" {
+			continue
+		}
+		if slices.Contains(fields[1:], "profile=unconfined") {
+			return errors.New("the docker engine's default seccomp profile is unconfined: sandboxes need one (remove seccomp-profile=unconfined from the daemon's configuration)")
+		}
+		return nil
+	}
+	return errors.New("the docker engine applies no seccomp profile: sandboxes need one (a kernel and Docker built with seccomp)")
 }
 
 // Reap removes the containers that this owner's earlier processes left

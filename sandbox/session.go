@@ -75,6 +75,9 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid sandbox spec: %w", err)
 	}
+	if err := e.checkSeccomp(ctx); err != nil {
+		return nil, err
+	}
 	volumes, err := e.checkImage(ctx, spec.Image)
 	if err != nil {
 		return nil, err
