@@ -77,6 +77,11 @@ func newEgressProxy(n Network, lim limits, secrets map[string]string) *egressPro
 	for _, prefix := range lim.allowPrefixes {
 		cfg.AllowRanges = append(cfg.AllowRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
 	}
+	// The proxy dials from the bot's host: the host's own public addresses
+	// would reach the bot itself and its neighbours on them.
+	for _, prefix := range hostAddresses() {
+		cfg.DenyRanges = append(cfg.DenyRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
+	}
 	cfg.RejectResponseHandlerWithCtx = p.rejected
 	cfg.ConnTracker = conntrack.NewTracker(cfg.IdleTimeout, cfg.MetricsClient, cfg.Log, cfg.ShuttingDown, nil)
 	cfg.ShuttingDown.Store(false)
@@ -173,6 +178,27 @@ func (r pinnedResolver) LookupIP(ctx context.Context, network, host string) ([]n
 
 func (r pinnedResolver) LookupPort(ctx context.Context, network, service string) (int, error) {
 	return net.DefaultResolver.LookupPort(ctx, network, service)
+}
+
+// hostAddresses are this host's global unicast addresses, each as a
+// single-address prefix. Private and loopback ones are refused anyway.
+func hostAddresses() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if ok && ip.Unmap().IsGlobalUnicast() && !ip.Unmap().IsPrivate() {
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+		}
+	}
+	return out
 }
 
 func prefixNet(p netip.Prefix) net.IPNet {
