@@ -39,6 +39,8 @@ type testBundle struct {
 	hookURL  string
 	runner   *gateRunner
 	env      map[string]string
+	// agentSecrets are the operator's secrets for the agent, by name.
+	agentSecrets map[string]string
 }
 
 func setup(t *testing.T, env ...string) *testBundle {
@@ -97,8 +99,9 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 	t.Helper()
 	ctx := context.Background()
 	opts := server.Options{
-		Version: "test",
-		Logger:  zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), &b.logs)).Level(zerolog.InfoLevel),
+		Version:      "test",
+		AgentSecrets: b.agentSecrets,
+		Logger:       zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), &b.logs)).Level(zerolog.InfoLevel),
 	}
 	if !b.pipeline {
 		opts.Runner = b.runner

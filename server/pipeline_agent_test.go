@@ -3,6 +3,9 @@ package server_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
@@ -17,5 +20,40 @@ func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
 	b := pipelineBundle(t, agent, config)
 	if run := b.runTask(t); run.Conclusion != "success" {
 		t.Fatalf("check run concluded %q: %s\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+}
+
+func TestTheAgentsSecretIsMaskedInEverythingShownOnGitHub(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-test-5ecret-Value-91c2"
+	// The agent prints its key and leaves it in a file that the check,
+	// which has no secrets of its own, prints as it fails.
+	files := libraryFiles(t)
+	files[agentPath] = `set -eu
+echo "my key is $ONESHOT_TEST_KEY"
+echo "$ONESHOT_TEST_KEY" > leak.txt
+` + goodAgent
+	files[".github/oneshot.yml"] = strings.Replace(testConfig(0), "    run: go test ./...\n", "    run: cat leak.txt; exit 1\n", 1)
+	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m",
+		"ONESHOT_SANDBOX_IMAGES", pipelineImage(),
+		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
+	b.pipeline = true
+	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
+	b.srv = b.start(t)
+
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, sandbox.Mask) {
+		t.Fatalf("check run concluded %q without the masked leak in its summary: %s", run.Conclusion, run.Output.Summary)
+	}
+	shown := []string{b.logs.String()}
+	for _, c := range b.gh.Comments(b.repo, 1) {
+		shown = append(shown, c.Body)
+		shown = append(shown, c.History...)
+	}
+	for _, h := range run.History {
+		shown = append(shown, h.Output.Title, h.Output.Summary, h.Output.Text)
+	}
+	if all := strings.Join(shown, "\n"); strings.Contains(all, secret) {
+		t.Fatal("the agent's secret is shown in a log, comment or check run")
 	}
 }

@@ -40,9 +40,8 @@ type Options struct {
 	// Runner runs task attempts; by default, the pipeline in sandboxes on
 	// the local Docker engine.
 	Runner tasks.Runner
-	// Agent is the operator's agent, for repositories that name none.
-	Agent agent.Defaults
-	// AgentSecrets are the values the agent gets, by name.
+	// AgentSecrets are the values of the configuration's agent.secrets, by
+	// name: the operator keeps them in the bot's environment.
 	AgentSecrets map[string]string
 	// AcceptOnly takes webhooks and queues them without working any: a
 	// replica that only receives, beside others that work the queue.
@@ -87,9 +86,12 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			return nil, err
 		}
 		runner = &pipeline.Pipeline{
-			Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log},
-			Sandbox:  engine,
-			Agent:    agent.Factory(opts.Agent),
+			Forge:   &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log},
+			Sandbox: engine,
+			Agent: agent.Factory(agent.Defaults{
+				Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames(),
+				TrustRepoCommands: cfg.Agent.TrustRepoCommands,
+			}),
 			Reporter: progress.For,
 			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
 				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/oneshot-dev/oneshot/agent"
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/server"
@@ -39,13 +38,9 @@ func serve(args []string, out io.Writer) error {
 	}
 	reapSandboxes(ctx, cfg.Sandbox.Owner, log)
 	srv, err := server.New(ctx, cfg, server.Options{
-		Version:    version,
-		Logger:     log,
-		AcceptOnly: !*workers,
-		Agent: agent.Defaults{
-			Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames(),
-			TrustRepoCommands: cfg.Agent.TrustRepoCommands,
-		},
+		Version:      version,
+		Logger:       log,
+		AcceptOnly:   !*workers,
 		AgentSecrets: secrets,
 	})
 	if err != nil {
