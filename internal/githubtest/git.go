@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,4 +263,55 @@ func (s *Server) Pushes(repo *Repo) []Push {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(repo.pushes)
+}
+
+// Commit is a commit of a repository, as git stores it.
+type Commit struct {
+	Parents []string
+	// Author and Committer are "Name <email>".
+	Author    string
+	Committer string
+	// Message is without its final newlines.
+	Message string
+}
+
+// CommitAt returns the commit ref (a branch or commit ID) names, and fails
+// the test when there is none.
+func (s *Server) CommitAt(t testing.TB, repo *Repo, ref string) Commit {
+	t.Helper()
+	out, err := bareGit(repo.dir, "show", "--no-patch", "--format=%P%x00%an <%ae>%x00%cn <%ce>%x00%B", "--end-of-options", ref)
+	f := strings.SplitN(string(out), "\x00", 4)
+	if err != nil || len(f) != 4 {
+		t.Fatalf("commit %s in %s: %v", ref, repo.FullName, err)
+	}
+	return Commit{Parents: strings.Fields(f[0]), Author: f[1], Committer: f[2], Message: strings.TrimRight(f[3], "\n")}
+}
+
+// ObjectsContaining returns the IDs of the objects stored in repo whose
+// content holds text: every object, whether a ref reaches it or not, as
+// anything pushed may be fetched by its ID.
+func (s *Server) ObjectsContaining(t testing.TB, repo *Repo, text string) []string {
+	t.Helper()
+	out, err := bareGit(repo.dir, "cat-file", "--batch-all-objects", "--batch")
+	if err != nil {
+		t.Fatalf("objects of %s: %v", repo.FullName, err)
+	}
+	var found []string
+	// Each object is "<id> <type> <size>\n<content>\n".
+	for len(out) > 0 {
+		header, rest, _ := bytes.Cut(out, []byte("\n"))
+		fields := strings.Fields(string(header))
+		size := 0
+		if len(fields) == 3 {
+			size, err = strconv.Atoi(fields[2])
+		}
+		if len(fields) != 3 || err != nil || size+1 > len(rest) {
+			t.Fatalf("objects of %s: cannot read %q", repo.FullName, header)
+		}
+		if bytes.Contains(rest[:size], []byte(text)) {
+			found = append(found, fields[0])
+		}
+		out = rest[size+1:]
+	}
+	return found
 }

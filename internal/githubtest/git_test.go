@@ -106,6 +106,24 @@ func TestCloneAndPushOverHTTPWithInstallationToken(t *testing.T) {
 	}
 }
 
+func TestPushedCommitsAndObjectsCanBeInspected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	main := b.gh.Head(t, b.repo, "main")
+	sha := b.pushBranch(t, "oneshot/issue-1", map[string]string{"notes.txt": "only on the branch\n"})
+	c := b.gh.CommitAt(t, b.repo, sha)
+	if !slices.Equal(c.Parents, []string{main}) || c.Author != "bot <bot@example.invalid>" ||
+		c.Committer != c.Author || c.Message != "Change oneshot/issue-1" {
+		t.Errorf("commit %+v", c)
+	}
+	if got := b.gh.ObjectsContaining(t, b.repo, "only on the branch"); len(got) != 1 {
+		t.Errorf("objects holding the new text: %v", got)
+	}
+	if got := b.gh.ObjectsContaining(t, b.repo, "in no file"); len(got) != 0 {
+		t.Errorf("objects holding text nobody wrote: %v", got)
+	}
+}
+
 func TestGitWithoutTokenIsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
