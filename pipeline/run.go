@@ -22,7 +22,6 @@ const (
 	stateDir   = "/sandbox/.oneshot"
 	inBundle   = stateDir + "/in.bundle"
 	outBundle  = stateDir + "/out.bundle"
-	commitMsg  = stateDir + "/commit-message"
 	promptFile = stateDir + "/prompt.md"
 
 	// failureTail is how much of a failing command's output goes into a

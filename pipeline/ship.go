@@ -12,41 +12,51 @@ import (
 	"github.com/oneshot-dev/oneshot/guard"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
-// unchangedExit is how the commit script says the branch did not move.
+// unchangedExit is how the ship script says the files did not change.
 const unchangedExit = 3
 
-// ship commits the change in the sandbox, takes it out as a bundle, checks
-// it on the host, and publishes it. The sandbox never holds a credential:
-// the push happens here.
+// ship takes the agent's files out of the sandbox, makes the change's one
+// commit of them on the host, checks that commit there, and publishes it.
+// The sandbox never holds a credential: the push happens here.
 func (r *run) ship(ctx context.Context) error {
-	_, coAuthor, err := r.p.Forge.Identity(ctx, r.task)
+	committer, coAuthor, err := r.p.Forge.Identity(ctx, r.task)
 	if err != nil {
 		return err
 	}
-	msg := commitMessage(r.task, r.title, coAuthor)
-	if err := r.session.WriteFile(ctx, commitMsg, strings.NewReader(msg), 0o644); err != nil {
-		return err
-	}
-	// The commit and the bundle are made inside, where the files are; what
-	// they contain is judged outside.
+	// Only the files come out. Whatever the agent committed, under
+	// whatever name, with whatever hooks, and whatever it added and took
+	// away again on the way, stays behind: the bundle's commit is a
+	// carrier for the final tree, and the commit that ships is the
+	// host's.
 	script := fmt.Sprintf(`git add -A
-if ! git diff --cached --quiet; then git commit -q --no-verify -F %[1]s; fi
-if [ "$(git rev-parse HEAD)" = %[2]s ]; then exit %[5]d; fi
-git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, sandbox.Quote("refs/heads/"+r.branch), unchangedExit)
+tree=$(git write-tree)
+if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
+commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
+git update-ref refs/oneshot/out "$commit"
+git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: 5 * time.Minute})
 	switch {
 	case err != nil:
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("take the change: %w", err)
 	case res.ExitCode == unchangedExit:
 		return fail("the agent changed nothing, so there is nothing to propose", "")
 	case res.ExitCode != 0:
-		return fail(fmt.Sprintf("commit failed (exit %d)", res.ExitCode), r.logTail(failureTail))
+		return fail(fmt.Sprintf("taking the change failed (exit %d)", res.ExitCode), r.logTail(failureTail))
 	}
-	head, err := r.receive(ctx)
+	received, err := r.receive(ctx)
 	if err != nil {
 		return err
+	}
+	name, email := splitIdentity(committer)
+	head, err := r.co.Repo.Commit(ctx, workspace.NewCommit{
+		Tree: received + "^{tree}", Parent: r.start, Name: name, Email: email,
+		Message: commitMessage(r.task, r.title, coAuthor),
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	if err := r.check(ctx, head); err != nil {
 		return err
@@ -70,7 +80,7 @@ git bundle create -q %[3]s HEAD %[4]s ^%[2]s`, commitMsg, r.start, outBundle, sa
 }
 
 // receive brings the sandbox's bundle to the host workspace and returns
-// the commit it holds.
+// the commit it carries.
 func (r *run) receive(ctx context.Context) (string, error) {
 	data, err := r.session.ReadFile(ctx, outBundle)
 	if err != nil {
@@ -80,7 +90,7 @@ func (r *run) receive(ctx context.Context) (string, error) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", err
 	}
-	if err := r.co.Repo.FetchBundle(ctx, path, "HEAD:refs/oneshot/new"); err != nil {
+	if err := r.co.Repo.FetchBundle(ctx, path, "refs/oneshot/out:refs/oneshot/new"); err != nil {
 		return "", err
 	}
 	return r.co.Repo.Resolve(ctx, "refs/oneshot/new")
@@ -94,7 +104,7 @@ func (r *run) check(ctx context.Context, head string) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return fail("the agent's commits change nothing, so there is nothing to propose", "")
+		return fail("the agent changed nothing, so there is nothing to propose", "")
 	}
 	if found := guard.Protected(paths, r.cfg.Protected); len(found) > 0 {
 		return fail("refused: the change touches protected paths", findingList(found)+

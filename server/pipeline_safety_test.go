@@ -47,6 +47,33 @@ func TestChangesThatMustNotShipAreRefused(t *testing.T) {
 	}
 }
 
+func TestOnlyTheAgentsFinalFilesShipInOneCommitOfTheBots(t *testing.T) {
+	t.Parallel()
+	// The agent commits as someone else, and adds a key in one commit to
+	// take it away in the next: neither the history nor the key may ship.
+	// (The script, which is in the repository, spells the key in two.)
+	script := `git config user.name mallory
+git config user.email mallory@example.invalid
+` + goodAgent + `git add -A && git commit -qm "Add Hello"
+printf 'AWS_ACCESS_KEY_ID=AKIA%s\n' Z7VRSQ4TLWXJ3KPD > deploy.env
+git add deploy.env && git commit -qm "Deploy settings"
+git rm -q deploy.env && git commit -qm "No deploy settings after all"
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	b.wantBotCommit(t, head, b.gh.Head(t, b.repo, "main"))
+	if got := b.gh.FileAt(t, b.repo, head, "hello.go"); !strings.Contains(got, "Hello") {
+		t.Fatalf("the agent's change did not ship: %q", got)
+	}
+	if found := b.gh.ObjectsContaining(t, b.repo, "AKIAZ7VRSQ4TLWXJ3KPD"); len(found) != 0 {
+		t.Fatalf("the key was pushed, in objects %v", found)
+	}
+}
+
 func TestCancelDuringImplementRemovesTheContainerQuickly(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, "echo agent started; sleep 600\n", testConfig(0))

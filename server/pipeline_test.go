@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,6 +148,26 @@ func (b *testBundle) waitConcluded(t *testing.T, n int) githubtest.CheckRun {
 	return b.gh.CheckRuns(b.repo)[n-1]
 }
 
+// wantBotCommit fails the test unless commit is the bot's one commit on
+// parent: made by the App's bot, crediting the requester, writer.
+func (b *testBundle) wantBotCommit(t *testing.T, commit, parent string) {
+	t.Helper()
+	c := b.gh.CommitAt(t, b.repo, commit)
+	bot := b.gh.BotLogin()
+	isBot := func(who string) bool {
+		return strings.HasPrefix(who, bot+" <") && strings.HasSuffix(who, "+"+bot+"@users.noreply.github.com>")
+	}
+	if len(c.Parents) != 1 || c.Parents[0] != parent {
+		t.Errorf("the commit's parents are %v, want %s", c.Parents, parent)
+	}
+	if !isBot(c.Author) || !isBot(c.Committer) {
+		t.Errorf("the commit is by %s, committed by %s; want the bot %s", c.Author, c.Committer, bot)
+	}
+	if !regexp.MustCompile(`\n\nCo-authored-by: writer <\d+\+writer@users\.noreply\.github\.com>$`).MatchString(c.Message) {
+		t.Errorf("the commit does not credit writer: %q", c.Message)
+	}
+}
+
 func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(2))
@@ -192,6 +213,7 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 	if got := b.gh.FileAt(t, b.repo, pr.HeadSHA, "hello.go"); !strings.Contains(got, `return "hello"`) {
 		t.Fatalf("the head commit does not hold the agent's change: %q", got)
 	}
+	b.wantBotCommit(t, pr.HeadSHA, b.gh.Head(t, b.repo, "main"))
 	for _, push := range b.gh.Pushes(b.repo) {
 		if push.Ref != "refs/heads/oneshot/issue-1" {
 			t.Fatalf("pushed to %s", push.Ref)

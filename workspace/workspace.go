@@ -92,6 +92,31 @@ func (r *Repo) FetchBundle(ctx context.Context, path string, refspecs ...string)
 	return r.Fetch(ctx, path, Auth{}, refspecs...)
 }
 
+// NewCommit is a commit to write on the bot's host.
+type NewCommit struct {
+	// Tree is the tree to commit, or a revision naming one ("abc123^{tree}").
+	Tree   string
+	Parent string
+	// Name and Email are the author's and the committer's.
+	Name, Email string
+	Message     string
+}
+
+// Commit writes a commit of c.Tree on c.Parent, by c.Name and c.Email,
+// and returns its ID. The message goes through standard input, never a
+// command line.
+func (r *Repo) Commit(ctx context.Context, c NewCommit) (string, error) {
+	cmd := r.command(ctx, Auth{}, "commit-tree", "--no-gpg-sign", "-p", c.Parent, "-F", "-", c.Tree)
+	cmd.Env = append(cmd.Env, "GIT_AUTHOR_NAME="+c.Name, "GIT_AUTHOR_EMAIL="+c.Email,
+		"GIT_COMMITTER_NAME="+c.Name, "GIT_COMMITTER_EMAIL="+c.Email)
+	cmd.Stdin = strings.NewReader(c.Message)
+	out, err := run(ctx, cmd, Auth{})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // Changes lists the paths of the files that differ between two commits;
 // a rename is its two paths.
 func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
@@ -166,6 +191,11 @@ func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branc
 // extra header, never on the command line where a process list shows it,
 // and never in an error message.
 func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, error) {
+	return run(ctx, r.command(ctx, auth, args...), auth)
+}
+
+// command is git with args in the repository, authenticated with auth.
+func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_DIR="+r.dir)
 	if auth.Token != "" {
@@ -173,20 +203,27 @@ func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, erro
 		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",
 			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
 	}
+	return cmd
+}
+
+// run runs a git command and returns its standard output, or an error
+// with its standard error, auth's token masked.
+func run(ctx context.Context, cmd *exec.Cmd, auth Auth) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	sub := cmd.Args[1]
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("git %s: %w", args[0], context.Cause(ctx))
+			return nil, fmt.Errorf("git %s: %w", sub, context.Cause(ctx))
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if auth.Token != "" {
 			msg = strings.ReplaceAll(msg, auth.Token, "***")
 		}
 		if msg == "" {
-			return nil, fmt.Errorf("git %s: %w", args[0], err)
+			return nil, fmt.Errorf("git %s: %w", sub, err)
 		}
-		return nil, fmt.Errorf("git %s: %s", args[0], msg)
+		return nil, fmt.Errorf("git %s: %s", sub, msg)
 	}
 	return stdout.Bytes(), nil
 }

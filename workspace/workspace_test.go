@@ -1,0 +1,102 @@
+package workspace
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sourceRepo makes a repository with one commit per element of commits
+// (path to content, "" to delete), fetches it into a bare Repo as the
+// forges do, and returns that Repo and the commit IDs, oldest first.
+func sourceRepo(t *testing.T, commits ...map[string]string) (*Repo, []string) {
+	t.Helper()
+	ctx := context.Background()
+	src := t.TempDir()
+	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
+	var ids []string
+	for i, files := range commits {
+		for name, content := range files {
+			path := filepath.Join(src, name)
+			if content == "" {
+				if err := os.Remove(path); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sh(t, src, "git", "add", "--all")
+		sh(t, src, "git", "commit", "--quiet", "--allow-empty", "-m", "commit "+string(rune('A'+i)))
+		ids = append(ids, sh(t, src, "git", "rev-parse", "HEAD"))
+	}
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	return r, ids
+}
+
+// sh runs a command in dir as someone other than the bot, away from the
+// machine's git configuration, and returns its trimmed output.
+func sh(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME=mallory", "GIT_AUTHOR_EMAIL=mallory@example.invalid",
+		"GIT_COMMITTER_NAME=mallory", "GIT_COMMITTER_EMAIL=mallory@example.invalid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// show formats a commit of r as git show --format does.
+func show(t *testing.T, r *Repo, format, commit string) string {
+	t.Helper()
+	out, err := r.git(context.Background(), Auth{}, "show", "--no-patch", "--format="+format, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestACommitIsTheTreeOnTheParentByWhomItSays(t *testing.T) {
+	t.Parallel()
+	r, ids := sourceRepo(t,
+		map[string]string{"README.md": "hello\n"},
+		map[string]string{"a.txt": "a\n"},
+		map[string]string{"b.txt": "b\n"},
+	)
+	msg := "Add b (#7)\n\nWritten by oneshot.\n\nCo-authored-by: writer <1+writer@users.noreply.github.com>\n"
+	c, err := r.Commit(context.Background(), NewCommit{
+		Tree: ids[2] + "^{tree}", Parent: ids[0], Name: "oneshot[bot]", Email: "9+oneshot[bot]@users.noreply.github.com",
+		Message: msg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := show(t, r, "%T %P", c); got != show(t, r, "%T", ids[2])+" "+ids[0] {
+		t.Errorf("tree and parent: %s", got)
+	}
+	want := "oneshot[bot] <9+oneshot[bot]@users.noreply.github.com>"
+	if got := show(t, r, "%an <%ae>|%cn <%ce>", c); got != want+"|"+want {
+		t.Errorf("author|committer: %s", got)
+	}
+	if got := show(t, r, "%B", c); got != strings.TrimSpace(msg) {
+		t.Errorf("message %q", got)
+	}
+}
