@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 )
 
@@ -56,7 +57,11 @@ var (
 )
 
 // DefaultScanner returns a scanner with gitleaks' default rules, built once:
-// compiling them takes a noticeable moment.
+// compiling them takes a noticeable moment. gitleaks' global allow-list of
+// paths is left out: it skips files such as go.sum, *.svg,
+// package-lock.json and node_modules/, which hold no secrets in a
+// repository people wrote, but the paths of a change are the agent's to
+// choose.
 func DefaultScanner() (*Scanner, error) {
 	defaultOnce.Do(func() {
 		d, err := detect.NewDetectorDefaultConfig()
@@ -64,9 +69,45 @@ func DefaultScanner() (*Scanner, error) {
 			defaultErr = fmt.Errorf("secret scanner: %w", err)
 			return
 		}
+		if d.Config.Allowlists, err = withoutPaths(d.Config.Allowlists); err != nil {
+			defaultErr = fmt.Errorf("secret scanner: %w", err)
+			return
+		}
 		defaultScan = &Scanner{detector: d}
 	})
 	return defaultScan, defaultErr
+}
+
+// withoutPaths is allow-lists without their paths. What else a list
+// allows, such as placeholders like ${TOKEN}, stays, unless the list
+// allowed it only together with a path.
+func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
+	var out []*config.Allowlist
+	for _, a := range lists {
+		if len(a.Paths) == 0 {
+			out = append(out, a)
+			continue
+		}
+		if a.MatchCondition == config.AllowlistMatchAnd {
+			continue
+		}
+		kept := &config.Allowlist{
+			Description:    a.Description,
+			MatchCondition: a.MatchCondition,
+			Commits:        a.Commits,
+			RegexTarget:    a.RegexTarget,
+			Regexes:        a.Regexes,
+			StopWords:      a.StopWords,
+		}
+		if len(kept.Commits) == 0 && len(kept.Regexes) == 0 && len(kept.StopWords) == 0 {
+			continue
+		}
+		if err := kept.Validate(); err != nil {
+			return nil, fmt.Errorf("allow-list %q: %w", a.Description, err)
+		}
+		out = append(out, kept)
+	}
+	return out, nil
 }
 
 // Secrets scans the added lines of a unified diff.

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,43 @@ func TestAnAddedAWSKeyIsFoundWithItsLineButNotShown(t *testing.T) {
 	}
 	if strings.Contains(found[0].String(), "AKIA") {
 		t.Fatalf("the finding shows the secret: %s", found[0])
+	}
+}
+
+// addition is a diff that adds lines as a new file at path.
+func addition(path string, lines ...string) []byte {
+	diff := fmt.Sprintf("diff --git a/%[1]s b/%[1]s\nnew file mode 100644\n--- /dev/null\n+++ b/%[1]s\n@@ -0,0 +1,%[2]d @@\n", path, len(lines))
+	for _, l := range lines {
+		diff += "+" + l + "\n"
+	}
+	return []byte(diff)
+}
+
+func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
+	s, _ := DefaultScanner()
+	for _, path := range []string{"go.sum", "assets/logo.svg", "package-lock.json", "node_modules/left-pad/index.js",
+		"vendor/modules.txt", "gitleaks.toml", "docs/guide.pdf"} {
+		found := s.Secrets(addition(path, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD"))
+		if len(found) != 1 || found[0].Path != path {
+			t.Errorf("%s: findings %+v", path, found)
+		}
+	}
+}
+
+func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
+	s, _ := DefaultScanner()
+	found := s.Secrets(addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))
+	if len(found) != 1 || found[0].Line != 2 {
+		t.Fatalf("findings %+v", found)
+	}
+}
+
+func TestGitleaksAllowListOfValuesStays(t *testing.T) {
+	s, _ := DefaultScanner()
+	// Its stop words: an example value spelled as the alphabet is not a
+	// secret, whatever the file.
+	if found := s.Secrets(addition("deploy/app.env", `api_key = "abcdefghijklmnopqrstuvwxyz0123456789"`)); len(found) != 0 {
+		t.Fatalf("findings %+v", found)
 	}
 }
 

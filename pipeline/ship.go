@@ -110,7 +110,7 @@ func (r *run) check(ctx context.Context, head string) error {
 		return fail("refused: the change touches protected paths", findingList(found)+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
-	diff, err := r.co.Repo.Diff(ctx, r.start, head)
+	diff, err := r.co.Repo.TextDiff(ctx, r.start, head)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,14 @@ func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
 	return r.git(ctx, Auth{}, "diff", "--no-color", "--no-ext-diff", "--no-renames", from, to)
 }
 
+// TextDiff is Diff for a secret scan: every file is taken as text, binary
+// or not, and shown as stored, whatever conversion an attribute asks for.
+// Otherwise a NUL byte early in a file makes git print "Binary files
+// differ" in place of its lines, and a key after it goes unread.
+func (r *Repo) TextDiff(ctx context.Context, from, to string) ([]byte, error) {
+	return r.git(ctx, Auth{}, "diff", "--text", "--no-textconv", "--no-color", "--no-ext-diff", "--no-renames", from, to)
+}
+
 // DiffStat returns git's summary of a diff, as in "2 files changed, ...".
 func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 	out, err := r.git(ctx, Auth{}, "diff", "--shortstat", from, to)

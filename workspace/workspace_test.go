@@ -100,3 +100,19 @@ func TestACommitIsTheTreeOnTheParentByWhomItSays(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+func TestTextDiffShowsTheLinesOfABinaryFile(t *testing.T) {
+	t.Parallel()
+	// A NUL byte in a file's first 8 KB makes git take it for binary.
+	r, ids := sourceRepo(t,
+		map[string]string{"README.md": "hello\n"},
+		map[string]string{"data.bin": "\x00\nAWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"},
+	)
+	diff, err := r.TextDiff(context.Background(), ids[0], ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(diff), "\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n") {
+		t.Fatalf("the diff does not show the added line:\n%q", diff)
+	}
+}
