@@ -147,10 +147,17 @@ func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 }
 
 // Export writes the files of a commit into dir, which must exist: the
-// checkout that context gathering reads on the host. Only regular files
-// are written; links and anything that would land outside dir are skipped.
+// checkout that the settings and the context are read from on the host.
+// Only regular files are written; links and anything that would land
+// outside dir are skipped. Every file comes as stored, whatever the
+// commit's .gitattributes say.
 func (r *Repo) Export(ctx context.Context, rev, dir string) error {
-	out, err := r.git(ctx, Auth{}, "archive", "--format=tar", rev)
+	// By default git archive takes the archived commit's .gitattributes,
+	// where export-ignore leaves files out (`/.github export-ignore` would
+	// hide .github/oneshot.yml) and export-subst rewrites them. With
+	// --worktree-attributes it takes those of the working tree, which a
+	// bare repository does not have.
+	out, err := r.git(ctx, Auth{}, "archive", "--format=tar", "--worktree-attributes", rev)
 	if err != nil {
 		return err
 	}

@@ -116,3 +116,23 @@ func TestTextDiffShowsTheLinesOfABinaryFile(t *testing.T) {
 		t.Fatalf("the diff does not show the added line:\n%q", diff)
 	}
 }
+
+func TestExportWritesEveryFileAsStoredWhateverGitattributesSay(t *testing.T) {
+	t.Parallel()
+	// export-ignore and export-subst are for release archives; the bot
+	// reads its settings and context from the export.
+	r, ids := sourceRepo(t, map[string]string{
+		".gitattributes":      "/.github export-ignore\nversion.txt export-subst\n",
+		".github/oneshot.yml": "fix_rounds: 1\n",
+		"version.txt":         "$Format:%H$\n",
+	})
+	dir := t.TempDir()
+	if err := r.Export(context.Background(), ids[0], dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{".github/oneshot.yml": "fix_rounds: 1\n", "version.txt": "$Format:%H$\n"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
