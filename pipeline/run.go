@@ -85,9 +85,7 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 	defer func() {
 		// Judged before the context is released, which would otherwise
 		// end it on every way out.
-		if ctx.Err() != nil {
-			out = r.interrupted(ctx)
-		}
+		out = r.ending(ctx, out)
 		if r.timer != nil {
 			r.timer.Stop()
 		}
@@ -208,6 +206,17 @@ func (e *stopError) Error() string {
 // fail stops the attempt as failed.
 func fail(reason, details string) error {
 	return &stopError{Outcome{State: tasks.Failed, Reason: reason, Details: details}}
+}
+
+// ending is how an attempt ended: out, unless its context ended first, and
+// then how it was interrupted. A published change stays the outcome
+// whatever ended the context after it: the pull request is there, and the
+// task's report must link it.
+func (r *run) ending(ctx context.Context, out Outcome) Outcome {
+	if ctx.Err() == nil || r.report.Published.URL != "" {
+		return out
+	}
+	return r.interrupted(ctx)
 }
 
 // interrupted says how an attempt whose context ended stopped.

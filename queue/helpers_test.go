@@ -96,11 +96,13 @@ func newTask(repo string, issue int) *tasks.Task {
 }
 
 // scriptedRunner runs attempts the way a test says: by default it blocks
-// until its context ends; finish makes it return a result instead.
+// until its context ends; finish makes it return a result instead, and
+// finishAsItEnds a result once its context ends.
 type scriptedRunner struct {
 	started chan string // task IDs, as attempts start
 	mu      sync.Mutex
 	result  *tasks.State
+	late    *tasks.State
 	runs    int
 }
 
@@ -110,16 +112,28 @@ func (r *scriptedRunner) finish(s tasks.State) {
 	r.result = &s
 }
 
+// finishAsItEnds makes the runner return s, and no error, once its
+// context ends: as the pipeline does when a cancel or a deadline comes
+// just after it published its change.
+func (r *scriptedRunner) finishAsItEnds(s tasks.State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.late = &s
+}
+
 func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
 	r.mu.Lock()
 	r.runs++
-	result := r.result
+	result, late := r.result, r.late
 	r.mu.Unlock()
 	r.started <- t.ID
 	if result != nil {
 		return *result, "scripted", nil
 	}
 	<-ctx.Done()
+	if late != nil {
+		return *late, "scripted, late", nil
+	}
 	return tasks.Failed, "interrupted", ctx.Err()
 }
 
@@ -211,6 +225,17 @@ func (b *testBundle) waitStarted(t *testing.T) string {
 		t.Fatal("no attempt started")
 		return ""
 	}
+}
+
+// waitFinal waits for a task's attempt to end, and returns the task.
+func (b *testBundle) waitFinal(t *testing.T, id string) *tasks.Task {
+	t.Helper()
+	var task *tasks.Task
+	waitFor(t, 30*time.Second, "task "+id+" to end", func() bool {
+		task = b.get(t, id)
+		return task.State.Final()
+	})
+	return task
 }
 
 // states lists a task's history as "attempt:state" strings.

@@ -176,6 +176,38 @@ func TestTheDeadlineEndsAnAttemptAsTimedOut(t *testing.T) {
 	})
 }
 
+func TestASuccessStandsWhenACancelOrTheDeadlineComesAsItEnds(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		for _, tc := range []struct {
+			name    string
+			timeout time.Duration
+			end     func(t *testing.T, b *testBundle, id string)
+		}{
+			{"cancel", time.Minute, func(t *testing.T, b *testBundle, id string) {
+				if ok, err := b.queue.Cancel(context.Background(), id, "octocat"); !ok || err != nil {
+					t.Errorf("cancel: %v %v", ok, err)
+				}
+			}},
+			{"deadline", 500 * time.Millisecond, func(*testing.T, *testBundle, string) {}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				b := setup(t, url, tc.timeout)
+				b.runner.finishAsItEnds(tasks.Succeeded)
+				task := b.create(t, "o/r", 1)
+				start(t, b.queue)
+				b.waitStarted(t)
+				tc.end(t, b, task.ID)
+				if got := b.waitFinal(t, task.ID); got.State != tasks.Succeeded {
+					t.Fatalf("the attempt ended %s", got.State)
+				}
+				if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:succeeded"}) {
+					t.Fatalf("history = %v", got)
+				}
+			})
+		}
+	})
+}
+
 func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)

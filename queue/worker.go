@@ -126,6 +126,11 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 	state, detail, err := q.cfg.Runner.Run(runCtx, t)
 	stopWatch()
 
+	// A success stands, whatever ended the context as it came: the work
+	// is done and its pull request published.
+	if err == nil && state == tasks.Succeeded {
+		return state, detail
+	}
 	switch cause := context.Cause(runCtx); {
 	case errors.Is(cause, tasks.ErrShutdown) || (ctx.Err() != nil && q.stopping.Load()):
 		return tasks.Queued, "handed back to the queue: the bot is shutting down"

@@ -110,7 +110,9 @@ type Intake interface {
 
 // Runner runs one attempt of a task and returns its final state (usually
 // Succeeded or Failed) with a line saying why. Its context ends on cancel, deadline
-// or shutdown, and it must return promptly then.
+// or shutdown, and it must return promptly then. Succeeded stands even when
+// the context ended before the runner returned: what it did, such as open
+// a pull request, is done.
 type Runner interface {
 	Run(ctx context.Context, t *Task) (State, string, error)
 }
