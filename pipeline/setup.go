@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,6 +147,16 @@ func Branch(cfg config.Repo, t *tasks.Task) string {
 		return cfg.BranchPrefix + "task-" + t.ID
 	}
 	return fmt.Sprintf("%sissue-%d", cfg.BranchPrefix, t.Issue)
+}
+
+// branchIssue is the issue Branch named branch for, or 0 when it named it
+// for no issue.
+func branchIssue(cfg config.Repo, branch string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(branch, cfg.BranchPrefix+"issue-"))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 // ExportTree writes a checkout's base commit into its directory as plain

@@ -156,7 +156,10 @@ func commitMessage(t *tasks.Task, title, coAuthor string) string {
 // it was checked, and where the logs are.
 func (r *run) pullRequestBody() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Fixes #%d\n\noneshot's change for **%s**, at the request of @%s.\n\n", r.task.Issue, r.title, r.task.Requester)
+	if issue := r.fixes(); issue != 0 {
+		fmt.Fprintf(&b, "Fixes #%d\n\n", issue)
+	}
+	fmt.Fprintf(&b, "oneshot's change for **%s**, at the request of @%s.\n\n", r.title, r.task.Requester)
 	b.WriteString("### Checks\n\n")
 	if len(r.report.Checks) == 0 {
 		b.WriteString("No verify commands ran: nothing checked this change.\n")
@@ -172,4 +175,14 @@ func (r *run) pullRequestBody() string {
 	}
 	b.WriteString("\n---\nReview it as you would any contribution. To change it, comment `/oneshot <what to change>` here.\n")
 	return b.String()
+}
+
+// fixes is the issue the change is for, or 0 when there is none (bot
+// run). A follow-up's task is on its pull request, whose branch was named
+// for the issue.
+func (r *run) fixes() int {
+	if r.task.Kind != tasks.KindFollowUp {
+		return r.task.Issue
+	}
+	return branchIssue(r.cfg, r.branch)
 }

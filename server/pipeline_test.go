@@ -363,6 +363,11 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	if got := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "hello.go"); !strings.Contains(got, "Hello") {
 		t.Fatal("the follow-up lost the earlier work")
 	}
+	// The follow-up's task is on the pull request; the pull request still
+	// fixes the issue.
+	if body := prs[0].Body; !strings.HasPrefix(body, "Fixes #1\n") || strings.Contains(body, fmt.Sprintf("#%d", pr.Number)) {
+		t.Fatalf("the follow-up's pull request body: %q", body)
+	}
 }
 
 func TestTheAgentsPromptHoldsTrustedContextOnly(t *testing.T) {
