@@ -49,9 +49,13 @@ const (
 	DefaultRepoTimeout = time.Duration(0)
 	// DefaultBranchPrefix keeps the bot's branches apart from people's.
 	DefaultBranchPrefix = "oneshot/"
-	// DefaultProtectedPath is the only protected path by default: a change
-	// to a workflow would run with the repository's secrets once pushed.
-	DefaultProtectedPath = ".github/workflows/"
+	// DefaultProtectedWorkflows is protected by default: a change to a
+	// workflow would run with the repository's secrets once pushed.
+	DefaultProtectedWorkflows = ".github/workflows/"
+	// DefaultProtectedConfig is protected by default too: merged, a change
+	// to it would change the rules tasks are held to, so a task could
+	// propose to widen its own network or empty its protected paths.
+	DefaultProtectedConfig = RepoPath
 )
 
 // Check is one verify command.
@@ -175,7 +179,7 @@ func DefaultRepo() Repo {
 		Timeout:        DefaultRepoTimeout,
 		BranchPrefix:   DefaultBranchPrefix,
 		PullRequest:    PullRequestOptions{Draft: DefaultDraft},
-		ProtectedPaths: []string{DefaultProtectedPath},
+		ProtectedPaths: []string{DefaultProtectedWorkflows, DefaultProtectedConfig},
 		Agent:          AgentOptions{Command: DefaultAgentCommand, Timeout: DefaultRepoAgentTimeout},
 	}
 }

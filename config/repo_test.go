@@ -8,18 +8,25 @@ import (
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
-func TestDefaultRepoIsValidAndProtectsWorkflows(t *testing.T) {
+func TestDefaultRepoIsValidAndProtectsWorkflowsAndItsOwnRules(t *testing.T) {
 	t.Parallel()
 	r := DefaultRepo()
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !r.Protected(".github/workflows/ci.yml") {
-		t.Error("the default leaves .github/workflows/ci.yml unprotected")
+	for _, p := range []string{".github/workflows/ci.yml", RepoPath, "./.github//oneshot.yml"} {
+		if !r.Protected(p) {
+			t.Errorf("the default leaves %s unprotected", p)
+		}
+	}
+	for _, p := range []string{".github/oneshot.yaml.example", "docs/.github/oneshot.yml", ".github/CODEOWNERS"} {
+		if r.Protected(p) {
+			t.Errorf("the default protects %s", p)
+		}
 	}
 	// Each call is a fresh list, so a caller cannot change the next one's.
 	r.ProtectedPaths[0] = "x"
-	if DefaultRepo().ProtectedPaths[0] != DefaultProtectedPath {
+	if DefaultRepo().ProtectedPaths[0] != DefaultProtectedWorkflows {
 		t.Error("DefaultRepo shares its protected paths between calls")
 	}
 }

@@ -23,6 +23,7 @@ func TestChangesThatMustNotShipAreRefused(t *testing.T) {
 	}{
 		{"empty diff", "true\n", "changed nothing"},
 		{"a workflow change", goodAgent + "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/ci.yml\n", "protected paths"},
+		{"a change to its own settings", goodAgent + "echo 'fix_rounds: 5' >> .github/oneshot.yml\n", "protected paths"},
 		{"a committed AWS key", goodAgent + "printf 'AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.env\n", "credential"},
 		// A NUL byte makes git take the file for binary.
 		{"an AWS key after a NUL byte", goodAgent + "printf '\\0\\nAWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.dat\n", "credential"},
