@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -299,10 +300,17 @@ func (r *run) success() Outcome {
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	if len(line) > 80 {
-		line = line[:77] + "..."
+	return shorten(line, 80)
+}
+
+// shorten cuts s to n characters, the last three "...", when it is
+// longer. It counts and cuts characters, not bytes, so that it never
+// splits one.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return line
+	return string([]rune(s)[:n-3]) + "..."
 }
 
 // splitIdentity splits "Name <email>".

@@ -137,9 +137,7 @@ func findingList(found []guard.Finding) string {
 
 // commitMessage says what the commit is for and credits who asked.
 func commitMessage(t *tasks.Task, title, coAuthor string) string {
-	if len(title) > 64 {
-		title = title[:61] + "..."
-	}
+	title = shorten(title, 64)
 	var b strings.Builder
 	if t.Issue == 0 {
 		fmt.Fprintf(&b, "%s\n\nWritten by oneshot.\n", title)

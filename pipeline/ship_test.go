@@ -1,0 +1,34 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestALongTitleIsCutBetweenCharacters(t *testing.T) {
+	t.Parallel()
+	task := &tasks.Task{Issue: 7, Requester: "writer"}
+	// 70 characters of two bytes each: a cut at byte 61 would split the
+	// 31st.
+	long := strings.Repeat("é", 70)
+	subject, _, _ := strings.Cut(commitMessage(task, long, ""), "\n")
+	if !utf8.ValidString(subject) || subject != strings.Repeat("é", 61)+"... (#7)" {
+		t.Errorf("subject %q", subject)
+	}
+	// 64 characters fit, however many bytes they take.
+	fits := strings.Repeat("日", 64)
+	if subject, _, _ := strings.Cut(commitMessage(task, fits, ""), "\n"); subject != fits+" (#7)" {
+		t.Errorf("subject %q", subject)
+	}
+}
+
+func TestALongCommandIsShownCutBetweenCharacters(t *testing.T) {
+	t.Parallel()
+	line := firstLine("cat " + strings.Repeat("ü", 100) + "\nexit 1")
+	if !utf8.ValidString(line) || line != "cat "+strings.Repeat("ü", 73)+"..." {
+		t.Errorf("line %q", line)
+	}
+}
