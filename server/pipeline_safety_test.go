@@ -103,14 +103,15 @@ func TestCancelDuringImplementRemovesTheContainerQuickly(t *testing.T) {
 func TestTheGitHubTokenNeverReachesTheSandboxLogsOrGitHub(t *testing.T) {
 	t.Parallel()
 	// The agent records everything a process inside could find: every
-	// environment, every command line, and every file it can read that
-	// mentions a GitHub token's prefix. The record is committed, so the
-	// test can read it from the pushed branch.
+	// environment and command line it may read, and every file that
+	// mentions a GitHub token's prefix, plain or as the start of a git
+	// "x-access-token:" basic credential in base64. The record is
+	// committed, so the test can read it from the pushed branch.
 	script := goodAgent + `mkdir -p proof
 env > proof/env.txt
-for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ 2>/dev/null; tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done > proof/proc.txt
+for p in /proc/[0-9]*; do { tr '\0' '\n' < $p/environ; tr '\0' ' ' < $p/cmdline; } 2>/dev/null || true; echo; done > proof/proc.txt
 ps -eo pid,args > proof/ps.txt
-{ grep -rIl 'ghs_' /sandbox /tmp /etc 2>/dev/null || true; } | grep -v '^/sandbox/repo/proof/' > proof/files.txt || true
+{ grep -rIl -e 'ghs_' -e 'eC1hY2Nlc3MtdG9rZW46Z2hz' /sandbox /tmp /dev/shm /etc 2>/dev/null || true; } | grep -v '^/sandbox/repo/proof/' > proof/files.txt || true
 `
 	b := pipelineBundle(t, script, testConfig(0))
 	run := b.runTask(t)
