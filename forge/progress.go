@@ -3,6 +3,7 @@ package forge
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -249,7 +250,12 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 		r.mu.Unlock()
 		err = r.p.Throttle.Do(ctx, r.task.ID, w, func() error { return fn(repo) })
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// Finish abandoned it, and writes what it would have.
+		r.log.Debug().Msgf("Left the %s to the final report.", what)
+	default:
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
 	}
 }
