@@ -26,8 +26,12 @@ import (
 const maxOutput = 65535
 
 // logTailSize is how much of the running step's output the check run
-// shows.
-const logTailSize = 32 << 10
+// shows while the attempt runs; finalStepTail how much of each step's the
+// final output keeps, so that every step fits in GitHub's limit.
+const (
+	logTailSize   = 32 << 10
+	finalStepTail = 6 << 10
+)
 
 // StatusComments records the comment each task edits in place;
 // *queue.Queue is one.
@@ -71,7 +75,6 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		logTail: sandbox.NewOutputBuffer(2 * logTailSize),
 	}
 	if t.CheckRunID != 0 {
 		p.owned.Store(t.CheckRunID, true)
@@ -93,8 +96,7 @@ type taskReporter struct {
 	latest   pipeline.Report
 	dirty    bool
 	steps    string // the step table last written to the status comment
-	step     string // the latest step to start, whose output logTail holds
-	logTail  *sandbox.OutputBuffer
+	outputs  []stepOutput // each step run so far, in order
 	finished bool
 
 	wake          chan struct{}
@@ -106,8 +108,9 @@ func (r *taskReporter) Update(rep pipeline.Report) {
 	r.mu.Lock()
 	r.latest, r.dirty = rep, true
 	// A step's output stays shown after it ends, until the next starts.
-	if step := runningStep(rep); step != "" && step != r.step {
-		r.step, r.logTail = step, sandbox.NewOutputBuffer(2*logTailSize)
+	// verify runs again after each fix round, and has an output each time.
+	if step := runningStep(rep); step != "" && (len(r.outputs) == 0 || r.outputs[len(r.outputs)-1].step != step) {
+		r.outputs = append(r.outputs, stepOutput{step: step, tail: sandbox.NewOutputBuffer(2 * logTailSize)})
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -115,7 +118,10 @@ func (r *taskReporter) Update(rep pipeline.Report) {
 
 func (r *taskReporter) Log(e sandbox.Event) {
 	r.mu.Lock()
-	r.logTail.Write(e.Data)
+	if len(r.outputs) == 0 {
+		r.outputs = append(r.outputs, stepOutput{step: e.Phase, tail: sandbox.NewOutputBuffer(2 * logTailSize)})
+	}
+	r.outputs[len(r.outputs)-1].tail.Write(e.Data)
 	r.dirty = true
 	r.mu.Unlock()
 	r.poke()
@@ -171,17 +177,52 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	}
 }
 
-// snapshot takes the latest report and log tail, and whether anything
-// changed since the last check run write.
+// stepOutput is the masked end of one run of a step's output.
+type stepOutput struct {
+	step string
+	tail *sandbox.OutputBuffer
+}
+
+// snapshot takes the latest report and the check run's text, and whether
+// anything changed since the last check run write. While the attempt runs
+// the text is the end of the latest step's output; once it is over, the
+// end of every step's, so that the check run keeps the logs.
 func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dirty := r.dirty
 	r.dirty = false
-	return r.latest, r.tail(), dirty
+	var b strings.Builder
+	switch {
+	case r.finished:
+		for _, o := range r.outputs {
+			if out := string(o.tail.Tail(finalStepTail)); strings.TrimSpace(out) != "" {
+				fmt.Fprintf(&b, "### %s, its end\n\n%s\n", o.step, codeBlock(out))
+			}
+		}
+	case len(r.outputs) > 0:
+		if out := string(r.outputs[len(r.outputs)-1].tail.Tail(logTailSize)); strings.TrimSpace(out) != "" {
+			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", codeBlock(out))
+		}
+	}
+	return r.latest, b.String(), dirty
 }
 
-func (r *taskReporter) tail() string { return string(r.logTail.Tail(logTailSize)) }
+// codeBlock fences text in more backticks than it holds in a row, so that
+// nothing in it ends the block early.
+func codeBlock(text string) string {
+	longest, run := 0, 0
+	for _, c := range text {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", max(3, longest+1))
+	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
+}
 
 // writeCheckRun shows the latest report as the check run's output, unless
 // nothing changed. Status and conclusion are the notifier's, which the
@@ -191,7 +232,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 		return
 	}
 	r.write(ctx, "check run", false, func(repo *githubapi.Repo) error {
-		rep, tail, dirty := r.snapshot()
+		rep, text, dirty := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil
 		}
@@ -203,8 +244,8 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 			Title:   github.String(limit(rep.Title(), 200)),
 			Summary: github.String(limit(summary, maxOutput)),
 		}
-		if strings.TrimSpace(tail) != "" {
-			output.Text = github.String(limit("Output of the latest step, its end:\n\n```\n"+tail+"\n```", maxOutput))
+		if text != "" {
+			output.Text = github.String(limit(text, maxOutput))
 		}
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
 			github.UpdateCheckRunOptions{Name: githubapi.CheckName, Output: output})
@@ -287,8 +328,8 @@ func stepTable(rep pipeline.Report) string {
 	if rep.Published.URL != "" {
 		fmt.Fprintf(&b, "\nPull request: %s\n", rep.Published.URL)
 	}
-	if rep.TaskURL != "" {
-		fmt.Fprintf(&b, "\nLogs: %s\n", rep.TaskURL)
+	if rep.LogsURL != "" {
+		fmt.Fprintf(&b, "\nLogs: %s\n", rep.LogsURL)
 	}
 	return b.String()
 }
@@ -324,8 +365,8 @@ func finalComment(rep pipeline.Report, command string) string {
 		}
 		b.WriteString(retry)
 	}
-	if rep.TaskURL != "" {
-		fmt.Fprintf(&b, "\n\nLogs: %s", rep.TaskURL)
+	if rep.LogsURL != "" {
+		fmt.Fprintf(&b, "\n\nLogs: %s", rep.LogsURL)
 	}
 	return limit(b.String(), maxOutput)
 }

@@ -31,3 +31,10 @@ func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
 		t.Fatalf("final comment %q does not advise /bot retry", got)
 	}
 }
+
+func TestACodeBlockHoldsTextWithFencesOfItsOwn(t *testing.T) {
+	got := codeBlock("before\n```\nnot the end\n```\nafter\n")
+	if !strings.HasPrefix(got, "````\n") || !strings.HasSuffix(got, "\nafter\n````\n") {
+		t.Fatalf("got %q", got)
+	}
+}

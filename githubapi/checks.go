@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -29,6 +30,15 @@ var (
 
 // TaskURL is the page of a task on the bot, the check run's details link.
 func TaskURL(publicURL, taskID string) string { return publicURL + "/tasks/" + taskID }
+
+// CheckRunURL is a check run's page on GitHub, where its output is shown
+// to those who may read the repository; "" without a check run.
+func CheckRunURL(webURL, repo string, checkRunID int64) string {
+	if checkRunID == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s/%s/runs/%d", strings.TrimSuffix(webURL, "/"), repo, checkRunID)
+}
 
 // QueueCheckRun creates the queued check run of a task's attempt on a
 // commit, with a Cancel button. Its external ID is the task ID, which is how

@@ -136,6 +136,9 @@ type Pipeline struct {
 	Defaults Defaults
 	// TaskURL, when set, is where a task's page lives, for links.
 	TaskURL func(taskID string) string
+	// LogsURL, when set, is where an attempt's output is shown, for
+	// links; "" when it is nowhere.
+	LogsURL func(t *tasks.Task) string
 }
 
 // Defaults are the operator's choices that a repository may narrow.

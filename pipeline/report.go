@@ -56,8 +56,10 @@ type Report struct {
 	Published Published
 	// Final is set when the attempt is over.
 	Final *Outcome
-	// TaskURL links to the task's page, when there is one.
+	// TaskURL links to the task's page, its history, when there is one.
 	TaskURL string
+	// LogsURL links to where the attempt's output is shown, when it is.
+	LogsURL string
 }
 
 // Outcome is how an attempt ended.
@@ -139,7 +141,7 @@ func (r Report) Summary() string {
 		}
 	}
 	if r.TaskURL != "" {
-		fmt.Fprintf(&b, "\nLogs and history: %s\n", r.TaskURL)
+		fmt.Fprintf(&b, "\nHistory: %s\n", r.TaskURL)
 	}
 	return b.String()
 }

@@ -42,6 +42,9 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 	if p.TaskURL != nil {
 		r.report.TaskURL = p.TaskURL(t.ID)
 	}
+	if p.LogsURL != nil {
+		r.report.LogsURL = p.LogsURL(t)
+	}
 	for i := range r.report.Steps {
 		r.report.Steps[i].State = StepPending
 	}

@@ -168,8 +168,8 @@ func (r *run) pullRequestBody() string {
 	if len(r.report.Blocked) > 0 {
 		b.WriteString("\n" + r.report.BlockedList())
 	}
-	if r.report.TaskURL != "" {
-		fmt.Fprintf(&b, "\nLogs: %s\n", r.report.TaskURL)
+	if r.report.LogsURL != "" {
+		fmt.Fprintf(&b, "\nLogs: %s\n", r.report.LogsURL)
 	}
 	b.WriteString("\n---\nReview it as you would any contribution. To change it, comment `/oneshot <what to change>` here.\n")
 	return b.String()

@@ -210,6 +210,14 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 		!strings.Contains(pr.Body, "go test ./...") || !strings.Contains(strings.Join(pr.Reviewers, ","), "writer") {
 		t.Fatalf("pull request %+v", pr)
 	}
+	// The logs are the check run's, shown by GitHub to those who may read
+	// the repository: each step's output, the tests' included.
+	if logs := fmt.Sprintf("Logs: %s/%s/runs/%d", b.gh.URL(), b.repo.FullName, run.ID); !strings.Contains(pr.Body, logs) {
+		t.Fatalf("the pull request does not link the logs (%s): %s", logs, pr.Body)
+	}
+	if !strings.Contains(run.Output.Text, "### verify, its end") || !strings.Contains(run.Output.Text, "ok  \tgithub.com/google/uuid") {
+		t.Fatalf("the check run's final text lacks the tests' output:\n%s", run.Output.Text)
+	}
 	if got := b.gh.FileAt(t, b.repo, pr.HeadSHA, "hello.go"); !strings.Contains(got, `return "hello"`) {
 		t.Fatalf("the head commit does not hold the agent's change: %q", got)
 	}

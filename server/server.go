@@ -96,6 +96,9 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
 				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},
 			TaskURL: func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
+			// The check run shows the output to those who may read the
+			// repository; the bot's own pages show no code.
+			LogsURL: func(t *tasks.Task) string { return githubapi.CheckRunURL(cfg.GitHub.WebURL, t.Repo, t.CheckRunID) },
 		}
 	}
 	intake := &handlers.Intake{
