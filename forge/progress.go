@@ -95,7 +95,7 @@ type taskReporter struct {
 	mu       sync.Mutex
 	latest   pipeline.Report
 	dirty    bool
-	steps    string // the step table last written to the status comment
+	steps    string       // the step table last written to the status comment
 	outputs  []stepOutput // each step run so far, in order
 	finished bool
 

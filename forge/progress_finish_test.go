@@ -42,7 +42,7 @@ func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) 
 	r := p.For(task)
 	rep := pipeline.Report{Task: task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}}
 	r.Update(rep)
-	waitForRequest(t, gh, "POST")
+	waitForRequest(t, gh, "POST", "/repos/acme/widgets/issues/1/comments")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -61,17 +61,17 @@ func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) 
 	}
 }
 
-// waitForRequest waits, up to 10 s, for the fake to receive a request.
-func waitForRequest(t *testing.T, gh *githubtest.Server, method string) {
+// waitForRequest waits, up to 10 s, for the fake to answer a request.
+func waitForRequest(t *testing.T, gh *githubtest.Server, method, path string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, req := range gh.Requests() {
-			if req.Method == method {
+			if req.Method == method && req.Path == path && req.Status != 0 {
 				return
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("no %s request reached the fake", method)
+	t.Fatalf("no %s %s reached the fake", method, path)
 }
