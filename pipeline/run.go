@@ -49,13 +49,26 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 		r.report.Steps[i].State = StepPending
 	}
 	r.reporter.Update(r.report.clone())
+	defer func() {
+		if v := recover(); v != nil {
+			// People see the attempt stop before the panic goes on to the
+			// queue, which logs it with its stack and ends the attempt.
+			r.finish(ctx, Outcome{State: tasks.Failed, Reason: "an internal error in the bot stopped it during " + r.report.Steps[r.current].Name})
+			panic(v)
+		}
+	}()
 
 	out := r.execute(ctx)
+	r.finish(ctx, out)
+	return out.State, out.Reason, nil
+}
+
+// finish shows the attempt's end, even when ctx is over.
+func (r *run) finish(ctx context.Context, out Outcome) {
 	r.report.Final = &out
 	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	r.reporter.Finish(finishCtx, r.report.clone())
-	return out.State, out.Reason, nil
 }
 
 // run is one attempt in progress.

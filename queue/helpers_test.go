@@ -103,6 +103,7 @@ type scriptedRunner struct {
 	mu      sync.Mutex
 	result  *tasks.State
 	late    *tasks.State
+	panics  bool
 	runs    int
 }
 
@@ -121,12 +122,28 @@ func (r *scriptedRunner) finishAsItEnds(s tasks.State) {
 	r.late = &s
 }
 
+// panic makes every attempt panic.
+func (r *scriptedRunner) panic() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.panics = true
+}
+
+func (r *scriptedRunner) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs
+}
+
 func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
 	r.mu.Lock()
 	r.runs++
-	result, late := r.result, r.late
+	result, late, panics := r.result, r.late, r.panics
 	r.mu.Unlock()
 	r.started <- t.ID
+	if panics {
+		panic("scripted")
+	}
 	if result != nil {
 		return *result, "scripted", nil
 	}

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -30,8 +32,10 @@ const (
 	// intakeMaxAttempts retries an intake that failed (GitHub down, say)
 	// with River's backoff, for about a day, before giving up.
 	intakeMaxAttempts = 12
-	// taskMaxAttempts lets River rescue an attempt whose process died twice
-	// before it gives up on it.
+	// taskMaxAttempts lets River run an attempt again after its process
+	// died mid-run, once. Its last try does not run the attempt but ends it
+	// as failed (see attemptWorker.Work), so no task stays running after
+	// River gives up on its job.
 	taskMaxAttempts = 3
 	// handBackGrace is what an attempt gets beyond its deadline to record
 	// how it ended before River cancels it.
@@ -168,8 +172,9 @@ func (q *Queue) insertAttempt(ctx context.Context, tx *sql.Tx, t *tasks.Task) er
 }
 
 // Cancel stops a task's live attempt: a queued one is cancelled at once, a
-// running one within a second wherever it runs. It reports whether there
-// was a live attempt to cancel.
+// running one within a second wherever it runs, and one whose job River no
+// longer works at once. It reports whether there was a live attempt to
+// cancel.
 func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 	t, err := q.DB.Get(ctx, id)
 	if err != nil {
@@ -193,7 +198,40 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 		cancel(tasks.ErrCancelled)
 	}
 	q.mu.Unlock()
+	// No worker will read the request when River has given up on the job:
+	// a task an older bot left running, or one whose end could not be
+	// recorded on River's last try.
+	working, err := q.jobLive(ctx, t)
+	if err != nil || working {
+		return working, err
+	}
+	switch err := q.conclude(ctx, t, tasks.Running, tasks.Cancelled, "cancelled by "+actor); {
+	case errors.Is(err, tasks.ErrNotFound):
+		return false, nil // it ended meanwhile
+	case err != nil:
+		return false, err
+	}
 	return true, nil
+}
+
+// jobLive reports whether River still has the job of a task's current
+// attempt to work: waiting, running, or to be retried.
+func (q *Queue) jobLive(ctx context.Context, t *tasks.Task) (bool, error) {
+	res, err := q.river.JobList(ctx, river.NewJobListParams().
+		Kinds(attemptArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled).
+		Where("args ->> 'task_id' = @task_id", river.NamedArgs{"task_id": t.ID}))
+	if err != nil {
+		return false, fmt.Errorf("look up the job of %s: %w", t.ID, err)
+	}
+	for _, job := range res.Jobs {
+		var args attemptArgs
+		if err := json.Unmarshal(job.EncodedArgs, &args); err == nil && args.Attempt == t.Attempt {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // conclude moves an attempt from one state to another, if it is still in

@@ -236,3 +236,26 @@ func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 		}
 	})
 }
+
+func TestAnAttemptThatPanicsEndsFailedAndVisibly(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		b.runner.panic()
+		task := b.create(t, "o/r", 1)
+		start(t, b.queue)
+		b.waitStarted(t)
+		b.waitState(t, task.ID, tasks.Failed)
+		history, err := b.db.History(context.Background(), task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := history[len(history)-1]; !strings.Contains(last.Detail, "internal error") || strings.Contains(last.Detail, "scripted") {
+			t.Fatalf("last entry %+v, want an internal error that keeps the panic to the log", last)
+		}
+		want := task.ID + "#1:failed"
+		waitFor(t, 10*time.Second, "the notifier", func() bool { return slices.Contains(b.notifier.seen(), want) })
+		if n := b.runner.count(); n != 1 {
+			t.Fatalf("the attempt ran %d times", n)
+		}
+	})
+}

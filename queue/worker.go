@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -75,7 +77,20 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
-	// tasks.Running here means River rescued the job from a process that died.
+	// tasks.Running here means an earlier run of this job never recorded
+	// how the attempt ended: River rescued it from a process that died, or
+	// retried it after an error. On River's last try, running it again
+	// would risk a death River answers by discarding the job, leaving the
+	// task running for ever; it ends here instead, where people see it.
+	if t.State == tasks.Running && job.Attempt >= job.MaxAttempts {
+		detail := fmt.Sprintf("the attempt was interrupted %d times before it could finish (the bot was killed or lost its database), so oneshot gave up on it",
+			job.Attempt-1)
+		if err := q.conclude(ctx, t, tasks.Running, tasks.Failed, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			return err
+		}
+		log.Warn().Int("tries", job.Attempt-1).Msg("Gave up on an attempt that kept being interrupted.")
+		return nil
+	}
 	detail := "started"
 	if t.State == tasks.Running {
 		detail = "resumed after the bot restarted"
@@ -88,7 +103,7 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	}
 	log.Info().Msg("Attempt started.")
 
-	state, detail := q.runAttempt(ctx, t)
+	state, detail := q.runAttempt(ctx, t, log)
 	// Record the end even when ctx is over: that is when it matters most.
 	end := context.WithoutCancel(ctx)
 	if err := q.conclude(end, t, tasks.Running, state, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
@@ -102,9 +117,13 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	return nil
 }
 
+// errPanicked is how an attempt whose runner panicked ends. What the panic
+// said stays in the log: it may hold anything, and the detail is public.
+var errPanicked = errors.New("the attempt stopped on an internal error in the bot; the bot's log has the details")
+
 // runAttempt runs the runner under the attempt's deadline and cancel, and
 // says how the attempt ended. tasks.Queued means it was handed back at shutdown.
-func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, string) {
+func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, log zerolog.Logger) (tasks.State, string) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	runCtx, stop := context.WithTimeoutCause(runCtx, q.cfg.TaskTimeout, tasks.ErrDeadline)
@@ -123,7 +142,7 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 		cancel(tasks.ErrShutdown)
 	}
 	stopWatch := q.watchCancel(runCtx, t.ID, cancel)
-	state, detail, err := q.cfg.Runner.Run(runCtx, t)
+	state, detail, err := q.run(runCtx, t, log)
 	stopWatch()
 
 	// A success stands, whatever ended the context as it came: the work
@@ -132,6 +151,9 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 		return state, detail
 	}
 	switch cause := context.Cause(runCtx); {
+	case errors.Is(err, errPanicked):
+		// Before a hand-back: an attempt that panics would panic again.
+		return tasks.Failed, err.Error()
 	case errors.Is(cause, tasks.ErrShutdown) || (ctx.Err() != nil && q.stopping.Load()):
 		return tasks.Queued, "handed back to the queue: the bot is shutting down"
 	case errors.Is(cause, tasks.ErrCancelled):
@@ -146,6 +168,19 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task) (tasks.State, str
 	default:
 		return tasks.Failed, fmt.Sprintf("the attempt ended in state %q", state)
 	}
+}
+
+// run calls the runner, turning a panic into errPanicked. River would
+// otherwise take the panic as a failed try and run the attempt again, and
+// after its last try leave the task recorded as running for ever.
+func (q *Queue) run(ctx context.Context, t *tasks.Task, log zerolog.Logger) (state tasks.State, detail string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error().Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).Msg("The attempt panicked; it ends as failed.")
+			state, detail, err = tasks.Failed, "", errPanicked
+		}
+	}()
+	return q.cfg.Runner.Run(ctx, t)
 }
 
 // watchCancel polls for a cancel requested by any process, since the one

@@ -1,0 +1,197 @@
+package queue
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/internal/pgtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// These tests put a task and its River job in the state a bot leaves them
+// in when it dies mid-attempt, which no test can do to its own process.
+
+func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		ctx := context.Background()
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		// Two processes died running it: the task says running, and River
+		// is about to make its last try.
+		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+
+		e := notifier.wait(t, task.ID, tasks.Failed)
+		if !strings.Contains(e.Detail, "interrupted 2 times") {
+			t.Fatalf("failed with %q, want the reason", e.Detail)
+		}
+		if n := runner.count(); n != 0 {
+			t.Fatalf("the attempt ran %d times on River's last try", n)
+		}
+	})
+}
+
+func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		q, _, notifier := recordingQueue(t, url)
+		ctx := context.Background()
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		// River discarded the job after its last try; the task says running.
+		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+		execSQL(t, q, `UPDATE river_job SET state = 'discarded', finalized_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+
+		if ok, err := q.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		got, err := q.Get(ctx, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != tasks.Cancelled {
+			t.Fatalf("after the cancel the task is %s", got.State)
+		}
+		notifier.wait(t, task.ID, tasks.Cancelled)
+		if _, err := q.Live(ctx, "o/r", 1); err == nil {
+			t.Fatal("the issue still has a live task")
+		}
+	})
+}
+
+func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		q, _, _ := recordingQueue(t, url)
+		ctx := context.Background()
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		// Another process runs it; its job is River's, running.
+		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+
+		if ok, err := q.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		got, err := q.Get(ctx, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != tasks.Running {
+			t.Fatalf("the task is %s; its worker should have ended it", got.State)
+		}
+		if requested, err := q.DB.cancelRequested(ctx, task.ID); !requested || err != nil {
+			t.Fatalf("cancel requested: %v %v", requested, err)
+		}
+	})
+}
+
+func eachDatabase(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		test(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		test(t, pgtest.URL(t))
+	})
+}
+
+func recordingQueue(t *testing.T, url string) (*Queue, *countingRunner, *eventNotifier) {
+	t.Helper()
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	runner, notifier := &countingRunner{}, &eventNotifier{changed: make(chan struct{}, 1)}
+	q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute,
+		Intake: idle{}, Runner: runner, Notifier: notifier,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, runner, notifier
+}
+
+func execSQL(t *testing.T, q *Queue, query string, args ...any) {
+	t.Helper()
+	if _, err := q.DB.sql.ExecContext(context.Background(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingRunner ends every attempt as succeeded, and counts them.
+type countingRunner struct {
+	mu   sync.Mutex
+	runs int
+}
+
+func (r *countingRunner) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.runs++
+	return tasks.Succeeded, "", nil
+}
+
+func (r *countingRunner) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs
+}
+
+// eventNotifier keeps what it is told.
+type eventNotifier struct {
+	mu      sync.Mutex
+	events  map[string][]tasks.Event
+	changed chan struct{}
+}
+
+func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) {
+	n.mu.Lock()
+	if n.events == nil {
+		n.events = map[string][]tasks.Event{}
+	}
+	n.events[t.ID] = append(n.events[t.ID], e)
+	n.mu.Unlock()
+	select {
+	case n.changed <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the event that put a task in a state, once it comes.
+func (n *eventNotifier) wait(t *testing.T, id string, state tasks.State) tasks.Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		n.mu.Lock()
+		for _, e := range n.events[id] {
+			if e.State == state {
+				n.mu.Unlock()
+				return e
+			}
+		}
+		n.mu.Unlock()
+		select {
+		case <-n.changed:
+		case <-timeout:
+			t.Fatalf("the notifier never heard of %s becoming %s", id, state)
+		}
+	}
+}
