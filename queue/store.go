@@ -183,11 +183,13 @@ func (db *DB) History(ctx context.Context, id string) ([]tasks.Event, error) {
 	return out, rows.Err()
 }
 
-// StartsSince counts the attempts queued since a time, on a repository or,
-// when actor is not empty, by an actor; the rate limits use it.
+// StartsSince counts the attempts someone started since a time, on a
+// repository or, when actor is not empty, by an actor; the rate limits use
+// it. An attempt handed back at shutdown is queued again by no one, and is
+// not counted: a deploy must not use up the limits.
 func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error) {
 	query := `SELECT COUNT(*) FROM oneshot_task_events e JOIN oneshot_tasks t ON t.id = e.task_id
-		WHERE e.state = 'queued' AND e.at >= $1 AND t.repo = $2`
+		WHERE e.state = 'queued' AND e.actor <> '' AND e.at >= $1 AND t.repo = $2`
 	args := []any{since.UnixMilli(), repo}
 	if actor != "" {
 		query = `SELECT COUNT(*) FROM oneshot_task_events

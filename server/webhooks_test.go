@@ -289,6 +289,36 @@ func TestTheRateLimitPerActorAnswersWithAComment(t *testing.T) {
 	}
 }
 
+func TestTheRateLimitPerRepositoryAnswersWithACommentAndHandBacksDoNotCount(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "ONESHOT_TASKS_PER_REPO_PER_HOUR", "2")
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the first task", func() bool { return len(b.runner.starts()) == 1 })
+	// A deploy hands the running attempt back; the next process runs it.
+	if err := b.srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b.srv = b.start(t)
+	waitFor(t, wait, "the attempt to run again", func() bool { return len(b.runner.starts()) == 2 })
+
+	onIssue := func(n int, by string) func(map[string]any) {
+		return func(p map[string]any) {
+			labelled("agent", by)(p)
+			p["issue"].(map[string]any)["number"] = n
+		}
+	}
+	b.deliver(t, "issues", "issues.labeled", onIssue(2, "maintainer"))
+	waitFor(t, wait, "the second task", func() bool { return len(b.tasks(t)) == 2 })
+	b.deliver(t, "issues", "issues.labeled", onIssue(3, "writer"))
+	waitFor(t, wait, "the limit reply", func() bool { return len(b.botComments(3)) == 1 })
+	if reply := b.botComments(3)[0]; !strings.Contains(reply, "limit") || !strings.Contains(reply, b.repo.FullName) {
+		t.Fatalf("reply %q", reply)
+	}
+	if n := len(b.tasks(t)); n != 2 {
+		t.Fatalf("%d tasks", n)
+	}
+}
+
 func TestThePermissionCallIsRetriedOnServerErrorsAndRateLimits(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
