@@ -15,9 +15,11 @@ type ParsedCommand struct {
 }
 
 // ParseCommand reads a comment whose first line starts with the command
-// word, as in "/oneshot fix the flaky test". "cancel", "retry" and "help"
-// alone after the word are commands; anything else is instructions, the
-// lines after the first included. ok is false for any other comment.
+// word, as in "/oneshot fix the flaky test". "cancel", "retry" or "help" as
+// the next word is that command, whatever follows: people give reasons, as
+// in "/oneshot cancel, this was wrong", and a cancel must never start work.
+// Anything else is instructions, the lines after the first included. ok is
+// false for any other comment.
 func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	body = strings.TrimLeft(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
 	first, rest, _ := strings.Cut(body, "\n")
@@ -26,8 +28,8 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 		return ParsedCommand{}, false
 	}
 	args := strings.TrimSpace(first[len(fields[0]):])
-	if len(fields) == 2 && strings.TrimSpace(rest) == "" {
-		switch strings.ToLower(fields[1]) {
+	if len(fields) > 1 {
+		switch strings.ToLower(strings.TrimRight(fields[1], ".,:;!")) {
 		case "cancel":
 			return ParsedCommand{Command: tasks.CommandCancel}, true
 		case "retry":
