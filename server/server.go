@@ -30,8 +30,25 @@ import (
 // WebhookPath is where GitHub delivers webhooks; app.yml names it.
 const WebhookPath = githubapp.DefaultWebhookRoute
 
-// readHeaderTimeout bounds a slow client's headers.
-const readHeaderTimeout = 10 * time.Second
+// Limits on what one HTTP request may take. GitHub sends a delivery at once
+// and gives up on it after 10 seconds, so a client slower than these is not
+// GitHub and must not hold a connection or memory.
+const (
+	// maxWebhookBody is GitHub's cap on a webhook payload, 25 MB. The
+	// dispatcher reads a whole body before it checks the signature, so
+	// the cap bounds what anyone may make the bot read.
+	maxWebhookBody = 25 << 20
+	// readHeaderTimeout bounds a slow client's headers.
+	readHeaderTimeout = 10 * time.Second
+	// readTimeout bounds the whole request, body included.
+	readTimeout = 30 * time.Second
+	// writeTimeout bounds the handling and the answer; a webhook is
+	// answered once its trigger is recorded, in milliseconds.
+	writeTimeout = 30 * time.Second
+	// idleTimeout is how long a kept-alive connection waits for the next
+	// request.
+	idleTimeout = 2 * time.Minute
+)
 
 // Options are what New takes besides the configuration.
 type Options struct {
@@ -135,9 +152,10 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		BotLogin: botLogin,
 	}
 	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine}
-	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret)
+	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
+		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
-	mux.Handle("POST "+WebhookPath, dispatcher)
+	mux.Handle("POST "+WebhookPath, http.MaxBytesHandler(dispatcher, maxWebhookBody))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /tasks/{id}", s.taskPage)
@@ -195,7 +213,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	httpServer := &http.Server{Handler: s.handler, ReadHeaderTimeout: readHeaderTimeout}
+	httpServer := newHTTPServer(s.handler)
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
 	s.log.Info().Str("listen", ln.Addr().String()).Msg("Listening for webhooks.")
@@ -211,6 +229,30 @@ func (s *Server) Run(ctx context.Context) error {
 	err = httpServer.Shutdown(stopCtx)
 	<-served
 	return errors.Join(err, s.Shutdown(stopCtx))
+}
+
+// newHTTPServer serves handler within the limits above.
+func newHTTPServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+	}
+}
+
+// webhookError answers 413 for a body over maxWebhookBody, which the
+// dispatcher would call invalid, and leaves every other error to it.
+func webhookError(w http.ResponseWriter, r *http.Request, err error) {
+	var invalid githubapp.ValidationError
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &invalid) && errors.As(invalid.Cause, &tooBig) {
+		zerolog.Ctx(r.Context()).Warn().Int64("limit", tooBig.Limit).Msg("Refused a webhook larger than GitHub sends.")
+		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	githubapp.DefaultErrorCallback(w, r, err)
 }
 
 // ready answers 200 when the database answers and the workers run.

@@ -123,6 +123,19 @@ func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {
 	}
 }
 
+func TestAPayloadLargerThanGitHubSendsIsRefusedAndStartsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	small := b.payload(t, "issues.labeled", labelled("agent", "writer"))
+	body := append([]byte(`{"padding":"`+strings.Repeat("x", 26<<20)+`",`), small[1:]...)
+	if status := b.post(t, "issues", "oversized", body); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413", status)
+	}
+	if b.seen(t, "oversized") || b.writes() != 0 || len(b.tasks(t)) != 0 {
+		t.Fatal("an oversized payload was acted on")
+	}
+}
+
 func TestTruncatedJSONStartsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
