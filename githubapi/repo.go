@@ -67,6 +67,15 @@ func (r *Repo) React(ctx context.Context, issue int, commentID int64, content st
 	return nil
 }
 
+// ReactToReviewComment adds a reaction to a pull request review comment,
+// which GitHub numbers apart from issue comments.
+func (r *Repo) ReactToReviewComment(ctx context.Context, pull int, commentID int64, content string) error {
+	if _, _, err := r.Client.Reactions.CreatePullRequestCommentReaction(ctx, r.Owner, r.Name, commentID, content); err != nil {
+		return fmt.Errorf("react on a review comment of %s#%d: %w", r.FullName(), pull, err)
+	}
+	return nil
+}
+
 // Comment posts a comment on an issue or pull request.
 func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.IssueComment, error) {
 	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -99,6 +100,67 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)
+}
+
+// ReviewComment takes the command comments of a review on a pull request
+// oneshot opened: feedback on a line for a follow-up, or cancel, retry or
+// help, as in the pull request's conversation.
+type ReviewComment struct{ Base }
+
+var _ githubapp.EventHandler = (*ReviewComment)(nil)
+
+// Handles names the event.
+func (h *ReviewComment) Handles() []string { return []string{"pull_request_review_comment"} }
+
+// Handle accepts pull_request_review_comment.created that starts with the
+// command word.
+func (h *ReviewComment) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var event reviewCommentEvent
+	if err := decode(payload, &event); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	if event.Action != "created" {
+		return ignore(ctx, "pull_request_review_comment action "+event.Action)
+	}
+	if isBot(event.Sender) || isBot(event.Comment.User) {
+		return ignore(ctx, "comment by a bot")
+	}
+	cmd, ok := ParseCommand(event.Comment.Body, h.Command)
+	if !ok {
+		return ignore(ctx, "comment is not a command")
+	}
+	pull := event.PullRequest
+	if err := needIssue(&event.envelope, issue{Number: pull.Number}); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
+	if pull.User.Login != h.BotLogin {
+		return ignore(ctx, "command on a pull request oneshot did not open")
+	}
+	if cmd.Command == tasks.CommandStart {
+		cmd.Command = tasks.CommandFollowUp
+		cmd.Instructions = onLine(event.Comment.Path, event.Comment.Line, cmd.Instructions)
+	}
+	t := tasks.Trigger{
+		DeliveryID:   deliveryID,
+		Event:        eventType,
+		Command:      cmd.Command,
+		Issue:        pull.Number,
+		Actor:        event.Sender.Login,
+		CommentID:    event.Comment.ID,
+		Instructions: cmd.Instructions,
+	}
+	repoOf(&t, event.envelope)
+	return h.accept(ctx, t)
+}
+
+// onLine says where review feedback was left: "rename this" means little
+// without the line it is on.
+func onLine(path string, line int, feedback string) string {
+	where := "`" + path + "`"
+	if line > 0 {
+		where += fmt.Sprintf(" line %d", line)
+	}
+	return strings.TrimSpace(fmt.Sprintf("Review comment on %s:\n%s", where, feedback))
 }
 
 // CheckRun takes the re-run of our check run and presses of its buttons.

@@ -47,7 +47,8 @@ func FuzzWebhook(f *testing.F) {
 	accepter := &recordingAccepter{}
 	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
 	dispatcher := githubapp.NewEventDispatcher([]githubapp.EventHandler{
-		&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base}, &handlers.CheckRun{Base: base},
+		&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base},
+		&handlers.ReviewComment{Base: base}, &handlers.CheckRun{Base: base},
 	}, fuzzSecret)
 
 	f.Fuzz(func(t *testing.T, eventIndex uint8, body []byte) {

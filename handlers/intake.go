@@ -264,8 +264,11 @@ func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.T
 // react puts 👀 on the triggering comment, or on the issue for a label.
 // Button presses and re-runs have nothing to react on.
 func (in *Intake) react(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
-	if t.Event == "check_run" {
+	switch t.Event {
+	case "check_run":
 		return nil
+	case "pull_request_review_comment":
+		return repo.ReactToReviewComment(ctx, t.Issue, t.CommentID, "eyes")
 	}
 	return repo.React(ctx, t.Issue, t.CommentID, "eyes")
 }

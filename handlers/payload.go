@@ -56,6 +56,21 @@ type issueCommentEvent struct {
 	} `json:"comment"`
 }
 
+type reviewCommentEvent struct {
+	envelope
+	PullRequest struct {
+		Number int  `json:"number"`
+		User   user `json:"user"`
+	} `json:"pull_request"`
+	Comment struct {
+		ID   int64  `json:"id"`
+		Body string `json:"body"`
+		User user   `json:"user"`
+		Path string `json:"path"`
+		Line int    `json:"line"` // 0 on a comment on a whole file, or on lines since changed
+	} `json:"comment"`
+}
+
 type checkRunEvent struct {
 	envelope
 	CheckRun struct {

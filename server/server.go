@@ -167,7 +167,10 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 // Handlers are the webhook handlers of the bot; app.yml subscribes to
 // their events.
 func Handlers(base handlers.Base) []githubapp.EventHandler {
-	return []githubapp.EventHandler{&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base}, &handlers.CheckRun{Base: base}}
+	return []githubapp.EventHandler{
+		&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base},
+		&handlers.ReviewComment{Base: base}, &handlers.CheckRun{Base: base},
+	}
 }
 
 // Handler serves webhooks, health and task pages.

@@ -384,6 +384,62 @@ func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 	}
 }
 
+func TestACommandInAReviewOfAPullRequestOneshotOpenedIsAFollowUpOnItsLine(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const pull = 2 // the fixture's
+	reviewed := func(body, by, pullAuthor string) func(map[string]any) {
+		return func(p map[string]any) {
+			p["comment"].(map[string]any)["body"] = body
+			p["comment"].(map[string]any)["user"].(map[string]any)["login"] = by
+			p["sender"].(map[string]any)["login"] = by
+			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = pullAuthor
+		}
+	}
+	bot := b.gh.BotLogin()
+
+	// Refused and ignored first, while the pull request has no live task.
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot rename the flag", "reader", bot))
+	waitFor(t, wait, "the refusal", func() bool { return len(b.botComments(pull)) == 1 })
+	if reply := b.botComments(pull)[0]; !strings.Contains(reply, "@reader") || !strings.Contains(reply, "write access") {
+		t.Fatalf("reply %q", reply)
+	}
+	for name, edit := range map[string]func(map[string]any){
+		"on someone else's pull request": reviewed("/oneshot rename the flag", "writer", "writer"),
+		"by a bot":                       reviewed("/oneshot rename the flag", "renovate[bot]", bot),
+		"not a command":                  reviewed("please rename the flag", "writer", bot),
+		"edited": func(p map[string]any) {
+			reviewed("/oneshot rename the flag", "writer", bot)(p)
+			p["action"] = "edited"
+		},
+	} {
+		if id := b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", edit); b.seen(t, id) {
+			t.Errorf("a review comment %s was accepted", name)
+		}
+	}
+	if n := len(b.tasks(t)); n != 0 {
+		t.Fatalf("%d tasks", n)
+	}
+
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot rename the flag to --quiet", "writer", bot))
+	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
+	task := b.onlyTask(t)
+	if task.Kind != tasks.KindFollowUp || task.PullRequest != pull || task.Requester != "writer" ||
+		task.Instructions != "Review comment on `README.md` line 265:\nrename the flag to --quiet" {
+		t.Fatalf("task %+v", task)
+	}
+	reactions := b.gh.Reactions(b.repo)
+	if len(reactions) != 1 || !reactions[0].ReviewComment || reactions[0].Content != "eyes" {
+		t.Fatalf("reactions %+v, want eyes on the review comment", reactions)
+	}
+
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot cancel", "writer", bot))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+}
+
 // onlyTask returns the one task, failing otherwise.
 func (b *testBundle) onlyTask(t *testing.T) *tasks.Task {
 	t.Helper()

@@ -34,9 +34,12 @@ type Reaction struct {
 	ID        int64
 	Issue     int   // the issue reacted to, or the comment's issue
 	CommentID int64 // 0 for a reaction to the issue itself
-	User      string
-	Content   string
-	CreatedAt time.Time
+	// ReviewComment says CommentID is a pull request review comment's, not
+	// an issue comment's.
+	ReviewComment bool
+	User          string
+	Content       string
+	CreatedAt     time.Time
 }
 
 // AddComment adds a comment by login to issue n of repo, as if a person
@@ -248,6 +251,19 @@ func (s *Server) reactToComment(w http.ResponseWriter, r *http.Request, c *call)
 	})
 }
 
+// reactToReviewComment answers POST /repos/{owner}/{repo}/pulls/comments/{id}/reactions.
+func (s *Server) reactToReviewComment(w http.ResponseWriter, r *http.Request, c *call) {
+	s.react(w, r, c, func() (int, int64, bool) {
+		id, _ := pathInt(r, "id")
+		cm := s.reviewComments[id]
+		if cm == nil || !strings.EqualFold(cm.Repo, c.repo.FullName) {
+			writeError(w, http.StatusNotFound, "Not Found")
+			return 0, 0, false
+		}
+		return cm.Issue, cm.ID, true
+	})
+}
+
 // react adds the bot's reaction to what target finds (answering 404
 // itself when it finds nothing): 201 for a new one, 200 with the existing
 // one when the bot already reacted so, as GitHub does.
@@ -269,14 +285,15 @@ func (s *Server) react(w http.ResponseWriter, r *http.Request, c *call, target f
 		return
 	}
 	login := s.BotLogin()
+	review := strings.Contains(r.URL.Path, "/pulls/comments/")
 	for _, re := range c.repo.reactions {
-		if re.Issue == issue && re.CommentID == commentID && re.User == login && re.Content == req.Content {
+		if re.Issue == issue && re.CommentID == commentID && re.ReviewComment == review && re.User == login && re.Content == req.Content {
 			writeJSON(w, http.StatusOK, s.reactionJSON(re))
 			return
 		}
 	}
 	re := Reaction{
-		ID: s.newID(), Issue: issue, CommentID: commentID,
+		ID: s.newID(), Issue: issue, CommentID: commentID, ReviewComment: review,
 		User: login, Content: req.Content, CreatedAt: now(),
 	}
 	c.repo.reactions = append(c.repo.reactions, re)

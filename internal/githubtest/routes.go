@@ -75,6 +75,7 @@ func (s *Server) apiRoutes() []route {
 		inst("GET", repo+"/check-runs/{id}", "checks:read", s.getCheckRun),
 		inst("PATCH", repo+"/check-runs/{id}", "checks:write", s.updateCheckRun),
 
+		inst("POST", repo+"/pulls/comments/{id}/reactions", "pull_requests:write", s.reactToReviewComment),
 		inst("GET", repo+"/pulls", "pull_requests:read", s.listPulls),
 		inst("POST", repo+"/pulls", "pull_requests:write", s.createPull),
 		inst("GET", repo+"/pulls/{number}", "pull_requests:read", s.getPull),

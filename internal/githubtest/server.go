@@ -60,6 +60,7 @@ type Server struct {
 	users           map[string]*user // by lower-case login
 	repos           map[string]*Repo // by lower-case full name
 	comments        map[int64]*Comment
+	reviewComments  map[int64]*Comment // GitHub numbers them apart from issue comments
 	faults          []*fault
 	slows           []slow
 	requests        []Request
@@ -100,6 +101,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		users:           map[string]*user{},
 		repos:           map[string]*Repo{},
 		comments:        map[int64]*Comment{},
+		reviewComments:  map[int64]*Comment{},
 		searchRemaining: DefaultSearchLimit,
 	}
 	for _, o := range opts {

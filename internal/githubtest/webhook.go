@@ -88,6 +88,7 @@ func (s *Server) Adapt(payload map[string]any, repo *Repo) {
 		}
 	}
 	s.importIssue(payload, repo)
+	s.importReviewComment(payload, repo)
 }
 
 // importIssue adds the payload's issue and comment to repo unless it has
@@ -127,6 +128,39 @@ func (s *Server) importIssue(payload map[string]any, repo *Repo) {
 	if login != "" {
 		s.addComment(repo, st, id, login, body)
 	}
+}
+
+// importReviewComment adds the pull request and review comment of a
+// pull_request_review_comment payload to repo unless it has them. The pull
+// request exists as its issue side only, which is what comments and
+// reactions need. The caller holds s.mu.
+func (s *Server) importReviewComment(payload map[string]any, repo *Repo) {
+	pr, _ := payload["pull_request"].(map[string]any)
+	comment, _ := payload["comment"].(map[string]any)
+	n, ok := number(pr["number"])
+	if !ok || comment == nil {
+		return
+	}
+	st := repo.issues[int(n)]
+	if st == nil {
+		is := Issue{Number: int(n), State: "open", User: repo.Owner, PullRequest: true}
+		is.Title, _ = pr["title"].(string)
+		is.Body, _ = pr["body"].(string)
+		if login, ok := lookup(pr, "user", "login").(string); ok {
+			is.User = login
+		}
+		st = s.addIssue(repo, is)
+	}
+	id, ok := number(comment["id"])
+	login, _ := lookup(comment, "user", "login").(string)
+	if _, have := s.reviewComments[id]; !ok || have || login == "" {
+		return
+	}
+	body, _ := comment["body"].(string)
+	t := now()
+	s.knowUser(login)
+	s.reviewComments[id] = &Comment{ID: id, Repo: repo.FullName, Issue: st.Number, User: login, Body: body,
+		History: []string{body}, CreatedAt: t, UpdatedAt: t}
 }
 
 // lookup follows keys through nested JSON objects.

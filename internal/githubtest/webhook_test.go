@@ -89,3 +89,37 @@ func TestAdaptedFixtureArrivesSignedAndMatchesTheAPI(t *testing.T) {
 		t.Errorf("wrongly signed delivery answered %d", resp.StatusCode)
 	}
 }
+
+func TestAnAdaptedReviewCommentCanBeReactedToAndRepliedOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	payload := githubtest.Fixture(t, "pull_request_review_comment.created")
+	b.gh.Adapt(payload, b.repo)
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var event github.PullRequestReviewCommentEvent
+	if err := json.Unmarshal(raw, &event); err != nil {
+		t.Fatal(err)
+	}
+	n, id := event.GetPullRequest().GetNumber(), event.GetComment().GetID()
+
+	if is, ok := b.gh.Issue(b.repo, n); !ok || !is.PullRequest || is.User != event.GetPullRequest().GetUser().GetLogin() {
+		t.Fatalf("pull request #%d as an issue: %+v %v", n, is, ok)
+	}
+	if _, _, err := b.client.Reactions.CreatePullRequestCommentReaction(b.ctx, "acme", "widgets", id, "eyes"); err != nil {
+		t.Fatalf("react to the review comment: %v", err)
+	}
+	// Review comments are numbered apart from issue comments.
+	if _, _, err := b.client.Reactions.CreateIssueCommentReaction(b.ctx, "acme", "widgets", id, "eyes"); statusOf(t, err) != http.StatusNotFound {
+		t.Errorf("the review comment reacted to as an issue comment: %v, want 404", err)
+	}
+	if _, _, err := b.client.Issues.CreateComment(b.ctx, "acme", "widgets", n, &github.IssueComment{Body: github.String("on it")}); err != nil {
+		t.Errorf("reply on the pull request: %v", err)
+	}
+	got := b.gh.Reactions(b.repo)
+	if len(got) != 1 || !got[0].ReviewComment || got[0].CommentID != id || got[0].Issue != n {
+		t.Errorf("reactions = %+v", got)
+	}
+}
