@@ -30,6 +30,18 @@ type Intake struct {
 
 var _ tasks.Intake = (*Intake)(nil)
 
+// replyWindow is how long a person without write access, or one asking
+// for help, waits for a second reply of the same kind on the same issue.
+// Anyone may comment on a public repository; unbounded replies would let
+// anyone make the bot post a comment for each of theirs.
+const replyWindow = time.Hour
+
+// Kinds of reply that replyWindow bounds.
+const (
+	replyRefusal = "refusal"
+	replyHelp    = "help"
+)
+
 // Work is what the intake needs of the task queue; *queue.Queue is one.
 type Work interface {
 	Create(ctx context.Context, t *tasks.Task) error
@@ -40,6 +52,7 @@ type Work interface {
 	Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error)
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
 	StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error)
+	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
 }
 
 // Intake handles one trigger.
@@ -52,7 +65,7 @@ func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 		return err
 	}
 	if t.Command == tasks.CommandHelp {
-		return in.reply(ctx, repo, t, helpText(in.Command))
+		return in.replyOnce(ctx, repo, t, replyHelp, helpText(in.Command))
 	}
 
 	// A retried intake finds what its first try already did.
@@ -80,7 +93,7 @@ func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 	}
 	if !allowed {
 		log.Info().Msg("Refused a trigger from someone without write access.")
-		return in.reply(ctx, repo, t, fmt.Sprintf(
+		return in.replyOnce(ctx, repo, t, replyRefusal, fmt.Sprintf(
 			"@%s, thank you, but only people with write access to %s can ask oneshot for work, so I did nothing.",
 			t.Actor, repo.FullName()))
 	}
@@ -279,6 +292,24 @@ func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	_, err := repo.Comment(ctx, t.Issue, body)
 	return err
+}
+
+// replyOnce replies unless a reply of this kind went to the same person
+// on the same issue within replyWindow.
+func (in *Intake) replyOnce(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, kind, body string) error {
+	if t.Issue == 0 {
+		return nil
+	}
+	ok, err := in.Queue.ClaimReply(ctx, t.Repo, t.Issue, t.Actor, kind, t.DeliveryID, time.Now().Add(-replyWindow))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		zerolog.Ctx(ctx).Info().Str("reply", kind).
+			Msg("Did not reply: this person had the same reply on this issue within the hour.")
+		return nil
+	}
+	return in.reply(ctx, repo, t, body)
 }
 
 func helpText(word string) string {

@@ -59,6 +59,17 @@ var migrations = [][]string{
 	},
 	// 2: the status comment a task edits in place, across attempts.
 	{`ALTER TABLE oneshot_tasks ADD COLUMN status_comment_id BIGINT NOT NULL DEFAULT 0`},
+	// 3: the last reply of each kind to each person on each issue, for
+	// replies anyone can ask for.
+	{`CREATE TABLE oneshot_replies (
+		repo        TEXT NOT NULL,
+		issue       INTEGER NOT NULL,
+		actor       TEXT NOT NULL,
+		kind        TEXT NOT NULL,
+		delivery_id TEXT NOT NULL,
+		at          BIGINT NOT NULL,
+		PRIMARY KEY (repo, issue, actor, kind)
+	)`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

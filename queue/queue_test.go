@@ -286,3 +286,40 @@ func TestAnAttemptThatPanicsEndsFailedAndVisibly(t *testing.T) {
 		}
 	})
 }
+
+func TestAReplyIsClaimedOncePerWindowAndKeptByItsDelivery(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		db := openDB(t, url)
+		ctx := context.Background()
+		claim := func(issue int, actor, kind, delivery string, since time.Time) bool {
+			t.Helper()
+			ok, err := db.ClaimReply(ctx, "o/r", issue, actor, kind, delivery, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		hourAgo := time.Now().Add(-time.Hour)
+		if !claim(1, "mallory", "refusal", "d1", hourAgo) {
+			t.Fatal("the first reply was refused")
+		}
+		if claim(1, "mallory", "refusal", "d2", hourAgo) {
+			t.Fatal("a second reply within the window was allowed")
+		}
+		if !claim(1, "mallory", "refusal", "d1", hourAgo) {
+			t.Fatal("the delivery holding the claim was refused on its retry")
+		}
+		for _, other := range []struct {
+			issue       int
+			actor, kind string
+		}{{2, "mallory", "refusal"}, {1, "eve", "refusal"}, {1, "mallory", "help"}} {
+			if !claim(other.issue, other.actor, other.kind, "d3", hourAgo) {
+				t.Errorf("a %s reply to %s on #%d was refused", other.kind, other.actor, other.issue)
+			}
+		}
+		// The window has passed when the claim is older than its start.
+		if !claim(1, "mallory", "refusal", "d4", time.Now().Add(time.Second)) {
+			t.Fatal("a reply after the window was refused")
+		}
+	})
+}

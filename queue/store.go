@@ -201,6 +201,23 @@ func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Ti
 	return n, err
 }
 
+// ClaimReply reports whether a delivery may post a reply of a kind to an
+// actor on an issue, and records it if so: when no other delivery claimed
+// one since a time. The delivery that holds the claim may claim it again,
+// since its intake may have failed before the reply was posted.
+func (db *DB) ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error) {
+	res, err := db.sql.ExecContext(ctx, `INSERT INTO oneshot_replies (repo, issue, actor, kind, delivery_id, at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (repo, issue, actor, kind) DO UPDATE SET delivery_id = excluded.delivery_id, at = excluded.at
+		WHERE oneshot_replies.at < $7 OR oneshot_replies.delivery_id = excluded.delivery_id`,
+		repo, issue, actor, kind, deliveryID, time.Now().UnixMilli(), since.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("claim a %s reply to %s on %s#%d: %w", kind, actor, repo, issue, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // querier is what reads a row: the database, or a transaction.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

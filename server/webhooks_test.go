@@ -164,6 +164,29 @@ func TestACommandFromAReadOnlyUserGetsOneReplyAndNoTask(t *testing.T) {
 	}
 }
 
+func TestRefusalsAndHelpAreRepliedOncePerPersonAndIssueAnHour(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, body := range []string{"/oneshot fix this", "/oneshot help", "/oneshot fix this", "/oneshot help", "/oneshot retry"} {
+		b.deliver(t, "issue_comment", "issue_comment.created", commented(body, "reader"))
+	}
+	const silent = "Did not reply: this person had the same reply on this issue within the hour."
+	waitFor(t, wait, "the intakes", func() bool { return strings.Count(b.logs.String(), silent) == 3 })
+	replies := b.botComments(1)
+	slices.Sort(replies)
+	if len(replies) != 2 || !strings.Contains(replies[0], "write access") || !strings.Contains(replies[1], "/oneshot cancel") {
+		t.Fatalf("replies %q, want one refusal and one help", replies)
+	}
+
+	// Another person, or another issue, gets a reply of their own.
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot fix this", "stranger"))
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot fix this", "reader")(p)
+		p["issue"].(map[string]any)["number"] = 2
+	})
+	waitFor(t, wait, "their replies", func() bool { return len(b.botComments(1)) == 3 && len(b.botComments(2)) == 1 })
+}
+
 func TestBotsOtherLabelsAndOrdinaryCommentsStartNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
