@@ -234,6 +234,7 @@ type gateRunner struct {
 	started []string // "taskID#attempt"
 	gate    chan struct{}
 	result  tasks.State
+	panics  bool // set before the bot starts
 }
 
 func newGateRunner() *gateRunner {
@@ -246,6 +247,9 @@ func (r *gateRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, strin
 	r.mu.Lock()
 	r.started = append(r.started, fmt.Sprintf("%s#%d", t.ID, t.Attempt))
 	r.mu.Unlock()
+	if r.panics {
+		panic("gate runner told to panic")
+	}
 	select {
 	case <-r.gate:
 		return r.result, "done", nil

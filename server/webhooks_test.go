@@ -502,6 +502,28 @@ func (b *testBundle) pressed(run githubtest.CheckRun, identifier, by string) fun
 	}
 }
 
+func TestAnAttemptThatPanicsConcludesItsCheckRunAsFailed(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	b.runner.panics = true
+	b.srv = b.start(t)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the check run to conclude", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Status == "completed"
+	})
+	run := b.gh.CheckRuns(b.repo)[0]
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "internal error") || strings.Contains(run.Output.Summary, "told to panic") {
+		t.Fatalf("check run concluded %q: %q", run.Conclusion, run.Output.Summary)
+	}
+	if s, _ := b.state(t); s != tasks.Failed {
+		t.Fatalf("the task is %s", s)
+	}
+	if n := len(b.runner.starts()); n != 1 {
+		t.Fatalf("the attempt ran %d times", n)
+	}
+}
+
 func TestAGracefulShutdownHandsTheRunningAttemptBackVisibly(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
