@@ -5,6 +5,9 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/yuin/goldmark/ast"
+	gmtext "github.com/yuin/goldmark/text"
 )
 
 // bytesPerToken is the estimate's ratio. Tokenizers differ by model; for
@@ -36,6 +39,94 @@ func cut(text string, tokens int) string {
 		tailStart++
 	}
 	return head + fmt.Sprintf(marker, tailStart-len(head)) + text[tailStart:]
+}
+
+// minPieceTokens is the least of a cut text worth showing: less says
+// little beyond the note of what was left out.
+const minPieceTokens = 50
+
+// fit returns render(text), with text cut so that the result takes at
+// most tokens, and whether text went in whole; "" when even minPieceTokens
+// of text do not fit. The text is cut before render wraps it, so a cut
+// never falls between a fence render adds and the text it fences. A fence
+// text leaves open, by a cut or as written, is closed (see closeFence).
+func fit(text string, tokens int, render func(string) string) (string, bool) {
+	whole := closeFence(render(text))
+	if EstimateTokens(whole) <= tokens {
+		return whole, true
+	}
+	// What render adds is about the same for a shorter text; the loop
+	// makes up for a fence that shrank or one that had to be closed.
+	room := tokens - (EstimateTokens(whole) - EstimateTokens(text))
+	for range 4 {
+		if room < minPieceTokens {
+			break
+		}
+		s := closeFence(render(cut(text, room)))
+		over := EstimateTokens(s) - tokens
+		if over <= 0 {
+			return s, false
+		}
+		room -= over
+	}
+	return "", false
+}
+
+// fill writes n items in order, item(i, tokens) rendering the i-th within
+// tokens and saying whether it went in whole. The first that does not go
+// in whole ends the list, with a note of how many after it were left out.
+// Items are cut one by one, each by fit: a cut through several would join
+// one item's opening fence to another's text.
+func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
+	var b strings.Builder
+	for i := range n {
+		// Room for the note is kept in case this item is the last.
+		part, whole := item(i, tokens-EstimateTokens(leftOut(n-i)))
+		b.WriteString(part)
+		tokens -= EstimateTokens(part)
+		if whole {
+			continue
+		}
+		rest := n - i - 1
+		if part == "" {
+			rest++
+		}
+		if note := leftOut(rest); EstimateTokens(note) <= tokens {
+			b.WriteString(note)
+		}
+		break
+	}
+	return b.String()
+}
+
+// leftOut notes that n items were left out for room; "" for none.
+func leftOut(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%d more left out for room.)\n\n", n)
+}
+
+// closeProbe is a paragraph put after a text to see whether the text
+// leaves a block open that would take in what follows.
+const closeProbe = "closeProbe"
+
+// closeFence closes a fenced code block that text leaves open: a fence
+// that was never closed, or a cut between a fence and its closing line.
+// Open, the block would run on over whatever the prompt says next, and the
+// next fence line, say the one that opens an untrusted text's block, would
+// close it and leave that text outside any fence. What is open is decided
+// by the parser Sanitize uses; a fence in a list or a quote closes with
+// its container, so only one at the top level needs a closing line.
+func closeFence(text string) string {
+	src := []byte(text + "\n\n" + closeProbe)
+	code, ok := markdownParser.Parse(gmtext.NewReader(src)).LastChild().(*ast.FencedCodeBlock)
+	if !ok || code.Pos() < 0 || code.Pos() >= len(text) {
+		return text
+	}
+	c := text[code.Pos()]
+	body := strings.TrimRight(text, "\n")
+	return body + "\n" + strings.Repeat(string(c), max(minFence, longestRun(text, c))) + text[len(body):]
 }
 
 // window is a range of lines, 1-based and inclusive.

@@ -25,11 +25,11 @@ type PromptInput struct {
 	Budget int
 }
 
-// How the budget is shared. The task, the instructions, the checks and the
-// rules always go in whole; the issue (at least minIssueTokens of it), then
-// what people added, then guidance, then the repository's overview, then
-// code take what is left, each up to a share, and code gets whatever the
-// others did not use.
+// How the budget is shared. The task, the checks and the rules always go
+// in whole, and the instructions, cut only if they alone outgrow the rest;
+// the issue (at least minIssueTokens of it), then what people added, then
+// guidance, then the repository's overview, then code take what is left,
+// each up to a share, and code gets whatever the others did not use.
 const (
 	issueShare      = 0.30
 	minIssueTokens  = 2000
@@ -48,34 +48,45 @@ const (
 
 // Assemble writes the prompt: the whole specification the agent gets, since
 // it cannot ask. Its estimated tokens never exceed the budget.
+//
+// Each section is built within the tokens it is given, and each item in it
+// (the issue, a comment, a linked issue, a guideline file) is cut on its
+// own, before it is fenced: a cut through several items, or through the
+// whole prompt, could join one item's opening fence to another's text,
+// whose own fence line would then close it and let what follows speak
+// outside any fence. Since the estimate of a whole is at most the sum of
+// its parts', the parts holding their shares is what holds the budget.
 func Assemble(in PromptInput) string {
 	m := in.Material
-	head := taskSection(m, in.Branch)
-	tail := instructionsSection(m) + checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
-	left := in.Budget - EstimateTokens(head) - EstimateTokens(tail)
+	task := taskSection(m, in.Branch)
+	rules := checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
+	left := in.Budget - EstimateTokens(task) - EstimateTokens(rules)
+	if left < 0 {
+		// A budget too small for even these: they hold nobody's text but
+		// the operator's and the repository's configuration, and no fence.
+		return cut(task+rules, in.Budget)
+	}
+	instructions := instructionsSection(m, left)
+	left -= EstimateTokens(instructions)
 
 	var body []string
-	add := func(section string, share float64, minimum int) {
-		if section == "" || left <= 0 {
+	add := func(section func(Material, int) string, share float64, minimum int) {
+		if left <= 0 {
 			return
 		}
-		limit := max(int(share*float64(in.Budget)), minimum)
-		section = cut(section, min(limit, left))
-		left -= EstimateTokens(section)
-		body = append(body, section)
+		s := section(m, min(max(int(share*float64(in.Budget)), minimum), left))
+		left -= EstimateTokens(s)
+		body = append(body, s)
 	}
-	add(issueSection(m), issueShare, minIssueTokens)
-	add(commentsSection(m), commentsShare, 0)
-	add(linkedSection(m), linkedShare, 0)
-	add(guidelinesSection(m), guidelinesShare, 0)
-	add(overviewSection(m), overviewShare, 0)
+	add(issueSection, issueShare, minIssueTokens)
+	add(commentsSection, commentsShare, 0)
+	add(linkedSection, linkedShare, 0)
+	add(guidelinesSection, guidelinesShare, 0)
+	add(overviewSection, overviewShare, 0)
 	if left > 0 {
 		body = append(body, codeSection(in, left))
 	}
-
-	prompt := head + strings.Join(body, "") + tail
-	// Whatever the estimates of the parts, the whole holds the budget.
-	return cut(prompt, in.Budget)
+	return task + strings.Join(body, "") + instructions + rules
 }
 
 func taskSection(m Material, branch string) string {
@@ -90,65 +101,99 @@ func taskSection(m Material, branch string) string {
 	return b.String()
 }
 
-func issueSection(m Material) string {
+func issueSection(m Material, tokens int) string {
 	what := "Issue"
 	if m.Issue.Kind == KindPullRequest {
 		what = "Pull request"
 	}
-	return fmt.Sprintf("## %s #%d: %s\n\n%s\n\n", what, m.Issue.Number, m.Issue.Title, strings.TrimSpace(m.Issue.Text()))
+	heading := fmt.Sprintf("## %s #%d: %s", what, m.Issue.Number, m.Issue.Title)
+	it := m.Issue
+	s, _ := fit(strings.TrimSpace(it.Body), tokens, func(body string) string {
+		it.Body = body
+		return heading + "\n\n" + strings.TrimSpace(it.Text()) + "\n\n"
+	})
+	return s
 }
 
-func commentsSection(m Material) string {
+func commentsSection(m Material, tokens int) string {
 	if len(m.Comments) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString("## Comments from the maintainers\n\n")
-	for _, c := range m.Comments {
-		fmt.Fprintf(&b, "@%s wrote:\n\n%s\n\n", c.Author, strings.TrimSpace(c.Body))
+	header := "## Comments from the maintainers\n\n"
+	comments := fill(tokens-EstimateTokens(header), len(m.Comments), func(i, tokens int) (string, bool) {
+		c := m.Comments[i]
+		return fit(strings.TrimSpace(c.Body), tokens, func(body string) string {
+			return "@" + c.Author + " wrote:\n\n" + body + "\n\n"
+		})
+	})
+	if comments == "" {
+		return ""
 	}
-	return b.String()
+	return header + comments
 }
 
-func linkedSection(m Material) string {
-	if len(m.Linked) == 0 && len(m.Related) == 0 {
+func linkedSection(m Material, tokens int) string {
+	// The related issues are a short list, shown whole or not at all, and
+	// their room is kept first: the linked items could fill any share.
+	related := relatedList(m.Related)
+	if EstimateTokens(related) > tokens {
+		related = ""
+	}
+	tokens -= EstimateTokens(related)
+	if len(m.Linked) == 0 {
+		return related
+	}
+	header := "## Issues and pull requests it refers to\n\n"
+	linked := fill(tokens-EstimateTokens(header), len(m.Linked), func(i, tokens int) (string, bool) {
+		it := m.Linked[i]
+		kind := "issue"
+		if it.Kind == KindPullRequest {
+			kind = "pull request"
+		}
+		heading := fmt.Sprintf("### %s #%d (%s): %s", kind, it.Number, it.State, it.Title)
+		return fit(strings.TrimSpace(it.Body), tokens, func(body string) string {
+			it.Body = body
+			return heading + "\n\n" + strings.TrimSpace(it.Text()) + "\n\n"
+		})
+	})
+	if linked == "" {
+		return related
+	}
+	return header + linked + related
+}
+
+func relatedList(related []Related) string {
+	if len(related) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	if len(m.Linked) > 0 {
-		b.WriteString("## Issues and pull requests it refers to\n\n")
-		for _, it := range m.Linked {
-			kind := "issue"
-			if it.Kind == KindPullRequest {
-				kind = "pull request"
-			}
-			fmt.Fprintf(&b, "### %s #%d (%s): %s\n\n%s\n\n", kind, it.Number, it.State, it.Title, strings.TrimSpace(it.Text()))
-		}
+	b.WriteString("## Issues that may be related\n\n")
+	for _, r := range related {
+		fmt.Fprintf(&b, "- #%d %s\n", r.Number, r.Title)
 	}
-	if len(m.Related) > 0 {
-		b.WriteString("## Issues that may be related\n\n")
-		for _, r := range m.Related {
-			fmt.Fprintf(&b, "- #%d %s\n", r.Number, r.Title)
-		}
-		b.WriteString("\n")
-	}
+	b.WriteString("\n")
 	return b.String()
 }
 
-func guidelinesSection(m Material) string {
+func guidelinesSection(m Material, tokens int) string {
 	if len(m.Guidelines) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString("## The repository's guidelines for contributors\n\n")
-	for _, g := range m.Guidelines {
-		fmt.Fprintf(&b, "### %s\n\n%s\n\n", g.Path, strings.TrimSpace(g.Text))
+	header := "## The repository's guidelines for contributors\n\n"
+	files := fill(tokens-EstimateTokens(header), len(m.Guidelines), func(i, tokens int) (string, bool) {
+		g := m.Guidelines[i]
+		return fit(strings.TrimSpace(g.Text), tokens, func(text string) string {
+			return "### " + g.Path + "\n\n" + text + "\n\n"
+		})
+	})
+	if files == "" {
+		return ""
 	}
-	return b.String()
+	return header + files
 }
 
 // overviewSection shows the languages and the top-level layout.
-func overviewSection(m Material) string {
+func overviewSection(m Material, tokens int) string {
 	if len(m.Languages) == 0 && len(m.Layout) == 0 {
 		return ""
 	}
@@ -174,7 +219,8 @@ func overviewSection(m Material) string {
 		}
 	}
 	b.WriteByte('\n')
-	return b.String()
+	s, _ := fit(b.String(), tokens, func(s string) string { return s })
+	return s
 }
 
 // codeSection shows the files most likely to need the change: whole when
@@ -214,10 +260,15 @@ func codeSection(in PromptInput, tokens int) string {
 		b.WriteString(shown)
 		used += EstimateTokens(shown)
 	}
+	if b.Len() == len(header) {
+		return "" // no file fit; the header alone could outgrow tokens
+	}
 	return b.String()
 }
 
-func instructionsSection(m Material) string {
+// instructionsSection shows what the requester asked, cut to tokens only
+// when that alone outgrows the budget.
+func instructionsSection(m Material, tokens int) string {
 	if strings.TrimSpace(m.Instructions) == "" {
 		return ""
 	}
@@ -225,7 +276,10 @@ func instructionsSection(m Material) string {
 	if m.Requester != "" {
 		who = "@" + m.Requester + ", who asked for this"
 	}
-	return fmt.Sprintf("## Instructions from %s\n\n%s\n\n", who, strings.TrimSpace(m.Instructions))
+	s, _ := fit(strings.TrimSpace(m.Instructions), tokens, func(text string) string {
+		return "## Instructions from " + who + "\n\n" + text + "\n\n"
+	})
+	return s
 }
 
 func checksSection(verify []string) string {
