@@ -51,8 +51,8 @@ type Item struct {
 	Kind   Kind
 	State  string // "open" or "closed"
 	// Title and Body are as the author wrote them, sanitized. When the
-	// author is not Trusted, both are theirs to steer with: show Body
-	// through Text, and the title as data too.
+	// author is not Trusted, both are theirs to steer with: show them
+	// through Text.
 	Title  string
 	Body   string
 	URL    string
@@ -63,13 +63,18 @@ type Item struct {
 	Trusted bool
 }
 
-// Text is the body as the agent should read it: as written when the
-// author is trusted, wrapped by Untrusted when not.
+// Text is the title and the body as the agent should read them: as
+// written when the author is trusted, wrapped by Untrusted together when
+// not, since a title steers as well as a body does.
 func (it Item) Text() string {
-	if it.Trusted {
-		return it.Body
+	text := "Title: " + it.Title
+	if it.Body != "" {
+		text += "\n\n" + it.Body
 	}
-	return Untrusted(it.Author, it.Body)
+	if it.Trusted {
+		return text
+	}
+	return Untrusted(it.Author, text)
 }
 
 // Comment is a comment by someone who may write to the repository.
@@ -82,7 +87,8 @@ type Comment struct {
 
 // Related is an issue that may be about the same thing as the task's.
 // Only its title and address are kept: nobody vetted its text, and the
-// agent can read it if it must.
+// agent can read it if it must. Anyone may have written the title, so the
+// prompt shows it as untrusted data.
 type Related struct {
 	Number int
 	Title  string

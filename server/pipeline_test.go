@@ -390,7 +390,7 @@ func TestTheAgentsPromptHoldsTrustedContextOnly(t *testing.T) {
 		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
 	}
 	prompt := b.gh.FileAt(t, b.repo, b.gh.Head(t, b.repo, "oneshot/issue-1"), "proof/prompt.md")
-	for _, want := range []string{"## Issue #1: Add Hello", "Please add a Hello function.", "untrusted",
+	for _, want := range []string{"## Issue #1\n\nUntrusted data from @reader,", "Title: Add Hello\n\nPlease add a Hello function.",
 		"@writer wrote:\n\nMaintainer note: keep the exported API", "`go test ./...`", "### CONTRIBUTING.md"} {
 		if !strings.Contains(prompt, want) {
 			t.Errorf("the prompt lacks %q", want)
