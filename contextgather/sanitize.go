@@ -13,6 +13,8 @@ import (
 //
 //   - HTML comments, and their kin that GitHub also drops (<? ... >,
 //     <!DOCTYPE ...>, <![CDATA[ ... >); a comment left open runs to the end;
+//   - the attributes of HTML tags, which the page never shows as text, and
+//     the contents of script, style, noscript and template elements;
 //   - images: ![alt](url) becomes [image: alt], <img> tags go; the agent
 //     cannot see them, and their addresses only invite fetching;
 //   - the titles of link reference definitions, and the [//]: # (...)
