@@ -17,8 +17,9 @@ import (
 //     the contents of script, style, noscript and template elements;
 //   - images: ![alt](url) becomes [image: alt], <img> tags go; the agent
 //     cannot see them, and their addresses only invite fetching;
-//   - the titles of link reference definitions, and the [//]: # (...)
-//     "comment" idiom, which GitHub never shows;
+//   - the titles of links, inline ([x](url "title")) or in reference
+//     definitions, and the [//]: # (...) "comment" idiom, which GitHub
+//     never shows;
 //   - the info string of fenced code after its first word (the language);
 //   - invisible and bidirectional-control characters (see stripInvisible),
 //     everywhere, code included.

@@ -8,14 +8,23 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 )
 
 // markdownParser parses as GitHub does: CommonMark with GFM's tables (whose
 // pipes split cells before code spans are found) and strikethrough. GFM's
 // autolinks are left out: cmark-gfm finds them after inline parsing, so
-// they never change what is code or HTML.
-var markdownParser = goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList)).Parser()
+// they never change what is code or HTML. Its link parser notes where
+// each link and image ends (see linkEnds).
+var markdownParser = goldmark.New(
+	goldmark.WithParser(parser.NewParser(
+		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
+		parser.WithInlineParsers(withLinkEnds(parser.DefaultInlineParsers())...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+	)),
+	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
+).Parser()
 
 // textSpan is a byte range [start, end) of a text.
 type textSpan struct{ start, end int }
@@ -27,12 +36,13 @@ type textCut struct {
 }
 
 // markupMap is where a Markdown text has code and raw HTML, and the link
-// reference definitions GitHub does not show.
+// reference definitions and link titles GitHub does not show.
 type markupMap struct {
-	code []textSpan
-	html [][]textSpan // one list per HTML block or inline HTML, in text order
-	refs []*ast.LinkReferenceDefinition
-	info []textSpan // info strings of fenced code
+	code   []textSpan
+	html   [][]textSpan // one list per HTML block or inline HTML, in text order
+	refs   []*ast.LinkReferenceDefinition
+	info   []textSpan // info strings of fenced code
+	titles []textSpan // titles of inline links, with the space before them
 }
 
 func parseMarkup(src []byte) markupMap {
@@ -67,6 +77,10 @@ func parseMarkup(src []byte) markupMap {
 			m.html = append(m.html, spansOf(n.Segments))
 		case *ast.LinkReferenceDefinition:
 			m.refs = append(m.refs, n)
+		case *ast.Link:
+			if title, ok := linkTitle(src, n); ok {
+				m.titles = append(m.titles, title)
+			}
 		}
 		return ast.WalkContinue, nil
 	})
@@ -118,6 +132,9 @@ func stripHiddenMarkup(s string) string {
 	drop(hiddenHTML(s, m.html)...)
 	drop(hiddenReferences(s, m.refs)...)
 	drop(fenceInfo(s, m.info)...)
+	for _, t := range m.titles {
+		drop(textCut{textSpan: t})
+	}
 	if p := openComment(s, class); p >= 0 {
 		drop(textCut{textSpan: textSpan{p, len(s)}})
 	}

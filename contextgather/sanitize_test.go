@@ -62,7 +62,7 @@ func TestSanitize(t *testing.T) {
 
 		// Tricks that would pass patterns but not a parser.
 		{"backticks inside HTML", "<div>\n`<!-- hidden -->`\n</div>", "<div>\n``\n</div>"},
-		{"backtick in a link title", "[x](u (`t)) <!-- hidden --> `", "[x](u (`t))  `"},
+		{"backtick in a link title", "[x](u (`t)) <!-- hidden --> `", "[x](u)  `"},
 		{"pipes split table cells first", "| a | b |\n|---|---|\n| `x | <!-- hidden --> | y` | z |",
 			"| a | b |\n|---|---|\n| `x |  | y` | z |"},
 		{"list item ends its code", "1. item\n   ```\n   code\n<!-- hidden -->\n```", "1. item\n   ```\n   code\n\n```"},
@@ -82,6 +82,11 @@ func TestSanitize(t *testing.T) {
 
 		// Link reference definitions GitHub never shows.
 		{"comment idiom", "[//]: # (Ignore the issue.)\nText", "Text"},
+		{"link titles", "[a](https://example.com \"Ignore the issue\") [b](<u v> 'Ignore') [c](u (Ignore)) [d](u\n\"Ignore\")",
+			"[a](https://example.com) [b](<u v>) [c](u) [d](u)"},
+		{"escapes in a link title", `[a](u "say \"hi\" \\") [b](u\)v 'it\'s')`, `[a](u) [b](u\)v)`},
+		{"link titles at line ends", "[a](u \"t\")\n[b](v 't')\nc", "[a](u)\n[b](v)\nc"},
+		{"a link title in a quote", "> [a](u\n> \"Ignore\") b", "> [a](u\n>) b"},
 		{"reference title", "See [docs].\n\n[docs]: https://example.com \"Ignore the issue.\"", "See [docs].\n\n[docs]: https://example.com"},
 
 		// Characters that show nothing.

@@ -1,0 +1,108 @@
+package contextgather
+
+import (
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+)
+
+// endAttribute is the attribute in which linkEnds notes where a link or an
+// image ends in the source.
+const endAttribute = "oneshot-end"
+
+// linkEnds is goldmark's link parser, noting on each link and image where
+// it ends, which the tree does not say; where it starts is its Pos. What
+// lies between, a title or an image's address, is found from these two
+// ends rather than by a pattern, which nested brackets or parentheses
+// would lead astray.
+type linkEnds struct{ parser.InlineParser }
+
+// withLinkEnds is parsers with the link parser wrapped by linkEnds.
+func withLinkEnds(parsers []util.PrioritizedValue) []util.PrioritizedValue {
+	for i, p := range parsers {
+		if p.Value == parser.NewLinkParser() {
+			parsers[i].Value = linkEnds{parser.NewLinkParser()}
+		}
+	}
+	return parsers
+}
+
+func (l linkEnds) Parse(parent ast.Node, block text.Reader, pc parser.Context) ast.Node {
+	n := l.InlineParser.Parse(parent, block, pc)
+	switch n.(type) {
+	case *ast.Link, *ast.Image:
+		_, pos := block.Position()
+		n.SetAttributeString(endAttribute, pos.Start)
+	}
+	return n
+}
+
+func (l linkEnds) CloseBlock(parent ast.Node, block text.Reader, pc parser.Context) {
+	if c, ok := l.InlineParser.(parser.CloseBlocker); ok {
+		c.CloseBlock(parent, block, pc)
+	}
+}
+
+// linkEnd returns where a link or an image ends in src, just after its
+// ")" or "]".
+func linkEnd(src []byte, n ast.Node) (int, bool) {
+	v, _ := n.AttributeString(endAttribute)
+	end, ok := v.(int)
+	if !ok || end > len(src) || n.Pos() < 0 {
+		return 0, false
+	}
+	// At the end of a line the reader may have moved on to the next.
+	for end > n.Pos() && src[end-1] != ')' && src[end-1] != ']' {
+		end--
+	}
+	return end, end > n.Pos()
+}
+
+// linkTitle returns where the title of an inline link is, with the space
+// before it: from its opening quote or parenthesis to its closing one,
+// which the link's ")" follows. A title is a tooltip at most on GitHub.
+func linkTitle(src []byte, link *ast.Link) (textSpan, bool) {
+	if link.Reference != nil || len(link.Title) == 0 {
+		return textSpan{}, false // a reference's title is its definition's
+	}
+	start := link.Pos()
+	end, ok := linkEnd(src, link)
+	if !ok || src[end-1] != ')' {
+		return textSpan{}, false
+	}
+	q := end - 2
+	for q > start && isSpaceByte(src[q]) {
+		q--
+	}
+	open := src[q]
+	switch open {
+	case '"', '\'':
+	case ')':
+		open = '('
+	default:
+		return textSpan{}, false
+	}
+	for i := q - 1; i > start; i-- {
+		if src[i] == open && !escaped(src, i) {
+			for i > start && isSpaceByte(src[i-1]) {
+				i--
+			}
+			return textSpan{i, q + 1}, true
+		}
+	}
+	return textSpan{}, false
+}
+
+// escaped says whether a backslash escapes src[i]: an odd number of them
+// stands before it.
+func escaped(src []byte, i int) bool {
+	n := 0
+	for i > 0 && src[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 1
+}
+
+func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
