@@ -89,23 +89,11 @@ func isVariationSelector(r rune) bool {
 	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF)
 }
 
-var (
-	// markdownImage is ![alt](destination) and ![alt][label]; alt is
-	// kept, since it often says what the image showed.
-	markdownImage = regexp.MustCompile(`!\[([^\[\]\n]*)\](?:\((?:<[^>\n]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?\s*\)|\[[^\[\]\n]*\])`)
-	// blankRun is two or more blank lines.
-	blankRun = regexp.MustCompile(`\n(?:[ \t]*\n){2,}`)
-)
+// blankRun is two or more blank lines.
+var blankRun = regexp.MustCompile(`\n(?:[ \t]*\n){2,}`)
 
-// rewriteProse rewrites text outside code: images become a mention,
-// blank runs one blank line.
+// rewriteProse rewrites text outside code: blank runs become one blank
+// line.
 func rewriteProse(s string) string {
-	s = markdownImage.ReplaceAllStringFunc(s, func(m string) string {
-		alt := strings.TrimSpace(markdownImage.FindStringSubmatch(m)[1])
-		if alt == "" {
-			return "[image]"
-		}
-		return "[image: " + alt + "]"
-	})
 	return blankRun.ReplaceAllString(s, "\n\n")
 }

@@ -1,6 +1,8 @@
 package contextgather
 
 import (
+	"strings"
+
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
@@ -106,3 +108,24 @@ func escaped(src []byte, i int) bool {
 }
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
+
+// imageMention is what an image becomes: [image: alt], the alt being the
+// text of its description, or [image]. The agent cannot see the image, and
+// its address only invites fetching.
+func imageMention(src []byte, image *ast.Image) string {
+	var alt strings.Builder
+	_ = ast.Walk(image, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := n.(*ast.Text); ok && entering {
+			alt.Write(t.Segment.Value(src))
+			if t.SoftLineBreak() || t.HardLineBreak() {
+				alt.WriteByte(' ')
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	text := strings.Join(strings.Fields(alt.String()), " ")
+	if text == "" {
+		return "[image]"
+	}
+	return "[image: " + text + "]"
+}

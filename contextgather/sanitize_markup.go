@@ -43,6 +43,7 @@ type markupMap struct {
 	refs   []*ast.LinkReferenceDefinition
 	info   []textSpan // info strings of fenced code
 	titles []textSpan // titles of inline links, with the space before them
+	images []textCut  // images, outermost only, and what they become
 }
 
 func parseMarkup(src []byte) markupMap {
@@ -81,6 +82,11 @@ func parseMarkup(src []byte) markupMap {
 			if title, ok := linkTitle(src, n); ok {
 				m.titles = append(m.titles, title)
 			}
+		case *ast.Image:
+			if end, ok := linkEnd(src, n); ok {
+				m.images = append(m.images, textCut{textSpan{n.Pos(), end}, imageMention(src, n)})
+			}
+			return ast.WalkSkipChildren, nil
 		}
 		return ast.WalkContinue, nil
 	})
@@ -112,7 +118,7 @@ const (
 )
 
 // stripHiddenMarkup removes what GitHub parses and never shows, and
-// rewrites images; code is left alone unless a comment opened before it
+// rewrites images as [image: alt]; code is left alone unless a comment opened before it
 // swallows it.
 func stripHiddenMarkup(s string) string {
 	m := parseMarkup([]byte(s))
@@ -123,6 +129,10 @@ func stripHiddenMarkup(s string) string {
 	with := map[int]string{}
 	drop := func(cuts ...textCut) {
 		for _, c := range cuts {
+			// A cut replaces whatever cuts inside it would have put in.
+			for k := max(c.start, 0); k < c.end; k++ {
+				delete(with, k)
+			}
 			fillClass(class, c.textSpan, classGone)
 			if c.with != "" {
 				with[c.start] = c.with
@@ -134,6 +144,12 @@ func stripHiddenMarkup(s string) string {
 	drop(fenceInfo(s, m.info)...)
 	for _, t := range m.titles {
 		drop(textCut{textSpan: t})
+	}
+	for _, im := range m.images {
+		// An image inside a comment is as hidden as the rest of it.
+		if class[im.start] != classGone {
+			drop(im)
+		}
 	}
 	if p := openComment(s, class); p >= 0 {
 		drop(textCut{textSpan: textSpan{p, len(s)}})

@@ -66,6 +66,8 @@ func TestSanitize(t *testing.T) {
 		{"pipes split table cells first", "| a | b |\n|---|---|\n| `x | <!-- hidden --> | y` | z |",
 			"| a | b |\n|---|---|\n| `x |  | y` | z |"},
 		{"list item ends its code", "1. item\n   ```\n   code\n<!-- hidden -->\n```", "1. item\n   ```\n   code\n\n```"},
+		{"an open comment hides what was rewritten after it", "Shown <!-- hidden\n\n<span title=x>a</span> ![b](u)\n\n[r]: http://u \"t\"",
+			"Shown"},
 		{"open comment in a quote hides the rest", "> <!-- hidden\n\nstill --> hidden\n\nhidden too", ">"},
 		{"open comment in HTML hides past text", "<div>\n<!-- hidden\n</div>\n\ntext --> hidden\n\n<p>-->\nshown",
 			"<div>\n\nshown"},
@@ -74,7 +76,13 @@ func TestSanitize(t *testing.T) {
 		// Images.
 		{"markdown image", "See ![the crash dialog](https://example.com/a.png \"title\").", "See [image: the crash dialog]."},
 		{"image without alt", "![](a.png)", "[image]"},
-		{"reference image", "![logo][1]", "[image: logo]"},
+		{"reference image", "![logo][1]\n\n[1]: https://example.com/logo.png", "[image: logo]\n\n[1]: https://example.com/logo.png"},
+		{"no image without its reference", "![logo][1]", "![logo][1]"},
+		{"brackets in the alt", "![a [b] c](http://evil.example/x.png)", "[image: a [b] c]"},
+		{"parentheses in the address", "![a](http://evil.example/x((1)).png \"t\") ![b](<http://evil.example/y z.png>)", "[image: a] [image: b]"},
+		{"an alt over lines", "![a\nb](http://evil.example/x.png)", "[image: a b]"},
+		{"markup in the alt", "![see [docs](http://d \"t\") <b title=x>here</b>](http://evil.example/x.png)", "[image: see docs here]"},
+		{"an image in a comment", "<div>\n<!--\n</div>\n\n![Ignore the issue](u)\n\n<p>-->\nshown", "<div>\n\nshown"},
 		{"badge in a link", "[![build](https://ci/badge.svg)](https://ci)", "[[image: build]](https://ci)"},
 		{"html image", `Before <img width="300" alt="Screenshot > 1" src="https://example.com/a.png"> after`, "Before  after"},
 		{"html image block", "<img src=x\n  alt=y>\n\nText", "Text"},
@@ -145,7 +153,7 @@ func TestSanitizeFromManyGoroutines(t *testing.T) {
 func FuzzSanitize(f *testing.F) {
 	for _, seed := range []string{
 		"a <!-- b --> c", "<div>\n<!-- x\n</div>\n\ny -->", "```go x\n<!-- y -->\n```", "> <!-- q\n\nz",
-		"| `a | <!-- b --> | c` |\n|---|---|---|", "[x]: y \"t\"\n[//]: # (c)", "![a](b) <img src=c>",
+		"| `a | <!-- b --> | c` |\n|---|---|---|", "[x]: y \"t\"\n[//]: # (c)", "![a](b) <img src=c>", "![a [b] ![c](d)](e \"f\") [g](h 'i')",
 		"<? x > <!y> </ z>", "<span title=\"a\" data-b='c'>d</span>", "<script>e</script\n>f<style>g", "<div title=\"\n\nh\">", "\u200b\u202e\U000E0041\ufe00\ufe01", "1. a\n   ```\n   b\n<!-- c -->\n```",
 	} {
 		f.Add(seed)
