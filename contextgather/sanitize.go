@@ -1,6 +1,7 @@
 package contextgather
 
 import (
+	"html"
 	"regexp"
 	"strings"
 	"unicode"
@@ -22,7 +23,8 @@ import (
 //     never shows;
 //   - the info string of fenced code after its first word (the language);
 //   - invisible and bidirectional-control characters (see stripInvisible),
-//     everywhere, code included.
+//     everywhere, code included, and outside code the character
+//     references (&#x202E;, &ZeroWidthSpace;) that stand for them.
 //
 // Line endings become "\n", runs of blank lines outside code become one,
 // and blank lines at the start and white space at the end go. Fenced and
@@ -89,11 +91,25 @@ func isVariationSelector(r rune) bool {
 	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF)
 }
 
-// blankRun is two or more blank lines.
-var blankRun = regexp.MustCompile(`\n(?:[ \t]*\n){2,}`)
+var (
+	// charRef is a character reference: numeric, whose ";" a browser
+	// does without, or named.
+	charRef = regexp.MustCompile(`&#[xX][0-9a-fA-F]+;?|&#[0-9]+;?|&[A-Za-z][A-Za-z0-9]{1,31};`)
+	// blankRun is two or more blank lines.
+	blankRun = regexp.MustCompile(`\n(?:[ \t]*\n){2,}`)
+)
 
-// rewriteProse rewrites text outside code: blank runs become one blank
-// line.
+// rewriteProse rewrites text outside code: a character reference to what
+// stripInvisible removes goes, as the character would (&#x202E; is as
+// hidden as U+202E once the page is shown), and blank runs become one
+// blank line. Other references stay as written: decoded, &lt;!-- would
+// be a comment to whoever reads the text next.
 func rewriteProse(s string) string {
+	s = charRef.ReplaceAllStringFunc(s, func(ref string) string {
+		if c := html.UnescapeString(ref); c != ref && stripInvisible(c) != c {
+			return ""
+		}
+		return ref
+	})
 	return blankRun.ReplaceAllString(s, "\n\n")
 }

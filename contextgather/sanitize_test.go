@@ -106,6 +106,11 @@ func TestSanitize(t *testing.T) {
 		{"line separators", "a\u2028b\u2029c", "a\nb\nc"},
 		{"controls", "a\x00b\x1b[31mc\x7fd\u0085e\tf", "ab[31mcde\tf"},
 		{"variation selector runs", "x\ufe00\ufe01\ufe02y \U000E0100\U000E0101", "x\ufe00y"},
+		{"references to hidden characters", "a&#xE0041;&#x202e;b&ZeroWidthSpace;c&#8203;d&shy;e&#8203f&#xFE0F;",
+			"abcdef"},
+		{"references to what shows stay", "&lt;!-- x --&gt; &amp; &nbsp; &#169; &#10; &eacute; &bogus;", "&lt;!-- x --&gt; &amp; &nbsp; &#169; &#10; &eacute; &bogus;"},
+		{"references in HTML", "<div>\n&#x202E;x&#8206;\n</div>", "<div>\nx\n</div>"},
+		{"references in code stay", "`&#x202E;`\n\n```\n&shy;\n```", "`&#x202E;`\n\n```\n&shy;\n```"},
 		{"hidden characters in code", "```\na\u200bb\u202e\n```\n`c\u200bd`", "```\nab\n```\n`cd`"},
 		{"split comment opener stays text", "<!-\u200b- shown -->", "<!-- shown -->"},
 		{"invalid utf-8", "a\xffb", "a\ufffdb"},
@@ -154,7 +159,7 @@ func FuzzSanitize(f *testing.F) {
 	for _, seed := range []string{
 		"a <!-- b --> c", "<div>\n<!-- x\n</div>\n\ny -->", "```go x\n<!-- y -->\n```", "> <!-- q\n\nz",
 		"| `a | <!-- b --> | c` |\n|---|---|---|", "[x]: y \"t\"\n[//]: # (c)", "![a](b) <img src=c>", "![a [b] ![c](d)](e \"f\") [g](h 'i')",
-		"<? x > <!y> </ z>", "<span title=\"a\" data-b='c'>d</span>", "<script>e</script\n>f<style>g", "<div title=\"\n\nh\">", "\u200b\u202e\U000E0041\ufe00\ufe01", "1. a\n   ```\n   b\n<!-- c -->\n```",
+		"<? x > <!y> </ z>", "<span title=\"a\" data-b='c'>d</span>", "<script>e</script\n>f<style>g", "<div title=\"\n\nh\">", "&#xE0041;&shy;&#8238 `&#x202E;`", "\u200b\u202e\U000E0041\ufe00\ufe01", "1. a\n   ```\n   b\n<!-- c -->\n```",
 	} {
 		f.Add(seed)
 	}
