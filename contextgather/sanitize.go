@@ -61,10 +61,13 @@ func trimBlank(s string) string {
 // overrides and isolates (U+202A–U+202E, U+2066–U+2069), the byte order
 // mark, soft hyphens, tag characters (U+E0000–U+E007F), and every other
 // format (Cf) character; control characters but tab and newline; and
-// runs of variation selectors, which can carry a hidden message one
-// selector at a time while a single one after a character (the emoji
-// style of ❤️) is kept. Line and paragraph separators become newlines.
-// Invalid UTF-8 becomes U+FFFD.
+// variation selectors, which show nothing themselves and can carry a
+// hidden message, a byte or so per visible character. Only the text and
+// emoji presentation selectors (U+FE0E, U+FE0F) are kept, one at a time
+// and only after a character that may take them (see takesPresentation),
+// as in the emoji style of ❤️; the ideographic ones (U+E0100–U+E01EF)
+// go, and a Han character shows in its usual form. Line and paragraph
+// separators become newlines. Invalid UTF-8 becomes U+FFFD.
 func stripInvisible(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -78,7 +81,7 @@ func stripInvisible(s string) string {
 		case r == '\t' || r == '\n':
 		case unicode.IsControl(r), r >= 0xE0000 && r <= 0xE007F, unicode.Is(unicode.Cf, r):
 			continue
-		case isVariationSelector(r) && (prev < 0 || isVariationSelector(prev) || unicode.IsSpace(prev)):
+		case isVariationSelector(r) && (r != '\uFE0E' && r != '\uFE0F' || !takesPresentation(prev)):
 			continue
 		}
 		b.WriteRune(r)
@@ -87,8 +90,23 @@ func stripInvisible(s string) string {
 	return b.String()
 }
 
-func isVariationSelector(r rune) bool {
-	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF)
+// isVariationSelector says whether r is one: U+FE00–U+FE0F, the
+// ideographic U+E0100–U+E01EF, or Mongolian's free ones.
+func isVariationSelector(r rune) bool { return unicode.Is(unicode.Variation_Selector, r) }
+
+// takesPresentation says whether a presentation selector may follow r:
+// after a symbol or punctuation beyond ASCII (❤, ☺, ‼), or a digit, # or *
+// that starts a keycap (1️⃣), it picks text or emoji style. After anything
+// else, a letter above all, it only carries a hidden bit. A selector is
+// none of these, so they never run.
+func takesPresentation(r rune) bool {
+	switch {
+	case r == '#' || r == '*' || (r >= '0' && r <= '9'):
+		return true
+	case r < 0x80:
+		return false
+	}
+	return unicode.In(r, unicode.S, unicode.P)
 }
 
 var (

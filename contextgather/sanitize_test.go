@@ -105,7 +105,12 @@ func TestSanitize(t *testing.T) {
 		{"other format characters", "\u2060a\u2061b\u2062c\u2063d\u2064e\ufff9f\ufffag\ufffb\u180e\u061c", "abcdefg"},
 		{"line separators", "a\u2028b\u2029c", "a\nb\nc"},
 		{"controls", "a\x00b\x1b[31mc\x7fd\u0085e\tf", "ab[31mcde\tf"},
-		{"variation selector runs", "x\ufe00\ufe01\ufe02y \U000E0100\U000E0101", "x\ufe00y"},
+		{"variation selector runs", "x\ufe00\ufe01\ufe02y \U000E0100\U000E0101", "xy"},
+		{"variation selectors after letters", "a\ufe0fb\ufe0ec\ufe00d\U000E01EFe", "abcde"},
+		{"presentation selectors after symbols", "❤\ufe0f ☺\ufe0e ‼\ufe0f 1\ufe0f\u20e3 #\ufe0f\u20e3", "❤\ufe0f ☺\ufe0e ‼\ufe0f 1\ufe0f\u20e3 #\ufe0f\u20e3"},
+		{"a selector run after a symbol", "❤\ufe0f\ufe0f\ufe0e!", "❤\ufe0f!"},
+		{"ideographic variation selectors", "葛\U000E0100城\U000E0101", "葛城"},
+		{"Mongolian variation selectors", "ᠠ\u180bᠡ\u180f", "ᠠᠡ"},
 		{"references to hidden characters", "a&#xE0041;&#x202e;b&ZeroWidthSpace;c&#8203;d&shy;e&#8203f&#xFE0F;",
 			"abcdef"},
 		{"references to what shows stay", "&lt;!-- x --&gt; &amp; &nbsp; &#169; &#10; &eacute; &bogus;", "&lt;!-- x --&gt; &amp; &nbsp; &#169; &#10; &eacute; &bogus;"},
@@ -159,7 +164,7 @@ func FuzzSanitize(f *testing.F) {
 	for _, seed := range []string{
 		"a <!-- b --> c", "<div>\n<!-- x\n</div>\n\ny -->", "```go x\n<!-- y -->\n```", "> <!-- q\n\nz",
 		"| `a | <!-- b --> | c` |\n|---|---|---|", "[x]: y \"t\"\n[//]: # (c)", "![a](b) <img src=c>", "![a [b] ![c](d)](e \"f\") [g](h 'i')",
-		"<? x > <!y> </ z>", "<span title=\"a\" data-b='c'>d</span>", "<script>e</script\n>f<style>g", "<div title=\"\n\nh\">", "&#xE0041;&shy;&#8238 `&#x202E;`", "\u200b\u202e\U000E0041\ufe00\ufe01", "1. a\n   ```\n   b\n<!-- c -->\n```",
+		"<? x > <!y> </ z>", "<span title=\"a\" data-b='c'>d</span>", "<script>e</script\n>f<style>g", "<div title=\"\n\nh\">", "&#xE0041;&shy;&#8238 `&#x202E;`", "\u200b\u202e\U000E0041\ufe00\ufe01", "a\ufe0f❤\ufe0f\ufe0e葛\U000E0100", "1. a\n   ```\n   b\n<!-- c -->\n```",
 	} {
 		f.Add(seed)
 	}
@@ -168,10 +173,18 @@ func FuzzSanitize(f *testing.F) {
 		if !utf8.ValidString(out) {
 			t.Fatalf("Sanitize(%q) = %q, not UTF-8", in, out)
 		}
+		prev := rune(-1)
 		for _, r := range out {
 			if unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && r != '\n' && r != '\t') {
 				t.Fatalf("Sanitize(%q) = %q keeps %U", in, out, r)
 			}
+			// A variation selector is only ever a presentation selector,
+			// one at a time, after neither a letter nor a space.
+			if unicode.Is(unicode.Variation_Selector, r) && (r != '\ufe0e' && r != '\ufe0f' ||
+				prev < 0 || unicode.IsLetter(prev) || unicode.IsSpace(prev) || unicode.Is(unicode.Variation_Selector, prev)) {
+				t.Fatalf("Sanitize(%q) = %q keeps %U after %U", in, out, r, prev)
+			}
+			prev = r
 		}
 	})
 }
