@@ -244,16 +244,15 @@ func codeSection(in PromptInput, tokens int) string {
 			continue
 		}
 		content := string(data)
-		lang := strings.TrimPrefix(path.Ext(r.Path), ".")
 		var shown string
 		if cost := EstimateTokens(content) + 20; cost <= left && float64(cost) <= wholeFileShare*float64(tokens) {
-			shown = fmt.Sprintf("### %s\n\n```%s\n%s\n```\n\n", r.Path, lang, strings.TrimRight(content, "\n"))
+			shown = "### " + r.Path + "\n\n" + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
 		} else {
 			parts := windows(content, r.Hits, windowContext, min(left, int(wholeFileShare*float64(tokens)))-30)
 			if parts == "" {
 				continue
 			}
-			shown = fmt.Sprintf("### %s (parts; lines numbered)\n\n```%s\n%s```\n\n", r.Path, lang, parts)
+			shown = "### " + r.Path + " (parts; lines numbered)\n\n" + codeBlock(r.Path, parts) + "\n\n"
 		}
 		if used+EstimateTokens(shown) > tokens {
 			continue
@@ -269,6 +268,22 @@ func codeSection(in PromptInput, tokens int) string {
 
 // instructionsSection shows what the requester asked, cut to tokens only
 // when that alone outgrows the budget.
+// codeBlock fences code, which ends in a newline, named by its file's
+// extension. The fence is longer than any run of backticks in the code,
+// as Untrusted's is: files hold fences of their own (Markdown, docs in
+// comments), and one that closed the block would leave the rest of the
+// file speaking as the prompt.
+func codeBlock(file, code string) string {
+	fence := strings.Repeat("`", max(minFence, longestRun(code, '`')+1))
+	lang := strings.Map(func(r rune) rune {
+		if r < 0x80 && (isASCIILetter(byte(r)) || r >= '0' && r <= '9' || r == '+' || r == '#' || r == '-') {
+			return r
+		}
+		return -1 // a backtick in the info string would unmake the fence
+	}, strings.TrimPrefix(path.Ext(file), "."))
+	return fence + lang + "\n" + code + fence
+}
+
 func instructionsSection(m Material, tokens int) string {
 	if strings.TrimSpace(m.Instructions) == "" {
 		return ""
