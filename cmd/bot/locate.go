@@ -11,18 +11,24 @@ import (
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
 
+// defaultLocateTop is how many files bot locate prints unless told.
+const defaultLocateTop = 10
+
 // locate ranks a checkout's files for an issue, as the pipeline does when
 // it gathers context, and prints the best, one a line.
 func locate(args []string, out io.Writer) error {
 	fs := newFlagSet("locate")
 	dir := fs.String("dir", ".", "the repository's checkout")
 	issueFile := fs.String("issue", "", "a file holding the issue's text, its title on the first line (required; - reads stdin)")
-	top := fs.Int("top", 10, "how many files to print")
+	top := fs.Int("top", defaultLocateTop, "how many files to print")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *issueFile == "" {
 		return errors.New("locate needs --issue")
+	}
+	if *top < 1 {
+		return fmt.Errorf("--top is %d; it must be at least 1", *top)
 	}
 	text, err := readIssue(*issueFile)
 	if err != nil {

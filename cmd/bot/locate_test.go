@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
+	dir := checkout(t, map[string]string{
+		"parser/parse.go":      "package parser\n\n// Parse reads a count.\nfunc Parse(s string) int { return len(s) }\n",
+		"parser/parse_test.go": "package parser\n\nfunc TestParse(t *testing.T) { Parse(\"\") }\n",
+		"util/strings.go":      "package util\n\nfunc Reverse(s string) string { return s }\n",
+		"README.md":            "Parse Parse Parse\n",
+	})
+	issue := filepath.Join(t.TempDir(), "issue.md")
+	os.WriteFile(issue, []byte("Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"every file, best first", nil, []string{"parser/parse.go", "parser/parse_test.go", "util/strings.go"}},
+		{"the best one", []string{"--top", "1"}, []string{"parser/parse.go"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(append([]string{"locate", "--dir", dir, "--issue", issue}, tc.args...), &out); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("printed %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLocateRefusesATopBelowOne(t *testing.T) {
+	dir := checkout(t, map[string]string{"a.go": "package a\n"})
+	issue := filepath.Join(t.TempDir(), "issue.md")
+	os.WriteFile(issue, []byte("Anything\n"), 0o644)
+	for _, top := range []string{"0", "-1"} {
+		var out bytes.Buffer
+		err := run([]string{"locate", "--dir", dir, "--issue", issue, "--top", top}, &out)
+		if err == nil || !strings.Contains(err.Error(), "--top is "+top+"; it must be at least 1") || out.Len() != 0 {
+			t.Errorf("--top %s: err %v, printed %q", top, err, out.String())
+		}
+	}
+}
