@@ -147,7 +147,7 @@ func TestGuidelinesDoNotFollowLinksOutOfTheCheckout(t *testing.T) {
 		}
 	}
 
-	ranked, err := contextgather.Locate(checkout, "SECRET leak_me_now")
+	ranked, err := contextgather.Locate(t.Context(), checkout, "SECRET leak_me_now")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"math"
 	"path"
@@ -60,8 +61,10 @@ type doc struct {
 // and quoted error messages against file text; and it prefers code over
 // tests, docs and examples, which fixes rarely change. The issue's text
 // is read as Sanitize leaves it; pass raw text through Sanitize first.
-func Locate(fsys fs.FS, issue string) ([]Ranked, error) {
-	return locate(fsys, issue, signalWeights)
+// It stops with ctx's error when ctx is done: a large checkout takes a
+// while, and a task's deadline holds here too.
+func Locate(ctx context.Context, fsys fs.FS, issue string) ([]Ranked, error) {
+	return locate(ctx, fsys, issue, signalWeights)
 }
 
 // weights are how much each signal counts in a file's score.
@@ -71,8 +74,8 @@ type weights struct {
 
 var signalWeights = weights{text: 1, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
 
-func locate(fsys fs.FS, issue string, w weights) ([]Ranked, error) {
-	docs, err := readDocs(fsys)
+func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked, error) {
+	docs, err := readDocs(ctx, fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +88,11 @@ func locate(fsys fs.FS, issue string, w weights) ([]Ranked, error) {
 	defs := scoreDefinitions(docs, c.identifiers)
 	paths := scorePaths(docs, c)
 	frames := scoreFrames(docs, c)
-	msgs := scoreMessages(docs, c.messages)
-	lits := scoreLiterals(docs, c.literals)
+	msgs := scoreMessages(ctx, docs, c.messages)
+	lits := scoreLiterals(ctx, docs, c.literals)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 
 	out := make([]Ranked, len(docs))
 	for i, d := range docs {
@@ -113,9 +119,12 @@ func locate(fsys fs.FS, issue string, w weights) ([]Ranked, error) {
 }
 
 // readDocs reads and indexes the candidate files.
-func readDocs(fsys fs.FS) ([]*doc, error) {
+func readDocs(ctx context.Context, fsys fs.FS) ([]*doc, error) {
 	var docs []*doc
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err != nil {
 			return nil // an unreadable corner is skipped, not fatal
 		}
@@ -348,17 +357,17 @@ func pathsMatch(file, mentioned string) bool {
 }
 
 // scoreMessages rewards files that contain a message the issue quotes.
-func scoreMessages(docs []*doc, messages []string) []float64 {
+func scoreMessages(ctx context.Context, docs []*doc, messages []string) []float64 {
 	var frags []string
 	for _, m := range messages {
 		frags = append(frags, fragments(m)...)
 	}
-	return scoreRare(docs, frags, 5)
+	return scoreRare(ctx, docs, frags, 5)
 }
 
 // scoreLiterals rewards files that contain what the issue writes as code:
 // a command-line flag, a call, a dotted name.
-func scoreLiterals(docs []*doc, literals []string) []float64 {
+func scoreLiterals(ctx context.Context, docs []*doc, literals []string) []float64 {
 	var unique []string
 	seen := map[string]bool{}
 	for _, lit := range literals {
@@ -367,16 +376,20 @@ func scoreLiterals(docs []*doc, literals []string) []float64 {
 			unique = append(unique, lit)
 		}
 	}
-	return scoreRare(docs, unique, 8)
+	return scoreRare(ctx, docs, unique, 8)
 }
 
 // scoreRare rewards the files that contain each needle, by how rare it is
 // among the places a fix can land: code rather than tests, docs or
 // vendored copies. A needle in no code file, or in more than most, says
-// little and counts for nothing.
-func scoreRare(docs []*doc, needles []string, most int) []float64 {
+// little and counts for nothing. Each needle is a scan of every file, so
+// the search stops when ctx is done.
+func scoreRare(ctx context.Context, docs []*doc, needles []string, most int) []float64 {
 	scores := make([]float64, len(docs))
 	for _, s := range needles {
+		if ctx.Err() != nil {
+			break
+		}
 		needle := []byte(s)
 		var found []int
 		inCode := 0

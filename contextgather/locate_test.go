@@ -1,6 +1,8 @@
 package contextgather
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -82,7 +84,7 @@ func TestLocate(t *testing.T) {
 
 func locateWith(t *testing.T, issue string, w weights) []Ranked {
 	t.Helper()
-	ranked, err := locate(repo(), issue, w)
+	ranked, err := locate(t.Context(), repo(), issue, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestTestsAndVendoredCodeRankBelowTheCodeTheyConcern(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ranked, err := Locate(repo(), tc.issue)
+			ranked, err := Locate(t.Context(), repo(), tc.issue)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,6 +121,15 @@ func TestTestsAndVendoredCodeRankBelowTheCodeTheyConcern(t *testing.T) {
 				t.Errorf("a non-source file was ranked")
 			}
 		})
+	}
+}
+
+func TestLocateStopsWhenItsContextIsDone(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ranked, err := Locate(ctx, repo(), "Session.merge_environment_settings ignores proxies")
+	if !errors.Is(err, context.Canceled) || ranked != nil {
+		t.Fatalf("ranked %v, err %v; want context.Canceled", paths(ranked), err)
 	}
 }
 
@@ -142,7 +153,7 @@ func TestLocateIgnoresPastedEnvironments(t *testing.T) {
 			t.Errorf("the pasted %q counts %v", pasted, n)
 		}
 	}
-	ranked, err := Locate(repo(), issue)
+	ranked, err := Locate(t.Context(), repo(), issue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func (r *run) gather(ctx context.Context) error {
 		return fmt.Errorf("gather the context: %w", err)
 	}
 	r.title = m.Issue.Title
-	if r.prompt, err = Prompt(m, r.files, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
+	if r.prompt, err = Prompt(ctx, m, r.files, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
 		return err
 	}
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
@@ -32,8 +32,9 @@ func (r *run) gather(ctx context.Context) error {
 
 // Prompt is what the agent gets: the task's material, with the checkout's
 // files ranked against what people said, and the repository's checks and
-// rules, within budget tokens (config.DefaultPromptTokens when 0).
-func Prompt(m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (string, error) {
+// rules, within budget tokens (config.DefaultPromptTokens when 0). Ranking
+// the files stops when ctx is done.
+func Prompt(ctx context.Context, m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (string, error) {
 	if budget <= 0 {
 		budget = config.DefaultPromptTokens
 	}
@@ -41,7 +42,7 @@ func Prompt(m contextgather.Material, files fs.FS, cfg config.Repo, branch strin
 	for _, c := range m.Comments {
 		said = append(said, c.Body)
 	}
-	ranked, err := contextgather.Locate(files, strings.Join(said, "\n"))
+	ranked, err := contextgather.Locate(ctx, files, strings.Join(said, "\n"))
 	if err != nil {
 		return "", fmt.Errorf("rank the files: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -62,7 +63,7 @@ func benchLocate(args []string) error {
 		}
 		issue := contextgather.Sanitize(in.ProblemStatement) // as the pipeline's material is
 		started := time.Now()
-		ranked, err := contextgather.Locate(os.DirFS(dir), issue)
+		ranked, err := contextgather.Locate(context.Background(), os.DirFS(dir), issue)
 		elapsed := time.Since(started)
 		os.RemoveAll(dir)
 		if err != nil {

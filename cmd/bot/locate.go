@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func locate(args []string, out io.Writer) error {
 		return err
 	}
 	defer root.Close()
-	ranked, err := contextgather.Locate(root.FS(), contextgather.Sanitize(text))
+	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.Sanitize(text))
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func prompt(args []string, out io.Writer) error {
 		}
 		defer root.Close()
 		m := contextgather.Local(t, title, body, root.FS())
-		return printPrompt(out, t, m, root.FS(), "the checkout", *budget)
+		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", *budget)
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {
@@ -99,17 +99,17 @@ func githubPrompt(ctx context.Context, out io.Writer, cfg config.App, repoName s
 	if err != nil {
 		return err
 	}
-	return printPrompt(out, t, m, checkout, co.DefaultBranch, budget)
+	return printPrompt(ctx, out, t, m, checkout, co.DefaultBranch, budget)
 }
 
 // printPrompt prints the prompt as the pipeline makes it, with the
 // checkout's .github/oneshot.yml or the settings detected without one.
-func printPrompt(out io.Writer, t *tasks.Task, m contextgather.Material, checkout fs.FS, branch string, budget int) error {
+func printPrompt(ctx context.Context, out io.Writer, t *tasks.Task, m contextgather.Material, checkout fs.FS, branch string, budget int) error {
 	cfg, _, err := pipeline.RepoConfig(checkout, branch)
 	if err != nil {
 		return err
 	}
-	prompt, err := pipeline.Prompt(m, checkout, cfg, pipeline.Branch(cfg, t), budget)
+	prompt, err := pipeline.Prompt(ctx, m, checkout, cfg, pipeline.Branch(cfg, t), budget)
 	if err != nil {
 		return err
 	}
