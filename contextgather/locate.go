@@ -24,6 +24,14 @@ type Ranked struct {
 const (
 	maxFileSize = 512 << 10
 	maxFiles    = 50_000
+	// maxIssueBytes is how much of an issue's text is read. Its start says
+	// what it is about; a long paste past it (anyone may open an issue)
+	// adds time, not clues.
+	maxIssueBytes = 32 << 10
+	// maxNeedles is how many fragments of quoted messages, and how many
+	// literals, are searched for in the files, the first the issue has:
+	// each is a scan of every file.
+	maxNeedles = 100
 )
 
 // skipDirs are never searched: dependencies, build output, caches.
@@ -79,7 +87,7 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 	if err != nil {
 		return nil, err
 	}
-	c := readClues(issue)
+	c := readClues(issue[:validUTF8Prefix(issue, maxIssueBytes)])
 	if len(docs) == 0 {
 		return nil, nil
 	}
@@ -362,7 +370,7 @@ func scoreMessages(ctx context.Context, docs []*doc, messages []string) []float6
 	for _, m := range messages {
 		frags = append(frags, fragments(m)...)
 	}
-	return scoreRare(ctx, docs, frags, 5)
+	return scoreRare(ctx, docs, frags[:min(len(frags), maxNeedles)], 5)
 }
 
 // scoreLiterals rewards files that contain what the issue writes as code:
@@ -371,7 +379,7 @@ func scoreLiterals(ctx context.Context, docs []*doc, literals []string) []float6
 	var unique []string
 	seen := map[string]bool{}
 	for _, lit := range literals {
-		if !seen[lit] {
+		if !seen[lit] && len(unique) < maxNeedles {
 			seen[lit] = true
 			unique = append(unique, lit)
 		}

@@ -3,7 +3,9 @@ package contextgather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -130,6 +132,39 @@ func TestLocateStopsWhenItsContextIsDone(t *testing.T) {
 	ranked, err := Locate(ctx, repo(), "Session.merge_environment_settings ignores proxies")
 	if !errors.Is(err, context.Canceled) || ranked != nil {
 		t.Fatalf("ranked %v, err %v; want context.Canceled", paths(ranked), err)
+	}
+}
+
+// TestALongIssueIsReadOnlyInPart checks what bounds a long issue's cost:
+// a message or a literal past maxIssueBytes, or past maxNeedles others,
+// is not searched for.
+func TestALongIssueIsReadOnlyInPart(t *testing.T) {
+	const message, flag = "\nValueError: Invalid body: data must not be None\n", "\nI type `--collect-only`.\n"
+	var quoted, flags strings.Builder
+	for i := range maxNeedles {
+		fmt.Fprintf(&quoted, "'some quoted text %d'\n", i)
+		fmt.Fprintf(&flags, "`--some-flag-%d`\n", i)
+	}
+	msgs, lits := weights{msgs: 1}, weights{lits: 1}
+	for _, tc := range []struct {
+		name, issue string
+		w           weights
+		file        string
+		searched    bool
+	}{
+		{"a message near the start", "Odd error\n" + message, msgs, "pkg/models.py", true},
+		{"a message past the bytes read", "Odd error\n" + strings.Repeat("zzz ", maxIssueBytes/4) + message, msgs, "pkg/models.py", false},
+		{"a message past the needles searched", "Odd error\n" + quoted.String() + message, msgs, "pkg/models.py", false},
+		{"a flag near the start", "Shortcut wanted\n" + flag, lits, "pkg/cli.py", true},
+		{"a flag past the needles searched", "Shortcut wanted\n" + flags.String() + flag, lits, "pkg/cli.py", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range locateWith(t, tc.issue, tc.w) {
+				if r.Path == tc.file && (r.Score > 0) != tc.searched {
+					t.Errorf("%s scores %v", r.Path, r.Score)
+				}
+			}
+		})
 	}
 }
 
