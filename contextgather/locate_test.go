@@ -201,7 +201,6 @@ func TestSplitIdentifier(t *testing.T) {
 	cases := map[string]string{
 		"merge_environment_settings": "merge environment settings",
 		"HTTPAdapter":                "HTTP Adapter",
-		"junitxml":                   "junitxml",
 		"a.b.CamelCase":              "a b Camel Case",
 	}
 	for in, want := range cases {
