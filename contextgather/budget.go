@@ -48,10 +48,10 @@ const minPieceTokens = 50
 // fit returns render(text), with text cut so that the result takes at
 // most tokens, and whether text went in whole; "" when even minPieceTokens
 // of text do not fit. The text is cut before render wraps it, so a cut
-// never falls between a fence render adds and the text it fences. A fence
-// text leaves open, by a cut or as written, is closed (see closeFence).
+// never falls between a fence render adds and the text it fences. A block
+// text leaves open, by a cut or as written, is closed (see closeBlock).
 func fit(text string, tokens int, render func(string) string) (string, bool) {
-	whole := closeFence(render(text))
+	whole := closeBlock(render(text))
 	if EstimateTokens(whole) <= tokens {
 		return whole, true
 	}
@@ -62,7 +62,7 @@ func fit(text string, tokens int, render func(string) string) (string, bool) {
 		if room < minPieceTokens {
 			break
 		}
-		s := closeFence(render(cut(text, room)))
+		s := closeBlock(render(cut(text, room)))
 		over := EstimateTokens(s) - tokens
 		if over <= 0 {
 			return s, false
@@ -111,22 +111,38 @@ func leftOut(n int) string {
 // leaves a block open that would take in what follows.
 const closeProbe = "closeProbe"
 
-// closeFence closes a fenced code block that text leaves open: a fence
-// that was never closed, or a cut between a fence and its closing line.
-// Open, the block would run on over whatever the prompt says next, and the
-// next fence line, say the one that opens an untrusted text's block, would
-// close it and leave that text outside any fence. What is open is decided
-// by the parser Sanitize uses; a fence in a list or a quote closes with
-// its container, so only one at the top level needs a closing line.
-func closeFence(text string) string {
+// closeBlock closes a block that text leaves open and that would run on
+// over whatever the prompt says next: a fenced code block never closed,
+// or cut between its fence and its closing line, and an HTML block such
+// as <pre>, which runs to its end tag past blank lines. Open, it would
+// take in the next part, and a fence line there, say the one that opens
+// an untrusted text's block, would close it and leave that text outside
+// any fence. What is open is decided by the parser Sanitize uses; a block
+// in a list or a quote closes with its container, so only one at the top
+// level needs a closing line.
+func closeBlock(text string) string {
 	src := []byte(text + "\n\n" + closeProbe)
-	code, ok := markdownParser.Parse(gmtext.NewReader(src)).LastChild().(*ast.FencedCodeBlock)
-	if !ok || code.Pos() < 0 || code.Pos() >= len(text) {
+	var closing string
+	switch b := markdownParser.Parse(gmtext.NewReader(src)).LastChild().(type) {
+	case *ast.FencedCodeBlock:
+		if b.Pos() < 0 || b.Pos() >= len(text) {
+			return text
+		}
+		c := text[b.Pos()]
+		closing = strings.Repeat(string(c), max(minFence, longestRun(text, c)))
+	case *ast.HTMLBlock:
+		// The kinds that end at a line with </pre>, </script>, </style>
+		// or </textarea>, whichever opened them; the others end at a
+		// blank line, or Sanitize left none.
+		if b.HTMLBlockType != ast.HTMLBlockType1 {
+			return text
+		}
+		closing = "</pre>"
+	default:
 		return text
 	}
-	c := text[code.Pos()]
 	body := strings.TrimRight(text, "\n")
-	return body + "\n" + strings.Repeat(string(c), max(minFence, longestRun(text, c))) + text[len(body):]
+	return body + "\n" + closing + text[len(body):]
 }
 
 // window is a range of lines, 1-based and inclusive.
