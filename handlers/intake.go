@@ -55,6 +55,26 @@ type Work interface {
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
 }
 
+// GiveUp replies to the person whose trigger could not be taken, on its
+// issue, saying why and that asking again is the way on.
+func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
+	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
+	if t.Issue == 0 && t.TaskID != "" { // a button or a re-run names its task
+		if task, err := in.Queue.Get(ctx, t.TaskID); err == nil {
+			t.Issue = task.Issue
+		}
+	}
+	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
+	if err == nil {
+		err = in.reply(ctx, repo, t, fmt.Sprintf(
+			"@%s, oneshot could not take your request after trying for a while, so nothing runs: %v. Please ask again later.",
+			t.Actor, cause))
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("Could not tell whoever asked that their trigger was dropped.")
+	}
+}
+
 // Intake handles one trigger.
 func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).
@@ -147,7 +167,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	case errors.Is(err, tasks.ErrLive):
 		return in.lostRace(ctx, repo, t, task.CheckRunID)
 	case err != nil:
-		return err
+		return in.unqueued(ctx, repo, task.CheckRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
 	return nil
@@ -185,7 +205,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return in.lostRace(ctx, repo, t, checkRunID)
 	}
 	if err != nil {
-		return err
+		return in.unqueued(ctx, repo, checkRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", next.ID).Int("attempt", next.Attempt).Msg("Queued another attempt.")
 	return nil
@@ -255,6 +275,22 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskI
 	id, err := repo.QueueCheckRun(ctx, sha, taskID, attempt, githubapi.TaskURL(in.PublicURL, taskID))
 	return id, sha, err
 }
+
+// unqueued closes the check run of an attempt the queue did not take, so
+// that it does not wait as queued forever; the intake's next try makes
+// another. It returns err.
+func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	if skipErr := repo.SkipCheckRun(ctx, checkRunID, "oneshot could not record this attempt, and tries again."); skipErr != nil {
+		zerolog.Ctx(ctx).Warn().Err(skipErr).Msg("Could not close the check run of an attempt that was not queued.")
+	}
+	return err
+}
+
+// skipTimeout bounds closing a check run after its intake failed, which
+// may be because the intake's own time ran out.
+const skipTimeout = 30 * time.Second
 
 // lostRace handles a trigger that lost to another for the same issue
 // between the check and the insert: its check run is closed as skipped.

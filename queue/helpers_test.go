@@ -183,6 +183,8 @@ func (i *recordingIntake) Intake(_ context.Context, t tasks.Trigger) error {
 	return nil
 }
 
+func (i *recordingIntake) GiveUp(context.Context, tasks.Trigger, error) {}
+
 func (i *recordingIntake) count() int {
 	i.mu.Lock()
 	defer i.mu.Unlock()

@@ -111,7 +111,8 @@ func unstartedQueue(t *testing.T, url string) *Queue {
 // never started.
 type idle struct{}
 
-func (idle) Intake(context.Context, tasks.Trigger) error { return nil }
+func (idle) Intake(context.Context, tasks.Trigger) error  { return nil }
+func (idle) GiveUp(context.Context, tasks.Trigger, error) {}
 func (idle) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
 	return tasks.Succeeded, "", nil
 }

@@ -29,13 +29,26 @@ type intakeWorker struct {
 
 func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) error {
 	err := w.q.cfg.Intake.Intake(ctx, job.Args.Trigger)
-	if err != nil {
-		w.q.cfg.Logger.Warn().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
-			Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).
-			Msg("Intake failed; River will try it again later.")
+	if err == nil {
+		return nil
 	}
+	log := w.q.cfg.Logger.With().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
+		Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).Logger()
+	if job.Attempt < job.MaxAttempts {
+		log.Warn().Msg("Intake failed; River will try it again later.")
+		return err
+	}
+	// The last try: whoever asked must not be left waiting on nothing.
+	log.Error().Msg("Intake failed for the last time; telling whoever asked.")
+	giveUp, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
+	defer cancel()
+	w.q.cfg.Intake.GiveUp(giveUp, job.Args.Trigger, err)
 	return err
 }
+
+// giveUpTimeout bounds the reply to a trigger the intake gave up on, which
+// may come after the intake's own time ran out.
+const giveUpTimeout = 30 * time.Second
 
 func (w *intakeWorker) Timeout(*river.Job[intakeArgs]) time.Duration { return intakeTimeout }
 

@@ -106,6 +106,9 @@ type Start struct {
 // handlers package implements it. Returning an error retries the trigger.
 type Intake interface {
 	Intake(ctx context.Context, t Trigger) error
+	// GiveUp tells whoever sent the trigger that it was not taken: its
+	// last try failed with err, and none follows.
+	GiveUp(ctx context.Context, t Trigger, err error)
 }
 
 // Runner runs one attempt of a task and returns its final state (usually

@@ -1,0 +1,44 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// failingIntake fails every trigger and records those it gave up on.
+type failingIntake struct{ gaveUp []error }
+
+func (f *failingIntake) Intake(context.Context, tasks.Trigger) error {
+	return errors.New("github is down")
+}
+func (f *failingIntake) GiveUp(_ context.Context, _ tasks.Trigger, err error) {
+	f.gaveUp = append(f.gaveUp, err)
+}
+
+func TestATriggerWhoseLastTryFailsIsGivenUpVisibly(t *testing.T) {
+	t.Parallel()
+	intake := &failingIntake{}
+	w := &intakeWorker{q: &Queue{cfg: Config{Intake: intake, Logger: zerolog.Nop()}}}
+	job := func(attempt int) *river.Job[intakeArgs] {
+		return &river.Job[intakeArgs]{
+			JobRow: &rivertype.JobRow{Attempt: attempt, MaxAttempts: intakeMaxAttempts},
+			Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
+		}
+	}
+	if err := w.Work(context.Background(), job(intakeMaxAttempts-1)); err == nil || len(intake.gaveUp) != 0 {
+		t.Fatalf("a try with more to come: err %v, gave up %d times", err, len(intake.gaveUp))
+	}
+	if err := w.Work(context.Background(), job(intakeMaxAttempts)); err == nil {
+		t.Fatal("the last try's failure was not returned")
+	}
+	if len(intake.gaveUp) != 1 || intake.gaveUp[0].Error() != "github is down" {
+		t.Fatalf("gave up %v, want once, with the last try's error", intake.gaveUp)
+	}
+}
