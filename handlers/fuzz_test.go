@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/oneshot-dev/oneshot/handlers"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/server"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -39,6 +41,9 @@ func FuzzWebhook(f *testing.F) {
 		for i, e := range events {
 			if e == event {
 				f.Add(uint8(i), body)
+				// The fixtures as they come mostly stop at the first
+				// filter; adapted, they reach the intake's door.
+				f.Add(uint8(i), triggering(f, body))
 			}
 		}
 	}
@@ -46,10 +51,7 @@ func FuzzWebhook(f *testing.F) {
 
 	accepter := &recordingAccepter{}
 	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
-	dispatcher := githubapp.NewEventDispatcher([]githubapp.EventHandler{
-		&handlers.Issues{Base: base}, &handlers.IssueComment{Base: base},
-		&handlers.ReviewComment{Base: base}, &handlers.CheckRun{Base: base},
-	}, fuzzSecret)
+	dispatcher := githubapp.NewEventDispatcher(server.Handlers(base), fuzzSecret)
 
 	f.Fuzz(func(t *testing.T, eventIndex uint8, body []byte) {
 		event := events[int(eventIndex)%len(events)]
@@ -65,8 +67,45 @@ func FuzzWebhook(f *testing.F) {
 				tr.Actor == "" || tr.Command == "" || (tr.Issue == 0 && tr.TaskID == "") {
 				t.Fatalf("accepted an incomplete trigger %+v from %q", tr, body)
 			}
+			if strings.HasSuffix(tr.Actor, "[bot]") {
+				t.Fatalf("accepted a bot's trigger %+v from %q", tr, body)
+			}
 		}
 	})
+}
+
+// triggering edits a fixture into what the bot acts on: from an
+// installation, with the trigger label, a command comment, or a check run
+// of this App's (AppID 1) named oneshot, with a task's ID, and its Retry
+// button pressed.
+func triggering(tb testing.TB, body []byte) []byte {
+	var p map[string]any
+	if err := json.Unmarshal(body, &p); err != nil {
+		tb.Fatal(err)
+	}
+	if _, ok := p["installation"]; !ok {
+		p["installation"] = map[string]any{"id": 2}
+	}
+	if action, ok := p["requested_action"].(map[string]any); ok {
+		action["identifier"] = "retry"
+	}
+	if label, ok := p["label"].(map[string]any); ok {
+		label["name"] = "agent"
+	}
+	if comment, ok := p["comment"].(map[string]any); ok {
+		comment["body"] = "/oneshot fix it\nplease"
+	}
+	if run, ok := p["check_run"].(map[string]any); ok {
+		run["name"], run["external_id"] = "oneshot", "t0123456789abcdef"
+		if app, ok := run["app"].(map[string]any); ok {
+			app["id"] = 1
+		}
+	}
+	out, err := json.Marshal(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
 
 type recordingAccepter struct {
@@ -87,4 +126,26 @@ func (r *recordingAccepter) take() []tasks.Trigger {
 	out := r.triggers
 	r.triggers = nil
 	return out
+}
+
+// TestTheAdaptedFixturesReachTheIntake keeps FuzzWebhook's seeds useful: a
+// seed that every filter drops tests only the filters.
+func TestTheAdaptedFixturesReachTheIntake(t *testing.T) {
+	accepter := &recordingAccepter{}
+	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
+	dispatcher := githubapp.NewEventDispatcher(server.Handlers(base), fuzzSecret)
+	for _, name := range []string{"issues.labeled", "issue_comment.created", "check_run.rerequested", "check_run.requested_action"} {
+		body, err := os.ReadFile(filepath.Join(githubtest.FixtureDir(t), name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = triggering(t, body)
+		event, _, _ := strings.Cut(name, ".")
+		req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, strings.NewReader(string(body)))
+		githubtest.SignDelivery(req, fuzzSecret, event, "seed-"+name, body)
+		dispatcher.ServeHTTP(httptest.NewRecorder(), req)
+		if got := accepter.take(); len(got) != 1 {
+			t.Errorf("%s, adapted: %d triggers accepted, want 1", name, len(got))
+		}
+	}
 }
