@@ -323,3 +323,28 @@ func TestAReplyIsClaimedOncePerWindowAndKeptByItsDelivery(t *testing.T) {
 		}
 	})
 }
+
+func TestNoMoreAttemptsRunAtOnceThanTheConcurrency(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute) // Concurrency 2
+		ctx := context.Background()
+		for issue := 1; issue <= 3; issue++ {
+			b.create(t, "o/r", issue)
+		}
+		start(t, b.queue)
+		first, second := b.waitStarted(t), b.waitStarted(t)
+		// Both run until cancelled: the third must wait for one of them.
+		select {
+		case id := <-b.runner.started:
+			t.Fatalf("a third attempt (%s) started beside %s and %s", id, first, second)
+		case <-time.After(2 * time.Second):
+		}
+		if ok, err := b.queue.Cancel(ctx, first, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		third := b.waitStarted(t)
+		if third == first || third == second {
+			t.Fatalf("the attempt started after the cancel is %s, again", third)
+		}
+	})
+}
