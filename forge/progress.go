@@ -79,9 +79,8 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 	if t.CheckRunID != 0 {
 		p.owned.Store(t.CheckRunID, true)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.abandon = cancel
-	go r.loop(ctx)
+	r.waits, r.abandon = context.WithCancel(context.Background())
+	go r.loop(githubapi.WithWaits(context.Background(), r.waits))
 	return r
 }
 
@@ -101,7 +100,8 @@ type taskReporter struct {
 
 	wake          chan struct{}
 	stop, stopped chan struct{}
-	abandon       context.CancelFunc // ends the loop's write in progress
+	waits         context.Context    // the loop's writes wait while it lasts
+	abandon       context.CancelFunc // ends waits
 }
 
 func (r *taskReporter) Update(rep pipeline.Report) {
@@ -160,7 +160,8 @@ func (r *taskReporter) loop(ctx context.Context) {
 func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	// A progress write still waiting, on the throttle or on GitHub's
 	// Retry-After, is abandoned: the final writes show everything it would
-	// have, and must not spend their own time waiting for it.
+	// have, and must not spend their own time waiting for it. One already
+	// sent is let finish, so that it cannot land after them.
 	r.abandon()
 	close(r.stop)
 	<-r.stopped
@@ -293,7 +294,7 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 	}
 	switch {
 	case err == nil:
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+	case errors.Is(err, context.Canceled) && r.waits.Err() != nil:
 		// Finish abandoned it, and writes what it would have.
 		r.log.Debug().Msgf("Left the %s to the final report.", what)
 	default:

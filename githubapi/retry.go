@@ -169,6 +169,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-waitsDone(ctx):
+		return waitsErr(ctx)
 	}
 }
 

@@ -134,6 +134,8 @@ func waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) e
 	case <-elapsed:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-waitsDone(ctx):
+		return waitsErr(ctx)
 	}
 	return nil
 }
