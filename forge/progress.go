@@ -355,9 +355,7 @@ func finalComment(rep pipeline.Report, command string) string {
 			fmt.Fprintf(&b, "\nIt took %d fix rounds.\n", rep.FixRounds)
 		}
 		return b.String()
-	case tasks.Cancelled:
-		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
-	case tasks.TimedOut:
+	case tasks.Cancelled, tasks.TimedOut:
 		fmt.Fprintf(&b, "oneshot stopped: %s.%s", f.Reason, retry)
 	default:
 		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)

@@ -26,9 +26,11 @@ func TestLimitKeepsWideCharactersWithinGitHubsByteLimit(t *testing.T) {
 }
 
 func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
-	rep := pipeline.Report{Final: &pipeline.Outcome{State: tasks.Failed, Reason: "verify failed"}}
-	if got := finalComment(rep, "/bot"); !strings.Contains(got, "`/bot retry`") {
-		t.Fatalf("final comment %q does not advise /bot retry", got)
+	for _, state := range []tasks.State{tasks.Failed, tasks.Cancelled, tasks.TimedOut} {
+		rep := pipeline.Report{Final: &pipeline.Outcome{State: state, Reason: "it stopped"}}
+		if got := finalComment(rep, "/bot"); !strings.Contains(got, "`/bot retry`") {
+			t.Errorf("%s: final comment %q does not advise /bot retry", state, got)
+		}
 	}
 }
 
