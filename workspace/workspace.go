@@ -212,7 +212,10 @@ func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, erro
 // command is git with args in the repository, authenticated with auth.
 func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_DIR="+r.dir)
+	// Neither the host's nor the operator's git configuration applies: a
+	// hook path, a credential helper or a rewrite of URLs there would
+	// change what the bot fetches and pushes.
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_DIR="+r.dir)
 	if auth.Token != "" {
 		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
 		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",
