@@ -110,6 +110,9 @@ func (w *inboxWriter) add(ctx context.Context, inbox *sql.DB, t tasks.Trigger) (
 	}
 }
 
+// inboxCommitTimeout bounds one commit of the inbox.
+const inboxCommitTimeout = 5 * time.Second
+
 // commitAll commits batches until none is pending.
 func (w *inboxWriter) commitAll(inbox *sql.DB) {
 	for w.commitNext(inbox) {
@@ -124,7 +127,11 @@ func (w *inboxWriter) commitNext(inbox *sql.DB) bool {
 	w.pending = nil
 	w.mu.Unlock()
 	// Not the caller's context: the batch holds other Accepts' triggers.
-	b.fresh, b.err = insertIntoInbox(context.Background(), inbox, b.triggers)
+	// Bounded, so that a database that hangs fails the webhooks waiting
+	// on it within GitHub's ten seconds, rather than holding them all.
+	ctx, cancel := context.WithTimeout(context.Background(), inboxCommitTimeout)
+	b.fresh, b.err = insertIntoInbox(ctx, inbox, b.triggers)
+	cancel()
 	close(b.done)
 
 	w.mu.Lock()
