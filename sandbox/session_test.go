@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
 
 // holdSessionEnv makes the test binary, run as a child, start a session and
@@ -200,5 +201,32 @@ func TestReapRemovesWhatAKilledProcessLeft(t *testing.T) {
 	}
 	if n != 1 || b.exists(t, id) {
 		t.Fatalf("reaped %d, container still there: %v", n, b.exists(t, id))
+	}
+}
+
+func TestAStartThatFailsAfterCreatingLeavesNoContainer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// An image that passes every check but whose sandboxd dies at once:
+	// Start fails after the container exists.
+	broken := "oneshot-test/broken-sandboxd:" + b.owner
+	dockerfile := fmt.Sprintf("FROM %s\nUSER root\nRUN printf '#!/bin/sh\\nexit 3\\n' > %s\nUSER 1000:1000\n", testImage(), protocol.BinaryPath)
+	build := exec.Command("docker", "build", "-q", "-t", broken, "-")
+	build.Stdin = strings.NewReader(dockerfile)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", broken).Run() })
+
+	spec := b.spec()
+	spec.Image = broken
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if s, err := b.engine.Start(ctx, spec); err == nil {
+		s.Close()
+		t.Fatal("a session started on a sandboxd that exits")
+	}
+	if left := b.containers(t); len(left) > 0 {
+		t.Fatalf("the failed start left containers %v", left)
 	}
 }
