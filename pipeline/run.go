@@ -31,6 +31,11 @@ const (
 	// finishTimeout bounds the final report, which runs after the
 	// attempt's own context may have ended.
 	finishTimeout = 2 * time.Minute
+	// checkoutTimeout and takeTimeout bound the pipeline's own git work in
+	// the sandbox: checking out the bundle it brought in, and staging and
+	// bundling the agent's files to take out. Either is seconds of work.
+	checkoutTimeout = time.Minute
+	takeTimeout     = 5 * time.Minute
 )
 
 // Run runs one attempt of a task. It reports everything as it goes and

@@ -81,7 +81,7 @@ git fetch -q %[2]s 'refs/oneshot/*:refs/oneshot/*'
 git checkout -q -B %[3]s %[4]s
 git config user.name %[5]s
 git config user.email %[6]s`, repoDir, inBundle, sandbox.Quote(r.branch), r.start, sandbox.Quote(name), sandbox.Quote(email))
-	if err := r.exec(ctx, "checkout", checkout, sandbox.WorkDir, time.Minute); err != nil {
+	if err := r.exec(ctx, "checkout", checkout, sandbox.WorkDir, checkoutTimeout); err != nil {
 		return err
 	}
 	for _, cmd := range r.cfg.Setup {
