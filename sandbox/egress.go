@@ -30,6 +30,12 @@ type Refusal struct {
 	Count int
 }
 
+// maxEgressConns bounds the connections a sandbox has open through the
+// proxy at once: each costs the bot goroutines and file descriptors, and a
+// sandbox must not be able to spend all of them. A build that downloads in
+// parallel uses a few dozen.
+const maxEgressConns = 256
+
 // maxRefusalHosts bounds the distinct destinations recorded: a sandbox
 // asking for endless names must not grow the bot's memory or the reports.
 const maxRefusalHosts = 50
@@ -45,8 +51,9 @@ type egressProxy struct {
 	server   *http.Server
 	served   chan struct{} // closed when the server stopped
 
-	masker   *masker // the session's
-	hosts    *masker // its secrets in lower case, as host names arrive
+	masker   *masker       // the session's
+	hosts    *masker       // its secrets in lower case, as host names arrive
+	open     chan struct{} // one token per connection open, maxEgressConns at most
 	mu       sync.Mutex
 	refusals []Refusal // one per host, oldest first
 }
@@ -64,6 +71,7 @@ func newEgressProxy(n Network, lim limits, secrets map[string]string) *egressPro
 		served:   make(chan struct{}),
 		masker:   newMasker(secrets),
 		hosts:    newMasker(lowered),
+		open:     make(chan struct{}, maxEgressConns),
 	}
 
 	logger := logrus.New()
@@ -129,7 +137,37 @@ func (p *egressProxy) record(host, reason string) {
 	}
 }
 
-func (p *egressProxy) serve(conn net.Conn) { p.listener.deliver(conn) }
+// serve hands a connection to the proxy, or closes it when the sandbox
+// has maxEgressConns open already.
+func (p *egressProxy) serve(conn net.Conn) {
+	if c, ok := p.admit(conn); ok {
+		p.listener.deliver(c)
+	}
+}
+
+// admit takes a place for conn, given back when it closes; without one
+// free, it closes conn.
+func (p *egressProxy) admit(conn net.Conn) (net.Conn, bool) {
+	select {
+	case p.open <- struct{}{}:
+		return &admittedConn{Conn: conn, release: func() { <-p.open }}, true
+	default:
+		conn.Close()
+		return nil, false
+	}
+}
+
+// admittedConn gives its place back once, on its first Close.
+type admittedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *admittedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
 
 func (p *egressProxy) close() {
 	p.server.Close()

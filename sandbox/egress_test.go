@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"net"
 	"testing"
 )
 
@@ -18,5 +19,36 @@ func TestRefusalsAreCountedPerHostAndBounded(t *testing.T) {
 	}
 	if first := p.refusals[0]; first.Host != "again.example:443" || first.Count != 3 {
 		t.Fatalf("first refusal %+v, want again.example:443 counted 3 times", first)
+	}
+}
+
+func TestNoMoreEgressConnectionsAreOpenThanTheLimit(t *testing.T) {
+	p := &egressProxy{open: make(chan struct{}, maxEgressConns)}
+	var admitted []net.Conn
+	for range maxEgressConns {
+		ours, _ := net.Pipe()
+		c, ok := p.admit(ours)
+		if !ok {
+			t.Fatalf("refused connection %d of %d", len(admitted)+1, maxEgressConns)
+		}
+		admitted = append(admitted, c)
+	}
+	extra, theirs := net.Pipe()
+	if _, ok := p.admit(extra); ok {
+		t.Fatal("admitted one more than the limit")
+	}
+	if _, err := theirs.Write([]byte("x")); err == nil {
+		t.Fatal("the refused connection is still open")
+	}
+	// Closing one, twice, frees one place.
+	admitted[0].Close()
+	admitted[0].Close()
+	ours, _ := net.Pipe()
+	if _, ok := p.admit(ours); !ok {
+		t.Fatal("a closed connection's place was not given back")
+	}
+	ours2, _ := net.Pipe()
+	if _, ok := p.admit(ours2); ok {
+		t.Fatal("a second Close gave back a second place")
 	}
 }
