@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,9 @@ import (
 //
 //	go run ./cmd/bench locate --data ../shared/data/swebench-lite-dev.jsonl --repos /work/.mirror
 //
+// --ranks FILE writes each instance's top ten, with scores and hit lines,
+// for diffing the rankings of two versions.
+//
 // --repos holds one bare git repository per project, named owner+name/repo
 // (as fetched) or owner+name.git.
 func benchLocate(args []string) error {
@@ -29,6 +33,7 @@ func benchLocate(args []string) error {
 	data := fs.String("data", "../shared/data/swebench-lite-dev.jsonl", "instances, one JSON object a line")
 	repos := fs.String("repos", "", "directory of bare repositories (required)")
 	verbose := fs.Bool("v", false, "print each instance")
+	ranksFile := fs.String("ranks", "", "write each instance's top ten, with scores and hit lines, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +59,14 @@ func benchLocate(args []string) error {
 		return err
 	}
 
+	var ranks *os.File
+	if *ranksFile != "" {
+		if ranks, err = os.Create(*ranksFile); err != nil {
+			return err
+		}
+		defer ranks.Close()
+	}
+
 	hits := map[int]int{1: 0, 3: 0, 5: 0}
 	var times samples
 	for _, in := range instances {
@@ -70,6 +83,9 @@ func benchLocate(args []string) error {
 			return fmt.Errorf("%s: %w", in.ID, err)
 		}
 		times = append(times, elapsed)
+		if ranks != nil {
+			writeRanks(ranks, in.ID, ranked)
+		}
 		rank := 0 // the worst rank of a gold file; 1<<30 when one is missing
 		for _, gold := range in.GoldFiles {
 			i := slices.IndexFunc(ranked, func(r contextgather.Ranked) bool { return r.Path == gold })
@@ -98,6 +114,15 @@ func benchLocate(args []string) error {
 		100*float64(hits[1])/n, 100*float64(hits[3])/n, 100*float64(hits[5])/n, times.median().Seconds())
 	fmt.Println("  for scale, on SWE-bench Lite at 5: BM25 61.7, CodeRankEmbed 84.7, LocAgent with Claude 3.5 94.2; plain BM25 on these 26: about 69")
 	return nil
+}
+
+// writeRanks writes an instance's top ten in full, so that two versions of
+// Locate can be diffed for any change in ranking, not only in Acc.
+func writeRanks(w io.Writer, id string, ranked []contextgather.Ranked) {
+	fmt.Fprintf(w, "%s\n", id)
+	for i, r := range ranked[:min(10, len(ranked))] {
+		fmt.Fprintf(w, "  %2d %-60s %.12g %v\n", i+1, r.Path, r.Score, r.Hits)
+	}
 }
 
 // instance is one issue with its real fix, as the data file has it.
