@@ -161,15 +161,13 @@ func readDocs(ctx context.Context, fsys fs.FS) ([]*doc, error) {
 
 func index(p string, data []byte) *doc {
 	d := &doc{path: p, tf: map[string]int{}, defs: map[string]bool{}, pathTerms: map[string]bool{}, content: data, prior: prior(p)}
-	for _, tok := range identifier.FindAllString(string(data), -1) {
-		for _, t := range terms(tok) {
+	eachIdentifier(data, func(tok []byte) {
+		for _, t := range terms(string(tok)) {
 			d.tf[t]++
 			d.length++
 		}
-	}
-	for _, m := range definition.FindAllSubmatch(data, -1) {
-		d.defs[string(m[1])] = true
-	}
+	})
+	eachDefinition(data, func(name []byte) { d.defs[string(name)] = true })
 	stem := strings.TrimSuffix(p, path.Ext(p))
 	for _, seg := range strings.Split(stem, "/") {
 		for _, t := range terms(seg) {
@@ -178,9 +176,6 @@ func index(p string, data []byte) *doc {
 	}
 	return d
 }
-
-// definition finds the names a file defines, in most languages' words.
-var definition = regexp.MustCompile(`(?m)^[ \t]*(?:export\s+)?(?:async\s+)?(?:pub(?:\([a-z]+\))?\s+)?(?:def|class|func|function|fn|type|struct|interface|enum|trait|module|object)\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)`)
 
 // prior is how likely a file of this kind holds a fix: tests, docs,
 // examples and scripts are usually read, not changed.

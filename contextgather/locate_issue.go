@@ -26,15 +26,12 @@ var (
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
 	// A bare path with a directory and a known source extension.
-	barePath = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?:py|go|js|jsx|ts|tsx|rb|rs|java|kt|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|toml|cfg|ini|yaml|yml))\b`)
-	codeSpan = regexp.MustCompile("`([^`\n]+)`")
-	fence    = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
-	// An identifier: letters, digits and underscores, not starting with a
-	// digit, possibly dotted.
-	identifier = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
-	quoted     = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
-	errorLine  = regexp.MustCompile(`(?m)^\s*(?:E\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)[A-Za-z]*:\s*(.{8,160})$`)
-	cliFlag    = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
+	barePath  = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?:py|go|js|jsx|ts|tsx|rb|rs|java|kt|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|toml|cfg|ini|yaml|yml))\b`)
+	codeSpan  = regexp.MustCompile("`([^`\n]+)`")
+	fence     = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
+	quoted    = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
+	errorLine = regexp.MustCompile(`(?m)^\s*(?:E\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)[A-Za-z]*:\s*(.{8,160})$`)
+	cliFlag   = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
 )
 
 // Weights of where a word appears. Counts add up with diminishing returns
@@ -111,12 +108,12 @@ func readClues(text string) clues {
 	// like code (snake_case, camelCase, dotted) are kept for the symbol
 	// and usage signals.
 	title, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
-	for _, tok := range identifier.FindAllString(title, -1) {
+	for _, tok := range identifiers(title) {
 		for _, t := range terms(tok) {
 			c.title[t] = true
 		}
 	}
-	for _, tok := range identifier.FindAllString(text, -1) {
+	for _, tok := range identifiers(text) {
 		addTerms(c.words, tok, textWeight)
 		if looksLikeCode(tok) {
 			c.remember(tok)
@@ -124,11 +121,11 @@ func readClues(text string) clues {
 	}
 	// Code blocks are often logs: their words count as words, but only
 	// code-shaped ones, or those in inline code, are identifiers.
-	for _, tok := range identifier.FindAllString(code.String(), -1) {
+	for _, tok := range identifiers(code.String()) {
 		addTerms(c.words, tok, codeWeight)
 	}
 	for _, m := range spans {
-		for _, tok := range identifier.FindAllString(m[1], -1) {
+		for _, tok := range identifiers(m[1]) {
 			if len(tok) > 2 && !stopWords[strings.ToLower(tok)] {
 				c.remember(tok)
 			}
