@@ -50,17 +50,6 @@ var sourceExt = map[string]bool{
 	".svelte": true, ".r": true, ".jl": true, ".zig": true, ".sql": true,
 }
 
-// doc is one candidate file.
-type doc struct {
-	path      string
-	pathTerms map[string]bool
-	tf        map[string]int
-	length    int
-	defs      map[string]bool // symbols the file defines
-	content   []byte
-	prior     float64 // how likely fixes land in this kind of file
-}
-
 // Locate ranks a repository's source files by how likely the change for
 // an issue lands in each, best first. It needs no model: it combines what
 // a person would do first. It matches the issue's words against the files'
@@ -83,11 +72,11 @@ type weights struct {
 var signalWeights = weights{text: 1, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
 
 func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked, error) {
-	docs, err := readDocs(ctx, fsys)
+	c := readClues(issue[:validUTF8Prefix(issue, maxIssueBytes)])
+	docs, err := readDocs(ctx, fsys, c)
 	if err != nil {
 		return nil, err
 	}
-	c := readClues(issue[:validUTF8Prefix(issue, maxIssueBytes)])
 	if len(docs) == 0 {
 		return nil, nil
 	}
@@ -124,57 +113,6 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 		out[i].Hits = hits(byPath[out[i].Path].content, c.identifiers)
 	}
 	return out, nil
-}
-
-// readDocs reads and indexes the candidate files.
-func readDocs(ctx context.Context, fsys fs.FS) ([]*doc, error) {
-	var docs []*doc
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			return nil // an unreadable corner is skipped, not fatal
-		}
-		if d.IsDir() {
-			if p != "." && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil || info.Size() > maxFileSize {
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
-			return nil
-		}
-		docs = append(docs, index(p, data))
-		return nil
-	})
-	return docs, err
-}
-
-func index(p string, data []byte) *doc {
-	d := &doc{path: p, tf: map[string]int{}, defs: map[string]bool{}, pathTerms: map[string]bool{}, content: data, prior: prior(p)}
-	eachIdentifier(data, func(tok []byte) {
-		for _, t := range terms(string(tok)) {
-			d.tf[t]++
-			d.length++
-		}
-	})
-	eachDefinition(data, func(name []byte) { d.defs[string(name)] = true })
-	stem := strings.TrimSuffix(p, path.Ext(p))
-	for _, seg := range strings.Split(stem, "/") {
-		for _, t := range terms(seg) {
-			d.pathTerms[t] = true
-		}
-	}
-	return d
 }
 
 // prior is how likely a file of this kind holds a fix: tests, docs,

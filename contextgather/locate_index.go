@@ -1,0 +1,117 @@
+package contextgather
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// doc is one candidate file, indexed for one issue: of its terms and
+// symbols it keeps only the issue's, since no others are scored.
+type doc struct {
+	path      string
+	pathTerms map[string]bool
+	tf        map[string]int  // how often each of the issue's terms occurs
+	length    int             // how many terms the file has, the issue's or not
+	defs      map[string]bool // the issue's identifiers the file defines
+	content   []byte
+	prior     float64 // how likely fixes land in this kind of file
+}
+
+// readDocs reads the candidate files and indexes them for the issue.
+func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
+	var docs []*doc
+	x := newIndexer(c)
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return nil // an unreadable corner is skipped, not fatal
+		}
+		if d.IsDir() {
+			if p != "." && (skipDirs[d.Name()] || strings.HasPrefix(d.Name(), ".")) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() > maxFileSize {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
+			return nil
+		}
+		docs = append(docs, x.index(p, data))
+		return nil
+	})
+	return docs, err
+}
+
+// maxRemembered bounds how many distinct tokens an indexer keeps the
+// terms of, and so its memory on a huge checkout.
+const maxRemembered = 1 << 20
+
+// indexer indexes files for one issue. It works out a token's terms once,
+// not at each of its uses: a project's names recur in file after file.
+type indexer struct {
+	c      clues
+	tokens map[string]tokenTerms
+}
+
+// tokenTerms are what indexing needs of a token's terms.
+type tokenTerms struct {
+	count int      // how many it has
+	asked []string // those the issue has, repeated as terms repeats them
+}
+
+func newIndexer(c clues) *indexer {
+	return &indexer{c: c, tokens: map[string]tokenTerms{}}
+}
+
+func (x *indexer) index(p string, data []byte) *doc {
+	d := &doc{path: p, tf: map[string]int{}, defs: map[string]bool{}, pathTerms: map[string]bool{}, content: data, prior: prior(p)}
+	eachIdentifier(data, func(tok []byte) {
+		tt := x.terms(tok)
+		d.length += tt.count
+		for _, t := range tt.asked {
+			d.tf[t]++
+		}
+	})
+	eachDefinition(data, func(name []byte) {
+		if x.c.identifiers[string(name)] {
+			d.defs[string(name)] = true
+		}
+	})
+	stem := strings.TrimSuffix(p, path.Ext(p))
+	for _, seg := range strings.Split(stem, "/") {
+		for _, t := range terms(seg) {
+			d.pathTerms[t] = true
+		}
+	}
+	return d
+}
+
+// terms are a token's terms, as the terms function has them.
+func (x *indexer) terms(tok []byte) tokenTerms {
+	if tt, ok := x.tokens[string(tok)]; ok {
+		return tt
+	}
+	all := terms(string(tok))
+	tt := tokenTerms{count: len(all)}
+	for _, t := range all {
+		if _, ok := x.c.words[t]; ok {
+			tt.asked = append(tt.asked, t)
+		}
+	}
+	if len(x.tokens) < maxRemembered {
+		x.tokens[string(tok)] = tt
+	}
+	return tt
+}
