@@ -3,6 +3,7 @@ package contextgather
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -64,6 +65,29 @@ func BenchmarkLocate(b *testing.B) {
 	b.SetBytes(int64(size))
 	for b.Loop() {
 		if _, err := Locate(b.Context(), fsys, issue); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLocateCheckout ranks a real project, a checkout at
+// $LOCATE_BENCH_DIR, for an issue of sympy's kind:
+//
+//	git --git-dir /work/.mirror/sympy+sympy/repo archive HEAD | tar -x -C /tmp/sympy
+//	LOCATE_BENCH_DIR=/tmp/sympy go test ./contextgather -run - -bench Checkout
+func BenchmarkLocateCheckout(b *testing.B) {
+	dir := os.Getenv("LOCATE_BENCH_DIR")
+	if dir == "" {
+		b.Skip("LOCATE_BENCH_DIR is not set")
+	}
+	issue := "simplify(cos(x)**I) raises Invalid comparison of complex I\n\n" +
+		"```\n>>> from sympy import *\n>>> x = Symbol('x')\n>>> print(simplify(cos(x)**I))\n" +
+		"Traceback (most recent call last):\n  File \"/home/e/se/sympy/simplify/fu.py\", line 504, in _f\n" +
+		"    if (rv.exp < 0) == True:\n  File \"/home/e/se/sympy/core/expr.py\", line 406, in __lt__\n" +
+		"    raise TypeError(\"Invalid comparison of complex %s\" % me)\nTypeError: Invalid comparison of complex I\n```\n" +
+		"`TR6` and `_TR56` in `sympy.simplify.fu` compare the exponent with `rv.exp < 0`.\n"
+	for b.Loop() {
+		if _, err := Locate(b.Context(), os.DirFS(dir), issue); err != nil {
 			b.Fatal(err)
 		}
 	}
