@@ -5,7 +5,9 @@ import (
 	"context"
 	"io/fs"
 	"path"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // doc is one candidate file, indexed for one issue: of its terms and
@@ -21,9 +23,23 @@ type doc struct {
 }
 
 // readDocs reads the candidate files and indexes them for the issue.
+// Indexing is most of the locator's time, so the walk hands the files to
+// one indexer per processor; each fills in the doc the walk appended, so
+// the order is the walk's whatever the indexers' speeds.
 func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
+	files := make(chan *doc, 64)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			x := newIndexer(c)
+			for d := range files {
+				if ctx.Err() == nil {
+					x.index(d)
+				}
+			}
+		})
+	}
 	var docs []*doc
-	x := newIndexer(c)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -48,10 +64,19 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 		if err != nil || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 			return nil
 		}
-		docs = append(docs, x.index(p, data))
+		docs = append(docs, &doc{path: p, content: data})
+		files <- docs[len(docs)-1]
 		return nil
 	})
-	return docs, err
+	close(files)
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err() // the walk may have ended before the indexers saw ctx done
+	}
+	if err != nil {
+		return nil, err
+	}
+	return docs, nil
 }
 
 // maxRemembered bounds how many distinct tokens an indexer keeps the
@@ -75,27 +100,27 @@ func newIndexer(c clues) *indexer {
 	return &indexer{c: c, tokens: map[string]tokenTerms{}}
 }
 
-func (x *indexer) index(p string, data []byte) *doc {
-	d := &doc{path: p, tf: map[string]int{}, defs: map[string]bool{}, pathTerms: map[string]bool{}, content: data, prior: prior(p)}
-	eachIdentifier(data, func(tok []byte) {
+// index fills in the index of d, which has its path and content.
+func (x *indexer) index(d *doc) {
+	d.tf, d.defs, d.pathTerms, d.prior = map[string]int{}, map[string]bool{}, map[string]bool{}, prior(d.path)
+	eachIdentifier(d.content, func(tok []byte) {
 		tt := x.terms(tok)
 		d.length += tt.count
 		for _, t := range tt.asked {
 			d.tf[t]++
 		}
 	})
-	eachDefinition(data, func(name []byte) {
+	eachDefinition(d.content, func(name []byte) {
 		if x.c.identifiers[string(name)] {
 			d.defs[string(name)] = true
 		}
 	})
-	stem := strings.TrimSuffix(p, path.Ext(p))
+	stem := strings.TrimSuffix(d.path, path.Ext(d.path))
 	for _, seg := range strings.Split(stem, "/") {
 		for _, t := range terms(seg) {
 			d.pathTerms[t] = true
 		}
 	}
-	return d
 }
 
 // terms are a token's terms, as the terms function has them.
