@@ -17,9 +17,10 @@ import "bytes"
 
 // Classes of a byte, by what it may be in the patterns.
 const (
-	identStart = 1 << iota // begins an identifier
-	identPart              // continues one
-	space                  // \s: tab, newline, form feed, return, space
+	identStart      = 1 << iota // begins an identifier
+	identPart                   // continues one
+	space                       // \s: tab, newline, form feed, return, space
+	definitionStart             // begins a word that can begin a definition
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -33,6 +34,9 @@ var byteClass = func() (t [256]uint8) {
 	}
 	for _, c := range "\t\n\f\r " {
 		t[c] = space
+	}
+	for _, w := range append([][]byte{[]byte("export"), []byte("async"), []byte("pub")}, definitionKeywords...) {
+		t[w[0]] |= definitionStart
 	}
 	return t
 }()
@@ -107,6 +111,9 @@ func eachDefinition(data []byte, fn func(name []byte)) {
 func definitionAt(data []byte, i int) (name []byte, end int) {
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t') {
 		i++
+	}
+	if i == len(data) || byteClass[data[i]]&definitionStart == 0 {
+		return nil, 0 // most lines: no need to try each word
 	}
 	i = prefix(data, i, "export")
 	i = prefix(data, i, "async")
