@@ -7,8 +7,11 @@ import (
 	"math"
 	"path"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Ranked is a file and how likely the change for an issue lands in it.
@@ -324,32 +327,48 @@ func scoreLiterals(ctx context.Context, docs []*doc, literals []string) []float6
 // among the places a fix can land: code rather than tests, docs or
 // vendored copies. A needle in no code file, or in more than most, says
 // little and counts for nothing. Each needle is a scan of every file, so
-// the search stops when ctx is done.
+// the needles are searched for on every processor, and the search stops
+// when ctx is done.
 func scoreRare(ctx context.Context, docs []*doc, needles []string, most int) []float64 {
-	scores := make([]float64, len(docs))
-	for _, s := range needles {
-		if ctx.Err() != nil {
-			break
-		}
-		needle := []byte(s)
-		var found []int
-		inCode := 0
-		for i, d := range docs {
-			if bytes.Contains(d.content, needle) {
-				found = append(found, i)
-				if d.prior == 1 {
-					inCode++
-				}
+	found := make([][]int, len(needles)) // the files that hold each needle
+	inCode := make([]int, len(needles))  // how many of them are code
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(needles)) {
+		wg.Go(func() {
+			for k := int(next.Add(1)) - 1; k < len(needles) && ctx.Err() == nil; k = int(next.Add(1)) - 1 {
+				found[k], inCode[k] = search(docs, needles[k])
 			}
-		}
-		if inCode == 0 || inCode > most {
+		})
+	}
+	wg.Wait()
+	// Summed in the needles' order, so a score does not depend on which
+	// search ended first.
+	scores := make([]float64, len(docs))
+	for k := range needles {
+		if inCode[k] == 0 || inCode[k] > most {
 			continue
 		}
-		for _, i := range found {
-			scores[i] += 1 / float64(inCode)
+		for _, i := range found[k] {
+			scores[i] += 1 / float64(inCode[k])
 		}
 	}
 	return normalise(scores)
+}
+
+// search finds the files that contain a needle, and how many of them are
+// code.
+func search(docs []*doc, s string) (found []int, inCode int) {
+	needle := []byte(s)
+	for i, d := range docs {
+		if bytes.Contains(d.content, needle) {
+			found = append(found, i)
+			if d.prior == 1 {
+				inCode++
+			}
+		}
+	}
+	return found, inCode
 }
 
 // fragments cuts a message at what is likely formatted in at run time
