@@ -24,12 +24,12 @@ type doc struct {
 
 // readDocs reads the candidate files and indexes them for the issue.
 // Indexing is most of the locator's time, so the walk hands the files to
-// one indexer per processor; each fills in the doc the walk appended, so
-// the order is the walk's whatever the indexers' speeds.
+// one indexer per processor, up to maxIndexers; each fills in the doc the
+// walk appended, so the order is the walk's whatever the indexers' speeds.
 func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 	files := make(chan *doc, 64)
 	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
+	for range min(runtime.GOMAXPROCS(0), maxIndexers) {
 		wg.Go(func() {
 			x := newIndexer(c)
 			for d := range files {
@@ -79,9 +79,14 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 	return docs, nil
 }
 
-// maxRemembered bounds how many distinct tokens an indexer keeps the
-// terms of, and so its memory on a huge checkout.
-const maxRemembered = 1 << 20
+// Bounds of the indexers' memory on a huge checkout: each remembers the
+// terms of up to maxRemembered distinct tokens (sympy has about 100,000),
+// some tens of megabytes, and a large machine runs no more than
+// maxIndexers, which the walk could hardly keep busy anyway.
+const (
+	maxRemembered = 1 << 18
+	maxIndexers   = 8
+)
 
 // indexer indexes files for one issue. It works out a token's terms once,
 // not at each of its uses: a project's names recur in file after file.
