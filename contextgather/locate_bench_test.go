@@ -74,7 +74,7 @@ func BenchmarkLocate(b *testing.B) {
 // $LOCATE_BENCH_DIR, for an issue of sympy's kind:
 //
 //	git --git-dir /work/.mirror/sympy+sympy/repo archive HEAD | tar -x -C /tmp/sympy
-//	LOCATE_BENCH_DIR=/tmp/sympy go test ./contextgather -run - -bench Checkout
+//	LOCATE_BENCH_DIR=/tmp/sympy go test -run '^$' -bench Checkout ./contextgather
 func BenchmarkLocateCheckout(b *testing.B) {
 	dir := os.Getenv("LOCATE_BENCH_DIR")
 	if dir == "" {
