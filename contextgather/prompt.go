@@ -183,8 +183,12 @@ func guidelinesSection(m Material, tokens int) string {
 	header := "## The repository's guidelines for contributors\n\n"
 	files := fill(tokens-EstimateTokens(header), len(m.Guidelines), func(i, tokens int) (string, bool) {
 		g := m.Guidelines[i]
+		note := ""
+		if g.Truncated { // the agent has the checkout: it can read the rest
+			note = fmt.Sprintf("(Only its first %d KB are shown here; the whole file is %s in the checkout.)\n\n", MaxGuidelineBytes>>10, g.Path)
+		}
 		return fit(strings.TrimSpace(g.Text), tokens, func(text string) string {
-			return "### " + g.Path + "\n\n" + text + "\n\n"
+			return "### " + g.Path + "\n\n" + note + text + "\n\n"
 		})
 	})
 	if files == "" {

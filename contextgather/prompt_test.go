@@ -263,3 +263,18 @@ func TestAFileIsFencedLongerThanTheFencesItHolds(t *testing.T) {
 		}
 	}
 }
+
+func TestALongGuidelineSaysWhereTheRestIs(t *testing.T) {
+	m := material(200)
+	m.Guidelines = []Guideline{
+		{Path: "CONTRIBUTING.md", Text: "Read all of this.", Truncated: true},
+		{Path: "AGENTS.md", Text: "Short and whole."},
+	}
+	prompt := Assemble(PromptInput{Material: m, Branch: "oneshot/issue-7", Budget: 8000})
+	if !strings.Contains(prompt, "the whole file is CONTRIBUTING.md in the checkout") {
+		t.Fatalf("the cut guideline is not said to be cut:\n%s", prompt)
+	}
+	if strings.Count(prompt, "in the checkout.)") != 1 {
+		t.Fatalf("a whole guideline is said to be cut:\n%s", prompt)
+	}
+}
