@@ -289,3 +289,24 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// onlyTask returns the one task, failing otherwise.
+func (b *testBundle) onlyTask(t *testing.T) *tasks.Task {
+	t.Helper()
+	list := b.tasks(t)
+	if len(list) != 1 {
+		t.Fatalf("%d tasks, want 1", len(list))
+	}
+	return list[0]
+}
+
+// botComments returns the bodies of the bot's comments on an issue.
+func (b *testBundle) botComments(issue int) []string {
+	var out []string
+	for _, c := range b.gh.Comments(b.repo, issue) {
+		if c.User == b.gh.BotLogin() {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}

@@ -1,0 +1,190 @@
+package server_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestARerunOfOurCheckRunStartsTheNextAttemptOfTheSameTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "attempt 1 to end", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
+	task := b.onlyTask(t)
+	run := b.gh.CheckRuns(b.repo)[0]
+
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(run, "writer"))
+	waitFor(t, wait, "attempt 2 to end", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+	if got := b.runner.starts(); !slices.Equal(got, []string{task.ID + "#1", task.ID + "#2"}) {
+		t.Fatalf("attempts run: %v", got)
+	}
+	// GitHub is told after the database, in the task's next write turn.
+	waitFor(t, wait, "the second check run to conclude", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 2 && runs[1].Conclusion == "success"
+	})
+	if runs := b.gh.CheckRuns(b.repo); runs[1].ExternalID != task.ID {
+		t.Fatalf("check runs %+v", runs)
+	}
+
+	// A re-run of another App's check run is not ours to act on.
+	id := b.deliver(t, "check_run", "check_run.rerequested", func(p map[string]any) {
+		b.ourRun(run, "writer")(p)
+		p["check_run"].(map[string]any)["app"].(map[string]any)["id"] = 999
+	})
+	if b.seen(t, id) {
+		t.Fatal("another app's re-run was accepted")
+	}
+}
+
+func TestTheCancelAndRetryButtonsWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	run := b.gh.CheckRuns(b.repo)[0]
+
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "cancel", "maintainer"))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	waitFor(t, wait, "the check run to say cancelled", func() bool {
+		return b.gh.CheckRuns(b.repo)[0].Conclusion == "cancelled"
+	})
+
+	b.runner.open()
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "retry", "writer"))
+	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+}
+
+func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot  please keep it small", "writer"))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	if got := b.onlyTask(t).Instructions; got != "please keep it small" {
+		t.Fatalf("instructions %q", got)
+	}
+	comment := b.gh.Reactions(b.repo)[0]
+	if comment.CommentID == 0 || comment.Content != "eyes" {
+		t.Fatalf("the reaction is not on the comment: %+v", comment)
+	}
+
+	// A second start on the busy issue gets a link, not a second task.
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot", "writer"))
+	waitFor(t, wait, "the busy reply", func() bool { return len(b.botComments(1)) == 1 })
+	if reply := b.botComments(1)[0]; !strings.Contains(reply, "already working") || !strings.Contains(reply, b.onlyTask(t).ID) {
+		t.Fatalf("reply %q", reply)
+	}
+
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+
+	b.runner.open()
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/ONESHOT Retry", "writer"))
+	waitFor(t, wait, "the retry", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot help", "reader"))
+	waitFor(t, wait, "the help", func() bool { return len(b.botComments(1)) == 2 })
+	if help := b.botComments(1)[1]; !strings.Contains(help, "/oneshot cancel") {
+		t.Fatalf("help %q", help)
+	}
+}
+
+func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	onOurPR := func(p map[string]any) {
+		commented("/oneshot rename the flag to --quiet", "writer")(p)
+		p["issue"].(map[string]any)["user"].(map[string]any)["login"] = b.gh.BotLogin()
+	}
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onOurPR)
+	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
+	task := b.onlyTask(t)
+	if task.Kind != tasks.KindFollowUp || task.PullRequest != 3 || task.Instructions != "rename the flag to --quiet" {
+		t.Fatalf("task %+v", task)
+	}
+
+	id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request",
+		commented("/oneshot rename the flag", "writer"))
+	if b.seen(t, id) {
+		t.Fatal("a command on someone else's pull request was accepted")
+	}
+}
+
+func TestACommandInAReviewOfAPullRequestOneshotOpenedIsAFollowUpOnItsLine(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const pull = 2 // the fixture's
+	reviewed := func(body, by, pullAuthor string) func(map[string]any) {
+		return func(p map[string]any) {
+			p["comment"].(map[string]any)["body"] = body
+			p["comment"].(map[string]any)["user"].(map[string]any)["login"] = by
+			p["sender"].(map[string]any)["login"] = by
+			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = pullAuthor
+		}
+	}
+	bot := b.gh.BotLogin()
+
+	// Refused and ignored first, while the pull request has no live task.
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot rename the flag", "reader", bot))
+	waitFor(t, wait, "the refusal", func() bool { return len(b.botComments(pull)) == 1 })
+	if reply := b.botComments(pull)[0]; !strings.Contains(reply, "@reader") || !strings.Contains(reply, "write access") {
+		t.Fatalf("reply %q", reply)
+	}
+	for name, edit := range map[string]func(map[string]any){
+		"on someone else's pull request": reviewed("/oneshot rename the flag", "writer", "writer"),
+		"by a bot":                       reviewed("/oneshot rename the flag", "renovate[bot]", bot),
+		"not a command":                  reviewed("please rename the flag", "writer", bot),
+		"edited": func(p map[string]any) {
+			reviewed("/oneshot rename the flag", "writer", bot)(p)
+			p["action"] = "edited"
+		},
+	} {
+		if id := b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", edit); b.seen(t, id) {
+			t.Errorf("a review comment %s was accepted", name)
+		}
+	}
+	if n := len(b.tasks(t)); n != 0 {
+		t.Fatalf("%d tasks", n)
+	}
+
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot rename the flag to --quiet", "writer", bot))
+	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
+	task := b.onlyTask(t)
+	if task.Kind != tasks.KindFollowUp || task.PullRequest != pull || task.Requester != "writer" ||
+		task.Instructions != "Review comment on `README.md` line 265:\nrename the flag to --quiet" {
+		t.Fatalf("task %+v", task)
+	}
+	reactions := b.gh.Reactions(b.repo)
+	if len(reactions) != 1 || !reactions[0].ReviewComment || reactions[0].Content != "eyes" {
+		t.Fatalf("reactions %+v, want eyes on the review comment", reactions)
+	}
+
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
+		reviewed("/oneshot cancel", "writer", bot))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+}
+
+// ourRun edits a check_run payload into one of our check runs.
+func (b *testBundle) ourRun(run githubtest.CheckRun, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		cr := p["check_run"].(map[string]any)
+		cr["id"], cr["name"], cr["external_id"], cr["head_sha"] = run.ID, run.Name, run.ExternalID, run.HeadSHA
+		cr["app"].(map[string]any)["id"] = b.gh.AppID
+		p["sender"].(map[string]any)["login"] = by
+	}
+}
+
+// pressed edits check_run.requested_action into a press of our button.
+func (b *testBundle) pressed(run githubtest.CheckRun, identifier, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		b.ourRun(run, by)(p)
+		p["requested_action"] = map[string]any{"identifier": identifier}
+	}
+}
