@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,16 +18,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // databases runs a test against SQLite and against Postgres.
-func databases(t *testing.T, test func(t *testing.T, url string)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		test(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		test(t, pgtest.URL(t))
-	})
-}
+var databases = queue.Databases
 
 func openDB(t *testing.T, url string) *queue.DB {
 	t.Helper()
@@ -231,6 +221,27 @@ func (b *testBundle) waitState(t *testing.T, id string, state tasks.State) *task
 		task = b.get(t, id)
 		return task.State == state
 	})
+	return task
+}
+
+// handBack starts a task's attempt and shuts the queue down while it
+// runs, which must hand the attempt back to the queue.
+func (b *testBundle) handBack(t *testing.T) *tasks.Task {
+	t.Helper()
+	ctx := context.Background()
+	task := b.create(t, "o/r", 1)
+	if err := b.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStarted(t)
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.queue.Shutdown(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.get(t, task.ID); got.State != tasks.Queued {
+		t.Fatalf("after shutdown the attempt is %s, want queued", got.State)
+	}
 	return task
 }
 

@@ -211,20 +211,7 @@ func TestASuccessStandsWhenACancelOrTheDeadlineComesAsItEnds(t *testing.T) {
 func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
-		ctx := context.Background()
-		task := b.create(t, "o/r", 1)
-		if err := b.queue.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		b.waitStarted(t)
-		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := b.queue.Shutdown(stopCtx); err != nil {
-			t.Fatal(err)
-		}
-		if got := b.get(t, task.ID); got.State != tasks.Queued {
-			t.Fatalf("after shutdown the attempt is %s, want queued", got.State)
-		}
+		task := b.handBack(t)
 
 		b.runner.finish(tasks.Succeeded)
 		start(t, b.newQueue(t, time.Minute))
@@ -242,19 +229,7 @@ func TestAHandBackIsNotCountedAsAStart(t *testing.T) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
 		hourAgo := time.Now().Add(-time.Hour)
-		task := b.create(t, "o/r", 1)
-		if err := b.queue.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		b.waitStarted(t)
-		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := b.queue.Shutdown(stopCtx); err != nil {
-			t.Fatal(err)
-		}
-		if got := b.get(t, task.ID); got.State != tasks.Queued {
-			t.Fatalf("after shutdown the attempt is %s, want queued", got.State)
-		}
+		b.handBack(t)
 		if n, err := b.db.StartsSince(ctx, "o/r", "", hourAgo); n != 1 || err != nil {
 			t.Fatalf("starts on the repository: %d %v, want 1", n, err)
 		}

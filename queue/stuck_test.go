@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/oneshot-dev/oneshot/internal/pgtest"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -18,7 +16,7 @@ import (
 // in when it dies mid-attempt, which no test can do to its own process.
 
 func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	Databases(t, func(t *testing.T, url string) {
 		q, runner, notifier := recordingQueue(t, url)
 		ctx := context.Background()
 		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
@@ -45,7 +43,7 @@ func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testi
 }
 
 func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	Databases(t, func(t *testing.T, url string) {
 		q, _, notifier := recordingQueue(t, url)
 		ctx := context.Background()
 		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
@@ -74,7 +72,7 @@ func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
 }
 
 func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	Databases(t, func(t *testing.T, url string) {
 		q, _, _ := recordingQueue(t, url)
 		ctx := context.Background()
 		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
@@ -98,17 +96,6 @@ func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.
 		if requested, err := q.DB.cancelRequested(ctx, task.ID); !requested || err != nil {
 			t.Fatalf("cancel requested: %v %v", requested, err)
 		}
-	})
-}
-
-func eachDatabase(t *testing.T, test func(t *testing.T, url string)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		test(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		test(t, pgtest.URL(t))
 	})
 }
 
