@@ -15,8 +15,7 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 		"util/strings.go":      "package util\n\nfunc Reverse(s string) string { return s }\n",
 		"README.md":            "Parse Parse Parse\n",
 	})
-	issue := filepath.Join(t.TempDir(), "issue.md")
-	os.WriteFile(issue, []byte("Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n"), 0o644)
+	issue := issueFile(t, "Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n")
 	for _, tc := range []struct {
 		name string
 		args []string

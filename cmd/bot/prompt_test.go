@@ -24,6 +24,17 @@ func checkout(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// issueFile writes an issue's text to a file, as bot locate and bot
+// prompt read it.
+func issueFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "issue.md")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestPromptForALocalCheckoutHoldsTheIssueTheCodeAndTheChecks(t *testing.T) {
 	dir := checkout(t, map[string]string{
 		"go.mod":    "module example.com/parser\n\ngo 1.22\n",
@@ -31,8 +42,7 @@ func TestPromptForALocalCheckoutHoldsTheIssueTheCodeAndTheChecks(t *testing.T) {
 		"util.go":   "package parser\n\nfunc unrelated() {}\n",
 		"AGENTS.md": "Keep Parse's signature.\n",
 	})
-	issue := filepath.Join(t.TempDir(), "issue.md")
-	os.WriteFile(issue, []byte("Parse fails on empty input\n\nParse should return -1 for an empty string.\n"), 0o644)
+	issue := issueFile(t, "Parse fails on empty input\n\nParse should return -1 for an empty string.\n")
 
 	var out bytes.Buffer
 	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
