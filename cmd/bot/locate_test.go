@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,8 +36,7 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 
 func TestLocateRefusesATopBelowOne(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
-	issue := filepath.Join(t.TempDir(), "issue.md")
-	os.WriteFile(issue, []byte("Anything\n"), 0o644)
+	issue := issueFile(t, "Anything\n")
 	for _, top := range []string{"0", "-1"} {
 		var out bytes.Buffer
 		err := run([]string{"locate", "--dir", dir, "--issue", issue, "--top", top}, &out)

@@ -67,8 +67,7 @@ func TestPromptNamesTheLineOfABadRepositoryConfiguration(t *testing.T) {
 		"go.mod":              "module example.com/parser\n",
 		".github/oneshot.yml": "verify:\n  - go test ./...\nfix_round: 2\n",
 	})
-	issue := filepath.Join(t.TempDir(), "issue.md")
-	os.WriteFile(issue, []byte("Anything\n"), 0o644)
+	issue := issueFile(t, "Anything\n")
 	var out bytes.Buffer
 	err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out)
 	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "fix_round") {
