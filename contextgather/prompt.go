@@ -270,15 +270,13 @@ func codeSection(in PromptInput, tokens int) string {
 	return b.String()
 }
 
-// instructionsSection shows what the requester asked, cut to tokens only
-// when that alone outgrows the budget.
 // codeBlock fences code, which ends in a newline, named by its file's
 // extension. The fence is longer than any run of backticks in the code,
 // as Untrusted's is: files hold fences of their own (Markdown, docs in
 // comments), and one that closed the block would leave the rest of the
 // file speaking as the prompt.
 func codeBlock(file, code string) string {
-	fence := strings.Repeat("`", max(minFence, longestRun(code, '`')+1))
+	fence := Fence(code)
 	lang := strings.Map(func(r rune) rune {
 		if r < 0x80 && (isASCIILetter(byte(r)) || r >= '0' && r <= '9' || r == '+' || r == '#' || r == '-') {
 			return r
@@ -288,6 +286,8 @@ func codeBlock(file, code string) string {
 	return fence + lang + "\n" + code + fence
 }
 
+// instructionsSection shows what the requester asked, cut to tokens only
+// when that alone outgrows the budget.
 func instructionsSection(m Material, tokens int) string {
 	if strings.TrimSpace(m.Instructions) == "" {
 		return ""

@@ -20,9 +20,15 @@ func Untrusted(author, text string) string {
 	return fenced("Untrusted data from "+mention(author)+", who cannot write to this repository: "+untrustedAdvice, text)
 }
 
+// Fence is a code fence for text that nothing in text can close: longer
+// than any run of backticks in it.
+func Fence(text string) string {
+	return strings.Repeat("`", max(minFence, longestRun(text, '`')+1))
+}
+
 // fenced is header on a line, then text in a fenced block it cannot close.
 func fenced(header, text string) string {
-	fence := strings.Repeat("`", max(minFence, longestRun(text, '`')+1))
+	fence := Fence(text)
 	var b strings.Builder
 	b.Grow(len(header) + len(text) + 2*len(fence) + 3)
 	b.WriteString(header)

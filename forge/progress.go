@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -209,19 +210,9 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	return r.latest, b.String(), dirty
 }
 
-// codeBlock fences text in more backticks than it holds in a row, so that
-// nothing in it ends the block early.
+// codeBlock fences text so that nothing in it ends the block early.
 func codeBlock(text string) string {
-	longest, run := 0, 0
-	for _, c := range text {
-		if c == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", max(3, longest+1))
+	fence := contextgather.Fence(text)
 	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
 }
 
