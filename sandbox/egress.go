@@ -61,7 +61,7 @@ type egressProxy struct {
 // connectTimeout bounds the proxy's dial to an allowed destination.
 const connectTimeout = 10 * time.Second
 
-func newEgressProxy(n Network, lim limits, secrets map[string]string) *egressProxy {
+func newEgressProxy(n Network, lim limits, m *masker, secrets map[string]string) *egressProxy {
 	lowered := map[string]string{}
 	for k, v := range secrets {
 		lowered[k] = strings.ToLower(v)
@@ -69,7 +69,7 @@ func newEgressProxy(n Network, lim limits, secrets map[string]string) *egressPro
 	p := &egressProxy{
 		listener: newStreamListener(),
 		served:   make(chan struct{}),
-		masker:   newMasker(secrets),
+		masker:   m,
 		hosts:    newMasker(lowered),
 		open:     make(chan struct{}, maxEgressConns),
 	}
