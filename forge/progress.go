@@ -66,6 +66,39 @@ func (p *Progress) Owns(checkRunID int64) bool {
 // Release forgets a check run once its attempt has concluded.
 func (p *Progress) Release(checkRunID int64) { p.owned.Delete(checkRunID) }
 
+// Ended shows on the issue how an attempt ended that no reporter here saw
+// end, as its reporter's Finish would have: the status comment, if the task
+// has one, says how it ended, and a final comment says why and how to retry.
+// The check run is the notifier's, which calls this.
+func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
+	log := p.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
+		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
+	rep := pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
+	repo, err := githubapi.ForRepo(p.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		log.Error().Err(err).Msg("Could not show how the attempt ended.")
+		return
+	}
+	if t.StatusCommentID != 0 {
+		body := statusComment(e.Attempt, rep)
+		err := p.Throttle.Do(ctx, t.ID, githubapi.Write{}, func() error {
+			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
+			return err
+		})
+		if err != nil {
+			log.Error().Err(err).Msg("Could not write the status comment.")
+		}
+	}
+	body := finalComment(rep, cmp.Or(p.Command, config.DefaultCommand))
+	err = p.Throttle.Do(ctx, t.ID, githubapi.Write{Creates: true}, func() error {
+		_, err := repo.Comment(ctx, t.Issue, body)
+		return err
+	})
+	if err != nil {
+		log.Error().Err(err).Msg("Could not write the final comment.")
+	}
+}
+
 // For makes the reporter of a task's attempt.
 func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 	r := &taskReporter{
@@ -256,7 +289,7 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		table := stepTable(rep)
 		r.steps = table
 		r.mu.Unlock()
-		body := limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", r.task.Attempt, rep.Title(), table), maxOutput)
+		body := statusComment(r.task.Attempt, rep)
 		if r.task.StatusCommentID != 0 {
 			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
 			return err
@@ -268,6 +301,11 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		r.task.StatusCommentID = c.GetID()
 		return r.p.Comments.SetStatusComment(ctx, r.task.ID, c.GetID())
 	})
+}
+
+// statusComment is the status comment's body showing a report.
+func statusComment(attempt int, rep pipeline.Report) string {
+	return limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", attempt, rep.Title(), stepTable(rep)), maxOutput)
 }
 
 // write runs one write in the task's turn, logging a failure: progress

@@ -71,15 +71,21 @@ type Notifier struct {
 	// Throttle spaces the writes of each task; the reporter shares it.
 	Throttle *Throttle
 	// Progress, when set, writes the output of running attempts' check
-	// runs; the notifier then sets only their status.
-	Progress OutputOwner
+	// runs; the notifier then sets only their status. It also shows on the
+	// issue the ends no reporter of this process showed.
+	Progress Reports
 }
 
-// OutputOwner knows which check runs' output a reporter writes;
-// forge.Progress is one.
-type OutputOwner interface {
+// Reports is what shows attempts' progress; forge.Progress is one.
+type Reports interface {
+	// Owns reports whether a reporter writes a check run's output.
 	Owns(checkRunID int64) bool
+	// Release forgets a check run once its attempt has concluded.
 	Release(checkRunID int64)
+	// Ended shows on the issue how an attempt ended that no reporter
+	// here saw end: one cancelled before it ran, or ended by the queue
+	// after the process running it died.
+	Ended(ctx context.Context, t *tasks.Task, e tasks.Event)
 }
 
 var _ tasks.Notifier = (*Notifier)(nil)
@@ -94,11 +100,17 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	log := n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
 	update := checkRunUpdate(t, e)
-	if n.Progress != nil && n.Progress.Owns(t.CheckRunID) {
+	switch {
+	case n.Progress == nil:
+	case n.Progress.Owns(t.CheckRunID):
 		update.Output = nil // the reporter's output stays
 		if e.State.Final() || e.State == tasks.Queued {
 			defer n.Progress.Release(t.CheckRunID)
 		}
+	case e.State.Final() && e.State != tasks.Succeeded:
+		// After the check run, as a reporter writes them. A success is
+		// only ever a runner's, whose reporter shows it.
+		defer n.Progress.Ended(ctx, t, e)
 	}
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
 	if err == nil {

@@ -82,14 +82,19 @@ func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
 
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
 	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	// The test's runner shows nothing itself, so the notifier says how it ended.
+	waitFor(t, wait, "the final comment", func() bool { return len(b.botComments(1)) == 2 })
+	if final := b.botComments(1)[1]; !strings.Contains(final, "cancelled") || !strings.Contains(final, "/oneshot retry") {
+		t.Fatalf("final comment %q", final)
+	}
 
 	b.runner.open()
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/ONESHOT Retry", "writer"))
 	waitFor(t, wait, "the retry", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
 
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot help", "reader"))
-	waitFor(t, wait, "the help", func() bool { return len(b.botComments(1)) == 2 })
-	if help := b.botComments(1)[1]; !strings.Contains(help, "/oneshot cancel") {
+	waitFor(t, wait, "the help", func() bool { return len(b.botComments(1)) == 3 })
+	if help := b.botComments(1)[2]; !strings.Contains(help, "/oneshot cancel") {
 		t.Fatalf("help %q", help)
 	}
 }
