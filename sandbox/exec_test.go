@@ -103,12 +103,14 @@ func TestTimedOutExecLeavesNoChildrenOrGrandchildren(t *testing.T) {
 	b := setup(t)
 	s := b.start(t, b.spec())
 
-	// A child in the group, a grandchild that left it with setsid, and one
-	// double-forked with nohup; each marks itself by its sleep length.
+	// A child in the group, a grandchild that left it with setsid, one
+	// double-forked with nohup, and one that left the group and cleared its
+	// environment; each marks itself by its sleep length.
 	script := `
 		sleep 1001 &
 		setsid sleep 1002 &
 		( nohup sleep 1003 > /dev/null 2>&1 & ) &
+		setsid env -i sleep 1007 &
 		sleep 1004`
 	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, Timeout: 2 * time.Second})
 	if err != nil {
@@ -144,22 +146,32 @@ func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
 	b := setup(t)
 	s := b.start(t, b.spec())
 
+	// A service an earlier step started, which starts processes of its own
+	// while the agent runs: it is not the agent's, and must live on.
+	mustSucceed(t, s, "setsid sh -c 'while :; do sleep 0.05; done' > /dev/null 2>&1 &")
+
 	// What an agent could leave to change the code after the checks: a
-	// child, one that left the group, and one double-forked.
+	// child, one that left the group, one double-forked, and one that left
+	// the group and cleared its environment.
 	script := `
 		sleep 1011 &
 		setsid sleep 1012 &
 		( nohup sleep 1013 > /dev/null 2>&1 & ) &
+		setsid env -i sleep 1014 &
+		sleep 0.2
 		ps -eo args= | grep -c '^sleep 101'`
 	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) == "0" {
-		t.Fatalf("the background processes did not start: %+v, %q", res, res.Stdout)
+	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "4" {
+		t.Fatalf("the background processes did not all start: %+v, %q", res, res.Stdout)
 	}
 	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 101' || true"); left != "" {
 		t.Fatalf("processes outlived the exec:\n%s", left)
+	}
+	if service := mustSucceed(t, s, "ps -eo args= | grep -c '^sh -c while' || true"); strings.TrimSpace(service) != "1" {
+		t.Fatalf("the earlier step's service was killed (%q running)", service)
 	}
 }
 

@@ -26,6 +26,15 @@ const MarkerEnv = "ONESHOT_EXEC_ID"
 // longer hold the exec open.
 const outputGrace = 250 * time.Millisecond
 
+// killTree kills an exec's process tree while no exec starts: a process
+// that has just started has not yet the marker that tells it apart from a
+// runaway of the tree.
+func (s *Server) killTree(t tree) {
+	s.starting.Lock()
+	defer s.starting.Unlock()
+	killTree(t)
+}
+
 // runExec runs one process and streams its output, then its exit, on stream.
 func (s *Server) runExec(stream io.ReadWriter, req *protocol.ExecRequest) {
 	out := &lockedWriter{w: stream}
@@ -66,7 +75,11 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		return protocol.Exit{Code: -1}
 	}
 	oomBefore := oomKills()
-	if err := cmd.Start(); err != nil {
+	before := runningProcesses()
+	s.starting.RLock()
+	err = cmd.Start()
+	s.starting.RUnlock()
+	if err != nil {
 		stdin.Close()
 		stdinWriter.Close()
 		return protocol.Exit{Code: -1, StartError: err.Error()}
@@ -75,12 +88,13 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	pid := cmd.Process.Pid
 	preferForOOM(pid)
 
+	tree := newTree(pid, req.ID, before)
 	var once sync.Once
 	reason := ""
 	kill := func(why string) {
 		once.Do(func() {
 			reason = why
-			killTree(pid, req.ID)
+			s.killTree(tree)
 		})
 	}
 	if prev, _ := s.running.Swap(req.ID, kill); prev == (cancelled{}) {
@@ -101,7 +115,7 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	// before the exit is reported.
 	once.Do(func() {})
 	if req.KillBackground {
-		killTree(pid, req.ID)
+		s.killTree(tree)
 	}
 	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
 }

@@ -34,6 +34,9 @@ type Server struct {
 	// running maps the ID of each running exec to the function that kills
 	// it, or to cancelled{}.
 	running sync.Map
+	// starting is held for reading while an exec starts its process and
+	// for writing while a tree is killed; see Server.killTree.
+	starting sync.RWMutex
 }
 
 // Serve runs a server over conn until the bot closes it.
