@@ -151,20 +151,22 @@ func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
 	mustSucceed(t, s, "setsid sh -c 'while :; do sleep 0.05; done' > /dev/null 2>&1 &")
 
 	// What an agent could leave to change the code after the checks: a
-	// child, one that left the group, one double-forked, and one that left
-	// the group and cleared its environment.
+	// child, one that left the group, one double-forked, one that left the
+	// group and cleared its environment, and one that forged the service's.
 	script := `
 		sleep 1011 &
 		setsid sleep 1012 &
 		( nohup sleep 1013 > /dev/null 2>&1 & ) &
 		setsid env -i sleep 1014 &
+		service=$(ps -eo pid=,args= | awk '/sh -c while/ { print $1; exit }')
+		( setsid env -i $(tr '\0' '\n' < /proc/$service/environ | grep ONESHOT_EXEC_ID) sleep 1015 & ) &
 		sleep 0.2
 		ps -eo args= | grep -c '^sleep 101'`
 	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "4" {
+	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "5" {
 		t.Fatalf("the background processes did not all start: %+v, %q", res, res.Stdout)
 	}
 	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 101' || true"); left != "" {

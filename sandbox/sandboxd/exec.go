@@ -27,8 +27,8 @@ const MarkerEnv = "ONESHOT_EXEC_ID"
 const outputGrace = 250 * time.Millisecond
 
 // killTree kills an exec's process tree while no exec starts: a process
-// that has just started has not yet the marker that tells it apart from a
-// runaway of the tree.
+// that has just started is not yet known as another exec's, and would look
+// like a runaway of the tree.
 func (s *Server) killTree(t tree) {
 	s.starting.Lock()
 	defer s.starting.Unlock()
@@ -78,6 +78,9 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	before := runningProcesses()
 	s.starting.RLock()
 	err = cmd.Start()
+	if err == nil {
+		s.execs.Store(cmd.Process.Pid, true)
+	}
 	s.starting.RUnlock()
 	if err != nil {
 		stdin.Close()
@@ -86,9 +89,13 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	}
 	stdin.Close()
 	pid := cmd.Process.Pid
+	defer s.execs.Delete(pid)
 	preferForOOM(pid)
 
-	tree := newTree(pid, req.ID, before)
+	tree := newTree(pid, req.ID, before, func(other int) bool {
+		_, ok := s.execs.Load(other)
+		return ok && other != pid
+	})
 	var once sync.Once
 	reason := ""
 	kill := func(why string) {

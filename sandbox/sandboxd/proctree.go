@@ -13,12 +13,13 @@ import (
 const killTreeLimit = 5 * time.Second
 
 // A tree is the processes one exec started: those in its process group,
-// those whose environment carries its marker, and, when before is set,
-// those started since the exec began that carry no exec's marker at all.
-// The last is what a descendant that both left the group and cleared its
-// environment (setsid env -i) looks like; nothing else in the sandbox
-// starts processes without the marker, so it can only be a runaway of the
-// exec, or of another that ran meanwhile.
+// those whose environment carries its marker and, when before is set, those
+// started since the exec began that descend neither from a process that
+// was running then nor from another exec. The last catches a descendant
+// that left the group and cleared or forged its environment (setsid env
+// -i): a process cannot choose its parent, so ancestry is what tells it
+// apart. One whose parent died was adopted by init and has no ancestry
+// left; if it started since, it is taken as the exec's.
 type tree struct {
 	pgid   int
 	marker []byte // MarkerEnv=ID and a NUL, as in /proc/PID/environ
@@ -26,10 +27,13 @@ type tree struct {
 	// exec began, by PID. Nil leaves newcomers out, which is right outside
 	// a sandbox, where anything may start processes.
 	before map[int]uint64
+	// otherExec says whether a PID is the first process of another exec
+	// that is running.
+	otherExec func(pid int) bool
 }
 
-func newTree(pgid int, execID string, before map[int]uint64) tree {
-	return tree{pgid: pgid, marker: []byte(MarkerEnv + "=" + execID + "\x00"), before: before}
+func newTree(pgid int, execID string, before map[int]uint64, otherExec func(int) bool) tree {
+	return tree{pgid: pgid, marker: []byte(MarkerEnv + "=" + execID + "\x00"), before: before, otherExec: otherExec}
 }
 
 // runningProcesses returns the start time of each live process, by PID.
@@ -64,46 +68,55 @@ func killTree(t tree) {
 }
 
 type proc struct {
-	pid, pgid int
-	started   uint64 // clock ticks after boot, which tells a reused PID apart
+	pid, ppid, pgid int
+	started         uint64 // clock ticks after boot, which tells a reused PID apart
 }
 
 // findTree lists the tree's live processes, sandboxd and init left out.
 func findTree(t tree) []proc {
 	self := os.Getpid()
-	var found []proc
+	procs := map[int]proc{}
 	for _, p := range listProcesses() {
+		procs[p.pid] = p
+	}
+	var found []proc
+	for _, p := range procs {
 		if p.pid == self || p.pid == 1 {
 			continue
 		}
-		if p.pgid == t.pgid || t.owns(p) {
+		if p.pgid == t.pgid || t.marked(p) || t.runaway(p, procs) {
 			found = append(found, p)
 		}
 	}
 	return found
 }
 
-// owns says whether p belongs to the tree by its environment: it carries
-// the tree's marker, or it is a newcomer that carries none. An environment
-// that cannot be read (the process made itself undumpable) carries none.
-func (t tree) owns(p proc) bool {
+func (t tree) marked(p proc) bool {
 	env, _ := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ")
-	if hasVar(env, t.marker) {
-		return true
-	}
+	return bytes.HasPrefix(env, t.marker) || bytes.Contains(env, append([]byte{0}, t.marker...))
+}
+
+// runaway says whether p started since the exec began and descends
+// neither from a process running then nor from another exec.
+func (t tree) runaway(p proc, procs map[int]proc) bool {
 	if t.before == nil {
 		return false
 	}
-	if started, ok := t.before[p.pid]; ok && started == p.started {
-		return false
+	self := os.Getpid()
+	for range len(procs) { // a bound, should the parents loop as PIDs are reused
+		if started, ok := t.before[p.pid]; ok && started == p.started {
+			return false // not new, or the descendant of a process that is not
+		}
+		if p.ppid == self {
+			return t.otherExec == nil || !t.otherExec(p.pid)
+		}
+		parent, ok := procs[p.ppid]
+		if !ok || p.ppid <= 1 {
+			return true // adopted by init: its ancestry is gone
+		}
+		p = parent
 	}
-	return !hasVar(env, []byte(MarkerEnv+"="))
-}
-
-// hasVar says whether the NUL-separated environment env has a variable
-// starting with prefix.
-func hasVar(env, prefix []byte) bool {
-	return bytes.HasPrefix(env, prefix) || bytes.Contains(env, append([]byte{0}, prefix...))
+	return true
 }
 
 // listProcesses lists the live processes, zombies left out.
@@ -125,7 +138,7 @@ func listProcesses() []proc {
 	return procs
 }
 
-// readStat reads a process's group, start time and state from
+// readStat reads a process's parent, group, start time and state from
 // /proc/PID/stat. The command name may hold spaces and parentheses, so
 // fields are counted from the last ')'.
 func readStat(pid int) (p proc, state byte, ok bool) {
@@ -144,10 +157,11 @@ func readStat(pid int) (p proc, state byte, ok bool) {
 	if len(fields) < 20 || len(fields[0]) == 0 {
 		return proc{}, 0, false
 	}
-	pgid, err1 := strconv.Atoi(string(fields[2]))
-	started, err2 := strconv.ParseUint(string(fields[19]), 10, 64)
-	if err1 != nil || err2 != nil {
+	ppid, err1 := strconv.Atoi(string(fields[1]))
+	pgid, err2 := strconv.Atoi(string(fields[2]))
+	started, err3 := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return proc{}, 0, false
 	}
-	return proc{pid: pid, pgid: pgid, started: started}, fields[0][0], true
+	return proc{pid: pid, ppid: ppid, pgid: pgid, started: started}, fields[0][0], true
 }

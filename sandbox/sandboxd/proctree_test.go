@@ -54,7 +54,7 @@ func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 		t.Fatalf("the grandchild %d did not leave the group (pgid %d, found %v)", grandchild, p.pgid, ok)
 	}
 	// Newcomers left out: outside a sandbox, anything may start processes.
-	tree := newTree(cmd.Process.Pid, "test-tree", nil)
+	tree := newTree(cmd.Process.Pid, "test-tree", nil, nil)
 	killTree(tree)
 	_ = cmd.Wait()
 	if alive(grandchild) {
@@ -70,4 +70,48 @@ func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 func alive(pid int) bool {
 	_, state, ok := readStat(pid)
 	return ok && state != 'Z'
+}
+
+func TestARunawayIsToldApartByItsAncestry(t *testing.T) {
+	self := os.Getpid()
+	const (
+		root     = 100 // the exec's first process
+		child    = 101 // its child, still in place
+		grand    = 102 // the child's child, which left group and marker behind
+		orphan   = 103 // a runaway whose parent died: init adopted it
+		other    = 200 // another exec's first process, started before
+		otherKid = 201
+		service  = 300 // started by an earlier exec, adopted by init
+		worker   = 301 // started by the service since
+		reused   = 400 // a PID that was running, now another process's
+	)
+	procs := map[int]proc{}
+	add := func(pid, ppid int, started uint64) {
+		procs[pid] = proc{pid: pid, ppid: ppid, pgid: pid, started: started}
+	}
+	add(self, 1, 1)
+	add(root, self, 50)
+	add(child, root, 51)
+	add(grand, child, 52)
+	add(orphan, 1, 53)
+	add(other, self, 20)
+	add(otherKid, other, 54)
+	add(service, 1, 10)
+	add(worker, service, 55)
+	add(reused, 1, 56)
+	before := map[int]uint64{1: 0, self: 1, other: 20, service: 10, reused: 5}
+	tr := newTree(root, "x", before, func(pid int) bool { return pid == other })
+
+	for pid, want := range map[int]bool{
+		root: true, child: true, grand: true, orphan: true, reused: true,
+		other: false, otherKid: false, service: false, worker: false,
+	} {
+		if got := tr.runaway(procs[pid], procs); got != want {
+			t.Errorf("process %d: runaway %v, want %v", pid, got, want)
+		}
+	}
+	// Outside a sandbox, newcomers are left out.
+	if newTree(root, "x", nil, nil).runaway(procs[orphan], procs) {
+		t.Error("a tree without a list of earlier processes took a newcomer")
+	}
 }

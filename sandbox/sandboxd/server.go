@@ -34,6 +34,8 @@ type Server struct {
 	// running maps the ID of each running exec to the function that kills
 	// it, or to cancelled{}.
 	running sync.Map
+	// execs holds the PID of each running exec's first process.
+	execs sync.Map
 	// starting is held for reading while an exec starts its process and
 	// for writing while a tree is killed; see Server.killTree.
 	starting sync.RWMutex
