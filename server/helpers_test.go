@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,7 +102,10 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 	opts := server.Options{
 		Version:      "test",
 		AgentSecrets: b.agentSecrets,
-		Logger:       zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), &b.logs)).Level(zerolog.InfoLevel),
+		// b.logs keeps debug lines too, which say why events were ignored.
+		Logger: zerolog.New(zerolog.MultiLevelWriter(
+			&zerolog.FilteredLevelWriter{Writer: zerolog.LevelWriterAdapter{Writer: zerolog.NewTestWriter(t)}, Level: zerolog.InfoLevel},
+			&b.logs)).Level(zerolog.DebugLevel),
 	}
 	if !b.pipeline {
 		opts.Runner = b.runner
@@ -208,6 +212,25 @@ func (b *testBundle) seen(t *testing.T, deliveryID string) bool {
 		t.Fatal(err)
 	}
 	return seen
+}
+
+// ignoredBecause returns the reason the bot logged for ignoring a
+// delivery, or "" if it logged none.
+func (b *testBundle) ignoredBecause(t *testing.T, deliveryID string) string {
+	t.Helper()
+	for line := range strings.Lines(b.logs.String()) {
+		var entry struct {
+			Delivery string `json:"github_delivery_id"`
+			Level    string `json:"level"`
+			Message  string `json:"message"`
+			Reason   string `json:"reason"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Delivery == deliveryID &&
+			entry.Level == "debug" && entry.Message == "Ignored an event." {
+			return entry.Reason
+		}
+	}
+	return ""
 }
 
 // writes counts the requests that changed something on GitHub.

@@ -159,22 +159,26 @@ func TestBotsOtherLabelsAndOrdinaryCommentsStartNothing(t *testing.T) {
 	cases := []struct {
 		name, event, fixture string
 		edit                 func(map[string]any)
+		why                  string // the reason logged
 	}{
-		{"a bot's command", "issue_comment", "issue_comment.created", botComment},
-		{"our own comment", "issue_comment", "issue_comment.created", commented("/oneshot fix this", b.gh.BotLogin())},
-		{"another label", "issues", "issues.labeled", labelled("bug", "writer")},
-		{"a label added by a bot", "issues", "issues.labeled", labelled("agent", "renovate[bot]")},
-		{"an ordinary comment", "issue_comment", "issue_comment.created", commented("I'll fix this /oneshot later", "writer")},
+		{"a bot's command", "issue_comment", "issue_comment.created", botComment, "comment by a bot"},
+		{"our own comment", "issue_comment", "issue_comment.created", commented("/oneshot fix this", b.gh.BotLogin()), "comment by a bot"},
+		{"another label", "issues", "issues.labeled", labelled("bug", "writer"), "not the trigger label"},
+		{"a label added by a bot", "issues", "issues.labeled", labelled("agent", "renovate[bot]"), "labelled by a bot"},
+		{"an ordinary comment", "issue_comment", "issue_comment.created", commented("I'll fix this /oneshot later", "writer"), "comment is not a command"},
 		{"an edited comment", "issue_comment", "issue_comment.created", func(p map[string]any) {
 			commented("/oneshot fix this", "writer")(p)
 			p["action"] = "edited"
-		}},
-		{"an opened issue", "issues", "issues.opened", nil},
+		}, "issue_comment action edited"},
+		{"an opened issue", "issues", "issues.opened", nil, "issues action opened"},
 	}
 	for _, tc := range cases {
 		id := b.deliver(t, tc.event, tc.fixture, tc.edit)
 		if b.seen(t, id) {
 			t.Errorf("%s was accepted", tc.name)
+		}
+		if got := b.ignoredBecause(t, id); got != tc.why {
+			t.Errorf("%s: the debug log says it was ignored because %q, want %q", tc.name, got, tc.why)
 		}
 	}
 	if n := b.writes(); n != 0 {
