@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +164,13 @@ func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event)
 	}
 }
 
+// history returns the events of a task so far.
+func (n *eventNotifier) history(id string) []tasks.Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.events[id])
+}
+
 // wait returns the event that put a task in a state, once it comes.
 func (n *eventNotifier) wait(t *testing.T, id string, state tasks.State) tasks.Event {
 	t.Helper()
@@ -181,4 +190,56 @@ func (n *eventNotifier) wait(t *testing.T, id string, state tasks.State) tasks.E
 			t.Fatalf("the notifier never heard of %s becoming %s", id, state)
 		}
 	}
+}
+
+func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		// Attempts have a minute, so River rescues a job running for
+		// more than three, where its default would wait an hour.
+		q, runner, notifier := recordingQueue(t, url)
+		ctx := context.Background()
+		ago := func(minutes int) string {
+			if strings.HasPrefix(url, "postgres") {
+				return fmt.Sprintf("now() - interval '%d minutes'", minutes)
+			}
+			return fmt.Sprintf("datetime('now', 'subsec', '-%d minutes')", minutes)
+		}
+		started := func(issue, minutesAgo int) *tasks.Task {
+			task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: fmt.Sprint("d", issue)}
+			if err := q.Create(ctx, task); err != nil {
+				t.Fatal(err)
+			}
+			execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+			execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+ago(minutesAgo)+`
+				WHERE args ->> 'task_id' = $1`, task.ID)
+			return task
+		}
+		// A process died ten minutes into an attempt; another started one
+		// two minutes ago, and may still be within its deadline.
+		dead, young := started(1, 10), started(2, 2)
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+
+		notifier.wait(t, dead.ID, tasks.Succeeded)
+		resumed := false
+		for _, e := range notifier.history(dead.ID) {
+			resumed = resumed || (e.State == tasks.Running && strings.Contains(e.Detail, "resumed"))
+		}
+		if !resumed {
+			t.Fatalf("the rescued attempt did not resume: %+v", notifier.history(dead.ID))
+		}
+		// The rescuer looked at both jobs at once: the young one stays.
+		if n := runner.count(); n != 1 {
+			t.Fatalf("%d attempts ran, want the rescued one", n)
+		}
+		var state string
+		if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job WHERE args ->> 'task_id' = $1`, young.ID).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state != "running" {
+			t.Fatalf("the job within its deadline is %s, want running", state)
+		}
+	})
 }
