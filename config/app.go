@@ -221,7 +221,7 @@ type Agent struct {
 	// values the agent gets, such as its API key. Only the agent's execs
 	// receive them, and they are masked in all output.
 	Secrets string `yaml:"secrets"`
-	// PromptTokens is the prompt's budget, estimated at four bytes a token.
+	// PromptTokens is the prompt's budget, by contextgather.CountTokens.
 	PromptTokens int `yaml:"prompt_tokens"`
 	// TrustRepoCommands lets a repository's own agent.command have
 	// Secrets. Off, such a command is refused while there are secrets:

@@ -4,27 +4,46 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/tiktoken-go/tokenizer/codec"
 
 	"github.com/yuin/goldmark/ast"
 	gmtext "github.com/yuin/goldmark/text"
 )
 
-// bytesPerToken is the estimate's ratio. Tokenizers differ by model; for
-// English and code four bytes a token is the usual rule, and erring long
-// keeps a prompt inside a model's window.
+// bytesPerToken is the estimate's ratio: for English and code about four
+// bytes make a token.
 const bytesPerToken = 4
 
-// EstimateTokens estimates a text's tokens. The budget is held against
-// this estimate, the only measure that needs no model's tokenizer.
-func EstimateTokens(s string) int {
+// estimateTokens estimates a text's tokens, at no cost. The prompt is fitted
+// by estimates, and then counted (see Assemble).
+func estimateTokens(s string) int {
 	return (len(s) + bytesPerToken - 1) / bytesPerToken
+}
+
+// o200k is the tokenizer of OpenAI's current models, made on first use:
+// it takes tens of milliseconds and megabytes to build.
+var o200k = sync.OnceValue(codec.NewO200kBase)
+
+// CountTokens counts a text's tokens as OpenAI's o200k_base tokenizer
+// does. Other models' tokenizers count a few percent either way; a budget
+// needs headroom below a model's window for that. It counts about a
+// megabyte a second.
+func CountTokens(s string) int {
+	n, err := o200k().Count(s)
+	if err != nil {
+		// Only an error mode other than the default fails; count bytes.
+		return len(s)
+	}
+	return n
 }
 
 // cut shortens text to at most tokens, keeping its start and its end and
 // saying how much was left out in between.
 func cut(text string, tokens int) string {
-	if EstimateTokens(text) <= tokens {
+	if estimateTokens(text) <= tokens {
 		return text
 	}
 	limit := tokens * bytesPerToken
@@ -52,18 +71,18 @@ const minPieceTokens = 50
 // text leaves open, by a cut or as written, is closed (see closeBlock).
 func fit(text string, tokens int, render func(string) string) (string, bool) {
 	whole := closeBlock(render(text))
-	if EstimateTokens(whole) <= tokens {
+	if estimateTokens(whole) <= tokens {
 		return whole, true
 	}
 	// What render adds is about the same for a shorter text; the loop
 	// makes up for a fence that shrank or one that had to be closed.
-	room := tokens - (EstimateTokens(whole) - EstimateTokens(text))
+	room := tokens - (estimateTokens(whole) - estimateTokens(text))
 	for range 4 {
 		if room < minPieceTokens {
 			break
 		}
 		s := closeBlock(render(cut(text, room)))
-		over := EstimateTokens(s) - tokens
+		over := estimateTokens(s) - tokens
 		if over <= 0 {
 			return s, false
 		}
@@ -81,9 +100,9 @@ func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
 	var b strings.Builder
 	for i := range n {
 		// Room for the note is kept in case this item is the last.
-		part, whole := item(i, tokens-EstimateTokens(leftOut(n-i)))
+		part, whole := item(i, tokens-estimateTokens(leftOut(n-i)))
 		b.WriteString(part)
-		tokens -= EstimateTokens(part)
+		tokens -= estimateTokens(part)
 		if whole {
 			continue
 		}
@@ -91,7 +110,7 @@ func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
 		if part == "" {
 			rest++
 		}
-		if note := leftOut(rest); EstimateTokens(note) <= tokens {
+		if note := leftOut(rest); estimateTokens(note) <= tokens {
 			b.WriteString(note)
 		}
 		break
@@ -170,7 +189,7 @@ func windows(content string, hits []int, context, tokens int) string {
 	var chosen []window
 	used := 0
 	for _, w := range ws {
-		cost := EstimateTokens(strings.Join(lines[w.from-1:w.to], "\n")) + 4
+		cost := estimateTokens(strings.Join(lines[w.from-1:w.to], "\n")) + 4
 		if used+cost > tokens {
 			continue
 		}

@@ -3,6 +3,7 @@ package contextgather
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"strings"
 )
@@ -19,7 +20,7 @@ type PromptInput struct {
 	Verify []string
 	// Protected are paths a change may not touch.
 	Protected []string
-	// Budget is the most tokens the prompt may take, by EstimateTokens.
+	// Budget is the most tokens the prompt may take, by CountTokens.
 	// The operator sets it (config's agent.prompt_tokens); without one
 	// the prompt would be cut to nothing.
 	Budget int
@@ -47,7 +48,67 @@ const (
 )
 
 // Assemble writes the prompt: the whole specification the agent gets, since
-// it cannot ask. Its estimated tokens never exceed the budget.
+// it cannot ask. Its tokens, as CountTokens counts them, never exceed the
+// budget.
+//
+// The prompt is fitted by estimates, which cost nothing (see assemble), and
+// then counted. Code, numbers and hex or base64 take more tokens than the
+// estimate says, and plain English fewer, so the prompt is fitted again to
+// the budget in its own tokens per estimated token, which lands within a
+// try or two; the parts then take their shares of the budget as counted.
+func Assemble(in PromptInput) string {
+	var best, last string // the fullest prompt that fits, and the latest tried
+	bestTokens := -1
+	// Estimates known to fit (fits) and not to (over) bracket the next.
+	estimate, fits, over := in.Budget, 0, math.MaxInt
+	for range maxFits {
+		prompt := assemble(in, estimate)
+		if prompt == last {
+			break // a changed estimate changes nothing: all of it is in, or none
+		}
+		last = prompt
+		n := CountTokens(prompt)
+		if n > in.Budget {
+			over = estimate
+		} else {
+			fits = estimate
+			if n > bestTokens {
+				best, bestTokens = prompt, n
+			}
+			if float64(n) >= fullBudget*float64(in.Budget) {
+				break
+			}
+		}
+		// The budget in this prompt's tokens per estimated token; halfway
+		// when that leaves the bracket, as it does where code goes in by
+		// whole windows.
+		estimate = int(float64(in.Budget) * float64(estimateTokens(prompt)) / float64(max(n, 1)) * aimBudget)
+		if over < math.MaxInt && (estimate <= fits || estimate >= over) {
+			estimate = fits + (over-fits)/2
+		}
+		if estimate <= fits || estimate <= 0 {
+			break // no more room to gain
+		}
+	}
+	if bestTokens >= 0 {
+		return best
+	}
+	// Nothing fitted: the budget is smaller than the task and the rules.
+	// They hold only what the operator and the repository wrote, and a
+	// token takes at least a byte.
+	return cut(taskSection(in.Material, in.Branch)+checksSection(in.Verify)+rulesSection(in.Verify, in.Protected), in.Budget/bytesPerToken)
+}
+
+// maxFits bounds Assemble's tries. A prompt that takes fullBudget of the
+// budget is full enough: code goes in by whole windows, too coarse to fill
+// it closer. A try aims at aimBudget of it.
+const (
+	maxFits    = 6
+	fullBudget = 0.95
+	aimBudget  = 0.99
+)
+
+// assemble writes the prompt within an estimate of tokens.
 //
 // Each section is built within the tokens it is given, and each item in it
 // (the issue, a comment, a linked issue, a guideline file) is cut on its
@@ -55,27 +116,27 @@ const (
 // whole prompt, could join one item's opening fence to another's text,
 // whose own fence line would then close it and let what follows speak
 // outside any fence. Since the estimate of a whole is at most the sum of
-// its parts', the parts holding their shares is what holds the budget.
-func Assemble(in PromptInput) string {
+// its parts', the parts holding their shares is what holds the estimate.
+func assemble(in PromptInput, budget int) string {
 	m := in.Material
 	task := taskSection(m, in.Branch)
 	rules := checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
-	left := in.Budget - EstimateTokens(task) - EstimateTokens(rules)
+	left := budget - estimateTokens(task) - estimateTokens(rules)
 	if left < 0 {
 		// A budget too small for even these: they hold nobody's text but
 		// the operator's and the repository's configuration, and no fence.
-		return cut(task+rules, in.Budget)
+		return cut(task+rules, budget)
 	}
 	instructions := instructionsSection(m, left)
-	left -= EstimateTokens(instructions)
+	left -= estimateTokens(instructions)
 
 	var body []string
 	add := func(section func(Material, int) string, share float64, minimum int) {
 		if left <= 0 {
 			return
 		}
-		s := section(m, min(max(int(share*float64(in.Budget)), minimum), left))
-		left -= EstimateTokens(s)
+		s := section(m, min(max(int(share*float64(budget)), minimum), left))
+		left -= estimateTokens(s)
 		body = append(body, s)
 	}
 	add(issueSection, issueShare, minIssueTokens)
@@ -120,7 +181,7 @@ func commentsSection(m Material, tokens int) string {
 		return ""
 	}
 	header := "## Comments from the maintainers\n\n"
-	comments := fill(tokens-EstimateTokens(header), len(m.Comments), func(i, tokens int) (string, bool) {
+	comments := fill(tokens-estimateTokens(header), len(m.Comments), func(i, tokens int) (string, bool) {
 		c := m.Comments[i]
 		return fit(strings.TrimSpace(c.Body), tokens, func(body string) string {
 			return "@" + c.Author + " wrote:\n\n" + body + "\n\n"
@@ -136,15 +197,15 @@ func linkedSection(m Material, tokens int) string {
 	// The related issues are a short list, shown whole or not at all, and
 	// their room is kept first: the linked items could fill any share.
 	related := relatedList(m.Related)
-	if EstimateTokens(related) > tokens {
+	if estimateTokens(related) > tokens {
 		related = ""
 	}
-	tokens -= EstimateTokens(related)
+	tokens -= estimateTokens(related)
 	if len(m.Linked) == 0 {
 		return related
 	}
 	header := "## Issues and pull requests it refers to\n\n"
-	linked := fill(tokens-EstimateTokens(header), len(m.Linked), func(i, tokens int) (string, bool) {
+	linked := fill(tokens-estimateTokens(header), len(m.Linked), func(i, tokens int) (string, bool) {
 		it := m.Linked[i]
 		kind := "issue"
 		if it.Kind == KindPullRequest {
@@ -181,7 +242,7 @@ func guidelinesSection(m Material, tokens int) string {
 		return ""
 	}
 	header := "## The repository's guidelines for contributors\n\n"
-	files := fill(tokens-EstimateTokens(header), len(m.Guidelines), func(i, tokens int) (string, bool) {
+	files := fill(tokens-estimateTokens(header), len(m.Guidelines), func(i, tokens int) (string, bool) {
 		g := m.Guidelines[i]
 		note := ""
 		if g.Truncated { // the agent has the checkout: it can read the rest
@@ -237,7 +298,7 @@ func codeSection(in PromptInput, tokens int) string {
 	var b strings.Builder
 	header := "## Files most likely to need the change, best first\n\n"
 	b.WriteString(header)
-	used := EstimateTokens(header)
+	used := estimateTokens(header)
 	for _, r := range in.Ranked[:min(len(in.Ranked), maxPromptFiles)] {
 		left := tokens - used
 		if left < 200 {
@@ -249,7 +310,7 @@ func codeSection(in PromptInput, tokens int) string {
 		}
 		content := string(data)
 		var shown string
-		if cost := EstimateTokens(content) + 20; cost <= left && float64(cost) <= wholeFileShare*float64(tokens) {
+		if cost := estimateTokens(content) + 20; cost <= left && float64(cost) <= wholeFileShare*float64(tokens) {
 			shown = "### " + r.Path + "\n\n" + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
 		} else {
 			parts := windows(content, r.Hits, windowContext, min(left, int(wholeFileShare*float64(tokens)))-30)
@@ -258,11 +319,11 @@ func codeSection(in PromptInput, tokens int) string {
 			}
 			shown = "### " + r.Path + " (parts; lines numbered)\n\n" + codeBlock(r.Path, parts) + "\n\n"
 		}
-		if used+EstimateTokens(shown) > tokens {
+		if used+estimateTokens(shown) > tokens {
 			continue
 		}
 		b.WriteString(shown)
-		used += EstimateTokens(shown)
+		used += estimateTokens(shown)
 	}
 	if b.Len() == len(header) {
 		return "" // no file fit; the header alone could outgrow tokens

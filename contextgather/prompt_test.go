@@ -1,6 +1,8 @@
 package contextgather
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,7 +45,7 @@ func TestThePromptHoldsItsBudget(t *testing.T) {
 		in := PromptInput{Material: material(200_000), Branch: "oneshot/issue-7", Ranked: ranked, Files: fsys,
 			Verify: []string{"go test ./..."}, Protected: []string{".github/workflows/"}, Budget: budget}
 		prompt := Assemble(in)
-		got := EstimateTokens(prompt)
+		got := CountTokens(prompt)
 		if got > budget {
 			t.Errorf("budget %d: the prompt takes %d tokens", budget, got)
 		}
@@ -219,7 +221,7 @@ func TestUntrustedTextNeverSpeaksOutsideAFence(t *testing.T) {
 			tc.change(&m)
 			for _, budget := range []int{1500, 4000, 16_000, 64_000} {
 				prompt := Assemble(PromptInput{Material: m, Verify: []string{"go test ./..."}, Budget: budget})
-				if got := EstimateTokens(prompt); got > budget {
+				if got := CountTokens(prompt); got > budget {
 					t.Errorf("budget %d: the prompt takes %d tokens", budget, got)
 				}
 				out := unfenced(prompt)
@@ -234,13 +236,36 @@ func TestUntrustedTextNeverSpeaksOutsideAFence(t *testing.T) {
 	}
 }
 
+func TestTheBudgetIsCountedByATokenizerNotByBytes(t *testing.T) {
+	// Text that takes far more tokens than four bytes each: a hex dump in
+	// the issue, and a base64 blob and the dump again in comments.
+	var hexDump strings.Builder
+	for i := range 4000 {
+		fmt.Fprintf(&hexDump, "%08x: %x\n", i*16, sha256.Sum256([]byte(fmt.Sprint(i))))
+	}
+	blob := base64.StdEncoding.EncodeToString([]byte(hexDump.String()))
+	m := material(100)
+	m.Issue.Body = hexDump.String()
+	m.Comments = []Comment{{Author: "maintainer", Body: blob}, {Author: "maintainer", Body: hexDump.String()}}
+	for _, budget := range []int{1500, 4000, 16_000} {
+		in := PromptInput{Material: m, Verify: []string{"go test ./..."}, Budget: budget}
+		if naive := CountTokens(assemble(in, budget)); naive <= budget {
+			t.Fatalf("budget %d: fitted by bytes alone the prompt takes %d tokens; the test needs text that overruns", budget, naive)
+		}
+		got := CountTokens(Assemble(in))
+		if got > budget || got < budget*9/10 {
+			t.Errorf("budget %d: the prompt takes %d tokens", budget, got)
+		}
+	}
+}
+
 func TestItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
 	items := []string{strings.Repeat("a", 400), strings.Repeat("b", 400), strings.Repeat("c", 4000), "d", "e"}
 	got := fill(400, len(items), func(i, tokens int) (string, bool) {
 		return fit(items[i], tokens, func(s string) string { return s + "\n" })
 	})
-	if EstimateTokens(got) > 400 {
-		t.Errorf("%d tokens, want at most 400", EstimateTokens(got))
+	if estimateTokens(got) > 400 {
+		t.Errorf("%d estimated tokens, want at most 400", estimateTokens(got))
 	}
 	if !strings.HasPrefix(got, items[0]+"\n"+items[1]+"\nccc") || !strings.Contains(got, "characters left out") {
 		t.Errorf("the first two are not whole, or the third is not cut:\n%s", got)

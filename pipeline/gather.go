@@ -26,7 +26,7 @@ func (r *run) gather(ctx context.Context) error {
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
 	}
-	r.note("%d trusted comments, %d linked, about %d tokens", len(m.Comments), len(m.Linked), contextgather.EstimateTokens(r.prompt))
+	r.note("%d trusted comments, %d linked, %d tokens", len(m.Comments), len(m.Linked), contextgather.CountTokens(r.prompt))
 	return nil
 }
 
