@@ -65,6 +65,11 @@ func open(rawURL string) (*DB, error) {
 		if path == "" {
 			return nil, errors.New("database url sqlite: needs a path, as in sqlite:oneshot.db")
 		}
+		if strings.ContainsAny(path, "?#") {
+			// SQLite's settings are oneshot's to choose (see sqlitePragmas),
+			// and a query would also end up in the inbox's file name.
+			return nil, fmt.Errorf("database url %q: a sqlite: url is a file path and takes no query; oneshot sets SQLite's pragmas itself", redact(rawURL))
+		}
 		sdb, err := openSQLite(path)
 		if err != nil {
 			return nil, err

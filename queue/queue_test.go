@@ -3,12 +3,15 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/queue"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -322,4 +325,21 @@ func TestNoMoreAttemptsRunAtOnceThanTheConcurrency(t *testing.T) {
 			t.Fatalf("the attempt started after the cancel is %s, again", third)
 		}
 	})
+}
+
+func TestABadDatabaseURLIsAClearErrorAndCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for url, want := range map[string]string{
+		"sqlite:":                    "needs a path",
+		"mysql://oneshot@db/oneshot": "want sqlite:PATH or postgres://",
+		"sqlite:" + filepath.Join(dir, "oneshot.db") + "?_pragma=journal_mode(DELETE)": "takes no query",
+	} {
+		_, err := queue.Open(context.Background(), url)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", url, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files were created: %v", entries)
+	}
 }
