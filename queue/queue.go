@@ -87,7 +87,11 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
+	river.AddWorker(workers, &pruneWorker{q: q})
 	client, err := river.NewClient(db.driver, &river.Config{
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return pruneArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})},
 		Queues: map[string]river.QueueConfig{
 			QueueIntake: {MaxWorkers: intakeWorkers},
 			QueueTasks:  {MaxWorkers: cfg.Concurrency},

@@ -218,6 +218,39 @@ func (db *DB) ClaimReply(ctx context.Context, repo string, issue int, actor, kin
 	return n > 0, err
 }
 
+// Retention of the records that only guard against repeats: GitHub
+// redelivers deliveries of the past three days at most, and no reply
+// window is longer than a day.
+const (
+	deliveryRetention = 30 * 24 * time.Hour
+	replyRetention    = 7 * 24 * time.Hour
+)
+
+// Prune deletes the delivery and reply records older than their retention
+// at now, and says how many went. Tasks and their history stay: they are
+// what people look back at.
+func (db *DB) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var pruned int64
+	for _, p := range []struct {
+		table, column string
+		keep          time.Duration
+	}{
+		{"oneshot_deliveries", "received_at", deliveryRetention},
+		{"oneshot_replies", "at", replyRetention},
+	} {
+		res, err := db.sql.ExecContext(ctx, `DELETE FROM `+p.table+` WHERE `+p.column+` < $1`, now.Add(-p.keep).UnixMilli())
+		if err != nil {
+			return pruned, fmt.Errorf("prune %s: %w", p.table, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return pruned, err
+		}
+		pruned += n
+	}
+	return pruned, nil
+}
+
 // querier is what reads a row: the database, or a transaction.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

@@ -223,3 +223,30 @@ func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.Cance
 		<-done
 	}
 }
+
+// pruneArgs is the River job that prunes old records (see DB.Prune). It
+// runs periodically, on the process River elects leader.
+type pruneArgs struct{}
+
+func (pruneArgs) Kind() string { return "oneshot_prune" }
+
+func (pruneArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueIntake, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: pruneInterval}}
+}
+
+// pruneInterval is how often old records are pruned.
+const pruneInterval = time.Hour
+
+type pruneWorker struct {
+	river.WorkerDefaults[pruneArgs]
+	q *Queue
+}
+
+func (w *pruneWorker) Work(ctx context.Context, _ *river.Job[pruneArgs]) error {
+	n, err := w.q.DB.Prune(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	w.q.cfg.Logger.Debug().Int64("records", n).Msg("Pruned old delivery and reply records.")
+	return nil
+}
