@@ -76,6 +76,14 @@ func (r *Repo) ReactToReviewComment(ctx context.Context, pull int, commentID int
 	return nil
 }
 
+// ReplyToReviewComment answers a pull request review comment in its thread.
+func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int64, body string) error {
+	if _, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID); err != nil {
+		return fmt.Errorf("reply to a review comment of %s#%d: %w", r.FullName(), pull, err)
+	}
+	return nil
+}
+
 // Comment posts a comment on an issue or pull request.
 func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.IssueComment, error) {
 	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})

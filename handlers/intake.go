@@ -322,9 +322,14 @@ func (in *Intake) react(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	return repo.React(ctx, t.Issue, t.CommentID, "eyes")
 }
 
+// reply answers a trigger where it was made: a review comment in its
+// thread, anything else on the issue or pull request.
 func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, body string) error {
-	if t.Issue == 0 {
+	switch {
+	case t.Issue == 0:
 		return nil
+	case t.Event == "pull_request_review_comment" && t.CommentID != 0:
+		return repo.ReplyToReviewComment(ctx, t.Issue, t.CommentID, body)
 	}
 	_, err := repo.Comment(ctx, t.Issue, body)
 	return err

@@ -137,9 +137,14 @@ func TestACommandInAReviewOfAPullRequestOneshotOpenedIsAFollowUpOnItsLine(t *tes
 	// Refused and ignored first, while the pull request has no live task.
 	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created",
 		reviewed("/oneshot rename the flag", "reader", bot))
-	waitFor(t, wait, "the refusal", func() bool { return len(b.botComments(pull)) == 1 })
-	if reply := b.botComments(pull)[0]; !strings.Contains(reply, "@reader") || !strings.Contains(reply, "write access") {
-		t.Fatalf("reply %q", reply)
+	// The refusal answers in the review comment's thread.
+	waitFor(t, wait, "the refusal", func() bool { return len(b.gh.ReviewComments(b.repo, pull)) == 2 })
+	if reply := b.gh.ReviewComments(b.repo, pull)[1]; reply.InReplyTo == 0 || reply.User != bot ||
+		!strings.Contains(reply.Body, "@reader") || !strings.Contains(reply.Body, "write access") {
+		t.Fatalf("reply %+v", reply)
+	}
+	if n := len(b.botComments(pull)); n != 0 {
+		t.Fatalf("%d replies in the pull request's conversation", n)
 	}
 	for name, edit := range map[string]func(map[string]any){
 		"on someone else's pull request": reviewed("/oneshot rename the flag", "writer", "writer"),

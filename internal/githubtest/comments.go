@@ -27,6 +27,9 @@ type Comment struct {
 	History   []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// InReplyTo is, for a pull request review comment, the one it answers
+	// in its thread; 0 for the first.
+	InReplyTo int64
 }
 
 // Reaction is a reaction to an issue or to a comment.
@@ -96,6 +99,76 @@ func (s *Server) Comment(id int64) (Comment, bool) {
 		return Comment{}, false
 	}
 	return cloneComment(cm), true
+}
+
+// ReviewComments returns the review comments on pull request n of repo,
+// oldest first.
+func (s *Server) ReviewComments(repo *Repo, n int) []Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := repo.issues[n]
+	if st == nil {
+		return nil
+	}
+	out := make([]Comment, 0, len(st.reviewCommentIDs))
+	for _, id := range st.reviewCommentIDs {
+		out = append(out, cloneComment(s.reviewComments[id]))
+	}
+	return out
+}
+
+// createReviewComment answers POST /repos/{owner}/{repo}/pulls/{number}/comments
+// for a reply: a review comment in the thread of the one in_reply_to names,
+// on the same pull request. A new thread on a line, which the bot never
+// starts, gets the 422 GitHub gives a request missing its place.
+func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, c *call) {
+	var req struct {
+		Body      *string `json:"body"`
+		InReplyTo int64   `json:"in_reply_to"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	switch {
+	case req.Body == nil || strings.TrimSpace(*req.Body) == "":
+		writeValidation(w, "PullRequestReviewComment", "body", "missing_field", "")
+		return
+	case req.InReplyTo == 0:
+		writeValidation(w, "PullRequestReviewComment", "commit_id", "missing_field", "")
+		return
+	}
+	body := *req.Body
+	n, _ := pathInt(r, "number")
+	id := req.InReplyTo
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := s.reviewComments[id]
+	if first == nil || !strings.EqualFold(first.Repo, c.repo.FullName) || first.Issue != int(n) {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	// GitHub threads a reply to a reply under the thread's first comment.
+	if first.InReplyTo != 0 {
+		id = first.InReplyTo
+	}
+	t := now()
+	cm := &Comment{ID: s.newID(), Repo: c.repo.FullName, Issue: int(n), User: s.BotLogin(), Body: body,
+		History: []string{body}, CreatedAt: t, UpdatedAt: t, InReplyTo: id}
+	s.reviewComments[cm.ID] = cm
+	c.repo.issues[int(n)].reviewCommentIDs = append(c.repo.issues[int(n)].reviewCommentIDs, cm.ID)
+	api := s.APIURL() + "repos/" + c.repo.FullName
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id":               cm.ID,
+		"node_id":          fmt.Sprintf("PRRC_%d", cm.ID),
+		"url":              fmt.Sprintf("%s/pulls/comments/%d", api, cm.ID),
+		"html_url":         fmt.Sprintf("%s/%s/pull/%d#discussion_r%d", s.URL(), c.repo.FullName, n, cm.ID),
+		"pull_request_url": fmt.Sprintf("%s/pulls/%d", api, n),
+		"in_reply_to_id":   id,
+		"body":             cm.Body,
+		"user":             s.userJSON(cm.User),
+		"created_at":       timeJSON(t),
+		"updated_at":       timeJSON(t),
+	})
 }
 
 // Reactions returns every reaction in repo, oldest first.

@@ -30,6 +30,8 @@ type issueState struct {
 	updatedAt  time.Time
 	closedAt   time.Time
 	commentIDs []int64
+	// reviewCommentIDs are a pull request's review comments, oldest first.
+	reviewCommentIDs []int64
 }
 
 // AddIssue adds an issue to repo and returns it as stored, with its

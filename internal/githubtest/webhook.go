@@ -161,6 +161,7 @@ func (s *Server) importReviewComment(payload map[string]any, repo *Repo) {
 	s.knowUser(login)
 	s.reviewComments[id] = &Comment{ID: id, Repo: repo.FullName, Issue: st.Number, User: login, Body: body,
 		History: []string{body}, CreatedAt: t, UpdatedAt: t}
+	st.reviewCommentIDs = append(st.reviewCommentIDs, id)
 }
 
 // lookup follows keys through nested JSON objects.

@@ -122,4 +122,21 @@ func TestAnAdaptedReviewCommentCanBeReactedToAndRepliedOn(t *testing.T) {
 	if len(got) != 1 || !got[0].ReviewComment || got[0].CommentID != id || got[0].Issue != n {
 		t.Errorf("reactions = %+v", got)
 	}
+
+	// A reply in the thread, and a reply to that reply, which GitHub
+	// threads under the first comment.
+	reply, _, err := b.client.PullRequests.CreateCommentInReplyTo(b.ctx, "acme", "widgets", n, "in the thread", id)
+	if err != nil || reply.GetInReplyTo() != id {
+		t.Fatalf("reply in the thread: %+v, %v", reply, err)
+	}
+	if again, _, err := b.client.PullRequests.CreateCommentInReplyTo(b.ctx, "acme", "widgets", n, "again", reply.GetID()); err != nil || again.GetInReplyTo() != id {
+		t.Fatalf("reply to the reply: %+v, %v", again, err)
+	}
+	if _, _, err := b.client.PullRequests.CreateCommentInReplyTo(b.ctx, "acme", "widgets", n+1, "elsewhere", id); statusOf(t, err) != http.StatusNotFound {
+		t.Errorf("a reply on another pull request: %v, want 404", err)
+	}
+	thread := b.gh.ReviewComments(b.repo, n)
+	if len(thread) != 3 || thread[1].Body != "in the thread" || thread[1].User != b.gh.BotLogin() || thread[2].InReplyTo != id {
+		t.Errorf("review comments = %+v", thread)
+	}
 }
