@@ -11,16 +11,18 @@ import (
 )
 
 // gather collects the task's context, ranks the repository's files for
-// it, and writes the prompt into the sandbox. The files are read from the
-// base commit on the host, the same commit the sandbox holds: ranking them
-// costs no exec and no API call.
+// it, and writes the prompt into the sandbox. The files are read on the
+// host from the commit the sandbox starts from, the base or the branch a
+// follow-up continues: ranking them costs no exec and no API call. The
+// guidelines come from the base, like the configuration, so that a
+// branch cannot change what its next run is told.
 func (r *run) gather(ctx context.Context) error {
 	m, err := r.p.Forge.Gather(ctx, r.task, r.files)
 	if err != nil {
 		return fmt.Errorf("gather the context: %w", err)
 	}
 	r.title = m.Issue.Title
-	if r.prompt, err = Prompt(ctx, m, r.files, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
+	if r.prompt, err = Prompt(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
 		return err
 	}
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {

@@ -90,7 +90,8 @@ type run struct {
 	expire  context.CancelCauseFunc // ends the attempt early
 	timer   *time.Timer             // the repository's deadline, once known
 	co      *Checkout
-	files   fs.FS // the base commit's, on the host
+	files   fs.FS // the base commit's, on the host: configuration and guidelines
+	code    fs.FS // the start commit's, which the prompt ranks and shows
 	session *sandbox.Session
 	agent   Agent
 	branch  string

@@ -24,7 +24,7 @@ func (r *run) setup(ctx context.Context) error {
 	if r.co, err = r.p.Forge.Checkout(ctx, r.task); err != nil {
 		return fmt.Errorf("fetch the repository: %w", err)
 	}
-	if r.files, err = ExportTree(ctx, r.co); err != nil {
+	if r.files, err = ExportTree(ctx, r.co, r.co.Base); err != nil {
 		return fmt.Errorf("read the code: %w", err)
 	}
 	if err := r.loadConfig(); err != nil {
@@ -47,10 +47,15 @@ func (r *run) setup(ctx context.Context) error {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)
 	}
 	note := "new branch " + r.branch
+	r.code = r.files
 	if r.start == "" {
 		r.start = r.co.Base
 	} else {
 		note = "continuing branch " + r.branch
+		// The prompt shows the code as the agent will find it.
+		if r.code, err = ExportTree(ctx, r.co, r.start); err != nil {
+			return fmt.Errorf("read the code of branch %s: %w", r.branch, err)
+		}
 	}
 	refs := []string{"refs/oneshot/base"}
 	if r.start != r.co.Base {
@@ -159,15 +164,15 @@ func branchIssue(cfg config.Repo, branch string) int {
 	return n
 }
 
-// ExportTree writes a checkout's base commit into its directory as plain
+// ExportTree writes a commit of a checkout into its directory as plain
 // files, which the configuration and the context are read from on the
 // host.
-func ExportTree(ctx context.Context, co *Checkout) (fs.FS, error) {
-	tree := filepath.Join(co.Dir, "tree")
+func ExportTree(ctx context.Context, co *Checkout, commit string) (fs.FS, error) {
+	tree := filepath.Join(co.Dir, "tree-"+commit)
 	if err := os.Mkdir(tree, 0o755); err != nil {
 		return nil, err
 	}
-	if err := co.Repo.Export(ctx, co.Base, tree); err != nil {
+	if err := co.Repo.Export(ctx, commit, tree); err != nil {
 		return nil, err
 	}
 	return os.DirFS(tree), nil

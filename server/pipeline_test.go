@@ -343,7 +343,7 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 
 func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	t.Parallel()
-	script := `if grep -q "say followed" "$1"; then echo followed >> runs.txt; else
+	script := `if grep -q "say followed" "$1"; then echo followed >> runs.txt; cp "$1" followup-prompt.md; else
 ` + goodAgent + `fi
 `
 	b := pipelineBundle(t, script, testConfig(0))
@@ -352,7 +352,7 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	}
 	pr := b.gh.PullRequests(b.repo)[0]
 	onThePR := func(p map[string]any) {
-		commented("/oneshot please say followed in runs.txt", "writer")(p)
+		commented("/oneshot please say followed in runs.txt, as Hello in hello.go says hello", "writer")(p)
 		issue := p["issue"].(map[string]any)
 		issue["number"] = pr.Number
 		issue["user"].(map[string]any)["login"] = b.gh.BotLogin()
@@ -370,6 +370,10 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	}
 	if got := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "hello.go"); !strings.Contains(got, "Hello") {
 		t.Fatal("the follow-up lost the earlier work")
+	}
+	// Its prompt showed the code as the branch has it, earlier work included.
+	if prompt := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "followup-prompt.md"); !strings.Contains(prompt, "oneshot's scripted agent wrote it") {
+		t.Fatalf("the follow-up's prompt does not show the branch's hello.go:\n%s", prompt)
 	}
 	// The follow-up's task is on the pull request; the pull request still
 	// fixes the issue.

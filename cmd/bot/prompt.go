@@ -91,7 +91,7 @@ func githubPrompt(ctx context.Context, out io.Writer, cfg config.App, repoName s
 		return err
 	}
 	defer os.RemoveAll(co.Dir)
-	checkout, err := pipeline.ExportTree(ctx, co)
+	checkout, err := pipeline.ExportTree(ctx, co, co.Base)
 	if err != nil {
 		return err
 	}
