@@ -155,7 +155,23 @@ type Sandbox struct {
 	// MaxLimits are the most a repository may ask for with its limits
 	// setting: one repository must not take the whole host.
 	MaxLimits RepoLimits `yaml:"max_limits"`
+	// Network bounds the hosts a filtered sandbox may reach, whatever a
+	// repository's allow-list says.
+	Network NetworkBounds `yaml:"network"`
 }
+
+// NetworkBounds are the operator's host name patterns, comma-separated,
+// in the form of a repository's network patterns.
+type NetworkBounds struct {
+	// Allow, when set, is what a host must also match to be reached.
+	Allow string `yaml:"allow"`
+	// Deny is refused in every sandbox.
+	Deny string `yaml:"deny"`
+}
+
+// AllowList and DenyList are the bounds as lists.
+func (n NetworkBounds) AllowList() []string { return splitList(n.Allow) }
+func (n NetworkBounds) DenyList() []string  { return splitList(n.Deny) }
 
 // Defaults for Sandbox.MaxLimits: room above a repository's defaults,
 // well short of a whole host.

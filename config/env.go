@@ -47,6 +47,8 @@ var envVars = []envVar{
 	{"ONESHOT_SANDBOX_MAX_DISK", "sandbox.max_limits.disk", func(a *App) any { return &a.Sandbox.MaxLimits.Disk }},
 	{"ONESHOT_SANDBOX_MAX_CPUS", "sandbox.max_limits.cpus", func(a *App) any { return &a.Sandbox.MaxLimits.CPUs }},
 	{"ONESHOT_SANDBOX_MAX_PIDS", "sandbox.max_limits.pids", func(a *App) any { return &a.Sandbox.MaxLimits.Pids }},
+	{"ONESHOT_SANDBOX_NETWORK_ALLOW", "sandbox.network.allow", func(a *App) any { return &a.Sandbox.Network.Allow }},
+	{"ONESHOT_SANDBOX_NETWORK_DENY", "sandbox.network.deny", func(a *App) any { return &a.Sandbox.Network.Deny }},
 	{"ONESHOT_AGENT_COMMAND", "agent.command", func(a *App) any { return &a.Agent.Command }},
 	{"ONESHOT_AGENT_TIMEOUT", "agent.timeout", func(a *App) any { return &a.Agent.Timeout }},
 	{"ONESHOT_AGENT_SECRETS", "agent.secrets", func(a *App) any { return &a.Agent.Secrets }},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"unicode"
@@ -218,6 +219,16 @@ func (s Sandbox) validate(bad problem) {
 	}
 	if most.Pids > 0 && most.Pids < DefaultRepoPids {
 		bad("sandbox.max_limits.pids", "is %d"+least, most.Pids, DefaultRepoPids)
+	}
+	for _, bound := range []struct {
+		key      string
+		patterns []string
+	}{{"sandbox.network.allow", s.Network.AllowList()}, {"sandbox.network.deny", s.Network.DenyList()}} {
+		for _, p := range bound.patterns {
+			if _, err := path.Match(p, ""); err != nil {
+				bad(bound.key, "pattern %q does not compile: %v", p, err)
+			}
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,6 +195,10 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 			Allow: r.cfg.Network.Allow,
 			Deny:  r.cfg.Network.Deny,
 		},
+	}
+	if bounds := r.p.Defaults.Allowed; bounds != nil && spec.Network.Mode == sandbox.NetworkFiltered {
+		spec.Network.Deny = append(slices.Clone(spec.Network.Deny), bounds.Network.DenyList()...)
+		spec.Network.Within = bounds.Network.AllowList()
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		spec.Deadline = time.Until(deadline)

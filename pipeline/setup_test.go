@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/config"
@@ -18,5 +19,24 @@ func TestABranchGivesBackTheIssueItWasNamedFor(t *testing.T) {
 		if got := branchIssue(cfg, branch); got != 0 {
 			t.Errorf("%s gives issue %d", branch, got)
 		}
+	}
+}
+
+func TestTheOperatorsNetworkBoundsReachAFilteredSandbox(t *testing.T) {
+	t.Parallel()
+	allowed := config.Sandbox{Network: config.NetworkBounds{Allow: "proxy.golang.org, sum.golang.org", Deny: "*.internal.example"}}
+	r := &run{p: &Pipeline{Defaults: Defaults{Allowed: &allowed}}, task: &tasks.Task{ID: "t1"}, cfg: config.DefaultRepo()}
+	r.cfg.Network.Mode = "filtered"
+	r.cfg.Network.Allow = []string{"*"}
+	r.cfg.Network.Deny = []string{"evil.example"}
+	n := r.spec(t.Context()).Network
+	if !slices.Equal(n.Allow, []string{"*"}) || !slices.Equal(n.Within, []string{"proxy.golang.org", "sum.golang.org"}) ||
+		!slices.Equal(n.Deny, []string{"evil.example", "*.internal.example"}) {
+		t.Fatalf("network %+v", n)
+	}
+	// No network, nothing to bound: bounds there would make the spec invalid.
+	r.cfg.Network = config.DefaultRepo().Network
+	if n := r.spec(t.Context()).Network; n.Mode != "none" || len(n.Within)+len(n.Deny) > 0 {
+		t.Fatalf("network %+v", n)
 	}
 }

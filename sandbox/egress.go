@@ -80,7 +80,7 @@ func newEgressProxy(n Network, lim limits, m *masker, secrets map[string]string)
 	cfg.Log = logger
 	cfg.Resolver = pinnedResolver{hosts: lim.hosts}
 	cfg.ConnectTimeout = connectTimeout
-	cfg.EgressACL = hostPolicy{allow: lower(n.Allow), deny: lower(n.Deny)}
+	cfg.EgressACL = hostPolicy{allow: lower(n.Allow), deny: lower(n.Deny), within: lower(n.Within)}
 	cfg.RoleFromRequest = func(*http.Request) (string, error) { return "sandbox", nil }
 	for _, prefix := range lim.allowPrefixes {
 		cfg.AllowRanges = append(cfg.AllowRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
@@ -187,21 +187,30 @@ func (s *Session) Refusals() []Refusal {
 }
 
 // hostPolicy is the allow-list, as a smokescreen ACL.
-type hostPolicy struct{ allow, deny []string }
+type hostPolicy struct{ allow, deny, within []string }
 
 func (h hostPolicy) Decide(args acl.DecideArgs) (acl.Decision, error) {
 	host := strings.TrimSuffix(strings.ToLower(args.Host), ".")
-	for _, p := range h.deny {
-		if ok, _ := path.Match(p, host); ok {
-			return acl.Decision{Result: acl.Deny, Reason: "host matches deny pattern " + p}, nil
-		}
+	if p, ok := matchAny(h.deny, host); ok {
+		return acl.Decision{Result: acl.Deny, Reason: "host matches deny pattern " + p}, nil
 	}
-	for _, p := range h.allow {
-		if ok, _ := path.Match(p, host); ok {
-			return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p}, nil
-		}
+	if _, ok := matchAny(h.within, host); len(h.within) > 0 && !ok {
+		return acl.Decision{Result: acl.Deny, Reason: "host is outside what the bot's operator allows"}, nil
+	}
+	if p, ok := matchAny(h.allow, host); ok {
+		return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p}, nil
 	}
 	return acl.Decision{Result: acl.Deny, Reason: "host is not on the allow-list"}, nil
+}
+
+// matchAny returns the first of patterns that host matches.
+func matchAny(patterns []string, host string) (string, bool) {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, host); ok {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // pinnedResolver answers pinned names itself and asks the system for others.

@@ -122,6 +122,32 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 	})
 }
 
+func TestTheOperatorsBoundHoldsWhateverTheAllowListSays(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := b.testServer(t)
+	spec := b.spec()
+	spec.Network = sandbox.Network{
+		Mode:           sandbox.NetworkFiltered,
+		Allow:          []string{"*.oneshot.test"},
+		Within:         []string{"web.oneshot.test"},
+		AllowAddresses: []string{srv.ip},
+		Hosts:          map[string]string{"web.oneshot.test": srv.ip, "outside.oneshot.test": srv.ip},
+	}
+	s := b.start(t, spec)
+	if out := mustSucceed(t, s, "curl -sS --max-time 10 http://web.oneshot.test:8000/"); out != "hello from the test server\n" {
+		t.Fatalf("the name within the bound: got %q", out)
+	}
+	got := strings.TrimSpace(string(run(t, s, "curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://outside.oneshot.test:8000/").Stdout))
+	if got != "403" {
+		t.Fatalf("a name the allow-list matches but the bound does not: status %s, want 403", got)
+	}
+	refusals := s.Refusals()
+	if len(refusals) != 1 || refusals[0].Host != "outside.oneshot.test:8000" || !strings.Contains(refusals[0].Reason, "operator") {
+		t.Fatalf("refusals %+v", refusals)
+	}
+}
+
 func TestNetworkHostSharesTheHostsInterfaces(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

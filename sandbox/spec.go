@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,9 @@ type Network struct {
 	Allow []string
 	// Deny lists host name patterns refused even when Allow matches.
 	Deny []string
+	// Within, when set, lists patterns a host must also match, whatever
+	// Allow says: the operator's bound on what a repository may allow.
+	Within []string
 	// AllowAddresses lists addresses or prefixes ("10.1.2.3", "10.1.0.0/16")
 	// that the proxy may reach although they are loopback, private or
 	// link-local, which it otherwise refuses after resolving a name.
@@ -175,10 +179,10 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 	default:
 		bad("network mode %q is not one of none, filtered, host", n.Mode)
 	}
-	if n.Mode != NetworkFiltered && len(n.Allow)+len(n.Deny)+len(n.AllowAddresses)+len(n.Hosts) > 0 {
-		bad("network allow, deny, addresses and hosts apply only to mode filtered, not %q", cmp.Or(n.Mode, DefaultNetwork))
+	if n.Mode != NetworkFiltered && len(n.Allow)+len(n.Deny)+len(n.Within)+len(n.AllowAddresses)+len(n.Hosts) > 0 {
+		bad("network allow, deny, within, addresses and hosts apply only to mode filtered, not %q", cmp.Or(n.Mode, DefaultNetwork))
 	}
-	for _, p := range append(append([]string{}, n.Allow...), n.Deny...) {
+	for _, p := range slices.Concat(n.Allow, n.Deny, n.Within) {
 		if p == "" {
 			bad("network pattern is empty")
 		} else if _, err := path.Match(p, ""); err != nil {
