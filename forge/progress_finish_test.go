@@ -3,38 +3,17 @@ package forge
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/oneshot-dev/oneshot/githubapi"
-	"github.com/oneshot-dev/oneshot/internal/githubtest"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
-type statusComments struct{ sync.Map }
-
-func (s *statusComments) SetStatusComment(_ context.Context, taskID string, id int64) error {
-	s.Store(taskID, id)
-	return nil
-}
-
 func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) {
 	t.Parallel()
-	gh := githubtest.New(t)
-	gh.AddInstallation(7)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
-	repo.InstallationID = 7
-	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
-	clients, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Progress{Clients: clients, Throttle: &githubapi.Throttle{}, Comments: &statusComments{}, Logger: zerolog.New(zerolog.NewTestWriter(t))}
-	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Attempt: 1}
+	n := newNotifiedIssue(t)
+	gh, repo, p, task := n.gh, n.repo, n.progress, n.task
 
 	// The status comment's first write is told to come back in a minute.
 	const comments = "/repos/{owner}/{repo}/issues/{n}/comments"
@@ -59,19 +38,4 @@ func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) 
 	if !final {
 		t.Fatalf("no final comment: %+v", gh.Comments(repo, 1))
 	}
-}
-
-// waitForRequest waits, up to 10 s, for the fake to answer a request.
-func waitForRequest(t *testing.T, gh *githubtest.Server, method, path string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, req := range gh.Requests() {
-			if req.Method == method && req.Path == path && req.Status != 0 {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no %s %s reached the fake", method, path)
 }
