@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/config"
-	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -243,12 +240,6 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	return r.latest, b.String(), dirty
 }
 
-// codeBlock fences text so that nothing in it ends the block early.
-func codeBlock(text string) string {
-	fence := contextgather.Fence(text)
-	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
-}
-
 // writeCheckRun shows the latest report as the check run's output, unless
 // nothing changed. Status and conclusion are the notifier's, which the
 // queue calls on each state.
@@ -303,11 +294,6 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 	})
 }
 
-// statusComment is the status comment's body showing a report.
-func statusComment(attempt int, rep pipeline.Report) string {
-	return limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", attempt, rep.Title(), stepTable(rep)), maxOutput)
-}
-
 // write runs one write in the task's turn, logging a failure: progress
 // that cannot be shown must not stop the work. Writes while the pipeline
 // runs are reports, which let the task's other writes go first; the final
@@ -329,87 +315,4 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 	default:
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
 	}
-}
-
-// runningStep names the report's running step, or is "".
-func runningStep(rep pipeline.Report) string {
-	for _, s := range rep.Steps {
-		if s.State == pipeline.StepRunning {
-			return s.Name
-		}
-	}
-	return ""
-}
-
-// stepTable is the report's steps without the parts that change every
-// second, so the status comment is edited only when a step changes.
-func stepTable(rep pipeline.Report) string {
-	var b strings.Builder
-	for _, s := range rep.Steps {
-		fmt.Fprintf(&b, "- %s: %s", s.Name, s.State)
-		if s.State != pipeline.StepRunning && s.Duration > 0 {
-			fmt.Fprintf(&b, " (%s)", s.Duration.Round(100*time.Millisecond))
-		}
-		if s.Note != "" {
-			fmt.Fprintf(&b, ", %s", s.Note)
-		}
-		b.WriteString("\n")
-	}
-	if rep.Published.URL != "" {
-		fmt.Fprintf(&b, "\nPull request: %s\n", rep.Published.URL)
-	}
-	if rep.LogsURL != "" {
-		fmt.Fprintf(&b, "\nLogs: %s\n", rep.LogsURL)
-	}
-	return b.String()
-}
-
-// finalComment tells the people on the issue how the attempt ended and
-// what they can do, with command; a handed-back attempt gets none, since
-// it runs again.
-func finalComment(rep pipeline.Report, command string) string {
-	f := rep.Final
-	if f == nil || f.State == tasks.Queued {
-		return ""
-	}
-	retry := "\n\nTo try again, comment `" + command + " retry` or press Retry on the oneshot check run."
-	var b strings.Builder
-	switch f.State {
-	case tasks.Succeeded:
-		fmt.Fprintf(&b, "oneshot made a change for this issue: %s\n\n", rep.Published.URL)
-		if len(rep.Checks) > 0 {
-			b.WriteString("It passed these checks:\n\n" + rep.ChecksTable())
-		}
-		if rep.FixRounds > 0 {
-			fmt.Fprintf(&b, "\nIt took %d fix rounds.\n", rep.FixRounds)
-		}
-		return b.String()
-	case tasks.Cancelled, tasks.TimedOut:
-		fmt.Fprintf(&b, "oneshot stopped: %s.%s", f.Reason, retry)
-	default:
-		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
-		if f.Details != "" {
-			b.WriteString("\n\n" + f.Details)
-		}
-		b.WriteString(retry)
-	}
-	if rep.LogsURL != "" {
-		fmt.Fprintf(&b, "\n\nLogs: %s", rep.LogsURL)
-	}
-	return limit(b.String(), maxOutput)
-}
-
-// limit cuts text to n bytes, on a character boundary. GitHub limits a
-// check run's output by characters and by bytes alike, so the bytes, never
-// fewer than the characters, are what must fit.
-func limit(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const cut = "\n[... cut ...]"
-	end := n - len(cut)
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
-	return s[:end] + cut
 }
