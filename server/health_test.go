@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,13 +26,8 @@ func TestReadyOnlyOnceTheWorkersRunAndTheDatabaseAnswers(t *testing.T) {
 	defer web.Close()
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get(web.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, strings.TrimSpace(string(body))
+		body, code := httpGet(t, web.URL+path)
+		return code, strings.TrimSpace(body)
 	}
 
 	if code, body := get("/healthz"); code != http.StatusOK {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -124,6 +125,27 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 		_ = srv.Shutdown(stop)
 	})
 	return srv
+}
+
+// get fetches a path from the bot's HTTP server.
+func (b *testBundle) get(t *testing.T, path string) (string, int) {
+	t.Helper()
+	return httpGet(t, strings.TrimSuffix(b.hookURL, server.WebhookPath)+path)
+}
+
+// httpGet returns the body and status of a GET.
+func httpGet(t *testing.T, url string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body), resp.StatusCode
 }
 
 // newHookServer serves a bot's handler on loopback and returns its webhook URL.

@@ -60,6 +60,17 @@ func TestALabelByAWriterStartsOneTaskWithFeedbackInSeconds(t *testing.T) {
 	if !slices.Equal(statuses, []string{"queued", "in_progress", "completed"}) || run.Conclusion != "success" {
 		t.Fatalf("check run went %v and concluded %q", statuses, run.Conclusion)
 	}
+
+	// The details link: the task's history on the bot, and nothing for an
+	// ID that is no task's.
+	page, status := b.get(t, "/tasks/"+task.ID)
+	if status != http.StatusOK || !strings.Contains(page, "acme/widgets#1, attempt 1, succeeded") ||
+		!strings.Contains(page, "queued     writer created") || !strings.Contains(page, "running") {
+		t.Fatalf("task page %d:\n%s", status, page)
+	}
+	if _, status := b.get(t, "/tasks/t0000000000000000"); status != http.StatusNotFound {
+		t.Fatalf("an unknown task's page answered %d", status)
+	}
 }
 
 func TestTheSameDeliverySentFiftyTimesStartsOneTask(t *testing.T) {
