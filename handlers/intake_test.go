@@ -72,3 +72,41 @@ func TestATriggerGivenUpOnGetsAReplySayingWhy(t *testing.T) {
 		t.Fatalf("comments %+v, want one to @writer saying why", comments)
 	}
 }
+
+// racedQueue is a queue where another trigger for the same issue queued a
+// task between the intake's look and its insert.
+type racedQueue struct {
+	handlers.Work
+	looked bool
+}
+
+var winner = &tasks.Task{ID: "twinner", Repo: "acme/widgets", Issue: 1, State: tasks.Queued}
+
+func (q *racedQueue) Live(context.Context, string, int) (*tasks.Task, error) {
+	if !q.looked {
+		q.looked = true
+		return nil, tasks.ErrNotFound
+	}
+	return winner, nil
+}
+func (*racedQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (*racedQueue) Create(context.Context, *tasks.Task) error { return tasks.ErrLive }
+
+func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = &racedQueue{}
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatal(err)
+	}
+	runs := gh.CheckRuns(repo)
+	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "Another trigger") {
+		t.Fatalf("check runs %+v, want one, skipped for the other trigger", runs)
+	}
+	comments := gh.Comments(repo, 1)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") || !strings.Contains(comments[0].Body, winner.ID) {
+		t.Fatalf("comments %+v, want one linking the winner", comments)
+	}
+}
