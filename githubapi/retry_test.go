@@ -78,3 +78,33 @@ func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("%d tries, want 4", n)
 	}
 }
+
+func TestAnExhaustedRateLimitIsWaitedOutUntilItResets(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	reset := time.Now().Add(time.Second)
+	gh.PrimaryRateLimit("GET", "/repos/{owner}/{repo}", reset, 1)
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 2 {
+		t.Fatalf("the GET was sent %d times, want twice", n)
+	}
+	if time.Now().Before(reset) {
+		t.Fatal("the retry went before the limit reset")
+	}
+}
+
+func TestAForbiddenRequestIsNotRetried(t *testing.T) {
+	t.Parallel()
+	// No Retry-After, no exhausted limit, no secondary limit: a permission
+	// the App lacks, which asking again will not give.
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.Fail("GET", "/repos/{owner}/{repo}", http.StatusForbidden, 1)
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err == nil {
+		t.Fatal("the 403 was hidden")
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 1 {
+		t.Fatalf("the GET was sent %d times", n)
+	}
+}

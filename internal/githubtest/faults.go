@@ -32,7 +32,8 @@ type fault struct {
 	status     int
 	secondary  bool // a secondary rate limit, with retryAfter
 	retryAfter time.Duration
-	left       int // negative: forever
+	reset      time.Time // for a primary rate limit: when it resets
+	left       int       // negative: forever
 }
 
 type slow struct {
@@ -56,6 +57,16 @@ func (s *Server) SecondaryRateLimit(method, pathPattern string, retryAfter time.
 	s.addFault(&fault{
 		method: method, pattern: mustPattern(pathPattern),
 		status: http.StatusForbidden, secondary: true, retryAfter: retryAfter, left: times,
+	})
+}
+
+// PrimaryRateLimit answers the next times matching requests the way
+// GitHub does when an installation has used its hourly requests: 403,
+// X-RateLimit-Remaining 0 and X-RateLimit-Reset at reset, in Unix seconds.
+func (s *Server) PrimaryRateLimit(method, pathPattern string, reset time.Time, times int) {
+	s.addFault(&fault{
+		method: method, pattern: mustPattern(pathPattern),
+		status: http.StatusForbidden, reset: reset, left: times,
 	})
 }
 
@@ -160,6 +171,16 @@ func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 		writeJSON(w, f.status, map[string]any{
 			"message":           secondaryRateLimitMessage,
 			"documentation_url": secondaryRateLimitDocs,
+		})
+		return true
+	}
+	if !f.reset.IsZero() {
+		w.Header().Set("X-RateLimit-Limit", "5000")
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(f.reset.Unix(), 10))
+		writeJSON(w, f.status, map[string]any{
+			"message":           "API rate limit exceeded for installation.",
+			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
 		})
 		return true
 	}
