@@ -256,3 +256,22 @@ func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
 		})
 	}
 }
+
+func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
+	t.Parallel()
+	config := "setup:\n  - \"echo fetching dependencies; echo 'E: package libfoo-dev not found' >&2; exit 3\"\n" + testConfig(0)
+	b := pipelineBundle(t, goodAgent, config)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "failed (exit 3)") ||
+		!strings.Contains(run.Output.Summary, "libfoo-dev not found") {
+		t.Fatalf("check run concluded %q:\n%s\n---\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "setup command") || !strings.Contains(final, "libfoo-dev not found") ||
+		!strings.Contains(final, "/oneshot retry") {
+		t.Fatalf("final comment %q", final)
+	}
+}
