@@ -35,9 +35,7 @@ type gatherBundle struct {
 func newGatherBundle(t *testing.T) *gatherBundle {
 	t.Helper()
 	gh := githubtest.New(t)
-	gh.AddInstallation(gatherInstallation)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
-	repo.InstallationID = gatherInstallation
+	repo := gh.AddInstalledRepo(t, gatherInstallation, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
 	cc, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{Attempts: 2, Base: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

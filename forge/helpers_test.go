@@ -31,9 +31,7 @@ type notifiedIssue struct {
 func newNotifiedIssue(t *testing.T) *notifiedIssue {
 	t.Helper()
 	gh := githubtest.New(t)
-	gh.AddInstallation(7)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
-	repo.InstallationID = 7
+	repo := gh.AddInstalledRepo(t, 7, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
 	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
 	clients, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{})
 	if err != nil {

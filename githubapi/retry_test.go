@@ -13,9 +13,7 @@ import (
 func setup(t *testing.T, policy githubapi.RetryPolicy) (*githubtest.Server, *githubtest.Repo, *githubapi.Repo) {
 	t.Helper()
 	gh := githubtest.New(t)
-	gh.AddInstallation(7)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "x\n"})
-	repo.InstallationID = 7
+	repo := gh.AddInstalledRepo(t, 7, "acme/widgets", map[string]string{"README.md": "x\n"})
 	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "t", User: "octocat"})
 	cc, err := githubapi.NewClientCreator(gh.AppConfig(), "test", policy)
 	if err != nil {

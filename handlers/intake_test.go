@@ -31,9 +31,7 @@ func (brokenQueue) Create(context.Context, *tasks.Task) error { return errDataba
 func newIntake(t *testing.T) (*handlers.Intake, *githubtest.Server, *githubtest.Repo) {
 	t.Helper()
 	gh := githubtest.New(t)
-	gh.AddInstallation(7)
-	repo := gh.AddRepo(t, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
-	repo.InstallationID = 7
+	repo := gh.AddInstalledRepo(t, 7, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
 	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
 	gh.SetPermission(repo, "writer", "write")
 	clients, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{Attempts: 1, Base: time.Millisecond})

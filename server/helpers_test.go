@@ -62,9 +62,7 @@ func newBundle(t testing.TB, env ...string) *testBundle {
 func newBundleWithRepo(t testing.TB, name string, files map[string]string, env ...string) *testBundle {
 	t.Helper()
 	gh := githubtest.New(t)
-	gh.AddInstallation(installationID)
-	repo := gh.AddRepo(t, name, files)
-	repo.InstallationID = installationID
+	repo := gh.AddInstalledRepo(t, installationID, name, files)
 	gh.SetPermission(repo, "writer", "write")
 	gh.SetPermission(repo, "maintainer", "maintain")
 	gh.SetPermission(repo, "reader", "read")

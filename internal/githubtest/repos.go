@@ -67,6 +67,16 @@ func (s *Server) AddRepo(t testing.TB, fullName string, files map[string]string)
 	return s.addRepo(t, fullName, src)
 }
 
+// AddInstalledRepo adds installation id and a repository with files that
+// only it may see: how most tests of the bot begin.
+func (s *Server) AddInstalledRepo(t testing.TB, id int64, fullName string, files map[string]string) *Repo {
+	t.Helper()
+	s.AddInstallation(id)
+	repo := s.AddRepo(t, fullName, files)
+	repo.InstallationID = id
+	return repo
+}
+
 // AddRepoFromDir is AddRepo with the files of dir. Files dir's .gitignore
 // ignores are left out.
 func (s *Server) AddRepoFromDir(t testing.TB, fullName, dir string) *Repo {
