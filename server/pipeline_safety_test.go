@@ -5,6 +5,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
@@ -272,6 +274,23 @@ func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 	comments := b.botComments(1)
 	if final := comments[len(comments)-1]; !strings.Contains(final, "setup command") || !strings.Contains(final, "libfoo-dev not found") ||
 		!strings.Contains(final, "/oneshot retry") {
+		t.Fatalf("final comment %q", final)
+	}
+}
+
+func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.gh.Fail("POST", "/git/acme/uuid.git/git-receive-pack", http.StatusInternalServerError, -1)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "push") {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "push") || !strings.Contains(final, "/oneshot retry") {
 		t.Fatalf("final comment %q", final)
 	}
 }
