@@ -26,6 +26,14 @@ func Fence(text string) string {
 	return strings.Repeat("`", max(minFence, longestRun(text, '`')+1))
 }
 
+// CodeBlock is text in a fenced block that nothing in it can close: how
+// output from a sandbox is shown on GitHub, where it would otherwise be
+// Markdown, mentions and links included.
+func CodeBlock(text string) string {
+	fence := Fence(text)
+	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
+}
+
 // fenced is header on a line, then text in a fenced block it cannot close.
 func fenced(header, text string) string {
 	fence := Fence(text)

@@ -50,3 +50,10 @@ func TestUntrusted(t *testing.T) {
 		})
 	}
 }
+
+func TestACodeBlockHoldsTextWithFencesOfItsOwn(t *testing.T) {
+	got := contextgather.CodeBlock("before\n```\nnot the end\n```\n@acme/maintainers look\n")
+	if !strings.HasPrefix(got, "````\n") || !strings.HasSuffix(got, "\n@acme/maintainers look\n````\n") {
+		t.Fatalf("got %q", got)
+	}
+}

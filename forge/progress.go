@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -229,12 +230,12 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	case r.finished:
 		for _, o := range r.outputs {
 			if out := string(o.tail.Tail(finalStepTail)); strings.TrimSpace(out) != "" {
-				fmt.Fprintf(&b, "### %s, its end\n\n%s\n", o.step, codeBlock(out))
+				fmt.Fprintf(&b, "### %s, its end\n\n%s\n", o.step, contextgather.CodeBlock(out))
 			}
 		}
 	case len(r.outputs) > 0:
 		if out := string(r.outputs[len(r.outputs)-1].tail.Tail(logTailSize)); strings.TrimSpace(out) != "" {
-			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", codeBlock(out))
+			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", contextgather.CodeBlock(out))
 		}
 	}
 	return r.latest, b.String(), dirty

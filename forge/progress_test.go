@@ -33,10 +33,3 @@ func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
 		}
 	}
 }
-
-func TestACodeBlockHoldsTextWithFencesOfItsOwn(t *testing.T) {
-	got := codeBlock("before\n```\nnot the end\n```\nafter\n")
-	if !strings.HasPrefix(got, "````\n") || !strings.HasSuffix(got, "\nafter\n````\n") {
-		t.Fatalf("got %q", got)
-	}
-}

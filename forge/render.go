@@ -9,16 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
-
-// codeBlock fences text so that nothing in it ends the block early.
-func codeBlock(text string) string {
-	fence := contextgather.Fence(text)
-	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
-}
 
 // statusComment is the status comment's body showing a report.
 func statusComment(attempt int, rep pipeline.Report) string {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"strings"
+
+	"github.com/oneshot-dev/oneshot/contextgather"
 )
 
 // fixPrompt is the prompt of a fix round: the task again, and what failed.
@@ -14,7 +16,7 @@ func fixPrompt(prompt string, checks []CheckResult) string {
 		if c.Passed {
 			continue
 		}
-		fmt.Fprintf(&b, "## %s: `%s` (exit %d)\n\n```\n%s\n```\n\n", c.Name, c.Command, c.ExitCode, c.Tail)
+		fmt.Fprintf(&b, "## %s: `%s` (exit %d)\n\n%s\n", c.Name, c.Command, c.ExitCode, contextgather.CodeBlock(c.Tail))
 	}
 	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -209,11 +210,17 @@ func (r *run) onEvent(e sandbox.Event) {
 	r.reporter.Log(e)
 }
 
+// logTail is the end of the running step's output, fenced for GitHub,
+// or "" when there is none.
 func (r *run) logTail(n int) string {
 	if r.stepLog == nil {
 		return ""
 	}
-	return string(r.stepLog.Tail(n))
+	tail := string(r.stepLog.Tail(n))
+	if strings.TrimSpace(tail) == "" {
+		return ""
+	}
+	return contextgather.CodeBlock(tail)
 }
 
 // stopError ends the attempt with an outcome the report already explains.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
@@ -42,7 +43,7 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 	var details strings.Builder
 	for _, c := range r.report.Checks {
 		if !c.Passed {
-			fmt.Fprintf(&details, "%s (`%s`), exit %d:\n\n```\n%s\n```\n", c.Name, c.Command, c.ExitCode, c.Tail)
+			fmt.Fprintf(&details, "%s (`%s`), exit %d:\n\n%s", c.Name, c.Command, c.ExitCode, contextgather.CodeBlock(c.Tail))
 		}
 	}
 	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds), details.String())

@@ -261,7 +261,10 @@ func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
 
 func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 	t.Parallel()
-	config := "setup:\n  - \"echo fetching dependencies; echo 'E: package libfoo-dev not found' >&2; exit 3\"\n" + testConfig(0)
+	// Its output tries to end the code block it is shown in and to mention
+	// people, which a comment would notify.
+	setup := "printf 'fetching dependencies\\n```\\n@acme/maintainers look\\n'; echo 'E: package libfoo-dev not found' >&2; exit 3"
+	config := "setup:\n  - \"" + setup + "\"\n" + testConfig(0)
 	b := pipelineBundle(t, goodAgent, config)
 	run := b.runTask(t)
 	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "failed (exit 3)") ||
@@ -272,9 +275,15 @@ func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 		t.Fatalf("%d pull requests", n)
 	}
 	comments := b.botComments(1)
-	if final := comments[len(comments)-1]; !strings.Contains(final, "setup command") || !strings.Contains(final, "libfoo-dev not found") ||
+	final := comments[len(comments)-1]
+	if !strings.Contains(final, "setup command") || !strings.Contains(final, "libfoo-dev not found") ||
 		!strings.Contains(final, "/oneshot retry") {
 		t.Fatalf("final comment %q", final)
+	}
+	// The output is inside a fence longer than its own.
+	open, mention := strings.Index(final, "````\n"), strings.Index(final, "@acme/maintainers")
+	if open < 0 || mention < open || !strings.Contains(final[mention:], "\n````\n") {
+		t.Fatalf("the output is not fenced in the final comment:\n%s", final)
 	}
 }
 
