@@ -133,7 +133,7 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 			if errors.As(err, &stop) {
 				return stop.outcome
 			}
-			return Outcome{State: tasks.Failed, Reason: step.name + " failed: " + err.Error()}
+			return errorOutcome(step.name, err)
 		}
 	}
 	return r.success()
@@ -231,6 +231,17 @@ func (e *stopError) Error() string {
 		return e.outcome.Reason
 	}
 	return e.outcome.Reason + ":\n" + e.outcome.Details
+}
+
+// errorOutcome is how a step that returned err ends the attempt. Reason is
+// one line; an error of several, such as git's, goes on in Details.
+func errorOutcome(step string, err error) Outcome {
+	first, rest, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+	out := Outcome{State: tasks.Failed, Reason: step + " failed: " + first}
+	if rest = strings.TrimSpace(rest); rest != "" {
+		out.Details = contextgather.CodeBlock(rest)
+	}
+	return out
 }
 
 // fail stops the attempt as failed.

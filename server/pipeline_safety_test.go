@@ -292,8 +292,8 @@ func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) 
 	b := pipelineBundle(t, goodAgent, testConfig(0))
 	b.gh.Fail("POST", "/git/acme/uuid.git/git-receive-pack", http.StatusInternalServerError, -1)
 	run := b.runTask(t)
-	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "push") {
-		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Title, "push oneshot/issue-1") || strings.Contains(run.Output.Title, "\n") {
+		t.Fatalf("check run concluded %q: %q\n%s", run.Conclusion, run.Output.Title, run.Output.Summary)
 	}
 	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
 		t.Fatalf("%d pull requests", n)
