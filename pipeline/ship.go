@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/guard"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -126,12 +127,14 @@ func (r *run) check(ctx context.Context, head string) error {
 	return nil
 }
 
+// findingList lists what the guard found, fenced: the paths are the
+// agent's to choose, and could be Markdown.
 func findingList(found []guard.Finding) string {
 	var b strings.Builder
 	for _, f := range found {
-		fmt.Fprintf(&b, "- %s\n", f)
+		fmt.Fprintf(&b, "%s\n", f)
 	}
-	return b.String()
+	return contextgather.CodeBlock(b.String())
 }
 
 // commitMessage says what the commit is for and credits who asked.
