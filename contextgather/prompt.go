@@ -91,9 +91,9 @@ func Assemble(in PromptInput) string {
 	if bestTokens >= 0 {
 		return best
 	}
-	// Nothing fitted: the budget is smaller than the task and the rules.
-	// They hold only what the operator and the repository wrote, and a
-	// token takes at least a byte.
+	// Nothing fitted, as when the budget is smaller than the task and the
+	// rules. They hold only what the operator and the repository wrote, so
+	// they are cut as one; a token takes at least a byte.
 	return cut(taskSection(in.Material, in.Branch)+checksSection(in.Verify)+rulesSection(in.Verify, in.Protected), in.Budget/bytesPerToken)
 }
 
