@@ -17,12 +17,7 @@ func TestAnAttemptEndedAfterItsProcessDiedIsShownOnTheIssue(t *testing.T) {
 	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
 	r := n.progress.For(n.task)
 	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}})
-	waitForRequest(t, n.gh, "POST", "/repos/acme/widgets/issues/1/comments")
-	id, ok := n.comments.Load(n.task.ID)
-	if !ok {
-		t.Fatal("the status comment was not recorded")
-	}
-	n.task.StatusCommentID = id.(int64)
+	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
 
 	// The queue of a later process ends it without running it.
 	n.restart(t)

@@ -75,6 +75,21 @@ func (s *statusComments) SetStatusComment(_ context.Context, taskID string, id i
 	return nil
 }
 
+// wait returns the status comment recorded for a task, once it is, up to
+// 10 s.
+func (s *statusComments) wait(t *testing.T, taskID string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if id, ok := s.Load(taskID); ok {
+			return id.(int64)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no status comment was recorded")
+	return 0
+}
+
 // waitForRequest waits, up to 10 s, for the fake to answer a request.
 func waitForRequest(t *testing.T, gh *githubtest.Server, method, path string) {
 	t.Helper()
