@@ -98,6 +98,8 @@ func (r Report) Title() string {
 			return "Cancelled"
 		case tasks.TimedOut:
 			return "Timed out"
+		case tasks.Queued:
+			return "Back in the queue: " + r.Final.Reason
 		default:
 			return "Stopped: " + r.Final.Reason
 		}

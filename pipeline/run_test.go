@@ -40,3 +40,15 @@ func TestAnAttemptEndedBeforePublishingSaysWhatEndedIt(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAttemptHandedBackSaysItWillRunAgainNotThatItStopped(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(tasks.ErrShutdown)
+	r := shipping()
+	out := r.ending(ctx, Outcome{State: tasks.Failed, Reason: "interrupted"})
+	r.report.Final = &out
+	if got := r.report.Title(); got != "Back in the queue: the bot is restarting; this attempt will run again from the start" {
+		t.Fatalf("title %q", got)
+	}
+}
