@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,11 @@ func runTask(args []string, out io.Writer) error {
 	}
 	if strings.TrimSpace(*task) == "" {
 		return errors.New("run needs --task")
+	}
+	// Asked as the fetch will ask it, and said here in one line rather
+	// than by git in the middle of the setup step.
+	if out, err := exec.Command("git", "ls-remote", "--quiet", mustAbs(*repoDir), "HEAD").Output(); err != nil || len(out) == 0 {
+		return fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from", *repoDir)
 	}
 	var override []byte
 	if *configFile != "" {

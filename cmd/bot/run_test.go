@@ -65,3 +65,14 @@ func TestRunMakesABranchAndAPatchOnALocalClone(t *testing.T) {
 		t.Fatalf("log:\n%s", log.String())
 	}
 }
+
+func TestRunRefusesADirectoryThatIsNotARepository(t *testing.T) {
+	dir := t.TempDir()
+	err := runTask([]string{"--repo-dir", dir, "--task", "Fix it", "--patch", filepath.Join(dir, "out.patch")}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "not a git repository") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("it left %v", entries)
+	}
+}
