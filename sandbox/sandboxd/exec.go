@@ -75,7 +75,7 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		return protocol.Exit{Code: -1}
 	}
 	oomBefore := oomKills()
-	before := runningProcesses()
+	before := processes()
 	s.starting.RLock()
 	err = cmd.Start()
 	if err == nil {
@@ -119,10 +119,12 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	close(waited)
 	// Wait returns once the process is gone, but a kill in progress may still
 	// be sweeping its descendants: take the once so the sweep is finished
-	// before the exit is reported.
-	once.Do(func() {})
+	// before the exit is reported. An exec that kills its background
+	// sweeps now, unless a kill already did.
 	if req.KillBackground {
-		s.killTree(tree)
+		kill("")
+	} else {
+		once.Do(func() {})
 	}
 	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
 }

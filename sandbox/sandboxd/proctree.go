@@ -23,26 +23,17 @@ const killTreeLimit = 5 * time.Second
 type tree struct {
 	pgid   int
 	marker []byte // MarkerEnv=ID and a NUL, as in /proc/PID/environ
-	// before holds the start time of each process that was running as the
-	// exec began, by PID. Nil leaves newcomers out, which is right outside
-	// a sandbox, where anything may start processes.
-	before map[int]uint64
+	// before holds the processes that were running as the exec began, by
+	// PID. Nil leaves newcomers out, which is right outside a sandbox,
+	// where anything may start processes.
+	before map[int]proc
 	// otherExec says whether a PID is the first process of another exec
 	// that is running.
 	otherExec func(pid int) bool
 }
 
-func newTree(pgid int, execID string, before map[int]uint64, otherExec func(int) bool) tree {
+func newTree(pgid int, execID string, before map[int]proc, otherExec func(int) bool) tree {
 	return tree{pgid: pgid, marker: []byte(MarkerEnv + "=" + execID + "\x00"), before: before, otherExec: otherExec}
-}
-
-// runningProcesses returns the start time of each live process, by PID.
-func runningProcesses() map[int]uint64 {
-	procs := map[int]uint64{}
-	for _, p := range listProcesses() {
-		procs[p.pid] = p.started
-	}
-	return procs
 }
 
 // killTree kills the tree's processes, sweeping again until none is left.
@@ -75,16 +66,13 @@ type proc struct {
 // findTree lists the tree's live processes, sandboxd and init left out.
 func findTree(t tree) []proc {
 	self := os.Getpid()
-	procs := map[int]proc{}
-	for _, p := range listProcesses() {
-		procs[p.pid] = p
-	}
+	procs := processes()
 	var found []proc
 	for _, p := range procs {
 		if p.pid == self || p.pid == 1 {
 			continue
 		}
-		if p.pgid == t.pgid || t.marked(p) || t.runaway(p, procs) {
+		if p.pgid == t.pgid || t.marked(p) || t.runaway(p, procs, self) {
 			found = append(found, p)
 		}
 	}
@@ -97,14 +85,14 @@ func (t tree) marked(p proc) bool {
 }
 
 // runaway says whether p started since the exec began and descends
-// neither from a process running then nor from another exec.
-func (t tree) runaway(p proc, procs map[int]proc) bool {
+// neither from a process running then nor from another exec; self is
+// sandboxd, the parent of every exec's first process.
+func (t tree) runaway(p proc, procs map[int]proc, self int) bool {
 	if t.before == nil {
 		return false
 	}
-	self := os.Getpid()
 	for range len(procs) { // a bound, should the parents loop as PIDs are reused
-		if started, ok := t.before[p.pid]; ok && started == p.started {
+		if was, ok := t.before[p.pid]; ok && was.started == p.started {
 			return false // not new, or the descendant of a process that is not
 		}
 		if p.ppid == self {
@@ -119,20 +107,20 @@ func (t tree) runaway(p proc, procs map[int]proc) bool {
 	return true
 }
 
-// listProcesses lists the live processes, zombies left out.
-func listProcesses() []proc {
+// processes returns the live processes, zombies left out, by PID.
+func processes() map[int]proc {
+	procs := map[int]proc{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return procs
 	}
-	var procs []proc
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		if p, state, ok := readStat(pid); ok && state != 'Z' {
-			procs = append(procs, p)
+			procs[pid] = p
 		}
 	}
 	return procs

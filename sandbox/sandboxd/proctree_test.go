@@ -99,19 +99,22 @@ func TestARunawayIsToldApartByItsAncestry(t *testing.T) {
 	add(service, 1, 10)
 	add(worker, service, 55)
 	add(reused, 1, 56)
-	before := map[int]uint64{1: 0, self: 1, other: 20, service: 10, reused: 5}
+	before := map[int]proc{}
+	for pid, started := range map[int]uint64{1: 0, self: 1, other: 20, service: 10, reused: 5} {
+		before[pid] = proc{pid: pid, started: started}
+	}
 	tr := newTree(root, "x", before, func(pid int) bool { return pid == other })
 
 	for pid, want := range map[int]bool{
 		root: true, child: true, grand: true, orphan: true, reused: true,
 		other: false, otherKid: false, service: false, worker: false,
 	} {
-		if got := tr.runaway(procs[pid], procs); got != want {
+		if got := tr.runaway(procs[pid], procs, self); got != want {
 			t.Errorf("process %d: runaway %v, want %v", pid, got, want)
 		}
 	}
 	// Outside a sandbox, newcomers are left out.
-	if newTree(root, "x", nil, nil).runaway(procs[orphan], procs) {
+	if newTree(root, "x", nil, nil).runaway(procs[orphan], procs, self) {
 		t.Error("a tree without a list of earlier processes took a newcomer")
 	}
 }
