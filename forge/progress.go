@@ -69,37 +69,30 @@ func (p *Progress) Release(checkRunID int64) { p.owned.Delete(checkRunID) }
 // has one, says how it ended, and a final comment says why and how to retry.
 // The check run is the notifier's, which calls this.
 func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
-	log := p.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
-		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
-	rep := pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
-	repo, err := githubapi.ForRepo(p.Clients, t.InstallationID, t.Repo)
-	if err != nil {
-		log.Error().Err(err).Msg("Could not show how the attempt ended.")
-		return
-	}
+	r := p.newReporter(t)
+	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
+	r.finished = true
 	if t.StatusCommentID != 0 {
-		body := statusComment(e.Attempt, rep)
-		err := p.Throttle.Do(ctx, t.ID, githubapi.Write{}, func() error {
-			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
-			return err
-		})
-		if err != nil {
-			log.Error().Err(err).Msg("Could not write the status comment.")
-		}
+		r.writeStatusComment(ctx)
 	}
-	body := finalComment(rep, cmp.Or(p.Command, config.DefaultCommand))
-	err = p.Throttle.Do(ctx, t.ID, githubapi.Write{Creates: true}, func() error {
-		_, err := repo.Comment(ctx, t.Issue, body)
-		return err
-	})
-	if err != nil {
-		log.Error().Err(err).Msg("Could not write the final comment.")
-	}
+	r.writeFinalComment(ctx)
 }
 
 // For makes the reporter of a task's attempt.
 func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
-	r := &taskReporter{
+	r := p.newReporter(t)
+	if t.CheckRunID != 0 {
+		p.owned.Store(t.CheckRunID, true)
+	}
+	r.waits, r.abandon = context.WithCancel(context.Background())
+	go r.loop(githubapi.WithWaits(context.Background(), r.waits))
+	return r
+}
+
+// newReporter makes a reporter of a task's attempt whose loop has not
+// started.
+func (p *Progress) newReporter(t *tasks.Task) *taskReporter {
+	return &taskReporter{
 		p:    p,
 		task: *t,
 		log: p.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
@@ -107,13 +100,9 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		waits:   context.Background(),
+		abandon: func() {},
 	}
-	if t.CheckRunID != 0 {
-		p.owned.Store(t.CheckRunID, true)
-	}
-	r.waits, r.abandon = context.WithCancel(context.Background())
-	go r.loop(githubapi.WithWaits(context.Background(), r.waits))
-	return r
 }
 
 // taskReporter writes one attempt's progress, coalescing updates: it
@@ -202,12 +191,22 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.mu.Unlock()
 	r.writeCheckRun(ctx, true)
 	r.writeStatusComment(ctx)
-	if body := finalComment(rep, cmp.Or(r.p.Command, config.DefaultCommand)); body != "" {
-		r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
-			_, err := repo.Comment(ctx, r.task.Issue, body)
-			return err
-		})
+	r.writeFinalComment(ctx)
+}
+
+// writeFinalComment posts the final comment on the latest report, if its
+// end has one.
+func (r *taskReporter) writeFinalComment(ctx context.Context) {
+	r.mu.Lock()
+	body := finalComment(r.latest, cmp.Or(r.p.Command, config.DefaultCommand))
+	r.mu.Unlock()
+	if body == "" {
+		return
 	}
+	r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
+		_, err := repo.Comment(ctx, r.task.Issue, body)
+		return err
+	})
 }
 
 // stepOutput is the masked end of one run of a step's output.
