@@ -196,14 +196,13 @@ func codeSection(in PromptInput, tokens int) string {
 // comments), and one that closed the block would leave the rest of the
 // file speaking as the prompt.
 func codeBlock(file, code string) string {
-	fence := Fence(code)
 	lang := strings.Map(func(r rune) rune {
 		if r < 0x80 && (isASCIILetter(byte(r)) || r >= '0' && r <= '9' || r == '+' || r == '#' || r == '-') {
 			return r
 		}
 		return -1 // a backtick in the info string would unmake the fence
 	}, strings.TrimPrefix(path.Ext(file), "."))
-	return fence + lang + "\n" + code + fence
+	return block(lang, code)
 }
 
 // instructionsSection shows what the requester asked, cut to tokens only

@@ -20,35 +20,37 @@ func Untrusted(author, text string) string {
 	return fenced("Untrusted data from "+mention(author)+", who cannot write to this repository: "+untrustedAdvice, text)
 }
 
-// Fence is a code fence for text that nothing in text can close: longer
+// fenceFor is a code fence for text that nothing in text can close: longer
 // than any run of backticks in it.
-func Fence(text string) string {
+func fenceFor(text string) string {
 	return strings.Repeat("`", max(minFence, longestRun(text, '`')+1))
 }
 
-// CodeBlock is text in a fenced block that nothing in it can close: how
-// output from a sandbox is shown on GitHub, where it would otherwise be
-// Markdown, mentions and links included.
+// block is text in a fenced block it cannot close, info after the opening
+// fence; a text that does not end its last line gets a newline before the
+// closing fence, which ends no line itself.
+func block(info, text string) string {
+	f := fenceFor(text)
+	var b strings.Builder
+	b.Grow(len(text) + len(info) + 2*len(f) + 2)
+	b.WriteString(f + info + "\n" + text)
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		b.WriteByte('\n')
+	}
+	b.WriteString(f)
+	return b.String()
+}
+
+// CodeBlock is text in a fenced block that nothing in it can close, on
+// lines of its own: how output from a sandbox is shown on GitHub, where it
+// would otherwise be Markdown, mentions and links included.
 func CodeBlock(text string) string {
-	fence := Fence(text)
-	return fence + "\n" + strings.TrimSuffix(text, "\n") + "\n" + fence + "\n"
+	return block("", strings.TrimSuffix(text, "\n")+"\n") + "\n"
 }
 
 // fenced is header on a line, then text in a fenced block it cannot close.
 func fenced(header, text string) string {
-	fence := Fence(text)
-	var b strings.Builder
-	b.Grow(len(header) + len(text) + 2*len(fence) + 3)
-	b.WriteString(header)
-	b.WriteByte('\n')
-	b.WriteString(fence)
-	b.WriteByte('\n')
-	b.WriteString(text)
-	if text != "" && !strings.HasSuffix(text, "\n") {
-		b.WriteByte('\n')
-	}
-	b.WriteString(fence)
-	return b.String()
+	return header + "\n" + block("", text)
 }
 
 // mention is "@login", keeping only what GitHub allows in a login (and
