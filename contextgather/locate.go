@@ -306,7 +306,7 @@ func scoreMessages(ctx context.Context, docs []*doc, messages []string) []float6
 	for _, m := range messages {
 		frags = append(frags, fragments(m)...)
 	}
-	return scoreRare(ctx, docs, frags[:min(len(frags), maxNeedles)], 5)
+	return scoreRare(ctx, docs, frags, 5)
 }
 
 // scoreLiterals rewards files that contain what the issue writes as code:
@@ -315,7 +315,7 @@ func scoreLiterals(ctx context.Context, docs []*doc, literals []string) []float6
 	var unique []string
 	seen := map[string]bool{}
 	for _, lit := range literals {
-		if !seen[lit] && len(unique) < maxNeedles {
+		if !seen[lit] {
 			seen[lit] = true
 			unique = append(unique, lit)
 		}
@@ -328,8 +328,9 @@ func scoreLiterals(ctx context.Context, docs []*doc, literals []string) []float6
 // vendored copies. A needle in no code file, or in more than most, says
 // little and counts for nothing. Each needle is a scan of every file, so
 // the needles are searched for on every processor, and the search stops
-// when ctx is done.
+// when ctx is done. Only the first maxNeedles needles are searched for.
 func scoreRare(ctx context.Context, docs []*doc, needles []string, most int) []float64 {
+	needles = needles[:min(len(needles), maxNeedles)]
 	found := make([][]int, len(needles)) // the files that hold each needle
 	inCode := make([]int, len(needles))  // how many of them are code
 	var next atomic.Int64
