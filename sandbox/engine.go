@@ -46,8 +46,9 @@ type Engine struct {
 	docker *client.Client
 	owner  string
 
-	seccompOnce sync.Once
-	seccompErr  error // why the engine's seccomp cannot be relied on
+	seccompMu      sync.Mutex
+	seccompChecked bool  // the engine answered
+	seccompErr     error // why the engine's seccomp cannot be relied on
 }
 
 // Options configure an Engine.
@@ -94,16 +95,19 @@ func (e *Engine) Ping(ctx context.Context) error {
 // checkSeccomp makes sure the engine applies a seccomp profile to the
 // containers it runs: sessions rely on the engine's default, and an engine
 // configured with seccomp unconfined would silently run them without one.
-// The answer is asked once per Engine.
+// The engine's answer is kept for the Engine's life; a failure to ask is
+// not, so a session started while Docker did not answer does not fail
+// every later one.
 func (e *Engine) checkSeccomp(ctx context.Context) error {
-	e.seccompOnce.Do(func() {
+	e.seccompMu.Lock()
+	defer e.seccompMu.Unlock()
+	if !e.seccompChecked {
 		info, err := e.docker.Info(ctx)
 		if err != nil {
-			e.seccompErr = fmt.Errorf("ask the docker engine for its security options: %w", err)
-			return
+			return fmt.Errorf("ask the docker engine for its security options: %w", err)
 		}
-		e.seccompErr = seccompProblem(info.SecurityOptions)
-	})
+		e.seccompErr, e.seccompChecked = seccompProblem(info.SecurityOptions), true
+	}
 	return e.seccompErr
 }
 
