@@ -3,7 +3,6 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -169,12 +168,7 @@ func TestImageVolumesAreSmallTmpfsNotHostDisk(t *testing.T) {
 	// An image that declares a VOLUME, as database images do. Docker would
 	// back it with writable host disk outside every limit.
 	image := "oneshot/test-volume:" + b.owner
-	build := exec.Command("docker", "build", "-q", "-t", image, "-")
-	build.Stdin = strings.NewReader("FROM " + testImage() + "\nVOLUME /var/lib/data\n")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", image).Run() })
+	buildImage(t, image, "FROM "+testImage()+"\nVOLUME /var/lib/data\n")
 	spec := b.spec()
 	spec.Image, spec.Tmp = image, "16m"
 	s := b.start(t, spec)

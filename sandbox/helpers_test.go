@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +234,16 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+// buildImage builds a test image from a Dockerfile's text, removed when
+// the test ends.
+func buildImage(t *testing.T, name, dockerfile string) {
+	t.Helper()
+	build := exec.Command("docker", "build", "-q", "-t", name, "-")
+	build.Stdin = strings.NewReader(dockerfile)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", name).Run() })
 }

@@ -50,10 +50,6 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 		},
 	}
 	s := b.start(t, spec)
-	code := func(t *testing.T, curlArgs string) string {
-		t.Helper()
-		return strings.TrimSpace(string(run(t, s, "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "+curlArgs).Stdout))
-	}
 
 	t.Run("an allowed name is reached through the proxy", func(t *testing.T) {
 		out := mustSucceed(t, s, "curl -sS --max-time 10 http://web.oneshot.test:8000/")
@@ -69,7 +65,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 	})
 	t.Run("a denied name gets 403", func(t *testing.T) {
 		for _, url := range []string{"http://blocked.oneshot.test/", "http://not-on-the-list.example/"} {
-			if got := code(t, url); got != "403" {
+			if got := httpStatus(t, s, url); got != "403" {
 				t.Errorf("%s: status %s, want 403", url, got)
 			}
 		}
@@ -80,7 +76,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 	})
 	t.Run("names resolving to loopback, private or metadata addresses are refused", func(t *testing.T) {
 		for _, host := range []string{"loopback.oneshot.test", "private.oneshot.test", "metadata.oneshot.test"} {
-			if got := code(t, "http://"+host+":8000/"); got != "403" {
+			if got := httpStatus(t, s, "http://"+host+":8000/"); got != "403" {
 				t.Errorf("%s: status %s, want 403", host, got)
 			}
 		}
@@ -89,7 +85,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 		if res := run(t, s, fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", srv.ip, srv.port)); res.ExitCode == 0 {
 			t.Error("a raw TCP connection succeeded")
 		}
-		if got := code(t, "--noproxy '*' http://"+srv.String()+"/"); got != "000" {
+		if got := httpStatus(t, s, "--noproxy '*' http://"+srv.String()+"/"); got != "000" {
 			t.Errorf("a direct request got status %s", got)
 		}
 	})
@@ -138,8 +134,7 @@ func TestTheOperatorsBoundHoldsWhateverTheAllowListSays(t *testing.T) {
 	if out := mustSucceed(t, s, "curl -sS --max-time 10 http://web.oneshot.test:8000/"); out != "hello from the test server\n" {
 		t.Fatalf("the name within the bound: got %q", out)
 	}
-	got := strings.TrimSpace(string(run(t, s, "curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://outside.oneshot.test:8000/").Stdout))
-	if got != "403" {
+	if got := httpStatus(t, s, "http://outside.oneshot.test:8000/"); got != "403" {
 		t.Fatalf("a name the allow-list matches but the bound does not: status %s, want 403", got)
 	}
 	refusals := s.Refusals()
@@ -157,4 +152,11 @@ func TestNetworkHostSharesTheHostsInterfaces(t *testing.T) {
 	if ifaces := lines(mustSucceed(t, s, "tail -n +3 /proc/net/dev | cut -d: -f1")); len(ifaces) < 2 {
 		t.Fatalf("interfaces = %v, want the host's", ifaces)
 	}
+}
+
+// httpStatus is the status curl gets inside the session for its
+// arguments, or "000" when it gets none.
+func httpStatus(t *testing.T, s *sandbox.Session, curlArgs string) string {
+	t.Helper()
+	return strings.TrimSpace(string(run(t, s, "curl -s -o /dev/null -w '%{http_code}' --max-time 10 "+curlArgs).Stdout))
 }

@@ -211,12 +211,7 @@ func TestAStartThatFailsAfterCreatingLeavesNoContainer(t *testing.T) {
 	// Start fails after the container exists.
 	broken := "oneshot-test/broken-sandboxd:" + b.owner
 	dockerfile := fmt.Sprintf("FROM %s\nUSER root\nRUN printf '#!/bin/sh\\nexit 3\\n' > %s\nUSER 1000:1000\n", testImage(), protocol.BinaryPath)
-	build := exec.Command("docker", "build", "-q", "-t", broken, "-")
-	build.Stdin = strings.NewReader(dockerfile)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("docker build: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", broken).Run() })
+	buildImage(t, broken, dockerfile)
 
 	spec := b.spec()
 	spec.Image = broken
