@@ -32,10 +32,7 @@ func TestTheQueuePrunesOldDeliveryAndReplyRecords(t *testing.T) {
 		}
 
 		// The queue prunes as it starts, then every hour.
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+		startQueue(t, q)
 		deadline := time.Now().Add(30 * time.Second)
 		for old, _ := left(); old > 0; old, _ = left() {
 			if time.Now().After(deadline) {

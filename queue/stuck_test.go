@@ -20,19 +20,11 @@ import (
 func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, runner, notifier := recordingQueue(t, url)
-		ctx := context.Background()
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := runningTask(t, q, 1)
 		// Two processes died running it: the task says running, and River
 		// is about to make its last try.
-		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
 		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+		startQueue(t, q)
 
 		e := notifier.wait(t, task.ID, tasks.Failed)
 		if !strings.Contains(e.Detail, "interrupted 2 times") {
@@ -48,12 +40,8 @@ func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, _, notifier := recordingQueue(t, url)
 		ctx := context.Background()
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := runningTask(t, q, 1)
 		// River discarded the job after its last try; the task says running.
-		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
 		execSQL(t, q, `UPDATE river_job SET state = 'discarded', finalized_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
 
 		if ok, err := q.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
@@ -77,12 +65,8 @@ func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.
 	Databases(t, func(t *testing.T, url string) {
 		q, _, _ := recordingQueue(t, url)
 		ctx := context.Background()
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(ctx, task); err != nil {
-			t.Fatal(err)
-		}
+		task := runningTask(t, q, 1)
 		// Another process runs it; its job is River's, running.
-		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
 		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
 
 		if ok, err := q.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
@@ -116,6 +100,28 @@ func recordingQueue(t *testing.T, url string) (*Queue, *countingRunner, *eventNo
 		t.Fatal(err)
 	}
 	return q, runner, notifier
+}
+
+// runningTask creates a task on issue and records it as running, as a
+// process that took its attempt leaves it.
+func runningTask(t *testing.T, q *Queue, issue int) *tasks.Task {
+	t.Helper()
+	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
+		Requester: "octocat", DeliveryID: fmt.Sprint("d", issue)}
+	if err := q.Create(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+	return task
+}
+
+// startQueue starts q, and shuts it down when the test ends.
+func startQueue(t *testing.T, q *Queue) {
+	t.Helper()
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
 }
 
 func execSQL(t *testing.T, q *Queue, query string, args ...any) {
@@ -205,11 +211,7 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			return fmt.Sprintf("datetime('now', 'subsec', '-%d minutes')", minutes)
 		}
 		started := func(issue, minutesAgo int) *tasks.Task {
-			task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: fmt.Sprint("d", issue)}
-			if err := q.Create(ctx, task); err != nil {
-				t.Fatal(err)
-			}
-			execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
+			task := runningTask(t, q, issue)
 			execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+ago(minutesAgo)+`
 				WHERE args ->> 'task_id' = $1`, task.ID)
 			return task
@@ -217,10 +219,7 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 		// A process died ten minutes into an attempt; another started one
 		// two minutes ago, and may still be within its deadline.
 		dead, young := started(1, 10), started(2, 2)
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+		startQueue(t, q)
 
 		notifier.wait(t, dead.ID, tasks.Succeeded)
 		resumed := false
