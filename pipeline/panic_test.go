@@ -2,12 +2,9 @@ package pipeline_test
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"strings"
 	"testing"
 
-	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -40,27 +37,12 @@ func TestAPanicInAStepIsShownAsTheEndAndPassedOn(t *testing.T) {
 	}
 }
 
-// panickingForge panics where the first step starts.
-type panickingForge struct{}
+// panickingForge panics where the first step starts; nothing else of it
+// is reached.
+type panickingForge struct{ pipeline.Forge }
 
 func (panickingForge) Checkout(context.Context, *tasks.Task) (*pipeline.Checkout, error) {
 	panic("checkout broke")
-}
-
-func (panickingForge) FetchBranch(context.Context, *tasks.Task, *pipeline.Checkout, string) (string, error) {
-	return "", errors.New("not reached")
-}
-
-func (panickingForge) Gather(context.Context, *tasks.Task, fs.FS) (contextgather.Material, error) {
-	return contextgather.Material{}, errors.New("not reached")
-}
-
-func (panickingForge) Identity(context.Context, *tasks.Task) (string, string, error) {
-	return "", "", errors.New("not reached")
-}
-
-func (panickingForge) Publish(context.Context, *tasks.Task, *pipeline.Checkout, pipeline.PullRequest) (pipeline.Published, error) {
-	return pipeline.Published{}, errors.New("not reached")
 }
 
 // finalReporter keeps the report it finished with.
