@@ -164,13 +164,14 @@ func rewind(req *http.Request) error {
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
+	waits := waitsOf(ctx)
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-waitsDone(ctx):
-		return waitsErr(ctx)
+	case <-waits.Done():
+		return waits.Err()
 	}
 }
 

@@ -129,13 +129,14 @@ func waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) e
 		defer timer.Stop()
 		elapsed = timer.C
 	}
+	waits := waitsOf(ctx)
 	select {
 	case <-changed:
 	case <-elapsed:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-waitsDone(ctx):
-		return waitsErr(ctx)
+	case <-waits.Done():
+		return waits.Err()
 	}
 	return nil
 }

@@ -13,18 +13,10 @@ func WithWaits(ctx, waits context.Context) context.Context {
 	return context.WithValue(ctx, waitsKey{}, waits)
 }
 
-// waitsDone is the channel that ends ctx's waits early, or nil.
-func waitsDone(ctx context.Context) <-chan struct{} {
+// waitsOf is what ends ctx's waits early; without one, nothing does.
+func waitsOf(ctx context.Context) context.Context {
 	if waits, ok := ctx.Value(waitsKey{}).(context.Context); ok {
-		return waits.Done()
+		return waits
 	}
-	return nil
-}
-
-// waitsErr is why ctx's waits ended, or nil.
-func waitsErr(ctx context.Context) error {
-	if waits, ok := ctx.Value(waitsKey{}).(context.Context); ok {
-		return waits.Err()
-	}
-	return nil
+	return context.Background()
 }
