@@ -26,30 +26,39 @@ func issueSection(m Material, tokens int) string {
 	if m.Issue.Kind == KindPullRequest {
 		what = "Pull request"
 	}
-	heading := fmt.Sprintf("## %s #%d", what, m.Issue.Number)
-	it := m.Issue
-	s, _ := fit(strings.TrimSpace(it.Body), tokens, func(body string) string {
+	s, _ := itemPart(fmt.Sprintf("## %s #%d", what, m.Issue.Number), m.Issue, tokens)
+	return s
+}
+
+// itemPart is an issue or pull request under a heading, its body cut to
+// fit tokens, and whether it went in whole.
+func itemPart(heading string, it Item, tokens int) (string, bool) {
+	return fit(strings.TrimSpace(it.Body), tokens, func(body string) string {
 		it.Body = body
 		return heading + "\n\n" + strings.TrimSpace(it.Text()) + "\n\n"
 	})
-	return s
+}
+
+// headedList is header and then n items, filled within tokens as fill
+// does; "" when none fits.
+func headedList(header string, tokens, n int, item func(i, tokens int) (string, bool)) string {
+	list := fill(tokens-estimateTokens(header), n, item)
+	if list == "" {
+		return ""
+	}
+	return header + list
 }
 
 func commentsSection(m Material, tokens int) string {
 	if len(m.Comments) == 0 {
 		return ""
 	}
-	header := "## Comments from the maintainers\n\n"
-	comments := fill(tokens-estimateTokens(header), len(m.Comments), func(i, tokens int) (string, bool) {
+	return headedList("## Comments from the maintainers\n\n", tokens, len(m.Comments), func(i, tokens int) (string, bool) {
 		c := m.Comments[i]
 		return fit(strings.TrimSpace(c.Body), tokens, func(body string) string {
 			return "@" + c.Author + " wrote:\n\n" + body + "\n\n"
 		})
 	})
-	if comments == "" {
-		return ""
-	}
-	return header + comments
 }
 
 func linkedSection(m Material, tokens int) string {
@@ -63,23 +72,15 @@ func linkedSection(m Material, tokens int) string {
 	if len(m.Linked) == 0 {
 		return related
 	}
-	header := "## Issues and pull requests it refers to\n\n"
-	linked := fill(tokens-estimateTokens(header), len(m.Linked), func(i, tokens int) (string, bool) {
+	linked := headedList("## Issues and pull requests it refers to\n\n", tokens, len(m.Linked), func(i, tokens int) (string, bool) {
 		it := m.Linked[i]
 		kind := "issue"
 		if it.Kind == KindPullRequest {
 			kind = "pull request"
 		}
-		heading := fmt.Sprintf("### %s #%d (%s)", kind, it.Number, it.State)
-		return fit(strings.TrimSpace(it.Body), tokens, func(body string) string {
-			it.Body = body
-			return heading + "\n\n" + strings.TrimSpace(it.Text()) + "\n\n"
-		})
+		return itemPart(fmt.Sprintf("### %s #%d (%s)", kind, it.Number, it.State), it, tokens)
 	})
-	if linked == "" {
-		return related
-	}
-	return header + linked + related
+	return linked + related
 }
 
 // relatedList shows the related issues' titles as untrusted data: a
@@ -100,8 +101,7 @@ func guidelinesSection(m Material, tokens int) string {
 	if len(m.Guidelines) == 0 {
 		return ""
 	}
-	header := "## The repository's guidelines for contributors\n\n"
-	files := fill(tokens-estimateTokens(header), len(m.Guidelines), func(i, tokens int) (string, bool) {
+	return headedList("## The repository's guidelines for contributors\n\n", tokens, len(m.Guidelines), func(i, tokens int) (string, bool) {
 		g := m.Guidelines[i]
 		note := ""
 		if g.Truncated { // the agent has the checkout: it can read the rest
@@ -111,10 +111,6 @@ func guidelinesSection(m Material, tokens int) string {
 			return "### " + g.Path + "\n\n" + note + text + "\n\n"
 		})
 	})
-	if files == "" {
-		return ""
-	}
-	return header + files
 }
 
 // overviewSection shows the languages and the top-level layout.
