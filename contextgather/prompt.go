@@ -94,7 +94,8 @@ func Assemble(in PromptInput) string {
 	// Nothing fitted, as when the budget is smaller than the task and the
 	// rules. They hold only what the operator and the repository wrote, so
 	// they are cut as one; a token takes at least a byte.
-	return cut(taskSection(in.Material, in.Branch)+checksSection(in.Verify)+rulesSection(in.Verify, in.Protected), in.Budget/bytesPerToken)
+	task, rules := fixedParts(in)
+	return cut(task+rules, in.Budget/bytesPerToken)
 }
 
 // maxFits bounds Assemble's tries. A prompt that takes fullBudget of the
@@ -105,6 +106,12 @@ const (
 	fullBudget = 0.95
 	aimBudget  = 0.99
 )
+
+// fixedParts are what every prompt opens and closes with, whole: the task,
+// and the checks and rules.
+func fixedParts(in PromptInput) (task, rules string) {
+	return taskSection(in.Material, in.Branch), checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
+}
 
 // assemble writes the prompt within an estimate of tokens.
 //
@@ -117,8 +124,7 @@ const (
 // its parts', the parts holding their shares is what holds the estimate.
 func assemble(in PromptInput, budget int) string {
 	m := in.Material
-	task := taskSection(m, in.Branch)
-	rules := checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
+	task, rules := fixedParts(in)
 	left := budget - estimateTokens(task) - estimateTokens(rules)
 	if left < 0 {
 		// A budget too small for even these: they hold nobody's text but
