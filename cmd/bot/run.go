@@ -40,7 +40,8 @@ func runTask(args []string, out io.Writer) error {
 	}
 	// Asked as the fetch will ask it, and said here in one line rather
 	// than by git in the middle of the setup step.
-	if out, err := exec.Command("git", "ls-remote", "--quiet", mustAbs(*repoDir), "HEAD").Output(); err != nil || len(out) == 0 {
+	repoPath := mustAbs(*repoDir)
+	if head, err := exec.Command("git", "ls-remote", "--quiet", repoPath, "HEAD").Output(); err != nil || len(head) == 0 {
 		return fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from", *repoDir)
 	}
 	var override []byte
@@ -51,7 +52,7 @@ func runTask(args []string, out io.Writer) error {
 		}
 		override = data
 	}
-	t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(*repoDir)), Kind: tasks.KindIssue,
+	t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(repoPath), Kind: tasks.KindIssue,
 		Requester: os.Getenv("USER"), Attempt: 1, State: tasks.Running}
 	if *patch == "" {
 		*patch = "oneshot-" + t.ID + ".patch"
