@@ -49,18 +49,11 @@ func FuzzWebhook(f *testing.F) {
 	}
 	f.Add(uint8(1), []byte(`{"action":"created","comment":{"body":"/oneshot fix","user":{"login":"a"}},"repository":{"id":1,"full_name":"o/r"},"installation":{"id":2},"sender":{"login":"a"}}`))
 
-	accepter := &recordingAccepter{}
-	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
-	dispatcher := githubapp.NewEventDispatcher(server.Handlers(base), fuzzSecret)
-
+	accepter, dispatcher := newDispatcher()
 	f.Fuzz(func(t *testing.T, eventIndex uint8, body []byte) {
 		event := events[int(eventIndex)%len(events)]
-		req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, strings.NewReader(string(body)))
-		githubtest.SignDelivery(req, fuzzSecret, event, "fuzz", body)
-		rec := httptest.NewRecorder()
-		dispatcher.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s answered %d for %q", event, rec.Code, body)
+		if code := deliver(dispatcher, event, "fuzz", body); code >= 500 {
+			t.Fatalf("%s answered %d for %q", event, code, body)
 		}
 		for _, tr := range accepter.take() {
 			if tr.DeliveryID == "" || !strings.Contains(tr.Repo, "/") || tr.RepoID == 0 || tr.InstallationID == 0 ||
@@ -131,9 +124,7 @@ func (r *recordingAccepter) take() []tasks.Trigger {
 // TestTheAdaptedFixturesReachTheIntake keeps FuzzWebhook's seeds useful: a
 // seed that every filter drops tests only the filters.
 func TestTheAdaptedFixturesReachTheIntake(t *testing.T) {
-	accepter := &recordingAccepter{}
-	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
-	dispatcher := githubapp.NewEventDispatcher(server.Handlers(base), fuzzSecret)
+	accepter, dispatcher := newDispatcher()
 	for _, name := range []string{"issues.labeled", "issue_comment.created", "check_run.rerequested", "check_run.requested_action"} {
 		body, err := os.ReadFile(filepath.Join(githubtest.FixtureDir(t), name+".json"))
 		if err != nil {
@@ -141,11 +132,26 @@ func TestTheAdaptedFixturesReachTheIntake(t *testing.T) {
 		}
 		body = triggering(t, body)
 		event, _, _ := strings.Cut(name, ".")
-		req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, strings.NewReader(string(body)))
-		githubtest.SignDelivery(req, fuzzSecret, event, "seed-"+name, body)
-		dispatcher.ServeHTTP(httptest.NewRecorder(), req)
+		deliver(dispatcher, event, "seed-"+name, body)
 		if got := accepter.take(); len(got) != 1 {
 			t.Errorf("%s, adapted: %d triggers accepted, want 1", name, len(got))
 		}
 	}
+}
+
+// newDispatcher is the bot's webhook handlers, as server wires them, in
+// front of an accepter that records what they accept.
+func newDispatcher() (*recordingAccepter, http.Handler) {
+	accepter := &recordingAccepter{}
+	base := handlers.Base{Queue: accepter, Label: "agent", Command: "/oneshot", AppID: 1, BotLogin: "oneshot[bot]"}
+	return accepter, githubapp.NewEventDispatcher(server.Handlers(base), fuzzSecret)
+}
+
+// deliver signs body as GitHub would and serves it; it returns the status.
+func deliver(dispatcher http.Handler, event, deliveryID string, body []byte) int {
+	req := httptest.NewRequest(http.MethodPost, githubapp.DefaultWebhookRoute, strings.NewReader(string(body)))
+	githubtest.SignDelivery(req, fuzzSecret, event, deliveryID, body)
+	rec := httptest.NewRecorder()
+	dispatcher.ServeHTTP(rec, req)
+	return rec.Code
 }
