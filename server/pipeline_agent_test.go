@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
-	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
@@ -45,16 +44,12 @@ func TestTheAgentsSecretIsMaskedInEverythingShownOnGitHub(t *testing.T) {
 	const secret = "sk-test-5ecret-Value-91c2"
 	// The agent prints its key and leaves it in a file that the check,
 	// which has no secrets of its own, prints as it fails.
-	files := libraryFiles(t)
-	files[agentPath] = `set -eu
-echo "my key is $ONESHOT_TEST_KEY"
+	agent := `echo "my key is $ONESHOT_TEST_KEY"
 echo "$ONESHOT_TEST_KEY" > leak.txt
 ` + goodAgent
-	files[".github/oneshot.yml"] = strings.Replace(testConfig(0), "    run: go test ./...\n", "    run: cat leak.txt; exit 1\n", 1)
-	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m",
-		"ONESHOT_SANDBOX_IMAGES", pipelineImage(),
+	config := strings.Replace(testConfig(0), "    run: go test ./...\n", "    run: cat leak.txt; exit 1\n", 1)
+	b := unstartedPipelineBundle(t, agent, config,
 		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
-	b.pipeline = true
 	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
 	b.srv = b.start(t)
 

@@ -95,15 +95,23 @@ EOF
 // library, whose scripted agent is script.
 func pipelineBundle(t *testing.T, script, oneshotYML string) *testBundle {
 	t.Helper()
+	b := unstartedPipelineBundle(t, script, oneshotYML)
+	b.srv = b.start(t)
+	return b
+}
+
+// unstartedPipelineBundle is pipelineBundle's bot before it starts, with
+// env set for it, for a test that sets more.
+func unstartedPipelineBundle(t *testing.T, script, oneshotYML string, env ...string) *testBundle {
+	t.Helper()
 	files := libraryFiles(t)
 	files[agentPath] = "set -eu\n" + script
 	if oneshotYML != "" {
 		files[".github/oneshot.yml"] = oneshotYML
 	}
-	b := newBundleWithRepo(t, "acme/uuid", files, "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID(), "ONESHOT_TASK_TIMEOUT", "10m",
-		"ONESHOT_SANDBOX_IMAGES", pipelineImage())
+	b := newBundleWithRepo(t, "acme/uuid", files, append([]string{"ONESHOT_SANDBOX_OWNER", "test-" + tasks.NewID(),
+		"ONESHOT_TASK_TIMEOUT", "10m", "ONESHOT_SANDBOX_IMAGES", pipelineImage()}, env...)...)
 	b.pipeline = true
-	b.srv = b.start(t)
 	return b
 }
 
