@@ -3,6 +3,7 @@ package contextgather
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -167,15 +168,28 @@ func closeBlock(text string) string {
 type window struct{ from, to int }
 
 // windows picks the parts of a file around the lines an issue points at,
-// merging neighbours, until they would exceed tokens.
+// merging neighbours up to maxWindow(context) lines, until they would
+// exceed tokens. A window is capped so that an identifier on every few
+// lines of a large file gives many windows to choose from, not one that
+// spans the file and fits no budget.
 func windows(content string, hits []int, context, tokens int) string {
 	lines := strings.Split(content, "\n")
 	var ws []window
 	for _, h := range hits {
+		if h < 1 || h > len(lines) {
+			continue // the file changed since it was ranked
+		}
 		w := window{max(1, h-context), min(len(lines), h+context)}
 		if n := len(ws); n > 0 && w.from <= ws[n-1].to+1 {
-			ws[n-1].to = max(ws[n-1].to, w.to)
-			continue
+			last := &ws[n-1]
+			if w.to-last.from < maxWindow(context) {
+				last.to = max(last.to, w.to)
+				continue
+			}
+			w.from = last.to + 1 // full: the next window starts where it ends
+			if w.from > w.to {
+				continue
+			}
 		}
 		ws = append(ws, w)
 	}
@@ -188,25 +202,76 @@ func windows(content string, hits []int, context, tokens int) string {
 	var chosen []window
 	used := 0
 	for _, w := range ws {
-		cost := estimateTokens(strings.Join(lines[w.from-1:w.to], "\n")) + 4
+		cost := estimateTokens(numbered(lines, w)) + 1 // and a "..." line
 		if used+cost > tokens {
-			continue
+			// What room is left takes the lines nearest the window's
+			// first hit, so that a budget is filled by lines, not windows.
+			if w, cost = narrow(lines, w, hits, tokens-used); cost == 0 {
+				continue
+			}
 		}
 		used += cost
 		chosen = append(chosen, w)
 	}
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].from < chosen[j].from })
 	var b strings.Builder
-	for i, w := range chosen {
-		if i > 0 || w.from > 1 {
+	shownTo := 0 // the last line shown
+	for _, w := range chosen {
+		if w.from > shownTo+1 {
 			b.WriteString("...\n")
 		}
-		for n := w.from; n <= w.to; n++ {
-			fmt.Fprintf(&b, "%d: %s\n", n, lines[n-1])
+		b.WriteString(numbered(lines, w))
+		shownTo = w.to
+	}
+	if len(chosen) > 0 && shownTo < len(lines) {
+		b.WriteString("...\n")
+	}
+	return b.String()
+}
+
+// narrow is the part of w around its first hit that takes at most tokens,
+// and what it takes; a cost of 0 when not even minWindow lines fit.
+func narrow(lines []string, w window, hits []int, tokens int) (window, int) {
+	center := w.from
+	for _, h := range hits {
+		if h >= w.from && h <= w.to {
+			center = h
+			break
 		}
 	}
-	if len(chosen) > 0 && chosen[len(chosen)-1].to < len(lines) {
-		b.WriteString("...\n")
+	bytes := func(n int) int { return len(lines[n-1]) + len(strconv.Itoa(n)) + 3 }
+	part := window{center, center}
+	size := bytes(center)
+	for grew := true; grew; {
+		grew = false
+		if part.from > w.from && size+bytes(part.from-1) <= (tokens-1)*bytesPerToken {
+			part.from--
+			size += bytes(part.from)
+			grew = true
+		}
+		if part.to < w.to && size+bytes(part.to+1) <= (tokens-1)*bytesPerToken {
+			part.to++
+			size += bytes(part.to)
+			grew = true
+		}
+	}
+	if part.to-part.from+1 < minWindow || size > (tokens-1)*bytesPerToken {
+		return window{}, 0
+	}
+	return part, estimateTokens(numbered(lines, part)) + 1
+}
+
+// minWindow is the fewest lines a window worth showing has.
+const minWindow = 5
+
+// maxWindow is the most lines a window spans: four times the context.
+func maxWindow(context int) int { return 4 * context }
+
+// numbered is a window's lines, each after its number.
+func numbered(lines []string, w window) string {
+	var b strings.Builder
+	for n := w.from; n <= w.to; n++ {
+		fmt.Fprintf(&b, "%d: %s\n", n, lines[n-1])
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -112,6 +113,20 @@ func TestALargeFileIsShownAroundItsHits(t *testing.T) {
 	}
 	if strings.Contains(prompt, "func f0_2000()") {
 		t.Fatal("a far part of the file was shown")
+	}
+}
+
+func TestAFileWithHitsOnEveryFewLinesIsShownInWindows(t *testing.T) {
+	// An identifier on every few lines of a large file, and a hit past
+	// its end, as when the file changed after it was ranked.
+	fsys, ranked := files(1, 200_000)
+	ranked[0].Hits = nil
+	for line := 30; line < 8000; line += 5 {
+		ranked[0].Hits = append(ranked[0].Hits, line)
+	}
+	prompt := Assemble(PromptInput{Material: material(100), Ranked: ranked, Files: fsys, Budget: 6000})
+	if !strings.Contains(prompt, "(parts; lines numbered)") || !regexp.MustCompile(`\n\d+: func f0_\d+\(\)`).MatchString(prompt) {
+		t.Fatalf("the file's windows are missing:\n%s", prompt)
 	}
 }
 

@@ -156,7 +156,7 @@ func codeSection(in PromptInput, tokens int) string {
 	used := estimateTokens(header)
 	for _, r := range in.Ranked[:min(len(in.Ranked), maxPromptFiles)] {
 		left := tokens - used
-		if left < 200 {
+		if left < minFileTokens {
 			break
 		}
 		data, err := fs.ReadFile(in.Files, r.Path)
@@ -185,6 +185,10 @@ func codeSection(in PromptInput, tokens int) string {
 	}
 	return b.String()
 }
+
+// minFileTokens is the least room worth showing a file in: its heading,
+// its fence and a few lines.
+const minFileTokens = 80
 
 // codeBlock fences code, which ends in a newline, named by its file's
 // extension. The fence is longer than any run of backticks in the code,
