@@ -28,7 +28,8 @@ type PromptInput struct {
 // in whole, and the instructions, cut only if they alone outgrow the rest;
 // the issue (at least minIssueTokens of it), then what people added, then
 // guidance, then the repository's overview, then code take what is left,
-// each up to a share, and code gets whatever the others did not use.
+// each up to a share, and code gets whatever the others did not use. What
+// code leaves unused goes back to the texts, the issue first.
 const (
 	issueShare      = 0.30
 	minIssueTokens  = 2000
@@ -47,49 +48,21 @@ const (
 
 // Assemble writes the prompt: the whole specification the agent gets, since
 // it cannot ask. Its tokens, as CountTokens counts them, never exceed the
-// budget.
+// budget, and when there is more to show than room it takes at least
+// fullBudget of it.
 //
 // The prompt is fitted by estimates, which cost nothing (see assemble), and
 // then counted. Code, numbers and hex or base64 take more tokens than the
-// estimate says, and plain English fewer, so the prompt is fitted again to
-// the budget in its own tokens per estimated token, which lands within a
-// try or two; the parts then take their shares of the budget as counted.
+// estimate says, and plain English fewer. So the code is chosen first, once,
+// to take no more than its room as counted (see chooseCode); then the texts,
+// which can be cut anywhere, are fitted around it by count (see fitByCount).
+// Were the code chosen again at each try, a whole file would go in at one
+// estimate and out at the next, and the count would jump past the budget's
+// last few percent.
 func Assemble(in PromptInput) string {
-	var best, last string // the fullest prompt that fits, and the latest tried
-	bestTokens := -1
-	// Estimates known to fit (fits) and not to (over) bracket the next.
-	estimate, fits, over := in.Budget, 0, math.MaxInt
-	for range maxFits {
-		prompt := assemble(in, estimate)
-		if prompt == last {
-			break // a changed estimate changes nothing: all of it is in, or none
-		}
-		last = prompt
-		n := CountTokens(prompt)
-		if n > in.Budget {
-			over = estimate
-		} else {
-			fits = estimate
-			if n > bestTokens {
-				best, bestTokens = prompt, n
-			}
-			if float64(n) >= fullBudget*float64(in.Budget) {
-				break
-			}
-		}
-		// The budget in this prompt's tokens per estimated token; halfway
-		// when that leaves the bracket, as it does where code goes in by
-		// whole windows.
-		estimate = int(float64(in.Budget) * float64(estimateTokens(prompt)) / float64(max(n, 1)) * aimBudget)
-		if over < math.MaxInt && (estimate <= fits || estimate >= over) {
-			estimate = fits + (over-fits)/2
-		}
-		if estimate <= fits || estimate <= 0 {
-			break // no more room to gain
-		}
-	}
-	if bestTokens >= 0 {
-		return best
+	code := chooseCode(in)
+	if prompt, ok := fitByCount(in.Budget, in.Budget, func(estimate int) string { return assemble(in, estimate, code) }); ok {
+		return prompt
 	}
 	// Nothing fitted, as when the budget is smaller than the task and the
 	// rules. They hold only what the operator and the repository wrote, so
@@ -98,13 +71,64 @@ func Assemble(in PromptInput) string {
 	return cut(task+rules, in.Budget/bytesPerToken)
 }
 
-// maxFits bounds Assemble's tries. A prompt that takes fullBudget of the
-// budget is full enough: code goes in by whole windows, too coarse to fill
-// it closer. A try aims at aimBudget of it.
+// fitByCount returns the fullest of the texts write writes within
+// estimates of tokens that takes at most budget tokens as counted, and
+// false when none does. It tries first within estimate, then within
+// estimates aimed by the counts so far, which land within a try or two,
+// until a text takes fullBudget of the budget.
+func fitByCount(budget, estimate int, write func(estimate int) string) (string, bool) {
+	var best, last string // the fullest text that fits, and the latest tried
+	bestTokens := -1
+	// Estimates known to fit (fits) and not to (over) bracket the next;
+	// the last try's estimate and count help aim it.
+	fits, over := 0, math.MaxInt
+	prevEstimate, prevCount := 0, 0
+	aim := aimBudget * float64(budget)
+	for range maxFits {
+		text := write(estimate)
+		if text == last {
+			break // a changed estimate changes nothing: all of it is in, or none
+		}
+		last = text
+		n := CountTokens(text)
+		if n > budget {
+			over = estimate
+		} else {
+			fits = estimate
+			if n > bestTokens {
+				best, bestTokens = text, n
+			}
+			if float64(n) >= fullBudget*float64(budget) {
+				break
+			}
+		}
+		// The count grows about in a line with the estimate, through what
+		// is fixed: after two tries the line through them aims the next,
+		// and after one, the estimate in proportion. Halfway when that
+		// leaves the bracket, as it may where the parts differ, an issue
+		// in English and a comment that is a hex dump.
+		next := float64(estimate) * aim / float64(max(n, 1))
+		if prevCount != 0 && n != prevCount {
+			next = float64(estimate) + (aim-float64(n))*float64(estimate-prevEstimate)/float64(n-prevCount)
+		}
+		prevEstimate, prevCount = estimate, n
+		estimate = int(next)
+		if over < math.MaxInt && (estimate <= fits || estimate >= over) {
+			estimate = fits + (over-fits)/2
+		}
+		if estimate <= fits || estimate <= 0 {
+			break // no more room to gain
+		}
+	}
+	return best, bestTokens >= 0
+}
+
+// maxFits bounds Assemble's tries, and chooseCode's. A prompt that takes
+// fullBudget of the budget is full enough; a try aims at aimBudget of it.
 const (
 	maxFits    = 6
-	fullBudget = 0.95
-	aimBudget  = 0.99
+	fullBudget = 0.98
+	aimBudget  = 0.995
 )
 
 // fixedParts are what every prompt opens and closes with, whole: the task,
@@ -113,7 +137,35 @@ func fixedParts(in PromptInput) (task, rules string) {
 	return taskSection(in.Material, in.Branch), checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
 }
 
-// assemble writes the prompt within an estimate of tokens.
+// chooseCode picks the code the prompt shows: the room the texts leave at
+// their shares of the budget, by estimate, shrunk until the code takes no
+// more of it as counted. Code goes in by whole files and windows, so the
+// texts, which can be cut anywhere, make up the rest of the budget.
+func chooseCode(in PromptInput) string {
+	// Code that counts fewer tokens than estimated gets no more than its
+	// room by estimate all the same: more would take in whole files its
+	// share did not give it, and the texts make better use of the rest.
+	room := codeRoom(in, estimateTokens)
+	code, _ := fitByCount(codeRoom(in, CountTokens), room, func(estimate int) string { return codeSection(in, min(estimate, room)) })
+	return code
+}
+
+// codeRoom is the room code has, in tokens as count counts them: what the
+// budget leaves after the fixed parts, the instructions and the texts at
+// their shares, which are fitted by estimate.
+func codeRoom(in PromptInput, count func(string) int) int {
+	task, rules := fixedParts(in)
+	left := in.Budget - estimateTokens(task) - estimateTokens(rules)
+	if left <= 0 {
+		return 0
+	}
+	instructions := instructionsSection(in.Material, left)
+	left -= estimateTokens(instructions)
+	texts := textsAtShares(in.Material, in.Budget, left)
+	return in.Budget - count(task+strings.Join(texts, "")+instructions+rules)
+}
+
+// assemble writes the prompt with code within an estimate of tokens.
 //
 // Each section is built within the tokens it is given, and each item in it
 // (the issue, a comment, a linked issue, a guideline file) is cut on its
@@ -122,7 +174,7 @@ func fixedParts(in PromptInput) (task, rules string) {
 // whose own fence line would then close it and let what follows speak
 // outside any fence. Since the estimate of a whole is at most the sum of
 // its parts', the parts holding their shares is what holds the estimate.
-func assemble(in PromptInput, budget int) string {
+func assemble(in PromptInput, budget int, code string) string {
 	m := in.Material
 	task, rules := fixedParts(in)
 	left := budget - estimateTokens(task) - estimateTokens(rules)
@@ -132,24 +184,52 @@ func assemble(in PromptInput, budget int) string {
 		return cut(task+rules, budget)
 	}
 	instructions := instructionsSection(m, left)
-	left -= estimateTokens(instructions)
+	left -= estimateTokens(instructions) + estimateTokens(code)
 
-	var body []string
-	add := func(section func(Material, int) string, share float64, minimum int) {
-		if left <= 0 {
-			return
+	// The texts take up to their shares, and then what the code leaves,
+	// when few of its lines are worth showing, goes back to them in order:
+	// a long issue is better read whole than cut beside room nothing uses.
+	texts := textsAtShares(m, budget, left)
+	spare := left
+	for _, t := range texts {
+		spare -= estimateTokens(t)
+	}
+	for i, t := range textSections {
+		if spare <= 0 {
+			break
 		}
-		s := section(m, min(max(int(share*float64(budget)), minimum), left))
-		left -= estimateTokens(s)
-		body = append(body, s)
+		had := estimateTokens(texts[i])
+		texts[i] = t.write(m, had+spare)
+		spare -= estimateTokens(texts[i]) - had
 	}
-	add(issueSection, issueShare, minIssueTokens)
-	add(commentsSection, commentsShare, 0)
-	add(linkedSection, linkedShare, 0)
-	add(guidelinesSection, guidelinesShare, 0)
-	add(overviewSection, overviewShare, 0)
-	if left > 0 {
-		body = append(body, codeSection(in, left))
+	return task + strings.Join(texts, "") + code + instructions + rules
+}
+
+// textsAtShares writes the texts in order, each within its share of the
+// budget and all within room.
+func textsAtShares(m Material, budget, room int) []string {
+	texts := make([]string, len(textSections))
+	for i, t := range textSections {
+		if room <= 0 {
+			break
+		}
+		texts[i] = t.write(m, min(max(int(t.share*float64(budget)), t.minimum), room))
+		room -= estimateTokens(texts[i])
 	}
-	return task + strings.Join(body, "") + instructions + rules
+	return texts
+}
+
+// textSections are the prompt's texts in the order they are shown and
+// given room, each with its share of the budget and the least it gets
+// when there is room for it.
+var textSections = []struct {
+	write   func(Material, int) string
+	share   float64
+	minimum int
+}{
+	{issueSection, issueShare, minIssueTokens},
+	{commentsSection, commentsShare, 0},
+	{linkedSection, linkedShare, 0},
+	{guidelinesSection, guidelinesShare, 0},
+	{overviewSection, overviewShare, 0},
 }

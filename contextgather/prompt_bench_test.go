@@ -25,7 +25,7 @@ func BenchmarkAssemble(b *testing.B) {
 		var tokens int
 		for range max(b.N, 5) {
 			start := time.Now()
-			assemble(in, budget)
+			byEstimate(in)
 			estimated += time.Since(start)
 			start = time.Now()
 			tokens = CountTokens(Assemble(in))

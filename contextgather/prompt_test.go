@@ -42,24 +42,42 @@ func files(n, size int) (fstest.MapFS, []Ranked) {
 
 func TestThePromptHoldsItsBudget(t *testing.T) {
 	fsys, ranked := files(8, 60_000)
-	for _, budget := range []int{1500, 4000, 16_000, 64_000} {
-		in := PromptInput{Material: material(200_000), Branch: "oneshot/issue-7", Ranked: ranked, Files: fsys,
-			Verify: []string{"go test ./..."}, Protected: []string{".github/workflows/"}, Budget: budget}
-		prompt := Assemble(in)
-		got := CountTokens(prompt)
-		if got > budget {
-			t.Errorf("budget %d: the prompt takes %d tokens", budget, got)
-		}
-		// When the issue alone outgrows the budget, the budget is used, not
-		// wasted; with room to spare, the prompt does not pad itself with
-		// code far from what the issue points at.
-		if budget <= 4000 && got < budget*9/10 {
-			t.Errorf("budget %d: the prompt takes only %d tokens", budget, got)
-		}
-		if !strings.Contains(prompt, "go test ./...") || !strings.Contains(prompt, "## Rules") {
-			t.Errorf("budget %d: the checks or the rules were cut", budget)
+	// The files with the issue's identifiers on every few lines: more
+	// code worth showing than any budget holds.
+	dense := make([]Ranked, len(ranked))
+	for i, r := range ranked {
+		dense[i] = Ranked{Path: r.Path}
+		for line := 1; line < 1700; line += 7 {
+			dense[i].Hits = append(dense[i].Hits, line)
 		}
 	}
+	for _, tc := range []struct {
+		name     string
+		material Material
+		ranked   []Ranked
+	}{
+		// The room code leaves goes to the issue.
+		{"an issue larger than the budget", material(400_000), ranked},
+		{"code larger than the budget", material(100), dense},
+	} {
+		for _, budget := range []int{1500, 4000, 16_000, 64_000} {
+			in := PromptInput{Material: tc.material, Branch: "oneshot/issue-7", Ranked: tc.ranked, Files: fsys,
+				Verify: []string{"go test ./..."}, Protected: []string{".github/workflows/"}, Budget: budget}
+			prompt := Assemble(in)
+			// The budget holds, and is used to within 2%.
+			if got := CountTokens(prompt); got > budget || got < budget*98/100 {
+				t.Errorf("%s, budget %d: the prompt takes %d tokens", tc.name, budget, got)
+			}
+			if !strings.Contains(prompt, "go test ./...") || !strings.Contains(prompt, "## Rules") {
+				t.Errorf("%s, budget %d: the checks or the rules were cut", tc.name, budget)
+			}
+		}
+	}
+}
+
+// byEstimate is the prompt fitted by estimates alone, never counted.
+func byEstimate(in PromptInput) string {
+	return assemble(in, in.Budget, codeSection(in, codeRoom(in, estimateTokens)))
 }
 
 func TestThePromptHasWhatTheAgentNeeds(t *testing.T) {
@@ -264,11 +282,11 @@ func TestTheBudgetIsCountedByATokenizerNotByBytes(t *testing.T) {
 	m.Comments = []Comment{{Author: "maintainer", Body: blob}, {Author: "maintainer", Body: hexDump.String()}}
 	for _, budget := range []int{1500, 4000, 16_000} {
 		in := PromptInput{Material: m, Verify: []string{"go test ./..."}, Budget: budget}
-		if naive := CountTokens(assemble(in, budget)); naive <= budget {
+		if naive := CountTokens(byEstimate(in)); naive <= budget {
 			t.Fatalf("budget %d: fitted by bytes alone the prompt takes %d tokens; the test needs text that overruns", budget, naive)
 		}
 		got := CountTokens(Assemble(in))
-		if got > budget || got < budget*9/10 {
+		if got > budget || got < budget*98/100 {
 			t.Errorf("budget %d: the prompt takes %d tokens", budget, got)
 		}
 	}
