@@ -31,7 +31,10 @@ var (
 	fence     = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
 	quoted    = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
 	errorLine = regexp.MustCompile(`(?m)^\s*(?:E\s+)?[A-Za-z_.]*(?:Error|Exception|Warning)[A-Za-z]*:\s*(.{8,160})$`)
-	cliFlag   = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
+	// A diagnostic as compilers, linters and documentation builders print
+	// it: path:line[:column]: [WARNING: or a code such as F0010:] message.
+	diagnostic = regexp.MustCompile(`(?m)^\s*\S+?:\d+(?::\d+)?:\s*(?:(?:WARNING|ERROR|CRITICAL|warning|error|[A-Z]\d{3,5}):\s*)?(.{8,160})$`)
+	cliFlag    = regexp.MustCompile(`(?:^|[\s\x60(])(--[a-z][a-z0-9]+(?:-[a-z0-9]+)+|--[a-z][a-z0-9]{3,})\b`)
 )
 
 // Weights of where a word appears. Counts add up with diminishing returns
@@ -93,6 +96,13 @@ func readClues(text string) clues {
 	}
 	for _, m := range errorLine.FindAllStringSubmatch(text, -1) {
 		c.messages = append(c.messages, strings.TrimSpace(m[1]))
+	}
+	for _, m := range diagnostic.FindAllStringSubmatch(text, -1) {
+		// A lone word there names an exception (pytest's "x.py:14:
+		// AssertionError"): common, and no message.
+		if msg := strings.TrimSpace(m[1]); strings.Contains(msg, " ") {
+			c.messages = append(c.messages, msg)
+		}
 	}
 
 	for _, m := range cliFlag.FindAllStringSubmatch(text, -1) {

@@ -60,6 +60,9 @@ func TestLocate(t *testing.T) {
 		{"an error message quoted from the code", func(w *weights) { w.msgs = 0 },
 			"Odd error with a body\n\n```\nValueError: Invalid body: data must not be None\n```\nThe body has data.",
 			"pkg/models.py"},
+		{"a message in a linter's or builder's diagnostic line", func(w *weights) { w.msgs = 0 },
+			"The docs build warns\n\n```\ndocs/upload.rst:4: WARNING: Invalid body: data must not be None\n```\nThe body has data.",
+			"pkg/models.py"},
 		{"a command-line flag, written as code", func(w *weights) { w.lits = 0 },
 			"Shortcut wanted\n\nI type `--collect-only` all day.",
 			"pkg/cli.py"},
@@ -194,6 +197,15 @@ func TestLocateIgnoresPastedEnvironments(t *testing.T) {
 	}
 	if ranked[0].Path != "pkg/sessions.py" {
 		t.Fatalf("ranking %v", paths(ranked))
+	}
+}
+
+func TestADiagnosticsMessageIsSearchedForButNotAnExceptionsName(t *testing.T) {
+	c := readClues("Tests fail\n\n```\ntest_upload.py:14: AssertionError\n" +
+		"pkg/a.py:1:0: F0010: error while code parsing: Unable to load file pkg/a.py\n```\n")
+	want := []string{"error while code parsing: Unable to load file pkg/a.py"}
+	if !slices.Equal(c.messages, want) {
+		t.Errorf("messages %q, want %q", c.messages, want)
 	}
 }
 
