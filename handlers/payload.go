@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The payload types hold only the fields oneshot reads. Decoding into
@@ -97,6 +98,9 @@ func decode(payload []byte, event interface{ base() *envelope }) error {
 		return errors.New("payload has no action")
 	case e.Repository.FullName == "" || e.Repository.ID == 0:
 		return errors.New("payload has no repository")
+	case !isOwnerName(e.Repository.FullName):
+		// Every API path and clone is built from it.
+		return fmt.Errorf("payload's repository %q is not owner/name", e.Repository.FullName)
 	case e.Sender.Login == "":
 		return errors.New("payload has no sender")
 	}
@@ -104,6 +108,12 @@ func decode(payload []byte, event interface{ base() *envelope }) error {
 }
 
 func (e *envelope) base() *envelope { return e }
+
+// isOwnerName says whether a repository's full name is owner/name.
+func isOwnerName(fullName string) bool {
+	owner, name, ok := strings.Cut(fullName, "/")
+	return ok && owner != "" && name != "" && !strings.Contains(name, "/")
+}
 
 // needInstallation checks what only an actionable event must carry: a
 // delivery to the App always names its installation.
