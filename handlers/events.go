@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -79,6 +78,9 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 	if err := needIssue(&event.envelope, event.Issue); err != nil {
 		return invalid(eventType, deliveryID, err)
 	}
+	if err := needComment(&event.envelope, event.Comment.ID); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
 	issue := event.Issue
 	isPR := issue.PullRequest != nil
 	if isPR {
@@ -133,6 +135,9 @@ func (h *ReviewComment) Handle(ctx context.Context, eventType, deliveryID string
 	if err := needIssue(&event.envelope, issue{Number: pull.Number}); err != nil {
 		return invalid(eventType, deliveryID, err)
 	}
+	if err := needComment(&event.envelope, event.Comment.ID); err != nil {
+		return invalid(eventType, deliveryID, err)
+	}
 	if pull.User.Login != h.BotLogin {
 		return ignore(ctx, "command on a pull request oneshot did not open")
 	}
@@ -185,8 +190,9 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 	if isBot(event.Sender) {
 		return ignore(ctx, "check run action by a bot")
 	}
-	if run.ExternalID == "" {
-		return invalid(eventType, deliveryID, errors.New("our check run has no external ID"))
+	if run.ID <= 0 || !tasks.IsID(run.ExternalID) {
+		// The bot sets both on every run it makes.
+		return invalid(eventType, deliveryID, fmt.Errorf("our check run %d names no task (external ID %q)", run.ID, run.ExternalID))
 	}
 	if err := needInstallation(&event.envelope); err != nil {
 		return invalid(eventType, deliveryID, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -96,30 +97,58 @@ func decode(payload []byte, event interface{ base() *envelope }) error {
 	switch {
 	case e.Action == "":
 		return errors.New("payload has no action")
-	case e.Repository.FullName == "" || e.Repository.ID == 0:
+	case e.Repository.FullName == "" || e.Repository.ID <= 0:
 		return errors.New("payload has no repository")
 	case !isOwnerName(e.Repository.FullName):
-		// Every API path and clone is built from it.
+		// API paths and clones are built from it.
 		return fmt.Errorf("payload's repository %q is not owner/name", e.Repository.FullName)
 	case e.Sender.Login == "":
 		return errors.New("payload has no sender")
+	case !isLogin(e.Sender.Login):
+		// The permission check's path is built from it: "x/../admin"
+		// would ask for someone else's.
+		return fmt.Errorf("payload's sender %q is not a GitHub login", e.Sender.Login)
 	}
 	return nil
 }
 
 func (e *envelope) base() *envelope { return e }
 
+// What GitHub allows in names: an account's login is letters, digits and
+// hyphens, not starting with a hyphen, at most 39 long, and an App's ends
+// in "[bot]"; a repository's name is letters, digits, '.', '-' and '_'.
+// Payloads are signed, but a name that leaves its segment of a path is
+// refused all the same.
+var (
+	accountName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
+	repositoryName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+)
+
 // isOwnerName says whether a repository's full name is owner/name.
 func isOwnerName(fullName string) bool {
 	owner, name, ok := strings.Cut(fullName, "/")
-	return ok && owner != "" && name != "" && !strings.Contains(name, "/")
+	return ok && accountName.MatchString(owner) && repositoryName.MatchString(name) && name != "." && name != ".."
+}
+
+// isLogin says whether s is an account's login.
+func isLogin(s string) bool {
+	return accountName.MatchString(strings.TrimSuffix(s, "[bot]"))
 }
 
 // needInstallation checks what only an actionable event must carry: a
 // delivery to the App always names its installation.
 func needInstallation(e *envelope) error {
-	if e.Installation.ID == 0 {
+	if e.Installation.ID <= 0 {
 		return fmt.Errorf("payload for %s has no installation", e.Repository.FullName)
+	}
+	return nil
+}
+
+// needComment checks that a command comment has the ID its reaction and
+// replies need.
+func needComment(e *envelope, id int64) error {
+	if id <= 0 {
+		return fmt.Errorf("payload for %s has no comment ID", e.Repository.FullName)
 	}
 	return nil
 }

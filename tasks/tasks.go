@@ -93,6 +93,20 @@ func NewID() string {
 	return "t" + hex.EncodeToString(b[:])
 }
 
+// IsID says whether s is an ID NewID makes. IDs come back from GitHub, as
+// check runs' external IDs.
+func IsID(s string) bool {
+	if len(s) != 17 || s[0] != 't' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // Start says who starts an attempt, why, and where it shows.
 type Start struct {
 	Actor      string
