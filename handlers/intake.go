@@ -60,7 +60,7 @@ type Work interface {
 func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
 	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
 	if t.Issue == 0 && t.TaskID != "" { // a button or a re-run names its task
-		if task, err := in.Queue.Get(ctx, t.TaskID); err == nil {
+		if task, err := in.Queue.Get(ctx, t.TaskID); err == nil && task.RepoID == t.RepoID {
 			t.Issue = task.Issue
 		}
 	}
@@ -103,6 +103,13 @@ func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 		}
 		if err != nil {
 			return err
+		}
+		if named.RepoID != t.RepoID {
+			// Only the bot sets a run's external ID, but a task is acted
+			// on only from its own repository, where the actor's access
+			// is checked.
+			log.Warn().Str("task_id", t.TaskID).Msg("A check run names a task of another repository.")
+			return nil
 		}
 		t.Issue = named.Issue
 	}

@@ -108,3 +108,42 @@ func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *
 		t.Fatalf("comments %+v, want one linking the winner", comments)
 	}
 }
+
+// foreignQueue holds one task, of another repository than the trigger's,
+// and records what is asked of it.
+type foreignQueue struct {
+	handlers.Work
+	asked []string
+}
+
+var foreign = &tasks.Task{ID: "t0123456789abcdef", Repo: "victim/secret", RepoID: 99, Issue: 5, State: tasks.Failed}
+
+func (q *foreignQueue) Get(context.Context, string) (*tasks.Task, error) { return foreign, nil }
+func (q *foreignQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (q *foreignQueue) Retry(_ context.Context, id string, _ tasks.Start) (*tasks.Task, error) {
+	q.asked = append(q.asked, "retry "+id)
+	return foreign, nil
+}
+func (q *foreignQueue) Cancel(_ context.Context, id, _ string) (bool, error) {
+	q.asked = append(q.asked, "cancel "+id)
+	return true, nil
+}
+
+func TestAButtonNamingATaskOfAnotherRepositoryDoesNothing(t *testing.T) {
+	t.Parallel()
+	for _, command := range []tasks.Command{tasks.CommandRetry, tasks.CommandCancel} {
+		in, gh, repo := newIntake(t)
+		q := &foreignQueue{}
+		in.Queue = q
+		button := tasks.Trigger{Event: "check_run", Command: command, DeliveryID: "d1", Repo: "acme/widgets", RepoID: 1,
+			InstallationID: 7, Actor: "writer", TaskID: foreign.ID, CheckRunID: 3}
+		if err := in.Intake(context.Background(), button); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.asked) != 0 || len(gh.CheckRuns(repo)) != 0 {
+			t.Errorf("%s: the queue was asked %v; check runs %+v", command, q.asked, gh.CheckRuns(repo))
+		}
+	}
+}
