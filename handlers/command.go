@@ -21,6 +21,9 @@ type ParsedCommand struct {
 // Anything else is instructions, the lines after the first included. ok is
 // false for any other comment.
 func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
+	// A NUL says nothing, and Postgres stores none in text or JSON: the
+	// trigger that held one could never be queued.
+	body = strings.ReplaceAll(body, "\x00", "")
 	body = strings.TrimLeft(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
 	first, rest, _ := strings.Cut(body, "\n")
 	fields := strings.Fields(first)

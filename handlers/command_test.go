@@ -27,6 +27,7 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot Help me", true, tasks.CommandHelp, ""},
 		{"/oneshot helpful errors please", true, tasks.CommandStart, "helpful errors please"},
 		{"/oneshot make cancel idempotent", true, tasks.CommandStart, "make cancel idempotent"},
+		{"/oneshot fix\x00 it", true, tasks.CommandStart, "fix it"},
 		{"/oneshotx fix", false, "", ""},
 		{"please /oneshot fix", false, "", ""},
 		{"", false, "", ""},
