@@ -210,9 +210,50 @@ func (q *Queue) forward(ctx context.Context) (int, error) {
 	if err != nil || len(waiting) == 0 {
 		return 0, err
 	}
-	err = q.DB.tx(ctx, func(tx *sql.Tx) error {
+	if err := q.queueTriggers(ctx, waiting); err != nil {
+		if len(waiting) == 1 || ctx.Err() != nil {
+			return 0, err
+		}
+		return q.forwardEach(ctx, waiting)
+	}
+	return len(waiting), q.DB.removeFromInbox(ctx, waiting)
+}
+
+// forwardEach queues triggers one by one, after their batch failed: one the
+// database refuses, whatever it holds, must not hold back the others, nor
+// be lost. When others go, it stays in the inbox, moved to its end so that
+// it does not lead every batch, and the error names it. When none goes,
+// the database is what fails, and the order is kept.
+func (q *Queue) forwardEach(ctx context.Context, waiting []tasks.Trigger) (int, error) {
+	var queued, refused []tasks.Trigger
+	var errs []error
+	for _, t := range waiting {
+		if err := q.queueTriggers(ctx, []tasks.Trigger{t}); err != nil {
+			refused = append(refused, t)
+			errs = append(errs, err)
+			continue
+		}
+		queued = append(queued, t)
+	}
+	if len(queued) == 0 {
+		return 0, errors.Join(errs...)
+	}
+	if err := q.DB.removeFromInbox(ctx, queued); err != nil {
+		return 0, err
+	}
+	for _, t := range refused {
+		if err := q.DB.moveToInboxEnd(ctx, t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(queued), errors.Join(errs...)
+}
+
+// queueTriggers queues triggers in one transaction, each once.
+func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) error {
+	return q.DB.tx(ctx, func(tx *sql.Tx) error {
 		var jobs []river.InsertManyParams
-		for _, t := range waiting {
+		for _, t := range triggers {
 			res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
 				VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, t.Event, time.Now().UnixMilli())
 			if err != nil {
@@ -228,14 +269,13 @@ func (q *Queue) forward(ctx context.Context) (int, error) {
 			return nil
 		}
 		if _, err := q.river.InsertManyTx(ctx, tx, jobs); err != nil {
+			if len(triggers) == 1 {
+				return fmt.Errorf("queue delivery %s: %w", triggers[0].DeliveryID, err)
+			}
 			return fmt.Errorf("queue %d triggers: %w", len(jobs), err)
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return len(waiting), q.DB.removeFromInbox(ctx, waiting)
 }
 
 // waitingTriggers reads the oldest triggers not yet queued.
@@ -259,6 +299,16 @@ func (db *DB) waitingTriggers(ctx context.Context) ([]tasks.Trigger, error) {
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// moveToInboxEnd makes a trigger the newest in the inbox.
+func (db *DB) moveToInboxEnd(ctx context.Context, t tasks.Trigger) error {
+	_, err := db.inbox.ExecContext(ctx, `UPDATE oneshot_inbox SET received_at = $1 WHERE delivery_id = $2`,
+		time.Now().UnixMilli(), t.DeliveryID)
+	if err != nil {
+		return fmt.Errorf("move delivery %s to the inbox's end: %w", t.DeliveryID, err)
+	}
+	return nil
 }
 
 // removeFromInbox removes queued triggers, in one statement so the inbox's

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,42 @@ func TestATriggerForwardedTwiceIsQueuedOnce(t *testing.T) {
 				t.Fatalf("the trigger was queued %d times", jobs)
 			}
 		})
+	}
+}
+
+func TestATriggerTheDatabaseRefusesDoesNotHoldBackTheOthers(t *testing.T) {
+	// Postgres stores no NUL in JSON: the first trigger can never be
+	// queued. (The handlers drop NULs; this one came some other way.)
+	q := unstartedQueue(t, pgtest.URL(t))
+	ctx := context.Background()
+	poison := tasks.Trigger{DeliveryID: "d-poison", Event: "issue_comment", Instructions: "fix\x00 it"}
+	for _, tr := range []tasks.Trigger{poison, {DeliveryID: "d1", Event: "issues"}} {
+		if ok, err := q.Accept(ctx, tr); !ok || err != nil {
+			t.Fatalf("accept %s: %v %v", tr.DeliveryID, ok, err)
+		}
+	}
+	for round, later := range []string{"", "d2"} {
+		if later != "" {
+			if ok, err := q.Accept(ctx, tasks.Trigger{DeliveryID: later, Event: "issues"}); !ok || err != nil {
+				t.Fatalf("accept %s: %v %v", later, ok, err)
+			}
+		}
+		n, err := q.forward(ctx)
+		if n != 1 || err == nil || !strings.Contains(err.Error(), "d-poison") {
+			t.Fatalf("round %d: forwarded %d, err %v; want 1 and an error naming d-poison", round, n, err)
+		}
+	}
+	var jobs int
+	if err := q.DB.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`,
+		intakeArgs{}.Kind()).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	waiting, err := q.DB.waitingTriggers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 2 || len(waiting) != 1 || waiting[0].DeliveryID != "d-poison" {
+		t.Fatalf("%d jobs queued, %+v waiting; want 2 queued and d-poison kept", jobs, waiting)
 	}
 }
 
