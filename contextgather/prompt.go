@@ -78,7 +78,7 @@ func Assemble(in PromptInput) string {
 // until a text takes fullBudget of the budget.
 func fitByCount(budget, estimate int, write func(estimate int) string) (string, bool) {
 	var best, last string // the fullest text that fits, and the latest tried
-	bestTokens := -1
+	bestTokens, lastTokens := -1, 0
 	// Estimates known to fit (fits) and not to (over) bracket the next;
 	// the last try's estimate and count help aim it.
 	fits, over := 0, math.MaxInt
@@ -86,11 +86,13 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 	aim := aimBudget * float64(budget)
 	for range maxFits {
 		text := write(estimate)
-		if text == last {
-			break // a changed estimate changes nothing: all of it is in, or none
+		n := lastTokens
+		if text != last {
+			n = CountTokens(text)
+		} else if n <= budget {
+			break // more room changes nothing: all of it is in, or none
 		}
-		last = text
-		n := CountTokens(text)
+		last, lastTokens = text, n
 		if n > budget {
 			over = estimate
 		} else {
@@ -103,11 +105,13 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 			}
 		}
 		// The count grows about in a line with the estimate, through what
-		// is fixed: after two tries the line through them aims the next,
-		// and after one, the estimate in proportion. Halfway when that
-		// leaves the bracket, as it may where the parts differ, an issue
-		// in English and a comment that is a hex dump.
-		next := float64(estimate) * aim / float64(max(n, 1))
+		// is fixed: after two tries that counted differently the line
+		// through them aims the next; otherwise the text's estimate in
+		// proportion, not the estimate it was given, which a text that is
+		// all in does not fill. Halfway when that leaves the bracket, as it
+		// may where the parts differ, an issue in English and a comment
+		// that is a hex dump.
+		next := float64(min(estimate, estimateTokens(text))) * aim / float64(max(n, 1))
 		if prevCount != 0 && n != prevCount {
 			next = float64(estimate) + (aim-float64(n))*float64(estimate-prevEstimate)/float64(n-prevCount)
 		}

@@ -292,6 +292,40 @@ func TestTheBudgetIsCountedByATokenizerNotByBytes(t *testing.T) {
 	}
 }
 
+func TestWhatFitsByEstimateButNotByCountIsCutToFit(t *testing.T) {
+	// Hex takes about twice the tokens of its estimate: whole, the issue
+	// fits the estimate of the budget but not the budget.
+	m := material(100)
+	m.Issue.Body = hexLines("issue", 15_000)
+	in := PromptInput{Material: m, Verify: []string{"go test ./..."}, Budget: 6000}
+	prompt := Assemble(in)
+	if got := CountTokens(prompt); got > in.Budget || got < in.Budget*98/100 {
+		t.Errorf("the prompt takes %d tokens of %d:\n%.2000s", got, in.Budget, prompt)
+	}
+
+	// So do two files, each whole by estimate within its share.
+	fsys := fstest.MapFS{}
+	var ranked []Ranked
+	for _, name := range []string{"a.go", "b.go"} {
+		fsys[name] = &fstest.MapFile{Data: []byte(hexLines(name, 15_000))}
+		ranked = append(ranked, Ranked{Path: name})
+	}
+	in = PromptInput{Material: material(100), Ranked: ranked, Files: fsys, Verify: []string{"go test ./..."}, Budget: 16_000}
+	prompt = Assemble(in)
+	if got := CountTokens(prompt); got > in.Budget || !strings.Contains(prompt, "### a.go") {
+		t.Errorf("the prompt takes %d tokens of %d, and shows no code:\n%.2000s", got, in.Budget, prompt)
+	}
+}
+
+// hexLines is size bytes of Go declarations of hex strings.
+func hexLines(seed string, size int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "var h%d = %q\n", i, fmt.Sprintf("%x", sha256.Sum256([]byte(seed+fmt.Sprint(i)))))
+	}
+	return b.String()
+}
+
 func TestItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
 	items := []string{strings.Repeat("a", 400), strings.Repeat("b", 400), strings.Repeat("c", 4000), "d", "e"}
 	got := fill(400, len(items), func(i, tokens int) (string, bool) {
