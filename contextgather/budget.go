@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,16 +198,39 @@ func windows(content string, hits []int, context, tokens int) string {
 		// No line to go by: the file's start usually says what it is.
 		ws = []window{{1, min(len(lines), 2*context)}}
 	}
+	// Each window's hits and its first, counted in one pass: the windows
+	// are in line order, and so are the hits.
+	hits = slices.Compact(slices.Sorted(slices.Values(hits)))
+	density, first := make([]int, len(ws)), make([]int, len(ws))
+	k := 0
+	for i, w := range ws {
+		for k < len(hits) && hits[k] < w.from {
+			k++
+		}
+		first[i] = w.from
+		if k < len(hits) && hits[k] <= w.to {
+			first[i] = hits[k]
+		}
+		for k < len(hits) && hits[k] <= w.to {
+			density[i]++
+			k++
+		}
+	}
 	// The densest windows first, while they fit; then shown in file order.
-	sort.SliceStable(ws, func(i, j int) bool { return density(ws[i], hits) > density(ws[j], hits) })
+	order := make([]int, len(ws))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return density[order[a]] > density[order[b]] })
 	var chosen []window
-	used := 0
-	for _, w := range ws {
+	used := 1 // a "..." line after the last window
+	for _, i := range order {
+		w := ws[i]
 		cost := estimateTokens(numbered(lines, w)) + 1 // and a "..." line
 		if used+cost > tokens {
 			// What room is left takes the lines nearest the window's
 			// first hit, so that a budget is filled by lines, not windows.
-			if w, cost = narrow(lines, w, hits, tokens-used); cost == 0 {
+			if w, cost = narrow(lines, w, first[i], tokens-used); cost == 0 {
 				continue
 			}
 		}
@@ -229,16 +253,9 @@ func windows(content string, hits []int, context, tokens int) string {
 	return b.String()
 }
 
-// narrow is the part of w around its first hit that takes at most tokens,
-// and what it takes; a cost of 0 when not even minWindow lines fit.
-func narrow(lines []string, w window, hits []int, tokens int) (window, int) {
-	center := w.from
-	for _, h := range hits {
-		if h >= w.from && h <= w.to {
-			center = h
-			break
-		}
-	}
+// narrow is the part of w around center, its first hit, that takes at most
+// tokens, and what it takes; a cost of 0 when not even minWindow lines fit.
+func narrow(lines []string, w window, center, tokens int) (window, int) {
 	bytes := func(n int) int { return len(lines[n-1]) + len(strconv.Itoa(n)) + 3 }
 	part := window{center, center}
 	size := bytes(center)
@@ -262,7 +279,7 @@ func narrow(lines []string, w window, hits []int, tokens int) (window, int) {
 }
 
 // minWindow is the fewest lines a window worth showing has.
-const minWindow = 5
+const minWindow = 3
 
 // maxWindow is the most lines a window spans: four times the context.
 func maxWindow(context int) int { return 4 * context }
@@ -274,16 +291,6 @@ func numbered(lines []string, w window) string {
 		fmt.Fprintf(&b, "%d: %s\n", n, lines[n-1])
 	}
 	return b.String()
-}
-
-func density(w window, hits []int) int {
-	n := 0
-	for _, h := range hits {
-		if h >= w.from && h <= w.to {
-			n++
-		}
-	}
-	return n
 }
 
 func validUTF8Prefix(s string, n int) int {
