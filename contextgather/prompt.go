@@ -90,7 +90,12 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 		if text != last {
 			n = CountTokens(text)
 		} else if n <= budget {
-			break // more room changes nothing: all of it is in, or none
+			// A little more room changed nothing: all of it is in, or
+			// the next line that goes in takes more than that.
+			if fits, estimate = estimate, estimate+(over-estimate)/2; over == math.MaxInt || estimate <= fits {
+				break
+			}
+			continue
 		}
 		last, lastTokens = text, n
 		if n > budget {

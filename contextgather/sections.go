@@ -154,7 +154,8 @@ func codeSection(in PromptInput, tokens int) string {
 	header := "## Files most likely to need the change, best first\n\n"
 	b.WriteString(header)
 	used := estimateTokens(header)
-	for _, r := range in.Ranked[:min(len(in.Ranked), maxPromptFiles)] {
+	ranked := in.Ranked[:min(len(in.Ranked), maxPromptFiles)]
+	for i, r := range ranked {
 		left := tokens - used
 		if left < minFileTokens {
 			break
@@ -164,15 +165,23 @@ func codeSection(in PromptInput, tokens int) string {
 			continue
 		}
 		content := string(data)
+		// A file takes up to a share of the room, so that others have
+		// some; the last takes what is left.
+		share := int(wholeFileShare * float64(tokens))
+		if i == len(ranked)-1 {
+			share = left
+		}
 		var shown string
-		if cost := estimateTokens(content) + 20; cost <= left && float64(cost) <= wholeFileShare*float64(tokens) {
-			shown = "### " + r.Path + "\n\n" + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
+		heading := "### " + r.Path + "\n\n"
+		if cost := estimateTokens(content) + frameTokens(r.Path, heading); cost <= min(left, share) {
+			shown = heading + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
 		} else {
-			parts := windows(content, r.Hits, windowContext, min(left, int(wholeFileShare*float64(tokens)))-30)
+			heading = "### " + r.Path + " (parts; lines numbered)\n\n"
+			parts := windows(content, r.Hits, windowContext, min(left, share)-frameTokens(r.Path, heading))
 			if parts == "" {
 				continue
 			}
-			shown = "### " + r.Path + " (parts; lines numbered)\n\n" + codeBlock(r.Path, parts) + "\n\n"
+			shown = heading + codeBlock(r.Path, parts) + "\n\n"
 		}
 		if used+estimateTokens(shown) > tokens {
 			continue
@@ -184,6 +193,12 @@ func codeSection(in PromptInput, tokens int) string {
 		return "" // no file fit; the header alone could outgrow tokens
 	}
 	return b.String()
+}
+
+// frameTokens is what a file's heading and fence take, and a little for a
+// fence made longer by backticks in the file.
+func frameTokens(file, heading string) int {
+	return estimateTokens(heading+codeBlock(file, "")+"\n\n") + 2
 }
 
 // minFileTokens is the least room worth showing a file in: its heading,
