@@ -117,50 +117,69 @@ func (s *maskStream) Flush() {
 }
 
 // mask replaces the secrets in buf. Unless final, it returns separately the
-// tail of buf that is a proper prefix of some secret, to be decided later.
+// tail of buf from the earliest place a secret could start and not yet be
+// complete, to be decided when more comes.
+//
+// Every occurrence of every secret is found, and where occurrences overlap
+// the whole of their span is masked once: masking only the first of two
+// overlapping secrets (abcdefgh and efghijkl in abcdefghijkl) would let
+// the rest of the second through.
 func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
-	out = make([]byte, 0, len(buf))
-	// next[i] is where secret i next occurs at or after pos, or -1. Each
-	// secret is searched for again only once the masking has passed its
-	// last match, so output dense with secrets costs no more than output
-	// without.
-	next := make([]int, len(m.secrets))
-	for i, s := range m.secrets {
-		next[i] = bytes.Index(buf, s)
-	}
-	pos := 0
-	for {
-		at, n := -1, 0
-		for i, s := range m.secrets {
-			if next[i] >= 0 && next[i] < pos {
-				next[i] = indexFrom(buf, s, pos)
-			}
-			// Strictly earlier wins; on a tie the first, the longest.
-			if next[i] >= 0 && (at < 0 || next[i] < at) {
-				at, n = next[i], len(s)
+	spans := m.matches(buf)
+	cut := len(buf)
+	if !final {
+		// A secret that may still be completing (a longer one that begins
+		// with a shorter one, or one that begins inside another) holds back
+		// everything from where it starts, and so does any match that
+		// reaches past that.
+		cut -= m.prefixSuffix(buf)
+		for i := len(spans) - 1; i >= 0; i-- {
+			if spans[i].from < cut && spans[i].to > cut {
+				cut = spans[i].from
 			}
 		}
-		if at < 0 {
+	}
+	out = make([]byte, 0, cut)
+	pos := 0
+	for _, sp := range spans {
+		if sp.to > cut {
 			break
 		}
-		out = append(out, buf[pos:at]...)
+		out = append(out, buf[pos:sp.from]...)
 		out = append(out, Mask...)
-		pos = at + n
+		pos = sp.to
 	}
-	buf = buf[pos:]
-	if final {
-		return append(out, buf...), nil
-	}
-	hold := m.prefixSuffix(buf)
-	return append(out, buf[:len(buf)-hold]...), buf[len(buf)-hold:]
+	out = append(out, buf[pos:cut]...)
+	return out, buf[cut:]
 }
 
-// indexFrom is bytes.Index from position from on, or -1.
-func indexFrom(buf, s []byte, from int) int {
-	if i := bytes.Index(buf[from:], s); i >= 0 {
-		return from + i
+// span is a range of bytes, from inclusive, to exclusive.
+type span struct{ from, to int }
+
+// matches are the spans of buf that secrets cover, in order, overlapping
+// and touching occurrences merged into one.
+func (m *masker) matches(buf []byte) []span {
+	var all []span
+	for _, s := range m.secrets {
+		for at := 0; ; at++ {
+			i := bytes.Index(buf[at:], s)
+			if i < 0 {
+				break
+			}
+			at += i
+			all = append(all, span{at, at + len(s)})
+		}
 	}
-	return -1
+	sort.Slice(all, func(i, j int) bool { return all[i].from < all[j].from })
+	var merged []span
+	for _, sp := range all {
+		if n := len(merged); n > 0 && sp.from <= merged[n-1].to {
+			merged[n-1].to = max(merged[n-1].to, sp.to)
+			continue
+		}
+		merged = append(merged, sp)
+	}
+	return merged
 }
 
 // prefixSuffix returns the length of the longest suffix of buf that is a

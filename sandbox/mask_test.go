@@ -31,6 +31,38 @@ func TestMaskerCatchesASecretSplitAtEveryPoint(t *testing.T) {
 	}
 }
 
+func TestMaskerMasksOverlappingSecretsWholeHoweverTheyAreSplit(t *testing.T) {
+	for _, tc := range []struct {
+		secrets    map[string]string
+		text, want string
+	}{
+		// One secret begins another.
+		{map[string]string{"A": "secret", "B": "secret-long-token"}, "x secret-long-token y secret z", "x *** y *** z"},
+		// One lies inside another.
+		{map[string]string{"A": "cdefgh", "B": "abcdefghijkl"}, "abcdefghijkl and cdefgh", "*** and ***"},
+		// Two overlap: each alone leaves part of the other.
+		{map[string]string{"A": "abcdefgh", "B": "efghijkl"}, "<abcdefghijkl>", "<***>"},
+	} {
+		m := newMasker(tc.secrets)
+		if got := string(m.Mask([]byte(tc.text))); got != tc.want {
+			t.Errorf("Mask(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+		for cut := 0; cut <= len(tc.text); cut++ {
+			for cut2 := cut; cut2 <= len(tc.text); cut2++ {
+				var out bytes.Buffer
+				s := m.stream(func(p []byte) { out.Write(p) })
+				s.Write([]byte(tc.text[:cut]))
+				s.Write([]byte(tc.text[cut:cut2]))
+				s.Write([]byte(tc.text[cut2:]))
+				s.Flush()
+				if out.String() != tc.want {
+					t.Fatalf("%q cut at %d and %d: got %q, want %q", tc.text, cut, cut2, out.String(), tc.want)
+				}
+			}
+		}
+	}
+}
+
 func TestMaskerReleasesHeldBytesThatTurnOutNotToBeASecret(t *testing.T) {
 	m := newMasker(map[string]string{"TOKEN": "secret-value"})
 	var out bytes.Buffer
