@@ -214,10 +214,14 @@ func (s *Session) lost(op string, err error) error {
 // for diagnostics.
 func (s *Session) protocolConn() io.ReadWriteCloser {
 	r, w := io.Pipe()
-	diag := writerFunc(func(p []byte) (int, error) {
+	// Masked before it is kept: the buffer keeps a head and a tail, and a
+	// cut through a secret, masked after, would leave both its halves.
+	// What the stream still holds at the end, the start of what may be a
+	// secret, is not kept.
+	diag := s.masker.stream(func(p []byte) {
 		s.diagMu.Lock()
 		defer s.diagMu.Unlock()
-		return s.diag.Write(p)
+		s.diag.Write(p)
 	})
 	s.wg.Add(1)
 	go func() {
@@ -239,10 +243,6 @@ func (c attachConn) Close() error {
 	c.r.Close()
 	return c.hj.Conn.Close()
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // hello checks that sandboxd runs and speaks our protocol, and hands it the
 // session's settings.
