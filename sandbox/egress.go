@@ -61,16 +61,12 @@ type egressProxy struct {
 // connectTimeout bounds the proxy's dial to an allowed destination.
 const connectTimeout = 10 * time.Second
 
-func newEgressProxy(n Network, lim limits, m *masker, secrets map[string]string) *egressProxy {
-	lowered := map[string]string{}
-	for k, v := range secrets {
-		lowered[k] = strings.ToLower(v)
-	}
+func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	p := &egressProxy{
 		listener: newStreamListener(),
 		served:   make(chan struct{}),
 		masker:   m,
-		hosts:    newMasker(lowered),
+		hosts:    m.lowered(),
 		open:     make(chan struct{}, maxEgressConns),
 	}
 
@@ -120,7 +116,13 @@ func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.
 		host = cmp.Or(d.OutboundHost, host)
 		reason = cmp.Or(strings.TrimRight(d.Reason, ". "), reason)
 	}
-	p.record(p.hosts.MaskString(strings.ToLower(host)), p.masker.MaskString(reason))
+	p.record(p.maskHost(host), p.masker.MaskString(reason))
+}
+
+// maskHost masks the secrets in a host name, which arrives in lower case
+// whatever case the sandbox wrote it in.
+func (p *egressProxy) maskHost(host string) string {
+	return p.hosts.MaskString(strings.ToLower(host))
 }
 
 func (p *egressProxy) record(host, reason string) {

@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +22,22 @@ func TestRefusalsAreCountedPerHostAndBounded(t *testing.T) {
 	}
 	if first := p.refusals[0]; first.Host != "again.example:443" || first.Count != 3 {
 		t.Fatalf("first refusal %+v, want again.example:443 counted 3 times", first)
+	}
+}
+
+func TestASecretInARefusedHostIsMaskedInAnyOfItsForms(t *testing.T) {
+	const secret = "ABCdef123XYZ"
+	p := newEgressProxy(Network{Mode: NetworkFiltered}, limits{}, newMasker(map[string]string{"T": secret}))
+	defer p.close()
+	for _, host := range []string{
+		secret + ".evil.test:80",
+		hex.EncodeToString([]byte(secret)) + ".evil.test:80",
+		strings.ToUpper(hex.EncodeToString([]byte(secret))) + ".evil.test:80",
+		base64.RawURLEncoding.EncodeToString([]byte(secret)) + ".evil.test:80",
+	} {
+		if got := p.maskHost(host); got != Mask+".evil.test:80" {
+			t.Errorf("maskHost(%q) = %q", host, got)
+		}
 	}
 }
 

@@ -30,8 +30,29 @@ func newMasker(secrets map[string]string) *masker {
 			}
 		}
 	}
-	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
+	m.sort()
 	return m
+}
+
+// sort puts the longest secrets first.
+func (m *masker) sort() {
+	sort.Slice(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
+}
+
+// lowered is a masker of m's secrets, each form of each in lower case, for
+// text that arrives lower-cased, as host names do. Lowering the secret
+// first would miss the hex of one with capitals.
+func (m *masker) lowered() *masker {
+	l := &masker{}
+	seen := map[string]bool{}
+	for _, s := range m.secrets {
+		if low := bytes.ToLower(s); !seen[string(low)] {
+			seen[string(low)] = true
+			l.secrets = append(l.secrets, low)
+		}
+	}
+	l.sort()
+	return l
 }
 
 // escapedForms are a secret as itself and as the tools that print
