@@ -26,7 +26,10 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
-	if f.Kind == "secret" {
+	switch {
+	case f.Kind == "secret" && f.Line == 0:
+		return fmt.Sprintf("%s: its name looks like a credential (%s)", f.Path, f.Rule)
+	case f.Kind == "secret":
 		return fmt.Sprintf("%s, line %d: looks like a credential (%s)", f.Path, f.Line, f.Rule)
 	}
 	return f.Path + ": a protected path"
@@ -57,11 +60,13 @@ var (
 )
 
 // DefaultScanner returns a scanner with gitleaks' default rules, built once:
-// compiling them takes a noticeable moment. gitleaks' global allow-list of
-// paths is left out: it skips files such as go.sum, *.svg,
-// package-lock.json and node_modules/, which hold no secrets in a
-// repository people wrote, but the paths of a change are the agent's to
-// choose.
+// compiling them takes a noticeable moment. The paths and the contents of
+// a change are the agent's to choose, so nothing in them may turn the
+// scanner off: gitleaks' allow-lists of paths, global and per rule, are
+// left out (they skip files such as go.sum, *.svg, package-lock.json,
+// node_modules/ and README.md files under docs/@scope/, which hold no
+// secrets in a repository people wrote), and so is its "gitleaks:allow"
+// comment, which would let a line vouch for itself.
 func DefaultScanner() (*Scanner, error) {
 	defaultOnce.Do(func() {
 		d, err := detect.NewDetectorDefaultConfig()
@@ -69,9 +74,17 @@ func DefaultScanner() (*Scanner, error) {
 			defaultErr = fmt.Errorf("secret scanner: %w", err)
 			return
 		}
+		d.IgnoreGitleaksAllow = true
 		if d.Config.Allowlists, err = withoutPaths(d.Config.Allowlists); err != nil {
 			defaultErr = fmt.Errorf("secret scanner: %w", err)
 			return
+		}
+		for id, rule := range d.Config.Rules {
+			if rule.Allowlists, err = withoutPaths(rule.Allowlists); err != nil {
+				defaultErr = fmt.Errorf("secret scanner, rule %s: %w", id, err)
+				return
+			}
+			d.Config.Rules[id] = rule
 		}
 		defaultScan = &Scanner{detector: d}
 	})
@@ -108,6 +121,20 @@ func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 		out = append(out, kept)
 	}
 	return out, nil
+}
+
+// Names scans the paths of a change: a file's name is published with it,
+// and an empty file's name is all there is.
+func (s *Scanner) Names(paths []string) []Finding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Finding
+	for _, p := range paths {
+		for _, found := range s.detector.Detect(detect.Fragment{Raw: p}) {
+			out = append(out, Finding{Kind: "secret", Path: p, Rule: found.RuleID})
+		}
+	}
+	return out
 }
 
 // Secrets scans the added lines of a unified diff.

@@ -59,6 +59,31 @@ func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
 	}
 }
 
+// githubToken looks like a GitHub personal access token.
+const githubToken = "ghp_R3aLk3yW1thEntr0pyAbCdEfGhIjKlMnOp12"
+
+func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
+	s, _ := DefaultScanner()
+	for _, change := range []struct{ path, line string }{
+		// gitleaks' comment that lets a line vouch for itself.
+		{"config/prod.env", "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD # gitleaks:allow"},
+		// A path a rule's own allow-list skips.
+		{"docs/@octokit/auth-token/README.md", githubToken},
+	} {
+		if found := s.Secrets(addition(change.path, change.line)); len(found) != 1 {
+			t.Errorf("%s: %q: findings %+v", change.path, change.line, found)
+		}
+	}
+}
+
+func TestACredentialInAFilesNameIsFound(t *testing.T) {
+	s, _ := DefaultScanner()
+	found := s.Names([]string{githubToken + ".txt", "keys/AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD/x", "main.go"})
+	if len(found) != 2 || found[0].Path != githubToken+".txt" || !strings.Contains(found[1].String(), "its name looks like a credential") {
+		t.Fatalf("findings %+v", found)
+	}
+}
+
 func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
 	s, _ := DefaultScanner()
 	found := s.Secrets(addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))

@@ -118,7 +118,7 @@ func (r *run) check(ctx context.Context, head string) error {
 	if err != nil {
 		return err
 	}
-	if found := scanner.Secrets(diff); len(found) > 0 {
+	if found := append(scanner.Names(paths), scanner.Secrets(diff)...); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}
