@@ -41,8 +41,19 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	switch {
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)
-	case res.ExitCode == unchangedExit:
+	case res.ExitCode == unchangedExit && (r.start == r.co.Base || r.co.Branch != ""):
 		return fail("the agent changed nothing, so there is nothing to propose", "")
+	case res.ExitCode == unchangedExit:
+		// The branch holds an earlier attempt's change, pushed, and that
+		// attempt may have stopped before its pull request was opened (a
+		// failure or the deadline between the two). The branch as it
+		// stands is the change: checked whole, it is published again.
+		// (A follow-up that changed nothing did not do what it was asked.)
+		r.note("nothing new; the branch as it stands is the change")
+		if err := r.check(ctx, r.co.Base, r.start); err != nil {
+			return err
+		}
+		return r.publish(ctx, r.start)
 	case res.ExitCode != 0:
 		return fail(fmt.Sprintf("taking the change failed (exit %d)", res.ExitCode), r.logTail(failureTail))
 	}
@@ -58,9 +69,15 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	if err := r.check(ctx, head); err != nil {
+	if err := r.check(ctx, r.start, head); err != nil {
 		return err
 	}
+	return r.publish(ctx, head)
+}
+
+// publish pushes head to the task's branch and opens or updates its pull
+// request.
+func (r *run) publish(ctx context.Context, head string) error {
 	published, err := r.p.Forge.Publish(ctx, r.task, r.co, PullRequest{
 		Branch:    r.branch,
 		Head:      head,
@@ -96,10 +113,11 @@ func (r *run) receive(ctx context.Context) (string, error) {
 	return r.co.Repo.Resolve(ctx, "refs/oneshot/new")
 }
 
-// check refuses a change that is empty, touches a protected path or adds
-// a credential, judging from the diff the host computes.
-func (r *run) check(ctx context.Context, head string) error {
-	paths, err := r.co.Repo.Changes(ctx, r.start, head)
+// check refuses a change from from to head that is empty, touches a
+// protected path or adds a credential, judging from the diff the host
+// computes.
+func (r *run) check(ctx context.Context, from, head string) error {
+	paths, err := r.co.Repo.Changes(ctx, from, head)
 	if err != nil {
 		return err
 	}
@@ -110,7 +128,7 @@ func (r *run) check(ctx context.Context, head string) error {
 		return fail("refused: the change touches protected paths", findingList(found)+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
-	diff, err := r.co.Repo.TextDiff(ctx, r.start, head)
+	diff, err := r.co.Repo.TextDiff(ctx, from, head)
 	if err != nil {
 		return err
 	}
@@ -122,7 +140,7 @@ func (r *run) check(ctx context.Context, head string) error {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}
-	stat, _ := r.co.Repo.DiffStat(ctx, r.start, head)
+	stat, _ := r.co.Repo.DiffStat(ctx, from, head)
 	r.note("%s", stat)
 	return nil
 }

@@ -291,6 +291,28 @@ func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 	}
 }
 
+func TestARetryOpensThePullRequestAnAttemptPushedButDidNotOpen(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	// Attempt 1 pushes its branch, and then opening the pull request fails.
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
+	first := b.runTask(t)
+	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
+	}
+	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
+
+	// Attempt 2's agent writes the same files: nothing new on the branch.
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || prs[0].HeadSHA != pushed {
+		t.Fatalf("pull requests %+v, want one of the pushed branch %s", prs, pushed)
+	}
+}
+
 func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))
