@@ -179,34 +179,48 @@ func TestTheDeadlineEndsAnAttemptAsTimedOut(t *testing.T) {
 	})
 }
 
-func TestASuccessStandsWhenACancelOrTheDeadlineComesAsItEnds(t *testing.T) {
+// TestAnEndTheRunnerReachedStandsWhateverComesAsItEnds: the pipeline
+// decides how an attempt ended, shows it on GitHub, and only then returns;
+// a cancel, the deadline or a shutdown that comes meanwhile changes
+// nothing. A success's pull request is published; a failure was shown as
+// one, and handed back it would run again.
+func TestAnEndTheRunnerReachedStandsWhateverComesAsItEnds(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
-		for _, tc := range []struct {
-			name    string
-			timeout time.Duration
-			end     func(t *testing.T, b *testBundle, id string)
-		}{
-			{"cancel", time.Minute, func(t *testing.T, b *testBundle, id string) {
-				if ok, err := b.queue.Cancel(context.Background(), id, "octocat"); !ok || err != nil {
-					t.Errorf("cancel: %v %v", ok, err)
-				}
-			}},
-			{"deadline", 500 * time.Millisecond, func(*testing.T, *testBundle, string) {}},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				b := setup(t, url, tc.timeout)
-				b.runner.finishAsItEnds(tasks.Succeeded)
-				task := b.create(t, "o/r", 1)
-				start(t, b.queue)
-				b.waitStarted(t)
-				tc.end(t, b, task.ID)
-				if got := b.waitFinal(t, task.ID); got.State != tasks.Succeeded {
-					t.Fatalf("the attempt ended %s", got.State)
-				}
-				if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:succeeded"}) {
-					t.Fatalf("history = %v", got)
-				}
-			})
+		for _, ended := range []tasks.State{tasks.Succeeded, tasks.Failed} {
+			for _, tc := range []struct {
+				name    string
+				timeout time.Duration
+				end     func(t *testing.T, b *testBundle, id string)
+			}{
+				{"cancel", time.Minute, func(t *testing.T, b *testBundle, id string) {
+					if ok, err := b.queue.Cancel(context.Background(), id, "octocat"); !ok || err != nil {
+						t.Errorf("cancel: %v %v", ok, err)
+					}
+				}},
+				{"deadline", 500 * time.Millisecond, func(*testing.T, *testBundle, string) {}},
+				{"shutdown", time.Minute, func(t *testing.T, b *testBundle, _ string) {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					if err := b.queue.Shutdown(ctx); err != nil {
+						t.Error(err)
+					}
+				}},
+			} {
+				t.Run(string(ended)+" then "+tc.name, func(t *testing.T) {
+					b := setup(t, url, tc.timeout)
+					b.runner.finishAsItEnds(ended)
+					task := b.create(t, "o/r", 1)
+					start(t, b.queue)
+					b.waitStarted(t)
+					tc.end(t, b, task.ID)
+					if got := b.waitFinal(t, task.ID); got.State != ended {
+						t.Fatalf("the attempt ended %s", got.State)
+					}
+					if got := b.states(t, task.ID); !slices.Equal(got, []string{"1:queued", "1:running", "1:" + string(ended)}) {
+						t.Fatalf("history = %v", got)
+					}
+				})
+			}
 		}
 	})
 }

@@ -158,9 +158,13 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, log zerolog.Logge
 	state, detail, err := q.run(runCtx, t, log)
 	stopWatch()
 
-	// A success stands, whatever ended the context as it came: the work
-	// is done and its pull request published.
-	if err == nil && state == tasks.Succeeded {
+	// An end the runner reached stands, whatever ended the context as it
+	// came: a success's pull request is published, and a failure was
+	// already shown, as the runner reports its end before it returns (a
+	// shutdown during that report must not run the attempt again). The
+	// runner says itself when it was interrupted: it returns no final
+	// state then.
+	if err == nil && state.Final() {
 		return state, detail
 	}
 	switch cause := context.Cause(runCtx); {
@@ -175,9 +179,6 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, log zerolog.Logge
 		return tasks.TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
 	case err != nil:
 		return tasks.Failed, err.Error()
-	case state.Final():
-		// A runner may end an attempt itself, on a deadline of its own.
-		return state, detail
 	default:
 		return tasks.Failed, fmt.Sprintf("the attempt ended in state %q", state)
 	}
