@@ -44,20 +44,32 @@ func (db *DB) nextAttempt(ctx context.Context, tx *sql.Tx, id string, s tasks.St
 	if err != nil {
 		return nil, err
 	}
+	return queueNext(ctx, tx, t, s)
+}
+
+// queueNext queues the attempt after t's, t as read in tx.
+func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*tasks.Task, error) {
 	if !t.State.Final() {
 		return nil, tasks.ErrLive
 	}
 	now := time.Now()
 	t.Attempt++
 	t.State, t.CheckRunID, t.HeadSHA, t.UpdatedAt = tasks.Queued, s.CheckRunID, s.HeadSHA, now
-	_, err = tx.ExecContext(ctx, `UPDATE oneshot_tasks
+	// Only from the attempt and the end just read: on Postgres a second
+	// retry that read the same row waits here for the first to commit,
+	// and must then find the task live, not queue the attempt again.
+	res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks
 		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, cancel_requested = 0, updated_at = $5
-		WHERE id = $6`, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), t.ID)
+		WHERE id = $6 AND attempt = $7 AND state NOT IN ('queued', 'running')`,
+		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), t.ID, t.Attempt-1)
 	if isUniqueViolation(err) {
 		return nil, tasks.ErrLive
 	}
 	if err != nil {
-		return nil, fmt.Errorf("queue attempt %d of %s: %w", t.Attempt, id, err)
+		return nil, fmt.Errorf("queue attempt %d of %s: %w", t.Attempt, t.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, tasks.ErrLive
 	}
 	return t, addEvent(ctx, tx, t.ID, tasks.Event{Attempt: t.Attempt, State: tasks.Queued, Actor: s.Actor, DeliveryID: s.DeliveryID, Detail: s.Why, At: now})
 }
