@@ -82,7 +82,17 @@ type walker struct {
 	lines    map[string]int // by key: "fix_rounds", "verify[1].run"
 	bad      map[string]bool
 	problems []fileProblem
+	visits   int // values walked, aliases' counted each time
 }
+
+// maxVisits bounds the values a file may expand to. Aliases are followed
+// where they are used, so a few lines of anchors, each merging the one
+// before ten times, would take the walk hours: a repository's file is in
+// anyone's hands who can push to its default branch.
+const maxVisits = 10_000
+
+// expanded says whether the walk stopped at maxVisits.
+func (w *walker) expanded() bool { return w.visits > maxVisits }
 
 type fileProblem struct {
 	line int
@@ -95,6 +105,12 @@ func newWalker(prefix string) *walker {
 
 // walk checks n, meant for a value of type t at key, "" for the file.
 func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
+	if w.visits++; w.visits == maxVisits+1 {
+		w.add(n.Line, key, fmt.Sprintf("the file expands to more than %d values through its aliases", maxVisits))
+	}
+	if w.expanded() {
+		return
+	}
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) > 0 {
 			w.walk(n.Content[0], t, key)

@@ -7,6 +7,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// MaxRepoFileSize is the largest .github/oneshot.yml read; a real one is a
+// few hundred bytes.
+const MaxRepoFileSize = 64 << 10
+
 // ParseRepo reads a repository's .github/oneshot.yml over DefaultRepo. It
 // is strict: an unknown key, a value of the wrong type and an invalid value
 // are all errors, every one reported at once, one a line, each naming its
@@ -14,6 +18,9 @@ import (
 // the defaults. A check without a name is named after its command.
 func ParseRepo(data []byte) (Repo, error) {
 	repo := DefaultRepo()
+	if len(data) > MaxRepoFileSize {
+		return repo, fmt.Errorf("%s: %d KB; it may take at most %d KB", RepoPath, len(data)>>10, MaxRepoFileSize>>10)
+	}
 	doc, second, err := oneDocument(RepoPath, data)
 	switch {
 	case err != nil:
@@ -25,6 +32,9 @@ func ParseRepo(data []byte) (Repo, error) {
 	}
 	w := newWalker(RepoPath)
 	w.walk(doc, reflect.TypeFor[Repo](), "")
+	if w.expanded() {
+		return Repo{}, w.err() // decoding would expand it again
+	}
 	if err := doc.Decode(&repo); err != nil && len(w.problems) == 0 {
 		// The walk found nothing wrong, so this is a case it does not know.
 		return Repo{}, yamlError(RepoPath, err)

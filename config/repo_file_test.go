@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -224,4 +226,35 @@ agent:
 		`line 17: agent.timeout "soon" is not a duration such as 30s or 1h`,
 	}
 	wantLines(t, err, RepoPath, want)
+}
+
+func TestARepoFileThatExpandsPastItsBoundIsRefusedQuickly(t *testing.T) {
+	// Each anchor merges the one before ten times: seven levels, ten
+	// million values, in a few hundred bytes.
+	var b strings.Builder
+	b.WriteString("x0: &a0 {fix_rounds: 1}\n")
+	for level := 1; level <= 7; level++ {
+		fmt.Fprintf(&b, "x%d: &a%d {<<: [%s]}\n", level, level, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", level-1), 10), ","))
+	}
+	b.WriteString("<<: *a7\n")
+	done := make(chan error, 1)
+	go func() {
+		_, err := ParseRepo([]byte(b.String()))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still parsing after 10 s")
+	}
+}
+
+func TestALargeRepoFileIsRefused(t *testing.T) {
+	data := "verify:\n" + strings.Repeat("  - go test ./...\n", MaxRepoFileSize/16)
+	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "at most 64 KB") {
+		t.Fatalf("err = %v", err)
+	}
 }
