@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,6 +130,9 @@ func (r *run) check(ctx context.Context, from, head string) error {
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
 	diff, err := r.co.Repo.TextDiff(ctx, from, head)
+	if errors.Is(err, workspace.ErrTooLarge) {
+		return fail(fmt.Sprintf("refused: the change is too large to review (its diff is over %d MB)", workspace.MaxDiff>>20), "")
+	}
 	if err != nil {
 		return err
 	}

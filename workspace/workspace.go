@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -127,9 +128,17 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
 	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
 }
 
-// Diff returns the unified diff between two commits.
+// MaxDiff is the largest diff read, in bytes. A diff is one change for
+// people to review; a larger one is refused rather than held in memory, as
+// a few kilobytes of objects can expand to gigabytes.
+const MaxDiff = 64 << 20
+
+// ErrTooLarge says that what git would write outgrows its bound.
+var ErrTooLarge = errors.New("larger than the bot reads")
+
+// Diff returns the unified diff between two commits, or ErrTooLarge.
 func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
-	return r.git(ctx, Auth{}, "diff", "--no-color", "--no-ext-diff", "--no-renames", from, to)
+	return r.gitUpTo(ctx, MaxDiff, "diff", "--no-color", "--no-ext-diff", "--no-renames", from, to)
 }
 
 // TextDiff is Diff for a secret scan: every file is taken as text, binary
@@ -137,7 +146,7 @@ func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
 // Otherwise a NUL byte early in a file makes git print "Binary files
 // differ" in place of its lines, and a key after it goes unread.
 func (r *Repo) TextDiff(ctx context.Context, from, to string) ([]byte, error) {
-	return r.git(ctx, Auth{}, "diff", "--text", "--no-textconv", "--no-color", "--no-ext-diff", "--no-renames", from, to)
+	return r.gitUpTo(ctx, MaxDiff, "diff", "--text", "--no-textconv", "--no-color", "--no-ext-diff", "--no-renames", from, to)
 }
 
 // DiffStat returns git's summary of a diff, as in "2 files changed, ...".
@@ -146,38 +155,54 @@ func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// Bounds of an export. Nothing on the host reads more than 512 KB of a
+// file, so a larger one is not written; and a few hundred kilobytes of
+// objects can hold one blob under thousands of names, so an export stops
+// with ErrTooLarge past maxExportBytes.
+const (
+	maxExportFile  = 1 << 20
+	maxExportBytes = 2 << 30
+)
+
 // Export writes the files of a commit into dir, which must exist: the
 // checkout that the settings and the context are read from on the host.
-// Only regular files are written; links and anything that would land
-// outside dir are skipped. Every file comes as stored, whatever the
-// commit's .gitattributes say.
+// Only regular files are written, up to maxExportFile each; links and
+// anything that would land outside dir are skipped. Every file comes as
+// stored, whatever the commit's .gitattributes say. The archive is read as
+// git writes it, never held whole.
 func (r *Repo) Export(ctx context.Context, rev, dir string) error {
 	// By default git archive takes the archived commit's .gitattributes,
 	// where export-ignore leaves files out (`/.github export-ignore` would
 	// hide .github/oneshot.yml) and export-subst rewrites them. With
 	// --worktree-attributes it takes those of the working tree, which a
 	// bare repository does not have.
-	out, err := r.git(ctx, Auth{}, "archive", "--format=tar", "--worktree-attributes", rev)
+	err := r.gitStream(ctx, func(out io.Reader) error {
+		written := int64(0)
+		tr := tar.NewReader(out)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			name := filepath.Clean(filepath.FromSlash(h.Name))
+			if !filepath.IsLocal(name) || h.Typeflag != tar.TypeReg || h.Size > maxExportFile {
+				continue
+			}
+			if written += h.Size; written > maxExportBytes {
+				return fmt.Errorf("its files outgrow %d GB: %w", maxExportBytes>>30, ErrTooLarge)
+			}
+			if err := writeFile(filepath.Join(dir, name), tr); err != nil {
+				return err
+			}
+		}
+	}, "archive", "--format=tar", "--worktree-attributes", rev)
 	if err != nil {
-		return err
+		return fmt.Errorf("export %s: %w", rev, err)
 	}
-	tr := tar.NewReader(bytes.NewReader(out))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("export %s: %w", rev, err)
-		}
-		name := filepath.Clean(filepath.FromSlash(h.Name))
-		if !filepath.IsLocal(name) || h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if err := writeFile(filepath.Join(dir, name), tr); err != nil {
-			return fmt.Errorf("export %s: %w", rev, err)
-		}
-	}
+	return nil
 }
 
 func writeFile(path string, contents io.Reader) error {
@@ -229,19 +254,71 @@ func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd
 func run(ctx context.Context, cmd *exec.Cmd, auth Auth) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	sub := cmd.Args[1]
 	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("git %s: %w", sub, context.Cause(ctx))
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if auth.Token != "" {
-			msg = strings.ReplaceAll(msg, auth.Token, "***")
-		}
-		if msg == "" {
-			return nil, fmt.Errorf("git %s: %w", sub, err)
-		}
-		return nil, fmt.Errorf("git %s: %s", sub, msg)
+		return nil, gitError(ctx, cmd.Args[1], err, stderr.String(), auth)
 	}
 	return stdout.Bytes(), nil
+}
+
+// gitUpTo runs git without credentials and returns its standard output,
+// or ErrTooLarge, having stopped git, when that outgrows limit bytes.
+func (r *Repo) gitUpTo(ctx context.Context, limit int64, args ...string) ([]byte, error) {
+	var out []byte
+	err := r.gitStream(ctx, func(stdout io.Reader) error {
+		var err error
+		if out, err = io.ReadAll(io.LimitReader(stdout, limit+1)); err == nil && int64(len(out)) > limit {
+			return fmt.Errorf("over %d MB: %w", limit>>20, ErrTooLarge)
+		}
+		return err
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// gitStream runs git without credentials, handing its standard output to
+// read as it comes. When read fails, git is stopped and read's error
+// returned.
+func (r *Repo) gitStream(ctx context.Context, read func(io.Reader) error, args ...string) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cmd := r.command(ctx, Auth{}, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("git %s: %w", args[0], err)
+	}
+	readErr := read(stdout)
+	if readErr != nil {
+		stop()
+	}
+	waitErr := cmd.Wait()
+	switch {
+	case readErr != nil:
+		return fmt.Errorf("git %s: %w", args[0], readErr)
+	case waitErr != nil:
+		return gitError(ctx, args[0], waitErr, stderr.String(), Auth{})
+	}
+	return nil
+}
+
+// gitError explains a failed git command by what it said, auth's token
+// masked, or by what ended ctx.
+func gitError(ctx context.Context, sub string, err error, stderr string, auth Auth) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("git %s: %w", sub, context.Cause(ctx))
+	}
+	msg := strings.TrimSpace(stderr)
+	if auth.Token != "" {
+		msg = strings.ReplaceAll(msg, auth.Token, "***")
+	}
+	if msg == "" {
+		return fmt.Errorf("git %s: %w", sub, err)
+	}
+	return fmt.Errorf("git %s: %s", sub, msg)
 }

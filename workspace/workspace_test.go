@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,5 +135,29 @@ func TestExportWritesEveryFileAsStoredWhateverGitattributesSay(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
+	}
+}
+
+func TestWhatAFewKilobytesOfObjectsExpandToIsBounded(t *testing.T) {
+	t.Parallel()
+	// Zeros compress to almost nothing: the commit is a few kilobytes in
+	// the repository, and its file and its diff as text tens of megabytes.
+	r, ids := sourceRepo(t,
+		map[string]string{"README.md": "hello\n"},
+		map[string]string{"a.bin": strings.Repeat("\x00", MaxDiff+1), "small.txt": "kept\n"},
+	)
+	ctx := context.Background()
+	if _, err := r.TextDiff(ctx, ids[0], ids[1]); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("TextDiff: %v, want ErrTooLarge", err)
+	}
+	dir := t.TempDir()
+	if err := r.Export(ctx, ids[1], dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.bin")); !os.IsNotExist(err) {
+		t.Errorf("a file over %d bytes was written: %v", maxExportFile, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "small.txt")); err != nil || string(got) != "kept\n" {
+		t.Errorf("small.txt = %q, %v", got, err)
 	}
 }
