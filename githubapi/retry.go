@@ -68,7 +68,7 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 		}
 		resp, err := next.RoundTrip(req)
 		wait, retry := p.decide(req, resp, err, attempt)
-		if !retry || attempt >= p.Attempts || wait > p.MaxWait {
+		if !retry || attempt >= p.Attempts || wait > p.MaxWait || pastDeadline(req.Context(), wait) {
 			return resp, err
 		}
 		if resp != nil {
@@ -80,6 +80,14 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 			return nil, err
 		}
 	}
+}
+
+// pastDeadline says whether ctx ends before a wait does: the request
+// would fail then all the same, and the time is better left to the
+// caller's next write, such as the final comment after a check run.
+func pastDeadline(ctx context.Context, wait time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < wait
 }
 
 // decide says whether to retry and after how long.
@@ -99,7 +107,12 @@ func (p RetryPolicy) decide(req *http.Request, resp *http.Response, err error, a
 			if err != nil {
 				return 0, false
 			}
-			return time.Until(time.Unix(reset, 0)) + time.Second, true
+			// A reset far off (or sent in milliseconds) saturates the
+			// duration, which a second more would overflow.
+			if wait := time.Until(time.Unix(reset, 0)); wait <= p.MaxWait {
+				return wait + time.Second, true
+			}
+			return 0, false
 		}
 		if secondaryLimited(resp) {
 			return secondaryLimitWait, true
@@ -117,8 +130,10 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		// Capped before it is multiplied, which could overflow into a
+		// negative wait; any wait this long is past MaxWait anyway.
+		return time.Duration(min(secs, 1<<31)) * time.Second, true
 	}
 	if at, err := http.ParseTime(v); err == nil {
 		return max(time.Until(at), 0), true

@@ -65,6 +65,33 @@ func TestAWaitLongerThanTheCapFailsAtOnce(t *testing.T) {
 	}
 }
 
+func TestAWaitPastTheCallersDeadlineFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	// A minute's Retry-After is within the cap, but not within the two
+	// seconds the caller has: its next write should have them.
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("POST", "/repos/{owner}/{repo}/issues/{n}/comments", time.Minute, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := repo.Comment(ctx, 1, "hello"); err == nil || ctx.Err() != nil {
+		t.Fatalf("err = %v, context %v: want the limit's error before the deadline", err, ctx.Err())
+	}
+}
+
+func TestAResetFarOffIsNotRetriedAtOnce(t *testing.T) {
+	t.Parallel()
+	// A reset sent in milliseconds is thousands of years off: it saturates
+	// the wait, which must not overflow into none.
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.PrimaryRateLimit("GET", "/repos/{owner}/{repo}", time.Unix(time.Now().UnixMilli(), 0), 1)
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err == nil {
+		t.Fatal("the limit was hidden")
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 1 {
+		t.Fatalf("the GET was sent %d times, want once", n)
+	}
+}
+
 func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
 	t.Parallel()
 	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
