@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/oneshot-dev/oneshot/config"
@@ -83,7 +84,7 @@ func (r *run) publish(ctx context.Context, head string) error {
 		Branch:    r.branch,
 		Head:      head,
 		Base:      r.co.DefaultBranch,
-		Title:     r.title,
+		Title:     inertTitle(r.title),
 		Body:      r.pullRequestBody(),
 		Draft:     r.cfg.PullRequest.Draft,
 		Labels:    r.cfg.PullRequest.Labels,
@@ -161,7 +162,7 @@ func findingList(found []guard.Finding) string {
 
 // commitMessage says what the commit is for and credits who asked.
 func commitMessage(t *tasks.Task, title, coAuthor string) string {
-	title = shorten(title, 64)
+	title = shorten(inertTitle(title), 64)
 	var b strings.Builder
 	if t.Issue == 0 {
 		fmt.Fprintf(&b, "%s\n\nWritten by oneshot.\n", title)
@@ -174,6 +175,21 @@ func commitMessage(t *tasks.Task, title, coAuthor string) string {
 	return b.String()
 }
 
+// An issue's title, which anyone may write, names the commit and the pull
+// request (whose title a squash merge makes the commit's). There "closes
+// #42" would close another issue once merged, so its references are made
+// inert: "#42" is written with a fullwidth number sign, and links, which
+// can name issues too, are left out.
+var (
+	issueReference = regexp.MustCompile(`#(\d)`)
+	webLink        = regexp.MustCompile(`(?i)\bhttps?://\S+`)
+)
+
+func inertTitle(title string) string {
+	title = webLink.ReplaceAllString(title, "(link)")
+	return issueReference.ReplaceAllString(title, "\uFF03$1")
+}
+
 // pullRequestBody is the pull request's description: what it fixes, how
 // it was checked, and where the logs are.
 func (r *run) pullRequestBody() string {
@@ -181,7 +197,10 @@ func (r *run) pullRequestBody() string {
 	if issue := r.fixes(); issue != 0 {
 		fmt.Fprintf(&b, "Fixes #%d\n\n", issue)
 	}
-	fmt.Fprintf(&b, "oneshot's change for **%s**, at the request of @%s.\n\n", r.title, r.task.Requester)
+	// Not the issue's title, which anyone may write: in a pull request's
+	// description "closes #42" closes #42 on merge, and "@team" pings it.
+	// The reference above shows the title.
+	fmt.Fprintf(&b, "oneshot's change, at the request of @%s.\n\n", r.task.Requester)
 	b.WriteString("### Checks\n\n")
 	if len(r.report.Checks) == 0 {
 		b.WriteString("No verify commands ran: nothing checked this change.\n")

@@ -32,3 +32,17 @@ func TestALongCommandIsShownCutBetweenCharacters(t *testing.T) {
 		t.Errorf("line %q", line)
 	}
 }
+
+func TestAnIssuesTitleCannotCloseAnotherIssue(t *testing.T) {
+	t.Parallel()
+	task := &tasks.Task{Issue: 7, Requester: "writer"}
+	title := "Crash, closes #42 and https://github.com/acme/widgets/issues/43"
+	subject, _, _ := strings.Cut(commitMessage(task, title, ""), "\n")
+	if subject != "Crash, closes \uFF0342 and (link) (#7)" {
+		t.Errorf("subject %q", subject)
+	}
+	r := &run{task: task, title: title}
+	if body := r.pullRequestBody(); strings.Contains(body, "42") || strings.Contains(body, "43") || !strings.HasPrefix(body, "Fixes #7\n") {
+		t.Errorf("body:\n%s", body)
+	}
+}
