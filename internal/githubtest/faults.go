@@ -33,6 +33,7 @@ type fault struct {
 	secondary  bool // a secondary rate limit, with retryAfter
 	retryAfter time.Duration
 	reset      time.Time // for a primary rate limit: when it resets
+	served     bool      // the request is served first, its answer lost
 	left       int       // negative: forever
 }
 
@@ -48,6 +49,14 @@ type slow struct {
 // on. Faults are tried in the order they were added.
 func (s *Server) Fail(method, pathPattern string, status, times int) {
 	s.addFault(&fault{method: method, pattern: mustPattern(pathPattern), status: status, left: times})
+}
+
+// FailAfterServing serves the next times requests that match method and
+// pathPattern, and then answers status in place of what it served: as when
+// GitHub made the comment or the check run and its answer was lost on the
+// way, which a client cannot tell from a request that did nothing.
+func (s *Server) FailAfterServing(method, pathPattern string, status, times int) {
+	s.addFault(&fault{method: method, pattern: mustPattern(pathPattern), status: status, served: true, left: times})
 }
 
 // SecondaryRateLimit answers the next times matching requests the way
@@ -146,25 +155,24 @@ func (s *Server) wait(r *http.Request, path string) bool {
 	}
 }
 
-// injectFault answers with the first fault that matches and has uses
-// left, and reports whether it did.
-func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
+// takeFault returns the first fault that matches and has uses left, using
+// one, and reports whether there was one.
+func (s *Server) takeFault(method, path string) (fault, bool) {
 	s.mu.Lock()
-	var f fault
-	found := false
+	defer s.mu.Unlock()
 	for _, cand := range s.faults {
 		if cand.left != 0 && cand.pattern.matches(method, cand.method, path) {
 			if cand.left > 0 {
 				cand.left--
 			}
-			f, found = *cand, true
-			break
+			return *cand, true
 		}
 	}
-	s.mu.Unlock()
-	if !found {
-		return false
-	}
+	return fault{}, false
+}
+
+// write answers as the fault says.
+func (f fault) write(w http.ResponseWriter) {
 	if f.secondary {
 		secs := int((f.retryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -172,7 +180,7 @@ func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 			"message":           secondaryRateLimitMessage,
 			"documentation_url": secondaryRateLimitDocs,
 		})
-		return true
+		return
 	}
 	if !f.reset.IsZero() {
 		w.Header().Set("X-RateLimit-Limit", "5000")
@@ -182,8 +190,7 @@ func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 			"message":           "API rate limit exceeded for installation.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
 		})
-		return true
+		return
 	}
 	writeError(w, f.status, http.StatusText(f.status))
-	return true
 }

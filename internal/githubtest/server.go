@@ -160,16 +160,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r, path) {
 		return // the client went away while the request was slowed
 	}
-	if s.injectFault(rec, r.Method, path) {
+	if f, ok := s.takeFault(r.Method, path); ok {
+		if f.served {
+			s.serve(httptest.NewRecorder(), r, path, api)
+		}
+		f.write(rec)
 		return
 	}
+	s.serve(rec, r, path, api)
+}
+
+// serve answers a request the fake serves.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string, api bool) {
 	switch {
 	case api:
-		s.serveAPI(rec, r, path)
+		s.serveAPI(w, r, path)
 	case strings.HasPrefix(path, gitPrefix+"/"):
-		s.serveGit(rec, r, path)
+		s.serveGit(w, r, path)
 	default:
-		writeError(rec, http.StatusNotFound, "Not Found")
+		writeError(w, http.StatusNotFound, "Not Found")
 	}
 }
 
