@@ -56,10 +56,34 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 		},
 		Actions: []*github.CheckRunAction{cancelButton},
 	})
+	if err != nil && mayHaveHappened(err) {
+		// It may have been made: a caller that tried again would make a
+		// second, left queued for good.
+		if id := r.findCheckRun(ctx, headSHA, taskID); id != 0 {
+			return id, nil
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("create check run on %s: %w", r.FullName(), err)
 	}
 	return run.GetID(), nil
+}
+
+// findCheckRun returns the ID of the task's check run on headSHA that has
+// not concluded, or 0.
+func (r *Repo) findCheckRun(ctx context.Context, headSHA, taskID string) int64 {
+	runs, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, &github.ListCheckRunsOptions{
+		CheckName: github.String(CheckName), ListOptions: github.ListOptions{PerPage: 100},
+	})
+	if err != nil {
+		return 0
+	}
+	for _, run := range runs.CheckRuns {
+		if run.GetExternalID() == taskID && run.GetStatus() != "completed" {
+			return run.GetID()
+		}
+	}
+	return 0
 }
 
 // Notifier shows each state change of an attempt on its check run: in

@@ -2,8 +2,10 @@ package githubapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -85,12 +87,51 @@ func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int
 }
 
 // Comment posts a comment on an issue or pull request.
+//
+// A failure that may have come after GitHub made the comment (a server
+// error, a lost answer) is checked by looking for it among the issue's
+// newest comments: a caller that tried again would post it twice.
 func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.IssueComment, error) {
+	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
 	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})
+	if err != nil && mayHaveHappened(err) {
+		if made := r.findComment(ctx, issue, body, since); made != nil {
+			return made, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("comment on %s#%d: %w", r.FullName(), issue, err)
 	}
 	return c, nil
+}
+
+// findComment returns the comment on issue made since with body, or nil.
+func (r *Repo) findComment(ctx context.Context, issue int, body string, since time.Time) *github.IssueComment {
+	comments, _, err := r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, &github.IssueListCommentsOptions{
+		Since: &since, ListOptions: github.ListOptions{PerPage: 100},
+	})
+	if err != nil {
+		return nil
+	}
+	for _, c := range comments {
+		if c.GetBody() == body {
+			return c
+		}
+	}
+	return nil
+}
+
+// mayHaveHappened says whether a failed request may have been carried out
+// all the same: GitHub answered a server error, or no answer came. A 4xx
+// says it was not.
+func mayHaveHappened(err error) bool {
+	var answered *github.ErrorResponse
+	if errors.As(err, &answered) && answered.Response != nil {
+		return answered.Response.StatusCode >= 500
+	}
+	var limited *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	return !errors.As(err, &limited) && !errors.As(err, &abuse)
 }
 
 // DefaultBranchHead returns the default branch and the commit at its head.

@@ -40,6 +40,31 @@ func TestAPostIsNotRetriedAfterAServerError(t *testing.T) {
 	}
 }
 
+func TestACommentOrCheckRunMadeDespiteAServerErrorIsFoundNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	// GitHub makes them and the answer is a 502: the caller cannot tell,
+	// and trying again would make a second.
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/issues/{n}/comments", http.StatusBadGateway, 1)
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	ctx := context.Background()
+	c, err := repo.Comment(ctx, 1, "hello")
+	if err != nil || c.GetID() == 0 {
+		t.Fatalf("comment: %v %v", c, err)
+	}
+	if n := len(gh.Comments(fake, 1)); n != 1 {
+		t.Fatalf("%d comments", n)
+	}
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := repo.QueueCheckRun(ctx, sha, "t0123456789abcdef", 1, "http://oneshot.test/tasks/t0123456789abcdef")
+	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 1 || runs[0].ID != id {
+		t.Fatalf("check run %d, %v; runs %+v", id, err, runs)
+	}
+}
+
 func TestAPostIsRetriedAfterASecondaryRateLimit(t *testing.T) {
 	t.Parallel()
 	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
