@@ -74,7 +74,13 @@ type Queue struct {
 	forwarderDone  chan struct{}
 
 	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc // attempts running here, by task ID
+	running map[string]runningAttempt // attempts running here, by task ID
+}
+
+// runningAttempt is an attempt running in this process, and what stops it.
+type runningAttempt struct {
+	attempt int
+	cancel  context.CancelCauseFunc
 }
 
 // NewQueue makes a queue on db. Start it to run work; an unstarted queue
@@ -83,7 +89,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
 		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
-	q := &Queue{DB: db, cfg: cfg, running: map[string]context.CancelCauseFunc{}, accepted: make(chan struct{}, 1)}
+	q := &Queue{DB: db, cfg: cfg, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
@@ -137,8 +143,8 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		<-q.forwarderDone
 	}
 	q.mu.Lock()
-	for _, cancel := range q.running {
-		cancel(tasks.ErrShutdown)
+	for _, r := range q.running {
+		r.cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
 	return q.river.Stop(ctx)
@@ -193,13 +199,15 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 		}
 		// It started meanwhile: cancel it running.
 	}
-	live, err := q.DB.RequestCancel(ctx, id)
+	// Of the attempt read above only: a retry may have queued the next
+	// one meanwhile, which nobody asked to cancel.
+	live, err := q.DB.RequestCancel(ctx, id, t.Attempt)
 	if err != nil || !live {
 		return false, err
 	}
 	q.mu.Lock()
-	if cancel, ok := q.running[id]; ok {
-		cancel(tasks.ErrCancelled)
+	if r, ok := q.running[id]; ok && r.attempt == t.Attempt {
+		r.cancel(tasks.ErrCancelled)
 	}
 	q.mu.Unlock()
 	// No worker will read the request when River has given up on the job:

@@ -102,12 +102,12 @@ func (db *DB) SetStatusComment(ctx context.Context, id string, commentID int64) 
 	return nil
 }
 
-// RequestCancel marks a live task to be cancelled. The worker running it
-// notices within a second, wherever it runs. It reports whether the task
-// was live.
-func (db *DB) RequestCancel(ctx context.Context, id string) (bool, error) {
+// RequestCancel marks a task's attempt, if it is live, to be cancelled.
+// The worker running it notices within a second, wherever it runs. It
+// reports whether the attempt was live.
+func (db *DB) RequestCancel(ctx context.Context, id string, attempt int) (bool, error) {
 	res, err := db.sql.ExecContext(ctx, `UPDATE oneshot_tasks SET cancel_requested = 1, updated_at = $1
-		WHERE id = $2 AND state IN ('queued', 'running')`, time.Now().UnixMilli(), id)
+		WHERE id = $2 AND attempt = $3 AND state IN ('queued', 'running')`, time.Now().UnixMilli(), id, attempt)
 	if err != nil {
 		return false, fmt.Errorf("request cancel of %s: %w", id, err)
 	}

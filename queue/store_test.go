@@ -3,17 +3,16 @@ package queue
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/internal/pgtest"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
-func TestTwoRetriesThatReadTheEndedTaskTogetherQueueOneAttempt(t *testing.T) {
-	// Postgres only: there a retry's read does not lock the row, so a
-	// second retry can read the ended task before the first queues its
-	// attempt. (SQLite's one connection runs them one after the other.)
-	q := unstartedQueue(t, pgtest.URL(t))
+// endedTask records a task whose first attempt failed.
+func endedTask(t *testing.T, q *Queue) *tasks.Task {
+	t.Helper()
 	ctx := context.Background()
 	task := &tasks.Task{ID: tasks.NewID(), Repo: "o/r", RepoID: 1, Issue: 1, Kind: tasks.KindIssue,
 		Requester: "octocat", DeliveryID: "d-1", Attempt: 1, State: tasks.Queued}
@@ -25,6 +24,33 @@ func TestTwoRetriesThatReadTheEndedTaskTogetherQueueOneAttempt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return task
+}
+
+func TestACancelOfAnAttemptDoesNotReachTheNext(t *testing.T) {
+	// A cancel that read attempt 1 running, and then a retry that queued
+	// attempt 2 before the cancel was recorded.
+	q := unstartedQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	ctx := context.Background()
+	task := endedTask(t, q)
+	if _, err := q.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if live, err := q.DB.RequestCancel(ctx, task.ID, 1); live || err != nil {
+		t.Fatalf("cancel of attempt 1: %v %v, want not live", live, err)
+	}
+	if requested, err := q.DB.cancelRequested(ctx, task.ID); requested || err != nil {
+		t.Fatalf("attempt 2 is to be cancelled: %v %v", requested, err)
+	}
+}
+
+func TestTwoRetriesThatReadTheEndedTaskTogetherQueueOneAttempt(t *testing.T) {
+	// Postgres only: there a retry's read does not lock the row, so a
+	// second retry can read the ended task before the first queues its
+	// attempt. (SQLite's one connection runs them one after the other.)
+	q := unstartedQueue(t, pgtest.URL(t))
+	ctx := context.Background()
+	task := endedTask(t, q)
 
 	late, err := q.DB.sql.BeginTx(ctx, nil)
 	if err != nil {

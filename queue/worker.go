@@ -143,7 +143,7 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, log zerolog.Logge
 	defer stop()
 
 	q.mu.Lock()
-	q.running[t.ID] = cancel
+	q.running[t.ID] = runningAttempt{t.Attempt, cancel}
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
