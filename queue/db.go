@@ -85,11 +85,20 @@ func open(rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
 		}
+		// Bounded: the health check and the task pages answer anyone, and
+		// without a bound a burst of them would open a connection each,
+		// up to the server's limit, which River and other replicas share.
+		sdb.SetMaxOpenConns(maxPostgresConns)
+		sdb.SetMaxIdleConns(maxPostgresConns / 2)
 		return &DB{sql: sdb, driver: riverdatabasesql.New(sdb), dialect: "postgres", inbox: sdb}, nil
 	default:
 		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://...", redact(rawURL))
 	}
 }
+
+// maxPostgresConns is how many connections one bot process opens to
+// Postgres at most; each query is short, workers included.
+const maxPostgresConns = 20
 
 // openSQLite opens one SQLite database, path or ":memory:".
 func openSQLite(path string) (*sql.DB, error) {

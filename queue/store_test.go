@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/internal/pgtest"
@@ -66,5 +67,28 @@ func TestTwoRetriesThatReadTheEndedTaskTogetherQueueOneAttempt(t *testing.T) {
 	}
 	if _, err := queueNext(ctx, late, ended, tasks.Start{Actor: "hubot", DeliveryID: "d-second"}); !errors.Is(err, tasks.ErrLive) {
 		t.Fatalf("the second retry: %v, want ErrLive", err)
+	}
+}
+
+func TestABurstOfQueriesWaitsForABoundedPoolOfPostgresConnections(t *testing.T) {
+	// The health check and the task pages answer anyone: a burst of them
+	// must not take every connection the Postgres server allows.
+	q := unstartedQueue(t, pgtest.URL(t))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 5 * maxPostgresConns {
+		wg.Go(func() {
+			if _, err := q.DB.sql.ExecContext(ctx, "SELECT pg_sleep(0.05)"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var open int
+	if err := q.DB.sql.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()`).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if stats := q.DB.sql.Stats(); stats.WaitCount == 0 || open > maxPostgresConns {
+		t.Fatalf("%d queries waited for a connection, %d connections open; want waits and at most %d", stats.WaitCount, open, maxPostgresConns)
 	}
 }
