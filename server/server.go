@@ -263,7 +263,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.queue.Ping(ctx); err != nil {
-		http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+		// The error names the database's user, name and address: for the
+		// log, not for whoever asks.
+		s.log.Warn().Err(err).Msg("Not ready: the database does not answer.")
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	if !s.started.Load() && !s.acceptOnly {
@@ -276,6 +279,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // taskPage is a task's state history, the check run's details link.
 func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !tasks.IsID(id) {
+		http.NotFound(w, r)
+		return
+	}
 	t, err := s.queue.Get(r.Context(), id)
 	if errors.Is(err, tasks.ErrNotFound) {
 		http.NotFound(w, r)
@@ -291,6 +298,7 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	fmt.Fprintf(w, "task %s: %s#%d, attempt %d, %s\n\n", t.ID, t.Repo, t.Issue, t.Attempt, t.State)
 	for _, e := range history {
 		fmt.Fprintf(w, "%s  attempt %d  %-9s  %s %s\n", e.At.UTC().Format(time.RFC3339), e.Attempt, e.State, e.Actor, e.Detail)
