@@ -13,7 +13,7 @@ func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
 	// without the environment that marks it, which could change the code
 	// after the checks passed; a check that fails while it runs.
 	agent := "setsid env -i sleep 1020 > /dev/null 2>&1 &\n" + goodAgent
-	config := strings.Replace(testConfig(0), "    run: go test ./...\n", `    run: go test ./...
+	config := strings.Replace(testConfig(0), "    run: "+uuidTests+"\n", `    run: `+uuidTests+`
   - name: alone
     run: "! ps -eo args= | grep -q '^sleep 1020'"
 `, 1)
@@ -47,7 +47,7 @@ func TestTheAgentsSecretIsMaskedInEverythingShownOnGitHub(t *testing.T) {
 	agent := `echo "my key is $ONESHOT_TEST_KEY"
 echo "$ONESHOT_TEST_KEY" > leak.txt
 ` + goodAgent
-	config := strings.Replace(testConfig(0), "    run: go test ./...\n", "    run: cat leak.txt; exit 1\n", 1)
+	config := strings.Replace(testConfig(0), "    run: "+uuidTests+"\n", "    run: cat leak.txt; exit 1\n", 1)
 	b := unstartedPipelineBundle(t, agent, config,
 		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
 	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}

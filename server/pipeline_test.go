@@ -31,11 +31,21 @@ const (
 )
 
 // testConfig is the test repository's .github/oneshot.yml.
+// uuidTests runs the test repository's own tests but one: TestVersion6
+// fails now and then on a loaded machine ("time reversed"), since the
+// library's version 6 timestamps are not strictly monotonic
+// (github.com/google/uuid/issues/199), and such a failure is the
+// library's. The image's Go (1.19) has no -skip, so -run names the rest.
+const uuidTests = "go test -run '^(Test([^V]|V[^e]|Version[^6])|Example|Fuzz)' ./..."
+
+// inTable is text as a Markdown table cell holds it.
+func inTable(text string) string { return strings.ReplaceAll(text, "|", `\|`) }
+
 func testConfig(fixRounds int) string {
 	return `image: ` + pipelineImage() + `
 verify:
   - name: test
-    run: go test ./...
+    run: ` + uuidTests + `
 fix_rounds: ` + strconv.Itoa(fixRounds) + `
 agent:
   command: bash ` + agentPath + ` {prompt_file}
@@ -205,7 +215,7 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 		}
 		t.Fatalf("the check run showed %d step updates: %q", steps, titles)
 	}
-	if !strings.Contains(run.Output.Summary, "go test ./...") || strings.Count(run.Output.Summary, "✅ passed") < 6 {
+	if !strings.Contains(run.Output.Summary, inTable(uuidTests)) || strings.Count(run.Output.Summary, "✅ passed") < 6 {
 		t.Fatalf("summary %q", run.Output.Summary)
 	}
 
@@ -215,7 +225,7 @@ func TestALabelledIssueBecomesAPullRequestThatPassedTheRepositorysTests(t *testi
 	}
 	pr := prs[0]
 	if pr.Head != "oneshot/issue-1" || pr.Base != "main" || !pr.Draft || !strings.Contains(pr.Body, "Fixes #1") ||
-		!strings.Contains(pr.Body, "go test ./...") || !strings.Contains(strings.Join(pr.Reviewers, ","), "writer") {
+		!strings.Contains(pr.Body, inTable(uuidTests)) || !strings.Contains(strings.Join(pr.Reviewers, ","), "writer") {
 		t.Fatalf("pull request %+v", pr)
 	}
 	// The logs are the check run's, shown by GitHub to those who may read
@@ -403,7 +413,7 @@ func TestTheAgentsPromptHoldsTrustedContextOnly(t *testing.T) {
 	}
 	prompt := b.gh.FileAt(t, b.repo, b.gh.Head(t, b.repo, "oneshot/issue-1"), "proof/prompt.md")
 	for _, want := range []string{"## Issue #1\n\nUntrusted data from @reader,", "Title: Add Hello\n\nPlease add a Hello function.",
-		"@writer wrote:\n\nMaintainer note: keep the exported API", "`go test ./...`", "### CONTRIBUTING.md"} {
+		"@writer wrote:\n\nMaintainer note: keep the exported API", "`" + uuidTests + "`", "### CONTRIBUTING.md"} {
 		if !strings.Contains(prompt, want) {
 			t.Errorf("the prompt lacks %q", want)
 		}
