@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,6 +122,37 @@ func TestTimedOutExecLeavesNoChildrenOrGrandchildren(t *testing.T) {
 	}
 	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 100' || true"); left != "" {
 		t.Fatalf("processes survived the timeout:\n%s", left)
+	}
+}
+
+func TestATimedOutExecLeavesAnotherExecAndItsHelperAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+
+	// B starts while A runs and daemonises a helper, which leaves B's
+	// group and is adopted by init: when A times out, neither is A's.
+	aRuns := make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		_, err := s.Exec(context.Background(), sandbox.Command{Script: "echo a; sleep 1050", Timeout: 3 * time.Second,
+			OnEvent: func(sandbox.Event) { once.Do(func() { close(aRuns) }) }})
+		aDone <- err
+	}()
+	<-aRuns
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: "(sleep 1051 > /dev/null 2>&1 &); sleep 5; echo b-finished"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || string(res.Stdout) != "b-finished\n" {
+		t.Fatalf("B was killed with A: %+v, %q", res, res.Stdout)
+	}
+	if out := mustSucceed(t, s, "ps -eo args= | grep -c '^sleep 1051'"); strings.TrimSpace(out) != "1" {
+		t.Fatalf("B's helper was killed with A (%q running)", out)
 	}
 }
 

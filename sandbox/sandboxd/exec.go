@@ -95,6 +95,9 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	tree := newTree(pid, req.ID, before, func(other int) bool {
 		_, ok := s.execs.Load(other)
 		return ok && other != pid
+	}, func(id string) bool {
+		_, ok := s.running.Load(id)
+		return ok && id != req.ID
 	})
 	var once sync.Once
 	reason := ""

@@ -28,12 +28,14 @@ type tree struct {
 	// where anything may start processes.
 	before map[int]proc
 	// otherExec says whether a PID is the first process of another exec
-	// that is running.
+	// that is running, which leads that exec's process group.
 	otherExec func(pid int) bool
+	// otherID says whether an exec ID is another exec's that is running.
+	otherID func(id string) bool
 }
 
-func newTree(pgid int, execID string, before map[int]proc, otherExec func(int) bool) tree {
-	return tree{pgid: pgid, marker: []byte(MarkerEnv + "=" + execID + "\x00"), before: before, otherExec: otherExec}
+func newTree(pgid int, execID string, before map[int]proc, otherExec func(int) bool, otherID func(string) bool) tree {
+	return tree{pgid: pgid, marker: []byte(MarkerEnv + "=" + execID + "\x00"), before: before, otherExec: otherExec, otherID: otherID}
 }
 
 // killTree kills the tree's processes, sweeping again until none is left.
@@ -49,7 +51,9 @@ func killTree(t tree) {
 		}
 		for _, p := range left {
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
-			if p.pgid > 1 && p.pgid != selfGroup {
+			// Its group too, unless that is another exec's: a runaway may
+			// have been born in it.
+			if p.pgid > 1 && p.pgid != selfGroup && (t.otherExec == nil || !t.otherExec(p.pgid)) {
 				_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
 			}
 		}
@@ -84,11 +88,28 @@ func (t tree) marked(p proc) bool {
 	return bytes.HasPrefix(env, t.marker) || bytes.Contains(env, append([]byte{0}, t.marker...))
 }
 
+// markedByOther says whether p carries the marker of another exec that is
+// running: a process that exec started and that left its group, as a
+// daemon does, is that exec's, whenever it began. One whose environment
+// was cleared carries no marker, and ancestry decides.
+func (t tree) markedByOther(p proc) bool {
+	if t.otherID == nil {
+		return false
+	}
+	env, _ := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ")
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if id, ok := bytes.CutPrefix(kv, []byte(MarkerEnv+"=")); ok && t.otherID(string(id)) {
+			return true
+		}
+	}
+	return false
+}
+
 // runaway says whether p started since the exec began and descends
 // neither from a process running then nor from another exec; self is
 // sandboxd, the parent of every exec's first process.
 func (t tree) runaway(p proc, procs map[int]proc, self int) bool {
-	if t.before == nil {
+	if t.before == nil || t.markedByOther(p) {
 		return false
 	}
 	for range len(procs) { // a bound, should the parents loop as PIDs are reused

@@ -54,7 +54,7 @@ func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 		t.Fatalf("the grandchild %d did not leave the group (pgid %d, found %v)", grandchild, p.pgid, ok)
 	}
 	// Newcomers left out: outside a sandbox, anything may start processes.
-	tree := newTree(cmd.Process.Pid, "test-tree", nil, nil)
+	tree := newTree(cmd.Process.Pid, "test-tree", nil, nil, nil)
 	killTree(tree)
 	_ = cmd.Wait()
 	if alive(grandchild) {
@@ -103,7 +103,7 @@ func TestARunawayIsToldApartByItsAncestry(t *testing.T) {
 	for pid, started := range map[int]uint64{1: 0, self: 1, other: 20, service: 10, reused: 5} {
 		before[pid] = proc{pid: pid, started: started}
 	}
-	tr := newTree(root, "x", before, func(pid int) bool { return pid == other })
+	tr := newTree(root, "x", before, func(pid int) bool { return pid == other }, nil)
 
 	for pid, want := range map[int]bool{
 		root: true, child: true, grand: true, orphan: true, reused: true,
@@ -114,7 +114,7 @@ func TestARunawayIsToldApartByItsAncestry(t *testing.T) {
 		}
 	}
 	// Outside a sandbox, newcomers are left out.
-	if newTree(root, "x", nil, nil).runaway(procs[orphan], procs, self) {
+	if newTree(root, "x", nil, nil, nil).runaway(procs[orphan], procs, self) {
 		t.Error("a tree without a list of earlier processes took a newcomer")
 	}
 }
