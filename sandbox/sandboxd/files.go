@@ -15,6 +15,10 @@ const defaultFileMode = 0o644
 
 // writeFile receives data frames up to an end frame and then replaces the
 // file in one rename, so a reader never sees half a file.
+//
+// A write that fails before the end frame still reads the frames up to it:
+// the bot sends the whole file before it reads the answer, and a stream
+// nobody reads stops it once its window is full, with the error unread.
 func writeFile(stream io.ReadWriter, req *protocol.FileRequest) {
 	if err := receiveFile(stream, req); err != nil {
 		sendError(stream, err)
@@ -24,6 +28,12 @@ func writeFile(stream io.ReadWriter, req *protocol.FileRequest) {
 }
 
 func receiveFile(stream io.Reader, req *protocol.FileRequest) (err error) {
+	ended := false // whether the end frame, or the stream's end, was read
+	defer func() {
+		if err != nil && !ended {
+			discardUntilEnd(stream)
+		}
+	}()
 	if !filepath.IsAbs(req.Path) {
 		return fmt.Errorf("path %q is not absolute", req.Path)
 	}
@@ -48,6 +58,7 @@ func receiveFile(stream io.Reader, req *protocol.FileRequest) (err error) {
 	for {
 		typ, payload, err := protocol.ReadFrame(stream)
 		if err != nil {
+			ended = true
 			return fmt.Errorf("receive %s: %w", req.Path, err)
 		}
 		switch typ {
@@ -56,6 +67,7 @@ func receiveFile(stream io.Reader, req *protocol.FileRequest) (err error) {
 				return err
 			}
 		case protocol.FrameEnd:
+			ended = true
 			if err := tmp.Chmod(mode); err != nil {
 				return err
 			}
@@ -65,6 +77,16 @@ func receiveFile(stream io.Reader, req *protocol.FileRequest) (err error) {
 			return os.Rename(tmp.Name(), req.Path)
 		default:
 			return fmt.Errorf("unexpected frame type %d in a file write", typ)
+		}
+	}
+}
+
+// discardUntilEnd reads frames until an end frame or the stream's end.
+func discardUntilEnd(stream io.Reader) {
+	for {
+		typ, _, err := protocol.ReadFrame(stream)
+		if err != nil || typ == protocol.FrameEnd {
+			return
 		}
 	}
 }
