@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -206,8 +207,10 @@ func fillClass(class []byte, s textSpan, c byte) {
 }
 
 // hiddenReferences rewrites link reference definitions, which GitHub
-// never shows: the title (a tooltip at most) goes, the label and address
-// stay, and "[//]: # (...)", a way to write a comment, goes whole.
+// never shows: only an address that is a URL or a path stays, bare, as a
+// link that uses it shows it on hover; the label and the title, which can
+// hold any words, go, and so does "[//]: # (...)", a way to write a
+// comment, and an address in angle brackets with spaces in it.
 func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition) []textCut {
 	var cuts []textCut
 	for _, ref := range refs {
@@ -219,15 +222,24 @@ func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition) []textCut {
 		if c.start < 0 || c.end > len(s) || c.start >= c.end {
 			continue
 		}
-		dest := string(ref.Destination)
-		if dest != "" && dest != "#" {
-			c.with = "[" + string(ref.Label) + "]: " + dest
+		if dest := string(ref.Destination); isAddress(dest) {
+			c.with = dest
 		}
 		if c.with != s[c.start:c.end] {
 			cuts = append(cuts, c)
 		}
 	}
 	return cuts
+}
+
+// isAddress says whether a link's destination is a URL or a path, and so
+// no place for words.
+func isAddress(dest string) bool {
+	if dest == "" || strings.ContainsFunc(dest, unicode.IsSpace) {
+		return false
+	}
+	return strings.Contains(dest, "://") || strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "./") ||
+		strings.HasPrefix(dest, "../") || strings.HasPrefix(dest, "mailto:")
 }
 
 // fenceInfo cuts the info strings of fenced code after their first
