@@ -90,9 +90,42 @@ func cloneIssue(is Issue) Issue {
 func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n, _ := pathInt(r, "number")
+	if to, ok := c.repo.moved[int(n)]; ok {
+		// As GitHub answers for a transferred issue the token may read.
+		w.Header().Set("Location", fmt.Sprintf("%srepos/%s/issues/%d", s.APIURL(), to.repo.FullName, to.number))
+		writeJSON(w, http.StatusMovedPermanently, map[string]any{"message": "Moved Permanently"})
+		return
+	}
 	if st := s.issueAt(w, r, c.repo); st != nil {
 		writeJSON(w, http.StatusOK, s.issueJSON(c.repo, st))
 	}
+}
+
+// movedIssue is where a transferred issue is now.
+type movedIssue struct {
+	repo   *Repo
+	number int
+}
+
+// TransferIssue moves issue n of from to to, as GitHub's transfer does: it
+// gets the next number there, and its old address answers 301 with the
+// new one.
+func (s *Server) TransferIssue(from *Repo, n int, to *Repo) Issue {
+	s.mu.Lock()
+	st := from.issues[n]
+	delete(from.issues, n)
+	s.mu.Unlock()
+	if st == nil {
+		panic(fmt.Sprintf("githubtest: no issue %d in %s", n, from.FullName))
+	}
+	issue := st.Issue
+	issue.Number = 0
+	moved := s.AddIssue(to, issue)
+	s.mu.Lock()
+	from.moved[n] = movedIssue{to, moved.Number}
+	s.mu.Unlock()
+	return moved
 }
 
 // issueAt returns the issue the path numbers, or answers 404. The caller

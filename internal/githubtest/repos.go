@@ -32,13 +32,16 @@ type Repo struct {
 	// Guarded by Server.mu.
 	nextNumber int
 	issues     map[int]*issueState
-	labelIDs   map[string]int64
-	roles      map[string]string // by lower-case login
-	reactions  []Reaction
-	pulls      map[int]*PullRequest
-	checkRuns  map[int64]*CheckRun
-	pushes     []Push
-	languages  map[string]int // bytes per language; see SetLanguages
+	// moved are issues transferred to another repository: where each is
+	// now, by its old number.
+	moved     map[int]movedIssue
+	labelIDs  map[string]int64
+	roles     map[string]string // by lower-case login
+	reactions []Reaction
+	pulls     map[int]*PullRequest
+	checkRuns map[int64]*CheckRun
+	pushes    []Push
+	languages map[string]int // bytes per language; see SetLanguages
 }
 
 // user is an account the fake knows of.
@@ -105,7 +108,7 @@ func (s *Server) addRepo(t testing.TB, fullName, src string) *Repo {
 	repo := &Repo{
 		ID: s.newID(), Owner: owner, Name: name, FullName: fullName,
 		DefaultBranch: "main", dir: dir, nextNumber: 1,
-		issues: map[int]*issueState{}, labelIDs: map[string]int64{},
+		issues: map[int]*issueState{}, moved: map[int]movedIssue{}, labelIDs: map[string]int64{},
 		roles: map[string]string{}, pulls: map[int]*PullRequest{}, checkRuns: map[int64]*CheckRun{},
 	}
 	s.repos[strings.ToLower(fullName)] = repo
