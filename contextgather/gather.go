@@ -48,6 +48,9 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 	if err != nil {
 		return Material{}, fmt.Errorf("read %s#%d: %w", t.Repo, number, err)
 	}
+	if !inRepository(issue, repo) {
+		return Material{}, fmt.Errorf("%s#%d was moved to another repository (%s)", t.Repo, number, issue.GetHTMLURL())
+	}
 	trust := newTrustCache(repo)
 	m := Material{
 		Repo:         t.Repo,

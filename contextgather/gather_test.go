@@ -291,6 +291,28 @@ func TestOptionalPartsThatFailAreLeftOut(t *testing.T) {
 	}
 }
 
+func TestAnIssueMovedToAnotherRepositoryDoesNotComeInAsThisOnes(t *testing.T) {
+	t.Parallel()
+	// GitHub answers a transferred issue's old number with a redirect to
+	// it in its new repository, which may be private and trust others.
+	b := newGatherBundle(t)
+	secret := b.gh.AddRepo(t, "acme/secret", nil)
+	secret.InstallationID = gatherInstallation
+	b.gh.SetPermission(b.repo, "alice", "write")
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash", User: "alice", Body: "Same as #2."})
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "CVE draft", User: "alice", Body: "PRIVATE: the token is hunter2"})
+	b.gh.TransferIssue(b.repo, 2, secret)
+	if m := b.gather(t); len(m.Linked) != 0 {
+		t.Fatalf("linked %+v", m.Linked)
+	}
+
+	// The task's own issue, moved after the task was queued, stops it.
+	b.gh.TransferIssue(b.repo, 1, secret)
+	if _, err := b.g.Gather(b.ctx, b.task, nil); err == nil || !strings.Contains(err.Error(), "moved to another repository") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestAnIssueThatCannotBeReadFailsTheGathering(t *testing.T) {
 	t.Parallel()
 	b := newGatherBundle(t)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-github/v62/github"
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/githubapi"
@@ -84,6 +85,16 @@ func findRefs(webURL, owner, name string, self int, texts ...string) []int {
 	return out
 }
 
+// inRepository says whether GitHub's answer is an issue of repo. A
+// transferred issue's old number redirects to it in its new repository,
+// whose text (private, perhaps, and by people trusted there, not here)
+// must not come in as this repository's.
+func inRepository(is *github.Issue, repo *githubapi.Repo) bool {
+	want := "/repos/" + repo.Owner + "/" + repo.Name
+	url := is.GetRepositoryURL()
+	return len(url) >= len(want) && strings.EqualFold(url[len(url)-len(want):], want)
+}
+
 // readLinked reads the linked issues and pull requests; one that cannot
 // be read (deleted, transferred, a moment's error) is left out.
 func readLinked(ctx context.Context, repo *githubapi.Repo, numbers []int, trust *trustCache, log zerolog.Logger) []Item {
@@ -92,6 +103,10 @@ func readLinked(ctx context.Context, repo *githubapi.Repo, numbers []int, trust 
 		is, _, err := repo.Client.Issues.Get(ctx, repo.Owner, repo.Name, n)
 		if err != nil {
 			log.Warn().Err(err).Int("linked", n).Msg("Could not read a linked issue; leaving it out.")
+			continue
+		}
+		if !inRepository(is, repo) {
+			log.Warn().Int("linked", n).Msg("A linked issue was moved to another repository; leaving it out.")
 			continue
 		}
 		out = append(out, itemOf(ctx, is, trust, log))
