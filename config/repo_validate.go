@@ -136,8 +136,8 @@ func (l RepoLimits) validate(key string, bad problem) {
 	if n, err := units.RAMInBytes(l.Disk); err != nil || n <= 0 {
 		bad(key+".disk", "%q is not a size such as 512m or 4g", l.Disk)
 	}
-	if !(l.CPUs > 0) {
-		bad(key+".cpus", "is %v; it must be more than 0", l.CPUs)
+	if !(l.CPUs >= 0.01) { // NaN too
+		bad(key+".cpus", "is %v; it must be at least 0.01", l.CPUs)
 	}
 	if l.Pids < 1 {
 		bad(key+".pids", "is %d; it must be at least 1", l.Pids)

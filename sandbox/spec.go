@@ -32,10 +32,12 @@ const DefaultImage = "oneshot/sandbox:latest"
 
 // Defaults for the zero values of Spec.
 const (
-	DefaultMemory   = "4g"
-	DefaultDisk     = "4g"
-	DefaultTmp      = "512m"
-	DefaultCPUs     = 2.0
+	DefaultMemory = "4g"
+	DefaultDisk   = "4g"
+	DefaultTmp    = "512m"
+	DefaultCPUs   = 2.0
+	// minNanoCPUs is the least CPU a session gets: a hundredth of one.
+	minNanoCPUs     = 10_000_000
 	DefaultPids     = 1024
 	DefaultDeadline = 2 * time.Hour
 	DefaultNetwork  = NetworkNone
@@ -144,6 +146,10 @@ func (s Spec) validate() (limits, error) {
 	}
 	if s.CPUs < 0 {
 		bad("cpus %v is negative", s.CPUs)
+	} else if lim.nanoCPUs < minNanoCPUs {
+		// Docker takes a NanoCPUs of 0, which a smaller value rounds to,
+		// for no limit at all.
+		bad("cpus %v is below the minimum of 0.01", s.CPUs)
 	}
 	if s.Pids < 0 {
 		bad("pids %d is negative", s.Pids)

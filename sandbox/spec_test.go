@@ -50,6 +50,18 @@ func TestSpecValidationReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+func TestACPULimitTooSmallToApplyIsRefused(t *testing.T) {
+	// Docker takes a limit that rounds to 0 nanoCPUs for none at all.
+	for _, cpus := range []float64{1e-10, 0.009} {
+		if _, err := (Spec{Image: "img", CPUs: cpus}).validate(); err == nil || !strings.Contains(err.Error(), "below the minimum of 0.01") {
+			t.Errorf("cpus %v: %v", cpus, err)
+		}
+	}
+	if lim, err := (Spec{Image: "img", CPUs: 0.01}).validate(); err != nil || lim.nanoCPUs != minNanoCPUs {
+		t.Errorf("cpus 0.01: %+v %v", lim, err)
+	}
+}
+
 func TestSpecAllowAddressesTakeAddressesAndPrefixes(t *testing.T) {
 	lim, err := Spec{Image: "img", Network: Network{Mode: NetworkFiltered, AllowAddresses: []string{"10.1.2.3", "192.168.7.9/16", "fd00::1"}}}.validate()
 	if err != nil {
