@@ -141,6 +141,12 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 		file: "github:\n  app:\n    id: 5\n",
 		want: []string{`line 3: unknown key "id" in github.app (known: integration_id, webhook_secret, private_key)`},
 	}, {
+		// The yaml package would take these for true; the environment
+		// takes only true and false, and so does the file.
+		name: "word for true",
+		file: "agent:\n  trust_repo_commands: yes\n",
+		want: []string{`line 2: agent.trust_repo_commands is not true or false`},
+	}, {
 		name: "every one at once",
 		file: "server:\n  listn: x\nlog:\n  levl: debug\n  fromat: text\n",
 		want: []string{
@@ -175,15 +181,15 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 	}{{
 		name: "malformed duration",
 		file: "queue:\n  task_timeout: 4x\n",
-		want: []string{`line 2: queue.task_timeout "4x" is not a duration such as 30s or 1h`},
+		want: []string{`line 2: queue.task_timeout is not a duration such as 30s or 1h`},
 	}, {
 		name: "duration without a unit",
 		file: "server:\n  shutdown_timeout: 30\n",
-		want: []string{`line 2: server.shutdown_timeout "30" is not a duration such as 30s or 1h`},
+		want: []string{`line 2: server.shutdown_timeout is not a duration such as 30s or 1h`},
 	}, {
 		name: "word for a number",
 		file: "queue:\n  concurrency: two\n",
-		want: []string{`line 2: queue.concurrency "two" is not a whole number`},
+		want: []string{`line 2: queue.concurrency is not a whole number`},
 	}, {
 		name: "list for a section",
 		file: "server:\n  - listen\n",
@@ -197,12 +203,18 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 		file: "just words\n",
 		want: []string{`line 1: the file is a single value, not a mapping`},
 	}, {
+		// The yaml package would take these for true; the environment
+		// takes only true and false, and so does the file.
+		name: "word for true",
+		file: "agent:\n  trust_repo_commands: yes\n",
+		want: []string{`line 2: agent.trust_repo_commands is not true or false`},
+	}, {
 		name: "every one at once",
 		file: "queue:\n  concurrency: two\n  task_timeout: 4x\nlimits:\n  tasks_per_repo_per_hour: 1.5\n",
 		want: []string{
-			`line 2: queue.concurrency "two" is not a whole number`,
-			`line 3: queue.task_timeout "4x" is not a duration such as 30s or 1h`,
-			`line 5: limits.tasks_per_repo_per_hour "1.5" is not a whole number`,
+			`line 2: queue.concurrency is not a whole number`,
+			`line 3: queue.task_timeout is not a duration such as 30s or 1h`,
+			`line 5: limits.tasks_per_repo_per_hour is not a whole number`,
 		},
 	}}
 	for _, tt := range tests {
@@ -277,13 +289,13 @@ func TestMalformedVariableIsNamed(t *testing.T) {
 	tests := []struct {
 		name, value, want string
 	}{
-		{"ONESHOT_TASK_TIMEOUT", "4x", `ONESHOT_TASK_TIMEOUT "4x" is not a duration such as 30s or 1h`},
-		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `ONESHOT_SHUTDOWN_TIMEOUT "30" is not a duration such as 30s or 1h`},
-		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY "two" is not a whole number`},
-		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR " 3" is not a whole number`},
-		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR "" is not a whole number`},
+		{"ONESHOT_TASK_TIMEOUT", "4x", `ONESHOT_TASK_TIMEOUT is not a duration such as 30s or 1h`},
+		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `ONESHOT_SHUTDOWN_TIMEOUT is not a duration such as 30s or 1h`},
+		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY is not a whole number`},
+		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR is not a whole number`},
+		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR is not a whole number`},
 		// go-githubapp ignores this; a typo must not leave the file's ID in force.
-		{"GITHUB_APP_INTEGRATION_ID", "12a", `GITHUB_APP_INTEGRATION_ID "12a" is not a whole number`},
+		{"GITHUB_APP_INTEGRATION_ID", "12a", `GITHUB_APP_INTEGRATION_ID is not a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -365,5 +377,29 @@ func TestARepositoryMayAskForNoMoreThanTheOperatorAllows(t *testing.T) {
 				t.Errorf("Refusals =\n%q\nwant\n%q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestNoErrorQuotesASecretPutUnderTheWrongName(t *testing.T) {
+	t.Parallel()
+	// An alias carries the webhook secret to a number's key, and a
+	// variable holds it where the App ID should be.
+	path := writeConfig(t, "github:\n  app:\n    webhook_secret: &s hunter2\n    integration_id: *s\n")
+	if _, err := Load(path, envOf(nil)); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("err = %v", err)
+	}
+	_, err := Load("", envOf(required(map[string]string{"GITHUB_APP_INTEGRATION_ID": testWebhookSecret})))
+	if err == nil || strings.Contains(err.Error(), testWebhookSecret) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestAWebhookSecretWithWhiteSpaceAtItsEndsIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, secret := range []string{"  ", testWebhookSecret + "\n", " " + testWebhookSecret} {
+		_, err := Load("", envOf(required(map[string]string{"GITHUB_APP_WEBHOOK_SECRET": secret})))
+		if err == nil || !strings.Contains(err.Error(), "github.app.webhook_secret") {
+			t.Errorf("secret %q: err = %v", secret, err)
+		}
 	}
 }

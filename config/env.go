@@ -79,9 +79,9 @@ func overlayEnv(app *App, env func(string) (string, bool)) error {
 			continue
 		}
 		if err := setFromString(v.field(app), s); err != nil {
-			// Only numbers, durations and booleans fail to parse; no
-			// secret is one.
-			errs = append(errs, fmt.Errorf("%s %q is not %v", v.name, s, err))
+			// The value is not quoted: a secret set in the wrong variable
+			// would be shown to whoever reads the error.
+			errs = append(errs, fmt.Errorf("%s is not %v", v.name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -256,19 +256,28 @@ func (w *walker) err() error {
 
 // valueProblem decodes n into a fresh value of type t, the way the final
 // decode will, and says what was expected if that fails, or returns "".
-// It never quotes a value meant for a string: that may be a secret.
+// It never quotes the value: a secret put under the wrong key, or reached
+// through an alias, would be shown to whoever reads the error.
 func valueProblem(n *yaml.Node, t reflect.Type, key string) string {
-	if n.Decode(reflect.New(t).Interface()) == nil && !isFraction(n, t) {
+	if n.Decode(reflect.New(t).Interface()) == nil && !isFraction(n, t) && !isLooseBool(n, t) {
 		return ""
 	}
 	want := describeType(t)
-	switch {
-	case n.Kind != yaml.ScalarNode:
+	if n.Kind != yaml.ScalarNode {
 		return fmt.Sprintf("%s is %s, not %s", key, describeNode(n), want)
-	case t.Kind() == reflect.String:
-		return fmt.Sprintf("%s is not %s", key, want)
 	}
-	return fmt.Sprintf("%s %q is not %s", key, n.Value, want)
+	return fmt.Sprintf("%s is not %s", key, want)
+}
+
+// isLooseBool reports a boolean written other than true or false: the
+// yaml package takes yes, on and even "yes" in quotes for true, where the
+// environment's variables take only true and false, and a setting such as
+// who gets the agent's secrets should read the same in both.
+func isLooseBool(n *yaml.Node, t reflect.Type) bool {
+	if t.Kind() != reflect.Bool || n.Kind != yaml.ScalarNode {
+		return false
+	}
+	return n.ShortTag() != "!!bool" || (n.Value != "true" && n.Value != "false")
 }
 
 // isFraction reports a number with a fraction given for a whole number,

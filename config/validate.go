@@ -52,8 +52,15 @@ func validateGitHub(c githubapp.Config, bad problem) {
 	case id < 0:
 		bad("github.app.integration_id", "%d is not a GitHub App ID", id)
 	}
-	if c.App.WebhookSecret == "" {
+	switch secret := c.App.WebhookSecret; {
+	case secret == "":
 		bad("github.app.webhook_secret", "is missing")
+	case strings.TrimSpace(secret) == "":
+		bad("github.app.webhook_secret", "is blank")
+	case strings.TrimSpace(secret) != secret:
+		// A newline a secrets file or an env file left at its end: every
+		// delivery's signature would fail to check.
+		bad("github.app.webhook_secret", "starts or ends with white space, which GitHub's secret does not")
 	}
 	if c.App.PrivateKey == "" {
 		bad("github.app.private_key", "is missing")
