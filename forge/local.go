@@ -71,18 +71,28 @@ func (l *Local) Identity(context.Context, *tasks.Task) (string, string, error) {
 	return l.Committer, "", nil
 }
 
-// Publish writes the change as a patch file and makes the task's branch in
-// the repository; it never changes the checked-out branch or the files.
+// Publish makes the task's branch in the repository and writes the change
+// as a new patch file; it never changes the checked-out branch or the
+// files, and overwrites no file.
 func (l *Local) Publish(ctx context.Context, _ *tasks.Task, co *pipeline.Checkout, pr pipeline.PullRequest) (pipeline.Published, error) {
 	diff, err := co.Repo.Diff(ctx, co.Base, pr.Head)
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	if err := os.WriteFile(l.PatchFile, diff, 0o644); err != nil {
-		return pipeline.Published{}, fmt.Errorf("write the patch: %w", err)
-	}
 	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{}, pr.Head, pr.Branch); err != nil {
 		return pipeline.Published{}, fmt.Errorf("make branch %s: %w", pr.Branch, err)
+	}
+	// A new file only: a name that is taken is someone's file.
+	f, err := os.OpenFile(l.PatchFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return pipeline.Published{}, fmt.Errorf("write the patch: %w", err)
+	}
+	if _, err := f.Write(diff); err != nil {
+		f.Close()
+		return pipeline.Published{}, fmt.Errorf("write the patch: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return pipeline.Published{}, fmt.Errorf("write the patch: %w", err)
 	}
 	return pipeline.Published{URL: "branch " + pr.Branch + ", patch " + l.PatchFile}, nil
 }

