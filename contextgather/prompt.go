@@ -90,9 +90,14 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 		if text != last {
 			n = CountTokens(text)
 		} else if n <= budget {
-			// A little more room changed nothing: all of it is in, or
-			// the next line that goes in takes more than that.
-			if fits, estimate = estimate, estimate+(over-estimate)/2; over == math.MaxInt || estimate <= fits {
+			// A little more room changed nothing: all of it is in, or the
+			// next line to go in takes more than that. Halfway to what did
+			// not fit, if anything did not.
+			fits = estimate
+			if over == math.MaxInt {
+				break
+			}
+			if estimate = fits + (over-fits)/2; estimate <= fits {
 				break
 			}
 			continue
