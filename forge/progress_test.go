@@ -23,6 +23,31 @@ func TestLimitKeepsWideCharactersWithinGitHubsByteLimit(t *testing.T) {
 	if short := "✅ passed"; limit(short, maxOutput) != short {
 		t.Error("a short text was changed")
 	}
+	// Bytes that are not UTF-8, which JSON would send as three bytes each.
+	binary := strings.Repeat("\xff", 40_000)
+	if got := limit(binary, maxOutput); len(got) > maxOutput || !utf8.ValidString(got) {
+		t.Errorf("binary output: %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+}
+
+func TestAFinalCommentFitsAndEndsWithWhatPeopleCanDo(t *testing.T) {
+	checks := make([]pipeline.CheckResult, 40)
+	for i := range checks {
+		checks[i] = pipeline.CheckResult{Name: "check", Command: strings.Repeat("x", 2000), Passed: true}
+	}
+	details := "```\n" + strings.Repeat("a failing line\n", 10_000) + "```"
+	for _, rep := range []pipeline.Report{
+		{Final: &pipeline.Outcome{State: tasks.Succeeded}, Checks: checks, Published: pipeline.Published{URL: "https://x/pull/1"}},
+		{Final: &pipeline.Outcome{State: tasks.Failed, Reason: "checks fail", Details: details}, LogsURL: "https://x/tasks/t1"},
+	} {
+		got := finalComment(rep, "/oneshot")
+		if len(got) > maxOutput {
+			t.Errorf("%s: %d bytes", rep.Final.State, len(got))
+		}
+		if rep.Final.State == tasks.Failed && (!strings.HasSuffix(got, "Logs: https://x/tasks/t1") || !strings.Contains(got, "`/oneshot retry`")) {
+			t.Errorf("the advice or the logs were cut: %q", got[max(0, len(got)-300):])
+		}
+	}
 }
 
 func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {

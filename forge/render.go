@@ -70,26 +70,41 @@ func finalComment(rep pipeline.Report, command string) string {
 		if rep.FixRounds > 0 {
 			fmt.Fprintf(&b, "\nIt took %d fix rounds.\n", rep.FixRounds)
 		}
-		return b.String()
+		return limit(b.String(), maxOutput)
 	case tasks.Cancelled, tasks.TimedOut:
-		fmt.Fprintf(&b, "oneshot stopped: %s.%s", f.Reason, retry)
+		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
 	default:
 		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
 		if f.Details != "" {
 			b.WriteString("\n\n" + f.Details)
 		}
-		b.WriteString(retry)
+	}
+	// What people can do comes last and is never cut. Details too long
+	// to leave room for it are left to the check run, rather than cut:
+	// a cut could leave a fence of theirs open over the advice.
+	end := ""
+	if f.State != tasks.Succeeded {
+		end = retry
 	}
 	if rep.LogsURL != "" {
-		fmt.Fprintf(&b, "\n\nLogs: %s", rep.LogsURL)
+		end += "\n\nLogs: " + rep.LogsURL
 	}
-	return limit(b.String(), maxOutput)
+	text := strings.ToValidUTF8(b.String(), "\uFFFD")
+	if len(text)+len(end) > maxOutput && f.Details != "" {
+		text = fmt.Sprintf("oneshot stopped: %s.\n\nThe details are too long for a comment; the check run shows them.", f.Reason)
+	}
+	return limit(text, maxOutput-len(end)) + end
 }
 
 // limit cuts text to n bytes, on a character boundary. GitHub limits a
 // check run's output by characters and by bytes alike, so the bytes, never
 // fewer than the characters, are what must fit.
+//
+// Bytes that are not UTF-8, as a program's binary output or a tail cut
+// inside a character has, are replaced first: JSON would send each as the
+// three bytes of U+FFFD, past the limit.
 func limit(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
