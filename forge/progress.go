@@ -227,11 +227,25 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	var b strings.Builder
 	switch {
 	case r.finished:
+		// The newest steps first to go in, so that the step the attempt
+		// ended on, a failing check after many fix rounds say, is kept
+		// when they do not all fit.
+		var sections []string
 		for _, o := range r.outputs {
-			if out := string(o.tail.Tail(finalStepTail)); strings.TrimSpace(out) != "" {
-				fmt.Fprintf(&b, "### %s, its end\n\n%s\n", o.step, contextgather.CodeBlock(out))
+			if out := strings.ToValidUTF8(string(o.tail.Tail(finalStepTail)), "\uFFFD"); strings.TrimSpace(out) != "" {
+				sections = append(sections, fmt.Sprintf("### %s, its end\n\n%s\n", o.step, contextgather.CodeBlock(out)))
 			}
 		}
+		const room = maxOutput - 100 // for the note of what was left out
+		first, size := len(sections), 0
+		for first > 0 && size+len(sections[first-1]) <= room {
+			first--
+			size += len(sections[first])
+		}
+		if first > 0 {
+			fmt.Fprintf(&b, "(The output of %d earlier steps is left out for room.)\n\n", first)
+		}
+		b.WriteString(strings.Join(sections[first:], ""))
 	case len(r.outputs) > 0:
 		if out := string(r.outputs[len(r.outputs)-1].tail.Tail(logTailSize)); strings.TrimSpace(out) != "" {
 			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", contextgather.CodeBlock(out))

@@ -1,11 +1,13 @@
 package forge
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -56,5 +58,25 @@ func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
 		if got := finalComment(rep, "/bot"); !strings.Contains(got, "`/bot retry`") {
 			t.Errorf("%s: final comment %q does not advise /bot retry", state, got)
 		}
+	}
+}
+
+func TestTheFinalCheckRunTextKeepsTheNewestStepsWhenNotAllFit(t *testing.T) {
+	// Verify and fix, five rounds each, every output long and wide: more
+	// than the check run holds. The last verify is why the attempt ended.
+	r := &taskReporter{finished: true}
+	for i := range 12 {
+		step := fmt.Sprintf("verify %d", i)
+		if i%2 == 1 {
+			step = fmt.Sprintf("fix %d", i)
+		}
+		tail := sandbox.NewOutputBuffer(2 * finalStepTail)
+		tail.Write([]byte(strings.Repeat("─ output line of "+step+"\n", 1000)))
+		r.outputs = append(r.outputs, stepOutput{step: step, tail: tail})
+	}
+	_, text, _ := r.snapshot()
+	if len(text) > maxOutput || !strings.Contains(text, "### fix 11, its end") || !strings.Contains(text, "### verify 10, its end") ||
+		!strings.HasPrefix(text, "(The output of") {
+		t.Fatalf("%d bytes, starting %q", len(text), text[:min(len(text), 200)])
 	}
 }
