@@ -159,24 +159,24 @@ func chooseCode(in PromptInput) string {
 	// Code that counts fewer tokens than estimated gets no more than its
 	// room by estimate all the same: more would take in whole files its
 	// share did not give it, and the texts make better use of the rest.
-	room := codeRoom(in, estimateTokens)
-	code, _ := fitByCount(codeRoom(in, CountTokens), room, func(estimate int) string { return codeSection(in, min(estimate, room)) })
+	room, target := codeRoom(in, CountTokens)
+	code, _ := fitByCount(target, room, func(estimate int) string { return codeSection(in, min(estimate, room)) })
 	return code
 }
 
-// codeRoom is the room code has, in tokens as count counts them: what the
-// budget leaves after the fixed parts, the instructions and the texts at
-// their shares, which are fitted by estimate.
-func codeRoom(in PromptInput, count func(string) int) int {
+// codeRoom is the room code has, by estimate and as count counts it: what
+// the budget leaves after the fixed parts, the instructions and the texts
+// at their shares, which are fitted by estimate.
+func codeRoom(in PromptInput, count func(string) int) (estimated, counted int) {
 	task, rules := fixedParts(in)
 	left := in.Budget - estimateTokens(task) - estimateTokens(rules)
 	if left <= 0 {
-		return 0
+		return 0, 0
 	}
 	instructions := instructionsSection(in.Material, left)
 	left -= estimateTokens(instructions)
-	texts := textsAtShares(in.Material, in.Budget, left)
-	return in.Budget - count(task+strings.Join(texts, "")+instructions+rules)
+	rest := task + strings.Join(textsAtShares(in.Material, in.Budget, left), "") + instructions + rules
+	return in.Budget - estimateTokens(rest), in.Budget - count(rest)
 }
 
 // assemble writes the prompt with code within an estimate of tokens.

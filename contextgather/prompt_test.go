@@ -86,7 +86,8 @@ func TestThePromptHoldsItsBudget(t *testing.T) {
 
 // byEstimate is the prompt fitted by estimates alone, never counted.
 func byEstimate(in PromptInput) string {
-	return assemble(in, in.Budget, codeSection(in, codeRoom(in, estimateTokens)))
+	room, _ := codeRoom(in, estimateTokens)
+	return assemble(in, in.Budget, codeSection(in, room))
 }
 
 func TestThePromptHasWhatTheAgentNeeds(t *testing.T) {
