@@ -82,10 +82,7 @@ func finalComment(rep pipeline.Report, command string) string {
 	// What people can do comes last and is never cut. Details too long
 	// to leave room for it are left to the check run, rather than cut:
 	// a cut could leave a fence of theirs open over the advice.
-	end := ""
-	if f.State != tasks.Succeeded {
-		end = retry
-	}
+	end := retry
 	if rep.LogsURL != "" {
 		end += "\n\nLogs: " + rep.LogsURL
 	}
