@@ -3,7 +3,9 @@ package sandbox
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
+	"github.com/stripe/goproxy"
 	"github.com/stripe/smokescreen/pkg/smokescreen"
 	acl "github.com/stripe/smokescreen/pkg/smokescreen/acl/v1"
 	"github.com/stripe/smokescreen/pkg/smokescreen/conntrack"
@@ -47,9 +51,10 @@ const maxRefusalHosts = 50
 // address it checked, so DNS rebinding cannot slip past the check. Its
 // connections come from sandboxd over the protocol, not from a socket.
 type egressProxy struct {
-	listener *streamListener
-	server   *http.Server
-	served   chan struct{} // closed when the server stopped
+	listener  *streamListener
+	server    *http.Server
+	transport *http.Transport // the proxy's, for plain HTTP requests
+	served    chan struct{}   // closed when the server stopped
 
 	masker   *masker       // the session's
 	hosts    *masker       // its secrets in lower case, as host names arrive
@@ -60,6 +65,42 @@ type egressProxy struct {
 
 // connectTimeout bounds the proxy's dial to an allowed destination.
 const connectTimeout = 10 * time.Second
+
+// idleConnTimeout closes the proxy's kept-alive connections to allowed
+// hosts when unused: a host that keeps them open must not keep the bot's
+// goroutines and file descriptors for the rest of the session.
+const idleConnTimeout = 30 * time.Second
+
+// maxHostName is the longest DNS name. A longer one is refused before it
+// is looked up or recorded: a request line can hold a megabyte of it.
+const maxHostName = 253
+
+var errOtherProxy = errors.New("refused: the connection would go through another proxy")
+
+// checkedHost is the destination the proxy's ACL checked for the request
+// being dialed, as host:port.
+func checkedHost(ctx context.Context) (string, bool) {
+	pctx, ok := ctx.Value(goproxy.ProxyContextKey).(*goproxy.ProxyCtx)
+	if !ok {
+		return "", false
+	}
+	sctx, ok := pctx.UserData.(*smokescreen.SmokescreenContext)
+	if !ok || sctx.Decision == nil {
+		return "", false
+	}
+	return sctx.Decision.OutboundHost, true
+}
+
+// sameHost compares two host:port addresses as DNS does names: without
+// case or a trailing dot.
+func sameHost(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return pa == pb && strings.EqualFold(strings.TrimSuffix(ha, "."), strings.TrimSuffix(hb, "."))
+}
 
 func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	p := &egressProxy{
@@ -90,9 +131,27 @@ func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	cfg.ConnTracker = conntrack.NewTracker(cfg.IdleTimeout, cfg.MetricsClient, cfg.Log, cfg.ShuttingDown, nil)
 	cfg.ShuttingDown.Store(false)
 
+	proxy := smokescreen.BuildProxy(cfg)
+	proxy.Logger = log.New(io.Discard, "", 0) // it would print the sandbox's destinations unmasked
+	// Nothing but the checked address is dialed: not a next proxy a
+	// request names, nor the bot's own HTTP_PROXY or HTTPS_PROXY, either of
+	// which would resolve the name again, past the address checks.
+	proxy.Tr.Proxy = nil
+	proxy.Tr.IdleConnTimeout = idleConnTimeout
+	dial := proxy.Tr.DialContext
+	proxy.Tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if checked, ok := checkedHost(ctx); ok && !sameHost(addr, checked) {
+			p.record(p.maskHost(checked), "the connection would go through another proxy (the bot's HTTPS_PROXY?), past the address checks")
+			return nil, errOtherProxy
+		}
+		return dial(ctx, network, addr)
+	}
+	p.transport = proxy.Tr
+
 	p.server = &http.Server{
-		Handler:           smokescreen.BuildProxy(cfg),
+		Handler:           proxy,
 		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	go func() {
 		defer close(p.served)
@@ -126,6 +185,7 @@ func (p *egressProxy) maskHost(host string) string {
 }
 
 func (p *egressProxy) record(host, reason string) {
+	host = shortHost(host)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.refusals {
@@ -137,6 +197,20 @@ func (p *egressProxy) record(host, reason string) {
 	if len(p.refusals) < maxRefusalHosts {
 		p.refusals = append(p.refusals, Refusal{Host: host, Reason: reason, At: time.Now(), Count: 1})
 	}
+}
+
+// shortHost cuts a host:port longer than any DNS name can be, which only
+// a refused request holds, so that it cannot swell the reports.
+func shortHost(host string) string {
+	const most = maxHostName + len(":65535")
+	if len(host) <= most {
+		return host
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(host[cut]) {
+		cut--
+	}
+	return host[:cut] + "…"
 }
 
 // serve hands a connection to the proxy, or closes it when the sandbox
@@ -174,6 +248,7 @@ func (c *admittedConn) Close() error {
 func (p *egressProxy) close() {
 	p.server.Close()
 	<-p.served
+	p.transport.CloseIdleConnections()
 }
 
 // Refusals lists the destinations the filtered proxy refused so far,
@@ -192,7 +267,15 @@ func (s *Session) Refusals() []Refusal {
 type hostPolicy struct{ allow, deny, within []string }
 
 func (h hostPolicy) Decide(args acl.DecideArgs) (acl.Decision, error) {
+	if args.ConnectProxyHost != "" {
+		// X-Upstream-Https-Proxy: the proxy would dial that one instead,
+		// a host nobody checked, and send the tunnel on from there.
+		return acl.Decision{Result: acl.Deny, Reason: "the request names a next proxy, which is not allowed"}, nil
+	}
 	host := strings.TrimSuffix(strings.ToLower(args.Host), ".")
+	if len(host) > maxHostName {
+		return acl.Decision{Result: acl.Deny, Reason: "host name is longer than DNS allows"}, nil
+	}
 	if p, ok := matchAny(h.deny, host); ok {
 		return acl.Decision{Result: acl.Deny, Reason: "host matches deny pattern " + p}, nil
 	}

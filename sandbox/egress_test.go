@@ -1,12 +1,18 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRefusalsAreCountedPerHostAndBounded(t *testing.T) {
@@ -69,5 +75,142 @@ func TestNoMoreEgressConnectionsAreOpenThanTheLimit(t *testing.T) {
 	ours2, _ := net.Pipe()
 	if _, ok := p.admit(ours2); ok {
 		t.Fatal("a second Close gave back a second place")
+	}
+}
+
+// filteredProxy is a proxy that allows allowed.test, pinned with the other
+// names to loopback addresses, which the proxy may dial here.
+func filteredProxy(t *testing.T, pinned map[string]string) *egressProxy {
+	t.Helper()
+	lim := limits{hosts: map[string]netip.Addr{}, allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	for name, addr := range pinned {
+		lim.hosts[name] = netip.MustParseAddr(addr)
+	}
+	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}}, lim, newMasker(nil))
+	t.Cleanup(p.close)
+	return p
+}
+
+// askProxy sends one request through the proxy, as a program in the
+// sandbox would, and returns the proxy's answer.
+func askProxy(t *testing.T, p *egressProxy, request string) *http.Response {
+	t.Helper()
+	ours, theirs := net.Pipe()
+	t.Cleanup(func() { ours.Close() })
+	// A proxy that waits on a host that never answers fails the test
+	// rather than hanging it.
+	ours.SetDeadline(time.Now().Add(20 * time.Second))
+	go p.serve(theirs)
+	go io.WriteString(ours, request)
+	resp, err := http.ReadResponse(bufio.NewReader(ours), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// listen is a server on loopback that must not be reached.
+func listen(t *testing.T) (*net.TCPListener, string) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return ln, port
+}
+
+// notReached fails the test if anyone connected to ln. The proxy dials
+// before it answers, so once the answer is read a connection would be
+// waiting already.
+func notReached(t *testing.T, ln *net.TCPListener) {
+	t.Helper()
+	ln.SetDeadline(time.Now())
+	if c, err := ln.Accept(); err == nil {
+		c.Close()
+		t.Error("the proxy connected to a host nobody allowed")
+	}
+}
+
+func TestARequestCannotNameANextProxyToReachAnotherHost(t *testing.T) {
+	other, port := listen(t)
+	p := filteredProxy(t, map[string]string{"allowed.test": "127.0.0.2", "other.test": "127.0.0.1"})
+	resp := askProxy(t, p, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n"+
+		"X-Upstream-Https-Proxy: http://other.test:"+port+"\r\n\r\n")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("status %d, want 403", resp.StatusCode)
+	}
+	notReached(t, other)
+	if r := p.refusals; len(r) != 1 || !strings.Contains(r[0].Reason, "next proxy") {
+		t.Errorf("refusals %+v, want the next proxy named", r)
+	}
+}
+
+func TestTheBotsOwnProxySettingsDoNotCarryTheSandboxsTraffic(t *testing.T) {
+	botsProxy, port := listen(t)
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:"+port)
+	t.Setenv("HTTP_PROXY", "http://127.0.0.1:"+port)
+
+	// Plain HTTP goes straight to the allowed host.
+	allowed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "direct") }))
+	defer allowed.Close()
+	_, allowedPort, _ := net.SplitHostPort(allowed.Listener.Addr().String())
+	p := filteredProxy(t, map[string]string{"allowed.test": "127.0.0.1"})
+	resp := askProxy(t, p, "GET http://Allowed.Test:"+allowedPort+"/ HTTP/1.1\r\nHost: Allowed.Test:"+allowedPort+"\r\n\r\n")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(body) != "direct" {
+		t.Errorf("plain HTTP: %d %q, want the allowed host's own answer", resp.StatusCode, body)
+	}
+
+	// A tunnel would go through the bot's proxy, which resolves the name
+	// again: refused, and said why.
+	resp = askProxy(t, p, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n\r\n")
+	if resp.StatusCode == http.StatusOK {
+		t.Error("the tunnel was opened")
+	}
+	notReached(t, botsProxy)
+	if r := p.refusals; len(r) != 1 || r[0].Host != "allowed.test:443" || !strings.Contains(r[0].Reason, "HTTPS_PROXY") {
+		t.Errorf("refusals %+v, want allowed.test:443 refused for the bot's proxy", r)
+	}
+}
+
+func TestTheProxysConnectionsToAllowedHostsCloseWithIt(t *testing.T) {
+	closed := make(chan struct{})
+	allowed := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	allowed.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			close(closed)
+		}
+	}
+	allowed.Start()
+	defer allowed.Close()
+	_, port, _ := net.SplitHostPort(allowed.Listener.Addr().String())
+	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}},
+		limits{hosts: map[string]netip.Addr{"allowed.test": netip.MustParseAddr("127.0.0.1")}, allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		newMasker(nil))
+	resp := askProxy(t, p, "GET http://allowed.test:"+port+"/ HTTP/1.1\r\nHost: allowed.test:"+port+"\r\n\r\n")
+	io.ReadAll(resp.Body)
+	p.close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kept-alive connection to the allowed host outlived the proxy")
+	}
+}
+
+func TestARefusedHostLongerThanDNSAllowsIsCut(t *testing.T) {
+	p := filteredProxy(t, nil)
+	name := strings.Repeat(strings.Repeat("a", 60)+".", 1000) + "test:443"
+	resp := askProxy(t, p, "CONNECT "+name+" HTTP/1.1\r\nHost: "+name+"\r\n\r\n")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("status %d, want 403", resp.StatusCode)
+	}
+	r := p.refusals
+	if len(r) != 1 {
+		t.Fatalf("%d refusals, want 1", len(r))
+	}
+	if len(r[0].Host) > maxHostName+len(":65535…") || !strings.Contains(r[0].Reason, "longer than DNS allows") {
+		t.Errorf("refusal of %d bytes for %q, want at most %d for a name longer than DNS allows", len(r[0].Host), r[0].Reason, maxHostName+len(":65535…"))
 	}
 }
