@@ -180,16 +180,13 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	open, _, err := repo.Client.PullRequests.List(ctx, repo.Owner, repo.Name, &github.PullRequestListOptions{
-		State: "open", Head: repo.Owner + ":" + pr.Branch, Base: pr.Base,
-	})
+	existing, err := repo.OpenPullRequestFrom(ctx, pr.Branch, pr.Base)
 	if err != nil {
-		return pipeline.Published{}, fmt.Errorf("look for an open pull request: %w", err)
+		return pipeline.Published{}, err
 	}
 	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
 	write := func(w githubapi.Write, fn func() error) error { return g.Throttle.Do(ctx, t.ID, w, fn) }
-	if len(open) > 0 {
-		existing := open[0]
+	if existing != nil {
 		var updated *github.PullRequest
 		err := write(edit, func() (err error) {
 			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
@@ -203,34 +200,35 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	var created *github.PullRequest
 	err = write(create, func() (err error) {
-		created, _, err = repo.Client.PullRequests.Create(ctx, repo.Owner, repo.Name, &github.NewPullRequest{
+		created, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
 			Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
 		})
 		return err
 	})
 	if err != nil {
-		return pipeline.Published{}, fmt.Errorf("open the pull request: %w", err)
+		return pipeline.Published{}, err
 	}
-	number := created.GetNumber()
+	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber()}
+	// The pull request is open: what GitHub refuses from here on is said
+	// beside it, not made the task's failure.
 	if len(pr.Labels) > 0 {
 		if err := write(create, func() error {
-			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, pr.Labels)
+			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, published.Number, pr.Labels)
 			return err
 		}); err != nil {
-			return pipeline.Published{}, fmt.Errorf("label pull request #%d: %w", number, err)
+			published.Warnings = append(published.Warnings, fmt.Sprintf("could not label it %s: %v", strings.Join(pr.Labels, ", "), err))
 		}
 	}
-	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
-	if len(reviewers) > 0 {
+	if reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin); len(reviewers) > 0 {
 		if err := write(create, func() error {
-			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
+			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, published.Number,
 				github.ReviewersRequest{Reviewers: reviewers})
 			return err
 		}); err != nil {
-			return pipeline.Published{}, fmt.Errorf("request reviews on #%d: %w", number, err)
+			published.Warnings = append(published.Warnings, fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err))
 		}
 	}
-	return pipeline.Published{URL: created.GetHTMLURL(), Number: number}, nil
+	return published, nil
 }
 
 // reviewersFor asks the requester first, then the configured reviewers;

@@ -70,6 +70,9 @@ func finalComment(rep pipeline.Report, command string) string {
 		if rep.FixRounds > 0 {
 			fmt.Fprintf(&b, "\nIt took %d fix rounds.\n", rep.FixRounds)
 		}
+		for _, w := range rep.Published.Warnings {
+			fmt.Fprintf(&b, "\nBut it %s\n", w)
+		}
 		return limit(b.String(), maxOutput)
 	case tasks.Cancelled, tasks.TimedOut:
 		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)

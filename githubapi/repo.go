@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -103,6 +104,46 @@ func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.Iss
 		return nil, fmt.Errorf("comment on %s#%d: %w", r.FullName(), issue, err)
 	}
 	return c, nil
+}
+
+// OpenPullRequestFrom returns the open pull request from head, a branch
+// of this repository, into base; nil when there is none.
+func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*github.PullRequest, error) {
+	open, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+		State: "open", Head: r.Owner + ":" + head, Base: base,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for an open pull request from %s: %w", head, err)
+	}
+	if len(open) == 0 {
+		return nil, nil
+	}
+	return open[0], nil
+}
+
+// OpenPullRequest opens a pull request.
+//
+// A failure that may have come after GitHub opened it is checked by
+// looking for the open pull request from its head; so is GitHub's answer
+// that one is open already. Either way the caller gets the pull request
+// that is there, not an error beside a pull request nobody mentions.
+func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (*github.PullRequest, error) {
+	made, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
+	if err != nil && (mayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
+		if open, _ := r.OpenPullRequestFrom(ctx, pr.GetHead(), pr.GetBase()); open != nil {
+			return open, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open a pull request from %s: %w", pr.GetHead(), err)
+	}
+	return made, nil
+}
+
+// isStatus says whether GitHub answered err with status.
+func isStatus(err error, status int) bool {
+	var answered *github.ErrorResponse
+	return errors.As(err, &answered) && answered.Response != nil && answered.Response.StatusCode == status
 }
 
 // findComment returns the comment on issue made since with body, or nil.

@@ -110,6 +110,9 @@ type Published struct {
 	URL     string
 	Number  int
 	Updated bool // an open pull request was updated rather than opened
+	// Warnings say what could not be done once the pull request was open,
+	// as labels or reviewers GitHub refused.
+	Warnings []string
 }
 
 // Reporter shows a task's progress to people.

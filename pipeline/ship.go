@@ -94,6 +94,7 @@ func (r *run) publish(ctx context.Context, head string) error {
 		return fmt.Errorf("publish: %w", err)
 	}
 	r.report.Published = published
+	r.report.Notes = append(r.report.Notes, published.Warnings...)
 	r.note("%s", published.URL)
 	return nil
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"net/http"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -356,6 +357,29 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 	if runs := b.gh.FileAt(t, b.repo, head2, "runs.txt"); strings.Count(runs, "run at") != 2 {
 		t.Fatalf("the second run did not continue the branch: %q", runs)
+	}
+}
+
+func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
+	t.Parallel()
+	// The answer to opening the pull request is lost, and GitHub refuses
+	// a configured reviewer who is no collaborator: the pull request is
+	// open all the same, and the task says so and what went wrong.
+	b := pipelineBundle(t, goodAgent, testConfig(1)+"pull_request:\n  reviewers: [outsider]\n")
+	b.gh.FailAfterServing("POST", "/repos/"+b.repo.FullName+"/pulls", http.StatusBadGateway, 1)
+	run := b.runTask(t)
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests", len(prs))
+	}
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
+		!strings.Contains(run.Output.Summary, "could not request reviews from writer, outsider") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
+		!strings.Contains(final, "Reviews may only be requested from collaborators") {
+		t.Fatalf("final comment %q", final)
 	}
 }
 
