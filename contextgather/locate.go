@@ -69,10 +69,10 @@ func Locate(ctx context.Context, fsys fs.FS, issue string) ([]Ranked, error) {
 
 // weights are how much each signal counts in a file's score.
 type weights struct {
-	text, defs, paths, frames, msgs, lits float64
+	text, passages, defs, paths, frames, msgs, lits float64
 }
 
-var signalWeights = weights{text: 1, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
+var signalWeights = weights{text: 1, passages: 0.5, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
 
 func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked, error) {
 	c := readClues(issue[:validUTF8Prefix(issue, maxIssueBytes)])
@@ -85,6 +85,7 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 	}
 
 	bm25 := scoreBM25(docs, c)
+	passages := scorePassages(docs, c)
 	defs := scoreDefinitions(docs, c.identifiers)
 	paths := scorePaths(docs, c)
 	frames := scoreFrames(docs, c)
@@ -96,7 +97,7 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 
 	out := make([]Ranked, len(docs))
 	for i, d := range docs {
-		s := w.text*bm25[i] + w.defs*defs[i] + w.paths*paths[i] + w.frames*frames[i] + w.msgs*msgs[i] + w.lits*lits[i]
+		s := w.text*bm25[i] + w.passages*passages[i] + w.defs*defs[i] + w.paths*paths[i] + w.frames*frames[i] + w.msgs*msgs[i] + w.lits*lits[i]
 		out[i] = Ranked{Path: d.path, Score: s * d.prior}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -176,32 +177,81 @@ func hasDir(p string, names ...string) bool {
 // scoreBM25 scores the files' text against the issue's words, normalised
 // so the best file scores 1.
 func scoreBM25(docs []*doc, c clues) []float64 {
-	const k1, b = 1.2, 0.75
-	n := float64(len(docs))
-	avg := 0.0
-	df := map[string]int{}
+	var s bm25
 	for _, d := range docs {
-		avg += float64(d.length)
-		for t := range c.words {
-			if d.tf[t] > 0 {
-				df[t]++
-			}
-		}
+		s.count(d.tf, d.length)
 	}
-	avg /= n
-	query := selectTerms(c, df, n)
+	s.prepare(c)
 	scores := make([]float64, len(docs))
 	for i, d := range docs {
-		for t := range query {
-			f := float64(d.tf[t])
-			if f == 0 {
-				continue
-			}
-			idf := math.Log(1 + (n-float64(df[t])+0.5)/(float64(df[t])+0.5))
-			scores[i] += c.weight(t) * idf * f * (k1 + 1) / (f + k1*(1-b+b*float64(d.length)/avg))
+		scores[i] = s.score(d.tf, d.length)
+	}
+	return normalise(scores)
+}
+
+// scorePassages scores each file by its passage that best matches the
+// issue's words (BM25 over passages, each file taking its best), normalised
+// so the best file scores 1. Over whole files, BM25 holds a large file's
+// length against it even when one function in it is what the issue is
+// about; a passage is judged on its own length.
+func scorePassages(docs []*doc, c clues) []float64 {
+	var s bm25
+	for _, d := range docs {
+		for _, p := range d.passages {
+			s.count(p.tf, p.length)
+		}
+	}
+	s.prepare(c)
+	scores := make([]float64, len(docs))
+	for i, d := range docs {
+		for _, p := range d.passages {
+			scores[i] = math.Max(scores[i], s.score(p.tf, p.length))
 		}
 	}
 	return normalise(scores)
+}
+
+// bm25 scores texts, files or passages, against an issue's words. The
+// texts are counted first, for their lengths and how many hold each term.
+type bm25 struct {
+	n, avg float64
+	df     map[string]int
+	c      clues
+	query  map[string]bool
+}
+
+func (s *bm25) count(tf map[string]int, length int) {
+	if s.df == nil {
+		s.df = map[string]int{}
+	}
+	s.n++
+	s.avg += float64(length)
+	for t := range tf {
+		s.df[t]++
+	}
+}
+
+func (s *bm25) prepare(c clues) {
+	if s.n > 0 {
+		s.avg /= s.n
+	}
+	s.c = c
+	s.query = selectTerms(c, s.df, s.n)
+}
+
+func (s *bm25) score(tf map[string]int, length int) float64 {
+	const k1, b = 1.2, 0.75
+	score := 0.0
+	for t := range s.query {
+		f := float64(tf[t])
+		if f == 0 {
+			continue
+		}
+		df := float64(s.df[t])
+		idf := math.Log(1 + (s.n-df+0.5)/(df+0.5))
+		score += s.c.weight(t) * idf * f * (k1 + 1) / (f + k1*(1-b+b*float64(length)/s.avg))
+	}
+	return score
 }
 
 // maxQueryTerms is how many of the issue's terms the text search uses: the

@@ -17,6 +17,7 @@ type doc struct {
 	pathTerms map[string]bool
 	tf        map[string]int  // how often each of the terms occurs
 	length    int             // how many terms the file has, the or not
+	passages  []passage       // the file in runs of passageTerms terms
 	defs      map[string]bool // the identifiers the file defines
 	content   []byte
 	prior     float64 // how likely fixes land in this kind of file
@@ -108,13 +109,23 @@ func newIndexer(c clues) *indexer {
 // index fills in the index of d, which has its path and content.
 func (x *indexer) index(d *doc) {
 	d.tf, d.defs, d.pathTerms, d.prior = map[string]int{}, map[string]bool{}, map[string]bool{}, prior(d.path)
+	var p passage
 	eachIdentifier(d.content, func(tok []byte) {
 		tt := x.terms(tok)
 		d.length += tt.count
+		p.length += tt.count
 		for _, t := range tt.asked {
 			d.tf[t]++
+			p.add(t)
+		}
+		if p.length >= passageTerms {
+			d.passages = append(d.passages, p)
+			p = passage{}
 		}
 	})
+	if p.length > 0 {
+		d.passages = append(d.passages, p)
+	}
 	eachDefinition(d.content, func(name []byte) {
 		if x.c.identifiers[string(name)] {
 			d.defs[string(name)] = true
@@ -126,6 +137,24 @@ func (x *indexer) index(d *doc) {
 			d.pathTerms[t] = true
 		}
 	}
+}
+
+// passageTerms is how many terms a passage has, some tens of lines of
+// code: about one function.
+const passageTerms = 400
+
+// passage is a run of a file's terms, indexed as the file is: of its
+// terms it keeps counts of the only.
+type passage struct {
+	tf     map[string]int // nil while it has none of the terms
+	length int
+}
+
+func (p *passage) add(term string) {
+	if p.tf == nil {
+		p.tf = map[string]int{}
+	}
+	p.tf[term]++
 }
 
 // terms are a token's terms, as the terms function has them.

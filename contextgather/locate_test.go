@@ -36,9 +36,36 @@ func repo() fstest.MapFS {
 		"pkg/shortcuts.py":                   {Data: []byte("# Shortcuts: what users type all day, shorter.\nSHORTCUTS = {}\n\ndef shortcut(name):\n    \"\"\"The shortcut for name: a shortcut is one letter.\"\"\"\n    return SHORTCUTS[name]\n")},
 		"tests/test_sessions.py": {Data: []byte("from pkg.sessions import Session\n\ndef test_merge_environment_settings():\n" +
 			"    Session().merge_environment_settings('u', {})\n")},
-		"docs/conf.py": {Data: []byte("project = 'pkg'\n")},
-		"README.md":    {Data: []byte("Session merge_environment_settings everywhere\n")},
+		"pkg/numeric.py": {Data: []byte(numeric())},
+		"pkg/show.py":    {Data: []byte(show())},
+		"docs/conf.py":   {Data: []byte("project = 'pkg'\n")},
+		"README.md":      {Data: []byte("Session merge_environment_settings everywhere\n")},
 	}
+}
+
+// numeric is a large file, one function of which rounds: many other
+// functions around it, each of a few words nobody asks about.
+func numeric() string {
+	var b strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&b, "def step_%d(alpha, beta):\n    return alpha * beta - %d\n\n", i, i)
+	}
+	b.WriteString("def round_value(value):\n    # Rounding: a value halfway between two integers rounds half to even,\n" +
+		"    # so halfway values round to the even integer.\n    return value\n\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "def step_%d(gamma, delta):\n    return gamma / delta + %d\n\n", 100+i, i)
+	}
+	return b.String()
+}
+
+// show is a file of middling length that mentions rounding once.
+func show() string {
+	var b strings.Builder
+	b.WriteString("def show(value):\n    # Rounding is the caller's.\n    return str(value)\n\n")
+	for i := range 15 {
+		fmt.Fprintf(&b, "def show_%d(epsilon, zeta):\n    return epsilon %% zeta\n\n", i)
+	}
+	return b.String()
 }
 
 // TestLocate checks each signal on a case it alone decides: with its
@@ -52,7 +79,7 @@ func TestLocate(t *testing.T) {
 	}{
 		{"a stack trace names the file", func(w *weights) { w.frames = 0 },
 			"Crash on upload\n\n```\nTraceback (most recent call last):\n" +
-				"  File \"/usr/lib/python3/site-packages/pkg/utils.py\", line 2, in <module>\nTypeError\n```\nThe body of the upload is lost, the body is empty.",
+				"  File \"/usr/lib/python3/site-packages/pkg/utils.py\", line 2, in <module>\nTypeError\n```\nThe body of the upload is lost.",
 			"pkg/utils.py"},
 		{"a symbol the issue names is defined there", func(w *weights) { w.defs = 0 },
 			"Session.merge_environment_settings ignores proxies\n\nWhen I call `merge_environment_settings` the proxies are lost.",
@@ -69,7 +96,10 @@ func TestLocate(t *testing.T) {
 		{"title words that name a path", func(w *weights) { w.paths = 0 },
 			"Adapters hang\n\nA request never returns when the server is slow.",
 			"pkg/adapters.py"},
-		{"the issue's words", func(w *weights) { w.text = 0 },
+		{"the issue's words in one part of a large file", func(w *weights) { w.passages = 0 },
+			"Rounding halfway values\n\nA value halfway between two integers should round half to even.",
+			"pkg/numeric.py"},
+		{"the issue's words", func(w *weights) { w.text, w.passages = 0, 0 },
 			"Redirects are not followed\n\nThe location header of a redirect is ignored.",
 			"pkg/sessions.py"},
 	}
