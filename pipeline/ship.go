@@ -51,8 +51,14 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 		// failure or the deadline between the two). The branch as it
 		// stands is the change: checked whole, it is published again.
 		// (A follow-up that changed nothing did not do what it was asked.)
+		// Its change is what it added since it left the default branch,
+		// which may have moved on since.
 		r.note("nothing new; the branch as it stands is the change")
-		if err := r.check(ctx, r.co.Base, r.start); err != nil {
+		from, err := r.co.Repo.MergeBase(ctx, r.co.Base, r.start)
+		if err != nil {
+			return err
+		}
+		if err := r.check(ctx, from, r.start); err != nil {
 			return err
 		}
 		return r.publish(ctx, r.start)

@@ -301,6 +301,9 @@ func TestARetryOpensThePullRequestAnAttemptPushedButDidNotOpen(t *testing.T) {
 		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
 	}
 	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	// Meanwhile the default branch moves on, with a change to a protected
+	// path: the branch's change is still only its own.
+	b.gh.CommitFiles(t, b.repo, "main", "Add CI", map[string]string{".github/workflows/ci.yml": "on: push\n"})
 
 	// Attempt 2's agent writes the same files: nothing new on the branch.
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))

@@ -71,6 +71,15 @@ func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool {
 	return err == nil
 }
 
+// MergeBase returns the best common ancestor of commits a and b.
+func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
+	out, err := r.git(ctx, Auth{}, "merge-base", a, b)
+	if err != nil {
+		return "", fmt.Errorf("merge base of %s and %s: %w", a, b, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // SetRef points a ref at a commit.
 func (r *Repo) SetRef(ctx context.Context, ref, commit string) error {
 	_, err := r.git(ctx, Auth{}, "update-ref", ref, commit)

@@ -237,6 +237,33 @@ func (s *Server) Head(t testing.TB, repo *Repo, branch string) string {
 	return sha
 }
 
+// CommitFiles commits files (path to content) on top of branch, as
+// someone pushing to it would, and returns the new commit.
+func (s *Server) CommitFiles(t testing.TB, repo *Repo, branch, message string, files map[string]string) string {
+	t.Helper()
+	scratch := t.TempDir()
+	env := gitEnv(append(fixedIdentity, "GIT_DIR="+repo.dir, "GIT_INDEX_FILE="+filepath.Join(scratch, "index"))...)
+	git := func(args ...string) string {
+		out, err := runGit(env, args...)
+		if err != nil {
+			t.Fatalf("commit to %s %s: %v", repo.FullName, branch, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	parent := s.Head(t, repo, branch)
+	git("read-tree", parent)
+	for name, content := range files {
+		file := filepath.Join(scratch, "blob")
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("update-index", "--add", "--cacheinfo", "100644,"+git("hash-object", "-w", file)+","+name)
+	}
+	commit := git("commit-tree", git("write-tree"), "-p", parent, "-m", message)
+	git("update-ref", "refs/heads/"+branch, commit, parent)
+	return commit
+}
+
 // FileAt returns the content of path at ref (a branch, tag or commit ID)
 // and fails the test when it is not there.
 func (s *Server) FileAt(t testing.TB, repo *Repo, ref, path string) string {
