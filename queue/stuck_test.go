@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -241,4 +242,122 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			t.Fatalf("the job within its deadline is %s, want running", state)
 		}
 	})
+}
+
+func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		// The warning that recordEnd tries again, or River running the
+		// attempt a second time: either way the database can come back.
+		retrying := make(chan struct{}, 1)
+		signal := func() {
+			select {
+			case retrying <- struct{}{}:
+			default:
+			}
+		}
+		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"trying again", signal})).Level(zerolog.WarnLevel)
+		db, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		// The attempt succeeds, and as it ends the database refuses to
+		// record that, as it would in a failover.
+		runner := &hookRunner{}
+		runner.hook = func(n int) {
+			if n == 1 {
+				failSucceeded(t, db, url, true)
+			} else {
+				signal()
+			}
+		}
+		notifier := &eventNotifier{changed: make(chan struct{}, 1)}
+		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: idle{}, Runner: runner, Notifier: notifier, Logger: logs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		startQueue(t, q)
+		select {
+		case <-retrying:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the failed record was neither tried again nor the attempt run again")
+		}
+		failSucceeded(t, db, url, false)
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		if n := runner.count(); n != 1 {
+			t.Fatalf("the attempt ran %d times", n)
+		}
+	})
+}
+
+func TestACancelAnsweredWhileNoProcessRanTheAttemptHolds(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		task := runningTask(t, q, 1)
+		// The process running it died long ago; River will rescue the job.
+		ago := "datetime('now', '-10 minutes')"
+		if strings.HasPrefix(url, "postgres") {
+			ago = "now() - interval '10 minutes'"
+		}
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+ago+` WHERE kind = $1`, attemptArgs{}.Kind())
+		if ok, err := q.Cancel(context.Background(), task.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		startQueue(t, q)
+		notifier.wait(t, task.ID, tasks.Cancelled)
+		if n := runner.count(); n != 0 {
+			t.Fatalf("the cancelled attempt ran %d times", n)
+		}
+	})
+}
+
+// failSucceeded makes the database refuse, or stop refusing, to record a
+// task as succeeded.
+func failSucceeded(t *testing.T, db *DB, url string, on bool) {
+	t.Helper()
+	var query string
+	switch {
+	case strings.HasPrefix(url, "postgres") && on:
+		query = `CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'the database is away'; END $$ LANGUAGE plpgsql;
+			CREATE TRIGGER refuse_success BEFORE UPDATE ON oneshot_tasks FOR EACH ROW WHEN (NEW.state = 'succeeded') EXECUTE FUNCTION refuse_success()`
+	case strings.HasPrefix(url, "postgres"):
+		query = `DROP TRIGGER refuse_success ON oneshot_tasks`
+	case on:
+		query = `CREATE TRIGGER refuse_success BEFORE UPDATE ON oneshot_tasks WHEN NEW.state = 'succeeded' BEGIN SELECT RAISE(ABORT, 'the database is away'); END`
+	default:
+		query = `DROP TRIGGER refuse_success`
+	}
+	if _, err := db.sql.ExecContext(context.Background(), query); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hookRunner ends every attempt as succeeded, calling hook with how many
+// it has run, this one included.
+type hookRunner struct {
+	countingRunner
+	hook func(n int)
+}
+
+func (r *hookRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
+	state, detail, err := r.countingRunner.Run(ctx, t)
+	r.hook(r.count())
+	return state, detail, err
+}
+
+// lineWatcher calls fn for each log line that contains text.
+type lineWatcher struct {
+	text string
+	fn   func()
+}
+
+func (w lineWatcher) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.text) {
+		w.fn()
+	}
+	return len(p), nil
 }

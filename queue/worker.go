@@ -104,6 +104,18 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Warn().Int("tries", job.Attempt-1).Msg("Gave up on an attempt that kept being interrupted.")
 		return nil
 	}
+	// A cancel asked for while no process ran the attempt (it was
+	// interrupted, or handed back at a shutdown) was answered as taken:
+	// it is, before anything runs again.
+	if requested, err := q.DB.cancelRequested(ctx, t.ID); err != nil {
+		return err
+	} else if requested {
+		if err := q.conclude(ctx, t, t.State, tasks.Cancelled, "cancelled on request"); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			return err
+		}
+		log.Info().Msg("Cancelled an attempt before it ran again.")
+		return nil
+	}
 	detail := "started"
 	if t.State == tasks.Running {
 		detail = "resumed after the bot restarted"
@@ -118,8 +130,7 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 
 	state, detail := q.runAttempt(ctx, t, log)
 	// Record the end even when ctx is over: that is when it matters most.
-	end := context.WithoutCancel(ctx)
-	if err := q.conclude(end, t, tasks.Running, state, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+	if err := q.recordEnd(context.WithoutCancel(ctx), t, state, detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
 	log.Info().Str("state", string(state)).Str("detail", detail).Msg("Attempt ended.")
@@ -128,6 +139,27 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		return river.JobSnooze(0)
 	}
 	return nil
+}
+
+// recordEndFor bounds how long recordEnd tries.
+const recordEndFor = time.Minute
+
+// recordEnd records how an attempt ended, trying again for a while when
+// the database fails. The attempt is over, its pull request perhaps open:
+// an error returned here has River try the job again, which would run the
+// attempt again.
+func (q *Queue) recordEnd(ctx context.Context, t *tasks.Task, state tasks.State, detail string, log zerolog.Logger) error {
+	giveUp := time.Now().Add(recordEndFor)
+	wait := 100 * time.Millisecond
+	for {
+		err := q.conclude(ctx, t, tasks.Running, state, detail)
+		if err == nil || errors.Is(err, tasks.ErrNotFound) || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		log.Warn().Err(err).Str("state", string(state)).Msg("Could not record how the attempt ended; trying again.")
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // errPanicked is how an attempt whose runner panicked ends. What the panic
@@ -208,14 +240,16 @@ func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.Cance
 		tick := time.NewTicker(cancelPollInterval)
 		defer tick.Stop()
 		for {
+			// At once, then on every tick: a cancel may have come in
+			// while the attempt started.
+			if requested, err := q.DB.cancelRequested(ctx, id); err == nil && requested {
+				cancel(tasks.ErrCancelled)
+				return
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if requested, err := q.DB.cancelRequested(ctx, id); err == nil && requested {
-					cancel(tasks.ErrCancelled)
-					return
-				}
 			}
 		}
 	}()
