@@ -2,10 +2,12 @@ package forge
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -37,5 +39,31 @@ func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) 
 	}
 	if !final {
 		t.Fatalf("no final comment: %+v", gh.Comments(repo, 1))
+	}
+}
+
+func TestAConclusionGitHubFailsIsTriedAgainUntilItTakes(t *testing.T) {
+	n := newNotifiedIssue(t)
+	n.notifier.ConcludeRetry = 10 * time.Millisecond
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	n.progress.For(n.task).Finish(ctx, pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+	// Every try of the first update fails, and the first of the next.
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts+1)
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		run := n.gh.CheckRuns(n.repo)[0]
+		if run.Status == "completed" {
+			if run.Conclusion != "failure" || len(run.Actions) != 1 || run.Actions[0].Identifier != githubapi.ActionRetry {
+				t.Fatalf("concluded %q with actions %+v", run.Conclusion, run.Actions)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the check run is still %s", run.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,7 +1,9 @@
 package githubapi
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -98,7 +100,14 @@ type Notifier struct {
 	// runs; the notifier then sets only their status. It also shows on the
 	// issue the ends no reporter of this process showed.
 	Progress Reports
+	// ConcludeRetry is the first wait before a conclusion GitHub failed
+	// is tried again; 10 seconds when zero.
+	ConcludeRetry time.Duration
 }
+
+// concludeFor bounds how long a conclusion is tried again in the
+// background, while the bot runs.
+const concludeFor = 15 * time.Minute
 
 // Reports is what shows attempts' progress; forge.Progress is one.
 type Reports interface {
@@ -136,16 +145,61 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 		// only ever a runner's, whose reporter shows it.
 		defer n.Progress.Ended(ctx, t, e)
 	}
-	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
-	if err == nil {
-		err = n.Throttle.Do(ctx, t.ID, Write{}, func() error {
-			_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
-			return err
-		})
+	err := n.update(ctx, t, update)
+	if err != nil && e.State.Final() && failedForNow(err) {
+		// A check run left in progress shows the task running for ever,
+		// with no Retry button: the conclusion is tried again for a
+		// while, in the background, as the worker goes on.
+		log.Warn().Err(err).Str("state", string(e.State)).Msg("Could not conclude the check run; trying again in the background.")
+		go n.concludeLater(t, update, log)
+		return
 	}
 	if err != nil {
 		log.Error().Err(err).Str("state", string(e.State)).Msg("Could not show the task's state on its check run.")
 	}
+}
+
+func (n *Notifier) update(ctx context.Context, t *tasks.Task, update github.UpdateCheckRunOptions) error {
+	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return err
+	}
+	return n.Throttle.Do(ctx, t.ID, Write{}, func() error {
+		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
+		return err
+	})
+}
+
+// concludeLater tries a check run's conclusion again, waiting longer each
+// time, until GitHub takes it, refuses it for good, or concludeFor passes.
+func (n *Notifier) concludeLater(t *tasks.Task, update github.UpdateCheckRunOptions, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), concludeFor)
+	defer cancel()
+	wait := cmp.Or(n.ConcludeRetry, 10*time.Second)
+	for {
+		if sleep(ctx, wait) != nil {
+			log.Error().Msg("Gave up concluding the check run: GitHub did not take it.")
+			return
+		}
+		err := n.update(ctx, t, update)
+		switch {
+		case err == nil:
+			log.Info().Msg("Concluded the check run.")
+			return
+		case !failedForNow(err):
+			log.Error().Err(err).Msg("Could not conclude the check run.")
+			return
+		}
+		wait = min(2*wait, 2*time.Minute)
+	}
+}
+
+// failedForNow says whether a request that failed may succeed later: GitHub
+// answered a server error or a rate limit, or no answer came.
+func failedForNow(err error) bool {
+	var limited *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	return mayHaveHappened(err) || errors.As(err, &limited) || errors.As(err, &abuse)
 }
 
 func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {
