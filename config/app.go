@@ -79,8 +79,9 @@ const (
 // Driver reports which database URL names: DriverSQLite, DriverPostgres, or
 // "" for a scheme Validate rejects.
 func (d Database) Driver() string {
+	// Lower case only, as the drivers take them.
 	scheme, _, _ := strings.Cut(d.URL, ":")
-	switch strings.ToLower(scheme) {
+	switch scheme {
 	case "sqlite":
 		return DriverSQLite
 	case "postgres", "postgresql":
@@ -89,8 +90,8 @@ func (d Database) Driver() string {
 	return ""
 }
 
-// SQLitePath is what follows "sqlite:" in URL: a file path, ":memory:", or
-// a path with query parameters for the driver. It is "" for other drivers.
+// SQLitePath is what follows "sqlite:" in URL: a file path, or ":memory:".
+// It is "" for other drivers.
 func (d Database) SQLitePath() string {
 	if d.Driver() != DriverSQLite {
 		return ""

@@ -294,6 +294,9 @@ func TestMalformedVariableIsNamed(t *testing.T) {
 		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY is not a whole number`},
 		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR is not a whole number`},
 		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR is not a whole number`},
+		// As in the file: 1 or True reads one way here and another elsewhere.
+		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "1", `ONESHOT_AGENT_TRUST_REPO_COMMANDS is not true or false`},
+		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "True", `ONESHOT_AGENT_TRUST_REPO_COMMANDS is not true or false`},
 		// go-githubapp ignores this; a typo must not leave the file's ID in force.
 		{"GITHUB_APP_INTEGRATION_ID", "12a", `GITHUB_APP_INTEGRATION_ID is not a whole number`},
 	}
@@ -320,7 +323,7 @@ func TestDatabaseDriverAndPath(t *testing.T) {
 		{"sqlite:oneshot.db", "sqlite", "oneshot.db"},
 		{"sqlite:/var/lib/oneshot/oneshot.db", "sqlite", "/var/lib/oneshot/oneshot.db"},
 		{"sqlite::memory:", "sqlite", ":memory:"},
-		{"SQLite:data.db", "sqlite", "data.db"},
+		{"SQLite:data.db", "", ""}, // the drivers take lower case only
 		{"postgres://u:p@db/oneshot", "postgres", ""},
 		{"postgresql://db/oneshot?sslmode=require", "postgres", ""},
 		{"mysql://db/oneshot", "", ""},

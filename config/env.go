@@ -103,9 +103,21 @@ func setFromString(p any, s string) error {
 	case *time.Duration:
 		return parseInto(p, s, time.ParseDuration)
 	case *bool:
-		return parseInto(p, s, strconv.ParseBool)
+		return parseInto(p, s, parseSwitch)
 	}
 	panic(fmt.Sprintf("config: no parser for %T", p))
+}
+
+// parseSwitch takes true or false only, as the file does: a value such as
+// 1, T or True reads one way here and another in a neighbouring tool.
+func parseSwitch(s string) (bool, error) {
+	switch s {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, errors.New("not true or false")
 }
 
 func parseInto[T any](p *T, s string, parse func(string) (T, error)) error {

@@ -218,7 +218,7 @@ agent:
 		`line 3: setup[1] is a list, not a string`,
 		`line 6: verify[0].run is missing; a check is a command, or a mapping of name and run`,
 		`line 7: fix_rounds is 7; it must be between 0 and 5`,
-		`line 9: network.mode is host, which only the bot's operator may choose; use none, or filtered with an allow list`,
+		`line 9: network.mode is host, which no task may use: it would give the sandbox the bot's own network; use none, or filtered with an allow list`,
 		`line 11: limits.memory "4 gigs" is not a size such as 512m or 4g`,
 		`line 13: unknown key "cpu" in limits (known: memory, disk, cpus, pids)`,
 		`line 14: branch_prefix "oneshot" does not end in /; it must be a name ending in / such as oneshot/`,

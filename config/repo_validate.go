@@ -88,7 +88,7 @@ func (n RepoNetwork) validate(bad problem) {
 		}
 	case NetworkFiltered:
 	case NetworkHost:
-		bad("network.mode", "is host, which only the bot's operator may choose; use none, or filtered with an allow list")
+		bad("network.mode", "is host, which no task may use: it would give the sandbox the bot's own network; use none, or filtered with an allow list")
 	default:
 		bad("network.mode", "%q is not one of none, filtered", n.Mode)
 	}

@@ -29,7 +29,7 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 		{"no process", "limits:\n  pids: 0\n",
 			[]string{`line 2: limits.pids is 0; it must be at least 1`}},
 		{"host network", "network:\n  mode: host\n",
-			[]string{`line 2: network.mode is host, which only the bot's operator may choose; use none, or filtered with an allow list`}},
+			[]string{`line 2: network.mode is host, which no task may use: it would give the sandbox the bot's own network; use none, or filtered with an allow list`}},
 		{"unknown network mode", "network:\n  mode: open\n",
 			[]string{`line 2: network.mode "open" is not one of none, filtered`}},
 		{"allow without filtered", "network:\n  allow: [proxy.golang.org]\n",

@@ -140,6 +140,8 @@ func (d Database) validate(bad problem) {
 		case strings.HasPrefix(p, "//"):
 			// Is sqlite://data/x.db relative or absolute? Refuse to guess.
 			bad(key, "starts with sqlite://; write sqlite:relative/path or sqlite:/absolute/path")
+		case strings.ContainsAny(p, "?#"):
+			bad(key, "is a sqlite: URL with a query; it is a file path only, and oneshot sets SQLite's settings itself")
 		}
 	case DriverPostgres:
 		if u, err := url.Parse(d.URL); err != nil || u.Opaque != "" {

@@ -29,7 +29,7 @@ func prompt(args []string, out io.Writer) error {
 	repoName := fs.String("repo", "", "owner/name of a repository the App is installed on (with --number)")
 	number := fs.Int("number", 0, "the issue's number on GitHub")
 	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration, for --repo")
-	budget := fs.Int("budget", 0, "the prompt's budget in tokens (default: the bot's agent.prompt_tokens)")
+	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, %d)", config.DefaultPromptTokens))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
