@@ -57,7 +57,7 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 	if err != nil {
 		return nil, fmt.Errorf("look up %s: %w", t.Repo, err)
 	}
-	token, err := g.token(ctx, t, "read")
+	token, err := g.token(ctx, t, "read", false)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 // FetchBranch fetches the task's branch when it already exists, from an
 // earlier attempt.
 func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, branch string) (string, error) {
-	token, err := g.token(ctx, t, "read")
+	token, err := g.token(ctx, t, "read", false)
 	if err != nil {
 		return "", err
 	}
@@ -169,7 +169,10 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if pr.Branch == co.DefaultBranch || !strings.Contains(pr.Branch, "/") {
 		return pipeline.Published{}, fmt.Errorf("refusing to push to %q: oneshot pushes only to its own branches", pr.Branch)
 	}
-	token, err := g.token(ctx, t, "write")
+	token, err := g.token(ctx, t, "write", pr.Workflows)
+	if err != nil && pr.Workflows {
+		return pipeline.Published{}, fmt.Errorf("the change touches .github/workflows/, which only a token with the App's workflows permission may push (see app.yml): %w", err)
+	}
 	if err != nil {
 		return pipeline.Published{}, err
 	}
@@ -246,9 +249,9 @@ func reviewersFor(requester string, configured []string, bot string) []string {
 }
 
 // token makes an installation token limited to the task's repository and
-// to reading or writing its contents: git on the host uses it, for one
-// fetch or one push.
-func (g *GitHub) token(ctx context.Context, t *tasks.Task, access string) (string, error) {
+// to reading or writing its contents, and its workflows when asked: git on
+// the host uses it, for one fetch or one push.
+func (g *GitHub) token(ctx context.Context, t *tasks.Task, access string, workflows bool) (string, error) {
 	transport, err := ghinstallation.New(http.DefaultTransport, g.App.App.IntegrationID, t.InstallationID, []byte(g.App.App.PrivateKey))
 	if err != nil {
 		return "", fmt.Errorf("installation token: %w", err)
@@ -258,6 +261,9 @@ func (g *GitHub) token(ctx context.Context, t *tasks.Task, access string) (strin
 	transport.InstallationTokenOptions = &github.InstallationTokenOptions{
 		Repositories: []string{name},
 		Permissions:  &github.InstallationPermissions{Contents: &access},
+	}
+	if workflows {
+		transport.InstallationTokenOptions.Permissions.Workflows = &access
 	}
 	token, err := transport.Token(ctx)
 	if err != nil {

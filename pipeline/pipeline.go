@@ -103,6 +103,10 @@ type PullRequest struct {
 	Draft     bool
 	Labels    []string
 	Reviewers []string
+	// Workflows says the change touches .github/workflows/, which GitHub
+	// lets a push change only with the App's workflows permission. (Only a
+	// repository that unprotects the path gets this far.)
+	Workflows bool
 }
 
 // Published is where the change went.

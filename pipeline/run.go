@@ -99,6 +99,8 @@ type run struct {
 	start   string // the commit the branch starts from
 	title   string // the issue's
 	prompt  string
+	// workflows says the checked change touches .github/workflows/.
+	workflows bool
 }
 
 // execute runs the steps and says how the attempt ended.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/oneshot-dev/oneshot/config"
@@ -95,6 +96,7 @@ func (r *run) publish(ctx context.Context, head string) error {
 		Draft:     r.cfg.PullRequest.Draft,
 		Labels:    r.cfg.PullRequest.Labels,
 		Reviewers: r.cfg.PullRequest.Reviewers,
+		Workflows: r.workflows,
 	})
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -137,6 +139,7 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return fail("refused: the change touches protected paths", findingList(found)+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
+	r.workflows = slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, config.DefaultProtectedWorkflows) })
 	diff, err := r.co.Repo.TextDiff(ctx, from, head)
 	if errors.Is(err, workspace.ErrTooLarge) {
 		return fail(fmt.Sprintf("refused: the change is too large to review (its diff is over %d MB)", workspace.MaxDiff>>20), "")

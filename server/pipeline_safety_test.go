@@ -52,6 +52,37 @@ func TestChangesThatMustNotShipAreRefused(t *testing.T) {
 	}
 }
 
+func TestAWorkflowChangeARepositoryAllowsShipsOnlyWithTheAppsWorkflowsPermission(t *testing.T) {
+	t.Parallel()
+	script := goodAgent + "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/ci.yml\n"
+	unprotected := testConfig(0) + "protected_paths: [.github/oneshot.yml]\n"
+
+	t.Run("granted", func(t *testing.T) {
+		t.Parallel()
+		b := pipelineBundle(t, script, unprotected)
+		b.gh.GrantApp("workflows", "write")
+		run := b.runTask(t)
+		if run.Conclusion != "success" {
+			t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+		}
+		prs := b.gh.PullRequests(b.repo)
+		if len(prs) != 1 || b.gh.FileAt(t, b.repo, prs[0].HeadSHA, ".github/workflows/ci.yml") != "on: push\n" {
+			t.Fatalf("pull requests %+v", prs)
+		}
+	})
+	t.Run("not granted", func(t *testing.T) {
+		t.Parallel()
+		b := pipelineBundle(t, script, unprotected)
+		run := b.runTask(t)
+		if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "the App's workflows permission") {
+			t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+		}
+		if branches := b.gh.Branches(t, b.repo); len(branches) != 1 {
+			t.Fatalf("something was pushed: %v", branches)
+		}
+	})
+}
+
 func TestOnlyTheAgentsFinalFilesShipInOneCommitOfTheBots(t *testing.T) {
 	t.Parallel()
 	// The agent commits as someone else, and adds a key in one commit to

@@ -195,6 +195,12 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *call) {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	for scope, level := range req.Permissions {
+		if rank[level] == 0 || rank[level] > rank[s.appPermissions[scope]] {
+			writeError(w, http.StatusUnprocessableEntity, "The permissions requested are not granted to this installation.")
+			return
+		}
+	}
 	tok := &Token{
 		Value:          "ghs_" + randomText(36),
 		InstallationID: id,
@@ -318,6 +324,21 @@ func (s *Server) installationJSON(id int64) map[string]any {
 		"permissions":          defaultPermissions(),
 		"access_tokens_url":    s.APIURL() + "app/installations/" + strconv.FormatInt(id, 10) + "/access_tokens",
 	}
+}
+
+// rank orders permission levels; an unknown level ranks 0.
+var rank = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+// mayChangeWorkflows says whether a push with tok may change files under
+// .github/workflows/, which GitHub allows an App's token only with the
+// workflows permission.
+func (s *Server) mayChangeWorkflows(tok *Token) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tok.Permissions == nil {
+		return rank[s.appPermissions["workflows"]] >= rank["write"]
+	}
+	return rank[tok.Permissions["workflows"]] >= rank["write"]
 }
 
 // defaultPermissions are what the App is installed with, and so what a

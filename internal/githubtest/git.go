@@ -86,6 +86,9 @@ func createBareRepo(root, owner, name, src, scratch string) (string, error) {
 	if _, err := bareGit(dir, "config", "http.receivepack", "true"); err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "hooks", "pre-receive"), []byte(preReceive), 0o755); err != nil {
+		return "", err
+	}
 	env := gitEnv(append(fixedIdentity,
 		"GIT_DIR="+dir, "GIT_WORK_TREE="+src, "GIT_INDEX_FILE="+filepath.Join(scratch, "index"))...)
 	if _, err := runGit(env, "add", "--all"); err != nil {
@@ -96,6 +99,27 @@ func createBareRepo(root, owner, name, src, scratch string) (string, error) {
 	}
 	return dir, nil
 }
+
+// workflowsHeader tells the pre-receive hook that the pusher's token may
+// change workflows.
+const workflowsHeader = "X-Githubtest-Workflows"
+
+// preReceive refuses, as GitHub does, a push by a token without the
+// workflows permission of commits that change .github/workflows/.
+const preReceive = `#!/bin/sh
+[ "$HTTP_X_GITHUBTEST_WORKFLOWS" = write ] && exit 0
+zero=0000000000000000000000000000000000000000
+while read -r old new ref; do
+	[ "$new" = "$zero" ] && continue
+	if [ "$old" = "$zero" ]; then range="$new --not --all"; else range="$old..$new"; fi
+	for commit in $(git rev-list $range); do
+		if git diff-tree --no-commit-id --name-only -r --root "$commit" | grep -q '^\.github/workflows/'; then
+			echo "refusing to allow a GitHub App to create or update workflow without \` + "`" + `workflows\` + "`" + ` permission" >&2
+			exit 1
+		fi
+	done
+done
+`
 
 // writeFiles writes files (path to content) below dir.
 func writeFiles(dir string, files map[string]string) error {
@@ -169,6 +193,11 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, path string) {
 	// every request header.
 	r = r.Clone(r.Context())
 	r.Header.Del("Authorization")
+	// The pre-receive hook reads this, as HTTP_X_GITHUBTEST_WORKFLOWS.
+	r.Header.Del(workflowsHeader)
+	if push && s.mayChangeWorkflows(tok) {
+		r.Header.Set(workflowsHeader, "write")
+	}
 	if r.Method == http.MethodPost && strings.HasSuffix(path, "/git-receive-pack") {
 		s.recordPush(repo, func() { s.git.ServeHTTP(w, r) })
 		return

@@ -55,6 +55,7 @@ type Server struct {
 	mu              sync.Mutex
 	nextID          int64
 	installations   map[int64]bool
+	appPermissions  map[string]string // what the App was granted, for every installation
 	tokens          []*Token
 	tokenIndex      map[string]*Token
 	users           map[string]*user // by lower-case login
@@ -97,6 +98,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		tokenLifetime:   DefaultTokenLifetime,
 		nextID:          1,
 		installations:   map[int64]bool{},
+		appPermissions:  defaultPermissions(),
 		tokenIndex:      map[string]*Token{},
 		users:           map[string]*user{},
 		repos:           map[string]*Repo{},
@@ -120,6 +122,14 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.http = httptest.NewServer(s)
 	t.Cleanup(s.http.Close)
 	return s
+}
+
+// GrantApp grants the App a permission beyond the defaults, as an
+// operator who adds it to app.yml does: GrantApp("workflows", "write").
+func (s *Server) GrantApp(scope, level string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appPermissions[scope] = level
 }
 
 // URL is the root of the fake, such as http://127.0.0.1:41234, without a
