@@ -32,6 +32,9 @@ const (
 	// finishTimeout bounds the final report, which runs after the
 	// attempt's own context may have ended.
 	finishTimeout = 2 * time.Minute
+	// handBackTimeout bounds it for an attempt handed back at a shutdown,
+	// which the bot is waiting on to exit; the next process reports anew.
+	handBackTimeout = 20 * time.Second
 	// checkoutTimeout and takeTimeout bound the pipeline's own git work in
 	// the sandbox: checking out the bundle it brought in, and staging and
 	// bundling the agent's files to take out. Either is seconds of work.
@@ -72,7 +75,11 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 // finish shows the attempt's end, even when ctx is over.
 func (r *run) finish(ctx context.Context, out Outcome) {
 	r.report.Final = &out
-	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	timeout := finishTimeout
+	if out.State == tasks.Queued {
+		timeout = handBackTimeout
+	}
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	r.reporter.Finish(finishCtx, r.report.clone())
 }

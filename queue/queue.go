@@ -40,6 +40,9 @@ const (
 	// handBackGrace is what an attempt gets beyond its deadline to record
 	// how it ended before River cancels it.
 	handBackGrace = time.Minute
+	// stopWait is what workers still stopping when a shutdown's timeout
+	// ends get beyond it, to record their hand-back.
+	stopWait = time.Minute
 	// pollInterval is how often workers look for new jobs; SQLite and
 	// database/sql have no notifications, so this bounds the wait.
 	pollInterval = 100 * time.Millisecond
@@ -134,7 +137,7 @@ func (q *Queue) Start(ctx context.Context) error {
 
 // Shutdown stops taking work and hands running attempts back to the queue,
 // so that the next process to start runs them; it does not drop them. It
-// returns when every worker has stopped, or when ctx ends.
+// returns when every worker has stopped, or stopWait after ctx ends.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.stopping.Store(true)
 	if q.stopForwarding != nil {
@@ -147,7 +150,20 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		r.cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
-	return q.river.Stop(ctx)
+	if q.river.Stop(ctx) == nil {
+		return nil
+	}
+	// Workers are still at it: attempts recording their hand-back, which
+	// must reach the database before it closes or the attempt waits for
+	// River's rescue, or an intake. They get stopWait more, the intakes
+	// cancelled (River tries them again at the next start).
+	q.cfg.Logger.Warn().Dur("wait", stopWait).Msg("Workers are still stopping; waiting for them a little longer.")
+	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+	defer cancel()
+	if err := q.river.StopAndCancel(wait); err != nil {
+		return fmt.Errorf("stop the queue: workers still running %v after the shutdown timeout: %w", stopWait, err)
+	}
+	return nil
 }
 
 // Create records a new task and queues its first attempt, in one

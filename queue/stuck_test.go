@@ -361,3 +361,61 @@ func (w lineWatcher) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func TestAHandBackSlowerThanTheShutdownTimeoutIsRecorded(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		db, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runner := &unwindingRunner{started: make(chan struct{}), unwind: 2 * time.Second}
+		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: idle{}, Runner: runner,
+			Notifier: &eventNotifier{changed: make(chan struct{}, 1)}, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		<-runner.started
+		// The attempt takes longer to wind down (a sandbox to remove, a
+		// slow GitHub) than the shutdown's timeout; then the database
+		// closes, as the server's shutdown does.
+		stop, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := q.Shutdown(stop); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+
+		again, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		got, err := again.Get(context.Background(), task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != tasks.Queued {
+			t.Fatalf("after the shutdown the task is %s, want queued for the next process", got.State)
+		}
+	})
+}
+
+// unwindingRunner runs until it is stopped, then takes unwind to end.
+type unwindingRunner struct {
+	started chan struct{}
+	unwind  time.Duration
+}
+
+func (r *unwindingRunner) Run(ctx context.Context, _ *tasks.Task) (tasks.State, string, error) {
+	close(r.started)
+	<-ctx.Done()
+	time.Sleep(r.unwind)
+	return "", "", ctx.Err()
+}
