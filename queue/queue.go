@@ -40,6 +40,10 @@ const (
 	// handBackGrace is what an attempt gets beyond its deadline to record
 	// how it ended before River cancels it.
 	handBackGrace = time.Minute
+	// rescueMargin is how long after its deadline a job still running is
+	// taken for one whose process died: more than winding down and
+	// recording the end take.
+	rescueMargin = 8 * time.Minute
 	// stopWait is what workers still stopping when a shutdown's timeout
 	// ends get beyond it, to record their hand-back.
 	stopWait = time.Minute
@@ -109,8 +113,12 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		FetchPollInterval: pollInterval,
 		FetchCooldown:     pollInterval / 2,
 		// A job still "running" well past any deadline belonged to a
-		// process that died: rescue it, so the attempt resumes.
-		RescueStuckJobsAfter: cfg.TaskTimeout + 2*handBackGrace,
+		// process that died: rescue it, so the attempt resumes. Past its
+		// deadline, counted from the same moment, a live attempt may
+		// still be winding down (its sandbox removed, its end reported:
+		// the pipeline's two minutes) and recording its end (endTimeout);
+		// rescued before then, it would run twice at once.
+		RescueStuckJobsAfter: cfg.TaskTimeout + rescueMargin,
 		Logger:               slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
 	})
 	if err != nil {

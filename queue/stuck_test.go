@@ -202,7 +202,8 @@ func (n *eventNotifier) wait(t *testing.T, id string, state tasks.State) tasks.E
 func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		// Attempts have a minute, so River rescues a job running for
-		// more than three, where its default would wait an hour.
+		// more than nine (the minute and rescueMargin), where its default
+		// would wait an hour.
 		q, runner, notifier := recordingQueue(t, url)
 		ctx := context.Background()
 		ago := func(minutes int) string {
@@ -217,9 +218,9 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 				WHERE args ->> 'task_id' = $1`, task.ID)
 			return task
 		}
-		// A process died ten minutes into an attempt; another started one
-		// two minutes ago, and may still be within its deadline.
-		dead, young := started(1, 10), started(2, 2)
+		// A process died twenty minutes into an attempt; another started
+		// one two minutes ago, and may still be winding it down.
+		dead, young := started(1, 20), started(2, 2)
 		startQueue(t, q)
 
 		notifier.wait(t, dead.ID, tasks.Succeeded)
@@ -299,9 +300,9 @@ func TestACancelAnsweredWhileNoProcessRanTheAttemptHolds(t *testing.T) {
 		q, runner, notifier := recordingQueue(t, url)
 		task := runningTask(t, q, 1)
 		// The process running it died long ago; River will rescue the job.
-		ago := "datetime('now', '-10 minutes')"
+		ago := "datetime('now', '-20 minutes')"
 		if strings.HasPrefix(url, "postgres") {
-			ago = "now() - interval '10 minutes'"
+			ago = "now() - interval '20 minutes'"
 		}
 		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = `+ago+` WHERE kind = $1`, attemptArgs{}.Kind())
 		if ok, err := q.Cancel(context.Background(), task.ID, "octocat"); !ok || err != nil {
@@ -418,4 +419,62 @@ func (r *unwindingRunner) Run(ctx context.Context, _ *tasks.Task) (tasks.State, 
 	<-ctx.Done()
 	time.Sleep(r.unwind)
 	return "", "", ctx.Err()
+}
+
+func TestAnAttemptsDeadlineCountsFromWhenItsJobWasTaken(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		db, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		// GitHub is slow to take the attempt's start; the runner sees the
+		// deadline it was given.
+		deadlines := make(chan time.Time, 1)
+		runner := runnerFunc(func(ctx context.Context, _ *tasks.Task) (tasks.State, string, error) {
+			deadline, _ := ctx.Deadline()
+			deadlines <- deadline
+			return tasks.Succeeded, "", nil
+		})
+		notifier := &slowNotifier{eventNotifier: eventNotifier{changed: make(chan struct{}, 1)}, delay: 2 * time.Second}
+		const timeout = time.Hour
+		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: timeout, Intake: idle{}, Runner: runner, Notifier: notifier,
+			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+		if err := q.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		startQueue(t, q)
+		deadline := <-deadlines
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		var taken time.Time
+		if err := db.sql.QueryRowContext(context.Background(), `SELECT attempted_at FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&taken); err != nil {
+			t.Fatal(err)
+		}
+		// The start's two seconds with GitHub came out of the hour.
+		if d := deadline.Sub(taken.Add(timeout)); d < -time.Second || d > time.Second {
+			t.Fatalf("the deadline is %v after the job was taken, want %v", deadline.Sub(taken), timeout)
+		}
+	})
+}
+
+type runnerFunc func(context.Context, *tasks.Task) (tasks.State, string, error)
+
+func (f runnerFunc) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) { return f(ctx, t) }
+
+// slowNotifier takes delay to show that an attempt started, as a slow or
+// rate-limited GitHub does.
+type slowNotifier struct {
+	eventNotifier
+	delay time.Duration
+}
+
+func (n *slowNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
+	if e.State == tasks.Running {
+		time.Sleep(n.delay)
+	}
+	n.eventNotifier.Changed(ctx, t, e)
 }

@@ -128,9 +128,18 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	}
 	log.Info().Msg("Attempt started.")
 
-	state, detail := q.runAttempt(ctx, t, log)
+	// The task's time counts from when this process took the job, the
+	// time River's rescue counts from too, whatever the start's report
+	// to GitHub cost.
+	picked := time.Now()
+	if job.AttemptedAt != nil {
+		picked = *job.AttemptedAt
+	}
+	state, detail := q.runAttempt(ctx, t, picked.Add(q.cfg.TaskTimeout), log)
 	// Record the end even when ctx is over: that is when it matters most.
-	if err := q.recordEnd(context.WithoutCancel(ctx), t, state, detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
+	if err := q.recordEnd(end, t, state, detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
 	log.Info().Str("state", string(state)).Str("detail", detail).Msg("Attempt ended.")
@@ -141,8 +150,12 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	return nil
 }
 
-// recordEndFor bounds how long recordEnd tries.
-const recordEndFor = time.Minute
+// recordEndFor bounds how long recordEnd tries; endTimeout, the end's
+// recording and its report to GitHub together.
+const (
+	recordEndFor = time.Minute
+	endTimeout   = 3 * time.Minute
+)
 
 // recordEnd records how an attempt ended, trying again for a while when
 // the database fails. The attempt is over, its pull request perhaps open:
@@ -168,10 +181,10 @@ var errPanicked = errors.New("the attempt stopped on an internal error in the bo
 
 // runAttempt runs the runner under the attempt's deadline and cancel, and
 // says how the attempt ended. tasks.Queued means it was handed back at shutdown.
-func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, log zerolog.Logger) (tasks.State, string) {
+func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Time, log zerolog.Logger) (tasks.State, string) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	runCtx, stop := context.WithTimeoutCause(runCtx, q.cfg.TaskTimeout, tasks.ErrDeadline)
+	runCtx, stop := context.WithDeadlineCause(runCtx, deadline, tasks.ErrDeadline)
 	defer stop()
 
 	q.mu.Lock()
