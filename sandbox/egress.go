@@ -124,7 +124,7 @@ func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	}
 	// The proxy dials from the bot's host: the host's own public addresses
 	// would reach the bot itself and its neighbours on them.
-	for _, prefix := range hostAddresses() {
+	for _, prefix := range append(hostAddresses(), specialPurpose...) {
 		cfg.DenyRanges = append(cfg.DenyRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
 	}
 	cfg.RejectResponseHandlerWithCtx = p.rejected
@@ -310,6 +310,16 @@ func (r pinnedResolver) LookupIP(ctx context.Context, network, host string) ([]n
 
 func (r pinnedResolver) LookupPort(ctx context.Context, network, service string) (int, error) {
 	return net.DefaultResolver.LookupPort(ctx, network, service)
+}
+
+// specialPurpose are addresses that look public but reach a cloud host's
+// own services or nothing on the internet, refused like private ones.
+var specialPurpose = []netip.Prefix{
+	netip.MustParsePrefix("168.63.129.16/32"), // Azure's WireServer, the VM's agent and DNS
+	netip.MustParsePrefix("192.0.0.0/24"),     // IETF protocol assignments; Oracle Cloud's metadata is 192.0.0.192
+	netip.MustParsePrefix("0.0.0.0/8"),        // "this network"
+	netip.MustParsePrefix("198.18.0.0/15"),    // benchmarking, used inside networks
+	netip.MustParsePrefix("240.0.0.0/4"),      // reserved
 }
 
 // hostAddresses are this host's global unicast addresses, each as a

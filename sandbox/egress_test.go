@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -212,5 +215,26 @@ func TestARefusedHostLongerThanDNSAllowsIsCut(t *testing.T) {
 	}
 	if len(r[0].Host) > maxHostName+len(":65535…") || !strings.Contains(r[0].Reason, "longer than DNS allows") {
 		t.Errorf("refusal of %d bytes for %q, want at most %d for a name longer than DNS allows", len(r[0].Host), r[0].Reason, maxHostName+len(":65535…"))
+	}
+}
+
+func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
+	for _, addr := range []string{"168.63.129.16", "192.0.0.192", "198.18.0.1"} {
+		t.Run(addr, func(t *testing.T) {
+			// Pinned without the loopback allowance; whatever the proxy
+			// dials is caught here, before a packet is sent.
+			p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}},
+				limits{hosts: map[string]netip.Addr{"allowed.test": netip.MustParseAddr(addr)}}, newMasker(nil))
+			t.Cleanup(p.close)
+			var dialed atomic.Bool
+			p.transport.DialContext = func(context.Context, string, string) (net.Conn, error) {
+				dialed.Store(true)
+				return nil, errors.New("no dialing in this test")
+			}
+			resp := askProxy(t, p, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n\r\n")
+			if resp.StatusCode != http.StatusForbidden || dialed.Load() {
+				t.Fatalf("status %d, dialed %v; want 403 before any dial", resp.StatusCode, dialed.Load())
+			}
+		})
 	}
 }
