@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"fmt"
-	"net/http"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"

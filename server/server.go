@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
@@ -34,10 +37,19 @@ const WebhookPath = githubapp.DefaultWebhookRoute
 // and gives up on it after 10 seconds, so a client slower than these is not
 // GitHub and must not hold a connection or memory.
 const (
-	// maxWebhookBody is GitHub's cap on a webhook payload, 25 MB. The
-	// dispatcher reads a whole body before it checks the signature, so
-	// the cap bounds what anyone may make the bot read.
-	maxWebhookBody = 25 << 20
+	// maxWebhookBody bounds a webhook payload. The dispatcher reads a
+	// whole body before it checks the signature, so the cap bounds what
+	// anyone may make the bot read. GitHub's own cap is 25 MB, but the
+	// events the bot takes hold a few texts of at most 65,536 characters
+	// each (an issue, a comment, a check run's output) and some objects:
+	// at most a few megabytes, escaped.
+	maxWebhookBody = 8 << 20
+	// maxWebhookReads is how many webhook bodies are read at once, so
+	// that the memory they take stays bounded whoever sends them; more
+	// wait up to admitWait, then get 503. GitHub sends few at a time, each
+	// read in milliseconds.
+	maxWebhookReads = 8
+	admitWait       = 2 * time.Second
 	// readHeaderTimeout bounds a slow client's headers.
 	readHeaderTimeout = 10 * time.Second
 	// readTimeout bounds the whole request, body included.
@@ -155,7 +167,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
 		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
-	mux.Handle("POST "+WebhookPath, http.MaxBytesHandler(dispatcher, maxWebhookBody))
+	mux.Handle("POST "+WebhookPath, admitWebhooks(http.MaxBytesHandler(dispatcher, maxWebhookBody)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /tasks/{id}", s.taskPage)
@@ -243,6 +255,36 @@ func newHTTPServer(handler http.Handler) *http.Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 	}
+}
+
+// admitWebhooks stands before the dispatcher. What is plainly not a
+// delivery, a body that is not JSON or comes without a SHA-256 signature,
+// is refused unread; and at most maxWebhookReads bodies are read at once.
+func admitWebhooks(next http.Handler) http.Handler {
+	reading := make(chan struct{}, maxWebhookReads)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media != "application/json" {
+			http.Error(w, "a webhook delivery is JSON", http.StatusUnsupportedMediaType)
+			return
+		}
+		if !strings.HasPrefix(r.Header.Get(github.SHA256SignatureHeader), "sha256=") {
+			http.Error(w, "missing signature", http.StatusBadRequest)
+			return
+		}
+		wait := time.NewTimer(admitWait)
+		defer wait.Stop()
+		select {
+		case reading <- struct{}{}:
+			defer func() { <-reading }()
+		case <-wait.C:
+			zerolog.Ctx(r.Context()).Warn().Msg("Refused a webhook: too many being read at once.")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		case <-r.Context().Done():
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // webhookError answers 413 for a body over maxWebhookBody, which the
