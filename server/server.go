@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /tasks/{id}", s.taskPage)
-	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(mux))
+	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(guarded(mux)))
 	log.Info().Str("bot", botLogin).Str("database", db.Dialect()).Msg("The bot is configured.")
 	return s, nil
 }
@@ -257,6 +257,21 @@ func newHTTPServer(handler http.Handler) *http.Server {
 	}
 }
 
+// guarded sets on every answer what keeps it where it was asked for: the
+// task pages are public to whoever has their address, so no cache keeps
+// them, no search engine indexes them, no other site frames them, and no
+// browser runs or sniffs anything in them.
+func guarded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Robots-Tag", "noindex")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // admitWebhooks stands before the dispatcher. What is plainly not a
 // delivery, a body that is not JSON or comes without a SHA-256 signature,
 // is refused unread; and at most maxWebhookReads bodies are read at once.
@@ -340,7 +355,6 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	fmt.Fprintf(w, "task %s: %s#%d, attempt %d, %s\n\n", t.ID, t.Repo, t.Issue, t.Attempt, t.State)
 	for _, e := range history {
 		fmt.Fprintf(w, "%s  attempt %d  %-9s  %s %s\n", e.At.UTC().Format(time.RFC3339), e.Attempt, e.State, e.Actor, e.Detail)

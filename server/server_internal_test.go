@@ -90,3 +90,18 @@ func TestOnlySoManyWebhookBodiesAreReadAtOnce(t *testing.T) {
 		t.Fatalf("status %d once the others were read", status)
 	}
 }
+
+func TestEveryAnswerIsKeptFromCachesSearchEnginesAndOtherSites(t *testing.T) {
+	rec := httptest.NewRecorder()
+	guarded(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/tasks/t0000000000000000", nil))
+	for header, want := range map[string]string{
+		"Cache-Control":           "no-store",
+		"X-Robots-Tag":            "noindex",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options":  "nosniff",
+	} {
+		if got := rec.Header().Get(header); got != want {
+			t.Errorf("%s: %q, want %q", header, got, want)
+		}
+	}
+}
