@@ -463,7 +463,9 @@ func TestAnAttemptsDeadlineCountsFromWhenItsJobWasTaken(t *testing.T) {
 
 type runnerFunc func(context.Context, *tasks.Task) (tasks.State, string, error)
 
-func (f runnerFunc) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) { return f(ctx, t) }
+func (f runnerFunc) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
+	return f(ctx, t)
+}
 
 // slowNotifier takes delay to show that an attempt started, as a slow or
 // rate-limited GitHub does.
