@@ -39,7 +39,7 @@ const (
 	DefaultGitHubV4APIURL = "https://api.github.com/graphql"
 )
 
-// Server is the HTTP server that receives webhooks and serves the dashboard.
+// Server is the HTTP server that receives webhooks and serves task pages and health checks.
 type Server struct {
 	// Listen is the address to listen on, as in ":8080" or "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
