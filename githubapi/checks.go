@@ -61,7 +61,7 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 	if err != nil && mayHaveHappened(err) {
 		// It may have been made: a caller that tried again would make a
 		// second, left queued for good.
-		if id := r.findCheckRun(ctx, headSHA, taskID); id != 0 {
+		if id := r.findCheckRun(ctx, headSHA, taskID, attempt); id != 0 {
 			return id, nil
 		}
 	}
@@ -71,9 +71,10 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 	return run.GetID(), nil
 }
 
-// findCheckRun returns the ID of the task's check run on headSHA that has
-// not concluded, or 0.
-func (r *Repo) findCheckRun(ctx context.Context, headSHA, taskID string) int64 {
+// findCheckRun returns the ID of the check run of a task's attempt on
+// headSHA that is still queued as made, or 0. An earlier attempt's run may
+// be unconcluded too, its conclusion still being tried: it is not this one.
+func (r *Repo) findCheckRun(ctx context.Context, headSHA, taskID string, attempt int) int64 {
 	runs, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, &github.ListCheckRunsOptions{
 		CheckName: github.String(CheckName), ListOptions: github.ListOptions{PerPage: 100},
 	})
@@ -81,7 +82,8 @@ func (r *Repo) findCheckRun(ctx context.Context, headSHA, taskID string) int64 {
 		return 0
 	}
 	for _, run := range runs.CheckRuns {
-		if run.GetExternalID() == taskID && run.GetStatus() != "completed" {
+		if run.GetExternalID() == taskID && run.GetStatus() == "queued" &&
+			run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, attempt) {
 			return run.GetID()
 		}
 	}

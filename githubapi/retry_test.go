@@ -158,3 +158,30 @@ func TestAForbiddenRequestIsNotRetried(t *testing.T) {
 		t.Fatalf("the GET was sent %d times", n)
 	}
 }
+
+func TestAnEarlierAttemptsUnconcludedCheckRunIsNotTakenForTheNext(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	ctx := context.Background()
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const task = "t0123456789abcdef"
+	// Attempt 1's run is not concluded yet (GitHub failed its conclusion,
+	// which is being tried again) when making attempt 2's fails.
+	first, err := repo.QueueCheckRun(ctx, sha, task, 1, "http://oneshot.test/tasks/"+task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.Fail("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	if second, err := repo.QueueCheckRun(ctx, sha, task, 2, "http://oneshot.test/tasks/"+task); err == nil || second == first {
+		t.Fatalf("attempt 2 took check run %d (attempt 1's is %d), err %v", second, first, err)
+	}
+	// Made despite the error, it is found.
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	second, err := repo.QueueCheckRun(ctx, sha, task, 2, "http://oneshot.test/tasks/"+task)
+	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 2 || second == first {
+		t.Fatalf("attempt 2 has check run %d, %v (attempt 1's is %d); runs %+v", second, err, first, runs)
+	}
+}
