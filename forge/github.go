@@ -5,6 +5,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -170,7 +171,8 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return pipeline.Published{}, fmt.Errorf("refusing to push to %q: oneshot pushes only to its own branches", pr.Branch)
 	}
 	token, err := g.token(ctx, t, "write", pr.Workflows)
-	if err != nil && pr.Workflows {
+	var refused *ghinstallation.HTTPError
+	if pr.Workflows && errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode == http.StatusUnprocessableEntity {
 		return pipeline.Published{}, fmt.Errorf("the change touches .github/workflows/, which only a token with the App's workflows permission may push (see app.yml): %w", err)
 	}
 	if err != nil {
@@ -189,7 +191,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
 	write := func(w githubapi.Write, fn func() error) error { return g.Throttle.Do(ctx, t.ID, w, fn) }
-	if existing != nil {
+	update := func(existing *github.PullRequest) (pipeline.Published, error) {
 		var updated *github.PullRequest
 		err := write(edit, func() (err error) {
 			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
@@ -201,15 +203,23 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		}
 		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
 	}
+	if existing != nil {
+		return update(existing)
+	}
 	var created *github.PullRequest
+	made := false
 	err = write(create, func() (err error) {
-		created, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
+		created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
 			Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
 		})
 		return err
 	})
 	if err != nil {
 		return pipeline.Published{}, err
+	}
+	if !made {
+		// Opened before, by an earlier attempt the list above missed.
+		return update(created)
 	}
 	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber()}
 	// The pull request is open: what GitHub refuses from here on is said

@@ -121,23 +121,26 @@ func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*git
 	return open[0], nil
 }
 
-// OpenPullRequest opens a pull request.
+// OpenPullRequest opens a pull request, and says whether it did.
 //
 // A failure that may have come after GitHub opened it is checked by
 // looking for the open pull request from its head; so is GitHub's answer
 // that one is open already. Either way the caller gets the pull request
-// that is there, not an error beside a pull request nobody mentions.
-func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (*github.PullRequest, error) {
-	made, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
+// that is there, not an error beside a pull request nobody mentions; made
+// is false for one opened before, which the caller may want to update.
+func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (open *github.PullRequest, made bool, err error) {
+	created, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
 	if err != nil && (mayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
-		if open, _ := r.OpenPullRequestFrom(ctx, pr.GetHead(), pr.GetBase()); open != nil {
-			return open, nil
+		if found, _ := r.OpenPullRequestFrom(ctx, pr.GetHead(), pr.GetBase()); found != nil {
+			// After a lost answer it is most likely the one just made;
+			// after a 422, one made before.
+			return found, mayHaveHappened(err), nil
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open a pull request from %s: %w", pr.GetHead(), err)
+		return nil, false, fmt.Errorf("open a pull request from %s: %w", pr.GetHead(), err)
 	}
-	return made, nil
+	return created, true, nil
 }
 
 // isStatus says whether GitHub answered err with status.

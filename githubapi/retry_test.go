@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v62/github"
+
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
 )
@@ -183,5 +185,23 @@ func TestAnEarlierAttemptsUnconcludedCheckRunIsNotTakenForTheNext(t *testing.T) 
 	second, err := repo.QueueCheckRun(ctx, sha, task, 2, "http://oneshot.test/tasks/"+task)
 	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 2 || second == first {
 		t.Fatalf("attempt 2 has check run %d, %v (attempt 1's is %d); runs %+v", second, err, first, runs)
+	}
+}
+
+func TestOpeningAPullRequestOpenedBeforeReturnsItAsNotMadeNow(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	ctx := context.Background()
+	gh.SetBranch(t, fake, "oneshot/issue-1", gh.Head(t, fake, "main"))
+	gh.CommitFiles(t, fake, "oneshot/issue-1", "change", map[string]string{"a.txt": "a\n"})
+	pr := &github.NewPullRequest{Title: github.String("first"), Head: github.String("oneshot/issue-1"), Base: github.String("main")}
+	first, made, err := repo.OpenPullRequest(ctx, pr)
+	if err != nil || !made {
+		t.Fatalf("first: made %v, err %v", made, err)
+	}
+	// GitHub answers 422: one is open from the branch already.
+	again, made, err := repo.OpenPullRequest(ctx, pr)
+	if err != nil || made || again.GetNumber() != first.GetNumber() || len(gh.PullRequests(fake)) != 1 {
+		t.Fatalf("again: #%d made %v, err %v; want #%d found", again.GetNumber(), made, err, first.GetNumber())
 	}
 }

@@ -266,6 +266,14 @@ func (s *Server) Head(t testing.TB, repo *Repo, branch string) string {
 	return sha
 }
 
+// SetBranch points branch at commit, making the branch if need be.
+func (s *Server) SetBranch(t testing.TB, repo *Repo, branch, commit string) {
+	t.Helper()
+	if _, err := bareGit(repo.dir, "update-ref", "refs/heads/"+branch, commit); err != nil {
+		t.Fatalf("set %s %s: %v", repo.FullName, branch, err)
+	}
+}
+
 // CommitFiles commits files (path to content) on top of branch, as
 // someone pushing to it would, and returns the new commit.
 func (s *Server) CommitFiles(t testing.TB, repo *Repo, branch, message string, files map[string]string) string {
