@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,15 +92,24 @@ func checkedHost(ctx context.Context) (string, bool) {
 	return sctx.Decision.OutboundHost, true
 }
 
-// sameHost compares two host:port addresses as DNS does names: without
-// case or a trailing dot.
+// sameHost compares two host:port addresses: names as DNS does, without
+// case or a trailing dot; addresses and ports by value, as 080 is 80.
 func sameHost(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
 	if errA != nil || errB != nil {
 		return false
 	}
-	return pa == pb && strings.EqualFold(strings.TrimSuffix(ha, "."), strings.TrimSuffix(hb, "."))
+	portA, errA := strconv.ParseUint(pa, 10, 16)
+	portB, errB := strconv.ParseUint(pb, 10, 16)
+	if errA != nil || errB != nil || portA != portB {
+		return false
+	}
+	if ipA, err := netip.ParseAddr(ha); err == nil {
+		ipB, err := netip.ParseAddr(hb)
+		return err == nil && ipA.Unmap() == ipB.Unmap()
+	}
+	return strings.EqualFold(strings.TrimSuffix(ha, "."), strings.TrimSuffix(hb, "."))
 }
 
 func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {

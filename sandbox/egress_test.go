@@ -238,3 +238,22 @@ func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestSameHostComparesNamesAddressesAndPortsByValue(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Allowed.Test.:443", "allowed.test:443", true},
+		{"allowed.test:0443", "allowed.test:443", true},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1:80", true},
+		{"allowed.test:443", "allowed.test:444", false},
+		{"allowed.test:443", "other.test:443", false},
+		{"192.0.2.1:80", "allowed.test:80", false},
+		{"allowed.test", "allowed.test:443", false},
+	} {
+		if got := sameHost(tc.a, tc.b); got != tc.same {
+			t.Errorf("sameHost(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
