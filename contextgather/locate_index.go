@@ -123,7 +123,14 @@ func (x *indexer) index(d *doc) {
 			p = passage{}
 		}
 	})
-	if p.length > 0 {
+	switch last := len(d.passages) - 1; {
+	case p.length == 0:
+	case last >= 0 && p.length < passageTerms/2:
+		// A file's few last terms join the passage before them: scored
+		// alone, so short a passage would outscore any function-sized one
+		// for a single word.
+		d.passages[last].merge(p)
+	default:
 		d.passages = append(d.passages, p)
 	}
 	eachDefinition(d.content, func(name []byte) {
@@ -148,6 +155,16 @@ const passageTerms = 400
 type passage struct {
 	tf     map[string]int // nil while it has none of the terms
 	length int
+}
+
+func (p *passage) merge(q passage) {
+	p.length += q.length
+	for t, n := range q.tf {
+		if p.tf == nil {
+			p.tf = map[string]int{}
+		}
+		p.tf[t] += n
+	}
 }
 
 func (p *passage) add(term string) {
