@@ -67,3 +67,21 @@ func TestAConclusionGitHubFailsIsTriedAgainUntilItTakes(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStoppingTheNotifierEndsTheConclusionsTriedInTheBackground(t *testing.T) {
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, -1)
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	stopped := make(chan struct{})
+	go func() {
+		n.notifier.Stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop waited on a conclusion GitHub never takes")
+	}
+}

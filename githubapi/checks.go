@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -105,6 +106,24 @@ type Notifier struct {
 	// ConcludeRetry is the first wait before a conclusion GitHub failed
 	// is tried again; 10 seconds when zero.
 	ConcludeRetry time.Duration
+
+	initOnce, stopOnce sync.Once
+	stopped            chan struct{} // closed by Stop
+	background         sync.WaitGroup
+}
+
+// Stop ends the conclusions being tried again in the background, and
+// waits for them: the bot is stopping.
+func (n *Notifier) Stop() {
+	stopped := n.stopping()
+	n.stopOnce.Do(func() { close(stopped) })
+	n.background.Wait()
+}
+
+// stopping is closed once Stop is called.
+func (n *Notifier) stopping() chan struct{} {
+	n.initOnce.Do(func() { n.stopped = make(chan struct{}) })
+	return n.stopped
 }
 
 // concludeFor bounds how long a conclusion is tried again in the
@@ -153,7 +172,7 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 		// with no Retry button: the conclusion is tried again for a
 		// while, in the background, as the worker goes on.
 		log.Warn().Err(err).Str("state", string(e.State)).Msg("Could not conclude the check run; trying again in the background.")
-		go n.concludeLater(t, update, log)
+		n.background.Go(func() { n.concludeLater(t, update, log) })
 		return
 	}
 	if err != nil {
@@ -177,6 +196,13 @@ func (n *Notifier) update(ctx context.Context, t *tasks.Task, update github.Upda
 func (n *Notifier) concludeLater(t *tasks.Task, update github.UpdateCheckRunOptions, log zerolog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), concludeFor)
 	defer cancel()
+	go func() {
+		select {
+		case <-n.stopping():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	wait := cmp.Or(n.ConcludeRetry, 10*time.Second)
 	for {
 		if sleep(ctx, wait) != nil {

@@ -83,6 +83,7 @@ type Server struct {
 	acceptOnly bool
 	log        zerolog.Logger
 	queue      *queue.Queue
+	notifier   *githubapi.Notifier
 	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
 	handler    http.Handler
 	started    atomic.Bool
@@ -138,12 +139,13 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		TasksPerActorPerHour: cfg.Limits.TasksPerActorPerHour,
 		Logger:               log,
 	}
+	notifier := &githubapi.Notifier{Clients: clients, Logger: log, Throttle: throttle, Progress: progress}
 	work, err := queue.NewQueue(db, queue.Config{
 		Concurrency: cfg.Queue.Concurrency,
 		TaskTimeout: cfg.Queue.TaskTimeout,
 		Intake:      intake,
 		Runner:      runner,
-		Notifier:    &githubapi.Notifier{Clients: clients, Logger: log, Throttle: throttle, Progress: progress},
+		Notifier:    notifier,
 		Logger:      log,
 	})
 	if err != nil {
@@ -163,7 +165,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, notifier: notifier, engine: engine}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
 		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
@@ -208,6 +210,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
 	}
+	s.notifier.Stop()
 	// Workers that did not stop in time may still hold sessions.
 	if s.engine != nil && err == nil {
 		err = s.engine.Close()
