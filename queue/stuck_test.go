@@ -273,14 +273,8 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 			}
 		}
 		notifier := &eventNotifier{changed: make(chan struct{}, 1)}
-		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: idle{}, Runner: runner, Notifier: notifier, Logger: logs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
+		q := newQueue(t, db, time.Minute, runner, notifier, logs)
+		task := createTask(t, q)
 		startQueue(t, q)
 		select {
 		case <-retrying:
@@ -370,15 +364,8 @@ func TestAHandBackSlowerThanTheShutdownTimeoutIsRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 		runner := &unwindingRunner{started: make(chan struct{}), unwind: 2 * time.Second}
-		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: idle{}, Runner: runner,
-			Notifier: &eventNotifier{changed: make(chan struct{}, 1)}, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
+		q := newQueue(t, db, time.Minute, runner, &eventNotifier{changed: make(chan struct{}, 1)}, testLogger(t))
+		task := createTask(t, q)
 		if err := q.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -438,15 +425,8 @@ func TestAnAttemptsDeadlineCountsFromWhenItsJobWasTaken(t *testing.T) {
 		})
 		notifier := &slowNotifier{eventNotifier: eventNotifier{changed: make(chan struct{}, 1)}, delay: 2 * time.Second}
 		const timeout = time.Hour
-		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: timeout, Intake: idle{}, Runner: runner, Notifier: notifier,
-			Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-		if err := q.Create(context.Background(), task); err != nil {
-			t.Fatal(err)
-		}
+		q := newQueue(t, db, timeout, runner, notifier, testLogger(t))
+		task := createTask(t, q)
 		startQueue(t, q)
 		deadline := <-deadlines
 		notifier.wait(t, task.ID, tasks.Succeeded)
@@ -479,4 +459,29 @@ func (n *slowNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event
 		time.Sleep(n.delay)
 	}
 	n.eventNotifier.Changed(ctx, t, e)
+}
+
+// newQueue makes a queue on db with one worker.
+func newQueue(t *testing.T, db *DB, timeout time.Duration, runner tasks.Runner, notifier tasks.Notifier, logs zerolog.Logger) *Queue {
+	t.Helper()
+	q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: timeout, Intake: idle{}, Runner: runner, Notifier: notifier, Logger: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+// testLogger logs warnings and errors to the test.
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+// createTask creates a task on issue 1 of o/r.
+func createTask(t *testing.T, q *Queue) *tasks.Task {
+	t.Helper()
+	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
+	if err := q.Create(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	return task
 }
