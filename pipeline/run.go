@@ -142,7 +142,9 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 			if errors.As(err, &stop) {
 				return stop.outcome
 			}
-			return errorOutcome(step.name, err)
+			// Named by the step that broke, which within verify may
+			// be a fix round.
+			return errorOutcome(r.report.Steps[r.current].Name, err)
 		}
 	}
 	return r.success()
