@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -296,8 +297,11 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		r.mu.Unlock()
 		body := statusComment(r.task.Attempt, rep)
 		if r.task.StatusCommentID != 0 {
-			_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
-			return err
+			_, resp, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
+			if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+				return err
+			}
+			// Someone deleted it: the task's status is shown anew.
 		}
 		c, err := repo.Comment(ctx, r.task.Issue, body)
 		if err != nil {

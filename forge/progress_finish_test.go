@@ -85,3 +85,28 @@ func TestStoppingTheNotifierEndsTheConclusionsTriedInTheBackground(t *testing.T)
 		t.Fatal("Stop waited on a conclusion GitHub never takes")
 	}
 }
+
+func TestADeletedStatusCommentIsWrittenAnew(t *testing.T) {
+	n := newNotifiedIssue(t)
+	r := n.progress.For(n.task)
+	rep := pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}}
+	r.Update(rep)
+	waitForRequest(t, n.gh, "POST", "/repos/acme/widgets/issues/1/comments")
+	status := n.botComments()
+	if len(status) != 1 {
+		t.Fatalf("bot comments %+v", status)
+	}
+	// Someone deletes it while the attempt runs.
+	n.gh.DeleteComment(n.repo, 1, status[0].ID)
+
+	rep.Steps[0].State = pipeline.StepFailed
+	rep.Final = &pipeline.Outcome{State: tasks.Failed, Reason: "setup failed: no network"}
+	r.Finish(t.Context(), rep)
+	var shown bool
+	for _, c := range n.botComments() {
+		shown = shown || (c.ID != status[0].ID && strings.Contains(c.Body, "setup: failed"))
+	}
+	if !shown {
+		t.Fatalf("the status is not shown anew: %+v", n.botComments())
+	}
+}

@@ -75,6 +75,16 @@ func (s *Server) addComment(repo *Repo, st *issueState, id int64, login, body st
 	return cm
 }
 
+// DeleteComment deletes a comment on an issue of repo, as a person may.
+func (s *Server) DeleteComment(repo *Repo, n int, id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.comments, id)
+	if st := repo.issues[n]; st != nil {
+		st.commentIDs = slices.DeleteFunc(st.commentIDs, func(c int64) bool { return c == id })
+	}
+}
+
 // Comments returns the comments on issue n of repo, oldest first.
 func (s *Server) Comments(repo *Repo, n int) []Comment {
 	s.mu.Lock()
