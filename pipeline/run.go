@@ -303,6 +303,10 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 		Phase:   r.report.Steps[r.current].Name,
 		OnEvent: r.onEvent,
 		Timeout: timeout,
+		// The repository's commands must not outlive themselves: a process
+		// left running could read the agent's secrets from its environment
+		// while it runs, or change the code after the checks passed.
+		KillBackground: true,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -40,7 +40,7 @@ if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
 commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
 git update-ref refs/oneshot/out "$commit"
 git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit)
-	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: takeTimeout})
+	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: takeTimeout, KillBackground: true})
 	switch {
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)

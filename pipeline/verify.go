@@ -61,6 +61,8 @@ func (r *run) verify(ctx context.Context) (int, error) {
 			Script: check.Run,
 			Dir:    repoDir,
 			Phase:  r.report.Steps[r.current].Name,
+			// As setup's: see run.exec.
+			KillBackground: true,
 			OnEvent: func(e sandbox.Event) {
 				out.Write(e.Data)
 				r.onEvent(e)

@@ -69,3 +69,25 @@ echo "$ONESHOT_TEST_KEY" > leak.txt
 		t.Fatal("the agent's secret is shown in a log, comment or check run")
 	}
 }
+
+func TestAProcessTheRepositoryLeavesRunningCannotReadTheAgentsSecret(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-test-5ecret-Value-91c2"
+	// Setup, the repository's to write, leaves a process behind that
+	// reads every process's environment, and writes what it finds
+	// reversed, which no masking would recognise; the agent takes a
+	// moment; the check fails if anything was found.
+	config := testConfig(0) + `setup:
+  - (setsid sh -c 'while :; do cat /proc/[0-9]*/environ 2>/dev/null | tr "\0" "\n" | grep "^ONESHOT_TEST_KEY=" | rev >> /tmp/found; sleep 0.05; done' > /dev/null 2>&1 &)
+`
+	config = strings.Replace(config, "    run: "+uuidTests+"\n", "    run: if [ -s /tmp/found ]; then cat /tmp/found; exit 1; fi\n", 1)
+	b := unstartedPipelineBundle(t, goodAgent+"sleep 1\n", config,
+		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
+	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
+	b.srv = b.start(t)
+
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: the setup's process read the agent's environment:\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
