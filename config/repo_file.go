@@ -11,6 +11,12 @@ import (
 // few hundred bytes.
 const MaxRepoFileSize = 64 << 10
 
+// TooLarge is the error of a .github/oneshot.yml of size bytes, more than
+// MaxRepoFileSize.
+func TooLarge(size int64) error {
+	return fmt.Errorf("%s: %d bytes; it may take at most %d (64 KB)", RepoPath, size, MaxRepoFileSize)
+}
+
 // ParseRepo reads a repository's .github/oneshot.yml over DefaultRepo. It
 // is strict: an unknown key, a value of the wrong type and an invalid value
 // are all errors, every one reported at once, one a line, each naming its
@@ -19,7 +25,7 @@ const MaxRepoFileSize = 64 << 10
 func ParseRepo(data []byte) (Repo, error) {
 	repo := DefaultRepo()
 	if len(data) > MaxRepoFileSize {
-		return repo, fmt.Errorf("%s: %d KB; it may take at most %d KB", RepoPath, len(data)>>10, MaxRepoFileSize>>10)
+		return repo, TooLarge(int64(len(data)))
 	}
 	doc, second, err := oneDocument(RepoPath, data)
 	switch {

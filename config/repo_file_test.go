@@ -254,7 +254,7 @@ func TestARepoFileThatExpandsPastItsBoundIsRefusedQuickly(t *testing.T) {
 
 func TestALargeRepoFileIsRefused(t *testing.T) {
 	data := "verify:\n" + strings.Repeat("  - go test ./...\n", MaxRepoFileSize/16)
-	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "at most 64 KB") {
+	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "73736 bytes; it may take at most 65536 (64 KB)") {
 		t.Fatalf("err = %v", err)
 	}
 }

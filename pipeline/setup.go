@@ -28,7 +28,7 @@ func (r *run) setup(ctx context.Context) error {
 	if r.files, err = ExportTree(ctx, r.co, r.co.Base); err != nil {
 		return fmt.Errorf("read the code: %w", err)
 	}
-	if err := r.loadConfig(); err != nil {
+	if err := r.loadConfig(ctx); err != nil {
 		return err
 	}
 	if r.cfg.Timeout > 0 { // a repository may ask for less time than the operator gives
@@ -102,7 +102,7 @@ git config user.email %[6]s`, repoDir, inBundle, sandbox.Quote(r.branch), r.star
 // loadConfig reads the repository's configuration from the base commit
 // on the default branch, never from the task's branch, so that a task
 // cannot change its own rules.
-func (r *run) loadConfig() error {
+func (r *run) loadConfig(ctx context.Context) error {
 	if r.co.Config != nil {
 		cfg, err := config.ParseRepo(r.co.Config)
 		if err != nil {
@@ -111,6 +111,18 @@ func (r *run) loadConfig() error {
 		r.cfg = cfg
 		r.report.Notes = []string{"Settings from the configuration given instead of " + config.RepoPath + "."}
 		return nil
+	}
+	// The export holds only regular files of a sane size: one that is not
+	// there may still be in the tree, and must not pass for absent, which
+	// would put detected settings, and default protections, in its place.
+	mode, size, found, err := r.co.Repo.Entry(ctx, r.co.Base, config.RepoPath)
+	switch {
+	case err != nil:
+		return err
+	case found && mode != "100644" && mode != "100755":
+		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", "oneshot reads its settings only from a file in the default branch's tree.")
+	case found && size > config.MaxRepoFileSize:
+		return fail(config.RepoPath+" has problems, so nothing ran", config.TooLarge(size).Error())
 	}
 	cfg, notes, err := RepoConfig(r.files, r.co.DefaultBranch)
 	if err != nil {

@@ -83,6 +83,22 @@ func TestAWorkflowChangeARepositoryAllowsShipsOnlyWithTheAppsWorkflowsPermission
 	})
 }
 
+func TestASettingsFileThatIsALinkIsRefusedNotTakenForAbsent(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, "")
+	// The settings the link leads to would protect secrets/; detected
+	// settings in their place would not.
+	b.gh.CommitFiles(t, b.repo, "main", "Shared settings", map[string]string{"shared/oneshot.yml": testConfig(0) + "protected_paths: [secrets/]\n"})
+	b.gh.CommitLinks(t, b.repo, "main", "Link the settings", map[string]string{".github/oneshot.yml": "../shared/oneshot.yml"})
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "is not a plain file") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+}
+
 func TestOnlyTheAgentsFinalFilesShipInOneCommitOfTheBots(t *testing.T) {
 	t.Parallel()
 	// The agent commits as someone else, and adds a key in one commit to

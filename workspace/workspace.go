@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -78,6 +79,24 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 		return "", fmt.Errorf("merge base of %s and %s: %w", a, b, err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// Entry describes path in a commit's tree: its mode, as git writes it
+// ("100644" for a file, "120000" for a link), and its size. found is false
+// when the tree has no such path.
+func (r *Repo) Entry(ctx context.Context, rev, path string) (mode string, size int64, found bool, err error) {
+	out, err := r.git(ctx, Auth{}, "ls-tree", "-l", "--full-tree", rev, "--", path)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("look for %s at %s: %w", path, rev, err)
+	}
+	// <mode> SP <type> SP <object> SP+ <size> TAB <path>
+	info, _, ok := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	fields := strings.Fields(info)
+	if !ok || len(fields) != 4 {
+		return "", 0, false, nil
+	}
+	size, _ = strconv.ParseInt(fields[3], 10, 64) // "-" for a directory or a submodule
+	return fields[0], size, true, nil
 }
 
 // SetRef points a ref at a commit.

@@ -278,6 +278,19 @@ func (s *Server) SetBranch(t testing.TB, repo *Repo, branch, commit string) {
 // someone pushing to it would, and returns the new commit.
 func (s *Server) CommitFiles(t testing.TB, repo *Repo, branch, message string, files map[string]string) string {
 	t.Helper()
+	return s.commit(t, repo, branch, message, "100644", files)
+}
+
+// CommitLinks commits symbolic links (path to target) on top of branch,
+// and returns the new commit.
+func (s *Server) CommitLinks(t testing.TB, repo *Repo, branch, message string, links map[string]string) string {
+	t.Helper()
+	return s.commit(t, repo, branch, message, "120000", links)
+}
+
+// commit commits blobs of mode (path to content) on top of branch.
+func (s *Server) commit(t testing.TB, repo *Repo, branch, message, mode string, blobs map[string]string) string {
+	t.Helper()
 	scratch := t.TempDir()
 	env := gitEnv(append(fixedIdentity, "GIT_DIR="+repo.dir, "GIT_INDEX_FILE="+filepath.Join(scratch, "index"))...)
 	git := func(args ...string) string {
@@ -289,12 +302,12 @@ func (s *Server) CommitFiles(t testing.TB, repo *Repo, branch, message string, f
 	}
 	parent := s.Head(t, repo, branch)
 	git("read-tree", parent)
-	for name, content := range files {
+	for name, content := range blobs {
 		file := filepath.Join(scratch, "blob")
 		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		git("update-index", "--add", "--cacheinfo", "100644,"+git("hash-object", "-w", file)+","+name)
+		git("update-index", "--add", "--cacheinfo", mode+","+git("hash-object", "-w", file)+","+name)
 	}
 	commit := git("commit-tree", git("write-tree"), "-p", parent, "-m", message)
 	git("update-ref", "refs/heads/"+branch, commit, parent)
