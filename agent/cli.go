@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ var _ pipeline.Agent = (*CLI)(nil)
 // Run runs one round. The round number and the prompt's path are also in
 // the environment, as ONESHOT_ROUND and ONESHOT_PROMPT_FILE.
 func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pipeline.AgentResult, error) {
-	script := strings.ReplaceAll(c.Command, config.PromptFile, sandbox.Quote(r.PromptFile))
+	script := withPrompt(c.Command, r.PromptFile)
 	res, err := s.Exec(ctx, sandbox.Command{
 		Script:  script,
 		Dir:     r.Dir,
@@ -80,3 +81,16 @@ func Factory(d Defaults) pipeline.AgentFactory {
 		return &CLI{Command: command, Timeout: timeout, Secrets: d.Secrets}, nil
 	}
 }
+
+// withPrompt puts the prompt's path where the command says {prompt_file}.
+// The path is the bot's own, of plain characters, so it goes in as it is,
+// which works inside the command's own quotes ("{prompt_file}") as well as
+// outside them; any other path is quoted.
+func withPrompt(command, path string) string {
+	if !plainPath.MatchString(path) {
+		path = sandbox.Quote(path)
+	}
+	return strings.ReplaceAll(command, config.PromptFile, path)
+}
+
+var plainPath = regexp.MustCompile(`^[A-Za-z0-9/._-]+$`)

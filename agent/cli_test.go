@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,20 @@ func TestARepositorysOwnCommandGetsTheBotsSecretsOnlyWhenTheOperatorTrustsIt(t *
 		if _, err := Factory(d)(own); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestThePromptsPathStandsWhereverTheCommandPutsIt(t *testing.T) {
+	t.Parallel()
+	const path = "/sandbox/.oneshot/prompt-fix-1.md" // as the pipeline names them
+	for _, command := range []string{`printf %s {prompt_file}`, `printf %s "{prompt_file}"`, `printf %s '{prompt_file}'`} {
+		if out, err := exec.Command("bash", "-c", withPrompt(command, path)).Output(); err != nil || string(out) != path {
+			t.Errorf("%s: %q, %v; want the path", command, out, err)
+		}
+	}
+	// Any other path is quoted, to stand outside quotes.
+	const odd = "/tmp/a b/it's.md"
+	if out, err := exec.Command("bash", "-c", withPrompt(`printf %s {prompt_file}`, odd)).Output(); err != nil || string(out) != odd {
+		t.Errorf("%q: %q, %v", odd, out, err)
 	}
 }
