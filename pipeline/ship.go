@@ -128,6 +128,13 @@ func (r *run) receive(ctx context.Context) (string, error) {
 // protected path or adds a credential, judging from the diff the host
 // computes.
 func (r *run) check(ctx context.Context, from, head string) error {
+	// Before git diffs it: a few objects can make a tree that no host
+	// could diff.
+	if err := r.co.Repo.CheckSize(ctx, head); errors.Is(err, workspace.ErrTooLarge) {
+		return fail("refused: the change is too large to review", contextgather.CodeBlock(err.Error()))
+	} else if err != nil {
+		return err
+	}
 	paths, err := r.co.Repo.Changes(ctx, from, head)
 	if err != nil {
 		return err

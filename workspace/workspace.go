@@ -6,6 +6,7 @@ package workspace
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -163,6 +164,52 @@ const MaxDiff = 64 << 20
 
 // ErrTooLarge says that what git would write outgrows its bound.
 var ErrTooLarge = errors.New("larger than the bot reads")
+
+// Bounds of a commit that may be diffed and pushed: GitHub refuses a file
+// over 100 MB, and a tree is made of a few objects whatever it lists (a
+// tree of a hundred entries that each name it again lists millions of
+// paths), while git holds every path it diffs in memory.
+const (
+	MaxTreeEntries = 1_000_000
+	MaxFileSize    = 100 << 20
+)
+
+// CheckSize refuses, with ErrTooLarge, a commit whose tree lists more than
+// MaxTreeEntries paths or a file over MaxFileSize. The listing is read as
+// git writes it, and git is stopped at the first path past a bound.
+func (r *Repo) CheckSize(ctx context.Context, rev string) error {
+	return r.gitStream(ctx, func(out io.Reader) error {
+		entries := 0
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Split(splitNUL)
+		for sc.Scan() {
+			if entries++; entries > MaxTreeEntries {
+				return fmt.Errorf("its tree lists more than %d paths: %w", MaxTreeEntries, ErrTooLarge)
+			}
+			// <mode> SP <type> SP <object> SP+ <size> TAB <path>
+			info, path, _ := strings.Cut(sc.Text(), "\t")
+			fields := strings.Fields(info)
+			if len(fields) == 4 {
+				if size, err := strconv.ParseInt(fields[3], 10, 64); err == nil && size > MaxFileSize {
+					return fmt.Errorf("%s is over %d MB: %w", path, MaxFileSize>>20, ErrTooLarge)
+				}
+			}
+		}
+		return sc.Err()
+	}, "ls-tree", "-r", "-l", "-z", "--full-tree", rev)
+}
+
+// splitNUL splits NUL-terminated records.
+func splitNUL(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
 
 // Diff returns the unified diff between two commits, or ErrTooLarge.
 func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
