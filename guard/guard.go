@@ -130,7 +130,9 @@ func (s *Scanner) Names(paths []string) []Finding {
 	defer s.mu.Unlock()
 	var out []Finding
 	for _, p := range paths {
-		for _, found := range s.detector.Detect(detect.Fragment{Raw: p}) {
+		// As content and as a path: some rules look at the path only
+		// (a .p12 file is a key whatever it holds).
+		for _, found := range s.detector.Detect(detect.Fragment{Raw: p, FilePath: p}) {
 			out = append(out, Finding{Kind: "secret", Path: p, Rule: found.RuleID})
 		}
 	}
@@ -199,6 +201,10 @@ func addedLines(diff []byte) []fileAdditions {
 			if path == "/dev/null" {
 				cur = nil
 				continue
+			}
+			// git quotes a name with unusual bytes, C-style: "b/\321\201ert.p12".
+			if unquoted, err := strconv.Unquote(path); err == nil && strings.HasPrefix(path, `"`) {
+				path = unquoted
 			}
 			out = append(out, fileAdditions{path: strings.TrimPrefix(path, "b/")})
 			cur = &out[len(out)-1]

@@ -156,3 +156,24 @@ func TestProtectedListsOnlyProtectedPaths(t *testing.T) {
 		t.Fatalf("%+v", found)
 	}
 }
+
+func TestAKeyFileIsFoundByItsNameWhateverCharactersTheNameHas(t *testing.T) {
+	s, _ := DefaultScanner()
+	// A PKCS#12 file is a key whatever it holds: gitleaks knows it by its
+	// path alone. The second name starts with a Cyrillic letter.
+	found := s.Names([]string{"cert.p12", "сert.p12", "main.go"})
+	if len(found) != 2 {
+		t.Fatalf("findings %+v", found)
+	}
+}
+
+func TestAFileGitQuotesTheNameOfIsScannedUnderItsName(t *testing.T) {
+	s, _ := DefaultScanner()
+	// git writes a name with bytes outside ASCII quoted, in octal.
+	diff := "diff --git \"a/\\321\\201onfig.env\" \"b/\\321\\201onfig.env\"\nnew file mode 100644\n--- /dev/null\n" +
+		"+++ \"b/\\321\\201onfig.env\"\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
+	found := s.Secrets([]byte(diff))
+	if len(found) != 1 || found[0].Path != "сonfig.env" {
+		t.Fatalf("findings %+v", found)
+	}
+}
