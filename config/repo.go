@@ -189,7 +189,9 @@ func DefaultRepo() Repo {
 // that ends in "/" protects everything under that directory (its other
 // components may be globs); any other pattern protects the path it names
 // exactly or, as a path.Match glob, the paths it matches, where "*" does
-// not cross a "/". Paths are case-sensitive, as git's are. A path that is
+// not cross a "/". So are the paths above a protected one, written out in
+// the pattern (.github, for .github/workflows/). Paths are case-sensitive,
+// as git's are. A path that is
 // empty, absolute, or reaches outside the repository is protected: it
 // cannot be a legitimate change.
 func (r Repo) Protected(name string) bool {
@@ -210,6 +212,12 @@ func protects(pattern, p string) bool {
 	pat, ok := cleanRepoPath(pattern)
 	if !ok {
 		return false // validation refuses such a pattern
+	}
+	// A path above a protected one (.github, above .github/workflows/),
+	// as a link or a file in its directory's place, would lead to or
+	// replace what is under it.
+	if strings.HasPrefix(pat, p+"/") {
+		return true
 	}
 	if !strings.HasSuffix(pattern, "/") {
 		match, _ := path.Match(pat, p)

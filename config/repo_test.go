@@ -90,6 +90,11 @@ func TestProtectedPaths(t *testing.T) {
 		{".github/workflows/ci.yml", true},
 		{".github/workflows/nested/x.yml", true},
 		{".github/workflows", true}, // a file replacing the directory
+		{".github", true},           // a link in place of the directory above it
+		{"deploy", true},
+		{"scripts", true},
+		{".githubx", false},
+		{"app", false}, // above */secrets/ only through a glob
 		{".github/dependabot.yml", false},
 		{".github/workflowsx/ci.yml", false},
 		{"go.sum", true},
