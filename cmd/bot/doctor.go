@@ -17,7 +17,7 @@ func doctor(args []string, out io.Writer) error {
 	fs := newFlagSet("doctor")
 	image := fs.String("image", sandbox.DefaultImage, "sandbox image to try")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)

@@ -22,7 +22,7 @@ func locate(args []string, out io.Writer) error {
 	dir := fs.String("dir", ".", "the repository's checkout")
 	issueFile := fs.String("issue", "", "a file holding the issue's text, its title on the first line (required; - reads stdin)")
 	top := fs.Int("top", defaultLocateTop, "how many files to print")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *issueFile == "" {

@@ -37,7 +37,10 @@ Run "bot <command> -h" for a command's flags.
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the flags were printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "bot:", err)
 		os.Exit(1)
 	}
@@ -88,4 +91,17 @@ func versionString() string {
 // exiting, so that main prints them the same way as any other.
 func newFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet("bot "+name, flag.ContinueOnError)
+}
+
+// parseFlags parses a command's flags and refuses words left after them,
+// which no command takes: --task fix the bug would otherwise run "fix"
+// and drop the rest, with any flags after it.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected %q after the flags (a value with spaces needs quotes, as in --task \"fix the bug\")", fs.Name(), fs.Arg(0))
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func prompt(args []string, out io.Writer) error {
 	number := fs.Int("number", 0, "the issue's number on GitHub")
 	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration, for --repo")
 	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, %d)", config.DefaultPromptTokens))
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *budget < 0 {

@@ -33,7 +33,7 @@ func runTask(args []string, out io.Writer) error {
 	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
 	timeout := fs.Duration("timeout", config.DefaultTaskTimeout, "give up after this long")
 	quiet := fs.Bool("quiet", false, "show the steps, not their output")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*task) == "" {
@@ -49,6 +49,10 @@ func runTask(args []string, out io.Writer) error {
 	if *patch != "" {
 		if _, err := os.Lstat(*patch); err == nil {
 			return fmt.Errorf("--patch %s exists; oneshot writes a new file and overwrites none", *patch)
+		}
+		// Said now, not after the whole task ran.
+		if info, err := os.Stat(filepath.Dir(*patch)); err != nil || !info.IsDir() {
+			return fmt.Errorf("--patch %s: its directory %s is not there", *patch, filepath.Dir(*patch))
 		}
 	}
 	var override []byte

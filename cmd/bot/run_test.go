@@ -131,3 +131,18 @@ func TestRunOverwritesNoFileWithItsPatch(t *testing.T) {
 		t.Fatalf("the file holds %q", data)
 	}
 }
+
+func TestRunRefusesWhatItCouldNotDoBeforeRunningAnything(t *testing.T) {
+	repo := gitRepo(t)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"words after the flags":   {[]string{"--repo-dir", repo, "--task", "fix", "the", "bug"}, `unexpected "the"`},
+		"a patch in no directory": {[]string{"--repo-dir", repo, "--task", "Fix it", "--patch", filepath.Join(repo, "missing", "out.patch")}, "is not there"},
+	} {
+		if err := runTask(tc.args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to say %q", name, err, tc.want)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func serve(args []string, out io.Writer) error {
 	fs := newFlagSet("serve")
 	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "configuration file (YAML); the environment overrides it (see docs/configuration.md)")
 	workers := fs.Bool("workers", true, "work the queue; with -workers=false this process only receives webhooks and queues them")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*configPath, nil)
