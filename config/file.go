@@ -83,6 +83,7 @@ type walker struct {
 	bad      map[string]bool
 	problems []fileProblem
 	visits   int // values walked, aliases' counted each time
+	bytes    int // the text of the scalars walked, counted the same way
 }
 
 // maxVisits bounds the values a file may expand to. Aliases are followed
@@ -91,8 +92,13 @@ type walker struct {
 // anyone's hands who can push to its default branch.
 const maxVisits = 10_000
 
-// expanded says whether the walk stopped at maxVisits.
-func (w *walker) expanded() bool { return w.visits > maxVisits }
+// maxExpandedBytes bounds the text a file may expand to: a long value
+// repeated through aliases stays under maxVisits and still makes
+// megabytes of commands out of kilobytes.
+const maxExpandedBytes = 1 << 20
+
+// expanded says whether the walk stopped at maxVisits or maxExpandedBytes.
+func (w *walker) expanded() bool { return w.visits > maxVisits || w.bytes > maxExpandedBytes }
 
 type fileProblem struct {
 	line int
@@ -119,6 +125,12 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if n.Kind == yaml.ScalarNode && !w.expanded() {
+		if w.bytes += len(n.Value); w.bytes > maxExpandedBytes {
+			w.add(n.Line, key, fmt.Sprintf("the file expands to more than %d MB of text through its aliases", maxExpandedBytes>>20))
+			return
+		}
 	}
 	switch {
 	case isNull(n):

@@ -252,6 +252,15 @@ func TestARepoFileThatExpandsPastItsBoundIsRefusedQuickly(t *testing.T) {
 	}
 }
 
+func TestARepoFileWhoseTextExpandsToMegabytesIsRefused(t *testing.T) {
+	// A value of 50,000 bytes, named two hundred times: under the bound on
+	// values, ten megabytes of commands.
+	data := "setup:\n  - &long " + strings.Repeat("x", 50_000) + "\n" + strings.Repeat("  - *long\n", 200)
+	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "expands to more than 1 MB of text") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestALargeRepoFileIsRefused(t *testing.T) {
 	data := "verify:\n" + strings.Repeat("  - go test ./...\n", MaxRepoFileSize/16)
 	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "73736 bytes; it may take at most 65536 (64 KB)") {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"strings"
@@ -138,6 +139,8 @@ func (l RepoLimits) validate(key string, bad problem) {
 	}
 	if !(l.CPUs >= 0.01) { // NaN too
 		bad(key+".cpus", "is %v; it must be at least 0.01", l.CPUs)
+	} else if math.IsInf(l.CPUs, 1) {
+		bad(key+".cpus", "is infinite; it must be a number of processors such as 2")
 	}
 	if l.Pids < 1 {
 		bad(key+".pids", "is %d; it must be at least 1", l.Pids)

@@ -26,6 +26,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: limits.cpus is 0; it must be at least 0.01`}},
 		{"too little CPU to limit", "limits:\n  cpus: 0.0000000001\n",
 			[]string{`line 2: limits.cpus is 1e-10; it must be at least 0.01`}},
+		{"infinite CPU", "limits:\n  cpus: .inf\n",
+			[]string{`line 2: limits.cpus is infinite; it must be a number of processors such as 2`}},
 		{"no process", "limits:\n  pids: 0\n",
 			[]string{`line 2: limits.pids is 0; it must be at least 1`}},
 		{"host network", "network:\n  mode: host\n",
