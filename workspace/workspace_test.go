@@ -211,3 +211,17 @@ func TestACommitThatNoHostCouldDiffIsRefusedBeforeItIsDiffed(t *testing.T) {
 		t.Errorf("a file over %d MB: %v, want ErrTooLarge naming it", MaxFileSize>>20, err)
 	}
 }
+
+// Not parallel: it sets the process's environment.
+func TestGitsVariablesInTheBotsEnvironmentDoNotReachItsGit(t *testing.T) {
+	r, ids := sourceRepo(t, map[string]string{"a.txt": "one\n"}, map[string]string{"a.txt": "two\n"})
+	// Configuration by environment: diffs without their a/ and b/, which
+	// the secret scanner reads paths by.
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "diff.noprefix")
+	t.Setenv("GIT_CONFIG_VALUE_0", "true")
+	diff, err := r.TextDiff(context.Background(), ids[0], ids[1])
+	if err != nil || !strings.Contains(string(diff), "+++ b/a.txt") {
+		t.Fatalf("diff %q, %v", diff, err)
+	}
+}
