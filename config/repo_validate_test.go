@@ -92,6 +92,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: pull_request.reviewers[1] "my-org/team" is not a GitHub login`}},
 		{"label with a space around it", "pull_request:\n  labels:\n    - \"oneshot \"\n",
 			[]string{`line 3: pull_request.labels[0] "oneshot " has whitespace around it or other than spaces inside it`}},
+		{"label with a control character", "pull_request:\n  labels:\n    - \"one\\u0001shot\"\n",
+			[]string{`line 3: pull_request.labels[0] "one\x01shot" has a control character in it`}},
 		{"image with a space", "image: my image\n",
 			[]string{`line 1: image "my image" is not an image such as oneshot/sandbox:latest`}},
 	})

@@ -184,6 +184,8 @@ func labelProblem(l string) string {
 		return "is empty"
 	case strings.TrimSpace(l) != l || strings.ContainsFunc(l, func(r rune) bool { return r != ' ' && unicode.IsSpace(r) }):
 		return fmt.Sprintf("%q has whitespace around it or other than spaces inside it", l)
+	case strings.ContainsFunc(l, unicode.IsControl):
+		return fmt.Sprintf("%q has a control character in it", l)
 	}
 	return ""
 }
