@@ -56,6 +56,10 @@ const (
 	// to it would change the rules tasks are held to, so a task could
 	// propose to widen its own network or empty its protected paths.
 	DefaultProtectedConfig = RepoPath
+	// DefaultProtectedSubmodules is protected by default as well: a
+	// submodule's address decides what code a checkout with submodules
+	// fetches, and what credentials go with the fetch.
+	DefaultProtectedSubmodules = ".gitmodules"
 )
 
 // Check is one verify command.
@@ -179,7 +183,7 @@ func DefaultRepo() Repo {
 		Timeout:        DefaultRepoTimeout,
 		BranchPrefix:   DefaultBranchPrefix,
 		PullRequest:    PullRequestOptions{Draft: DefaultDraft},
-		ProtectedPaths: []string{DefaultProtectedWorkflows, DefaultProtectedConfig},
+		ProtectedPaths: []string{DefaultProtectedWorkflows, DefaultProtectedConfig, DefaultProtectedSubmodules},
 		Agent:          AgentOptions{Command: DefaultAgentCommand, Timeout: DefaultRepoAgentTimeout},
 	}
 }

@@ -14,7 +14,7 @@ func TestDefaultRepoIsValidAndProtectsWorkflowsAndItsOwnRules(t *testing.T) {
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{".github/workflows/ci.yml", RepoPath, "./.github//oneshot.yml"} {
+	for _, p := range []string{".github/workflows/ci.yml", RepoPath, "./.github//oneshot.yml", ".gitmodules"} {
 		if !r.Protected(p) {
 			t.Errorf("the default leaves %s unprotected", p)
 		}
