@@ -237,6 +237,9 @@ func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 const (
 	maxExportFile  = 1 << 20
 	maxExportBytes = 2 << 30
+	// maxExportFiles bounds the files, which empty ones pass the bytes'
+	// bound without: each is an inode on the host.
+	maxExportFiles = MaxTreeEntries
 )
 
 // Export writes the files of a commit into dir, which must exist: the
@@ -252,7 +255,7 @@ func (r *Repo) Export(ctx context.Context, rev, dir string) error {
 	// --worktree-attributes it takes those of the working tree, which a
 	// bare repository does not have.
 	err := r.gitStream(ctx, func(out io.Reader) error {
-		written := int64(0)
+		written, files := int64(0), 0
 		tr := tar.NewReader(out)
 		for {
 			h, err := tr.Next()
@@ -268,6 +271,9 @@ func (r *Repo) Export(ctx context.Context, rev, dir string) error {
 			}
 			if written += h.Size; written > maxExportBytes {
 				return fmt.Errorf("its files outgrow %d GB: %w", maxExportBytes>>30, ErrTooLarge)
+			}
+			if files++; files > maxExportFiles {
+				return fmt.Errorf("it has more than %d files: %w", maxExportFiles, ErrTooLarge)
 			}
 			if err := writeFile(filepath.Join(dir, name), tr); err != nil {
 				return err
