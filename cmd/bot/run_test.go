@@ -146,3 +146,16 @@ func TestRunRefusesWhatItCouldNotDoBeforeRunningAnything(t *testing.T) {
 		}
 	}
 }
+
+func TestRunSaysThatChangesNotCommittedAreLeftOut(t *testing.T) {
+	repo := gitRepo(t)
+	if err := os.WriteFile(filepath.Join(repo, "draft.go"), []byte("package x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	// A patch in no directory stops it before any sandbox.
+	_ = runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--patch", filepath.Join(repo, "missing", "p.patch")}, &out)
+	if !strings.Contains(out.String(), "changes not committed") {
+		t.Fatalf("output %q", out.String())
+	}
+}
