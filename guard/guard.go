@@ -202,7 +202,9 @@ func addedLines(diff []byte) []fileAdditions {
 				cur = nil
 				continue
 			}
-			// git quotes a name with unusual bytes, C-style: "b/\321\201ert.p12".
+			// git ends a name with a space in it with a tab, and quotes a
+			// name with unusual bytes, C-style: "b/\321\201ert.p12".
+			path = strings.TrimSuffix(path, "\t")
 			if unquoted, err := strconv.Unquote(path); err == nil && strings.HasPrefix(path, `"`) {
 				path = unquoted
 			}

@@ -176,4 +176,11 @@ func TestAFileGitQuotesTheNameOfIsScannedUnderItsName(t *testing.T) {
 	if len(found) != 1 || found[0].Path != "сonfig.env" {
 		t.Fatalf("findings %+v", found)
 	}
+	// A name with a space ends in a tab, quoted or not.
+	for header, want := range map[string]string{"+++ b/my config.env\t": "my config.env", "+++ \"b/my \\321\\201onfig.env\"\t": "my сonfig.env"} {
+		found := s.Secrets([]byte("--- /dev/null\n" + header + "\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"))
+		if len(found) != 1 || found[0].Path != want {
+			t.Errorf("%q: findings %+v, want %q", header, found, want)
+		}
+	}
 }
