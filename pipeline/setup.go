@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -115,10 +116,16 @@ func (r *run) loadConfig(ctx context.Context) error {
 	// The export holds only regular files of a sane size: one that is not
 	// there may still be in the tree, and must not pass for absent, which
 	// would put detected settings, and default protections, in its place.
+	dirMode, _, dirFound, err := r.co.Repo.Entry(ctx, r.co.Base, path.Dir(config.RepoPath))
+	if err != nil {
+		return err
+	}
 	mode, size, found, err := r.co.Repo.Entry(ctx, r.co.Base, config.RepoPath)
 	switch {
 	case err != nil:
 		return err
+	case dirFound && dirMode != "040000":
+		return fail(path.Dir(config.RepoPath)+" is not a plain directory (a link, say), so nothing ran", "oneshot reads its settings only from a file in the default branch's tree.")
 	case found && mode != "100644" && mode != "100755":
 		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", "oneshot reads its settings only from a file in the default branch's tree.")
 	case found && size > config.MaxRepoFileSize:

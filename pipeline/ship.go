@@ -158,13 +158,28 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if err != nil {
 		return err
 	}
-	if found := append(scanner.Names(paths), scanner.Secrets(diff)...); len(found) > 0 {
+	if found := unique(append(scanner.Names(paths), scanner.Secrets(diff)...)); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}
 	stat, _ := r.co.Repo.DiffStat(ctx, from, head)
 	r.note("%s", stat)
 	return nil
+}
+
+// unique keeps the first finding of each rule in each file: a key file
+// known by its name is found by its name and by its added lines.
+func unique(found []guard.Finding) []guard.Finding {
+	type key struct{ path, rule string }
+	seen := map[key]bool{}
+	var out []guard.Finding
+	for _, f := range found {
+		if k := (key{f.Path, f.Rule}); !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // findingList lists what the guard found, fenced: the paths are the

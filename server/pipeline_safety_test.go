@@ -85,17 +85,25 @@ func TestAWorkflowChangeARepositoryAllowsShipsOnlyWithTheAppsWorkflowsPermission
 
 func TestASettingsFileThatIsALinkIsRefusedNotTakenForAbsent(t *testing.T) {
 	t.Parallel()
-	b := pipelineBundle(t, goodAgent, "")
-	// The settings the link leads to would protect secrets/; detected
-	// settings in their place would not.
-	b.gh.CommitFiles(t, b.repo, "main", "Shared settings", map[string]string{"shared/oneshot.yml": testConfig(0) + "protected_paths: [secrets/]\n"})
-	b.gh.CommitLinks(t, b.repo, "main", "Link the settings", map[string]string{".github/oneshot.yml": "../shared/oneshot.yml"})
-	run := b.runTask(t)
-	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "is not a plain file") {
-		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
-		t.Fatalf("%d pull requests", n)
+	for name, tc := range map[string]struct{ link, target, want string }{
+		"the file":      {".github/oneshot.yml", "../shared/oneshot.yml", ".github/oneshot.yml is not a plain file"},
+		"its directory": {".github", "shared", ".github is not a plain directory"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, goodAgent, "")
+			// The settings the link leads to would protect secrets/;
+			// detected settings in their place would not.
+			b.gh.CommitFiles(t, b.repo, "main", "Shared settings", map[string]string{"shared/oneshot.yml": testConfig(0) + "protected_paths: [secrets/]\n"})
+			b.gh.CommitLinks(t, b.repo, "main", "Link the settings", map[string]string{tc.link: tc.target})
+			run := b.runTask(t)
+			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.want) {
+				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+				t.Fatalf("%d pull requests", n)
+			}
+		})
 	}
 }
 

@@ -46,7 +46,7 @@ func runTask(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if changed, _ := exec.Command("git", "-C", repoPath, "status", "--porcelain").Output(); len(bytes.TrimSpace(changed)) > 0 {
+	if changed, _ := exec.Command("git", "--no-optional-locks", "-C", repoPath, "status", "--porcelain").Output(); len(bytes.TrimSpace(changed)) > 0 {
 		fmt.Fprintln(out, "note: the working tree has changes not committed; the task starts from HEAD without them, and leaves them as they are")
 	}
 	if *patch != "" {

@@ -307,7 +307,8 @@ func (s *Server) commit(t testing.TB, repo *Repo, branch, message, mode string, 
 		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		git("update-index", "--add", "--cacheinfo", mode+","+git("hash-object", "-w", file)+","+name)
+		// --replace: a link may take the place of a directory.
+		git("update-index", "--add", "--replace", "--cacheinfo", mode+","+git("hash-object", "-w", file)+","+name)
 	}
 	commit := git("commit-tree", git("write-tree"), "-p", parent, "-m", message)
 	git("update-ref", "refs/heads/"+branch, commit, parent)
