@@ -126,7 +126,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n.Kind == yaml.ScalarNode && !w.expanded() {
+	if n.Kind == yaml.ScalarNode {
 		if w.bytes += len(n.Value); w.bytes > maxExpandedBytes {
 			w.add(n.Line, key, fmt.Sprintf("the file expands to more than %d MB of text through its aliases", maxExpandedBytes>>20))
 			return

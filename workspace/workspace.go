@@ -86,18 +86,25 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 // ("100644" for a file, "120000" for a link), and its size. found is false
 // when the tree has no such path.
 func (r *Repo) Entry(ctx context.Context, rev, path string) (mode string, size int64, found bool, err error) {
-	out, err := r.git(ctx, Auth{}, "ls-tree", "-l", "--full-tree", rev, "--", path)
+	out, err := r.git(ctx, Auth{}, "ls-tree", "-l", "-z", "--full-tree", rev, "--", path)
 	if err != nil {
 		return "", 0, false, fmt.Errorf("look for %s at %s: %w", path, rev, err)
 	}
-	// <mode> SP <type> SP <object> SP+ <size> TAB <path>
-	info, _, ok := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	mode, size, _, found = treeEntry(strings.TrimSuffix(string(out), "\x00"))
+	return mode, size, found, nil
+}
+
+// treeEntry reads one record of git ls-tree -l: "<mode> SP <type> SP
+// <object> SP+ <size> TAB <path>". The size is 0 for a directory or a
+// submodule, which git writes as "-".
+func treeEntry(record string) (mode string, size int64, path string, ok bool) {
+	info, path, ok := strings.Cut(record, "\t")
 	fields := strings.Fields(info)
 	if !ok || len(fields) != 4 {
-		return "", 0, false, nil
+		return "", 0, "", false
 	}
-	size, _ = strconv.ParseInt(fields[3], 10, 64) // "-" for a directory or a submodule
-	return fields[0], size, true, nil
+	size, _ = strconv.ParseInt(fields[3], 10, 64)
+	return fields[0], size, path, true
 }
 
 // SetRef points a ref at a commit.
@@ -187,13 +194,8 @@ func (r *Repo) CheckSize(ctx context.Context, rev string) error {
 			if entries++; entries > MaxTreeEntries {
 				return fmt.Errorf("its tree lists more than %d paths: %w", MaxTreeEntries, ErrTooLarge)
 			}
-			// <mode> SP <type> SP <object> SP+ <size> TAB <path>
-			info, path, _ := strings.Cut(sc.Text(), "\t")
-			fields := strings.Fields(info)
-			if len(fields) == 4 {
-				if size, err := strconv.ParseInt(fields[3], 10, 64); err == nil && size > MaxFileSize {
-					return fmt.Errorf("%s is over %d MB: %w", path, MaxFileSize>>20, ErrTooLarge)
-				}
+			if _, size, path, _ := treeEntry(sc.Text()); size > MaxFileSize {
+				return fmt.Errorf("%s is over %d MB: %w", path, MaxFileSize>>20, ErrTooLarge)
 			}
 		}
 		return sc.Err()
