@@ -107,23 +107,25 @@ type Notifier struct {
 	// is tried again; 10 seconds when zero.
 	ConcludeRetry time.Duration
 
-	initOnce, stopOnce sync.Once
-	stopped            chan struct{} // closed by Stop
-	background         sync.WaitGroup
+	initOnce   sync.Once
+	running    context.Context // the background tries', ended by Stop
+	stop       context.CancelFunc
+	background sync.WaitGroup
 }
 
 // Stop ends the conclusions being tried again in the background, and
 // waits for them: the bot is stopping.
 func (n *Notifier) Stop() {
-	stopped := n.stopping()
-	n.stopOnce.Do(func() { close(stopped) })
+	n.backgroundContext()
+	n.stop()
 	n.background.Wait()
 }
 
-// stopping is closed once Stop is called.
-func (n *Notifier) stopping() chan struct{} {
-	n.initOnce.Do(func() { n.stopped = make(chan struct{}) })
-	return n.stopped
+// backgroundContext is the context of the background tries, done once
+// Stop is called.
+func (n *Notifier) backgroundContext() context.Context {
+	n.initOnce.Do(func() { n.running, n.stop = context.WithCancel(context.Background()) })
+	return n.running
 }
 
 // concludeFor bounds how long a conclusion is tried again in the
@@ -194,15 +196,8 @@ func (n *Notifier) update(ctx context.Context, t *tasks.Task, update github.Upda
 // concludeLater tries a check run's conclusion again, waiting longer each
 // time, until GitHub takes it, refuses it for good, or concludeFor passes.
 func (n *Notifier) concludeLater(t *tasks.Task, update github.UpdateCheckRunOptions, log zerolog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), concludeFor)
+	ctx, cancel := context.WithTimeout(n.backgroundContext(), concludeFor)
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stopping():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	wait := cmp.Or(n.ConcludeRetry, 10*time.Second)
 	for {
 		if sleep(ctx, wait) != nil {
