@@ -125,9 +125,9 @@ func (r *run) loadConfig(ctx context.Context) error {
 	case err != nil:
 		return err
 	case dirFound && dirMode != "040000":
-		return fail(path.Dir(config.RepoPath)+" is not a plain directory (a link, say), so nothing ran", "oneshot reads its settings only from a file in the default branch's tree.")
+		return fail(path.Dir(config.RepoPath)+" is not a plain directory (a link, say), so nothing ran", onlyInTheTree)
 	case found && mode != "100644" && mode != "100755":
-		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", "oneshot reads its settings only from a file in the default branch's tree.")
+		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", onlyInTheTree)
 	case found && size > config.MaxRepoFileSize:
 		return fail(config.RepoPath+" has problems, so nothing ran", config.TooLarge(size).Error())
 	}
@@ -143,6 +143,9 @@ func (r *run) loadConfig(ctx context.Context) error {
 	r.cfg, r.report.Notes = cfg, notes
 	return nil
 }
+
+// onlyInTheTree is why a settings file reached through a link is refused.
+const onlyInTheTree = "oneshot reads its settings only from a file in the default branch's tree."
 
 // RepoConfig reads a checkout of branch for its .github/oneshot.yml or,
 // without one, detects settings from its files. The notes say which, and
