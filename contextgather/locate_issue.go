@@ -66,10 +66,36 @@ func (c clues) weight(term string) float64 {
 // machine, not the code.
 var envDump = regexp.MustCompile(`(?m)^\s*(?:[A-Za-z0-9_.\-\[\]]+\s*(?:==|\s)\s*v?\d[\w.+\-]*(?:\s+\S+)?|platform \S+ -- Python .*)\s*$`)
 
+// versionLine matches a line that gives a version, or says a component is
+// missing: "numpy: 1.18.5", "libnetcdf: None", "pytest 5.4.3".
+var versionLine = regexp.MustCompile(`^\s*[A-Za-z0-9_.\-\[\]]+\s*(?:==|:|\s)\s*(?:v?\d[\w.+\-]*|None)\b`)
+
+// dropEnvironment drops a code block that is mostly versions: the output
+// of a project's show_versions, pip freeze or conda list. Its other lines
+// (OS, locale, processor) name the reporter's machine too, and match the
+// one file that prints them.
+func dropEnvironment(block string) string {
+	lines, versions := 0, 0
+	for _, line := range strings.Split(block, "\n") {
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "```") {
+			continue
+		}
+		lines++
+		if versionLine.MatchString(line) {
+			versions++
+		}
+	}
+	if lines >= 5 && versions*5 >= lines*3 {
+		return ""
+	}
+	return block
+}
+
 // readClues reads an issue's text, which has passed Sanitize: what
 // GitHub hides, such as template comments, is gone, and what looks like
 // a comment inside code is code.
 func readClues(text string) clues {
+	text = fence.ReplaceAllStringFunc(text, dropEnvironment)
 	text = envDump.ReplaceAllString(text, "")
 	c := clues{words: map[string]float64{}, title: map[string]bool{}, identifiers: map[string]bool{}}
 

@@ -230,6 +230,40 @@ func TestLocateIgnoresPastedEnvironments(t *testing.T) {
 	}
 }
 
+// TestLocateIgnoresAPastedShowVersions checks that a pasted report of
+// versions is dropped whole, its lines about the machine too, while a code
+// block with a few lines that look like versions is kept.
+func TestLocateIgnoresAPastedShowVersions(t *testing.T) {
+	versions := "```\ncommit: None\npython: 3.8.3 (default, Jul  2 2020, 11:26:31)\n[Clang 10.0.0 ]\nOS: Darwin\n" +
+		"machine: x86_64\nprocessor: i386\nbyteorder: little\nLANG: en_US.UTF-8\nnumpy: 1.18.5\nscipy: None\n" +
+		"dask: 2.20.0\npandas: 1.0.5\nsetuptools: 49.2.0.post20200714\n```\n"
+	code := "```python\nsession = Session()\nretries 3\nsession.send(request)\nprocessor = make_processor()\n" +
+		"session.close()\n```\n"
+	issue := "Session.send hangs\n\n" + code + "\n<details><summary>Output of show_versions()</summary>\n\n" + versions + "</details>\n"
+	c := readClues(issue)
+	for _, pasted := range []string{"darwin", "machine", "byteorder", "clang", "numpy"} {
+		if n := c.words[pasted]; n != 0 {
+			t.Errorf("the pasted %q counts %v", pasted, n)
+		}
+	}
+	for _, kept := range []string{"processor", "session", "close"} {
+		if c.words[kept] == 0 {
+			t.Errorf("%q of the code block was dropped", kept)
+		}
+	}
+	fsys := repo()
+	fsys["pkg/versions.py"] = &fstest.MapFile{Data: []byte("import platform\n\ndef show_versions():\n" +
+		"    print('OS:', platform.system(), 'machine:', platform.machine(), 'processor:', platform.processor())\n" +
+		"    print('byteorder:', sys.byteorder, 'LANG:', os.environ.get('LANG'), 'commit: None')\n")}
+	ranked, err := Locate(t.Context(), fsys, issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ranked[0].Path != "pkg/sessions.py" {
+		t.Fatalf("ranking %v", paths(ranked))
+	}
+}
+
 func TestADiagnosticsMessageIsSearchedForButNotAnExceptionsName(t *testing.T) {
 	c := readClues("Tests fail\n\n```\ntest_upload.py:14: AssertionError\n" +
 		"pkg/a.py:1:0: F0010: error while code parsing: Unable to load file pkg/a.py\n```\n")
