@@ -70,9 +70,12 @@ func Locate(ctx context.Context, fsys fs.FS, issue string) ([]Ranked, error) {
 // weights are how much each signal counts in a file's score.
 type weights struct {
 	text, passages, defs, paths, frames, msgs, lits float64
+	// imports is the share of a best match's score that each file it
+	// imports gains (see addImported).
+	imports float64
 }
 
-var signalWeights = weights{text: 1, passages: 0.5, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7}
+var signalWeights = weights{text: 1, passages: 0.5, defs: 1, paths: 0.8, frames: 1.5, msgs: 0.7, lits: 0.7, imports: 0.05}
 
 func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked, error) {
 	c := readClues(issue[:validUTF8Prefix(issue, maxIssueBytes)])
@@ -95,10 +98,15 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 		return nil, err
 	}
 
-	out := make([]Ranked, len(docs))
+	scores := make([]float64, len(docs))
 	for i, d := range docs {
 		s := w.text*bm25[i] + w.passages*passages[i] + w.defs*defs[i] + w.paths*paths[i] + w.frames*frames[i] + w.msgs*msgs[i] + w.lits*lits[i]
-		out[i] = Ranked{Path: d.path, Score: s * d.prior}
+		scores[i] = s * d.prior
+	}
+	addImported(docs, scores, w.imports)
+	out := make([]Ranked, len(docs))
+	for i, d := range docs {
+		out[i] = Ranked{Path: d.path, Score: scores[i]}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
