@@ -66,9 +66,12 @@ func (c clues) weight(term string) float64 {
 // machine, not the code.
 var envDump = regexp.MustCompile(`(?m)^\s*(?:[A-Za-z0-9_.\-\[\]]+\s*(?:==|\s)\s*v?\d[\w.+\-]*(?:\s+\S+)?|platform \S+ -- Python .*)\s*$`)
 
-// versionLine matches a line that gives a version, or says a component is
-// missing: "numpy: 1.18.5", "libnetcdf: None", "pytest 5.4.3".
-var versionLine = regexp.MustCompile(`^\s*[A-Za-z0-9_.\-\[\]]+\s*(?:==|:|\s)\s*(?:v?\d[\w.+\-]*|None)\b`)
+// versionLine matches a line that only gives a version, or says a
+// component is missing: "numpy: 1.18.5", "libnetcdf: None", "pytest 5.4.3",
+// "python: 3.8.3 (default, Jul 2 2020)". The whole line must be that: a
+// linter's "a.py:5:0: message", a log's timestamp, or a table of timings
+// is output worth reading.
+var versionLine = regexp.MustCompile(`^\s*[A-Za-z_][\w.\-\[\]]*\s*(?:==|:|\s)\s*(?:v?\d[\w.+\-]*|None)(?:\s+(?:\(.*\)|\S+))?\s*$`)
 
 // dropEnvironment drops a code block that is mostly versions: the output
 // of a project's show_versions, pip freeze or conda list. Its other lines

@@ -236,7 +236,8 @@ func TestLocateIgnoresPastedEnvironments(t *testing.T) {
 func TestLocateIgnoresAPastedShowVersions(t *testing.T) {
 	versions := "```\ncommit: None\npython: 3.8.3 (default, Jul  2 2020, 11:26:31)\n[Clang 10.0.0 ]\nOS: Darwin\n" +
 		"machine: x86_64\nprocessor: i386\nbyteorder: little\nLANG: en_US.UTF-8\nnumpy: 1.18.5\nscipy: None\n" +
-		"dask: 2.20.0\npandas: 1.0.5\nsetuptools: 49.2.0.post20200714\n```\n"
+		"libhdf5: 1.10.6\nlibnetcdf: None\n\nxarray: 0.16.0\npandas: 1.0.5\nh5py: 2.10.0\nzarr: None\ndask: 2.20.0\n" +
+		"setuptools: 49.2.0.post20200714\n```\n"
 	code := "```python\nsession = Session()\nretries 3\nsession.send(request)\nprocessor = make_processor()\n" +
 		"session.close()\n```\n"
 	issue := "Session.send hangs\n\n" + code + "\n<details><summary>Output of show_versions()</summary>\n\n" + versions + "</details>\n"
@@ -249,6 +250,20 @@ func TestLocateIgnoresAPastedShowVersions(t *testing.T) {
 	for _, kept := range []string{"processor", "session", "close"} {
 		if c.words[kept] == 0 {
 			t.Errorf("%q of the code block was dropped", kept)
+		}
+	}
+	// Output whose lines start like versions, but go on, is kept.
+	for _, output := range []string{
+		"lint.py:5:0: R0903: Too few public methods\nlint.py:9:4: W0612: Unused variable 'a'\nlint.py:12:0: C0115: Missing class docstring\n" +
+			"lint.py:20:8: W0104: Statement seems to have no effect\nlint.py:31:0: E1101: Instance has no member\n",
+		"2023-05-01 10:00:00,123 ERROR session.client: retry\n2023-05-01 10:00:01,456 ERROR session.client: retry\n" +
+			"2023-05-01 10:00:02,789 ERROR session.client: retry\n2023-05-01 10:00:03,012 ERROR session.client: retry\n" +
+			"2023-05-01 10:00:04,345 ERROR session.client: gave up\n",
+		"test_send  10.1  12.0  11.0\ntest_recv  3.2  3.9  3.5\ntest_close  0.1  0.2  0.1\ntest_open  1.0  1.1  1.0\ntest_retry  9.0  9.9  9.5\n",
+	} {
+		c := readClues("Output\n\n```\n" + output + "```\n")
+		if c.words["session"]+c.words["lint"]+c.words["send"] == 0 {
+			t.Errorf("the block was dropped: %q", output)
 		}
 	}
 	fsys := repo()
