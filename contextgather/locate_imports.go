@@ -10,16 +10,17 @@ import (
 // (a block matrix misbehaves because of the zero matrix it is built
 // from). So the files the best matches import gain a small share of
 // their score: enough to lift a fair match into the first few, seldom
-// enough to pass the best. Only Python imports are read: they name modules by path, and the
-// measured issues are Python's.
+// enough to pass the best. Only Python imports are read: they name
+// modules by path, and the measured issues are Python's.
 
 // importers is how many of the best matches have their imports followed.
 const importers = 2
 
-// addImported adds to each file's score (scores are by doc, final) share
-// of the score of each of the best matches that imports it. The best
-// matches gain nothing from each other: following imports is for finding
-// the next files, not for reordering the first.
+// addImported raises the scores (final, one a doc) of the files the best
+// matches import: each gains share of each importer's score, weighed by
+// its own prior, as its other signals are, so a re-exporting __init__.py
+// or a test gains less than code. The best matches gain nothing from each
+// other; a file they both import may still pass them.
 func addImported(docs []*doc, scores []float64, share float64) {
 	best := bestOf(scores, docs, importers)
 	if len(best) == 0 || share == 0 {
@@ -34,11 +35,11 @@ func addImported(docs []*doc, scores []float64, share float64) {
 		if scores[i] <= 0 || path.Ext(docs[i].path) != ".py" {
 			continue
 		}
-		seen := map[int]bool{}
+		seen := map[int]bool{} // a module imported twice gains once
 		for _, m := range pythonImports(docs[i].path, docs[i].content) {
 			if j, ok := modules[m]; ok && !isBest[j] && !seen[j] {
 				seen[j] = true
-				scores[j] += share * scores[i] // i is among the best, so j is not: scores[i] stays as it was
+				scores[j] += share * scores[i] * docs[j].prior // j is not among the best, so no importer's score changes
 			}
 		}
 	}
@@ -88,7 +89,8 @@ func moduleIndex(docs []*doc) map[string]int {
 // pythonImports returns the dotted names of the modules a Python file
 // imports, relative imports made absolute; from a.b import c gives both
 // a.b and a.b.c, since c may be a module. Imports inside functions count:
-// large projects import there to break cycles.
+// large projects import there to break cycles. It reads lines, not
+// Python: an import written in a string counts too, which costs little.
 func pythonImports(file string, content []byte) []string {
 	pkg := strings.Split(path.Dir(file), "/")
 	if pkg[0] == "." {
@@ -97,41 +99,48 @@ func pythonImports(file string, content []byte) []string {
 	var out []string
 	lines := strings.Split(string(content), "\n")
 	for k := 0; k < len(lines); k++ {
-		line := strings.TrimSpace(lines[k])
-		if rest, ok := strings.CutPrefix(line, "import "); ok {
-			for _, name := range strings.Split(rest, ",") {
-				if fields := strings.Fields(name); len(fields) > 0 {
-					out = append(out, fields[0])
+		for _, stmt := range strings.Split(withoutComment(lines[k]), ";") {
+			words := strings.Fields(stmt)
+			if len(words) < 2 {
+				continue
+			}
+			rest := strings.TrimPrefix(strings.TrimSpace(stmt), words[0])
+			switch words[0] {
+			case "import":
+				for _, name := range strings.Split(rest, ",") {
+					if fields := strings.Fields(name); len(fields) > 0 {
+						out = append(out, fields[0])
+					}
 				}
-			}
-			continue
-		}
-		rest, ok := strings.CutPrefix(line, "from ")
-		if !ok {
-			continue
-		}
-		module, names, ok := strings.Cut(rest, " import ")
-		if !ok {
-			continue
-		}
-		module = absoluteModule(strings.TrimSpace(module), pkg)
-		if module == "" {
-			continue
-		}
-		out = append(out, module)
-		// from a import (b,\n c): the names run to the closing
-		// parenthesis, each line maybe ending in a comment.
-		names = withoutComment(names)
-		if strings.HasPrefix(strings.TrimSpace(names), "(") {
-			for !strings.Contains(names, ")") && k+1 < len(lines) {
-				k++
-				names += " " + withoutComment(lines[k])
-			}
-		}
-		names = strings.NewReplacer("(", " ", ")", " ", "\\", " ").Replace(names)
-		for _, name := range strings.Split(names, ",") {
-			if fields := strings.Fields(name); len(fields) > 0 && fields[0] != "*" {
-				out = append(out, module+"."+fields[0])
+			case "from":
+				module, names, ok := strings.Cut(rest, " import ")
+				if !ok {
+					continue
+				}
+				if module = absoluteModule(strings.TrimSpace(module), pkg); module == "" {
+					continue
+				}
+				out = append(out, module)
+				// from a import (b,\n c): the names run to the line
+				// that closes the parenthesis.
+				if strings.HasPrefix(strings.TrimSpace(names), "(") && !strings.Contains(names, ")") {
+					more := []string{names}
+					for k+1 < len(lines) {
+						k++
+						line := withoutComment(lines[k])
+						more = append(more, line)
+						if strings.Contains(line, ")") {
+							break
+						}
+					}
+					names = strings.Join(more, " ")
+				}
+				names = strings.NewReplacer("(", " ", ")", " ").Replace(names)
+				for _, name := range strings.Split(names, ",") {
+					if fields := strings.Fields(name); len(fields) > 0 && fields[0] != "*" {
+						out = append(out, module+"."+fields[0])
+					}
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package contextgather
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -48,21 +49,50 @@ func TestAModuleTheBestMatchImportsRisesToTheFirstFew(t *testing.T) {
 	}
 }
 
+func TestAddImported(t *testing.T) {
+	docs := []*doc{
+		{path: "p/a.py", prior: 1, content: []byte("from .c import x\nfrom p.c import y\nimport p.b\nfrom . import helpers\n")},
+		{path: "p/b.py", prior: 1, content: []byte("from .a import run\n")},
+		{path: "p/c.py", prior: 1},
+		{path: "p/__init__.py", prior: 0.7},
+		{path: "p/d.py", prior: 1},
+	}
+	scores := []float64{4, 2, 1, 0.5, 1.1}
+	addImported(docs, scores, 0.05)
+	// a and b are the best: neither gains from the other. c, imported
+	// twice, gains once; the package (from . import helpers) by its prior.
+	want := []float64{4, 2, 1 + 0.05*4, 0.5 + 0.05*4*0.7, 1.1}
+	for i, d := range docs {
+		if math.Abs(scores[i]-want[i]) > 1e-12 {
+			t.Errorf("%s scores %v, want %v", d.path, scores[i], want[i])
+		}
+	}
+}
+
+func TestBestOfBreaksTiesByPath(t *testing.T) {
+	docs := []*doc{{path: "z.py"}, {path: "b.py"}, {path: "a.py"}, {path: "c.py"}}
+	if got := bestOf([]float64{1, 1, 1, 2}, docs, 2); !slices.Equal(got, []int{3, 2}) {
+		t.Errorf("best %v, want c.py then a.py ([3 2])", got)
+	}
+}
+
 func TestPythonImports(t *testing.T) {
 	src := strings.Join([]string{
-		"import os, numpy as np",
+		"import os, numpy as np  # used to import json, a.b",
 		"import a.b.c as abc",
 		"from . import sibling",
 		"from .local import thing as other, *",
 		"from ..up import (",
-		"    first,  # a comment",
+		"    first,  # a comment, with: commas",
 		"    second,",
 		")",
 		"from ...too.far import x",
 		"from abs.mod import name",
 		"def f():",
 		"    from .lazy import late",
+		"\timport tabbed; import after.semicolon",
 		"# from the docs: import nothing",
+		"x = 1  # import not.this",
 	}, "\n")
 	got := pythonImports("pkg/sub/file.py", []byte(src))
 	want := []string{
@@ -72,9 +102,20 @@ func TestPythonImports(t *testing.T) {
 		"pkg.up", "pkg.up.first", "pkg.up.second",
 		"abs.mod", "abs.mod.name",
 		"pkg.sub.lazy", "pkg.sub.lazy.late",
+		"tabbed", "after.semicolon",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("imports\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestAnUnclosedImportListReadsToTheEnd checks that a parenthesis never
+// closed (a broken file) takes the rest of the file as names, once.
+func TestAnUnclosedImportListReadsToTheEnd(t *testing.T) {
+	src := "from a import (\n" + strings.Repeat("x,\n", 100_000) + "import b\n"
+	got := pythonImports("f.py", []byte(src))
+	if len(got) != 100_002 || got[0] != "a" || got[len(got)-1] != "a.import" {
+		t.Errorf("%d imports, first %q, last %q", len(got), got[0], got[len(got)-1])
 	}
 }
 
