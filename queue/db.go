@@ -37,6 +37,8 @@ type DB struct {
 	sql     *sql.DB
 	driver  riverdriver.Driver[*sql.Tx]
 	dialect string // "sqlite" or "postgres"
+	// path is the SQLite file, "" on Postgres and in memory.
+	path string
 	// inbox holds accepted triggers (see inbox.go): a database of its own
 	// on SQLite, the same one on Postgres.
 	inbox       *sql.DB
@@ -79,7 +81,11 @@ func open(rawURL string) (*DB, error) {
 			sdb.Close()
 			return nil, err
 		}
-		return &DB{sql: sdb, driver: riversqlite.New(sdb), dialect: "sqlite", inbox: inbox}, nil
+		db := &DB{sql: sdb, driver: riversqlite.New(sdb), dialect: "sqlite", inbox: inbox}
+		if path != ":memory:" {
+			db.path = path
+		}
+		return db, nil
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		sdb, err := sql.Open("pgx", rawURL)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -219,8 +220,10 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			return task
 		}
 		// A process died twenty minutes into an attempt; another started
-		// one two minutes ago, and may still be winding it down.
+		// one two minutes ago, and may still be winding it down. On SQLite
+		// that one holds the queue's lock, or it would not be running.
 		dead, young := started(1, 20), started(2, 2)
+		holdQueueLock(t, url)
 		startQueue(t, q)
 
 		notifier.wait(t, dead.ID, tasks.Succeeded)
@@ -243,6 +246,70 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			t.Fatalf("the job within its deadline is %s, want running", state)
 		}
 	})
+}
+
+// TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite checks that on
+// SQLite, where the process that works the queue holds its lock, a job a
+// killed process left running is run again as soon as a bot starts, not
+// once River's rescue would take it for dead (nine minutes here, the task
+// timeout and 8 minutes in use). On Postgres other processes may be
+// running theirs: it waits for the rescue.
+func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		task := runningTask(t, q, 1)
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+		startQueue(t, q)
+
+		if strings.HasPrefix(url, "postgres") {
+			var state string
+			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state); err != nil {
+				t.Fatal(err)
+			}
+			if state != "running" {
+				t.Fatalf("on Postgres the job is %s at start, want running: another process may run it", state)
+			}
+			return
+		}
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		resumed := slices.ContainsFunc(notifier.history(task.ID), func(e tasks.Event) bool {
+			return e.State == tasks.Running && strings.Contains(e.Detail, "resumed")
+		})
+		if !resumed || runner.count() != 1 {
+			t.Fatalf("ran %d times; history %+v", runner.count(), notifier.history(task.ID))
+		}
+	})
+}
+
+func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	q, _, _ := recordingQueue(t, url)
+	runningTask(t, q, 1)
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+	holdQueueLock(t, url)
+	startQueue(t, q)
+	var state string
+	if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "running" {
+		t.Fatalf("the job is %s, want running: the process holding the lock may be running it", state)
+	}
+}
+
+// holdQueueLock takes the lock of the SQLite queue at url for the test, as
+// another process working that queue would hold it.
+func holdQueueLock(t *testing.T, url string) {
+	t.Helper()
+	path, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok {
+		return
+	}
+	lock, err := lockWorking(path)
+	if err != nil || lock == nil {
+		t.Fatalf("lock: %v, %v", lock, err)
+	}
+	t.Cleanup(func() { lock.Close() })
 }
 
 func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {

@@ -19,11 +19,7 @@ import (
 func TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, "ONESHOT_SANDBOX_OWNER", "test-restart")
-	bot := filepath.Join(t.TempDir(), "bot")
-	if out, err := exec.Command("go", "build", "-o", bot, "github.com/oneshot-dev/oneshot/cmd/bot").CombinedOutput(); err != nil {
-		t.Fatalf("build the bot: %v\n%s", err, out)
-	}
-
+	bot := buildBot(t)
 	receiver := b.runBot(t, bot, "-workers=false")
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	if err := receiver.Process.Signal(syscall.SIGKILL); err != nil {
@@ -49,6 +45,66 @@ func TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled(t *testing.T) {
 	if err := worker.Wait(); err != nil {
 		t.Fatalf("the bot did not stop cleanly on SIGTERM: %v", err)
 	}
+}
+
+// TestAnAttemptRunningWhenTheBotIsKilledRunsAgainAtTheNextStart runs the
+// real binary: the bot is killed with SIGKILL while the agent runs, and
+// the next process runs the attempt again at once (on SQLite, where it
+// knows no other process runs it), not when River's rescue would take the
+// job for dead, the task timeout and 8 minutes later. The dead process's
+// sandbox is reaped.
+func TestAnAttemptRunningWhenTheBotIsKilledRunsAgainAtTheNextStart(t *testing.T) {
+	t.Parallel()
+	b := unstartedPipelineBundle(t, "echo agent started; sleep 600\n", testConfig(0))
+	bot := buildBot(t)
+	implementing := func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
+	}
+
+	first := b.runBot(t, bot)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, pipelineWait, "the agent to run", implementing)
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	b.runBot(t, bot)
+	// The same check run, the attempt's, goes through the steps again.
+	waitFor(t, pipelineWait, "the attempt to run again", func() bool {
+		if !implementing() {
+			return false
+		}
+		runs, entered := b.gh.CheckRuns(b.repo), 0
+		for i, h := range runs[0].History {
+			if h.Output.Title == "Running: implement" && (i == 0 || runs[0].History[i-1].Output.Title != h.Output.Title) {
+				entered++
+			}
+		}
+		return entered == 2
+	})
+	docker := dockerClient(t)
+	owner := b.env["ONESHOT_SANDBOX_OWNER"]
+	if n := len(containersOf(t, docker, owner)); n != 1 {
+		t.Fatalf("%d sandboxes run; want the new attempt's only", n)
+	}
+
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	if run := b.waitConcluded(t, 1); run.Conclusion != "cancelled" {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	waitFor(t, wait, "the sandbox to go", func() bool { return len(containersOf(t, docker, owner)) == 0 })
+}
+
+// buildBot builds the bot's binary for a test that runs it.
+func buildBot(t *testing.T) string {
+	t.Helper()
+	bot := filepath.Join(t.TempDir(), "bot")
+	if out, err := exec.Command("go", "build", "-o", bot, "github.com/oneshot-dev/oneshot/cmd/bot").CombinedOutput(); err != nil {
+		t.Fatalf("build the bot: %v\n%s", err, out)
+	}
+	return bot
 }
 
 // runBot starts `bot serve` on a free port and waits until it is healthy;
