@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // A process that dies mid-job leaves its job "running". River rescues such
@@ -16,6 +18,100 @@ import (
 // the database, which the system lets go when the process ends, however it
 // ends. A job still running when the lock is taken was left by a process
 // that is gone, so it runs again at once instead of an hour later.
+
+// lockRetryInterval is how often a process that found the lock taken
+// tries for it again.
+const lockRetryInterval = time.Second
+
+// workLock is the SQLite queue's lock, as a Queue holds it or waits for it.
+type workLock struct {
+	mu   sync.Mutex
+	file *os.File // nil while not held
+	// stop ends the wait for the lock, and done closes when it has ended;
+	// both nil when there was no wait.
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (l *workLock) hold(f *os.File) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.file = f
+}
+
+func (l *workLock) held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.file != nil
+}
+
+// takeLock takes the SQLite queue's lock and readies the jobs a dead
+// process left running. When another process holds the lock (two bots on
+// one file: a rolling update, or a mistake), this one works the queue
+// beside it and waits for the lock in the background, and holds it once
+// that process ends, so that a process started later does not take this
+// one's running jobs for a dead one's. It readies nothing then: the jobs
+// running by that time may be its own. A lock that cannot be taken at all
+// (a file system without locks) leaves the rescue to River, as before
+// there was a lock.
+func (q *Queue) takeLock(ctx context.Context) error {
+	file, err := lockWorking(q.DB.path)
+	switch {
+	case err != nil:
+		q.cfg.Logger.Warn().Err(err).Msg("Could not lock the queue; jobs a process left running when it died wait for River's rescue.")
+		return nil
+	case file == nil:
+		q.cfg.Logger.Warn().Str("lock", lockPath(q.DB.path)).
+			Msg("Another process works this queue; this one works beside it and takes its lock when it ends.")
+		wait, stop := context.WithCancel(context.WithoutCancel(ctx))
+		q.lock.stop, q.lock.done = stop, make(chan struct{})
+		go q.awaitLock(wait)
+		return nil
+	}
+	q.lock.hold(file)
+	n, err := q.DB.readyOrphans(ctx)
+	if err != nil {
+		q.releaseLock()
+		return err
+	}
+	if n > 0 {
+		q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs a process left running when it died.")
+	}
+	return nil
+}
+
+// awaitLock tries for the lock until it holds it or ctx ends.
+func (q *Queue) awaitLock(ctx context.Context) {
+	defer close(q.lock.done)
+	tick := time.NewTicker(lockRetryInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if file, err := lockWorking(q.DB.path); err == nil && file != nil {
+			q.lock.hold(file)
+			q.cfg.Logger.Info().Msg("Took the queue's lock: the process that held it has ended.")
+			return
+		}
+	}
+}
+
+// releaseLock stops waiting for the lock, and lets it go if held.
+func (q *Queue) releaseLock() {
+	if q.lock.stop != nil {
+		q.lock.stop()
+		<-q.lock.done
+	}
+	q.lock.mu.Lock()
+	defer q.lock.mu.Unlock()
+	if q.lock.file != nil {
+		q.lock.file.Close()
+		q.lock.file = nil
+	}
+}
 
 // lockPath is the file whose lock says a process works the queue in the
 // SQLite database at path.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +77,7 @@ type Queue struct {
 	stopping atomic.Bool
 
 	accepted       chan struct{} // wakes the forwarder
-	working        *os.File      // holds the SQLite queue's lock (see orphans.go), nil if another process does
+	lock           workLock      // the SQLite queue's (see orphans.go)
 	stopForwarding context.CancelFunc
 	forwarderDone  chan struct{}
 
@@ -134,7 +133,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 // those waiting from before first.
 func (q *Queue) Start(ctx context.Context) error {
 	if q.DB.path != "" {
-		if err := q.takeOrphans(ctx); err != nil {
+		if err := q.takeLock(ctx); err != nil {
 			return err
 		}
 	}
@@ -149,38 +148,6 @@ func (q *Queue) Start(ctx context.Context) error {
 		q.forwardLoop(ctx)
 	}()
 	return nil
-}
-
-// takeOrphans takes the SQLite queue's lock and readies the jobs a dead
-// process left running. Without the lock, another process works the queue
-// (a mistake: see docs/github-app.md), and its running jobs may be live.
-func (q *Queue) takeOrphans(ctx context.Context) error {
-	lock, err := lockWorking(q.DB.path)
-	if err != nil {
-		return err
-	}
-	if lock == nil {
-		q.cfg.Logger.Warn().Str("lock", lockPath(q.DB.path)).
-			Msg("Another process works this queue; jobs a process left running when it died wait for River's rescue.")
-		return nil
-	}
-	q.working = lock
-	n, err := q.DB.readyOrphans(ctx)
-	if err != nil {
-		q.releaseLock()
-		return err
-	}
-	if n > 0 {
-		q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs a process left running when it died.")
-	}
-	return nil
-}
-
-func (q *Queue) releaseLock() {
-	if q.working != nil {
-		q.working.Close()
-		q.working = nil
-	}
 }
 
 // Shutdown stops taking work and hands running attempts back to the queue,
