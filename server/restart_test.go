@@ -89,6 +89,12 @@ func TestAnAttemptRunningWhenTheBotIsKilledRunsAgainAtTheNextStart(t *testing.T)
 	if n := len(containersOf(t, docker, owner)); n != 1 {
 		t.Fatalf("%d sandboxes run; want the new attempt's only", n)
 	}
+	// A process that only receives, started beside the worker, leaves
+	// the worker's sandbox alone (it is healthy once it would have reaped).
+	b.runBot(t, bot, "-workers=false")
+	if n := len(containersOf(t, docker, owner)); n != 1 || !implementing() {
+		t.Fatalf("%d sandboxes run after a receiver started; want the attempt's, still implementing", n)
+	}
 
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
 	if run := b.waitConcluded(t, 1); run.Conclusion != "cancelled" {

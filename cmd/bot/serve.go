@@ -36,7 +36,11 @@ func serve(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reapSandboxes(ctx, cfg.Sandbox.Owner, log)
+	if *workers {
+		// A process that only receives runs no sandbox, and must not
+		// remove those of the worker it runs beside.
+		reapSandboxes(ctx, cfg.Sandbox.Owner, log)
+	}
 	srv, err := server.New(ctx, cfg, server.Options{
 		Version:      version,
 		Logger:       log,
