@@ -84,6 +84,12 @@ func findFold(checkout fs.FS, want string) (string, bool) {
 // whether there was more. Anything else (a device, a pipe) is refused.
 // Links are followed as checkout follows them: see the package's doc.
 func readCapped(checkout fs.FS, name string, limit int) ([]byte, bool, error) {
+	// Checked before opening too: opening a pipe waits for a writer.
+	if info, err := fs.Stat(checkout, name); err != nil {
+		return nil, false, err
+	} else if !info.Mode().IsRegular() {
+		return nil, false, &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
+	}
 	f, err := checkout.Open(name)
 	if err != nil {
 		return nil, false, err

@@ -15,7 +15,7 @@ func Local(t *tasks.Task, title, body string, checkout fs.FS) Material {
 	log := zerolog.Nop()
 	m := Material{
 		Repo:         t.Repo,
-		Issue:        Item{Number: t.Issue, Kind: KindIssue, Title: Sanitize(title), Body: Sanitize(body), Author: t.Requester, Trusted: true},
+		Issue:        Item{Number: t.Issue, Kind: KindIssue, Title: cleanTitle(title), Body: Sanitize(body), Author: t.Requester, Trusted: true},
 		Instructions: Sanitize(t.Instructions),
 		Requester:    t.Requester,
 		Guidelines:   guidelines(checkout, log),

@@ -54,7 +54,8 @@ var sourceExt = map[string]bool{
 }
 
 // Locate ranks a repository's source files by how likely the change for
-// an issue lands in each, best first. It needs no model: it combines what
+// an issue lands in each, best first; files nothing in the issue points
+// at are left out. It needs no model: it combines what
 // a person would do first. It matches the issue's words against the files'
 // (BM25), the issue's identifiers against the symbols files define, the
 // words against path names, stack-trace frames and paths against files,
@@ -114,6 +115,11 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 		}
 		return out[i].Path < out[j].Path
 	})
+	// A file nothing points at is no candidate: listed, it would be an
+	// alphabetical guess passed off as a ranking.
+	for len(out) > 0 && out[len(out)-1].Score <= 0 {
+		out = out[:len(out)-1]
+	}
 	byPath := make(map[string]*doc, len(docs))
 	for _, d := range docs {
 		byPath[d.path] = d

@@ -54,7 +54,9 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 			}
 			return nil
 		}
-		if !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
+		// Regular files only: a link's size is not its target's, and
+		// opening a pipe waits for a writer.
+		if !d.Type().IsRegular() || !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
 			return nil
 		}
 		info, err := d.Info()

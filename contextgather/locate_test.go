@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 )
@@ -110,7 +113,7 @@ func TestLocate(t *testing.T) {
 			}
 			without := signalWeights
 			tc.off(&without)
-			if ranked := locateWith(t, tc.issue, without); ranked[0].Path == tc.want {
+			if ranked := locateWith(t, tc.issue, without); len(ranked) > 0 && ranked[0].Path == tc.want {
 				t.Errorf("%s is first without the signal too: the case does not test it", tc.want)
 			}
 		})
@@ -156,6 +159,49 @@ func TestTestsAndVendoredCodeRankBelowTheCodeTheyConcern(t *testing.T) {
 				t.Errorf("a non-source file was ranked")
 			}
 		})
+	}
+}
+
+func TestFilesNothingPointsAtAreLeftOut(t *testing.T) {
+	ranked, err := Locate(t.Context(), repo(), "Zzqx frobnicates\n\nwubwub plorp")
+	if err != nil || len(ranked) != 0 {
+		t.Fatalf("ranked %v (err %v) for an issue nothing matches", paths(ranked), err)
+	}
+	ranked, err = Locate(t.Context(), repo(), "Adapters hang")
+	if err != nil || len(ranked) == 0 || len(ranked) == len(repo())-1 {
+		t.Fatalf("ranked %v (err %v); want some files, not every source file", paths(ranked), err)
+	}
+	for _, r := range ranked {
+		if r.Score <= 0 {
+			t.Errorf("%s is ranked with score %v", r.Path, r.Score)
+		}
+	}
+}
+
+// TestOnlyRegularFilesAreRead checks a checkout on disk: a link's size is
+// not its target's, so a link could bring in a file past maxFileSize, and
+// opening a named pipe would wait for ever.
+func TestOnlyRegularFilesAreRead(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("pkg/adapters.py", "def adapters_hang():\n    pass\n")
+	write("data/adapters.txt", "adapters hang "+strings.Repeat("adapters ", maxFileSize))
+	if err := os.Symlink("../data/adapters.txt", filepath.Join(dir, "pkg/adapters_big.py")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pkg/adapters_pipe.py"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ranked, err := Locate(t.Context(), os.DirFS(dir), "Adapters hang")
+	if err != nil || !slices.Equal(paths(ranked), []string{"pkg/adapters.py"}) {
+		t.Fatalf("ranked %v (err %v); want the regular file only", paths(ranked), err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
@@ -52,23 +54,41 @@ func locate(args []string, out io.Writer) error {
 }
 
 // splitTask reads a task's text as an issue: its first line the title, the
-// rest the body. A task of one line is its own body, so the prompt's
-// description is never empty.
+// rest the body, once what GitHub would hide (a template's comment) is
+// gone. A task of one line is its own body, so the prompt's description
+// is never empty.
 func splitTask(text string) (title, body string) {
-	title, body, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	title, body, _ = strings.Cut(strings.TrimSpace(contextgather.Sanitize(text)), "\n")
 	return title, cmp.Or(body, title)
 }
 
+// maxIssueFile bounds an issue file: GitHub holds an issue's body to
+// 65,536 characters, so a file much larger is not an issue.
+const maxIssueFile = 1 << 20
+
+// readIssue reads an issue's text from a file, or stdin for "-". It
+// refuses what is no issue: nothing, binary data, a file past maxIssueFile.
 func readIssue(name string) (string, error) {
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(name)
+	f := os.Stdin
+	if name != "-" {
+		var err error
+		if f, err = os.Open(name); err != nil {
+			return "", fmt.Errorf("read the issue: %w", err)
+		}
+		defer f.Close()
 	}
+	data, err := io.ReadAll(io.LimitReader(f, maxIssueFile+1))
 	if err != nil {
 		return "", fmt.Errorf("read the issue: %w", err)
+	}
+	if len(data) > maxIssueFile {
+		return "", fmt.Errorf("the issue in %s is larger than %d bytes", name, maxIssueFile)
+	}
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return "", fmt.Errorf("the issue in %s is not UTF-8 text", name)
+	}
+	if strings.TrimSpace(contextgather.Sanitize(string(data))) == "" {
+		return "", fmt.Errorf("the issue in %s is empty", name)
 	}
 	return string(data), nil
 }

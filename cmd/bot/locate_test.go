@@ -19,7 +19,8 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"every file, best first", nil, []string{"parser/parse.go", "parser/parse_test.go", "util/strings.go"}},
+		// util/strings.go shares nothing with the issue: it is no candidate.
+		{"every file the issue points at, best first", nil, []string{"parser/parse.go", "parser/parse_test.go"}},
 		{"the best one", []string{"--top", "1"}, []string{"parser/parse.go"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,5 +44,28 @@ func TestLocateRefusesATopBelowOne(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--top is "+top+"; it must be at least 1") || out.Len() != 0 {
 			t.Errorf("--top %s: err %v, printed %q", top, err, out.String())
 		}
+	}
+}
+
+func TestAnIssueFileThatHoldsNoIssueIsRefused(t *testing.T) {
+	dir := checkout(t, map[string]string{"a.go": "package a\n"})
+	big := strings.Repeat("word ", maxIssueFile/5+1)
+	for _, tc := range []struct{ name, text, want string }{
+		{"empty", "", "is empty"},
+		{"only a template's comment", "<!-- Describe the bug -->\n\n", "is empty"},
+		{"binary", "PK\x03\x04\x00\x00", "not UTF-8 text"},
+		{"not UTF-8", "caf\xe9 crashes", "not UTF-8 text"},
+		{"too large", big, "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			issue := issueFile(t, tc.text)
+			for _, cmd := range []string{"locate", "prompt"} {
+				var out bytes.Buffer
+				err := run([]string{cmd, "--dir", dir, "--issue", issue}, &out)
+				if err == nil || !strings.Contains(err.Error(), tc.want) || out.Len() != 0 {
+					t.Errorf("%s: err %v, printed %d bytes; want an error saying it %s", cmd, err, out.Len(), tc.want)
+				}
+			}
+		})
 	}
 }

@@ -74,3 +74,18 @@ func TestPromptNamesTheLineOfABadRepositoryConfiguration(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPromptReadsTheTitleAfterATemplatesComment checks that the issue
+// file is cleaned before its first line is taken for the title: a
+// template's comment, which GitHub hides, is neither title nor body.
+func TestPromptReadsTheTitleAfterATemplatesComment(t *testing.T) {
+	dir := checkout(t, map[string]string{"parser.go": "package parser\n\nfunc Parse(s string) int { return len(s) }\n"})
+	issue := issueFile(t, "<!-- Thanks for filing! Please describe\nthe bug below. -->\nParse fails on empty input\n\nParse should return -1.\n")
+	var out bytes.Buffer
+	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if prompt := out.String(); !strings.Contains(prompt, "Title: Parse fails on empty input") || strings.Contains(prompt, "the bug below") {
+		t.Errorf("the prompt's issue:\n%s", prompt)
+	}
+}

@@ -1,0 +1,34 @@
+package contextgather
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+func TestALocalTaskTitleIsCutAsAnIssuesIs(t *testing.T) {
+	m := Local(&tasks.Task{Repo: "widgets"}, strings.Repeat("long title ", 10_000), "the body", os.DirFS(t.TempDir()))
+	if len(m.Issue.Title) > maxTitle+len("…") || !strings.HasPrefix(m.Issue.Title, "long title long") {
+		t.Errorf("title of %d bytes: %.40q", len(m.Issue.Title), m.Issue.Title)
+	}
+}
+
+// TestAGuidelineThatIsAPipeIsSkipped checks a local checkout: opening a
+// named pipe would wait for a writer for ever.
+func TestAGuidelineThatIsAPipeIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "AGENTS.md"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "CONTRIBUTING.md"), []byte("Run the tests.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := Local(&tasks.Task{Repo: "widgets"}, "Crash", "It crashes.", os.DirFS(dir))
+	if len(m.Guidelines) != 1 || strings.TrimSpace(m.Guidelines[0].Text) != "Run the tests." {
+		t.Errorf("guidelines %+v; want CONTRIBUTING.md's only", m.Guidelines)
+	}
+}
