@@ -2,6 +2,7 @@ package contextgather_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -272,6 +273,33 @@ func TestRelatedIssuesAreNotSearchedWhenTheLimitIsLow(t *testing.T) {
 	m = b.gather(t)
 	if n := b.gh.Count("GET", "/search/issues"); n != 0 || len(m.Related) != 0 {
 		t.Errorf("with the rate limit unreadable: %d searches, related %+v; want none", n, m.Related)
+	}
+}
+
+func TestTheRelatedSearchIsSentOnceWhateverItsAnswer(t *testing.T) {
+	t.Parallel()
+	b := newGatherBundle(t)
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Parser crashes on unicode filenames"})
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Unicode filenames are mangled"})
+	b.gh.Fail("GET", "/search/issues", http.StatusBadGateway, 1)
+	if m := b.gather(t); len(m.Related) != 0 {
+		t.Errorf("related %+v after a failed search", m.Related)
+	}
+	if n := b.gh.Count("GET", "/search/issues"); n != 1 {
+		t.Errorf("%d searches, want 1: a retry is a second call", n)
+	}
+}
+
+func TestRelatedIssuesAreSearchedWhereRateLimitingIsOff(t *testing.T) {
+	t.Parallel()
+	b := newGatherBundle(t)
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Parser crashes on unicode filenames"})
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Unicode filenames are mangled in the listing"})
+	// GitHub Enterprise Server with rate limiting off.
+	b.gh.Fail("GET", "/rate_limit", http.StatusNotFound, -1)
+	m := b.gather(t)
+	if n := b.gh.Count("GET", "/search/issues"); n != 1 || len(m.Related) != 1 {
+		t.Errorf("%d searches, related %+v; want one search finding #2", n, m.Related)
 	}
 }
 

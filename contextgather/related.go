@@ -3,7 +3,9 @@ package contextgather
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"unicode"
@@ -31,20 +33,26 @@ const (
 
 // related searches, once, for open or closed issues of the repository
 // that share distinctive words with the title. It does not search when
-// the rate limit cannot be read or is nearly spent, so the search never
-// waits for a limit to reset.
+// the rate limit cannot be read or is nearly spent, and neither the search
+// nor the limit's read is tried again, so related issues never cost a
+// wait: they are worth less than one.
 func related(ctx context.Context, repo *githubapi.Repo, title string, skip map[int]bool, log zerolog.Logger) []Related {
 	words := distinctiveWords(title, searchWords)
 	if len(words) == 0 {
 		return nil
 	}
+	ctx = githubapi.SendOnce(ctx)
 	limits, _, err := repo.Client.RateLimit.Get(ctx)
-	if err != nil {
+	var answer *github.ErrorResponse
+	switch {
+	case errors.As(err, &answer) && answer.Response != nil && answer.Response.StatusCode == http.StatusNotFound:
+		// GitHub Enterprise Server with rate limiting turned off answers
+		// 404 ("Rate limiting is not enabled."): there is no limit to keep.
+	case err != nil:
 		log.Warn().Err(err).Msg("Could not read the search rate limit; not searching for related issues.")
 		return nil
-	}
-	if left := limits.GetSearch().Remaining; left < MinSearchRemaining {
-		log.Info().Int("remaining", left).Msg("Few searches are left in the rate limit; not searching for related issues.")
+	case limits.GetSearch().Remaining < MinSearchRemaining:
+		log.Info().Int("remaining", limits.GetSearch().Remaining).Msg("Few searches are left in the rate limit; not searching for related issues.")
 		return nil
 	}
 	q := fmt.Sprintf("repo:%s is:issue %s", repo.FullName(), strings.Join(words, " "))

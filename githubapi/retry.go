@@ -68,7 +68,7 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 		}
 		resp, err := next.RoundTrip(req)
 		wait, retry := p.decide(req, resp, err, attempt)
-		if !retry || attempt >= p.Attempts || wait > p.MaxWait || pastDeadline(req.Context(), wait) {
+		if !retry || attempt >= p.Attempts || wait > p.MaxWait || pastDeadline(req.Context(), wait) || sendOnce(req.Context()) {
 			return resp, err
 		}
 		if resp != nil {
@@ -81,6 +81,17 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 		}
 	}
 }
+
+type sendOnceKey struct{}
+
+// SendOnce marks the requests made with the context it returns to be sent
+// once, never retried: for a call whose answer is worth less than a wait,
+// such as the search for related issues.
+func SendOnce(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sendOnceKey{}, true)
+}
+
+func sendOnce(ctx context.Context) bool { return ctx.Value(sendOnceKey{}) != nil }
 
 // pastDeadline says whether ctx ends before a wait does: the request
 // would fail then all the same, and the time is better left to the

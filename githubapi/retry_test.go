@@ -131,6 +131,18 @@ func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
 	}
 }
 
+func TestARequestMarkedSendOnceIsNotRetried(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.Fail("GET", "/repos/{owner}/{repo}", http.StatusServiceUnavailable, 1)
+	if _, _, err := repo.DefaultBranchHead(githubapi.SendOnce(context.Background())); err == nil {
+		t.Fatal("the 503 was retried into a success")
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 1 {
+		t.Fatalf("%d tries, want 1", n)
+	}
+}
+
 func TestAnExhaustedRateLimitIsWaitedOutUntilItResets(t *testing.T) {
 	t.Parallel()
 	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
