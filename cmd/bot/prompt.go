@@ -36,6 +36,10 @@ func prompt(args []string, out io.Writer) error {
 	if *budget < 0 {
 		return fmt.Errorf("--budget is %d; it must be positive, or 0 for the default", *budget)
 	}
+	local, remote := *dir != "" || *issueFile != "", *repoName != "" || *number != 0
+	if local && remote {
+		return errors.New("prompt takes --dir and --issue, or --repo and --number, not both")
+	}
 	ctx := context.Background()
 	switch {
 	case *dir != "" && *issueFile != "":

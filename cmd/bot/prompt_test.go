@@ -89,3 +89,13 @@ func TestPromptReadsTheTitleAfterATemplatesComment(t *testing.T) {
 		t.Errorf("the prompt's issue:\n%s", prompt)
 	}
 }
+
+func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
+	dir := checkout(t, map[string]string{"a.go": "package a\n"})
+	issue := issueFile(t, "Crash\n")
+	var out bytes.Buffer
+	err := run([]string{"prompt", "--dir", dir, "--issue", issue, "--repo", "acme/widgets", "--number", "3"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "not both") || out.Len() != 0 {
+		t.Errorf("err %v, printed %q", err, out.String())
+	}
+}
