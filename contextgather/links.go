@@ -26,6 +26,8 @@ var (
 	shortRef = regexp.MustCompile(`(?:^|[^\w/#&.\-])(?:#|(?i:gh-))([0-9]+)\b`)
 	// repoRef is "owner/name#12".
 	repoRef = regexp.MustCompile(`(?:^|[^\w/.\-])([A-Za-z0-9][A-Za-z0-9\-]*)/([\w.\-]+)#([0-9]+)\b`)
+	// anyURL is an address, to its first space or closing bracket.
+	anyURL = regexp.MustCompile(`(?i)\bhttps?://[^\s<>()\[\]]+`)
 )
 
 // urlRef matches addresses of issues and pull requests on webURL, such
@@ -61,11 +63,14 @@ func findRefs(webURL, owner, name string, self int, texts ...string) []int {
 				refs = append(refs, ref{at, num})
 			}
 		}
-		for _, m := range shortRef.FindAllStringSubmatchIndex(prose, -1) {
-			add(m[2], "", "", prose[m[2]:m[3]])
+		// Inside an address, "#5" is a fragment or a query's text, not a
+		// reference; addresses are matched as a whole below.
+		words := anyURL.ReplaceAllStringFunc(prose, func(u string) string { return strings.Repeat(" ", len(u)) })
+		for _, m := range shortRef.FindAllStringSubmatchIndex(words, -1) {
+			add(m[2], "", "", words[m[2]:m[3]])
 		}
-		for _, m := range repoRef.FindAllStringSubmatchIndex(prose, -1) {
-			add(m[2], prose[m[2]:m[3]], prose[m[4]:m[5]], prose[m[6]:m[7]])
+		for _, m := range repoRef.FindAllStringSubmatchIndex(words, -1) {
+			add(m[2], words[m[2]:m[3]], words[m[4]:m[5]], words[m[6]:m[7]])
 		}
 		if byURL != nil {
 			for _, m := range byURL.FindAllStringSubmatchIndex(prose, -1) {

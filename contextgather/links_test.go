@@ -20,6 +20,7 @@ func TestFindRefs(t *testing.T) {
 		{"addresses", []string{"https://github.example.com/acme/widgets/issues/9 and http://github.example.com/acme/widgets/pull/10#discussion_r1"}, []int{9, 10}},
 		{"other hosts and repositories", []string{"https://github.com/acme/widgets/issues/9 https://github.example.com/other/widgets/issues/10"}, nil},
 		{"not references", []string{"issue#3, &#39;, a/b/#4, v1.2#5, #6abc, C#7, https://example.com/page#8"}, nil},
+		{"inside other addresses", []string{"https://other.example/search?q=#5, https://other.example/?r=acme/widgets#14, then #6"}, []int{6}},
 		{"code", []string{"```\n#0 0x4005 in main\n```\nand `#3` but #4"}, []int{4}},
 		{"self and repeats", []string{"#1 #2 #2", "#2 #3"}, []int{2, 3}},
 		{"order across texts", []string{"#9", "#3 https://github.example.com/acme/widgets/issues/2"}, []int{9, 3, 2}},
