@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -48,9 +50,10 @@ func prompt(args []string, out io.Writer) error {
 			return err
 		}
 		title, body := splitTask(text)
-		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(*dir)), Requester: os.Getenv("USER")}
+		top := checkoutTop(*dir)
+		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(top)), Requester: os.Getenv("USER")}
 		// A root, not os.DirFS: the checkout's links may not lead out of it.
-		root, err := os.OpenRoot(*dir)
+		root, err := os.OpenRoot(top)
 		if err != nil {
 			return err
 		}
@@ -66,6 +69,17 @@ func prompt(args []string, out io.Writer) error {
 	default:
 		return errors.New("prompt needs --dir and --issue, or --repo and --number")
 	}
+}
+
+// checkoutTop is the top of the git work tree dir is in, or dir outside
+// one: a task sees the whole repository, its guidelines at the root too,
+// whichever of its directories it is asked about from.
+func checkoutTop(dir string) string {
+	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
+	if err != nil || len(bytes.TrimSpace(top)) == 0 {
+		return dir
+	}
+	return string(bytes.TrimSpace(top))
 }
 
 // githubPrompt gathers an issue's context as a task would: the App's

@@ -99,3 +99,31 @@ func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 		t.Errorf("err %v, printed %q", err, out.String())
 	}
 }
+
+// TestPromptForADirectoryInARepositoryReadsTheWholeRepository checks that
+// --dir naming a directory inside a repository gives the prompt a task
+// on that repository would get: its root's guidelines and name.
+func TestPromptForADirectoryInARepositoryReadsTheWholeRepository(t *testing.T) {
+	repo := gitRepo(t)
+	for name, text := range map[string]string{
+		"CONTRIBUTING.md": "Keep Parse's signature.\n",
+		"pkg/parser.go":   "package parser\n\nfunc Parse(s string) int { return len(s) }\n",
+	} {
+		path := filepath.Join(repo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue := issueFile(t, "Parse fails on empty input\n")
+	var out bytes.Buffer
+	if err := run([]string{"prompt", "--dir", filepath.Join(repo, "pkg"), "--issue", issue}, &out); err != nil {
+		t.Fatal(err)
+	}
+	prompt := out.String()
+	if !strings.Contains(prompt, "Keep Parse's signature.") || !strings.Contains(prompt, "pkg/parser.go") || !strings.Contains(prompt, filepath.Base(repo)) {
+		t.Errorf("the prompt lacks the root's guidelines, the file's path from the root or the repository's name:\n%s", prompt)
+	}
+}
