@@ -183,10 +183,17 @@ func (db *DB) DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 func (q *Queue) forwardLoop(ctx context.Context) {
 	ticker := time.NewTicker(forwardPollInterval)
 	defer ticker.Stop()
+	failing := failureLog{every: forwardErrorLogInterval, now: time.Now}
 	for {
 		n, err := q.forward(ctx)
-		if err != nil && ctx.Err() == nil {
-			q.cfg.Logger.Error().Err(err).Msg("Could not queue accepted triggers; they wait in the inbox and are tried again.")
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if repeats, ok := failing.failed(); ok {
+				q.cfg.Logger.Error().Err(err).Int("failures_since_last_line", repeats).
+					Msg("Could not queue accepted triggers; they wait in the inbox and are tried again every second.")
+			}
+		case err == nil && failing.recovered():
+			q.cfg.Logger.Info().Msg("Accepted triggers are queued again.")
 		}
 		if err == nil && n == forwardBatch {
 			continue // more may wait
@@ -198,6 +205,39 @@ func (q *Queue) forwardLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// forwardErrorLogInterval is how often a failure to forward that goes on
+// (a database down, a trigger it refuses) is logged: the forwarder tries
+// every second, and a line a second says nothing more.
+const forwardErrorLogInterval = time.Minute
+
+// failureLog says when a failure that repeats is worth a log line: the
+// first time, and then once every so often while it goes on.
+type failureLog struct {
+	every   time.Duration
+	now     func() time.Time
+	since   time.Time // when it was last said; zero while all is well
+	repeats int       // failures since then
+}
+
+// failed records a failure, and says whether to log it and how many went
+// unlogged before it.
+func (f *failureLog) failed() (repeats int, log bool) {
+	now := f.now()
+	if !f.since.IsZero() && now.Sub(f.since) < f.every {
+		f.repeats++
+		return 0, false
+	}
+	repeats, f.since, f.repeats = f.repeats, now, 0
+	return repeats, true
+}
+
+// recovered records a success, and says whether it ends a failure.
+func (f *failureLog) recovered() bool {
+	was := !f.since.IsZero()
+	f.since, f.repeats = time.Time{}, 0
+	return was
 }
 
 // forward queues the oldest triggers waiting in the inbox, and reports how

@@ -154,3 +154,36 @@ func (idle) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
 	return tasks.Succeeded, "", nil
 }
 func (idle) Changed(context.Context, *tasks.Task, tasks.Event) {}
+
+// TestAForwardingFailureThatGoesOnIsLoggedOnceAMinute checks what the
+// forwarder, which tries every second, logs of a failure that goes on (a
+// database down, a trigger it refuses): its first try, then one line a
+// minute with the count of tries between, and a new failure after a
+// success at once.
+func TestAForwardingFailureThatGoesOnIsLoggedOnceAMinute(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	f := failureLog{every: time.Minute, now: func() time.Time { return now }}
+	if n, log := f.failed(); !log || n != 0 {
+		t.Fatalf("the first failure: log %v, %d before it", log, n)
+	}
+	lines := 0
+	for range 119 { // two minutes of tries, a second apart
+		now = now.Add(time.Second)
+		if n, log := f.failed(); log {
+			lines++
+			if n != 59 {
+				t.Errorf("a line after %d unlogged tries, want 59", n)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d lines in the two minutes after the first, want 1 (at its 60th second)", lines)
+	}
+	if !f.recovered() || f.recovered() {
+		t.Error("a success after failures is worth saying once")
+	}
+	now = now.Add(time.Second)
+	if _, log := f.failed(); !log {
+		t.Error("a new failure after a success is not logged at once")
+	}
+}
