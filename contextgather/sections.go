@@ -26,7 +26,11 @@ func issueSection(m Material, tokens int) string {
 	if m.Issue.Kind == KindPullRequest {
 		what = "Pull request"
 	}
-	s, _ := itemPart(fmt.Sprintf("## %s #%d", what, m.Issue.Number), m.Issue, tokens)
+	heading := fmt.Sprintf("## %s #%d", what, m.Issue.Number)
+	if m.Issue.Number == 0 {
+		heading = "## " + what // a task given on the command line has no number to cite
+	}
+	s, _ := itemPart(heading, m.Issue, tokens)
 	return s
 }
 

@@ -55,6 +55,7 @@ func TestPromptForALocalCheckoutHoldsTheIssueTheCodeAndTheChecks(t *testing.T) {
 		"`go test ./...`",          // detected from go.mod
 		"Keep Parse's signature.",  // the guidelines
 		"oneshot/task-",            // the branch bot run would use
+		"## Issue\n",               // no number: an issue file has none to cite
 	} {
 		if !strings.Contains(prompt, want) {
 			t.Errorf("the prompt lacks %q:\n%s", want, prompt)
