@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -71,15 +70,39 @@ func prompt(args []string, out io.Writer) error {
 	}
 }
 
-// checkoutTop is the top of the git work tree dir is in, or dir outside
-// one: a task sees the whole repository, its guidelines at the root too,
-// whichever of its directories it is asked about from.
+// checkoutTop is the top of the git repository dir is part of, or dir
+// itself: a task sees the whole repository, its guidelines at the root
+// too, whichever of its directories it is asked about from. A directory
+// the repository has not committed (one it ignores, a project of its own
+// kept inside another's work tree) is no part of it, so it stays itself.
 func checkoutTop(dir string) string {
-	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
-	if err != nil || len(bytes.TrimSpace(top)) == 0 {
+	git := func(args ...string) (string, bool) {
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = withoutGitVars(os.Environ()) // GIT_DIR would name another repository
+		out, err := cmd.Output()
+		return strings.TrimSuffix(string(out), "\n"), err == nil
+	}
+	top, ok := git("rev-parse", "--show-toplevel")
+	if !ok || top == "" {
 		return dir
 	}
-	return string(bytes.TrimSpace(top))
+	if committed, ok := git("ls-tree", "HEAD", "--", "."); !ok || committed == "" {
+		if prefix, _ := git("rev-parse", "--show-prefix"); prefix != "" {
+			return dir
+		}
+	}
+	return top
+}
+
+// withoutGitVars is env without git's own variables.
+func withoutGitVars(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GIT_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // githubPrompt gathers an issue's context as a task would: the App's

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +12,12 @@ import (
 // checkout writes files into a new directory.
 func checkout(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return checkoutIn(t, t.TempDir(), files)
+}
+
+// checkoutIn is checkout in a directory of the test's choosing.
+func checkoutIn(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
 	for name, text := range files {
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -105,20 +111,32 @@ func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 // --dir naming a directory inside a repository gives the prompt a task
 // on that repository would get: its root's guidelines and name.
 func TestPromptForADirectoryInARepositoryReadsTheWholeRepository(t *testing.T) {
-	repo := gitRepo(t)
-	for name, text := range map[string]string{
+	repo := checkoutIn(t, gitRepo(t), map[string]string{
 		"CONTRIBUTING.md": "Keep Parse's signature.\n",
 		"pkg/parser.go":   "package parser\n\nfunc Parse(s string) int { return len(s) }\n",
-	} {
-		path := filepath.Join(repo, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
+	})
+	for _, args := range [][]string{{"add", "."}, {"commit", "-q", "-m", "parser"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	// A project of its own, which the repository ignores, inside its work tree.
+	own := checkoutIn(t, filepath.Join(repo, "vendor-ignored"), map[string]string{"own.go": "package own\n\nfunc Parse() {}\n"})
+	if err := os.WriteFile(filepath.Join(repo, ".git", "info", "exclude"), []byte("vendor-ignored/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	issue := issueFile(t, "Parse fails on empty input\n")
+	var mine bytes.Buffer
+	if err := run([]string{"prompt", "--dir", own, "--issue", issue}, &mine); err != nil {
+		t.Fatal(err)
+	}
+	if p := mine.String(); strings.Contains(p, "Keep Parse's signature.") || !strings.Contains(p, "repository vendor-ignored") {
+		t.Errorf("a project the repository does not hold was read as the repository:\n%s", p)
+	}
 	var out bytes.Buffer
 	if err := run([]string{"prompt", "--dir", filepath.Join(repo, "pkg"), "--issue", issue}, &out); err != nil {
 		t.Fatal(err)
