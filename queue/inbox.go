@@ -192,7 +192,8 @@ func (q *Queue) forwardLoop(ctx context.Context) {
 				q.cfg.Logger.Error().Err(err).Int("failures_since_last_line", repeats).
 					Msg("Could not queue accepted triggers; they wait in the inbox and are tried again every second.")
 			}
-		case err == nil && failing.recovered():
+		case err == nil && n < forwardBatch && failing.recovered():
+			// A full batch queued says nothing of the triggers behind it.
 			q.cfg.Logger.Info().Msg("Accepted triggers are queued again.")
 		}
 		if err == nil && n == forwardBatch {
