@@ -26,8 +26,8 @@ var (
 	shortRef = regexp.MustCompile(`(?:^|[^\w/#&.\-])(?:#|(?i:gh-))([0-9]+)\b`)
 	// repoRef is "owner/name#12".
 	repoRef = regexp.MustCompile(`(?:^|[^\w/.\-])([A-Za-z0-9][A-Za-z0-9\-]*)/([\w.\-]+)#([0-9]+)\b`)
-	// anyURL is an address, to its first space or closing bracket.
-	anyURL = regexp.MustCompile(`(?i)\bhttps?://[^\s<>()\[\]]+`)
+	// anyURL is an address, to its first space, bracket or table bar.
+	anyURL = regexp.MustCompile(`(?i)\bhttps?://[^\s<>()\[\]|]+`)
 )
 
 // urlRef matches addresses of issues and pull requests on webURL, such

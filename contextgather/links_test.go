@@ -21,6 +21,7 @@ func TestFindRefs(t *testing.T) {
 		{"other hosts and repositories", []string{"https://github.com/acme/widgets/issues/9 https://github.example.com/other/widgets/issues/10"}, nil},
 		{"not references", []string{"issue#3, &#39;, a/b/#4, v1.2#5, #6abc, C#7, https://example.com/page#8"}, nil},
 		{"inside other addresses", []string{"https://other.example/search?q=#5, https://other.example/?r=acme/widgets#14, then #6"}, []int{6}},
+		{"beside an address in a table", []string{"| run | issue |\n|---|---|\n|https://ci.example/run/1|#5|"}, []int{5}},
 		{"code", []string{"```\n#0 0x4005 in main\n```\nand `#3` but #4"}, []int{4}},
 		{"self and repeats", []string{"#1 #2 #2", "#2 #3"}, []int{2, 3}},
 		{"order across texts", []string{"#9", "#3 https://github.example.com/acme/widgets/issues/2"}, []int{9, 3, 2}},

@@ -108,7 +108,7 @@ func TestLocate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if ranked := locateWith(t, tc.issue, signalWeights); ranked[0].Path != tc.want {
+			if ranked := locateWith(t, tc.issue, signalWeights); len(ranked) == 0 || ranked[0].Path != tc.want {
 				t.Errorf("first is %s, want %s; ranking %v", ranked[0].Path, tc.want, paths(ranked))
 			}
 			without := signalWeights

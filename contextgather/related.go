@@ -51,6 +51,9 @@ func related(ctx context.Context, repo *githubapi.Repo, title string, skip map[i
 	case err != nil:
 		log.Warn().Err(err).Msg("Could not read the search rate limit; not searching for related issues.")
 		return nil
+	case limits.GetSearch() == nil:
+		log.Warn().Msg("The rate limit says nothing of searches; not searching for related issues.")
+		return nil
 	case limits.GetSearch().Remaining < MinSearchRemaining:
 		log.Info().Int("remaining", limits.GetSearch().Remaining).Msg("Few searches are left in the rate limit; not searching for related issues.")
 		return nil

@@ -42,6 +42,8 @@ type RetryPolicy struct {
 //     Retry-After, or a minute without one;
 //   - a primary rate limit (X-RateLimit-Remaining: 0) until its reset,
 //     when that is within MaxWait.
+//
+// A request whose context came from SendOnce is never retried.
 func Retry(p RetryPolicy) githubapp.ClientMiddleware {
 	if p.Attempts < 1 {
 		p.Attempts = DefaultRetryAttempts

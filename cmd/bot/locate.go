@@ -69,8 +69,9 @@ const maxIssueFile = 1 << 20
 // readIssue reads an issue's text from a file, or stdin for "-". It
 // refuses what is no issue: nothing, binary data, a file past maxIssueFile.
 func readIssue(name string) (string, error) {
-	f := os.Stdin
+	f, where := os.Stdin, "on stdin"
 	if name != "-" {
+		where = "in " + name
 		var err error
 		if f, err = os.Open(name); err != nil {
 			return "", fmt.Errorf("read the issue: %w", err)
@@ -82,13 +83,13 @@ func readIssue(name string) (string, error) {
 		return "", fmt.Errorf("read the issue: %w", err)
 	}
 	if len(data) > maxIssueFile {
-		return "", fmt.Errorf("the issue in %s is larger than %d bytes", name, maxIssueFile)
+		return "", fmt.Errorf("the issue %s is larger than %d bytes", where, maxIssueFile)
 	}
 	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
-		return "", fmt.Errorf("the issue in %s is not UTF-8 text", name)
+		return "", fmt.Errorf("the issue %s is not UTF-8 text", where)
 	}
 	if strings.TrimSpace(contextgather.Sanitize(string(data))) == "" {
-		return "", fmt.Errorf("the issue in %s is empty", name)
+		return "", fmt.Errorf("the issue %s is empty", where)
 	}
 	return string(data), nil
 }
