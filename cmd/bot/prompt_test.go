@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,15 +114,8 @@ func TestPromptForADirectoryInARepositoryReadsTheWholeRepository(t *testing.T) {
 		"CONTRIBUTING.md": "Keep Parse's signature.\n",
 		"pkg/parser.go":   "package parser\n\nfunc Parse(s string) int { return len(s) }\n",
 	})
-	for _, args := range [][]string{{"add", "."}, {"commit", "-q", "-m", "parser"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	runGit(t, repo, "add", ".")
+	runGit(t, repo, "commit", "-q", "-m", "parser")
 	// A project of its own, which the repository ignores, inside its work tree.
 	own := checkoutIn(t, filepath.Join(repo, "vendor-ignored"), map[string]string{"own.go": "package own\n\nfunc Parse() {}\n"})
 	if err := os.WriteFile(filepath.Join(repo, ".git", "info", "exclude"), []byte("vendor-ignored/\n"), 0o644); err != nil {
