@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,119 +84,6 @@ func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.
 	})
 }
 
-func recordingQueue(t *testing.T, url string) (*Queue, *countingRunner, *eventNotifier) {
-	t.Helper()
-	db, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	runner, notifier := &countingRunner{}, &eventNotifier{changed: make(chan struct{}, 1)}
-	q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute,
-		Intake: idle{}, Runner: runner, Notifier: notifier,
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q, runner, notifier
-}
-
-// runningTask creates a task on issue and records it as running, as a
-// process that took its attempt leaves it.
-func runningTask(t *testing.T, q *Queue, issue int) *tasks.Task {
-	t.Helper()
-	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
-		Requester: "octocat", DeliveryID: fmt.Sprint("d", issue)}
-	if err := q.Create(context.Background(), task); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
-	return task
-}
-
-// startQueue starts q, and shuts it down when the test ends.
-func startQueue(t *testing.T, q *Queue) {
-	t.Helper()
-	if err := q.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
-}
-
-func execSQL(t *testing.T, q *Queue, query string, args ...any) {
-	t.Helper()
-	if _, err := q.DB.sql.ExecContext(context.Background(), query, args...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// countingRunner ends every attempt as succeeded, and counts them.
-type countingRunner struct {
-	mu   sync.Mutex
-	runs int
-}
-
-func (r *countingRunner) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.runs++
-	return tasks.Succeeded, "", nil
-}
-
-func (r *countingRunner) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.runs
-}
-
-// eventNotifier keeps what it is told.
-type eventNotifier struct {
-	mu      sync.Mutex
-	events  map[string][]tasks.Event
-	changed chan struct{}
-}
-
-func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) {
-	n.mu.Lock()
-	if n.events == nil {
-		n.events = map[string][]tasks.Event{}
-	}
-	n.events[t.ID] = append(n.events[t.ID], e)
-	n.mu.Unlock()
-	select {
-	case n.changed <- struct{}{}:
-	default:
-	}
-}
-
-// history returns the events of a task so far.
-func (n *eventNotifier) history(id string) []tasks.Event {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.events[id])
-}
-
-// wait returns the event that put a task in a state, once it comes.
-func (n *eventNotifier) wait(t *testing.T, id string, state tasks.State) tasks.Event {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		n.mu.Lock()
-		for _, e := range n.events[id] {
-			if e.State == state {
-				n.mu.Unlock()
-				return e
-			}
-		}
-		n.mu.Unlock()
-		select {
-		case <-n.changed:
-		case <-timeout:
-			t.Fatalf("the notifier never heard of %s becoming %s", id, state)
-		}
-	}
-}
-
 func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		// Attempts have a minute, so River rescues a job running for
@@ -246,104 +130,6 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			t.Fatalf("the job within its deadline is %s, want running", state)
 		}
 	})
-}
-
-// TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite checks that on
-// SQLite, where the process that works the queue holds its lock, a job a
-// killed process left running is run again as soon as a bot starts, not
-// once River's rescue would take it for dead (nine minutes here, the task
-// timeout and 8 minutes in use). On Postgres other processes may be
-// running theirs: it waits for the rescue.
-func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
-	Databases(t, func(t *testing.T, url string) {
-		q, runner, notifier := recordingQueue(t, url)
-		task, last := runningTask(t, q, 1), runningTask(t, q, 2)
-		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
-		// The other died on its job's last try, which River's rescue ends.
-		execSQL(t, q, `UPDATE river_job SET attempt = max_attempts WHERE args ->> 'task_id' = $1`, last.ID)
-		startQueue(t, q)
-		lastJob := func() (state string, untried bool) {
-			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt = max_attempts FROM river_job WHERE args ->> 'task_id' = $1`,
-				last.ID).Scan(&state, &untried); err != nil {
-				t.Fatal(err)
-			}
-			return state, untried
-		}
-
-		if strings.HasPrefix(url, "postgres") {
-			var running int
-			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running); err != nil {
-				t.Fatal(err)
-			}
-			if running != 2 {
-				t.Fatalf("on Postgres %d jobs are running at start, want both: other processes may run them", running)
-			}
-			return
-		}
-		notifier.wait(t, task.ID, tasks.Succeeded)
-		resumed := slices.ContainsFunc(notifier.history(task.ID), func(e tasks.Event) bool {
-			return e.State == tasks.Running && strings.Contains(e.Detail, "resumed")
-		})
-		if !resumed || runner.count() != 1 {
-			t.Fatalf("ran %d times; history %+v", runner.count(), notifier.history(task.ID))
-		}
-		if state, untried := lastJob(); state != "running" || !untried {
-			t.Fatalf("the job on its last try is %s (tried again: %v), want running: River's rescue ends it", state, !untried)
-		}
-	})
-}
-
-// TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone starts a
-// queue beside a process that holds the lock: it leaves the running job
-// alone, and when that process ends it takes the lock, still leaving the
-// job alone, as it may be its own by then.
-func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) {
-	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
-	q, runner, _ := recordingQueue(t, url)
-	runningTask(t, q, 1)
-	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
-	release := holdQueueLock(t, url)
-	startQueue(t, q)
-	untouched := func(when string) {
-		t.Helper()
-		var state string
-		var attempt int
-		if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state, &attempt); err != nil {
-			t.Fatal(err)
-		}
-		if state != "running" || attempt != 1 || runner.count() != 0 {
-			t.Fatalf("%s the job is %s at try %d, run %d times; want it left running at try 1", when, state, attempt, runner.count())
-		}
-	}
-	untouched("while another process holds the lock,")
-	if q.lock.held() {
-		t.Fatal("the queue holds the lock another process holds")
-	}
-
-	release()
-	for deadline := time.Now().Add(10 * time.Second); !q.lock.held(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue did not take the lock once the other process let it go")
-		}
-	}
-	untouched("once the queue took the lock,")
-}
-
-// holdQueueLock takes the lock of the SQLite queue at url for the test, as
-// another process working that queue would hold it, and returns what lets
-// it go (which the test's end does too).
-func holdQueueLock(t *testing.T, url string) (release func()) {
-	t.Helper()
-	path, ok := strings.CutPrefix(url, "sqlite:")
-	if !ok {
-		return func() {}
-	}
-	lock, err := lockWorking(path)
-	if err != nil || lock == nil {
-		t.Fatalf("lock: %v, %v", lock, err)
-	}
-	t.Cleanup(func() { lock.Close() })
-	return func() { lock.Close() }
 }
 
 func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
@@ -432,32 +218,6 @@ func failSucceeded(t *testing.T, db *DB, url string, on bool) {
 	}
 }
 
-// hookRunner ends every attempt as succeeded, calling hook with how many
-// it has run, this one included.
-type hookRunner struct {
-	countingRunner
-	hook func(n int)
-}
-
-func (r *hookRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
-	state, detail, err := r.countingRunner.Run(ctx, t)
-	r.hook(r.count())
-	return state, detail, err
-}
-
-// lineWatcher calls fn for each log line that contains text.
-type lineWatcher struct {
-	text string
-	fn   func()
-}
-
-func (w lineWatcher) Write(p []byte) (int, error) {
-	if strings.Contains(string(p), w.text) {
-		w.fn()
-	}
-	return len(p), nil
-}
-
 func TestAHandBackSlowerThanTheShutdownTimeoutIsRecorded(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		db, err := Open(context.Background(), url)
@@ -540,49 +300,4 @@ func TestAnAttemptsDeadlineCountsFromWhenItsJobWasTaken(t *testing.T) {
 			t.Fatalf("the deadline is %v after the job was taken, want %v", deadline.Sub(taken), timeout)
 		}
 	})
-}
-
-type runnerFunc func(context.Context, *tasks.Task) (tasks.State, string, error)
-
-func (f runnerFunc) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
-	return f(ctx, t)
-}
-
-// slowNotifier takes delay to show that an attempt started, as a slow or
-// rate-limited GitHub does.
-type slowNotifier struct {
-	eventNotifier
-	delay time.Duration
-}
-
-func (n *slowNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
-	if e.State == tasks.Running {
-		time.Sleep(n.delay)
-	}
-	n.eventNotifier.Changed(ctx, t, e)
-}
-
-// newQueue makes a queue on db with one worker.
-func newQueue(t *testing.T, db *DB, timeout time.Duration, runner tasks.Runner, notifier tasks.Notifier, logs zerolog.Logger) *Queue {
-	t.Helper()
-	q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: timeout, Intake: idle{}, Runner: runner, Notifier: notifier, Logger: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
-}
-
-// testLogger logs warnings and errors to the test.
-func testLogger(t *testing.T) zerolog.Logger {
-	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-}
-
-// createTask creates a task on issue 1 of o/r.
-func createTask(t *testing.T, q *Queue) *tasks.Task {
-	t.Helper()
-	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-	if err := q.Create(context.Background(), task); err != nil {
-		t.Fatal(err)
-	}
-	return task
 }

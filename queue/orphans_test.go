@@ -1,0 +1,113 @@
+package queue
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// These tests check what a process that holds the SQLite queue's lock
+// does with jobs left running: see orphans.go.
+
+// TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite checks that on
+// SQLite, where the process that works the queue holds its lock, a job a
+// killed process left running is run again as soon as a bot starts, not
+// once River's rescue would take it for dead (nine minutes here, the task
+// timeout and 8 minutes in use). On Postgres other processes may be
+// running theirs: it waits for the rescue.
+func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		task, last := runningTask(t, q, 1), runningTask(t, q, 2)
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+		// The other died on its job's last try, which River's rescue ends.
+		execSQL(t, q, `UPDATE river_job SET attempt = max_attempts WHERE args ->> 'task_id' = $1`, last.ID)
+		startQueue(t, q)
+		lastJob := func() (state string, untried bool) {
+			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt = max_attempts FROM river_job WHERE args ->> 'task_id' = $1`,
+				last.ID).Scan(&state, &untried); err != nil {
+				t.Fatal(err)
+			}
+			return state, untried
+		}
+
+		if strings.HasPrefix(url, "postgres") {
+			var running int
+			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running); err != nil {
+				t.Fatal(err)
+			}
+			if running != 2 {
+				t.Fatalf("on Postgres %d jobs are running at start, want both: other processes may run them", running)
+			}
+			return
+		}
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		resumed := slices.ContainsFunc(notifier.history(task.ID), func(e tasks.Event) bool {
+			return e.State == tasks.Running && strings.Contains(e.Detail, "resumed")
+		})
+		if !resumed || runner.count() != 1 {
+			t.Fatalf("ran %d times; history %+v", runner.count(), notifier.history(task.ID))
+		}
+		if state, untried := lastJob(); state != "running" || !untried {
+			t.Fatalf("the job on its last try is %s (tried again: %v), want running: River's rescue ends it", state, !untried)
+		}
+	})
+}
+
+// TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone starts a
+// queue beside a process that holds the lock: it leaves the running job
+// alone, and when that process ends it takes the lock, still leaving the
+// job alone, as it may be its own by then.
+func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	q, runner, _ := recordingQueue(t, url)
+	runningTask(t, q, 1)
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+	release := holdQueueLock(t, url)
+	startQueue(t, q)
+	untouched := func(when string) {
+		t.Helper()
+		var state string
+		var attempt int
+		if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
+		if state != "running" || attempt != 1 || runner.count() != 0 {
+			t.Fatalf("%s the job is %s at try %d, run %d times; want it left running at try 1", when, state, attempt, runner.count())
+		}
+	}
+	untouched("while another process holds the lock,")
+	if q.lock.held() {
+		t.Fatal("the queue holds the lock another process holds")
+	}
+
+	release()
+	for deadline := time.Now().Add(10 * time.Second); !q.lock.held(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue did not take the lock once the other process let it go")
+		}
+	}
+	untouched("once the queue took the lock,")
+}
+
+// holdQueueLock takes the lock of the SQLite queue at url for the test, as
+// another process working that queue would hold it, and returns what lets
+// it go (which the test's end does too).
+func holdQueueLock(t *testing.T, url string) (release func()) {
+	t.Helper()
+	path, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok {
+		return func() {}
+	}
+	lock, err := lockWorking(path)
+	if err != nil || lock == nil {
+		t.Fatalf("lock: %v, %v", lock, err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	return func() { lock.Close() }
+}
