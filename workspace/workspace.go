@@ -317,12 +317,12 @@ func (r *Repo) git(ctx context.Context, auth Auth, args ...string) ([]byte, erro
 	return run(ctx, r.command(ctx, auth, args...), auth)
 }
 
-// hostEnv is the bot's environment without git's own variables, which
+// HostEnv is the bot's environment without git's own variables, which
 // could carry configuration (GIT_CONFIG_COUNT), point git at another
 // repository or index, or run a program of their own (GIT_SSH_COMMAND,
 // GIT_EXTERNAL_DIFF); but for where the operator keeps the certificates of
 // a GitHub Enterprise Server.
-func hostEnv() []string {
+func HostEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -340,7 +340,7 @@ func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd
 	// Neither the host's nor the operator's git configuration applies: a
 	// hook path, a credential helper or a rewrite of URLs there would
 	// change what the bot fetches and pushes.
-	cmd.Env = append(hostEnv(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_DIR="+r.dir)
+	cmd.Env = append(HostEnv(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_DIR="+r.dir)
 	if auth.Token != "" {
 		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
 		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",

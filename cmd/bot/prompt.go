@@ -18,6 +18,7 @@ import (
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 // prompt prints the prompt a task would get: for an issue on GitHub
@@ -78,7 +79,7 @@ func prompt(args []string, out io.Writer) error {
 func checkoutTop(dir string) string {
 	git := func(args ...string) (string, bool) {
 		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-		cmd.Env = withoutGitVars(os.Environ()) // GIT_DIR would name another repository
+		cmd.Env = workspace.HostEnv() // GIT_DIR would name another repository
 		out, err := cmd.Output()
 		return strings.TrimSuffix(string(out), "\n"), err == nil
 	}
@@ -92,17 +93,6 @@ func checkoutTop(dir string) string {
 		}
 	}
 	return top
-}
-
-// withoutGitVars is env without git's own variables.
-func withoutGitVars(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GIT_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // githubPrompt gathers an issue's context as a task would: the App's
