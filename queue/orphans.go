@@ -71,7 +71,7 @@ func (q *Queue) takeLock(ctx context.Context) error {
 	q.lock.hold(file)
 	n, err := q.DB.readyOrphans(ctx)
 	if err != nil {
-		q.releaseLock()
+		q.lock.release()
 		return err
 	}
 	if n > 0 {
@@ -99,17 +99,17 @@ func (q *Queue) awaitLock(ctx context.Context) {
 	}
 }
 
-// releaseLock stops waiting for the lock, and lets it go if held.
-func (q *Queue) releaseLock() {
-	if q.lock.stop != nil {
-		q.lock.stop()
-		<-q.lock.done
+// release stops waiting for the lock, and lets it go if held.
+func (l *workLock) release() {
+	if l.stop != nil {
+		l.stop()
+		<-l.done
 	}
-	q.lock.mu.Lock()
-	defer q.lock.mu.Unlock()
-	if q.lock.file != nil {
-		q.lock.file.Close()
-		q.lock.file = nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file != nil {
+		l.file.Close()
+		l.file = nil
 	}
 }
 

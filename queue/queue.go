@@ -138,7 +138,7 @@ func (q *Queue) Start(ctx context.Context) error {
 		}
 	}
 	if err := q.river.Start(ctx); err != nil {
-		q.releaseLock()
+		q.lock.release()
 		return err
 	}
 	ctx, q.stopForwarding = context.WithCancel(ctx)
@@ -165,7 +165,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		r.cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
-	defer q.releaseLock()
+	defer q.lock.release()
 	if q.river.Stop(ctx) == nil {
 		return nil
 	}
