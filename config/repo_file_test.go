@@ -51,7 +51,7 @@ fix_rounds: 0
 image: ghcr.io/example/sandbox:1.2
 network:
   mode: filtered
-  allow: [proxy.golang.org, "*.npmjs.org"]
+  allow: [proxy.golang.org, "*.npmjs.org", "registry.example.com:8443"]
   deny: [evil.npmjs.org]
 limits:
   memory: 8g
@@ -84,7 +84,7 @@ agent:
 		},
 		FixRounds:      0, // an explicit 0 is no fix rounds, not "use the default"
 		Image:          "ghcr.io/example/sandbox:1.2",
-		Network:        RepoNetwork{Mode: "filtered", Allow: []string{"proxy.golang.org", "*.npmjs.org"}, Deny: []string{"evil.npmjs.org"}},
+		Network:        RepoNetwork{Mode: "filtered", Allow: []string{"proxy.golang.org", "*.npmjs.org", "registry.example.com:8443"}, Deny: []string{"evil.npmjs.org"}},
 		Limits:         RepoLimits{Memory: "8g", Disk: "512m", CPUs: 1.5, Pids: 256},
 		Timeout:        45 * time.Minute,
 		BranchPrefix:   "bots/oneshot/",

@@ -7,9 +7,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"unicode"
 
 	"github.com/docker/go-units"
+	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
 // Validate reports every problem with r at once, one a line, each naming
@@ -108,16 +108,10 @@ func (n RepoNetwork) validate(bad problem) {
 // hostPatternProblem says what keeps p from being a host name pattern the
 // sandbox's proxy can match, or returns "".
 func hostPatternProblem(p string) string {
-	_, err := path.Match(p, "")
-	switch {
-	case p == "":
-		return "is empty"
-	case err != nil:
-		return fmt.Sprintf("does not compile: %v", err)
-	case strings.ContainsAny(p, "/:") || strings.ContainsFunc(p, unicode.IsSpace):
-		// "https://x" or "x:443" would never match a host name.
-		return "is not a host name pattern such as proxy.golang.org or *.npmjs.org"
-	case strings.ToLower(p) != p:
+	if err := sandbox.CheckHostPattern(p); err != nil {
+		return err.Error()
+	}
+	if strings.ToLower(p) != p {
 		return "has capitals; host names are matched in lower case"
 	}
 	return ""

@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path"
 	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/docker/go-units"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/palantir/go-githubapp/githubapp"
 )
 
@@ -236,8 +236,8 @@ func (s Sandbox) validate(bad problem) {
 		patterns []string
 	}{{"sandbox.network.allow", s.Network.AllowList()}, {"sandbox.network.deny", s.Network.DenyList()}} {
 		for _, p := range bound.patterns {
-			if _, err := path.Match(p, ""); err != nil {
-				bad(bound.key, "pattern %q does not compile: %v", p, err)
+			if err := sandbox.CheckHostPattern(p); err != nil {
+				bad(bound.key, "pattern %q %v", p, err)
 			}
 		}
 	}

@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/netip"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +21,7 @@ import (
 	"github.com/stripe/smokescreen/pkg/smokescreen"
 	acl "github.com/stripe/smokescreen/pkg/smokescreen/acl/v1"
 	"github.com/stripe/smokescreen/pkg/smokescreen/conntrack"
+	"github.com/stripe/smokescreen/pkg/smokescreen/hostport"
 )
 
 // Refusal is a destination the filtered proxy refused.
@@ -127,7 +128,7 @@ func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	cfg.Log = logger
 	cfg.Resolver = pinnedResolver{hosts: lim.hosts}
 	cfg.ConnectTimeout = connectTimeout
-	cfg.EgressACL = hostPolicy{allow: lower(n.Allow), deny: lower(n.Deny), within: lower(n.Within)}
+	cfg.EgressACL = newHostPolicy(n)
 	cfg.RoleFromRequest = func(*http.Request) (string, error) { return "sandbox", nil }
 	for _, prefix := range lim.allowPrefixes {
 		cfg.AllowRanges = append(cfg.AllowRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
@@ -274,38 +275,66 @@ func (s *Session) Refusals() []Refusal {
 }
 
 // hostPolicy is the allow-list, as a smokescreen ACL.
-type hostPolicy struct{ allow, deny, within []string }
+type hostPolicy struct{ allow, deny, within []hostPattern }
+
+func newHostPolicy(n Network) hostPolicy {
+	return hostPolicy{allow: parseHostPatterns(n.Allow), deny: parseHostPatterns(n.Deny), within: parseHostPatterns(n.Within)}
+}
 
 func (h hostPolicy) Decide(args acl.DecideArgs) (acl.Decision, error) {
 	if args.ConnectProxyHost != "" {
 		// X-Upstream-Https-Proxy: the proxy would dial that one instead,
 		// a host nobody checked, and send the tunnel on from there.
-		return acl.Decision{Result: acl.Deny, Reason: "the request names a next proxy, which is not allowed"}, nil
+		return deny("the request names a next proxy, which is not allowed"), nil
 	}
-	host := strings.TrimSuffix(strings.ToLower(args.Host), ".")
-	if len(host) > maxHostName {
-		return acl.Decision{Result: acl.Deny, Reason: "host name is longer than DNS allows"}, nil
+	port, err := destinationPort(args.Req)
+	if err != nil {
+		return deny("the destination's port cannot be read"), nil
 	}
-	if p, ok := matchAny(h.deny, host); ok {
-		return acl.Decision{Result: acl.Deny, Reason: "host matches deny pattern " + p}, nil
-	}
-	if _, ok := matchAny(h.within, host); len(h.within) > 0 && !ok {
-		return acl.Decision{Result: acl.Deny, Reason: "host is outside what the bot's operator allows"}, nil
-	}
-	if p, ok := matchAny(h.allow, host); ok {
-		return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p}, nil
-	}
-	return acl.Decision{Result: acl.Deny, Reason: "host is not on the allow-list"}, nil
+	return h.decide(args.Host, port), nil
 }
 
-// matchAny returns the first of patterns that host matches.
-func matchAny(patterns []string, host string) (string, bool) {
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, host); ok {
-			return p, true
+// destinationPort is the port the request goes to, read as smokescreen
+// reads it: a CONNECT names it, plain HTTP names it or implies it by its
+// scheme.
+func destinationPort(req *http.Request) (int, error) {
+	if req == nil {
+		return 0, errors.New("no request")
+	}
+	var dest hostport.HostPort
+	var err error
+	if req.Method == http.MethodConnect {
+		dest, err = hostport.New(req.Host, false)
+	} else {
+		dest, err = hostport.NewWithScheme(req.Host, req.URL.Scheme, false)
+	}
+	return dest.Port, err
+}
+
+func (h hostPolicy) decide(host string, port int) acl.Decision {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if len(host) > maxHostName {
+		return deny("host name is longer than DNS allows")
+	}
+	if p, ok := firstMatch(h.deny, host, port, nil); ok {
+		return deny("host matches deny pattern " + p.text)
+	}
+	if _, ok := firstMatch(h.within, host, port, nil); len(h.within) > 0 && !ok {
+		return deny("host is outside what the bot's operator allows")
+	}
+	if p, ok := firstMatch(h.allow, host, port, webPorts); ok {
+		return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p.text}
+	}
+	for _, p := range h.allow {
+		if p.matchesHost(host) {
+			return deny(fmt.Sprintf("port %d is not allowed: allow pattern %s covers %s; a pattern such as %s:%d would allow it", port, p.text, p.ports(), p.host, port))
 		}
 	}
-	return "", false
+	return deny("host is not on the allow-list")
+}
+
+func deny(reason string) acl.Decision {
+	return acl.Decision{Result: acl.Deny, Reason: reason}
 }
 
 // pinnedResolver answers pinned names itself and asks the system for others.
@@ -356,14 +385,6 @@ func hostAddresses() []netip.Prefix {
 func prefixNet(p netip.Prefix) net.IPNet {
 	bits := p.Addr().BitLen()
 	return net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), bits)}
-}
-
-func lower(patterns []string) []string {
-	out := make([]string, len(patterns))
-	for i, p := range patterns {
-		out[i] = strings.ToLower(p)
-	}
-	return out
 }
 
 // streamListener is a net.Listener whose connections are protocol streams

@@ -81,15 +81,15 @@ func TestNoMoreEgressConnectionsAreOpenThanTheLimit(t *testing.T) {
 	}
 }
 
-// filteredProxy is a proxy that allows allowed.test, pinned with the other
-// names to loopback addresses, which the proxy may dial here.
+// filteredProxy is a proxy that allows allowed.test on every port, pinned
+// with the other names to loopback addresses, which the proxy may dial here.
 func filteredProxy(t *testing.T, pinned map[string]string) *egressProxy {
 	t.Helper()
 	lim := limits{hosts: map[string]netip.Addr{}, allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	for name, addr := range pinned {
 		lim.hosts[name] = netip.MustParseAddr(addr)
 	}
-	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}}, lim, newMasker(nil))
+	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:*", "web.test"}}, lim, newMasker(nil))
 	t.Cleanup(p.close)
 	return p
 }
@@ -189,7 +189,7 @@ func TestTheProxysConnectionsToAllowedHostsCloseWithIt(t *testing.T) {
 	allowed.Start()
 	defer allowed.Close()
 	_, port, _ := net.SplitHostPort(allowed.Listener.Addr().String())
-	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}},
+	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:" + port}},
 		limits{hosts: map[string]netip.Addr{"allowed.test": netip.MustParseAddr("127.0.0.1")}, allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		newMasker(nil))
 	resp := askProxy(t, p, "GET http://allowed.test:"+port+"/ HTTP/1.1\r\nHost: allowed.test:"+port+"\r\n\r\n")
@@ -199,6 +199,25 @@ func TestTheProxysConnectionsToAllowedHostsCloseWithIt(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the kept-alive connection to the allowed host outlived the proxy")
+	}
+}
+
+func TestAnAllowedNameOnAPortItsPatternDoesNotCoverIsNotDialed(t *testing.T) {
+	other, port := listen(t)
+	p := filteredProxy(t, map[string]string{"web.test": "127.0.0.1"})
+	for _, request := range []string{
+		"CONNECT web.test:" + port + " HTTP/1.1\r\nHost: web.test:" + port + "\r\n\r\n",
+		"GET http://web.test:" + port + "/ HTTP/1.1\r\nHost: web.test:" + port + "\r\n\r\n",
+		// The Host header does not choose the destination: the request line does.
+		"GET http://web.test:" + port + "/ HTTP/1.1\r\nHost: web.test:443\r\n\r\n",
+	} {
+		if resp := askProxy(t, p, request); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%q: status %d, want 403", request, resp.StatusCode)
+		}
+	}
+	notReached(t, other)
+	if r := p.refusals; len(r) != 1 || r[0].Host != "web.test:"+port || r[0].Count != 3 || !strings.Contains(r[0].Reason, "covers ports 80 and 443") {
+		t.Errorf("refusals %+v, want web.test:%s refused three times for its port", r, port)
 	}
 }
 

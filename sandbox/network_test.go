@@ -38,7 +38,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 	spec := b.spec()
 	spec.Network = sandbox.Network{
 		Mode:  sandbox.NetworkFiltered,
-		Allow: []string{"*.oneshot.test"},
+		Allow: []string{"*.oneshot.test:8000"},
 		Deny:  []string{"blocked.oneshot.test"},
 		// The test server's bridge address is private: allow it explicitly.
 		AllowAddresses: []string{srv.ip},
@@ -74,6 +74,12 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 			t.Errorf("CONNECT to a denied name: exit %d, %s", res.ExitCode, res.Stderr)
 		}
 	})
+	t.Run("an allowed name on a port its pattern does not name gets 403", func(t *testing.T) {
+		res := run(t, s, "curl -sS --max-time 10 https://web.oneshot.test/")
+		if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "403") {
+			t.Errorf("CONNECT to port 443: exit %d, %s", res.ExitCode, res.Stderr)
+		}
+	})
 	t.Run("names resolving to loopback, private or metadata addresses are refused", func(t *testing.T) {
 		for _, host := range []string{"loopback.oneshot.test", "private.oneshot.test", "metadata.oneshot.test"} {
 			if got := httpStatus(t, s, "http://"+host+":8000/"); got != "403" {
@@ -106,6 +112,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 			"loopback.oneshot.test:8000": "127.0.0.1 denied by rule 'Deny: Not Global Unicast'",
 			"private.oneshot.test:8000":  "10.0.0.5 denied by rule 'Deny: Private Range'",
 			"metadata.oneshot.test:8000": "169.254.169.254 denied by rule 'Deny: Not Global Unicast'",
+			"web.oneshot.test:443":       "port 443 is not allowed: allow pattern *.oneshot.test:8000 covers port 8000 only",
 		}
 		for host, reason := range want {
 			if !strings.Contains(reasons[host], reason) {
@@ -125,7 +132,7 @@ func TestTheOperatorsBoundHoldsWhateverTheAllowListSays(t *testing.T) {
 	spec := b.spec()
 	spec.Network = sandbox.Network{
 		Mode:           sandbox.NetworkFiltered,
-		Allow:          []string{"*.oneshot.test"},
+		Allow:          []string{"*.oneshot.test:8000"},
 		Within:         []string{"web.oneshot.test"},
 		AllowAddresses: []string{srv.ip},
 		Hosts:          map[string]string{"web.oneshot.test": srv.ip, "outside.oneshot.test": srv.ip},

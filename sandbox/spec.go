@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -86,12 +85,16 @@ type Network struct {
 	Mode NetworkMode
 	// Allow lists host name patterns the filtered proxy lets through, as in
 	// "proxy.golang.org" or "*.npmjs.org". A pattern is a shell glob
-	// (path.Match) on the lower-case name; "*" also matches dots.
+	// (path.Match) on the lower-case name; "*" also matches dots. It
+	// covers ports 80 and 443 unless it names its port, as in
+	// "registry.example.com:8443", or every port with ":*".
 	Allow []string
-	// Deny lists host name patterns refused even when Allow matches.
+	// Deny lists host name patterns refused even when Allow matches; one
+	// without a port covers every port.
 	Deny []string
 	// Within, when set, lists patterns a host must also match, whatever
 	// Allow says: the operator's bound on what a repository may allow.
+	// One without a port covers every port.
 	Within []string
 	// AllowAddresses lists addresses or prefixes ("10.1.2.3", "10.1.0.0/16")
 	// that the proxy may reach although they are loopback, private or
@@ -189,10 +192,8 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 		bad("network allow, deny, within, addresses and hosts apply only to mode filtered, not %q", cmp.Or(n.Mode, DefaultNetwork))
 	}
 	for _, p := range slices.Concat(n.Allow, n.Deny, n.Within) {
-		if p == "" {
-			bad("network pattern is empty")
-		} else if _, err := path.Match(p, ""); err != nil {
-			bad("network pattern %q does not compile: %v", p, err)
+		if err := CheckHostPattern(p); err != nil {
+			bad("network pattern %q %v", p, err)
 		}
 	}
 	var prefixes []netip.Prefix

@@ -77,7 +77,7 @@ func TestSpecAllowAddressesTakeAddressesAndPrefixes(t *testing.T) {
 }
 
 func TestHostPolicyDenyWinsAndTheDefaultIsDeny(t *testing.T) {
-	p := hostPolicy{allow: []string{"*.example.com", "api.github.com"}, deny: []string{"evil.example.com"}}
+	p := newHostPolicy(Network{Allow: []string{"*.example.com", "api.github.com"}, Deny: []string{"evil.example.com"}})
 	cases := map[string]bool{
 		"a.example.com":    true,
 		"A.Example.COM.":   true,
@@ -87,12 +87,61 @@ func TestHostPolicyDenyWinsAndTheDefaultIsDeny(t *testing.T) {
 		"github.com":       false,
 	}
 	for host, allowed := range cases {
-		d, err := p.Decide(acl.DecideArgs{Host: host})
-		if err != nil {
-			t.Fatal(err)
+		if d := p.decide(host, 443); (d.Result == acl.Allow) != allowed {
+			t.Errorf("%s: allowed = %v (%s)", host, !allowed, d.Reason)
 		}
-		if got := d.Result == acl.Allow; got != allowed {
-			t.Errorf("%s: allowed = %v (%s)", host, got, d.Reason)
+	}
+}
+
+func TestAnAllowedHostIsAllowedOnTheWebsPortsUnlessItsPatternNamesOthers(t *testing.T) {
+	p := newHostPolicy(Network{
+		Allow:  []string{"proxy.golang.org", "registry.example.com:8443", "cache.example.com:*", "*.corp.example"},
+		Deny:   []string{"mail.corp.example:25"},
+		Within: []string{"*.example.com", "proxy.golang.org", "*.corp.example:443"},
+	})
+	for _, tc := range []struct {
+		host    string
+		port    int
+		allowed bool
+		reason  string
+	}{
+		{"proxy.golang.org", 443, true, ""},
+		{"proxy.golang.org", 80, true, ""},
+		{"proxy.golang.org", 22, false, "port 22 is not allowed: allow pattern proxy.golang.org covers ports 80 and 443; a pattern such as proxy.golang.org:22 would allow it"},
+		{"registry.example.com", 8443, true, ""},
+		{"registry.example.com", 443, false, "allow pattern registry.example.com:8443 covers port 8443 only"},
+		{"cache.example.com", 6379, true, ""},
+		{"git.corp.example", 443, true, ""},
+		{"git.corp.example", 80, false, "outside what the bot's operator allows"},
+		{"mail.corp.example", 25, false, "deny pattern mail.corp.example:25"},
+	} {
+		d := p.decide(tc.host, tc.port)
+		if (d.Result == acl.Allow) != tc.allowed || !strings.Contains(d.Reason, tc.reason) {
+			t.Errorf("%s:%d: allowed = %v (%s), want %v (%s)", tc.host, tc.port, d.Result == acl.Allow, d.Reason, tc.allowed, tc.reason)
+		}
+	}
+}
+
+func TestAHostPatternMayNameAPort(t *testing.T) {
+	for p, problem := range map[string]string{
+		"proxy.golang.org":          "",
+		"*.npmjs.org":               "",
+		"registry.example.com:8443": "",
+		"cache.example.com:*":       "",
+		"":                          "names no host",
+		":443":                      "names no host",
+		"x.org:0":                   "neither a number from 1 to 65535 nor *",
+		"x.org:65536":               "neither a number",
+		"x.org:https":               "neither a number",
+		"https://x.org":             "not a host name pattern",
+		"x.org :443":                "not a host name pattern",
+		"a:b:443":                   "not a host name pattern",
+		"https://x.org:443":         "not a host name pattern",
+		"[x.org":                    "does not compile",
+	} {
+		err := CheckHostPattern(p)
+		if problem == "" && err != nil || problem != "" && (err == nil || !strings.Contains(err.Error(), problem)) {
+			t.Errorf("CheckHostPattern(%q) = %v, want %q", p, err, problem)
 		}
 	}
 }
