@@ -42,47 +42,47 @@ func TestTheFinalReportDoesNotWaitForAProgressWriteGitHubHeldBack(t *testing.T) 
 	}
 }
 
-func TestAConclusionGitHubFailsIsTriedAgainUntilItTakes(t *testing.T) {
+func TestAConclusionGitHubFailsIsOwedAndCanBeSentByTheNextProcess(t *testing.T) {
+	t.Parallel()
 	n := newNotifiedIssue(t)
-	n.notifier.ConcludeRetry = 10 * time.Millisecond
 	ctx := t.Context()
 	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
 	n.progress.For(n.task).Finish(ctx, pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
-	// Every try of the first update fails, and the first of the next.
-	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts+1)
-	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	const checkRun = "/repos/acme/widgets/check-runs/{id}"
+	n.gh.Fail("PATCH", checkRun, http.StatusBadGateway, githubapi.DefaultRetryAttempts+1)
+	owed := n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	if owed == nil || n.gh.CheckRuns(n.repo)[0].Status == "completed" {
+		t.Fatalf("owed %q with the check run %s, want the conclusion owed", owed, n.gh.CheckRuns(n.repo)[0].Status)
+	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		run := n.gh.CheckRuns(n.repo)[0]
-		if run.Status == "completed" {
-			if run.Conclusion != "failure" || len(run.Actions) != 1 || run.Actions[0].Identifier != githubapi.ActionRetry {
-				t.Fatalf("concluded %q with actions %+v", run.Conclusion, run.Actions)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the check run is still %s", run.Status)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The bot restarts; GitHub is still down at the first try.
+	n.restart(t)
+	n.gh.Fail("PATCH", checkRun, http.StatusBadGateway, githubapi.DefaultRetryAttempts+1)
+	if err := n.notifier.Resend(ctx, n.task, owed); err == nil {
+		t.Fatal("a resend GitHub failed says it went through")
+	}
+	if err := n.notifier.Resend(ctx, n.task, owed); err != nil {
+		t.Fatal(err)
+	}
+	run := n.gh.CheckRuns(n.repo)[0]
+	if run.Status != "completed" || run.Conclusion != "failure" || len(run.Actions) != 1 || run.Actions[0].Identifier != githubapi.ActionRetry {
+		t.Fatalf("check run %s %q with actions %+v, want failure with a Retry button", run.Status, run.Conclusion, run.Actions)
+	}
+	if !strings.Contains(run.Output.Title, "the checks failed") {
+		t.Fatalf("output title %q: the reporter's output was replaced", run.Output.Title)
 	}
 }
 
-func TestStoppingTheNotifierEndsTheConclusionsTriedInTheBackground(t *testing.T) {
+func TestAConclusionGitHubRefusesIsNotOwed(t *testing.T) {
+	t.Parallel()
 	n := newNotifiedIssue(t)
 	ctx := t.Context()
-	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
-	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, -1)
-	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
-	stopped := make(chan struct{})
-	go func() {
-		n.notifier.Stop()
-		close(stopped)
-	}()
-	select {
-	case <-stopped:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Stop waited on a conclusion GitHub never takes")
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusUnprocessableEntity, 1)
+	if owed := n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); owed != nil {
+		t.Fatalf("owed %q for a conclusion GitHub refused", owed)
+	}
+	if err := n.notifier.Resend(ctx, n.task, []byte("not what Changed owes")); err != nil {
+		t.Fatalf("an owed write that cannot be read is tried again: %v", err)
 	}
 }
 

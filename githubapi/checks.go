@@ -1,12 +1,11 @@
 package githubapi
 
 import (
-	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -103,34 +102,7 @@ type Notifier struct {
 	// runs; the notifier then sets only their status. It also shows on the
 	// issue the ends no reporter of this process showed.
 	Progress Reports
-	// ConcludeRetry is the first wait before a conclusion GitHub failed
-	// is tried again; 10 seconds when zero.
-	ConcludeRetry time.Duration
-
-	initOnce   sync.Once
-	running    context.Context // the background tries', ended by Stop
-	stop       context.CancelFunc
-	background sync.WaitGroup
 }
-
-// Stop ends the conclusions being tried again in the background, and
-// waits for them: the bot is stopping.
-func (n *Notifier) Stop() {
-	n.backgroundContext()
-	n.stop()
-	n.background.Wait()
-}
-
-// backgroundContext is the context of the background tries, done once
-// Stop is called.
-func (n *Notifier) backgroundContext() context.Context {
-	n.initOnce.Do(func() { n.running, n.stop = context.WithCancel(context.Background()) })
-	return n.running
-}
-
-// concludeFor bounds how long a conclusion is tried again in the
-// background, while the bot runs.
-const concludeFor = 15 * time.Minute
 
 // Reports is what shows attempts' progress; forge.Progress is one.
 type Reports interface {
@@ -148,13 +120,14 @@ var _ tasks.Notifier = (*Notifier)(nil)
 
 // Changed updates the check run. A failure is logged, not returned: the
 // task's own state is already recorded, and GitHub being down must not
-// undo it.
-func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
+// undo it. A conclusion GitHub may take later is returned as owed: a check
+// run left in progress shows the task running for ever, with no Retry
+// button.
+func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) []byte {
 	if t.CheckRunID == 0 {
-		return
+		return nil
 	}
-	log := n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
-		Str("delivery_id", t.DeliveryID).Int("attempt", e.Attempt).Logger()
+	log := n.logger(t).With().Int("attempt", e.Attempt).Logger()
 	update := checkRunUpdate(t, e)
 	switch {
 	case n.Progress == nil:
@@ -168,53 +141,65 @@ func (n *Notifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
 		// only ever a runner's, whose reporter shows it.
 		defer n.Progress.Ended(ctx, t, e)
 	}
-	err := n.update(ctx, t, update)
+	err := n.update(ctx, t, t.CheckRunID, update)
 	if err != nil && e.State.Final() && failedForNow(err) {
-		// A check run left in progress shows the task running for ever,
-		// with no Retry button: the conclusion is tried again for a
-		// while, in the background, as the worker goes on.
-		log.Warn().Err(err).Str("state", string(e.State)).Msg("Could not conclude the check run; trying again in the background.")
-		n.background.Go(func() { n.concludeLater(t, update, log) })
-		return
+		log.Warn().Err(err).Str("state", string(e.State)).Msg("Could not conclude the check run; the queue will try again.")
+		owed, err := json.Marshal(owedConclusion{CheckRunID: t.CheckRunID, Update: update})
+		if err != nil {
+			log.Error().Err(err).Msg("Could not keep the conclusion to try it again.")
+			return nil
+		}
+		return owed
 	}
 	if err != nil {
 		log.Error().Err(err).Str("state", string(e.State)).Msg("Could not show the task's state on its check run.")
 	}
+	return nil
 }
 
-func (n *Notifier) update(ctx context.Context, t *tasks.Task, update github.UpdateCheckRunOptions) error {
+// owedConclusion is a conclusion GitHub did not take, for the check run of
+// the attempt that ended: a later attempt has a run of its own.
+type owedConclusion struct {
+	CheckRunID int64                        `json:"check_run_id"`
+	Update     github.UpdateCheckRunOptions `json:"update"`
+}
+
+// Resend tries a conclusion Changed owed again. It returns an error while
+// GitHub fails for now; GitHub's refusal is logged, and is the end of it.
+func (n *Notifier) Resend(ctx context.Context, t *tasks.Task, owed []byte) error {
+	log := n.logger(t)
+	var c owedConclusion
+	if err := json.Unmarshal(owed, &c); err != nil || c.CheckRunID == 0 {
+		log.Error().Err(err).Msg("Cannot read a conclusion kept to try again; it is dropped.")
+		return nil
+	}
+	err := n.update(ctx, t, c.CheckRunID, c.Update)
+	switch {
+	case err == nil:
+		log.Info().Int64("check_run_id", c.CheckRunID).Msg("Concluded the check run.")
+		return nil
+	case failedForNow(err):
+		return err
+	default:
+		log.Error().Err(err).Int64("check_run_id", c.CheckRunID).Msg("Could not conclude the check run.")
+		return nil
+	}
+}
+
+func (n *Notifier) logger(t *tasks.Task) zerolog.Logger {
+	return n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
+		Str("delivery_id", t.DeliveryID).Logger()
+}
+
+func (n *Notifier) update(ctx context.Context, t *tasks.Task, checkRunID int64, update github.UpdateCheckRunOptions) error {
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return err
 	}
 	return n.Throttle.Do(ctx, t.ID, Write{}, func() error {
-		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, t.CheckRunID, update)
+		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, checkRunID, update)
 		return err
 	})
-}
-
-// concludeLater tries a check run's conclusion again, waiting longer each
-// time, until GitHub takes it, refuses it for good, or concludeFor passes.
-func (n *Notifier) concludeLater(t *tasks.Task, update github.UpdateCheckRunOptions, log zerolog.Logger) {
-	ctx, cancel := context.WithTimeout(n.backgroundContext(), concludeFor)
-	defer cancel()
-	wait := cmp.Or(n.ConcludeRetry, 10*time.Second)
-	for {
-		if sleep(ctx, wait) != nil {
-			log.Error().Msg("Gave up concluding the check run: GitHub did not take it.")
-			return
-		}
-		err := n.update(ctx, t, update)
-		switch {
-		case err == nil:
-			log.Info().Msg("Concluded the check run.")
-			return
-		case !failedForNow(err):
-			log.Error().Err(err).Msg("Could not conclude the check run.")
-			return
-		}
-		wait = min(2*wait, 2*time.Minute)
-	}
 }
 
 // failedForNow says whether a request that failed may succeed later: GitHub

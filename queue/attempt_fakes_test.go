@@ -89,7 +89,7 @@ type eventNotifier struct {
 	changed chan struct{}
 }
 
-func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) {
+func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) []byte {
 	n.mu.Lock()
 	if n.events == nil {
 		n.events = map[string][]tasks.Event{}
@@ -100,7 +100,10 @@ func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event)
 	case n.changed <- struct{}{}:
 	default:
 	}
+	return nil
 }
+
+func (n *eventNotifier) Resend(context.Context, *tasks.Task, []byte) error { return nil }
 
 // history returns the events of a task so far.
 func (n *eventNotifier) history(id string) []tasks.Event {
@@ -169,11 +172,11 @@ type slowNotifier struct {
 	delay time.Duration
 }
 
-func (n *slowNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) {
+func (n *slowNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) []byte {
 	if e.State == tasks.Running {
 		time.Sleep(n.delay)
 	}
-	n.eventNotifier.Changed(ctx, t, e)
+	return n.eventNotifier.Changed(ctx, t, e)
 }
 
 // newQueue makes a queue on db with one worker.

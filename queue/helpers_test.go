@@ -149,11 +149,14 @@ type recordingNotifier struct {
 	states []string
 }
 
-func (n *recordingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) {
+func (n *recordingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) []byte {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.states = append(n.states, fmt.Sprintf("%s#%d:%s", t.ID, e.Attempt, e.State))
+	return nil
 }
+
+func (n *recordingNotifier) Resend(context.Context, *tasks.Task, []byte) error { return nil }
 
 func (n *recordingNotifier) seen() []string {
 	n.mu.Lock()

@@ -66,6 +66,9 @@ type Config struct {
 	Runner      tasks.Runner
 	Notifier    tasks.Notifier
 	Logger      zerolog.Logger
+	// ResendWait is the first wait before a write the notifier owes is
+	// tried again; resendWait when zero.
+	ResendWait time.Duration
 }
 
 // Queue runs intake and task attempts on River. It embeds its database,
@@ -102,6 +105,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
 	river.AddWorker(workers, &pruneWorker{q: q})
+	river.AddWorker(workers, &resendWorker{q: q})
 	client, err := river.NewClient(db.driver, &river.Config{
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return pruneArgs{}, nil },
@@ -285,6 +289,8 @@ func (q *Queue) conclude(ctx context.Context, t *tasks.Task, from, to tasks.Stat
 		return err
 	}
 	t.State = to
-	q.cfg.Notifier.Changed(ctx, t, tasks.Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()})
+	if owed := q.cfg.Notifier.Changed(ctx, t, tasks.Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()}); owed != nil {
+		q.owe(ctx, t, owed)
+	}
 	return nil
 }

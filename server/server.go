@@ -83,7 +83,6 @@ type Server struct {
 	acceptOnly bool
 	log        zerolog.Logger
 	queue      *queue.Queue
-	notifier   *githubapi.Notifier
 	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
 	handler    http.Handler
 	started    atomic.Bool
@@ -165,7 +164,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, notifier: notifier, engine: engine}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
 		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
@@ -210,7 +209,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
 	}
-	s.notifier.Stop()
 	// Workers that did not stop in time may still hold sessions.
 	if s.engine != nil && err == nil {
 		err = s.engine.Close()

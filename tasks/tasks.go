@@ -137,7 +137,14 @@ type Runner interface {
 // Notifier shows people what became of a task. Every state change of every
 // attempt passes through it, so every way an attempt ends is visible.
 type Notifier interface {
-	Changed(ctx context.Context, t *Task, e Event)
+	// Changed shows a change. When what shows it (GitHub) fails for now
+	// to take an attempt's end, Changed returns the write it still owes;
+	// the queue keeps it, across restarts, and hands it to Resend until
+	// it goes through.
+	Changed(ctx context.Context, t *Task, e Event) (owed []byte)
+	// Resend tries an owed write again. An error says it may go through
+	// later; a write that never can is logged and forgotten.
+	Resend(ctx context.Context, t *Task, owed []byte) error
 }
 
 // Command says what a trigger asks for.
