@@ -18,7 +18,8 @@ import (
 const defaultLocateTop = 10
 
 // locate ranks a checkout's files for an issue, as the pipeline does when
-// it gathers context, and prints the best, one a line.
+// it gathers context, and prints the best, one a line. It fails when no
+// file matches at all.
 func locate(args []string, out io.Writer) error {
 	fs := newFlagSet("locate")
 	dir := fs.String("dir", ".", "the repository's checkout")
@@ -46,6 +47,11 @@ func locate(args []string, out io.Writer) error {
 	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.Sanitize(text))
 	if err != nil {
 		return err
+	}
+	if len(ranked) == 0 {
+		// As grep does when nothing matches: an empty answer alone would
+		// look like success, or like a wrong --dir.
+		return fmt.Errorf("no file in %s shares a word, path or symbol with the issue", *dir)
 	}
 	for _, r := range ranked[:min(*top, len(ranked))] {
 		fmt.Fprintln(out, r.Path)

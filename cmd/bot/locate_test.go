@@ -35,6 +35,16 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 	}
 }
 
+func TestLocateSaysSoWhenNoFileMatches(t *testing.T) {
+	dir := checkout(t, map[string]string{"util/strings.go": "package util\n\nfunc Reverse(s string) string { return s }\n"})
+	issue := issueFile(t, "Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n")
+	var out bytes.Buffer
+	err := run([]string{"locate", "--dir", dir, "--issue", issue}, &out)
+	if err == nil || !strings.Contains(err.Error(), "no file in "+dir+" shares a word, path or symbol with the issue") || out.Len() != 0 {
+		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+}
+
 func TestLocateRefusesATopBelowOne(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
 	issue := issueFile(t, "Anything\n")
