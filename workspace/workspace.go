@@ -164,6 +164,76 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
 	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
 }
 
+// AddedGitlinks lists the gitlinks, each a link to a commit of another
+// repository, that to adds over from: the entries git records for a
+// submodule, or for a repository made inside a working tree.
+func (r *Repo) AddedGitlinks(ctx context.Context, from, to string) ([]string, error) {
+	out, err := r.git(ctx, Auth{}, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=A", from, to)
+	if err != nil {
+		return nil, err
+	}
+	// Each change is ":<old mode> <new mode> <old> <new> A", then its path.
+	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	var added []string
+	for i := 0; i+1 < len(fields); i += 2 {
+		if meta := strings.Fields(fields[i]); len(meta) == 5 && meta[1] == gitlinkMode {
+			added = append(added, fields[i+1])
+		}
+	}
+	return added, nil
+}
+
+const gitlinkMode = "160000"
+
+// SubmodulePaths lists the paths rev's .gitmodules declares submodules at.
+func (r *Repo) SubmodulePaths(ctx context.Context, rev string) ([]string, error) {
+	if _, _, found, err := r.Entry(ctx, rev, ".gitmodules"); err != nil || !found {
+		return nil, err
+	}
+	out, err := r.git(ctx, Auth{}, "config", "-z", "--blob", rev+":.gitmodules", "--get-regexp", `^submodule\..*\.path$`)
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		return nil, nil // no path declared
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Each is "submodule.<name>.path", a line break, the path.
+	var paths []string
+	for _, entry := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if _, path, ok := strings.Cut(entry, "\n"); ok {
+			paths = append(paths, path)
+		}
+	}
+	return paths, nil
+}
+
+// TreeWithout writes the tree of rev without paths, and returns its ID.
+func (r *Repo) TreeWithout(ctx context.Context, rev string, paths []string) (string, error) {
+	dir, err := os.MkdirTemp("", "oneshot-index-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	// An index of its own, the repository being bare; and an empty work
+	// tree, which update-index wants though it reads nothing there.
+	env := []string{"GIT_INDEX_FILE=" + filepath.Join(dir, "index"), "GIT_WORK_TREE=" + dir}
+	git := func(stdin string, args ...string) (string, error) {
+		cmd := r.command(ctx, Auth{}, args...)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := run(ctx, cmd, Auth{})
+		return strings.TrimSpace(string(out)), err
+	}
+	if _, err := git("", "read-tree", rev); err != nil {
+		return "", err
+	}
+	if _, err := git(strings.Join(paths, "\x00")+"\x00", "update-index", "--force-remove", "-z", "--stdin"); err != nil {
+		return "", err
+	}
+	return git("", "write-tree")
+}
+
 // MaxDiff is the largest diff read, in bytes. A diff is one change for
 // people to review; a larger one is refused rather than held in memory, as
 // a few kilobytes of objects can expand to gigabytes.
