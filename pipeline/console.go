@@ -71,6 +71,9 @@ func (c *Console) Finish(_ context.Context, r Report) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(c.w, "note:", n)
 	}
+	for _, p := range r.LeftOut {
+		fmt.Fprintf(c.w, "note: left out %q, a git repository made inside the checkout\n", p)
+	}
 	if r.Final != nil {
 		fmt.Fprintf(c.w, "\n%s: %s\n", r.Final.State, r.Final.Reason)
 		if r.Final.Details != "" {

@@ -53,6 +53,9 @@ type Report struct {
 	Checks    []CheckResult
 	FixRounds int
 	Blocked   []sandbox.Refusal
+	// LeftOut are the git repositories the agent made inside the checkout,
+	// left out of the change.
+	LeftOut   []string
 	Published Published
 	// Final is set when the attempt is over.
 	Final *Outcome
@@ -78,6 +81,7 @@ func (r Report) clone() Report {
 	r.Notes = append([]string(nil), r.Notes...)
 	r.Checks = append([]CheckResult(nil), r.Checks...)
 	r.Blocked = append(r.Blocked[:0:0], r.Blocked...)
+	r.LeftOut = append([]string(nil), r.LeftOut...)
 	if r.Final != nil {
 		final := *r.Final
 		r.Final = &final
@@ -136,6 +140,9 @@ func (r Report) Summary() string {
 	if len(r.Blocked) > 0 {
 		b.WriteString("\n" + r.BlockedList())
 	}
+	if len(r.LeftOut) > 0 {
+		b.WriteString("\n" + r.LeftOutList())
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range r.Notes {
@@ -168,6 +175,18 @@ func (r Report) BlockedList() string {
 	b.WriteString("Blocked by the network filter:\n")
 	for _, x := range r.Blocked {
 		fmt.Fprintf(&b, "- `%s`: %s\n", escapeCode(x.Host), x.Reason)
+	}
+	return b.String()
+}
+
+// LeftOutList renders the repositories left out of the change.
+func (r Report) LeftOutList() string {
+	var b strings.Builder
+	b.WriteString("Left out of the change, as git repositories made inside the checkout (git would record each as a link to a commit nobody can fetch):\n")
+	for _, p := range r.LeftOut {
+		// A path may hold any character but NUL; a line break would end
+		// the list.
+		fmt.Fprintf(&b, "- `%s`\n", strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(escapeCode(p)))
 	}
 	return b.String()
 }

@@ -70,9 +70,13 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	if err != nil {
 		return err
 	}
+	tree, err := r.withoutEmbeddedRepositories(ctx, received)
+	if err != nil {
+		return err
+	}
 	name, email := splitIdentity(committer)
 	head, err := r.co.Repo.Commit(ctx, workspace.NewCommit{
-		Tree: received + "^{tree}", Parent: r.start, Name: name, Email: email,
+		Tree: tree, Parent: r.start, Name: name, Email: email,
 		Message: commitMessage(r.task, r.title, coAuthor),
 	})
 	if err != nil {
@@ -122,6 +126,30 @@ func (r *run) receive(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return r.co.Repo.Resolve(ctx, "refs/oneshot/new")
+}
+
+// withoutEmbeddedRepositories is the tree of the received change less the
+// git repositories the agent made inside the checkout (a clone to read,
+// say): git records each as a link to a commit that nobody else can fetch,
+// and a pull request holding one cannot be checked out with its
+// submodules. A submodule the change declares in .gitmodules stays, for
+// the protected paths to judge.
+func (r *run) withoutEmbeddedRepositories(ctx context.Context, received string) (string, error) {
+	tree := received + "^{tree}"
+	added, err := r.co.Repo.AddedGitlinks(ctx, r.start, received)
+	if err != nil || len(added) == 0 {
+		return tree, err
+	}
+	declared, err := r.co.Repo.SubmodulePaths(ctx, received)
+	if err != nil {
+		return "", err
+	}
+	undeclared := slices.DeleteFunc(added, func(p string) bool { return slices.Contains(declared, p) })
+	if len(undeclared) == 0 {
+		return tree, nil
+	}
+	r.report.LeftOut = undeclared
+	return r.co.Repo.TreeWithout(ctx, received, undeclared)
 }
 
 // check refuses a change from from to head that is empty, touches a
@@ -242,6 +270,9 @@ func (r *run) pullRequestBody() string {
 	fmt.Fprintf(&b, "\nFix rounds used: %d of %d\n", r.report.FixRounds, r.cfg.FixRounds)
 	if len(r.report.Blocked) > 0 {
 		b.WriteString("\n" + r.report.BlockedList())
+	}
+	if len(r.report.LeftOut) > 0 {
+		b.WriteString("\n" + r.report.LeftOutList())
 	}
 	if r.report.LogsURL != "" {
 		fmt.Fprintf(&b, "\nLogs: %s\n", r.report.LogsURL)

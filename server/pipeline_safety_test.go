@@ -6,6 +6,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,35 @@ git rm -q deploy.env && git commit -qm "No deploy settings after all"
 	}
 	if found := b.gh.ObjectsContaining(t, b.repo, "AKIAZ7VRSQ4TLWXJ3KPD"); len(found) != 0 {
 		t.Fatalf("the key was pushed, in objects %v", found)
+	}
+}
+
+func TestARepositoryTheAgentMadeInsideTheCheckoutIsLeftOutAndNamed(t *testing.T) {
+	t.Parallel()
+	// The agent clones a reference into the checkout, which git would
+	// record as a link to a commit that only the sandbox has.
+	script := goodAgent + `git init -q vendor/reference
+echo notes > vendor/reference/notes.txt
+git -C vendor/reference add notes.txt
+git -C vendor/reference -c user.name=agent -c user.email=agent@example.invalid commit -qm notes
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests", len(prs))
+	}
+	paths := b.gh.Paths(t, b.repo, prs[0].HeadSHA)
+	if !slices.Contains(paths, "hello.go") || slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, "vendor/") }) {
+		t.Fatalf("the pull request's tree lists %q, want hello.go and nothing under vendor/", paths)
+	}
+	for what, text := range map[string]string{"pull request": prs[0].Body, "check run": run.Output.Summary} {
+		if !strings.Contains(text, "Left out of the change") || !strings.Contains(text, "`vendor/reference`") {
+			t.Errorf("the %s does not name what was left out:\n%s", what, text)
+		}
 	}
 }
 

@@ -326,6 +326,16 @@ func (s *Server) FileAt(t testing.TB, repo *Repo, ref, path string) string {
 	return string(out)
 }
 
+// Paths returns the paths in repo's tree at ref, sorted.
+func (s *Server) Paths(t testing.TB, repo *Repo, ref string) []string {
+	t.Helper()
+	out, err := bareGit(repo.dir, "ls-tree", "-r", "-z", "--name-only", "--end-of-options", ref)
+	if err != nil {
+		t.Fatalf("paths at %s in %s: %v", ref, repo.FullName, err)
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+}
+
 // Branches returns the names of repo's branches, sorted.
 func (s *Server) Branches(t testing.TB, repo *Repo) []string {
 	t.Helper()
