@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
-	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 )
 
 // Validate reports every problem with r at once, one a line, each naming
@@ -108,7 +108,7 @@ func (n RepoNetwork) validate(bad problem) {
 // hostPatternProblem says what keeps p from being a host name pattern the
 // sandbox's proxy can match, or returns "".
 func hostPatternProblem(p string) string {
-	if err := sandbox.CheckHostPattern(p); err != nil {
+	if _, err := hostpattern.Parse(p); err != nil {
 		return err.Error()
 	}
 	if strings.ToLower(p) != p {

@@ -15,7 +15,7 @@ import (
 	"unicode"
 
 	"github.com/docker/go-units"
-	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 	"github.com/palantir/go-githubapp/githubapp"
 )
 
@@ -236,7 +236,7 @@ func (s Sandbox) validate(bad problem) {
 		patterns []string
 	}{{"sandbox.network.allow", s.Network.AllowList()}, {"sandbox.network.deny", s.Network.DenyList()}} {
 		for _, p := range bound.patterns {
-			if err := sandbox.CheckHostPattern(p); err != nil {
+			if _, err := hostpattern.Parse(p); err != nil {
 				bad(bound.key, "pattern %q %v", p, err)
 			}
 		}

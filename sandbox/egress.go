@@ -22,6 +22,8 @@ import (
 	acl "github.com/stripe/smokescreen/pkg/smokescreen/acl/v1"
 	"github.com/stripe/smokescreen/pkg/smokescreen/conntrack"
 	"github.com/stripe/smokescreen/pkg/smokescreen/hostport"
+
+	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 )
 
 // Refusal is a destination the filtered proxy refused.
@@ -113,7 +115,7 @@ func sameHost(a, b string) bool {
 	return strings.EqualFold(strings.TrimSuffix(ha, "."), strings.TrimSuffix(hb, "."))
 }
 
-func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
+func newEgressProxy(lim limits, m *masker) *egressProxy {
 	p := &egressProxy{
 		listener: newStreamListener(),
 		served:   make(chan struct{}),
@@ -128,7 +130,7 @@ func newEgressProxy(n Network, lim limits, m *masker) *egressProxy {
 	cfg.Log = logger
 	cfg.Resolver = pinnedResolver{hosts: lim.hosts}
 	cfg.ConnectTimeout = connectTimeout
-	cfg.EgressACL = newHostPolicy(n)
+	cfg.EgressACL = lim.policy
 	cfg.RoleFromRequest = func(*http.Request) (string, error) { return "sandbox", nil }
 	for _, prefix := range lim.allowPrefixes {
 		cfg.AllowRanges = append(cfg.AllowRanges, smokescreen.RuleRange{Net: prefixNet(prefix)})
@@ -274,12 +276,9 @@ func (s *Session) Refusals() []Refusal {
 	return append([]Refusal{}, s.egress.refusals...)
 }
 
-// hostPolicy is the allow-list, as a smokescreen ACL.
-type hostPolicy struct{ allow, deny, within []hostPattern }
-
-func newHostPolicy(n Network) hostPolicy {
-	return hostPolicy{allow: parseHostPatterns(n.Allow), deny: parseHostPatterns(n.Deny), within: parseHostPatterns(n.Within)}
-}
+// hostPolicy is the allow-list, as a smokescreen ACL: Network's patterns,
+// parsed when the spec is validated.
+type hostPolicy struct{ allow, deny, within []hostpattern.Pattern }
 
 func (h hostPolicy) Decide(args acl.DecideArgs) (acl.Decision, error) {
 	if args.ConnectProxyHost != "" {
@@ -316,18 +315,19 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 	if len(host) > maxHostName {
 		return deny("host name is longer than DNS allows")
 	}
-	if p, ok := firstMatch(h.deny, host, port, nil); ok {
-		return deny("host matches deny pattern " + p.text)
+	if p, ok := hostpattern.First(h.deny, host, port, nil); ok {
+		return deny(fmt.Sprintf("host matches deny pattern `%s`", p.Text))
 	}
-	if _, ok := firstMatch(h.within, host, port, nil); len(h.within) > 0 && !ok {
+	if _, ok := hostpattern.First(h.within, host, port, nil); len(h.within) > 0 && !ok {
 		return deny("host is outside what the bot's operator allows")
 	}
-	if p, ok := firstMatch(h.allow, host, port, webPorts); ok {
-		return acl.Decision{Result: acl.Allow, Reason: "host matches allow pattern " + p.text}
+	if p, ok := hostpattern.First(h.allow, host, port, hostpattern.WebPorts); ok {
+		return acl.Decision{Result: acl.Allow, Reason: fmt.Sprintf("host matches allow pattern `%s`", p.Text)}
 	}
 	for _, p := range h.allow {
-		if p.matchesHost(host) {
-			return deny(fmt.Sprintf("port %d is not allowed: allow pattern %s covers %s; a pattern such as %s:%d would allow it", port, p.text, p.ports(), p.host, port))
+		if p.MatchesHost(host) {
+			return deny(fmt.Sprintf("port %d is not allowed: allow pattern `%s` covers %s; a pattern such as `%s:%d` would allow it",
+				port, p.Text, p.AllowedPorts(), p.Host, port))
 		}
 	}
 	return deny("host is not on the allow-list")

@@ -36,7 +36,7 @@ func TestRefusalsAreCountedPerHostAndBounded(t *testing.T) {
 
 func TestASecretInARefusedHostIsMaskedInAnyOfItsForms(t *testing.T) {
 	const secret = "ABCdef123XYZ"
-	p := newEgressProxy(Network{Mode: NetworkFiltered}, limits{}, newMasker(map[string]string{"T": secret}))
+	p := newEgressProxy(limits{}, newMasker(map[string]string{"T": secret}))
 	defer p.close()
 	for _, host := range []string{
 		secret + ".evil.test:80",
@@ -89,7 +89,8 @@ func filteredProxy(t *testing.T, pinned map[string]string) *egressProxy {
 	for name, addr := range pinned {
 		lim.hosts[name] = netip.MustParseAddr(addr)
 	}
-	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:*", "web.test"}}, lim, newMasker(nil))
+	lim.policy = policyOf(t, Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:*", "web.test"}})
+	p := newEgressProxy(lim, newMasker(nil))
 	t.Cleanup(p.close)
 	return p
 }
@@ -189,9 +190,11 @@ func TestTheProxysConnectionsToAllowedHostsCloseWithIt(t *testing.T) {
 	allowed.Start()
 	defer allowed.Close()
 	_, port, _ := net.SplitHostPort(allowed.Listener.Addr().String())
-	p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:" + port}},
-		limits{hosts: map[string]netip.Addr{"allowed.test": netip.MustParseAddr("127.0.0.1")}, allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-		newMasker(nil))
+	p := newEgressProxy(limits{
+		hosts:         map[string]netip.Addr{"allowed.test": netip.MustParseAddr("127.0.0.1")},
+		allowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		policy:        policyOf(t, Network{Mode: NetworkFiltered, Allow: []string{"allowed.test:" + port}}),
+	}, newMasker(nil))
 	resp := askProxy(t, p, "GET http://allowed.test:"+port+"/ HTTP/1.1\r\nHost: allowed.test:"+port+"\r\n\r\n")
 	io.ReadAll(resp.Body)
 	p.close()
@@ -242,8 +245,10 @@ func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
 		t.Run(addr, func(t *testing.T) {
 			// Pinned without the loopback allowance; whatever the proxy
 			// dials is caught here, before a packet is sent.
-			p := newEgressProxy(Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}},
-				limits{hosts: map[string]netip.Addr{"allowed.test": netip.MustParseAddr(addr)}}, newMasker(nil))
+			p := newEgressProxy(limits{
+				hosts:  map[string]netip.Addr{"allowed.test": netip.MustParseAddr(addr)},
+				policy: policyOf(t, Network{Mode: NetworkFiltered, Allow: []string{"allowed.test"}}),
+			}, newMasker(nil))
 			t.Cleanup(p.close)
 			var dialed atomic.Bool
 			p.transport.DialContext = func(context.Context, string, string) (net.Conn, error) {

@@ -112,7 +112,7 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 			"loopback.oneshot.test:8000": "127.0.0.1 denied by rule 'Deny: Not Global Unicast'",
 			"private.oneshot.test:8000":  "10.0.0.5 denied by rule 'Deny: Private Range'",
 			"metadata.oneshot.test:8000": "169.254.169.254 denied by rule 'Deny: Not Global Unicast'",
-			"web.oneshot.test:443":       "port 443 is not allowed: allow pattern *.oneshot.test:8000 covers port 8000 only",
+			"web.oneshot.test:443":       "port 443 is not allowed: allow pattern `*.oneshot.test:8000` covers port 8000 only",
 		}
 		for host, reason := range want {
 			if !strings.Contains(reasons[host], reason) {

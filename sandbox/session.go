@@ -123,7 +123,7 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 
 	hello := protocol.HelloRequest{Home: HomeDir}
 	if lim.network == NetworkFiltered {
-		s.egress = newEgressProxy(spec.Network, lim, s.masker)
+		s.egress = newEgressProxy(lim, s.masker)
 		hello.EgressListen = ProxyAddr
 	}
 	s.wg.Add(1)

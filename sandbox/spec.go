@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/docker/go-units"
+
+	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 )
 
 // NetworkMode says how a sandbox may reach the network.
@@ -114,6 +115,7 @@ type limits struct {
 	network           NetworkMode
 	allowPrefixes     []netip.Prefix
 	hosts             map[string]netip.Addr
+	policy            hostPolicy
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -178,11 +180,11 @@ func (s Spec) validate() (limits, error) {
 		}
 	}
 
-	lim.allowPrefixes, lim.hosts = s.Network.validate(bad)
+	lim.allowPrefixes, lim.hosts, lim.policy = s.Network.validate(bad)
 	return lim, errors.Join(errs...)
 }
 
-func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]netip.Addr) {
+func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]netip.Addr, hostPolicy) {
 	switch n.Mode {
 	case "", NetworkNone, NetworkFiltered, NetworkHost:
 	default:
@@ -191,11 +193,19 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 	if n.Mode != NetworkFiltered && len(n.Allow)+len(n.Deny)+len(n.Within)+len(n.AllowAddresses)+len(n.Hosts) > 0 {
 		bad("network allow, deny, within, addresses and hosts apply only to mode filtered, not %q", cmp.Or(n.Mode, DefaultNetwork))
 	}
-	for _, p := range slices.Concat(n.Allow, n.Deny, n.Within) {
-		if err := CheckHostPattern(p); err != nil {
-			bad("network pattern %q %v", p, err)
+	parse := func(ps []string) []hostpattern.Pattern {
+		var out []hostpattern.Pattern
+		for _, p := range ps {
+			hp, err := hostpattern.Parse(p)
+			if err != nil {
+				bad("network pattern %q %v", p, err)
+				continue
+			}
+			out = append(out, hp)
 		}
+		return out
 	}
+	policy := hostPolicy{allow: parse(n.Allow), deny: parse(n.Deny), within: parse(n.Within)}
 	var prefixes []netip.Prefix
 	for _, a := range n.AllowAddresses {
 		p, err := parsePrefix(a)
@@ -214,7 +224,7 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 		}
 		hosts[strings.ToLower(name)] = addr
 	}
-	return prefixes, hosts
+	return prefixes, hosts, policy
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {
