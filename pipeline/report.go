@@ -179,14 +179,23 @@ func (r Report) BlockedList() string {
 	return b.String()
 }
 
-// LeftOutList renders the repositories left out of the change.
+// LeftOutList renders the repositories left out of the change: the first
+// maxLeftOut, each name cut to maxLeftOutName bytes, as the agent chose
+// them and a pull request's description must stay within GitHub's limit.
 func (r Report) LeftOutList() string {
+	const maxLeftOut, maxLeftOutName = 20, 200
 	var b strings.Builder
 	b.WriteString("Left out of the change, as git repositories made inside the checkout (git would record each as a link to a commit nobody can fetch):\n")
-	for _, p := range r.LeftOut {
+	for _, p := range r.LeftOut[:min(len(r.LeftOut), maxLeftOut)] {
+		if len(p) > maxLeftOutName {
+			p = strings.ToValidUTF8(p[:maxLeftOutName], "") + "…"
+		}
 		// A path may hold any character but NUL; a line break would end
 		// the list.
 		fmt.Fprintf(&b, "- `%s`\n", strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(escapeCode(p)))
+	}
+	if more := len(r.LeftOut) - maxLeftOut; more > 0 {
+		fmt.Fprintf(&b, "- and %d more\n", more)
 	}
 	return b.String()
 }

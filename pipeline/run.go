@@ -20,11 +20,14 @@ import (
 // pipeline exchanges with the session; the agent could read it, and nothing
 // in it is secret.
 const (
-	repoDir    = "/sandbox/repo"
-	stateDir   = "/sandbox/.oneshot"
-	inBundle   = stateDir + "/in.bundle"
-	outBundle  = stateDir + "/out.bundle"
-	promptFile = stateDir + "/prompt.md"
+	repoDir   = "/sandbox/repo"
+	stateDir  = "/sandbox/.oneshot"
+	inBundle  = stateDir + "/in.bundle"
+	outBundle = stateDir + "/out.bundle"
+	// leftOutFile lists, NUL-separated, the repositories with no commit
+	// that the ship step left out of what it staged.
+	leftOutFile = stateDir + "/left-out"
+	promptFile  = stateDir + "/prompt.md"
 
 	// failureTail is how much of a failing command's output goes into a
 	// prompt, a comment or a check run summary.

@@ -34,12 +34,19 @@ func (r *run) ship(ctx context.Context) error {
 	// away again on the way, stays behind: the bundle's commit is a
 	// carrier for the final tree, and the commit that ships is the
 	// host's.
-	script := fmt.Sprintf(`git add -A
+	// A repository made inside the checkout with no commit cannot be
+	// staged: it stays out, and is named. (One with commits is staged as a
+	// link, which the host undoes: see withoutEmbeddedRepositories.)
+	script := fmt.Sprintf(`git ls-files -z --others --exclude-standard | while IFS= read -r -d '' p; do
+	case "$p" in */) git -C "$p" rev-parse -q --verify HEAD >/dev/null || printf '%%s\0' "${p%%/}" ;; esac
+done > %[4]s
+{ printf '.\0'; while IFS= read -r -d '' p; do printf ':(exclude,literal)%%s\0' "$p"; done < %[4]s; } > %[4]s.pathspec
+git add -A --pathspec-from-file=%[4]s.pathspec --pathspec-file-nul
 tree=$(git write-tree)
 if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
 commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
 git update-ref refs/oneshot/out "$commit"
-git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit)
+git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit, leftOutFile)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: takeTimeout, KillBackground: true})
 	switch {
 	case err != nil:
@@ -68,6 +75,9 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	}
 	received, err := r.receive(ctx)
 	if err != nil {
+		return err
+	}
+	if err := r.readLeftOut(ctx); err != nil {
 		return err
 	}
 	tree, err := r.withoutEmbeddedRepositories(ctx, received)
@@ -130,26 +140,41 @@ func (r *run) receive(ctx context.Context) (string, error) {
 
 // withoutEmbeddedRepositories is the tree of the received change less the
 // git repositories the agent made inside the checkout (a clone to read,
-// say): git records each as a link to a commit that nobody else can fetch,
-// and a pull request holding one cannot be checked out with its
-// submodules. A submodule the change declares in .gitmodules stays, for
-// the protected paths to judge.
+// say), each path as it was on the branch's start: git records such a
+// repository as a link to a commit that nobody else can fetch, and a pull
+// request holding one cannot be checked out with its submodules. A
+// submodule .gitmodules declares stays as the change sets it.
 func (r *run) withoutEmbeddedRepositories(ctx context.Context, received string) (string, error) {
 	tree := received + "^{tree}"
-	added, err := r.co.Repo.AddedGitlinks(ctx, r.start, received)
-	if err != nil || len(added) == 0 {
+	changed, err := r.co.Repo.ChangedGitlinks(ctx, r.start, received)
+	if err != nil || len(changed) == 0 {
 		return tree, err
 	}
 	declared, err := r.co.Repo.SubmodulePaths(ctx, received)
 	if err != nil {
 		return "", err
 	}
-	undeclared := slices.DeleteFunc(added, func(p string) bool { return slices.Contains(declared, p) })
+	undeclared := slices.DeleteFunc(changed, func(p string) bool { return slices.Contains(declared, p) })
 	if len(undeclared) == 0 {
 		return tree, nil
 	}
-	r.report.LeftOut = undeclared
-	return r.co.Repo.TreeWithout(ctx, received, undeclared)
+	r.report.LeftOut = append(r.report.LeftOut, undeclared...)
+	return r.co.Repo.TreeRestoring(ctx, received, r.start, undeclared)
+}
+
+// readLeftOut reads the repositories with no commit that the sandbox left
+// out of what it staged. The names are the agent's, only ever shown.
+func (r *run) readLeftOut(ctx context.Context) error {
+	data, err := r.session.ReadFile(ctx, leftOutFile)
+	if err != nil {
+		return fmt.Errorf("read what the sandbox left out: %w", err)
+	}
+	for p := range strings.SplitSeq(string(data), "\x00") {
+		if p != "" {
+			r.report.LeftOut = append(r.report.LeftOut, p)
+		}
+	}
+	return nil
 }
 
 // check refuses a change from from to head that is empty, touches a

@@ -135,15 +135,18 @@ git rm -q deploy.env && git commit -qm "No deploy settings after all"
 	}
 }
 
-func TestARepositoryTheAgentMadeInsideTheCheckoutIsLeftOutAndNamed(t *testing.T) {
+func TestRepositoriesTheAgentMadeInsideTheCheckoutAreLeftOutAndNamed(t *testing.T) {
 	t.Parallel()
-	// The agent clones a reference into the checkout, which git would
-	// record as a link to a commit that only the sandbox has.
-	script := goodAgent + `git init -q vendor/reference
-echo notes > vendor/reference/notes.txt
-git -C vendor/reference add notes.txt
-git -C vendor/reference -c user.name=agent -c user.email=agent@example.invalid commit -qm notes
-`
+	// The agent clones a reference into the checkout, puts another in a
+	// tracked file's place, and starts a third it never commits to: git
+	// would record the first two as links to commits only the sandbox has,
+	// and cannot stage the third.
+	repository := func(dir string) string {
+		return "git init -q '" + dir + "'\necho notes > '" + dir + "/notes.txt'\ngit -C '" + dir + "' add notes.txt\n" +
+			"git -C '" + dir + "' -c user.name=agent -c user.email=agent@example.invalid commit -qm notes\n"
+	}
+	script := goodAgent + repository("vendor/reference") + "rm README.md\n" + repository("README.md") +
+		"git init -q scratch\necho draft > scratch/draft.txt\n"
 	b := pipelineBundle(t, script, testConfig(0))
 	run := b.runTask(t)
 	if run.Conclusion != "success" {
@@ -154,12 +157,19 @@ git -C vendor/reference -c user.name=agent -c user.email=agent@example.invalid c
 		t.Fatalf("%d pull requests", len(prs))
 	}
 	paths := b.gh.Paths(t, b.repo, prs[0].HeadSHA)
-	if !slices.Contains(paths, "hello.go") || slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, "vendor/") }) {
-		t.Fatalf("the pull request's tree lists %q, want hello.go and nothing under vendor/", paths)
+	if !slices.Contains(paths, "hello.go") || slices.ContainsFunc(paths, func(p string) bool {
+		return strings.HasPrefix(p, "vendor/") || strings.HasPrefix(p, "scratch")
+	}) {
+		t.Fatalf("the pull request's tree lists %q, want hello.go and nothing under vendor/ or scratch/", paths)
+	}
+	if got, want := b.gh.FileAt(t, b.repo, prs[0].HeadSHA, "README.md"), b.gh.FileAt(t, b.repo, "main", "README.md"); got != want {
+		t.Fatalf("README.md is %q in the pull request, want it as on main", got)
 	}
 	for what, text := range map[string]string{"pull request": prs[0].Body, "check run": run.Output.Summary} {
-		if !strings.Contains(text, "Left out of the change") || !strings.Contains(text, "`vendor/reference`") {
-			t.Errorf("the %s does not name what was left out:\n%s", what, text)
+		for _, name := range []string{"`vendor/reference`", "`README.md`", "`scratch`"} {
+			if !strings.Contains(text, "Left out of the change") || !strings.Contains(text, name) {
+				t.Errorf("the %s does not name %s as left out:\n%s", what, name, text)
+			}
 		}
 	}
 }

@@ -226,24 +226,28 @@ func TestGitsVariablesInTheBotsEnvironmentDoNotReachItsGit(t *testing.T) {
 	}
 }
 
-func TestARepositoryAddedInsideTheTreeIsFoundAndCanBeLeftOut(t *testing.T) {
+func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	src := t.TempDir()
 	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
-	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{"README.md": "hello\n", "notes.txt": "notes\n"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	sh(t, src, "git", "add", "README.md")
+	sh(t, src, "git", "add", "README.md", "notes.txt")
 	sh(t, src, "git", "commit", "--quiet", "-m", "base")
 	base := sh(t, src, "git", "rev-parse", "HEAD")
-	// What git add records for a repository made inside the working tree:
-	// a link to its commit, beside an ordinary new file.
+	// What git add records for repositories made inside the working tree,
+	// one new and one in a tracked file's place, beside an ordinary file.
 	if err := os.WriteFile(filepath.Join(src, "fix.go"), []byte("package fix\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sh(t, src, "git", "add", "fix.go")
+	sh(t, src, "git", "rm", "--quiet", "--cached", "notes.txt")
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",vendor/a clone")
+	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",notes.txt")
 	sh(t, src, "git", "commit", "--quiet", "-m", "change")
 	head := sh(t, src, "git", "rev-parse", "HEAD")
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
@@ -254,26 +258,28 @@ func TestARepositoryAddedInsideTheTreeIsFoundAndCanBeLeftOut(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	added, err := r.AddedGitlinks(ctx, base, head)
-	if err != nil || len(added) != 1 || added[0] != "vendor/a clone" {
-		t.Fatalf("added gitlinks %q, %v", added, err)
+	changed, err := r.ChangedGitlinks(ctx, base, head)
+	if err != nil || strings.Join(changed, ",") != "notes.txt,vendor/a clone" {
+		t.Fatalf("changed gitlinks %q, %v", changed, err)
 	}
-	if none, err := r.AddedGitlinks(ctx, head, head); err != nil || len(none) != 0 {
-		t.Fatalf("added gitlinks of no change %q, %v", none, err)
+	if none, err := r.ChangedGitlinks(ctx, head, head); err != nil || len(none) != 0 {
+		t.Fatalf("changed gitlinks of no change %q, %v", none, err)
 	}
 	if declared, err := r.SubmodulePaths(ctx, head); err != nil || len(declared) != 0 {
 		t.Fatalf("declared submodules %q, %v, want none: there is no .gitmodules", declared, err)
 	}
-	tree, err := r.TreeWithout(ctx, head, added)
+	tree, err := r.TreeRestoring(ctx, head, base, changed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.git(ctx, Auth{}, "ls-tree", "-r", "--name-only", tree)
+	out, err := r.git(ctx, Auth{}, "ls-tree", "-r", tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Fields(string(out)); strings.Join(got, ",") != "README.md,fix.go" {
-		t.Fatalf("the tree without the link lists %q", got)
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(got) != 3 || !strings.HasSuffix(got[0], "README.md") || !strings.HasSuffix(got[1], "fix.go") ||
+		!strings.HasPrefix(got[2], "100644 blob") || !strings.HasSuffix(got[2], "notes.txt") {
+		t.Fatalf("the tree undoing the links lists:\n%s", out)
 	}
 }
 
@@ -282,12 +288,15 @@ func TestTheSubmodulesGitmodulesDeclaresAreListed(t *testing.T) {
 	r, ids := sourceRepo(t,
 		map[string]string{".gitmodules": "[submodule \"lib\"]\n\tpath = third party/lib\n\turl = https://example.invalid/lib\n[submodule \"x\"]\n\tpath = x\n"},
 		map[string]string{".gitmodules": "# none\n"},
+		map[string]string{".gitmodules": "[submodule\n"},
 	)
 	ctx := context.Background()
 	if got, err := r.SubmodulePaths(ctx, ids[0]); err != nil || strings.Join(got, ",") != "third party/lib,x" {
 		t.Fatalf("declared %q, %v", got, err)
 	}
-	if got, err := r.SubmodulePaths(ctx, ids[1]); err != nil || len(got) != 0 {
-		t.Fatalf("declared %q, %v, want none", got, err)
+	for _, id := range ids[1:] {
+		if got, err := r.SubmodulePaths(ctx, id); err != nil || len(got) != 0 {
+			t.Fatalf("declared %q, %v, want none", got, err)
+		}
 	}
 }
