@@ -25,6 +25,10 @@ const (
 	QueueIntake = "intake"
 	// QueueTasks holds task attempts; Config.Concurrency bounds them.
 	QueueTasks = "tasks"
+	// QueueResend holds the writes to GitHub the notifier owes (see
+	// resend.go), apart from intake: while GitHub fails, they wait out
+	// its retries, and new triggers must not wait behind them.
+	QueueResend = "resend"
 
 	intakeWorkers = 4
 	// intakeTimeout bounds one intake, GitHub calls and their retries included.
@@ -113,6 +117,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		Queues: map[string]river.QueueConfig{
 			QueueIntake: {MaxWorkers: intakeWorkers},
 			QueueTasks:  {MaxWorkers: cfg.Concurrency},
+			QueueResend: {MaxWorkers: resendWorkers},
 		},
 		Workers:           workers,
 		FetchPollInterval: pollInterval,

@@ -18,6 +18,7 @@ const (
 	resendWait        = 10 * time.Second
 	resendMaxWait     = 5 * time.Minute
 	resendMaxAttempts = 30
+	resendWorkers     = 2
 )
 
 // resendArgs is the River job of a write the notifier owes: an attempt's
@@ -32,9 +33,7 @@ type resendArgs struct {
 func (resendArgs) Kind() string { return "oneshot_resend" }
 
 func (resendArgs) InsertOpts() river.InsertOpts {
-	// On the intake queue: a resend is as quick as an intake, and must
-	// not wait behind running attempts.
-	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: resendMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueResend, MaxAttempts: resendMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 type resendWorker struct {
@@ -45,7 +44,7 @@ type resendWorker struct {
 func (w *resendWorker) Work(ctx context.Context, job *river.Job[resendArgs]) error {
 	t, err := w.q.DB.Get(ctx, job.Args.TaskID)
 	if errors.Is(err, tasks.ErrNotFound) {
-		return nil // pruned
+		return nil // the database no longer has it: nothing to show
 	}
 	if err != nil {
 		return err
@@ -73,18 +72,36 @@ func (q *Queue) resendAfter(try int) time.Duration {
 	return wait
 }
 
-// owe keeps a write the notifier could not make, to be tried again. It is
-// the last chance to show how an attempt ended: the attempt is over.
-func (q *Queue) owe(ctx context.Context, t *tasks.Task, owed []byte) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), oweTimeout)
-	defer cancel()
-	_, err := q.river.Insert(ctx, resendArgs{TaskID: t.ID, Attempt: t.Attempt, Owed: owed},
-		&river.InsertOpts{ScheduledAt: time.Now().Add(q.resendAfter(1))})
-	if err != nil {
-		q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", t.Attempt).
-			Msg("Could not keep the attempt's end to show it again; its check run may stay in progress.")
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// oweTimeout bounds keeping an owed write.
-const oweTimeout = 30 * time.Second
+// owe keeps a write the notifier could not make, to be tried again. It is
+// the last chance to show how an attempt ended, the attempt being over:
+// like recordEnd, it tries for a while when the database fails.
+func (q *Queue) owe(ctx context.Context, t *tasks.Task, owed []byte) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordEndFor)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		_, err := q.river.Insert(ctx, resendArgs{TaskID: t.ID, Attempt: t.Attempt, Owed: owed},
+			&river.InsertOpts{ScheduledAt: time.Now().Add(q.resendAfter(1))})
+		if err == nil {
+			return
+		}
+		if sleep(ctx, wait) != nil {
+			q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", t.Attempt).
+				Msg("Could not keep the attempt's end to show it again; its check run may stay in progress.")
+			return
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
