@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -83,6 +85,28 @@ func TestAConclusionGitHubRefusesIsNotOwed(t *testing.T) {
 	}
 	if err := n.notifier.Resend(ctx, n.task, []byte("not what Changed owes")); err != nil {
 		t.Fatalf("an owed write that cannot be read is tried again: %v", err)
+	}
+}
+
+func TestAConclusionOwedToAnInstallationThatIsGoneIsDropped(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts+1)
+	owed := n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	if owed == nil {
+		t.Fatal("nothing owed")
+	}
+	// The next process asks for a token of an installation GitHub no
+	// longer has.
+	clients, err := githubapi.NewClientCreator(n.gh.AppConfig(), "test", githubapi.RetryPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.gh.Fail("POST", "/app/installations/{id}/access_tokens", http.StatusNotFound, -1)
+	notifier := &githubapi.Notifier{Clients: clients, Throttle: &githubapi.Throttle{}, Logger: zerolog.New(zerolog.NewTestWriter(t))}
+	if err := notifier.Resend(ctx, n.task, owed); err != nil {
+		t.Fatalf("a resend to an installation that is gone would be tried again: %v", err)
 	}
 }
 
