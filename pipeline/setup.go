@@ -59,35 +59,32 @@ func (r *run) setup(ctx context.Context) error {
 			return fmt.Errorf("read the code of branch %s: %w", r.branch, err)
 		}
 	}
-	refs := []string{"refs/oneshot/base"}
-	if r.start != r.co.Base {
-		refs = append(refs, "refs/oneshot/branch")
-	}
-	bundle := filepath.Join(r.co.Dir, "in.bundle")
-	if err := r.co.Repo.Bundle(ctx, bundle, refs...); err != nil {
-		return fmt.Errorf("bundle the code: %w", err)
+	packs, err := r.co.Repo.Packs(ctx)
+	if err != nil {
+		return fmt.Errorf("pack the code: %w", err)
 	}
 	if r.session, err = r.p.Sandbox.Start(ctx, r.spec(ctx)); err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}
-	f, err := os.Open(bundle)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := r.session.WriteFile(ctx, inBundle, f, 0o600); err != nil {
-		return fmt.Errorf("copy the code into the sandbox: %w", err)
+	for _, pack := range packs {
+		if err := r.copyIn(ctx, pack, repoDir+"/.git/objects/pack/"+filepath.Base(pack)); err != nil {
+			return fmt.Errorf("copy the code into the sandbox: %w", err)
+		}
 	}
 	committer, _, err := r.p.Forge.Identity(ctx, r.task)
 	if err != nil {
 		return err
 	}
 	name, email := splitIdentity(committer)
+	refs := "git update-ref refs/oneshot/base " + r.co.Base
+	if r.start != r.co.Base {
+		refs += "\ngit update-ref refs/oneshot/branch " + r.start
+	}
 	checkout := fmt.Sprintf(`git init -q %[1]s && cd %[1]s
-git fetch -q %[2]s 'refs/oneshot/*:refs/oneshot/*'
+%[2]s
 git checkout -q -B %[3]s %[4]s
 git config user.name %[5]s
-git config user.email %[6]s`, repoDir, inBundle, sandbox.Quote(r.branch), r.start, sandbox.Quote(name), sandbox.Quote(email))
+git config user.email %[6]s`, repoDir, refs, sandbox.Quote(r.branch), r.start, sandbox.Quote(name), sandbox.Quote(email))
 	if err := r.exec(ctx, "checkout", checkout, sandbox.WorkDir, checkoutTimeout); err != nil {
 		return err
 	}
@@ -98,6 +95,16 @@ git config user.email %[6]s`, repoDir, inBundle, sandbox.Quote(r.branch), r.star
 	}
 	r.note("%s; %d setup commands", note, len(r.cfg.Setup))
 	return nil
+}
+
+// copyIn copies a file of the bot's host into the sandbox.
+func (r *run) copyIn(ctx context.Context, from, to string) error {
+	f, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return r.session.WriteFile(ctx, to, f, 0o444)
 }
 
 // loadConfig reads the repository's configuration from the base commit

@@ -119,6 +119,31 @@ func (r *Repo) Bundle(ctx context.Context, path string, refs ...string) error {
 	return err
 }
 
+// Packs returns the repository's pack files, each beside its index, once
+// any objects left loose (a fetch of a few leaves them so) are packed too:
+// what another repository needs to hold the same objects, indexed
+// already, which receiving them as a bundle would have it compute again.
+func (r *Repo) Packs(ctx context.Context) ([]string, error) {
+	out, err := r.git(ctx, Auth{}, "count-objects", "-v")
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(string(out), "count: 0\n") {
+		if _, err := r.git(ctx, Auth{}, "repack", "-q", "-d"); err != nil {
+			return nil, err
+		}
+	}
+	packs, err := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "pack-*.pack"))
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, pack := range packs {
+		files = append(files, pack, strings.TrimSuffix(pack, ".pack")+".idx")
+	}
+	return files, nil
+}
+
 // FetchBundle takes refs out of a bundle into the repository. It checks
 // that the bundle's prerequisites are here, which a bundle made from what
 // this repository handed out always meets.

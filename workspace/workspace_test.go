@@ -300,3 +300,36 @@ func TestTheSubmodulesGitmodulesDeclaresAreListed(t *testing.T) {
 		}
 	}
 }
+
+func TestThePacksHoldEveryObjectLooseOnesIncluded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A fetch of a few objects leaves them loose.
+	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"}, map[string]string{"a.txt": "a\n"})
+	files, err := r.Packs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 || !strings.HasSuffix(files[0], ".pack") || !strings.HasSuffix(files[1], ".idx") {
+		t.Fatalf("packs %q, want each pack beside its index", files)
+	}
+	copied, err := Init(ctx, filepath.Join(t.TempDir(), "copy.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(copied.dir, "objects", "pack", filepath.Base(f)), data, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := copied.SetRef(ctx, "refs/oneshot/base", ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copied.git(ctx, Auth{}, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
+		t.Fatalf("the copy lacks objects: %v", err)
+	}
+}
