@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/bench sandbox [-n 20] [-image oneshot/sandbox:latest]
 //	go run ./cmd/bench locate --repos DIR [--data FILE] [-v]
+//	go run ./cmd/bench fetch --repo DIR [--branch NAME] [-n 5]
 //
 // Each benchmark interleaves its contenders (A, B, A, B, ...) so that
 // whatever else the machine does falls on both alike.
@@ -18,7 +19,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench sandbox|locate [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench sandbox|locate|fetch [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -27,6 +28,8 @@ func main() {
 		err = benchSandbox(os.Args[2:])
 	case "locate":
 		err = benchLocate(os.Args[2:])
+	case "fetch":
+		err = benchFetch(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -1,0 +1,75 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := t.TempDir()
+	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
+	commit := func(name string) string {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sh(t, src, "git", "add", name)
+		sh(t, src, "git", "commit", "--quiet", "-m", name)
+		return sh(t, src, "git", "rev-parse", "HEAD")
+	}
+	cache := &Cache{Dir: filepath.Join(t.TempDir(), "cache")}
+	take := func(want string) (*Repo, error) {
+		r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+		if err != nil {
+			return nil, err
+		}
+		head, err := cache.Fetch(ctx, src, Auth{}, "main", r, "refs/oneshot/default")
+		if err != nil || head != want {
+			return nil, fmt.Errorf("head %s, %v; want %s", head, err, want)
+		}
+		if _, err := r.git(ctx, Auth{}, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
+			return nil, fmt.Errorf("the task's repository lacks objects: %w", err)
+		}
+		return r, nil
+	}
+	checkout := func(want string) *Repo {
+		t.Helper()
+		r, err := take(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	checkout(commit("a.txt"))
+	second := commit("b.txt")
+
+	// Tasks at once, of one repository, each with all it needs.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := take(second); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	cached, _ := filepath.Glob(filepath.Join(cache.Dir, "*.git", "objects", "pack", "*.pack"))
+	if len(cached) != 2 {
+		t.Fatalf("the cache holds %d packs, want the first fetch's and the one that topped it up", len(cached))
+	}
+
+	// The cache may go whatever tasks hold.
+	last := checkout(second)
+	if err := os.RemoveAll(cache.Dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := last.git(ctx, Auth{}, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
+		t.Fatalf("the task's repository lost objects with the cache: %v", err)
+	}
+	checkout(second)
+}
