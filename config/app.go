@@ -29,8 +29,19 @@ type App struct {
 	Limits   Limits           `yaml:"limits"`
 	Sandbox  Sandbox          `yaml:"sandbox"`
 	Agent    Agent            `yaml:"agent"`
+	Git      Git              `yaml:"git"`
 	Log      Log              `yaml:"log"`
 }
+
+// Git is the bot's own git work on its host.
+type Git struct {
+	// CacheDir keeps a copy of each repository's history, topped up by
+	// each task's fetch.
+	CacheDir string `yaml:"cache_dir"`
+}
+
+// DefaultGitCacheDir is beside the bot, like its database.
+const DefaultGitCacheDir = "oneshot-git-cache"
 
 // Defaults for App.GitHub: github.com. GitHub Enterprise Server sets all three.
 const (
@@ -331,6 +342,7 @@ func defaults() App {
 	// Without a host name Owner stays empty, and Validate says so.
 	a.Sandbox.Owner, _ = os.Hostname()
 	a.Agent = Agent{Timeout: DefaultAgentTimeout, PromptTokens: DefaultPromptTokens}
+	a.Git = Git{CacheDir: DefaultGitCacheDir}
 	a.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
 	return a
 }

@@ -131,7 +131,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 	}{{
 		name: "top level",
 		file: "server:\n  listen: \":8080\"\nqeue:\n  concurrency: 2\n",
-		want: []string{`line 3: unknown key "qeue" (known: github, server, database, triggers, queue, limits, sandbox, agent, log)`},
+		want: []string{`line 3: unknown key "qeue" (known: github, server, database, triggers, queue, limits, sandbox, agent, git, log)`},
 	}, {
 		name: "in a section",
 		file: "# oneshot\n\nserver:\n  listn: \":8080\"\n",

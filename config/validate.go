@@ -38,6 +38,9 @@ func (a App) Validate() error {
 	a.Limits.validate(bad)
 	a.Sandbox.validate(bad)
 	a.Agent.validate(bad)
+	if strings.TrimSpace(a.Git.CacheDir) == "" {
+		bad("git.cache_dir", "is empty; it is a directory the bot may write, %s by default", DefaultGitCacheDir)
+	}
 	a.Log.validate(bad)
 	return errors.Join(errs...)
 }

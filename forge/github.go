@@ -35,6 +35,8 @@ type GitHub struct {
 	// WorkDir holds the tasks' host workspaces; empty means the system's
 	// temporary directory.
 	WorkDir string
+	// Cache, when set, keeps each repository's history between tasks.
+	Cache *workspace.Cache
 	// Throttle spaces the task's writes to GitHub; the reporter and the
 	// notifier share it.
 	Throttle *githubapi.Throttle
@@ -82,12 +84,8 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
 		return nil, err
 	}
-	auth := workspace.Auth{Token: token}
-	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+co.DefaultBranch+":refs/oneshot/default"); err != nil {
+	if co.Base, err = g.fetchDefault(ctx, co, workspace.Auth{Token: token}); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", t.Repo, err)
-	}
-	if co.Base, err = co.Repo.Resolve(ctx, "refs/oneshot/default"); err != nil {
-		return nil, err
 	}
 	if t.HeadSHA != "" && co.Repo.IsAncestor(ctx, t.HeadSHA, co.Base) {
 		co.Base = t.HeadSHA
@@ -96,6 +94,24 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 		return nil, err
 	}
 	return co, nil
+}
+
+// fetchDefault fetches the default branch as refs/oneshot/default, through
+// the cache when there is one, and returns its head. A cache that fails is
+// passed by: the task fetches the whole history itself, as without one.
+func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth) (string, error) {
+	const ref = "refs/oneshot/default"
+	if g.Cache != nil {
+		head, err := g.Cache.Fetch(ctx, co.Remote, auth, co.DefaultBranch, co.Repo, ref)
+		if err == nil || ctx.Err() != nil {
+			return head, err
+		}
+		g.Logger.Warn().Err(err).Str("cache", g.Cache.Dir).Msg("The git cache failed; fetching the whole history.")
+	}
+	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+co.DefaultBranch+":"+ref); err != nil {
+		return "", err
+	}
+	return co.Repo.Resolve(ctx, ref)
 }
 
 // FetchBranch fetches the task's branch when it already exists, from an

@@ -75,6 +75,7 @@ func newBundleWithRepo(t testing.TB, name string, files map[string]string, env .
 		"GITHUB_APP_WEBHOOK_SECRET": webhookSecret,
 		"GITHUB_APP_PRIVATE_KEY":    string(gh.PrivateKeyPEM),
 		"ONESHOT_DATABASE_URL":      "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db"),
+		"ONESHOT_GIT_CACHE_DIR":     filepath.Join(t.TempDir(), "git-cache"),
 		"ONESHOT_PUBLIC_URL":        "http://oneshot.test",
 		"ONESHOT_SANDBOX_OWNER":     "test",
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 // BenchmarkPipelineOverhead compares a task with an instant scripted agent
@@ -51,7 +52,8 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 	throttle := &githubapi.Throttle{}
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop()}
 	p := &pipeline.Pipeline{
-		Forge:    &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin(), Throttle: throttle},
+		Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin(), Throttle: throttle,
+			Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}},
 		Sandbox:  engine,
 		Agent:    agent.Factory(agent.Defaults{}),
 		Reporter: progress.For,

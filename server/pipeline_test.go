@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -357,6 +358,42 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 	if runs := b.gh.FileAt(t, b.repo, head2, "runs.txt"); strings.Count(runs, "run at") != 2 {
 		t.Fatalf("the second run did not continue the branch: %q", runs)
+	}
+}
+
+func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
+	t.Parallel()
+	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	first := b.runTask(t)
+	if first.Conclusion != "success" {
+		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
+	}
+	cache := b.env["ONESHOT_GIT_CACHE_DIR"]
+	cached, _ := filepath.Glob(filepath.Join(cache, "*.git"))
+	if len(cached) != 1 || strings.Contains(b.logs.String(), "git cache failed") {
+		t.Fatalf("cached repositories %q; logs:\n%s", cached, b.logs.String())
+	}
+	out, err := exec.Command("git", "--git-dir", cached[0], "rev-parse", "refs/heads/main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.TrimSpace(string(out))
+	if head != b.gh.Head(t, b.repo, "main") {
+		t.Fatalf("the cache holds main at %s, GitHub at %s", head, b.gh.Head(t, b.repo, "main"))
+	}
+
+	// The cache may go at any time: the next attempt makes it anew.
+	if err := os.RemoveAll(cache); err != nil {
+		t.Fatal(err)
+	}
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if cached, _ := filepath.Glob(filepath.Join(cache, "*.git")); len(cached) != 1 {
+		t.Fatalf("cached repositories after the cache was removed: %q", cached)
 	}
 }
 

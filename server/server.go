@@ -28,6 +28,7 @@ import (
 	"github.com/oneshot-dev/oneshot/queue"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 // WebhookPath is where GitHub delivers webhooks; app.yml names it.
@@ -115,7 +116,8 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			return nil, err
 		}
 		runner = &pipeline.Pipeline{
-			Forge:   &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log},
+			Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log,
+				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}},
 			Sandbox: engine,
 			Agent: agent.Factory(agent.Defaults{
 				Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames(),
