@@ -247,10 +247,17 @@ func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
 		return false, err
 	}
 	q.mu.Lock()
-	if r, ok := q.running[id]; ok && r.attempt == t.Attempt {
+	r, here := q.running[id]
+	here = here && r.attempt == t.Attempt
+	if here {
 		r.cancel(tasks.ErrCancelled)
 	}
 	q.mu.Unlock()
+	if here {
+		// Taken: the attempt's runner stops, and it may end before the
+		// lines below would find its job.
+		return true, nil
+	}
 	// No worker will read the request when River has given up on the job:
 	// a task an older bot left running, or one whose end could not be
 	// recorded on River's last try.
