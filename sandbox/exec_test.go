@@ -192,7 +192,10 @@ func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
 		setsid env -i sleep 1014 &
 		service=$(ps -eo pid=,args= | awk '/sh -c while/ { print $1; exit }')
 		( setsid env -i $(tr '\0' '\n' < /proc/$service/environ | grep ONESHOT_EXEC_ID) sleep 1015 & ) &
-		sleep 0.2
+		for i in $(seq 200); do
+			[ "$(ps -eo args= | grep -c '^sleep 101')" -ge 5 ] && break
+			sleep 0.05
+		done
 		ps -eo args= | grep -c '^sleep 101'`
 	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
 	if err != nil {
