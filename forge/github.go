@@ -84,7 +84,10 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
 		return nil, err
 	}
-	if co.Base, err = g.fetchDefault(ctx, co, workspace.Auth{Token: token}); err != nil {
+	// The cache knows a repository by GitHub's ID for it, which a rename
+	// keeps and no other repository ever has.
+	cacheKey := fmt.Sprintf("%s#%d", g.App.V3APIURL, info.GetID())
+	if co.Base, err = g.fetchDefault(ctx, co, cacheKey, workspace.Auth{Token: token}); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", t.Repo, err)
 	}
 	if t.HeadSHA != "" && co.Repo.IsAncestor(ctx, t.HeadSHA, co.Base) {
@@ -99,10 +102,10 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 // fetchDefault fetches the default branch as refs/oneshot/default, through
 // the cache when there is one, and returns its head. A cache that fails is
 // passed by: the task fetches the whole history itself, as without one.
-func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth) (string, error) {
+func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, cacheKey string, auth workspace.Auth) (string, error) {
 	const ref = "refs/oneshot/default"
 	if g.Cache != nil {
-		head, err := g.Cache.Fetch(ctx, co.Remote, auth, co.DefaultBranch, co.Repo, ref)
+		head, err := g.Cache.Fetch(ctx, cacheKey, co.Remote, auth, co.DefaultBranch, co.Repo, ref)
 		if err == nil || ctx.Err() != nil {
 			return head, err
 		}

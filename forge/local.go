@@ -43,6 +43,11 @@ func (l *Local) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkout
 	}
 	co := &pipeline.Checkout{Dir: dir, Remote: src, DefaultBranch: "HEAD", Config: l.Config}
 	if co.Repo, err = workspace.Init(ctx, filepath.Join(dir, "repo.git")); err == nil {
+		// The history is on this machine already: read in place, not
+		// fetched again.
+		err = co.Repo.Borrow(ctx, src)
+	}
+	if err == nil {
 		err = co.Repo.Fetch(ctx, src, workspace.Auth{}, "+HEAD:refs/oneshot/base")
 	}
 	if err == nil {

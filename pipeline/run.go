@@ -22,7 +22,6 @@ import (
 const (
 	repoDir   = "/sandbox/repo"
 	stateDir  = "/sandbox/.oneshot"
-	inBundle  = stateDir + "/in.bundle"
 	outBundle = stateDir + "/out.bundle"
 	// leftOutFile lists, NUL-separated, the repositories with no commit
 	// that the ship step left out of what it staged.

@@ -59,7 +59,9 @@ func (r *run) setup(ctx context.Context) error {
 			return fmt.Errorf("read the code of branch %s: %w", r.branch, err)
 		}
 	}
-	packs, err := r.co.Repo.Packs(ctx)
+	// What the base and the branch reach, and nothing else the host's
+	// repository may hold.
+	packs, err := r.co.Repo.PackFor(ctx, r.co.Dir, r.co.Base, r.start)
 	if err != nil {
 		return fmt.Errorf("pack the code: %w", err)
 	}

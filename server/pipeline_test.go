@@ -375,7 +375,7 @@ func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
 	if len(cached) != 1 || strings.Contains(b.logs.String(), "git cache failed") {
 		t.Fatalf("cached repositories %q; logs:\n%s", cached, b.logs.String())
 	}
-	out, err := exec.Command("git", "--git-dir", cached[0], "rev-parse", "refs/heads/main").Output()
+	out, err := exec.Command("git", "--git-dir", cached[0], "rev-parse", "refs/cache/default").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

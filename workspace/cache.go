@@ -13,15 +13,16 @@ import (
 	"time"
 )
 
-// Cache keeps one bare repository per remote on the bot's host, which each
-// task's fetch tops up instead of fetching the whole history again: on a
-// repository the size of sympy, most of a task's setup. A task's
+// Cache keeps one bare repository per repository on the bot's host, which
+// each task's fetch tops up instead of fetching the whole history again: on
+// a repository the size of sympy, most of a task's setup. A task's
 // repository takes the cache's packs as hard links, its own from then on,
-// so the cache may be repacked, or deleted, whatever tasks are running.
-// Only what the remote's branches hold goes in: nothing a task makes.
+// so the cache may be repacked whatever tasks are running. Only what the
+// remote's default branch held goes in: nothing a task makes. What a task
+// hands the sandbox is packed anew from the commits it needs, so history
+// the cache still holds after a force push goes no further than the host.
 type Cache struct {
-	// Dir holds the cached repositories, one a remote, named by a hash of
-	// its address.
+	// Dir holds the cached repositories, named by a hash of their keys.
 	Dir string
 }
 
@@ -29,16 +30,27 @@ type Cache struct {
 // fetch that brought anything, before they are packed into one.
 const maxCachePacks = 30
 
-// Fetch fetches branch from remote into the cache, gives into the cache's
-// objects, and points ref there at the branch's head, which it returns.
-func (c *Cache) Fetch(ctx context.Context, remote string, auth Auth, branch string, into *Repo, ref string) (string, error) {
-	sum := sha256.Sum256([]byte(remote))
+// lockWait bounds the wait for another fetch of the same repository: past
+// it, the task fetches the whole history itself.
+const lockWait = 2 * time.Minute
+
+// cacheRef is where a cached repository keeps the branch it was asked
+// for, whatever its name, so that a renamed default branch replaces it.
+const cacheRef = "refs/cache/default"
+
+// Fetch fetches branch from remote into the repository cached under key
+// (one that names the repository for good, as its host and ID do, not its
+// address, which a rename changes and another repository may take), gives
+// into the cache's objects, and points ref there at the branch's head,
+// which it returns.
+func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch string, into *Repo, ref string) (string, error) {
+	sum := sha256.Sum256([]byte(key))
 	dir := filepath.Join(c.Dir, hex.EncodeToString(sum[:12])+".git")
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return "", err
 	}
 	// Other tasks, of this process or another, may be fetching the same.
-	unlock, err := lock(ctx, dir+".lock")
+	unlock, err := lock(ctx, dir+".lock", lockWait)
 	if err != nil {
 		return "", err
 	}
@@ -47,13 +59,17 @@ func (c *Cache) Fetch(ctx context.Context, remote string, auth Auth, branch stri
 	if err != nil {
 		return "", err
 	}
-	// Every fetch leaves a pack, however few its objects: a pack is what
-	// a task's repository links.
-	if _, err := cached.git(ctx, auth, "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--no-tags", remote,
-		"+refs/heads/"+branch+":refs/heads/"+branch); err != nil {
+	if err := cached.clearInterrupted(); err != nil {
 		return "", err
 	}
-	head, err := cached.Resolve(ctx, "refs/heads/"+branch)
+	// Every fetch leaves a pack, however few its objects: a pack is what
+	// a task's repository links. No gc starts by itself, which could run
+	// on after the lock is let go.
+	if _, err := cached.git(ctx, auth, "-c", "fetch.unpackLimit=1", "-c", "gc.auto=0", "-c", "maintenance.auto=false",
+		"fetch", "--quiet", "--no-tags", remote, "+refs/heads/"+branch+":"+cacheRef); err != nil {
+		return "", err
+	}
+	head, err := cached.Resolve(ctx, cacheRef)
 	if err != nil {
 		return "", err
 	}
@@ -69,12 +85,32 @@ func (c *Cache) Fetch(ctx context.Context, remote string, auth Auth, branch stri
 			return "", err
 		}
 	}
+	// Each pack before its index: a pack without one is none to git.
 	for _, p := range packs {
 		if err := linkOrCopy(p, filepath.Join(into.dir, "objects", "pack", filepath.Base(p))); err != nil {
 			return "", fmt.Errorf("take the cached objects: %w", err)
 		}
 	}
 	return head, into.SetRef(ctx, ref, head)
+}
+
+// clearInterrupted removes what a git killed in the cache left: temporary
+// packs, and the .keep files that hold a pack out of a repack while it is
+// being fetched, all stale while the lock is held.
+func (r *Repo) clearInterrupted() error {
+	dir := filepath.Join(r.dir, "objects", "pack")
+	for _, pattern := range []string{"tmp_*", "*.keep"} {
+		stale, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // linkOrCopy hard-links from at to, or copies it where a link cannot go
@@ -100,14 +136,15 @@ func linkOrCopy(from, to string) error {
 	return dst.Close()
 }
 
-// lock takes an exclusive lock on path, waiting for it until ctx ends,
-// and returns what lets it go. The system lets it go too when the process
+// lock takes an exclusive lock on path, waiting for it at most wait, and
+// returns what lets it go. The system lets it go too when the process
 // ends, however it ends.
-func lock(ctx context.Context, path string) (func(), error) {
+func lock(ctx context.Context, path string, wait time.Duration) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	giveUp := time.After(wait)
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -121,6 +158,9 @@ func lock(ctx context.Context, path string) (func(), error) {
 		case <-ctx.Done():
 			f.Close()
 			return nil, fmt.Errorf("wait for %s: %w", path, context.Cause(ctx))
+		case <-giveUp:
+			f.Close()
+			return nil, fmt.Errorf("%s is still held by another fetch after %v", path, wait)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

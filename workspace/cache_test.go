@@ -28,7 +28,7 @@ func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		head, err := cache.Fetch(ctx, src, Auth{}, "main", r, "refs/oneshot/default")
+		head, err := cache.Fetch(ctx, "repository 1", src, Auth{}, "main", r, "refs/oneshot/default")
 		if err != nil || head != want {
 			return nil, fmt.Errorf("head %s, %v; want %s", head, err, want)
 		}
@@ -63,13 +63,29 @@ func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
 		t.Fatalf("the cache holds %d packs, want the first fetch's and the one that topped it up", len(cached))
 	}
 
+	// A git killed in the cache leaves a pack without its index and a
+	// .keep: neither reaches a task, nor stops the next fetch.
+	packDir := filepath.Dir(cached[0])
+	for _, name := range []string{"pack-0123456789abcdef0123456789abcdef01234567.pack", filepath.Base(cached[0][:len(cached[0])-len(".pack")]) + ".keep"} {
+		if err := os.WriteFile(filepath.Join(packDir, name), []byte("interrupted"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := checkout(commit("c.txt"))
+	if linked, _ := filepath.Glob(filepath.Join(third.dir, "objects", "pack", "*")); len(linked) != 6 {
+		t.Fatalf("the task linked %q, want the three complete packs and their indexes", linked)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(packDir, "*.keep")); len(kept) != 0 {
+		t.Fatalf("stale .keep files stay: %q", kept)
+	}
+
 	// The cache may go whatever tasks hold.
-	last := checkout(second)
+	last := third
 	if err := os.RemoveAll(cache.Dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := last.git(ctx, Auth{}, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
 		t.Fatalf("the task's repository lost objects with the cache: %v", err)
 	}
-	checkout(second)
+	checkout(commit("d.txt"))
 }

@@ -301,17 +301,16 @@ func TestTheSubmodulesGitmodulesDeclaresAreListed(t *testing.T) {
 	}
 }
 
-func TestThePacksHoldEveryObjectLooseOnesIncluded(t *testing.T) {
+func TestThePackForCommitsHoldsWhatTheyReachAndNothingElse(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	// A fetch of a few objects leaves them loose.
-	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"}, map[string]string{"a.txt": "a\n"})
-	files, err := r.Packs(ctx)
+	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"}, map[string]string{"later.txt": "later\n"})
+	files, err := r.PackFor(ctx, t.TempDir(), ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 2 || !strings.HasSuffix(files[0], ".pack") || !strings.HasSuffix(files[1], ".idx") {
-		t.Fatalf("packs %q, want each pack beside its index", files)
+	if len(files) != 2 || !strings.HasSuffix(files[0], ".pack") || !strings.HasSuffix(files[1], ".idx") {
+		t.Fatalf("files %q, want a pack beside its index", files)
 	}
 	copied, err := Init(ctx, filepath.Join(t.TempDir(), "copy.git"))
 	if err != nil {
@@ -326,10 +325,45 @@ func TestThePacksHoldEveryObjectLooseOnesIncluded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := copied.SetRef(ctx, "refs/oneshot/base", ids[1]); err != nil {
+	if err := copied.SetRef(ctx, "refs/oneshot/base", ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := copied.git(ctx, Auth{}, "fsck", "--connectivity-only", "--no-dangling"); err != nil {
 		t.Fatalf("the copy lacks objects: %v", err)
+	}
+	if _, err := copied.git(ctx, Auth{}, "cat-file", "-e", ids[1]); err == nil {
+		t.Fatal("the pack holds a commit it was not asked for")
+	}
+}
+
+func TestARepositoryBorrowingAnotherFetchesFromItWithoutCopying(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := t.TempDir()
+	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
+	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, src, "git", "add", "README.md")
+	sh(t, src, "git", "commit", "--quiet", "-m", "base")
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Borrow(ctx, filepath.Join(src, ".")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+HEAD:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Resolve(ctx, "refs/oneshot/base"); err != nil || got != sh(t, src, "git", "rev-parse", "HEAD") {
+		t.Fatalf("base %s, %v", got, err)
+	}
+	out, err := r.git(ctx, Auth{}, "count-objects", "-v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "count: 0\n") || !strings.Contains(string(out), "\nin-pack: 0\n") {
+		t.Fatalf("objects were copied:\n%s", out)
 	}
 }

@@ -53,7 +53,7 @@ func benchFetch(args []string) error {
 		return err
 	}
 	start := time.Now()
-	if _, err := cache.Fetch(ctx, *repo, workspace.Auth{}, *branch, first, "refs/oneshot/default"); err != nil {
+	if _, err := cache.Fetch(ctx, *repo, *repo, workspace.Auth{}, *branch, first, "refs/oneshot/default"); err != nil {
 		return err
 	}
 	filled := time.Since(start)
@@ -65,7 +65,7 @@ func benchFetch(args []string) error {
 			return err
 		}
 		start := time.Now()
-		if _, err := cache.Fetch(ctx, *repo, workspace.Auth{}, *branch, r, "refs/oneshot/default"); err != nil {
+		if _, err := cache.Fetch(ctx, *repo, *repo, workspace.Auth{}, *branch, r, "refs/oneshot/default"); err != nil {
 			return err
 		}
 		cached = append(cached, time.Since(start))
