@@ -12,16 +12,8 @@ import (
 func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	src := t.TempDir()
-	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
-	commit := func(name string) string {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(name+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sh(t, src, "git", "add", name)
-		sh(t, src, "git", "commit", "--quiet", "-m", name)
-		return sh(t, src, "git", "rev-parse", "HEAD")
-	}
+	src := workTree(t)
+	commit := func(name string) string { return commitFiles(t, src, map[string]string{name: name + "\n"}) }
 	cache := &Cache{Dir: filepath.Join(t.TempDir(), "cache")}
 	take := func(want string) (*Repo, error) {
 		r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))

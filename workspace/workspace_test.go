@@ -17,28 +17,10 @@ import (
 func sourceRepo(t *testing.T, commits ...map[string]string) (*Repo, []string) {
 	t.Helper()
 	ctx := context.Background()
-	src := t.TempDir()
-	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
+	src := workTree(t)
 	var ids []string
-	for i, files := range commits {
-		for name, content := range files {
-			path := filepath.Join(src, name)
-			if content == "" {
-				if err := os.Remove(path); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sh(t, src, "git", "add", "--all")
-		sh(t, src, "git", "commit", "--quiet", "--allow-empty", "-m", "commit "+string(rune('A'+i)))
-		ids = append(ids, sh(t, src, "git", "rev-parse", "HEAD"))
+	for _, files := range commits {
+		ids = append(ids, commitFiles(t, src, files))
 	}
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
 	if err != nil {
@@ -48,6 +30,46 @@ func sourceRepo(t *testing.T, commits ...map[string]string) (*Repo, []string) {
 		t.Fatal(err)
 	}
 	return r, ids
+}
+
+// workTree makes a repository with a working tree, as a person's, and
+// returns its directory.
+func workTree(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	sh(t, dir, "git", "init", "--quiet", "--initial-branch=main")
+	return dir
+}
+
+// writeFiles writes files (path to content, "" to delete) in the working
+// tree at dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if content == "" {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// commitFiles writes files in the working tree at dir, commits all there
+// is, and returns the commit.
+func commitFiles(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	writeFiles(t, dir, files)
+	sh(t, dir, "git", "add", "--all")
+	sh(t, dir, "git", "commit", "--quiet", "--allow-empty", "-m", "commit")
+	return sh(t, dir, "git", "rev-parse", "HEAD")
 }
 
 // sh runs a command in dir as someone other than the bot, away from the
@@ -229,21 +251,11 @@ func TestGitsVariablesInTheBotsEnvironmentDoNotReachItsGit(t *testing.T) {
 func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	src := t.TempDir()
-	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
-	for name, content := range map[string]string{"README.md": "hello\n", "notes.txt": "notes\n"} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sh(t, src, "git", "add", "README.md", "notes.txt")
-	sh(t, src, "git", "commit", "--quiet", "-m", "base")
-	base := sh(t, src, "git", "rev-parse", "HEAD")
+	src := workTree(t)
+	base := commitFiles(t, src, map[string]string{"README.md": "hello\n", "notes.txt": "notes\n"})
 	// What git add records for repositories made inside the working tree,
 	// one new and one in a tracked file's place, beside an ordinary file.
-	if err := os.WriteFile(filepath.Join(src, "fix.go"), []byte("package fix\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, src, map[string]string{"fix.go": "package fix\n"})
 	sh(t, src, "git", "add", "fix.go")
 	sh(t, src, "git", "rm", "--quiet", "--cached", "notes.txt")
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",vendor/a clone")
@@ -339,13 +351,8 @@ func TestThePackForCommitsHoldsWhatTheyReachAndNothingElse(t *testing.T) {
 func TestARepositoryBorrowingAnotherFetchesFromItWithoutCopying(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	src := t.TempDir()
-	sh(t, src, "git", "init", "--quiet", "--initial-branch=main")
-	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, src, "git", "add", "README.md")
-	sh(t, src, "git", "commit", "--quiet", "-m", "base")
+	src := workTree(t)
+	commitFiles(t, src, map[string]string{"README.md": "hello\n"})
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
 	if err != nil {
 		t.Fatal(err)
