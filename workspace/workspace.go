@@ -40,20 +40,6 @@ func Init(ctx context.Context, dir string) (*Repo, error) {
 	return r, nil
 }
 
-// Borrow lets the repository read the objects of the repository at the
-// local path from, as git's alternates do, so that a fetch from it copies
-// nothing. The repository only reads them; what it writes is its own.
-func (r *Repo) Borrow(ctx context.Context, from string) error {
-	cmd := exec.CommandContext(ctx, "git", "-C", from, "rev-parse", "--path-format=absolute", "--git-common-dir")
-	cmd.Env = append(HostEnv(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	out, err := run(ctx, cmd, Auth{})
-	if err != nil {
-		return err
-	}
-	objects := filepath.Join(strings.TrimSpace(string(out)), "objects")
-	return os.WriteFile(filepath.Join(r.dir, "objects", "info", "alternates"), []byte(objects+"\n"), 0o644)
-}
-
 // Fetch fetches refspecs from a remote URL or path.
 func (r *Repo) Fetch(ctx context.Context, remote string, auth Auth, refspecs ...string) error {
 	args := append([]string{"fetch", "--quiet", "--no-tags", remote}, refspecs...)
@@ -127,55 +113,6 @@ func (r *Repo) SetRef(ctx context.Context, ref, commit string) error {
 	return err
 }
 
-// Bundle writes a bundle of refs, with their whole history, to a file.
-func (r *Repo) Bundle(ctx context.Context, path string, refs ...string) error {
-	_, err := r.git(ctx, Auth{}, append([]string{"bundle", "create", "--quiet", path}, refs...)...)
-	return err
-}
-
-// Packs returns the repository's complete pack files, each beside its
-// index, once any objects left loose (a fetch of a few leaves them so) are
-// packed too. A pack whose index is missing, as a git killed while it
-// wrote one leaves it, is no pack to git, and is left out.
-func (r *Repo) Packs(ctx context.Context) ([]string, error) {
-	out, err := r.git(ctx, Auth{}, "count-objects", "-v")
-	if err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(string(out), "count: 0\n") {
-		if _, err := r.git(ctx, Auth{}, "repack", "-q", "-d"); err != nil {
-			return nil, err
-		}
-	}
-	packs, err := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "pack-*.pack"))
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, pack := range packs {
-		idx := strings.TrimSuffix(pack, ".pack") + ".idx"
-		if _, err := os.Stat(idx); err == nil {
-			files = append(files, pack, idx)
-		}
-	}
-	return files, nil
-}
-
-// PackFor writes into dir one pack of the objects revs reach, and nothing
-// else, with its index, and returns the two files: what another repository
-// needs to hold those commits, indexed already, which receiving them as a
-// bundle would have it compute again.
-func (r *Repo) PackFor(ctx context.Context, dir string, revs ...string) ([]string, error) {
-	cmd := r.command(ctx, Auth{}, "pack-objects", "--revs", "--delta-base-offset", "-q", filepath.Join(dir, "pack"))
-	cmd.Stdin = strings.NewReader(strings.Join(revs, "\n") + "\n")
-	out, err := run(ctx, cmd, Auth{})
-	if err != nil {
-		return nil, err
-	}
-	name := filepath.Join(dir, "pack-"+strings.TrimSpace(string(out)))
-	return []string{name + ".pack", name + ".idx"}, nil
-}
-
 // FetchBundle takes refs out of a bundle into the repository. It checks
 // that the bundle's prerequisites are here, which a bundle made from what
 // this repository handed out always meets.
@@ -219,100 +156,6 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
 		return nil, err
 	}
 	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
-}
-
-// ChangedGitlinks lists the gitlinks, each a link to a commit of another
-// repository, that to adds or changes over from, a file it replaces
-// included: the entries git records for a submodule, or for a repository
-// made inside a working tree.
-func (r *Repo) ChangedGitlinks(ctx context.Context, from, to string) ([]string, error) {
-	out, err := r.git(ctx, Auth{}, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=ATM", from, to)
-	if err != nil {
-		return nil, err
-	}
-	// Each change is ":<old mode> <new mode> <old> <new> <status>", then
-	// its path.
-	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
-	var changed []string
-	for i := 0; i+1 < len(fields); i += 2 {
-		if meta := strings.Fields(fields[i]); len(meta) == 5 && meta[1] == gitlinkMode {
-			changed = append(changed, fields[i+1])
-		}
-	}
-	return changed, nil
-}
-
-const gitlinkMode = "160000"
-
-// SubmodulePaths lists the paths rev's .gitmodules declares submodules at.
-func (r *Repo) SubmodulePaths(ctx context.Context, rev string) ([]string, error) {
-	if _, _, found, err := r.Entry(ctx, rev, ".gitmodules"); err != nil || !found {
-		return nil, err
-	}
-	cmd := r.command(ctx, Auth{}, "config", "-z", "--blob", rev+":.gitmodules", "--get-regexp", `^submodule\..*\.path$`)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		return nil, context.Cause(ctx)
-	case errors.As(err, &exit):
-		// 1: no path declared. Otherwise a file git cannot read, which
-		// declares nothing either.
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	// Each is "submodule.<name>.path", a line break, the path.
-	var paths []string
-	for _, entry := range strings.Split(strings.TrimSuffix(out.String(), "\x00"), "\x00") {
-		if _, path, ok := strings.Cut(entry, "\n"); ok {
-			paths = append(paths, path)
-		}
-	}
-	return paths, nil
-}
-
-// TreeRestoring writes the tree of rev with paths as they are in base:
-// the same entry where base has one, none where it has not. It returns the
-// tree's ID.
-func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []string) (string, error) {
-	dir, err := os.MkdirTemp("", "oneshot-index-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	// An index of its own, the repository being bare; and an empty work
-	// tree, which update-index wants though it reads nothing there.
-	env := []string{"GIT_INDEX_FILE=" + filepath.Join(dir, "index"), "GIT_WORK_TREE=" + filepath.Join(dir, "work")}
-	git := func(stdin string, args ...string) (string, error) {
-		cmd := r.command(ctx, Auth{}, args...)
-		cmd.Env = append(cmd.Env, env...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := run(ctx, cmd, Auth{})
-		return string(out), err
-	}
-	// Entries in ls-tree's form, which update-index reads; mode 0 removes.
-	var entries strings.Builder
-	for _, p := range paths {
-		entry, err := git("", "--literal-pathspecs", "ls-tree", "-z", "--full-tree", base, "--", p)
-		if err != nil {
-			return "", err
-		}
-		if entry == "" {
-			entry = "0 " + strings.Repeat("0", 40) + "\t" + p + "\x00"
-		}
-		entries.WriteString(entry)
-	}
-	if _, err := git("", "read-tree", rev); err != nil {
-		return "", err
-	}
-	if _, err := git(entries.String(), "update-index", "-z", "--index-info"); err != nil {
-		return "", err
-	}
-	tree, err := git("", "write-tree")
-	return strings.TrimSpace(tree), err
 }
 
 // MaxDiff is the largest diff read, in bytes. A diff is one change for

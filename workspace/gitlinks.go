@@ -1,0 +1,108 @@
+package workspace
+
+// Gitlinks: the links to commits of other repositories that git records
+// for submodules, and for repositories made inside a working tree.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ChangedGitlinks lists the gitlinks, each a link to a commit of another
+// repository, that to adds or changes over from, a file it replaces
+// included: the entries git records for a submodule, or for a repository
+// made inside a working tree.
+func (r *Repo) ChangedGitlinks(ctx context.Context, from, to string) ([]string, error) {
+	out, err := r.git(ctx, Auth{}, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=ATM", from, to)
+	if err != nil {
+		return nil, err
+	}
+	// Each change is ":<old mode> <new mode> <old> <new> <status>", then
+	// its path.
+	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	var changed []string
+	for i := 0; i+1 < len(fields); i += 2 {
+		if meta := strings.Fields(fields[i]); len(meta) == 5 && meta[1] == gitlinkMode {
+			changed = append(changed, fields[i+1])
+		}
+	}
+	return changed, nil
+}
+
+const gitlinkMode = "160000"
+
+// SubmodulePaths lists the paths rev's .gitmodules declares submodules at.
+func (r *Repo) SubmodulePaths(ctx context.Context, rev string) ([]string, error) {
+	if _, _, found, err := r.Entry(ctx, rev, ".gitmodules"); err != nil || !found {
+		return nil, err
+	}
+	cmd := r.command(ctx, Auth{}, "config", "-z", "--blob", rev+":.gitmodules", "--get-regexp", `^submodule\..*\.path$`)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx)
+	case errors.As(err, &exit):
+		// 1: no path declared. Otherwise a file git cannot read, which
+		// declares nothing either.
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	// Each is "submodule.<name>.path", a line break, the path.
+	var paths []string
+	for _, entry := range strings.Split(strings.TrimSuffix(out.String(), "\x00"), "\x00") {
+		if _, path, ok := strings.Cut(entry, "\n"); ok {
+			paths = append(paths, path)
+		}
+	}
+	return paths, nil
+}
+
+// TreeRestoring writes the tree of rev with paths as they are in base:
+// the same entry where base has one, none where it has not. It returns the
+// tree's ID.
+func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []string) (string, error) {
+	dir, err := os.MkdirTemp("", "oneshot-index-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	// An index of its own, the repository being bare; and an empty work
+	// tree, which update-index wants though it reads nothing there.
+	env := []string{"GIT_INDEX_FILE=" + filepath.Join(dir, "index"), "GIT_WORK_TREE=" + filepath.Join(dir, "work")}
+	git := func(stdin string, args ...string) (string, error) {
+		cmd := r.command(ctx, Auth{}, args...)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := run(ctx, cmd, Auth{})
+		return string(out), err
+	}
+	// Entries in ls-tree's form, which update-index reads; mode 0 removes.
+	var entries strings.Builder
+	for _, p := range paths {
+		entry, err := git("", "--literal-pathspecs", "ls-tree", "-z", "--full-tree", base, "--", p)
+		if err != nil {
+			return "", err
+		}
+		if entry == "" {
+			entry = "0 " + strings.Repeat("0", 40) + "\t" + p + "\x00"
+		}
+		entries.WriteString(entry)
+	}
+	if _, err := git("", "read-tree", rev); err != nil {
+		return "", err
+	}
+	if _, err := git(entries.String(), "update-index", "-z", "--index-info"); err != nil {
+		return "", err
+	}
+	tree, err := git("", "write-tree")
+	return strings.TrimSpace(tree), err
+}
