@@ -207,8 +207,10 @@ func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
 	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 101' || true"); left != "" {
 		t.Fatalf("processes outlived the exec:\n%s", left)
 	}
-	if service := mustSucceed(t, s, "ps -eo args= | grep -c '^sh -c while' || true"); strings.TrimSpace(service) != "1" {
-		t.Fatalf("the earlier step's service was killed (%q running)", service)
+	// Forked to run its sleep, before the exec, the service shows twice
+	// for a moment: any count but none will do.
+	if service := mustSucceed(t, s, "ps -eo args= | grep -c '^sh -c while' || true"); strings.TrimSpace(service) == "0" {
+		t.Fatal("the earlier step's service was killed")
 	}
 }
 
