@@ -2,12 +2,12 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 )
 
 // A process that dies mid-job leaves its job "running". River rescues such
@@ -121,16 +121,9 @@ func lockPath(path string) string { return path + ".lock" }
 // SQLite database at path. It returns nil, nil when another process holds
 // it; closing the file lets the lock go.
 func lockWorking(path string) (*os.File, error) {
-	f, err := os.OpenFile(lockPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := filelock.TryLock(lockPath(path))
 	if err != nil {
-		return nil, fmt.Errorf("open the queue's lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lock %s: %w", lockPath(path), err)
+		return nil, fmt.Errorf("the queue's lock: %w", err)
 	}
 	return f, nil
 }

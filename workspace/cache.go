@@ -9,8 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 )
 
 // Cache keeps one bare repository per repository on the bot's host, which
@@ -50,11 +51,11 @@ func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch
 		return "", err
 	}
 	// Other tasks, of this process or another, may be fetching the same.
-	unlock, err := lock(ctx, dir+".lock", lockWait)
+	lock, err := filelock.Lock(ctx, dir+".lock", lockWait)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
+	defer lock.Close()
 	cached, err := Init(ctx, dir) // as git init does, this keeps what is there
 	if err != nil {
 		return "", err
@@ -134,34 +135,4 @@ func linkOrCopy(from, to string) error {
 		return err
 	}
 	return dst.Close()
-}
-
-// lock takes an exclusive lock on path, waiting for it at most wait, and
-// returns what lets it go. The system lets it go too when the process
-// ends, however it ends.
-func lock(ctx context.Context, path string, wait time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	giveUp := time.After(wait)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("wait for %s: %w", path, context.Cause(ctx))
-		case <-giveUp:
-			f.Close()
-			return nil, fmt.Errorf("%s is still held by another fetch after %v", path, wait)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
