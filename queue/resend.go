@@ -72,36 +72,17 @@ func (q *Queue) resendAfter(try int) time.Duration {
 	return wait
 }
 
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // owe keeps a write the notifier could not make, to be tried again. It is
 // the last chance to show how an attempt ended, the attempt being over:
 // like recordEnd, it tries for a while when the database fails.
 func (q *Queue) owe(ctx context.Context, t *tasks.Task, owed []byte) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordEndFor)
-	defer cancel()
-	wait := 100 * time.Millisecond
-	for {
+	err := retryFor(context.WithoutCancel(ctx), recordEndFor, func(ctx context.Context) error {
 		_, err := q.river.Insert(ctx, resendArgs{TaskID: t.ID, Attempt: t.Attempt, Owed: owed},
 			&river.InsertOpts{ScheduledAt: time.Now().Add(q.resendAfter(1))})
-		if err == nil {
-			return
-		}
-		if sleep(ctx, wait) != nil {
-			q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", t.Attempt).
-				Msg("Could not keep the attempt's end to show it again; its check run may stay in progress.")
-			return
-		}
-		wait = min(2*wait, 5*time.Second)
+		return err
+	}, func(error) bool { return true })
+	if err != nil {
+		q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", t.Attempt).
+			Msg("Could not keep the attempt's end to show it again; its check run may stay in progress.")
 	}
 }

@@ -162,16 +162,44 @@ const (
 // an error returned here has River try the job again, which would run the
 // attempt again.
 func (q *Queue) recordEnd(ctx context.Context, t *tasks.Task, state tasks.State, detail string, log zerolog.Logger) error {
-	giveUp := time.Now().Add(recordEndFor)
-	wait := 100 * time.Millisecond
-	for {
-		err := q.conclude(ctx, t, tasks.Running, state, detail)
-		if err == nil || errors.Is(err, tasks.ErrNotFound) || time.Now().Add(wait).After(giveUp) {
-			return err
+	// Each try has the whole of ctx, not retryFor's minute: it reports the
+	// end to GitHub too.
+	return retryFor(ctx, recordEndFor, func(context.Context) error {
+		return q.conclude(ctx, t, tasks.Running, state, detail)
+	}, func(err error) bool {
+		if errors.Is(err, tasks.ErrNotFound) {
+			return false
 		}
 		log.Warn().Err(err).Str("state", string(state)).Msg("Could not record how the attempt ended; trying again.")
-		time.Sleep(wait)
+		return true
+	})
+}
+
+// retryFor calls try until it returns nil or an error again refuses,
+// waiting 100 ms and then twice as long each time up to 5 s, for at most
+// d, and returns try's last error. try's context ends with d.
+func retryFor(ctx context.Context, d time.Duration, try func(context.Context) error, again func(error) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := try(ctx)
+		if err == nil || !again(err) || sleep(ctx, wait) != nil {
+			return err
+		}
 		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
