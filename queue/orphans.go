@@ -17,7 +17,8 @@ import (
 // and a worker can know it is that one: it holds a lock on a file beside
 // the database, which the system lets go when the process ends, however it
 // ends. A job still running when the lock is taken was left by a process
-// that is gone, so it runs again at once instead of an hour later.
+// that is gone, so it runs again at once instead of an hour later. On
+// Postgres each process holds a lock of its own: see orphans_postgres.go.
 
 // lockRetryInterval is how often a process that found the lock taken
 // tries for it again.

@@ -18,8 +18,9 @@ import (
 // SQLite, where the process that works the queue holds its lock, a job a
 // killed process left running is run again as soon as a bot starts, not
 // once River's rescue would take it for dead (nine minutes here, the task
-// timeout and 8 minutes in use). On Postgres other processes may be
-// running theirs: it waits for the rescue.
+// timeout and 8 minutes in use). On Postgres, where other processes may be
+// running theirs, a job whose taker is not known (none here) waits for the
+// rescue: see orphans_postgres_test.go for those whose taker is.
 func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, runner, notifier := recordingQueue(t, url)

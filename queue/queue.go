@@ -85,6 +85,7 @@ type Queue struct {
 
 	accepted       chan struct{} // wakes the forwarder
 	lock           workLock      // the SQLite queue's (see orphans.go)
+	liveness       *liveness     // the Postgres queue's (see orphans_postgres.go), else nil
 	stopForwarding context.CancelFunc
 	forwarderDone  chan struct{}
 
@@ -105,12 +106,18 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
 	q := &Queue{DB: db, cfg: cfg, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
+	var clientID string // River's own on SQLite
+	if db.dialect == "postgres" {
+		q.liveness = newLiveness()
+		clientID = q.liveness.id
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &intakeWorker{q: q})
 	river.AddWorker(workers, &attemptWorker{q: q})
 	river.AddWorker(workers, &pruneWorker{q: q})
 	river.AddWorker(workers, &resendWorker{q: q})
 	client, err := river.NewClient(db.driver, &river.Config{
+		ID: clientID,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return pruneArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})},
@@ -146,8 +153,14 @@ func (q *Queue) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if q.liveness != nil {
+		if err := q.takeLiveness(ctx); err != nil {
+			return err
+		}
+	}
 	if err := q.river.Start(ctx); err != nil {
 		q.lock.release()
+		q.liveness.release()
 		return err
 	}
 	ctx, q.stopForwarding = context.WithCancel(ctx)
@@ -175,6 +188,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	defer q.lock.release()
+	defer q.liveness.release()
 	if q.river.Stop(ctx) == nil {
 		return nil
 	}

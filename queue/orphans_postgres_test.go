@@ -1,0 +1,145 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/pgtest"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// These tests check what a Postgres queue does with jobs left running by
+// other processes: see orphans_postgres.go.
+
+// TestAJobLeftRunningByAGoneProcessRunsAgainOnPostgres leaves three jobs
+// running, as three other processes took them: one gone (its lock free),
+// one alive (its lock held), and one an older bot took (no lock named).
+// The queue runs the gone process's job again after the grace period,
+// leaves the others alone, and runs the living one's once its process
+// ends.
+func TestAJobLeftRunningByAGoneProcessRunsAgainOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	q, runner, notifier := recordingQueue(t, url)
+	q.liveness.check, q.liveness.grace = 20*time.Millisecond, 200*time.Millisecond
+	gone, alive, older := runningTask(t, q, 1), runningTask(t, q, 2), runningTask(t, q, 3)
+	takenBy := func(task *tasks.Task, client string) {
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at,
+			attempted_by = ARRAY[$1::text] WHERE args ->> 'task_id' = $2`, client, task.ID)
+	}
+	takenBy(gone, "oneshot:gone-host:12345")
+	takenBy(alive, "oneshot:alive-host:23456")
+	takenBy(older, "alive_host_2026_11_27T10_00_00_000000")
+	exit := holdLivenessLock(t, url, 23456)
+	startQueue(t, q)
+
+	resumed := func(task *tasks.Task) bool {
+		return slices.ContainsFunc(notifier.history(task.ID), func(e tasks.Event) bool {
+			return e.State == tasks.Running && strings.Contains(e.Detail, "resumed")
+		})
+	}
+	leftRunning := func(task *tasks.Task) bool {
+		var state string
+		var attempt int
+		if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt FROM river_job WHERE args ->> 'task_id' = $1`,
+			task.ID).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
+		return state == "running" && attempt == 1
+	}
+	notifier.wait(t, gone.ID, tasks.Succeeded)
+	if !resumed(gone) || runner.count() != 1 {
+		t.Fatalf("the gone process's job ran %d times; history %+v", runner.count(), notifier.history(gone.ID))
+	}
+	// The scan that readied the gone process's job saw the others too.
+	if !leftRunning(alive) || !leftRunning(older) {
+		t.Fatal("a job of a living process, or one an older bot took, was taken from it")
+	}
+
+	exit()
+	notifier.wait(t, alive.ID, tasks.Succeeded)
+	if !resumed(alive) || runner.count() != 2 || !leftRunning(older) {
+		t.Fatalf("after its process ended, the living one's job ran with %d runs in all; the older bot's left running: %v",
+			runner.count(), leftRunning(older))
+	}
+}
+
+// TestAQueueTakesItsLivenessLockAgainWhenItsConnectionDrops ends the
+// session that holds a running queue's lock, as a network blip would: the
+// queue takes its lock again, so that other processes do not take its
+// jobs for a gone one's.
+func TestAQueueTakesItsLivenessLockAgainWhenItsConnectionDrops(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	q, _, _ := recordingQueue(t, url)
+	q.liveness.check = 20 * time.Millisecond
+	startQueue(t, q)
+	holder := func() (pid int) {
+		err := q.DB.sql.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`,
+			livenessClass, q.liveness.key).Scan(&pid)
+		if err == sql.ErrNoRows {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	first := holder()
+	if first == 0 {
+		t.Fatal("a started queue holds no liveness lock")
+	}
+	execSQL(t, q, `SELECT pg_terminate_backend($1)`, first)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if pid := holder(); pid != 0 && pid != first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queue did not take its liveness lock again after its connection dropped")
+		}
+	}
+}
+
+// TestAQueueWhoseLivenessLockIsTakenDoesNotStart starts a queue whose key
+// another process drew: it must not work jobs under a name another holds.
+func TestAQueueWhoseLivenessLockIsTakenDoesNotStart(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	q, _, _ := recordingQueue(t, url)
+	holdLivenessLock(t, url, q.liveness.key)
+	err := q.Start(context.Background())
+	if err == nil {
+		_ = q.Shutdown(context.Background())
+		t.Fatal("a queue started under a liveness lock another process holds")
+	}
+	if !strings.Contains(err.Error(), "held by another process") {
+		t.Fatalf("the error does not say why: %v", err)
+	}
+}
+
+// holdLivenessLock takes the liveness lock of key for the test, as a
+// living process holds its own, and returns what ends that process's
+// session (which the test's end does too).
+func holdLivenessLock(t *testing.T, url string, key int32) (exit func()) {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var took bool
+	if err := conn.QueryRowContext(context.Background(), `SELECT pg_try_advisory_lock($1, $2)`, livenessClass, key).Scan(&took); err != nil || !took {
+		t.Fatal(fmt.Sprint("hold the liveness lock: ", took, err))
+	}
+	return func() { discard(conn) }
+}
