@@ -38,10 +38,17 @@ type Git struct {
 	// CacheDir keeps a copy of each repository's history, topped up by
 	// each task's fetch.
 	CacheDir string `yaml:"cache_dir"`
+	// CacheMaxAge is how long a repository's copy stays in the cache
+	// with no task fetching into it; 0 keeps it for ever.
+	CacheMaxAge time.Duration `yaml:"cache_max_age"`
 }
 
-// DefaultGitCacheDir is beside the bot, like its database.
-const DefaultGitCacheDir = "oneshot-git-cache"
+// Defaults for App.Git: the cache is beside the bot, like its database,
+// and a repository no task used for two weeks leaves it.
+const (
+	DefaultGitCacheDir    = "oneshot-git-cache"
+	DefaultGitCacheMaxAge = 14 * 24 * time.Hour
+)
 
 // Defaults for App.GitHub: github.com. GitHub Enterprise Server sets all three.
 const (
@@ -342,7 +349,7 @@ func defaults() App {
 	// Without a host name Owner stays empty, and Validate says so.
 	a.Sandbox.Owner, _ = os.Hostname()
 	a.Agent = Agent{Timeout: DefaultAgentTimeout, PromptTokens: DefaultPromptTokens}
-	a.Git = Git{CacheDir: DefaultGitCacheDir}
+	a.Git = Git{CacheDir: DefaultGitCacheDir, CacheMaxAge: DefaultGitCacheMaxAge}
 	a.Log = Log{Level: DefaultLogLevel, Format: DefaultLogFormat}
 	return a
 }

@@ -291,6 +291,7 @@ func TestMalformedVariableIsNamed(t *testing.T) {
 	}{
 		{"ONESHOT_TASK_TIMEOUT", "4x", `ONESHOT_TASK_TIMEOUT is not a duration such as 30s or 1h`},
 		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `ONESHOT_SHUTDOWN_TIMEOUT is not a duration such as 30s or 1h`},
+		{"ONESHOT_GIT_CACHE_MAX_AGE", "14d", `ONESHOT_GIT_CACHE_MAX_AGE is not a duration such as 30s or 1h`},
 		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY is not a whole number`},
 		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR is not a whole number`},
 		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR is not a whole number`},

@@ -55,6 +55,7 @@ var envVars = []envVar{
 	{"ONESHOT_AGENT_PROMPT_TOKENS", "agent.prompt_tokens", func(a *App) any { return &a.Agent.PromptTokens }},
 	{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "agent.trust_repo_commands", func(a *App) any { return &a.Agent.TrustRepoCommands }},
 	{"ONESHOT_GIT_CACHE_DIR", "git.cache_dir", func(a *App) any { return &a.Git.CacheDir }},
+	{"ONESHOT_GIT_CACHE_MAX_AGE", "git.cache_max_age", func(a *App) any { return &a.Git.CacheMaxAge }},
 	{"ONESHOT_LOG_LEVEL", "log.level", func(a *App) any { return &a.Log.Level }},
 	{"ONESHOT_LOG_FORMAT", "log.format", func(a *App) any { return &a.Log.Format }},
 }

@@ -106,7 +106,7 @@ func valid() App {
 	a.Sandbox = Sandbox{Image: "oneshot/sandbox:latest", Owner: host,
 		MaxLimits: RepoLimits{Memory: "8g", Disk: "8g", CPUs: 4, Pids: 4096}}
 	a.Agent = Agent{Timeout: 30 * time.Minute, PromptTokens: 32_000}
-	a.Git = Git{CacheDir: "oneshot-git-cache"}
+	a.Git = Git{CacheDir: "oneshot-git-cache", CacheMaxAge: 14 * 24 * time.Hour}
 	a.Log = Log{Level: "info", Format: "json"}
 	return a
 }

@@ -41,6 +41,9 @@ func (a App) Validate() error {
 	if strings.TrimSpace(a.Git.CacheDir) == "" {
 		bad("git.cache_dir", "is empty; it is a directory the bot may write, %s by default", DefaultGitCacheDir)
 	}
+	if a.Git.CacheMaxAge < 0 {
+		bad("git.cache_max_age", "is %v; it must be 0 (keep for ever) or more", a.Git.CacheMaxAge)
+	}
 	a.Log.validate(bad)
 	return errors.Join(errs...)
 }

@@ -137,6 +137,8 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is -1s; it must be positive"},
 		{"task timeout zero", func(a *App) { a.Queue.TaskTimeout = 0 },
 			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is 0s; it must be positive"},
+		{"git cache max age negative", func(a *App) { a.Git.CacheMaxAge = -time.Hour },
+			"git.cache_max_age (ONESHOT_GIT_CACHE_MAX_AGE) is -1h0m0s; it must be 0 (keep for ever) or more"},
 		{"repo limit negative", func(a *App) { a.Limits.TasksPerRepoPerHour = -1 },
 			"limits.tasks_per_repo_per_hour (ONESHOT_TASKS_PER_REPO_PER_HOUR) is -1; it must be 0 (no limit) or more"},
 		{"actor limit negative", func(a *App) { a.Limits.TasksPerActorPerHour = -1 },

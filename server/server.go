@@ -87,6 +87,9 @@ type Server struct {
 	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
 	handler    http.Handler
 	started    atomic.Bool
+	// stopGitCacheSweep stops the git cache's sweep (see gitcache.go), if
+	// one started.
+	stopGitCacheSweep func()
 }
 
 // New connects to the database and GitHub and builds the handlers. It
@@ -200,6 +203,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	s.startGitCacheSweep()
 	s.started.Store(true)
 	return nil
 }
@@ -210,6 +214,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
+	}
+	if s.stopGitCacheSweep != nil {
+		s.stopGitCacheSweep()
 	}
 	// Workers that did not stop in time may still hold sessions.
 	if s.engine != nil && err == nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/oneshot-dev/oneshot/internal/filelock"
@@ -22,6 +23,9 @@ import (
 // remote's default branch held goes in: nothing a task makes. What a task
 // hands the sandbox is packed anew from the commits it needs, so history
 // the cache still holds after a force push goes no further than the host.
+//
+// A cached repository's directory time is when a task last fetched into
+// it, which Evict reads to remove the repositories no task uses any more.
 type Cache struct {
 	// Dir holds the cached repositories, named by a hash of their keys.
 	Dir string
@@ -45,8 +49,7 @@ const cacheRef = "refs/cache/default"
 // into the cache's objects, and points ref there at the branch's head,
 // which it returns.
 func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch string, into *Repo, ref string) (string, error) {
-	sum := sha256.Sum256([]byte(key))
-	dir := filepath.Join(c.Dir, hex.EncodeToString(sum[:12])+".git")
+	dir := c.repoDir(key)
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return "", err
 	}
@@ -92,7 +95,85 @@ func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch
 			return "", fmt.Errorf("take the cached objects: %w", err)
 		}
 	}
+	now := time.Now()
+	if err := os.Chtimes(dir, now, now); err != nil {
+		return "", err
+	}
 	return head, into.SetRef(ctx, ref, head)
+}
+
+// evictedSuffix marks a cached repository being removed: it is renamed
+// first, so that a removal cut short never leaves half a repository under
+// the cache's name for the next fetch to trip on.
+const evictedSuffix = ".evicted"
+
+// Evict removes the cached repositories no task fetched into for maxAge
+// before now, and what a removal cut short left, and returns the
+// directories it removed. A repository a fetch holds is left alone; its
+// lock file stays, as a process may be waiting on it.
+func (c *Cache) Evict(maxAge time.Duration, now time.Time) ([]string, error) {
+	entries, err := os.ReadDir(c.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range entries {
+		dir := filepath.Join(c.Dir, e.Name())
+		switch {
+		case !e.IsDir():
+			continue
+		case strings.HasSuffix(e.Name(), evictedSuffix):
+			if err := os.RemoveAll(dir); err != nil {
+				return removed, err
+			}
+		case strings.HasSuffix(e.Name(), ".git"):
+			gone, err := evict(dir, maxAge, now)
+			if err != nil {
+				return removed, err
+			}
+			if !gone {
+				continue
+			}
+		default:
+			continue
+		}
+		removed = append(removed, dir)
+	}
+	return removed, nil
+}
+
+// evict removes the cached repository in dir if no task fetched into it
+// for maxAge and no fetch holds it, and reports whether it did.
+func evict(dir string, maxAge time.Duration, now time.Time) (bool, error) {
+	if info, err := os.Stat(dir); err != nil || now.Sub(info.ModTime()) < maxAge {
+		return false, err
+	}
+	lock, err := filelock.TryLock(dir + ".lock")
+	if err != nil || lock == nil {
+		return false, err
+	}
+	defer lock.Close()
+	// A fetch may have ended between the look above and the lock.
+	if info, err := os.Stat(dir); err != nil || now.Sub(info.ModTime()) < maxAge {
+		return false, err
+	}
+	doomed := dir + evictedSuffix
+	if err := os.RemoveAll(doomed); err != nil { // an earlier removal's, cut short
+		return false, err
+	}
+	if err := os.Rename(dir, doomed); err != nil {
+		return false, err
+	}
+	return true, os.RemoveAll(doomed)
+}
+
+// repoDir is where the repository cached under key is.
+func (c *Cache) repoDir(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(c.Dir, hex.EncodeToString(sum[:12])+".git")
 }
 
 // clearInterrupted removes what a git killed in the cache left: temporary

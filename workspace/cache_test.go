@@ -2,11 +2,16 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 )
 
 func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
@@ -80,4 +85,60 @@ func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
 		t.Fatalf("the task's repository lost objects with the cache: %v", err)
 	}
 	checkout(commit("d.txt"))
+}
+
+func TestRepositoriesNoTaskFetchedIntoForTheirMaxAgeLeaveTheCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := workTree(t)
+	head := commitFiles(t, src, map[string]string{"a.txt": "a\n"})
+	cache := &Cache{Dir: filepath.Join(t.TempDir(), "cache")}
+	fetch := func(key string) string {
+		t.Helper()
+		r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := cache.Fetch(ctx, key, src, Auth{}, "main", r, "refs/oneshot/default"); err != nil || got != head {
+			t.Fatalf("fetch %s: %s, %v", key, got, err)
+		}
+		return cache.repoDir(key)
+	}
+	used, unused, busy := fetch("used"), fetch("unused"), fetch("busy")
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	for _, dir := range []string{used, unused, busy} {
+		if err := os.Chtimes(dir, month, month); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch("used") // by a task today
+	// A fetch holds one; an earlier removal was cut short.
+	lock, err := filelock.TryLock(busy + ".lock")
+	if err != nil || lock == nil {
+		t.Fatal(lock, err)
+	}
+	defer lock.Close()
+	leftover := filepath.Join(cache.Dir, "0123.git"+evictedSuffix)
+	if err := os.MkdirAll(filepath.Join(leftover, "objects"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	removed, err := cache.Evict(14*24*time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(removed)
+	if want := []string{leftover, unused}; !slices.Equal(removed, want) {
+		t.Fatalf("removed %q, want %q", removed, want)
+	}
+	for _, dir := range []string{used, busy} {
+		if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
+			t.Fatalf("a repository in use or held left the cache: %v", err)
+		}
+	}
+	if _, err := os.Stat(unused); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the unused repository is still there: %v", err)
+	}
+	// Its repository comes back whole at the next task's fetch.
+	fetch("unused")
 }
