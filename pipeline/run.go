@@ -110,6 +110,10 @@ type run struct {
 	prompt  string
 	// workflows says the checked change touches .github/workflows/.
 	workflows bool
+	// agentEnd says how the agent's last round ended badly, "" when it
+	// ended well, and agentTail is that round's output's end: what people
+	// need when it changed nothing.
+	agentEnd, agentTail string
 }
 
 // execute runs the steps and says how the attempt ended.
@@ -331,15 +335,35 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 	if err != nil {
 		return fmt.Errorf("run the agent: %w", err)
 	}
+	r.agentEnd, r.agentTail = "", ""
 	switch {
 	case res.TimedOut:
-		r.note("the agent ran out of time")
+		r.agentEnd = "the agent ran out of time"
+	// What bash answers for a command it cannot find (127) or run (126):
+	// the agent never started, and no round would go better.
+	case res.ExitCode == 127:
+		return fail("the agent command could not run: not found in the sandbox image (exit 127)", r.logTail(failureTail))
+	case res.ExitCode == 126:
+		return fail("the agent command could not run: not executable (exit 126)", r.logTail(failureTail))
 	case res.ExitCode != 0:
-		r.note("the agent exited %d", res.ExitCode)
+		r.agentEnd = fmt.Sprintf("the agent exited %d", res.ExitCode)
+	}
+	if r.agentEnd != "" {
+		r.note("%s", r.agentEnd)
+		r.agentTail = r.logTail(failureTail)
 	}
 	// An agent that exits badly may still have fixed the code: the checks
 	// decide.
 	return nil
+}
+
+// changedNothing stops an attempt whose agent changed nothing, saying how
+// the agent ended when that was badly, with its output.
+func (r *run) changedNothing() error {
+	if r.agentEnd != "" {
+		return fail(r.agentEnd+" and changed nothing, so there is nothing to propose", r.agentTail)
+	}
+	return fail("the agent changed nothing, so there is nothing to propose", "")
 }
 
 // success is the outcome of an attempt that shipped.

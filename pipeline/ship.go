@@ -52,7 +52,7 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)
 	case res.ExitCode == unchangedExit && (r.start == r.co.Base || r.co.Branch != ""):
-		return fail("the agent changed nothing, so there is nothing to propose", "")
+		return r.changedNothing()
 	case res.ExitCode == unchangedExit:
 		// The branch holds an earlier attempt's change, pushed, and that
 		// attempt may have stopped before its pull request was opened (a
@@ -193,7 +193,7 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return fail("the agent changed nothing, so there is nothing to propose", "")
+		return r.changedNothing()
 	}
 	if found := guard.Protected(paths, r.cfg.Protected); len(found) > 0 {
 		return fail("refused: the change touches protected paths", findingList(found)+
