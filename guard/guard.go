@@ -133,7 +133,13 @@ func (s *Scanner) Names(paths []string) []Finding {
 		// As content and as a path: some rules look at the path only
 		// (a .p12 file is a key whatever it holds).
 		for _, found := range s.detector.Detect(detect.Fragment{Raw: p, FilePath: p}) {
-			out = append(out, Finding{Kind: "secret", Path: p, Rule: found.RuleID})
+			// The finding is shown on GitHub: where the credential is,
+			// not the credential.
+			shown := p
+			if found.Secret != "" {
+				shown = strings.ReplaceAll(p, found.Secret, "***")
+			}
+			out = append(out, Finding{Kind: "secret", Path: shown, Rule: found.RuleID})
 		}
 	}
 	return out
@@ -152,6 +158,41 @@ func (s *Scanner) Secrets(diff []byte) []Finding {
 				line = f.numbers[i]
 			}
 			out = append(out, Finding{Kind: "secret", Path: f.path, Line: line, Rule: found.RuleID})
+		}
+	}
+	return out
+}
+
+// Values finds secrets the bot knows the values of (the agent's API key,
+// say, which no rule may match) in the paths and the added lines of a
+// change, each in any of the forms that betray it. forms maps a secret's
+// name, which the finding gives, to those forms.
+func Values(paths []string, diff []byte, forms map[string][]string) []Finding {
+	var out []Finding
+	found := func(text string) (string, bool) {
+		for name, fs := range forms {
+			for _, f := range fs {
+				if f != "" && strings.Contains(text, f) {
+					return name, true
+				}
+			}
+		}
+		return "", false
+	}
+	for _, p := range paths {
+		if name, ok := found(p); ok {
+			// The finding is shown on GitHub: the name, not the value.
+			for _, f := range forms[name] {
+				p = strings.ReplaceAll(p, f, "***")
+			}
+			out = append(out, Finding{Kind: "secret", Path: p, Rule: "the value of " + name})
+		}
+	}
+	for _, f := range addedLines(diff) {
+		for i, line := range f.lines {
+			if name, ok := found(line); ok {
+				out = append(out, Finding{Kind: "secret", Path: f.path, Line: f.numbers[i], Rule: "the value of " + name})
+			}
 		}
 	}
 	return out

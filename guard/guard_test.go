@@ -1,7 +1,9 @@
 package guard
 
 import (
+	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,8 +81,11 @@ func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
 func TestACredentialInAFilesNameIsFound(t *testing.T) {
 	s, _ := DefaultScanner()
 	found := s.Names([]string{githubToken + ".txt", "keys/AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD/x", "main.go"})
-	if len(found) != 2 || found[0].Path != githubToken+".txt" || !strings.Contains(found[1].String(), "its name looks like a credential") {
+	if len(found) != 2 || found[0].Path != "***.txt" || !strings.Contains(found[1].String(), "its name looks like a credential") {
 		t.Fatalf("findings %+v", found)
+	}
+	if shown := found[0].String() + found[1].String(); strings.Contains(shown, githubToken) || strings.Contains(shown, "AKIAZ7VRSQ4TLWXJ3KPD") {
+		t.Fatalf("the findings show the credentials: %s", shown)
 	}
 }
 
@@ -182,5 +187,28 @@ func TestAFileGitQuotesTheNameOfIsScannedUnderItsName(t *testing.T) {
 		if len(found) != 1 || found[0].Path != want {
 			t.Errorf("%q: findings %+v, want %q", header, found, want)
 		}
+	}
+}
+
+func TestTheValueOfASecretTheBotKnowsIsFoundInTheChange(t *testing.T) {
+	const secret = "gw_7f3c1d2e9a8b"
+	forms := map[string][]string{"GW_TOKEN": {secret, base64.StdEncoding.EncodeToString([]byte(secret))}}
+	diff := append(addition("fixture.txt", "token: "+secret), addition("k8s.yml", "data: "+forms["GW_TOKEN"][1])...)
+	diff = append(diff, addition("clean.txt", "nothing here")...)
+	found := Values([]string{"fixture.txt", "k8s.yml", "clean.txt", "keys/" + secret + ".txt"}, diff, forms)
+	var got []string
+	for _, f := range found {
+		got = append(got, f.String())
+		if strings.Contains(f.String(), "7f3c") {
+			t.Fatalf("the finding shows the secret: %s", f)
+		}
+	}
+	want := []string{
+		"keys/***.txt: its name looks like a credential (the value of GW_TOKEN)",
+		"fixture.txt, line 1: looks like a credential (the value of GW_TOKEN)",
+		"k8s.yml, line 1: looks like a credential (the value of GW_TOKEN)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings\n%q\nwant\n%q", got, want)
 	}
 }

@@ -211,13 +211,26 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if err != nil {
 		return err
 	}
-	if found := unique(append(scanner.Names(paths), scanner.Secrets(diff)...)); len(found) > 0 {
+	found := append(scanner.Names(paths), scanner.Secrets(diff)...)
+	found = append(found, guard.Values(paths, diff, r.secretForms())...)
+	if found := unique(found); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}
 	stat, _ := r.co.Repo.DiffStat(ctx, from, head)
 	r.note("%s", stat)
 	return nil
+}
+
+// secretForms are the forms of the secrets the agent was given, by name:
+// no rule may know an operator's gateway token, but the bot knows its
+// value, and it must not ship.
+func (r *run) secretForms() map[string][]string {
+	forms := map[string][]string{}
+	for name, value := range r.p.Defaults.AgentSecrets {
+		forms[name] = sandbox.SecretForms(value)
+	}
+	return forms
 }
 
 // unique keeps the first finding of each rule in each file: a key file

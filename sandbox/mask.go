@@ -23,7 +23,7 @@ func newMasker(secrets map[string]string) *masker {
 	m := &masker{}
 	seen := map[string]bool{"": true}
 	for _, v := range secrets {
-		for _, s := range append(escapedForms(v), base64Forms(v)...) {
+		for _, s := range SecretForms(v) {
 			if !seen[s] {
 				seen[s] = true
 				m.secrets = append(m.secrets, []byte(s))
@@ -53,6 +53,13 @@ func (m *masker) lowered() *masker {
 	}
 	l.sort()
 	return l
+}
+
+// SecretForms are the texts that betray a secret's value, and that every
+// way out of a session masks: the value itself, and as tools that print
+// bytes by other names write it.
+func SecretForms(value string) []string {
+	return append(escapedForms(value), base64Forms(value)...)
 }
 
 // escapedForms are a secret as itself and as the tools that print

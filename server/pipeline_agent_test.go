@@ -91,3 +91,37 @@ func TestAProcessTheRepositoryLeavesRunningCannotReadTheAgentsSecret(t *testing.
 		t.Fatalf("check run concluded %q: the setup's process read the agent's environment:\n%s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+// TestAChangeHoldingTheAgentsSecretIsRefused has the agent write its own
+// key, which no scanner rule knows the shape of, into the change, plain
+// and in base64, and name a file after it: nothing is pushed, and the
+// refusal names the secret, not its value.
+func TestAChangeHoldingTheAgentsSecretIsRefused(t *testing.T) {
+	t.Parallel()
+	const secret = "gw-test-7f3c1d2e9a8b"
+	agent := goodAgent + `printf 'token: %s\n' "$ONESHOT_TEST_KEY" > fixture.txt
+printf '%s' "$ONESHOT_TEST_KEY" | base64 > fixture.b64
+touch "cache-$ONESHOT_TEST_KEY.txt"
+`
+	b := unstartedPipelineBundle(t, agent, testConfig(0),
+		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
+	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
+	b.srv = b.start(t)
+
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "looks like a credential") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	for _, where := range []string{"fixture.txt, line 1", "fixture.b64, line 1", "cache-***.txt", "the value of ONESHOT_TEST_KEY"} {
+		if !strings.Contains(run.Output.Summary, where) {
+			t.Errorf("the refusal does not name %q: %s", where, run.Output.Summary)
+		}
+	}
+	if len(b.gh.PullRequests(b.repo)) != 0 || len(b.gh.Branches(t, b.repo)) != 1 {
+		t.Fatal("the change was pushed")
+	}
+	comments := b.botComments(1)
+	if why := comments[len(comments)-1]; strings.Contains(why, secret) || strings.Contains(run.Output.Summary, secret) {
+		t.Fatalf("the refusal shows the secret: %s", why)
+	}
+}
