@@ -118,24 +118,53 @@ func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, cacheK
 }
 
 // FetchBranch fetches the task's branch when it already exists, from an
-// earlier attempt.
+// earlier attempt, and its pull request, if it had one, is still open. A
+// branch left as its pull request was closed, merged or turned down, is
+// not continued: the task would propose again what was merged or refused.
+// (A follow-up continues its pull request's branch whatever the state.)
 func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, branch string) (string, error) {
 	token, err := g.token(ctx, t, "read", false)
 	if err != nil {
 		return "", err
 	}
-	return fetchBranch(ctx, co, workspace.Auth{Token: token}, branch)
-}
-
-func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) (string, error) {
+	auth := workspace.Auth{Token: token}
 	head, err := co.Repo.RemoteHead(ctx, co.Remote, auth, branch)
 	if err != nil || head == "" {
 		return "", err
 	}
-	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch"); err != nil {
-		return "", err
+	if co.Branch == "" {
+		closed, err := g.closedAt(ctx, t, branch, co.DefaultBranch, head)
+		if err != nil {
+			return "", err
+		}
+		if closed != nil {
+			co.Replaces = closed
+			return "", nil
+		}
 	}
-	return head, nil
+	return head, fetchBranch(ctx, co, auth, branch)
+}
+
+// closedAt says whether branch, at head, is as a closed pull request into
+// base left it, with no pull request open from it.
+func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, base, head string) (*pipeline.ClosedBranch, error) {
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if open, err := repo.OpenPullRequestFrom(ctx, branch, base); err != nil || open != nil {
+		return nil, err
+	}
+	pr, err := repo.ClosedPullRequestAt(ctx, branch, base, head)
+	if err != nil || pr == nil {
+		return nil, err
+	}
+	return &pipeline.ClosedBranch{Head: head, PullRequest: pr.GetNumber()}, nil
+}
+
+// fetchBranch fetches branch into refs/oneshot/branch.
+func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) error {
+	return co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch")
 }
 
 // Gather collects the task's context from GitHub and the checkout: the
@@ -197,7 +226,13 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch); err != nil {
+	push := func() error { return co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch) }
+	if co.Replaces != nil {
+		push = func() error {
+			return co.Repo.PushReplacing(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, co.Replaces.Head)
+		}
+	}
+	if err := push(); err != nil {
 		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
 	}
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)

@@ -62,7 +62,11 @@ func (l *Local) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkout
 
 // FetchBranch continues the task's branch when the repository has it.
 func (l *Local) FetchBranch(ctx context.Context, _ *tasks.Task, co *pipeline.Checkout, branch string) (string, error) {
-	return fetchBranch(ctx, co, workspace.Auth{}, branch)
+	head, err := co.Repo.RemoteHead(ctx, co.Remote, workspace.Auth{}, branch)
+	if err != nil || head == "" {
+		return "", err
+	}
+	return head, fetchBranch(ctx, co, workspace.Auth{}, branch)
 }
 
 // Gather is the task text given on the command line, and the checkout's

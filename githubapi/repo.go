@@ -121,6 +121,23 @@ func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*git
 	return open[0], nil
 }
 
+// ClosedPullRequestAt returns the closed pull request from head into base
+// whose head was sha when it closed, or nil.
+func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, base, sha string) (*github.PullRequest, error) {
+	closed, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+		State: "closed", Head: r.Owner + ":" + head, Base: base,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for a closed pull request from %s: %w", head, err)
+	}
+	for _, pr := range closed {
+		if pr.GetHead().GetSHA() == sha {
+			return pr, nil
+		}
+	}
+	return nil, nil
+}
+
 // OpenPullRequest opens a pull request, and says whether it did.
 //
 // A failure that may have come after GitHub opened it is checked by

@@ -60,7 +60,10 @@ type Forge interface {
 	// Checkout fetches the task's base commit into a host workspace.
 	Checkout(ctx context.Context, t *tasks.Task) (*Checkout, error)
 	// FetchBranch fetches the task's branch into refs/oneshot/branch when
-	// it exists, and returns its head, or "" when it does not exist.
+	// there is one to continue, and returns its head, or "" when there is
+	// none. A branch whose pull request was closed is none: the task
+	// starts afresh and replaces it, and FetchBranch records that in
+	// c.Replaces.
 	FetchBranch(ctx context.Context, t *tasks.Task, c *Checkout, branch string) (string, error)
 	// Gather collects what the task is about: the issue, what trusted
 	// people added, linked issues, the repository's guidelines. checkout
@@ -91,6 +94,16 @@ type Checkout struct {
 	// Branch, when set, is the branch the task continues: a follow-up's
 	// pull request branch.
 	Branch string
+	// Replaces, when set, is the task's branch as a pull request that was
+	// closed left it, which the task starts afresh beside and replaces
+	// when it publishes.
+	Replaces *ClosedBranch
+}
+
+// ClosedBranch is a branch whose pull request was closed, merged or not.
+type ClosedBranch struct {
+	Head        string
+	PullRequest int
 }
 
 // PullRequest is what Publish opens or updates.

@@ -52,6 +52,9 @@ func (r *run) setup(ctx context.Context) error {
 	r.code = r.files
 	if r.start == "" {
 		r.start = r.co.Base
+		if closed := r.co.Replaces; closed != nil {
+			note = fmt.Sprintf("new branch %s, in place of the one pull request #%d left when it was closed", r.branch, closed.PullRequest)
+		}
 	} else {
 		note = "continuing branch " + r.branch
 		// The prompt shows the code as the agent will find it.

@@ -361,6 +361,38 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 }
 
+// TestANewTaskAfterItsPullRequestWasClosedStartsAfresh closes the pull
+// request a task opened, as a maintainer who turned it down would, and
+// asks again: the new task starts from the default branch, not from the
+// refused change, and opens a pull request of its own from the branch.
+func TestANewTaskAfterItsPullRequestWasClosedStartsAfresh(t *testing.T) {
+	t.Parallel()
+	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	if first := b.runTask(t); first.Conclusion != "success" {
+		t.Fatalf("the first task concluded %q", first.Conclusion)
+	}
+	refused := b.gh.PullRequests(b.repo)[0]
+	b.gh.ClosePullRequest(t, b.repo, refused.Number)
+
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "closed") {
+		t.Fatalf("the second task concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if len(prs) != 2 || prs[0].State != "closed" || prs[0].HeadSHA != refused.HeadSHA || prs[1].State != "open" || prs[1].HeadSHA != head {
+		t.Fatalf("pull requests %+v; branch at %s", prs, head)
+	}
+	if parent := b.gh.CommitAt(t, b.repo, head).Parents; len(parent) != 1 || parent[0] != b.gh.Head(t, b.repo, "main") {
+		t.Fatalf("the new change's parents are %v, want main's head", parent)
+	}
+	if runs := b.gh.FileAt(t, b.repo, head, "runs.txt"); strings.Count(runs, "run at") != 1 {
+		t.Fatalf("the new task continued the refused change: %q", runs)
+	}
+}
+
 func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
 	t.Parallel()
 	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt

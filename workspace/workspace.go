@@ -304,6 +304,14 @@ func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branc
 	return err
 }
 
+// PushReplacing pushes commit to branch in place of was, its head, which
+// commit need not descend from; the push fails if the branch moved from was.
+func (r *Repo) PushReplacing(ctx context.Context, remote string, auth Auth, commit, branch, was string) error {
+	ref := "refs/heads/" + branch
+	_, err := r.git(ctx, auth, "push", "--quiet", "--force-with-lease="+ref+":"+was, remote, commit+":"+ref)
+	return err
+}
+
 // git runs git in the repository. A token travels in the environment as an
 // extra header, never on the command line where a process list shows it,
 // and never in an error message.

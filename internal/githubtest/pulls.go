@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -45,6 +46,27 @@ func (s *Server) PullRequests(repo *Repo) []PullRequest {
 		out = append(out, pr)
 	}
 	return out
+}
+
+// ClosePullRequest closes pull request n unmerged, as a maintainer who
+// turned it down would; its branch stays.
+func (s *Server) ClosePullRequest(t testing.TB, repo *Repo, n int) {
+	t.Helper()
+	heads, err := refs(repo.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, ok := repo.pulls[n]
+	if !ok {
+		t.Fatalf("no pull request #%d", n)
+	}
+	pr.HeadSHA = cmp.Or(heads["refs/heads/"+pr.Head], pr.HeadSHA)
+	now := time.Now()
+	pr.State, pr.ClosedAt, pr.UpdatedAt = "closed", now, now
+	st := repo.issues[n]
+	st.State, st.closedAt, st.updatedAt = "closed", now, now
 }
 
 // createPull answers POST /repos/{owner}/{repo}/pulls.
@@ -275,7 +297,8 @@ func (s *Server) withPull(w http.ResponseWriter, r *http.Request, repo *Repo, f 
 // pullJSON is GitHub's pull request object; heads are the repository's
 // refs, read before the lock was taken. The caller holds s.mu.
 func (s *Server) pullJSON(repo *Repo, pr *PullRequest, heads map[string]string) map[string]any {
-	if sha := heads["refs/heads/"+pr.Head]; sha != "" {
+	// As on GitHub, a closed pull request's head stays where it was.
+	if sha := heads["refs/heads/"+pr.Head]; sha != "" && pr.State == "open" {
 		pr.HeadSHA = sha
 	}
 	branch := func(name, sha string) map[string]any {
