@@ -212,9 +212,15 @@ func assemble(in PromptInput, budget int, code string) string {
 		if spare <= 0 {
 			break
 		}
+		// Written anew within more room, a section may still come out
+		// shorter: a cut keeps room for the note that says what it left
+		// out, and an item that fitted whole beside no note may not fit
+		// beside one. The longer one stays.
 		had := estimateTokens(texts[i])
-		texts[i] = t.write(m, had+spare)
-		spare -= estimateTokens(texts[i]) - had
+		if more := t.write(m, had+spare); estimateTokens(more) > had {
+			texts[i] = more
+			spare -= estimateTokens(more) - had
+		}
 	}
 	return task + strings.Join(texts, "") + code + instructions + rules
 }

@@ -90,6 +90,22 @@ func byEstimate(in PromptInput) string {
 	return assemble(in, in.Budget, codeSection(in, room))
 }
 
+// TestALongIssueLeavesWhatMaintainersAddedWhole fills the budget with an
+// issue far larger than it (a pasted log) beside code worth showing: the
+// maintainers' comment and the guidelines, each short, stay whole.
+func TestALongIssueLeavesWhatMaintainersAddedWhole(t *testing.T) {
+	fsys, ranked := files(8, 60_000)
+	for _, budget := range []int{4000, 8000, 16_000, 32_000, 64_000} {
+		prompt := Assemble(PromptInput{Material: material(400_000), Ranked: ranked, Files: fsys,
+			Verify: []string{"go test ./..."}, Budget: budget})
+		for _, want := range []string{"Look at parser.go, the empty case.", "Run make check before you finish."} {
+			if !strings.Contains(prompt, want) {
+				t.Errorf("budget %d: the prompt lacks %q", budget, want)
+			}
+		}
+	}
+}
+
 func TestThePromptHasWhatTheAgentNeeds(t *testing.T) {
 	fsys := fstest.MapFS{"parser.go": {Data: []byte("package p\n\nfunc Parse(s string) int { return len(s) }\n")}}
 	m := material(200)
