@@ -34,13 +34,31 @@ import (
 // HTML for code would let a comment hide behind a stray backtick. Where
 // the parser and GitHub may disagree, Sanitize errs towards dropping a
 // little that GitHub shows, never keeping what GitHub hides.
+//
+// Taking something out can join what stood around it into something
+// hidden: "<<!-- -->!--" leaves "<!--", as does "<", a zero-width space
+// and "!--". So the passes run again until they change nothing; text that
+// still makes new markup after maxSanitizePasses, which only an attack
+// nests so deep, is HTML-escaped whole.
 func Sanitize(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
-	s = stripHiddenMarkup(s)
-	s = stripInvisible(s)
+	for range maxSanitizePasses {
+		next := stripHiddenMarkup(stripInvisible(s))
+		if next == s {
+			return trimBlank(s)
+		}
+		s = next
+	}
+	if next := stripHiddenMarkup(stripInvisible(s)); next != s {
+		s = html.EscapeString(next)
+	}
 	return trimBlank(s)
 }
+
+// maxSanitizePasses bounds Sanitize's passes; ordinary text takes two,
+// the second finding nothing left to take out.
+const maxSanitizePasses = 16
 
 // trimBlank removes blank lines at the start and white space at the end;
 // the first line keeps its indentation, which may make it code.

@@ -119,7 +119,9 @@ func TestSanitize(t *testing.T) {
 		{"references in HTML", "<div>\n&#x202E;x&#8206;\n</div>", "<div>\nx\n</div>"},
 		{"references in code stay", "`&#x202E;`\n\n```\n&shy;\n```", "`&#x202E;`\n\n```\n&shy;\n```"},
 		{"hidden characters in code", "```\na\u200bb\u202e\n```\n`c\u200bd`", "```\nab\n```\n`cd`"},
-		{"split comment opener stays text", "<!-\u200b- shown -->", "<!-- shown -->"},
+		// GitHub shows it, but the comment it becomes once the character
+		// goes could hide what follows; it goes too.
+		{"split comment opener", "<!-\u200b- shown -->", ""},
 		{"invalid utf-8", "a\xffb", "a\ufffdb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,4 +191,26 @@ func FuzzSanitize(f *testing.F) {
 			prev = r
 		}
 	})
+}
+
+// TestTakingHiddenTextOutLeavesNoNewHiddenText joins, by taking something
+// out, what stood around it into markup GitHub would hide: none of it may
+// come through, however deep it is nested.
+func TestTakingHiddenTextOutLeavesNoNewHiddenText(t *testing.T) {
+	deep := "ok " + strings.Repeat("<", 40) + strings.Repeat("!-- -->", 39) + "!-- SECRET\n\nmore"
+	for _, in := range []string{
+		"ok <\u200b!-- SECRET\n\nmore",
+		"ok <<!-- x -->!-- SECRET\n\nmore",
+		"ok <!<!-- x -->-- SECRET\n\nmore",
+		"ok <scr<!-- -->ipt>SECRET</script>",
+		deep,
+	} {
+		out := contextgather.Sanitize(in)
+		if strings.Contains(out, "SECRET") && (strings.Contains(out, "<!--") || strings.Contains(out, "<script")) {
+			t.Errorf("Sanitize(%q) = %q: markup GitHub hides is left in", in, out)
+		}
+		if !strings.HasPrefix(out, "ok") {
+			t.Errorf("Sanitize(%q) = %q: the text before it went", in, out)
+		}
+	}
 }
