@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -24,7 +25,7 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	// A NUL says nothing, and Postgres stores none in text or JSON: the
 	// trigger that held one could never be queued.
 	body = strings.ReplaceAll(body, "\x00", "")
-	body = strings.TrimLeft(strings.ReplaceAll(body, "\r\n", "\n"), " \t\n")
+	body = strings.TrimLeftFunc(strings.ReplaceAll(body, "\r\n", "\n"), unicode.IsSpace)
 	first, rest, _ := strings.Cut(body, "\n")
 	fields := strings.Fields(first)
 	if len(fields) == 0 || !strings.EqualFold(fields[0], word) {
@@ -32,7 +33,8 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	}
 	args := strings.TrimSpace(first[len(fields[0]):])
 	if len(fields) > 1 {
-		switch strings.ToLower(strings.TrimRight(fields[1], ".,:;!")) {
+		// However it is dressed: "cancel?", "`cancel`", "**cancel**".
+		switch strings.ToLower(strings.TrimFunc(fields[1], isMark)) {
 		case "cancel":
 			return ParsedCommand{Command: tasks.CommandCancel}, true
 		case "retry":
@@ -44,3 +46,5 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	instructions := strings.TrimSpace(args + "\n" + rest)
 	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true
 }
+
+func isMark(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }

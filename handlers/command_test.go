@@ -28,6 +28,14 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot helpful errors please", true, tasks.CommandStart, "helpful errors please"},
 		{"/oneshot make cancel idempotent", true, tasks.CommandStart, "make cancel idempotent"},
 		{"/oneshot fix\x00 it", true, tasks.CommandStart, "fix it"},
+		// A question or markup around the word does not make it a task.
+		{"/oneshot help?", true, tasks.CommandHelp, ""},
+		{"/oneshot cancel?", true, tasks.CommandCancel, ""},
+		{"/oneshot `cancel`", true, tasks.CommandCancel, ""},
+		{"/oneshot **retry**", true, tasks.CommandRetry, ""},
+		{"/oneshot (cancel)", true, tasks.CommandCancel, ""},
+		// A leading no-break space is space, not part of the instructions.
+		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
 		{"/oneshotx fix", false, "", ""},
 		{"please /oneshot fix", false, "", ""},
 		{"", false, "", ""},
