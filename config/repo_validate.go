@@ -169,8 +169,10 @@ func refPrefixProblem(p string) string {
 	return ""
 }
 
-// login is a GitHub user name: letters, digits and inner hyphens.
-var login = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`)
+// login is a GitHub user name: letters, digits and inner hyphens, and for
+// a managed user (Enterprise Managed Users) '_' and its enterprise's
+// short code, as in mona_acme.
+var login = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_-]{0,98}[A-Za-z0-9])?$`)
 
 func (o PullRequestOptions) validate(bad problem) {
 	for i, l := range o.Labels {

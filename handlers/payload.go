@@ -116,11 +116,13 @@ func (e *envelope) base() *envelope { return e }
 
 // What GitHub allows in names: an account's login is letters, digits and
 // hyphens, not starting with a hyphen, at most 39 long, and an App's ends
-// in "[bot]"; a repository's name is letters, digits, '.', '-' and '_'.
-// Payloads are signed, but a name that leaves its segment of a path is
-// refused all the same.
+// in "[bot]"; a managed user's (Enterprise Managed Users) adds '_' and its
+// enterprise's short code, as in mona_acme, which may make it longer; a
+// repository's name is letters, digits, '.', '-' and '_'. Payloads are
+// signed, but a name that leaves its segment of a path is refused all the
+// same.
 var (
-	accountName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
+	accountName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 	repositoryName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 )
 

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,12 +64,17 @@ func TestAFieldThatCannotBeGitHubsIsRefused(t *testing.T) {
 		})
 	}
 	// The same fixtures unedited start work: the refusals are the edits'.
+	// So does a managed user's login (Enterprise Managed Users), whose
+	// '_' no other account has.
 	for _, payload := range []func() (string, []byte){
 		func() (string, []byte) { return comment(func(map[string]any) {}) },
 		func() (string, []byte) { return button(func(map[string]any) {}) },
+		func() (string, []byte) {
+			return comment(func(p map[string]any) { obj(p, "sender")["login"] = "mona-lisa_acme" })
+		},
 	} {
 		event, body := payload()
-		deliver(dispatcher, event, "d-unedited-"+event, body)
+		deliver(dispatcher, event, fmt.Sprint("d-unedited-", event, len(body)), body)
 		if got := accepter.take(); len(got) != 1 {
 			t.Errorf("%s unedited: %d triggers accepted, want 1", event, len(got))
 		}
