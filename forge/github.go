@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
@@ -235,6 +236,12 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err := push(); err != nil {
 		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
 	}
+	// The change is on GitHub now: its pull request is opened or found
+	// whatever ends the attempt meanwhile (a cancel, the deadline), so
+	// that the attempt's report can link it rather than say it stopped
+	// with nothing to show.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pullRequestTimeout)
+	defer cancel()
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return pipeline.Published{}, err
@@ -297,6 +304,10 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	return published, nil
 }
+
+// pullRequestTimeout bounds opening or updating the pull request after the
+// push, retries and the throttle included.
+const pullRequestTimeout = 2 * time.Minute
 
 // reviewersFor asks the requester first, then the configured reviewers;
 // never the bot, which GitHub refuses as the pull request's author.

@@ -455,3 +455,32 @@ func TestAnAgentThatCannotRunOrFailsSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestACancelWhileThePullRequestOpensStillLinksIt cancels the task once
+// its change is pushed and GitHub is slow to open the pull request: the
+// pull request is opened all the same, and the task ends linking it, not
+// saying it stopped with nothing to show.
+func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.gh.Slow("POST", "/repos/acme/uuid/pulls", 8*time.Second)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, pipelineWait, "the pull request to be asked for", func() bool {
+		return b.gh.Count("POST", "/repos/acme/uuid/pulls") == 1
+	})
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, 10*time.Second, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
+	if len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatal("the pull request was open before the cancel reached the task: nothing was tested")
+	}
+
+	run := b.waitConcluded(t, 1)
+	prs := b.gh.PullRequests(b.repo)
+	if run.Conclusion != "success" || len(prs) != 1 || !strings.Contains(run.Output.Summary, "Opened pull request #2") {
+		t.Fatalf("check run %q with %d pull requests: %s", run.Conclusion, len(prs), run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "/pull/2") {
+		t.Fatalf("the final comment does not link the pull request: %q", final)
+	}
+}
