@@ -260,7 +260,10 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 			return err
 		})
 		if err != nil {
-			return pipeline.Published{}, fmt.Errorf("update pull request #%d: %w", existing.GetNumber(), err)
+			// The push has updated it already: the change is there, and
+			// only its description is behind, which is said beside it.
+			return pipeline.Published{URL: existing.GetHTMLURL(), Number: existing.GetNumber(), Updated: true,
+				Warnings: []string{fmt.Sprintf("could not update its title and description: %v", err)}}, nil
 		}
 		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
 	}

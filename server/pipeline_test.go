@@ -361,6 +361,29 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 }
 
+// TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush re-runs a task
+// while GitHub refuses to edit pull requests: the push has updated the
+// pull request, so the attempt succeeds, saying its description is behind.
+func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
+	t.Parallel()
+	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
+`
+	b := pipelineBundle(t, script, testConfig(0))
+	first := b.runTask(t)
+	if first.Conclusion != "success" {
+		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
+	}
+	b.gh.Fail("PATCH", "/repos/acme/uuid/pulls/{number}", http.StatusInternalServerError, -1)
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	run := b.waitConcluded(t, 2)
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "could not update its title and description") {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != b.gh.Head(t, b.repo, "oneshot/issue-1") {
+		t.Fatalf("pull requests %+v", prs)
+	}
+}
+
 // TestANewTaskAfterItsPullRequestWasClosedStartsAfresh closes the pull
 // request a task opened, as a maintainer who turned it down would, and
 // asks again: the new task starts from the default branch, not from the
