@@ -3,12 +3,10 @@ package githubapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
@@ -201,20 +199,6 @@ func (n *Notifier) update(ctx context.Context, t *tasks.Task, checkRunID int64, 
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, checkRunID, update)
 		return err
 	})
-}
-
-// failedForNow says whether a request that failed may succeed later: GitHub
-// answered a server error or a rate limit, or no answer came. An
-// installation token GitHub refused (the App was uninstalled, say) will
-// not come later.
-func failedForNow(err error) bool {
-	var refused *ghinstallation.HTTPError
-	if errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode < 500 {
-		return false
-	}
-	var limited *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	return mayHaveHappened(err) || errors.As(err, &limited) || errors.As(err, &abuse)
 }
 
 func checkRunUpdate(t *tasks.Task, e tasks.Event) github.UpdateCheckRunOptions {

@@ -2,7 +2,6 @@ package githubapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -160,12 +159,6 @@ func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (
 	return created, true, nil
 }
 
-// isStatus says whether GitHub answered err with status.
-func isStatus(err error, status int) bool {
-	var answered *github.ErrorResponse
-	return errors.As(err, &answered) && answered.Response != nil && answered.Response.StatusCode == status
-}
-
 // findComment returns the comment on issue made since with body, or nil.
 func (r *Repo) findComment(ctx context.Context, issue int, body string, since time.Time) *github.IssueComment {
 	comments, _, err := r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, &github.IssueListCommentsOptions{
@@ -180,19 +173,6 @@ func (r *Repo) findComment(ctx context.Context, issue int, body string, since ti
 		}
 	}
 	return nil
-}
-
-// mayHaveHappened says whether a failed request may have been carried out
-// all the same: GitHub answered a server error, or no answer came. A 4xx
-// says it was not.
-func mayHaveHappened(err error) bool {
-	var answered *github.ErrorResponse
-	if errors.As(err, &answered) && answered.Response != nil {
-		return answered.Response.StatusCode >= 500
-	}
-	var limited *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	return !errors.As(err, &limited) && !errors.As(err, &abuse)
 }
 
 // DefaultBranchHead returns the default branch and the commit at its head.
