@@ -2,6 +2,8 @@ package githubapi
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
@@ -40,4 +42,45 @@ func failedForNow(err error) bool {
 func isStatus(err error, status int) bool {
 	var answered *github.ErrorResponse
 	return errors.As(err, &answered) && answered.Response != nil && answered.Response.StatusCode == status
+}
+
+// Refused says whether GitHub turned a request down in a way it will
+// again: a client error that is not a rate limit (no such branch, a
+// permission the App lacks), or an installation token it would not make
+// (the App uninstalled). Trying again later does not help.
+func Refused(err error) bool {
+	var token *ghinstallation.HTTPError
+	if errors.As(err, &token) {
+		return token.Response != nil && token.Response.StatusCode < 500
+	}
+	var answered *github.ErrorResponse
+	if !errors.As(err, &answered) || answered.Response == nil {
+		return false
+	}
+	status := answered.Response.StatusCode
+	return status >= 400 && status < 500 && status != http.StatusTooManyRequests
+}
+
+// Answer is GitHub's answer to a request that failed, in words fit for
+// whoever asked the bot for work, or "" when GitHub gave none: the bot's
+// own errors (its database's name its user and host) are for its log.
+func Answer(err error) string {
+	var token *ghinstallation.HTTPError
+	if errors.As(err, &token) && token.Response != nil {
+		return fmt.Sprintf("GitHub answered %d when asked for the App's installation token", token.Response.StatusCode)
+	}
+	var answered *github.ErrorResponse
+	if errors.As(err, &answered) && answered.Response != nil {
+		what := ""
+		if req := answered.Response.Request; req != nil && req.URL != nil {
+			what = " to " + req.Method + " " + req.URL.Path
+		}
+		return fmt.Sprintf("GitHub answered %d (%s)%s", answered.Response.StatusCode, answered.Message, what)
+	}
+	var limited *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &limited) || errors.As(err, &abuse) {
+		return "GitHub's rate limit held"
+	}
+	return ""
 }

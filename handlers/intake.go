@@ -66,20 +66,48 @@ func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
 	}
 	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
 	if err == nil {
-		err = in.reply(ctx, repo, t, fmt.Sprintf(
-			"@%s, oneshot could not take your request after trying for a while, so nothing runs: %v. Please ask again later.",
-			t.Actor, cause))
+		err = in.reply(ctx, repo, t, giveUpText(t, cause))
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("Could not tell whoever asked that their trigger was dropped.")
 	}
 }
 
-// Intake handles one trigger.
+// giveUpText says why a trigger could not be taken: GitHub's answer,
+// which concerns a repository whoever asked can see, but not the bot's own
+// errors, which its log has, under the delivery's ID.
+func giveUpText(t tasks.Trigger, cause error) string {
+	why := githubapi.Answer(cause)
+	if why == "" {
+		why = "an error in the bot (its log has it, under delivery " + t.DeliveryID + ")"
+	}
+	if githubapi.Refused(cause) {
+		return fmt.Sprintf("@%s, oneshot could not take your request, so nothing runs: %s. Asking again will not help until that is put right.",
+			t.Actor, why)
+	}
+	return fmt.Sprintf("@%s, oneshot could not take your request after trying for a while, so nothing runs: %s. Please ask again later.",
+		t.Actor, why)
+}
+
+// Intake handles one trigger. When GitHub turns a request down in a way
+// it will again (no such branch, a permission the App lacks), it tells
+// whoever asked at once, rather than leave the intake to River's tries,
+// which would keep them waiting for hours on an answer known now.
 func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("actor", t.Actor).Str("command", string(t.Command)).Logger()
 	ctx = log.WithContext(ctx)
+	err := in.intake(ctx, t)
+	if !githubapi.Refused(err) {
+		return err
+	}
+	log.Warn().Err(err).Msg("GitHub turned the intake down; telling whoever asked.")
+	in.GiveUp(ctx, t, err)
+	return nil
+}
+
+func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
+	log := zerolog.Ctx(ctx)
 	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return err
@@ -236,7 +264,13 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that task had already ended; there is nothing to cancel.", t.Actor))
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Cancelled a task.")
-	return in.react(ctx, repo, t)
+	// The cancel is done, and its check run will say so. An intake tried
+	// again for a reaction would find nothing live and answer that there
+	// was nothing to cancel.
+	if err := in.react(ctx, repo, t); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not react to the cancel; the task is cancelled all the same.")
+	}
+	return nil
 }
 
 // limited replies and reports true when a rate limit is met.

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -61,13 +62,57 @@ func TestACheckRunWhoseTaskWasNotQueuedDoesNotWaitAsQueued(t *testing.T) {
 	}
 }
 
-func TestATriggerGivenUpOnGetsAReplySayingWhy(t *testing.T) {
+func TestATriggerGivenUpOnGetsAReplyThatKeepsTheBotsErrorsToItsLog(t *testing.T) {
 	t.Parallel()
 	in, gh, repo := newIntake(t)
 	in.GiveUp(context.Background(), trigger, errDatabase)
 	comments := gh.Comments(repo, 1)
-	if len(comments) != 1 || !strings.Contains(comments[0].Body, "@writer") || !strings.Contains(comments[0].Body, errDatabase.Error()) {
-		t.Fatalf("comments %+v, want one to @writer saying why", comments)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "@writer") || !strings.Contains(comments[0].Body, "delivery d1") ||
+		!strings.Contains(comments[0].Body, "ask again later") || strings.Contains(comments[0].Body, errDatabase.Error()) {
+		t.Fatalf("comments %+v, want one to @writer pointing at the log, not quoting it", comments)
+	}
+}
+
+// TestATriggerGitHubTurnsDownIsAnsweredAtOnce has GitHub refuse the
+// permission check as it would an App without the permission: the intake
+// ends at once with a reply quoting GitHub, rather than be tried for hours.
+func TestATriggerGitHubTurnsDownIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	gh.Fail("GET", "/repos/acme/widgets/collaborators/{login}/permission", http.StatusForbidden, -1)
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatalf("err = %v, want none: trying again cannot help", err)
+	}
+	comments := gh.Comments(repo, 1)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "GitHub answered 403") || !strings.Contains(comments[0].Body, "will not help") {
+		t.Fatalf("comments %+v, want one quoting GitHub's refusal", comments)
+	}
+}
+
+// cancellingQueue holds one live task, which a cancel stops.
+type cancellingQueue struct{ handlers.Work }
+
+func (cancellingQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (cancellingQueue) Live(context.Context, string, int) (*tasks.Task, error) { return winner, nil }
+func (cancellingQueue) Cancel(context.Context, string, string) (bool, error)   { return true, nil }
+
+// TestACancelWhoseReactionFailsIsDone has GitHub fail the 👀 on a cancel
+// that worked: the intake is done, not tried again to answer that there
+// was nothing to cancel.
+func TestACancelWhoseReactionFailsIsDone(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = cancellingQueue{}
+	gh.Fail("POST", "/repos/acme/widgets/issues/comments/{id}/reactions", http.StatusBadGateway, 1)
+	cancel := trigger
+	cancel.Event, cancel.Command, cancel.CommentID = "issue_comment", tasks.CommandCancel, 42
+	if err := in.Intake(context.Background(), cancel); err != nil {
+		t.Fatalf("err = %v, want none: the task is cancelled", err)
+	}
+	if comments := gh.Comments(repo, 1); len(comments) != 0 {
+		t.Fatalf("comments %+v", comments)
 	}
 }
 
