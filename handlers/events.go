@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -152,6 +153,7 @@ func (h *ReviewComment) Handle(ctx context.Context, eventType, deliveryID string
 		Issue:        pull.Number,
 		Actor:        event.Sender.Login,
 		CommentID:    event.Comment.ID,
+		ThreadID:     cmp.Or(event.Comment.InReplyToID, event.Comment.ID),
 		Instructions: cmd.Instructions,
 	}
 	repoOf(&t, event.envelope)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -370,7 +371,8 @@ func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	case t.Issue == 0:
 		return nil
 	case t.Event == "pull_request_review_comment" && t.CommentID != 0:
-		return repo.ReplyToReviewComment(ctx, t.Issue, t.CommentID, body)
+		// A trigger queued before ThreadID was known has only its comment.
+		return repo.ReplyToReviewComment(ctx, t.Issue, cmp.Or(t.ThreadID, t.CommentID), body)
 	}
 	_, err := repo.Comment(ctx, t.Issue, body)
 	return err

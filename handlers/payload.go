@@ -70,6 +70,8 @@ type reviewCommentEvent struct {
 		User user   `json:"user"`
 		Path string `json:"path"`
 		Line int    `json:"line"` // 0 on a comment on a whole file, or on lines since changed
+		// InReplyToID is the first comment of the thread, for a reply.
+		InReplyToID int64 `json:"in_reply_to_id"`
 	} `json:"comment"`
 }
 

@@ -103,3 +103,24 @@ func edited(t *testing.T, fixture string, edit func(p map[string]any)) []byte {
 
 // obj is the object p holds under key.
 func obj(p map[string]any, key string) map[string]any { return p[key].(map[string]any) }
+
+// TestAReplyInAReviewThreadIsAnsweredInThatThread checks that a command
+// posted as a reply in a review thread is answered under the thread's
+// first comment, the one GitHub takes replies to, and a command that
+// starts a thread under itself.
+func TestAReplyInAReviewThreadIsAnsweredInThatThread(t *testing.T) {
+	accepter, dispatcher := newDispatcher()
+	review := func(edit func(p map[string]any)) []byte {
+		return edited(t, "pull_request_review_comment.created", func(p map[string]any) {
+			obj(p, "comment")["body"] = "/oneshot help"
+			obj(obj(p, "pull_request"), "user")["login"] = "oneshot[bot]" // the dispatcher's bot
+			edit(p)
+		})
+	}
+	deliver(dispatcher, "pull_request_review_comment", "d-first", review(func(p map[string]any) { delete(obj(p, "comment"), "in_reply_to_id") }))
+	deliver(dispatcher, "pull_request_review_comment", "d-reply", review(func(p map[string]any) { obj(p, "comment")["in_reply_to_id"] = 17 }))
+	got := accepter.take()
+	if len(got) != 2 || got[0].ThreadID != got[0].CommentID || got[1].ThreadID != 17 || got[1].CommentID == 17 {
+		t.Fatalf("triggers %+v, want the first answered under itself and the reply under comment 17", got)
+	}
+}

@@ -176,7 +176,10 @@ type Trigger struct {
 	// Actor is who labelled, commented or pressed the button.
 	Actor string `json:"actor"`
 	// CommentID is the triggering comment, which gets the reaction.
-	CommentID    int64  `json:"comment_id,omitempty"`
+	CommentID int64 `json:"comment_id,omitempty"`
+	// ThreadID is, for a review comment, the first comment of its thread,
+	// which replies answer: GitHub takes replies to that one only.
+	ThreadID     int64  `json:"thread_id,omitempty"`
 	Instructions string `json:"instructions,omitempty"`
 	// TaskID comes from our check run's external_id.
 	TaskID     string `json:"task_id,omitempty"`
