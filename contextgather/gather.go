@@ -135,9 +135,11 @@ func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trus
 	}
 }
 
-// cleanTitle is an issue's title as the prompt shows it: sanitized, on one
-// line, cut to maxTitle.
-func cleanTitle(title string) string { return oneLine(Sanitize(title), maxTitle) }
+// cleanTitle is an issue's title as the prompt shows it: without invisible
+// characters, on one line, cut to maxTitle. GitHub shows a title as plain
+// text, markup and all ("Handle <script> tags"), so nothing else goes;
+// the prompt puts it after "Title: ", where it cannot open a block.
+func cleanTitle(title string) string { return oneLine(stripInvisible(title), maxTitle) }
 
 // oneLine joins the lines of s and cuts it to at most limit bytes, on a
 // character boundary.

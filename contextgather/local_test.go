@@ -17,6 +17,21 @@ func TestALocalTaskTitleIsCutAsAnIssuesIs(t *testing.T) {
 	}
 }
 
+// TestATitleIsPlainTextAsGitHubShowsIt checks that a title keeps the
+// markup GitHub shows in it, losing only what shows nothing.
+func TestATitleIsPlainTextAsGitHubShowsIt(t *testing.T) {
+	for title, want := range map[string]string{
+		"Handle <script> tags in preview":        "Handle <script> tags in preview",
+		"Support <input type=\"checkbox\">":      "Support <input type=\"checkbox\">",
+		"Lexer hangs on <!-- in\u200b templates": "Lexer hangs on <!-- in templates",
+		"Fix \u202eeulav the":                    "Fix eulav the",
+	} {
+		if got := cleanTitle(title); got != want {
+			t.Errorf("cleanTitle(%q) = %q, want %q", title, got, want)
+		}
+	}
+}
+
 // TestAGuidelineThatIsAPipeIsSkipped checks a local checkout: opening a
 // named pipe would wait for a writer for ever.
 func TestAGuidelineThatIsAPipeIsSkipped(t *testing.T) {

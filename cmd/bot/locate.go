@@ -60,12 +60,22 @@ func locate(args []string, out io.Writer) error {
 }
 
 // splitTask reads a task's text as an issue: its first line the title, the
-// rest the body, once what GitHub would hide (a template's comment) is
-// gone. A task of one line is its own body, so the prompt's description
-// is never empty.
+// rest the body, each cleaned as GitHub shows it by contextgather.Local (a
+// title as plain text, so "Lexer hangs on <!-- in templates" is a title,
+// not the start of a comment that hides the body). Whole HTML comments
+// before it, as an issue template leaves, are skipped. A task of one line
+// is its own body, so the prompt's description is never empty.
 func splitTask(text string) (title, body string) {
-	title, body, _ = strings.Cut(strings.TrimSpace(contextgather.Sanitize(text)), "\n")
-	return title, cmp.Or(body, title)
+	text = strings.TrimSpace(text)
+	for strings.HasPrefix(text, "<!--") {
+		end := strings.Index(text, "-->")
+		if end < 0 {
+			break
+		}
+		text = strings.TrimSpace(text[end+len("-->"):])
+	}
+	title, body, _ = strings.Cut(text, "\n")
+	return strings.TrimSpace(title), cmp.Or(strings.TrimSpace(body), title)
 }
 
 // maxIssueFile bounds an issue file: GitHub holds an issue's body to

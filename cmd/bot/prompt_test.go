@@ -96,6 +96,22 @@ func TestPromptReadsTheTitleAfterATemplatesComment(t *testing.T) {
 	}
 }
 
+// TestPromptKeepsATitleThatLooksLikeMarkup checks that a title is plain
+// text, as GitHub shows it: markup in it is neither taken out nor allowed
+// to hide the body.
+func TestPromptKeepsATitleThatLooksLikeMarkup(t *testing.T) {
+	dir := checkout(t, map[string]string{"lexer.go": "package lexer\n\nfunc Lex(s string) []string { return nil }\n"})
+	issue := issueFile(t, "Lexer hangs on <!-- in <script> templates\n\nLex never returns on an unclosed comment.\n")
+	var out bytes.Buffer
+	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
+		t.Fatal(err)
+	}
+	prompt := out.String()
+	if !strings.Contains(prompt, "Title: Lexer hangs on <!-- in <script> templates") || !strings.Contains(prompt, "Lex never returns") {
+		t.Errorf("the prompt's issue:\n%s", prompt)
+	}
+}
+
 func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
 	issue := issueFile(t, "Crash\n")
