@@ -272,9 +272,9 @@ const DefaultAgentTimeout = 30 * time.Minute
 // DefaultPromptTokens leaves most of a large model's window for its work.
 const DefaultPromptTokens = 32_000
 
-// minPromptTokens is the least budget that holds a task, its checks and
+// MinPromptTokens is the least budget that holds a task, its checks and
 // its rules with some of the issue.
-const minPromptTokens = 1_000
+const MinPromptTokens = 1_000
 
 // SecretNames lists the names in Secrets.
 func (a Agent) SecretNames() []string { return splitList(a.Secrets) }

@@ -258,8 +258,8 @@ func (a Agent) validate(bad problem) {
 	if a.Timeout <= 0 {
 		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
 	}
-	if a.PromptTokens < minPromptTokens {
-		bad("agent.prompt_tokens", "is %d; it must be at least %d", a.PromptTokens, minPromptTokens)
+	if a.PromptTokens < MinPromptTokens {
+		bad("agent.prompt_tokens", "is %d; it must be at least %d", a.PromptTokens, MinPromptTokens)
 	}
 	for _, name := range a.SecretNames() {
 		if !envName.MatchString(name) {

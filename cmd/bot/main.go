@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
@@ -53,6 +54,9 @@ func run(args []string, out io.Writer) error {
 	}
 	switch args[0] {
 	case "version":
+		if len(args) > 1 {
+			return fmt.Errorf("version takes no arguments, got %q", strings.Join(args[1:], " "))
+		}
 		fmt.Fprintln(out, versionString())
 		return nil
 	case "serve":

@@ -19,6 +19,13 @@ func TestVersionNamesTheSandboxProtocol(t *testing.T) {
 	}
 }
 
+func TestVersionRefusesArguments(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"version", "--json"}, &out); err == nil || !strings.Contains(err.Error(), "no arguments") || out.Len() != 0 {
+		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+}
+
 func TestUnknownCommandIsAnErrorWithUsage(t *testing.T) {
 	var out bytes.Buffer
 	err := run([]string{"serve-me"}, &out)

@@ -35,8 +35,10 @@ func prompt(args []string, out io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *budget < 0 {
-		return fmt.Errorf("--budget is %d; it must be positive, or 0 for the default", *budget)
+	if *budget != 0 && *budget < config.MinPromptTokens {
+		// As agent.prompt_tokens: less holds the task and its rules but
+		// none of the issue, which the prompt would leave out unsaid.
+		return fmt.Errorf("--budget is %d; it must be at least %d, or 0 for the default", *budget, config.MinPromptTokens)
 	}
 	local, remote := *dir != "" || *issueFile != "", *repoName != "" || *number != 0
 	if local && remote {

@@ -112,6 +112,16 @@ func TestPromptKeepsATitleThatLooksLikeMarkup(t *testing.T) {
 	}
 }
 
+func TestPromptRefusesABudgetTooSmallToHoldTheIssue(t *testing.T) {
+	dir := checkout(t, map[string]string{"a.go": "package a\n"})
+	issue := issueFile(t, "Crash\n\nIt crashes.\n")
+	var out bytes.Buffer
+	err := run([]string{"prompt", "--dir", dir, "--issue", issue, "--budget", "120"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "at least 1000") || out.Len() != 0 {
+		t.Errorf("err %v, printed %q", err, out.String())
+	}
+}
+
 func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
 	issue := issueFile(t, "Crash\n")
