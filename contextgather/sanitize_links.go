@@ -109,23 +109,24 @@ func escaped(src []byte, i int) bool {
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
 
-// imageMention is what an image becomes: [image: alt], the alt being the
-// text of its description, or [image]. The agent cannot see the image, and
-// its address only invites fetching.
-func imageMention(src []byte, image *ast.Image) string {
-	var alt strings.Builder
-	_ = ast.Walk(image, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		if t, ok := n.(*ast.Text); ok && entering {
-			alt.Write(t.Segment.Value(src))
-			if t.SoftLineBreak() || t.HardLineBreak() {
-				alt.WriteByte(' ')
-			}
+// imageMention is what an image becomes: [image]. The agent cannot see
+// the image, its address only invites fetching, and its description (the
+// alt text), which people see the image in place of, is no place for
+// words they would not read.
+func imageMention() string { return "[image]" }
+
+// hasText says whether a link shows any text: one with none, or only
+// spaces, shows nothing on GitHub.
+func hasText(src []byte, link *ast.Link) bool {
+	shows := false
+	_ = ast.Walk(link, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		switch n := n.(type) {
+		case *ast.Text:
+			shows = shows || strings.TrimSpace(string(n.Segment.Value(src))) != ""
+		case *ast.CodeSpan, *ast.Image, *ast.RawHTML, *ast.AutoLink:
+			shows = shows || n != nil
 		}
 		return ast.WalkContinue, nil
 	})
-	text := strings.Join(strings.Fields(alt.String()), " ")
-	if text == "" {
-		return "[image]"
-	}
-	return "[image: " + text + "]"
+	return shows
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
 )
 
 // markdownParser parses as GitHub does: CommonMark with GFM's tables (whose
@@ -45,10 +46,15 @@ type markupMap struct {
 	info   []textSpan // info strings of fenced code
 	titles []textSpan // titles of inline links, with the space before them
 	images []textCut  // images, outermost only, and what they become
+	// empty are links with no text, which GitHub shows as nothing.
+	empty []textSpan
+	// used holds the labels links refer to, as util.ToLinkReference
+	// writes them: a definition no link uses is shown nowhere.
+	used map[string]bool
 }
 
 func parseMarkup(src []byte) markupMap {
-	var m markupMap
+	m := markupMap{used: map[string]bool{}}
 	doc := markdownParser.Parse(text.NewReader(src))
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
@@ -80,12 +86,19 @@ func parseMarkup(src []byte) markupMap {
 		case *ast.LinkReferenceDefinition:
 			m.refs = append(m.refs, n)
 		case *ast.Link:
+			if n.Reference != nil {
+				m.used[util.ToLinkReference(n.Reference.Value)] = true
+			}
+			if end, ok := linkEnd(src, n); ok && !hasText(src, n) {
+				m.empty = append(m.empty, textSpan{n.Pos(), end})
+				return ast.WalkSkipChildren, nil
+			}
 			if title, ok := linkTitle(src, n); ok {
 				m.titles = append(m.titles, title)
 			}
 		case *ast.Image:
 			if end, ok := linkEnd(src, n); ok {
-				m.images = append(m.images, textCut{textSpan{n.Pos(), end}, imageMention(src, n)})
+				m.images = append(m.images, textCut{textSpan{n.Pos(), end}, imageMention()})
 			}
 			return ast.WalkSkipChildren, nil
 		}
@@ -141,10 +154,13 @@ func stripHiddenMarkup(s string) string {
 		}
 	}
 	drop(hiddenHTML(s, m.html)...)
-	drop(hiddenReferences(s, m.refs)...)
+	drop(hiddenReferences(s, m.refs, m.used)...)
 	drop(fenceInfo(s, m.info)...)
 	for _, t := range m.titles {
 		drop(textCut{textSpan: t})
+	}
+	for _, e := range m.empty {
+		drop(textCut{textSpan: e})
 	}
 	for _, im := range m.images {
 		// An image inside a comment is as hidden as the rest of it.
@@ -207,11 +223,12 @@ func fillClass(class []byte, s textSpan, c byte) {
 }
 
 // hiddenReferences rewrites link reference definitions, which GitHub
-// never shows: only an address that is a URL or a path stays, bare, as a
-// link that uses it shows it on hover; the label and the title, which can
-// hold any words, go, and so does "[//]: # (...)", a way to write a
-// comment, and an address in angle brackets with spaces in it.
-func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition) []textCut {
+// never shows: only an address that is a URL or a path, of a definition a
+// link uses, stays, bare, as that link shows it on hover; the label and
+// the title, which can hold any words, go, and so does "[//]: # (...)", a
+// way to write a comment, an address in angle brackets with spaces in it,
+// and a definition no link uses, which nothing shows.
+func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition, used map[string]bool) []textCut {
 	var cuts []textCut
 	for _, ref := range refs {
 		lines := ref.Lines()
@@ -222,7 +239,7 @@ func hiddenReferences(s string, refs []*ast.LinkReferenceDefinition) []textCut {
 		if c.start < 0 || c.end > len(s) || c.start >= c.end {
 			continue
 		}
-		if dest := string(ref.Destination); isAddress(dest) {
+		if dest := string(ref.Destination); isAddress(dest) && used[util.ToLinkReference(ref.Label)] {
 			c.with = dest
 		}
 		if c.with != s[c.start:c.end] {
