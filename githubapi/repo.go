@@ -78,6 +78,24 @@ func (r *Repo) ReactToReviewComment(ctx context.Context, pull int, commentID int
 	return nil
 }
 
+// ReviewComments lists the comments a review left on a pull request,
+// oldest first.
+func (r *Repo) ReviewComments(ctx context.Context, pull int, reviewID int64) ([]*github.PullRequestComment, error) {
+	var all []*github.PullRequestComment
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := r.Client.PullRequests.ListReviewComments(ctx, r.Owner, r.Name, pull, reviewID, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the comments of review %d on %s#%d: %w", reviewID, r.FullName(), pull, err)
+		}
+		all = append(all, page...)
+		if resp.NextPage == 0 {
+			return all, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
 // ReplyToReviewComment answers a pull request review comment in its thread.
 func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int64, body string) error {
 	if _, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID); err != nil {

@@ -154,6 +154,7 @@ func (h *ReviewComment) Handle(ctx context.Context, eventType, deliveryID string
 		Actor:        event.Sender.Login,
 		CommentID:    event.Comment.ID,
 		ThreadID:     cmp.Or(event.Comment.InReplyToID, event.Comment.ID),
+		ReviewID:     event.Comment.ReviewID,
 		Instructions: cmd.Instructions,
 	}
 	repoOf(&t, event.envelope)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -169,6 +170,10 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 // start creates a task, unless the issue has a live one or a limit is met.
 func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
 	if live, err := in.Queue.Live(ctx, t.Repo, t.Issue); err == nil {
+		if holds(live, t) {
+			zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
+			return in.react(ctx, repo, t)
+		}
 		return in.replyBusy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
@@ -192,6 +197,9 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	if t.Command == tasks.CommandFollowUp {
 		task.Kind, task.PullRequest = tasks.KindFollowUp, t.Issue
+		if t.ReviewID != 0 {
+			task.Instructions = in.wholeReview(ctx, repo, t)
+		}
 	}
 	// The check run comes first so the task is never running without one
 	// to show it on.
@@ -207,6 +215,37 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
 	return nil
+}
+
+// wholeReview is the feedback of every command the review of t's comment
+// left, t's first. GitHub sends each comment of a review as a delivery of
+// its own, and a reviewer who left several means them as one request;
+// their deliveries after the first find the follow-up holding them (see
+// holds). Only the reviewer's own comments count. When they cannot be
+// listed, t's feedback goes alone, and the others' get the busy reply.
+func (in *Intake) wholeReview(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) string {
+	comments, err := repo.ReviewComments(ctx, t.Issue, t.ReviewID)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not list the review's other comments; the follow-up takes this one alone.")
+		return t.Instructions
+	}
+	parts := []string{t.Instructions}
+	for _, c := range comments {
+		if c.GetID() == t.CommentID || !strings.EqualFold(c.GetUser().GetLogin(), t.Actor) {
+			continue
+		}
+		if cmd, ok := ParseCommand(c.GetBody(), in.Command); ok && cmd.Command == tasks.CommandStart {
+			parts = append(parts, onLine(c.GetPath(), c.GetLine(), cmd.Instructions))
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// holds says whether a live follow-up already holds the feedback of t, a
+// review comment: it came in the review the follow-up took whole.
+func holds(live *tasks.Task, t tasks.Trigger) bool {
+	return t.Command == tasks.CommandFollowUp && t.ReviewID != 0 && live.Kind == tasks.KindFollowUp &&
+		live.PullRequest == t.Issue && strings.Contains(live.Instructions, t.Instructions)
 }
 
 // retry queues the next attempt of the named task, or of the issue's

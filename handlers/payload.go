@@ -72,6 +72,7 @@ type reviewCommentEvent struct {
 		Line int    `json:"line"` // 0 on a comment on a whole file, or on lines since changed
 		// InReplyToID is the first comment of the thread, for a reply.
 		InReplyToID int64 `json:"in_reply_to_id"`
+		ReviewID    int64 `json:"pull_request_review_id"`
 	} `json:"comment"`
 }
 

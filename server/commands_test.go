@@ -198,3 +198,39 @@ func (b *testBundle) pressed(run githubtest.CheckRun, identifier, by string) fun
 		p["requested_action"] = map[string]any{"identifier": identifier}
 	}
 }
+
+// TestSeveralCommandsInOneReviewAreOneFollowUp submits a review with two
+// /oneshot comments, which GitHub delivers one by one: one follow-up takes
+// both, and the second is acknowledged, not answered as busy.
+func TestSeveralCommandsInOneReviewAreOneFollowUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const pull, review = 2, 237895671 // the fixture's
+	bot := b.gh.BotLogin()
+	comment := func(id, line int, body string) func(map[string]any) {
+		return func(p map[string]any) {
+			c := p["comment"].(map[string]any)
+			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
+			c["user"].(map[string]any)["login"] = "writer"
+			p["sender"].(map[string]any)["login"] = "writer"
+			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
+		}
+	}
+	// GitHub has made both comments before it sends either.
+	second := b.payload(t, "pull_request_review_comment.created", comment(902, 40, "/oneshot and log the error"))
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", comment(901, 12, "/oneshot rename the flag"))
+	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
+	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-review-2", second))
+	waitFor(t, wait, "both comments acknowledged", func() bool { return len(b.gh.Reactions(b.repo)) == 2 })
+
+	task := b.onlyTask(t)
+	want := "Review comment on `README.md` line 12:\nrename the flag\n\nReview comment on `README.md` line 40:\nand log the error"
+	if task.Instructions != want {
+		t.Fatalf("instructions %q, want %q", task.Instructions, want)
+	}
+	for _, c := range b.gh.ReviewComments(b.repo, pull) {
+		if c.User == bot {
+			t.Fatalf("the bot answered in the review: %q", c.Body)
+		}
+	}
+}

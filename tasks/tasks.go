@@ -177,6 +177,8 @@ type Trigger struct {
 	Actor string `json:"actor"`
 	// CommentID is the triggering comment, which gets the reaction.
 	CommentID int64 `json:"comment_id,omitempty"`
+	// ReviewID is, for a review comment, the review it came in.
+	ReviewID int64 `json:"review_id,omitempty"`
 	// ThreadID is, for a review comment, the first comment of its thread,
 	// which replies answer: GitHub takes replies to that one only.
 	ThreadID     int64  `json:"thread_id,omitempty"`

@@ -30,6 +30,11 @@ type Comment struct {
 	// InReplyTo is, for a pull request review comment, the one it answers
 	// in its thread; 0 for the first.
 	InReplyTo int64
+	// ReviewID, Path and Line are, for a pull request review comment, the
+	// review it came in and where it was left.
+	ReviewID int64
+	Path     string
+	Line     int
 }
 
 // Reaction is a reaction to an issue or to a comment.
@@ -179,6 +184,42 @@ func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, c *
 		"created_at":       timeJSON(t),
 		"updated_at":       timeJSON(t),
 	})
+}
+
+// listReviewComments answers GET
+// /repos/{owner}/{repo}/pulls/{number}/reviews/{review}/comments: the
+// comments that review left, oldest first.
+func (s *Server) listReviewComments(w http.ResponseWriter, r *http.Request, c *call) {
+	n, _ := pathInt(r, "number")
+	review, _ := pathInt(r, "review")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := c.repo.issues[int(n)]
+	if st == nil || !st.PullRequest {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	var found []*Comment
+	for _, id := range st.reviewCommentIDs {
+		if cm := s.reviewComments[id]; cm.ReviewID == review {
+			found = append(found, cm)
+		}
+	}
+	lo, hi := s.page(w, r, len(found))
+	out := []any{}
+	for _, cm := range found[lo:hi] {
+		out = append(out, map[string]any{
+			"id":                     cm.ID,
+			"pull_request_review_id": cm.ReviewID,
+			"body":                   cm.Body,
+			"path":                   cm.Path,
+			"line":                   cm.Line,
+			"user":                   s.userJSON(cm.User),
+			"created_at":             timeJSON(cm.CreatedAt),
+			"updated_at":             timeJSON(cm.UpdatedAt),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // Reactions returns every reaction in repo, oldest first.

@@ -77,6 +77,7 @@ func (s *Server) apiRoutes() []route {
 
 		inst("POST", repo+"/pulls/comments/{id}/reactions", "pull_requests:write", s.reactToReviewComment),
 		inst("POST", repo+"/pulls/{number}/comments", "pull_requests:write", s.createReviewComment),
+		inst("GET", repo+"/pulls/{number}/reviews/{review}/comments", "pull_requests:read", s.listReviewComments),
 		inst("GET", repo+"/pulls", "pull_requests:read", s.listPulls),
 		inst("POST", repo+"/pulls", "pull_requests:write", s.createPull),
 		inst("GET", repo+"/pulls/{number}", "pull_requests:read", s.getPull),

@@ -157,10 +157,13 @@ func (s *Server) importReviewComment(payload map[string]any, repo *Repo) {
 		return
 	}
 	body, _ := comment["body"].(string)
+	path, _ := comment["path"].(string)
+	review, _ := number(comment["pull_request_review_id"])
+	line, _ := number(comment["line"])
 	t := now()
 	s.knowUser(login)
 	s.reviewComments[id] = &Comment{ID: id, Repo: repo.FullName, Issue: st.Number, User: login, Body: body,
-		History: []string{body}, CreatedAt: t, UpdatedAt: t}
+		History: []string{body}, CreatedAt: t, UpdatedAt: t, ReviewID: review, Path: path, Line: int(line)}
 	st.reviewCommentIDs = append(st.reviewCommentIDs, id)
 }
 
