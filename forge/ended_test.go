@@ -61,3 +61,64 @@ func TestAnAttemptItsReporterFinishedGetsOneFinalComment(t *testing.T) {
 		t.Fatalf("%d final comments: %+v", finals, n.botComments())
 	}
 }
+
+// TestAnEndThatNeverReachedGitHubIsShownByItsConfirm has a process record
+// attempts' ends and die before showing them: the queue's later confirm
+// concludes each check run, keeping a report the attempt's reporter
+// finished, and leaves one already concluded alone.
+func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+
+	t.Run("the reporter never finished", func(t *testing.T) {
+		t.Parallel()
+		n := newNotifiedIssue(t)
+		n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+		n.restart(t)
+		const why = "stopped during implement: the bot was killed"
+		if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: why}); err != nil {
+			t.Fatal(err)
+		}
+		if run := n.gh.CheckRuns(n.repo)[0]; run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, why) {
+			t.Fatalf("check run concluded %q: %q", run.Conclusion, run.Output.Summary)
+		}
+		if comments := n.botComments(); len(comments) != 1 || !strings.Contains(comments[0].Body, why) {
+			t.Fatalf("bot comments %+v, want the final one", comments)
+		}
+	})
+
+	t.Run("the reporter finished", func(t *testing.T) {
+		t.Parallel()
+		n := newNotifiedIssue(t)
+		n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+		rep := pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+			Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}}
+		n.progress.For(n.task).Finish(ctx, rep)
+		n.restart(t) // the end was recorded, and the process died
+		if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+			t.Fatal(err)
+		}
+		run := n.gh.CheckRuns(n.repo)[0]
+		if run.Conclusion != "failure" || run.Output.Title != rep.Title() {
+			t.Fatalf("check run concluded %q titled %q, want the reporter's %q", run.Conclusion, run.Output.Title, rep.Title())
+		}
+		finals := 0
+		for _, c := range n.botComments() {
+			if strings.HasPrefix(c.Body, "oneshot stopped") {
+				finals++
+			}
+		}
+		if finals != 1 {
+			t.Fatalf("%d final comments: %+v", finals, n.botComments())
+		}
+
+		// Concluded now: a second confirm writes nothing.
+		patches := n.gh.Count("PATCH", "/repos/acme/widgets/check-runs/{id}")
+		if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if n.gh.Count("PATCH", "/repos/acme/widgets/check-runs/{id}") != patches {
+			t.Fatal("a confirm wrote to a concluded check run")
+		}
+	})
+}

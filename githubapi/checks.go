@@ -185,6 +185,55 @@ func (n *Notifier) Resend(ctx context.Context, t *tasks.Task, owed []byte) error
 	}
 }
 
+// Confirm concludes an attempt's check run from e, the end the queue
+// recorded, when the run is not concluded: the process that recorded the
+// end died before it showed it. When the attempt's reporter had written
+// its final report there (the run's title no longer says the attempt is
+// under way), only the conclusion was lost, and the report stays;
+// otherwise e's words go in, and an end that was not a success gets the
+// issue's final comment, as Changed gives one.
+func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64, e tasks.Event) error {
+	log := n.logger(t).With().Int("attempt", e.Attempt).Int64("check_run_id", checkRunID).Logger()
+	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return err
+	}
+	run, _, err := repo.Client.Checks.GetCheckRun(ctx, repo.Owner, repo.Name, checkRunID)
+	switch {
+	case err != nil && failedForNow(err):
+		return err
+	case err != nil:
+		log.Error().Err(err).Msg("Could not read the check run to see that its attempt's end shows.")
+		return nil
+	case run.GetStatus() == "completed":
+		return nil
+	}
+	update := checkRunUpdate(t, e)
+	reported := !underWay(run.GetOutput().GetTitle())
+	if reported {
+		update.Output = nil
+	}
+	if err := n.update(ctx, t, checkRunID, update); err != nil {
+		if failedForNow(err) {
+			return err
+		}
+		log.Error().Err(err).Msg("Could not conclude the check run.")
+		return nil
+	}
+	log.Warn().Str("state", string(e.State)).Msg("Concluded a check run its attempt's end had not reached.")
+	if !reported && e.State != tasks.Succeeded && n.Progress != nil {
+		n.Progress.Ended(ctx, t, e)
+	}
+	return nil
+}
+
+// underWay says whether a check run's title is one an attempt's run has
+// while it is not over: this notifier's "Queued (attempt 1)" or "Running
+// (attempt 1)", or a reporter's "Running: verify" or "Finishing".
+func underWay(title string) bool {
+	return title == "" || title == "Finishing" || strings.HasPrefix(title, "Running") || strings.HasPrefix(title, "Queued")
+}
+
 func (n *Notifier) logger(t *tasks.Task) zerolog.Logger {
 	return n.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("delivery_id", t.DeliveryID).Logger()

@@ -104,6 +104,9 @@ func (n *eventNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event)
 }
 
 func (n *eventNotifier) Resend(context.Context, *tasks.Task, []byte) error { return nil }
+func (n *eventNotifier) Confirm(context.Context, *tasks.Task, int64, tasks.Event) error {
+	return nil
+}
 
 // history returns the events of a task so far.
 func (n *eventNotifier) history(id string) []tasks.Event {

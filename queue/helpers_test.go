@@ -157,6 +157,9 @@ func (n *recordingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Ev
 }
 
 func (n *recordingNotifier) Resend(context.Context, *tasks.Task, []byte) error { return nil }
+func (n *recordingNotifier) Confirm(context.Context, *tasks.Task, int64, tasks.Event) error {
+	return nil
+}
 
 func (n *recordingNotifier) seen() []string {
 	n.mu.Lock()

@@ -153,8 +153,9 @@ func (idle) GiveUp(context.Context, tasks.Trigger, error) {}
 func (idle) Run(context.Context, *tasks.Task) (tasks.State, string, error) {
 	return tasks.Succeeded, "", nil
 }
-func (idle) Changed(context.Context, *tasks.Task, tasks.Event) []byte { return nil }
-func (idle) Resend(context.Context, *tasks.Task, []byte) error        { return nil }
+func (idle) Changed(context.Context, *tasks.Task, tasks.Event) []byte       { return nil }
+func (idle) Resend(context.Context, *tasks.Task, []byte) error              { return nil }
+func (idle) Confirm(context.Context, *tasks.Task, int64, tasks.Event) error { return nil }
 
 // TestAForwardingFailureThatGoesOnIsLoggedOnceAMinute checks what the
 // forwarder, which tries every second, logs of a failure that goes on (a

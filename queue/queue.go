@@ -73,6 +73,9 @@ type Config struct {
 	// ResendWait is the first wait before a write the notifier owes is
 	// tried again; resendWait when zero.
 	ResendWait time.Duration
+	// ConfirmWait is how long after an attempt's end the queue checks
+	// that it shows; confirmWait when zero.
+	ConfirmWait time.Duration
 }
 
 // Queue runs intake and task attempts on River. It embeds its database,
@@ -116,6 +119,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	river.AddWorker(workers, &attemptWorker{q: q})
 	river.AddWorker(workers, &pruneWorker{q: q})
 	river.AddWorker(workers, &resendWorker{q: q})
+	river.AddWorker(workers, &confirmWorker{q: q})
 	client, err := river.NewClient(db.driver, &river.Config{
 		ID: clientID,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(pruneInterval),
@@ -309,13 +313,20 @@ func (q *Queue) jobLive(ctx context.Context, t *tasks.Task) (bool, error) {
 }
 
 // conclude moves an attempt from one state to another, if it is still in
-// it, and tells the notifier.
+// it, and tells the notifier. An end is recorded with a check that it
+// shows (see confirmArgs), in one transaction: whatever becomes of this
+// process next, the end reaches GitHub.
 func (q *Queue) conclude(ctx context.Context, t *tasks.Task, from, to tasks.State, detail string) error {
-	if err := q.DB.transition(ctx, t.ID, t.Attempt, from, to, detail); err != nil {
+	e := tasks.Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()}
+	var confirm func(*sql.Tx) error
+	if to.Final() && t.CheckRunID != 0 {
+		confirm = func(tx *sql.Tx) error { return q.confirmLater(ctx, tx, t, e) }
+	}
+	if err := q.DB.transition(ctx, t.ID, t.Attempt, from, to, detail, confirm); err != nil {
 		return err
 	}
 	t.State = to
-	if owed := q.cfg.Notifier.Changed(ctx, t, tasks.Event{Attempt: t.Attempt, State: to, Detail: detail, At: time.Now()}); owed != nil {
+	if owed := q.cfg.Notifier.Changed(ctx, t, e); owed != nil {
 		q.owe(ctx, t, owed)
 	}
 	return nil

@@ -3,7 +3,9 @@ package queue
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -86,3 +88,64 @@ func (q *Queue) owe(ctx context.Context, t *tasks.Task, owed []byte) {
 			Msg("Could not keep the attempt's end to show it again; its check run may stay in progress.")
 	}
 }
+
+// confirmWait is how long after an attempt's end the queue checks that it
+// shows: longer than showing it and keeping what GitHub did not take
+// (recordEndFor) take, so that in the usual case the check finds it shown.
+const confirmWait = 10 * time.Minute
+
+// confirmArgs is the River job that checks an attempt's end shows on its
+// check run (see tasks.Notifier.Confirm). It is inserted in the
+// transaction that records the end, so that a process that dies before
+// the end shows, or before it keeps the write GitHub did not take, still
+// leaves it to be shown: without it, the check run would show the task
+// running for ever. Unique by task and attempt: an attempt ends once.
+type confirmArgs struct {
+	TaskID     string      `json:"task_id" river:"unique"`
+	Attempt    int         `json:"attempt" river:"unique"`
+	CheckRunID int64       `json:"check_run_id"`
+	End        tasks.Event `json:"end"`
+}
+
+func (confirmArgs) Kind() string { return "oneshot_confirm_end" }
+
+func (confirmArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueResend, MaxAttempts: resendMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// confirmLater inserts, in tx, the check that e shows on t's check run.
+func (q *Queue) confirmLater(ctx context.Context, tx *sql.Tx, t *tasks.Task, e tasks.Event) error {
+	_, err := q.river.InsertTx(ctx, tx, confirmArgs{TaskID: t.ID, Attempt: t.Attempt, CheckRunID: t.CheckRunID, End: e},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(cmp.Or(q.cfg.ConfirmWait, confirmWait))})
+	if err != nil {
+		return fmt.Errorf("queue the check that attempt %d of %s shows its end: %w", t.Attempt, t.ID, err)
+	}
+	return nil
+}
+
+type confirmWorker struct {
+	river.WorkerDefaults[confirmArgs]
+	q *Queue
+}
+
+func (w *confirmWorker) Work(ctx context.Context, job *river.Job[confirmArgs]) error {
+	t, err := w.q.DB.Get(ctx, job.Args.TaskID)
+	if errors.Is(err, tasks.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = w.q.cfg.Notifier.Confirm(ctx, t, job.Args.CheckRunID, job.Args.End)
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		w.q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", job.Args.Attempt).
+			Msg("Gave up checking that the attempt's end shows: GitHub kept failing.")
+	}
+	return err
+}
+
+func (w *confirmWorker) NextRetry(job *river.Job[confirmArgs]) time.Time {
+	return time.Now().Add(w.q.resendAfter(job.Attempt + 1))
+}
+
+func (w *confirmWorker) Timeout(*river.Job[confirmArgs]) time.Duration { return intakeTimeout }

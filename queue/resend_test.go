@@ -32,6 +32,8 @@ func (n *owingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event)
 	return []byte(`{"conclusion":"` + string(e.State) + `"}`)
 }
 
+func (n *owingNotifier) Confirm(context.Context, *tasks.Task, int64, tasks.Event) error { return nil }
+
 func (n *owingNotifier) Resend(_ context.Context, t *tasks.Task, owed []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -131,6 +133,55 @@ func TestAnEndGitHubDidNotTakeIsSentByTheNextProcess(t *testing.T) {
 		}
 		if runner.count() != 1 {
 			t.Fatalf("the attempt ran %d times, want once", runner.count())
+		}
+	})
+}
+
+// confirmingNotifier shows nothing and records what the queue asks it to
+// confirm.
+type confirmingNotifier struct {
+	owingNotifier
+	confirmed chan tasks.Event
+	runs      chan int64
+}
+
+func (n *confirmingNotifier) Changed(context.Context, *tasks.Task, tasks.Event) []byte { return nil }
+
+func (n *confirmingNotifier) Confirm(_ context.Context, _ *tasks.Task, checkRunID int64, e tasks.Event) error {
+	n.runs <- checkRunID
+	n.confirmed <- e
+	return nil
+}
+
+// TestAnAttemptsEndIsConfirmedAfterItIsRecorded checks that recording an
+// attempt's end also queues, in the same transaction, the check that it
+// shows on the attempt's check run: a process that dies before showing it
+// leaves it to whichever process works the queue.
+func TestAnAttemptsEndIsConfirmedAfterItIsRecorded(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		db := openDB(t, url)
+		runner := &scriptedRunner{started: make(chan string, 1)}
+		runner.finish(tasks.Failed)
+		notifier := &confirmingNotifier{confirmed: make(chan tasks.Event, 1), runs: make(chan int64, 1)}
+		q, err := queue.NewQueue(db, queue.Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: &recordingIntake{},
+			Runner: runner, Notifier: notifier, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+			ConfirmWait: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start(t, q)
+		task := newTask("o/r", 1)
+		task.CheckRunID = 77
+		if err := q.Create(context.Background(), task); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case run := <-notifier.runs:
+			if e := <-notifier.confirmed; run != 77 || e.State != tasks.Failed || e.Attempt != 1 {
+				t.Fatalf("confirmed %+v on check run %d, want attempt 1's failure on 77", e, run)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the end was never confirmed")
 		}
 	})
 }

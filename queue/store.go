@@ -78,7 +78,8 @@ func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*
 // and records it. When the task is on another attempt or in another state
 // nothing changes and tasks.ErrNotFound is returned: a stale job or a lost race
 // must not overwrite what happened meanwhile.
-func (db *DB) transition(ctx context.Context, id string, attempt int, from, to tasks.State, detail string) error {
+// also, when set, runs in the same transaction, as the move's last write.
+func (db *DB) transition(ctx context.Context, id string, attempt int, from, to tasks.State, detail string, also func(*sql.Tx) error) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks SET state = $1, updated_at = $2
@@ -89,7 +90,10 @@ func (db *DB) transition(ctx context.Context, id string, attempt int, from, to t
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s attempt %d in state %s", tasks.ErrNotFound, id, attempt, from)
 		}
-		return addEvent(ctx, tx, id, tasks.Event{Attempt: attempt, State: to, Detail: detail, At: now})
+		if err := addEvent(ctx, tx, id, tasks.Event{Attempt: attempt, State: to, Detail: detail, At: now}); err != nil || also == nil {
+			return err
+		}
+		return also(tx)
 	})
 }
 

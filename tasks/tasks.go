@@ -145,6 +145,12 @@ type Notifier interface {
 	// Resend tries an owed write again. An error says it may go through
 	// later; a write that never can is logged and forgotten.
 	Resend(ctx context.Context, t *Task, owed []byte) error
+	// Confirm makes sure that e, an attempt's end as the queue recorded
+	// it, shows on the attempt's check run: the queue asks a while after
+	// recording it, in case the process died before Changed showed it or
+	// before the queue kept what Changed owed. An end shown already is
+	// left as it is. An error says it may go through later.
+	Confirm(ctx context.Context, t *Task, checkRunID int64, e Event) error
 }
 
 // Command says what a trigger asks for.
