@@ -112,6 +112,12 @@ func (r *run) publish(ctx context.Context, head string) error {
 		Reviewers: r.cfg.PullRequest.Reviewers,
 		Workflows: r.workflows,
 	})
+	if errors.Is(err, workspace.ErrBranchMoved) {
+		// Another task or a person pushed to it while this one ran: its
+		// change is made on what the branch held before.
+		return fail(fmt.Sprintf("branch %s moved while this attempt ran, so nothing was pushed", r.branch),
+			"Something else pushed to it meanwhile. To build on what it holds now, retry.")
+	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}

@@ -484,3 +484,26 @@ func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 		t.Fatalf("the final comment does not link the pull request: %q", final)
 	}
 }
+
+// TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten pushes to the
+// task's branch while its agent runs: the task pushes nothing over it and
+// says the branch moved, not git's words.
+func TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"sleep 3\n", testConfig(0))
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, pipelineWait, "the agent to run", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
+	})
+	b.gh.SetBranch(t, b.repo, "oneshot/issue-1", b.gh.Head(t, b.repo, "main"))
+	theirs := b.gh.CommitFiles(t, b.repo, "oneshot/issue-1", "a person's change", map[string]string{"NOTES.md": "mine\n"})
+
+	run := b.waitConcluded(t, 1)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 moved while this attempt ran") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if head := b.gh.Head(t, b.repo, "oneshot/issue-1"); head != theirs || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("the branch is at %s (theirs %s); %d pull requests", head, theirs, len(b.gh.PullRequests(b.repo)))
+	}
+}

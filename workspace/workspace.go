@@ -301,7 +301,7 @@ func writeFile(path string, contents io.Reader) error {
 // that moved meanwhile fails the push rather than losing someone's work.
 func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch string) error {
 	_, err := r.git(ctx, auth, "push", "--quiet", remote, commit+":refs/heads/"+branch)
-	return err
+	return pushError(err)
 }
 
 // PushReplacing pushes commit to branch in place of was, its head, which
@@ -309,6 +309,20 @@ func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branc
 func (r *Repo) PushReplacing(ctx context.Context, remote string, auth Auth, commit, branch, was string) error {
 	ref := "refs/heads/" + branch
 	_, err := r.git(ctx, auth, "push", "--quiet", "--force-with-lease="+ref+":"+was, remote, commit+":"+ref)
+	return pushError(err)
+}
+
+// ErrBranchMoved is a push refused because the branch is no longer where
+// the push expected it: something else pushed to it meanwhile.
+var ErrBranchMoved = errors.New("the branch moved")
+
+// pushError is err, marked ErrBranchMoved when git refused the push for
+// that: " ! [rejected] ... (fetch first)", "(non-fast-forward)" or, for a
+// lease, "(stale info)". A hook's refusal is "[remote rejected]", not this.
+func pushError(err error) error {
+	if err != nil && strings.Contains(err.Error(), "! [rejected]") {
+		return fmt.Errorf("%w: %w", ErrBranchMoved, err)
+	}
 	return err
 }
 

@@ -374,3 +374,40 @@ func TestARepositoryBorrowingAnotherFetchesFromItWithoutCopying(t *testing.T) {
 		t.Fatalf("objects were copied:\n%s", out)
 	}
 }
+
+func TestAPushToABranchThatMovedSaysSo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	remote := workTree(t)
+	base := commitFiles(t, remote, map[string]string{"a.txt": "a\n"})
+	sh(t, remote, "git", "branch", "oneshot/issue-1")
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, remote, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	ours, err := r.Commit(ctx, NewCommit{Tree: base + "^{tree}", Parent: base, Name: "oneshot", Email: "bot@example.com", Message: "ours"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone else moves the branch meanwhile.
+	sh(t, remote, "git", "checkout", "--quiet", "oneshot/issue-1")
+	theirs := commitFiles(t, remote, map[string]string{"b.txt": "b\n"})
+	sh(t, remote, "git", "checkout", "--quiet", "main")
+
+	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1"); !errors.Is(err, ErrBranchMoved) {
+		t.Errorf("push: %v, want ErrBranchMoved", err)
+	}
+	if err := r.PushReplacing(ctx, remote, Auth{}, ours, "oneshot/issue-1", base); !errors.Is(err, ErrBranchMoved) {
+		t.Errorf("push replacing: %v, want ErrBranchMoved", err)
+	}
+	if head := sh(t, remote, "git", "rev-parse", "oneshot/issue-1"); head != theirs {
+		t.Errorf("the branch is at %s, want %s, theirs", head, theirs)
+	}
+	// Where it was expected, it is replaced.
+	if err := r.PushReplacing(ctx, remote, Auth{}, ours, "oneshot/issue-1", theirs); err != nil {
+		t.Errorf("push replacing at its head: %v", err)
+	}
+}
