@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -44,17 +45,26 @@ type resendWorker struct {
 }
 
 func (w *resendWorker) Work(ctx context.Context, job *river.Job[resendArgs]) error {
-	t, err := w.q.DB.Get(ctx, job.Args.TaskID)
+	return w.q.showEnd(ctx, job.JobRow, job.Args.TaskID, job.Args.Attempt, func(t *tasks.Task) error {
+		return w.q.cfg.Notifier.Resend(ctx, t, job.Args.Owed)
+	})
+}
+
+// showEnd is the work of a job that shows an attempt's end: show, with
+// the task as the database has it now, logged when the job's last try
+// fails too.
+func (q *Queue) showEnd(ctx context.Context, job *rivertype.JobRow, taskID string, attempt int, show func(*tasks.Task) error) error {
+	t, err := q.DB.Get(ctx, taskID)
 	if errors.Is(err, tasks.ErrNotFound) {
 		return nil // the database no longer has it: nothing to show
 	}
 	if err != nil {
 		return err
 	}
-	err = w.q.cfg.Notifier.Resend(ctx, t, job.Args.Owed)
+	err = show(t)
 	if err != nil && job.Attempt >= job.MaxAttempts {
-		w.q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", job.Args.Attempt).
-			Msg("Gave up showing how the attempt ended: GitHub did not take it.")
+		q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", attempt).Str("job", job.Kind).
+			Msg("Gave up showing how the attempt ended: GitHub kept failing.")
 	}
 	return err
 }
@@ -129,19 +139,9 @@ type confirmWorker struct {
 }
 
 func (w *confirmWorker) Work(ctx context.Context, job *river.Job[confirmArgs]) error {
-	t, err := w.q.DB.Get(ctx, job.Args.TaskID)
-	if errors.Is(err, tasks.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	err = w.q.cfg.Notifier.Confirm(ctx, t, job.Args.CheckRunID, job.Args.End)
-	if err != nil && job.Attempt >= job.MaxAttempts {
-		w.q.cfg.Logger.Error().Err(err).Str("task_id", t.ID).Int("attempt", job.Args.Attempt).
-			Msg("Gave up checking that the attempt's end shows: GitHub kept failing.")
-	}
-	return err
+	return w.q.showEnd(ctx, job.JobRow, job.Args.TaskID, job.Args.Attempt, func(t *tasks.Task) error {
+		return w.q.cfg.Notifier.Confirm(ctx, t, job.Args.CheckRunID, job.Args.End)
+	})
 }
 
 func (w *confirmWorker) NextRetry(job *river.Job[confirmArgs]) time.Time {

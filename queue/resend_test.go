@@ -63,6 +63,7 @@ func owingQueue(t *testing.T, db *queue.DB, runner tasks.Runner, notifier tasks.
 		Notifier:    notifier,
 		Logger:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		ResendWait:  10 * time.Millisecond,
+		ConfirmWait: 10 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,12 +164,7 @@ func TestAnAttemptsEndIsConfirmedAfterItIsRecorded(t *testing.T) {
 		runner := &scriptedRunner{started: make(chan string, 1)}
 		runner.finish(tasks.Failed)
 		notifier := &confirmingNotifier{confirmed: make(chan tasks.Event, 1), runs: make(chan int64, 1)}
-		q, err := queue.NewQueue(db, queue.Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: &recordingIntake{},
-			Runner: runner, Notifier: notifier, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-			ConfirmWait: 10 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := owingQueue(t, db, runner, notifier)
 		start(t, q)
 		task := newTask("o/r", 1)
 		task.CheckRunID = 77

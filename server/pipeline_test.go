@@ -83,6 +83,10 @@ func TestHello(t *testing.T) {
 }
 EOF
 `
+	// countingAgent is goodAgent adding a line to runs.txt at each run,
+	// so that every run has something new to push.
+	countingAgent = goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
+`
 	// brokenAgent writes code whose own test fails.
 	brokenAgent = `cat > hello.go <<'EOF'
 package uuid
@@ -156,6 +160,17 @@ func (b *testBundle) runTask(t *testing.T) githubtest.CheckRun {
 	t.Helper()
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	return b.waitConcluded(t, 1)
+}
+
+// runFirstTask runs the bundle's first task, and fails the test unless it
+// succeeded.
+func (b *testBundle) runFirstTask(t *testing.T) githubtest.CheckRun {
+	t.Helper()
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("the first task concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	return run
 }
 
 // waitConcluded waits for the n-th check run to complete.
@@ -334,14 +349,8 @@ func TestAnAgentThatNeverFixesTheChecksHandsOverWithoutAPullRequest(t *testing.T
 
 func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	t.Parallel()
-	// Each run adds a line, so the second run has something new to push.
-	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
-`
-	b := pipelineBundle(t, script, testConfig(2))
-	first := b.runTask(t)
-	if first.Conclusion != "success" {
-		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
-	}
+	b := pipelineBundle(t, countingAgent, testConfig(2))
+	first := b.runFirstTask(t)
 	head1 := b.gh.Head(t, b.repo, "oneshot/issue-1")
 
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
@@ -366,13 +375,8 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 // pull request, so the attempt succeeds, saying its description is behind.
 func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
 	t.Parallel()
-	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
-`
-	b := pipelineBundle(t, script, testConfig(0))
-	first := b.runTask(t)
-	if first.Conclusion != "success" {
-		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
-	}
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	first := b.runFirstTask(t)
 	b.gh.Fail("PATCH", "/repos/acme/uuid/pulls/{number}", http.StatusInternalServerError, -1)
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
 	run := b.waitConcluded(t, 2)
@@ -390,12 +394,8 @@ func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
 // refused change, and opens a pull request of its own from the branch.
 func TestANewTaskAfterItsPullRequestWasClosedStartsAfresh(t *testing.T) {
 	t.Parallel()
-	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
-`
-	b := pipelineBundle(t, script, testConfig(0))
-	if first := b.runTask(t); first.Conclusion != "success" {
-		t.Fatalf("the first task concluded %q", first.Conclusion)
-	}
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	b.runFirstTask(t)
 	refused := b.gh.PullRequests(b.repo)[0]
 	b.gh.ClosePullRequest(t, b.repo, refused.Number)
 
@@ -418,13 +418,8 @@ func TestANewTaskAfterItsPullRequestWasClosedStartsAfresh(t *testing.T) {
 
 func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
 	t.Parallel()
-	script := goodAgent + `echo "run at $(date +%s%N)" >> runs.txt
-`
-	b := pipelineBundle(t, script, testConfig(0))
-	first := b.runTask(t)
-	if first.Conclusion != "success" {
-		t.Fatalf("attempt 1 concluded %q", first.Conclusion)
-	}
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	first := b.runFirstTask(t)
 	cache := b.env["ONESHOT_GIT_CACHE_DIR"]
 	cached, _ := filepath.Glob(filepath.Join(cache, "*.git"))
 	if len(cached) != 1 || strings.Contains(b.logs.String(), "git cache failed") {
