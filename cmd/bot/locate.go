@@ -51,13 +51,17 @@ func locate(args []string, out io.Writer) error {
 	if len(ranked) == 0 {
 		// As grep does when nothing matches: an empty answer alone would
 		// look like success, or like a wrong --dir.
-		return fmt.Errorf("no file in %s shares a word, path or symbol with the issue", *dir)
+		return fmt.Errorf("%w: no file in %s shares a word, path or symbol with the issue", errNoMatch, *dir)
 	}
 	for _, r := range ranked[:min(*top, len(ranked))] {
 		fmt.Fprintln(out, r.Path)
 	}
 	return nil
 }
+
+// errNoMatch is bot locate finding no file: exit status 1, as grep's, where
+// its other errors exit 2.
+var errNoMatch = errors.New("nothing matched")
 
 // splitTask reads a task's text as an issue: its first line the title, the
 // rest the body, each cleaned as GitHub shows it by contextgather.Local (a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,11 @@ func TestLocateSaysSoWhenNoFileMatches(t *testing.T) {
 	err := run([]string{"locate", "--dir", dir, "--issue", issue}, &out)
 	if err == nil || !strings.Contains(err.Error(), "no file in "+dir+" shares a word, path or symbol with the issue") || out.Len() != 0 {
 		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+	// As grep: nothing found is 1, an error 2.
+	missing := run([]string{"locate", "--dir", dir, "--issue", filepath.Join(dir, "no-such-issue.txt")}, &out)
+	if got := exitStatus([]string{"locate"}, err); got != 1 || exitStatus([]string{"locate"}, missing) != 2 {
+		t.Fatalf("exit status %d for nothing found, %d for a missing issue file (%v)", got, exitStatus([]string{"locate"}, missing), missing)
 	}
 }
 

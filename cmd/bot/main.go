@@ -39,12 +39,24 @@ Run "bot <command> -h" for a command's flags.
 
 func main() {
 	err := run(os.Args[1:], os.Stdout)
-	switch {
-	case errors.Is(err, flag.ErrHelp): // -h: the flags were printed
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "bot:", err)
-		os.Exit(1)
+	if err == nil || errors.Is(err, flag.ErrHelp) { // -h: the flags were printed
+		return
 	}
+	fmt.Fprintln(os.Stderr, "bot:", err)
+	os.Exit(exitStatus(os.Args[1:], err))
+}
+
+// exitStatus is the status bot exits with after err: 1, but for bot
+// locate, which answers as grep does, so that a script can tell nothing
+// found (1) from an error (2).
+func exitStatus(args []string, err error) int {
+	switch {
+	case errors.Is(err, errNoMatch):
+		return 1
+	case len(args) > 0 && args[0] == "locate":
+		return 2
+	}
+	return 1
 }
 
 func run(args []string, out io.Writer) error {
