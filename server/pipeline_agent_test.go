@@ -125,3 +125,31 @@ touch "cache-$ONESHOT_TEST_KEY.txt"
 		t.Fatalf("the refusal shows the secret: %s", why)
 	}
 }
+
+// TestAnAgentThatCannotRunOrFailsSaysWhy runs an agent the sandbox image
+// lacks, and one that fails having changed nothing (a bad API key, say):
+// each attempt stops saying so, with the agent's own words, not merely
+// that nothing changed.
+func TestAnAgentThatCannotRunOrFailsSaysWhy(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, script, reason, output string
+	}{
+		{"not installed", "not-an-installed-agent --yes\n", "the agent command could not run: not found", "not-an-installed-agent: command not found"},
+		{"failing", "echo 'error: the API key was refused' >&2\nexit 3\n", "the agent exited 3 and changed nothing", "the API key was refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, tc.script, testConfig(1))
+			run := b.runTask(t)
+			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) || !strings.Contains(run.Output.Summary, tc.output) {
+				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			comments := b.botComments(1)
+			if why := comments[len(comments)-1]; !strings.Contains(why, tc.reason) {
+				t.Fatalf("final comment %q", why)
+			}
+		})
+	}
+}

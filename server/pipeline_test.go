@@ -3,7 +3,6 @@ package server_test
 import (
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,75 +346,6 @@ func TestAnAgentThatNeverFixesTheChecksHandsOverWithoutAPullRequest(t *testing.T
 	}
 }
 
-func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
-	t.Parallel()
-	b := pipelineBundle(t, countingAgent, testConfig(2))
-	first := b.runFirstTask(t)
-	head1 := b.gh.Head(t, b.repo, "oneshot/issue-1")
-
-	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
-	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
-		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	prs := b.gh.PullRequests(b.repo)
-	if len(prs) != 1 {
-		t.Fatalf("%d pull requests after the re-run", len(prs))
-	}
-	head2 := b.gh.Head(t, b.repo, "oneshot/issue-1")
-	if head2 == head1 || prs[0].HeadSHA != head2 {
-		t.Fatalf("the branch (%s -> %s) or the pull request (%s) was not updated", head1, head2, prs[0].HeadSHA)
-	}
-	if runs := b.gh.FileAt(t, b.repo, head2, "runs.txt"); strings.Count(runs, "run at") != 2 {
-		t.Fatalf("the second run did not continue the branch: %q", runs)
-	}
-}
-
-// TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush re-runs a task
-// while GitHub refuses to edit pull requests: the push has updated the
-// pull request, so the attempt succeeds, saying its description is behind.
-func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
-	t.Parallel()
-	b := pipelineBundle(t, countingAgent, testConfig(0))
-	first := b.runFirstTask(t)
-	b.gh.Fail("PATCH", "/repos/acme/uuid/pulls/{number}", http.StatusInternalServerError, -1)
-	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
-	run := b.waitConcluded(t, 2)
-	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "could not update its title and description") {
-		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != b.gh.Head(t, b.repo, "oneshot/issue-1") {
-		t.Fatalf("pull requests %+v", prs)
-	}
-}
-
-// TestANewTaskAfterItsPullRequestWasClosedStartsAfresh closes the pull
-// request a task opened, as a maintainer who turned it down would, and
-// asks again: the new task starts from the default branch, not from the
-// refused change, and opens a pull request of its own from the branch.
-func TestANewTaskAfterItsPullRequestWasClosedStartsAfresh(t *testing.T) {
-	t.Parallel()
-	b := pipelineBundle(t, countingAgent, testConfig(0))
-	b.runFirstTask(t)
-	refused := b.gh.PullRequests(b.repo)[0]
-	b.gh.ClosePullRequest(t, b.repo, refused.Number)
-
-	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
-	if run := b.waitConcluded(t, 2); run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "closed") {
-		t.Fatalf("the second task concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	prs := b.gh.PullRequests(b.repo)
-	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
-	if len(prs) != 2 || prs[0].State != "closed" || prs[0].HeadSHA != refused.HeadSHA || prs[1].State != "open" || prs[1].HeadSHA != head {
-		t.Fatalf("pull requests %+v; branch at %s", prs, head)
-	}
-	if parent := b.gh.CommitAt(t, b.repo, head).Parents; len(parent) != 1 || parent[0] != b.gh.Head(t, b.repo, "main") {
-		t.Fatalf("the new change's parents are %v, want main's head", parent)
-	}
-	if runs := b.gh.FileAt(t, b.repo, head, "runs.txt"); strings.Count(runs, "run at") != 1 {
-		t.Fatalf("the new task continued the refused change: %q", runs)
-	}
-}
-
 func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, countingAgent, testConfig(0))
@@ -444,29 +374,6 @@ func TestTasksTakeTheRepositorysHistoryFromTheGitCache(t *testing.T) {
 	}
 	if cached, _ := filepath.Glob(filepath.Join(cache, "*.git")); len(cached) != 1 {
 		t.Fatalf("cached repositories after the cache was removed: %q", cached)
-	}
-}
-
-func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
-	t.Parallel()
-	// The answer to opening the pull request is lost, and GitHub refuses
-	// a configured reviewer who is no collaborator: the pull request is
-	// open all the same, and the task says so and what went wrong.
-	b := pipelineBundle(t, goodAgent, testConfig(1)+"pull_request:\n  reviewers: [outsider]\n")
-	b.gh.FailAfterServing("POST", "/repos/"+b.repo.FullName+"/pulls", http.StatusBadGateway, 1)
-	run := b.runTask(t)
-	prs := b.gh.PullRequests(b.repo)
-	if len(prs) != 1 {
-		t.Fatalf("%d pull requests", len(prs))
-	}
-	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
-		!strings.Contains(run.Output.Summary, "could not request reviews from writer, outsider") {
-		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	comments := b.botComments(1)
-	if final := comments[len(comments)-1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
-		!strings.Contains(final, "Reviews may only be requested from collaborators") {
-		t.Fatalf("final comment %q", final)
 	}
 }
 

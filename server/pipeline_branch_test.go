@@ -1,0 +1,199 @@
+package server_test
+
+// The pipeline across attempts and people: the task's branch and pull
+// request when a task runs again, when someone else pushed, when its pull
+// request was closed, and when GitHub refuses or delays a write.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, countingAgent, testConfig(2))
+	first := b.runFirstTask(t)
+	head1 := b.gh.Head(t, b.repo, "oneshot/issue-1")
+
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests after the re-run", len(prs))
+	}
+	head2 := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if head2 == head1 || prs[0].HeadSHA != head2 {
+		t.Fatalf("the branch (%s -> %s) or the pull request (%s) was not updated", head1, head2, prs[0].HeadSHA)
+	}
+	if runs := b.gh.FileAt(t, b.repo, head2, "runs.txt"); strings.Count(runs, "run at") != 2 {
+		t.Fatalf("the second run did not continue the branch: %q", runs)
+	}
+}
+
+// TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush re-runs a task
+// while GitHub refuses to edit pull requests: the push has updated the
+// pull request, so the attempt succeeds, saying its description is behind.
+func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	first := b.runFirstTask(t)
+	b.gh.Fail("PATCH", "/repos/acme/uuid/pulls/{number}", http.StatusInternalServerError, -1)
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	run := b.waitConcluded(t, 2)
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "could not update its title and description") {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != b.gh.Head(t, b.repo, "oneshot/issue-1") {
+		t.Fatalf("pull requests %+v", prs)
+	}
+}
+
+// TestANewTaskAfterItsPullRequestWasClosedStartsAfresh closes the pull
+// request a task opened, as a maintainer who turned it down would, and
+// asks again: the new task starts from the default branch, not from the
+// refused change, and opens a pull request of its own from the branch.
+func TestANewTaskAfterItsPullRequestWasClosedStartsAfresh(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	b.runFirstTask(t)
+	refused := b.gh.PullRequests(b.repo)[0]
+	b.gh.ClosePullRequest(t, b.repo, refused.Number)
+
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "closed") {
+		t.Fatalf("the second task concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if len(prs) != 2 || prs[0].State != "closed" || prs[0].HeadSHA != refused.HeadSHA || prs[1].State != "open" || prs[1].HeadSHA != head {
+		t.Fatalf("pull requests %+v; branch at %s", prs, head)
+	}
+	if parent := b.gh.CommitAt(t, b.repo, head).Parents; len(parent) != 1 || parent[0] != b.gh.Head(t, b.repo, "main") {
+		t.Fatalf("the new change's parents are %v, want main's head", parent)
+	}
+	if runs := b.gh.FileAt(t, b.repo, head, "runs.txt"); strings.Count(runs, "run at") != 1 {
+		t.Fatalf("the new task continued the refused change: %q", runs)
+	}
+}
+
+func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
+	t.Parallel()
+	// The answer to opening the pull request is lost, and GitHub refuses
+	// a configured reviewer who is no collaborator: the pull request is
+	// open all the same, and the task says so and what went wrong.
+	b := pipelineBundle(t, goodAgent, testConfig(1)+"pull_request:\n  reviewers: [outsider]\n")
+	b.gh.FailAfterServing("POST", "/repos/"+b.repo.FullName+"/pulls", http.StatusBadGateway, 1)
+	run := b.runTask(t)
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests", len(prs))
+	}
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
+		!strings.Contains(run.Output.Summary, "could not request reviews from writer, outsider") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
+		!strings.Contains(final, "Reviews may only be requested from collaborators") {
+		t.Fatalf("final comment %q", final)
+	}
+}
+
+func TestARetryOpensThePullRequestAnAttemptPushedButDidNotOpen(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	// Attempt 1 pushes its branch, and then opening the pull request fails.
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
+	first := b.runTask(t)
+	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
+	}
+	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	// Meanwhile the default branch moves on, with a change to a protected
+	// path: the branch's change is still only its own.
+	b.gh.CommitFiles(t, b.repo, "main", "Add CI", map[string]string{".github/workflows/ci.yml": "on: push\n"})
+
+	// Attempt 2's agent writes the same files: nothing new on the branch.
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || prs[0].HeadSHA != pushed {
+		t.Fatalf("pull requests %+v, want one of the pushed branch %s", prs, pushed)
+	}
+}
+
+func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.gh.Fail("POST", "/git/acme/uuid.git/git-receive-pack", http.StatusInternalServerError, -1)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Title, "push oneshot/issue-1") || strings.Contains(run.Output.Title, "\n") {
+		t.Fatalf("check run concluded %q: %q\n%s", run.Conclusion, run.Output.Title, run.Output.Summary)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "push") || !strings.Contains(final, "/oneshot retry") {
+		t.Fatalf("final comment %q", final)
+	}
+}
+
+// TestACancelWhileThePullRequestOpensStillLinksIt cancels the task once
+// its change is pushed and GitHub is slow to open the pull request: the
+// pull request is opened all the same, and the task ends linking it, not
+// saying it stopped with nothing to show.
+func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.gh.Slow("POST", "/repos/acme/uuid/pulls", 8*time.Second)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, pipelineWait, "the pull request to be asked for", func() bool {
+		return b.gh.Count("POST", "/repos/acme/uuid/pulls") == 1
+	})
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, 10*time.Second, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
+	if len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatal("the pull request was open before the cancel reached the task: nothing was tested")
+	}
+
+	run := b.waitConcluded(t, 1)
+	prs := b.gh.PullRequests(b.repo)
+	if run.Conclusion != "success" || len(prs) != 1 || !strings.Contains(run.Output.Summary, "Opened pull request #2") {
+		t.Fatalf("check run %q with %d pull requests: %s", run.Conclusion, len(prs), run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "/pull/2") {
+		t.Fatalf("the final comment does not link the pull request: %q", final)
+	}
+}
+
+// TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten pushes to the
+// task's branch while its agent runs: the task pushes nothing over it and
+// says the branch moved, not git's words.
+func TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"sleep 3\n", testConfig(0))
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, pipelineWait, "the agent to run", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
+	})
+	b.gh.SetBranch(t, b.repo, "oneshot/issue-1", b.gh.Head(t, b.repo, "main"))
+	theirs := b.gh.CommitFiles(t, b.repo, "oneshot/issue-1", "a person's change", map[string]string{"NOTES.md": "mine\n"})
+
+	run := b.waitConcluded(t, 1)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 moved while this attempt ran") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if head := b.gh.Head(t, b.repo, "oneshot/issue-1"); head != theirs || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("the branch is at %s (theirs %s); %d pull requests", head, theirs, len(b.gh.PullRequests(b.repo)))
+	}
+}
