@@ -89,6 +89,26 @@ func (r Report) clone() Report {
 	return r
 }
 
+// masked is the report with mask applied to all the pipeline wrote in it
+// from what the agent left: outcome, notes, the repositories left out.
+// What came from the sandbox (output tails, refusals) is masked already.
+func (r Report) masked(mask func(string) string) Report {
+	r = r.clone()
+	for i := range r.Steps {
+		r.Steps[i].Note = mask(r.Steps[i].Note)
+	}
+	for i := range r.Notes {
+		r.Notes[i] = mask(r.Notes[i])
+	}
+	for i := range r.LeftOut {
+		r.LeftOut[i] = mask(r.LeftOut[i])
+	}
+	if r.Final != nil {
+		r.Final.Reason, r.Final.Details = mask(r.Final.Reason), mask(r.Final.Details)
+	}
+	return r
+}
+
 // Title is one line on the attempt's state, for a check run's title.
 func (r Report) Title() string {
 	if r.Final != nil {

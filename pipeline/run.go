@@ -48,7 +48,7 @@ const (
 // returns the attempt's end. The error is always nil: a step that breaks
 // ends the attempt as failed, with the reason.
 func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
-	r := &run{p: p, task: t, reporter: p.Reporter(t), started: now()}
+	r := &run{p: p, task: t, reporter: p.Reporter(t), started: now(), mask: sandbox.Masking(p.Defaults.AgentSecrets)}
 	r.report = Report{Task: t, Steps: []Step{{Name: "setup"}, {Name: "gather"}, {Name: "implement"}, {Name: "verify"}, {Name: "ship"}}}
 	if p.TaskURL != nil {
 		r.report.TaskURL = p.TaskURL(t.ID)
@@ -59,7 +59,7 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 	for i := range r.report.Steps {
 		r.report.Steps[i].State = StepPending
 	}
-	r.reporter.Update(r.report.clone())
+	r.reporter.Update(r.shown())
 	defer func() {
 		if v := recover(); v != nil {
 			// People see the attempt stop before the panic goes on to the
@@ -71,8 +71,12 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 
 	out := r.execute(ctx)
 	r.finish(ctx, out)
-	return out.State, out.Reason, nil
+	return out.State, r.mask(out.Reason), nil
 }
+
+// shown is the report as people may see it, with the agent's secrets
+// masked in what the pipeline wrote from what the agent left.
+func (r *run) shown() Report { return r.report.masked(r.mask) }
 
 // finish shows the attempt's end, even when ctx is over.
 func (r *run) finish(ctx context.Context, out Outcome) {
@@ -83,7 +87,7 @@ func (r *run) finish(ctx context.Context, out Outcome) {
 	}
 	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	r.reporter.Finish(finishCtx, r.report.clone())
+	r.reporter.Finish(finishCtx, r.shown())
 }
 
 // run is one attempt in progress.
@@ -91,10 +95,12 @@ type run struct {
 	p        *Pipeline
 	task     *tasks.Task
 	reporter Reporter
-	report   Report
-	started  time.Time
-	current  int // the running step's index
-	stepLog  *sandbox.OutputBuffer
+	// mask hides the agent's secrets in what the pipeline writes itself.
+	mask    func(string) string
+	report  Report
+	started time.Time
+	current int // the running step's index
+	stepLog *sandbox.OutputBuffer
 
 	cfg     config.Repo
 	expire  context.CancelCauseFunc // ends the attempt early
@@ -169,7 +175,7 @@ func (r *run) begin(name string) {
 	r.report.Steps[r.current].State = StepRunning
 	r.report.Steps[r.current].Started = now()
 	r.stepLog = sandbox.NewOutputBuffer(2 * failureTail)
-	r.reporter.Update(r.report.clone())
+	r.reporter.Update(r.shown())
 }
 
 func (r *run) end(passed bool, note string) {
@@ -187,7 +193,7 @@ func (r *run) end(passed bool, note string) {
 	if r.session != nil {
 		r.report.Blocked = r.session.Refusals()
 	}
-	r.reporter.Update(r.report.clone())
+	r.reporter.Update(r.shown())
 }
 
 // note sets the running step's note.
@@ -339,11 +345,12 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 	switch {
 	case res.TimedOut:
 		r.agentEnd = "the agent ran out of time"
-	// What bash answers for a command it cannot find (127) or run (126):
-	// the agent never started, and no round would go better.
-	case res.ExitCode == 127:
+	// What bash answers for a command it cannot find (127) or run (126),
+	// in the first round: the agent never started, and no round would go
+	// better. (In a fix round it ran before: the exit is its own.)
+	case n == 0 && res.ExitCode == 127:
 		return fail("the agent command could not run: not found in the sandbox image (exit 127)", r.logTail(failureTail))
-	case res.ExitCode == 126:
+	case n == 0 && res.ExitCode == 126:
 		return fail("the agent command could not run: not executable (exit 126)", r.logTail(failureTail))
 	case res.ExitCode != 0:
 		r.agentEnd = fmt.Sprintf("the agent exited %d", res.ExitCode)

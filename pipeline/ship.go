@@ -106,7 +106,7 @@ func (r *run) publish(ctx context.Context, head string) error {
 		Head:      head,
 		Base:      r.co.DefaultBranch,
 		Title:     inertTitle(r.title),
-		Body:      r.pullRequestBody(),
+		Body:      r.mask(r.pullRequestBody()),
 		Draft:     r.cfg.PullRequest.Draft,
 		Labels:    r.cfg.PullRequest.Labels,
 		Reviewers: r.cfg.PullRequest.Reviewers,

@@ -77,7 +77,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 			failing++
 		}
 		r.report.Checks = append(r.report.Checks, result)
-		r.reporter.Update(r.report.clone())
+		r.reporter.Update(r.shown())
 	}
 	if failing == 0 {
 		r.note("%d checks passed", len(r.report.Checks))

@@ -95,6 +95,11 @@ func base64Forms(secret string) []string {
 	return forms
 }
 
+// Masking returns what hides secrets in text as every way out of a session
+// does, for text made outside one: what the bot itself writes about what
+// the agent left (file names, in a refusal, say).
+func Masking(secrets map[string]string) func(string) string { return newMasker(secrets).MaskString }
+
 // Mask returns b with every secret replaced.
 func (m *masker) Mask(b []byte) []byte {
 	out, _ := m.mask(b, true)

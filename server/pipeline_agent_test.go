@@ -153,3 +153,50 @@ func TestAnAgentThatCannotRunOrFailsSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestARefusalNeverShowsTheAgentsSecretInAFilesName has the agent name a
+// file under a protected path after its key: the refusal, which names the
+// file, shows the key masked, on the check run, in the comments and in
+// the bot's log.
+func TestARefusalNeverShowsTheAgentsSecretInAFilesName(t *testing.T) {
+	t.Parallel()
+	const secret = "gw-test-9b1c2d3e4f5a"
+	agent := goodAgent + `mkdir -p .github/workflows && echo 'on: push' > ".github/workflows/cache-$ONESHOT_TEST_KEY.yml"
+`
+	b := unstartedPipelineBundle(t, agent, testConfig(0),
+		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
+	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
+	b.srv = b.start(t)
+
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "protected paths") ||
+		!strings.Contains(run.Output.Summary, "cache-"+sandbox.Mask+".yml") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	shown := []string{b.logs.String()}
+	for _, c := range b.gh.Comments(b.repo, 1) {
+		shown = append(shown, c.History...)
+	}
+	for _, h := range run.History {
+		shown = append(shown, h.Output.Title, h.Output.Summary, h.Output.Text)
+	}
+	if strings.Contains(strings.Join(shown, "\n"), secret) {
+		t.Fatal("the agent's secret is shown in a log, comment or check run")
+	}
+}
+
+// TestAFixRoundEndingIn127IsJudgedByTheChecks has an agent whose fix round
+// fixes the code and then exits 127, as a wrapper whose last command is
+// missing would: the agent ran before, so the checks decide, and pass.
+func TestAFixRoundEndingIn127IsJudgedByTheChecks(t *testing.T) {
+	t.Parallel()
+	script := `if [ "$ONESHOT_ROUND" = 0 ]; then
+` + brokenAgent + `else
+` + goodAgent + `exit 127
+fi
+`
+	b := pipelineBundle(t, script, testConfig(1))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
