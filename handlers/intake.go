@@ -375,13 +375,24 @@ const skipTimeout = 30 * time.Second
 
 // lostRace handles a trigger that lost to another for the same issue
 // between the check and the insert: its check run is closed as skipped.
+//
+// The comments of one review arrive at once, and race so: the one that
+// lost finds its feedback in the winner's follow-up (see holds), and is
+// acknowledged rather than told the issue is busy.
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64) error {
-	if err := repo.SkipCheckRun(ctx, checkRunID, "Another trigger on this issue started a task first."); err != nil {
-		return err
+	// Closed whatever comes next: a retried intake would not find this
+	// check run again, and it would wait as queued for ever.
+	skip, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	if err := repo.SkipCheckRun(skip, checkRunID, "Another trigger on this issue started a task first."); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not close the check run of a trigger that lost the race for its issue.")
 	}
 	live, err := in.Queue.Live(ctx, t.Repo, t.Issue)
 	if err != nil {
 		return err
+	}
+	if holds(live, t) {
+		return in.react(ctx, repo, t)
 	}
 	return in.replyBusy(ctx, repo, t, live)
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -228,8 +229,56 @@ func TestSeveralCommandsInOneReviewAreOneFollowUp(t *testing.T) {
 	if task.Instructions != want {
 		t.Fatalf("instructions %q, want %q", task.Instructions, want)
 	}
+	noReplyIn(t, b, pull)
+}
+
+// TestCommandsOfOneReviewThatRaceMakeOneFollowUp delivers a review's two
+// commands at once, as GitHub does, while GitHub is slow to list the
+// review's comments: both intakes find the pull request free, one loses
+// the race to create the follow-up, and finds its feedback in it.
+func TestCommandsOfOneReviewThatRaceMakeOneFollowUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const pull, review = 2, 237895671 // the fixture's
+	bot := b.gh.BotLogin()
+	comment := func(id, line int, body string) []byte {
+		return b.payload(t, "pull_request_review_comment.created", func(p map[string]any) {
+			c := p["comment"].(map[string]any)
+			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
+			c["user"].(map[string]any)["login"] = "writer"
+			p["sender"].(map[string]any)["login"] = "writer"
+			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
+		})
+	}
+	first, second := comment(901, 12, "/oneshot rename the flag"), comment(902, 40, "/oneshot and log the error")
+	b.gh.Slow("GET", "/repos/acme/widgets/pulls/{number}/reviews/{review}/comments", time.Second)
+	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-race-1", first))
+	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-race-2", second))
+	// Both intakes took the pull request for free: the loser's check run
+	// is closed as skipped.
+	waitFor(t, wait, "the follow-up and the loser's skipped check run", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(b.runner.starts()) == 1 && len(runs) == 2 && slices.ContainsFunc(runs, func(r githubtest.CheckRun) bool {
+			return r.Conclusion == "skipped"
+		})
+	})
+	// The loser answers last: with a second 👀, its first being before
+	// the race, or with a reply.
+	waitFor(t, wait, "the loser's answer", func() bool {
+		replied := slices.ContainsFunc(b.gh.ReviewComments(b.repo, pull), func(c githubtest.Comment) bool { return c.User == bot })
+		return replied || b.gh.Count("POST", "/repos/acme/widgets/pulls/comments/{id}/reactions") == 3
+	})
+	if task := b.onlyTask(t); !strings.Contains(task.Instructions, "rename the flag") || !strings.Contains(task.Instructions, "and log the error") {
+		t.Fatalf("instructions %q, want both comments'", task.Instructions)
+	}
+	noReplyIn(t, b, pull)
+}
+
+// noReplyIn fails the test if the bot answered in a review of pull.
+func noReplyIn(t *testing.T, b *testBundle, pull int) {
+	t.Helper()
 	for _, c := range b.gh.ReviewComments(b.repo, pull) {
-		if c.User == bot {
+		if c.User == b.gh.BotLogin() {
 			t.Fatalf("the bot answered in the review: %q", c.Body)
 		}
 	}
