@@ -87,6 +87,24 @@ func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
 		}
 	})
 
+	t.Run("a later attempt runs", func(t *testing.T) {
+		t.Parallel()
+		n := newNotifiedIssue(t)
+		n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+		n.restart(t)
+		first := n.task.CheckRunID
+		n.task.Attempt = 2 // retried meanwhile: the issue's comments are attempt 2's now
+		if err := n.notifier.Confirm(ctx, n.task, first, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "killed"}); err != nil {
+			t.Fatal(err)
+		}
+		if run := n.gh.CheckRuns(n.repo)[0]; run.Conclusion != "failure" {
+			t.Fatalf("attempt 1's check run concluded %q", run.Conclusion)
+		}
+		if comments := n.botComments(); len(comments) != 0 {
+			t.Fatalf("attempt 1's end was said on the issue while attempt 2 runs: %+v", comments)
+		}
+	})
+
 	t.Run("the reporter finished", func(t *testing.T) {
 		t.Parallel()
 		n := newNotifiedIssue(t)

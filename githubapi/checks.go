@@ -221,7 +221,9 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 		return nil
 	}
 	log.Warn().Str("state", string(e.State)).Msg("Concluded a check run its attempt's end had not reached.")
-	if !reported && e.State != tasks.Succeeded && n.Progress != nil {
+	// The comments are the latest attempt's: a later one, started
+	// meanwhile, speaks there now.
+	if !reported && e.State != tasks.Succeeded && n.Progress != nil && t.Attempt == e.Attempt {
 		n.Progress.Ended(ctx, t, e)
 	}
 	return nil
