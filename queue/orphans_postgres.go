@@ -44,6 +44,10 @@ const (
 	// livenessGrace is how long a lock must be seen free before its jobs
 	// are taken for a gone process's: several checks of its owner.
 	livenessGrace = 30 * time.Second
+	// livenessTimeout bounds each of the watch's queries: a connection
+	// stuck on a server that went away (a failover) is given up and the
+	// lock taken again, well within the grace others give it.
+	livenessTimeout = 5 * time.Second
 )
 
 // liveness is a Postgres queue's lock (see above) and its watch.
@@ -99,9 +103,11 @@ func (q *Queue) takeLiveness(ctx context.Context) error {
 
 // holdLiveness makes sure the process holds its lock, on a connection of
 // its own, taking it again when its connection was lost.
-func (q *Queue) holdLiveness(ctx context.Context) error {
+func (q *Queue) holdLiveness(parent context.Context) error {
 	l := q.liveness
 	if l.conn != nil {
+		ctx, cancel := context.WithTimeout(parent, livenessTimeout)
+		defer cancel()
 		var held bool
 		err := l.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
 			WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted
@@ -114,13 +120,15 @@ func (q *Queue) holdLiveness(ctx context.Context) error {
 		discard(l.conn)
 		l.conn = nil
 	}
+	ctx, cancel := context.WithTimeout(parent, livenessTimeout)
+	defer cancel()
 	conn, err := q.DB.sql.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("the liveness lock: %w", err)
 	}
 	var took bool
 	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, $2)`, livenessClass, l.key).Scan(&took); err != nil {
-		conn.Close()
+		discard(conn) // it may hold the lock, its answer lost
 		return fmt.Errorf("the liveness lock: %w", err)
 	}
 	if !took {
@@ -141,7 +149,10 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 		if err := q.holdLiveness(ctx); err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Error().Err(err).Msg("Could not take this process's liveness lock again; other processes may run its jobs again.")
 		}
-		if err := q.readyGoneProcessesJobs(ctx, freeSince, time.Now()); err != nil && ctx.Err() == nil {
+		scan, cancel := context.WithTimeout(ctx, livenessTimeout)
+		err := q.readyGoneProcessesJobs(scan, freeSince, time.Now())
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Warn().Err(err).Msg("Could not look for jobs left running by processes that are gone.")
 		}
 		select {
