@@ -138,19 +138,22 @@ func TestAnEndGitHubDidNotTakeIsSentByTheNextProcess(t *testing.T) {
 	})
 }
 
-// confirmingNotifier shows nothing and records what the queue asks it to
-// confirm.
+// confirmingNotifier shows nothing and passes on what the queue asks it
+// to confirm.
 type confirmingNotifier struct {
 	owingNotifier
-	confirmed chan tasks.Event
-	runs      chan int64
+	confirmed chan confirmation
+}
+
+type confirmation struct {
+	checkRunID int64
+	end        tasks.Event
 }
 
 func (n *confirmingNotifier) Changed(context.Context, *tasks.Task, tasks.Event) []byte { return nil }
 
 func (n *confirmingNotifier) Confirm(_ context.Context, _ *tasks.Task, checkRunID int64, e tasks.Event) error {
-	n.runs <- checkRunID
-	n.confirmed <- e
+	n.confirmed <- confirmation{checkRunID, e}
 	return nil
 }
 
@@ -163,7 +166,7 @@ func TestAnAttemptsEndIsConfirmedAfterItIsRecorded(t *testing.T) {
 		db := openDB(t, url)
 		runner := &scriptedRunner{started: make(chan string, 1)}
 		runner.finish(tasks.Failed)
-		notifier := &confirmingNotifier{confirmed: make(chan tasks.Event, 1), runs: make(chan int64, 1)}
+		notifier := &confirmingNotifier{confirmed: make(chan confirmation, 1)}
 		q := owingQueue(t, db, runner, notifier)
 		start(t, q)
 		task := newTask("o/r", 1)
@@ -172,9 +175,9 @@ func TestAnAttemptsEndIsConfirmedAfterItIsRecorded(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case run := <-notifier.runs:
-			if e := <-notifier.confirmed; run != 77 || e.State != tasks.Failed || e.Attempt != 1 {
-				t.Fatalf("confirmed %+v on check run %d, want attempt 1's failure on 77", e, run)
+		case c := <-notifier.confirmed:
+			if c.checkRunID != 77 || c.end.State != tasks.Failed || c.end.Attempt != 1 {
+				t.Fatalf("confirmed %+v on check run %d, want attempt 1's failure on 77", c.end, c.checkRunID)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the end was never confirmed")
