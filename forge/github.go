@@ -227,13 +227,11 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	push := func() error { return co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch) }
+	var replacing string
 	if co.Replaces != nil {
-		push = func() error {
-			return co.Repo.PushReplacing(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, co.Replaces.Head)
-		}
+		replacing = co.Replaces.Head
 	}
-	if err := push(); err != nil {
+	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, replacing); err != nil {
 		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
 	}
 	// The change is on GitHub now: its pull request is opened or found

@@ -88,7 +88,7 @@ func (l *Local) Publish(ctx context.Context, _ *tasks.Task, co *pipeline.Checkou
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{}, pr.Head, pr.Branch); err != nil {
+	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{}, pr.Head, pr.Branch, ""); err != nil {
 		return pipeline.Published{}, fmt.Errorf("make branch %s: %w", pr.Branch, err)
 	}
 	// A new file only: a name that is taken is someone's file.

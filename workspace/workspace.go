@@ -297,18 +297,18 @@ func writeFile(path string, contents io.Reader) error {
 	return f.Close()
 }
 
-// Push pushes a commit to a branch of a remote. It never forces: a branch
-// that moved meanwhile fails the push rather than losing someone's work.
-func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch string) error {
-	_, err := r.git(ctx, auth, "push", "--quiet", remote, commit+":refs/heads/"+branch)
-	return pushError(err)
-}
-
-// PushReplacing pushes commit to branch in place of was, its head, which
-// commit need not descend from; the push fails if the branch moved from was.
-func (r *Repo) PushReplacing(ctx context.Context, remote string, auth Auth, commit, branch, was string) error {
+// Push pushes a commit to a branch of a remote. It never pushes over work
+// it has not seen: a branch that moved meanwhile fails the push
+// (ErrBranchMoved) rather than losing someone's work. With replacing set,
+// commit goes in place of the branch's head, which it need not descend
+// from, as long as that head is still replacing.
+func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch, replacing string) error {
 	ref := "refs/heads/" + branch
-	_, err := r.git(ctx, auth, "push", "--quiet", "--force-with-lease="+ref+":"+was, remote, commit+":"+ref)
+	args := []string{"push", "--quiet"}
+	if replacing != "" {
+		args = append(args, "--force-with-lease="+ref+":"+replacing)
+	}
+	_, err := r.git(ctx, auth, append(args, remote, commit+":"+ref)...)
 	return pushError(err)
 }
 

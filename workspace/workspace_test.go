@@ -397,17 +397,17 @@ func TestAPushToABranchThatMovedSaysSo(t *testing.T) {
 	theirs := commitFiles(t, remote, map[string]string{"b.txt": "b\n"})
 	sh(t, remote, "git", "checkout", "--quiet", "main")
 
-	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1"); !errors.Is(err, ErrBranchMoved) {
+	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1", ""); !errors.Is(err, ErrBranchMoved) {
 		t.Errorf("push: %v, want ErrBranchMoved", err)
 	}
-	if err := r.PushReplacing(ctx, remote, Auth{}, ours, "oneshot/issue-1", base); !errors.Is(err, ErrBranchMoved) {
+	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1", base); !errors.Is(err, ErrBranchMoved) {
 		t.Errorf("push replacing: %v, want ErrBranchMoved", err)
 	}
 	if head := sh(t, remote, "git", "rev-parse", "oneshot/issue-1"); head != theirs {
 		t.Errorf("the branch is at %s, want %s, theirs", head, theirs)
 	}
 	// Where it was expected, it is replaced.
-	if err := r.PushReplacing(ctx, remote, Auth{}, ours, "oneshot/issue-1", theirs); err != nil {
+	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1", theirs); err != nil {
 		t.Errorf("push replacing at its head: %v", err)
 	}
 }
