@@ -153,9 +153,6 @@ func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, base, head
 	if err != nil {
 		return nil, err
 	}
-	if open, err := repo.OpenPullRequestFrom(ctx, branch, base); err != nil || open != nil {
-		return nil, err
-	}
 	pr, err := repo.ClosedPullRequestAt(ctx, branch, base, head)
 	if err != nil || pr == nil {
 		return nil, err

@@ -139,20 +139,25 @@ func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*git
 }
 
 // ClosedPullRequestAt returns the closed pull request from head into base
-// whose head was sha when it closed, or nil.
+// whose head was sha when it closed, or nil, also when a pull request from
+// head is open.
 func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, base, sha string) (*github.PullRequest, error) {
-	closed, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
-		State: "closed", Head: r.Owner + ":" + head, Base: base,
+	prs, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
+		State: "all", Head: r.Owner + ":" + head, Base: base,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("look for a closed pull request from %s: %w", head, err)
+		return nil, fmt.Errorf("look for the pull requests from %s: %w", head, err)
 	}
-	for _, pr := range closed {
-		if pr.GetHead().GetSHA() == sha {
-			return pr, nil
+	var closed *github.PullRequest
+	for _, pr := range prs {
+		switch {
+		case pr.GetState() == "open":
+			return nil, nil
+		case closed == nil && pr.GetHead().GetSHA() == sha:
+			closed = pr
 		}
 	}
-	return nil, nil
+	return closed, nil
 }
 
 // OpenPullRequest opens a pull request, and says whether it did.
