@@ -170,10 +170,6 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 // start creates a task, unless the issue has a live one or a limit is met.
 func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
 	if live, err := in.Queue.Live(ctx, t.Repo, t.Issue); err == nil {
-		if holds(live, t) {
-			zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
-			return in.react(ctx, repo, t)
-		}
 		return in.replyBusy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
@@ -361,16 +357,23 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskI
 // that it does not wait as queued forever; the intake's next try makes
 // another. It returns err.
 func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
-	defer cancel()
-	if skipErr := repo.SkipCheckRun(ctx, checkRunID, "oneshot could not record this attempt, and tries again."); skipErr != nil {
-		zerolog.Ctx(ctx).Warn().Err(skipErr).Msg("Could not close the check run of an attempt that was not queued.")
-	}
+	skipCheckRun(ctx, repo, checkRunID, "oneshot could not record this attempt, and tries again.")
 	return err
 }
 
-// skipTimeout bounds closing a check run after its intake failed, which
-// may be because the intake's own time ran out.
+// skipCheckRun closes a check run whose attempt will never run, whatever
+// comes next: a retried intake would not find it again, and it would wait
+// as queued for ever. So it goes on after ctx ends (the intake's own time
+// may be what ran out), and its failure is only logged.
+func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, why string) {
+	skip, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	if err := repo.SkipCheckRun(skip, checkRunID, why); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
+	}
+}
+
+// skipTimeout bounds closing a check run after its intake failed.
 const skipTimeout = 30 * time.Second
 
 // lostRace handles a trigger that lost to another for the same issue
@@ -380,24 +383,22 @@ const skipTimeout = 30 * time.Second
 // lost finds its feedback in the winner's follow-up (see holds), and is
 // acknowledged rather than told the issue is busy.
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64) error {
-	// Closed whatever comes next: a retried intake would not find this
-	// check run again, and it would wait as queued for ever.
-	skip, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
-	defer cancel()
-	if err := repo.SkipCheckRun(skip, checkRunID, "Another trigger on this issue started a task first."); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not close the check run of a trigger that lost the race for its issue.")
-	}
+	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue started a task first.")
 	live, err := in.Queue.Live(ctx, t.Repo, t.Issue)
 	if err != nil {
 		return err
 	}
-	if holds(live, t) {
-		return in.react(ctx, repo, t)
-	}
 	return in.replyBusy(ctx, repo, t, live)
 }
 
+// replyBusy answers a trigger on an issue with a live task: with a link to
+// it, or, for a review comment whose feedback the live follow-up took with
+// its review, with the reaction only.
 func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
+	if holds(live, t) {
+		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
+		return in.react(ctx, repo, t)
+	}
 	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on this issue: %s. Cancel it with `%s cancel` to start over.",
 		t.Actor, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
 }
