@@ -24,19 +24,9 @@ func mayHaveHappened(err error) bool {
 	return !errors.As(err, &limited) && !errors.As(err, &abuse)
 }
 
-// failedForNow says whether a request that failed may succeed later: GitHub
-// answered a server error or a rate limit, or no answer came. An
-// installation token GitHub refused (the App was uninstalled, say) will
-// not come later.
-func failedForNow(err error) bool {
-	var refused *ghinstallation.HTTPError
-	if errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode < 500 {
-		return false
-	}
-	var limited *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	return mayHaveHappened(err) || errors.As(err, &limited) || errors.As(err, &abuse)
-}
+// failedForNow says whether a request that failed may succeed later: all
+// but what GitHub refused (see Refused), which it will refuse again.
+func failedForNow(err error) bool { return !Refused(err) }
 
 // isStatus says whether GitHub answered err with status.
 func isStatus(err error, status int) bool {
