@@ -25,11 +25,11 @@
 // # Choices where GitHub's behaviour is not written down
 //
 //   - Collaborator permission: a login the fake has never seen (through
-//     AddUser, SetPermission, AddIssue, AddComment, a repository owner or
-//     Adapt) answers 404, as GitHub does for a user that does not exist. A
-//     known user without a role answers 200 with "read" on a public
-//     repository (GitHub grants read to everyone there) and "none" on a
-//     private one. The owner of a repository is admin.
+//     AddUser, SetPermission, AddIssue, AddPullRequest, AddComment, a
+//     repository owner or Adapt) answers 404, as GitHub does for a user
+//     that does not exist. A known user without a role answers 200 with
+//     "read" on a public repository (GitHub grants read to everyone there)
+//     and "none" on a private one. The owner of a repository is admin.
 //   - Git always needs a token, even for a public repository (GitHub lets
 //     anyone fetch those); the bot never fetches anonymously.
 //   - GET /repos/{o}/{r}/pulls ignores a head filter without "owner:", as

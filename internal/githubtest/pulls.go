@@ -48,6 +48,29 @@ func (s *Server) PullRequests(repo *Repo) []PullRequest {
 	return out
 }
 
+// AddPullRequest adds an open pull request to repo, as if someone had
+// opened it, and returns it as stored: Number 0 takes the next number,
+// User "" is the repository's owner. Its branches need not exist.
+func (s *Server) AddPullRequest(repo *Repo, pr PullRequest) PullRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.addPull(repo, pr)
+	return *repo.pulls[st.Number]
+}
+
+// addPull stores an open pull request and its issue side. The caller
+// holds s.mu.
+func (s *Server) addPull(repo *Repo, pr PullRequest) *issueState {
+	st := s.addIssue(repo, Issue{Number: pr.Number, Title: pr.Title, Body: pr.Body,
+		User: cmp.Or(pr.User, repo.Owner), PullRequest: true, State: "open"})
+	pr.id, pr.Number, pr.User, pr.State = s.newID(), st.Number, st.User, "open"
+	pr.CreatedAt, pr.UpdatedAt = st.createdAt, st.createdAt
+	pr.Reviewers, pr.TeamReviewers = slices.Clone(pr.Reviewers), slices.Clone(pr.TeamReviewers)
+	pr.MaintainerCanModify = true
+	repo.pulls[pr.Number] = &pr
+	return st
+}
+
 // ClosePullRequest closes pull request n unmerged, as a maintainer who
 // turned it down would; its branch stays.
 func (s *Server) ClosePullRequest(t testing.TB, repo *Repo, n int) {
@@ -113,13 +136,9 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request, c *call) {
 			return
 		}
 	}
-	st := s.addIssue(c.repo, Issue{Title: *in.Title, Body: in.Body, User: s.BotLogin(), PullRequest: true, State: "open"})
-	pr := &PullRequest{
-		id: s.newID(), Number: st.Number, Title: *in.Title, Body: in.Body, Head: head, Base: in.Base,
-		State: "open", Draft: in.Draft, User: s.BotLogin(), MaintainerCanModify: in.MaintainerCanModify == nil || *in.MaintainerCanModify,
-		CreatedAt: st.createdAt, UpdatedAt: st.createdAt,
-	}
-	c.repo.pulls[pr.Number] = pr
+	st := s.addPull(c.repo, PullRequest{Title: *in.Title, Body: in.Body, Head: head, Base: in.Base, Draft: in.Draft, User: s.BotLogin()})
+	pr := c.repo.pulls[st.Number]
+	pr.MaintainerCanModify = in.MaintainerCanModify == nil || *in.MaintainerCanModify
 	writeJSON(w, http.StatusCreated, s.pullJSON(c.repo, pr, heads))
 }
 

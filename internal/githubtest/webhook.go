@@ -132,8 +132,7 @@ func (s *Server) importIssue(payload map[string]any, repo *Repo) {
 
 // importReviewComment adds the pull request and review comment of a
 // pull_request_review_comment payload to repo unless it has them. The pull
-// request exists as its issue side only, which is what comments and
-// reactions need. The caller holds s.mu.
+// request's branches need not exist. The caller holds s.mu.
 func (s *Server) importReviewComment(payload map[string]any, repo *Repo) {
 	pr, _ := payload["pull_request"].(map[string]any)
 	comment, _ := payload["comment"].(map[string]any)
@@ -143,13 +142,15 @@ func (s *Server) importReviewComment(payload map[string]any, repo *Repo) {
 	}
 	st := repo.issues[int(n)]
 	if st == nil {
-		is := Issue{Number: int(n), State: "open", User: repo.Owner, PullRequest: true}
-		is.Title, _ = pr["title"].(string)
-		is.Body, _ = pr["body"].(string)
+		pull := PullRequest{Number: int(n), User: repo.Owner}
+		pull.Title, _ = pr["title"].(string)
+		pull.Body, _ = pr["body"].(string)
+		pull.Head, _ = lookup(pr, "head", "ref").(string)
+		pull.Base, _ = lookup(pr, "base", "ref").(string)
 		if login, ok := lookup(pr, "user", "login").(string); ok {
-			is.User = login
+			pull.User = login
 		}
-		st = s.addIssue(repo, is)
+		st = s.addPull(repo, pull)
 	}
 	id, ok := number(comment["id"])
 	login, _ := lookup(comment, "user", "login").(string)
