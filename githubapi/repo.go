@@ -123,6 +123,15 @@ func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.Iss
 	return c, nil
 }
 
+// PullRequestBranch is the head branch of a pull request.
+func (r *Repo) PullRequestBranch(ctx context.Context, pull int) (string, error) {
+	pr, _, err := r.Client.PullRequests.Get(ctx, r.Owner, r.Name, pull)
+	if err != nil {
+		return "", fmt.Errorf("read pull request %s#%d: %w", r.FullName(), pull, err)
+	}
+	return pr.GetHead().GetRef(), nil
+}
+
 // OpenPullRequestFrom returns the open pull request from head, a branch
 // of this repository, into base; nil when there is none.
 func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*github.PullRequest, error) {

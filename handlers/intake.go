@@ -50,7 +50,7 @@ type Work interface {
 	Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error)
 	Cancel(ctx context.Context, id, actor string) (bool, error)
 	Get(ctx context.Context, id string) (*tasks.Task, error)
-	Live(ctx context.Context, repo string, issue int) (*tasks.Task, error)
+	Live(ctx context.Context, repo string, branchIssue int) (*tasks.Task, error)
 	Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error)
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
 	StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error)
@@ -167,9 +167,13 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 	return nil
 }
 
-// start creates a task, unless the issue has a live one or a limit is met.
+// start creates a task, unless its branch has a live one or a limit is met.
 func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
-	if live, err := in.Queue.Live(ctx, t.Repo, t.Issue); err == nil {
+	branch, err := in.branchIssue(ctx, repo, t)
+	if err != nil {
+		return err
+	}
+	if live, err := in.Queue.Live(ctx, t.Repo, branch); err == nil {
 		return in.replyBusy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
@@ -186,6 +190,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		RepoID:         t.RepoID,
 		InstallationID: t.InstallationID,
 		Issue:          t.Issue,
+		BranchIssue:    branch,
 		Kind:           tasks.KindIssue,
 		Requester:      t.Actor,
 		Instructions:   t.Instructions,
@@ -199,18 +204,35 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	// The check run comes first so the task is never running without one
 	// to show it on.
-	var err error
 	if task.CheckRunID, task.HeadSHA, err = in.queueCheckRun(ctx, repo, task.ID, 1); err != nil {
 		return err
 	}
 	switch err := in.Queue.Create(ctx, task); {
 	case errors.Is(err, tasks.ErrLive):
-		return in.lostRace(ctx, repo, t, task.CheckRunID)
+		return in.lostRace(ctx, repo, t, task.CheckRunID, branch)
 	case err != nil:
 		return in.unqueued(ctx, repo, task.CheckRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
 	return nil
+}
+
+// branchIssue is the issue whose branch a trigger concerns: its own, or
+// for a pull request oneshot opened, the one the pull request's branch was
+// named for. The issue's task and a follow-up on its pull request change
+// that one branch, so they must not run at once.
+func (in *Intake) branchIssue(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (int, error) {
+	if !t.PullRequest {
+		return t.Issue, nil
+	}
+	branch, err := repo.PullRequestBranch(ctx, t.Issue)
+	if err != nil {
+		return 0, err
+	}
+	if n := tasks.IssueOfBranch(branch); n > 0 {
+		return n, nil
+	}
+	return t.Issue, nil
 }
 
 // wholeReview is the feedback of every command the review of t's comment
@@ -273,7 +295,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		CheckRunID: checkRunID, HeadSHA: headSHA,
 	})
 	if errors.Is(err, tasks.ErrLive) {
-		return in.lostRace(ctx, repo, t, checkRunID)
+		return in.lostRace(ctx, repo, t, checkRunID, task.BranchIssue)
 	}
 	if err != nil {
 		return in.unqueued(ctx, repo, checkRunID, err)
@@ -282,11 +304,14 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	return nil
 }
 
-// cancel stops the named task, or the issue's live one.
+// cancel stops the named task, or the live one on the issue's branch.
 func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
 	if task == nil {
-		var err error
-		if task, err = in.Queue.Live(ctx, t.Repo, t.Issue); errors.Is(err, tasks.ErrNotFound) {
+		branch, err := in.branchIssue(ctx, repo, t)
+		if err != nil {
+			return err
+		}
+		if task, err = in.Queue.Live(ctx, t.Repo, branch); errors.Is(err, tasks.ErrNotFound) {
 			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on this issue; there is nothing to cancel.", t.Actor))
 		} else if err != nil {
 			return err
@@ -376,22 +401,22 @@ func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, w
 // skipTimeout bounds closing a check run after its intake failed.
 const skipTimeout = 30 * time.Second
 
-// lostRace handles a trigger that lost to another for the same issue
+// lostRace handles a trigger that lost to another for the same branch
 // between the check and the insert: its check run is closed as skipped.
 //
 // The comments of one review arrive at once, and race so: the one that
 // lost finds its feedback in the winner's follow-up (see holds), and is
 // acknowledged rather than told the issue is busy.
-func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64) error {
-	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue started a task first.")
-	live, err := in.Queue.Live(ctx, t.Repo, t.Issue)
+func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
+	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue or its pull request started a task first.")
+	live, err := in.Queue.Live(ctx, t.Repo, branch)
 	if err != nil {
 		return err
 	}
 	return in.replyBusy(ctx, repo, t, live)
 }
 
-// replyBusy answers a trigger on an issue with a live task: with a link to
+// replyBusy answers a trigger whose branch has a live task: with a link to
 // it, or, for a review comment whose feedback the live follow-up took with
 // its review, with the reaction only.
 func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
@@ -399,8 +424,12 @@ func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.T
 		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
 		return in.react(ctx, repo, t)
 	}
-	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on this issue: %s. Cancel it with `%s cancel` to start over.",
-		t.Actor, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
+	what := "this issue"
+	if live.Issue != t.Issue { // the issue's task, or a follow-up on its pull request
+		what = fmt.Sprintf("the same branch, for #%d", live.Issue)
+	}
+	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on %s: %s. Cancel it with `%s cancel` to start over.",
+		t.Actor, what, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
 }
 
 // react puts 👀 on the triggering comment, or on the issue for a label.

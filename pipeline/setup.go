@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -181,22 +180,13 @@ func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 	return cfg, []string{"Settings from " + config.RepoPath + " on " + branch + "."}, nil
 }
 
-// Branch is the branch a task's change goes to.
+// Branch is the branch a task's change goes to; tasks.IssueOfBranch reads
+// the issue back from it.
 func Branch(cfg config.Repo, t *tasks.Task) string {
 	if t.Issue == 0 { // bot run: there is no issue
 		return cfg.BranchPrefix + "task-" + t.ID
 	}
 	return fmt.Sprintf("%sissue-%d", cfg.BranchPrefix, t.Issue)
-}
-
-// branchIssue is the issue Branch named branch for, or 0 when it named it
-// for no issue.
-func branchIssue(cfg config.Repo, branch string) int {
-	n, err := strconv.Atoi(strings.TrimPrefix(branch, cfg.BranchPrefix+"issue-"))
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return n
 }
 
 // ExportTree writes a commit of a checkout into its directory as plain

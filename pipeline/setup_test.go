@@ -10,13 +10,18 @@ import (
 
 func TestABranchGivesBackTheIssueItWasNamedFor(t *testing.T) {
 	t.Parallel()
-	cfg := config.DefaultRepo()
-	cfg.BranchPrefix = "bots/oneshot/"
-	if got := branchIssue(cfg, Branch(cfg, &tasks.Task{Issue: 42})); got != 42 {
-		t.Errorf("issue 42's branch gives %d", got)
+	for _, prefix := range []string{"oneshot/", "bots/oneshot/", "", "issue-", "x-issue-9-"} {
+		cfg := config.DefaultRepo()
+		cfg.BranchPrefix = prefix
+		if got := tasks.IssueOfBranch(Branch(cfg, &tasks.Task{Issue: 42})); got != 42 {
+			t.Errorf("issue 42's branch under prefix %q gives %d", prefix, got)
+		}
+		if got := tasks.IssueOfBranch(Branch(cfg, &tasks.Task{ID: "t1"})); got != 0 {
+			t.Errorf("a branch named for no issue, under prefix %q, gives issue %d", prefix, got)
+		}
 	}
-	for _, branch := range []string{Branch(cfg, &tasks.Task{ID: "t1"}), "bots/oneshot/issue-", "bots/oneshot/issue-x", "oneshot/issue-7"} {
-		if got := branchIssue(cfg, branch); got != 0 {
+	for _, branch := range []string{"oneshot/issue-", "oneshot/issue-x", "oneshot/issue-07", "oneshot/issue-+7", "oneshot/issue-7/x", "main"} {
+		if got := tasks.IssueOfBranch(branch); got != 0 {
 			t.Errorf("%s gives issue %d", branch, got)
 		}
 	}

@@ -332,5 +332,5 @@ func (r *run) fixes() int {
 	if r.task.Kind != tasks.KindFollowUp {
 		return r.task.Issue
 	}
-	return branchIssue(r.cfg, r.branch)
+	return tasks.IssueOfBranch(r.branch)
 }

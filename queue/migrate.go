@@ -70,6 +70,14 @@ var migrations = [][]string{
 		at          BIGINT NOT NULL,
 		PRIMARY KEY (repo, issue, actor, kind)
 	)`},
+	// 4: at most one live task per branch: an issue's task and a follow-up
+	// on its pull request change the same branch. A follow-up recorded
+	// before knew only its pull request.
+	{`ALTER TABLE oneshot_tasks ADD COLUMN branch_issue INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE oneshot_tasks SET branch_issue = issue`,
+		`DROP INDEX oneshot_tasks_one_live`,
+		`CREATE UNIQUE INDEX oneshot_tasks_one_live_branch ON oneshot_tasks (repo, branch_issue)
+		WHERE state IN ('queued', 'running')`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

@@ -210,7 +210,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 }
 
 // Create records a new task and queues its first attempt, in one
-// transaction. It fails with tasks.ErrLive when the issue has a live task.
+// transaction. It fails with tasks.ErrLive when its branch has a live task.
 func (q *Queue) Create(ctx context.Context, t *tasks.Task) error {
 	return q.DB.tx(ctx, func(tx *sql.Tx) error {
 		if err := q.DB.insertTask(ctx, tx, t); err != nil {
@@ -221,7 +221,7 @@ func (q *Queue) Create(ctx context.Context, t *tasks.Task) error {
 }
 
 // Retry queues the next attempt of a task whose last attempt is over. It
-// fails with tasks.ErrLive when the task or its issue is busy.
+// fails with tasks.ErrLive when the task or its branch is busy.
 func (q *Queue) Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error) {
 	var t *tasks.Task
 	err := q.DB.tx(ctx, func(tx *sql.Tx) (err error) {

@@ -58,16 +58,36 @@ func TestAnAcceptedTriggerSurvivesARestart(t *testing.T) {
 	})
 }
 
-func TestAnIssueHasAtMostOneLiveTask(t *testing.T) {
+func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
-		b.create(t, "o/r", 7)
+		issue := b.create(t, "o/r", 7)
 		if err := b.queue.Create(ctx, newTask("o/r", 7)); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a second task on the issue: %v, want ErrLive", err)
 		}
 		if err := b.queue.Create(ctx, newTask("o/r", 8)); err != nil {
 			t.Fatalf("another issue: %v", err)
+		}
+
+		// Pull request 9 was opened for issue 7: a follow-up on it changes
+		// the issue's branch.
+		followUp := newTask("o/r", 9)
+		followUp.Kind, followUp.PullRequest, followUp.BranchIssue, followUp.DeliveryID = tasks.KindFollowUp, 9, 7, "d-follow-up"
+		if err := b.queue.Create(ctx, followUp); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("a follow-up on the branch of a live task: %v, want ErrLive", err)
+		}
+		if _, err := b.queue.Cancel(ctx, issue.ID, "octocat"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.queue.Create(ctx, followUp); err != nil {
+			t.Fatalf("the follow-up once the issue's task ended: %v", err)
+		}
+		if live, err := b.queue.Live(ctx, "o/r", 7); err != nil || live.ID != followUp.ID {
+			t.Fatalf("the live task on issue 7's branch: %+v, %v; want the follow-up", live, err)
+		}
+		if _, err := b.queue.Retry(ctx, issue.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry"}); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("a retry of the issue's task while the follow-up is live: %v, want ErrLive", err)
 		}
 	})
 }

@@ -15,18 +15,22 @@ import (
 )
 
 // insertTask records a new task in its first attempt, queued, with its first
-// history entry. It fails with tasks.ErrLive when the issue already has a live task.
+// history entry. It fails with tasks.ErrLive when the task's branch already
+// has a live task. A task that names no branch issue changes its issue's.
 func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	now := time.Now()
 	if t.ID == "" {
 		t.ID = tasks.NewID()
 	}
+	if t.BranchIssue == 0 {
+		t.BranchIssue = t.Issue
+	}
 	t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = 1, tasks.Queued, now, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
-		(id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
+		(id, repo, repo_id, installation_id, issue, pull_request, branch_issue, kind, requester, instructions,
 		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.Kind, t.Requester, t.Instructions,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.BranchIssue, t.Kind, t.Requester, t.Instructions,
 		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli())
 	if isUniqueViolation(err) {
 		return tasks.ErrLive
@@ -38,7 +42,7 @@ func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 }
 
 // nextAttempt queues the next attempt of a task whose last attempt is over.
-// It fails with tasks.ErrLive when the task, or another on its issue, is live.
+// It fails with tasks.ErrLive when the task, or another on its branch, is live.
 func (db *DB) nextAttempt(ctx context.Context, tx *sql.Tx, id string, s tasks.Start) (*tasks.Task, error) {
 	t, err := get(ctx, tx, id)
 	if err != nil {
@@ -150,9 +154,10 @@ func (db *DB) Get(ctx context.Context, id string) (*tasks.Task, error) {
 	return get(ctx, db.sql, id)
 }
 
-// Live returns the queued or running task of an issue, or tasks.ErrNotFound.
-func (db *DB) Live(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
-	return one(ctx, db.sql, `WHERE repo = $1 AND issue = $2 AND state IN ('queued', 'running')`, repo, issue)
+// Live returns the queued or running task on the branch of an issue (see
+// tasks.Task.BranchIssue), or tasks.ErrNotFound.
+func (db *DB) Live(ctx context.Context, repo string, branchIssue int) (*tasks.Task, error) {
+	return one(ctx, db.sql, `WHERE repo = $1 AND branch_issue = $2 AND state IN ('queued', 'running')`, repo, branchIssue)
 }
 
 // Latest returns the most recent task of an issue, or tasks.ErrNotFound.
@@ -290,13 +295,13 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 	return t, err
 }
 
-const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, kind, requester, instructions,
+const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, branch_issue, kind, requester, instructions,
 	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
-	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.Kind, &t.Requester,
+	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.BranchIssue, &t.Kind, &t.Requester,
 		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated)
 	if err != nil {
 		return nil, err

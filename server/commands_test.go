@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -103,14 +105,11 @@ func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
 func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	onOurPR := func(p map[string]any) {
-		commented("/oneshot rename the flag to --quiet", "writer")(p)
-		p["issue"].(map[string]any)["user"].(map[string]any)["login"] = b.gh.BotLogin()
-	}
-	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", onOurPR)
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 3, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag to --quiet", "writer"))
 	waitFor(t, wait, "the follow-up", func() bool { return len(b.runner.starts()) == 1 })
 	task := b.onlyTask(t)
-	if task.Kind != tasks.KindFollowUp || task.PullRequest != 3 || task.Instructions != "rename the flag to --quiet" {
+	if task.Kind != tasks.KindFollowUp || task.PullRequest != pr.Number || task.BranchIssue != 1 || task.Instructions != "rename the flag to --quiet" {
 		t.Fatalf("task %+v", task)
 	}
 
@@ -118,6 +117,55 @@ func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 		commented("/oneshot rename the flag", "writer"))
 	if b.seen(t, id) {
 		t.Fatal("a command on someone else's pull request was accepted")
+	}
+}
+
+func TestAnIssuesTaskAndAFollowUpOnItsPullRequestNeverRunAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// Attempt 1 of issue 1's task opened this pull request from its branch.
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 2, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the issue's task to start", func() bool { return len(b.runner.starts()) == 1 })
+	issueTask := b.onlyTask(t)
+
+	// Feedback on the pull request while the issue's task runs: both
+	// would push to oneshot/issue-1.
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag", "writer"))
+	waitFor(t, wait, "the busy reply on the pull request", func() bool { return len(b.botComments(pr.Number)) == 1 })
+	if reply := b.botComments(pr.Number)[0]; !strings.Contains(reply, "already working on the same branch, for #1") ||
+		!strings.Contains(reply, issueTask.ID) {
+		t.Fatalf("reply %q", reply)
+	}
+	if n := len(b.tasks(t)); n != 1 {
+		t.Fatalf("%d tasks, want the issue's only", n)
+	}
+
+	// Cancelled from the pull request, the issue's task makes way.
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot cancel", "writer"))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag", "writer"))
+	waitFor(t, wait, "the follow-up to start", func() bool { return len(b.runner.starts()) == 2 })
+
+	// And now a retry on the issue waits for the follow-up instead.
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))
+	busy := fmt.Sprintf("already working on the same branch, for #%d", pr.Number)
+	waitFor(t, wait, "the busy reply on the issue", func() bool {
+		return slices.ContainsFunc(b.botComments(1), func(c string) bool { return strings.Contains(c, busy) })
+	})
+	if got, _ := b.srv.Queue().Get(context.Background(), issueTask.ID); got.Attempt != 1 || len(b.runner.starts()) != 2 {
+		t.Fatalf("the issue's task went on to attempt %d; %d attempts started", got.Attempt, len(b.runner.starts()))
+	}
+}
+
+// onPullRequest edits issue_comment.created.on-pull-request into a comment
+// on pull request n, which oneshot opened.
+func (b *testBundle) onPullRequest(n int, body, by string) func(map[string]any) {
+	return func(p map[string]any) {
+		commented(body, by)(p)
+		issue := p["issue"].(map[string]any)
+		issue["number"] = n
+		issue["user"].(map[string]any)["login"] = b.gh.BotLogin()
 	}
 }
 

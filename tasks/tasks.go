@@ -1,8 +1,8 @@
 // Package tasks names oneshot's units of work and their life: a Task and
 // its attempts, the States an attempt goes through, the Trigger a person's
 // action on GitHub becomes, and the interfaces through which the queue
-// hands work to the rest of the bot. It holds types only; package queue
-// stores and runs them.
+// hands work to the rest of the bot. It holds types and the names they go
+// by; package queue stores and runs them.
 package tasks
 
 import (
@@ -10,6 +10,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,14 +47,18 @@ type Task struct {
 	InstallationID int64
 	Issue          int
 	PullRequest    int // the pull request a follow-up applies to
-	Kind           string
-	Requester      string // who started the first attempt
-	Instructions   string // what the trigger said beyond the command word
-	DeliveryID     string // the delivery that created the task
-	Attempt        int
-	State          State
-	CheckRunID     int64 // the current attempt's check run
-	HeadSHA        string
+	// BranchIssue is the issue whose branch the task changes: its own, or
+	// for a follow-up the one its pull request's branch was named for. At
+	// most one task per branch is live, so two never push over each other.
+	BranchIssue  int
+	Kind         string
+	Requester    string // who started the first attempt
+	Instructions string // what the trigger said beyond the command word
+	DeliveryID   string // the delivery that created the task
+	Attempt      int
+	State        State
+	CheckRunID   int64 // the current attempt's check run
+	HeadSHA      string
 	// StatusCommentID is the comment on the issue that shows the task's
 	// progress, edited in place across attempts.
 	StatusCommentID int64
@@ -81,8 +87,26 @@ var (
 // ErrNotFound is returned when no task matches.
 var ErrNotFound = errors.New("task not found")
 
-// ErrLive is returned when the issue already has a queued or running task.
+// ErrLive is returned when the issue, or its branch, already has a queued
+// or running task.
 var ErrLive = errors.New("the issue already has a live task")
+
+// IssueOfBranch is the issue a task's branch was named for, or 0 when it
+// was named for none. The pipeline names it with the repository's prefix
+// then "issue-N"; the prefix may have changed since, and the name ends the
+// same whatever it is.
+func IssueOfBranch(branch string) int {
+	i := strings.LastIndex(branch, "issue-")
+	if i < 0 {
+		return 0
+	}
+	digits := branch[i+len("issue-"):]
+	n, err := strconv.Atoi(digits)
+	if err != nil || n <= 0 || strconv.Itoa(n) != digits {
+		return 0
+	}
+	return n
+}
 
 // NewID makes a task ID: short enough to read in a link, random enough
 // never to collide. Callers that must name a task before it is recorded (on
@@ -179,6 +203,8 @@ type Trigger struct {
 	// Issue is the issue or pull request number; 0 for check run buttons,
 	// which name the task instead.
 	Issue int `json:"issue,omitempty"`
+	// PullRequest says Issue is a pull request oneshot opened.
+	PullRequest bool `json:"pull_request,omitempty"`
 	// Actor is who labelled, commented or pressed the button.
 	Actor string `json:"actor"`
 	// CommentID is the triggering comment, which gets the reaction.
