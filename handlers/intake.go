@@ -173,7 +173,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if err != nil {
 		return err
 	}
-	if live, err := in.Queue.Live(ctx, t.Repo, branch); err == nil {
+	if live, err := in.live(ctx, t, branch); err == nil {
 		return in.replyBusy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
@@ -215,24 +215,6 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
 	return nil
-}
-
-// branchIssue is the issue whose branch a trigger concerns: its own, or
-// for a pull request oneshot opened, the one the pull request's branch was
-// named for. The issue's task and a follow-up on its pull request change
-// that one branch, so they must not run at once.
-func (in *Intake) branchIssue(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (int, error) {
-	if !t.PullRequest {
-		return t.Issue, nil
-	}
-	branch, err := repo.PullRequestBranch(ctx, t.Issue)
-	if err != nil {
-		return 0, err
-	}
-	if n := tasks.IssueOfBranch(branch); n > 0 {
-		return n, nil
-	}
-	return t.Issue, nil
 }
 
 // wholeReview is the feedback of every command the review of t's comment
@@ -280,6 +262,15 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if !task.State.Final() {
 		return in.replyBusy(ctx, repo, t, task)
 	}
+	branch, err := taskBranchIssue(ctx, repo, task)
+	if err != nil {
+		return err
+	}
+	if live, err := in.Queue.Live(ctx, t.Repo, branch); err == nil {
+		return in.replyBusy(ctx, repo, t, live)
+	} else if !errors.Is(err, tasks.ErrNotFound) {
+		return err
+	}
 	if limited, err := in.limited(ctx, repo, t); limited || err != nil {
 		return err
 	}
@@ -292,10 +283,10 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
 		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
-		CheckRunID: checkRunID, HeadSHA: headSHA,
+		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch,
 	})
 	if errors.Is(err, tasks.ErrLive) {
-		return in.lostRace(ctx, repo, t, checkRunID, task.BranchIssue)
+		return in.lostRace(ctx, repo, t, checkRunID, branch)
 	}
 	if err != nil {
 		return in.unqueued(ctx, repo, checkRunID, err)
@@ -311,7 +302,7 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		if err != nil {
 			return err
 		}
-		if task, err = in.Queue.Live(ctx, t.Repo, branch); errors.Is(err, tasks.ErrNotFound) {
+		if task, err = in.live(ctx, t, branch); errors.Is(err, tasks.ErrNotFound) {
 			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on this issue; there is nothing to cancel.", t.Actor))
 		} else if err != nil {
 			return err
@@ -409,7 +400,7 @@ const skipTimeout = 30 * time.Second
 // acknowledged rather than told the issue is busy.
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
 	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue or its pull request started a task first.")
-	live, err := in.Queue.Live(ctx, t.Repo, branch)
+	live, err := in.live(ctx, t, branch)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -37,6 +38,34 @@ func TestATaskRecordedBeforeBranchesWereKeptStillHoldsItsIssuesBranch(t *testing
 			Kind: tasks.KindFollowUp, Requester: "octocat", DeliveryID: "d-new"}
 		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTask(ctx, tx, followUp) }); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a follow-up on the old task's branch: %v, want ErrLive", err)
+		}
+	})
+}
+
+func TestTasksABotOfTheEarlierVersionRecordsHoldTheirIssuesBranch(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		// In a rolling update the earlier version runs beside this one,
+		// and records tasks knowing nothing of branch_issue.
+		for _, issue := range []int{11, 12} {
+			if _, err := db.sql.ExecContext(ctx, `INSERT INTO oneshot_tasks
+				(id, repo, repo_id, installation_id, issue, kind, requester, delivery_id, attempt, state, created_at, updated_at)
+				VALUES ($1, 'o/r', 1, 2, $2, 'issue', 'octocat', $1, 1, 'queued', 0, 0)`, fmt.Sprintf("t-old-%d", issue), issue); err != nil {
+				t.Fatalf("the earlier version's task on issue %d: %v", issue, err)
+			}
+		}
+		if live, err := db.Live(ctx, "o/r", 12); err != nil || live.ID != "t-old-12" || live.BranchIssue != 12 {
+			t.Fatalf("the live task on issue 12's branch: %+v, %v; want t-old-12", live, err)
+		}
+		followUp := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 20, PullRequest: 20, BranchIssue: 11,
+			Kind: tasks.KindFollowUp, Requester: "octocat", DeliveryID: "d-new"}
+		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTask(ctx, tx, followUp) }); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("a follow-up on issue 11's branch: %v, want ErrLive", err)
 		}
 	})
 }

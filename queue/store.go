@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -59,13 +60,14 @@ func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*
 	now := time.Now()
 	t.Attempt++
 	t.State, t.CheckRunID, t.HeadSHA, t.UpdatedAt = tasks.Queued, s.CheckRunID, s.HeadSHA, now
+	t.BranchIssue = cmp.Or(s.BranchIssue, t.BranchIssue)
 	// Only from the attempt and the end just read: on Postgres a second
 	// retry that read the same row waits here for the first to commit,
 	// and must then find the task live, not queue the attempt again.
 	res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks
-		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, cancel_requested = 0, updated_at = $5
-		WHERE id = $6 AND attempt = $7 AND state NOT IN ('queued', 'running')`,
-		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), t.ID, t.Attempt-1)
+		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, branch_issue = $5, cancel_requested = 0, updated_at = $6
+		WHERE id = $7 AND attempt = $8 AND state NOT IN ('queued', 'running')`,
+		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, t.BranchIssue, now.UnixMilli(), t.ID, t.Attempt-1)
 	if isUniqueViolation(err) {
 		return nil, tasks.ErrLive
 	}
@@ -157,8 +159,13 @@ func (db *DB) Get(ctx context.Context, id string) (*tasks.Task, error) {
 // Live returns the queued or running task on the branch of an issue (see
 // tasks.Task.BranchIssue), or tasks.ErrNotFound.
 func (db *DB) Live(ctx context.Context, repo string, branchIssue int) (*tasks.Task, error) {
-	return one(ctx, db.sql, `WHERE repo = $1 AND branch_issue = $2 AND state IN ('queued', 'running')`, repo, branchIssue)
+	return one(ctx, db.sql, `WHERE repo = $1 AND `+taskBranch+` = $2 AND state IN ('queued', 'running')`, repo, branchIssue)
 }
+
+// taskBranch is the issue whose branch a task changes, as the index that
+// keeps one live task per branch has it (see migration 4): branch_issue,
+// or for a task a bot before it recorded, its issue.
+const taskBranch = `(CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END)`
 
 // Latest returns the most recent task of an issue, or tasks.ErrNotFound.
 func (db *DB) Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
@@ -295,7 +302,7 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 	return t, err
 }
 
-const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, branch_issue, kind, requester, instructions,
+const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, ` + taskBranch + `, kind, requester, instructions,
 	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {

@@ -156,6 +156,42 @@ func TestAnIssuesTaskAndAFollowUpOnItsPullRequestNeverRunAtOnce(t *testing.T) {
 	if got, _ := b.srv.Queue().Get(context.Background(), issueTask.ID); got.Attempt != 1 || len(b.runner.starts()) != 2 {
 		t.Fatalf("the issue's task went on to attempt %d; %d attempts started", got.Attempt, len(b.runner.starts()))
 	}
+	// Nothing showed the refused retry as if it were to run.
+	if runs := b.gh.CheckRuns(b.repo); len(runs) != 2 {
+		t.Fatalf("%d check runs, want the issue task's and the follow-up's", len(runs))
+	}
+}
+
+func TestAFollowUpRecordedBeforeTasksKeptTheirBranchIsRetriedOnItsIssuesBranch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 2, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	// The follow-up as a bot before this one recorded it: on its pull
+	// request's number, which is what migration 4 gave it.
+	ctx := context.Background()
+	old := &tasks.Task{Repo: b.repo.FullName, RepoID: b.repo.ID, InstallationID: installationID, Issue: pr.Number,
+		PullRequest: pr.Number, BranchIssue: pr.Number, Kind: tasks.KindFollowUp, Requester: "writer", DeliveryID: "d-old"}
+	if err := b.srv.Queue().Create(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.srv.Queue().Cancel(ctx, old.ID, "writer"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, wait, "the old follow-up to end", func() bool { got, _ := b.srv.Queue().Get(ctx, old.ID); return got.State.Final() })
+
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the issue's task to start", func() bool {
+		_, err := b.srv.Queue().Live(ctx, b.repo.FullName, 1)
+		return err == nil
+	})
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot retry", "writer"))
+	waitFor(t, wait, "the busy reply on the pull request", func() bool { return len(b.botComments(pr.Number)) == 1 })
+	if reply := b.botComments(pr.Number)[0]; !strings.Contains(reply, "already working on the same branch, for #1") {
+		t.Fatalf("reply %q", reply)
+	}
+	if got, _ := b.srv.Queue().Get(ctx, old.ID); got.Attempt != 1 {
+		t.Fatalf("the old follow-up went on to attempt %d beside the issue's task", got.Attempt)
+	}
 }
 
 // onPullRequest edits issue_comment.created.on-pull-request into a comment

@@ -138,6 +138,9 @@ type Start struct {
 	Why        string
 	CheckRunID int64
 	HeadSHA    string
+	// BranchIssue, when set, corrects the task's: a follow-up recorded
+	// before tasks kept their branch holds its pull request's number.
+	BranchIssue int
 }
 
 // Intake decides what a trigger becomes: a task, a reply, nothing. The
