@@ -254,7 +254,11 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if task == nil {
 		var err error
 		if task, err = in.Queue.Latest(ctx, t.Repo, t.Issue); errors.Is(err, tasks.ErrNotFound) {
-			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, there is no oneshot task on this issue to retry.", t.Actor))
+			reply := fmt.Sprintf("@%s, there is no oneshot task on %s to retry.", t.Actor, this(t))
+			if t.PullRequest {
+				reply += fmt.Sprintf(" To change it, comment `%s <what to change>`.", in.Command)
+			}
+			return in.reply(ctx, repo, t, reply)
 		} else if err != nil {
 			return err
 		}
@@ -303,7 +307,7 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 			return err
 		}
 		if task, err = in.live(ctx, t, branch); errors.Is(err, tasks.ErrNotFound) {
-			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on this issue; there is nothing to cancel.", t.Actor))
+			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t)))
 		} else if err != nil {
 			return err
 		}
@@ -415,12 +419,20 @@ func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.T
 		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
 		return in.react(ctx, repo, t)
 	}
-	what := "this issue"
+	what := this(t)
 	if live.Issue != t.Issue { // the issue's task, or a follow-up on its pull request
 		what = fmt.Sprintf("the same branch, for #%d", live.Issue)
 	}
 	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on %s: %s. Cancel it with `%s cancel` to start over.",
 		t.Actor, what, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
+}
+
+// this names where a trigger was made, for a reply there.
+func this(t tasks.Trigger) string {
+	if t.PullRequest {
+		return "this pull request"
+	}
+	return "this issue"
 }
 
 // react puts 👀 on the triggering comment, or on the issue for a label.

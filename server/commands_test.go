@@ -194,6 +194,23 @@ func TestAFollowUpRecordedBeforeTasksKeptTheirBranchIsRetriedOnItsIssuesBranch(t
 	}
 }
 
+func TestRetryAndCancelOnAPullRequestWithoutATaskSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 2, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot retry", "writer"))
+	waitFor(t, wait, "the reply to the retry", func() bool { return len(b.botComments(pr.Number)) == 1 })
+	if reply := b.botComments(pr.Number)[0]; !strings.Contains(reply, "no oneshot task on this pull request") ||
+		!strings.Contains(reply, "`/oneshot <what to change>`") {
+		t.Fatalf("reply %q", reply)
+	}
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot cancel", "writer"))
+	waitFor(t, wait, "the reply to the cancel", func() bool { return len(b.botComments(pr.Number)) == 2 })
+	if reply := b.botComments(pr.Number)[1]; !strings.Contains(reply, "not working on this pull request") {
+		t.Fatalf("reply %q", reply)
+	}
+}
+
 // onPullRequest edits issue_comment.created.on-pull-request into a comment
 // on pull request n, which oneshot opened.
 func (b *testBundle) onPullRequest(n int, body, by string) func(map[string]any) {
