@@ -86,16 +86,16 @@ func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []stri
 		return string(out), err
 	}
 	// Entries in ls-tree's form, which update-index reads; mode 0 removes.
+	// Each path is removed, then what base has there put back: a file, a
+	// link, or every file of a directory (update-index takes no directory
+	// entry, and joins its name to its files' without a slash).
 	var entries strings.Builder
 	for _, p := range paths {
-		entry, err := git("", "--literal-pathspecs", "ls-tree", "-z", "--full-tree", base, "--", p)
+		files, err := git("", "--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", base, "--", p)
 		if err != nil {
 			return "", err
 		}
-		if entry == "" {
-			entry = "0 " + strings.Repeat("0", 40) + "\t" + p + "\x00"
-		}
-		entries.WriteString(entry)
+		entries.WriteString("0 " + strings.Repeat("0", 40) + "\t" + p + "\x00" + files)
 	}
 	if _, err := git("", "read-tree", rev); err != nil {
 		return "", err

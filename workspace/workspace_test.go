@@ -295,6 +295,33 @@ func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	}
 }
 
+func TestARepositoryMadeInADirectorysPlaceIsUndoneToTheDirectorysFiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := workTree(t)
+	base := commitFiles(t, src, map[string]string{"README.md": "hello\n", "vendor/x/a": "a\n", "vendor/x/b": "b\n"})
+	// The agent removed the directory and cloned a repository there.
+	sh(t, src, "git", "rm", "--quiet", "-r", "--cached", "vendor/x")
+	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",vendor/x")
+	sh(t, src, "git", "commit", "--quiet", "-m", "change")
+	head := sh(t, src, "git", "rev-parse", "HEAD")
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := r.TreeRestoring(ctx, head, base, []string{"vendor/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := show(t, r, "%T", base), tree; got != want {
+		out, _ := r.git(ctx, Auth{}, "ls-tree", "-r", tree)
+		t.Fatalf("the tree undoing the link is not the start's; it lists:\n%s", out)
+	}
+}
+
 func TestTheSubmodulesGitmodulesDeclaresAreListed(t *testing.T) {
 	t.Parallel()
 	r, ids := sourceRepo(t,
