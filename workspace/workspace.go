@@ -207,9 +207,10 @@ func splitNUL(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// Diff returns the unified diff between two commits, or ErrTooLarge.
+// Diff returns the diff between two commits as a patch git apply takes
+// whole, binary files included, or ErrTooLarge.
 func (r *Repo) Diff(ctx context.Context, from, to string) ([]byte, error) {
-	return r.gitUpTo(ctx, MaxDiff, "diff", "--no-color", "--no-ext-diff", "--no-renames", from, to)
+	return r.gitUpTo(ctx, MaxDiff, "diff", "--binary", "--no-color", "--no-ext-diff", "--no-renames", from, to)
 }
 
 // TextDiff is Diff for a secret scan: every file is taken as text, binary

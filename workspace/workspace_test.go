@@ -141,6 +141,33 @@ func TestTextDiffShowsTheLinesOfABinaryFile(t *testing.T) {
 	}
 }
 
+func TestDiffIsAPatchThatAppliesWholeBinaryFilesIncluded(t *testing.T) {
+	t.Parallel()
+	src := workTree(t)
+	base := commitFiles(t, src, map[string]string{"README.md": "hello\n", "logo.png": "\x89PNG\x00\x01"})
+	head := commitFiles(t, src, map[string]string{"README.md": "hello, world\n", "logo.png": "\x89PNG\x00\x02", "icon.bin": "\x00\xff"})
+	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(context.Background(), src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	diff, err := r.Diff(context.Background(), base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := filepath.Join(t.TempDir(), "change.patch")
+	if err := os.WriteFile(patch, diff, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, src, "git", "checkout", "--quiet", base)
+	sh(t, src, "git", "apply", "--index", patch)
+	if got, want := sh(t, src, "git", "write-tree"), sh(t, src, "git", "rev-parse", head+"^{tree}"); got != want {
+		t.Fatalf("the patch applied makes tree %s, not the change's %s:\n%s", got, want, diff)
+	}
+}
+
 func TestExportWritesEveryFileAsStoredWhateverGitattributesSay(t *testing.T) {
 	t.Parallel()
 	// export-ignore and export-subst are for release archives; the bot
