@@ -56,9 +56,12 @@ func (r *run) setup(ctx context.Context) error {
 		}
 	} else {
 		note = "continuing branch " + r.branch
-		// The prompt shows the code as the agent will find it.
-		if r.code, err = ExportTree(ctx, r.co, r.start); err != nil {
-			return fmt.Errorf("read the code of branch %s: %w", r.branch, err)
+		// The prompt shows the code as the agent will find it; a branch
+		// where the default branch is (merged into it, say) has it read.
+		if r.start != r.co.Base {
+			if r.code, err = ExportTree(ctx, r.co, r.start); err != nil {
+				return fmt.Errorf("read the code of branch %s: %w", r.branch, err)
+			}
 		}
 	}
 	// What the base and the branch reach, and nothing else the host's

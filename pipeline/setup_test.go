@@ -1,11 +1,18 @@
 package pipeline
 
 import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 func TestABranchGivesBackTheIssueItWasNamedFor(t *testing.T) {
@@ -43,5 +50,63 @@ func TestTheOperatorsNetworkBoundsReachAFilteredSandbox(t *testing.T) {
 	r.cfg.Network = config.DefaultRepo().Network
 	if n := r.spec(t.Context()).Network; n.Mode != "none" || len(n.Within)+len(n.Deny) > 0 {
 		t.Fatalf("network %+v", n)
+	}
+}
+
+// branchAtBase is a forge whose task branch stands where the default
+// branch does; it can only check out and fetch.
+type branchAtBase struct {
+	Forge
+	t *testing.T
+}
+
+func (f branchAtBase) Checkout(ctx context.Context, _ *tasks.Task) (*Checkout, error) {
+	src := f.t.TempDir()
+	for _, args := range [][]string{
+		{"init", "--quiet", "--initial-branch=main"},
+		{"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--allow-empty", "-m", "start"},
+	} {
+		if out, err := exec.Command("git", append([]string{"-C", src}, args...)...).CombinedOutput(); err != nil {
+			f.t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	dir := f.t.TempDir()
+	repo, err := workspace.Init(ctx, filepath.Join(dir, "repo.git"))
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.Fetch(ctx, src, workspace.Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
+		return nil, err
+	}
+	base, err := repo.Resolve(ctx, "refs/oneshot/base")
+	return &Checkout{Repo: repo, Remote: src, Base: base, DefaultBranch: "main", Dir: dir}, err
+}
+
+func (branchAtBase) FetchBranch(_ context.Context, _ *tasks.Task, c *Checkout, _ string) (string, error) {
+	return c.Base, nil
+}
+
+// noSandbox refuses every session, to stop a run where setup would start one.
+type noSandbox struct{}
+
+var errNoSandbox = errors.New("no sandbox here")
+
+func (noSandbox) Start(context.Context, sandbox.Spec) (*sandbox.Session, error) {
+	return nil, errNoSandbox
+}
+
+func TestABranchWhereTheDefaultBranchStandsIsContinued(t *testing.T) {
+	t.Parallel()
+	p := &Pipeline{Forge: branchAtBase{t: t}, Sandbox: noSandbox{},
+		Agent: func(config.AgentOptions) (Agent, error) { return nil, nil }}
+	r := &run{p: p, task: &tasks.Task{ID: "t1", Issue: 7}, started: time.Now(),
+		report: Report{Steps: []Step{{Name: "setup"}}}}
+	t.Cleanup(func() {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+	})
+	if err := r.setup(t.Context()); !errors.Is(err, errNoSandbox) {
+		t.Fatalf("setup stopped before the sandbox: %v", err)
 	}
 }
