@@ -76,9 +76,14 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 	}()
 	co := &pipeline.Checkout{Dir: dir, DefaultBranch: info.GetDefaultBranch(), Remote: info.GetCloneURL()}
 	if t.Kind == tasks.KindFollowUp {
-		pr, _, err := repo.Client.PullRequests.Get(ctx, repo.Owner, repo.Name, t.PullRequest)
+		pr, err := repo.PullRequest(ctx, t.PullRequest)
 		if err != nil {
-			return nil, fmt.Errorf("read pull request #%d: %w", t.PullRequest, err)
+			return nil, err
+		}
+		// Closed since the follow-up was asked for: a change to its
+		// branch would show nowhere, or reopen what was merged.
+		if pr.GetState() != "open" {
+			return nil, fmt.Errorf("pull request #%d was closed, and a follow-up changes only an open one", t.PullRequest)
 		}
 		co.Branch = pr.GetHead().GetRef()
 	}

@@ -123,13 +123,13 @@ func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.Iss
 	return c, nil
 }
 
-// PullRequestBranch is the head branch of a pull request.
-func (r *Repo) PullRequestBranch(ctx context.Context, pull int) (string, error) {
+// PullRequest reads a pull request.
+func (r *Repo) PullRequest(ctx context.Context, pull int) (*github.PullRequest, error) {
 	pr, _, err := r.Client.PullRequests.Get(ctx, r.Owner, r.Name, pull)
 	if err != nil {
-		return "", fmt.Errorf("read pull request %s#%d: %w", r.FullName(), pull, err)
+		return nil, fmt.Errorf("read pull request %s#%d: %w", r.FullName(), pull, err)
 	}
-	return pr.GetHead().GetRef(), nil
+	return pr, nil
 }
 
 // OpenPullRequestFrom returns the open pull request from head, a branch

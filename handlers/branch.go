@@ -8,17 +8,54 @@ import (
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
+// pull is what the intake reads of a pull request oneshot opened.
+type pull struct {
+	// branchIssue is the issue its branch was named for, or its own
+	// number for a branch named for none.
+	branchIssue int
+	// ended is "merged" or "closed" once it is no longer open.
+	ended string
+}
+
+func readPull(ctx context.Context, repo *githubapi.Repo, n int) (pull, error) {
+	pr, err := repo.PullRequest(ctx, n)
+	if err != nil {
+		return pull{}, err
+	}
+	p := pull{branchIssue: n}
+	if issue := tasks.IssueOfBranch(pr.GetHead().GetRef()); issue > 0 {
+		p.branchIssue = issue
+	}
+	switch {
+	case pr.GetMerged():
+		p.ended = "merged"
+	case pr.GetState() != "open":
+		p.ended = "closed"
+	}
+	return p, nil
+}
+
+// onPull reads the pull request a trigger is on, or returns nil for a
+// trigger on an issue.
+func onPull(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (*pull, error) {
+	// A follow-up is always on a pull request, flagged or not: a trigger
+	// queued before triggers said so lacks the flag.
+	if !t.PullRequest && t.Command != tasks.CommandFollowUp {
+		return nil, nil
+	}
+	p, err := readPull(ctx, repo, t.Issue)
+	return &p, err
+}
+
 // branchIssue is the issue whose branch a trigger concerns: its own, or
 // for a pull request oneshot opened, the one the pull request's branch was
 // named for. The issue's task and a follow-up on its pull request change
 // that one branch, so they must not run at once.
-func (in *Intake) branchIssue(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (int, error) {
-	// A follow-up is always on a pull request, flagged or not: a trigger
-	// queued before triggers said so lacks the flag.
-	if !t.PullRequest && t.Command != tasks.CommandFollowUp {
-		return t.Issue, nil
+func branchIssue(t tasks.Trigger, p *pull) int {
+	if p == nil {
+		return t.Issue
 	}
-	return pullBranchIssue(ctx, repo, t.Issue)
+	return p.branchIssue
 }
 
 // taskBranchIssue is the issue whose branch a task changes. A follow-up
@@ -26,22 +63,10 @@ func (in *Intake) branchIssue(ctx context.Context, repo *githubapi.Repo, t tasks
 // instead, and its pull request's branch is read again.
 func taskBranchIssue(ctx context.Context, repo *githubapi.Repo, task *tasks.Task) (int, error) {
 	if task.Kind == tasks.KindFollowUp && task.BranchIssue == task.PullRequest {
-		return pullBranchIssue(ctx, repo, task.PullRequest)
+		p, err := readPull(ctx, repo, task.PullRequest)
+		return p.branchIssue, err
 	}
 	return task.BranchIssue, nil
-}
-
-// pullBranchIssue is the issue the branch of a pull request oneshot opened
-// was named for; the pull request's own number for a branch named for none.
-func pullBranchIssue(ctx context.Context, repo *githubapi.Repo, pull int) (int, error) {
-	branch, err := repo.PullRequestBranch(ctx, pull)
-	if err != nil {
-		return 0, err
-	}
-	if n := tasks.IssueOfBranch(branch); n > 0 {
-		return n, nil
-	}
-	return pull, nil
 }
 
 // live returns the live task on the branch of issue branch, which trigger

@@ -169,9 +169,17 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 
 // start creates a task, unless its branch has a live one or a limit is met.
 func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
-	branch, err := in.branchIssue(ctx, repo, t)
+	pr, err := onPull(ctx, repo, t)
 	if err != nil {
 		return err
+	}
+	branch := branchIssue(t, pr)
+	if pr != nil && pr.ended != "" {
+		reply := fmt.Sprintf("@%s, this pull request was %s, so oneshot will not change it.", t.Actor, pr.ended)
+		if branch != t.Issue {
+			reply += fmt.Sprintf(" To work on #%d again, comment `%s <instructions>` there.", branch, in.Command)
+		}
+		return in.reply(ctx, repo, t, reply)
 	}
 	if live, err := in.live(ctx, t, branch); err == nil {
 		return in.replyBusy(ctx, repo, t, live)
@@ -302,11 +310,11 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 // cancel stops the named task, or the live one on the issue's branch.
 func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
 	if task == nil {
-		branch, err := in.branchIssue(ctx, repo, t)
+		pr, err := onPull(ctx, repo, t)
 		if err != nil {
 			return err
 		}
-		if task, err = in.live(ctx, t, branch); errors.Is(err, tasks.ErrNotFound) {
+		if task, err = in.live(ctx, t, branchIssue(t, pr)); errors.Is(err, tasks.ErrNotFound) {
 			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t)))
 		} else if err != nil {
 			return err

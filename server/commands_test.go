@@ -211,6 +211,22 @@ func TestRetryAndCancelOnAPullRequestWithoutATaskSayWhatToDo(t *testing.T) {
 	}
 }
 
+func TestFeedbackOnAPullRequestThatWasClosedStartsNothingAndSaysWhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 2, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.gh.ClosePullRequest(t, b.repo, pr.Number)
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag", "writer"))
+	waitFor(t, wait, "the reply", func() bool { return len(b.botComments(pr.Number)) == 1 })
+	if reply := b.botComments(pr.Number)[0]; !strings.Contains(reply, "this pull request was closed") ||
+		!strings.Contains(reply, "To work on #1 again, comment `/oneshot <instructions>` there.") {
+		t.Fatalf("reply %q", reply)
+	}
+	if n := len(b.tasks(t)); n != 0 || len(b.gh.CheckRuns(b.repo)) != 0 {
+		t.Fatalf("%d tasks and %d check runs for feedback on a closed pull request", n, len(b.gh.CheckRuns(b.repo)))
+	}
+}
+
 // onPullRequest edits issue_comment.created.on-pull-request into a comment
 // on pull request n, which oneshot opened.
 func (b *testBundle) onPullRequest(n int, body, by string) func(map[string]any) {
