@@ -272,12 +272,20 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	var created *github.PullRequest
 	made := false
-	err = write(create, func() (err error) {
-		created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
-			Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &pr.Draft,
+	open := func(draft bool) error {
+		return write(create, func() (err error) {
+			created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
+				Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &draft,
+			})
+			return err
 		})
-		return err
-	})
+	}
+	var warnings []string
+	err = open(pr.Draft)
+	if pr.Draft && githubapi.DraftsRefused(err) {
+		warnings = append(warnings, "GitHub has no draft pull requests in this repository, so it was opened ready for review")
+		err = open(false)
+	}
 	if err != nil {
 		return pipeline.Published{}, err
 	}
@@ -285,7 +293,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		// Opened before, by an earlier attempt the list above missed.
 		return update(created)
 	}
-	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber()}
+	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber(), Warnings: warnings}
 	// The pull request is open: what GitHub refuses from here on is said
 	// beside it, not made the task's failure.
 	if len(pr.Labels) > 0 {

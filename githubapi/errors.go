@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
@@ -32,6 +33,15 @@ func failedForNow(err error) bool { return !Refused(err) }
 func isStatus(err error, status int) bool {
 	var answered *github.ErrorResponse
 	return errors.As(err, &answered) && answered.Response != nil && answered.Response.StatusCode == status
+}
+
+// DraftsRefused says whether GitHub refused to open a draft pull request
+// because the repository has no drafts: private repositories on the Free
+// and Pro plans have none.
+func DraftsRefused(err error) bool {
+	var answered *github.ErrorResponse
+	return isStatus(err, http.StatusUnprocessableEntity) && errors.As(err, &answered) &&
+		strings.Contains(answered.Message, "Draft pull requests are not supported")
 }
 
 // Refused says whether GitHub turned a request down in a way it will

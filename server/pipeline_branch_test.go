@@ -197,3 +197,18 @@ func TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten(t *testing.T) {
 		t.Fatalf("the branch is at %s (theirs %s); %d pull requests", head, theirs, len(b.gh.PullRequests(b.repo)))
 	}
 }
+
+func TestAPullRequestInARepositoryWithoutDraftsIsOpenedReadyForReview(t *testing.T) {
+	t.Parallel()
+	b := unstartedPipelineBundle(t, goodAgent, testConfig(0)) // drafts by default
+	b.repo.NoDrafts = true
+	b.srv = b.start(t)
+	run := b.runTask(t)
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || prs[0].Draft {
+		t.Fatalf("pull requests %+v, want one ready for review", prs)
+	}
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "no draft pull requests in this repository") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}

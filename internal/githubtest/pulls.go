@@ -120,6 +120,13 @@ func (s *Server) createPull(w http.ResponseWriter, r *http.Request, c *call) {
 		writeValidation(w, "PullRequest", "base", "missing_field", "")
 		return
 	}
+	if in.Draft && c.repo.NoDrafts {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"message":           "Draft pull requests are not supported in this repository.",
+			"documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+		})
+		return
+	}
 	if !checkBranches(w, c.repo, in.Base, head) {
 		return
 	}

@@ -25,6 +25,10 @@ type Repo struct {
 	// InstallationID is the installation that may see the repository.
 	// Zero lets every installation's tokens see it.
 	InstallationID int64
+	// NoDrafts makes opening a draft pull request answer 422, as GitHub
+	// does for a private repository on the Free and Pro plans. Set it
+	// before the repository is used.
+	NoDrafts bool
 
 	dir    string     // the bare repository
 	pushMu sync.Mutex // one push at a time, so each is recorded alone
