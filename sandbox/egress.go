@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +151,11 @@ func newEgressProxy(lim limits, m *masker) *egressProxy {
 	// request names, nor the bot's own HTTP_PROXY or HTTPS_PROXY, either of
 	// which would resolve the name again, past the address checks.
 	proxy.Tr.Proxy = nil
+	// goproxy's transport skips certificate checks. A request the sandbox
+	// sends as "GET https://..." rather than through a CONNECT tunnel is
+	// made over TLS by the bot, which must check the host as the client
+	// would have.
+	proxy.Tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	proxy.Tr.IdleConnTimeout = idleConnTimeout
 	dial := proxy.Tr.DialContext
 	proxy.Tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {

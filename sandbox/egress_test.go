@@ -179,6 +179,20 @@ func TestTheBotsOwnProxySettingsDoNotCarryTheSandboxsTraffic(t *testing.T) {
 	}
 }
 
+func TestAnHTTPSRequestTheProxyMakesChecksTheHostsCertificate(t *testing.T) {
+	// httptest's certificate is trusted by nobody: the proxy must not
+	// make the request, as the client would not have.
+	allowed := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "untrusted") }))
+	defer allowed.Close()
+	_, port, _ := net.SplitHostPort(allowed.Listener.Addr().String())
+	p := filteredProxy(t, map[string]string{"allowed.test": "127.0.0.1"})
+	resp := askProxy(t, p, "GET https://allowed.test:"+port+"/ HTTP/1.1\r\nHost: allowed.test:"+port+"\r\n\r\n")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "untrusted") {
+		t.Fatalf("status %d %q: the proxy took a certificate nobody trusts", resp.StatusCode, body)
+	}
+}
+
 func TestTheProxysConnectionsToAllowedHostsCloseWithIt(t *testing.T) {
 	closed := make(chan struct{})
 	allowed := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
