@@ -222,7 +222,8 @@ func (n Network) validate(bad func(string, ...any)) ([]netip.Prefix, map[string]
 			bad("network host %s: %q is not an address", name, a)
 			continue
 		}
-		hosts[strings.ToLower(name)] = addr
+		// As the resolver looks names up: lower case, without the root's dot.
+		hosts[strings.TrimSuffix(strings.ToLower(name), ".")] = addr
 	}
 	return prefixes, hosts, policy
 }

@@ -76,6 +76,20 @@ func TestSpecAllowAddressesTakeAddressesAndPrefixes(t *testing.T) {
 	}
 }
 
+func TestAPinnedHostIsFoundHoweverItsNameIsWritten(t *testing.T) {
+	lim, err := Spec{Image: "img", Network: Network{Mode: NetworkFiltered,
+		Hosts: map[string]string{"Registry.Internal.": "10.1.2.3"}}}.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"registry.internal", "registry.internal.", "REGISTRY.internal"} {
+		ips, err := (pinnedResolver{lim.hosts}).LookupIP(t.Context(), "ip", name)
+		if err != nil || len(ips) != 1 || ips[0].String() != "10.1.2.3" {
+			t.Errorf("%s resolves to %v, %v; want the pinned 10.1.2.3", name, ips, err)
+		}
+	}
+}
+
 func TestHostPolicyDenyWinsAndTheDefaultIsDeny(t *testing.T) {
 	p := policyOf(t, Network{Mode: NetworkFiltered, Allow: []string{"*.example.com", "api.github.com"}, Deny: []string{"evil.example.com"}})
 	cases := map[string]bool{
