@@ -101,6 +101,11 @@ type run struct {
 	started time.Time
 	current int // the running step's index
 	stepLog *sandbox.OutputBuffer
+	// output joins the running step's execs' output for stepLog and the
+	// reporter, masked again: each exec's is masked, but a secret split
+	// across the end of one and the start of the next is whole only here.
+	output *sandbox.MaskStream
+	event  sandbox.Event // the latest event given to output
 
 	cfg     config.Repo
 	expire  context.CancelCauseFunc // ends the attempt early
@@ -175,6 +180,7 @@ func (r *run) begin(name string) {
 	r.report.Steps[r.current].State = StepRunning
 	r.report.Steps[r.current].Started = now()
 	r.stepLog = sandbox.NewOutputBuffer(2 * failureTail)
+	r.output = sandbox.NewMaskStream(r.p.Defaults.AgentSecrets, r.showOutput)
 	r.reporter.Update(r.shown())
 }
 
@@ -183,6 +189,7 @@ func (r *run) end(passed bool, note string) {
 	if s.State != StepRunning {
 		return
 	}
+	r.output.Flush()
 	s.State, s.Duration = StepFailed, now().Sub(s.Started)
 	if passed {
 		s.State = StepPassed
@@ -229,16 +236,25 @@ func (r *run) skipPending() {
 // onEvent streams a step's output to the reporter, and keeps its tail for
 // the details of a failure.
 func (r *run) onEvent(e sandbox.Event) {
-	r.stepLog.Write(e.Data)
+	r.event = e
+	r.output.Write(e.Data)
+}
+
+// showOutput takes the step's output as output masks it.
+func (r *run) showOutput(p []byte) {
+	r.stepLog.Write(p)
+	e := r.event
+	e.Data = p
 	r.reporter.Log(e)
 }
 
 // logTail is the end of the running step's output, fenced for GitHub,
-// or "" when there is none.
+// or "" when there is none. The step's output is over when it is asked.
 func (r *run) logTail(n int) string {
 	if r.stepLog == nil {
 		return ""
 	}
+	r.output.Flush()
 	tail := string(r.stepLog.Tail(n))
 	if strings.TrimSpace(tail) == "" {
 		return ""

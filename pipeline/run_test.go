@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -50,5 +52,35 @@ func TestAnAttemptHandedBackSaysItWillRunAgainNotThatItStopped(t *testing.T) {
 	r.report.Final = &out
 	if got := r.report.Title(); got != "Back in the queue: the bot is restarting; this attempt will run again from the start" {
 		t.Fatalf("title %q", got)
+	}
+}
+
+// loggedReporter keeps what it is given to show.
+type loggedReporter struct {
+	Reporter
+	log strings.Builder
+}
+
+func (l *loggedReporter) Update(Report)       {}
+func (l *loggedReporter) Log(e sandbox.Event) { l.log.Write(e.Data) }
+
+func TestASecretSplitAcrossTwoChecksOutputIsMaskedWhereTheirOutputJoins(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-live-0123456789abcdef"
+	reporter := &loggedReporter{}
+	secrets := map[string]string{"LLM_KEY": secret}
+	r := &run{p: &Pipeline{Defaults: Defaults{AgentSecrets: secrets}}, reporter: reporter, mask: sandbox.Masking(secrets),
+		report: Report{Steps: []Step{{Name: "verify"}}}}
+	r.begin("verify")
+	// Each exec's output is masked alone: the first check's ends with the
+	// secret's start, the second's begins with its end.
+	r.onEvent(sandbox.Event{Phase: "verify", Stream: sandbox.Stdout, Data: []byte("ok\n" + secret[:12])})
+	r.onEvent(sandbox.Event{Phase: "verify", Stream: sandbox.Stdout, Data: []byte(secret[12:] + "\nFAIL\n")})
+	tail := r.logTail(failureTail)
+	r.end(false, "")
+	for name, shown := range map[string]string{"the reporter's log": reporter.log.String(), "the failure's tail": tail} {
+		if strings.Contains(shown, secret[:12]) || strings.Contains(shown, secret[12:]) || !strings.Contains(shown, "FAIL") {
+			t.Errorf("%s shows %q", name, shown)
+		}
 	}
 }

@@ -148,7 +148,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 // readExec collects an exec's frames until its exit report.
 func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
 	stdout, stderr := NewOutputBuffer(c.MaxOutput), NewOutputBuffer(c.MaxOutput)
-	sink := func(name Stream, buf *OutputBuffer) *maskStream {
+	sink := func(name Stream, buf *OutputBuffer) *MaskStream {
 		return s.masker.stream(func(p []byte) {
 			buf.Write(p)
 			if c.OnEvent != nil {

@@ -114,20 +114,27 @@ func (m *masker) MaskString(s string) string {
 	return string(m.Mask([]byte(s)))
 }
 
-// stream returns a writer that masks what it is given and passes the result
-// to emit. It holds back the end of a write while it could be the start of a
-// secret, so a secret split across writes is still caught; Flush releases it.
-func (m *masker) stream(emit func([]byte)) *maskStream {
-	return &maskStream{m: m, emit: emit}
-}
-
-type maskStream struct {
+// MaskStream masks text that comes in pieces and passes the result to
+// emit. It holds back the end of a piece while it could be the start of a
+// secret, so a secret split across pieces is still caught; Flush releases
+// it. Each exec's output is one; text joined from several execs' output
+// needs one of its own, for a secret split across their ends.
+type MaskStream struct {
 	m       *masker
 	emit    func([]byte)
 	pending []byte
 }
 
-func (s *maskStream) Write(p []byte) (int, error) {
+// NewMaskStream returns a MaskStream that hides secrets as a session does.
+func NewMaskStream(secrets map[string]string, emit func([]byte)) *MaskStream {
+	return newMasker(secrets).stream(emit)
+}
+
+func (m *masker) stream(emit func([]byte)) *MaskStream {
+	return &MaskStream{m: m, emit: emit}
+}
+
+func (s *MaskStream) Write(p []byte) (int, error) {
 	if len(s.m.secrets) == 0 {
 		s.emit(p)
 		return len(p), nil
@@ -142,7 +149,7 @@ func (s *maskStream) Write(p []byte) (int, error) {
 }
 
 // Flush emits what was held back; call it when the stream ends.
-func (s *maskStream) Flush() {
+func (s *MaskStream) Flush() {
 	if len(s.pending) > 0 {
 		s.emit(s.m.Mask(s.pending))
 		s.pending = nil
