@@ -62,7 +62,10 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 		AttachStderr: true,
 	}
 
-	init := true
+	// sandboxd is PID 1 and reaps orphans itself; docker-init there would
+	// hold the protocol's streams where the sandbox could open them (see
+	// cmd/sandboxd). Said outright, for an engine whose default is an init.
+	init := false
 	pids := lim.pids
 	tmpfs := map[string]string{
 		WorkDir: fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=%d,gid=%d,mode=0755", lim.disk, sandboxUID, sandboxUID),
@@ -85,10 +88,9 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 		// Docker's default seccomp profile (an allow-list) applies because
 		// no seccomp option is given.
 		SecurityOpt: []string{"no-new-privileges:true"},
-		// docker-init (tini) is PID 1 and reaps orphans.
-		Init:    &init,
-		IpcMode: container.IPCModePrivate,
-		ShmSize: shmSize,
+		Init:        &init,
+		IpcMode:     container.IPCModePrivate,
+		ShmSize:     shmSize,
 		// The attach stream carries the protocol; a log driver would copy
 		// all of it, file contents included, to the engine's disk.
 		LogConfig: container.LogConfig{Type: "none"},

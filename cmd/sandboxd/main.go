@@ -1,5 +1,6 @@
-// Command sandboxd is the main process of every sandbox container. It serves
-// the bot over its stdin and stdout; see package sandbox/sandboxd.
+// Command sandboxd is the main process of every sandbox container: PID 1,
+// which starts a second sandboxd to serve the bot over its stdin and
+// stdout (see package sandbox/sandboxd) and reaps orphans (see runInit).
 //
 // It must be built static (CGO_ENABLED=0): it runs in images whose C library
 // the bot knows nothing about. images/build does this.
@@ -35,6 +36,9 @@ func main() {
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
 		fmt.Fprintln(os.Stderr, "sandboxd: make undumpable:", errno)
 		os.Exit(1)
+	}
+	if os.Getpid() == 1 {
+		os.Exit(runInit())
 	}
 	go reserveThreads(spareThreads)
 	if err := sandboxd.Serve(stdio{}, os.Stderr); err != nil {

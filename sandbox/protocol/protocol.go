@@ -22,7 +22,7 @@ import (
 
 // Version is bumped whenever a change breaks compatibility between the bot
 // and sandboxd. Sandbox images carry it in the ImageLabel label.
-const Version = 2
+const Version = 3
 
 // ImageLabel is the image label that says which protocol version the image's
 // sandboxd speaks.
