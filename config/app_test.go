@@ -227,6 +227,19 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 	}
 }
 
+func TestADurationOfZeroIsWrittenAsTheDocsSay(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "git:\n  cache_max_age: 0\n")
+	cfg, err := Load(path, envOf(required(nil)))
+	if err != nil || cfg.Git.CacheMaxAge != 0 {
+		t.Fatalf("git.cache_max_age: 0 gives %v, %v; want 0, kept for ever", cfg.Git.CacheMaxAge, err)
+	}
+	repo, err := ParseRepo([]byte("timeout: 0\nagent:\n  timeout: 0\n"))
+	if err != nil || repo.Timeout != 0 || repo.Agent.Timeout != 0 {
+		t.Fatalf("timeout: 0 in a repository gives %v and %v, %v; want 0, the operator's", repo.Timeout, repo.Agent.Timeout, err)
+	}
+}
+
 func TestAnchorsAndMergesDecodeLikeYAML(t *testing.T) {
 	t.Parallel()
 	path := writeConfig(t, `

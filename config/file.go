@@ -123,7 +123,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 		}
 		return
 	}
-	if n.Kind == yaml.AliasNode {
+	aliased := n.Kind == yaml.AliasNode
+	if aliased {
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -157,6 +158,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 			w.walk(item, t.Elem(), k)
 		}
 	default:
+		if t == reflect.TypeFor[time.Duration]() && !aliased && n.ShortTag() == "!!int" && n.Value == "0" {
+			// The yaml package takes durations from text only, and 0,
+			// which the docs and the errors advise, is no text to it.
+			n.Tag, n.Value = "!!str", "0s"
+		}
 		if msg := valueProblem(n, t, key); msg != "" {
 			w.undecodable(n.Line, key, msg)
 		}
