@@ -175,10 +175,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	fields := yamlFields(t)
 	seen := map[string]int{}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, value := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			w.merge(value, t, key)
+			merges = append(merges, value)
 			continue
 		}
 		f, ok := fields[k.Value]
@@ -190,9 +191,17 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 			w.add(k.Line, sub, fmt.Sprintf("key %q%s is already set on line %d", k.Value, inPath(key), seen[k.Value]))
 		default:
 			seen[k.Value] = k.Line
-			w.lines[sub] = k.Line
+			// Merges are walked after the keys set here, which win
+			// over them: a key a merge brings in again keeps the line
+			// it has here.
+			if _, set := w.lines[sub]; !set {
+				w.lines[sub] = k.Line
+			}
 			w.walk(value, f.Type, sub)
 		}
+	}
+	for _, m := range merges {
+		w.merge(m, t, key)
 	}
 	kept := n.Content[:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -129,6 +129,20 @@ limits:
 	}
 }
 
+func TestAKeySetBesideAMergeIsNamedOnItsOwnLine(t *testing.T) {
+	t.Parallel()
+	_, err := ParseRepo([]byte(`verify:
+  - &base
+    name: test
+    run: go test ./...
+  - name: test
+    <<: *base
+`))
+	if err == nil || !strings.Contains(err.Error(), "line 5: verify[1].name") {
+		t.Fatalf("err = %v, want the second check's name named on line 5, where it is set", err)
+	}
+}
+
 func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, file, want string }{
