@@ -327,10 +327,27 @@ func Load(path string, env func(string) (string, bool)) (App, error) {
 			return App{}, err
 		}
 	}
-	if err := errors.Join(overlayEnv(&app, env), app.Validate()); err != nil {
+	if err := errors.Join(overlayEnv(&app, env, ""), app.Validate()); err != nil {
 		return App{}, err
 	}
 	return app, nil
+}
+
+// LoadAgent reads the agent's settings from their variables alone
+// (ONESHOT_AGENT_*), over the defaults, and checks them as Load does: bot
+// run takes the agent as the bot would, and needs nothing else of its
+// configuration.
+func LoadAgent(env func(string) (string, bool)) (Agent, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	app := defaults()
+	errs := []error{overlayEnv(&app, env, "agent.")}
+	app.Agent.validate(collect(&errs))
+	if err := errors.Join(errs...); err != nil {
+		return Agent{}, err
+	}
+	return app.Agent, nil
 }
 
 // defaults is the configuration before any file or variable is read.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -73,9 +74,13 @@ var envByKey = func() map[string]string {
 // but empty sets an empty value, as go-githubapp does; Validate then names
 // it. Unlike go-githubapp, a value that does not parse is an error rather
 // than ignored, so a typo cannot leave the file's value silently in force.
-func overlayEnv(app *App, env func(string) (string, bool)) error {
+// Only the settings under prefix are read ("agent.", say; "" for all).
+func overlayEnv(app *App, env func(string) (string, bool), prefix string) error {
 	var errs []error
 	for _, v := range envVars {
+		if !strings.HasPrefix(v.key, prefix) {
+			continue
+		}
 		s, ok := env(v.name)
 		if !ok {
 			continue

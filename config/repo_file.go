@@ -22,28 +22,32 @@ func TooLarge(size int64) error {
 // are all errors, every one reported at once, one a line, each naming its
 // line and key. A key with no value keeps its default; an empty file is
 // the defaults. A check without a name is named after its command.
-func ParseRepo(data []byte) (Repo, error) {
+func ParseRepo(data []byte) (Repo, error) { return ParseRepoFile(RepoPath, data) }
+
+// ParseRepoFile is ParseRepo for settings read from another file, which
+// its messages name.
+func ParseRepoFile(name string, data []byte) (Repo, error) {
 	repo := DefaultRepo()
 	if len(data) > MaxRepoFileSize {
 		return repo, TooLarge(int64(len(data)))
 	}
-	doc, second, err := oneDocument(RepoPath, data)
+	doc, second, err := oneDocument(name, data)
 	switch {
 	case err != nil:
 		return repo, err
 	case second > 0:
-		return repo, fmt.Errorf("%s: line %d: a second YAML document; the file holds one", RepoPath, second)
+		return repo, fmt.Errorf("%s: line %d: a second YAML document; the file holds one", name, second)
 	case doc == nil:
 		return repo, nil
 	}
-	w := newWalker(RepoPath)
+	w := newWalker(name)
 	w.walk(doc, reflect.TypeFor[Repo](), "")
 	if w.expanded() {
 		return Repo{}, w.err() // decoding would expand it again
 	}
 	if err := doc.Decode(&repo); err != nil && len(w.problems) == 0 {
 		// The walk found nothing wrong, so this is a case it does not know.
-		return Repo{}, yamlError(RepoPath, err)
+		return Repo{}, yamlError(name, err)
 	}
 	for i, c := range repo.Verify {
 		if c.Name == "" {

@@ -22,14 +22,20 @@ import (
 // problem reports what is wrong with a setting, given by its YAML path.
 type problem func(key, format string, args ...any)
 
+// collect returns a problem that adds each report to errs, naming the
+// setting and the variable that sets it.
+func collect(errs *[]error) problem {
+	return func(key, format string, args ...any) {
+		*errs = append(*errs, fmt.Errorf("%s (%s) %s", key, envByKey[key], fmt.Sprintf(format, args...)))
+	}
+}
+
 // Validate reports every problem with a at once, one a line, each naming
 // the setting and the variable that sets it. No message quotes a secret,
 // nor a URL's password.
 func (a App) Validate() error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s) %s", key, envByKey[key], fmt.Sprintf(format, args...)))
-	}
+	bad := collect(&errs)
 	validateGitHub(a.GitHub, bad)
 	a.Server.validate(bad)
 	a.Database.validate(bad)

@@ -25,8 +25,10 @@ type Local struct {
 	PatchFile string
 	// Committer is who commits, as "Name <email>".
 	Committer string
-	// Config, when set, replaces the repository's .github/oneshot.yml.
-	Config []byte
+	// Config, when set, replaces the repository's .github/oneshot.yml;
+	// ConfigName is the file it came from.
+	Config     []byte
+	ConfigName string
 }
 
 var _ pipeline.Forge = (*Local)(nil)
@@ -41,7 +43,7 @@ func (l *Local) Checkout(ctx context.Context, t *tasks.Task) (*pipeline.Checkout
 	if err != nil {
 		return nil, err
 	}
-	co := &pipeline.Checkout{Dir: dir, Remote: src, DefaultBranch: "HEAD", Config: l.Config}
+	co := &pipeline.Checkout{Dir: dir, Remote: src, DefaultBranch: "HEAD", Config: l.Config, ConfigName: l.ConfigName}
 	if co.Repo, err = workspace.Init(ctx, filepath.Join(dir, "repo.git")); err == nil {
 		// The history is on this machine already: read in place, not
 		// fetched again.

@@ -89,8 +89,9 @@ type Checkout struct {
 	// Dir is removed when the task ends.
 	Dir string
 	// Config, when set, replaces the repository's .github/oneshot.yml;
-	// bot run takes it from --config.
-	Config []byte
+	// bot run takes it from --config, the file ConfigName names.
+	Config     []byte
+	ConfigName string
 	// Branch, when set, is the branch the task continues: a follow-up's
 	// pull request branch.
 	Branch string

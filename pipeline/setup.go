@@ -119,7 +119,7 @@ func (r *run) copyIn(ctx context.Context, from, to string) error {
 // cannot change its own rules.
 func (r *run) loadConfig(ctx context.Context) error {
 	if r.co.Config != nil {
-		cfg, err := config.ParseRepo(r.co.Config)
+		cfg, err := config.ParseRepoFile(cmp.Or(r.co.ConfigName, "the configuration given"), r.co.Config)
 		if err != nil {
 			return fail("the configuration given has problems, so nothing ran", err.Error())
 		}

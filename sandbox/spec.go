@@ -43,9 +43,9 @@ const (
 	DefaultNetwork  = NetworkNone
 )
 
-// minSecretLen is the shortest secret the masker accepts: masking two or
+// MinSecretLen is the shortest secret the masker accepts: masking two or
 // three characters would blank ordinary output and protect nothing.
-const minSecretLen = 6
+const MinSecretLen = 6
 
 // minMemory keeps a sandbox from being created too small to start sandboxd.
 const minMemory = 32 << 20
@@ -175,8 +175,8 @@ func (s Spec) validate() (limits, error) {
 		if _, clash := s.Env[name]; clash {
 			bad("secret %s is also set in env", name)
 		}
-		if len(value) < minSecretLen {
-			bad("secret %s is shorter than %d characters, too short to mask", name, minSecretLen)
+		if len(value) < MinSecretLen {
+			bad("secret %s is shorter than %d characters, too short to mask", name, MinSecretLen)
 		}
 	}
 

@@ -27,7 +27,7 @@ func runTask(args []string, out io.Writer) error {
 	fs := newFlagSet("run")
 	repoDir := fs.String("repo-dir", ".", "the repository to work on; it is read, and gets a branch, nothing else")
 	task := fs.String("task", "", "what to do, as an issue would say it (required)")
-	agentCommand := fs.String("agent-command", os.Getenv("ONESHOT_AGENT_COMMAND"), "the agent to run in the sandbox; {prompt_file} is the prompt's path")
+	agentCommand := fs.String("agent-command", "", "the agent to run in the sandbox, in place of the repository's; {prompt_file} is the prompt's path (default: the repository's agent.command, else ONESHOT_AGENT_COMMAND)")
 	configFile := fs.String("config", "", "a .github/oneshot.yml to use instead of the repository's")
 	image := fs.String("image", sandbox.DefaultImage, "the sandbox image, unless the configuration names one")
 	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
@@ -38,6 +38,19 @@ func runTask(args []string, out io.Writer) error {
 	}
 	if strings.TrimSpace(*task) == "" {
 		return errors.New("run needs --task")
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
+	}
+	// The agent as the bot would run it: its ONESHOT_AGENT_* settings,
+	// secrets included, which the agent's API key usually is.
+	agentCfg, err := config.LoadAgent(nil)
+	if err != nil {
+		return err
+	}
+	secrets, err := agentSecrets(agentCfg)
+	if err != nil {
+		return err
 	}
 	// Asked as the fetch will ask it, and said here in one line rather
 	// than by git in the middle of the setup step. A directory inside a
@@ -80,22 +93,26 @@ func runTask(args []string, out io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	factory := agent.Factory(agent.Defaults{})
+	defaults := agent.Defaults{Command: agentCfg.Command, Timeout: agentCfg.Timeout, Secrets: agentCfg.SecretNames(),
+		TrustRepoCommands: agentCfg.TrustRepoCommands}
+	factory := agent.Factory(defaults)
 	if *agentCommand != "" {
-		// The command line wins over the repository's choice.
-		repoAgent := factory
+		// The command line wins over the repository's choice, as the
+		// operator's own command, which gets the agent's secrets.
+		defaults.Command = *agentCommand
+		operators := agent.Factory(defaults)
 		factory = func(opts config.AgentOptions) (pipeline.Agent, error) {
-			opts.Command = *agentCommand
-			return repoAgent(opts)
+			opts.Command = ""
+			return operators(opts)
 		}
 	}
 	p := &pipeline.Pipeline{
 		Forge: &forge.Local{Dir: repoPath, Title: title, Body: body, PatchFile: *patch,
-			Committer: "oneshot <oneshot@localhost>", Config: override},
+			Committer: "oneshot <oneshot@localhost>", Config: override, ConfigName: *configFile},
 		Sandbox:  engine,
 		Agent:    factory,
 		Reporter: func(*tasks.Task) pipeline.Reporter { return pipeline.NewConsole(out, !*quiet) },
-		Defaults: pipeline.Defaults{Image: *image, PromptTokens: config.DefaultPromptTokens},
+		Defaults: pipeline.Defaults{Image: *image, PromptTokens: agentCfg.PromptTokens, AgentSecrets: secrets},
 	}
 
 	ctx, cancel := context.WithCancelCause(context.Background())

@@ -34,7 +34,10 @@ func TestRunMakesABranchAndAPatchOnALocalClone(t *testing.T) {
 	// on a loaded machine (github.com/google/uuid/issues/199).
 	os.WriteFile(cfg, []byte("image: "+image+"\nverify:\n  - go test -run '^(Test([^V]|V[^e]|Version[^6])|Example|Fuzz)' ./...\n"), 0o644)
 	patch := filepath.Join(t.TempDir(), "change.patch")
-	agent := `cat {prompt_file} > /dev/null; printf 'package uuid\n\n// Nil2 is Nil again.\nvar Nil2 = Nil\n' > nil2.go`
+	// The agent's key, as the bot's operator would give it.
+	t.Setenv("ONESHOT_AGENT_SECRETS", "LLM_KEY")
+	t.Setenv("LLM_KEY", "sk-test-0123456789")
+	agent := `test "$LLM_KEY" = sk-test-0123456789 || exit 3; cat {prompt_file} > /dev/null; printf 'package uuid\n\n// Nil2 is Nil again.\nvar Nil2 = Nil\n' > nil2.go`
 
 	var log bytes.Buffer
 	err = run([]string{"run", "--repo-dir", repo, "--task", "Add Nil2", "--agent-command", agent,
@@ -137,6 +140,7 @@ func TestRunRefusesWhatItCouldNotDoBeforeRunningAnything(t *testing.T) {
 	}{
 		"words after the flags":   {[]string{"--repo-dir", repo, "--task", "fix", "the", "bug"}, `unexpected "the"`},
 		"a patch in no directory": {[]string{"--repo-dir", repo, "--task", "Fix it", "--patch", filepath.Join(repo, "missing", "out.patch")}, "is not there"},
+		"no time to run":          {[]string{"--repo-dir", repo, "--task", "Fix it", "--timeout", "0"}, "--timeout is 0s; it must be positive"},
 	} {
 		if err := runTask(tc.args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to say %q", name, err, tc.want)
@@ -154,5 +158,39 @@ func TestRunSaysThatChangesNotCommittedAreLeftOut(t *testing.T) {
 	_ = runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--patch", filepath.Join(repo, "missing", "p.patch")}, &out)
 	if !strings.Contains(out.String(), "changes not committed") {
 		t.Fatalf("output %q", out.String())
+	}
+}
+
+func TestRunTakesTheAgentsSettingsAsTheBotDoesAndChecksThemFirst(t *testing.T) {
+	repo := gitRepo(t)
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"a secret not set":     {map[string]string{"ONESHOT_AGENT_SECRETS": "LLM_KEY"}, "agent.secrets names LLM_KEY, which is not set"},
+		"a secret too short":   {map[string]string{"ONESHOT_AGENT_SECRETS": "LLM_KEY", "LLM_KEY": "abc"}, "shorter than 6 characters"},
+		"a timeout that fails": {map[string]string{"ONESHOT_AGENT_TIMEOUT": "soon"}, "ONESHOT_AGENT_TIMEOUT is not a duration"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			if err := runTask([]string{"--repo-dir", repo, "--task", "Fix it"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunNamesTheSettingsFileItWasGivenInItsErrors(t *testing.T) {
+	repo := gitRepo(t)
+	cfg := filepath.Join(t.TempDir(), "candidate.yml")
+	if err := os.WriteFile(cfg, []byte("fix_rounds: 99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "true {prompt_file}", "--config", cfg}, &out)
+	if err == nil || !strings.Contains(out.String(), cfg+": line 1: fix_rounds") {
+		t.Fatalf("err %v, output:\n%s", err, out.String())
 	}
 }

@@ -54,13 +54,17 @@ func serve(args []string, out io.Writer) error {
 }
 
 // agentSecrets reads the values of the agent's secrets from the bot's
-// environment, where an operator keeps them.
+// environment, where an operator keeps them, and refuses any the sandbox
+// would: better said at start than by every task.
 func agentSecrets(a config.Agent) (map[string]string, error) {
 	secrets := map[string]string{}
 	for _, name := range a.SecretNames() {
 		value, ok := os.LookupEnv(name)
-		if !ok || value == "" {
+		switch {
+		case !ok || value == "":
 			return nil, fmt.Errorf("agent.secrets names %s, which is not set in the bot's environment", name)
+		case len(value) < sandbox.MinSecretLen:
+			return nil, fmt.Errorf("agent.secrets names %s, whose value is shorter than %d characters, too short to mask in the agent's output", name, sandbox.MinSecretLen)
 		}
 		secrets[name] = value
 	}
