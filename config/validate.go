@@ -156,7 +156,9 @@ func (d Database) validate(bad problem) {
 			bad(key, "is a sqlite: URL with a query; it is a file path only, and oneshot sets SQLite's settings itself")
 		}
 	case DriverPostgres:
-		if u, err := url.Parse(d.URL); err != nil || u.Opaque != "" {
+		// The database is opened only after GitHub's settings are checked,
+		// so what would fail there is said here, with everything else.
+		if u, err := url.Parse(d.URL); err != nil || u.Opaque != "" || !strings.Contains(d.URL, "://") {
 			bad(key, "is not a URL such as postgres://user:password@host/database")
 		}
 	default:
@@ -223,6 +225,13 @@ func (l Limits) validate(bad problem) {
 func (s Sandbox) validate(bad problem) {
 	if strings.TrimSpace(s.Image) == "" {
 		bad("sandbox.image", "is empty")
+	} else if !imageRef.MatchString(s.Image) {
+		bad("sandbox.image", "is not an image name such as oneshot/sandbox:latest")
+	}
+	for i, image := range splitList(s.Images) {
+		if !imageRef.MatchString(image) {
+			bad("sandbox.images", "item %d is not an image name such as oneshot/sandbox:full", i+1)
+		}
 	}
 	if strings.TrimSpace(s.Owner) == "" {
 		bad("sandbox.owner", "is empty")
