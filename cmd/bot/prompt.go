@@ -44,6 +44,11 @@ func prompt(args []string, out io.Writer) error {
 	if local && remote {
 		return errors.New("prompt takes --dir and --issue, or --repo and --number, not both")
 	}
+	if local && flagGiven(fs, "config") {
+		// Said, not ignored: someone trying a repository's settings out
+		// would take the prompt for theirs.
+		return errors.New("--config is the bot's configuration, for --repo; with --dir the checkout's own .github/oneshot.yml is read")
+	}
 	ctx := context.Background()
 	switch {
 	case *dir != "" && *issueFile != "":

@@ -132,6 +132,21 @@ func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 	}
 }
 
+func TestPromptSaysThatTheBotsConfigurationIsNotForALocalCheckout(t *testing.T) {
+	dir := checkout(t, map[string]string{"a.go": "package a\n"})
+	issue := issueFile(t, "Crash\n")
+	t.Setenv("ONESHOT_CONFIG", filepath.Join(t.TempDir(), "bot.yml")) // a default is no request
+	var out bytes.Buffer
+	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
+		t.Fatalf("with ONESHOT_CONFIG set: %v", err)
+	}
+	out.Reset()
+	err := run([]string{"prompt", "--dir", dir, "--issue", issue, "--config", "candidate.yml"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "with --dir the checkout's own .github/oneshot.yml is read") || out.Len() != 0 {
+		t.Errorf("err %v, printed %q", err, out.String())
+	}
+}
+
 // TestPromptForADirectoryInARepositoryReadsTheWholeRepository checks that
 // --dir naming a directory inside a repository gives the prompt a task
 // on that repository would get: its root's guidelines and name.
