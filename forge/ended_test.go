@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -139,4 +140,80 @@ func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
 			t.Fatal("a confirm wrote to a concluded check run")
 		}
 	})
+}
+
+func TestAFinalCommentGitHubFailsForNowIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	// The next comment made is the final one.
+	n.gh.Fail("POST", "/repos/acme/widgets/issues/{number}/comments", http.StatusBadGateway, 1)
+	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments after GitHub failed the first try: %+v", finals, n.botComments())
+	}
+}
+
+// TestAConfirmSaysNothingTwiceWhenOnlyTheCheckRunMissedTheEnd has the
+// reporter's final check run write fail while its comments go through:
+// the confirm concludes the run, and posts no second final comment.
+func TestAConfirmSaysNothingTwiceWhenOnlyTheCheckRunMissedTheEnd(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusInternalServerError, 1)
+	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+
+	n.restart(t)
+	if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if run := n.gh.CheckRuns(n.repo)[0]; run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q", run.Conclusion)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments: %+v", finals, n.botComments())
+	}
+}
+
+func TestAnAttemptHandedBackAndNeverRunAgainIsConfirmedInWords(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	// Handed back at shutdown; the process that took it again died first.
+	n.progress.For(n.task).Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}},
+		Final: &pipeline.Outcome{State: tasks.Queued, Reason: "the bot is restarting"}})
+	n.restart(t)
+	const why = "the attempt was interrupted 2 times before it could finish"
+	if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: why}); err != nil {
+		t.Fatal(err)
+	}
+	if run := n.gh.CheckRuns(n.repo)[0]; run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, why) {
+		t.Fatalf("check run concluded %q: %q", run.Conclusion, run.Output.Summary)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments: %+v", finals, n.botComments())
+	}
+}
+
+// finalComments counts the issue's final comments.
+func finalComments(n *notifiedIssue) int {
+	finals := 0
+	for _, c := range n.botComments() {
+		if strings.HasPrefix(c.Body, "oneshot stopped") || strings.HasPrefix(c.Body, "oneshot made") {
+			finals++
+		}
+	}
+	return finals
 }

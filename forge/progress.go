@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -69,8 +70,15 @@ func (p *Progress) Release(checkRunID int64) { p.owned.Delete(checkRunID) }
 // end, as its reporter's Finish would have: the status comment, if the task
 // has one, says how it ended, and a final comment says why and how to retry.
 // The check run is the notifier's, which calls this.
+//
+// The attempt's reporter may have shown it after all, its check run's
+// final write alone lost: then its words stay, and nothing is said twice.
 func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	r := p.newReporter(t)
+	if r.finalCommentPosted(ctx) {
+		r.log.Info().Msg("The attempt's final comment is on the issue already.")
+		return
+	}
 	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
 	r.finished = true
 	if t.StatusCommentID != 0 {
@@ -196,7 +204,10 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 }
 
 // writeFinalComment posts the final comment on the latest report, if its
-// end has one.
+// end has one. Unlike progress, it is tried again while GitHub fails for
+// now, within ctx: nothing later says how the attempt ended on the issue.
+// (A try that failed after GitHub made the comment is found, not made
+// twice: see githubapi.Repo.Comment.)
 func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	r.mu.Lock()
 	body := finalComment(r.latest, cmp.Or(r.p.Command, config.DefaultCommand))
@@ -204,10 +215,48 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	if body == "" {
 		return
 	}
-	r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
-		_, err := repo.Comment(ctx, r.task.Issue, body)
-		return err
-	})
+	wait := finalCommentRetry
+	for {
+		err := r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
+			_, err := repo.Comment(ctx, r.task.Issue, body)
+			return err
+		})
+		if err == nil || githubapi.Refused(err) || pastDeadline(ctx, wait) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// finalCommentRetry is the first wait before the final comment is tried
+// again; each next one doubles.
+const finalCommentRetry = 2 * time.Second
+
+// pastDeadline says whether ctx ends before a wait does.
+func pastDeadline(ctx context.Context, wait time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < wait
+}
+
+// finalCommentPosted says whether the attempt's final comment is on the
+// issue: one of the issue's newest comments ends with its marker. When
+// that cannot be read, it says no, and the comment may come twice rather
+// than not at all.
+func (r *taskReporter) finalCommentPosted(ctx context.Context) bool {
+	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
+	if err != nil {
+		return false
+	}
+	posted, err := repo.HasComment(ctx, r.task.Issue, strings.TrimSpace(finalMarker(&r.task)))
+	if err != nil {
+		r.log.Warn().Err(err).Msg("Could not read the issue's comments to see whether the final comment is there.")
+	}
+	return posted
 }
 
 // stepOutput is the masked end of one run of a step's output.
@@ -312,12 +361,12 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 	})
 }
 
-// write runs one write in the task's turn, logging a failure: progress
-// that cannot be shown must not stop the work. Writes while the pipeline
+// write runs one write in the task's turn, logging a failure and
+// returning it: progress that cannot be shown must not stop the work. Writes while the pipeline
 // runs are reports, which let the task's other writes go first; the final
 // ones take their turn in order. creates says whether it makes new
 // content rather than editing.
-func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn func(*githubapi.Repo) error) {
+func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn func(*githubapi.Repo) error) error {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err == nil {
 		r.mu.Lock()
@@ -333,4 +382,5 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 	default:
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
 	}
+	return err
 }

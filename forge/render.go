@@ -59,6 +59,7 @@ func finalComment(rep pipeline.Report, command string) string {
 	if f == nil || f.State == tasks.Queued {
 		return ""
 	}
+	marker := finalMarker(rep.Task)
 	retry := "\n\nTo try again, comment `" + command + " retry` or press Retry on the oneshot check run."
 	var b strings.Builder
 	switch f.State {
@@ -73,7 +74,7 @@ func finalComment(rep pipeline.Report, command string) string {
 		for _, w := range rep.Published.Warnings {
 			fmt.Fprintf(&b, "\nBut it %s\n", w)
 		}
-		return limit(b.String(), maxOutput)
+		return limit(b.String(), maxOutput-len(marker)) + marker
 	case tasks.Cancelled, tasks.TimedOut:
 		fmt.Fprintf(&b, "oneshot stopped: %s.", f.Reason)
 	default:
@@ -89,11 +90,22 @@ func finalComment(rep pipeline.Report, command string) string {
 	if rep.LogsURL != "" {
 		end += "\n\nLogs: " + rep.LogsURL
 	}
+	end += marker
 	text := strings.ToValidUTF8(b.String(), "\uFFFD")
 	if len(text)+len(end) > maxOutput && f.Details != "" {
 		text = fmt.Sprintf("oneshot stopped: %s.\n\nThe details are too long for a comment; the check run shows them.", f.Reason)
 	}
 	return limit(text, maxOutput-len(end)) + end
+}
+
+// finalMarker ends an attempt's final comment, unseen on GitHub, so that
+// a later look can tell whether the comment was posted: an end shown
+// again, by the confirm job, must not say it twice.
+func finalMarker(t *tasks.Task) string {
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf("\n\n<!-- oneshot:final %s#%d -->", t.ID, t.Attempt)
 }
 
 // limit cuts text to n bytes, on a character boundary. GitHub limits a

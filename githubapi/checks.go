@@ -231,9 +231,11 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 
 // underWay says whether a check run's title is one an attempt's run has
 // while it is not over: this notifier's "Queued (attempt 1)" or "Running
-// (attempt 1)", or a reporter's "Running: verify" or "Finishing".
+// (attempt 1)", or a reporter's "Running: verify", "Finishing" or, for an
+// attempt handed back to run again, "Back in the queue: ...".
 func underWay(title string) bool {
-	return title == "" || title == "Finishing" || strings.HasPrefix(title, "Running") || strings.HasPrefix(title, "Queued")
+	return title == "" || title == "Finishing" || strings.HasPrefix(title, "Running") ||
+		strings.HasPrefix(title, "Queued") || strings.HasPrefix(title, "Back in the queue")
 }
 
 func (n *Notifier) logger(t *tasks.Task) zerolog.Logger {

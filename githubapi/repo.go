@@ -191,6 +191,28 @@ func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (
 	return created, true, nil
 }
 
+// HasComment says whether one of the newest comments on an issue (the
+// last hundred) ends with suffix.
+func (r *Repo) HasComment(ctx context.Context, issue int, suffix string) (bool, error) {
+	// Newest first is not a choice the endpoint offers: the last page is
+	// read, which the first page's links name.
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	comments, resp, err := r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, opts)
+	if err == nil && resp.LastPage > 1 {
+		opts.Page = resp.LastPage
+		comments, _, err = r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, opts)
+	}
+	if err != nil {
+		return false, fmt.Errorf("list the comments of %s#%d: %w", r.FullName(), issue, err)
+	}
+	for _, c := range comments {
+		if strings.HasSuffix(c.GetBody(), suffix) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // findComment returns the comment on issue made since with body, or nil.
 func (r *Repo) findComment(ctx context.Context, issue int, body string, since time.Time) *github.IssueComment {
 	comments, _, err := r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, &github.IssueListCommentsOptions{
