@@ -320,6 +320,11 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 			return err
 		}
 	}
+	if t.CheckRunID != 0 && t.CheckRunID != task.CheckRunID {
+		// The Cancel button of an earlier attempt's run, which may still
+		// show it while its end is on its way: not the attempt running.
+		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
+	}
 	cancelled, err := in.Queue.Cancel(ctx, task.ID, t.Actor)
 	if err != nil {
 		return err

@@ -63,6 +63,26 @@ func TestTheCancelAndRetryButtonsWork(t *testing.T) {
 	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
 }
 
+func TestTheCancelButtonOfAnEarlierAttemptsRunLeavesTheRunningOneAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "attempt 1 to start", func() bool { return len(b.runner.starts()) == 1 })
+	first := b.gh.CheckRuns(b.repo)[0]
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(first, "cancel", "writer"))
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(first, "retry", "writer"))
+	waitFor(t, wait, "attempt 2 to start", func() bool { return len(b.runner.starts()) == 2 })
+
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(first, "cancel", "writer"))
+	waitFor(t, wait, "the reply", func() bool {
+		return slices.ContainsFunc(b.botComments(1), func(c string) bool { return strings.Contains(c, "that run's attempt had already ended") })
+	})
+	if s, n := b.state(t); s != tasks.Running || n != 2 {
+		t.Fatalf("attempt %d is %s, want attempt 2 running", n, s)
+	}
+}
+
 func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
