@@ -193,7 +193,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return err
 	}
 	task := &tasks.Task{
-		ID:             tasks.NewID(),
+		ID:             tasks.IDFor(t.DeliveryID),
 		Repo:           t.Repo,
 		RepoID:         t.RepoID,
 		InstallationID: t.InstallationID,

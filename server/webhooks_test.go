@@ -196,3 +196,21 @@ func TestBotsOtherLabelsAndOrdinaryCommentsStartNothing(t *testing.T) {
 		t.Fatalf("%d writes to GitHub", n)
 	}
 }
+
+func TestACheckRunWhoseAnswerWasLostIsTheOneTheTaskRunsOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// GitHub makes the run and the answer is lost; looking for it fails
+	// too, so the intake's first try gives up and River tries again.
+	b.gh.FailAfterServing("POST", "/repos/acme/widgets/check-runs", http.StatusBadGateway, 1)
+	b.gh.Fail("GET", "/repos/acme/widgets/commits/{ref}/check-runs", http.StatusInternalServerError, 2)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, time.Minute, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	runs := b.gh.CheckRuns(b.repo)
+	if len(runs) != 1 || runs[0].ID != b.onlyTask(t).CheckRunID {
+		t.Fatalf("check runs %+v, want the task's one only", runs)
+	}
+	waitFor(t, wait, "the run to show the attempt running", func() bool {
+		return b.gh.CheckRuns(b.repo)[0].Status == "in_progress"
+	})
+}

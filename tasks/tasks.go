@@ -8,6 +8,7 @@ package tasks
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -117,7 +118,16 @@ func NewID() string {
 	return "t" + hex.EncodeToString(b[:])
 }
 
-// IsID says whether s is an ID NewID makes. IDs come back from GitHub, as
+// IDFor makes the ID of the task a delivery creates. The same delivery
+// always names its task the same: an intake tried again after its first
+// try made the check run, and lost GitHub's answer, finds that run by the
+// task's ID rather than leave it queued for ever beside a second.
+func IDFor(deliveryID string) string {
+	sum := sha256.Sum256([]byte("oneshot task " + deliveryID))
+	return "t" + hex.EncodeToString(sum[:8])
+}
+
+// IsID says whether s is an ID NewID or IDFor makes. IDs come back from GitHub, as
 // check runs' external IDs.
 func IsID(s string) bool {
 	if len(s) != 17 || s[0] != 't' {

@@ -278,7 +278,8 @@ func (s *Server) getCheckRun(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 // listCheckRunsForRef answers GET /repos/{owner}/{repo}/commits/{ref}/check-runs,
-// newest first, filtered by check_name and status.
+// newest first, filtered by check_name and status, and unless filter=all,
+// as GitHub's default filter=latest does, the newest run of each name only.
 func (s *Server) listCheckRunsForRef(w http.ResponseWriter, r *http.Request, c *call) {
 	ref := r.PathValue("ref")
 	sha, err := resolve(c.repo.dir, ref)
@@ -298,6 +299,14 @@ func (s *Server) listCheckRunsForRef(w http.ResponseWriter, r *http.Request, c *
 		}
 	}
 	slices.SortFunc(runs, func(a, b *CheckRun) int { return cmp.Compare(b.ID, a.ID) })
+	if q.Get("filter") != "all" {
+		seen := map[string]bool{}
+		runs = slices.DeleteFunc(runs, func(run *CheckRun) bool {
+			older := seen[run.Name]
+			seen[run.Name] = true
+			return older
+		})
+	}
 	lo, hi := s.page(w, r, len(runs))
 	out := []any{}
 	for _, run := range runs[lo:hi] {

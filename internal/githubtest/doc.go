@@ -34,6 +34,8 @@
 //     anyone fetch those); the bot never fetches anonymously.
 //   - GET /repos/{o}/{r}/pulls ignores a head filter without "owner:", as
 //     GitHub does silently.
+//   - GET .../commits/{ref}/check-runs lists, unless filter=all, only the
+//     newest run of each name, as we read GitHub's default filter=latest.
 //   - Check run summary and text are limited both to 65535 characters
 //     ("Invalid request.") and to 65535 bytes ("Validation Failed"),
 //     because GitHub has answered with each.
