@@ -451,16 +451,22 @@ func fragments(msg string) []string {
 // formatted matches what a message likely had formatted in at run time.
 var formatted = regexp.MustCompile(`\d+|'[^']*'|"[^"]*"|<[^>]*>|\{[^}]*\}|%[a-z]`)
 
-// hits are the lines where the issue's identifiers appear.
+// hits are the lines where the issue's identifiers appear as identifiers:
+// one pass over the file, however many the issue names (an issue can name
+// thousands, and a search for each would take minutes).
 func hits(content []byte, idents map[string]bool) []int {
 	var out []int
-	for i, line := range bytes.Split(content, []byte("\n")) {
-		for id := range idents {
-			if bytes.Contains(line, []byte(id)) {
-				out = append(out, i+1)
-				break
-			}
+	for n, line := 1, content; len(line) > 0; n++ {
+		end := bytes.IndexByte(line, '\n')
+		if end < 0 {
+			end = len(line)
 		}
+		found := false
+		eachIdentifier(line[:end], func(tok []byte) { found = found || idents[string(tok)] })
+		if found {
+			out = append(out, n)
+		}
+		line = line[min(end+1, len(line)):]
 	}
 	return out
 }

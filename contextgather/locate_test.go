@@ -380,3 +380,12 @@ func TestAnUnclosedCommentInCodeHidesNothing(t *testing.T) {
 		t.Errorf("the template's comment was read")
 	}
 }
+
+func TestHitsAreTheLinesThatUseTheIssuesIdentifiers(t *testing.T) {
+	t.Parallel()
+	content := []byte("package x\n\nfunc parse_args() {\n\treturn ParseArgs(os.Args)\n}\n// parse_args_more is another\nvar last = parse_args")
+	got := hits(content, map[string]bool{"parse_args": true, "ParseArgs": true, "missing": true})
+	if want := []int{3, 4, 7}; !slices.Equal(got, want) {
+		t.Fatalf("hits = %v, want %v", got, want)
+	}
+}
