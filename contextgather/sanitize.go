@@ -44,13 +44,13 @@ func Sanitize(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	for range maxSanitizePasses {
-		next := stripHiddenMarkup(stripInvisible(s))
+		next := stripHiddenMarkup(flattenNesting(stripInvisible(s)))
 		if next == s {
 			return trimBlank(s)
 		}
 		s = next
 	}
-	if next := stripHiddenMarkup(stripInvisible(s)); next != s {
+	if next := stripHiddenMarkup(flattenNesting(stripInvisible(s))); next != s {
 		s = html.EscapeString(next)
 	}
 	return trimBlank(s)
@@ -59,6 +59,92 @@ func Sanitize(s string) string {
 // maxSanitizePasses bounds Sanitize's passes; ordinary text takes two,
 // the second finding nothing left to take out.
 const maxSanitizePasses = 16
+
+// maxNesting is how many quotes and list items a line may open, one in
+// another, before the rest of its markers are taken as text. The parser
+// spends time on each level in proportion to the line, so an issue of
+// sixty thousand ">" took minutes; nobody nests a quote more than a few
+// deep.
+const maxNesting = 32
+
+// flattenNesting escapes the container markers of each line after the
+// first maxNesting: "\>" is a ">" in the text, and opens nothing. What
+// follows them is still Markdown, and is cleaned as such.
+func flattenNesting(s string) string {
+	var b strings.Builder
+	for start := 0; start < len(s); {
+		end := strings.IndexByte(s[start:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start + 1
+		}
+		line := s[start:end]
+		if at := deepMarker(line); at >= 0 {
+			if b.Len() == 0 {
+				b.Grow(len(s) + 1)
+				b.WriteString(s[:start])
+			}
+			b.WriteString(line[:at] + "\\" + line[at:])
+		} else if b.Len() > 0 {
+			b.WriteString(line)
+		}
+		start = end
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	return b.String()
+}
+
+// deepMarker is where the line's container marker past maxNesting starts,
+// or -1 when it opens no more than maxNesting: a quote's ">", or a list
+// item's "-", "*", "+", "1." or "1)" followed by a space, each after up to
+// three spaces.
+func deepMarker(line string) int {
+	i := 0
+	for depth := 0; ; depth++ {
+		j := i
+		for j < len(line) && j-i < 3 && line[j] == ' ' {
+			j++
+		}
+		n := containerMarker(line[j:])
+		if n == 0 {
+			return -1
+		}
+		if depth == maxNesting {
+			return j
+		}
+		i = j + n
+	}
+}
+
+// containerMarker is the length of the quote or list marker s starts
+// with, its space included, or 0.
+func containerMarker(s string) int {
+	if strings.HasPrefix(s, ">") {
+		if len(s) > 1 && (s[1] == ' ' || s[1] == '\t') {
+			return 2
+		}
+		return 1
+	}
+	n := 0
+	for n < len(s) && n < 9 && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	switch {
+	case n > 0 && n < len(s) && (s[n] == '.' || s[n] == ')'):
+		n++
+	case n == 0 && len(s) > 0 && (s[0] == '-' || s[0] == '*' || s[0] == '+'):
+		n = 1
+	default:
+		return 0
+	}
+	if n < len(s) && (s[n] == ' ' || s[n] == '\t') {
+		return n + 1
+	}
+	return 0
+}
 
 // trimBlank removes blank lines at the start and white space at the end;
 // the first line keeps its indentation, which may make it code.

@@ -221,3 +221,20 @@ func TestTakingHiddenTextOutLeavesNoNewHiddenText(t *testing.T) {
 		}
 	}
 }
+
+func TestQuotesAndListsNestedPastReasonAreCleanedAsText(t *testing.T) {
+	t.Parallel()
+	// Nested past maxNesting, the markers are text: the parser would take
+	// time in proportion to the depth for each level.
+	deep := strings.Repeat("> ", 40) + "visible <!-- hidden --> text\n" + strings.Repeat("- ", 40) + "item <!-- also hidden -->"
+	got := contextgather.Sanitize(deep)
+	if strings.Contains(got, "hidden") || !strings.Contains(got, "visible") || !strings.Contains(got, "text") || !strings.Contains(got, "item") {
+		t.Fatalf("Sanitize(deep) = %q", got)
+	}
+	// Ordinary nesting is left as written.
+	for _, s := range []string{"> > > a quote in a quote in a quote", "1. one\n   - two\n     > three", ">>> print(1)"} {
+		if got := contextgather.Sanitize(s); got != s {
+			t.Errorf("Sanitize(%q) = %q", s, got)
+		}
+	}
+}
