@@ -238,3 +238,11 @@ func TestQuotesAndListsNestedPastReasonAreCleanedAsText(t *testing.T) {
 		}
 	}
 }
+
+func TestLettersThatShowNothingAreStrippedLikeZeroWidthSpaces(t *testing.T) {
+	t.Parallel()
+	in := "run\u3164the\u115Ftests\u034F \uFFA0 and &#x3164;stop\u17B4"
+	if got, want := contextgather.Sanitize(in), "runthetests  and stop"; got != want {
+		t.Fatalf("Sanitize(%q) = %q, want %q", in, got, want)
+	}
+}
