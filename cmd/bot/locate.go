@@ -66,17 +66,28 @@ var errNoMatch = errors.New("nothing matched")
 // splitTask reads a task's text as an issue: its first line the title, the
 // rest the body, each cleaned as GitHub shows it by contextgather.Local (a
 // title as plain text, so "Lexer hangs on <!-- in templates" is a title,
-// not the start of a comment that hides the body). Whole HTML comments
-// before it, as an issue template leaves, are skipped. A task of one line
-// is its own body, so the prompt's description is never empty.
+// not the start of a comment that hides the body). What comes before it
+// and shows nothing on GitHub is skipped: a byte order mark, whole HTML
+// comments (as an issue template leaves), and lines that cleaning leaves
+// empty, such as a [//]: # (...) comment, an image or a zero-width space.
+// A task of one line is its own body, so the prompt's description is
+// never empty.
 func splitTask(text string) (title, body string) {
-	text = strings.TrimSpace(text)
-	for strings.HasPrefix(text, "<!--") {
-		end := strings.Index(text, "-->")
-		if end < 0 {
+	text = strings.TrimSpace(strings.TrimPrefix(text, "\uFEFF"))
+	for {
+		if strings.HasPrefix(text, "<!--") {
+			end := strings.Index(text, "-->")
+			if end < 0 {
+				break
+			}
+			text = strings.TrimSpace(text[end+len("-->"):])
+			continue
+		}
+		line, rest, more := strings.Cut(text, "\n")
+		if !more || contextgather.Sanitize(line) != "" {
 			break
 		}
-		text = strings.TrimSpace(text[end+len("-->"):])
+		text = strings.TrimSpace(rest)
 	}
 	title, body, _ = strings.Cut(text, "\n")
 	return strings.TrimSpace(title), cmp.Or(strings.TrimSpace(body), title)
