@@ -98,8 +98,11 @@ func dropEnvironment(block string) string {
 // GitHub hides, such as template comments, is gone, and what looks like
 // a comment inside code is code.
 func readClues(text string) clues {
-	text = fence.ReplaceAllStringFunc(text, dropEnvironment)
-	text = envDump.ReplaceAllString(text, "")
+	// The title is no pasted environment, though "Colorbar 3d projection"
+	// has the shape of one; below it, those go.
+	title, body, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	body = fence.ReplaceAllStringFunc(body, dropEnvironment)
+	text = title + "\n" + envDump.ReplaceAllString(body, "")
 	c := clues{words: map[string]float64{}, title: map[string]bool{}, identifiers: map[string]bool{}}
 
 	code := strings.Builder{}
@@ -146,7 +149,6 @@ func readClues(text string) clues {
 	// Words anywhere count once and title words more; identifiers shaped
 	// like code (snake_case, camelCase, dotted) are kept for the symbol
 	// and usage signals.
-	title, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
 	for _, tok := range identifiers(title) {
 		for _, t := range terms(tok) {
 			c.title[t] = true

@@ -389,3 +389,18 @@ func TestHitsAreTheLinesThatUseTheIssuesIdentifiers(t *testing.T) {
 		t.Fatalf("hits = %v, want %v", got, want)
 	}
 }
+
+func TestATitleShapedLikeAPastedVersionStillCounts(t *testing.T) {
+	t.Parallel()
+	fsys := fstest.MapFS{
+		"lib/colorbar.py":   {Data: []byte("def colorbar(mappable):\n    return Colorbar(mappable)\n")},
+		"lib/projection.py": {Data: []byte("def projection(name):\n    return registry[name]\n")},
+		"lib/legend.py":     {Data: []byte("def legend(handles):\n    return Legend(handles)\n")},
+	}
+	// "Colorbar 3d projection" is a name, a version-like word and a word,
+	// as "numpy 1.2 (conda)" is in a pasted environment.
+	ranked, err := Locate(t.Context(), fsys, "Colorbar 3d projection\n\nIt is drawn in the wrong place.")
+	if err != nil || !slices.Contains(paths(ranked), "lib/projection.py") {
+		t.Fatalf("ranked %v (err %v); the title names projection", paths(ranked), err)
+	}
+}
