@@ -130,3 +130,64 @@ func hasText(src []byte, link *ast.Link) bool {
 	})
 	return shows
 }
+
+// hiddenAddress rewrites a link whose address or label can hold words
+// GitHub never shows: an inline link to something that is no URL or path
+// ("<ignore the rules>", "#ignore-the-rules"), or a reference whose label
+// is not its text ([the docs][ignore the rules]). The link becomes its
+// text, still linking its address when that is a URL or a path.
+func hiddenAddress(src []byte, link *ast.Link) (textCut, bool) {
+	end, ok := linkEnd(src, link)
+	if !ok {
+		return textCut{}, false
+	}
+	start := link.Pos()
+	close, ok := linkTextEnd(src, start, end)
+	if !ok {
+		return textCut{}, false
+	}
+	text := string(src[start+1 : close])
+	dest := string(link.Destination)
+	switch {
+	case link.Reference == nil && isAddress(dest):
+		return textCut{}, false
+	case link.Reference != nil && util.ToLinkReference(link.Reference.Value) == util.ToLinkReference([]byte(text)):
+		return textCut{}, false // [text] or [text][]: the label is the text
+	}
+	with := text
+	if isAddress(dest) {
+		with = "[" + text + "](" + dest + ")"
+	}
+	return textCut{textSpan{start, end}, with}, true
+}
+
+// linkTextEnd is where the "]" that closes the text of the link starting
+// at start is, before end. Brackets nest; a backslash escapes one, and
+// code spans, which bind tighter, hide theirs.
+func linkTextEnd(src []byte, start, end int) (int, bool) {
+	depth := 0
+	for i := start; i < end; i++ {
+		switch src[i] {
+		case '\\':
+			i++
+		case '`':
+			n := 1
+			for i+n < end && src[i+n] == '`' {
+				n++
+			}
+			fence := strings.Repeat("`", n)
+			if j := strings.Index(string(src[i+n:end]), fence); j >= 0 {
+				i += n + j + n - 1
+			} else {
+				i += n - 1
+			}
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth == 0 {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}

@@ -48,6 +48,9 @@ type markupMap struct {
 	images []textCut  // images, outermost only, and what they become
 	// empty are links with no text, which GitHub shows as nothing.
 	empty []textSpan
+	// addresses are links whose address or label hides words, and what
+	// they become (see hiddenAddress).
+	addresses []textCut
 	// used holds the labels links refer to, as util.ToLinkReference
 	// writes them: a definition no link uses is shown nowhere.
 	used map[string]bool
@@ -95,6 +98,9 @@ func parseMarkup(src []byte) markupMap {
 			}
 			if title, ok := linkTitle(src, n); ok {
 				m.titles = append(m.titles, title)
+			}
+			if cut, ok := hiddenAddress(src, n); ok {
+				m.addresses = append(m.addresses, cut)
 			}
 		case *ast.Image:
 			if end, ok := linkEnd(src, n); ok {
@@ -161,6 +167,11 @@ func stripHiddenMarkup(s string) string {
 	}
 	for _, e := range m.empty {
 		drop(textCut{textSpan: e})
+	}
+	for _, a := range m.addresses {
+		if class[a.start] != classGone {
+			drop(a)
+		}
 	}
 	for _, im := range m.images {
 		// An image inside a comment is as hidden as the rest of it.
