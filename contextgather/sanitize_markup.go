@@ -2,7 +2,9 @@ package contextgather
 
 import (
 	"cmp"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -183,6 +185,7 @@ func stripHiddenMarkup(s string) string {
 		drop(textCut{textSpan: textSpan{p, len(s)}})
 	}
 
+	notes := footnotes{}
 	var out, text strings.Builder
 	for i := 0; i < len(s); {
 		j := i
@@ -193,7 +196,7 @@ func stripHiddenMarkup(s string) string {
 		case classProse:
 			text.WriteString(s[i:j])
 		case classCode:
-			out.WriteString(rewriteProse(text.String()))
+			out.WriteString(notes.number(rewriteProse(text.String())))
 			text.Reset()
 			out.WriteString(s[i:j])
 		case classGone:
@@ -203,7 +206,7 @@ func stripHiddenMarkup(s string) string {
 		}
 		i = j
 	}
-	out.WriteString(rewriteProse(text.String()))
+	out.WriteString(notes.number(rewriteProse(text.String())))
 	return out.String()
 }
 
@@ -300,3 +303,22 @@ func withoutCode(s string) string {
 	}
 	return string(b)
 }
+
+// footnotes numbers the labels of footnotes in prose, [^label], in the
+// order they first come: GitHub shows a footnote by its number, and its
+// label can hold words nobody sees.
+type footnotes map[string]int
+
+func (f footnotes) number(s string) string {
+	return footnoteLabel.ReplaceAllStringFunc(s, func(ref string) string {
+		label := strings.ToLower(ref[2 : len(ref)-1])
+		n, ok := f[label]
+		if !ok {
+			n = len(f) + 1
+			f[label] = n
+		}
+		return "[^" + strconv.Itoa(n) + "]"
+	})
+}
+
+var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
