@@ -42,15 +42,9 @@ func CheckRunURL(webURL, repo string, checkRunID int64) string {
 }
 
 // QueueCheckRun creates the queued check run of a task's attempt on a
-// commit, with a Cancel button, or finds the one an earlier try made. Its
-// external ID is the task ID, which is how a re-run or a button press
-// finds the task again.
+// commit, with a Cancel button. Its external ID is the task ID, which is how
+// a re-run or a button press finds the task again.
 func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attempt int, detailsURL string) (int64, error) {
-	// An earlier try may have made it and lost GitHub's answer, and not
-	// found it then either.
-	if id := r.findCheckRun(ctx, headSHA, taskID, attempt); id != 0 {
-		return id, nil
-	}
 	run, _, err := r.Client.Checks.CreateCheckRun(ctx, r.Owner, r.Name, github.CreateCheckRunOptions{
 		Name:       CheckName,
 		HeadSHA:    headSHA,
@@ -66,7 +60,7 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 	if err != nil && mayHaveHappened(err) {
 		// It may have been made: a caller that tried again would make a
 		// second, left queued for good.
-		if id := r.findCheckRun(ctx, headSHA, taskID, attempt); id != 0 {
+		if id := r.FindCheckRun(ctx, headSHA, taskID, attempt); id != 0 {
 			return id, nil
 		}
 	}
@@ -76,10 +70,10 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 	return run.GetID(), nil
 }
 
-// findCheckRun returns the ID of the check run of a task's attempt on
+// FindCheckRun returns the ID of the check run of a task's attempt on
 // headSHA that is still queued as made, or 0. An earlier attempt's run may
 // be unconcluded too, its conclusion still being tried: it is not this one.
-func (r *Repo) findCheckRun(ctx context.Context, headSHA, taskID string, attempt int) int64 {
+func (r *Repo) FindCheckRun(ctx context.Context, headSHA, taskID string, attempt int) int64 {
 	// Every run of the name, not GitHub's default of the latest one only:
 	// another task's may have been made on the commit since.
 	runs, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, &github.ListCheckRunsOptions{

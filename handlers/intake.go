@@ -382,6 +382,13 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskI
 	if err != nil {
 		return 0, "", err
 	}
+	// An earlier try may have made the run and lost GitHub's answer (the
+	// delivery names the task the same, see tasks.IDFor).
+	if tasks.IsRetried(ctx) {
+		if id := repo.FindCheckRun(ctx, sha, taskID, attempt); id != 0 {
+			return id, sha, nil
+		}
+	}
 	id, err := repo.QueueCheckRun(ctx, sha, taskID, attempt, githubapi.TaskURL(in.PublicURL, taskID))
 	return id, sha, err
 }

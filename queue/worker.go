@@ -28,6 +28,9 @@ type intakeWorker struct {
 }
 
 func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) error {
+	if job.Attempt > 1 {
+		ctx = tasks.Retried(ctx)
+	}
 	err := w.q.cfg.Intake.Intake(ctx, job.Args.Trigger)
 	if err == nil {
 		return nil

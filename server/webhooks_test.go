@@ -203,7 +203,7 @@ func TestACheckRunWhoseAnswerWasLostIsTheOneTheTaskRunsOn(t *testing.T) {
 	// GitHub makes the run and the answer is lost; looking for it fails
 	// too, so the intake's first try gives up and River tries again.
 	b.gh.FailAfterServing("POST", "/repos/acme/widgets/check-runs", http.StatusBadGateway, 1)
-	b.gh.Fail("GET", "/repos/acme/widgets/commits/{ref}/check-runs", http.StatusInternalServerError, 2)
+	b.gh.Fail("GET", "/repos/acme/widgets/commits/{ref}/check-runs", http.StatusInternalServerError, 1)
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	waitFor(t, time.Minute, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
 	runs := b.gh.CheckRuns(b.repo)

@@ -127,6 +127,17 @@ func IDFor(deliveryID string) string {
 	return "t" + hex.EncodeToString(sum[:8])
 }
 
+type retriedKey struct{}
+
+// Retried marks ctx as that of an intake's try after its first, which may
+// have made things on GitHub and lost GitHub's answers.
+func Retried(ctx context.Context) context.Context {
+	return context.WithValue(ctx, retriedKey{}, true)
+}
+
+// IsRetried says whether ctx is that of an intake's try after its first.
+func IsRetried(ctx context.Context) bool { return ctx.Value(retriedKey{}) != nil }
+
 // IsID says whether s is an ID NewID or IDFor makes. IDs come back from GitHub, as
 // check runs' external IDs.
 func IsID(s string) bool {
