@@ -55,30 +55,34 @@ func (l *workLock) held() bool {
 // running by that time may be its own. A lock that cannot be taken at all
 // (a file system without locks) leaves the rescue to River, as before
 // there was a lock.
-func (q *Queue) takeLock(ctx context.Context) error {
+//
+// It reports whether this process works the queue alone, as far as it can
+// tell: false when another holds the lock, whose running sandboxes are
+// not this one's to remove.
+func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 	file, err := lockWorking(q.DB.path)
 	switch {
 	case err != nil:
 		q.cfg.Logger.Warn().Err(err).Msg("Could not lock the queue; jobs a process left running when it died wait for River's rescue.")
-		return nil
+		return true, nil
 	case file == nil:
 		q.cfg.Logger.Warn().Str("lock", lockPath(q.DB.path)).
 			Msg("Another process works this queue; this one works beside it and takes its lock when it ends.")
 		wait, stop := context.WithCancel(context.WithoutCancel(ctx))
 		q.lock.stop, q.lock.done = stop, make(chan struct{})
 		go q.awaitLock(wait)
-		return nil
+		return false, nil
 	}
 	q.lock.hold(file)
 	n, err := q.DB.readyOrphans(ctx)
 	if err != nil {
 		q.lock.release()
-		return err
+		return false, err
 	}
 	if n > 0 {
 		q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs a process left running when it died.")
 	}
-	return nil
+	return true, nil
 }
 
 // awaitLock tries for the lock until it holds it or ctx ends.

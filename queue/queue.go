@@ -76,6 +76,11 @@ type Config struct {
 	// ConfirmWait is how long after an attempt's end the queue checks
 	// that it shows; confirmWait when zero.
 	ConfirmWait time.Duration
+	// LeftBehind, when set, removes what processes that worked this queue
+	// before left outside it: their sandboxes. Start calls it unless
+	// another process may be working beside this one with what it would
+	// remove: on SQLite, one that holds the queue's lock (see takeLock).
+	LeftBehind func(ctx context.Context)
 }
 
 // Queue runs intake and task attempts on River. It embeds its database,
@@ -152,8 +157,10 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 // Start begins working jobs, and forwarding accepted triggers to them:
 // those waiting from before first.
 func (q *Queue) Start(ctx context.Context) error {
+	alone := true
 	if q.DB.path != "" {
-		if err := q.takeLock(ctx); err != nil {
+		var err error
+		if alone, err = q.takeLock(ctx); err != nil {
 			return err
 		}
 	}
@@ -161,6 +168,9 @@ func (q *Queue) Start(ctx context.Context) error {
 		if err := q.takeLiveness(ctx); err != nil {
 			return err
 		}
+	}
+	if alone && q.cfg.LeftBehind != nil {
+		q.cfg.LeftBehind(ctx)
 	}
 	if err := q.river.Start(ctx); err != nil {
 		q.lock.release()

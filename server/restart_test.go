@@ -95,6 +95,13 @@ func TestAnAttemptRunningWhenTheBotIsKilledRunsAgainAtTheNextStart(t *testing.T)
 	if n := len(containersOf(t, docker, owner)); n != 1 || !implementing() {
 		t.Fatalf("%d sandboxes run after a receiver started; want the attempt's, still implementing", n)
 	}
+	// Nor does a second worker, started beside it as in a rolling update:
+	// the first holds the queue's lock, and the sandbox is the first's.
+	b.runBot(t, bot)
+	waitFor(t, wait, "the second worker to be ready", func() bool { _, status := b.get(t, "/readyz"); return status == http.StatusOK })
+	if n := len(containersOf(t, docker, owner)); n != 1 || !implementing() {
+		t.Fatalf("%d sandboxes run after a second worker started; want the attempt's, still implementing", n)
+	}
 
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
 	if run := b.waitConcluded(t, 1); run.Conclusion != "cancelled" {

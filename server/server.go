@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		Runner:      runner,
 		Notifier:    notifier,
 		Logger:      log,
+		LeftBehind:  reaper(engine, log),
 	})
 	if err != nil {
 		if engine != nil {
@@ -374,4 +375,24 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 func logRequest(r *http.Request, status, size int, d time.Duration) {
 	hlog.FromRequest(r).Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 		Dur("duration", d).Msg("Answered a request.")
+}
+
+// reaper removes the sandboxes an earlier process of this bot left, before
+// any task of this one runs; nil without an engine. Without Docker the bot
+// still takes webhooks, so it warns rather than fails.
+func reaper(engine *sandbox.Engine, log zerolog.Logger) func(context.Context) {
+	if engine == nil {
+		return nil
+	}
+	return func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		n, err := engine.Reap(ctx)
+		switch {
+		case err != nil:
+			log.Warn().Err(err).Msg("Could not reach Docker to remove old sandboxes; tasks need it to run.")
+		case n > 0:
+			log.Info().Int("containers", n).Msg("Removed sandboxes an earlier process left behind.")
+		}
+	}
 }

@@ -36,11 +36,6 @@ func serve(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *workers {
-		// A process that only receives runs no sandbox, and must not
-		// remove those of the worker it runs beside.
-		reapSandboxes(ctx, cfg.Sandbox.Owner, log)
-	}
 	srv, err := server.New(ctx, cfg, server.Options{
 		Version:      version,
 		Logger:       log,
@@ -69,26 +64,6 @@ func agentSecrets(a config.Agent) (map[string]string, error) {
 		secrets[name] = value
 	}
 	return secrets, nil
-}
-
-// reapSandboxes removes the containers an earlier process of this bot left,
-// before any task of this one runs. Without Docker the bot still takes
-// webhooks, so this warns rather than fails.
-func reapSandboxes(ctx context.Context, owner string, log zerolog.Logger) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	engine, err := sandbox.NewEngine(sandbox.Options{Owner: owner})
-	if err == nil {
-		defer engine.Close()
-		var n int
-		if n, err = engine.Reap(ctx); err == nil {
-			if n > 0 {
-				log.Info().Int("containers", n).Msg("Removed sandboxes an earlier process left behind.")
-			}
-			return
-		}
-	}
-	log.Warn().Err(err).Msg("Could not reach Docker to remove old sandboxes; tasks need it to run.")
 }
 
 // newLogger makes the bot's logger from its configuration.
