@@ -151,6 +151,15 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Dialect() string { return db.dialect }
 
 func (db *DB) migrate(ctx context.Context) error {
+	if db.dialect == "postgres" {
+		// Replicas starting together would run the same migrations at
+		// once, and all but one fail on what another just created.
+		unlock, err := db.lockMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	migrator, err := rivermigrate.New(db.driver, nil)
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
@@ -162,6 +171,27 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	return migrateSchema(ctx, db.inbox, "oneshot_inbox_migrations", inboxMigrations)
+}
+
+// migrationLock is the advisory lock that one process at a time holds
+// while it brings a Postgres schema up to date: "onmi", then 0.
+const migrationLock = 0x6f6e6d69
+
+// lockMigrations waits for the migration lock, on a connection of its own
+// (the lock is the session's), and returns what lets it go.
+func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock the schema for migrations: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, 0)`, migrationLock); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock the schema for migrations: %w", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, 0)`, migrationLock)
+		conn.Close()
+	}, nil
 }
 
 // tx runs fn in a transaction, committed when fn returns nil.

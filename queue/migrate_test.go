@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/internal/pgtest"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -68,4 +69,23 @@ func TestTasksABotOfTheEarlierVersionRecordsHoldTheirIssuesBranch(t *testing.T) 
 			t.Fatalf("a follow-up on issue 11's branch: %v, want ErrLive", err)
 		}
 	})
+}
+
+func TestReplicasStartingTogetherOnAFreshPostgresAllStart(t *testing.T) {
+	url := pgtest.URL(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			db, err := Open(context.Background(), url)
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("a replica did not start: %v", err)
+		}
+	}
 }
