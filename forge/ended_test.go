@@ -46,19 +46,10 @@ func TestAnAttemptItsReporterFinishedGetsOneFinalComment(t *testing.T) {
 	ctx := t.Context()
 
 	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
-	r := n.progress.For(n.task)
-	rep := pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}}
-	r.Finish(ctx, rep)
+	n.progress.For(n.task).Finish(ctx, checksFailed(n.task))
 	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
 
-	var finals int
-	for _, c := range n.botComments() {
-		if strings.HasPrefix(c.Body, "oneshot stopped") {
-			finals++
-		}
-	}
-	if finals != 1 {
+	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments: %+v", finals, n.botComments())
 	}
 }
@@ -110,8 +101,7 @@ func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
 		t.Parallel()
 		n := newNotifiedIssue(t)
 		n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
-		rep := pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-			Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}}
+		rep := checksFailed(n.task)
 		n.progress.For(n.task).Finish(ctx, rep)
 		n.restart(t) // the end was recorded, and the process died
 		if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
@@ -121,13 +111,7 @@ func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
 		if run.Conclusion != "failure" || run.Output.Title != rep.Title() {
 			t.Fatalf("check run concluded %q titled %q, want the reporter's %q", run.Conclusion, run.Output.Title, rep.Title())
 		}
-		finals := 0
-		for _, c := range n.botComments() {
-			if strings.HasPrefix(c.Body, "oneshot stopped") {
-				finals++
-			}
-		}
-		if finals != 1 {
+		if finals := finalComments(n); finals != 1 {
 			t.Fatalf("%d final comments: %+v", finals, n.botComments())
 		}
 
@@ -145,15 +129,10 @@ func TestAnEndThatNeverReachedGitHubIsShownByItsConfirm(t *testing.T) {
 func TestAFinalCommentGitHubFailsForNowIsTriedAgain(t *testing.T) {
 	t.Parallel()
 	n := newNotifiedIssue(t)
-	ctx := t.Context()
-	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
-	r := n.progress.For(n.task)
-	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
-	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	r := n.verifying(t)
 	// The next comment made is the final one.
 	n.gh.Fail("POST", "/repos/acme/widgets/issues/{number}/comments", http.StatusBadGateway, 1)
-	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+	r.Finish(t.Context(), checksFailed(n.task))
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments after GitHub failed the first try: %+v", finals, n.botComments())
 	}
@@ -166,13 +145,9 @@ func TestAConfirmSaysNothingTwiceWhenOnlyTheCheckRunMissedTheEnd(t *testing.T) {
 	t.Parallel()
 	n := newNotifiedIssue(t)
 	ctx := t.Context()
-	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
-	r := n.progress.For(n.task)
-	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
-	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	r := n.verifying(t)
 	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusInternalServerError, 1)
-	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+	r.Finish(ctx, checksFailed(n.task))
 
 	n.restart(t)
 	if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
@@ -205,6 +180,23 @@ func TestAnAttemptHandedBackAndNeverRunAgainIsConfirmedInWords(t *testing.T) {
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments: %+v", finals, n.botComments())
 	}
+}
+
+// verifying starts the issue's attempt and shows its verify step running,
+// the status comment made, and returns the attempt's reporter.
+func (n *notifiedIssue) verifying(t *testing.T) pipeline.Reporter {
+	t.Helper()
+	n.notifier.Changed(t.Context(), n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	return r
+}
+
+// checksFailed is the final report of an attempt whose checks failed.
+func checksFailed(task *tasks.Task) pipeline.Report {
+	return pipeline.Report{Task: task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}}
 }
 
 // finalComments counts the issue's final comments.
