@@ -16,12 +16,19 @@ import (
 // forges do, and returns that Repo and the commit IDs, oldest first.
 func sourceRepo(t *testing.T, commits ...map[string]string) (*Repo, []string) {
 	t.Helper()
-	ctx := context.Background()
 	src := workTree(t)
 	var ids []string
 	for _, files := range commits {
 		ids = append(ids, commitFiles(t, src, files))
 	}
+	return fetched(t, src), ids
+}
+
+// fetched makes a bare Repo and fetches the main branch of the repository
+// at src into it as the forges fetch the default branch.
+func fetched(t *testing.T, src string) *Repo {
+	t.Helper()
+	ctx := context.Background()
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +36,7 @@ func sourceRepo(t *testing.T, commits ...map[string]string) (*Repo, []string) {
 	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
 		t.Fatal(err)
 	}
-	return r, ids
+	return r
 }
 
 // workTree makes a repository with a working tree, as a person's, and
@@ -146,13 +153,7 @@ func TestDiffIsAPatchThatAppliesWholeBinaryFilesIncluded(t *testing.T) {
 	src := workTree(t)
 	base := commitFiles(t, src, map[string]string{"README.md": "hello\n", "logo.png": "\x89PNG\x00\x01"})
 	head := commitFiles(t, src, map[string]string{"README.md": "hello, world\n", "logo.png": "\x89PNG\x00\x02", "icon.bin": "\x00\xff"})
-	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Fetch(context.Background(), src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
-		t.Fatal(err)
-	}
+	r := fetched(t, src)
 	diff, err := r.Diff(context.Background(), base, head)
 	if err != nil {
 		t.Fatal(err)
@@ -289,13 +290,7 @@ func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",notes.txt")
 	sh(t, src, "git", "commit", "--quiet", "-m", "change")
 	head := sh(t, src, "git", "rev-parse", "HEAD")
-	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
-		t.Fatal(err)
-	}
+	r := fetched(t, src)
 
 	changed, err := r.ChangedGitlinks(ctx, base, head)
 	if err != nil || strings.Join(changed, ",") != "notes.txt,vendor/a clone" {
@@ -332,13 +327,7 @@ func TestARepositoryMadeInADirectorysPlaceIsUndoneToTheDirectorysFiles(t *testin
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",vendor/x")
 	sh(t, src, "git", "commit", "--quiet", "-m", "change")
 	head := sh(t, src, "git", "rev-parse", "HEAD")
-	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/main:refs/oneshot/base"); err != nil {
-		t.Fatal(err)
-	}
+	r := fetched(t, src)
 	tree, err := r.TreeRestoring(ctx, head, base, []string{"vendor/x"})
 	if err != nil {
 		t.Fatal(err)
