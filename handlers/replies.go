@@ -1,0 +1,140 @@
+package handlers
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// What the intake says to people: where a trigger was made, and how.
+
+// replyWindow is how long a person without write access, or one asking
+// for help, waits for a second reply of the same kind on the same issue.
+// Anyone may comment on a public repository; unbounded replies would let
+// anyone make the bot post a comment for each of theirs.
+const replyWindow = time.Hour
+
+// Kinds of reply that replyWindow bounds.
+const (
+	replyRefusal = "refusal"
+	replyHelp    = "help"
+)
+
+// GiveUp replies to the person whose trigger could not be taken, on its
+// issue, saying why and that asking again is the way on.
+func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
+	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
+	if t.Issue == 0 && t.TaskID != "" { // a button or a re-run names its task
+		if task, err := in.Queue.Get(ctx, t.TaskID); err == nil && task.RepoID == t.RepoID {
+			t.Issue = task.Issue
+		}
+	}
+	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
+	if err == nil {
+		err = in.reply(ctx, repo, t, giveUpText(t, cause))
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("Could not tell whoever asked that their trigger was dropped.")
+	}
+}
+
+// giveUpText says why a trigger could not be taken: GitHub's answer,
+// which concerns a repository whoever asked can see, but not the bot's own
+// errors, which its log has, under the delivery's ID.
+func giveUpText(t tasks.Trigger, cause error) string {
+	why := githubapi.Answer(cause)
+	if why == "" {
+		why = "an error in the bot (its log has it, under delivery " + t.DeliveryID + ")"
+	}
+	if githubapi.Refused(cause) {
+		return fmt.Sprintf("@%s, oneshot could not take your request, so nothing runs: %s. Asking again will not help until that is put right.",
+			t.Actor, why)
+	}
+	return fmt.Sprintf("@%s, oneshot could not take your request after trying for a while, so nothing runs: %s. Please ask again later.",
+		t.Actor, why)
+}
+
+// replyBusy answers a trigger whose branch has a live task: with a link to
+// it, or, for a review comment whose feedback the live follow-up took with
+// its review, with the reaction only.
+func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
+	if holds(live, t) {
+		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
+		return in.react(ctx, repo, t)
+	}
+	what := this(t)
+	if live.Issue != t.Issue { // the issue's task, or a follow-up on its pull request
+		what = fmt.Sprintf("the same branch, for #%d", live.Issue)
+	}
+	return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is already working on %s: %s. Cancel it with `%s cancel` to start over.",
+		t.Actor, what, githubapi.TaskURL(in.PublicURL, live.ID), in.Command))
+}
+
+// this names where a trigger was made, for a reply there.
+func this(t tasks.Trigger) string {
+	if t.PullRequest {
+		return "this pull request"
+	}
+	return "this issue"
+}
+
+// react puts 👀 on the triggering comment, or on the issue for a label.
+// Button presses and re-runs have nothing to react on.
+func (in *Intake) react(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
+	switch t.Event {
+	case "check_run":
+		return nil
+	case "pull_request_review_comment":
+		return repo.ReactToReviewComment(ctx, t.Issue, t.CommentID, "eyes")
+	}
+	return repo.React(ctx, t.Issue, t.CommentID, "eyes")
+}
+
+// reply answers a trigger where it was made: a review comment in its
+// thread, anything else on the issue or pull request.
+func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, body string) error {
+	switch {
+	case t.Issue == 0:
+		return nil
+	case t.Event == "pull_request_review_comment" && t.CommentID != 0:
+		// A trigger queued before ThreadID was known has only its comment.
+		return repo.ReplyToReviewComment(ctx, t.Issue, cmp.Or(t.ThreadID, t.CommentID), body)
+	}
+	_, err := repo.Comment(ctx, t.Issue, body)
+	return err
+}
+
+// replyOnce replies unless a reply of this kind went to the same person
+// on the same issue within replyWindow.
+func (in *Intake) replyOnce(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, kind, body string) error {
+	if t.Issue == 0 {
+		return nil
+	}
+	ok, err := in.Queue.ClaimReply(ctx, t.Repo, t.Issue, t.Actor, kind, t.DeliveryID, time.Now().Add(-replyWindow))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		zerolog.Ctx(ctx).Info().Str("reply", kind).
+			Msg("Did not reply: this person had the same reply on this issue within the hour.")
+		return nil
+	}
+	return in.reply(ctx, repo, t, body)
+}
+
+func helpText(word string) string {
+	return fmt.Sprintf("oneshot turns issues into pull requests. People with write access can use:\n\n"+
+		"| comment | does |\n|---|---|\n"+
+		"| `%[1]s` or `%[1]s <instructions>` | work on this issue, with extra instructions if given |\n"+
+		"| `%[1]s retry` | run the last task on this issue again |\n"+
+		"| `%[1]s cancel` | stop the task running on this issue |\n"+
+		"| `%[1]s <feedback>` on a pull request oneshot opened | apply the feedback to it |\n"+
+		"| `%[1]s help` | show this |\n\n"+
+		"Adding the trigger label to an issue starts a task too, and the check run's re-run button runs it again.", word)
+}
