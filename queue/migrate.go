@@ -71,13 +71,12 @@ var migrations = [][]string{
 		PRIMARY KEY (repo, issue, actor, kind)
 	)`},
 	// 4: at most one live task per branch: an issue's task and a follow-up
-	// on its pull request change the same branch. A follow-up recorded
-	// before knew only its pull request (the intake reads its branch
-	// again). A bot of an earlier version, still running beside this one
-	// in a rolling update, records tasks with branch_issue 0: theirs is
-	// their issue's, as taskBranch says.
+	// on its pull request change the same branch. A task with
+	// branch_issue 0 changes its issue's, as taskBranch says: one recorded
+	// before, or by a bot of an earlier version still running beside this
+	// one in a rolling update. (A follow-up recorded before knew only its
+	// pull request; the intake reads its branch again.)
 	{`ALTER TABLE oneshot_tasks ADD COLUMN branch_issue INTEGER NOT NULL DEFAULT 0`,
-		`UPDATE oneshot_tasks SET branch_issue = issue`,
 		`DROP INDEX oneshot_tasks_one_live`,
 		`CREATE UNIQUE INDEX oneshot_tasks_one_live_branch
 		ON oneshot_tasks (repo, (CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END))

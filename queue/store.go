@@ -17,14 +17,12 @@ import (
 
 // insertTask records a new task in its first attempt, queued, with its first
 // history entry. It fails with tasks.ErrLive when the task's branch already
-// has a live task. A task that names no branch issue changes its issue's.
+// has a live task. A task that names no branch issue changes its issue's
+// (see taskBranch).
 func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	now := time.Now()
 	if t.ID == "" {
 		t.ID = tasks.NewID()
-	}
-	if t.BranchIssue == 0 {
-		t.BranchIssue = t.Issue
 	}
 	t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = 1, tasks.Queued, now, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
