@@ -23,11 +23,7 @@ func TestATaskRecordedBeforeBranchesWereKeptStillHoldsItsIssuesBranch(t *testing
 		if err := migrateSchema(ctx, db.sql, "oneshot_migrations", migrations[:3]); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.sql.ExecContext(ctx, `INSERT INTO oneshot_tasks
-			(id, repo, repo_id, installation_id, issue, kind, requester, delivery_id, attempt, state, created_at, updated_at)
-			VALUES ('t-old', 'o/r', 1, 2, 7, 'issue', 'octocat', 'd-old', 1, 'running', 0, 0)`); err != nil {
-			t.Fatal(err)
-		}
+		insertOldTask(t, db, "t-old", 7, tasks.Running)
 
 		if err := db.migrate(ctx); err != nil {
 			t.Fatal(err)
@@ -35,9 +31,7 @@ func TestATaskRecordedBeforeBranchesWereKeptStillHoldsItsIssuesBranch(t *testing
 		if live, err := db.Live(ctx, "o/r", 7); err != nil || live.ID != "t-old" || live.BranchIssue != 7 {
 			t.Fatalf("the live task on issue 7's branch: %+v, %v; want t-old", live, err)
 		}
-		followUp := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 9, PullRequest: 9, BranchIssue: 7,
-			Kind: tasks.KindFollowUp, Requester: "octocat", DeliveryID: "d-new"}
-		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTask(ctx, tx, followUp) }); !errors.Is(err, tasks.ErrLive) {
+		if err := insertFollowUp(db, 9, 7); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a follow-up on the old task's branch: %v, want ErrLive", err)
 		}
 	})
@@ -54,18 +48,12 @@ func TestTasksABotOfTheEarlierVersionRecordsHoldTheirIssuesBranch(t *testing.T) 
 		// In a rolling update the earlier version runs beside this one,
 		// and records tasks knowing nothing of branch_issue.
 		for _, issue := range []int{11, 12} {
-			if _, err := db.sql.ExecContext(ctx, `INSERT INTO oneshot_tasks
-				(id, repo, repo_id, installation_id, issue, kind, requester, delivery_id, attempt, state, created_at, updated_at)
-				VALUES ($1, 'o/r', 1, 2, $2, 'issue', 'octocat', $1, 1, 'queued', 0, 0)`, fmt.Sprintf("t-old-%d", issue), issue); err != nil {
-				t.Fatalf("the earlier version's task on issue %d: %v", issue, err)
-			}
+			insertOldTask(t, db, fmt.Sprintf("t-old-%d", issue), issue, tasks.Queued)
 		}
 		if live, err := db.Live(ctx, "o/r", 12); err != nil || live.ID != "t-old-12" || live.BranchIssue != 12 {
 			t.Fatalf("the live task on issue 12's branch: %+v, %v; want t-old-12", live, err)
 		}
-		followUp := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 20, PullRequest: 20, BranchIssue: 11,
-			Kind: tasks.KindFollowUp, Requester: "octocat", DeliveryID: "d-new"}
-		if err := db.tx(ctx, func(tx *sql.Tx) error { return db.insertTask(ctx, tx, followUp) }); !errors.Is(err, tasks.ErrLive) {
+		if err := insertFollowUp(db, 20, 11); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a follow-up on issue 11's branch: %v, want ErrLive", err)
 		}
 	})
@@ -88,4 +76,24 @@ func TestReplicasStartingTogetherOnAFreshPostgresAllStart(t *testing.T) {
 			t.Errorf("a replica did not start: %v", err)
 		}
 	}
+}
+
+// insertOldTask records a task in o/r as a bot before migration 4 did,
+// knowing nothing of branch_issue.
+func insertOldTask(t *testing.T, db *DB, id string, issue int, state tasks.State) {
+	t.Helper()
+	if _, err := db.sql.ExecContext(context.Background(), `INSERT INTO oneshot_tasks
+		(id, repo, repo_id, installation_id, issue, kind, requester, delivery_id, attempt, state, created_at, updated_at)
+		VALUES ($1, 'o/r', 1, 2, $2, 'issue', 'octocat', $1, 1, $3, 0, 0)`, id, issue, state); err != nil {
+		t.Fatalf("an older bot's task on issue %d: %v", issue, err)
+	}
+}
+
+// insertFollowUp records a follow-up on pull request pull in o/r, opened
+// from the branch of issue branch.
+func insertFollowUp(db *DB, pull, branch int) error {
+	ctx := context.Background()
+	followUp := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: pull, PullRequest: pull, BranchIssue: branch,
+		Kind: tasks.KindFollowUp, Requester: "octocat", DeliveryID: fmt.Sprintf("d-follow-up-%d", pull)}
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.insertTask(ctx, tx, followUp) })
 }
