@@ -221,7 +221,7 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
-		if err == nil || githubapi.Refused(err) || pastDeadline(ctx, wait) {
+		if err == nil || githubapi.Refused(err) || githubapi.PastDeadline(ctx, wait) {
 			return
 		}
 		select {
@@ -236,12 +236,6 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 // finalCommentRetry is the first wait before the final comment is tried
 // again; each next one doubles.
 const finalCommentRetry = 2 * time.Second
-
-// pastDeadline says whether ctx ends before a wait does.
-func pastDeadline(ctx context.Context, wait time.Duration) bool {
-	deadline, ok := ctx.Deadline()
-	return ok && time.Until(deadline) < wait
-}
 
 // finalCommentPosted says whether the attempt's final comment is on the
 // issue: one of the issue's newest comments ends with its marker. When

@@ -70,7 +70,7 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 		}
 		resp, err := next.RoundTrip(req)
 		wait, retry := p.decide(req, resp, err, attempt)
-		if !retry || attempt >= p.Attempts || wait > p.MaxWait || pastDeadline(req.Context(), wait) || sendOnce(req.Context()) {
+		if !retry || attempt >= p.Attempts || wait > p.MaxWait || PastDeadline(req.Context(), wait) || sendOnce(req.Context()) {
 			return resp, err
 		}
 		if resp != nil {
@@ -95,10 +95,10 @@ func SendOnce(ctx context.Context) context.Context {
 
 func sendOnce(ctx context.Context) bool { return ctx.Value(sendOnceKey{}) != nil }
 
-// pastDeadline says whether ctx ends before a wait does: the request
+// PastDeadline says whether ctx ends before a wait does: a request
 // would fail then all the same, and the time is better left to the
 // caller's next write, such as the final comment after a check run.
-func pastDeadline(ctx context.Context, wait time.Duration) bool {
+func PastDeadline(ctx context.Context, wait time.Duration) bool {
 	deadline, ok := ctx.Deadline()
 	return ok && time.Until(deadline) < wait
 }
