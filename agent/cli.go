@@ -61,6 +61,11 @@ type Defaults struct {
 	TrustRepoCommands bool
 }
 
+// DefaultsOf are the operator's agent as the bot's settings give it.
+func DefaultsOf(a config.Agent) Defaults {
+	return Defaults{Command: a.Command, Timeout: a.Timeout, Secrets: a.SecretNames(), TrustRepoCommands: a.TrustRepoCommands}
+}
+
 // Factory makes the pipeline's agent for a task: the repository's command
 // and timeout where it sets them, else the operator's, else
 // config.DefaultAgentTimeout for the timeout.

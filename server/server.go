@@ -121,11 +121,8 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		runner = &pipeline.Pipeline{
 			Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log,
 				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}},
-			Sandbox: engine,
-			Agent: agent.Factory(agent.Defaults{
-				Command: cfg.Agent.Command, Timeout: cfg.Agent.Timeout, Secrets: cfg.Agent.SecretNames(),
-				TrustRepoCommands: cfg.Agent.TrustRepoCommands,
-			}),
+			Sandbox:  engine,
+			Agent:    agent.Factory(agent.DefaultsOf(cfg.Agent)),
 			Reporter: progress.For,
 			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
 				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},

@@ -93,8 +93,7 @@ func runTask(args []string, out io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	defaults := agent.Defaults{Command: agentCfg.Command, Timeout: agentCfg.Timeout, Secrets: agentCfg.SecretNames(),
-		TrustRepoCommands: agentCfg.TrustRepoCommands}
+	defaults := agent.DefaultsOf(agentCfg)
 	factory := agent.Factory(defaults)
 	if *agentCommand != "" {
 		// The command line wins over the repository's choice, as the
