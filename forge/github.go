@@ -127,7 +127,8 @@ func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, cacheK
 // earlier attempt, and its pull request, if it had one, is still open. A
 // branch left as its pull request was closed, merged or turned down, is
 // not continued: the task would propose again what was merged or refused.
-// (A follow-up continues its pull request's branch whatever the state.)
+// (A follow-up continues its pull request's branch: Checkout refused one
+// whose pull request is no longer open.)
 func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, branch string) (string, error) {
 	token, err := g.token(ctx, t, "read", false)
 	if err != nil {
