@@ -238,6 +238,7 @@ func windows(content string, hits []int, context, tokens int) string {
 		chosen = append(chosen, w)
 	}
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].from < chosen[j].from })
+	widen(lines, chosen, tokens-used)
 	var b strings.Builder
 	shownTo := 0 // the last line shown
 	for _, w := range chosen {
@@ -251,6 +252,40 @@ func windows(content string, hits []int, context, tokens int) string {
 		b.WriteString("...\n")
 	}
 	return b.String()
+}
+
+// widen gives what room is left, too little for another window, to the
+// chosen windows a line at a time, after each and then before it: a budget
+// is filled by lines, and the lines next to a window's are the ones most
+// worth the room. The windows are in line order and stay apart, or meet.
+func widen(lines []string, chosen []window, tokens int) {
+	// A line's cost rounded up on its own: the windows' estimate, counted
+	// whole, is never more than the sum.
+	cost := func(n int) int { return estimateTokens(fmt.Sprintf("%d: %s\n", n, lines[n-1])) }
+	for grew := true; grew; {
+		grew = false
+		for i := range chosen {
+			w := &chosen[i]
+			next := len(lines) + 1
+			if i+1 < len(chosen) {
+				next = chosen[i+1].from
+			}
+			if w.to+1 < next && cost(w.to+1) <= tokens {
+				w.to++
+				tokens -= cost(w.to)
+				grew = true
+			}
+			prev := 0
+			if i > 0 {
+				prev = chosen[i-1].to
+			}
+			if w.from-1 > prev && cost(w.from-1) <= tokens {
+				w.from--
+				tokens -= cost(w.from)
+				grew = true
+			}
+		}
+	}
 }
 
 // narrow is the part of w around center, its first hit, that takes at most
