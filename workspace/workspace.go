@@ -50,12 +50,20 @@ func (r *Repo) Fetch(ctx context.Context, remote string, auth Auth, refspecs ...
 // RemoteHead returns the commit a remote branch points at, or "" when the
 // branch does not exist.
 func (r *Repo) RemoteHead(ctx context.Context, remote string, auth Auth, branch string) (string, error) {
-	out, err := r.git(ctx, auth, "ls-remote", "--heads", remote, "refs/heads/"+branch)
+	ref := "refs/heads/" + branch
+	out, err := r.git(ctx, auth, "ls-remote", "--heads", remote, ref)
 	if err != nil {
 		return "", err
 	}
-	sha, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
-	return sha, nil
+	// ls-remote lists every ref whose name ends with the pattern, so a
+	// branch "a/refs/heads/oneshot/issue-1" comes with "oneshot/issue-1":
+	// only the line naming the ref itself is the branch's.
+	for line := range strings.Lines(string(out)) {
+		if sha, name, ok := strings.Cut(strings.TrimSpace(line), "\t"); ok && name == ref {
+			return sha, nil
+		}
+	}
+	return "", nil
 }
 
 // Resolve returns the commit a revision names.

@@ -454,3 +454,22 @@ func TestAPushToABranchThatMovedSaysSo(t *testing.T) {
 		t.Errorf("push replacing at its head: %v", err)
 	}
 }
+
+// ls-remote matches the end of ref names, so a branch whose name ends with
+// the task's branch comes first in its answer; it is not the task's branch.
+func TestRemoteHeadIsTheBranchNamedNotOneEndingWithItsName(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	remote := workTree(t)
+	commitFiles(t, remote, map[string]string{"a.txt": "a\n"})
+	sh(t, remote, "git", "branch", "a/refs/heads/oneshot/issue-1")
+	r := fetched(t, remote)
+	if head, err := r.RemoteHead(ctx, remote, Auth{}, "oneshot/issue-1"); err != nil || head != "" {
+		t.Errorf("with only a branch ending with its name: %q, %v; want none", head, err)
+	}
+	real := commitFiles(t, remote, map[string]string{"b.txt": "b\n"})
+	sh(t, remote, "git", "branch", "oneshot/issue-1")
+	if head, err := r.RemoteHead(ctx, remote, Auth{}, "oneshot/issue-1"); err != nil || head != real {
+		t.Errorf("RemoteHead: %q, %v; want the branch's %s", head, err, real)
+	}
+}
