@@ -281,16 +281,19 @@ func commitMessage(t *tasks.Task, title, coAuthor string) string {
 
 // An issue's title, which anyone may write, names the commit and the pull
 // request (whose title a squash merge makes the commit's). There "closes
-// #42" would close another issue once merged, so its references are made
-// inert: "#42" is written with a fullwidth number sign, and links, which
-// can name issues too, are left out.
+// #42" would close another issue once merged, and "GH-42" would link to it,
+// so its references are made inert: "#42" is written with a fullwidth
+// number sign, "GH-42" with a fullwidth hyphen, and links, which can name
+// issues too, are left out.
 var (
 	issueReference = regexp.MustCompile(`#(\d)`)
+	ghReference    = regexp.MustCompile(`(?i)\b(GH)-(\d)`)
 	webLink        = regexp.MustCompile(`(?i)\bhttps?://\S+`)
 )
 
 func inertTitle(title string) string {
 	title = webLink.ReplaceAllString(title, "(link)")
+	title = ghReference.ReplaceAllString(title, "$1\uFF0D$2")
 	return issueReference.ReplaceAllString(title, "\uFF03$1")
 }
 

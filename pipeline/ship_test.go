@@ -36,13 +36,13 @@ func TestALongCommandIsShownCutBetweenCharacters(t *testing.T) {
 func TestAnIssuesTitleCannotCloseAnotherIssue(t *testing.T) {
 	t.Parallel()
 	task := &tasks.Task{Issue: 7, Requester: "writer"}
-	title := "Crash, closes #42 and https://github.com/acme/widgets/issues/43"
+	title := "Crash, closes #42 and https://github.com/acme/widgets/issues/43 or gh-44"
 	subject, _, _ := strings.Cut(commitMessage(task, title, ""), "\n")
-	if subject != "Crash, closes \uFF0342 and (link) (#7)" {
+	if subject != "Crash, closes \uFF0342 and (link) or gh\uFF0D44 (#7)" {
 		t.Errorf("subject %q", subject)
 	}
 	r := &run{task: task, title: title}
-	if body := r.pullRequestBody(); strings.Contains(body, "42") || strings.Contains(body, "43") || !strings.HasPrefix(body, "Fixes #7\n") {
+	if body := r.pullRequestBody(); strings.Contains(body, "42") || strings.Contains(body, "43") || strings.Contains(body, "gh-") || !strings.HasPrefix(body, "Fixes #7\n") {
 		t.Errorf("body:\n%s", body)
 	}
 }
