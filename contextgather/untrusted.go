@@ -48,6 +48,24 @@ func CodeBlock(text string) string {
 	return block("", strings.TrimSuffix(text, "\n")+"\n") + "\n"
 }
 
+// CodeSpan is one line of text as inline code that nothing in it can
+// close: how a line from outside the bot, such as the first of git's
+// errors, is shown within a sentence on GitHub, where it would otherwise
+// be Markdown, mentions and links included. Line breaks become spaces.
+func CodeSpan(line string) string {
+	line = strings.Join(strings.Fields(strings.ReplaceAll(line, "\n", " ")), " ")
+	if line == "" {
+		return ""
+	}
+	ticks := strings.Repeat("`", longestRun(line, '`')+1)
+	// A space inside the delimiters, which Markdown takes off again,
+	// keeps a backtick at either end from joining them.
+	if strings.HasPrefix(line, "`") || strings.HasSuffix(line, "`") {
+		line = " " + line + " "
+	}
+	return ticks + line + ticks
+}
+
 // fenced is header on a line, then text in a fenced block it cannot close.
 func fenced(header, text string) string {
 	return header + "\n" + block("", text)

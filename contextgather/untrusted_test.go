@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
+
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
 
@@ -55,5 +59,34 @@ func TestACodeBlockHoldsTextWithFencesOfItsOwn(t *testing.T) {
 	got := contextgather.CodeBlock("before\n```\nnot the end\n```\n@acme/maintainers look\n")
 	if !strings.HasPrefix(got, "````\n") || !strings.HasSuffix(got, "\n@acme/maintainers look\n````\n") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A line shown as a code span renders as that one span whatever it holds:
+// no link, mention or emphasis, and no backtick that ends it early.
+func TestACodeSpanHoldsItsLineWhole(t *testing.T) {
+	t.Parallel()
+	for _, line := range []string{
+		"unknown capability '[click](https://evil.example) @acme/security-team'",
+		"a `quoted` word and ``two``",
+		"`starts and ends with backticks`",
+		"**bold** <b>html</b> ![img](x.png)",
+		"two\nlines",
+	} {
+		span := contextgather.CodeSpan(line)
+		doc := goldmark.DefaultParser().Parse(text.NewReader([]byte("failed: " + span)))
+		para := doc.FirstChild()
+		code, ok := para.LastChild().(*ast.CodeSpan)
+		if para.ChildCount() != 2 || !ok {
+			t.Errorf("%q renders as more than one code span: %q", line, span)
+			continue
+		}
+		var got strings.Builder
+		for c := code.FirstChild(); c != nil; c = c.NextSibling() {
+			got.Write(c.(*ast.Text).Value([]byte("failed: " + span)))
+		}
+		if want := strings.ReplaceAll(line, "\n", " "); got.String() != want {
+			t.Errorf("the span of %q holds %q", line, got.String())
+		}
 	}
 }

@@ -273,10 +273,12 @@ func (e *stopError) Error() string {
 }
 
 // errorOutcome is how a step that returned err ends the attempt. Reason is
-// one line; an error of several, such as git's, goes on in Details.
+// one line; an error of several, such as git's, goes on in Details. Both
+// are shown as code: an error can quote what the sandbox wrote (git names
+// what it could not read), which as Markdown could link or mention anyone.
 func errorOutcome(step string, err error) Outcome {
 	first, rest, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-	out := Outcome{State: tasks.Failed, Reason: step + " failed: " + first}
+	out := Outcome{State: tasks.Failed, Reason: step + " failed: " + contextgather.CodeSpan(first)}
 	if rest = strings.TrimSpace(rest); rest != "" {
 		out.Details = contextgather.CodeBlock(rest)
 	}

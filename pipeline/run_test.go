@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -40,6 +41,19 @@ func TestAnAttemptEndedBeforePublishingSaysWhatEndedIt(t *testing.T) {
 		if got.State != want {
 			t.Errorf("%v before the pull request: %+v, want %s", cause, got, want)
 		}
+	}
+}
+
+// A step's error can quote what the sandbox wrote: git names the bundle
+// capability it could not read, and the sandbox writes the bundle. Shown on
+// GitHub, it must not link or mention anyone.
+func TestAStepsErrorIsShownAsCode(t *testing.T) {
+	t.Parallel()
+	err := errors.New("the sandbox's bundle: error: unknown capability '[click](https://evil.example) @acme/security'\nusage: git bundle")
+	out := errorOutcome("ship", err)
+	want := "ship failed: `the sandbox's bundle: error: unknown capability '[click](https://evil.example) @acme/security'`"
+	if out.Reason != want || !strings.HasPrefix(out.Details, "```\nusage: git bundle") {
+		t.Errorf("reason %q, details %q", out.Reason, out.Details)
 	}
 }
 
