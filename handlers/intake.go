@@ -71,10 +71,13 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 		return in.replyOnce(ctx, repo, t, replyHelp, helpText(in.Command))
 	}
 
-	// A retried intake finds what its first try already did.
+	// A retried intake finds what its first try already did. Not knowing
+	// is no answer: taken for "nothing", it would go on to a second start.
 	if task, _, err := in.Queue.ByDelivery(ctx, t.DeliveryID); err == nil {
 		log.Info().Str("task_id", task.ID).Msg("This delivery already queued an attempt.")
 		return in.react(ctx, repo, t)
+	} else if !errors.Is(err, tasks.ErrNotFound) {
+		return fmt.Errorf("look up what delivery %s queued: %w", t.DeliveryID, err)
 	}
 	// Buttons and re-runs name a task rather than an issue.
 	var named *tasks.Task

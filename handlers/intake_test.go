@@ -89,6 +89,29 @@ func TestATriggerGitHubTurnsDownIsAnsweredAtOnce(t *testing.T) {
 	}
 }
 
+// forgetfulQueue cannot say what a delivery queued: its database fails
+// that one lookup. Everything else must not be asked.
+type forgetfulQueue struct{ handlers.Work }
+
+func (forgetfulQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, errDatabase
+}
+
+// TestARetriedIntakeThatCannotLookUpItsDeliveryStartsNothing: the first
+// try may have queued the task; going on could start it twice, or close
+// the check run the first try made for it.
+func TestARetriedIntakeThatCannotLookUpItsDeliveryStartsNothing(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = forgetfulQueue{}
+	if err := in.Intake(tasks.Retried(context.Background()), trigger); !errors.Is(err, errDatabase) {
+		t.Fatalf("err = %v, want the queue's, so that the intake is tried again", err)
+	}
+	if runs, comments := gh.CheckRuns(repo), gh.Comments(repo, 1); len(runs) != 0 || len(comments) != 0 {
+		t.Fatalf("check runs %+v, comments %+v, want none", runs, comments)
+	}
+}
+
 // cancellingQueue holds one live task, which a cancel stops.
 type cancellingQueue struct{ handlers.Work }
 
