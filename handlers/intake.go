@@ -33,7 +33,7 @@ var _ tasks.Intake = (*Intake)(nil)
 
 // Work is what the intake needs of the task queue; *queue.Queue is one.
 type Work interface {
-	Create(ctx context.Context, t *tasks.Task) error
+	Create(ctx context.Context, t *tasks.Task, limits tasks.Limits) error
 	Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error)
 	Cancel(ctx context.Context, id, actor string) (bool, error)
 	Get(ctx context.Context, id string) (*tasks.Task, error)
@@ -171,9 +171,12 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if task.CheckRunID, task.HeadSHA, err = in.queueCheckRun(ctx, repo, task.ID, 1); err != nil {
 		return err
 	}
-	switch err := in.Queue.Create(ctx, task); {
+	var limited *tasks.Limited
+	switch err := in.Queue.Create(ctx, task, in.limits()); {
 	case errors.Is(err, tasks.ErrLive):
 		return in.lostRace(ctx, repo, t, task.CheckRunID, branch)
+	case errors.As(err, &limited):
+		return in.overtaken(ctx, repo, t, task.CheckRunID, limited)
 	case err != nil:
 		return in.unqueued(ctx, repo, task.CheckRunID, err)
 	}
@@ -251,10 +254,13 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
 		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
-		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch,
+		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch, Limits: in.limits(),
 	})
+	var limited *tasks.Limited
 	if errors.Is(err, tasks.ErrLive) {
 		return in.lostRace(ctx, repo, t, checkRunID, branch)
+	} else if errors.As(err, &limited) {
+		return in.overtaken(ctx, repo, t, checkRunID, limited)
 	}
 	if err != nil {
 		return in.unqueued(ctx, repo, checkRunID, err)
@@ -299,38 +305,62 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 }
 
 // limited replies and reports true when a rate limit is met.
+//
+// The queue counts again as it records the start (see Work.Create), where
+// intakes running at once take turns; this look saves the reaction and the
+// check run when the limit is plainly met.
 func (in *Intake) limited(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (bool, error) {
-	reply, err := in.overLimit(ctx, t)
-	if err != nil || reply == "" {
+	over, err := in.overLimit(ctx, t)
+	if err != nil || over == nil {
 		return false, err
 	}
-	return true, in.reply(ctx, repo, t, reply)
+	return true, in.reply(ctx, repo, t, limitReply(t, over))
 }
 
-// overLimit returns, when a rate limit is met, the reply that says so.
-func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (string, error) {
+// limits are the caps the queue holds starts to.
+func (in *Intake) limits() tasks.Limits {
+	return tasks.Limits{PerRepo: in.TasksPerRepoPerHour, PerActor: in.TasksPerActorPerHour}
+}
+
+// overLimit returns the limit that t's start would exceed, if any.
+func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (*tasks.Limited, error) {
 	since := time.Now().Add(-time.Hour)
 	if in.TasksPerRepoPerHour > 0 {
 		n, err := in.Queue.StartsSince(ctx, t.Repo, "", since)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if n >= in.TasksPerRepoPerHour {
-			return fmt.Sprintf("@%s, oneshot has started %d tasks on %s in the last hour, which is its limit. Please try again later.",
-				t.Actor, n, t.Repo), nil
+			return &tasks.Limited{Started: n}, nil
 		}
 	}
 	if in.TasksPerActorPerHour > 0 {
 		n, err := in.Queue.StartsSince(ctx, "", t.Actor, since)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if n >= in.TasksPerActorPerHour {
-			return fmt.Sprintf("@%s, you have started %d oneshot tasks in the last hour, which is the limit per person. Please try again later.",
-				t.Actor, n), nil
+			return &tasks.Limited{ByActor: true, Started: n}, nil
 		}
 	}
-	return "", nil
+	return nil, nil
+}
+
+// limitReply says which limit t's start met.
+func limitReply(t tasks.Trigger, over *tasks.Limited) string {
+	if over.ByActor {
+		return fmt.Sprintf("@%s, you have started %d oneshot tasks in the last hour, which is the limit per person. Please try again later.",
+			t.Actor, over.Started)
+	}
+	return fmt.Sprintf("@%s, oneshot has started %d tasks on %s in the last hour, which is its limit. Please try again later.",
+		t.Actor, over.Started, t.Repo)
+}
+
+// overtaken handles a start that met a limit only as it was recorded:
+// other triggers started meanwhile. Its check run is closed as skipped.
+func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, over *tasks.Limited) error {
+	skipCheckRun(ctx, repo, checkRunID, "A rate limit was met as this attempt was about to be queued.")
+	return in.reply(ctx, repo, t, limitReply(t, over))
 }
 
 func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskID string, attempt int) (int64, string, error) {

@@ -27,7 +27,7 @@ func (brokenQueue) Live(context.Context, string, int) (*tasks.Task, error) {
 func (brokenQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
-func (brokenQueue) Create(context.Context, *tasks.Task) error { return errDatabase }
+func (brokenQueue) Create(context.Context, *tasks.Task, tasks.Limits) error { return errDatabase }
 
 func newIntake(t *testing.T) (*handlers.Intake, *githubtest.Server, *githubtest.Repo) {
 	t.Helper()
@@ -158,7 +158,7 @@ func (q *racedQueue) Live(context.Context, string, int) (*tasks.Task, error) {
 func (*racedQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
-func (*racedQueue) Create(context.Context, *tasks.Task) error { return tasks.ErrLive }
+func (*racedQueue) Create(context.Context, *tasks.Task, tasks.Limits) error { return tasks.ErrLive }
 
 func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *testing.T) {
 	t.Parallel()
@@ -174,6 +174,40 @@ func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *
 	comments := gh.Comments(repo, 1)
 	if len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") || !strings.Contains(comments[0].Body, winner.ID) {
 		t.Fatalf("comments %+v, want one linking the winner", comments)
+	}
+}
+
+// overtakenQueue is a queue where other triggers met the repository's
+// limit between the intake's count and its insert.
+type overtakenQueue struct{ handlers.Work }
+
+func (overtakenQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (overtakenQueue) Live(context.Context, string, int) (*tasks.Task, error) {
+	return nil, tasks.ErrNotFound
+}
+func (overtakenQueue) StartsSince(context.Context, string, string, time.Time) (int, error) {
+	return 2, nil
+}
+func (overtakenQueue) Create(_ context.Context, _ *tasks.Task, limits tasks.Limits) error {
+	return &tasks.Limited{Started: limits.PerRepo}
+}
+
+func TestAStartThatMeetsALimitAsItIsRecordedSkipsItsCheckRunAndSaysSo(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue, in.TasksPerRepoPerHour = overtakenQueue{}, 3
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatal(err)
+	}
+	runs := gh.CheckRuns(repo)
+	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "rate limit") {
+		t.Fatalf("check runs %+v, want one, skipped for the limit", runs)
+	}
+	comments := gh.Comments(repo, 1)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "started 3 tasks on acme/widgets in the last hour") {
+		t.Fatalf("comments %+v, want one saying the limit was met", comments)
 	}
 }
 

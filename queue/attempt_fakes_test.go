@@ -40,7 +40,7 @@ func runningTask(t *testing.T, q *Queue, issue int) *tasks.Task {
 	t.Helper()
 	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
 		Requester: "octocat", DeliveryID: fmt.Sprint("d", issue)}
-	if err := q.Create(context.Background(), task); err != nil {
+	if err := q.Create(context.Background(), task, tasks.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	execSQL(t, q, `UPDATE oneshot_tasks SET state = 'running' WHERE id = $1`, task.ID)
@@ -201,7 +201,7 @@ func testLogger(t *testing.T) zerolog.Logger {
 func createTask(t *testing.T, q *Queue) *tasks.Task {
 	t.Helper()
 	task := &tasks.Task{Repo: "o/r", RepoID: 1, InstallationID: 2, Issue: 1, Kind: tasks.KindIssue, Requester: "octocat", DeliveryID: "d1"}
-	if err := q.Create(context.Background(), task); err != nil {
+	if err := q.Create(context.Background(), task, tasks.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	return task

@@ -203,7 +203,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func (b *testBundle) create(t *testing.T, repo string, issue int) *tasks.Task {
 	t.Helper()
 	task := newTask(repo, issue)
-	if err := b.queue.Create(context.Background(), task); err != nil {
+	if err := b.queue.Create(context.Background(), task, tasks.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	return task

@@ -221,8 +221,11 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 
 // Create records a new task and queues its first attempt, in one
 // transaction. It fails with tasks.ErrLive when its branch has a live task.
-func (q *Queue) Create(ctx context.Context, t *tasks.Task) error {
+func (q *Queue) Create(ctx context.Context, t *tasks.Task, limits tasks.Limits) error {
 	return q.DB.tx(ctx, func(tx *sql.Tx) error {
+		if err := q.DB.withinLimits(ctx, tx, t.Repo, t.Requester, limits); err != nil {
+			return err
+		}
 		if err := q.DB.insertTask(ctx, tx, t); err != nil {
 			return err
 		}
@@ -235,7 +238,13 @@ func (q *Queue) Create(ctx context.Context, t *tasks.Task) error {
 func (q *Queue) Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error) {
 	var t *tasks.Task
 	err := q.DB.tx(ctx, func(tx *sql.Tx) (err error) {
-		if t, err = q.DB.nextAttempt(ctx, tx, id, s); err != nil {
+		if t, err = get(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := q.DB.withinLimits(ctx, tx, t.Repo, s.Actor, s.Limits); err != nil {
+			return err
+		}
+		if t, err = queueNext(ctx, tx, t, s); err != nil {
 			return err
 		}
 		return q.insertAttempt(ctx, tx, t)

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,10 +64,10 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		b := setup(t, url, time.Minute)
 		ctx := context.Background()
 		issue := b.create(t, "o/r", 7)
-		if err := b.queue.Create(ctx, newTask("o/r", 7)); !errors.Is(err, tasks.ErrLive) {
+		if err := b.queue.Create(ctx, newTask("o/r", 7), tasks.Limits{}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a second task on the issue: %v, want ErrLive", err)
 		}
-		if err := b.queue.Create(ctx, newTask("o/r", 8)); err != nil {
+		if err := b.queue.Create(ctx, newTask("o/r", 8), tasks.Limits{}); err != nil {
 			t.Fatalf("another issue: %v", err)
 		}
 
@@ -74,13 +75,13 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		// the issue's branch.
 		followUp := newTask("o/r", 9)
 		followUp.Kind, followUp.PullRequest, followUp.BranchIssue, followUp.DeliveryID = tasks.KindFollowUp, 9, 7, "d-follow-up"
-		if err := b.queue.Create(ctx, followUp); !errors.Is(err, tasks.ErrLive) {
+		if err := b.queue.Create(ctx, followUp, tasks.Limits{}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a follow-up on the branch of a live task: %v, want ErrLive", err)
 		}
 		if _, err := b.queue.Cancel(ctx, issue.ID, "octocat"); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.queue.Create(ctx, followUp); err != nil {
+		if err := b.queue.Create(ctx, followUp, tasks.Limits{}); err != nil {
 			t.Fatalf("the follow-up once the issue's task ended: %v", err)
 		}
 		if live, err := b.queue.Live(ctx, "o/r", 7); err != nil || live.ID != followUp.ID {
@@ -88,6 +89,53 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		}
 		if _, err := b.queue.Retry(ctx, issue.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry"}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a retry of the issue's task while the follow-up is live: %v, want ErrLive", err)
+		}
+	})
+}
+
+// Starts recorded at once, as by intakes on bulk-labelled issues, all
+// counted the same attempts before any was recorded; the queue counts
+// again as it records each, one start at a time.
+func TestStartsRecordedAtOnceHoldTheLimits(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		const starts = 6
+		errs := make(chan error, starts)
+		for i := range starts {
+			go func() {
+				task := newTask("o/r", 100+i)
+				task.Requester = fmt.Sprintf("writer%d", i%2)
+				errs <- b.queue.Create(ctx, task, tasks.Limits{PerRepo: 3, PerActor: 2})
+			}()
+		}
+		var created, limited int
+		for range starts {
+			var over *tasks.Limited
+			switch err := <-errs; {
+			case err == nil:
+				created++
+			case errors.As(err, &over):
+				limited++
+			default:
+				t.Fatal(err)
+			}
+		}
+		if created != 3 || limited != 3 {
+			t.Fatalf("%d created and %d limited, want 3 of each: the repository's limit is 3", created, limited)
+		}
+		// The people's limit holds too, and so does it for a retry.
+		ended := b.create(t, "o/other", 1) // by octocat
+		if _, err := b.queue.Cancel(ctx, ended.ID, "octocat"); err != nil {
+			t.Fatal(err)
+		}
+		var over *tasks.Limited
+		_, err := b.queue.Retry(ctx, ended.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry", Limits: tasks.Limits{PerActor: 1}})
+		if !errors.As(err, &over) || !over.ByActor || over.Started != 1 {
+			t.Fatalf("a retry past the person's limit: %v, want it limited after 1 start", err)
+		}
+		if _, err := b.queue.Retry(ctx, ended.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry", Limits: tasks.Limits{PerActor: 2}}); err != nil {
+			t.Fatalf("a retry within the limit: %v", err)
 		}
 	})
 }

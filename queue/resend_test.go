@@ -83,7 +83,7 @@ func TestAnEndGitHubDidNotTakeIsSentAgainUntilItTakesIt(t *testing.T) {
 		q := owingQueue(t, db, runner, notifier)
 		start(t, q)
 		task := newTask("o/r", 1)
-		if err := q.Create(context.Background(), task); err != nil {
+		if err := q.Create(context.Background(), task, tasks.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 30*time.Second, "the owed end to be taken", func() bool {
@@ -112,7 +112,7 @@ func TestAnEndGitHubDidNotTakeIsSentByTheNextProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		task := newTask("o/r", 1)
-		if err := first.Create(context.Background(), task); err != nil {
+		if err := first.Create(context.Background(), task, tasks.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 30*time.Second, "the first process to try the owed end", func() bool {
@@ -171,7 +171,7 @@ func TestAnAttemptsEndIsConfirmedAfterItIsRecorded(t *testing.T) {
 		start(t, q)
 		task := newTask("o/r", 1)
 		task.CheckRunID = 77
-		if err := q.Create(context.Background(), task); err != nil {
+		if err := q.Create(context.Background(), task, tasks.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		select {

@@ -40,17 +40,8 @@ func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	return addEvent(ctx, tx, t.ID, tasks.Event{Attempt: 1, State: tasks.Queued, Actor: t.Requester, DeliveryID: t.DeliveryID, Detail: "created", At: now})
 }
 
-// nextAttempt queues the next attempt of a task whose last attempt is over.
-// It fails with tasks.ErrLive when the task, or another on its branch, is live.
-func (db *DB) nextAttempt(ctx context.Context, tx *sql.Tx, id string, s tasks.Start) (*tasks.Task, error) {
-	t, err := get(ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
-	return queueNext(ctx, tx, t, s)
-}
-
-// queueNext queues the attempt after t's, t as read in tx.
+// queueNext queues the attempt after t's, t as read in tx. It fails with
+// tasks.ErrLive when the task, or another on its branch, is live.
 func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*tasks.Task, error) {
 	if !t.State.Final() {
 		return nil, tasks.ErrLive
@@ -214,6 +205,10 @@ func (db *DB) History(ctx context.Context, id string) ([]tasks.Event, error) {
 // it. An attempt handed back at shutdown is queued again by no one, and is
 // not counted: a deploy must not use up the limits.
 func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error) {
+	return startsSince(ctx, db.sql, repo, actor, since)
+}
+
+func startsSince(ctx context.Context, q querier, repo, actor string, since time.Time) (int, error) {
 	query := `SELECT COUNT(*) FROM oneshot_task_events e JOIN oneshot_tasks t ON t.id = e.task_id
 		WHERE e.state = 'queued' AND e.actor <> '' AND e.at >= $1 AND t.repo = $2`
 	args := []any{since.UnixMilli(), repo}
@@ -223,8 +218,44 @@ func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Ti
 		args = []any{since.UnixMilli(), actor}
 	}
 	var n int
-	err := db.sql.QueryRowContext(ctx, query, args...).Scan(&n)
+	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, err
+}
+
+// limitsLock is the advisory lock, under migrationLock's class, that
+// starts hold on Postgres while they count and record: replicas' intakes
+// counting at once would all pass a limit. On SQLite the database has one
+// connection, so its transactions take turns already.
+const limitsLock = 1
+
+// withinLimits fails with *tasks.Limited when an attempt started in tx on
+// repo by actor would exceed limits, counted over the last hour.
+func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repo, actor string, limits tasks.Limits) error {
+	if limits == (tasks.Limits{}) {
+		return nil
+	}
+	if db.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, migrationLock, limitsLock); err != nil {
+			return fmt.Errorf("lock the rate limits: %w", err)
+		}
+	}
+	since := time.Now().Add(-time.Hour)
+	for _, l := range []struct {
+		cap         int
+		repo, actor string
+	}{{limits.PerRepo, repo, ""}, {limits.PerActor, "", actor}} {
+		if l.cap <= 0 {
+			continue
+		}
+		n, err := startsSince(ctx, tx, l.repo, l.actor, since)
+		if err != nil {
+			return fmt.Errorf("count the attempts started in the last hour: %w", err)
+		}
+		if n >= l.cap {
+			return &tasks.Limited{ByActor: l.actor != "", Started: n}
+		}
+	}
+	return nil
 }
 
 // ClaimReply reports whether a delivery may post a reply of a kind to an

@@ -17,7 +17,7 @@ func endedTask(t *testing.T, q *Queue) *tasks.Task {
 	ctx := context.Background()
 	task := &tasks.Task{ID: tasks.NewID(), Repo: "o/r", RepoID: 1, Issue: 1, Kind: tasks.KindIssue,
 		Requester: "octocat", DeliveryID: "d-1", Attempt: 1, State: tasks.Queued}
-	if err := q.Create(ctx, task); err != nil {
+	if err := q.Create(ctx, task, tasks.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range [][2]tasks.State{{tasks.Queued, tasks.Running}, {tasks.Running, tasks.Failed}} {

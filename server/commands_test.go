@@ -191,7 +191,7 @@ func TestAFollowUpRecordedBeforeTasksKeptTheirBranchIsRetriedOnItsIssuesBranch(t
 	ctx := context.Background()
 	old := &tasks.Task{Repo: b.repo.FullName, RepoID: b.repo.ID, InstallationID: installationID, Issue: pr.Number,
 		PullRequest: pr.Number, BranchIssue: pr.Number, Kind: tasks.KindFollowUp, Requester: "writer", DeliveryID: "d-old"}
-	if err := b.srv.Queue().Create(ctx, old); err != nil {
+	if err := b.srv.Queue().Create(ctx, old, tasks.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.srv.Queue().Cancel(ctx, old.ID, "writer"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,24 @@ var ErrNotFound = errors.New("task not found")
 // or running task.
 var ErrLive = errors.New("the issue already has a live task")
 
+// Limits cap the attempts started in the last hour on a repository and by
+// one person; 0 is no cap. Attempts a shutdown handed back are not
+// counted: a deploy must not use up the limits.
+type Limits struct{ PerRepo, PerActor int }
+
+// Limited is the error of a start that a limit refused.
+type Limited struct {
+	ByActor bool // the person's limit, else the repository's
+	Started int  // the attempts started in the last hour
+}
+
+func (e *Limited) Error() string {
+	if e.ByActor {
+		return fmt.Sprintf("the person's limit: %d attempts started in the last hour", e.Started)
+	}
+	return fmt.Sprintf("the repository's limit: %d attempts started in the last hour", e.Started)
+}
+
 // IssueOfBranch is the issue a task's branch was named for, or 0 when it
 // was named for none. The pipeline names it with the repository's prefix
 // then "issue-N"; the prefix may have changed since, and the name ends the
@@ -162,6 +181,8 @@ type Start struct {
 	// BranchIssue, when set, corrects the task's: a follow-up recorded
 	// before tasks kept their branch holds its pull request's number.
 	BranchIssue int
+	// Limits refuse the attempt, with *Limited, when it would exceed them.
+	Limits Limits
 }
 
 // Intake decides what a trigger becomes: a task, a reply, nothing. The
