@@ -214,6 +214,45 @@ func TestAnExecThatKillsItsBackgroundLeavesNothingRunning(t *testing.T) {
 	}
 }
 
+// A process that forks, has its child leave the group and exits, again and
+// again, is gone from where a sweep of /proc reads it while its child is
+// not listed yet. While sandboxd swept without stopping the sandbox first,
+// one of sixteen such hoppers outlived the exec within a few tries, free to
+// read the next exec's secrets.
+func TestForkHoppersLeftByAnExecAreGoneWhenItEnds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	// Each hopper marks that it hops, then hops for up to a minute.
+	mustSucceed(t, s, `cat > /tmp/hopper.c <<'EOF'
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	close(open(argv[1], O_WRONLY | O_CREAT, 0644));
+	time_t end = time(0) + 60;
+	while (time(0) < end) {
+		if (fork() > 0) _exit(0);
+		setsid();
+	}
+	sleep(60);
+	return 0;
+}
+EOF
+gcc -O2 -o /tmp/hopper /tmp/hopper.c`)
+	script := `for i in $(seq 0 15); do /tmp/hopper /tmp/hopping$i & done
+for i in $(seq 0 15); do while [ ! -e /tmp/hopping$i ]; do sleep 0.01; done; done; rm /tmp/hopping*`
+	for try := range 20 {
+		res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("try %d: %+v, %v", try, res, err)
+		}
+		if left := mustSucceed(t, s, "ps -eo args= | grep -c '^/tmp/hopper' || true"); strings.TrimSpace(left) != "0" {
+			t.Fatalf("try %d: %s hoppers outlived the exec", try, strings.TrimSpace(left))
+		}
+	}
+}
+
 func TestCancelledExecIsKilledAndReturnsTheContextError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

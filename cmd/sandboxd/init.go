@@ -20,7 +20,7 @@ func runInit() int {
 	// Asked for before the child starts, so that no SIGCHLD is missed.
 	signals := make(chan os.Signal, 32)
 	signal.Notify(signals, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	child, err := os.StartProcess("/proc/self/exe", []string{os.Args[0]}, &os.ProcAttr{
+	child, err := os.StartProcess("/proc/self/exe", []string{os.Args[0], initChild}, &os.ProcAttr{
 		Env:   os.Environ(),
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 	})
@@ -51,6 +51,9 @@ func runInit() int {
 	}
 	return 1
 }
+
+// initChild is the argument runInit starts the serving sandboxd with.
+const initChild = "serve-under-init"
 
 // exitCode is the status a shell would give for how a process ended.
 func exitCode(s syscall.WaitStatus) int {

@@ -41,7 +41,11 @@ func main() {
 		os.Exit(runInit())
 	}
 	go reserveThreads(spareThreads)
-	if err := sandboxd.Serve(stdio{}, os.Stderr); err != nil {
+	// Under the sandbox's init, every process but init is the sandbox's,
+	// and the server may stop them all while it kills a tree. Started any
+	// other way (by hand, on a host), it must not.
+	underInit := len(os.Args) == 2 && os.Args[1] == initChild && os.Getppid() == 1
+	if err := sandboxd.Serve(stdio{}, os.Stderr, sandboxd.Options{StopAllWhileKilling: underInit}); err != nil {
 		fmt.Fprintln(os.Stderr, "sandboxd:", err)
 		os.Exit(1)
 	}

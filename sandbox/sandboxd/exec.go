@@ -29,9 +29,22 @@ const outputGrace = 250 * time.Millisecond
 // killTree kills an exec's process tree while no exec starts: a process
 // that has just started is not yet known as another exec's, and would look
 // like a runaway of the tree.
+//
+// Where it may (Options.StopAllWhileKilling), it first stops every process
+// but init and itself, and lets the survivors go on once the tree is dead.
+// A sweep of /proc is not one look at one moment: a process that forks,
+// has its child leave the group and exits, again and again, is gone from
+// where the sweep reads it and its child not yet listed, and a sweep that
+// finds nothing left stops. kill(-1) reaches every process in one pass of
+// the kernel's list, and a stopped process cannot fork, so the sweep then
+// reads a tree that holds still.
 func (s *Server) killTree(t tree) {
 	s.starting.Lock()
 	defer s.starting.Unlock()
+	if s.stopAll {
+		_ = syscall.Kill(-1, syscall.SIGSTOP)
+		defer func() { _ = syscall.Kill(-1, syscall.SIGCONT) }()
+	}
 	killTree(t)
 }
 

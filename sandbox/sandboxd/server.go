@@ -39,17 +39,29 @@ type Server struct {
 	// starting is held for reading while an exec starts its process and
 	// for writing while a tree is killed; see Server.killTree.
 	starting sync.RWMutex
+	// stopAll is Options.StopAllWhileKilling.
+	stopAll bool
+}
+
+// Options are how a Server may act on the processes around it.
+type Options struct {
+	// StopAllWhileKilling has the server stop every process it may signal
+	// while it kills an exec's tree (see Server.killTree). Set it only
+	// where every such process is the sandbox's: under the sandbox's own
+	// init, in the container's PID namespace. Elsewhere it would stop
+	// every process of the server's user.
+	StopAllWhileKilling bool
 }
 
 // Serve runs a server over conn until the bot closes it.
-func Serve(conn io.ReadWriteCloser, logOutput io.Writer) error {
+func Serve(conn io.ReadWriteCloser, logOutput io.Writer, opts Options) error {
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = logOutput
 	mux, err := yamux.Server(conn, cfg)
 	if err != nil {
 		return fmt.Errorf("start yamux: %w", err)
 	}
-	s := &Server{mux: mux, log: log.New(logOutput, "sandboxd: ", 0)}
+	s := &Server{mux: mux, log: log.New(logOutput, "sandboxd: ", 0), stopAll: opts.StopAllWhileKilling}
 	defer s.close()
 	for {
 		stream, err := mux.AcceptStream()
