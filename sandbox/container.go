@@ -100,6 +100,9 @@ func containerConfig(spec Spec, lim limits, labels map[string]string, imageVolum
 			MemorySwap: memory, // no swap
 			NanoCPUs:   lim.nanoCPUs,
 			PidsLimit:  &pids,
+			// No core dumps: a crash would hand its memory, secrets and
+			// all, to the host's core handler, outside the sandbox.
+			Ulimits: []*container.Ulimit{{Name: "core", Soft: 0, Hard: 0}},
 		},
 	}
 	switch lim.network {

@@ -81,6 +81,11 @@ done; true`
 			t.Fatalf("mount in a new user namespace: exit %d, stderr %q", res.ExitCode, res.Stderr)
 		}
 	})
+	t.Run("dumps no core", func(t *testing.T) {
+		if limit := strings.TrimSpace(mustSucceed(t, s, "ulimit -c; ulimit -H -c")); limit != "0\n0" {
+			t.Fatalf("core size limits (soft, hard): %q", limit)
+		}
+	})
 	t.Run("has no Docker socket", func(t *testing.T) {
 		out := mustSucceed(t, s, "for p in /var/run/docker.sock /run/docker.sock; do if test -e $p; then echo $p; fi; done")
 		if out != "" {
