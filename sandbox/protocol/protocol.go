@@ -21,8 +21,11 @@ import (
 )
 
 // Version is bumped whenever a change breaks compatibility between the bot
-// and sandboxd. Sandbox images carry it in the ImageLabel label.
-const Version = 3
+// and sandboxd, or a sandboxd of the earlier version would be unsafe to go
+// on using: the bot refuses an image of another version, and says to
+// rebuild it. Sandbox images carry it in the ImageLabel label. 4: sandboxd
+// stops the sandbox while it sweeps an exec's tree.
+const Version = 4
 
 // ImageLabel is the image label that says which protocol version the image's
 // sandboxd speaks.
