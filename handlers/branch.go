@@ -73,9 +73,9 @@ func taskBranchIssue(ctx context.Context, repo *githubapi.Repo, task *tasks.Task
 // t concerns. A follow-up recorded before tasks kept their branch is found
 // by its pull request's number.
 func (in *Intake) live(ctx context.Context, t tasks.Trigger, branch int) (*tasks.Task, error) {
-	task, err := in.Queue.Live(ctx, t.Repo, branch)
+	task, err := in.Queue.Live(ctx, t.RepoID, branch)
 	if errors.Is(err, tasks.ErrNotFound) && branch != t.Issue {
-		return in.Queue.Live(ctx, t.Repo, t.Issue)
+		return in.Queue.Live(ctx, t.RepoID, t.Issue)
 	}
 	return task, err
 }

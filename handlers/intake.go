@@ -37,10 +37,10 @@ type Work interface {
 	Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error)
 	Cancel(ctx context.Context, id, actor string) (bool, error)
 	Get(ctx context.Context, id string) (*tasks.Task, error)
-	Live(ctx context.Context, repo string, branchIssue int) (*tasks.Task, error)
-	Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error)
+	Live(ctx context.Context, repoID int64, branchIssue int) (*tasks.Task, error)
+	Latest(ctx context.Context, repoID int64, issue int) (*tasks.Task, error)
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
-	StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error)
+	StartsSince(ctx context.Context, repoID int64, actor string, since time.Time) (int, error)
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
 }
 
@@ -220,7 +220,7 @@ func holds(live *tasks.Task, t tasks.Trigger) bool {
 func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
 	if task == nil {
 		var err error
-		if task, err = in.Queue.Latest(ctx, t.Repo, t.Issue); errors.Is(err, tasks.ErrNotFound) {
+		if task, err = in.Queue.Latest(ctx, t.RepoID, t.Issue); errors.Is(err, tasks.ErrNotFound) {
 			reply := fmt.Sprintf("@%s, there is no oneshot task on %s to retry.", t.Actor, this(t))
 			if t.PullRequest {
 				reply += fmt.Sprintf(" To change it, comment `%s <what to change>`.", in.Command)
@@ -237,7 +237,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if err != nil {
 		return err
 	}
-	if live, err := in.Queue.Live(ctx, t.Repo, branch); err == nil {
+	if live, err := in.Queue.Live(ctx, t.RepoID, branch); err == nil {
 		return in.replyBusy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
@@ -326,7 +326,7 @@ func (in *Intake) limits() tasks.Limits {
 func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (*tasks.Limited, error) {
 	since := time.Now().Add(-time.Hour)
 	if in.TasksPerRepoPerHour > 0 {
-		n, err := in.Queue.StartsSince(ctx, t.Repo, "", since)
+		n, err := in.Queue.StartsSince(ctx, t.RepoID, "", since)
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +335,7 @@ func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (*tasks.Limite
 		}
 	}
 	if in.TasksPerActorPerHour > 0 {
-		n, err := in.Queue.StartsSince(ctx, "", t.Actor, since)
+		n, err := in.Queue.StartsSince(ctx, 0, t.Actor, since)
 		if err != nil {
 			return nil, err
 		}

@@ -21,7 +21,7 @@ type brokenQueue struct{ handlers.Work }
 
 var errDatabase = errors.New("database is locked")
 
-func (brokenQueue) Live(context.Context, string, int) (*tasks.Task, error) {
+func (brokenQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	return nil, tasks.ErrNotFound
 }
 func (brokenQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
@@ -118,8 +118,8 @@ type cancellingQueue struct{ handlers.Work }
 func (cancellingQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
-func (cancellingQueue) Live(context.Context, string, int) (*tasks.Task, error) { return winner, nil }
-func (cancellingQueue) Cancel(context.Context, string, string) (bool, error)   { return true, nil }
+func (cancellingQueue) Live(context.Context, int64, int) (*tasks.Task, error) { return winner, nil }
+func (cancellingQueue) Cancel(context.Context, string, string) (bool, error)  { return true, nil }
 
 // TestACancelWhoseReactionFailsIsDone has GitHub fail the 👀 on a cancel
 // that worked: the intake is done, not tried again to answer that there
@@ -148,7 +148,7 @@ type racedQueue struct {
 
 var winner = &tasks.Task{ID: "twinner", Repo: "acme/widgets", Issue: 1, State: tasks.Queued}
 
-func (q *racedQueue) Live(context.Context, string, int) (*tasks.Task, error) {
+func (q *racedQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	if !q.looked {
 		q.looked = true
 		return nil, tasks.ErrNotFound
@@ -184,10 +184,10 @@ type overtakenQueue struct{ handlers.Work }
 func (overtakenQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
-func (overtakenQueue) Live(context.Context, string, int) (*tasks.Task, error) {
+func (overtakenQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	return nil, tasks.ErrNotFound
 }
-func (overtakenQueue) StartsSince(context.Context, string, string, time.Time) (int, error) {
+func (overtakenQueue) StartsSince(context.Context, int64, string, time.Time) (int, error) {
 	return 2, nil
 }
 func (overtakenQueue) Create(_ context.Context, _ *tasks.Task, limits tasks.Limits) error {

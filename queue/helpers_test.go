@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"sync"
 	"testing"
@@ -81,8 +82,16 @@ func start(t *testing.T, q *queue.Queue) {
 }
 
 func newTask(repo string, issue int) *tasks.Task {
-	return &tasks.Task{Repo: repo, RepoID: 1, InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
+	return &tasks.Task{Repo: repo, RepoID: repoID(repo), InstallationID: 2, Issue: issue, Kind: tasks.KindIssue,
 		Requester: "octocat", DeliveryID: fmt.Sprintf("d-%s-%d", repo, issue)}
+}
+
+// repoID is the ID of the test repository named repo, as GitHub would give
+// it: the same for the same repository, another for another.
+func repoID(repo string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(repo))
+	return int64(h.Sum32())
 }
 
 // scriptedRunner runs attempts the way a test says: by default it blocks

@@ -81,6 +81,13 @@ var migrations = [][]string{
 		`CREATE UNIQUE INDEX oneshot_tasks_one_live_branch
 		ON oneshot_tasks (repo, (CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END))
 		WHERE state IN ('queued', 'running')`},
+	// 5: a repository is known by its ID, which stays when it is renamed
+	// or moved to another owner, while its name changes under live tasks.
+	{`DROP INDEX oneshot_tasks_one_live_branch`,
+		`CREATE UNIQUE INDEX oneshot_tasks_one_live_branch_by_id
+		ON oneshot_tasks (repo_id, (CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END))
+		WHERE state IN ('queued', 'running')`,
+		`CREATE INDEX oneshot_tasks_repo_id_issue ON oneshot_tasks (repo_id, issue)`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

@@ -28,7 +28,7 @@ func TestATaskRecordedBeforeBranchesWereKeptStillHoldsItsIssuesBranch(t *testing
 		if err := db.migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if live, err := db.Live(ctx, "o/r", 7); err != nil || live.ID != "t-old" || live.BranchIssue != 7 {
+		if live, err := db.Live(ctx, 1, 7); err != nil || live.ID != "t-old" || live.BranchIssue != 7 {
 			t.Fatalf("the live task on issue 7's branch: %+v, %v; want t-old", live, err)
 		}
 		if err := insertFollowUp(db, 9, 7); !errors.Is(err, tasks.ErrLive) {
@@ -50,7 +50,7 @@ func TestTasksABotOfTheEarlierVersionRecordsHoldTheirIssuesBranch(t *testing.T) 
 		for _, issue := range []int{11, 12} {
 			insertOldTask(t, db, fmt.Sprintf("t-old-%d", issue), issue, tasks.Queued)
 		}
-		if live, err := db.Live(ctx, "o/r", 12); err != nil || live.ID != "t-old-12" || live.BranchIssue != 12 {
+		if live, err := db.Live(ctx, 1, 12); err != nil || live.ID != "t-old-12" || live.BranchIssue != 12 {
 			t.Fatalf("the live task on issue 12's branch: %+v, %v; want t-old-12", live, err)
 		}
 		if err := insertFollowUp(db, 20, 11); !errors.Is(err, tasks.ErrLive) {

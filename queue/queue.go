@@ -223,7 +223,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 // transaction. It fails with tasks.ErrLive when its branch has a live task.
 func (q *Queue) Create(ctx context.Context, t *tasks.Task, limits tasks.Limits) error {
 	return q.DB.tx(ctx, func(tx *sql.Tx) error {
-		if err := q.DB.withinLimits(ctx, tx, t.Repo, t.Requester, limits); err != nil {
+		if err := q.DB.withinLimits(ctx, tx, t.RepoID, t.Requester, limits); err != nil {
 			return err
 		}
 		if err := q.DB.insertTask(ctx, tx, t); err != nil {
@@ -241,7 +241,7 @@ func (q *Queue) Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Tas
 		if t, err = get(ctx, tx, id); err != nil {
 			return err
 		}
-		if err := q.DB.withinLimits(ctx, tx, t.Repo, s.Actor, s.Limits); err != nil {
+		if err := q.DB.withinLimits(ctx, tx, t.RepoID, s.Actor, s.Limits); err != nil {
 			return err
 		}
 		if t, err = queueNext(ctx, tx, t, s); err != nil {

@@ -84,11 +84,37 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		if err := b.queue.Create(ctx, followUp, tasks.Limits{}); err != nil {
 			t.Fatalf("the follow-up once the issue's task ended: %v", err)
 		}
-		if live, err := b.queue.Live(ctx, "o/r", 7); err != nil || live.ID != followUp.ID {
+		if live, err := b.queue.Live(ctx, repoID("o/r"), 7); err != nil || live.ID != followUp.ID {
 			t.Fatalf("the live task on issue 7's branch: %+v, %v; want the follow-up", live, err)
 		}
 		if _, err := b.queue.Retry(ctx, issue.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry"}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a retry of the issue's task while the follow-up is live: %v, want ErrLive", err)
+		}
+	})
+}
+
+// A repository renamed, or moved to another owner, keeps its ID, and its
+// live tasks with it: webhooks then carry the new name.
+func TestARenamedRepositoryKeepsItsLiveTasksAndLimits(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		live := b.create(t, "acme/widgets", 7)
+		renamed := newTask("acme/gadgets", 7)
+		renamed.RepoID = live.RepoID
+		if err := b.queue.Create(ctx, renamed, tasks.Limits{}); !errors.Is(err, tasks.ErrLive) {
+			t.Fatalf("a task on the renamed repository's busy branch: %v, want ErrLive", err)
+		}
+		if got, err := b.queue.Live(ctx, live.RepoID, 7); err != nil || got.ID != live.ID {
+			t.Fatalf("the live task under the new name: %+v, %v", got, err)
+		}
+		if got, err := b.queue.Latest(ctx, live.RepoID, 7); err != nil || got.ID != live.ID {
+			t.Fatalf("the latest task under the new name: %+v, %v", got, err)
+		}
+		renamed.Issue = 8
+		var over *tasks.Limited
+		if err := b.queue.Create(ctx, renamed, tasks.Limits{PerRepo: 1}); !errors.As(err, &over) {
+			t.Fatalf("a start past the repository's limit under its new name: %v, want it limited", err)
 		}
 	})
 }
@@ -315,10 +341,10 @@ func TestAHandBackIsNotCountedAsAStart(t *testing.T) {
 		ctx := context.Background()
 		hourAgo := time.Now().Add(-time.Hour)
 		b.handBack(t)
-		if n, err := b.db.StartsSince(ctx, "o/r", "", hourAgo); n != 1 || err != nil {
+		if n, err := b.db.StartsSince(ctx, repoID("o/r"), "", hourAgo); n != 1 || err != nil {
 			t.Fatalf("starts on the repository: %d %v, want 1", n, err)
 		}
-		if n, err := b.db.StartsSince(ctx, "", "octocat", hourAgo); n != 1 || err != nil {
+		if n, err := b.db.StartsSince(ctx, 0, "octocat", hourAgo); n != 1 || err != nil {
 			t.Fatalf("starts by the requester: %d %v, want 1", n, err)
 		}
 	})

@@ -146,9 +146,10 @@ func (db *DB) Get(ctx context.Context, id string) (*tasks.Task, error) {
 }
 
 // Live returns the queued or running task on the branch of an issue (see
-// tasks.Task.BranchIssue), or tasks.ErrNotFound.
-func (db *DB) Live(ctx context.Context, repo string, branchIssue int) (*tasks.Task, error) {
-	return one(ctx, db.sql, `WHERE repo = $1 AND `+taskBranch+` = $2 AND state IN ('queued', 'running')`, repo, branchIssue)
+// tasks.Task.BranchIssue), or tasks.ErrNotFound. A repository is known by
+// its ID, which stays when it is renamed or moved to another owner.
+func (db *DB) Live(ctx context.Context, repoID int64, branchIssue int) (*tasks.Task, error) {
+	return one(ctx, db.sql, `WHERE repo_id = $1 AND `+taskBranch+` = $2 AND state IN ('queued', 'running')`, repoID, branchIssue)
 }
 
 // taskBranch is the issue whose branch a task changes, as the index that
@@ -157,8 +158,8 @@ func (db *DB) Live(ctx context.Context, repo string, branchIssue int) (*tasks.Ta
 const taskBranch = `(CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END)`
 
 // Latest returns the most recent task of an issue, or tasks.ErrNotFound.
-func (db *DB) Latest(ctx context.Context, repo string, issue int) (*tasks.Task, error) {
-	return one(ctx, db.sql, `WHERE repo = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repo, issue)
+func (db *DB) Latest(ctx context.Context, repoID int64, issue int) (*tasks.Task, error) {
+	return one(ctx, db.sql, `WHERE repo_id = $1 AND issue = $2 ORDER BY created_at DESC LIMIT 1`, repoID, issue)
 }
 
 // List returns every task, oldest first; for tests and operators.
@@ -201,17 +202,17 @@ func (db *DB) History(ctx context.Context, id string) ([]tasks.Event, error) {
 }
 
 // StartsSince counts the attempts someone started since a time, on a
-// repository or, when actor is not empty, by an actor; the rate limits use
-// it. An attempt handed back at shutdown is queued again by no one, and is
+// repository (by its ID) or, when actor is not empty, by an actor; the rate
+// limits use it. An attempt handed back at shutdown is queued again by no one, and is
 // not counted: a deploy must not use up the limits.
-func (db *DB) StartsSince(ctx context.Context, repo, actor string, since time.Time) (int, error) {
-	return startsSince(ctx, db.sql, repo, actor, since)
+func (db *DB) StartsSince(ctx context.Context, repoID int64, actor string, since time.Time) (int, error) {
+	return startsSince(ctx, db.sql, repoID, actor, since)
 }
 
-func startsSince(ctx context.Context, q querier, repo, actor string, since time.Time) (int, error) {
+func startsSince(ctx context.Context, q querier, repoID int64, actor string, since time.Time) (int, error) {
 	query := `SELECT COUNT(*) FROM oneshot_task_events e JOIN oneshot_tasks t ON t.id = e.task_id
-		WHERE e.state = 'queued' AND e.actor <> '' AND e.at >= $1 AND t.repo = $2`
-	args := []any{since.UnixMilli(), repo}
+		WHERE e.state = 'queued' AND e.actor <> '' AND e.at >= $1 AND t.repo_id = $2`
+	args := []any{since.UnixMilli(), repoID}
 	if actor != "" {
 		query = `SELECT COUNT(*) FROM oneshot_task_events
 			WHERE state = 'queued' AND at >= $1 AND actor = $2`
@@ -229,8 +230,9 @@ func startsSince(ctx context.Context, q querier, repo, actor string, since time.
 const limitsLock = 1
 
 // withinLimits fails with *tasks.Limited when an attempt started in tx on
-// repo by actor would exceed limits, counted over the last hour.
-func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repo, actor string, limits tasks.Limits) error {
+// the repository repoID by actor would exceed limits, counted over the last
+// hour.
+func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repoID int64, actor string, limits tasks.Limits) error {
 	if limits == (tasks.Limits{}) {
 		return nil
 	}
@@ -241,13 +243,14 @@ func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repo, actor string, 
 	}
 	since := time.Now().Add(-time.Hour)
 	for _, l := range []struct {
-		cap         int
-		repo, actor string
-	}{{limits.PerRepo, repo, ""}, {limits.PerActor, "", actor}} {
+		cap    int
+		repoID int64
+		actor  string
+	}{{limits.PerRepo, repoID, ""}, {limits.PerActor, 0, actor}} {
 		if l.cap <= 0 {
 			continue
 		}
-		n, err := startsSince(ctx, tx, l.repo, l.actor, since)
+		n, err := startsSince(ctx, tx, l.repoID, l.actor, since)
 		if err != nil {
 			return fmt.Errorf("count the attempts started in the last hour: %w", err)
 		}

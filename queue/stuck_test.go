@@ -54,7 +54,7 @@ func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
 			t.Fatalf("after the cancel the task is %s", got.State)
 		}
 		notifier.wait(t, task.ID, tasks.Cancelled)
-		if _, err := q.Live(ctx, "o/r", 1); err == nil {
+		if _, err := q.Live(ctx, 1, 1); err == nil {
 			t.Fatal("the issue still has a live task")
 		}
 	})

@@ -201,7 +201,7 @@ func TestAFollowUpRecordedBeforeTasksKeptTheirBranchIsRetriedOnItsIssuesBranch(t
 
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	waitFor(t, wait, "the issue's task to start", func() bool {
-		_, err := b.srv.Queue().Live(ctx, b.repo.FullName, 1)
+		_, err := b.srv.Queue().Live(ctx, b.repo.ID, 1)
 		return err == nil
 	})
 	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot retry", "writer"))
