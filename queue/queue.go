@@ -37,9 +37,11 @@ const (
 	// with River's backoff, for about a day, before giving up.
 	intakeMaxAttempts = 12
 	// taskMaxAttempts lets River run an attempt again after its process
-	// died mid-run, once. Its last try does not run the attempt but ends it
-	// as failed (see attemptWorker.Work), so no task stays running after
-	// River gives up on its job.
+	// died mid-run, or its end could not be recorded, once. Its last try
+	// does not run the attempt but ends it as failed (see
+	// attemptWorker.Work), so no task stays queued or running after River
+	// gives up on its job. An error before the attempt runs (the database
+	// away) uses up no try: the job waits and tries again (see startLater).
 	taskMaxAttempts = 3
 	// handBackGrace is what an attempt gets beyond its deadline to record
 	// how it ended before River cancels it.
@@ -90,6 +92,8 @@ type Queue struct {
 	river    *river.Client[*sql.Tx]
 	cfg      Config
 	stopping atomic.Bool
+	// startRetry is startRetryWait, shorter in tests.
+	startRetry time.Duration
 
 	accepted       chan struct{} // wakes the forwarder
 	lock           workLock      // the SQLite queue's (see orphans.go)
@@ -113,7 +117,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
 		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
 	}
-	q := &Queue{DB: db, cfg: cfg, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
+	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
 	var clientID string // River's own on SQLite
 	if db.dialect == "postgres" {
 		q.liveness = newLiveness()

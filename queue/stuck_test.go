@@ -35,6 +35,70 @@ func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testi
 	})
 }
 
+func TestAnAttemptThatNeverStartedByRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		task := createTask(t, q)
+		// Two processes died after taking its job and before recording
+		// that it started: the task says queued, and River is about to
+		// make its last try.
+		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
+		startQueue(t, q)
+
+		e := notifier.wait(t, task.ID, tasks.Failed)
+		if !strings.Contains(e.Detail, "interrupted 2 times before it could start") {
+			t.Fatalf("failed with %q, want the reason", e.Detail)
+		}
+		if n := runner.count(); n != 0 {
+			t.Fatalf("the attempt ran %d times on River's last try", n)
+		}
+	})
+}
+
+func TestAnAttemptTheDatabaseKeepsFromStartingRunsOnceItIsBack(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		q.startRetry = 10 * time.Millisecond
+		ctx := context.Background()
+		task := createTask(t, q)
+		// The database refuses to record that the attempt started, for
+		// longer than River has tries for the job.
+		refuseState(t, q.DB, url, tasks.Running, true)
+		startQueue(t, q)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var state string
+			var putOff int
+			if err := q.DB.sql.QueryRowContext(ctx, `SELECT state, COALESCE(CAST(metadata ->> 'snoozes' AS INTEGER), 0)
+				FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state, &putOff); err != nil {
+				t.Fatal(err)
+			}
+			if state == "discarded" || state == "completed" {
+				got, err := q.Get(ctx, task.ID)
+				t.Fatalf("while the database was away River's job ended %s; the task is %s (%v)", state, got.State, err)
+			}
+			if putOff > taskMaxAttempts {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the start was tried again %d times in 30 s", putOff)
+			}
+		}
+
+		refuseState(t, q.DB, url, tasks.Running, false)
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		if n := runner.count(); n != 1 {
+			t.Fatalf("the attempt ran %d times", n)
+		}
+		var tries int
+		if err := q.DB.sql.QueryRowContext(ctx, `SELECT attempt FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&tries); err != nil {
+			t.Fatal(err)
+		}
+		if tries != 1 {
+			t.Fatalf("the job used %d of River's tries, want 1", tries)
+		}
+	})
+}
+
 func TestCancellingATaskWhoseJobRiverGaveUpOnEndsIt(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, _, notifier := recordingQueue(t, url)
@@ -154,7 +218,7 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 		runner := &hookRunner{}
 		runner.hook = func(n int) {
 			if n == 1 {
-				failSucceeded(t, db, url, true)
+				refuseState(t, db, url, tasks.Succeeded, true)
 			} else {
 				signal()
 			}
@@ -168,7 +232,7 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the failed record was neither tried again nor the attempt run again")
 		}
-		failSucceeded(t, db, url, false)
+		refuseState(t, db, url, tasks.Succeeded, false)
 		notifier.wait(t, task.ID, tasks.Succeeded)
 		if n := runner.count(); n != 1 {
 			t.Fatalf("the attempt ran %d times", n)
@@ -197,21 +261,21 @@ func TestACancelAnsweredWhileNoProcessRanTheAttemptHolds(t *testing.T) {
 	})
 }
 
-// failSucceeded makes the database refuse, or stop refusing, to record a
-// task as succeeded.
-func failSucceeded(t *testing.T, db *DB, url string, on bool) {
+// refuseState makes the database refuse, or stop refusing, to record a
+// task as being in state, as a database in a failover does.
+func refuseState(t *testing.T, db *DB, url string, state tasks.State, on bool) {
 	t.Helper()
 	var query string
 	switch {
 	case strings.HasPrefix(url, "postgres") && on:
-		query = `CREATE OR REPLACE FUNCTION refuse_success() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'the database is away'; END $$ LANGUAGE plpgsql;
-			CREATE TRIGGER refuse_success BEFORE UPDATE ON oneshot_tasks FOR EACH ROW WHEN (NEW.state = 'succeeded') EXECUTE FUNCTION refuse_success()`
+		query = `CREATE OR REPLACE FUNCTION refuse_state() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'the database is away'; END $$ LANGUAGE plpgsql;
+			CREATE TRIGGER refuse_state BEFORE UPDATE ON oneshot_tasks FOR EACH ROW WHEN (NEW.state = '` + string(state) + `') EXECUTE FUNCTION refuse_state()`
 	case strings.HasPrefix(url, "postgres"):
-		query = `DROP TRIGGER refuse_success ON oneshot_tasks`
+		query = `DROP TRIGGER refuse_state ON oneshot_tasks`
 	case on:
-		query = `CREATE TRIGGER refuse_success BEFORE UPDATE ON oneshot_tasks WHEN NEW.state = 'succeeded' BEGIN SELECT RAISE(ABORT, 'the database is away'); END`
+		query = `CREATE TRIGGER refuse_state BEFORE UPDATE ON oneshot_tasks WHEN NEW.state = '` + string(state) + `' BEGIN SELECT RAISE(ABORT, 'the database is away'); END`
 	default:
-		query = `DROP TRIGGER refuse_success`
+		query = `DROP TRIGGER refuse_state`
 	}
 	if _, err := db.sql.ExecContext(context.Background(), query); err != nil {
 		t.Fatal(err)

@@ -85,7 +85,7 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		return nil
 	}
 	if err != nil {
-		return err
+		return q.startLater(q.cfg.Logger.With().Str("task_id", job.Args.TaskID).Logger(), err)
 	}
 	log := q.cfg.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("delivery_id", t.DeliveryID).Int("attempt", job.Args.Attempt).Logger()
@@ -93,16 +93,20 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
-	// tasks.Running here means an earlier run of this job never recorded
-	// how the attempt ended: River rescued it from a process that died, or
-	// retried it after an error. On River's last try, running it again
-	// would risk a death River answers by discarding the job, leaving the
-	// task running for ever; it ends here instead, where people see it.
-	if t.State == tasks.Running && job.Attempt >= job.MaxAttempts {
-		detail := fmt.Sprintf("the attempt was interrupted %d times before it could finish (the bot was killed or lost its database), so oneshot gave up on it",
-			job.Attempt-1)
-		if err := q.conclude(ctx, t, tasks.Running, tasks.Failed, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
-			return err
+	// River's last try comes only after earlier runs of this job ended
+	// without recording how the attempt ended: their process died, or
+	// the end could not be recorded. Running it again would risk a death
+	// River answers by discarding the job, leaving the task queued or
+	// running for ever; it ends here instead, where people see it.
+	if job.Attempt >= job.MaxAttempts {
+		stage := "finish"
+		if t.State == tasks.Queued {
+			stage = "start"
+		}
+		detail := fmt.Sprintf("the attempt was interrupted %d times before it could %s (the bot was killed or lost its database), so oneshot gave up on it",
+			job.Attempt-1, stage)
+		if err := q.conclude(ctx, t, t.State, tasks.Failed, detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			return q.startLater(log, err)
 		}
 		log.Warn().Int("tries", job.Attempt-1).Msg("Gave up on an attempt that kept being interrupted.")
 		return nil
@@ -111,14 +115,17 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	// interrupted, or handed back at a shutdown) was answered as taken:
 	// it is, before anything runs again.
 	if requested, err := q.DB.cancelRequested(ctx, t.ID); err != nil {
-		return err
+		return q.startLater(log, err)
 	} else if requested {
 		if err := q.conclude(ctx, t, t.State, tasks.Cancelled, "cancelled on request"); err != nil && !errors.Is(err, tasks.ErrNotFound) {
-			return err
+			return q.startLater(log, err)
 		}
 		log.Info().Msg("Cancelled an attempt before it ran again.")
 		return nil
 	}
+	// tasks.Running here means an earlier run of this job never recorded
+	// how the attempt ended: River rescued it from a process that died, or
+	// retried it after an error.
 	detail := "started"
 	if t.State == tasks.Running {
 		detail = "resumed after the bot restarted"
@@ -127,7 +134,7 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		if errors.Is(err, tasks.ErrNotFound) {
 			return nil // cancelled while it waited
 		}
-		return err
+		return q.startLater(log, err)
 	}
 	log.Info().Msg("Attempt started.")
 
@@ -151,6 +158,20 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		return river.JobSnooze(0)
 	}
 	return nil
+}
+
+// startRetryWait is how long an attempt the database kept from starting
+// waits before it tries again.
+const startRetryWait = 5 * time.Second
+
+// startLater answers an error met before the attempt runs: the job is
+// tried again after q.startRetry without using up one of River's tries,
+// which are kept for attempts whose process died. Errors would use them
+// up while the database is away, and after the last River would discard
+// the job, leaving the task queued for ever.
+func (q *Queue) startLater(log zerolog.Logger, err error) error {
+	log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not start the attempt; trying again shortly.")
+	return river.JobSnooze(q.startRetry)
 }
 
 // recordEndFor bounds how long recordEnd tries; endTimeout, the end's
