@@ -134,12 +134,18 @@ func lockWorking(path string) (*os.File, error) {
 }
 
 // readyOrphans makes the jobs a dead process left running ready to run,
-// as River's rescue would, and says how many. The next run counts as one
-// more of a job's tries, so a job already on its last is left to River's
-// rescue. It must only be called with the lock held.
+// as River's rescue would, and says how many. It must only be called with
+// the lock held.
+//
+// The next run counts as one more of a job's tries. A job already on its
+// last is given one more, where River's rescue would discard it: that
+// next run is then its last, which ends an attempt as failed without
+// running it, and runs an intake that tells whoever asked if it fails.
+// Discarded, a job's task would stay running for ever, and its trigger
+// unanswered.
 func (db *DB) readyOrphans(ctx context.Context) (int64, error) {
-	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available'
-		WHERE state = 'running' AND attempt < max_attempts`)
+	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = max(max_attempts, attempt + 1)
+		WHERE state = 'running'`)
 	if err != nil {
 		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
 	}

@@ -165,8 +165,8 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 
 // readyGoneProcessesJobs makes ready again the running jobs whose takers'
 // locks have been free for the grace period, as River's rescue would, and
-// updates freeSince. Like readyOrphans on SQLite, it leaves a job on its
-// last try to River's rescue.
+// updates freeSince. Like readyOrphans on SQLite, it gives a job on its
+// last try one more, so that its last try ends it visibly.
 func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]time.Time, now time.Time) error {
 	l := q.liveness
 	takers, err := q.runningJobsTakers(ctx)
@@ -192,9 +192,8 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 		if now.Sub(since) < l.grace {
 			continue
 		}
-		res, err := q.DB.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available'
-			WHERE state = 'running' AND attempt < max_attempts
-				AND attempted_by[array_length(attempted_by, 1)] = $1`, taker)
+		res, err := q.DB.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = GREATEST(max_attempts, attempt + 1)
+			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, taker)
 		if err != nil {
 			return fmt.Errorf("ready the jobs of %s: %w", taker, err)
 		}
@@ -210,11 +209,11 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 	return nil
 }
 
-// runningJobsTakers is the River client that last took each running job
-// not on its last try, once each.
+// runningJobsTakers is the River client that last took each running job,
+// once each.
 func (q *Queue) runningJobsTakers(ctx context.Context) ([]string, error) {
 	rows, err := q.DB.sql.QueryContext(ctx, `SELECT DISTINCT attempted_by[array_length(attempted_by, 1)] FROM river_job
-		WHERE state = 'running' AND attempt < max_attempts AND array_length(attempted_by, 1) > 0`)
+		WHERE state = 'running' AND array_length(attempted_by, 1) > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("list running jobs: %w", err)
 	}

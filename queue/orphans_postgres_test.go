@@ -69,6 +69,29 @@ func TestAJobLeftRunningByAGoneProcessRunsAgainOnPostgres(t *testing.T) {
 	}
 }
 
+// TestAJobAGoneProcessLeftRunningOnItsLastTryEndsItsTaskOnPostgres leaves
+// a job running on its last try, taken by a process that is gone: it is
+// readied with one more try, which ends the task as failed without running
+// it, where River's rescue would discard the job and leave the task
+// running for ever.
+func TestAJobAGoneProcessLeftRunningOnItsLastTryEndsItsTaskOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	q, runner, notifier := recordingQueue(t, url)
+	q.liveness.check, q.liveness.grace = 20*time.Millisecond, 200*time.Millisecond
+	task := runningTask(t, q, 1)
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = max_attempts, attempted_at = created_at,
+		attempted_by = ARRAY['oneshot:gone-host:12345'] WHERE kind = $1`, attemptArgs{}.Kind())
+	startQueue(t, q)
+
+	if e := notifier.wait(t, task.ID, tasks.Failed); !strings.Contains(e.Detail, "interrupted") {
+		t.Fatalf("failed with %q, want the reason", e.Detail)
+	}
+	if n := runner.count(); n != 0 {
+		t.Fatalf("the attempt ran %d times after its last try", n)
+	}
+}
+
 // TestAQueueTakesItsLivenessLockAgainWhenItsConnectionDrops ends the
 // session that holds a running queue's lock, as a network blip would: the
 // queue takes its lock again, so that other processes do not take its

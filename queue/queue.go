@@ -42,6 +42,11 @@ const (
 	// attemptWorker.Work), so no task stays queued or running after River
 	// gives up on its job. An error before the attempt runs (the database
 	// away) uses up no try: the job waits and tries again (see startLater).
+	// A process killed on the last try leaves the job running, which River's
+	// rescue would discard; the locks that tell a dead process's jobs give
+	// it one more try instead (see readyOrphans). Only jobs no lock tells
+	// about (a file system without locks, a job an older version took) are
+	// still discarded that way; cancelling their task ends it.
 	taskMaxAttempts = 3
 	// handBackGrace is what an attempt gets beyond its deadline to record
 	// how it ended before River cancels it.
