@@ -17,8 +17,8 @@ import (
 // TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite checks that on
 // SQLite, where the process that works the queue holds its lock, a job a
 // killed process left running is run again as soon as a bot starts, not
-// once River's rescue would take it for dead (nine minutes here, the task
-// timeout and 8 minutes in use); and that one killed on its last try ends
+// once River's rescue would take it for dead (thirteen minutes here, the
+// task timeout and rescueMargin); and that one killed on its last try ends
 // its task as failed, where River's rescue would discard it and leave the
 // task running for ever. On Postgres, where other processes may be
 // running theirs, a job whose taker is not known (none here) waits for the

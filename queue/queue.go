@@ -52,9 +52,18 @@ const (
 	// how it ended before River cancels it.
 	handBackGrace = time.Minute
 	// rescueMargin is how long after its deadline a job still running is
-	// taken for one whose process died: more than winding down and
-	// recording the end take.
-	rescueMargin = 8 * time.Minute
+	// taken for one whose process died; rescued sooner, a live attempt
+	// would run twice at once. Past its deadline a live attempt may still,
+	// one after another: open the pull request of a push that just made it
+	// (forge's pullRequestTimeout, 2 min); remove its sandbox (sandbox's
+	// removeTimeout, 30 s); show its end (pipeline's finishTimeout, 2 min,
+	// though it first waits out a progress write already sent, which
+	// githubapi's clientTimeout bounds at 2.5 min); record the end and
+	// report it (endTimeout, 3 min); and keep a write GitHub did not take
+	// (owe: recordEndFor, 1 min). That is 9 minutes; the other 3 are for
+	// what no timeout bounds (removing the checkout, a busy host). A change
+	// to any of those changes this.
+	rescueMargin = 12 * time.Minute
 	// stopWait is what workers still stopping when a shutdown's timeout
 	// ends get beyond it, to record their hand-back.
 	stopWait = time.Minute
@@ -148,11 +157,9 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		FetchPollInterval: pollInterval,
 		FetchCooldown:     pollInterval / 2,
 		// A job still "running" well past any deadline belonged to a
-		// process that died: rescue it, so the attempt resumes. Past its
-		// deadline, counted from the same moment, a live attempt may
-		// still be winding down (its sandbox removed, its end reported:
-		// the pipeline's two minutes) and recording its end (endTimeout);
-		// rescued before then, it would run twice at once.
+		// process that died: rescue it, so the attempt resumes. The
+		// deadline counts from the same moment, and rescueMargin is what
+		// a live attempt may still take past it.
 		RescueStuckJobsAfter: cfg.TaskTimeout + rescueMargin,
 		Logger:               slog.New(zerolog.NewSlogHandler(cfg.Logger.Level(max(cfg.Logger.GetLevel(), zerolog.WarnLevel)))),
 	})

@@ -151,8 +151,8 @@ func TestCancellingARunningTaskWhoseJobIsLiveLeavesTheEndToItsWorker(t *testing.
 func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		// Attempts have a minute, so River rescues a job running for
-		// more than nine (the minute and rescueMargin), where its default
-		// would wait an hour.
+		// more than thirteen (the minute and rescueMargin), where its
+		// default would wait an hour.
 		q, runner, notifier := recordingQueue(t, url)
 		ctx := context.Background()
 		ago := func(minutes int) string {
@@ -168,9 +168,10 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 			return task
 		}
 		// A process died twenty minutes into an attempt; another started
-		// one two minutes ago, and may still be winding it down. On SQLite
-		// that one holds the queue's lock, or it would not be running.
-		dead, young := started(1, 20), started(2, 2)
+		// one ten minutes ago, nine past its deadline, and may still be
+		// winding it down (see rescueMargin). On SQLite that one holds the
+		// queue's lock, or it would not be running.
+		dead, winding := started(1, 20), started(2, 10)
 		holdQueueLock(t, url)
 		startQueue(t, q)
 
@@ -182,16 +183,16 @@ func TestAJobLeftRunningPastTheDeadlineIsRescuedAndResumed(t *testing.T) {
 		if !resumed {
 			t.Fatalf("the rescued attempt did not resume: %+v", notifier.history(dead.ID))
 		}
-		// The rescuer looked at both jobs at once: the young one stays.
+		// The rescuer looked at both jobs at once: the one winding down stays.
 		if n := runner.count(); n != 1 {
 			t.Fatalf("%d attempts ran, want the rescued one", n)
 		}
 		var state string
-		if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job WHERE args ->> 'task_id' = $1`, young.ID).Scan(&state); err != nil {
+		if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job WHERE args ->> 'task_id' = $1`, winding.ID).Scan(&state); err != nil {
 			t.Fatal(err)
 		}
 		if state != "running" {
-			t.Fatalf("the job within its deadline is %s, want running", state)
+			t.Fatalf("the job still winding down is %s, want running", state)
 		}
 	})
 }

@@ -51,7 +51,7 @@ func TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled(t *testing.T) {
 // real binary: the bot is killed with SIGKILL while the agent runs, and
 // the next process runs the attempt again at once (on SQLite, where it
 // knows no other process runs it), not when River's rescue would take the
-// job for dead, the task timeout and 8 minutes later. The dead process's
+// job for dead, the task timeout and 12 minutes later. The dead process's
 // sandbox is reaped.
 func TestAnAttemptRunningWhenTheBotIsKilledRunsAgainAtTheNextStart(t *testing.T) {
 	t.Parallel()
