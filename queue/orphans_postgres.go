@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"strconv"
 	"strings"
@@ -23,6 +24,12 @@ import (
 // running whose last taker's lock is free was left by a process that is
 // gone: it is made ready to run again within a minute, not an hour later
 // at River's rescue.
+//
+// The same connection holds a second lock, on the name of the process's
+// sandbox owner (Config.Owner), which says that this process may have
+// sandboxes of that owner running: another process of the owner started
+// on the same database (a second bot serve on one host, or an overlapping
+// restart) leaves them alone rather than remove them as left behind.
 //
 // A connection can also drop while its process lives (a network blip, a
 // restarted pooler). The process takes its lock again at its next check,
@@ -44,6 +51,8 @@ const (
 	// livenessGrace is how long a lock must be seen free before its jobs
 	// are taken for a gone process's: several checks of its owner.
 	livenessGrace = 30 * time.Second
+	// ownerClass is the first key of every sandbox owner's lock ("onsb").
+	ownerClass = 0x6f6e7362
 	// livenessTimeout bounds each of the watch's queries: a connection
 	// stuck on a server that went away (a failover) is given up and the
 	// lock taken again, well within the grace others give it.
@@ -59,8 +68,10 @@ type liveness struct {
 	check, grace time.Duration
 
 	conn *sql.Conn // holds the lock; nil until taken
-	stop context.CancelFunc
-	done chan struct{}
+	// ownerHeld says conn holds the sandbox owner's lock too.
+	ownerHeld bool
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // newLiveness picks a random key and the client ID that names it.
@@ -86,19 +97,49 @@ func livenessKey(clientID string) (int32, bool) {
 }
 
 // takeLiveness takes the process's lock and starts watching: keeping the
-// lock, and readying the jobs of processes that are gone.
-func (q *Queue) takeLiveness(ctx context.Context) error {
+// lock, and readying the jobs of processes that are gone. It reports
+// whether the process holds its sandbox owner's lock too; when another
+// holds it, the watch takes it once that one ends.
+func (q *Queue) takeLiveness(ctx context.Context) (ownerHeld bool, err error) {
 	if err := q.holdLiveness(ctx); err != nil {
-		return err
+		return false, err
 	}
 	l := q.liveness
+	q.holdOwner(ctx)
+	if ownerHeld = l.ownerHeld; !ownerHeld && q.cfg.Owner != "" {
+		q.cfg.Logger.Warn().Str("owner", q.cfg.Owner).
+			Msg("Another process of this sandbox owner works this queue; this one leaves the sandboxes it finds alone.")
+	}
 	watch, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l.stop, l.done = stop, make(chan struct{})
 	go func() {
 		defer close(l.done)
 		q.watchLiveness(watch)
 	}()
-	return nil
+	return ownerHeld, nil
+}
+
+// holdOwner takes the sandbox owner's lock on the liveness lock's
+// connection, unless it holds it already or there is no owner.
+func (q *Queue) holdOwner(parent context.Context) {
+	l := q.liveness
+	if q.cfg.Owner == "" || l.conn == nil || l.ownerHeld {
+		return
+	}
+	ctx, cancel := context.WithTimeout(parent, livenessTimeout)
+	defer cancel()
+	// A lock taken whose answer was lost is held by the session all the
+	// same, and taken again at the next check: a session may stack them.
+	if err := l.conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, $2)`, ownerClass, ownerKey(q.cfg.Owner)).Scan(&l.ownerHeld); err != nil {
+		q.cfg.Logger.Warn().Err(err).Msg("Could not take the sandbox owner's lock; trying again at the next check.")
+	}
+}
+
+// ownerKey is the second key of a sandbox owner's lock.
+func ownerKey(owner string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(owner))
+	return int32(h.Sum32() & 0x7fffffff)
 }
 
 // holdLiveness makes sure the process holds its lock, on a connection of
@@ -118,7 +159,7 @@ func (q *Queue) holdLiveness(parent context.Context) error {
 		}
 		q.cfg.Logger.Warn().Err(err).Msg("This process's liveness lock was lost with its connection; taking it again.")
 		discard(l.conn)
-		l.conn = nil
+		l.conn, l.ownerHeld = nil, false
 	}
 	ctx, cancel := context.WithTimeout(parent, livenessTimeout)
 	defer cancel()
@@ -148,6 +189,12 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 	for {
 		if err := q.holdLiveness(ctx); err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Error().Err(err).Msg("Could not take this process's liveness lock again; other processes may run its jobs again.")
+		}
+		if !l.ownerHeld {
+			q.holdOwner(ctx)
+			if l.ownerHeld {
+				q.cfg.Logger.Info().Str("owner", q.cfg.Owner).Msg("Took the sandbox owner's lock: no other process of the owner holds it now.")
+			}
 		}
 		scan, cancel := context.WithTimeout(ctx, livenessTimeout)
 		err := q.readyGoneProcessesJobs(scan, freeSince, time.Now())

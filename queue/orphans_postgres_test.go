@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +144,67 @@ func TestAQueueWhoseLivenessLockIsTakenDoesNotStart(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "held by another process") {
 		t.Fatalf("the error does not say why: %v", err)
+	}
+}
+
+// TestOnPostgresASecondProcessOfOneSandboxOwnerLeavesItsSandboxesAlone
+// starts processes of one sandbox owner on one database, as a second bot
+// serve on a host or an overlapping restart does: only the first removes
+// the owner's sandboxes as left behind, the others' being its own and
+// running. The second takes the owner's lock once the first ends, so a
+// third started then leaves the second's alone too. Another owner's
+// process removes its own.
+func TestOnPostgresASecondProcessOfOneSandboxOwnerLeavesItsSandboxesAlone(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ownedQueue := func(owner string) (*Queue, *atomic.Int32) {
+		db, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		var reaped atomic.Int32
+		q, err := NewQueue(db, Config{Concurrency: 1, TaskTimeout: time.Minute, Intake: idle{}, Runner: &countingRunner{},
+			Notifier: &eventNotifier{changed: make(chan struct{}, 1)}, Logger: testLogger(t),
+			LeftBehind: func(context.Context) { reaped.Add(1) }, Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.liveness.check = 20 * time.Millisecond
+		return q, &reaped
+	}
+	first, firstReaped := ownedQueue("host-a")
+	startQueue(t, first)
+	second, secondReaped := ownedQueue("host-a")
+	startQueue(t, second)
+	other, otherReaped := ownedQueue("host-b")
+	startQueue(t, other)
+	if firstReaped.Load() != 1 || secondReaped.Load() != 0 || otherReaped.Load() != 1 {
+		t.Fatalf("sandboxes removed by the first process %d times, by the second of its owner %d, by another owner's %d; want 1, 0, 1",
+			firstReaped.Load(), secondReaped.Load(), otherReaped.Load())
+	}
+
+	if err := first.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var held bool
+		if err := second.DB.sql.QueryRowContext(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2)`,
+			ownerClass, ownerKey("host-a")).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second process did not take its owner's lock once the first ended")
+		}
+	}
+	third, thirdReaped := ownedQueue("host-a")
+	startQueue(t, third)
+	if n := thirdReaped.Load(); n != 0 {
+		t.Fatalf("a process started beside the second of its owner removed its sandboxes %d times", n)
 	}
 }
 

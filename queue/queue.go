@@ -93,10 +93,15 @@ type Config struct {
 	// that it shows; confirmWait when zero.
 	ConfirmWait time.Duration
 	// LeftBehind, when set, removes what processes that worked this queue
-	// before left outside it: their sandboxes. Start calls it unless
-	// another process may be working beside this one with what it would
-	// remove: on SQLite, one that holds the queue's lock (see takeLock).
+	// before left outside it: the sandboxes of Owner. Start calls it
+	// unless another process may be working beside this one with what it
+	// would remove: on SQLite, one that holds the queue's lock (see
+	// takeLock); on Postgres, one that holds Owner's lock (see
+	// orphans_postgres.go).
 	LeftBehind func(ctx context.Context)
+	// Owner names whose sandboxes LeftBehind removes (sandbox.owner); it
+	// is needed with LeftBehind.
+	Owner string
 }
 
 // Queue runs intake and task attempts on River. It embeds its database,
@@ -130,6 +135,9 @@ type runningAttempt struct {
 func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.Concurrency < 1 || cfg.TaskTimeout <= 0 || cfg.Intake == nil || cfg.Runner == nil || cfg.Notifier == nil {
 		return nil, errors.New("queue: config needs concurrency, a task timeout, an intake, a runner and a notifier")
+	}
+	if cfg.LeftBehind != nil && cfg.Owner == "" {
+		return nil, errors.New("queue: config needs the owner whose sandboxes LeftBehind removes")
 	}
 	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
 	var clientID string // River's own on SQLite
@@ -181,7 +189,8 @@ func (q *Queue) Start(ctx context.Context) error {
 		}
 	}
 	if q.liveness != nil {
-		if err := q.takeLiveness(ctx); err != nil {
+		var err error
+		if alone, err = q.takeLiveness(ctx); err != nil {
 			return err
 		}
 	}

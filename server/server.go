@@ -149,6 +149,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		Notifier:    notifier,
 		Logger:      log,
 		LeftBehind:  reaper(engine, log),
+		Owner:       cfg.Sandbox.Owner,
 	})
 	if err != nil {
 		if engine != nil {
