@@ -55,6 +55,23 @@ func TestAnAttemptThatNeverStartedByRiversLastTryEndsFailedWithoutRunning(t *tes
 	})
 }
 
+func TestACancelAskedForBeforeRiversLastTryEndsTheAttemptCancelled(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		q, runner, notifier := recordingQueue(t, url)
+		task := createTask(t, q)
+		// As before, and someone cancelled it while no process ran it.
+		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
+		if live, err := q.DB.RequestCancel(context.Background(), task.ID, 1); !live || err != nil {
+			t.Fatalf("cancel: %v, %v", live, err)
+		}
+		startQueue(t, q)
+		notifier.wait(t, task.ID, tasks.Cancelled)
+		if n := runner.count(); n != 0 {
+			t.Fatalf("the attempt ran %d times", n)
+		}
+	})
+}
+
 func TestAnAttemptTheDatabaseKeepsFromStartingRunsOnceItIsBack(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, runner, notifier := recordingQueue(t, url)

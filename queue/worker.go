@@ -93,6 +93,19 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
+	// A cancel asked for while no process ran the attempt (it was
+	// interrupted, or handed back at a shutdown) was answered as taken:
+	// it is, before anything runs again, and before giving up, which
+	// would say less of why it ended.
+	if requested, err := q.DB.cancelRequested(ctx, t.ID); err != nil {
+		return q.startLater(log, err)
+	} else if requested {
+		if err := q.conclude(ctx, t, t.State, tasks.Cancelled, "cancelled on request"); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			return q.startLater(log, err)
+		}
+		log.Info().Msg("Cancelled an attempt before it ran again.")
+		return nil
+	}
 	// River's last try comes only after earlier runs of this job ended
 	// without recording how the attempt ended: their process died, or
 	// the end could not be recorded. Running it again would risk a death
@@ -109,18 +122,6 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 			return q.startLater(log, err)
 		}
 		log.Warn().Int("tries", job.Attempt-1).Msg("Gave up on an attempt that kept being interrupted.")
-		return nil
-	}
-	// A cancel asked for while no process ran the attempt (it was
-	// interrupted, or handed back at a shutdown) was answered as taken:
-	// it is, before anything runs again.
-	if requested, err := q.DB.cancelRequested(ctx, t.ID); err != nil {
-		return q.startLater(log, err)
-	} else if requested {
-		if err := q.conclude(ctx, t, t.State, tasks.Cancelled, "cancelled on request"); err != nil && !errors.Is(err, tasks.ErrNotFound) {
-			return q.startLater(log, err)
-		}
-		log.Info().Msg("Cancelled an attempt before it ran again.")
 		return nil
 	}
 	// tasks.Running here means an earlier run of this job never recorded
