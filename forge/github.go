@@ -140,7 +140,7 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 		return "", err
 	}
 	if co.Branch == "" {
-		closed, err := g.closedAt(ctx, t, branch, co.DefaultBranch, head)
+		closed, err := g.closedAt(ctx, t, branch, head)
 		if err != nil {
 			return "", err
 		}
@@ -152,14 +152,15 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 	return head, fetchBranch(ctx, co, auth, branch)
 }
 
-// closedAt says whether branch, at head, is as a closed pull request into
-// base left it, with no pull request open from it.
-func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, base, head string) (*pipeline.ClosedBranch, error) {
+// closedAt says whether branch, at head, is as a closed pull request left
+// it, with no pull request open from it. Either may be into any base: a
+// maintainer may have moved one off the default branch.
+func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, head string) (*pipeline.ClosedBranch, error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return nil, err
 	}
-	pr, err := repo.ClosedPullRequestAt(ctx, branch, base, head)
+	pr, err := repo.ClosedPullRequestAt(ctx, branch, head)
 	if err != nil || pr == nil {
 		return nil, err
 	}
@@ -247,7 +248,9 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	existing, err := repo.OpenPullRequestFrom(ctx, pr.Branch, pr.Base)
+	// The branch's open pull request, whatever its base: pr.Base is only
+	// where a new one goes.
+	existing, err := repo.OpenPullRequestFrom(ctx, pr.Branch)
 	if err != nil {
 		return pipeline.Published{}, err
 	}

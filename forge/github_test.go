@@ -1,12 +1,16 @@
 package forge
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
+	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 func TestAFollowUpOnAPullRequestClosedSinceItWasAskedForFetchesNothing(t *testing.T) {
@@ -29,4 +33,99 @@ func TestAFollowUpOnAPullRequestClosedSinceItWasAskedForFetchesNothing(t *testin
 	if n := gh.Count("POST", "/git/{rest...}"); n != 0 {
 		t.Fatalf("%d git requests for a closed pull request", n)
 	}
+}
+
+func TestAFollowUpOnAPullRequestMovedToAnotherBaseUpdatesIt(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	pr := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "develop", User: gh.BotLogin()})
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: pr.Number, PullRequest: pr.Number,
+		Kind: tasks.KindFollowUp, Attempt: 1, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Branch != "oneshot/issue-1" || start == "" {
+		t.Fatalf("the follow-up continues branch %q from %q", co.Branch, start)
+	}
+
+	pub := publishChange(t, g, task, co, "oneshot/issue-1", start, "Fix it, as asked")
+	prs := gh.PullRequests(repo)
+	if pub.Number != pr.Number || !pub.Updated || len(prs) != 1 {
+		t.Fatalf("published #%d (updated %v), %d pull requests; want #%d updated and no other", pub.Number, pub.Updated, len(prs), pr.Number)
+	}
+	if prs[0].Base != "develop" || prs[0].Title != "Fix it, as asked" {
+		t.Fatalf("pull request #%d into %s titled %q", prs[0].Number, prs[0].Base, prs[0].Title)
+	}
+}
+
+func TestABranchWhosePullRequestIsOpenIntoAnotherBaseIsContinuedNotReplaced(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
+	// The pull request into main was turned down; a maintainer opened
+	// the same branch into develop instead.
+	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+	gh.ClosePullRequest(t, repo, closed.Number)
+	open := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "develop", User: gh.BotLogin()})
+	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Replaces != nil {
+		t.Errorf("the branch is taken for the one closed #%d left, though #%d is open from it", co.Replaces.PullRequest, open.Number)
+	}
+
+	pub := publishChange(t, g, task, co, "oneshot/issue-1", start, "Fix it, again")
+	if paths := gh.Paths(t, repo, "oneshot/issue-1"); !slices.Contains(paths, "fix.txt") {
+		t.Errorf("the open pull request's change is gone from its branch, which holds %q", paths)
+	}
+	if pub.Number != open.Number || len(gh.PullRequests(repo)) != 2 {
+		t.Errorf("published #%d with %d pull requests; want #%d updated and no other", pub.Number, len(gh.PullRequests(repo)), open.Number)
+	}
+}
+
+// newBranchOnGitHub is a repository on the fake GitHub with a branch
+// develop beside main, and oneshot's branch oneshot/issue-1 one commit
+// ahead of them; and the forge to reach it.
+func newBranchOnGitHub(t *testing.T) (*githubtest.Server, *githubtest.Repo, *GitHub) {
+	t.Helper()
+	gh := githubtest.New(t)
+	repo := gh.AddInstalledRepo(t, 7, "acme/widgets", map[string]string{"README.md": "# widgets\n"})
+	main := gh.Head(t, repo, repo.DefaultBranch)
+	gh.SetBranch(t, repo, "develop", main)
+	gh.SetBranch(t, repo, "oneshot/issue-1", main)
+	gh.CommitFiles(t, repo, "oneshot/issue-1", "oneshot's change", map[string]string{"fix.txt": "fixed\n"})
+	clients, err := githubapi.NewClientCreator(gh.AppConfig(), "test", githubapi.RetryPolicy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh, repo, &GitHub{Clients: clients, App: gh.AppConfig(), BotLogin: gh.BotLogin(), WorkDir: t.TempDir()}
+}
+
+// checkoutBranch checks the task out and fetches its branch as the
+// pipeline's setup does, and returns the commit the task starts from.
+func checkoutBranch(t *testing.T, g *GitHub, task *tasks.Task, branch string) (*pipeline.Checkout, string) {
+	t.Helper()
+	co, err := g.Checkout(t.Context(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := g.FetchBranch(t.Context(), task, co, branch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return co, cmp.Or(start, co.Base)
+}
+
+// publishChange commits on start, keeping its files, and publishes the
+// commit as the pipeline's ship step does.
+func publishChange(t *testing.T, g *GitHub, task *tasks.Task, co *pipeline.Checkout, branch, start, title string) pipeline.Published {
+	t.Helper()
+	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
+		Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: title,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := g.Publish(t.Context(), task, co, pipeline.PullRequest{Branch: branch, Head: head, Base: co.DefaultBranch, Title: title, Body: "body"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }

@@ -133,10 +133,14 @@ func (r *Repo) PullRequest(ctx context.Context, pull int) (*github.PullRequest, 
 }
 
 // OpenPullRequestFrom returns the open pull request from head, a branch
-// of this repository, into base; nil when there is none.
-func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*github.PullRequest, error) {
+// of this repository, into whatever base; nil when there is none. A
+// maintainer may have moved oneshot's pull request to another base
+// (develop, say): it is still the branch's pull request, and a second one
+// into the default branch would split the change's review in two. Of
+// several open ones, the newest.
+func (r *Repo) OpenPullRequestFrom(ctx context.Context, head string) (*github.PullRequest, error) {
 	open, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
-		State: "open", Head: r.Owner + ":" + head, Base: base,
+		State: "open", Head: r.Owner + ":" + head,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("look for an open pull request from %s: %w", head, err)
@@ -147,12 +151,13 @@ func (r *Repo) OpenPullRequestFrom(ctx context.Context, head, base string) (*git
 	return open[0], nil
 }
 
-// ClosedPullRequestAt returns the closed pull request from head into base
-// whose head was sha when it closed, or nil, also when a pull request from
-// head is open.
-func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, base, sha string) (*github.PullRequest, error) {
+// ClosedPullRequestAt returns the closed pull request from head, into
+// whatever base, whose head was sha when it closed; nil when there is none,
+// and also when a pull request from head is open, into any base: the branch
+// is that one's then, not a closed one's to replace.
+func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, sha string) (*github.PullRequest, error) {
 	prs, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
-		State: "all", Head: r.Owner + ":" + head, Base: base,
+		State: "all", Head: r.Owner + ":" + head,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("look for the pull requests from %s: %w", head, err)
@@ -179,7 +184,7 @@ func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, base, sha string) 
 func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (open *github.PullRequest, made bool, err error) {
 	created, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
 	if err != nil && (mayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
-		if found, _ := r.OpenPullRequestFrom(ctx, pr.GetHead(), pr.GetBase()); found != nil {
+		if found, _ := r.OpenPullRequestFrom(ctx, pr.GetHead()); found != nil {
 			// After a lost answer it is most likely the one just made;
 			// after a 422, one made before.
 			return found, mayHaveHappened(err), nil

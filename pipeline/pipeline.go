@@ -111,7 +111,7 @@ type ClosedBranch struct {
 type PullRequest struct {
 	Branch    string
 	Head      string // the commit to push
-	Base      string // the default branch
+	Base      string // the default branch, where a new pull request goes
 	Title     string
 	Body      string
 	Draft     bool

@@ -2,6 +2,7 @@ package githubtest_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/google/go-github/v62/github"
@@ -82,5 +83,37 @@ func TestPullRequestCreateAndDuplicate(t *testing.T) {
 	prs := b.gh.PullRequests(b.repo)
 	if len(prs) != 2 || prs[0].Reviewers[0] != "alice" || prs[0].State != "closed" || prs[0].Body != "Fixes #1" {
 		t.Errorf("pull requests = %+v", prs)
+	}
+}
+
+func TestPullRequestsListedByHeadAreThoseIntoEveryBaseUnlessOneIsGiven(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	turnedDown := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Head: "oneshot/issue-1", Base: "main"})
+	b.gh.ClosePullRequest(t, b.repo, turnedDown.Number)
+	moved := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Head: "oneshot/issue-1", Base: "develop"})
+	b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Head: "other", Base: "main"})
+
+	for _, c := range []struct {
+		opts github.PullRequestListOptions
+		want []int
+	}{
+		{github.PullRequestListOptions{Head: "acme:oneshot/issue-1"}, []int{moved.Number}}, // open by default
+		{github.PullRequestListOptions{Head: "acme:oneshot/issue-1", State: "all"}, []int{moved.Number, turnedDown.Number}},
+		{github.PullRequestListOptions{Head: "acme:oneshot/issue-1", State: "closed"}, []int{turnedDown.Number}},
+		{github.PullRequestListOptions{Head: "acme:oneshot/issue-1", State: "all", Base: "main"}, []int{turnedDown.Number}},
+		{github.PullRequestListOptions{Head: "someone:oneshot/issue-1", State: "all"}, nil},
+	} {
+		prs, _, err := b.client.PullRequests.List(b.ctx, "acme", "widgets", &c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, pr := range prs {
+			got = append(got, pr.GetNumber())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("head %s, state %q, base %q: %v, want %v", c.opts.Head, c.opts.State, c.opts.Base, got, c.want)
+		}
 	}
 }
