@@ -255,7 +255,9 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return pipeline.Published{}, err
 	}
 	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
-	write := func(w githubapi.Write, fn func() error) error { return g.Throttle.Do(ctx, t.ID, w, fn) }
+	write := func(w githubapi.Write, fn func() error) error {
+		return g.Throttle.Do(ctx, t.ID, w, func(context.Context) error { return fn() })
+	}
 	update := func(existing *github.PullRequest) (pipeline.Published, error) {
 		var updated *github.PullRequest
 		err := write(edit, func() (err error) {

@@ -217,7 +217,7 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	}
 	wait := finalCommentRetry
 	for {
-		err := r.write(ctx, "final comment", true, func(repo *githubapi.Repo) error {
+		err := r.write(ctx, "final comment", true, func(ctx context.Context, repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
@@ -305,7 +305,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 	if r.task.CheckRunID == 0 {
 		return
 	}
-	r.write(ctx, "check run", false, func(repo *githubapi.Repo) error {
+	r.write(ctx, "check run", false, func(ctx context.Context, repo *githubapi.Repo) error {
 		rep, text, dirty := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil
@@ -332,15 +332,24 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
 func (r *taskReporter) writeStatusComment(ctx context.Context) {
 	// Only this reporter sets the comment's ID, so it cannot change
 	// between here and the write.
-	r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(repo *githubapi.Repo) error {
+	r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(ctx context.Context, repo *githubapi.Repo) error {
 		r.mu.Lock()
 		rep := r.latest
 		table := stepTable(rep)
-		r.steps = table
 		r.mu.Unlock()
+		// The table counts as shown once GitHub took it: one that gave way
+		// to another write, or failed, is written again at the next turn.
+		shown := func() {
+			r.mu.Lock()
+			r.steps = table
+			r.mu.Unlock()
+		}
 		body := statusComment(r.task.Attempt, rep)
 		if r.task.StatusCommentID != 0 {
 			_, resp, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
+			if err == nil {
+				shown()
+			}
 			if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
 				return err
 			}
@@ -350,29 +359,35 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		if err != nil {
 			return err
 		}
+		shown()
 		r.task.StatusCommentID = c.GetID()
 		return r.p.Comments.SetStatusComment(ctx, r.task.ID, c.GetID())
 	})
 }
 
 // write runs one write in the task's turn, logging a failure and
-// returning it: progress that cannot be shown must not stop the work. Writes while the pipeline
-// runs are reports, which let the task's other writes go first; the final
-// ones take their turn in order. creates says whether it makes new
-// content rather than editing.
-func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn func(*githubapi.Repo) error) error {
+// returning it: progress that cannot be shown must not stop the work.
+// Writes while the pipeline runs are reports, which let the task's other
+// writes go first, even from a wait to retry; the final ones take their
+// turn in order. creates says whether it makes new content rather than
+// editing.
+func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn func(context.Context, *githubapi.Repo) error) error {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err == nil {
 		r.mu.Lock()
 		w := githubapi.Write{Creates: creates, Report: !r.finished}
 		r.mu.Unlock()
-		err = r.p.Throttle.Do(ctx, r.task.ID, w, func() error { return fn(repo) })
+		err = r.p.Throttle.Do(ctx, r.task.ID, w, func(ctx context.Context) error { return fn(ctx, repo) })
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled) && r.waits.Err() != nil:
 		// Finish abandoned it, and writes what it would have.
 		r.log.Debug().Msgf("Left the %s to the final report.", what)
+	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
+		// It gave way to another of the task's writes while it waited
+		// to retry; a later write shows what it would have.
+		r.log.Debug().Msgf("Left the %s to a later write.", what)
 	default:
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)
 	}

@@ -1,11 +1,15 @@
 package forge
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -79,4 +83,60 @@ func TestTheFinalCheckRunTextKeepsTheNewestStepsWhenNotAllFit(t *testing.T) {
 		!strings.HasPrefix(text, "(The output of") {
 		t.Fatalf("%d bytes, starting %q", len(text), text[:min(len(text), 200)])
 	}
+}
+
+func TestAProgressWriteGitHubRateLimitsDoesNotHoldBackThePullRequest(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	// GitHub asks the first progress write to come back in a minute,
+	// which the client would wait out had it been asked to retry.
+	n.gh.SecondaryRateLimit("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", time.Minute, 1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "ship", State: pipeline.StepRunning}}})
+	waitForRequest(t, n.gh, "PATCH", "/repos/acme/widgets/check-runs/"+strconv.FormatInt(n.task.CheckRunID, 10))
+
+	// The pull request's write, which Publish gives two minutes.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := n.progress.Throttle.Do(ctx, n.task.ID, githubapi.Write{Creates: true}, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("the pull request's write waited behind a rate-limited progress write: %v", err)
+	}
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
+	if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "the checks failed") {
+		t.Fatalf("the check run is titled %q after the final report", title)
+	}
+}
+
+func TestAStatusCommentEditThatGaveWayIsMadeAtTheNextTurn(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}, {Name: "gather", State: pipeline.StepPending}}})
+	id := n.comments.wait(t, n.task.ID)
+	n.task.StatusCommentID = id
+
+	// The edit for the next step is rate-limited, and gives way to the
+	// pull request while it waits to retry.
+	edit := "/repos/acme/widgets/issues/comments/" + strconv.FormatInt(id, 10)
+	n.gh.SecondaryRateLimit("PATCH", edit, time.Minute, 1)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepPassed}, {Name: "gather", State: pipeline.StepRunning}}})
+	waitForRequest(t, n.gh, "PATCH", edit)
+	if err := n.progress.Throttle.Do(t.Context(), n.task.ID, githubapi.Write{Creates: true}, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	// The step's output, which changes no step, brings the next turn.
+	r.Log(sandbox.Event{Phase: "gather", Data: []byte("reading the issue\n")})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, _ := n.gh.Comment(id); strings.Contains(c.Body, "gather: running") {
+			break
+		}
+		if time.Now().After(deadline) {
+			c, _ := n.gh.Comment(id)
+			t.Fatalf("the status comment still says %q", c.Body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "gather failed"}})
 }

@@ -250,7 +250,7 @@ func (n *Notifier) update(ctx context.Context, t *tasks.Task, checkRunID int64, 
 	if err != nil {
 		return err
 	}
-	return n.Throttle.Do(ctx, t.ID, Write{}, func() error {
+	return n.Throttle.Do(ctx, t.ID, Write{}, func(context.Context) error {
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, checkRunID, update)
 		return err
 	})

@@ -34,6 +34,9 @@ type Write struct {
 // Progress reports give way: when a turn comes, any other waiting write of
 // the task takes it first. A report shows only the latest state, so it
 // loses nothing by waiting, while the pull request is what people wait for.
+// A report that holds the turn gives way too: once another write waits for
+// it, the report stops waiting to retry (on GitHub's Retry-After, say), and
+// the next report shows what it would have.
 type Throttle struct {
 	mu    sync.Mutex
 	slots map[string]*slot
@@ -50,21 +53,37 @@ type slot struct {
 	waiting     int       // writers waiting for the turn
 	writes      int       // of them, those that are not reports
 	changed     chan struct{}
+	giveWay     context.CancelFunc // ends the waits of a report that holds the turn
 }
 
 // Do waits for the task's turn, runs write, and starts the task's next
 // gap. It gives up waiting when ctx ends. A nil Throttle does not wait.
-func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func() error) error {
+//
+// write makes its requests with the context it is given: for a report,
+// one whose waits (see WithWaits) end when another write of the task
+// waits for the turn.
+func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func(context.Context) error) error {
 	if t == nil {
-		return write()
+		return write(ctx)
 	}
 	s, err := t.take(ctx, taskID, w)
 	if err != nil {
 		return err
 	}
-	err = write()
+	if w.Report {
+		waits, giveWay := context.WithCancel(waitsOf(ctx))
+		defer giveWay()
+		ctx = WithWaits(ctx, waits)
+		t.mu.Lock()
+		s.giveWay = giveWay
+		if s.writes > 0 { // one came since the turn was taken
+			giveWay()
+		}
+		t.mu.Unlock()
+	}
+	err = write(ctx)
 	t.mu.Lock()
-	s.busy = false
+	s.busy, s.giveWay = false, nil
 	now := time.Now()
 	if w.Report {
 		s.lastReport = now
@@ -88,6 +107,9 @@ func (t *Throttle) take(ctx context.Context, taskID string, w Write) (*slot, err
 	s.waiting++
 	if !w.Report {
 		s.writes++
+		if s.giveWay != nil {
+			s.giveWay()
+		}
 	}
 	defer func() {
 		s.waiting--

@@ -16,8 +16,8 @@ type writeLog struct {
 	times []time.Time
 }
 
-func (l *writeLog) write(name string) func() error {
-	return func() error {
+func (l *writeLog) write(name string) func(context.Context) error {
+	return func(context.Context) error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.names = append(l.names, name)
@@ -32,10 +32,10 @@ func hold(t *testing.T, th *Throttle, taskID string, log *writeLog) (release fun
 	t.Helper()
 	holding, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		_ = th.Do(context.Background(), taskID, Write{}, func() error {
+		_ = th.Do(context.Background(), taskID, Write{}, func(ctx context.Context) error {
 			close(holding)
 			<-done
-			return log.write("holder")()
+			return log.write("holder")(ctx)
 		})
 	}()
 	<-holding
@@ -160,5 +160,28 @@ func TestEachKindOfWriteKeepsItsGap(t *testing.T) {
 		if at < s.want || at > s.want+MinWriteGap/2 {
 			t.Errorf("%s went %v after the first write, want %v", s.name, at, s.want)
 		}
+	}
+}
+
+func TestAReportWaitingToRetryGivesWayToTheTasksNextWrite(t *testing.T) {
+	var th Throttle
+	var log writeLog
+	retrying := make(chan struct{})
+	reported := make(chan error, 1)
+	go func() {
+		reported <- th.Do(context.Background(), "task", Write{Report: true}, func(ctx context.Context) error {
+			close(retrying)
+			return sleep(ctx, time.Hour) // as the client waits out GitHub's Retry-After
+		})
+	}()
+	<-retrying
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := th.Do(ctx, "task", Write{Creates: true}, log.write("pull request")); err != nil {
+		t.Fatalf("the pull request waited for a report's retry: %v", err)
+	}
+	if err := <-reported; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the report returned %v, want its wait ended", err)
 	}
 }
