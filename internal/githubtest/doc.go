@@ -48,9 +48,10 @@
 //
 // # Patterns
 //
-// Fail, SecondaryRateLimit, Slow and Count take a method ("" for any) and
-// a path pattern in the style of Go 1.22's ServeMux: literal segments,
-// {name} for one segment, and a final {name...} for the rest. API paths
-// are written without the /api/v3 prefix ("/repos/{owner}/{repo}/pulls");
-// git paths start with /git ("/git/{owner}/{repo}/{rest...}").
+// Fail, SecondaryRateLimit, Slow, Stall and Count take a method ("" for
+// any) and a path pattern in the style of Go 1.22's ServeMux: literal
+// segments, {name} for one segment, and a final {name...} for the rest.
+// API paths are written without the /api/v3 prefix
+// ("/repos/{owner}/{repo}/pulls"); git paths start with /git
+// ("/git/{owner}/{repo}/{rest...}").
 package githubtest

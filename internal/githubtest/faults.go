@@ -43,6 +43,14 @@ type slow struct {
 	delay   time.Duration
 }
 
+// stall holds requests unanswered; see Stall.
+type stall struct {
+	method  string
+	pattern pattern
+	left    int
+	arrived chan struct{}
+}
+
 // Fail answers the next times requests that match method ("" for any) and
 // pathPattern with status and a GitHub-style JSON error body, instead of
 // serving them. A negative times fails every matching request from now
@@ -88,6 +96,18 @@ func (s *Server) Slow(method, pathPattern string, delay time.Duration) {
 	s.slows = append(s.slows, slow{method: method, pattern: p, delay: delay})
 }
 
+// Stall holds the next times requests that match method and pathPattern
+// without an answer until their client gives up, as GitHub does when it
+// takes a request and never answers. The channel receives once as each of
+// them arrives, so a test knows it is in flight.
+func (s *Server) Stall(method, pathPattern string, times int) <-chan struct{} {
+	st := &stall{method: method, pattern: mustPattern(pathPattern), left: times, arrived: make(chan struct{}, max(times, 0))}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stalls = append(s.stalls, st)
+	return st.arrived
+}
+
 // Requests returns every request received so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -131,17 +151,37 @@ func (s *Server) logStatus(i, status int) {
 	s.requests[i].Status = status
 }
 
-// wait sleeps for the delays that match, and reports false if the client
-// gave up meanwhile.
+// wait sleeps for the delays that match, or until the client gives up
+// on a stalled request, and reports false if the client gave up.
 func (s *Server) wait(r *http.Request, path string) bool {
 	var d time.Duration
+	var stalled *stall
 	s.mu.Lock()
+	for _, st := range s.stalls {
+		if st.left > 0 && st.pattern.matches(r.Method, st.method, path) {
+			st.left--
+			stalled = st
+			break
+		}
+	}
 	for _, sl := range s.slows {
 		if sl.pattern.matches(r.Method, sl.method, path) {
 			d += sl.delay
 		}
 	}
 	s.mu.Unlock()
+	if stalled != nil {
+		stalled.arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-s.closing:
+			// The test is over: the connection is dropped, so that
+			// closing the server does not wait for a client that never
+			// gives up.
+			panic(http.ErrAbortHandler)
+		}
+	}
 	if d <= 0 {
 		return true
 	}

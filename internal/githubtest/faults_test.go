@@ -102,3 +102,39 @@ func TestRequestLogKeepsStatuses(t *testing.T) {
 		t.Errorf("statuses = %v, want [404]", statuses)
 	}
 }
+
+func TestStallHoldsARequestUntilTheClientGivesUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, _, err := b.client.Repositories.Get(b.ctx, "acme", "widgets"); err != nil {
+		t.Fatal(err) // fetch the token before the stall
+	}
+	arrived := b.gh.Stall("GET", "/repos/{owner}/{repo}", 1)
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.client.Repositories.Get(ctx, "acme", "widgets")
+		done <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the client's giving up", err)
+	}
+	if _, _, err := b.client.Repositories.Get(b.ctx, "acme", "widgets"); err != nil {
+		t.Fatalf("after the stall: %v", err)
+	}
+}
+
+func TestAStalledRequestDoesNotKeepTheServerFromClosing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, _, err := b.client.Repositories.Get(b.ctx, "acme", "widgets"); err != nil {
+		t.Fatal(err)
+	}
+	arrived := b.gh.Stall("GET", "/repos/{owner}/{repo}", 1)
+	go func() { _, _, _ = b.client.Repositories.Get(context.Background(), "acme", "widgets") }()
+	<-arrived
+	// The test ends with the request in flight; its cleanup closes the
+	// server, which would otherwise wait for it.
+}

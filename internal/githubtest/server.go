@@ -64,6 +64,8 @@ type Server struct {
 	reviewComments  map[int64]*Comment // GitHub numbers them apart from issue comments
 	faults          []*fault
 	slows           []slow
+	stalls          []*stall
+	closing         chan struct{} // closed as the test ends, before the server closes
 	requests        []Request
 	searchRemaining int
 }
@@ -105,6 +107,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		comments:        map[int64]*Comment{},
 		reviewComments:  map[int64]*Comment{},
 		searchRemaining: DefaultSearchLimit,
+		closing:         make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -121,6 +124,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.knowUser(s.BotLogin()) // the App's bot user exists from the start, as on GitHub
 	s.http = httptest.NewServer(s)
 	t.Cleanup(s.http.Close)
+	t.Cleanup(func() { close(s.closing) }) // runs first: cleanups run last in, first out
 	return s
 }
 
