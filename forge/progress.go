@@ -94,7 +94,7 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 		p.owned.Store(t.CheckRunID, true)
 	}
 	r.waits, r.abandon = context.WithCancel(context.Background())
-	go r.loop(githubapi.WithWaits(context.Background(), r.waits))
+	go r.loop(githubapi.AnswerWithin(githubapi.WithWaits(context.Background(), r.waits), progressAnswerTimeout))
 	return r
 }
 
@@ -113,6 +113,13 @@ func (p *Progress) newReporter(t *tasks.Task) *taskReporter {
 		abandon: func() {},
 	}
 }
+
+// progressAnswerTimeout is how long a progress write waits for GitHub's
+// answer to one try. The final report waits for a progress write already
+// sent, so that it cannot land after the final one, and its time, 20 s
+// for an attempt handed back at a shutdown, must not go to a GitHub that
+// stalls.
+const progressAnswerTimeout = 10 * time.Second
 
 // taskReporter writes one attempt's progress, coalescing updates: it
 // writes the latest state when its turn in the throttle comes.
@@ -191,10 +198,16 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	// A progress write still waiting, on the throttle or on GitHub's
 	// Retry-After, is abandoned: the final writes show everything it would
 	// have, and must not spend their own time waiting for it. One already
-	// sent is let finish, so that it cannot land after them.
+	// sent is let finish, so that it cannot land after them; but one
+	// GitHub stalls on is given up (see progressAnswerTimeout), and ctx
+	// bounds the wait all the same: GitHub might still apply it late,
+	// which is a smaller loss than no final report at all.
 	r.abandon()
 	close(r.stop)
-	<-r.stopped
+	select {
+	case <-r.stopped:
+	case <-ctx.Done():
+	}
 	r.mu.Lock()
 	r.latest, r.dirty, r.finished = rep, true, true
 	r.mu.Unlock()

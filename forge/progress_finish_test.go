@@ -134,3 +134,28 @@ func TestADeletedStatusCommentIsWrittenAnew(t *testing.T) {
 		t.Fatalf("the status is not shown anew: %+v", n.botComments())
 	}
 }
+
+func TestTheFinalReportIsShownThoughGitHubNeverAnswersAProgressWrite(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	stalled := n.gh.Stall("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", 1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no progress write reached GitHub")
+	}
+
+	// The time an attempt handed back at a shutdown has for its report.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "2 of 2 checks still fail"}})
+	if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "still fail") {
+		t.Errorf("the check run is titled %q", title)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Errorf("%d final comments: %+v", finals, n.botComments())
+	}
+}

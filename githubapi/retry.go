@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -43,7 +44,9 @@ type RetryPolicy struct {
 //   - a primary rate limit (X-RateLimit-Remaining: 0) until its reset,
 //     when that is within MaxWait.
 //
-// A request whose context came from SendOnce is never retried.
+// A request whose context came from SendOnce is never retried; one whose
+// context came from AnswerWithin is given up, and not retried, when GitHub
+// is slow to answer it.
 func Retry(p RetryPolicy) githubapp.ClientMiddleware {
 	if p.Attempts < 1 {
 		p.Attempts = DefaultRetryAttempts
@@ -68,7 +71,10 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 				return nil, err
 			}
 		}
-		resp, err := next.RoundTrip(req)
+		resp, err := send(next, req)
+		if errors.Is(err, errNoAnswer) {
+			return nil, err
+		}
 		wait, retry := p.decide(req, resp, err, attempt)
 		if !retry || attempt >= p.Attempts || wait > p.MaxWait || PastDeadline(req.Context(), wait) || sendOnce(req.Context()) {
 			return resp, err
@@ -94,6 +100,57 @@ func SendOnce(ctx context.Context) context.Context {
 }
 
 func sendOnce(ctx context.Context) bool { return ctx.Value(sendOnceKey{}) != nil }
+
+type answerWithinKey struct{}
+
+// errNoAnswer is a try that GitHub did not answer within the time
+// AnswerWithin gave it.
+var errNoAnswer = errors.New("GitHub did not answer")
+
+// AnswerWithin marks the requests made with the context it returns to be
+// given up when GitHub has not answered a try within d, and not tried
+// again: for a write the next one supersedes, such as a progress report,
+// which must not hold up the task's other writes on a GitHub that stalls.
+// Only a try's time counts, not the waits between tries: a deadline on ctx
+// would have the client give up on any Retry-After longer than what is
+// left, and go-github, told of the rate limit, then refuse every request
+// of the installation until it passes.
+func AnswerWithin(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, answerWithinKey{}, d)
+}
+
+// send makes one try of req, given up after the time AnswerWithin gave it.
+func send(next http.RoundTripper, req *http.Request) (*http.Response, error) {
+	d, ok := req.Context().Value(answerWithinKey{}).(time.Duration)
+	if !ok {
+		return next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(d, func() { cancel(errNoAnswer) })
+	resp, err := next.RoundTrip(req.WithContext(ctx))
+	timer.Stop()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errNoAnswer) {
+			err = fmt.Errorf("%w within %v", errNoAnswer, d)
+		}
+		cancel(nil)
+		return nil, err
+	}
+	// The body is read with the try's context, which lasts until then.
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelCauseFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
+}
 
 // PastDeadline says whether ctx ends before a wait does: a request
 // would fail then all the same, and the time is better left to the

@@ -217,3 +217,27 @@ func TestOpeningAPullRequestOpenedBeforeReturnsItAsNotMadeNow(t *testing.T) {
 		t.Fatalf("again: #%d made %v, err %v; want #%d found", again.GetNumber(), made, err, first.GetNumber())
 	}
 }
+
+func TestATryGitHubDoesNotAnswerInTimeIsGivenUpAndNotRetried(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err != nil {
+		t.Fatal(err) // the token, before the stall
+	}
+	gh.Stall("GET", "/repos/{owner}/{repo}", 2)
+	if _, _, err := repo.DefaultBranchHead(githubapi.AnswerWithin(context.Background(), 100*time.Millisecond)); err == nil {
+		t.Fatal("a request GitHub never answered succeeded")
+	}
+	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 2 {
+		t.Fatalf("%d tries in all, want the stalled one not tried again", n-1)
+	}
+}
+
+func TestTheTimeToAnswerDoesNotCountTheWaitGitHubAskedFor(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("GET", "/repos/{owner}/{repo}", time.Second, 1)
+	if _, _, err := repo.DefaultBranchHead(githubapi.AnswerWithin(context.Background(), 500*time.Millisecond)); err != nil {
+		t.Fatalf("a Retry-After longer than the time to answer was not waited out: %v", err)
+	}
+}
