@@ -104,3 +104,16 @@ func waitForRequest(t *testing.T, gh *githubtest.Server, method, path string) {
 	}
 	t.Fatalf("no %s %s reached the fake", method, path)
 }
+
+// waitUntil waits, up to 10 s, for cond to hold, and fails saying what
+// did not happen otherwise.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

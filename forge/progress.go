@@ -57,7 +57,9 @@ type Progress struct {
 }
 
 // Owns reports whether a reporter writes the output of a check run, which
-// the notifier must then leave alone.
+// the notifier must then leave alone. A reporter whose final output GitHub
+// did not take owns it no longer: the run would be concluded still showing
+// the attempt under way.
 func (p *Progress) Owns(checkRunID int64) bool {
 	_, ok := p.owned.Load(checkRunID)
 	return ok
@@ -211,7 +213,11 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.mu.Lock()
 	r.latest, r.dirty, r.finished = rep, true, true
 	r.mu.Unlock()
-	r.writeCheckRun(ctx, true)
+	if err := r.writeCheckRun(ctx, true); err != nil {
+		// The run still shows the attempt under way: the notifier's
+		// conclusion brings words of its own.
+		r.p.owned.Delete(r.task.CheckRunID)
+	}
 	r.writeStatusComment(ctx)
 	r.writeFinalComment(ctx)
 }
@@ -312,13 +318,13 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 }
 
 // writeCheckRun shows the latest report as the check run's output, unless
-// nothing changed. Status and conclusion are the notifier's, which the
-// queue calls on each state.
-func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) {
+// nothing changed, and says whether that failed. Status and conclusion are
+// the notifier's, which the queue calls on each state.
+func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 	if r.task.CheckRunID == 0 {
-		return
+		return nil
 	}
-	r.write(ctx, "check run", false, func(ctx context.Context, repo *githubapi.Repo) error {
+	return r.write(ctx, "check run", false, func(ctx context.Context, repo *githubapi.Repo) error {
 		rep, text, dirty := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil

@@ -159,3 +159,30 @@ func TestTheFinalReportIsShownThoughGitHubNeverAnswersAProgressWrite(t *testing.
 		t.Errorf("%d final comments: %+v", finals, n.botComments())
 	}
 }
+
+func TestARunWhoseFinalOutputGitHubFailedIsConcludedWithWordsOfItsOwn(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Running, Detail: "started"})
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	waitUntil(t, "the run shows verify running", func() bool {
+		return strings.HasPrefix(n.gh.CheckRuns(n.repo)[0].Output.Title, "Running: verify")
+	})
+
+	// GitHub fails the final output's every try, then is back.
+	n.gh.Fail("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts)
+	const why = "2 of 2 checks still fail"
+	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: why}})
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: why})
+
+	run := n.gh.CheckRuns(n.repo)[0]
+	if run.Conclusion != "failure" || strings.HasPrefix(run.Output.Title, "Running") || !strings.Contains(run.Output.Summary, why) {
+		t.Errorf("concluded %q titled %q: %q", run.Conclusion, run.Output.Title, run.Output.Summary)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Errorf("%d final comments: %+v", finals, n.botComments())
+	}
+}

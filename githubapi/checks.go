@@ -107,7 +107,8 @@ type Notifier struct {
 
 // Reports is what shows attempts' progress; forge.Progress is one.
 type Reports interface {
-	// Owns reports whether a reporter writes a check run's output.
+	// Owns reports whether a reporter writes a check run's output: while
+	// its attempt runs, and after, once its final output is written.
 	Owns(checkRunID int64) bool
 	// Release forgets a check run once its attempt has concluded.
 	Release(checkRunID int64)
