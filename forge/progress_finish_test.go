@@ -123,9 +123,10 @@ func TestADeletedStatusCommentIsWrittenAnew(t *testing.T) {
 	// Someone deletes it while the attempt runs.
 	n.gh.DeleteComment(n.repo, 1, status[0].ID)
 
-	rep.Steps[0].State = pipeline.StepFailed
-	rep.Final = &pipeline.Outcome{State: tasks.Failed, Reason: "setup failed: no network"}
-	r.Finish(t.Context(), rep)
+	// A report of its own, as the pipeline passes: the reporter may still
+	// be reading the one Update had.
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "setup failed: no network"}})
 	var shown bool
 	for _, c := range n.botComments() {
 		shown = shown || (c.ID != status[0].ID && strings.Contains(c.Body, "setup: failed"))
