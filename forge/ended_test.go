@@ -19,6 +19,9 @@ func TestAnAttemptEndedAfterItsProcessDiedIsShownOnTheIssue(t *testing.T) {
 	r := n.progress.For(n.task)
 	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}})
 	n.task.StatusCommentID = n.comments.wait(t, n.task.ID)
+	waitUntil(t, "the check run shows the first step", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Summary, "setup")
+	})
 
 	// The queue of a later process ends it without running it.
 	n.restart(t)

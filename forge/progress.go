@@ -184,14 +184,27 @@ func (r *taskReporter) loop(ctx context.Context) {
 			return
 		case <-r.wake:
 		}
+		// A status comment still to be made goes first: it creates
+		// content, which the task's pull request must wait MinCreateGap
+		// after, and the check run's edit, a report as it is, would
+		// otherwise put off its making by MinWriteGap, and the pull request
+		// with it. Made first, it is older than the work takes.
+		if r.task.StatusCommentID == 0 && r.statusChanged() {
+			r.writeStatusComment(ctx)
+		}
 		r.writeCheckRun(ctx, false)
-		r.mu.Lock()
-		changed := r.latest.Task != nil && stepTable(r.latest) != r.steps
-		r.mu.Unlock()
-		if changed {
+		if r.statusChanged() {
 			r.writeStatusComment(ctx)
 		}
 	}
+}
+
+// statusChanged says whether the status comment shows other steps than the
+// latest report's.
+func (r *taskReporter) statusChanged() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.latest.Task != nil && stepTable(r.latest) != r.steps
 }
 
 // Finish writes the final check run output, the status comment and the
