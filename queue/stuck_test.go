@@ -17,42 +17,39 @@ import (
 // in when it dies mid-attempt, which no test can do to its own process.
 
 func TestAnAttemptInterruptedUntilRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
-	Databases(t, func(t *testing.T, url string) {
-		q, runner, notifier := recordingQueue(t, url)
-		task := runningTask(t, q, 1)
-		// Two processes died running it: the task says running, and River
-		// is about to make its last try.
-		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
-		startQueue(t, q)
+	for _, tc := range []struct {
+		state tasks.State
+		why   string
+	}{
+		// Two processes died running it.
+		{tasks.Running, "interrupted 2 times before it could finish"},
+		// Two died after taking its job and before recording that it
+		// started.
+		{tasks.Queued, "interrupted 2 times before it could start"},
+	} {
+		t.Run(string(tc.state), func(t *testing.T) {
+			Databases(t, func(t *testing.T, url string) {
+				q, runner, notifier := recordingQueue(t, url)
+				var task *tasks.Task
+				if tc.state == tasks.Running {
+					task = runningTask(t, q, 1)
+				} else {
+					task = createTask(t, q)
+				}
+				// River is about to make its last try.
+				execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
+				startQueue(t, q)
 
-		e := notifier.wait(t, task.ID, tasks.Failed)
-		if !strings.Contains(e.Detail, "interrupted 2 times") {
-			t.Fatalf("failed with %q, want the reason", e.Detail)
-		}
-		if n := runner.count(); n != 0 {
-			t.Fatalf("the attempt ran %d times on River's last try", n)
-		}
-	})
-}
-
-func TestAnAttemptThatNeverStartedByRiversLastTryEndsFailedWithoutRunning(t *testing.T) {
-	Databases(t, func(t *testing.T, url string) {
-		q, runner, notifier := recordingQueue(t, url)
-		task := createTask(t, q)
-		// Two processes died after taking its job and before recording
-		// that it started: the task says queued, and River is about to
-		// make its last try.
-		execSQL(t, q, `UPDATE river_job SET attempt = $1 WHERE kind = $2`, taskMaxAttempts-1, attemptArgs{}.Kind())
-		startQueue(t, q)
-
-		e := notifier.wait(t, task.ID, tasks.Failed)
-		if !strings.Contains(e.Detail, "interrupted 2 times before it could start") {
-			t.Fatalf("failed with %q, want the reason", e.Detail)
-		}
-		if n := runner.count(); n != 0 {
-			t.Fatalf("the attempt ran %d times on River's last try", n)
-		}
-	})
+				e := notifier.wait(t, task.ID, tasks.Failed)
+				if !strings.Contains(e.Detail, tc.why) {
+					t.Fatalf("failed with %q, want %q", e.Detail, tc.why)
+				}
+				if n := runner.count(); n != 0 {
+					t.Fatalf("the attempt ran %d times on River's last try", n)
+				}
+			})
+		})
+	}
 }
 
 func TestACancelAskedForBeforeRiversLastTryEndsTheAttemptCancelled(t *testing.T) {
