@@ -163,7 +163,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if t.Command == tasks.CommandFollowUp {
 		task.Kind, task.PullRequest = tasks.KindFollowUp, t.Issue
 		if t.ReviewID != 0 {
-			task.Instructions = in.wholeReview(ctx, repo, t)
+			task.ReviewID, task.Instructions = t.ReviewID, in.wholeReview(ctx, repo, t)
 		}
 	}
 	// The check run comes first so the task is never running without one
@@ -209,10 +209,12 @@ func (in *Intake) wholeReview(ctx context.Context, repo *githubapi.Repo, t tasks
 }
 
 // holds says whether a live follow-up already holds the feedback of t, a
-// review comment: it came in the review the follow-up took whole.
+// review comment: it came in the review the follow-up took whole, and is
+// in its instructions (it is not when the review's comments could not be
+// listed). A later review saying the same is a request of its own.
 func holds(live *tasks.Task, t tasks.Trigger) bool {
 	return t.Command == tasks.CommandFollowUp && t.ReviewID != 0 && live.Kind == tasks.KindFollowUp &&
-		live.PullRequest == t.Issue && strings.Contains(live.Instructions, t.Instructions)
+		live.ReviewID == t.ReviewID && live.PullRequest == t.Issue && strings.Contains(live.Instructions, t.Instructions)
 }
 
 // retry queues the next attempt of the named task, or of the issue's

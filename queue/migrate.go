@@ -88,6 +88,9 @@ var migrations = [][]string{
 		ON oneshot_tasks (repo_id, (CASE WHEN branch_issue = 0 THEN issue ELSE branch_issue END))
 		WHERE state IN ('queued', 'running')`,
 		`CREATE INDEX oneshot_tasks_repo_id_issue ON oneshot_tasks (repo_id, issue)`},
+	// 6: the review a follow-up took whole, which its other comments'
+	// deliveries find it by.
+	{`ALTER TABLE oneshot_tasks ADD COLUMN review_id BIGINT NOT NULL DEFAULT 0`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

@@ -75,6 +75,7 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		// the issue's branch.
 		followUp := newTask("o/r", 9)
 		followUp.Kind, followUp.PullRequest, followUp.BranchIssue, followUp.DeliveryID = tasks.KindFollowUp, 9, 7, "d-follow-up"
+		followUp.ReviewID = 11
 		if err := b.queue.Create(ctx, followUp, tasks.Limits{}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a follow-up on the branch of a live task: %v, want ErrLive", err)
 		}
@@ -84,8 +85,8 @@ func TestABranchHasAtMostOneLiveTask(t *testing.T) {
 		if err := b.queue.Create(ctx, followUp, tasks.Limits{}); err != nil {
 			t.Fatalf("the follow-up once the issue's task ended: %v", err)
 		}
-		if live, err := b.queue.Live(ctx, repoID("o/r"), 7); err != nil || live.ID != followUp.ID {
-			t.Fatalf("the live task on issue 7's branch: %+v, %v; want the follow-up", live, err)
+		if live, err := b.queue.Live(ctx, repoID("o/r"), 7); err != nil || live.ID != followUp.ID || live.ReviewID != 11 {
+			t.Fatalf("the live task on issue 7's branch: %+v, %v; want the follow-up of review 11", live, err)
 		}
 		if _, err := b.queue.Retry(ctx, issue.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-retry"}); !errors.Is(err, tasks.ErrLive) {
 			t.Fatalf("a retry of the issue's task while the follow-up is live: %v, want ErrLive", err)

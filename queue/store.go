@@ -26,10 +26,10 @@ func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	}
 	t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = 1, tasks.Queued, now, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
-		(id, repo, repo_id, installation_id, issue, pull_request, branch_issue, kind, requester, instructions,
+		(id, repo, repo_id, installation_id, issue, pull_request, review_id, branch_issue, kind, requester, instructions,
 		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.BranchIssue, t.Kind, t.Requester, t.Instructions,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.ReviewID, t.BranchIssue, t.Kind, t.Requester, t.Instructions,
 		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli())
 	if isUniqueViolation(err) {
 		return tasks.ErrLive
@@ -334,13 +334,13 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 	return t, err
 }
 
-const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, ` + taskBranch + `, kind, requester, instructions,
+const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, review_id, ` + taskBranch + `, kind, requester, instructions,
 	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
-	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.BranchIssue, &t.Kind, &t.Requester,
+	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.ReviewID, &t.BranchIssue, &t.Kind, &t.Requester,
 		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated)
 	if err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ type Task struct {
 	InstallationID int64
 	Issue          int
 	PullRequest    int // the pull request a follow-up applies to
+	// ReviewID is the pull request review whose commands a follow-up
+	// took whole, or 0.
+	ReviewID int64
 	// BranchIssue is the issue whose branch the task changes: its own, or
 	// for a follow-up the one its pull request's branch was named for. At
 	// most one task per branch is live, so two never push over each other.
