@@ -96,7 +96,7 @@ func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 		p.owned.Store(t.CheckRunID, true)
 	}
 	r.waits, r.abandon = context.WithCancel(context.Background())
-	go r.loop(githubapi.AnswerWithin(githubapi.WithWaits(context.Background(), r.waits), progressAnswerTimeout))
+	go r.loop(githubapi.WithWaits(context.Background(), r.waits))
 	return r
 }
 
@@ -189,11 +189,12 @@ func (r *taskReporter) loop(ctx context.Context) {
 		// after, and the check run's edit, a report as it is, would
 		// otherwise put off its making by MinWriteGap, and the pull request
 		// with it. Made first, it is older than the work takes.
-		if r.task.StatusCommentID == 0 && r.statusChanged() {
+		first := r.task.StatusCommentID == 0 && r.statusChanged()
+		if first {
 			r.writeStatusComment(ctx)
 		}
 		r.writeCheckRun(ctx, false)
-		if r.statusChanged() {
+		if !first && r.statusChanged() {
 			r.writeStatusComment(ctx)
 		}
 	}
@@ -369,8 +370,12 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		rep := r.latest
 		table := stepTable(rep)
 		r.mu.Unlock()
-		// The table counts as shown once GitHub took it: one that gave way
-		// to another write, or failed, is written again at the next turn.
+		// The table counts as shown once GitHub took it, or refused it
+		// as it will again (a locked issue): one that gave way to another
+		// write, or failed for now, is written again at the next turn.
+		// Written again after a refusal, on every line of output, it would
+		// take the task's turns from the check run, and count against
+		// GitHub's limits.
 		shown := func() {
 			r.mu.Lock()
 			r.steps = table
@@ -379,7 +384,7 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 		body := statusComment(r.task.Attempt, rep)
 		if r.task.StatusCommentID != 0 {
 			_, resp, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
-			if err == nil {
+			if err == nil || (githubapi.Refused(err) && resp != nil && resp.StatusCode != http.StatusNotFound) {
 				shown()
 			}
 			if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
@@ -388,6 +393,9 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 			// Someone deleted it: the task's status is shown anew.
 		}
 		c, err := repo.Comment(ctx, r.task.Issue, body)
+		if githubapi.Refused(err) {
+			shown()
+		}
 		if err != nil {
 			return err
 		}
@@ -409,6 +417,12 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 		r.mu.Lock()
 		w := githubapi.Write{Creates: creates, Report: !r.finished}
 		r.mu.Unlock()
+		if w.Report && !creates {
+			// An edit the next one supersedes. A comment to be made is
+			// not given up so: GitHub may make it late, and a second
+			// would be made beside it.
+			ctx = githubapi.AnswerWithin(ctx, progressAnswerTimeout)
+		}
 		err = r.p.Throttle.Do(ctx, r.task.ID, w, func(ctx context.Context) error { return fn(ctx, repo) })
 	}
 	switch {

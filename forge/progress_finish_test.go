@@ -11,6 +11,7 @@ import (
 
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -186,4 +187,24 @@ func TestARunWhoseFinalOutputGitHubFailedIsConcludedWithWordsOfItsOwn(t *testing
 	if finals := finalComments(n); finals != 1 {
 		t.Errorf("%d final comments: %+v", finals, n.botComments())
 	}
+}
+
+// A status comment GitHub refuses for good (a locked issue) is not asked
+// for again while the steps stay the same: tried on every line of output,
+// it would take the check run's turns and count against GitHub's limits.
+func TestAStatusCommentGitHubRefusesIsNotAskedForOnEveryLine(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.gh.Fail("POST", "/repos/{owner}/{repo}/issues/{number}/comments", http.StatusForbidden, -1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "agent", State: pipeline.StepRunning}}})
+	edits := func() int { return n.gh.Count("PATCH", "/repos/{owner}/{repo}/check-runs/{id}") }
+	waitUntil(t, "three check run edits while the agent writes", func() bool {
+		r.Log(sandbox.Event{Phase: "agent", Data: []byte("working\n")})
+		return edits() >= 3
+	})
+	if posts := n.gh.Count("POST", "/repos/{owner}/{repo}/issues/{number}/comments"); posts != 1 {
+		t.Errorf("%d tries to make a status comment GitHub refuses, with no step changed", posts)
+	}
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "x"}})
 }
