@@ -137,15 +137,16 @@ func lockWorking(path string) (*os.File, error) {
 // as River's rescue would, and says how many. It must only be called with
 // the lock held.
 //
-// The next run counts as one more of a job's tries. A job already on its
-// last is given one more, where River's rescue would discard it: that
-// next run is then its last, which ends an attempt as failed without
-// running it, and runs an intake that tells whoever asked if it fails.
-// Discarded, a job's task would stay running for ever, and its trigger
-// unanswered.
+// The next run counts as one more of a job's tries. An attempt's job
+// already on its last is given one more, where River's rescue would
+// discard it: that next run is then its last, which ends the attempt as
+// failed without running it. Discarded, the job would leave its task
+// running for ever. An intake's is not: its last try runs the intake
+// again, and one that kills the process would then do so at every start.
 func (db *DB) readyOrphans(ctx context.Context) (int64, error) {
-	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = max(max_attempts, attempt + 1)
-		WHERE state = 'running'`)
+	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available',
+		max_attempts = CASE WHEN kind = $1 THEN max(max_attempts, attempt + 1) ELSE max_attempts END
+		WHERE state = 'running' AND (attempt < max_attempts OR kind = $1)`, attemptArgs{}.Kind())
 	if err != nil {
 		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
 	}

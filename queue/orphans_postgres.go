@@ -212,8 +212,8 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 
 // readyGoneProcessesJobs makes ready again the running jobs whose takers'
 // locks have been free for the grace period, as River's rescue would, and
-// updates freeSince. Like readyOrphans on SQLite, it gives a job on its
-// last try one more, so that its last try ends it visibly.
+// updates freeSince. Like readyOrphans on SQLite, it gives an attempt's
+// job on its last try one more, so that its last try ends it visibly.
 func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]time.Time, now time.Time) error {
 	l := q.liveness
 	takers, err := q.runningJobsTakers(ctx)
@@ -239,8 +239,11 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 		if now.Sub(since) < l.grace {
 			continue
 		}
-		res, err := q.DB.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available', max_attempts = GREATEST(max_attempts, attempt + 1)
-			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, taker)
+		// As readyOrphans does: see there.
+		res, err := q.DB.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available',
+			max_attempts = CASE WHEN kind = $2 THEN GREATEST(max_attempts, attempt + 1) ELSE max_attempts END
+			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1 AND (attempt < max_attempts OR kind = $2)`,
+			taker, attemptArgs{}.Kind())
 		if err != nil {
 			return fmt.Errorf("ready the jobs of %s: %w", taker, err)
 		}
