@@ -253,6 +253,23 @@ for i in $(seq 0 15); do while [ ! -e /tmp/hopping$i ]; do sleep 0.01; done; don
 	}
 }
 
+// Stopping the sandbox while a tree is swept must not wake what was
+// stopped on purpose: a job its shell stopped, a process a test stopped.
+func TestAProcessStoppedBeforeASweepStaysStopped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	pid := strings.TrimSpace(mustSucceed(t, s, "setsid sleep 1078 > /dev/null 2>&1 & echo $!"))
+	mustSucceed(t, s, "kill -STOP "+pid)
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: "sleep 1079 & true", KillBackground: true, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if state := strings.TrimSpace(mustSucceed(t, s, "ps -o stat= -p "+pid)); !strings.HasPrefix(state, "T") {
+		t.Fatalf("the stopped process is in state %q after the sweep", state)
+	}
+}
+
 func TestCancelledExecIsKilledAndReturnsTheContextError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -42,8 +42,19 @@ func (s *Server) killTree(t tree) {
 	s.starting.Lock()
 	defer s.starting.Unlock()
 	if s.stopAll {
+		// What was stopped already (a job its shell stopped, a process a
+		// test stopped to see it wait) is stopped again after: SIGCONT
+		// reaches every process.
+		stopped := stoppedProcesses()
 		_ = syscall.Kill(-1, syscall.SIGSTOP)
-		defer func() { _ = syscall.Kill(-1, syscall.SIGCONT) }()
+		defer func() {
+			_ = syscall.Kill(-1, syscall.SIGCONT)
+			for _, p := range stopped {
+				if now, _, ok := readStat(p.pid); ok && now.started == p.started {
+					_ = syscall.Kill(p.pid, syscall.SIGSTOP)
+				}
+			}
+		}()
 	}
 	killTree(t)
 }

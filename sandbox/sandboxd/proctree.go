@@ -131,20 +131,40 @@ func (t tree) runaway(p proc, procs map[int]proc, self int) bool {
 // processes returns the live processes, zombies left out, by PID.
 func processes() map[int]proc {
 	procs := map[int]proc{}
+	eachProcess(func(p proc, state byte) {
+		if state != 'Z' {
+			procs[p.pid] = p
+		}
+	})
+	return procs
+}
+
+// stoppedProcesses returns the processes a signal stopped.
+func stoppedProcesses() []proc {
+	var stopped []proc
+	eachProcess(func(p proc, state byte) {
+		if state == 'T' {
+			stopped = append(stopped, p)
+		}
+	})
+	return stopped
+}
+
+// eachProcess calls fn with each process /proc lists, and its state.
+func eachProcess(fn func(p proc, state byte)) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return procs
+		return
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if p, state, ok := readStat(pid); ok && state != 'Z' {
-			procs[pid] = p
+		if p, state, ok := readStat(pid); ok {
+			fn(p, state)
 		}
 	}
-	return procs
 }
 
 // readStat reads a process's parent, group, start time and state from
