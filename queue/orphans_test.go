@@ -110,3 +110,28 @@ func holdQueueLock(t *testing.T, url string) (release func()) {
 	t.Cleanup(func() { lock.Close() })
 	return func() { lock.Close() }
 }
+
+// An intake's job killed on its last try is left to River, which drops it:
+// an intake that kills the bot would otherwise run at every start. An
+// attempt's gets one more try, which only ends its task.
+func TestOnlyAnAttemptsJobKilledOnItsLastTryGetsAnotherOnSQLite(t *testing.T) {
+	q, _, _ := recordingQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	ctx := context.Background()
+	runningTask(t, q, 1)
+	if _, err := q.river.Insert(ctx, intakeArgs{tasks.Trigger{DeliveryID: "d-last"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = max_attempts`)
+	if _, err := q.DB.readyOrphans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[string]string{attemptArgs{}.Kind(): "available", intakeArgs{}.Kind(): "running"} {
+		var state string
+		if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job WHERE kind = $1`, kind).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state != want {
+			t.Errorf("the %s job killed on its last try is %s, want %s", kind, state, want)
+		}
+	}
+}
