@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -37,6 +38,9 @@ const (
 	LabelApp   = "dev.oneshot.app"
 	LabelOwner = "dev.oneshot.owner"
 	LabelTask  = "dev.oneshot.task"
+	// LabelDeadline is when the session ends at the latest, in Unix
+	// seconds: see Reap.
+	LabelDeadline = "dev.oneshot.deadline"
 
 	appName = "oneshot"
 )
@@ -131,6 +135,12 @@ func seccompProblem(options []string) error {
 // Reap removes the containers that this owner's earlier processes left
 // behind, and returns how many it removed. Call it when the bot starts,
 // before any session of its own exists.
+//
+// A container whose bot died stops: its attach stream ends, and sandboxd
+// with it. One still running within its deadline is another live
+// process's, as in a restart that overlaps the process it replaces, and is
+// left alone; past its deadline no live process keeps it (its sandboxd
+// stopped, say, by what it ran).
 func (e *Engine) Reap(ctx context.Context) (int, error) {
 	list, err := e.docker.ContainerList(ctx, container.ListOptions{
 		All: true,
@@ -144,12 +154,22 @@ func (e *Engine) Reap(ctx context.Context) (int, error) {
 	}
 	removed := 0
 	for _, c := range list {
+		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) {
+			continue
+		}
 		if err := e.remove(ctx, c.ID); err != nil {
 			return removed, err
 		}
 		removed++
 	}
 	return removed, nil
+}
+
+// pastDeadline says whether a container's deadline label has passed; one
+// without (made by an earlier version) has no deadline to keep it.
+func pastDeadline(label string) bool {
+	deadline, err := strconv.ParseInt(label, 10, 64)
+	return err != nil || time.Now().Unix() > deadline
 }
 
 func (e *Engine) remove(ctx context.Context, id string) error {

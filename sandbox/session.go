@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -82,7 +83,9 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]string{LabelApp: appName, LabelOwner: e.owner, LabelTask: spec.TaskID}
+	deadline := time.Now().Add(lim.deadline)
+	labels := map[string]string{LabelApp: appName, LabelOwner: e.owner, LabelTask: spec.TaskID,
+		LabelDeadline: strconv.FormatInt(deadline.Unix()+1, 10)} // rounded up
 	cfg, host := containerConfig(spec, lim, labels, volumes)
 	created, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, containerName(spec.TaskID))
 	if err != nil {
@@ -93,7 +96,7 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 		id:       created.ID,
 		masker:   newMasker(spec.Secrets),
 		secrets:  spec.Secrets,
-		deadline: time.Now().Add(lim.deadline),
+		deadline: deadline,
 		diag:     NewOutputBuffer(diagnosticsSize),
 		ending:   make(chan struct{}),
 		gone:     make(chan struct{}),

@@ -204,6 +204,25 @@ func TestReapRemovesWhatAKilledProcessLeft(t *testing.T) {
 	}
 }
 
+// A second process of the same owner, as in a restart that overlaps the
+// process it replaces, reaps only what is left behind: the first's
+// sandbox, running within its deadline, is not.
+func TestReapLeavesARunningSessionOfTheSameOwnerAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	other, err := sandbox.NewEngine(sandbox.Options{Owner: b.owner, Docker: b.docker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := other.Reap(context.Background()); n != 0 || err != nil {
+		t.Fatalf("reaped %d (%v), want none", n, err)
+	}
+	if out := mustSucceed(t, s, "echo still here"); out != "still here\n" {
+		t.Fatalf("the session answers %q", out)
+	}
+}
+
 func TestAStartThatFailsAfterCreatingLeavesNoContainer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
