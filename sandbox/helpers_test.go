@@ -54,7 +54,10 @@ func setup(t *testing.T) *testBundle {
 		// Every test must clean up after itself; anything left is a bug.
 		if left := b.containers(t); len(left) > 0 {
 			t.Errorf("containers left behind: %v", left)
-			_, _ = engine.Reap(context.Background())
+			// Removed whatever their state: Reap leaves running ones.
+			for _, id := range left {
+				_ = docker.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			}
 		}
 		docker.Close()
 	})
