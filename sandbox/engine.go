@@ -137,10 +137,10 @@ func seccompProblem(options []string) error {
 // before any session of its own exists.
 //
 // A container whose bot died stops: its attach stream ends, and sandboxd
-// with it. One still running within its deadline is another live
-// process's, as in a restart that overlaps the process it replaces, and is
-// left alone; past its deadline no live process keeps it (its sandboxd
-// stopped, say, by what it ran).
+// with it, within milliseconds. One still running after stopWait, within
+// its deadline, is another live process's, as in a restart that overlaps
+// the process it replaces, and is left alone; past its deadline no live
+// process keeps it (its sandboxd stopped, say, by what it ran).
 func (e *Engine) Reap(ctx context.Context) (int, error) {
 	list, err := e.docker.ContainerList(ctx, container.ListOptions{
 		All: true,
@@ -153,8 +153,9 @@ func (e *Engine) Reap(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("list leftover sandboxes: %w", err)
 	}
 	removed := 0
+	waitUntil := time.Now().Add(stopWait) // one wait for all of them
 	for _, c := range list {
-		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) {
+		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) && !e.stops(ctx, c.ID, waitUntil) {
 			continue
 		}
 		if err := e.remove(ctx, c.ID); err != nil {
@@ -163,6 +164,23 @@ func (e *Engine) Reap(ctx context.Context) (int, error) {
 		removed++
 	}
 	return removed, nil
+}
+
+// stopWait is how long Reap gives a running container to stop, as one
+// whose bot just died does.
+const stopWait = 3 * time.Second
+
+// stops says whether a container stops by a time.
+func (e *Engine) stops(ctx context.Context, id string, by time.Time) bool {
+	ctx, cancel := context.WithDeadline(ctx, by)
+	defer cancel()
+	waited, failed := e.docker.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case <-waited:
+		return true
+	case <-failed:
+		return false
+	}
 }
 
 // pastDeadline says whether a container's deadline label has passed; one
