@@ -82,16 +82,16 @@ func (l *Local) Identity(context.Context, *tasks.Task) (string, string, error) {
 	return l.Committer, "", nil
 }
 
-// Publish makes the task's branch in the repository and writes the change
-// as a new patch file; it never changes the checked-out branch or the
-// files, and overwrites no file.
+// Publish writes the change as a new patch file and makes the task's
+// branch in the repository; it never changes the checked-out branch or the
+// files, and overwrites no file. The patch comes first: a branch the
+// repository refuses (a name that clashes with one of its branches, a
+// repository mounted read-only) must not cost the change, which lives only
+// in a workspace that goes when the task ends.
 func (l *Local) Publish(ctx context.Context, _ *tasks.Task, co *pipeline.Checkout, pr pipeline.PullRequest) (pipeline.Published, error) {
 	diff, err := co.Repo.Diff(ctx, co.Base, pr.Head)
 	if err != nil {
 		return pipeline.Published{}, err
-	}
-	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{}, pr.Head, pr.Branch, ""); err != nil {
-		return pipeline.Published{}, fmt.Errorf("make branch %s: %w", pr.Branch, err)
 	}
 	// A new file only: a name that is taken is someone's file.
 	f, err := os.OpenFile(l.PatchFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -104,6 +104,9 @@ func (l *Local) Publish(ctx context.Context, _ *tasks.Task, co *pipeline.Checkou
 	}
 	if err := f.Close(); err != nil {
 		return pipeline.Published{}, fmt.Errorf("write the patch: %w", err)
+	}
+	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{}, pr.Head, pr.Branch, ""); err != nil {
+		return pipeline.Published{}, fmt.Errorf("make branch %s (the change is in the patch %s): %w", pr.Branch, l.PatchFile, err)
 	}
 	return pipeline.Published{URL: "branch " + pr.Branch + ", patch " + l.PatchFile}, nil
 }
