@@ -41,7 +41,7 @@ func locate(args []string, out io.Writer) error {
 	// A root, not os.DirFS: the checkout's links may not lead out of it.
 	root, err := os.OpenRoot(*dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}
 	defer root.Close()
 	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.Sanitize(text))
@@ -113,14 +113,25 @@ func readIssue(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read the issue: %w", err)
 	}
-	if len(data) > maxIssueFile {
-		return "", fmt.Errorf("the issue %s is larger than %d bytes", where, maxIssueFile)
-	}
-	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
-		return "", fmt.Errorf("the issue %s is not UTF-8 text", where)
-	}
-	if strings.TrimSpace(contextgather.Sanitize(string(data))) == "" {
-		return "", fmt.Errorf("the issue %s is empty", where)
+	if err := checkIssue(data, where); err != nil {
+		return "", err
 	}
 	return string(data), nil
+}
+
+// checkIssue refuses an issue's text that no task can work from: too
+// large, not text, or nothing once cleaned as the prompt cleans it (an
+// HTML comment, invisible characters). where says where it was, as in
+// "in issue.md".
+func checkIssue(data []byte, where string) error {
+	if len(data) > maxIssueFile {
+		return fmt.Errorf("the issue %s is larger than %d bytes", where, maxIssueFile)
+	}
+	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+		return fmt.Errorf("the issue %s is not UTF-8 text", where)
+	}
+	if strings.TrimSpace(contextgather.Sanitize(string(data))) == "" {
+		return fmt.Errorf("the issue %s is empty once hidden text is taken out", where)
+	}
+	return nil
 }

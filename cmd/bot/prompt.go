@@ -62,7 +62,7 @@ func prompt(args []string, out io.Writer) error {
 		// A root, not os.DirFS: the checkout's links may not lead out of it.
 		root, err := os.OpenRoot(top)
 		if err != nil {
-			return err
+			return fmt.Errorf("--dir %s: %w", *dir, err)
 		}
 		defer root.Close()
 		m := contextgather.Local(t, title, body, root.FS())

@@ -192,3 +192,18 @@ func TestPromptForADirectoryInARepositoryReadsTheWholeRepository(t *testing.T) {
 		t.Errorf("the prompt lacks the root's guidelines, the file's path from the root or the repository's name:\n%s", prompt)
 	}
 }
+
+// A path given on the command line that is not what the flag wants is
+// named with its flag, not only by the system's words.
+func TestADirThatIsAFileIsNamedWithItsFlag(t *testing.T) {
+	issue := issueFile(t, "Fix the parser\n")
+	for _, cmd := range []string{"locate", "prompt"} {
+		err := run([]string{cmd, "--dir", issue, "--issue", issue}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "--dir "+issue) {
+			t.Errorf("%s --dir on a file: %v, want it to name --dir", cmd, err)
+		}
+	}
+	if err := run([]string{"doctor", "--timeout", "0s"}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--timeout is 0s") {
+		t.Errorf("doctor --timeout 0s: %v, want the timeout refused, not Docker blamed", err)
+	}
+}

@@ -39,6 +39,9 @@ func runTask(args []string, out io.Writer) error {
 	if strings.TrimSpace(*task) == "" {
 		return errors.New("run needs --task")
 	}
+	if err := checkIssue([]byte(*task), "in --task"); err != nil {
+		return err
+	}
 	if *timeout <= 0 {
 		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
 	}
@@ -75,7 +78,7 @@ func runTask(args []string, out io.Writer) error {
 	if *configFile != "" {
 		data, err := os.ReadFile(*configFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("--config %s: %w", *configFile, err)
 		}
 		override = data
 	}

@@ -141,6 +141,9 @@ func TestRunRefusesWhatItCouldNotDoBeforeRunningAnything(t *testing.T) {
 		"words after the flags":   {[]string{"--repo-dir", repo, "--task", "fix", "the", "bug"}, `unexpected "the"`},
 		"a patch in no directory": {[]string{"--repo-dir", repo, "--task", "Fix it", "--patch", filepath.Join(repo, "missing", "out.patch")}, "is not there"},
 		"no time to run":          {[]string{"--repo-dir", repo, "--task", "Fix it", "--timeout", "0"}, "--timeout is 0s; it must be positive"},
+		"a task that is hidden":   {[]string{"--repo-dir", repo, "--task", "<!-- fix the parser -->"}, "in --task is empty"},
+		"a task of no letters":    {[]string{"--repo-dir", repo, "--task", "\u200b"}, "in --task is empty"},
+		"a --config not there":    {[]string{"--repo-dir", repo, "--task", "Fix it", "--config", filepath.Join(repo, "missing.yml")}, "--config " + filepath.Join(repo, "missing.yml")},
 	} {
 		if err := runTask(tc.args, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to say %q", name, err, tc.want)
