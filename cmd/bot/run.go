@@ -19,6 +19,7 @@ import (
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 // runTask runs the pipeline once on a local repository, without GitHub:
@@ -62,7 +63,9 @@ func runTask(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if changed, _ := exec.Command("git", "--no-optional-locks", "-C", repoPath, "status", "--porcelain").Output(); len(bytes.TrimSpace(changed)) > 0 {
+	status := exec.Command("git", "--no-optional-locks", "-C", repoPath, "status", "--porcelain")
+	status.Env = workspace.HostEnv()
+	if changed, _ := status.Output(); len(bytes.TrimSpace(changed)) > 0 {
 		fmt.Fprintln(out, "note: the working tree has changes not committed; the task starts from HEAD without them, and leaves them as they are")
 	}
 	if *patch != "" {
@@ -144,17 +147,42 @@ func runTask(args []string, out io.Writer) error {
 // directory, or a bare repository's own; or an error saying it is none,
 // or has no commit to start from.
 func repositoryOf(dir string) (string, error) {
-	notOne := fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from", dir)
-	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
-	if err != nil || len(bytes.TrimSpace(top)) == 0 {
+	// git's own words say why it will not read a directory (another user's
+	// repository: "dubious ownership"); GIT_DIR and its kind in the
+	// environment would name another repository.
+	git := func(args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Env = workspace.HostEnv()
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			if line, _, _ := strings.Cut(strings.TrimSpace(string(exit.Stderr)), "\n"); line != "" {
+				err = errors.New(line)
+			}
+		}
+		return strings.TrimSpace(string(out)), err
+	}
+	notOne := func(err error) error {
+		if errors.Is(err, exec.ErrNotFound) {
+			return errors.New("bot run reads the repository with git, which is not on PATH")
+		}
+		return fmt.Errorf("--repo-dir %s is not a git repository with a commit to start from (git: %v)", dir, err)
+	}
+	path, err := git("-C", dir, "rev-parse", "--show-toplevel")
+	if err != nil || path == "" {
 		// A bare repository has no top level; it is its own directory.
-		if top, err = exec.Command("git", "-C", dir, "rev-parse", "--absolute-git-dir").Output(); err != nil {
-			return "", notOne
+		if path, err = git("-C", dir, "rev-parse", "--absolute-git-dir"); err != nil {
+			return "", notOne(err)
 		}
 	}
-	path := string(bytes.TrimSpace(top))
-	if head, err := exec.Command("git", "ls-remote", "--quiet", path, "HEAD").Output(); err != nil || len(head) == 0 {
-		return "", notOne
+	if format, _ := git("-C", path, "rev-parse", "--show-object-format"); format != "" && format != "sha1" {
+		return "", fmt.Errorf("--repo-dir %s is a %s repository; oneshot works with SHA-1 repositories only", dir, strings.ToUpper(format))
+	}
+	if head, err := git("ls-remote", "--quiet", path, "HEAD"); err != nil || head == "" {
+		if err == nil {
+			err = errors.New("no commit on HEAD")
+		}
+		return "", notOne(err)
 	}
 	return path, nil
 }

@@ -64,11 +64,23 @@ func TestRunMakesABranchAndAPatchOnALocalClone(t *testing.T) {
 func TestRunRefusesADirectoryThatIsNotARepository(t *testing.T) {
 	dir := t.TempDir()
 	err := runTask([]string{"--repo-dir", dir, "--task", "Fix it", "--patch", filepath.Join(dir, "out.patch")}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "not a git repository") {
+	// In git's own words too, which say why (another user's repository,
+	// say), where oneshot's cannot.
+	if err == nil || !strings.Contains(err.Error(), "not a git repository with a commit") || !strings.Contains(err.Error(), "(git: fatal:") {
 		t.Fatalf("err = %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("it left %v", entries)
+	}
+}
+
+func TestRunRefusesASHA256RepositoryBeforeRunningAnything(t *testing.T) {
+	dir := t.TempDir()
+	runGit(t, dir, "init", "-q", "--object-format=sha256", "-b", "main")
+	runGit(t, dir, "commit", "-q", "--allow-empty", "-m", "start")
+	err := runTask([]string{"--repo-dir", dir, "--task", "Fix it"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "is a SHA256 repository") {
+		t.Fatalf("err = %v, want SHA-256 refused", err)
 	}
 }
 
