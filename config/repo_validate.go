@@ -12,6 +12,10 @@ import (
 	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 )
 
+// MaxCPUs is the most CPUs a sandbox may be given, as sandbox.Spec
+// allows: far more than a machine has.
+const MaxCPUs = 1024
+
 // Validate reports every problem with r at once, one a line, each naming
 // its key, as in "fix_rounds is 9; it must be between 0 and 5". ParseRepo
 // runs it and adds the file and line.
@@ -135,6 +139,8 @@ func (l RepoLimits) validate(key string, bad problem) {
 		bad(key+".cpus", "is %v; it must be at least 0.01", l.CPUs)
 	} else if math.IsInf(l.CPUs, 1) {
 		bad(key+".cpus", "is infinite; it must be a number of processors such as 2")
+	} else if l.CPUs > MaxCPUs {
+		bad(key+".cpus", "is %v; it must be at most %d", l.CPUs, MaxCPUs)
 	}
 	if l.Pids < 1 {
 		bad(key+".pids", "is %d; it must be at least 1", l.Pids)

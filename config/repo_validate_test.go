@@ -28,6 +28,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: limits.cpus is 1e-10; it must be at least 0.01`}},
 		{"infinite CPU", "limits:\n  cpus: .inf\n",
 			[]string{`line 2: limits.cpus is infinite; it must be a number of processors such as 2`}},
+		{"more CPUs than a count can hold", "limits:\n  cpus: 1e10\n",
+			[]string{`line 2: limits.cpus is 1e+10; it must be at most 1024`}},
 		{"no process", "limits:\n  pids: 0\n",
 			[]string{`line 2: limits.pids is 0; it must be at least 1`}},
 		{"host network", "network:\n  mode: host\n",

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/docker/go-units"
@@ -204,12 +205,24 @@ func labelProblem(l string) string {
 	return ""
 }
 
+// maxConcurrency is River's most workers of one queue; maxTaskTimeout
+// bounds a task far beyond any real one, and keeps the times the queue
+// adds to it (River's rescue after it) from overflowing.
+const (
+	maxConcurrency = 10_000
+	maxTaskTimeout = 1000 * time.Hour
+)
+
 func (q Queue) validate(bad problem) {
 	if q.Concurrency < 1 {
 		bad("queue.concurrency", "is %d; it must be at least 1", q.Concurrency)
+	} else if q.Concurrency > maxConcurrency {
+		bad("queue.concurrency", "is %d; it must be at most %d", q.Concurrency, maxConcurrency)
 	}
 	if q.TaskTimeout <= 0 {
 		bad("queue.task_timeout", "is %v; it must be positive", q.TaskTimeout)
+	} else if q.TaskTimeout > maxTaskTimeout {
+		bad("queue.task_timeout", "is %v; it must be at most %v", q.TaskTimeout, maxTaskTimeout)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"math"
 	"reflect"
 	"regexp"
 	"strings"
@@ -135,6 +136,10 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			`triggers.command (ONESHOT_COMMAND) "/" is not a / and a word such as /oneshot`},
 		{"concurrency zero", func(a *App) { a.Queue.Concurrency = 0 },
 			"queue.concurrency (ONESHOT_CONCURRENCY) is 0; it must be at least 1"},
+		{"concurrency past River's", func(a *App) { a.Queue.Concurrency = 10_001 },
+			"queue.concurrency (ONESHOT_CONCURRENCY) is 10001; it must be at most 10000"},
+		{"task timeout that would overflow", func(a *App) { a.Queue.TaskTimeout = time.Duration(math.MaxInt64) },
+			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is 2562047h47m16.854775807s; it must be at most 1000h0m0s"},
 		{"task timeout negative", func(a *App) { a.Queue.TaskTimeout = -time.Second },
 			"queue.task_timeout (ONESHOT_TASK_TIMEOUT) is -1s; it must be positive"},
 		{"task timeout zero", func(a *App) { a.Queue.TaskTimeout = 0 },

@@ -120,6 +120,9 @@ type limits struct {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// maxCPUs is the most CPUs a spec may give, far more than a machine has.
+const maxCPUs = 1024
+
 // validate checks the whole spec and reports every problem at once, before
 // anything is created.
 func (s Spec) validate() (limits, error) {
@@ -151,6 +154,9 @@ func (s Spec) validate() (limits, error) {
 	}
 	if s.CPUs < 0 {
 		bad("cpus %v is negative", s.CPUs)
+	} else if s.CPUs > maxCPUs {
+		// Docker counts in billionths of a CPU, which more would overflow.
+		bad("cpus %v is above the maximum of %d", s.CPUs, maxCPUs)
 	} else if lim.nanoCPUs < minNanoCPUs {
 		// Docker takes a NanoCPUs of 0, which a smaller value rounds to,
 		// for no limit at all.

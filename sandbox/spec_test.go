@@ -50,6 +50,13 @@ func TestSpecValidationReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+func TestACPULimitTooLargeToCountIsRefused(t *testing.T) {
+	// Counted in billionths, 1e10 CPUs would overflow to a negative limit.
+	if _, err := (Spec{Image: "img", CPUs: 1e10}).validate(); err == nil || !strings.Contains(err.Error(), "cpus 1e+10 is above the maximum of 1024") {
+		t.Errorf("cpus 1e10: %v", err)
+	}
+}
+
 func TestACPULimitTooSmallToApplyIsRefused(t *testing.T) {
 	// Docker takes a limit that rounds to 0 nanoCPUs for none at all.
 	for _, cpus := range []float64{1e-10, 0.009} {
