@@ -64,9 +64,14 @@ func oneDocument(prefix string, data []byte) (doc *yaml.Node, second int, err er
 }
 
 // yamlError is an error of the yaml package after prefix, without its own
-// "yaml: " prefix.
+// "yaml: " prefix. The package names the line of a syntax error ("found
+// character that cannot start any token") on every line but the first.
 func yamlError(prefix string, err error) error {
-	return fmt.Errorf("%s: %s", prefix, strings.TrimPrefix(err.Error(), "yaml: "))
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "found ") || strings.HasPrefix(msg, "did not find ") {
+		msg = "line 1: " + msg
+	}
+	return fmt.Errorf("%s: %s", prefix, msg)
 }
 
 // walker checks a YAML document against the type it decodes into, before

@@ -149,6 +149,8 @@ func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 		{"unclosed list", "setup:\n  - go mod download\nverify: [\n", "line 3: did not find expected node content"},
 		{"bad indentation", "fix_rounds: 1\n  timeout: 1h\n", "line 2: mapping values are not allowed in this context"},
 		{"tab for indentation", "network:\n\tmode: none\n", "line 2: found character that cannot start any token"},
+		// The yaml package names no line for the first.
+		{"on the first line", "image: @latest\n", "line 1: found character that cannot start any token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
