@@ -127,6 +127,10 @@ func runTask(args []string, out io.Writer) error {
 	defer signal.Stop(signals)
 	go func() {
 		if _, ok := <-signals; ok {
+			// The next Ctrl-C is the system's again, should the task's
+			// clean-up hang.
+			signal.Stop(signals)
+			fmt.Fprintln(os.Stderr, "bot: stopping the task and removing its sandbox; Ctrl-C again quits at once")
 			cancel(tasks.ErrCancelled)
 		}
 	}()
