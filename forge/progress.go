@@ -184,11 +184,10 @@ func (r *taskReporter) loop(ctx context.Context) {
 			return
 		case <-r.wake:
 		}
-		// A status comment still to be made goes first: it creates
-		// content, which the task's pull request must wait MinCreateGap
-		// after, and the check run's edit, a report as it is, would
-		// otherwise put off its making by MinWriteGap, and the pull request
-		// with it. Made first, it is older than the work takes.
+		// A status comment not made yet goes before the check run's edit.
+		// It creates content, and the pull request must come MinCreateGap
+		// after the last content made; behind the edit, a report as it
+		// is, it would wait MinWriteGap more, and the pull request with it.
 		first := r.task.StatusCommentID == 0 && r.statusChanged()
 		if first {
 			r.writeStatusComment(ctx)
