@@ -40,7 +40,7 @@ type Work interface {
 	Live(ctx context.Context, repoID int64, branchIssue int) (*tasks.Task, error)
 	Latest(ctx context.Context, repoID int64, issue int) (*tasks.Task, error)
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
-	StartsSince(ctx context.Context, repoID int64, actor string, since time.Time) (int, error)
+	OverLimit(ctx context.Context, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error)
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
 }
 
@@ -312,7 +312,10 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 // intakes running at once take turns; this look saves the reaction and the
 // check run when the limit is plainly met.
 func (in *Intake) limited(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) (bool, error) {
-	over, err := in.overLimit(ctx, t)
+	if in.limits() == (tasks.Limits{}) {
+		return false, nil
+	}
+	over, err := in.Queue.OverLimit(ctx, t.RepoID, t.Actor, in.limits())
 	if err != nil || over == nil {
 		return false, err
 	}
@@ -322,30 +325,6 @@ func (in *Intake) limited(ctx context.Context, repo *githubapi.Repo, t tasks.Tri
 // limits are the caps the queue holds starts to.
 func (in *Intake) limits() tasks.Limits {
 	return tasks.Limits{PerRepo: in.TasksPerRepoPerHour, PerActor: in.TasksPerActorPerHour}
-}
-
-// overLimit returns the limit that t's start would exceed, if any.
-func (in *Intake) overLimit(ctx context.Context, t tasks.Trigger) (*tasks.Limited, error) {
-	since := time.Now().Add(-time.Hour)
-	if in.TasksPerRepoPerHour > 0 {
-		n, err := in.Queue.StartsSince(ctx, t.RepoID, "", since)
-		if err != nil {
-			return nil, err
-		}
-		if n >= in.TasksPerRepoPerHour {
-			return &tasks.Limited{Started: n}, nil
-		}
-	}
-	if in.TasksPerActorPerHour > 0 {
-		n, err := in.Queue.StartsSince(ctx, 0, t.Actor, since)
-		if err != nil {
-			return nil, err
-		}
-		if n >= in.TasksPerActorPerHour {
-			return &tasks.Limited{ByActor: true, Started: n}, nil
-		}
-	}
-	return nil, nil
 }
 
 // limitReply says which limit t's start met.

@@ -187,8 +187,8 @@ func (overtakenQueue) ByDelivery(context.Context, string) (*tasks.Task, int, err
 func (overtakenQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	return nil, tasks.ErrNotFound
 }
-func (overtakenQueue) StartsSince(context.Context, int64, string, time.Time) (int, error) {
-	return 2, nil
+func (overtakenQueue) OverLimit(context.Context, int64, string, tasks.Limits) (*tasks.Limited, error) {
+	return nil, nil // 2 of 3 started, as it looked
 }
 func (overtakenQueue) Create(_ context.Context, _ *tasks.Task, limits tasks.Limits) error {
 	return &tasks.Limited{Started: limits.PerRepo}

@@ -241,6 +241,25 @@ func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repoID int64, actor 
 			return fmt.Errorf("lock the rate limits: %w", err)
 		}
 	}
+	over, err := overLimit(ctx, tx, repoID, actor, limits)
+	if err != nil {
+		return err
+	}
+	if over != nil {
+		return over
+	}
+	return nil
+}
+
+// OverLimit returns the limit that an attempt started on the repository
+// repoID by actor would exceed, or nil. Create and Retry count again as
+// they record the start; this look lets a caller answer a limit plainly
+// met before it does anything else.
+func (db *DB) OverLimit(ctx context.Context, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error) {
+	return overLimit(ctx, db.sql, repoID, actor, limits)
+}
+
+func overLimit(ctx context.Context, q querier, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error) {
 	since := time.Now().Add(-time.Hour)
 	for _, l := range []struct {
 		cap    int
@@ -250,15 +269,15 @@ func (db *DB) withinLimits(ctx context.Context, tx *sql.Tx, repoID int64, actor 
 		if l.cap <= 0 {
 			continue
 		}
-		n, err := startsSince(ctx, tx, l.repoID, l.actor, since)
+		n, err := startsSince(ctx, q, l.repoID, l.actor, since)
 		if err != nil {
-			return fmt.Errorf("count the attempts started in the last hour: %w", err)
+			return nil, fmt.Errorf("count the attempts started in the last hour: %w", err)
 		}
 		if n >= l.cap {
-			return &tasks.Limited{ByActor: l.actor != "", Started: n}
+			return &tasks.Limited{ByActor: l.actor != "", Started: n}, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // ClaimReply reports whether a delivery may post a reply of a kind to an
