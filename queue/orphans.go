@@ -136,6 +136,17 @@ func lockWorking(path string) (*os.File, error) {
 // readyOrphans makes the jobs a dead process left running ready to run,
 // as River's rescue would, and says how many. It must only be called with
 // the lock held.
+func (db *DB) readyOrphans(ctx context.Context) (int64, error) {
+	n, err := db.readyRunning(ctx, "")
+	if err != nil {
+		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
+	}
+	return n, nil
+}
+
+// readyRunning makes ready to run the running jobs that and, a condition
+// on $2 and on, further selects, as River's rescue would, and says how
+// many.
 //
 // The next run counts as one more of a job's tries. An attempt's job
 // already on its last is given one more, where River's rescue would
@@ -143,12 +154,17 @@ func lockWorking(path string) (*os.File, error) {
 // failed without running it. Discarded, the job would leave its task
 // running for ever. An intake's is not: its last try runs the intake
 // again, and one that kills the process would then do so at every start.
-func (db *DB) readyOrphans(ctx context.Context) (int64, error) {
+func (db *DB) readyRunning(ctx context.Context, and string, args ...any) (int64, error) {
+	greatest := "max" // of two values, in SQLite
+	if db.dialect == "postgres" {
+		greatest = "GREATEST"
+	}
 	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available',
-		max_attempts = CASE WHEN kind = $1 THEN max(max_attempts, attempt + 1) ELSE max_attempts END
-		WHERE state = 'running' AND (attempt < max_attempts OR kind = $1)`, attemptArgs{}.Kind())
+		max_attempts = CASE WHEN kind = $1 THEN `+greatest+`(max_attempts, attempt + 1) ELSE max_attempts END
+		WHERE state = 'running' AND (attempt < max_attempts OR kind = $1)`+and,
+		append([]any{attemptArgs{}.Kind()}, args...)...)
 	if err != nil {
-		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
+		return 0, err
 	}
 	return res.RowsAffected()
 }

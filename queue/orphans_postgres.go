@@ -239,15 +239,10 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 		if now.Sub(since) < l.grace {
 			continue
 		}
-		// As readyOrphans does: see there.
-		res, err := q.DB.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available',
-			max_attempts = CASE WHEN kind = $2 THEN GREATEST(max_attempts, attempt + 1) ELSE max_attempts END
-			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1 AND (attempt < max_attempts OR kind = $2)`,
-			taker, attemptArgs{}.Kind())
+		n, err := q.DB.readyRunning(ctx, ` AND attempted_by[array_length(attempted_by, 1)] = $2`, taker)
 		if err != nil {
 			return fmt.Errorf("ready the jobs of %s: %w", taker, err)
 		}
-		n, _ := res.RowsAffected()
 		q.cfg.Logger.Info().Str("process", taker).Int64("jobs", n).
 			Msg("Running again the jobs of a process that is gone.")
 	}
