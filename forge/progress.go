@@ -392,13 +392,12 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) {
 			// Someone deleted it: the task's status is shown anew.
 		}
 		c, err := repo.Comment(ctx, r.task.Issue, body)
-		if githubapi.Refused(err) {
+		if err == nil || githubapi.Refused(err) {
 			shown()
 		}
 		if err != nil {
 			return err
 		}
-		shown()
 		r.task.StatusCommentID = c.GetID()
 		return r.p.Comments.SetStatusComment(ctx, r.task.ID, c.GetID())
 	})
