@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -65,6 +66,9 @@ func prompt(args []string, out io.Writer) error {
 			return fmt.Errorf("--dir %s: %w", *dir, err)
 		}
 		defer root.Close()
+		if err := settingsInTheTree(top); err != nil {
+			return err
+		}
 		m := contextgather.Local(t, title, body, root.FS())
 		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", *budget)
 	case *repoName != "" && *number > 0:
@@ -76,6 +80,20 @@ func prompt(args []string, out io.Writer) error {
 	default:
 		return errors.New("prompt needs --dir and --issue, or --repo and --number")
 	}
+}
+
+// settingsInTheTree refuses a checkout whose .github/oneshot.yml, or
+// its directory, is a link, as a task refuses it: the prompt would
+// otherwise be made with settings no task would run with, or fail with
+// the root's bare "path escapes from parent".
+func settingsInTheTree(top string) error {
+	for _, name := range []string{path.Dir(config.RepoPath), config.RepoPath} {
+		info, err := os.Lstat(filepath.Join(top, filepath.FromSlash(name)))
+		if err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s in %s is a link, which a task refuses: oneshot reads its settings only from a file in the tree", name, top)
+		}
+	}
+	return nil
 }
 
 // checkoutTop is the top of the git repository dir is part of, or dir

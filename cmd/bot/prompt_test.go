@@ -207,3 +207,24 @@ func TestADirThatIsAFileIsNamedWithItsFlag(t *testing.T) {
 		t.Errorf("doctor --timeout 0s: %v, want the timeout refused, not Docker blamed", err)
 	}
 }
+
+func TestPromptRefusesSettingsReachedThroughALinkAsATaskDoes(t *testing.T) {
+	outside := checkout(t, map[string]string{"oneshot.yml": "verify: [\"true\"]\n"})
+	for _, link := range []struct{ name, target string }{
+		{".github", outside},
+		{".github/oneshot.yml", filepath.Join(outside, "oneshot.yml")},
+	} {
+		dir := checkout(t, map[string]string{"go.mod": "module example.com/x\n"})
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(link.name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(link.target, filepath.Join(dir, link.name)); err != nil {
+			t.Fatal(err)
+		}
+		issue := issueFile(t, "Fix x\n")
+		err := run([]string{"prompt", "--dir", dir, "--issue", issue}, new(bytes.Buffer))
+		if err == nil || !strings.Contains(err.Error(), link.name+" in "+dir+" is a link") {
+			t.Errorf("%s a link: err = %v, want it named as a link a task refuses", link.name, err)
+		}
+	}
+}
