@@ -80,6 +80,9 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	if err := r.readLeftOut(ctx); err != nil {
 		return err
 	}
+	if err := r.reviewable(ctx, received); err != nil {
+		return err
+	}
 	tree, err := r.withoutEmbeddedRepositories(ctx, received)
 	if err != nil {
 		return err
@@ -183,15 +186,22 @@ func (r *run) readLeftOut(ctx context.Context) error {
 	return nil
 }
 
+// reviewable refuses a commit too large to review. It comes before git
+// lists or diffs what a commit from the sandbox holds: a few objects can
+// make a tree that no host could.
+func (r *run) reviewable(ctx context.Context, commit string) error {
+	err := r.co.Repo.CheckSize(ctx, commit)
+	if errors.Is(err, workspace.ErrTooLarge) {
+		return fail("refused: the change is too large to review", contextgather.CodeBlock(err.Error()))
+	}
+	return err
+}
+
 // check refuses a change from from to head that is empty, touches a
 // protected path or adds a credential, judging from the diff the host
 // computes.
 func (r *run) check(ctx context.Context, from, head string) error {
-	// Before git diffs it: a few objects can make a tree that no host
-	// could diff.
-	if err := r.co.Repo.CheckSize(ctx, head); errors.Is(err, workspace.ErrTooLarge) {
-		return fail("refused: the change is too large to review", contextgather.CodeBlock(err.Error()))
-	} else if err != nil {
+	if err := r.reviewable(ctx, head); err != nil {
 		return err
 	}
 	paths, err := r.co.Repo.Changes(ctx, from, head)

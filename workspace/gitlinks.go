@@ -4,9 +4,12 @@ package workspace
 // for submodules, and for repositories made inside a working tree.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,21 +20,33 @@ import (
 // repository, that to adds or changes over from, a file it replaces
 // included: the entries git records for a submodule, or for a repository
 // made inside a working tree.
+//
+// The listing is read as git writes it, and refused with ErrTooLarge past
+// MaxTreeEntries changes: a tree of a few objects can list millions of
+// paths, which held whole would fill the host's memory.
 func (r *Repo) ChangedGitlinks(ctx context.Context, from, to string) ([]string, error) {
-	out, err := r.git(ctx, Auth{}, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=ATM", from, to)
-	if err != nil {
-		return nil, err
-	}
-	// Each change is ":<old mode> <new mode> <old> <new> <status>", then
-	// its path.
-	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 	var changed []string
-	for i := 0; i+1 < len(fields); i += 2 {
-		if meta := strings.Fields(fields[i]); len(meta) == 5 && meta[1] == gitlinkMode {
-			changed = append(changed, fields[i+1])
+	err := r.gitStream(ctx, func(out io.Reader) error {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Split(splitNUL)
+		// Each change is ":<old mode> <new mode> <old> <new> <status>",
+		// then its path.
+		for entries := 1; sc.Scan(); entries++ {
+			if entries > MaxTreeEntries {
+				return fmt.Errorf("it changes more than %d paths: %w", MaxTreeEntries, ErrTooLarge)
+			}
+			meta := strings.Fields(sc.Text())
+			if !sc.Scan() {
+				break
+			}
+			if len(meta) == 5 && meta[1] == gitlinkMode {
+				changed = append(changed, sc.Text())
+			}
 		}
-	}
-	return changed, nil
+		return sc.Err()
+	}, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=ATM", from, to)
+	return changed, err
 }
 
 const gitlinkMode = "160000"

@@ -247,8 +247,13 @@ func TestACommitThatNoHostCouldDiffIsRefusedBeforeItIsDiffed(t *testing.T) {
 	for _, n := range []int{100, 100, 2} {
 		tree = fanOut("040000", "tree", tree, n)
 	}
-	if err := r.CheckSize(ctx, commit(tree)); !errors.Is(err, ErrTooLarge) {
+	bomb := commit(tree)
+	if err := r.CheckSize(ctx, bomb); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a tree of two million paths: %v, want ErrTooLarge", err)
+	}
+	// Shipping lists a change's gitlinks before it is diffed.
+	if _, err := r.ChangedGitlinks(ctx, ids[0], bomb); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("the gitlinks of a tree of two million paths: %v, want ErrTooLarge", err)
 	}
 
 	// A file over what GitHub takes, of zeros: little in the repository.
