@@ -105,6 +105,9 @@ const maxExpandedBytes = 1 << 20
 // expanded says whether the walk stopped at maxVisits or maxExpandedBytes.
 func (w *walker) expanded() bool { return w.visits > maxVisits || w.bytes > maxExpandedBytes }
 
+// maxProblems is how many problems an error lists.
+const maxProblems = 50
+
 type fileProblem struct {
 	line int
 	msg  string
@@ -176,11 +179,16 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 
 // mapping checks the keys of n against struct t, then drops those whose
 // value is null, "<<" among them: the yaml package would set a list to nil
-// for them and refuse to merge null, where null keeps the default.
+// for them and refuse to merge null, where null keeps the default. It
+// drops the keys it reported too: the yaml package compares every key of
+// a mapping with every other and keeps an error for each pair alike, so a
+// file of one key repeated ten thousand times would take it minutes and
+// gigabytes.
 func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	fields := yamlFields(t)
 	seen := map[string]int{}
 	var merges []*yaml.Node
+	drop := map[int]bool{} // by the key's index in n.Content
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, value := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
@@ -192,8 +200,10 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 		switch {
 		case !ok:
 			w.add(k.Line, sub, fmt.Sprintf("unknown key %q%s (known: %s)", k.Value, inPath(key), strings.Join(fieldNames(t), ", ")))
+			drop[i] = true
 		case seen[k.Value] != 0:
 			w.add(k.Line, sub, fmt.Sprintf("key %q%s is already set on line %d", k.Value, inPath(key), seen[k.Value]))
+			drop[i] = true
 		default:
 			seen[k.Value] = k.Line
 			// Merges are walked after the keys set here, which win
@@ -210,7 +220,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	}
 	kept := n.Content[:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !isNull(n.Content[i+1]) {
+		if !drop[i] && !isNull(n.Content[i+1]) {
 			kept = append(kept, n.Content[i], n.Content[i+1])
 		}
 	}
@@ -273,15 +283,20 @@ func (w *walker) lineOf(key string) int {
 
 // err joins the problems in the order of their lines, to read like the
 // file, each after the prefix and its line.
+// Past maxProblems, the rest are counted: no one reads thousands.
 func (w *walker) err() error {
 	slices.SortStableFunc(w.problems, func(a, b fileProblem) int { return cmp.Compare(a.line, b.line) })
-	errs := make([]error, 0, len(w.problems))
-	for _, p := range w.problems {
+	shown := w.problems[:min(len(w.problems), maxProblems)]
+	errs := make([]error, 0, len(shown)+1)
+	for _, p := range shown {
 		if p.line == 0 {
 			errs = append(errs, fmt.Errorf("%s: %s", w.prefix, p.msg))
 		} else {
 			errs = append(errs, fmt.Errorf("%s: line %d: %s", w.prefix, p.line, p.msg))
 		}
+	}
+	if more := len(w.problems) - len(shown); more > 0 {
+		errs = append(errs, fmt.Errorf("%s: and %d more problems", w.prefix, more))
 	}
 	return errors.Join(errs...)
 }

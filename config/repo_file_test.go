@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,28 @@ func TestALargeRepoFileIsRefused(t *testing.T) {
 	data := "verify:\n" + strings.Repeat("  - go test ./...\n", MaxRepoFileSize/16)
 	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "73736 bytes; it may take at most 65536 (64 KB)") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestARepoFileOfOneKeyRepeatedIsRefusedInLittleMemory(t *testing.T) {
+	// The yaml package compares every key of a mapping with every other:
+	// thousands of keys alike, kept, would take it gigabytes.
+	for _, line := range []string{"fix_rounds: 1\n", "nonsense: 1\n"} {
+		data := strings.Repeat(line, MaxRepoFileSize/len(line))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := ParseRepo([]byte(data))
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Fatalf("%q repeated: no error", line)
+		}
+		if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 100<<20 {
+			t.Errorf("%q repeated: parsing allocated %d MB, want less than 100", line, allocated>>20)
+		}
+		problems := strings.Split(err.Error(), "\n")
+		if len(problems) != maxProblems+1 || !strings.HasSuffix(problems[maxProblems], "more problems") {
+			t.Errorf("%q repeated: %d lines of error ending %q, want %d problems and a count of the rest",
+				line, len(problems), problems[len(problems)-1], maxProblems)
+		}
 	}
 }
