@@ -41,7 +41,7 @@ func decodeFile(path string, data []byte, app *App) error {
 }
 
 // oneDocument reads the YAML document in data, nil for none, and the line
-// of a second document that holds something, or 0: only the first would
+// of a later document that holds something, or 0: only the first would
 // count and the rest be silently ignored, so the caller refuses it. A
 // syntax error is reported after prefix, which names the file.
 func oneDocument(prefix string, data []byte) (doc *yaml.Node, second int, err error) {
@@ -52,15 +52,19 @@ func oneDocument(prefix string, data []byte) (doc *yaml.Node, second int, err er
 	} else if err != nil {
 		return nil, 0, yamlError(prefix, err)
 	}
-	var more yaml.Node
-	switch err := dec.Decode(&more); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, 0, yamlError(prefix, err)
-	case len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null":
-		return &first, more.Line, nil
+	// Every document after it is read: an empty one ("---" then
+	// nothing) must not hide a third.
+	for {
+		var more yaml.Node
+		switch err := dec.Decode(&more); {
+		case errors.Is(err, io.EOF):
+			return &first, 0, nil
+		case err != nil:
+			return nil, 0, yamlError(prefix, err)
+		case len(more.Content) > 0 && more.Content[0].ShortTag() != "!!null":
+			return &first, more.Line, nil
+		}
 	}
-	return &first, 0, nil
 }
 
 // yamlError is an error of the yaml package after prefix, without its own

@@ -36,7 +36,7 @@ func ParseRepoFile(name string, data []byte) (Repo, error) {
 	case err != nil:
 		return repo, err
 	case second > 0:
-		return repo, fmt.Errorf("%s: line %d: a second YAML document; the file holds one", name, second)
+		return repo, fmt.Errorf("%s: line %d: another YAML document; the file holds one", name, second)
 	case doc == nil:
 		return repo, nil
 	}

@@ -205,7 +205,11 @@ func TestRepoFileKeyOrTypeProblemIsNamedWithItsLine(t *testing.T) {
 		{"command that is null", "setup: [~]\n",
 			[]string{`line 1: setup[0] is empty`}},
 		{"second document", "fix_rounds: 1\n---\nfix_rounds: 2\n",
-			[]string{`line 2: a second YAML document; the file holds one`}},
+			[]string{`line 2: another YAML document; the file holds one`}},
+		{"third document behind an empty one", "fix_rounds: 1\n---\n---\nfix_rounds: 2\n",
+			[]string{`line 3: another YAML document; the file holds one`}},
+		{"broken third document", "fix_rounds: 1\n---\n---\nsetup: `a\n",
+			[]string{`line 4: found character that cannot start any token`}},
 	})
 }
 
