@@ -161,7 +161,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	case t.Kind() == reflect.Slice:
 		for i, item := range n.Content {
 			k := index(key, i)
-			w.lines[k] = item.Line
+			// As in a mapping: a list merged in after one set here
+			// leaves the line it has here.
+			if _, set := w.lines[k]; !set {
+				w.lines[k] = item.Line
+			}
 			if isNull(item) {
 				// The yaml package would drop it without a word.
 				w.undecodable(item.Line, k, k+" is empty")

@@ -11,10 +11,10 @@ import (
 // few hundred bytes.
 const MaxRepoFileSize = 64 << 10
 
-// TooLarge is the error of a .github/oneshot.yml of size bytes, more than
-// MaxRepoFileSize.
-func TooLarge(size int64) error {
-	return fmt.Errorf("%s: %d bytes; it may take at most %d (64 KB)", RepoPath, size, MaxRepoFileSize)
+// TooLarge is the error of a settings file, name, of size bytes, more
+// than MaxRepoFileSize.
+func TooLarge(name string, size int64) error {
+	return fmt.Errorf("%s: %d bytes; it may take at most %d (64 KB)", name, size, MaxRepoFileSize)
 }
 
 // ParseRepo reads a repository's .github/oneshot.yml over DefaultRepo. It
@@ -29,7 +29,7 @@ func ParseRepo(data []byte) (Repo, error) { return ParseRepoFile(RepoPath, data)
 func ParseRepoFile(name string, data []byte) (Repo, error) {
 	repo := DefaultRepo()
 	if len(data) > MaxRepoFileSize {
-		return repo, TooLarge(int64(len(data)))
+		return repo, TooLarge(name, int64(len(data)))
 	}
 	doc, second, err := oneDocument(name, data)
 	switch {

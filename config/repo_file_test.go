@@ -142,6 +142,11 @@ func TestAKeySetBesideAMergeIsNamedOnItsOwnLine(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 5: verify[1].name") {
 		t.Fatalf("err = %v, want the second check's name named on line 5, where it is set", err)
 	}
+	// So is a list's item set beside a merge that brings the list again.
+	_, err = ParseRepo([]byte("setup:\n  - go mod download\n  - \" \"\n<<:\n  setup:\n    - a\n    - b\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3: setup[1]") {
+		t.Fatalf("err = %v, want the blank command named on line 3, where it is set", err)
+	}
 }
 
 func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
@@ -284,8 +289,12 @@ func TestARepoFileWhoseTextExpandsToMegabytesIsRefused(t *testing.T) {
 
 func TestALargeRepoFileIsRefused(t *testing.T) {
 	data := "verify:\n" + strings.Repeat("  - go test ./...\n", MaxRepoFileSize/16)
-	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), "73736 bytes; it may take at most 65536 (64 KB)") {
+	if _, err := ParseRepo([]byte(data)); err == nil || !strings.Contains(err.Error(), RepoPath+": 73736 bytes; it may take at most 65536 (64 KB)") {
 		t.Fatalf("err = %v", err)
+	}
+	// bot run --config names its own file.
+	if _, err := ParseRepoFile("try.yml", []byte(data)); err == nil || !strings.HasPrefix(err.Error(), "try.yml: 73736 bytes") {
+		t.Fatalf("from another file: err = %v, want it named", err)
 	}
 }
 

@@ -143,7 +143,7 @@ func (r *run) loadConfig(ctx context.Context) error {
 	case found && mode != "100644" && mode != "100755":
 		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", onlyInTheTree)
 	case found && size > config.MaxRepoFileSize:
-		return fail(config.RepoPath+" has problems, so nothing ran", config.TooLarge(size).Error())
+		return fail(config.RepoPath+" has problems, so nothing ran", config.TooLarge(config.RepoPath, size).Error())
 	}
 	cfg, notes, err := RepoConfig(r.files, r.co.DefaultBranch)
 	if err != nil {
