@@ -131,8 +131,12 @@ func checkURL(bad problem, key, raw, example string) {
 }
 
 func (s Server) validate(bad problem) {
-	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+	// The port is checked here, not when the server listens, after the
+	// queue and GitHub have been set up.
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		bad("server.listen", "%q is not a host:port such as :8080 or 127.0.0.1:8080", s.Listen)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		bad("server.listen", "%q has no port a server can listen on (from 0 to 65535)", s.Listen)
 	}
 	checkURL(bad, "server.public_url", s.PublicURL, "https://oneshot.example.com")
 	if s.ShutdownTimeout <= 0 {
