@@ -117,7 +117,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected %q after the flags (a value with spaces needs quotes, as in --task \"fix the bug\")", fs.Name(), fs.Arg(0))
+		hint := "" // a command without a flag of words takes no words at all
+		if fs.Lookup("task") != nil {
+			hint = ` (a value with spaces needs quotes, as in --task "fix the bug")`
+		}
+		return fmt.Errorf("%s: unexpected %q after the flags%s", fs.Name(), fs.Arg(0), hint)
 	}
 	return nil
 }

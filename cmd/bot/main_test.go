@@ -33,3 +33,10 @@ func TestUnknownCommandIsAnErrorWithUsage(t *testing.T) {
 		t.Fatalf("err %v, out %q", err, out.String())
 	}
 }
+
+func TestWordsAfterTheFlagsOfACommandWithoutATaskGetNoHintAboutOne(t *testing.T) {
+	err := run([]string{"doctor", "now"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), `unexpected "now" after the flags`) || strings.Contains(err.Error(), "--task") {
+		t.Errorf("err = %v, want the word refused without a hint about --task, which doctor lacks", err)
+	}
+}

@@ -41,6 +41,9 @@ func prompt(args []string, out io.Writer) error {
 		// none of the issue, which the prompt would leave out unsaid.
 		return fmt.Errorf("--budget is %d; it must be at least %d, or 0 for the default", *budget, config.MinPromptTokens)
 	}
+	if *number < 0 {
+		return fmt.Errorf("--number is %d; an issue's number is positive", *number)
+	}
 	local, remote := *dir != "" || *issueFile != "", *repoName != "" || *number != 0
 	if local && remote {
 		return errors.New("prompt takes --dir and --issue, or --repo and --number, not both")

@@ -228,3 +228,10 @@ func TestPromptRefusesSettingsReachedThroughALinkAsATaskDoes(t *testing.T) {
 		}
 	}
 }
+
+func TestPromptRefusesAnIssueNumberBelowOne(t *testing.T) {
+	err := run([]string{"prompt", "--repo", "acme/widgets", "--number", "-1"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "--number is -1; an issue's number is positive") {
+		t.Errorf("err = %v, want the number refused as such", err)
+	}
+}
