@@ -75,12 +75,15 @@ func DefaultScanner() (*Scanner, error) {
 			return
 		}
 		d.IgnoreGitleaksAllow = true
-		if d.Config.Allowlists, err = withoutPaths(d.Config.Allowlists); err != nil {
+		// As gitleaks' command line does: a key written in base64, hex
+		// or percent-encoding is decoded and found, up to five layers.
+		d.MaxDecodeDepth = 5
+		if d.Config.Allowlists, err = trusted(d.Config.Allowlists); err != nil {
 			defaultErr = fmt.Errorf("secret scanner: %w", err)
 			return
 		}
 		for id, rule := range d.Config.Rules {
-			if rule.Allowlists, err = withoutPaths(rule.Allowlists); err != nil {
+			if rule.Allowlists, err = trusted(rule.Allowlists); err != nil {
 				defaultErr = fmt.Errorf("secret scanner, rule %s: %w", id, err)
 				return
 			}
@@ -91,13 +94,17 @@ func DefaultScanner() (*Scanner, error) {
 	return defaultScan, defaultErr
 }
 
-// withoutPaths is allow-lists without their paths. What else a list
-// allows, such as placeholders like ${TOKEN}, stays, unless the list
-// allowed it only together with a path.
-func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
+// trusted is allow-lists without what a change chooses: the paths, and
+// patterns tested against a whole line, which a line could match beside
+// a key to vouch for it (gitleaks allows a line holding
+// "--mount=type=secret,", whatever else it holds). What else a list
+// allows, such as placeholders like ${TOKEN} in the key's place, stays,
+// unless the list allowed it only together with what is left out.
+func trusted(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 	var out []*config.Allowlist
 	for _, a := range lists {
-		if len(a.Paths) == 0 {
+		byLine := a.RegexTarget == "line" && len(a.Regexes) > 0
+		if len(a.Paths) == 0 && !byLine {
 			out = append(out, a)
 			continue
 		}
@@ -111,6 +118,9 @@ func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 			RegexTarget:    a.RegexTarget,
 			Regexes:        a.Regexes,
 			StopWords:      a.StopWords,
+		}
+		if byLine {
+			kept.RegexTarget, kept.Regexes = "", nil
 		}
 		if len(kept.Commits) == 0 && len(kept.Regexes) == 0 && len(kept.StopWords) == 0 {
 			continue

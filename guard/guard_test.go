@@ -71,9 +71,25 @@ func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
 		{"config/prod.env", "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD # gitleaks:allow"},
 		// A path a rule's own allow-list skips.
 		{"docs/@octokit/auth-token/README.md", githubToken},
+		// Words a rule's allow-list skips the whole line for.
+		{"settings.py", `db_password = "Xk29fjQm3LpZ8vTqW7" # --mount=type=secret,`},
+		{"db.js", `import { db } from 'db'; const apiSecret = "Xk29fjQm3LpZ8vTqW7"`},
 	} {
 		if found := s.Secrets(addition(change.path, change.line)); len(found) != 1 {
 			t.Errorf("%s: %q: findings %+v", change.path, change.line, found)
+		}
+	}
+}
+
+func TestAnEncodedKeyIsFound(t *testing.T) {
+	s, _ := DefaultScanner()
+	for name, blob := range map[string]string{
+		"base64":               base64.StdEncoding.EncodeToString([]byte(githubToken)),
+		"hex":                  fmt.Sprintf("%x", githubToken),
+		"base64 of an AWS key": base64.StdEncoding.EncodeToString([]byte("AKIAZ7VRSQ4TLWXJ3KPD")),
+	} {
+		if found := s.Secrets(addition("blob.go", `var blob = "`+blob+`"`)); len(found) == 0 || found[0].Line != 1 {
+			t.Errorf("%s: findings %+v", name, found)
 		}
 	}
 }
