@@ -227,8 +227,14 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if err != nil {
 		return err
 	}
-	found := append(scanner.Names(paths), scanner.Secrets(diff)...)
-	found = append(found, guard.Values(paths, diff, r.secretForms())...)
+	// The names of files deleted were published before; a change that
+	// deletes a key file is a good one.
+	written, err := r.co.Repo.Written(ctx, from, head)
+	if err != nil {
+		return err
+	}
+	found := append(scanner.Names(written), scanner.Secrets(diff)...)
+	found = append(found, guard.Values(written, diff, r.secretForms())...)
 	if found := unique(found); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")

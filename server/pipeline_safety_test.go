@@ -134,6 +134,24 @@ git rm -q deploy.env && git commit -qm "No deploy settings after all"
 	}
 }
 
+func TestAChangeThatDeletesAKeyFileShips(t *testing.T) {
+	t.Parallel()
+	// A .p12 file is a key by its name alone, to gitleaks; deleting one
+	// publishes no name that was not public.
+	files := libraryFiles(t)
+	files["testdata/client.p12"] = "a test certificate\n"
+	b := unstartedPipelineBundleOf(t, files, goodAgent+"rm testdata/client.p12\n", testConfig(0))
+	b.srv = b.start(t)
+	b.runFirstTask(t)
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 {
+		t.Fatalf("pull requests %+v", prs)
+	}
+	if paths := b.gh.Paths(t, b.repo, prs[0].HeadSHA); slices.Contains(paths, "testdata/client.p12") || !slices.Contains(paths, "hello.go") {
+		t.Fatalf("the pull request holds %v, want hello.go and no key file", paths)
+	}
+}
+
 func TestRepositoriesTheAgentMadeInsideTheCheckoutAreLeftOutAndNamed(t *testing.T) {
 	t.Parallel()
 	// The agent clones a reference into the checkout, puts another in a

@@ -119,7 +119,13 @@ func pipelineBundle(t *testing.T, script, oneshotYML string) *testBundle {
 // env set for it, for a test that sets more.
 func unstartedPipelineBundle(t *testing.T, script, oneshotYML string, env ...string) *testBundle {
 	t.Helper()
-	files := libraryFiles(t)
+	return unstartedPipelineBundleOf(t, libraryFiles(t), script, oneshotYML, env...)
+}
+
+// unstartedPipelineBundleOf is unstartedPipelineBundle on a repository of
+// files of the test's choosing.
+func unstartedPipelineBundleOf(t *testing.T, files map[string]string, script, oneshotYML string, env ...string) *testBundle {
+	t.Helper()
 	files[agentPath] = "set -eu\n" + script
 	if oneshotYML != "" {
 		files[".github/oneshot.yml"] = oneshotYML

@@ -166,6 +166,16 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
 	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
 }
 
+// Written lists the paths of the files that to holds and that differ
+// from from's: Changes less the files deleted.
+func (r *Repo) Written(ctx context.Context, from, to string) ([]string, error) {
+	out, err := r.git(ctx, Auth{}, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=d", from, to)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), nil
+}
+
 // MaxDiff is the largest diff read, in bytes. A diff is one change for
 // people to review; a larger one is refused rather than held in memory, as
 // a few kilobytes of objects can expand to gigabytes.
