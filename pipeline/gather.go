@@ -22,6 +22,11 @@ func (r *run) gather(ctx context.Context) error {
 		return fmt.Errorf("gather the context: %w", err)
 	}
 	r.title = m.Issue.Title
+	if r.title == "" {
+		// A title of characters that show nothing is cleaned away, and
+		// GitHub opens no pull request without one.
+		r.title = fmt.Sprintf("The change for issue #%d", r.task.Issue)
+	}
 	if r.prompt, err = Prompt(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
 		return err
 	}
