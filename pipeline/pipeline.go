@@ -175,6 +175,10 @@ type Defaults struct {
 	AgentSecrets map[string]string
 	// SandboxEnv is set in every sandbox.
 	SandboxEnv map[string]string
+	// Command is the word that starts a comment to the bot, which a pull
+	// request's description tells reviewers to use; "" is
+	// config.DefaultCommand.
+	Command string
 }
 
 var _ tasks.Runner = (*Pipeline)(nil)

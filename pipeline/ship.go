@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -340,7 +341,8 @@ func (r *run) pullRequestBody() string {
 	if r.report.LogsURL != "" {
 		fmt.Fprintf(&b, "\nLogs: %s\n", r.report.LogsURL)
 	}
-	b.WriteString("\n---\nReview it as you would any contribution. To change it, comment `/oneshot <what to change>` here.\n")
+	fmt.Fprintf(&b, "\n---\nReview it as you would any contribution. To change it, comment `%s <what to change>` here.\n",
+		cmp.Or(r.p.Defaults.Command, config.DefaultCommand))
 	return b.String()
 }
 

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			Agent:    agent.Factory(agent.DefaultsOf(cfg.Agent)),
 			Reporter: progress.For,
 			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
-				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets},
+				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets, Command: cfg.Triggers.Command},
 			TaskURL: func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
 			// The check run shows the output to those who may read the
 			// repository; the bot's own pages show no code.
