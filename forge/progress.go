@@ -415,10 +415,14 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 		r.mu.Lock()
 		w := githubapi.Write{Creates: creates, Report: !r.finished}
 		r.mu.Unlock()
-		if w.Report && !creates {
-			// An edit the next one supersedes. A comment to be made is
-			// not given up so: GitHub may make it late, and a second
-			// would be made beside it.
+		if w.Report {
+			// An edit the next one supersedes, or the status comment to
+			// be made, which the final report makes if this one fails:
+			// waited for without end, a stalled GitHub would take all of
+			// the final report's time. A comment GitHub made but did not
+			// answer for is found by githubapi.Repo.Comment, which looks
+			// before it fails; one made later still stays beside the
+			// next, a smaller loss than no final report.
 			ctx = githubapi.AnswerWithin(ctx, progressAnswerTimeout)
 		}
 		err = r.p.Throttle.Do(ctx, r.task.ID, w, func(ctx context.Context) error { return fn(ctx, repo) })

@@ -208,3 +208,28 @@ func TestAStatusCommentGitHubRefusesIsNotAskedForOnEveryLine(t *testing.T) {
 	}
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "x"}})
 }
+
+func TestTheFinalReportIsShownThoughGitHubNeverAnswersTheStatusCommentsCreation(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	stalled := n.gh.Stall("POST", "/repos/{owner}/{repo}/issues/{number}/comments", 1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}})
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the status comment's creation did not reach GitHub")
+	}
+
+	// The time an attempt handed back at a shutdown has for its report.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "setup failed: no network"}})
+	if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "no network") {
+		t.Errorf("the check run is titled %q", title)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Errorf("%d final comments: %+v", finals, n.botComments())
+	}
+}
