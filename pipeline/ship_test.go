@@ -41,7 +41,7 @@ func TestAnIssuesTitleCannotCloseAnotherIssue(t *testing.T) {
 	if subject != "Crash, closes \uFF0342 and (link) or gh\uFF0D44 (#7)" {
 		t.Errorf("subject %q", subject)
 	}
-	r := &run{task: task, title: title}
+	r := &run{p: &Pipeline{}, task: task, title: title}
 	if body := r.pullRequestBody(); strings.Contains(body, "42") || strings.Contains(body, "43") || strings.Contains(body, "gh-") || !strings.HasPrefix(body, "Fixes #7\n") {
 		t.Errorf("body:\n%s", body)
 	}
