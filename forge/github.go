@@ -167,6 +167,22 @@ func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, head strin
 	return &pipeline.ClosedBranch{Head: head, PullRequest: pr.GetNumber()}, nil
 }
 
+// stillOpen refuses, with pipeline.ErrPullRequestClosed, to publish on a
+// branch the attempt continued whose pull request was closed while it
+// ran, which the branch's next task would not continue either (see
+// FetchBranch). A pull request closed after this look is a window left
+// open.
+func (g *GitHub) stillOpen(ctx context.Context, t *tasks.Task, pr pipeline.PullRequest) error {
+	closed, err := g.closedAt(ctx, t, pr.Branch, pr.Continues)
+	if err != nil {
+		return err
+	}
+	if closed != nil {
+		return fmt.Errorf("pull request #%d: %w", closed.PullRequest, pipeline.ErrPullRequestClosed)
+	}
+	return nil
+}
+
 // fetchBranch fetches branch into refs/oneshot/branch.
 func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) error {
 	return co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch")
@@ -231,11 +247,19 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	var replacing string
+	// The push expects the branch where the attempt found it: a branch it
+	// continued, deleted since (as GitHub may when its pull request is
+	// merged), must not be made again with what was merged.
+	expected := pr.Continues
 	if co.Replaces != nil {
-		replacing = co.Replaces.Head
+		expected = co.Replaces.Head
 	}
-	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, replacing); err != nil {
+	if pr.Continues != "" {
+		if err := g.stillOpen(ctx, t, pr); err != nil {
+			return pipeline.Published{}, err
+		}
+	}
+	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, expected); err != nil {
 		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
 	}
 	// The change is on GitHub now: its pull request is opened or found

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -123,9 +124,78 @@ func publishChange(t *testing.T, g *GitHub, task *tasks.Task, co *pipeline.Check
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := g.Publish(t.Context(), task, co, pipeline.PullRequest{Branch: branch, Head: head, Base: co.DefaultBranch, Title: title, Body: "body"})
+	pub, err := g.Publish(t.Context(), task, co, continuing(co, branch, head, start, title))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pub
+}
+
+// continuing is the pull request of a commit, head, made on start, which
+// continues the branch unless start is the base.
+func continuing(co *pipeline.Checkout, branch, head, start, title string) pipeline.PullRequest {
+	pr := pipeline.PullRequest{Branch: branch, Head: head, Base: co.DefaultBranch, Title: title, Body: "body"}
+	if start != co.Base {
+		pr.Continues = start
+	}
+	return pr
+}
+
+func TestAPullRequestClosedWhileItsBranchWasContinuedGetsNothingPushed(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{tasks.KindFollowUp, tasks.KindIssue} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			gh, repo, g := newBranchOnGitHub(t)
+			pr := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+			task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: kind, Attempt: 1, Requester: "octocat"}
+			if kind == tasks.KindFollowUp {
+				task.Issue, task.PullRequest = pr.Number, pr.Number
+			}
+			co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+			if start == co.Base {
+				t.Fatal("the branch was not continued")
+			}
+			gh.ClosePullRequest(t, repo, pr.Number) // a maintainer turns it down meanwhile
+
+			head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
+				Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: "More",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = g.Publish(t.Context(), task, co, continuing(co, "oneshot/issue-1", head, start, "More"))
+			if !errors.Is(err, pipeline.ErrPullRequestClosed) {
+				t.Fatalf("publish: %v, want it refused as closed", err)
+			}
+			if got := gh.Head(t, repo, "oneshot/issue-1"); got != start {
+				t.Errorf("the branch moved to %s", got)
+			}
+			if prs := gh.PullRequests(repo); len(prs) != 1 {
+				t.Errorf("%d pull requests, want only the closed one", len(prs))
+			}
+		})
+	}
+}
+
+func TestABranchDeletedWhileItWasContinuedIsNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	gh.DeleteBranch(t, repo, "oneshot/issue-1") // merged by hand, say, and deleted
+
+	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
+		Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: "More",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.Publish(t.Context(), task, co, continuing(co, "oneshot/issue-1", head, start, "More"))
+	if !errors.Is(err, workspace.ErrBranchMoved) {
+		t.Fatalf("publish: %v, want the push refused", err)
+	}
+	if branches := gh.Branches(t, repo); slices.Contains(branches, "oneshot/issue-1") {
+		t.Errorf("the branch was made again: %v", branches)
+	}
 }

@@ -13,6 +13,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"time"
 
@@ -109,8 +110,11 @@ type ClosedBranch struct {
 
 // PullRequest is what Publish opens or updates.
 type PullRequest struct {
-	Branch    string
-	Head      string // the commit to push
+	Branch string
+	Head   string // the commit to push
+	// Continues is the branch's head the attempt built on, when it
+	// continued the branch; "" for a branch it makes.
+	Continues string
 	Base      string // the default branch, where a new pull request goes
 	Title     string
 	Body      string
@@ -122,6 +126,11 @@ type PullRequest struct {
 	// repository that unprotects the path gets this far.)
 	Workflows bool
 }
+
+// ErrPullRequestClosed is Publish's error when the pull request of a
+// branch the attempt continued was closed while it ran: pushed, the
+// change would show nowhere, or reopen what was merged or turned down.
+var ErrPullRequestClosed = errors.New("the branch's pull request was closed while the attempt ran")
 
 // Published is where the change went.
 type Published struct {

@@ -117,8 +117,11 @@ type run struct {
 	agent   Agent
 	branch  string
 	start   string // the commit the branch starts from
-	title   string // the issue's
-	prompt  string
+	// continues is the branch's head when the attempt continues the
+	// branch, "" when it makes it.
+	continues string
+	title     string // the issue's
+	prompt    string
 	// workflows says the checked change touches .github/workflows/.
 	workflows bool
 	// agentEnd says how the agent's last round ended badly, "" when it

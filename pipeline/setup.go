@@ -47,6 +47,7 @@ func (r *run) setup(ctx context.Context) error {
 	if r.start, err = r.p.Forge.FetchBranch(ctx, r.task, r.co, r.branch); err != nil {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)
 	}
+	r.continues = r.start
 	note := "new branch " + r.branch
 	r.code = r.files
 	if r.start == "" {

@@ -108,6 +108,7 @@ func (r *run) publish(ctx context.Context, head string) error {
 	published, err := r.p.Forge.Publish(ctx, r.task, r.co, PullRequest{
 		Branch:    r.branch,
 		Head:      head,
+		Continues: r.continues,
 		Base:      r.co.DefaultBranch,
 		Title:     inertTitle(r.title),
 		Body:      r.mask(r.pullRequestBody()),
@@ -117,10 +118,14 @@ func (r *run) publish(ctx context.Context, head string) error {
 		Workflows: r.workflows,
 	})
 	if errors.Is(err, workspace.ErrBranchMoved) {
-		// Another task or a person pushed to it while this one ran: its
-		// change is made on what the branch held before.
-		return fail(fmt.Sprintf("branch %s moved while this attempt ran, so nothing was pushed", r.branch),
-			"Something else pushed to it meanwhile. To build on what it holds now, retry.")
+		// Another task or a person pushed to it, or deleted it, while
+		// this one ran: its change is made on what the branch held.
+		return fail(fmt.Sprintf("branch %s moved or was deleted while this attempt ran, so nothing was pushed", r.branch),
+			"Something else pushed to it, or deleted it, meanwhile. To build on what is there now, retry.")
+	}
+	if errors.Is(err, ErrPullRequestClosed) {
+		return fail(fmt.Sprintf("the pull request from %s was closed while this attempt ran, so nothing was pushed", r.branch),
+			"The change builds on that pull request's branch. To continue it, reopen the pull request and retry.")
 	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)

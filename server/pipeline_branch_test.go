@@ -190,7 +190,7 @@ func TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten(t *testing.T) {
 	theirs := b.gh.CommitFiles(t, b.repo, "oneshot/issue-1", "a person's change", map[string]string{"NOTES.md": "mine\n"})
 
 	run := b.waitConcluded(t, 1)
-	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 moved while this attempt ran") {
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 moved or was deleted while this attempt ran") {
 		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
 	}
 	if head := b.gh.Head(t, b.repo, "oneshot/issue-1"); head != theirs || len(b.gh.PullRequests(b.repo)) != 0 {

@@ -318,14 +318,15 @@ func writeFile(path string, contents io.Reader) error {
 
 // Push pushes a commit to a branch of a remote. It never pushes over work
 // it has not seen: a branch that moved meanwhile fails the push
-// (ErrBranchMoved) rather than losing someone's work. With replacing set,
+// (ErrBranchMoved) rather than losing someone's work. With expected set,
 // commit goes in place of the branch's head, which it need not descend
-// from, as long as that head is still replacing.
-func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch, replacing string) error {
+// from, as long as that head is still expected; a branch deleted
+// meanwhile fails the push too.
+func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch, expected string) error {
 	ref := "refs/heads/" + branch
 	args := []string{"push", "--quiet"}
-	if replacing != "" {
-		args = append(args, "--force-with-lease="+ref+":"+replacing)
+	if expected != "" {
+		args = append(args, "--force-with-lease="+ref+":"+expected)
 	}
 	_, err := r.git(ctx, auth, append(args, remote, commit+":"+ref)...)
 	return pushError(err)

@@ -274,6 +274,15 @@ func (s *Server) SetBranch(t testing.TB, repo *Repo, branch, commit string) {
 	}
 }
 
+// DeleteBranch deletes branch, as GitHub may once its pull request is
+// merged.
+func (s *Server) DeleteBranch(t testing.TB, repo *Repo, branch string) {
+	t.Helper()
+	if _, err := bareGit(repo.dir, "update-ref", "-d", "refs/heads/"+branch); err != nil {
+		t.Fatalf("delete %s %s: %v", repo.FullName, branch, err)
+	}
+}
+
 // CommitFiles commits files (path to content) on top of branch, as
 // someone pushing to it would, and returns the new commit.
 func (s *Server) CommitFiles(t testing.TB, repo *Repo, branch, message string, files map[string]string) string {
