@@ -133,8 +133,8 @@ const closeProbe = "closeProbe"
 
 // closeBlock closes a block that text leaves open and that would run on
 // over whatever the prompt says next: a fenced code block never closed,
-// or cut between its fence and its closing line, and an HTML block such
-// as <pre>, which runs to its end tag past blank lines. Open, it would
+// or cut between its fence and its closing line, and an HTML block that
+// runs to its end past blank lines, such as <pre> or <?php. Open, it would
 // take in the next part, and a fence line there, say the one that opens
 // an untrusted text's block, would close it and leave that text outside
 // any fence. What is open is decided by the parser Sanitize uses; a block
@@ -151,18 +151,32 @@ func closeBlock(text string) string {
 		c := text[b.Pos()]
 		closing = strings.Repeat(string(c), max(minFence, longestRun(text, c)))
 	case *ast.HTMLBlock:
-		// The kinds that end at a line with </pre>, </script>, </style>
-		// or </textarea>, whichever opened them; the others end at a
-		// blank line, or Sanitize left none.
-		if b.HTMLBlockType != ast.HTMLBlockType1 {
-			return text
+		// Sanitize takes out comments, <?...?> and their kin, but a cut can
+		// make one: a tail that starts inside an indented code block starts
+		// its first line at whatever the code has there, and a line that
+		// starts with "<?" or "<!--" opens a block even after a paragraph.
+		var ok bool
+		if closing, ok = htmlBlockEnds[b.HTMLBlockType]; !ok {
+			return text // the kinds that end at a blank line
 		}
-		closing = "</pre>"
 	default:
 		return text
 	}
 	body := strings.TrimRight(text, "\n")
 	return body + "\n" + closing + text[len(body):]
+}
+
+// htmlBlockEnds are lines that end the HTML blocks that run past blank
+// lines, by CommonMark's kind: a line with </pre>, </script>, </style> or
+// </textarea> ends the first kind whichever of them opened it; "-->" a
+// comment, "?>" a processing instruction, ">" a declaration such as
+// <!DOCTYPE, and "]]>" CDATA.
+var htmlBlockEnds = map[ast.HTMLBlockType]string{
+	ast.HTMLBlockType1: "</pre>",
+	ast.HTMLBlockType2: "-->",
+	ast.HTMLBlockType3: "?>",
+	ast.HTMLBlockType4: ">",
+	ast.HTMLBlockType5: "]]>",
 }
 
 // window is a range of lines, 1-based and inclusive.

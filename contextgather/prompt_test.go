@@ -251,6 +251,14 @@ func TestUntrustedTextNeverSpeaksOutsideAFence(t *testing.T) {
 	stranger := func(n int, body string) Item {
 		return Item{Number: n, Kind: KindIssue, State: "open", Title: "Item", Body: body, Author: "mallory"}
 	}
+	// A maintainer's comment leaves an HTML block open that runs past
+	// blank lines to a line with end, and a stranger's text has that line.
+	leftOpen := func(opening, end string) func(*Material) {
+		return func(m *Material) {
+			m.Comments = append(m.Comments, Comment{Author: "maintainer", Body: "The log:\n\n" + opening + "\npanic: boom"})
+			m.Linked = []Item{stranger(2, end+"\n\n"+attack)}
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*Material)
@@ -264,10 +272,13 @@ func TestUntrustedTextNeverSpeaksOutsideAFence(t *testing.T) {
 			m.Comments = append(m.Comments, Comment{Author: "maintainer", Body: "The log:\n````\npanic: boom"})
 			m.Linked = []Item{stranger(2, attack+"\n```\ncode\n```")}
 		}},
-		{"a maintainer's comment leaves a <pre> open", func(m *Material) {
-			m.Comments = append(m.Comments, Comment{Author: "maintainer", Body: "The log:\n\n<pre>\npanic: boom"})
-			m.Linked = []Item{stranger(2, "</pre>\n\n"+attack)}
-		}},
+		{"a maintainer's comment leaves a <pre> open", leftOpen("<pre>", "</pre>")},
+		// Sanitize takes these out of what people wrote, but a cut through
+		// indented code can start a line with any of them.
+		{"a maintainer's comment leaves an HTML comment open", leftOpen("<!-- the trace", "-->")},
+		{"a maintainer's comment leaves a <?php open", leftOpen("<?php", "?>")},
+		{"a maintainer's comment leaves a <!DOCTYPE open", leftOpen("<!DOCTYPE html", ">")},
+		{"a maintainer's comment leaves a CDATA section open", leftOpen("<![CDATA[", "]]>")},
 		{"a cut joins two code blocks of a trusted issue", func(m *Material) {
 			m.Issue.Trusted = true
 			m.Issue.Body = "````\n" + filler("log line") + "\n````\n\n```\n" + filler("trace line") + "\n```"
