@@ -182,11 +182,11 @@ func codeSection(in PromptInput, tokens int) string {
 			share = left
 		}
 		var shown string
-		heading := "### " + r.Path + "\n\n"
+		heading := fileHeading(r.Path, "")
 		if cost := estimateTokens(content) + frameTokens(r.Path, heading); cost <= min(left, share) {
 			shown = heading + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
 		} else {
-			heading = "### " + r.Path + " (parts; lines numbered)\n\n"
+			heading = fileHeading(r.Path, " (parts; lines numbered)")
 			parts := windows(content, r.Hits, windowContext, min(left, share)-frameTokens(r.Path, heading))
 			if parts == "" {
 				continue
@@ -203,6 +203,17 @@ func codeSection(in PromptInput, tokens int) string {
 		return "" // no file fit; the header alone could outgrow tokens
 	}
 	return b.String()
+}
+
+// fileHeading is a file's heading, its path and then note, on one line.
+// Git takes any byte but NUL in a name, a newline too: written as it is, a
+// path could end the heading and put a heading and instructions of its own
+// outside any fence. So runs of white space become one space, as in a
+// title, and invisible characters go, as from every text. The path is not
+// made inline code: an ordinary one reads as well without, and backticks
+// on every file would take room from the texts.
+func fileHeading(file, note string) string {
+	return "### " + strings.Join(strings.Fields(stripInvisible(file)), " ") + note + "\n\n"
 }
 
 // frameTokens is what a file's heading and fence take, and a little for a
