@@ -1,8 +1,10 @@
 package contextgather
 
 import (
+	"cmp"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -92,6 +94,37 @@ func dropEnvironment(block string) string {
 		return ""
 	}
 	return block
+}
+
+// Said is what people said about the task, for Locate: the title on the
+// first line, which Locate weighs most, then the requester's instructions,
+// the maintainers' comments and the issue's body. Locate reads only
+// maxIssueBytes, and joined whole a long text would push those after it
+// out of the ranking, as a log pasted into the body did the maintainer's
+// "it's in app/billing.py". So the texts share the bytes evenly, each whole
+// or cut to its share, keeping its start, and what a short one leaves goes
+// to the longer. Those by people who may write to the repository come
+// first, since Locate searches for only the first maxNeedles messages and
+// literals.
+func (m Material) Said() string {
+	texts := []string{m.Instructions}
+	for _, c := range m.Comments {
+		texts = append(texts, c.Body)
+	}
+	texts = append(texts, m.Issue.Body)
+	room := maxIssueBytes - len(m.Issue.Title) - len(texts) // a newline before each
+	order := make([]int, len(texts))
+	for i := range order {
+		order[i] = i
+	}
+	// The shortest first, so each longer one gets what they left.
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(len(texts[a]), len(texts[b])) })
+	for k, i := range order {
+		share := max(room, 0) / (len(order) - k)
+		texts[i] = texts[i][:validUTF8Prefix(texts[i], share)]
+		room -= len(texts[i])
+	}
+	return m.Issue.Title + "\n" + strings.Join(texts, "\n")
 }
 
 // readClues reads an issue's text, which has passed Sanitize: what

@@ -247,6 +247,29 @@ func TestALongIssueIsReadOnlyInPart(t *testing.T) {
 	}
 }
 
+// TestWhatPeopleSaidSharesWhatLocateReads gives a task a long body and a
+// long comment beside short texts: the title is the first line, the short
+// texts are whole, the long ones share the rest evenly, each keeping its
+// start, and all of it is read.
+func TestWhatPeopleSaidSharesWhatLocateReads(t *testing.T) {
+	log := strings.Repeat("GET /page 200 ok\n", 4000)
+	m := Material{Issue: Item{Title: "Page renders badly", Body: "The body's start.\n" + log},
+		Instructions: "it's in app/billing.py",
+		Comments:     []Comment{{Body: "The comment's start.\n" + log}, {Body: "Short and whole."}}}
+	said := m.Said()
+	if len(said) > maxIssueBytes || len(said) < maxIssueBytes-8 {
+		t.Errorf("%d bytes, want about %d", len(said), maxIssueBytes)
+	}
+	const short = "Page renders badly\nit's in app/billing.py\n"
+	comment, body, ok := strings.Cut(strings.TrimPrefix(said, short), "\nShort and whole.\n")
+	if !strings.HasPrefix(said, short) || !ok || !strings.HasPrefix(comment, "The comment's start.\n") || !strings.HasPrefix(body, "The body's start.\n") {
+		t.Fatalf("the texts are not in order, or a start is missing:\n%.300s", said)
+	}
+	if d := len(comment) - len(body); d < -1 || d > 1 {
+		t.Errorf("the comment keeps %d bytes and the body %d: not an even share", len(comment), len(body))
+	}
+}
+
 func TestIsVendored(t *testing.T) {
 	for p, want := range map[string]bool{
 		"requests/packages/urllib3/response.py": true,

@@ -45,11 +45,7 @@ func Prompt(ctx context.Context, m contextgather.Material, files fs.FS, cfg conf
 	if budget <= 0 {
 		budget = config.DefaultPromptTokens
 	}
-	said := []string{m.Issue.Title, m.Issue.Body, m.Instructions}
-	for _, c := range m.Comments {
-		said = append(said, c.Body)
-	}
-	ranked, err := contextgather.Locate(ctx, files, strings.Join(said, "\n"))
+	ranked, err := contextgather.Locate(ctx, files, m.Said())
 	if err != nil {
 		return "", fmt.Errorf("rank the files: %w", err)
 	}
