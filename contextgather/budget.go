@@ -61,6 +61,14 @@ func cut(text string, tokens int) string {
 	return head + fmt.Sprintf(marker, tailStart-len(head)) + text[tailStart:]
 }
 
+// FitCodeBlock is CodeBlock(text) in at most about tokens, text cut in its
+// middle when it is longer, saying how much was left out; "" when too few
+// tokens are left to show any of it.
+func FitCodeBlock(text string, tokens int) string {
+	block, _ := fit(text, tokens, CodeBlock)
+	return block
+}
+
 // minPieceTokens is the least of a cut text worth showing: less says
 // little beyond the note of what was left out.
 const minPieceTokens = 50

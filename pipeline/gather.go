@@ -27,9 +27,10 @@ func (r *run) gather(ctx context.Context) error {
 		// GitHub opens no pull request without one.
 		r.title = fmt.Sprintf("The change for issue #%d", r.task.Issue)
 	}
-	if r.prompt, err = Prompt(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
+	if r.promptInput, err = promptInput(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens); err != nil {
 		return err
 	}
+	r.prompt = contextgather.Assemble(r.promptInput)
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
 	}
@@ -42,19 +43,29 @@ func (r *run) gather(ctx context.Context) error {
 // rules, within budget tokens (config.DefaultPromptTokens when 0). Ranking
 // the files stops when ctx is done.
 func Prompt(ctx context.Context, m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (string, error) {
+	in, err := promptInput(ctx, m, files, cfg, branch, budget)
+	if err != nil {
+		return "", err
+	}
+	return contextgather.Assemble(in), nil
+}
+
+// promptInput is what Prompt assembles, kept by a run for its fix rounds,
+// which assemble it again in less room.
+func promptInput(ctx context.Context, m contextgather.Material, files fs.FS, cfg config.Repo, branch string, budget int) (contextgather.PromptInput, error) {
 	if budget <= 0 {
 		budget = config.DefaultPromptTokens
 	}
 	ranked, err := contextgather.Locate(ctx, files, m.Said())
 	if err != nil {
-		return "", fmt.Errorf("rank the files: %w", err)
+		return contextgather.PromptInput{}, fmt.Errorf("rank the files: %w", err)
 	}
 	var verify []string
 	for _, c := range cfg.Verify {
 		verify = append(verify, c.Run)
 	}
-	return contextgather.Assemble(contextgather.PromptInput{
+	return contextgather.PromptInput{
 		Material: m, Branch: branch, Ranked: ranked, Files: files,
 		Verify: verify, Protected: cfg.ProtectedPaths, Budget: budget,
-	}), nil
+	}, nil
 }

@@ -7,16 +7,33 @@ import (
 	"github.com/oneshot-dev/oneshot/contextgather"
 )
 
-// fixPrompt is the prompt of a fix round: the task again, and what failed.
-func fixPrompt(prompt string, checks []CheckResult) string {
-	var b strings.Builder
-	b.WriteString(prompt)
-	b.WriteString("\n# The checks failed\n\nAfter your last change these checks failed. Fix the code so that they pass; keep what already works.\n\n")
+// fixPrompt is the prompt of a fix round: the task again and what failed,
+// together within the prompt's budget. What failed takes at most half of
+// it, and the task is assembled again in what is left: the first prompt
+// may fill the budget alone, and a fix round's must fit the model as well.
+func (r *run) fixPrompt() string {
+	in := r.promptInput
+	failed := failureReport(r.report.Checks, in.Budget/2)
+	in.Budget -= contextgather.CountTokens(failed)
+	return contextgather.Assemble(in) + failed
+}
+
+// failureReport says which checks failed, with the end of each one's
+// output, in at most about tokens; the failing checks share them.
+func failureReport(checks []CheckResult, tokens int) string {
+	var failing []CheckResult
 	for _, c := range checks {
-		if c.Passed {
-			continue
+		if !c.Passed {
+			failing = append(failing, c)
 		}
-		fmt.Fprintf(&b, "## %s: `%s` (exit %d)\n\n%s\n", c.Name, c.Command, c.ExitCode, contextgather.CodeBlock(c.Tail))
+	}
+	var b strings.Builder
+	b.WriteString("\n# The checks failed\n\nAfter your last change these checks failed. Fix the code so that they pass; keep what already works.\n\n")
+	share := (tokens - contextgather.CountTokens(b.String())) / max(1, len(failing))
+	for _, c := range failing {
+		heading := fmt.Sprintf("## %s: %s (exit %d)\n\n", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode)
+		b.WriteString(heading)
+		b.WriteString(contextgather.FitCodeBlock(c.Tail, share-contextgather.CountTokens(heading)))
 	}
 	return b.String()
 }

@@ -122,6 +122,9 @@ type run struct {
 	continues string
 	title     string // the issue's
 	prompt    string
+	// promptInput is what the prompt was assembled from, which a fix
+	// round assembles again beside what failed.
+	promptInput contextgather.PromptInput
 	// workflows says the checked change touches .github/workflows/.
 	workflows bool
 	// agentEnd says how the agent's last round ended badly, "" when it

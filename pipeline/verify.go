@@ -28,7 +28,7 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 		r.begin(fmt.Sprintf("fix %d", round))
 		r.report.FixRounds = round
 		promptFile := fmt.Sprintf("%s/prompt-fix-%d.md", stateDir, round)
-		if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(fixPrompt(r.prompt, r.report.Checks)), 0o644); err != nil {
+		if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.fixPrompt()), 0o644); err != nil {
 			return err
 		}
 		if err := r.agentRound(ctx, round, promptFile); err != nil {
