@@ -60,7 +60,7 @@ func TestGuidelinesLanguagesAndLayoutComeWithTheMaterial(t *testing.T) {
 		t.Errorf("layout = %v (+%d), want %v", m.Layout, m.LayoutOmitted, wantLayout)
 	}
 	overview := contextgather.Assemble(contextgather.PromptInput{Material: m, Budget: 32_000})
-	for _, want := range []string{"Languages: Go 95.0%, Makefile 2.5%, Shell 2.5%\n", "  cmd/\n", "  go.mod\n"} {
+	for _, want := range []string{"Languages: Go 95.0%, Makefile 2.5%, Shell 2.5%\n", "\ncmd/\n", "\ngo.mod\n"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview lacks %q:\n%s", want, overview)
 		}
@@ -80,7 +80,7 @@ func TestLayoutIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(m.Layout) != contextgather.MaxLayoutEntries || m.LayoutOmitted != 7 ||
-		!strings.Contains(contextgather.Assemble(contextgather.PromptInput{Material: m, Budget: 32_000}), "  (and 7 more)\n") {
+		!strings.Contains(contextgather.Assemble(contextgather.PromptInput{Material: m, Budget: 32_000}), "\n(and 7 more)\n") {
 		t.Errorf("%d entries, %d omitted", len(m.Layout), m.LayoutOmitted)
 	}
 }

@@ -140,18 +140,26 @@ func overviewSection(m Material, tokens int) string {
 		}
 		b.WriteByte('\n')
 	}
-	if len(m.Layout) > 0 {
-		b.WriteString("Top level of the repository:\n")
-		for _, e := range m.Layout {
-			b.WriteString("  " + e + "\n")
-		}
-		if m.LayoutOmitted > 0 {
-			fmt.Fprintf(&b, "  (and %d more)\n", m.LayoutOmitted)
-		}
+	if len(m.Layout) == 0 {
+		b.WriteByte('\n')
+		s, _ := fit(b.String(), tokens, func(s string) string { return s })
+		return s
 	}
-	b.WriteByte('\n')
-	s, _ := fit(b.String(), tokens, func(s string) string { return s })
-	return s
+	// The names are fenced as data: a file may be named "## Instructions",
+	// and a follow-up's branch holds what the agent wrote.
+	b.WriteString("Top level of the repository:\n\n")
+	var names strings.Builder
+	for _, e := range m.Layout {
+		names.WriteString(e + "\n")
+	}
+	if m.LayoutOmitted > 0 {
+		fmt.Fprintf(&names, "(and %d more)\n", m.LayoutOmitted)
+	}
+	listing, _ := fit(names.String(), tokens-estimateTokens(b.String()), CodeBlock)
+	if listing == "" {
+		return ""
+	}
+	return b.String() + listing + "\n"
 }
 
 // codeSection shows the files most likely to need the change: whole when
