@@ -43,8 +43,21 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 			return ParsedCommand{Command: tasks.CommandHelp}, true
 		}
 	}
-	instructions := strings.TrimSpace(args + "\n" + rest)
-	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true
+	return ParsedCommand{Command: tasks.CommandStart, Instructions: trimBlankLines(args + "\n" + rest)}, true
+}
+
+// trimBlankLines drops the blank lines around s and the space ending it,
+// but not the indent of its first line, which may make it code: a block of
+// "    <?php" unindented would be taken for HTML, and dropped.
+func trimBlankLines(s string) string {
+	s = strings.TrimRightFunc(s, unicode.IsSpace)
+	for {
+		line, rest, more := strings.Cut(s, "\n")
+		if !more || strings.TrimSpace(line) != "" {
+			return s
+		}
+		s = rest
+	}
 }
 
 func isMark(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }

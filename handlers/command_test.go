@@ -36,6 +36,8 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot (cancel)", true, tasks.CommandCancel, ""},
 		// A leading no-break space is space, not part of the instructions.
 		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
+		// Code that opens the instructions keeps its indent.
+		{"/oneshot\n\n    <?php\n    echo 1;\n\nfix the echo\n", true, tasks.CommandStart, "    <?php\n    echo 1;\n\nfix the echo"},
 		{"/oneshotx fix", false, "", ""},
 		{"please /oneshot fix", false, "", ""},
 		{"", false, "", ""},

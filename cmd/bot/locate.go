@@ -90,7 +90,8 @@ func splitTask(text string) (title, body string) {
 		text = strings.TrimSpace(rest)
 	}
 	title, body, _ = strings.Cut(text, "\n")
-	return strings.TrimSpace(title), cmp.Or(strings.TrimSpace(body), title)
+	// The body keeps its first line's indent, which may make it code.
+	return strings.TrimSpace(title), cmp.Or(contextgather.TrimBlankLines(body), title)
 }
 
 // maxIssueFile bounds an issue file: GitHub holds an issue's body to

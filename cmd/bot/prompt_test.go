@@ -107,6 +107,10 @@ func TestATitleIsTheFirstLineThatShowsSomething(t *testing.T) {
 			t.Errorf("splitTask(%q) = %q, %q", text, title, body)
 		}
 	}
+	// A body that opens with code keeps its indent.
+	if _, body := splitTask("Parse fails\n  \n    <?php\n    parse('');\n"); body != "    <?php\n    parse('');" {
+		t.Errorf("the body is %q, want the code indented", body)
+	}
 }
 
 // TestPromptKeepsATitleThatLooksLikeMarkup checks that a title is plain
