@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/contextgather"
@@ -54,9 +56,19 @@ func locate(args []string, out io.Writer) error {
 		return fmt.Errorf("%w: no file in %s shares a word, path or symbol with the issue", errNoMatch, *dir)
 	}
 	for _, r := range ranked[:min(*top, len(ranked))] {
-		fmt.Fprintln(out, r.Path)
+		fmt.Fprintln(out, shownPath(r.Path))
 	}
 	return nil
+}
+
+// shownPath is a path as one line that moves no terminal: one holding a
+// line break or another control character, which git allows in a name, is
+// quoted as Go writes strings, as git quotes such names.
+func shownPath(p string) string {
+	if strings.ContainsFunc(p, unicode.IsControl) || !utf8.ValidString(p) {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // errNoMatch is bot locate finding no file: exit status 1, as grep's, where

@@ -36,6 +36,18 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 	}
 }
 
+func TestLocatePrintsANameWithALineBreakOnOneLine(t *testing.T) {
+	dir := checkout(t, map[string]string{"parse\nr.go": "package parser\n\nfunc Parse(s string) int { return len(s) }\n"})
+	issue := issueFile(t, "Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n")
+	var out bytes.Buffer
+	if err := run([]string{"locate", "--dir", dir, "--issue", issue}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != `"parse\nr.go"`+"\n" {
+		t.Errorf("printed %q, want the name quoted on one line", got)
+	}
+}
+
 func TestLocateSaysSoWhenNoFileMatches(t *testing.T) {
 	dir := checkout(t, map[string]string{"util/strings.go": "package util\n\nfunc Reverse(s string) string { return s }\n"})
 	issue := issueFile(t, "Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n")
