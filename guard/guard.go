@@ -5,6 +5,7 @@ package guard
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,14 +181,8 @@ func (s *Scanner) Secrets(diff []byte) []Finding {
 func Values(paths []string, diff []byte, forms map[string][]string) []Finding {
 	var out []Finding
 	found := func(text string) (string, bool) {
-		for name, fs := range forms {
-			for _, f := range fs {
-				if f != "" && strings.Contains(text, f) {
-					return name, true
-				}
-			}
-		}
-		return "", false
+		name, _, ok := foundIn(text, forms)
+		return name, ok
 	}
 	for _, p := range paths {
 		if name, ok := found(p); ok {
@@ -199,13 +194,49 @@ func Values(paths []string, diff []byte, forms map[string][]string) []Finding {
 		}
 	}
 	for _, f := range addedLines(diff) {
+		seen := len(out)
 		for i, line := range f.lines {
 			if name, ok := found(line); ok {
 				out = append(out, Finding{Kind: "secret", Path: f.path, Line: f.numbers[i], Rule: "the value of " + name})
 			}
 		}
+		if len(out) > seen {
+			continue
+		}
+		// A form split over lines: base64(1) wraps at 76 columns, and a
+		// long key's forms are longer. The lines are joined without their
+		// breaks and the space around them.
+		joined, starts := joinLines(f.lines)
+		if name, at, ok := foundIn(joined, forms); ok {
+			line, _ := slices.BinarySearch(starts, at+1)
+			out = append(out, Finding{Kind: "secret", Path: f.path, Line: f.numbers[line-1], Rule: "the value of " + name})
+		}
 	}
 	return out
+}
+
+// joinLines joins lines, each without the space around it, and returns
+// where each starts in the result.
+func joinLines(lines []string) (string, []int) {
+	var b strings.Builder
+	starts := make([]int, len(lines))
+	for i, l := range lines {
+		starts[i] = b.Len()
+		b.WriteString(strings.TrimSpace(l))
+	}
+	return b.String(), starts
+}
+
+// foundIn finds the first of forms in text: the secret's name and where.
+func foundIn(text string, forms map[string][]string) (string, int, bool) {
+	for name, fs := range forms {
+		for _, f := range fs {
+			if i := strings.Index(text, f); f != "" && i >= 0 {
+				return name, i, true
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // fileAdditions are the lines a diff adds to one file, with their numbers

@@ -228,3 +228,19 @@ func TestTheValueOfASecretTheBotKnowsIsFoundInTheChange(t *testing.T) {
 		t.Fatalf("findings\n%q\nwant\n%q", got, want)
 	}
 }
+
+func TestTheValueOfASecretTheBotKnowsIsFoundWrappedOverLines(t *testing.T) {
+	const secret = "sk-ant-api03-Xk29fjQm3LpZ8vTqW7Xk29fjQm3LpZ8vTqW7Xk29fjQm3LpZ8vTqW7Xk29fjQm3LpZ8vTqW7Xk29fjQm3LpZ8vTqW7AA"
+	encoded := base64.StdEncoding.EncodeToString([]byte(secret + "\n"))
+	forms := map[string][]string{"LLM_KEY": {secret, base64.StdEncoding.EncodeToString([]byte(secret))}}
+	// As base64(1) writes it, 76 columns a line, after a line of its own.
+	lines := []string{"# the key, for later"}
+	for len(encoded) > 76 {
+		lines, encoded = append(lines, encoded[:76]), encoded[76:]
+	}
+	lines = append(lines, encoded)
+	found := Values([]string{"key.b64"}, addition("key.b64", lines...), forms)
+	if len(found) != 1 || found[0].Line != 2 || found[0].Rule != "the value of LLM_KEY" {
+		t.Fatalf("findings %+v, want the key on line 2, where it starts", found)
+	}
+}
