@@ -123,6 +123,7 @@ type MaskStream struct {
 	m       *masker
 	emit    func([]byte)
 	pending []byte
+	covered int // leading bytes of pending inside a mask already emitted
 }
 
 // NewMaskStream returns a MaskStream that hides secrets as a session does.
@@ -140,8 +141,9 @@ func (s *MaskStream) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	s.pending = append(s.pending, p...)
-	out, held := s.m.mask(s.pending, false)
+	out, held, covered := s.m.maskFrom(s.pending, s.covered, false)
 	s.pending = append(s.pending[:0], held...)
+	s.covered = covered
 	if len(out) > 0 {
 		s.emit(out)
 	}
@@ -151,8 +153,11 @@ func (s *MaskStream) Write(p []byte) (int, error) {
 // Flush emits what was held back; call it when the stream ends.
 func (s *MaskStream) Flush() {
 	if len(s.pending) > 0 {
-		s.emit(s.m.Mask(s.pending))
-		s.pending = nil
+		out, _, _ := s.m.maskFrom(s.pending, s.covered, true)
+		if len(out) > 0 {
+			s.emit(out)
+		}
+		s.pending, s.covered = nil, 0
 	}
 }
 
@@ -165,32 +170,50 @@ func (s *MaskStream) Flush() {
 // overlapping secrets (abcdefgh and efghijkl in abcdefghijkl) would let
 // the rest of the second through.
 func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
+	out, held, _ = m.maskFrom(buf, 0, final)
+	return out, held
+}
+
+// maskFrom is mask for a buffer whose first covered bytes lie inside a mask
+// already emitted: they are masked without a second Mask. It never holds
+// back more than the longest secret, less one byte.
+func (m *masker) maskFrom(buf []byte, covered int, final bool) (out, held []byte, heldCovered int) {
 	spans := m.matches(buf)
+	if covered > 0 {
+		if len(spans) > 0 && spans[0].from <= covered {
+			spans[0] = span{0, max(spans[0].to, covered)}
+		} else {
+			spans = append([]span{{0, covered}}, spans...)
+		}
+	}
 	cut := len(buf)
 	if !final {
 		// A secret that may still be completing (a longer one that begins
 		// with a shorter one, or one that begins inside another) holds back
-		// everything from where it starts, and so does any match that
-		// reaches past that.
+		// everything from where it starts. A match that reaches past that
+		// is masked now, not held back with it: held back, forms printed
+		// back to back, each ending with the start of another, would hold
+		// back everything printed after them.
 		cut -= m.prefixSuffix(buf)
-		for i := len(spans) - 1; i >= 0; i-- {
-			if spans[i].from < cut && spans[i].to > cut {
-				cut = spans[i].from
-			}
-		}
 	}
 	out = make([]byte, 0, cut)
 	pos := 0
+	heldCovered = max(0, covered-cut)
 	for _, sp := range spans {
-		if sp.to > cut {
+		if sp.from >= cut {
 			break
 		}
 		out = append(out, buf[pos:sp.from]...)
-		out = append(out, Mask...)
-		pos = sp.to
+		if sp.from != 0 || covered == 0 {
+			out = append(out, Mask...)
+		}
+		// A match reaching past the cut is masked now; the part of it held
+		// back is covered, and masked again by nothing.
+		pos = min(sp.to, cut)
+		heldCovered = max(heldCovered, sp.to-cut)
 	}
 	out = append(out, buf[pos:cut]...)
-	return out, buf[cut:]
+	return out, buf[cut:], heldCovered
 }
 
 // span is a range of bytes, from inclusive, to exclusive.

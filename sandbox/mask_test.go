@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +178,73 @@ func BenchmarkMaskerOnOutputDenseWithSecrets(b *testing.B) {
 	b.ReportMetric(float64(denseTime.Microseconds())/float64(b.N)/1000, "dense-ms")
 	b.ReportMetric(float64(plainTime.Microseconds())/float64(b.N)/1000, "plain-ms")
 	b.ReportMetric(float64(denseTime)/float64(plainTime), "dense/plain")
+}
+
+func TestMaskerHoldsBackLessThanASecretWhateverComes(t *testing.T) {
+	// The key's hex form ends with "a", which begins its base64 form: a
+	// piece that ends with the hex form also ends with the start of
+	// another, and the output that the stream held back for it grew with
+	// everything printed after it.
+	const secret = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
+	m := newMasker(map[string]string{"KEY": secret})
+	form := []byte(hex.EncodeToString([]byte(secret)))
+	longest := 0
+	for _, s := range m.secrets {
+		longest = max(longest, len(s))
+	}
+	emitted := 0
+	s := m.stream(func(p []byte) { emitted += len(p) })
+	for i := range 200 {
+		s.Write(bytes.Repeat(form, 10))
+		if len(s.pending) >= longest {
+			t.Fatalf("after %d pieces the stream holds back %d bytes, more than the longest form, %d", i+1, len(s.pending), longest)
+		}
+	}
+	if emitted == 0 {
+		t.Fatal("nothing was emitted")
+	}
+}
+
+func TestMaskerStreamsAsItMasksWhole(t *testing.T) {
+	// Secrets made of few letters overlap, nest and repeat in every way;
+	// however the text is cut, the stream hides each, as Mask does.
+	r := rand.New(rand.NewPCG(1, 2))
+	// Masks side by side count as one: where the stream masked a secret
+	// before it knew the next would touch it, it shows two.
+	masks := regexp.MustCompile(`(\*\*\*)+`)
+	once := func(b []byte) string { return masks.ReplaceAllString(string(b), "***") }
+	letters := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abc"[r.IntN(3)]
+		}
+		return string(b)
+	}
+	for range 20_000 {
+		secrets := map[string]string{}
+		for i := range 1 + r.IntN(3) {
+			secrets[string(rune('A'+i))] = letters(6 + r.IntN(4))
+		}
+		m := newMasker(secrets)
+		var text []byte
+		for len(text) < 40 {
+			if r.IntN(2) == 0 {
+				s := m.secrets[r.IntN(len(m.secrets))]
+				text = append(text, s[r.IntN(len(s)):]...)
+			} else {
+				text = append(text, letters(1+r.IntN(5))...)
+			}
+		}
+		var out []byte
+		s := m.stream(func(p []byte) { out = append(out, p...) })
+		for rest := text; len(rest) > 0; {
+			n := 1 + r.IntN(len(rest))
+			s.Write(rest[:n])
+			rest = rest[n:]
+		}
+		s.Flush()
+		if once(out) != once(m.Mask(text)) {
+			t.Fatalf("secrets %q, text %q:\nstream %q\nwhole  %q", secrets, text, out, m.Mask(text))
+		}
+	}
 }
