@@ -165,6 +165,18 @@ func newEgressProxy(lim limits, m *masker) *egressProxy {
 		}
 		return dial(ctx, network, addr)
 	}
+	// The transport keeps connections by the destination as the request
+	// spells it: Allowed.Test:0080 and allowed.test:80 would each keep
+	// their own, past any bound, and each would be resolved again. Every
+	// request goes to the destination the proxy checked, as it normalised
+	// it, and the connections kept idle are bounded too.
+	proxy.OnRequest().DoFunc(func(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+		if checked, ok := checkedHost(context.WithValue(req.Context(), goproxy.ProxyContextKey, pctx)); ok && checked != "" {
+			req.URL.Host = checked
+		}
+		return req, nil
+	})
+	proxy.Tr.MaxIdleConns = maxEgressConns
 	p.transport = proxy.Tr
 
 	p.server = &http.Server{
@@ -365,6 +377,11 @@ var specialPurpose = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),        // "this network"
 	netip.MustParsePrefix("198.18.0.0/15"),    // benchmarking, used inside networks
 	netip.MustParsePrefix("240.0.0.0/4"),      // reserved
+	// IPv6 forms of an IPv4 address, which a translator on the way may
+	// take to it, private ones included, beside those smokescreen refuses.
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible
 }
 
 // hostAddresses are this host's global unicast addresses, each as a

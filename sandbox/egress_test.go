@@ -255,7 +255,9 @@ func TestARefusedHostLongerThanDNSAllowsIsCut(t *testing.T) {
 }
 
 func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
-	for _, addr := range []string{"168.63.129.16", "192.0.0.192", "198.18.0.1"} {
+	for _, addr := range []string{"168.63.129.16", "192.0.0.192", "198.18.0.1",
+		// 10.0.0.5 in IPv6 forms a translator on the way may take to it.
+		"64:ff9b:1::a00:5", "::ffff:0:a00:5", "::a00:5"} {
 		t.Run(addr, func(t *testing.T) {
 			// Pinned without the loopback allowance; whatever the proxy
 			// dials is caught here, before a packet is sent.
@@ -274,6 +276,38 @@ func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
 				t.Fatalf("status %d, dialed %v; want 403 before any dial", resp.StatusCode, dialed.Load())
 			}
 		})
+	}
+}
+
+func TestSpellingsOfOneAllowedHostShareTheProxysConnections(t *testing.T) {
+	var dialed atomic.Int32
+	allowed := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	allowed.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialed.Add(1)
+		}
+	}
+	allowed.Start()
+	defer allowed.Close()
+	_, port, _ := net.SplitHostPort(allowed.Listener.Addr().String())
+	p := filteredProxy(t, map[string]string{"allowed.test": "127.0.0.1"})
+	// Each spelling was a destination of its own to the proxy's transport,
+	// which kept a connection open for each, past any bound.
+	const spellings = 20
+	for i := range spellings {
+		host := "allowed.test:" + strings.Repeat("0", i) + port
+		if i%2 == 1 {
+			host = "Allowed.TEST:" + strings.Repeat("0", i) + port
+		}
+		resp := askProxy(t, p, "GET http://"+host+"/ HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+		if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || string(body) != "ok" {
+			t.Fatalf("%s: status %d, %q", host, resp.StatusCode, body)
+		}
+	}
+	// One connection, kept alive, serves them all; a request that comes
+	// before the last one's connection is back in the pool makes another.
+	if n := dialed.Load(); n > spellings/2 {
+		t.Errorf("%d spellings of one host opened %d connections to it, want them shared", spellings, n)
 	}
 }
 
