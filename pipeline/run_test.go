@@ -98,3 +98,17 @@ func TestASecretSplitAcrossTwoChecksOutputIsMaskedWhereTheirOutputJoins(t *testi
 		}
 	}
 }
+
+func TestASecretSplitAcrossAChecksTwoStreamsIsMaskedWhereTheyJoin(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-live-0123456789abcdef"
+	r := &run{p: &Pipeline{Defaults: Defaults{AgentSecrets: map[string]string{"LLM_KEY": secret}}}}
+	out := r.checkOutput()
+	// Each stream, masked alone, lets its part through: stdout holds back
+	// only what could still begin the secret.
+	out.Write([]byte("FAIL\n" + secret[:12]))
+	out.Write([]byte(secret[12:] + "\nexit status 1"))
+	if tail := out.tail(); strings.Contains(tail, secret) || !strings.Contains(tail, "exit status 1") {
+		t.Errorf("the check's tail is %q", tail)
+	}
+}

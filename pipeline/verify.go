@@ -55,7 +55,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 	r.report.Checks = nil
 	failing := 0
 	for _, check := range r.cfg.Verify {
-		out := sandbox.NewOutputBuffer(2 * failureTail)
+		out := r.checkOutput()
 		started := now()
 		res, err := r.session.Exec(ctx, sandbox.Command{
 			Script: check.Run,
@@ -72,7 +72,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("run check %s: %w", check.Name, err)
 		}
 		result := CheckResult{Name: check.Name, Command: check.Run, Passed: res.ExitCode == 0,
-			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: strings.TrimRight(string(out.Tail(failureTail)), "\n")}
+			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: out.tail()}
 		if !result.Passed {
 			failing++
 		}
@@ -83,4 +83,26 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		r.note("%d checks passed", len(r.report.Checks))
 	}
 	return failing, nil
+}
+
+// checkOutput keeps the end of a check's output, stdout and stderr as they
+// came. The session masks each stream alone, and joined, the end of a
+// secret on one and its start on the other would make it whole: what they
+// join into is masked again.
+type checkOutput struct {
+	buf    *sandbox.OutputBuffer
+	masked *sandbox.MaskStream
+}
+
+func (r *run) checkOutput() *checkOutput {
+	buf := sandbox.NewOutputBuffer(2 * failureTail)
+	return &checkOutput{buf: buf, masked: sandbox.NewMaskStream(r.p.Defaults.AgentSecrets, func(b []byte) { buf.Write(b) })}
+}
+
+func (o *checkOutput) Write(b []byte) { o.masked.Write(b) }
+
+// tail is the end of the output, once the check has ended.
+func (o *checkOutput) tail() string {
+	o.masked.Flush()
+	return strings.TrimRight(string(o.buf.Tail(failureTail)), "\n")
 }

@@ -117,8 +117,9 @@ func (m *masker) MaskString(s string) string {
 // MaskStream masks text that comes in pieces and passes the result to
 // emit. It holds back the end of a piece while it could be the start of a
 // secret, so a secret split across pieces is still caught; Flush releases
-// it. Each exec's output is one; text joined from several execs' output
-// needs one of its own, for a secret split across their ends.
+// it. Each stream of an exec's output is one; text joined from several
+// (an exec's stdout and stderr, several execs' output) needs one of its
+// own, for a secret split across their ends.
 type MaskStream struct {
 	m       *masker
 	emit    func([]byte)
