@@ -21,7 +21,7 @@ import (
 // the issue's text, and Acc@k is the share of issues whose changed files
 // are all in the top k.
 //
-//	go run ./cmd/bench locate --data ../shared/data/swebench-lite-dev.jsonl --repos /work/.mirror
+//	go run ./cmd/bench locate --repos DIR
 //
 // --ranks FILE writes each instance's top ten, with scores and hit lines,
 // for diffing the rankings of two versions.
@@ -30,7 +30,7 @@ import (
 // (as fetched) or owner+name.git.
 func benchLocate(args []string) error {
 	fs := newFlagSet("locate")
-	data := fs.String("data", "../shared/data/swebench-lite-dev.jsonl", "instances, one JSON object a line")
+	data := fs.String("data", "cmd/bench/testdata/swebench-lite-dev.jsonl", "instances, one JSON object a line (see cmd/bench/testdata/README.md)")
 	repos := fs.String("repos", "", "directory of bare repositories (required)")
 	verbose := fs.Bool("v", false, "print each instance")
 	ranksFile := fs.String("ranks", "", "write each instance's top ten, with scores and hit lines, to this file")

@@ -23,9 +23,10 @@ import (
 // a delivery that takes longer fails the test, as it would fail on GitHub.
 const deliveryTimeout = 10 * time.Second
 
-// FixtureDir is the directory of the shared webhook fixtures,
-// ../shared/fixtures/webhooks beside the module root (the nearest
-// directory above the working directory holding go.mod).
+// FixtureDir is the directory of the webhook fixtures, real payloads
+// GitHub wrote (see its README.md): testdata/webhooks of this package,
+// found from the module root, the nearest directory above the working
+// directory holding go.mod.
 func FixtureDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -34,7 +35,7 @@ func FixtureDir(t testing.TB) string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures", "webhooks")
+			return filepath.Join(dir, "internal", "githubtest", "testdata", "webhooks")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -50,7 +51,7 @@ func Fixture(t testing.TB, name string) map[string]any {
 	path := filepath.Join(FixtureDir(t), strings.TrimSuffix(name, ".json")+".json")
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("webhook fixture %s: %v (the fixtures live in ../shared/fixtures/webhooks beside the module)", name, err)
+		t.Fatalf("webhook fixture %s: %v", name, err)
 	}
 	var payload map[string]any
 	if err := json.Unmarshal(data, &payload); err != nil {
