@@ -200,3 +200,15 @@ fi
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+func TestABotWithoutAnAgentCommandSaysSoAtStart(t *testing.T) {
+	t.Parallel()
+	const warning = "No agent.command (ONESHOT_AGENT_COMMAND) is set"
+	without := unstartedPipelineBundle(t, goodAgent, testConfig(0))
+	without.start(t)
+	with := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_AGENT_COMMAND", "my-agent {prompt_file}")
+	with.start(t)
+	if !strings.Contains(without.logs.String(), warning) || strings.Contains(with.logs.String(), warning) {
+		t.Errorf("logs without an agent command:\n%s\nwith one:\n%s", without.logs.String(), with.logs.String())
+	}
+}
