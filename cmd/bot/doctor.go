@@ -1,21 +1,26 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
-// doctor checks, in the order a newcomer would trip on them, that Docker
-// answers, that the sandbox image is usable, and that a hardened session
-// starts and runs a command.
+// doctor checks, in the order a newcomer would trip on them, that git is
+// there, that Docker answers, that the sandbox image is usable, and that a
+// hardened session starts and runs a command.
 func doctor(args []string, out io.Writer) error {
 	fs := newFlagSet("doctor")
-	image := fs.String("image", sandbox.DefaultImage, "sandbox image to try")
+	// The image the bot would use, as serve reads it from the environment.
+	image := fs.String("image", cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage), "sandbox image to try (default: ONESHOT_SANDBOX_IMAGE)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -25,6 +30,15 @@ func doctor(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+
+	// Every task clones, checks and pushes with git on the bot's host.
+	cmd := exec.CommandContext(ctx, "git", "version")
+	cmd.Env = workspace.HostEnv()
+	version, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("git: %w\n  install git: every task runs it on this host", err)
+	}
+	fmt.Fprintf(out, "git: %s\n", strings.TrimSpace(string(version)))
 
 	engine, err := sandbox.NewEngine(sandbox.Options{Owner: "oneshot-doctor"})
 	if err != nil {

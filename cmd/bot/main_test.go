@@ -40,3 +40,19 @@ func TestWordsAfterTheFlagsOfACommandWithoutATaskGetNoHintAboutOne(t *testing.T)
 		t.Errorf("err = %v, want the word refused without a hint about --task, which doctor lacks", err)
 	}
 }
+
+func TestDoctorSaysWhenGitIsMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	err := run([]string{"doctor"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "install git") {
+		t.Errorf("err = %v, want git named as missing", err)
+	}
+}
+
+func TestDoctorTriesTheImageTheBotWouldUse(t *testing.T) {
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", "oneshot-test/absent:1")
+	err := run([]string{"doctor"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "oneshot-test/absent:1") {
+		t.Errorf("err = %v, want the image of ONESHOT_SANDBOX_IMAGE tried", err)
+	}
+}
