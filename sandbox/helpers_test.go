@@ -22,7 +22,7 @@ import (
 
 // testImage is the sandbox image the tests run; scripts/test builds it.
 func testImage() string {
-	return cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage)
+	return cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage)
 }
 
 // testBundle is what a Docker test needs: an engine whose owner is unique
