@@ -61,6 +61,12 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 	if err != nil {
 		return nil, fmt.Errorf("look up %s: %w", t.Repo, err)
 	}
+	// The name may have passed to another repository since the task was
+	// asked for (renamed, and the old name taken again): its code, issues
+	// and branches are not the task's.
+	if t.RepoID != 0 && info.GetID() != t.RepoID {
+		return nil, fmt.Errorf("%s is now another repository than the task's (renamed since?); ask again on the repository itself", t.Repo)
+	}
 	token, err := g.token(ctx, t, "read", false)
 	if err != nil {
 		return nil, err

@@ -199,3 +199,17 @@ func TestABranchDeletedWhileItWasContinuedIsNotMadeAgain(t *testing.T) {
 		t.Errorf("the branch was made again: %v", branches)
 	}
 }
+
+func TestATaskWhoseRepositorysNamePassedToAnotherChecksOutNothing(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	// The task's repository was renamed, and a new one took its name.
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", RepoID: repo.ID + 1000, InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2}
+	co, err := g.Checkout(t.Context(), task)
+	if err == nil || !strings.Contains(err.Error(), "now another repository") {
+		t.Fatalf("checkout %+v, %v; want it refused", co, err)
+	}
+	if n := gh.Count("POST", "/git/{rest...}"); n != 0 {
+		t.Fatalf("%d git requests to the repository that took the name", n)
+	}
+}

@@ -257,6 +257,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
 		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
 		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch, Limits: in.limits(),
+		Repo: t.Repo, InstallationID: t.InstallationID,
 	})
 	var limited *tasks.Limited
 	if errors.Is(err, tasks.ErrLive) {

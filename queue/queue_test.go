@@ -200,9 +200,15 @@ func TestRetryRunsTheNextAttemptOfTheSameTask(t *testing.T) {
 		b.waitStarted(t)
 		b.waitState(t, task.ID, tasks.Failed)
 		b.runner.finish(tasks.Succeeded)
-		next, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "hubot", DeliveryID: "d-2", Why: "retry requested", CheckRunID: 42})
+		// Asked for under the repository's new name, through the App's
+		// new installation: the attempt works with those.
+		next, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "hubot", DeliveryID: "d-2", Why: "retry requested", CheckRunID: 42,
+			Repo: "o/renamed", InstallationID: 99})
 		if err != nil || next.Attempt != 2 || next.CheckRunID != 42 {
 			t.Fatalf("retry: %+v, %v", next, err)
+		}
+		if got := b.get(t, task.ID); got.Repo != "o/renamed" || got.InstallationID != 99 {
+			t.Fatalf("the next attempt is of %s through installation %d, want o/renamed through 99", got.Repo, got.InstallationID)
 		}
 		b.waitStarted(t)
 		if got := b.waitState(t, task.ID, tasks.Succeeded); got.Attempt != 2 {

@@ -50,13 +50,15 @@ func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*
 	t.Attempt++
 	t.State, t.CheckRunID, t.HeadSHA, t.UpdatedAt = tasks.Queued, s.CheckRunID, s.HeadSHA, now
 	t.BranchIssue = cmp.Or(s.BranchIssue, t.BranchIssue)
+	t.Repo, t.InstallationID = cmp.Or(s.Repo, t.Repo), cmp.Or(s.InstallationID, t.InstallationID)
 	// Only from the attempt and the end just read: on Postgres a second
 	// retry that read the same row waits here for the first to commit,
 	// and must then find the task live, not queue the attempt again.
 	res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks
-		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, branch_issue = $5, cancel_requested = 0, updated_at = $6
-		WHERE id = $7 AND attempt = $8 AND state NOT IN ('queued', 'running')`,
-		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, t.BranchIssue, now.UnixMilli(), t.ID, t.Attempt-1)
+		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, branch_issue = $5, cancel_requested = 0, updated_at = $6,
+			repo = $7, installation_id = $8
+		WHERE id = $9 AND attempt = $10 AND state NOT IN ('queued', 'running')`,
+		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, t.BranchIssue, now.UnixMilli(), t.Repo, t.InstallationID, t.ID, t.Attempt-1)
 	if isUniqueViolation(err) {
 		return nil, tasks.ErrLive
 	}

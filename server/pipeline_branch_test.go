@@ -212,3 +212,24 @@ func TestAPullRequestInARepositoryWithoutDraftsIsOpenedReadyForReview(t *testing
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+func TestARetryAfterARenameWorksOnTheRenamedRepository(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.runFirstTask(t)
+
+	// acme/uuid is renamed, and a new repository takes its old name.
+	b.gh.RenameRepo(b.repo, "uuid-old")
+	other := b.gh.AddInstalledRepo(t, installationID, "acme/uuid", map[string]string{"README.md": "another project\n"})
+
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if task := b.onlyTask(t); task.Repo != "acme/uuid-old" || task.Attempt != 2 {
+		t.Fatalf("attempt %d ran on %s, want attempt 2 on acme/uuid-old", task.Attempt, task.Repo)
+	}
+	if branches, runs := b.gh.Branches(t, other), b.gh.CheckRuns(other); len(branches) != 1 || len(runs) != 0 {
+		t.Fatalf("the repository that took the old name got branches %v and %d check runs", branches, len(runs))
+	}
+}

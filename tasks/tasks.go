@@ -181,6 +181,12 @@ type Start struct {
 	Why        string
 	CheckRunID int64
 	HeadSHA    string
+	// Repo and InstallationID are the repository's name and the App's
+	// installation on it as the trigger has them, which correct the
+	// task's: a repository may be renamed, and the App installed again,
+	// between two attempts.
+	Repo           string
+	InstallationID int64
 	// BranchIssue, when set, corrects the task's: a follow-up recorded
 	// before tasks kept their branch holds its pull request's number.
 	BranchIssue int

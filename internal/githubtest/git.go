@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/cgi"
@@ -79,6 +80,14 @@ func bareGit(dir string, args ...string) ([]byte, error) {
 // commit is written straight into the bare repository.
 func createBareRepo(root, owner, name, src, scratch string) (string, error) {
 	dir := filepath.Join(root, owner, name+".git")
+	// A name a renamed repository left may be taken again; the directory
+	// stays the renamed one's.
+	for i := 2; ; i++ {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dir = filepath.Join(root, owner, fmt.Sprintf("%s-%d.git", name, i))
+	}
 	if _, err := runGit(gitEnv(), "init", "--quiet", "--bare", "--initial-branch=main", dir); err != nil {
 		return "", err
 	}
@@ -193,6 +202,10 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, path string) {
 	// every request header.
 	r = r.Clone(r.Context())
 	r.Header.Del("Authorization")
+	// A renamed repository keeps its directory, named as it was made.
+	if rel, err := filepath.Rel(s.gitRoot, repo.dir); err == nil {
+		r.URL.Path = gitPrefix + "/" + filepath.ToSlash(rel) + "/" + values["rest"]
+	}
 	// The pre-receive hook reads this, as HTTP_X_GITHUBTEST_WORKFLOWS.
 	r.Header.Del(workflowsHeader)
 	if push && s.mayChangeWorkflows(tok) {

@@ -299,3 +299,15 @@ func (s *Server) association(repo *Repo, login string) string {
 	}
 	return "NONE"
 }
+
+// RenameRepo renames repo, as GitHub's rename does, keeping its ID. The
+// old name is free for another repository; the fake does not redirect it,
+// as GitHub stops doing once the name is taken again.
+func (s *Server) RenameRepo(repo *Repo, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.repos, strings.ToLower(repo.FullName))
+	repo.Name = name
+	repo.FullName = repo.Owner + "/" + name
+	s.repos[strings.ToLower(repo.FullName)] = repo
+}
