@@ -157,6 +157,9 @@ func (q *Queue) holdLiveness(parent context.Context) error {
 		if err == nil && held {
 			return nil
 		}
+		if parent.Err() != nil {
+			return parent.Err() // the watch ends: the lock is let go after it
+		}
 		q.cfg.Logger.Warn().Err(err).Msg("This process's liveness lock was lost with its connection; taking it again.")
 		discard(l.conn)
 		l.conn, l.ownerHeld = nil, false

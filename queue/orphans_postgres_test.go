@@ -184,14 +184,21 @@ func TestOnPostgresASecondProcessOfOneSandboxOwnerLeavesItsSandboxesAlone(t *tes
 			firstReaped.Load(), secondReaped.Load(), otherReaped.Load())
 	}
 
+	// The first process's session may hold its locks a moment after it
+	// ends, until its server process is gone: the lock the next process
+	// must see taken is the second's.
+	var firstPID int
+	if err := first.liveness.conn.QueryRowContext(context.Background(), `SELECT pg_backend_pid()`).Scan(&firstPID); err != nil {
+		t.Fatal(err)
+	}
 	if err := first.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		var held bool
 		if err := second.DB.sql.QueryRowContext(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks
-			WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2)`,
-			ownerClass, ownerKey("host-a")).Scan(&held); err != nil {
+			WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2 AND pid <> $3)`,
+			ownerClass, ownerKey("host-a"), firstPID).Scan(&held); err != nil {
 			t.Fatal(err)
 		}
 		if held {
