@@ -35,7 +35,7 @@ var _ tasks.Intake = (*Intake)(nil)
 type Work interface {
 	Create(ctx context.Context, t *tasks.Task, limits tasks.Limits) error
 	Retry(ctx context.Context, id string, s tasks.Start) (*tasks.Task, error)
-	Cancel(ctx context.Context, id, actor string) (bool, error)
+	CancelAttempt(ctx context.Context, id string, attempt int, actor string) (bool, error)
 	Get(ctx context.Context, id string) (*tasks.Task, error)
 	Live(ctx context.Context, repoID int64, branchIssue int) (*tasks.Task, error)
 	Latest(ctx context.Context, repoID int64, issue int) (*tasks.Task, error)
@@ -290,7 +290,9 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		// show it while its end is on its way: not the attempt running.
 		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
 	}
-	cancelled, err := in.Queue.Cancel(ctx, task.ID, t.Actor)
+	// The attempt as read above, before the permission call: the one the
+	// button's run, or the comment's writer, saw.
+	cancelled, err := in.Queue.CancelAttempt(ctx, task.ID, task.Attempt, t.Actor)
 	if err != nil {
 		return err
 	}

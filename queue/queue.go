@@ -289,9 +289,19 @@ func (q *Queue) insertAttempt(ctx context.Context, tx *sql.Tx, t *tasks.Task) er
 // longer works at once. It reports whether there was a live attempt to
 // cancel.
 func (q *Queue) Cancel(ctx context.Context, id, actor string) (bool, error) {
+	return q.CancelAttempt(ctx, id, 0, actor)
+}
+
+// CancelAttempt is Cancel of one attempt of the task, or of its current
+// one when attempt is 0: whoever asked saw that attempt, and a retry may
+// have queued the next meanwhile, which nobody asked to cancel.
+func (q *Queue) CancelAttempt(ctx context.Context, id string, attempt int, actor string) (bool, error) {
 	t, err := q.DB.Get(ctx, id)
 	if err != nil {
 		return false, err
+	}
+	if attempt != 0 && t.Attempt != attempt {
+		return false, nil
 	}
 	if t.State == tasks.Queued {
 		switch err := q.conclude(ctx, t, tasks.Queued, tasks.Cancelled, "cancelled by "+actor); {

@@ -250,6 +250,28 @@ func TestCancelStopsQueuedAndRunningAttempts(t *testing.T) {
 	})
 }
 
+func TestACancelOfAnAttemptLeavesTheNextOneAlone(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		ctx := context.Background()
+		task := b.create(t, "o/r", 1)
+		if ok, err := b.queue.Cancel(ctx, task.ID, "octocat"); !ok || err != nil {
+			t.Fatalf("cancel attempt 1: %v %v", ok, err)
+		}
+		if _, err := b.queue.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-2"}); err != nil {
+			t.Fatal(err)
+		}
+		// A Cancel button of attempt 1's run, pressed before the retry
+		// and taken in after it.
+		if ok, err := b.queue.CancelAttempt(ctx, task.ID, 1, "hubot"); ok || err != nil {
+			t.Fatalf("cancel of attempt 1: %v %v, want nothing cancelled", ok, err)
+		}
+		if got := b.get(t, task.ID); got.Attempt != 2 || got.State != tasks.Queued {
+			t.Fatalf("attempt %d is %s, want attempt 2 queued", got.Attempt, got.State)
+		}
+	})
+}
+
 func TestACancelRequestedByAnotherProcessStopsTheAttempt(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
