@@ -119,7 +119,9 @@ func (cancellingQueue) ByDelivery(context.Context, string) (*tasks.Task, int, er
 	return nil, 0, tasks.ErrNotFound
 }
 func (cancellingQueue) Live(context.Context, int64, int) (*tasks.Task, error) { return winner, nil }
-func (cancellingQueue) Cancel(context.Context, string, string) (bool, error)  { return true, nil }
+func (cancellingQueue) CancelAttempt(context.Context, string, int, string) (bool, error) {
+	return true, nil
+}
 
 // TestACancelWhoseReactionFailsIsDone has GitHub fail the 👀 on a cancel
 // that worked: the intake is done, not tried again to answer that there
