@@ -139,26 +139,34 @@ func TestADeletedStatusCommentIsWrittenAnew(t *testing.T) {
 
 func TestTheFinalReportIsShownThoughGitHubNeverAnswersAProgressWrite(t *testing.T) {
 	t.Parallel()
-	n := newNotifiedIssue(t)
-	stalled := n.gh.Stall("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", 1)
-	r := n.progress.For(n.task)
-	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
-	select {
-	case <-stalled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no progress write reached GitHub")
-	}
+	for name, stalled := range map[string]struct{ method, path string }{
+		"the check run's edit":          {"PATCH", "/repos/{owner}/{repo}/check-runs/{id}"},
+		"the status comment's creation": {"POST", "/repos/{owner}/{repo}/issues/{number}/comments"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n := newNotifiedIssue(t)
+			reached := n.gh.Stall(stalled.method, stalled.path, 1)
+			r := n.progress.For(n.task)
+			r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+			select {
+			case <-reached:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no progress write reached GitHub")
+			}
 
-	// The time an attempt handed back at a shutdown has for its report.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "2 of 2 checks still fail"}})
-	if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "still fail") {
-		t.Errorf("the check run is titled %q", title)
-	}
-	if finals := finalComments(n); finals != 1 {
-		t.Errorf("%d final comments: %+v", finals, n.botComments())
+			// The time an attempt handed back at a shutdown has for its report.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+				Final: &pipeline.Outcome{State: tasks.Failed, Reason: "2 of 2 checks still fail"}})
+			if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "still fail") {
+				t.Errorf("the check run is titled %q", title)
+			}
+			if finals := finalComments(n); finals != 1 {
+				t.Errorf("%d final comments: %+v", finals, n.botComments())
+			}
+		})
 	}
 }
 
@@ -207,29 +215,4 @@ func TestAStatusCommentGitHubRefusesIsNotAskedForOnEveryLine(t *testing.T) {
 		t.Errorf("%d tries to make a status comment GitHub refuses, with no step changed", posts)
 	}
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "x"}})
-}
-
-func TestTheFinalReportIsShownThoughGitHubNeverAnswersTheStatusCommentsCreation(t *testing.T) {
-	t.Parallel()
-	n := newNotifiedIssue(t)
-	stalled := n.gh.Stall("POST", "/repos/{owner}/{repo}/issues/{number}/comments", 1)
-	r := n.progress.For(n.task)
-	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}})
-	select {
-	case <-stalled:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the status comment's creation did not reach GitHub")
-	}
-
-	// The time an attempt handed back at a shutdown has for its report.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "setup failed: no network"}})
-	if title := n.gh.CheckRuns(n.repo)[0].Output.Title; !strings.Contains(title, "no network") {
-		t.Errorf("the check run is titled %q", title)
-	}
-	if finals := finalComments(n); finals != 1 {
-		t.Errorf("%d final comments: %+v", finals, n.botComments())
-	}
 }
