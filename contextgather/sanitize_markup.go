@@ -17,14 +17,15 @@ import (
 )
 
 // markdownParser parses as GitHub does: CommonMark with GFM's tables (whose
-// pipes split cells before code spans are found) and strikethrough. GFM's
-// autolinks are left out: cmark-gfm finds them after inline parsing, so
-// they never change what is code or HTML. Its link parser notes where
-// each link and image ends (see linkEnds).
+// pipes split cells before code spans are found) and strikethrough, and
+// HTML found as cmark-gfm finds it (see withGitHubHTML). GFM's autolinks
+// are left out: cmark-gfm finds them after inline parsing, so they never
+// change what is code or HTML. Its link parser notes where each link and
+// image ends (see linkEnds).
 var markdownParser = goldmark.New(
 	goldmark.WithParser(parser.NewParser(
-		parser.WithBlockParsers(parser.DefaultBlockParsers()...),
-		parser.WithInlineParsers(withLinkEnds(parser.DefaultInlineParsers())...),
+		parser.WithBlockParsers(withGitHubHTML(parser.DefaultBlockParsers())...),
+		parser.WithInlineParsers(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers()))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
 	)),
 	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
@@ -215,6 +216,8 @@ func stripHiddenMarkup(s string) string {
 // inside a paragraph, yet it is dropped to the end all the same: the cost
 // is a little visible text, and a parser that disagreed with GitHub on
 // where HTML starts could otherwise show the agent what GitHub hid.
+// "<!-->" and "<!--->" are no such comment: a browser takes each for a
+// whole one, and GitHub shows them as text.
 func openComment(s string, class []byte) int {
 	lastClose := strings.LastIndex(s, "-->")
 	for p := 0; ; {
@@ -223,7 +226,8 @@ func openComment(s string, class []byte) int {
 			return -1
 		}
 		p += i
-		if class[p] == classProse && lastClose < p+len("<!--") {
+		whole := strings.HasPrefix(s[p:], "<!-->") || strings.HasPrefix(s[p:], "<!--->")
+		if class[p] == classProse && lastClose < p+len("<!--") && !whole {
 			return p
 		}
 		p += len("<!--")
