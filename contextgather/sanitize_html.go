@@ -12,41 +12,62 @@ import "strings"
 // tag, across Markdown blocks or to the end of the text (text between is
 // escaped by GitHub and cannot close them); a "bogus comment" (<?...>,
 // <!...> as in <!DOCTYPE> or <![CDATA[, and </ not followed by a tag
-// name) ends at the first ">". A tag that its node does not close, say
-// with a quote left open, would take in what follows on the page, so it
-// runs to the end of the text.
+// name) ends at the first ">". A bogus comment or a tag that its node
+// does not close, say with a quote left open, would take in what follows
+// on the page, so it runs to the end of the text.
 func hiddenHTML(s string, nodes [][]textSpan) []textCut {
 	var cuts []textCut
-	lower := asciiLower(s)
-	done := 0 // s before done is cut or looked at
-	for ni, node := range nodes {
-		for _, seg := range node {
+	h := htmlText{s: s, lower: asciiLower(s), nodes: nodes}
+	h.each(0, 0, func(c textCut) bool {
+		if s[c.start:c.end] != c.with {
+			cuts = append(cuts, c)
+		}
+		return true
+	})
+	return cuts
+}
+
+// htmlText is a text and the raw HTML in it, one list of spans for each
+// HTML block or inline HTML, in text order; lower is the text in lower
+// case (see asciiLower).
+type htmlText struct {
+	s, lower string
+	nodes    [][]textSpan
+}
+
+// each calls f, in order, with how each piece of HTML in the raw HTML
+// from byte from of nodes[ni] on is cut (see at), skipping what the piece
+// takes in, until f returns false.
+func (h htmlText) each(ni, from int, f func(textCut) bool) {
+	done := from // the text before done is cut or looked at
+	for ; ni < len(h.nodes); ni++ {
+		for _, seg := range h.nodes[ni] {
 			for p := max(seg.start, done); p < seg.end; p++ {
-				if s[p] != '<' {
+				if h.s[p] != '<' {
 					continue
 				}
-				c, ok := hiddenAt(s, lower, nodes, ni, p, seg.end)
-				if !ok || s[c.start:c.end] == c.with {
+				c, ok := h.at(ni, p, seg.end)
+				if !ok {
 					continue
 				}
-				cuts = append(cuts, c)
+				if !f(c) {
+					return
+				}
 				done = c.end
 				p = c.end - 1
 			}
 		}
 	}
-	return cuts
 }
 
 // hiddenElements are the elements whose contents a browser never shows.
 var hiddenElements = map[string]bool{"script": true, "style": true, "noscript": true, "template": true}
 
-// hiddenAt returns how the HTML at s[p] is cut: a construct that shows
-// nothing goes, a tag becomes its bare name; false when s[p] starts
-// neither.
-func hiddenAt(s, lower string, nodes [][]textSpan, ni, p, segEnd int) (textCut, bool) {
+// at returns how the HTML at s[p] is cut: a construct that shows nothing
+// goes, a tag becomes its bare name; false when s[p] starts neither.
+func (h htmlText) at(ni, p, segEnd int) (textCut, bool) {
+	s := h.s
 	rest := s[p:segEnd]
-	nodeEnd := nodes[ni][len(nodes[ni])-1].end
 	to := func(end int) (textCut, bool) { return textCut{textSpan: textSpan{p, end}}, true }
 	switch {
 	case strings.HasPrefix(rest, "<!-->"):
@@ -54,18 +75,20 @@ func hiddenAt(s, lower string, nodes [][]textSpan, ni, p, segEnd int) (textCut, 
 	case strings.HasPrefix(rest, "<!--->"):
 		return to(p + len("<!--->"))
 	case strings.HasPrefix(rest, "<!--"):
-		if end := searchHTML(s, nodes, ni, p+len("<!--"), false, "-->", "--!>"); end >= 0 {
+		if end := h.search(ni, p+len("<!--"), false, "-->", "--!>"); end >= 0 {
 			return to(end)
 		}
 		return to(len(s))
 	case strings.HasPrefix(rest, "<!"), strings.HasPrefix(rest, "<?"),
 		len(rest) > 2 && rest[1] == '/' && !isASCIILetter(rest[2]) && rest[2] != '>':
-		if end := searchHTML(s, nodes, ni, p+2, true, ">"); end >= 0 {
+		if end := h.search(ni, p+2, true, ">"); end >= 0 {
 			return to(end)
 		}
-		return to(nodeEnd)
+		// It runs on to the next ">" on the page, which may be past text
+		// (a paragraph in a tight list item has no <p>).
+		return to(len(s))
 	}
-	name, closing, end := scanTag(s, p, nodeEnd)
+	name, closing, end := h.tag(ni, p)
 	switch lowerName := strings.ToLower(name); {
 	case name == "":
 		return textCut{}, false
@@ -74,7 +97,7 @@ func hiddenAt(s, lower string, nodes [][]textSpan, ni, p, segEnd int) (textCut, 
 	case lowerName == "img":
 		return to(end)
 	case hiddenElements[lowerName] && !closing:
-		return to(elementEnd(s, lower, nodes, ni, end, lowerName))
+		return to(h.elementEnd(ni, end, lowerName))
 	case closing:
 		return textCut{textSpan{p, end}, "</" + name + ">"}, true
 	default:
@@ -82,81 +105,198 @@ func hiddenAt(s, lower string, nodes [][]textSpan, ni, p, segEnd int) (textCut, 
 	}
 }
 
-// scanTag reads the tag at s[p]: its name, whether it is an end tag, and
-// where it ends, just after its ">". The name is "" when s[p] starts no
-// tag, and end -1 when the tag is not closed before limit.
-func scanTag(s string, p, limit int) (name string, closing bool, end int) {
+// tag reads the tag at s[p], in the bytes of nodes[ni], as a browser's
+// tokenizer does: its name, whether it is an end tag, and where it ends,
+// just after its ">". A quote opens a value only after "=": elsewhere it
+// is part of a name, as in <div "a title="b">, whose value runs from
+// the second quote on. The name is "" when s[p] starts no tag, and end
+// -1 when the node does not close the tag.
+func (h htmlText) tag(ni, p int) (name string, closing bool, end int) {
+	s := h.s
 	i := p + 1
-	if i < limit && s[i] == '/' {
+	if i < len(s) && s[i] == '/' {
 		closing = true
 		i++
 	}
-	if i >= limit || !isASCIILetter(s[i]) {
+	if i >= len(s) || !isASCIILetter(s[i]) {
 		return "", false, -1
 	}
-	start := i
-	for i < limit && (isASCIILetter(s[i]) || (s[i] >= '0' && s[i] <= '9') || s[i] == '-') {
-		i++
-	}
-	name = s[start:i]
-	for i < limit {
-		switch s[i] {
-		case '>':
-			return name, closing, i + 1
-		case '"', '\'':
-			q := strings.IndexByte(s[i+1:limit], s[i])
-			if q < 0 {
-				return name, closing, -1
-			}
-			i += q + 2
-		default:
-			i++
-		}
-	}
-	return name, closing, -1
-}
-
-// elementEnd returns where the element whose start tag ends at from ends:
-// just after its end tag in the raw HTML of nodes[ni] or of the nodes
-// after it, or at the end of the text if it has none. lower is s in lower
-// case.
-func elementEnd(s, lower string, nodes [][]textSpan, ni, from int, name string) int {
-	needle := "</" + name
-	for ; ni < len(nodes); ni++ {
-		for _, seg := range nodes[ni] {
-			for start := max(seg.start, from); start < seg.end; {
-				i := strings.Index(lower[start:seg.end], needle)
-				if i < 0 {
-					break
-				}
-				at := start + i + len(needle)
-				// </scripts is no end tag of a script.
-				if at == len(s) || strings.IndexByte(" \t\n\f\r/>", s[at]) >= 0 {
-					if gt := strings.IndexByte(s[at:], '>'); gt >= 0 {
-						return at + gt + 1
-					}
-					return len(s)
-				}
-				start = at
+	const (
+		inName = iota
+		beforeAttribute
+		inAttribute
+		afterAttribute
+		beforeValue
+		inValue
+		afterValue
+		selfClosing
+	)
+	state, nameEnd := inName, -1
+	b := newNodeBytes(s, h.nodes[ni], i)
+	for {
+		at, c, ok := b.next()
+		if state == inName && (!ok || isTagSpace(c) || c == '/' || c == '>') {
+			nameEnd = b.i
+			if ok {
+				nameEnd = at
 			}
 		}
+		switch {
+		case !ok:
+			return s[i:nameEnd], closing, -1
+		case c == '>':
+			return s[i:nameEnd], closing, at + 1
+		}
+		space := isTagSpace(c)
+		switch state {
+		case inName:
+			if space {
+				state = beforeAttribute
+			} else if c == '/' {
+				state = selfClosing
+			}
+		case beforeAttribute, selfClosing:
+			if !space && c != '/' {
+				state = inAttribute
+			}
+		case inAttribute:
+			switch {
+			case space:
+				state = afterAttribute
+			case c == '/':
+				state = selfClosing
+			case c == '=':
+				state = beforeValue
+			}
+		case afterAttribute:
+			switch {
+			case c == '/':
+				state = selfClosing
+			case c == '=':
+				state = beforeValue
+			case !space:
+				state = inAttribute
+			}
+		case beforeValue:
+			if c == '"' || c == '\'' {
+				if !b.skipPast(c) {
+					return s[i:nameEnd], closing, -1
+				}
+				state = afterValue
+			} else if !space {
+				state = inValue
+			}
+		case inValue:
+			if space {
+				state = beforeAttribute
+			}
+		case afterValue:
+			switch {
+			case space:
+				state = beforeAttribute
+			case c == '/':
+				state = selfClosing
+			default:
+				state = inAttribute
+			}
+		}
 	}
-	return len(s)
 }
 
-// searchHTML returns where the first of needles ends in the raw HTML of
+// isTagSpace says whether c is white space in a tag, as HTML has it.
+func isTagSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// nodeBytes walks the bytes of a node's spans, from a byte on.
+type nodeBytes struct {
+	s    string
+	segs []textSpan
+	k, i int // the next byte is s[i], in segs[k]
+}
+
+func newNodeBytes(s string, segs []textSpan, from int) *nodeBytes {
+	b := &nodeBytes{s: s, segs: segs, i: from}
+	for b.k < len(segs) && segs[b.k].end <= from {
+		b.k++
+	}
+	if b.k < len(segs) {
+		b.i = max(segs[b.k].start, from)
+	}
+	return b
+}
+
+// next returns the next byte and where it is, or false at the end.
+func (b *nodeBytes) next() (int, byte, bool) {
+	for b.k < len(b.segs) && b.i >= b.segs[b.k].end {
+		b.k++
+		if b.k < len(b.segs) {
+			b.i = b.segs[b.k].start
+		}
+	}
+	if b.k >= len(b.segs) {
+		return -1, 0, false
+	}
+	b.i++
+	return b.i - 1, b.s[b.i-1], true
+}
+
+// skipPast moves past the next c, or returns false if there is none.
+func (b *nodeBytes) skipPast(c byte) bool {
+	for {
+		_, d, ok := b.next()
+		if !ok || d == c {
+			return ok
+		}
+	}
+}
+
+// elementEnd returns where the hidden element whose start tag ends at
+// from ends: just after its end tag in the raw HTML of nodes[ni] or of
+// the nodes after it, or at the end of the text if it has none.
+func (h htmlText) elementEnd(ni, from int, name string) int {
+	for ; ni < len(h.nodes); ni++ {
+		for _, seg := range h.nodes[ni] {
+			for p := max(seg.start, from); p < seg.end; p++ {
+				if h.endTag(p, name) {
+					return h.tagEnd(ni, p)
+				}
+			}
+		}
+	}
+	return len(h.s)
+}
+
+// endTag says whether s[p] starts an end tag of the named element: "</"
+// and the name, followed by white space, "/" or ">" (</scripts is no end
+// tag of a script).
+func (h htmlText) endTag(p int, name string) bool {
+	if !strings.HasPrefix(h.lower[p:], "</"+name) {
+		return false
+	}
+	at := p + len("</"+name)
+	return at == len(h.s) || isTagSpace(h.s[at]) || h.s[at] == '/' || h.s[at] == '>'
+}
+
+// tagEnd is where the end tag at s[p] ends, or the end of the text.
+func (h htmlText) tagEnd(ni, p int) int {
+	if _, _, end := h.tag(ni, p); end >= 0 {
+		return end
+	}
+	return len(h.s)
+}
+
+// search returns where the first of needles ends in the raw HTML of
 // nodes[ni] (and, unless sameNode, of the nodes after it), from byte from
 // on; -1 if none is there.
-func searchHTML(s string, nodes [][]textSpan, ni, from int, sameNode bool, needles ...string) int {
-	for ; ni < len(nodes); ni++ {
-		for _, seg := range nodes[ni] {
+func (h htmlText) search(ni, from int, sameNode bool, needles ...string) int {
+	for ; ni < len(h.nodes); ni++ {
+		for _, seg := range h.nodes[ni] {
 			if seg.end <= from {
 				continue
 			}
 			start := max(seg.start, from)
 			best := -1
 			for _, n := range needles {
-				if i := strings.Index(s[start:seg.end], n); i >= 0 && (best < 0 || i+len(n) < best) {
+				if i := strings.Index(h.s[start:seg.end], n); i >= 0 && (best < 0 || i+len(n) < best) {
 					best = i + len(n)
 				}
 			}
