@@ -15,24 +15,36 @@ import "strings"
 // name) ends at the first ">". A bogus comment or a tag that its node
 // does not close, say with a quote left open, would take in what follows
 // on the page, so it runs to the end of the text.
+//
+// GitHub's tag filter writes some tags as text (<script>, <style>,
+// <textarea> and a few more), and what is in them is HTML on its page,
+// where a comment or a tag in them may run on past their end tag; a
+// browser reads them as elements. So the HTML is read both ways, and what
+// either hides goes.
 func hiddenHTML(s string, nodes [][]textSpan) []textCut {
 	var cuts []textCut
-	h := htmlText{s: s, lower: asciiLower(s), nodes: nodes}
-	h.each(0, 0, func(c textCut) bool {
-		if s[c.start:c.end] != c.with {
-			cuts = append(cuts, c)
-		}
-		return true
-	})
+	for _, filtered := range []bool{true, false} {
+		h := htmlText{s: s, lower: asciiLower(s), nodes: nodes, tagFilter: filtered}
+		h.each(0, 0, func(c textCut) bool {
+			if s[c.start:c.end] != c.with {
+				cuts = append(cuts, c)
+			}
+			return true
+		})
+	}
 	return cuts
 }
 
 // htmlText is a text and the raw HTML in it, one list of spans for each
 // HTML block or inline HTML, in text order; lower is the text in lower
-// case (see asciiLower).
+// case (see asciiLower). tagFilter reads it as GitHub's tag filter has
+// it (see filteredTags). inTemplate is set while the contents of a
+// template are read.
 type htmlText struct {
-	s, lower string
-	nodes    [][]textSpan
+	s, lower   string
+	nodes      [][]textSpan
+	tagFilter  bool
+	inTemplate bool
 }
 
 // each calls f, in order, with how each piece of HTML in the raw HTML
@@ -46,29 +58,41 @@ func (h htmlText) each(ni, from int, f func(textCut) bool) {
 				if h.s[p] != '<' {
 					continue
 				}
-				c, ok := h.at(ni, p, seg.end)
+				c, resume, ok := h.at(ni, p, seg.end)
 				if !ok {
 					continue
 				}
 				if !f(c) {
 					return
 				}
-				done = c.end
-				p = c.end - 1
+				done = resume
+				p = resume - 1
 			}
 		}
 	}
 }
 
+// filteredTags are the tags GitHub's tag filter writes as text.
+var filteredTags = map[string]bool{"script": true, "style": true, "textarea": true, "title": true, "xmp": true,
+	"iframe": true, "noembed": true, "noframes": true, "plaintext": true}
+
 // hiddenElements are the elements whose contents a browser never shows.
 var hiddenElements = map[string]bool{"script": true, "style": true, "noscript": true, "template": true}
 
+// textElements are the elements whose contents a browser reads as text,
+// up to their end tag (a plaintext has none): markup in them is no
+// markup, and in a template, which hides them, not the template's end.
+var textElements = map[string]bool{"textarea": true, "title": true, "xmp": true, "iframe": true,
+	"noembed": true, "noframes": true, "plaintext": true}
+
 // at returns how the HTML at s[p] is cut: a construct that shows nothing
-// goes, a tag becomes its bare name; false when s[p] starts neither.
-func (h htmlText) at(ni, p, segEnd int) (textCut, bool) {
+// goes, a tag becomes its bare name; and where the HTML after it resumes,
+// past the text of an element a browser reads as text (see
+// textElements); false when s[p] starts neither.
+func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 	s := h.s
 	rest := s[p:segEnd]
-	to := func(end int) (textCut, bool) { return textCut{textSpan: textSpan{p, end}}, true }
+	to := func(end int) (textCut, int, bool) { return textCut{textSpan: textSpan{p, end}}, end, true }
 	switch {
 	case strings.HasPrefix(rest, "<!-->"):
 		return to(p + len("<!-->"))
@@ -89,19 +113,28 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, bool) {
 		return to(len(s))
 	}
 	name, closing, end := h.tag(ni, p)
-	switch lowerName := strings.ToLower(name); {
+	lowerName := strings.ToLower(name)
+	element := !closing && !(h.tagFilter && filteredTags[lowerName])
+	switch {
 	case name == "":
-		return textCut{}, false
+		return textCut{}, 0, false
 	case end < 0:
 		return to(len(s))
 	case lowerName == "img":
 		return to(end)
-	case hiddenElements[lowerName] && !closing:
+	case element && (hiddenElements[lowerName] || h.inTemplate && textElements[lowerName]):
 		return to(h.elementEnd(ni, end, lowerName))
+	case element && textElements[lowerName]:
+		// Shown, but read as text: the HTML resumes at its end tag.
+		resume := len(s)
+		if _, q := h.endTagAt(ni, end, lowerName); q >= 0 && lowerName != "plaintext" {
+			resume = q
+		}
+		return textCut{textSpan{p, end}, "<" + name + ">"}, resume, true
 	case closing:
-		return textCut{textSpan{p, end}, "</" + name + ">"}, true
+		return textCut{textSpan{p, end}, "</" + name + ">"}, end, true
 	default:
-		return textCut{textSpan{p, end}, "<" + name + ">"}, true
+		return textCut{textSpan{p, end}, "<" + name + ">"}, end, true
 	}
 }
 
@@ -253,11 +286,74 @@ func (b *nodeBytes) skipPast(c byte) bool {
 // from ends: just after its end tag in the raw HTML of nodes[ni] or of
 // the nodes after it, or at the end of the text if it has none.
 func (h htmlText) elementEnd(ni, from int, name string) int {
+	end := len(h.s)
+	switch name {
+	case "template":
+		// A template's contents are HTML: its end tag may be in a
+		// comment, or end a template inside it.
+		t := h
+		t.inTemplate = true
+		t.each(ni, from, func(c textCut) bool {
+			if strings.EqualFold(c.with, "</template>") {
+				end = c.end
+				return false
+			}
+			return true
+		})
+		return end
+	case "script":
+		end = h.scriptEnd(ni, from)
+	case "plaintext":
+		// Nothing ends it.
+	default:
+		if nj, q := h.endTagAt(ni, from, name); q >= 0 {
+			end = h.tagEnd(nj, q)
+		}
+	}
+	return end
+}
+
+// endTagAt returns where the first end tag of the named element in the
+// raw HTML of nodes[ni] and after, from byte from on, starts, and the
+// index of its node; -1 if there is none.
+func (h htmlText) endTagAt(ni, from int, name string) (int, int) {
 	for ; ni < len(h.nodes); ni++ {
 		for _, seg := range h.nodes[ni] {
 			for p := max(seg.start, from); p < seg.end; p++ {
 				if h.endTag(p, name) {
+					return ni, p
+				}
+			}
+		}
+	}
+	return -1, -1
+}
+
+// scriptEnd is elementEnd for a script, whose text a browser reads in
+// states: after "<!--" a "<script" starts a part in which "</script"
+// ends only that part, up to "-->".
+func (h htmlText) scriptEnd(ni, from int) int {
+	const (
+		data = iota
+		escaped
+		doubleEscaped
+	)
+	state := data
+	for ; ni < len(h.nodes); ni++ {
+		for _, seg := range h.nodes[ni] {
+			for p := max(seg.start, from); p < seg.end; p++ {
+				switch {
+				case state == data && strings.HasPrefix(h.s[p:], "<!--"):
+					state = escaped
+					p++ // "<!-->" goes back at once
+				case state != data && strings.HasPrefix(h.s[p:], "-->"):
+					state = data
+				case state != doubleEscaped && h.endTag(p, "script"):
 					return h.tagEnd(ni, p)
+				case state == escaped && h.startTag(p, "script"):
+					state = doubleEscaped
+				case state == doubleEscaped && h.endTag(p, "script"):
+					state = escaped
 				}
 			}
 		}
@@ -268,11 +364,16 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 // endTag says whether s[p] starts an end tag of the named element: "</"
 // and the name, followed by white space, "/" or ">" (</scripts is no end
 // tag of a script).
-func (h htmlText) endTag(p int, name string) bool {
-	if !strings.HasPrefix(h.lower[p:], "</"+name) {
+func (h htmlText) endTag(p int, name string) bool { return h.namedTag(p, "</"+name) }
+
+// startTag is endTag for a start tag.
+func (h htmlText) startTag(p int, name string) bool { return h.namedTag(p, "<"+name) }
+
+func (h htmlText) namedTag(p int, opener string) bool {
+	if !strings.HasPrefix(h.lower[p:], opener) {
 		return false
 	}
-	at := p + len("</"+name)
+	at := p + len(opener)
 	return at == len(h.s) || isTagSpace(h.s[at]) || h.s[at] == '/' || h.s[at] == '>'
 }
 
