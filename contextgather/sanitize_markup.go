@@ -97,6 +97,7 @@ func parseMarkup(src []byte) markupMap {
 			}
 			if end, ok := linkEnd(src, n); ok && !hasText(src, n) {
 				m.empty = append(m.empty, textSpan{n.Pos(), end})
+				m.html = append(m.html, rawHTMLIn(n)...)
 				return ast.WalkSkipChildren, nil
 			}
 			if title, ok := linkTitle(src, n); ok {
@@ -109,12 +110,28 @@ func parseMarkup(src []byte) markupMap {
 			if end, ok := linkEnd(src, n); ok {
 				m.images = append(m.images, textCut{textSpan{n.Pos(), end}, imageMention()})
 			}
+			m.html = append(m.html, rawHTMLIn(n)...)
 			return ast.WalkSkipChildren, nil
 		}
 		return ast.WalkContinue, nil
 	})
 	slices.SortStableFunc(m.html, func(a, b []textSpan) int { return cmp.Compare(firstStart(a), firstStart(b)) })
 	return m
+}
+
+// rawHTMLIn returns the raw HTML in what n holds. What an image or an
+// empty link holds goes with it, but HTML in it that hides text after it
+// (a comment, a <style> left open) must be seen: GitHub need not have
+// taken it for an image or a link ("![a <style>](<<b>)" is none there).
+func rawHTMLIn(n ast.Node) [][]textSpan {
+	var html [][]textSpan
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if raw, ok := c.(*ast.RawHTML); ok && entering {
+			html = append(html, spansOf(raw.Segments))
+		}
+		return ast.WalkContinue, nil
+	})
+	return html
 }
 
 func spansOf(segs *text.Segments) []textSpan {
@@ -162,6 +179,7 @@ func stripHiddenMarkup(s string) string {
 			}
 		}
 	}
+	drop(hiddenHTML(s, strayHTML(s, class, m.html))...)
 	drop(hiddenHTML(s, m.html)...)
 	drop(hiddenReferences(s, m.refs, m.used)...)
 	drop(fenceInfo(s, m.info)...)

@@ -50,6 +50,36 @@ func (rawHTMLParser) Parse(parent ast.Node, block text.Reader, pc parser.Context
 	return node
 }
 
+// strayHTML returns the raw HTML cmark-gfm would find in prose where
+// goldmark found none because it read the text as something else: a
+// link whose address is "<" and more than cmark-gfm allows between "<"
+// and ">" ("[a](<<!-- ...)" is no link on GitHub, and its comment hides
+// what follows), or a reference definition of such an address. class
+// marks the code, which is left out, as is HTML goldmark found and a "<"
+// after a backslash.
+func strayHTML(s string, class []byte, html [][]textSpan) [][]textSpan {
+	inHTML := make([]bool, len(s))
+	for _, node := range html {
+		for _, seg := range node {
+			for i := max(seg.start, 0); i < min(seg.end, len(s)); i++ {
+				inHTML[i] = true
+			}
+		}
+	}
+	t := &blockText{text: []byte(s)}
+	var stray [][]textSpan
+	for i := 0; i < len(s); i++ {
+		if s[i] != '<' || class[i] == classCode || inHTML[i] || escaped(t.text, i) {
+			continue
+		}
+		if n := t.rawHTML(i); n > 0 {
+			stray = append(stray, []textSpan{{i, i + n}})
+			i += n - 1
+		}
+	}
+	return stray
+}
+
 // blockText is the text of a block's lines, one after another, as
 // cmark-gfm searches it for raw HTML.
 type blockText struct {
