@@ -17,15 +17,15 @@ import (
 )
 
 // markdownParser parses as GitHub does: CommonMark with GFM's tables (whose
-// pipes split cells before code spans are found) and strikethrough, and
-// HTML found as cmark-gfm finds it (see withGitHubHTML). GFM's autolinks
-// are left out: cmark-gfm finds them after inline parsing, so they never
-// change what is code or HTML. Its link parser notes where each link and
-// image ends (see linkEnds).
+// pipes split cells before code spans are found), strikethrough and bare
+// URLs (see autolinkParser), and HTML found as cmark-gfm finds it (see
+// withGitHubHTML). Its link parser notes where each link and image ends
+// (see linkEnds).
 var markdownParser = goldmark.New(
 	goldmark.WithParser(parser.NewParser(
 		parser.WithBlockParsers(withGitHubHTML(parser.DefaultBlockParsers())...),
-		parser.WithInlineParsers(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers()))...),
+		parser.WithInlineParsers(append(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers())),
+			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
 	)),
 	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
