@@ -35,6 +35,9 @@ import (
 // the parser and GitHub may disagree, Sanitize errs towards dropping a
 // little that GitHub shows, never keeping what GitHub hides.
 //
+// Each pass reads the markup before it takes invisible characters out,
+// as GitHub reads it with them in place: taken out first, a zero-width
+// space before "```" made code, which is kept, of what GitHub hid.
 // Taking something out can join what stood around it into something
 // hidden: "<<!-- -->!--" leaves "<!--", as does "<", a zero-width space
 // and "!--". So the passes run again until they change nothing; text that
@@ -44,13 +47,13 @@ func Sanitize(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	for range maxSanitizePasses {
-		next := stripHiddenMarkup(flattenNesting(stripInvisible(s)))
+		next := stripInvisible(stripHiddenMarkup(flattenNesting(s)))
 		if next == s {
 			return trimBlank(s)
 		}
 		s = next
 	}
-	if next := stripHiddenMarkup(flattenNesting(stripInvisible(s))); next != s {
+	if next := stripInvisible(stripHiddenMarkup(flattenNesting(s))); next != s {
 		s = html.EscapeString(next)
 	}
 	return trimBlank(s)
