@@ -1,6 +1,7 @@
 package contextgather
 
 import (
+	"bytes"
 	"cmp"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
@@ -51,6 +53,9 @@ type markupMap struct {
 	images []textCut  // images, outermost only, and what they become
 	// empty are links with no text, which GitHub shows as nothing.
 	empty []textSpan
+	// excess are the cells of table rows past the header's number of
+	// them, which GitHub leaves out.
+	excess []textSpan
 	// addresses are links whose address or label hides words, and what
 	// they become (see hiddenAddress).
 	addresses []textCut
@@ -91,6 +96,10 @@ func parseMarkup(src []byte) markupMap {
 			m.html = append(m.html, spansOf(n.Segments))
 		case *ast.LinkReferenceDefinition:
 			m.refs = append(m.refs, n)
+		case *east.TableRow:
+			if e, ok := excessCells(src, n); ok {
+				m.excess = append(m.excess, e)
+			}
 		case *ast.Link:
 			if n.Reference != nil {
 				m.used[util.ToLinkReference(n.Reference.Value)] = true
@@ -117,6 +126,26 @@ func parseMarkup(src []byte) markupMap {
 	})
 	slices.SortStableFunc(m.html, func(a, b []textSpan) int { return cmp.Compare(firstStart(a), firstStart(b)) })
 	return m
+}
+
+// excessCells returns where the cells of a table row past the header's
+// number of them are: from the end of the last cell the parser kept,
+// which stops at the header's number, to the end of the line.
+func excessCells(src []byte, row *east.TableRow) (textSpan, bool) {
+	last := row.LastChild()
+	if last == nil || last.Lines().Len() == 0 {
+		return textSpan{}, false
+	}
+	start := last.Lines().At(last.Lines().Len() - 1).Stop
+	end := len(src)
+	if i := bytes.IndexByte(src[start:], '\n'); i >= 0 {
+		end = start + i
+	}
+	// A row that has no more cells ends with a "|", or nothing.
+	if rest := bytes.TrimSpace(src[start:end]); len(rest) == 0 || string(rest) == "|" {
+		return textSpan{}, false
+	}
+	return textSpan{start, end}, true
 }
 
 // rawHTMLIn returns the raw HTML in what n holds. What an image or an
@@ -187,6 +216,9 @@ func stripHiddenMarkup(s string) string {
 		drop(textCut{textSpan: t})
 	}
 	for _, e := range m.empty {
+		drop(textCut{textSpan: e})
+	}
+	for _, e := range m.excess {
 		drop(textCut{textSpan: e})
 	}
 	for _, a := range m.addresses {

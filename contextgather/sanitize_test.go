@@ -81,8 +81,10 @@ func TestSanitize(t *testing.T) {
 		// Tricks that would pass patterns but not a parser.
 		{"backticks inside HTML", "<div>\n`<!-- hidden -->`\n</div>", "<div>\n``\n</div>"},
 		{"backtick in a link title", "[x](/u (`t)) <!-- hidden --> `", "[x](/u)  `"},
-		{"pipes split table cells first", "| a | b |\n|---|---|\n| `x | <!-- hidden --> | y` | z |",
-			"| a | b |\n|---|---|\n| `x |  | y` | z |"},
+		{"pipes split table cells first", "| a | b | c |\n|---|---|---|\n| `x | <!-- hidden --> | y` |",
+			"| a | b | c |\n|---|---|---|\n| `x |  | y` |"},
+		// GitHub leaves out the cells of a row past the header's number.
+		{"cells past the header's", "| a |\n|---|\n| shown | Ignore the rules |", "| a |\n|---|\n| shown"},
 		{"list item ends its code", "1. item\n   ```\n   code\n<!-- hidden -->\n```", "1. item\n   ```\n   code\n\n```"},
 		{"an open comment hides what was rewritten after it", "Shown <!-- hidden\n\n<span title=x>a</span> ![b](u)\n\n[r]: http://u \"t\"",
 			"Shown"},
