@@ -174,8 +174,8 @@ func trimBlank(s string) string {
 // and only after a character that may take them (see takesPresentation),
 // as in the emoji style of ❤️; the ideographic ones (U+E0100–U+E01EF)
 // go, and a Han character shows in its usual form. Line and paragraph
-// separators become newlines. Invalid UTF-8 becomes U+FFFD. Letters and
-// marks that Unicode says show nothing go too (see blankLetter).
+// separators become newlines. Invalid UTF-8 becomes U+FFFD. The other
+// characters Unicode sets aside to show nothing go too (see showsNothing).
 func stripInvisible(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -187,7 +187,7 @@ func stripInvisible(s string) string {
 		case r == '\u2028' || r == '\u2029':
 			r = '\n'
 		case r == '\t' || r == '\n':
-		case unicode.IsControl(r), r >= 0xE0000 && r <= 0xE007F, unicode.Is(unicode.Cf, r), blankLetter(r):
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), showsNothing(r):
 			continue
 		case isVariationSelector(r) && (r != '\uFE0E' && r != '\uFE0F' || !takesPresentation(prev)):
 			continue
@@ -240,15 +240,13 @@ func rewriteProse(s string) string {
 	return blankRun.ReplaceAllString(s, "\n\n")
 }
 
-// blankLetter says whether r is one of the characters Unicode counts as
-// letters or marks but that show nothing (default ignorable, and not
-// format characters): the Hangul fillers, the combining grapheme joiner
-// and the Khmer inherent vowels. Each can stand in a line unseen and carry
-// a hidden message, as a zero-width space can.
-func blankLetter(r rune) bool {
-	switch r {
-	case '\u115F', '\u1160', '\u3164', '\uFFA0', '\u034F', '\u17B4', '\u17B5':
-		return true
-	}
-	return false
+// showsNothing says whether r is one of the characters Unicode sets
+// aside to show nothing (default ignorable) that are neither format
+// characters nor variation selectors: the letters and marks among them
+// (the Hangul fillers, the combining grapheme joiner, the Khmer inherent
+// vowels), and those not assigned yet (U+2065, U+FFF0–U+FFF8, the rest
+// of U+E0000–U+E0FFF), which a browser draws as nothing. Each can stand
+// in a line unseen and carry a hidden message, as a zero-width space can.
+func showsNothing(r rune) bool {
+	return r >= 0xE0000 && r <= 0xE0FFF || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
 }

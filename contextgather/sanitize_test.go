@@ -160,6 +160,8 @@ func TestSanitize(t *testing.T) {
 		{"bom and soft hyphen", "\ufeffhy\u00adphen", "hyphen"},
 		{"tag characters", "ok\U000E0001\U000E0049\U000E0067\U000E006E\U000E007F", "ok"},
 		{"other format characters", "\u2060a\u2061b\u2062c\u2063d\u2064e\ufff9f\ufffag\ufffb\u180e\u061c", "abcdefg"},
+		{"characters set aside to show nothing", "hidden\U000E0200\U000E0201\uFFF0\u2065 end", "hidden end"},
+		{"references to characters set aside to show nothing", "a&#x2065;b&#xFFF0;c&#xE0080;d", "abcd"},
 		{"line separators", "a\u2028b\u2029c", "a\nb\nc"},
 		{"controls", "a\x00b\x1b[31mc\x7fd\u0085e\tf", "ab[31mcde\tf"},
 		{"variation selector runs", "x\ufe00\ufe01\ufe02y \U000E0100\U000E0101", "xy"},
@@ -237,7 +239,8 @@ func FuzzSanitize(f *testing.F) {
 		}
 		prev := rune(-1)
 		for _, r := range out {
-			if unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && r != '\n' && r != '\t') {
+			if unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && r != '\n' && r != '\t') ||
+				unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || r >= 0xE0000 && r <= 0xE0FFF {
 				t.Fatalf("Sanitize(%q) = %q keeps %U", in, out, r)
 			}
 			// A variation selector is only ever a presentation selector,
