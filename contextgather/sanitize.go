@@ -21,7 +21,8 @@ import (
 //   - the titles of links, inline ([x](url "title")) or in reference
 //     definitions, and the [//]: # (...) "comment" idiom, which GitHub
 //     never shows;
-//   - the info string of fenced code after its first word (the language);
+//   - the info string of fenced code, but for a first word that looks like
+//     the name of a language;
 //   - invisible and bidirectional-control characters (see stripInvisible),
 //     everywhere, code included, and outside code the character
 //     references (&#x202E;, &ZeroWidthSpace;) that stand for them.

@@ -327,21 +327,30 @@ func isAddress(dest string) bool {
 		strings.HasPrefix(dest, "../") || strings.HasPrefix(dest, "mailto:")
 }
 
-// fenceInfo cuts the info strings of fenced code after their first
-// word: GitHub takes that word for the language and shows none of it.
+// fenceInfo cuts the info strings of fenced code, of which GitHub shows
+// nothing: only the first word stays, taken for the language, and only
+// if it looks like the name of one (go, c++, c#, objective-c, .env), not
+// like words joined by punctuation.
 func fenceInfo(s string, infos []textSpan) []textCut {
 	var cuts []textCut
 	for _, in := range infos {
 		if in.start < 0 || in.end > len(s) || in.start >= in.end {
 			continue
 		}
-		word := strings.IndexAny(s[in.start:in.end], " \t")
-		if word >= 0 {
-			cuts = append(cuts, textCut{textSpan: textSpan{in.start + word, in.end}})
+		info := s[in.start:in.end]
+		keep, _, _ := strings.Cut(strings.ReplaceAll(info, "\t", " "), " ")
+		if !languageName.MatchString(keep) {
+			keep = ""
+		}
+		if len(keep) < len(info) {
+			cuts = append(cuts, textCut{textSpan: textSpan{in.start + len(keep), in.end}})
 		}
 	}
 	return cuts
 }
+
+// languageName is what fenceInfo takes for the name of a language.
+var languageName = regexp.MustCompile(`^[A-Za-z0-9+#._-]{1,32}$`)
 
 // withoutCode blanks the code in a Markdown text, keeping its length and
 // lines, so what is read from it next (references to issues, say) comes
