@@ -20,7 +20,8 @@ import (
 // finds HTML blocks and inline HTML as cmark-gfm does, and Sanitize's
 // reading of the HTML, as a browser reads it, starts from the same HTML
 // as GitHub's page. The rules below are cmark-gfm's (its scanners.re),
-// checked against Debian's cmark-gfm 0.29.0.gfm.6.
+// checked against Debian's cmark-gfm 0.29.0.gfm.6, which
+// TestSanitizeKeepsOnlyWhatGitHubShows runs.
 
 // withGitHubHTML is parsers with goldmark's HTML block parser, or its
 // inline raw HTML parser, replaced by one that follows cmark-gfm.
