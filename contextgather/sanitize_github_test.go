@@ -167,6 +167,7 @@ func trickyTexts() []string {
 		"\u200b```\n<!X Q1Z >\n```",
 		"<!--\u200b>\nQ1Z",
 		"| a |\n|---|\n| shown | Q1Z |",
+		"| a |\n|---|\n<b>\n<x \"Q1Z\">",
 	}
 }
 
@@ -185,6 +186,7 @@ func generatedTexts(n int) []string {
 		"&lt;", "&#60;", "&#x2065;", "\u200b", "\u2028", "\u2065", "\U000E0080",
 		"<![cdata[", "\n<![CDATA[", "\n<?", "\n<!X", "\n</script>", "<xmp>", "</xmp>", "<title>", "</noscript>",
 		"<!-- a -- b -->", "&", "<x-y ", "<http://a.b/", "a@b.c>", "http://a.b/", "www.a.b/", " www.a.b", "(www.a.b`",
+		"\n| a | b |\n|---|---|\n", "| --- |",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	texts := make([]string, n)

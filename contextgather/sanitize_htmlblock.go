@@ -51,9 +51,11 @@ func (htmlBlockParser) Open(parent ast.Node, reader text.Reader, pc parser.Conte
 	}
 	// Like cmark-gfm, a tag alone on its line does not interrupt a
 	// paragraph, but it does end one in a list item or quote the line is
-	// not part of (goldmark would take the line into that paragraph).
+	// not part of (goldmark would take the line into that paragraph), and
+	// one that is a table by now (see tableStarted).
 	last := pc.LastOpenedBlock().Node
-	kind := htmlBlockStart(line[at:], last == nil || !ast.IsParagraph(last) || last.Parent() != parent)
+	may7 := last == nil || !ast.IsParagraph(last) || last.Parent() != parent || tableStarted(last, reader.Source(), pc)
+	kind := htmlBlockStart(line[at:], may7)
 	if kind == 0 {
 		return nil, parser.NoChildren
 	}
@@ -89,6 +91,82 @@ func (htmlBlockParser) Continue(node ast.Node, reader text.Reader, _ parser.Cont
 func (htmlBlockParser) Close(ast.Node, text.Reader, parser.Context) {}
 func (htmlBlockParser) CanInterruptParagraph() bool                 { return true }
 func (htmlBlockParser) CanAcceptIndentedLine() bool                 { return false }
+
+// tableStarted says whether a paragraph's lines hold a table as
+// cmark-gfm's table extension reads them: a delimiter row ("|---|:-:|")
+// after a line of as many cells. The extension makes the table at that
+// row, where goldmark makes it only when the paragraph ends: until then a
+// line that starts a block on GitHub is a row to goldmark. What has been
+// looked at is kept in pc, so that each line is looked at once however
+// many lines of the paragraph start with "<".
+func tableStarted(paragraph ast.Node, source []byte, pc parser.Context) bool {
+	st, _ := pc.Get(tableKey).(*tableState)
+	if st == nil || st.paragraph != paragraph {
+		st = &tableState{paragraph: paragraph, next: 1}
+		pc.Set(tableKey, st)
+	}
+	lines := paragraph.Lines()
+	line := func(i int) []byte {
+		seg := lines.At(i)
+		return seg.Value(source)
+	}
+	for ; !st.found && st.next < lines.Len(); st.next++ {
+		if n := delimiterCells(line(st.next)); n > 0 && rowCells(line(st.next-1)) == n {
+			st.found = true
+		}
+	}
+	return st.found
+}
+
+// tableState is what tableStarted has found of a paragraph: whether it
+// holds a table, and, if not, the next line to look at.
+type tableState struct {
+	paragraph ast.Node
+	next      int
+	found     bool
+}
+
+var tableKey = parser.NewContextKey()
+
+// delimiterCells returns how many cells a table's delimiter row has, or 0
+// if line is none: cells of "-", with a ":" at either end or none, and
+// white space around, between "|"s, the outer ones left out or not.
+func delimiterCells(line []byte) int {
+	s := strings.TrimRight(string(line), " \t\n")
+	s = strings.TrimPrefix(strings.TrimLeft(s, " "), "|")
+	if strings.HasSuffix(s, "|") {
+		s = s[:len(s)-1]
+	}
+	cells := strings.Split(s, "|")
+	for _, c := range cells {
+		c = strings.TrimSuffix(strings.TrimPrefix(strings.Trim(c, " \t"), ":"), ":")
+		if c == "" || strings.Trim(c, "-") != "" {
+			return 0
+		}
+	}
+	return len(cells)
+}
+
+// rowCells returns how many cells a table row has: the parts between its
+// "|"s, but for one a "\" escapes, a "|" at either end setting off no
+// empty cell.
+func rowCells(line []byte) int {
+	s := strings.TrimRight(string(line), " \t\n")
+	s = strings.TrimPrefix(s, "|")
+	if s == "" {
+		return 0
+	}
+	n := 1
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\':
+			i++
+		case s[i] == '|' && i < len(s)-1:
+			n++
+		}
+	}
+	return n
+}
 
 // blockTags are the tag names that start an HTML block of type 6 in
 // cmark-gfm: goldmark adds meta and search.
