@@ -164,7 +164,7 @@ func closeBlock(text string) string {
 		// its first line at whatever the code has there, and a line that
 		// starts with "<?" or "<!--" opens a block even after a paragraph.
 		var ok bool
-		if closing, ok = htmlBlockEnds[b.HTMLBlockType]; !ok {
+		if closing, ok = htmlBlockClosers[b.HTMLBlockType]; !ok {
 			return text // the kinds that end at a blank line
 		}
 	default:
@@ -174,12 +174,12 @@ func closeBlock(text string) string {
 	return body + "\n" + closing + text[len(body):]
 }
 
-// htmlBlockEnds are lines that end the HTML blocks that run past blank
+// htmlBlockClosers are lines that end the HTML blocks that run past blank
 // lines, by CommonMark's kind: a line with </pre>, </script>, </style> or
 // </textarea> ends the first kind whichever of them opened it; "-->" a
 // comment, "?>" a processing instruction, ">" a declaration such as
 // <!DOCTYPE, and "]]>" CDATA.
-var htmlBlockEnds = map[ast.HTMLBlockType]string{
+var htmlBlockClosers = map[ast.HTMLBlockType]string{
 	ast.HTMLBlockType1: "</pre>",
 	ast.HTMLBlockType2: "-->",
 	ast.HTMLBlockType3: "?>",
