@@ -181,11 +181,14 @@ func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
 func (m *masker) maskFrom(buf []byte, covered int, final bool) (out, held []byte, heldCovered int) {
 	spans := m.matches(buf)
 	if covered > 0 {
-		if len(spans) > 0 && spans[0].from <= covered {
-			spans[0] = span{0, max(spans[0].to, covered)}
-		} else {
-			spans = append([]span{{0, covered}}, spans...)
+		// The covered bytes are one span with every match that starts in
+		// or right after them: several short secrets may lie in the held
+		// part of a long one.
+		end, i := covered, 0
+		for ; i < len(spans) && spans[i].from <= end; i++ {
+			end = max(end, spans[i].to)
 		}
+		spans = append([]span{{0, end}}, spans[i:]...)
 	}
 	cut := len(buf)
 	if !final {

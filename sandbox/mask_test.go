@@ -205,6 +205,20 @@ func TestMaskerHoldsBackLessThanASecretWhateverComes(t *testing.T) {
 	}
 }
 
+func TestMaskerStreamsShortSecretsHeldInsideALongOne(t *testing.T) {
+	// "ab-cd" is held back, masked already as the end of M, and holds two
+	// matches apart, of T1 and T2.
+	m := newMasker(map[string]string{"P": "ab-cd-ef-gh", "T1": "ab", "T2": "cd", "M": "zzab-cd"})
+	var out bytes.Buffer
+	s := m.stream(func(p []byte) { out.Write(p) })
+	s.Write([]byte("zzab-cd"))
+	s.Write([]byte("!"))
+	s.Flush()
+	if out.String() != "***!" {
+		t.Errorf("got %q, want %q", out.String(), "***!")
+	}
+}
+
 func TestMaskerStreamsAsItMasksWhole(t *testing.T) {
 	// Secrets made of few letters overlap, nest and repeat in every way;
 	// however the text is cut, the stream hides each, as Mask does.
@@ -220,10 +234,16 @@ func TestMaskerStreamsAsItMasksWhole(t *testing.T) {
 		}
 		return string(b)
 	}
-	for range 20_000 {
+	for n := range 40_000 {
 		secrets := map[string]string{}
-		for i := range 1 + r.IntN(3) {
-			secrets[string(rune('A'+i))] = letters(6 + r.IntN(4))
+		for i := range 1 + r.IntN(4) {
+			// Half the cases with short secrets too, several of which fit
+			// in the part of a long one the stream holds back.
+			if n%2 == 0 {
+				secrets[string(rune('A'+i))] = letters(2 + r.IntN(7))
+			} else {
+				secrets[string(rune('A'+i))] = letters(6 + r.IntN(4))
+			}
 		}
 		m := newMasker(secrets)
 		var text []byte
