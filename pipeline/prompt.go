@@ -31,9 +31,24 @@ func failureReport(checks []CheckResult, tokens int) string {
 	b.WriteString("\n# The checks failed\n\nAfter your last change these checks failed. Fix the code so that they pass; keep what already works.\n\n")
 	share := (tokens - contextgather.CountTokens(b.String())) / max(1, len(failing))
 	for _, c := range failing {
-		heading := fmt.Sprintf("## %s: %s (exit %d)\n\n", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode)
+		heading := fmt.Sprintf("## %s: %s (exit %d)\n\n", shorten(c.Name, 80), contextgather.CodeSpan(shorten(c.Command, 200)), c.ExitCode)
 		b.WriteString(heading)
-		b.WriteString(contextgather.FitCodeBlock(c.Tail, share-contextgather.CountTokens(heading)))
+		b.WriteString(fitCounted(c.Tail, share-contextgather.CountTokens(heading)))
 	}
 	return b.String()
+}
+
+// fitCounted is contextgather.FitCodeBlock held to tokens as the tokenizer
+// counts them: it fits by an estimate, which dense output (short lines,
+// hex, text in other scripts) outgrows.
+func fitCounted(text string, tokens int) string {
+	for estimate := tokens; estimate > 0; {
+		block := contextgather.FitCodeBlock(text, estimate)
+		n := contextgather.CountTokens(block)
+		if n <= tokens {
+			return block
+		}
+		estimate = estimate*tokens/n - 1
+	}
+	return ""
 }

@@ -50,3 +50,32 @@ func TestAFixRoundsPromptHoldsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestAFixRoundsPromptHoldsTheBudgetWhateverTheOutputIsMadeOf(t *testing.T) {
+	t.Parallel()
+	// Output the tokenizer counts more densely than bytes suggest.
+	var cjk, hexBox strings.Builder
+	for i := range 20_000 {
+		cjk.WriteRune(rune(0x4e00 + i*7919%20_000))
+		hexBox.WriteByte("0123456789abcdef"[i*31%16])
+		if i%7 == 0 {
+			hexBox.WriteString("─│┼")
+		}
+	}
+	for name, out := range map[string]string{
+		"short lines": strings.Repeat("error: x\n", 5000),
+		"CJK":         cjk.String(),
+		"hex and box": hexBox.String(),
+	} {
+		const budget = 32_000
+		r := &run{promptInput: contextgather.PromptInput{
+			Material: contextgather.Material{Repo: "o/r", Issue: contextgather.Item{Number: 1, Title: "Fix the widget", Body: "The widget breaks.", Trusted: true}},
+			Branch:   "oneshot/issue-1", Verify: []string{"go test ./..."}, Budget: budget,
+		}}
+		r.report.Checks = []CheckResult{{Name: "test", Command: "go test ./...", ExitCode: 1, Tail: out}}
+		prompt := r.fixPrompt()
+		if n := contextgather.CountTokens(prompt); n > budget*102/100 || !strings.Contains(prompt, "Fix the widget") {
+			t.Errorf("%s: the fix round's prompt takes %d tokens of %d, the task in it: %v", name, n, budget, strings.Contains(prompt, "Fix the widget"))
+		}
+	}
+}
