@@ -194,23 +194,37 @@ func Values(paths []string, diff []byte, forms map[string][]string) []Finding {
 		}
 	}
 	for _, f := range addedLines(diff) {
-		seen := len(out)
-		for i, line := range f.lines {
-			if name, ok := found(line); ok {
-				out = append(out, Finding{Kind: "secret", Path: f.path, Line: f.numbers[i], Rule: "the value of " + name})
+		for from := 0; from < len(f.lines); {
+			// A run of lines added one after another.
+			to := from + 1
+			for to < len(f.lines) && f.numbers[to] == f.numbers[to-1]+1 {
+				to++
 			}
+			out = append(out, runValues(f.path, f.lines[from:to], f.numbers[from:to], forms)...)
+			from = to
 		}
-		if len(out) > seen {
-			continue
+	}
+	return out
+}
+
+// runValues finds the forms in a run of added lines: on a line, or split
+// over lines, as base64(1) writes a long key's forms, 76 columns a line.
+// Split, the lines are joined without their breaks and the space around
+// them.
+func runValues(path string, lines []string, numbers []int, forms map[string][]string) []Finding {
+	var out []Finding
+	for i, line := range lines {
+		if name, _, ok := foundIn(line, forms); ok {
+			out = append(out, Finding{Kind: "secret", Path: path, Line: numbers[i], Rule: "the value of " + name})
 		}
-		// A form split over lines: base64(1) wraps at 76 columns, and a
-		// long key's forms are longer. The lines are joined without their
-		// breaks and the space around them.
-		joined, starts := joinLines(f.lines)
-		if name, at, ok := foundIn(joined, forms); ok {
-			line, _ := slices.BinarySearch(starts, at+1)
-			out = append(out, Finding{Kind: "secret", Path: f.path, Line: f.numbers[line-1], Rule: "the value of " + name})
-		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	joined, starts := joinLines(lines)
+	if name, at, ok := foundIn(joined, forms); ok {
+		line, _ := slices.BinarySearch(starts, at+1)
+		out = append(out, Finding{Kind: "secret", Path: path, Line: numbers[line-1], Rule: "the value of " + name})
 	}
 	return out
 }

@@ -244,3 +244,16 @@ func TestTheValueOfASecretTheBotKnowsIsFoundWrappedOverLines(t *testing.T) {
 		t.Fatalf("findings %+v, want the key on line 2, where it starts", found)
 	}
 }
+
+func TestLinesApartAreNotJoinedIntoASecret(t *testing.T) {
+	const secret = "gw_7f3c1d2e9a8b5c6d"
+	forms := map[string][]string{"GW_TOKEN": {secret}}
+	// Two hunks, lines 1 and 10: each holds half of the value, and no text
+	// in the file holds it whole.
+	diff := "diff --git a/notes.txt b/notes.txt\n--- a/notes.txt\n+++ b/notes.txt\n" +
+		"@@ -1,0 +1,1 @@\n+" + secret[:9] + "\n" +
+		"@@ -9,0 +10,1 @@\n+" + secret[9:] + "\n"
+	if found := Values([]string{"notes.txt"}, []byte(diff), forms); len(found) != 0 {
+		t.Fatalf("findings %+v, want none: the halves are nine lines apart", found)
+	}
+}
