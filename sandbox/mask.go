@@ -102,7 +102,7 @@ func Masking(secrets map[string]string) func(string) string { return newMasker(s
 
 // Mask returns b with every secret replaced.
 func (m *masker) Mask(b []byte) []byte {
-	out, _ := m.mask(b, true)
+	out, _, _ := m.mask(b, 0, true)
 	return out
 }
 
@@ -142,7 +142,7 @@ func (s *MaskStream) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	s.pending = append(s.pending, p...)
-	out, held, covered := s.m.maskFrom(s.pending, s.covered, false)
+	out, held, covered := s.m.mask(s.pending, s.covered, false)
 	s.pending = append(s.pending[:0], held...)
 	s.covered = covered
 	if len(out) > 0 {
@@ -154,7 +154,7 @@ func (s *MaskStream) Write(p []byte) (int, error) {
 // Flush emits what was held back; call it when the stream ends.
 func (s *MaskStream) Flush() {
 	if len(s.pending) > 0 {
-		out, _, _ := s.m.maskFrom(s.pending, s.covered, true)
+		out, _, _ := s.m.mask(s.pending, s.covered, true)
 		if len(out) > 0 {
 			s.emit(out)
 		}
@@ -162,23 +162,18 @@ func (s *MaskStream) Flush() {
 	}
 }
 
-// mask replaces the secrets in buf. Unless final, it returns separately the
-// tail of buf from the earliest place a secret could start and not yet be
-// complete, to be decided when more comes.
+// mask replaces the secrets in buf, whose first covered bytes lie inside
+// a mask already emitted: they are masked without a second Mask. Unless
+// final, it returns separately the tail of buf from the earliest place a
+// secret could start and not yet be complete, to be decided when more
+// comes, and how much of that tail is covered; it never holds back more
+// than the longest secret, less one byte.
 //
 // Every occurrence of every secret is found, and where occurrences overlap
 // the whole of their span is masked once: masking only the first of two
 // overlapping secrets (abcdefgh and efghijkl in abcdefghijkl) would let
 // the rest of the second through.
-func (m *masker) mask(buf []byte, final bool) (out, held []byte) {
-	out, held, _ = m.maskFrom(buf, 0, final)
-	return out, held
-}
-
-// maskFrom is mask for a buffer whose first covered bytes lie inside a mask
-// already emitted: they are masked without a second Mask. It never holds
-// back more than the longest secret, less one byte.
-func (m *masker) maskFrom(buf []byte, covered int, final bool) (out, held []byte, heldCovered int) {
+func (m *masker) mask(buf []byte, covered int, final bool) (out, held []byte, heldCovered int) {
 	spans := m.matches(buf)
 	if covered > 0 {
 		// The covered bytes are one span with every match that starts in
