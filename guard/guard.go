@@ -180,12 +180,8 @@ func (s *Scanner) Secrets(diff []byte) []Finding {
 // name, which the finding gives, to those forms.
 func Values(paths []string, diff []byte, forms map[string][]string) []Finding {
 	var out []Finding
-	found := func(text string) (string, bool) {
-		name, _, ok := foundIn(text, forms)
-		return name, ok
-	}
 	for _, p := range paths {
-		if name, ok := found(p); ok {
+		if name, _, ok := foundIn(p, forms); ok {
 			// The finding is shown on GitHub: the name, not the value.
 			for _, f := range forms[name] {
 				p = strings.ReplaceAll(p, f, "***")
