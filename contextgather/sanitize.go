@@ -50,14 +50,14 @@ func Sanitize(s string) string {
 	for range maxSanitizePasses {
 		next := stripInvisible(stripHiddenMarkup(flattenNesting(s)))
 		if next == s {
-			return trimBlank(s)
+			return TrimBlankLines(s)
 		}
 		s = next
 	}
 	if next := stripInvisible(stripHiddenMarkup(flattenNesting(s))); next != s {
 		s = html.EscapeString(next)
 	}
-	return trimBlank(s)
+	return TrimBlankLines(s)
 }
 
 // maxSanitizePasses bounds Sanitize's passes; ordinary text takes two,
@@ -150,9 +150,10 @@ func containerMarker(s string) int {
 	return 0
 }
 
-// trimBlank removes blank lines at the start and white space at the end;
-// the first line keeps its indentation, which may make it code.
-func trimBlank(s string) string {
+// TrimBlankLines removes blank lines at the start and white space at the
+// end; the first line keeps its indentation, which may make it code:
+// unindented, "    <?php" would be taken for HTML.
+func TrimBlankLines(s string) string {
 	s = strings.TrimRight(s, " \t\n")
 	for {
 		i := strings.IndexByte(s, '\n')

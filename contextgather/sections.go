@@ -37,15 +37,15 @@ func issueSection(m Material, tokens int) string {
 // itemPart is an issue or pull request under a heading, its body cut to
 // fit tokens, and whether it went in whole.
 //
-// Here, as in every section, a text is trimmed by trimBlank, as Sanitize
+// Here, as in every section, a text is trimmed by TrimBlankLines, as Sanitize
 // trims it, not by strings.TrimSpace: its first line keeps its indentation.
 // Taken off, that would turn an indented code block into what its first
 // line says, a paragraph or, for "    <?php", an HTML block that runs on
 // over whatever the prompt says next.
 func itemPart(heading string, it Item, tokens int) (string, bool) {
-	return fit(trimBlank(it.Body), tokens, func(body string) string {
+	return fit(TrimBlankLines(it.Body), tokens, func(body string) string {
 		it.Body = body
-		return heading + "\n\n" + trimBlank(it.Text()) + "\n\n"
+		return heading + "\n\n" + TrimBlankLines(it.Text()) + "\n\n"
 	})
 }
 
@@ -65,7 +65,7 @@ func commentsSection(m Material, tokens int) string {
 	}
 	return headedList("## Comments from the maintainers\n\n", tokens, len(m.Comments), func(i, tokens int) (string, bool) {
 		c := m.Comments[i]
-		return fit(trimBlank(c.Body), tokens, func(body string) string {
+		return fit(TrimBlankLines(c.Body), tokens, func(body string) string {
 			return "@" + c.Author + " wrote:\n\n" + body + "\n\n"
 		})
 	})
@@ -117,7 +117,7 @@ func guidelinesSection(m Material, tokens int) string {
 		if g.Truncated { // the agent has the checkout: it can read the rest
 			note = fmt.Sprintf("(Only its first %d KB are shown here; the whole file is %s in the checkout.)\n\n", MaxGuidelineBytes>>10, g.Path)
 		}
-		return fit(trimBlank(g.Text), tokens, func(text string) string {
+		return fit(TrimBlankLines(g.Text), tokens, func(text string) string {
 			return "### " + g.Path + "\n\n" + note + text + "\n\n"
 		})
 	})
@@ -259,7 +259,7 @@ func instructionsSection(m Material, tokens int) string {
 	if m.Requester != "" {
 		who = "@" + m.Requester + ", who asked for this"
 	}
-	s, _ := fit(trimBlank(m.Instructions), tokens, func(text string) string {
+	s, _ := fit(TrimBlankLines(m.Instructions), tokens, func(text string) string {
 		return "## Instructions from " + who + "\n\n" + text + "\n\n"
 	})
 	return s

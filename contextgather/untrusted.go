@@ -100,8 +100,3 @@ func longestRun(s string, c byte) int {
 	}
 	return longest
 }
-
-// TrimBlankLines drops the blank lines around s and the space ending it,
-// but not its first line's indent, which may make it code: unindented,
-// "    <?php" would be taken for HTML.
-func TrimBlankLines(s string) string { return trimBlank(s) }
