@@ -118,17 +118,23 @@ func checkoutBranch(t *testing.T, g *GitHub, task *tasks.Task, branch string) (*
 // commit as the pipeline's ship step does.
 func publishChange(t *testing.T, g *GitHub, task *tasks.Task, co *pipeline.Checkout, branch, start, title string) pipeline.Published {
 	t.Helper()
+	pub, err := tryPublish(t, g, task, co, branch, start, title)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// tryPublish is publishChange for a publish that may be refused.
+func tryPublish(t *testing.T, g *GitHub, task *tasks.Task, co *pipeline.Checkout, branch, start, title string) (pipeline.Published, error) {
+	t.Helper()
 	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
 		Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: title,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := g.Publish(t.Context(), task, co, continuing(co, branch, head, start, title))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
+	return g.Publish(t.Context(), task, co, continuing(co, branch, head, start, title))
 }
 
 // continuing is the pull request of a commit, head, made on start, which
@@ -158,13 +164,7 @@ func TestAPullRequestClosedWhileItsBranchWasContinuedGetsNothingPushed(t *testin
 			}
 			gh.ClosePullRequest(t, repo, pr.Number) // a maintainer turns it down meanwhile
 
-			head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
-				Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: "More",
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = g.Publish(t.Context(), task, co, continuing(co, "oneshot/issue-1", head, start, "More"))
+			_, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "More")
 			if !errors.Is(err, pipeline.ErrPullRequestClosed) {
 				t.Fatalf("publish: %v, want it refused as closed", err)
 			}
@@ -185,13 +185,7 @@ func TestABranchDeletedWhileItWasContinuedIsNotMadeAgain(t *testing.T) {
 	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
 	gh.DeleteBranch(t, repo, "oneshot/issue-1") // merged by hand, say, and deleted
 
-	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
-		Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: "More",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = g.Publish(t.Context(), task, co, continuing(co, "oneshot/issue-1", head, start, "More"))
+	_, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "More")
 	if !errors.Is(err, workspace.ErrBranchMoved) {
 		t.Fatalf("publish: %v, want the push refused", err)
 	}
