@@ -163,28 +163,16 @@ func closeBlock(text string) string {
 		// make one: a tail that starts inside an indented code block starts
 		// its first line at whatever the code has there, and a line that
 		// starts with "<?" or "<!--" opens a block even after a paragraph.
-		var ok bool
-		if closing, ok = htmlBlockClosers[b.HTMLBlockType]; !ok {
+		enders := htmlBlockEnders[b.HTMLBlockType]
+		if len(enders) == 0 {
 			return text // the kinds that end at a blank line
 		}
+		closing = enders[0]
 	default:
 		return text
 	}
 	body := strings.TrimRight(text, "\n")
 	return body + "\n" + closing + text[len(body):]
-}
-
-// htmlBlockClosers are lines that end the HTML blocks that run past blank
-// lines, by CommonMark's kind: a line with </pre>, </script>, </style> or
-// </textarea> ends the first kind whichever of them opened it; "-->" a
-// comment, "?>" a processing instruction, ">" a declaration such as
-// <!DOCTYPE, and "]]>" CDATA.
-var htmlBlockClosers = map[ast.HTMLBlockType]string{
-	ast.HTMLBlockType1: "</pre>",
-	ast.HTMLBlockType2: "-->",
-	ast.HTMLBlockType3: "?>",
-	ast.HTMLBlockType4: ">",
-	ast.HTMLBlockType5: "]]>",
 }
 
 // window is a range of lines, 1-based and inclusive.

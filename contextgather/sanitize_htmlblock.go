@@ -230,21 +230,28 @@ func startsTag(s string, tags ...string) bool {
 	return false
 }
 
+// htmlBlockEnders are what ends an HTML block, by CommonMark's kind, as
+// cmark-gfm reads them: a line holding </pre>, </script> or </style> (in
+// any case) ends the first kind whichever opened it; "-->" a comment, "?>"
+// a processing instruction, ">" a declaration such as <!DOCTYPE, and "]]>"
+// CDATA. The other kinds end at a blank line.
+var htmlBlockEnders = map[ast.HTMLBlockType][]string{
+	ast.HTMLBlockType1: {"</pre>", "</script>", "</style>"},
+	ast.HTMLBlockType2: {"-->"},
+	ast.HTMLBlockType3: {"?>"},
+	ast.HTMLBlockType4: {">"},
+	ast.HTMLBlockType5: {"]]>"},
+}
+
 // htmlBlockEnds says whether line ends an HTML block of the given type.
 func htmlBlockEnds(kind ast.HTMLBlockType, line []byte) bool {
-	switch kind {
-	case ast.HTMLBlockType1:
-		lower := bytes.ToLower(line)
-		return bytes.Contains(lower, []byte("</script>")) || bytes.Contains(lower, []byte("</pre>")) ||
-			bytes.Contains(lower, []byte("</style>"))
-	case ast.HTMLBlockType2:
-		return bytes.Contains(line, []byte("-->"))
-	case ast.HTMLBlockType3:
-		return bytes.Contains(line, []byte("?>"))
-	case ast.HTMLBlockType4:
-		return bytes.IndexByte(line, '>') >= 0
-	case ast.HTMLBlockType5:
-		return bytes.Contains(line, []byte("]]>"))
+	if kind == ast.HTMLBlockType1 {
+		line = bytes.ToLower(line)
+	}
+	for _, end := range htmlBlockEnders[kind] {
+		if bytes.Contains(line, []byte(end)) {
+			return true
+		}
 	}
 	return false
 }
