@@ -124,13 +124,13 @@ func (t *blockText) rawHTML(i int) int {
 		return commentAt(s, i)
 	case s[i+1] == '?':
 		if t.piEnd == nil {
-			t.piEnd = endsFromBack(s, piStep)
+			t.piEnd = endsFromBack(s, '?', 1)
 		}
 		return endAt(t.piEnd, i, i+2)
 	case len(s)-i >= len("<![CDATA[") && bytes.EqualFold(s[i:i+len("<![CDATA[")], []byte("<![CDATA[")):
 		// cmark-gfm reads its patterns without regard to case.
 		if t.cdataEnd == nil {
-			t.cdataEnd = endsFromBack(s, cdataStep)
+			t.cdataEnd = endsFromBack(s, ']', 2)
 		}
 		return endAt(t.cdataEnd, i, i+len("<![CDATA["))
 	case s[i+1] == '!':
@@ -183,59 +183,31 @@ func declarationAt(s []byte, i int) int {
 	return j + gt + 1 - i
 }
 
-// endsFromBack runs, from the end of s, a scanner whose state is one of a
-// few, each byte stepping it on; ends[i] is where a body that starts at i
-// in the first state ends (just after its closer), or 0. step returns the
-// next state, and whether the byte closes the body.
-func endsFromBack(s []byte, step func(state int, c byte) (int, bool)) []int32 {
-	const states = 3
+// endsFromBack finds, from the end of s, where the bodies of cmark-gfm's
+// processing instructions (closer '?', n 1) and CDATA sections (']', 2)
+// end: ends[i] is where a body that starts at i ends, just after n closers
+// and ">", or 0. The n closers and the byte after them are taken together
+// unless that byte is ">": "<?>" is no whole instruction, "<? ??> ?>" runs
+// to its last "?>", and "]]]>" closes nothing.
+func endsFromBack(s []byte, closer byte, n int) []int32 {
 	ends := make([]int32, len(s)+1)
-	var next [states]int32 // the end from i+1, in each state
+	next := make([]int32, n+1) // the end from i+1, after st closers in a row
+	here := make([]int32, n+1)
 	for i := len(s) - 1; i >= 0; i-- {
-		var here [states]int32
-		for st := range states {
-			to, closes := step(st, s[i])
-			if closes {
+		for st := range n + 1 {
+			switch {
+			case st == n && s[i] == '>':
 				here[st] = int32(i + 1)
-			} else {
-				here[st] = next[to]
+			case st < n && s[i] == closer:
+				here[st] = next[st+1]
+			default:
+				here[st] = next[0]
 			}
 		}
-		next = here
-		ends[i] = here[0]
+		next, here = here, next
+		ends[i] = next[0]
 	}
 	return ends
-}
-
-// piStep is cmark-gfm's processing instruction after "<?": anything up to
-// a "?>" whose "?" does not pair with a "?" before it ("?" and the byte
-// after it are taken together unless that byte is ">"), so "<?>" is no
-// whole instruction, and "<? ??> ?>" runs to its last "?>".
-func piStep(state int, c byte) (int, bool) {
-	switch {
-	case state == 1 && c == '>':
-		return 0, true
-	case state == 1:
-		return 0, false
-	case c == '?':
-		return 1, false
-	}
-	return 0, false
-}
-
-// cdataStep is cmark-gfm's CDATA section after "<![CDATA[": anything up to
-// "]]>", where "]]" and the byte after them are taken together unless that
-// byte is ">", so "]]]>" closes nothing.
-func cdataStep(state int, c byte) (int, bool) {
-	switch {
-	case state == 2 && c == '>':
-		return 0, true
-	case state == 2:
-		return 0, false
-	case c == ']':
-		return state + 1, false
-	}
-	return 0, false
 }
 
 // tagAt returns the length of the start or end tag at s[i], as CommonMark
