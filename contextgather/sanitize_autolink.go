@@ -132,7 +132,7 @@ func isHostChar(data []byte) bool {
 		return false
 	}
 	if r < utf8.RuneSelf {
-		return !isSpaceByte(byte(r)) && r != '\f' && r != '\r' && !isASCIIPunct(byte(r))
+		return !isTagSpace(byte(r)) && !isASCIIPunct(byte(r))
 	}
 	return !unicode.Is(unicode.Zs, r) && !unicode.IsPunct(r)
 }
