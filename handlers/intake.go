@@ -42,6 +42,7 @@ type Work interface {
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
 	OverLimit(ctx context.Context, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error)
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
+	EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool, error)
 }
 
 // Intake handles one trigger. When GitHub turns a request down in a way
@@ -273,8 +274,19 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 }
 
 // cancel stops the named task, or the live one on the issue's branch.
+//
+// Intakes run side by side, so a cancel may come before the start it is
+// meant to stop has made its task: it waits until the earlier start has
+// had its intake (ErrEarlierWaiting). It looks for that first, since a
+// start finished taking in has made its task.
 func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
 	if task == nil {
+		if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+			return err
+		} else if waiting {
+			zerolog.Ctx(ctx).Info().Msg("The cancel waits for a start received before it on the issue to be taken in.")
+			return tasks.ErrEarlierWaiting
+		}
 		pr, err := onPull(ctx, repo, t)
 		if err != nil {
 			return err

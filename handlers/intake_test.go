@@ -118,6 +118,9 @@ type cancellingQueue struct{ handlers.Work }
 func (cancellingQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
+func (cancellingQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return false, nil
+}
 func (cancellingQueue) Live(context.Context, int64, int) (*tasks.Task, error) { return winner, nil }
 func (cancellingQueue) CancelAttempt(context.Context, string, int, string) (bool, error) {
 	return true, nil

@@ -55,10 +55,16 @@ func setup(t *testing.T, url string, timeout time.Duration) *testBundle {
 // newQueue makes another queue on the same database, as a restarted bot would.
 func (b *testBundle) newQueue(t *testing.T, timeout time.Duration) *queue.Queue {
 	t.Helper()
+	return b.newQueueWithIntake(t, timeout, b.intake)
+}
+
+// newQueueWithIntake is newQueue with triggers taken in by intake.
+func (b *testBundle) newQueueWithIntake(t *testing.T, timeout time.Duration, intake tasks.Intake) *queue.Queue {
+	t.Helper()
 	q, err := queue.NewQueue(b.db, queue.Config{
 		Concurrency: 2,
 		TaskTimeout: timeout,
-		Intake:      b.intake,
+		Intake:      intake,
 		Runner:      b.runner,
 		Notifier:    b.notifier,
 		Logger:      zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),

@@ -52,6 +52,9 @@ func (q *Queue) Accept(ctx context.Context, t tasks.Trigger) (bool, error) {
 	if t.DeliveryID == "" {
 		return false, errors.New("a trigger needs a delivery ID")
 	}
+	if t.ReceivedAt.IsZero() {
+		t.ReceivedAt = time.Now()
+	}
 	fresh, err := q.DB.inboxWriter.add(ctx, q.DB.inbox, t)
 	if err != nil || !fresh {
 		return false, err
@@ -153,7 +156,7 @@ func insertIntoInbox(ctx context.Context, inbox *sql.DB, triggers []tasks.Trigge
 			return nil, err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_inbox (delivery_id, trigger, received_at)
-			VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, string(trigger), time.Now().UnixMilli())
+			VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, string(trigger), t.ReceivedAt.UnixMilli())
 		if err != nil {
 			return nil, fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
 		}

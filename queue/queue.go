@@ -366,6 +366,44 @@ func (q *Queue) jobLive(ctx context.Context, t *tasks.Task) (bool, error) {
 	return false, nil
 }
 
+// EarlierStartWaiting reports whether a trigger that may start an attempt
+// on t's issue (a start, a follow-up, a retry) was received before t and
+// has not had its intake yet, or is having it: a cancel that overtook it
+// would find nothing to cancel. Triggers accepted before triggers kept
+// the time they came do not count.
+func (q *Queue) EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool, error) {
+	if t.Issue == 0 || t.ReceivedAt.IsZero() {
+		return false, nil
+	}
+	const page = 100
+	params := river.NewJobListParams().
+		Queues(QueueIntake).
+		Kinds(intakeArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+			rivertype.JobStateRunning, rivertype.JobStateScheduled).
+		TagsAll(issueTag(t.RepoID, t.Issue)).
+		First(page)
+	for {
+		res, err := q.river.JobList(ctx, params)
+		if err != nil {
+			return false, fmt.Errorf("look up the intakes waiting on %s#%d: %w", t.Repo, t.Issue, err)
+		}
+		for _, job := range res.Jobs {
+			var args intakeArgs
+			if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+				continue // not a trigger this bot can take in either
+			}
+			if args.Command.Starts() && !args.ReceivedAt.IsZero() && args.ReceivedAt.Before(t.ReceivedAt) {
+				return true, nil
+			}
+		}
+		if len(res.Jobs) < page {
+			return false, nil
+		}
+		params = params.After(res.LastCursor)
+	}
+}
+
 // conclude moves an attempt from one state to another, if it is still in
 // it, and tells the notifier. An end is recorded with a check that it
 // shows (see confirmArgs), in one transaction: whatever becomes of this

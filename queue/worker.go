@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -18,8 +19,19 @@ type intakeArgs struct{ tasks.Trigger }
 
 func (intakeArgs) Kind() string { return "oneshot_intake" }
 
-func (intakeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
+func (a intakeArgs) InsertOpts() river.InsertOpts {
+	opts := river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
+	if a.Issue != 0 {
+		opts.Tags = []string{issueTag(a.RepoID, a.Issue)}
+	}
+	return opts
+}
+
+// issueTag tags the intake of a trigger on an issue or pull request, so
+// that EarlierStartWaiting finds the intakes of one issue. Buttons name a
+// task rather than an issue, and have none.
+func issueTag(repoID int64, issue int) string {
+	return fmt.Sprintf("issue_%d_%d", repoID, issue)
 }
 
 type intakeWorker struct {
@@ -35,6 +47,11 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	if err == nil {
 		return nil
 	}
+	if errors.Is(err, tasks.ErrEarlierWaiting) {
+		// Not a failure: it uses up no try, however long the earlier
+		// intake takes (GitHub may fail it for hours).
+		return river.JobSnooze(earlierWait(job.Metadata))
+	}
 	log := w.q.cfg.Logger.With().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
 		Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).Logger()
 	if job.Attempt < job.MaxAttempts {
@@ -47,6 +64,19 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	defer cancel()
 	w.q.cfg.Intake.GiveUp(giveUp, job.Args.Trigger, err)
 	return err
+}
+
+// earlierWait is how long an intake waits for the earlier ones on its
+// issue before it looks again: a second at first, as an intake is quick,
+// and twice as long each time after, up to a minute, as one GitHub fails
+// goes on for hours. River counts the times it waited in the job's
+// metadata.
+func earlierWait(metadata []byte) time.Duration {
+	var waited struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &waited) // none counted: the first wait
+	return min(time.Second<<min(waited.Snoozes, 6), time.Minute)
 }
 
 // giveUpTimeout bounds the reply to a trigger the intake gave up on, which

@@ -122,6 +122,45 @@ func TestCommentCommandsCancelRetryAndHelp(t *testing.T) {
 	}
 }
 
+// TestACancelThatOvertakesItsStartStillStopsIt: intakes run side by side,
+// so a cancel can be taken in while the start before it is still making
+// its check run. It must not answer that there is nothing to cancel and
+// let the task run.
+func TestACancelThatOvertakesItsStartStillStopsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	arrived, release := b.gh.Hold("POST", "/repos/acme/widgets/check-runs")
+	defer release()
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot fix it", "writer"))
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the start never made its check run")
+	}
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot cancel", "writer")(p)
+		p["comment"].(map[string]any)["id"] = 902
+	})
+	waitFor(t, wait, "the cancel to wait for the start", func() bool {
+		return strings.Contains(b.logs.String(), "The cancel waits for a start received before it")
+	})
+	release()
+
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	waitFor(t, wait, "the check run to say cancelled", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Conclusion == "cancelled"
+	})
+	for _, c := range b.botComments(1) {
+		if strings.Contains(c, "nothing to cancel") {
+			t.Fatalf("the bot answered %q", c)
+		}
+	}
+	waitFor(t, wait, "the 👀 on the cancel", func() bool {
+		return slices.ContainsFunc(b.gh.Reactions(b.repo), func(r githubtest.Reaction) bool { return r.CommentID == 902 })
+	})
+}
+
 func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

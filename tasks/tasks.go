@@ -96,6 +96,11 @@ var ErrNotFound = errors.New("task not found")
 // or running task.
 var ErrLive = errors.New("the issue already has a live task")
 
+// ErrEarlierWaiting is what an intake returns to be tried again once the
+// triggers received before it on the same issue have had their intake:
+// a cancel that overtook the start it means to stop.
+var ErrEarlierWaiting = errors.New("a trigger received earlier on the issue is still being taken in")
+
 // Limits cap the attempts started in the last hour on a repository and by
 // one person; 0 is no cap. Attempts a shutdown handed back are not
 // counted: a deploy must not use up the limits.
@@ -244,6 +249,11 @@ const (
 	CommandFollowUp Command = "follow_up" // "/oneshot <feedback>" on a pull request oneshot opened
 )
 
+// Starts says whether the command may start an attempt.
+func (c Command) Starts() bool {
+	return c == CommandStart || c == CommandFollowUp || c == CommandRetry || c == CommandRerun
+}
+
 // Trigger is something a person did on GitHub that may start, retry or stop
 // a task. The webhook handlers make it from a payload; the intake decides,
 // later and off the webhook's clock, what it becomes.
@@ -272,4 +282,7 @@ type Trigger struct {
 	// TaskID comes from our check run's external_id.
 	TaskID     string `json:"task_id,omitempty"`
 	CheckRunID int64  `json:"check_run_id,omitempty"`
+	// ReceivedAt is when the bot accepted the delivery: the order in which
+	// people acted, which intakes running at once do not keep.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }

@@ -3,6 +3,7 @@ package githubtest
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -43,12 +44,15 @@ type slow struct {
 	delay   time.Duration
 }
 
-// stall holds requests unanswered; see Stall.
+// stall holds requests unanswered; see Stall and Hold.
 type stall struct {
 	method  string
 	pattern pattern
 	left    int
 	arrived chan struct{}
+	// release, when closed, lets the requests held go on to be served;
+	// nil for a Stall, which never does.
+	release chan struct{}
 }
 
 // Fail answers the next times requests that match method ("" for any) and
@@ -108,6 +112,18 @@ func (s *Server) Stall(method, pathPattern string, times int) <-chan struct{} {
 	return st.arrived
 }
 
+// Hold holds the next request that matches method and pathPattern until
+// release is called, and then serves it: as GitHub does when it is slow
+// to answer, for as long as a test needs something else to happen first.
+// arrived receives once as the request comes.
+func (s *Server) Hold(method, pathPattern string) (arrived <-chan struct{}, release func()) {
+	st := &stall{method: method, pattern: mustPattern(pathPattern), left: 1, arrived: make(chan struct{}, 1), release: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stalls = append(s.stalls, st)
+	return st.arrived, sync.OnceFunc(func() { close(st.release) })
+}
+
 // Requests returns every request received so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -152,7 +168,8 @@ func (s *Server) logStatus(i, status int) {
 }
 
 // wait sleeps for the delays that match, or until the client gives up
-// on a stalled request, and reports false if the client gave up.
+// on a stalled request or the test releases a held one, and reports false
+// if the client gave up.
 func (s *Server) wait(r *http.Request, path string) bool {
 	var d time.Duration
 	var stalled *stall
@@ -173,6 +190,7 @@ func (s *Server) wait(r *http.Request, path string) bool {
 	if stalled != nil {
 		stalled.arrived <- struct{}{}
 		select {
+		case <-stalled.release:
 		case <-r.Context().Done():
 			return false
 		case <-s.closing:

@@ -138,3 +138,32 @@ func TestAStalledRequestDoesNotKeepTheServerFromClosing(t *testing.T) {
 	// The test ends with the request in flight; its cleanup closes the
 	// server, which would otherwise wait for it.
 }
+
+func TestHoldServesTheRequestOnlyOnceReleased(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, _, err := b.client.Repositories.Get(b.ctx, "acme", "widgets"); err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := b.gh.Hold("GET", "/repos/{owner}/{repo}")
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.client.Repositories.Get(b.ctx, "acme", "widgets")
+		done <- err
+	}()
+	<-arrived
+	// Another request's whole round trip, in which the held one would
+	// have been answered too.
+	if _, _, err := b.client.Repositories.GetBranch(b.ctx, "acme", "widgets", "main", 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the held request was answered (%v) before its release", err)
+	default:
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+}
