@@ -17,24 +17,28 @@ type ParsedCommand struct {
 
 // ParseCommand reads a comment whose first line starts with the command
 // word, as in "/oneshot fix the flaky test". "cancel", "retry" or "help" as
-// the next word is that command, whatever follows: people give reasons, as
-// in "/oneshot cancel, this was wrong", and a cancel must never start work.
-// Anything else is instructions, the lines after the first included. ok is
-// false for any other comment.
+// the next word, on that line or the next, is that command, whatever
+// follows: people give reasons, as in "/oneshot cancel, this was wrong",
+// and a cancel must never start work. Anything else is instructions, the
+// lines after the first included. ok is false for any other comment, and
+// for a command in an indented code block, which GitHub shows as code.
 func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	// A NUL says nothing, and Postgres stores none in text or JSON: the
 	// trigger that held one could never be queued.
 	body = strings.ReplaceAll(body, "\x00", "")
-	body = strings.TrimLeftFunc(strings.ReplaceAll(body, "\r\n", "\n"), unicode.IsSpace)
-	first, rest, _ := strings.Cut(body, "\n")
+	body = trimBlankLines(strings.ReplaceAll(body, "\r\n", "\n"))
+	if isIndentedCode(body) {
+		return ParsedCommand{}, false
+	}
+	first, rest, _ := strings.Cut(strings.TrimLeftFunc(body, unicode.IsSpace), "\n")
 	fields := strings.Fields(first)
 	if len(fields) == 0 || !strings.EqualFold(fields[0], word) {
 		return ParsedCommand{}, false
 	}
-	args := strings.TrimSpace(first[len(fields[0]):])
-	if len(fields) > 1 {
+	instructions := trimBlankLines(strings.TrimSpace(first[len(fields[0]):]) + "\n" + rest)
+	if next := strings.Fields(instructions); len(next) > 0 {
 		// However it is dressed: "cancel?", "`cancel`", "**cancel**".
-		switch strings.ToLower(strings.TrimFunc(fields[1], isMark)) {
+		switch strings.ToLower(strings.TrimFunc(next[0], isMark)) {
 		case "cancel":
 			return ParsedCommand{Command: tasks.CommandCancel}, true
 		case "retry":
@@ -43,7 +47,28 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 			return ParsedCommand{Command: tasks.CommandHelp}, true
 		}
 	}
-	return ParsedCommand{Command: tasks.CommandStart, Instructions: trimBlankLines(args + "\n" + rest)}, true
+	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true
+}
+
+// isIndentedCode says whether the first line of s is indented four
+// columns or more, which makes it a code block in Markdown: a command
+// quoted as an example, not given. Only spaces and tabs indent.
+func isIndentedCode(s string) bool {
+	columns := 0
+	for _, c := range s {
+		switch c {
+		case ' ':
+			columns++
+		case '\t':
+			columns += 4 - columns%4
+		default:
+			return columns >= 4
+		}
+		if columns >= 4 {
+			return true
+		}
+	}
+	return false
 }
 
 // trimBlankLines drops the blank lines around s and the space ending it,
@@ -60,4 +85,6 @@ func trimBlankLines(s string) string {
 	}
 }
 
-func isMark(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }
+// isMark says whether r dresses a word rather than spells it: punctuation,
+// a symbol, or an invisible format character such as a zero-width space.
+func isMark(r rune) bool { return unicode.In(r, unicode.P, unicode.S, unicode.Cf) }

@@ -38,6 +38,17 @@ func TestParseCommand(t *testing.T) {
 		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
 		// Code that opens the instructions keeps its indent.
 		{"/oneshot\n\n    <?php\n    echo 1;\n\nfix the echo\n", true, tasks.CommandStart, "    <?php\n    echo 1;\n\nfix the echo"},
+		// The next word decides on the next line too.
+		{"/oneshot\ncancel", true, tasks.CommandCancel, ""},
+		{"/oneshot\n\nRetry, the runner was down", true, tasks.CommandRetry, ""},
+		{"/oneshot\nfix the retry loop", true, tasks.CommandStart, "fix the retry loop"},
+		// An invisible character pasted after the word is no instruction.
+		{"/oneshot cancel\u200b", true, tasks.CommandCancel, ""},
+		// Indented four columns, it is a code block: an example, not a command.
+		{"    /oneshot cancel\n\nis how you stop it", false, "", ""},
+		{"\n\t/oneshot retry", false, "", ""},
+		{"  \t/oneshot retry", false, "", ""},
+		{"   /oneshot fix it", true, tasks.CommandStart, "fix it"},
 		{"/oneshotx fix", false, "", ""},
 		{"please /oneshot fix", false, "", ""},
 		{"", false, "", ""},
