@@ -73,6 +73,21 @@ func TestATriggerGivenUpOnGetsAReplyThatKeepsTheBotsErrorsToItsLog(t *testing.T)
 	}
 }
 
+// TestACancelGivenUpOnSaysTheTaskGoesOn: the person who asked to stop a
+// task must not read that nothing runs.
+func TestACancelGivenUpOnSaysTheTaskGoesOn(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	cancel := trigger
+	cancel.Event, cancel.Command, cancel.CommentID = "issue_comment", tasks.CommandCancel, 42
+	in.GiveUp(context.Background(), cancel, errDatabase)
+	comments := gh.Comments(repo, 1)
+	if len(comments) != 1 || strings.Contains(comments[0].Body, "nothing runs") || !strings.Contains(comments[0].Body, "goes on") ||
+		!strings.Contains(comments[0].Body, "Cancel button") {
+		t.Fatalf("comments %+v, want one saying the task goes on and how else to stop it", comments)
+	}
+}
+
 // TestATriggerGitHubTurnsDownIsAnsweredAtOnce has GitHub refuse the
 // permission check as it would an App without the permission: the intake
 // ends at once with a reply quoting GitHub, rather than be tried for hours.

@@ -52,12 +52,18 @@ func giveUpText(t tasks.Trigger, cause error) string {
 	if why == "" {
 		why = "an error in the bot (its log has it, under delivery " + t.DeliveryID + ")"
 	}
-	if githubapi.Refused(cause) {
-		return fmt.Sprintf("@%s, oneshot could not take your request, so nothing runs: %s. Asking again will not help until that is put right.",
-			t.Actor, why)
+	// A cancel not taken leaves running whatever it was meant to stop.
+	what, outcome, otherWay := "request", "nothing runs", ""
+	if t.Command == tasks.CommandCancel {
+		what, outcome = "cancel", "anything oneshot is running here goes on"
+		otherWay = " The Cancel button on the task's check run is another way."
 	}
-	return fmt.Sprintf("@%s, oneshot could not take your request after trying for a while, so nothing runs: %s. Please ask again later.",
-		t.Actor, why)
+	if githubapi.Refused(cause) {
+		return fmt.Sprintf("@%s, oneshot could not take your %s, so %s: %s. Asking again will not help until that is put right.%s",
+			t.Actor, what, outcome, why, otherWay)
+	}
+	return fmt.Sprintf("@%s, oneshot could not take your %s after trying for a while, so %s: %s. Please ask again later.%s",
+		t.Actor, what, outcome, why, otherWay)
 }
 
 // replyBusy answers a trigger whose branch has a live task: with a link to
