@@ -12,6 +12,7 @@ import (
 
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/report"
 )
 
 // Finding is one reason a change may not ship. It never holds the secret
@@ -143,17 +144,44 @@ func (s *Scanner) Names(paths []string) []Finding {
 	for _, p := range paths {
 		// As content and as a path: some rules look at the path only
 		// (a .p12 file is a key whatever it holds).
-		for _, found := range s.detector.Detect(detect.Fragment{Raw: p, FilePath: p}) {
-			// The finding is shown on GitHub: where the credential is,
-			// not the credential.
-			shown := p
-			if found.Secret != "" {
-				shown = strings.ReplaceAll(p, found.Secret, "***")
-			}
-			out = append(out, Finding{Kind: "secret", Path: shown, Rule: found.RuleID})
+		found := s.detector.Detect(detect.Fragment{Raw: p, FilePath: p})
+		// The finding is shown on GitHub: where the credential is, not
+		// the credential.
+		shown := masked(p, found)
+		for _, f := range found {
+			out = append(out, Finding{Kind: "secret", Path: shown, Rule: f.RuleID})
 		}
 	}
 	return out
+}
+
+// Mask hides the credentials the findings' paths hold, as Names finds
+// them: a file's name is the agent's to choose, and the refusal of a
+// change, shown on GitHub, must not publish what it refused, whatever the
+// reason it gives.
+func (s *Scanner) Mask(found []Finding) []Finding {
+	out := slices.Clone(found)
+	for i := range out {
+		out[i].Path = s.MaskPath(out[i].Path)
+	}
+	return out
+}
+
+// MaskPath is path with the credentials its name holds hidden.
+func (s *Scanner) MaskPath(path string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return masked(path, s.detector.Detect(detect.Fragment{Raw: path, FilePath: path}))
+}
+
+// masked is p with the secrets found in it replaced.
+func masked(p string, found []report.Finding) string {
+	for _, f := range found {
+		if f.Secret != "" {
+			p = strings.ReplaceAll(p, f.Secret, "***")
+		}
+	}
+	return p
 }
 
 // Secrets scans the added lines of a unified diff.

@@ -173,8 +173,23 @@ func (r *run) withoutEmbeddedRepositories(ctx context.Context, received string) 
 	if len(undeclared) == 0 {
 		return tree, nil
 	}
-	r.report.LeftOut = append(r.report.LeftOut, undeclared...)
+	if err := r.leaveOut(undeclared...); err != nil {
+		return "", err
+	}
 	return r.co.Repo.TreeRestoring(ctx, received, r.start, undeclared)
+}
+
+// leaveOut records repositories left out of the change, to be shown on
+// GitHub: their names are the agent's, and may hold a credential.
+func (r *run) leaveOut(paths ...string) error {
+	scanner, err := guard.DefaultScanner()
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		r.report.LeftOut = append(r.report.LeftOut, scanner.MaskPath(p))
+	}
+	return nil
 }
 
 // readLeftOut reads the repositories with no commit that the sandbox left
@@ -184,12 +199,13 @@ func (r *run) readLeftOut(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read what the sandbox left out: %w", err)
 	}
+	var paths []string
 	for p := range strings.SplitSeq(string(data), "\x00") {
 		if p != "" {
-			r.report.LeftOut = append(r.report.LeftOut, p)
+			paths = append(paths, p)
 		}
 	}
-	return nil
+	return r.leaveOut(paths...)
 }
 
 // reviewable refuses a commit too large to review. It comes before git
@@ -217,8 +233,12 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if len(paths) == 0 {
 		return r.changedNothing()
 	}
+	scanner, err := guard.DefaultScanner()
+	if err != nil {
+		return err
+	}
 	if found := guard.Protected(paths, r.cfg.Protected); len(found) > 0 {
-		return fail("refused: the change touches protected paths", findingList(found)+
+		return fail("refused: the change touches protected paths", findingList(scanner.Mask(found))+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
 	r.workflows = slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, config.DefaultProtectedWorkflows) })
@@ -226,10 +246,6 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if errors.Is(err, workspace.ErrTooLarge) {
 		return fail(fmt.Sprintf("refused: the change is too large to review (its diff is over %d MB)", workspace.MaxDiff>>20), "")
 	}
-	if err != nil {
-		return err
-	}
-	scanner, err := guard.DefaultScanner()
 	if err != nil {
 		return err
 	}
@@ -241,7 +257,7 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	}
 	found := append(scanner.Names(written), scanner.Secrets(diff)...)
 	found = append(found, guard.Values(written, diff, r.secretForms())...)
-	if found := unique(found); len(found) > 0 {
+	if found := unique(scanner.Mask(found)); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}

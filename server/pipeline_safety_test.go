@@ -29,14 +29,18 @@ func TestChangesThatMustNotShipAreRefused(t *testing.T) {
 		{"a committed AWS key", goodAgent + "printf 'AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.env\n", "credential"},
 		// A NUL byte makes git take the file for binary.
 		{"an AWS key after a NUL byte", goodAgent + "printf '\\0\\nAWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > deploy.dat\n", "credential"},
+		// The refusal names the file, and must not publish the key.
+		{"a key in a key file's name", goodAgent + "printf 'AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\\n' > AKIAZ7VRSQ4TLWXJ3KPD.env\n", "credential"},
+		{"a key in a workflow's name", goodAgent + "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/AKIAZ7VRSQ4TLWXJ3KPD.yml\n", "protected paths"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := pipelineBundle(t, tc.script, testConfig(0))
 			run := b.runTask(t)
-			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) {
-				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) ||
+				strings.Contains(run.Output.Summary+run.Output.Text, "AKIAZ7VRSQ4TLWXJ3KPD") {
+				t.Fatalf("check run %q: %s\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
 			}
 			if n := len(b.gh.PullRequests(b.repo)); n != 0 {
 				t.Fatalf("%d pull requests", n)
@@ -157,13 +161,15 @@ func TestRepositoriesTheAgentMadeInsideTheCheckoutAreLeftOutAndNamed(t *testing.
 	// The agent clones a reference into the checkout, puts another in a
 	// tracked file's place, and starts a third it never commits to: git
 	// would record the first two as links to commits only the sandbox has,
-	// and cannot stage the third.
+	// and cannot stage the third. Their names are the agent's to choose,
+	// and a key in one is not shown.
+	const key = "AKIAZ7VRSQ4TLWXJ3KPD"
 	repository := func(dir string) string {
 		return "git init -q '" + dir + "'\necho notes > '" + dir + "/notes.txt'\ngit -C '" + dir + "' add notes.txt\n" +
 			"git -C '" + dir + "' -c user.name=agent -c user.email=agent@example.invalid commit -qm notes\n"
 	}
-	script := goodAgent + repository("vendor/reference") + "rm README.md\n" + repository("README.md") +
-		"git init -q scratch\necho draft > scratch/draft.txt\n"
+	script := goodAgent + repository("vendor/"+key) + "rm README.md\n" + repository("README.md") +
+		"git init -q scratch-" + key + "\necho draft > scratch-" + key + "/draft.txt\n"
 	b := pipelineBundle(t, script, testConfig(0))
 	run := b.runTask(t)
 	if run.Conclusion != "success" {
@@ -183,10 +189,13 @@ func TestRepositoriesTheAgentMadeInsideTheCheckoutAreLeftOutAndNamed(t *testing.
 		t.Fatalf("README.md is %q in the pull request, want it as on main", got)
 	}
 	for what, text := range map[string]string{"pull request": prs[0].Body, "check run": run.Output.Summary} {
-		for _, name := range []string{"`vendor/reference`", "`README.md`", "`scratch`"} {
+		for _, name := range []string{"`vendor/***`", "`README.md`", "`scratch-***`"} {
 			if !strings.Contains(text, "Left out of the change") || !strings.Contains(text, name) {
 				t.Errorf("the %s does not name %s as left out:\n%s", what, name, text)
 			}
+		}
+		if strings.Contains(text, key) {
+			t.Errorf("the %s shows the key:\n%s", what, text)
 		}
 	}
 }
