@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -138,6 +139,25 @@ func TestAFinalCommentGitHubFailsForNowIsTriedAgain(t *testing.T) {
 	r.Finish(t.Context(), checksFailed(n.task))
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments after GitHub failed the first try: %+v", finals, n.botComments())
+	}
+}
+
+// TestAStatusCommentGitHubFailsForNowAtTheEndIsEditedAgain: nothing later
+// edits it, and it would say the attempt runs for good.
+func TestAStatusCommentGitHubFailsForNowAtTheEndIsEditedAgain(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	// Every try the client makes of the final edit.
+	n.gh.Fail("PATCH", "/repos/acme/widgets/issues/comments/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts)
+	r.Finish(t.Context(), checksFailed(n.task))
+	for _, c := range n.botComments() {
+		if c.ID == n.task.StatusCommentID && strings.Contains(c.Body, "Running") {
+			t.Fatalf("the status comment still says the attempt runs: %q", c.Body)
+		}
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments: %+v", finals, n.botComments())
 	}
 }
 

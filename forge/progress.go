@@ -83,10 +83,8 @@ func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	}
 	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
 	r.finished = true
-	if t.StatusCommentID != 0 {
-		r.writeStatusComment(ctx)
-	}
-	r.writeFinalComment(ctx)
+	// No status comment is made this late: the final comment says it all.
+	r.writeEnd(ctx, t.StatusCommentID != 0)
 }
 
 // For makes the reporter of a task's attempt.
@@ -231,15 +229,30 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 		// conclusion brings words of its own.
 		r.p.owned.Delete(r.task.CheckRunID)
 	}
-	r.writeStatusComment(ctx)
+	r.writeEnd(ctx, true)
+}
+
+// writeEnd shows on the issue how the attempt ended: the status comment
+// says so, if status, and the final comment says why. Unlike
+// progress, each is tried again while GitHub fails for now, within ctx:
+// nothing later shows them. The final comment, which says the more, goes
+// before the status comment's next tries. (A try that failed after GitHub
+// made a comment is found, not made twice: see githubapi.Repo.Comment.)
+func (r *taskReporter) writeEnd(ctx context.Context, status bool) {
+	if !status {
+		r.writeFinalComment(ctx)
+		return
+	}
+	writeStatus := func() error { return r.writeStatusComment(ctx) }
+	err := writeStatus()
 	r.writeFinalComment(ctx)
+	if err != nil && !githubapi.Refused(err) {
+		untilTaken(ctx, writeStatus)
+	}
 }
 
 // writeFinalComment posts the final comment on the latest report, if its
-// end has one. Unlike progress, it is tried again while GitHub fails for
-// now, within ctx: nothing later says how the attempt ended on the issue.
-// (A try that failed after GitHub made the comment is found, not made
-// twice: see githubapi.Repo.Comment.)
+// end has one.
 func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	r.mu.Lock()
 	body := finalComment(r.latest, cmp.Or(r.p.Command, config.DefaultCommand))
@@ -247,12 +260,21 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	if body == "" {
 		return
 	}
-	wait := finalCommentRetry
-	for {
-		err := r.write(ctx, "final comment", true, func(ctx context.Context, repo *githubapi.Repo) error {
+	untilTaken(ctx, func() error {
+		return r.write(ctx, "final comment", true, func(ctx context.Context, repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
+	})
+}
+
+// untilTaken runs write until GitHub takes it or refuses it for good,
+// waiting finalRetry after the first failure and twice as long after each
+// next one, while ctx leaves time for the wait.
+func untilTaken(ctx context.Context, write func() error) {
+	wait := finalRetry
+	for {
+		err := write()
 		if err == nil || githubapi.Refused(err) || githubapi.PastDeadline(ctx, wait) {
 			return
 		}
@@ -265,9 +287,9 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	}
 }
 
-// finalCommentRetry is the first wait before the final comment is tried
-// again; each next one doubles.
-const finalCommentRetry = 2 * time.Second
+// finalRetry is the first wait before a write of the attempt's end is
+// tried again.
+const finalRetry = 2 * time.Second
 
 // finalCommentPosted says whether the attempt's final comment is on the
 // issue: one of the issue's newest comments ends with its marker. When
@@ -361,10 +383,10 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 
 // writeStatusComment creates the task's status comment, or edits it, with
 // the latest report.
-func (r *taskReporter) writeStatusComment(ctx context.Context) {
+func (r *taskReporter) writeStatusComment(ctx context.Context) error {
 	// Only this reporter sets the comment's ID, so it cannot change
 	// between here and the write.
-	r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(ctx context.Context, repo *githubapi.Repo) error {
+	return r.write(ctx, "status comment", r.task.StatusCommentID == 0, func(ctx context.Context, repo *githubapi.Repo) error {
 		r.mu.Lock()
 		rep := r.latest
 		table := stepTable(rep)
