@@ -353,9 +353,44 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 	return nil
 }
 
-// implement runs the agent's first round.
+// implement runs the agent's first round. An agent that ended badly and
+// changed nothing (a refused API key, say) stops the attempt here: no
+// check or fix round would go better, and checks that failed on the code
+// as it was would take the blame.
 func (r *run) implement(ctx context.Context) error {
-	return r.agentRound(ctx, 0, promptFile)
+	if err := r.agentRound(ctx, 0, promptFile); err != nil {
+		return err
+	}
+	if r.agentEnd == "" || !r.nothingNewFails() {
+		return nil
+	}
+	changed, err := r.agentChanged(ctx)
+	if err != nil || changed {
+		return err
+	}
+	return r.changedNothing()
+}
+
+// agentChanged says whether the checkout differs from where the attempt
+// started: a file changed, added or deleted, or a commit made. Ship judges
+// finely (it leaves out what cannot be staged); this only spares the
+// checks of an agent that plainly did nothing.
+func (r *run) agentChanged(ctx context.Context) (bool, error) {
+	script := fmt.Sprintf(`test "$(git rev-parse HEAD)" = %s && test -z "$(git status --porcelain --untracked-files=all)" && exit %d
+exit 0`, r.start, unchangedExit)
+	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "implement", Timeout: takeTimeout, KillBackground: true})
+	if err != nil {
+		return false, fmt.Errorf("look for the agent's change: %w", err)
+	}
+	return res.ExitCode != unchangedExit, nil
+}
+
+// nothingNewFails says whether an agent that changed nothing failed: it
+// did, unless the attempt continues a branch an earlier attempt pushed to,
+// which may already hold the change (see ship). A follow-up changing
+// nothing did not do what it was asked.
+func (r *run) nothingNewFails() bool {
+	return r.start == r.co.Base || r.co.Branch != ""
 }
 
 func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {

@@ -52,14 +52,13 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	switch {
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)
-	case res.ExitCode == unchangedExit && (r.start == r.co.Base || r.co.Branch != ""):
+	case res.ExitCode == unchangedExit && r.nothingNewFails():
 		return r.changedNothing()
 	case res.ExitCode == unchangedExit:
 		// The branch holds an earlier attempt's change, pushed, and that
 		// attempt may have stopped before its pull request was opened (a
 		// failure or the deadline between the two). The branch as it
 		// stands is the change: checked whole, it is published again.
-		// (A follow-up that changed nothing did not do what it was asked.)
 		// Its change is what it added since it left the default branch,
 		// which may have moved on since.
 		r.note("nothing new; the branch as it stands is the change")

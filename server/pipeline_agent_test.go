@@ -129,19 +129,22 @@ touch "cache-$ONESHOT_TEST_KEY.txt"
 // TestAnAgentThatCannotRunOrFailsSaysWhy runs an agent the sandbox image
 // lacks, and one that fails having changed nothing (a bad API key, say):
 // each attempt stops saying so, with the agent's own words, not merely
-// that nothing changed.
+// that nothing changed, nor that checks failing on the code as it was
+// still fail after fix rounds the agent could not have used.
 func TestAnAgentThatCannotRunOrFailsSaysWhy(t *testing.T) {
 	t.Parallel()
+	failingChecks := strings.Replace(testConfig(2), "    run: "+uuidTests+"\n", "    run: echo FAIL TestParse; exit 1\n", 1)
 	cases := []struct {
-		name, script, reason, output string
+		name, script, config, reason, output string
 	}{
-		{"not installed", "not-an-installed-agent --yes\n", "the agent command could not run: not found", "not-an-installed-agent: command not found"},
-		{"failing", "echo 'error: the API key was refused' >&2\nexit 3\n", "the agent exited 3 and changed nothing", "the API key was refused"},
+		{"not installed", "not-an-installed-agent --yes\n", testConfig(1), "the agent command could not run: not found", "not-an-installed-agent: command not found"},
+		{"failing", "echo 'error: the API key was refused' >&2\nexit 3\n", testConfig(1), "the agent exited 3 and changed nothing", "the API key was refused"},
+		{"failing where the checks fail", "echo 'error: the API key was refused' >&2\nexit 3\n", failingChecks, "the agent exited 3 and changed nothing", "the API key was refused"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := pipelineBundle(t, tc.script, testConfig(1))
+			b := pipelineBundle(t, tc.script, tc.config)
 			run := b.runTask(t)
 			if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, tc.reason) || !strings.Contains(run.Output.Summary, tc.output) {
 				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
