@@ -319,7 +319,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	var warnings []string
 	err = open(pr.Draft)
 	if pr.Draft && githubapi.DraftsRefused(err) {
-		warnings = append(warnings, "GitHub has no draft pull requests in this repository, so it was opened ready for review")
+		warnings = append(warnings, "was opened ready for review: GitHub has no draft pull requests in this repository")
 		err = open(false)
 	}
 	if err != nil {

@@ -138,7 +138,8 @@ type Published struct {
 	Number  int
 	Updated bool // an open pull request was updated rather than opened
 	// Warnings say what could not be done once the pull request was open,
-	// as labels or reviewers GitHub refused.
+	// as labels or reviewers GitHub refused, each worded to follow "it"
+	// (the pull request): "could not label it bug: ...".
 	Warnings []string
 }
 

@@ -211,6 +211,10 @@ func TestAPullRequestInARepositoryWithoutDraftsIsOpenedReadyForReview(t *testing
 	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "no draft pull requests in this repository") {
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "But it was opened ready for review: GitHub has no draft pull requests") {
+		t.Fatalf("final comment %q", final)
+	}
 }
 
 func TestARetryAfterARenameWorksOnTheRenamedRepository(t *testing.T) {
