@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -184,7 +185,7 @@ func (r Report) ChecksTable() string {
 		if !c.Passed {
 			result = fmt.Sprintf("❌ failed (exit %d)", c.ExitCode)
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", escapeCell(c.Name), escapeCell(c.Command), result, c.Duration.Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escapeCell(c.Name), escapeCell(contextgather.CodeSpan(c.Command)), result, c.Duration.Round(100*time.Millisecond))
 	}
 	return b.String()
 }
@@ -194,7 +195,7 @@ func (r Report) BlockedList() string {
 	var b strings.Builder
 	b.WriteString("Blocked by the network filter:\n")
 	for _, x := range r.Blocked {
-		fmt.Fprintf(&b, "- `%s`: %s\n", escapeCode(x.Host), x.Reason)
+		fmt.Fprintf(&b, "- %s: %s\n", contextgather.CodeSpan(x.Host), x.Reason)
 	}
 	return b.String()
 }
@@ -212,7 +213,7 @@ func (r Report) LeftOutList() string {
 		}
 		// A path may hold any character but NUL; a line break would end
 		// the list.
-		fmt.Fprintf(&b, "- `%s`\n", strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(escapeCode(p)))
+		fmt.Fprintf(&b, "- %s\n", contextgather.CodeSpan(strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(p)))
 	}
 	if more := len(r.LeftOut) - maxLeftOut; more > 0 {
 		fmt.Fprintf(&b, "- and %d more\n", more)
@@ -232,11 +233,6 @@ func duration(s Step) string {
 		return s.Duration.Round(100 * time.Millisecond).String()
 	}
 	return ""
-}
-
-// escapeCode keeps a sandbox-chosen text inside its code span.
-func escapeCode(s string) string {
-	return strings.ReplaceAll(s, "`", "'")
 }
 
 func escapeCell(s string) string {

@@ -348,7 +348,7 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if res.ExitCode != 0 {
-		return fail(fmt.Sprintf("%s command `%s` failed (exit %d)", what, firstLine(script), res.ExitCode), r.logTail(failureTail))
+		return fail(fmt.Sprintf("%s command %s failed (exit %d)", what, contextgather.CodeSpan(firstLine(script)), res.ExitCode), r.logTail(failureTail))
 	}
 	return nil
 }

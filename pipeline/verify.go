@@ -43,7 +43,7 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 	var details strings.Builder
 	for _, c := range r.report.Checks {
 		if !c.Passed {
-			fmt.Fprintf(&details, "%s (`%s`), exit %d:\n\n%s", c.Name, c.Command, c.ExitCode, contextgather.CodeBlock(c.Tail))
+			fmt.Fprintf(&details, "%s (%s), exit %d:\n\n%s", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode, contextgather.CodeBlock(c.Tail))
 		}
 	}
 	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds), details.String())
