@@ -116,112 +116,6 @@ func (s *Server) Comment(id int64) (Comment, bool) {
 	return cloneComment(cm), true
 }
 
-// ReviewComments returns the review comments on pull request n of repo,
-// oldest first.
-func (s *Server) ReviewComments(repo *Repo, n int) []Comment {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := repo.issues[n]
-	if st == nil {
-		return nil
-	}
-	out := make([]Comment, 0, len(st.reviewCommentIDs))
-	for _, id := range st.reviewCommentIDs {
-		out = append(out, cloneComment(s.reviewComments[id]))
-	}
-	return out
-}
-
-// createReviewComment answers POST /repos/{owner}/{repo}/pulls/{number}/comments
-// for a reply: a review comment in the thread of the one in_reply_to names,
-// on the same pull request. A new thread on a line, which the bot never
-// starts, gets the 422 GitHub gives a request missing its place.
-func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, c *call) {
-	var req struct {
-		Body      *string `json:"body"`
-		InReplyTo int64   `json:"in_reply_to"`
-	}
-	if !readJSON(w, r, &req) {
-		return
-	}
-	switch {
-	case req.Body == nil || strings.TrimSpace(*req.Body) == "":
-		writeValidation(w, "PullRequestReviewComment", "body", "missing_field", "")
-		return
-	case req.InReplyTo == 0:
-		writeValidation(w, "PullRequestReviewComment", "commit_id", "missing_field", "")
-		return
-	}
-	body := *req.Body
-	n, _ := pathInt(r, "number")
-	id := req.InReplyTo
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	first := s.reviewComments[id]
-	if first == nil || !strings.EqualFold(first.Repo, c.repo.FullName) || first.Issue != int(n) {
-		writeError(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	// GitHub threads a reply to a reply under the thread's first comment.
-	if first.InReplyTo != 0 {
-		id = first.InReplyTo
-	}
-	t := now()
-	cm := &Comment{ID: s.newID(), Repo: c.repo.FullName, Issue: int(n), User: s.BotLogin(), Body: body,
-		History: []string{body}, CreatedAt: t, UpdatedAt: t, InReplyTo: id}
-	s.reviewComments[cm.ID] = cm
-	c.repo.issues[int(n)].reviewCommentIDs = append(c.repo.issues[int(n)].reviewCommentIDs, cm.ID)
-	api := s.APIURL() + "repos/" + c.repo.FullName
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"id":               cm.ID,
-		"node_id":          fmt.Sprintf("PRRC_%d", cm.ID),
-		"url":              fmt.Sprintf("%s/pulls/comments/%d", api, cm.ID),
-		"html_url":         fmt.Sprintf("%s/%s/pull/%d#discussion_r%d", s.URL(), c.repo.FullName, n, cm.ID),
-		"pull_request_url": fmt.Sprintf("%s/pulls/%d", api, n),
-		"in_reply_to_id":   id,
-		"body":             cm.Body,
-		"user":             s.userJSON(cm.User),
-		"created_at":       timeJSON(t),
-		"updated_at":       timeJSON(t),
-	})
-}
-
-// listReviewComments answers GET
-// /repos/{owner}/{repo}/pulls/{number}/reviews/{review}/comments: the
-// comments that review left, oldest first.
-func (s *Server) listReviewComments(w http.ResponseWriter, r *http.Request, c *call) {
-	n, _ := pathInt(r, "number")
-	review, _ := pathInt(r, "review")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := c.repo.issues[int(n)]
-	if st == nil || !st.PullRequest {
-		writeError(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	var found []*Comment
-	for _, id := range st.reviewCommentIDs {
-		if cm := s.reviewComments[id]; cm.ReviewID == review {
-			found = append(found, cm)
-		}
-	}
-	lo, hi := s.page(w, r, len(found))
-	out := []any{}
-	for _, cm := range found[lo:hi] {
-		out = append(out, map[string]any{
-			"id":                     cm.ID,
-			"pull_request_review_id": cm.ReviewID,
-			"body":                   cm.Body,
-			"path":                   cm.Path,
-			"line":                   cm.Line,
-			"user":                   s.userJSON(cm.User),
-			"created_at":             timeJSON(cm.CreatedAt),
-			"updated_at":             timeJSON(cm.UpdatedAt),
-		})
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
 // Reactions returns every reaction in repo, oldest first.
 func (s *Server) Reactions(repo *Repo) []Reaction {
 	s.mu.Lock()
@@ -369,19 +263,6 @@ func (s *Server) reactToComment(w http.ResponseWriter, r *http.Request, c *call)
 	s.react(w, r, c, func() (int, int64, bool) {
 		cm := s.commentAt(w, r, c.repo)
 		if cm == nil {
-			return 0, 0, false
-		}
-		return cm.Issue, cm.ID, true
-	})
-}
-
-// reactToReviewComment answers POST /repos/{owner}/{repo}/pulls/comments/{id}/reactions.
-func (s *Server) reactToReviewComment(w http.ResponseWriter, r *http.Request, c *call) {
-	s.react(w, r, c, func() (int, int64, bool) {
-		id, _ := pathInt(r, "id")
-		cm := s.reviewComments[id]
-		if cm == nil || !strings.EqualFold(cm.Repo, c.repo.FullName) {
-			writeError(w, http.StatusNotFound, "Not Found")
 			return 0, 0, false
 		}
 		return cm.Issue, cm.ID, true

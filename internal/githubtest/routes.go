@@ -76,6 +76,7 @@ func (s *Server) apiRoutes() []route {
 		inst("PATCH", repo+"/check-runs/{id}", "checks:write", s.updateCheckRun),
 
 		inst("POST", repo+"/pulls/comments/{id}/reactions", "pull_requests:write", s.reactToReviewComment),
+		inst("GET", repo+"/pulls/{number}/comments", "pull_requests:read", s.listPullComments),
 		inst("POST", repo+"/pulls/{number}/comments", "pull_requests:write", s.createReviewComment),
 		inst("GET", repo+"/pulls/{number}/reviews/{review}/comments", "pull_requests:read", s.listReviewComments),
 		inst("GET", repo+"/pulls", "pull_requests:read", s.listPulls),
