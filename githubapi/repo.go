@@ -96,12 +96,36 @@ func (r *Repo) ReviewComments(ctx context.Context, pull int, reviewID int64) ([]
 	}
 }
 
-// ReplyToReviewComment answers a pull request review comment in its thread.
+// ReplyToReviewComment answers a pull request review comment in its
+// thread. Like Comment, it looks for the reply before it reports a failure
+// that may have come after GitHub made it.
 func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int64, body string) error {
-	if _, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID); err != nil {
+	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
+	_, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID)
+	if err != nil && mayHaveHappened(err) && r.foundReply(ctx, pull, commentID, body, since) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("reply to a review comment of %s#%d: %w", r.FullName(), pull, err)
 	}
 	return nil
+}
+
+// foundReply says whether the pull request's review comments since since
+// hold body in reply to commentID. Not knowing is no.
+func (r *Repo) foundReply(ctx context.Context, pull int, commentID int64, body string, since time.Time) bool {
+	comments, _, err := r.Client.PullRequests.ListComments(ctx, r.Owner, r.Name, pull, &github.PullRequestListCommentsOptions{
+		Since: since, ListOptions: github.ListOptions{PerPage: 100},
+	})
+	if err != nil {
+		return false
+	}
+	for _, c := range comments {
+		if c.GetInReplyTo() == commentID && c.GetBody() == body {
+			return true
+		}
+	}
+	return false
 }
 
 // Comment posts a comment on an issue or pull request.

@@ -67,6 +67,25 @@ func TestACommentOrCheckRunMadeDespiteAServerErrorIsFoundNotMadeAgain(t *testing
 	}
 }
 
+func TestAReplyInAReviewMadeDespiteAServerErrorIsFoundNotMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.AddPullRequest(fake, githubtest.PullRequest{Number: 2, Title: "p", Head: "oneshot/issue-1", Base: "main"})
+	asked := gh.AddReviewComment(fake, 2, "octocat", "README.md", 1, "/oneshot help")
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/pulls/{n}/comments", http.StatusBadGateway, 1)
+	if err := repo.ReplyToReviewComment(context.Background(), 2, asked.ID, "the commands are..."); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	if n := len(gh.ReviewComments(fake, 2)); n != 2 {
+		t.Fatalf("%d review comments, want the question and one reply", n)
+	}
+	// A reply GitHub did not make is still reported.
+	gh.Fail("POST", "/repos/{owner}/{repo}/pulls/{n}/comments", http.StatusBadGateway, 1)
+	if err := repo.ReplyToReviewComment(context.Background(), 2, asked.ID, "another answer"); err == nil {
+		t.Fatal("a reply GitHub did not make was reported made")
+	}
+}
+
 func TestAPostIsRetriedAfterASecondaryRateLimit(t *testing.T) {
 	t.Parallel()
 	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
