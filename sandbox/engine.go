@@ -50,9 +50,10 @@ type Engine struct {
 	docker *client.Client
 	owner  string
 
-	seccompMu      sync.Mutex
-	seccompChecked bool  // the engine answered
-	seccompErr     error // why the engine's seccomp cannot be relied on
+	infoMu     sync.Mutex
+	infoKnown  bool  // the engine answered
+	seccompErr error // why the engine's seccomp cannot be relied on
+	cpus       int   // how many CPUs the engine has
 }
 
 // Options configure an Engine.
@@ -96,23 +97,23 @@ func (e *Engine) Ping(ctx context.Context) error {
 	return nil
 }
 
-// checkSeccomp makes sure the engine applies a seccomp profile to the
-// containers it runs: sessions rely on the engine's default, and an engine
-// configured with seccomp unconfined would silently run them without one.
-// The engine's answer is kept for the Engine's life; a failure to ask is
-// not, so a session started while Docker did not answer does not fail
-// every later one.
-func (e *Engine) checkSeccomp(ctx context.Context) error {
-	e.seccompMu.Lock()
-	defer e.seccompMu.Unlock()
-	if !e.seccompChecked {
+// checkEngine asks the engine what sessions depend on: that it applies a
+// seccomp profile to the containers it runs (sessions rely on its default,
+// and an engine configured with seccomp unconfined would silently run them
+// without one), and how many CPUs it has (see Start). The engine's answer
+// is kept for the Engine's life; a failure to ask is not, so a session
+// started while Docker did not answer does not fail every later one.
+func (e *Engine) checkEngine(ctx context.Context) (cpus int, err error) {
+	e.infoMu.Lock()
+	defer e.infoMu.Unlock()
+	if !e.infoKnown {
 		info, err := e.docker.Info(ctx)
 		if err != nil {
-			return fmt.Errorf("ask the docker engine for its security options: %w", err)
+			return 0, fmt.Errorf("ask the docker engine for its security options: %w", err)
 		}
-		e.seccompErr, e.seccompChecked = seccompProblem(info.SecurityOptions), true
+		e.seccompErr, e.cpus, e.infoKnown = seccompProblem(info.SecurityOptions), info.NCPU, true
 	}
-	return e.seccompErr
+	return e.cpus, e.seccompErr
 }
 
 // seccompProblem says what is wrong with an engine's security options, as

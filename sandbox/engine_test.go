@@ -54,13 +54,13 @@ func TestAnEngineThatDidNotAnswerIsAskedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.checkSeccomp(t.Context()); err == nil || !strings.Contains(err.Error(), "ask the docker engine") {
+	if _, err := e.checkEngine(t.Context()); err == nil || !strings.Contains(err.Error(), "ask the docker engine") {
 		t.Fatalf("first check: %v, want the failure to ask", err)
 	}
-	if err := e.checkSeccomp(t.Context()); err != nil {
+	if _, err := e.checkEngine(t.Context()); err != nil {
 		t.Fatalf("second check: %v, want the engine's answer", err)
 	}
-	if err := e.checkSeccomp(t.Context()); err != nil || asked.Load() != 2 {
+	if _, err := e.checkEngine(t.Context()); err != nil || asked.Load() != 2 {
 		t.Fatalf("third check: %v after %d questions, want the kept answer", err, asked.Load())
 	}
 }

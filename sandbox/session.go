@@ -76,8 +76,15 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid sandbox spec: %w", err)
 	}
-	if err := e.checkSeccomp(ctx); err != nil {
+	cpus, err := e.checkEngine(ctx)
+	if err != nil {
 		return nil, err
+	}
+	// Docker refuses a container more CPUs than the engine has, which
+	// would leave a one-CPU machine running no session at all. More
+	// than it has is all it has.
+	if cpus > 0 {
+		lim.nanoCPUs = min(lim.nanoCPUs, int64(cpus)*1e9)
 	}
 	volumes, err := e.checkImage(ctx, spec.Image)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,24 @@ func TestAStartThatFailsAfterCreatingLeavesNoContainer(t *testing.T) {
 	}
 	if left := b.containers(t); len(left) > 0 {
 		t.Fatalf("the failed start left containers %v", left)
+	}
+}
+
+// TestMoreCPUsThanTheEngineHasIsAllItHas: Docker refuses a container more
+// CPUs than the engine has, and a repository's default of two must not
+// leave a one-CPU machine running nothing.
+func TestMoreCPUsThanTheEngineHasIsAllItHas(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := b.spec()
+	spec.CPUs = float64(runtime.NumCPU() + 1) // the engine runs here
+	s := b.start(t, spec)
+	mustSucceed(t, s, "true")
+	inspect, err := b.docker.ContainerInspect(t.Context(), s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inspect.HostConfig.NanoCPUs, int64(runtime.NumCPU())*1e9; got != want {
+		t.Fatalf("NanoCPUs %d, want %d: all the engine's CPUs", got, want)
 	}
 }
