@@ -32,7 +32,7 @@ func prompt(args []string, out io.Writer) error {
 	repoName := fs.String("repo", "", "owner/name of a repository the App is installed on (with --number)")
 	number := fs.Int("number", 0, "the issue's number on GitHub")
 	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration, for --repo")
-	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, %d)", config.DefaultPromptTokens))
+	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, ONESHOT_AGENT_PROMPT_TOKENS, else %d, as bot run takes it)", config.DefaultPromptTokens))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,8 +72,13 @@ func prompt(args []string, out io.Writer) error {
 		if err := settingsInTheTree(top); err != nil {
 			return err
 		}
+		// The budget bot run would give the agent: its variables.
+		agentCfg, err := config.LoadAgent(nil)
+		if err != nil {
+			return err
+		}
 		m := contextgather.Local(t, title, body, root.FS())
-		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", *budget)
+		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", cmp.Or(*budget, agentCfg.PromptTokens))
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,31 @@ func TestPromptRefusesABudgetTooSmallToHoldTheIssue(t *testing.T) {
 	err := run([]string{"prompt", "--dir", dir, "--issue", issue, "--budget", "120"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "at least 1000") || out.Len() != 0 {
 		t.Errorf("err %v, printed %q", err, out.String())
+	}
+}
+
+// TestPromptForALocalCheckoutHasTheBudgetBotRunGives: bot run takes the
+// agent's budget from ONESHOT_AGENT_PROMPT_TOKENS, and the prompt shown
+// must be the one it would give.
+func TestPromptForALocalCheckoutHasTheBudgetBotRunGives(t *testing.T) {
+	var code strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&code, "// Parse%d reads a count.\nfunc Parse%d(s string) int { return len(s) + %d }\n", i, i, i)
+	}
+	dir := checkout(t, map[string]string{"parser.go": "package parser\n\n" + code.String()})
+	issue := issueFile(t, "Parse is wrong\n\nParse17 counts one too many.\n")
+	prompt := func(args ...string) int {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(append([]string{"prompt", "--dir", dir, "--issue", issue}, args...), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Len()
+	}
+	whole := prompt()
+	t.Setenv("ONESHOT_AGENT_PROMPT_TOKENS", "2000")
+	if small, given := prompt(), prompt("--budget", "2000"); small >= whole || small > given+given/10 {
+		t.Fatalf("%d bytes with the variable, %d with --budget 2000, %d without: want the variable's budget", small, given, whole)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,7 +31,8 @@ func runTask(args []string, out io.Writer) error {
 	task := fs.String("task", "", "what to do, as an issue would say it (required)")
 	agentCommand := fs.String("agent-command", "", "the agent to run in the sandbox, in place of the repository's; {prompt_file} is the prompt's path (default: the repository's agent.command, else ONESHOT_AGENT_COMMAND)")
 	configFile := fs.String("config", "", "a .github/oneshot.yml to use instead of the repository's")
-	image := fs.String("image", sandbox.DefaultImage, "the sandbox image, unless the configuration names one")
+	// The image the bot would use, as serve reads it from the environment.
+	image := fs.String("image", cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage), "the sandbox image, unless the configuration names one (default: ONESHOT_SANDBOX_IMAGE)")
 	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
 	timeout := fs.Duration("timeout", config.DefaultTaskTimeout, "give up after this long")
 	quiet := fs.Bool("quiet", false, "show the steps, not their output")

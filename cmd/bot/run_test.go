@@ -197,6 +197,18 @@ func TestRunTakesTheAgentsSettingsAsTheBotDoesAndChecksThemFirst(t *testing.T) {
 	}
 }
 
+// TestRunTakesTheSandboxImageAsTheBotDoes: the README has people build
+// their agent's image and name it in ONESHOT_SANDBOX_IMAGE.
+func TestRunTakesTheSandboxImageAsTheBotDoes(t *testing.T) {
+	repo := gitRepo(t)
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", "oneshot-test/never-built:none")
+	var log bytes.Buffer
+	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "cat {prompt_file}"}, &log)
+	if err == nil || !strings.Contains(err.Error()+log.String(), "oneshot-test/never-built:none") {
+		t.Fatalf("err = %v, log:\n%s\nwant the image ONESHOT_SANDBOX_IMAGE names", err, log.String())
+	}
+}
+
 func TestRunNamesTheSettingsFileItWasGivenInItsErrors(t *testing.T) {
 	repo := gitRepo(t)
 	cfg := filepath.Join(t.TempDir(), "candidate.yml")
