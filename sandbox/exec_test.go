@@ -253,6 +253,44 @@ for i in $(seq 0 15); do while [ ! -e /tmp/hopping$i ]; do sleep 0.01; done; don
 	}
 }
 
+// A process whose main thread exits while another runs shows as a zombie
+// in /proc, its environment read empty there; one that had also left the
+// exec's group was left running by the sweep, free to read the next
+// exec's secrets.
+func TestAProcessWhoseMainThreadExitedIsGoneWhenItsExecEnds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	mustSucceed(t, s, `cat > /tmp/leaderless.c <<'EOF'
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void *run_on(void *started) {
+	close(open(started, O_WRONLY | O_CREAT, 0644));
+	sleep(60);
+	return 0;
+}
+int main(int argc, char **argv) {
+	if (fork() > 0) _exit(0);
+	setsid();
+	pthread_t t;
+	pthread_create(&t, 0, run_on, argv[1]);
+	syscall(SYS_exit, 0); /* this thread alone */
+	return 0;
+}
+EOF
+gcc -O2 -pthread -o /tmp/leaderless /tmp/leaderless.c`)
+	script := `/tmp/leaderless /tmp/started; while [ ! -e /tmp/started ]; do sleep 0.01; done`
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if left := mustSucceed(t, s, "ps -eLo args= | grep -c '^/tmp/leaderless' || true"); strings.TrimSpace(left) != "0" {
+		t.Fatalf("%s threads of the process outlived the exec", strings.TrimSpace(left))
+	}
+}
+
 // Stopping the sandbox while a tree is swept must not wake what was
 // stopped on purpose: a job its shell stopped, a process a test stopped.
 func TestAProcessStoppedBeforeASweepStaysStopped(t *testing.T) {

@@ -65,6 +65,7 @@ func killTree(t tree) {
 type proc struct {
 	pid, ppid, pgid int
 	started         uint64 // clock ticks after boot, which tells a reused PID apart
+	threads         int
 }
 
 // findTree lists the tree's live processes, sandboxd and init left out.
@@ -84,8 +85,25 @@ func findTree(t tree) []proc {
 }
 
 func (t tree) marked(p proc) bool {
-	env, _ := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ")
+	env := environ(p.pid)
 	return bytes.HasPrefix(env, t.marker) || bytes.Contains(env, append([]byte{0}, t.marker...))
+}
+
+// environ reads a process's environment. Once its main thread has exited
+// the process's own file reads empty, while its other threads run on
+// with the environment: it is read through them.
+func environ(pid int) []byte {
+	dir := "/proc/" + strconv.Itoa(pid)
+	if env, _ := os.ReadFile(dir + "/environ"); len(env) > 0 {
+		return env
+	}
+	threads, _ := os.ReadDir(dir + "/task")
+	for _, th := range threads {
+		if env, _ := os.ReadFile(dir + "/task/" + th.Name() + "/environ"); len(env) > 0 {
+			return env
+		}
+	}
+	return nil
 }
 
 // markedByOther says whether p carries the marker of another exec that is
@@ -96,8 +114,7 @@ func (t tree) markedByOther(p proc) bool {
 	if t.otherID == nil {
 		return false
 	}
-	env, _ := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ")
-	for _, kv := range bytes.Split(env, []byte{0}) {
+	for _, kv := range bytes.Split(environ(p.pid), []byte{0}) {
 		if id, ok := bytes.CutPrefix(kv, []byte(MarkerEnv+"=")); ok && t.otherID(string(id)) {
 			return true
 		}
@@ -128,11 +145,13 @@ func (t tree) runaway(p proc, procs map[int]proc, self int) bool {
 	return true
 }
 
-// processes returns the live processes, zombies left out, by PID.
+// processes returns the live processes, zombies left out, by PID. A
+// process whose main thread alone exited shows as a zombie too, though its
+// other threads run on: it is live, and kept.
 func processes() map[int]proc {
 	procs := map[int]proc{}
 	eachProcess(func(p proc, state byte) {
-		if state != 'Z' {
+		if state != 'Z' || p.threads > 1 {
 			procs[p.pid] = p
 		}
 	})
@@ -167,7 +186,7 @@ func eachProcess(fn func(p proc, state byte)) {
 	}
 }
 
-// readStat reads a process's parent, group, start time and state from
+// readStat reads a process's parent, group, threads, start time and state from
 // /proc/PID/stat. The command name may hold spaces and parentheses, so
 // fields are counted from the last ')'.
 func readStat(pid int) (p proc, state byte, ok bool) {
@@ -188,9 +207,10 @@ func readStat(pid int) (p proc, state byte, ok bool) {
 	}
 	ppid, err1 := strconv.Atoi(string(fields[1]))
 	pgid, err2 := strconv.Atoi(string(fields[2]))
-	started, err3 := strconv.ParseUint(string(fields[19]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	threads, err3 := strconv.Atoi(string(fields[17]))
+	started, err4 := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return proc{}, 0, false
 	}
-	return proc{pid: pid, ppid: ppid, pgid: pgid, started: started}, fields[0][0], true
+	return proc{pid: pid, ppid: ppid, pgid: pgid, started: started, threads: threads}, fields[0][0], true
 }
