@@ -248,9 +248,16 @@ func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
 		Argv:           argv,
 		Dir:            cmp.Or(c.Dir, WorkDir),
 		Env:            env,
-		TimeoutMillis:  c.Timeout.Milliseconds(),
+		TimeoutMillis:  timeoutMillis(c.Timeout),
 		KillBackground: c.KillBackground,
 	}, nil
+}
+
+// timeoutMillis is d in whole milliseconds, rounded up: sandboxd takes 0
+// for no timeout, which a timeout under a millisecond, left over from a
+// caller's time, must not become.
+func timeoutMillis(d time.Duration) int64 {
+	return (d + time.Millisecond - 1).Milliseconds()
 }
 
 // name is how errors refer to the command: its program, never its

@@ -150,3 +150,13 @@ func policyOf(t *testing.T, n Network) hostPolicy {
 	_, _, policy := n.validate(func(format string, args ...any) { t.Fatalf(format, args...) })
 	return policy
 }
+
+// TestATimeoutUnderAMillisecondIsStillATimeout: sandboxd takes 0 for no
+// timeout at all.
+func TestATimeoutUnderAMillisecondIsStillATimeout(t *testing.T) {
+	for d, want := range map[time.Duration]int64{0: 0, time.Microsecond: 1, time.Millisecond: 1, 1500 * time.Microsecond: 2, time.Second: 1000} {
+		if got := timeoutMillis(d); got != want {
+			t.Errorf("timeoutMillis(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
