@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/docker/go-units"
 	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
@@ -127,13 +128,13 @@ const minRepoMemory = 32 << 20
 // validate checks limits found at key, "limits" in a repository's
 // settings.
 func (l RepoLimits) validate(key string, bad problem) {
-	if n, err := units.RAMInBytes(l.Memory); err != nil || n <= 0 {
-		bad(key+".memory", "%q is not a size such as 512m or 4g", l.Memory)
+	if n, problem := sizeProblem(l.Memory); problem != "" {
+		bad(key+".memory", "%s", problem)
 	} else if n < minRepoMemory {
 		bad(key+".memory", "%q is below the minimum of 32m", l.Memory)
 	}
-	if n, err := units.RAMInBytes(l.Disk); err != nil || n <= 0 {
-		bad(key+".disk", "%q is not a size such as 512m or 4g", l.Disk)
+	if _, problem := sizeProblem(l.Disk); problem != "" {
+		bad(key+".disk", "%s", problem)
 	}
 	if !(l.CPUs >= 0.01) { // NaN too
 		bad(key+".cpus", "is %v; it must be at least 0.01", l.CPUs)
@@ -145,6 +146,20 @@ func (l RepoLimits) validate(key string, bad problem) {
 	if l.Pids < 1 {
 		bad(key+".pids", "is %d; it must be at least 1", l.Pids)
 	}
+}
+
+// sizeProblem reads a size such as 512m, or says what is wrong with it. A
+// number alone would be bytes, which nobody means: 2048 for 2048m would
+// give the sandbox two kilobytes.
+func sizeProblem(size string) (int64, string) {
+	n, err := units.RAMInBytes(size)
+	switch {
+	case err != nil || n <= 0:
+		return 0, fmt.Sprintf("%q is not a size such as 512m or 4g", size)
+	case strings.IndexFunc(size, unicode.IsLetter) < 0:
+		return 0, fmt.Sprintf("%q has no unit; a size is a number and a unit, as in 512m or 4g", size)
+	}
+	return n, ""
 }
 
 // refPrefixProblem says what keeps p from starting branch names, by the
