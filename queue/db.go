@@ -14,7 +14,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -55,7 +57,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		// The first use is where a database that cannot be opened
+		// shows, in the driver's words, which name neither it nor why.
+		if db.path != "" {
+			if _, statErr := os.Stat(filepath.Dir(db.path)); errors.Is(statErr, fs.ErrNotExist) {
+				return nil, fmt.Errorf("database %s: the directory %s is not there; make it, or name another", redact(url), filepath.Dir(db.path))
+			}
+		}
+		return nil, fmt.Errorf("database %s: %w", redact(url), err)
 	}
 	return db, nil
 }

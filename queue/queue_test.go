@@ -470,6 +470,7 @@ func TestABadDatabaseURLIsAClearErrorAndCreatesNothing(t *testing.T) {
 		"sqlite:":                    "needs a path",
 		"mysql://oneshot@db/oneshot": "want sqlite:PATH or postgres://",
 		"sqlite:" + filepath.Join(dir, "oneshot.db") + "?_pragma=journal_mode(DELETE)": "takes no query",
+		"sqlite:" + filepath.Join(dir, "nowhere", "oneshot.db"):                        "the directory " + filepath.Join(dir, "nowhere") + " is not there",
 	} {
 		_, err := queue.Open(context.Background(), url)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -478,5 +479,11 @@ func TestABadDatabaseURLIsAClearErrorAndCreatesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("files were created: %v", entries)
+	}
+	// One that SQLite cannot open for another reason (it is a directory)
+	// is named, with the reason.
+	url := "sqlite:" + dir
+	if _, err := queue.Open(context.Background(), url); err == nil || !strings.Contains(err.Error(), url) {
+		t.Errorf("%s: error %v, want one naming the database", url, err)
 	}
 }

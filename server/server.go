@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	}
 	db, err := queue.Open(ctx, cfg.Database.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (check database.url, ONESHOT_DATABASE_URL)", err)
 	}
 	throttle := &githubapi.Throttle{}
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
