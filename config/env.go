@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,4 +135,65 @@ func parseInto[T any](p *T, s string, parse func(string) (T, error)) error {
 	}
 	*p = v
 	return nil
+}
+
+// otherVariables are the ONESHOT_ variables that are no setting of the
+// bot's but are read elsewhere: the file Load reads, and images/build's.
+// (The tests' own are ONESHOT_TEST_*.)
+var otherVariables = []string{"ONESHOT_CONFIG", "ONESHOT_DEBIAN_MIRROR", "ONESHOT_DEBIAN_KEYRING", "ONESHOT_REQUIRE_CMARK_GFM", "ONESHOT_FUZZTIME"}
+
+// UnknownVariables says, a line each, which of the ONESHOT_ variables in
+// environ ("NAME=value", as os.Environ gives them) neither a setting nor
+// anything else of oneshot's reads, and which setting each may have been
+// meant for: a misspelt one leaves a default in force without a word.
+// Variables the agent's secrets name (secrets) are the operator's own.
+func UnknownVariables(environ, secrets []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "ONESHOT_") || strings.HasPrefix(name, "ONESHOT_TEST_") ||
+			slices.Contains(otherVariables, name) || slices.Contains(secrets, name) ||
+			slices.ContainsFunc(envVars, func(v envVar) bool { return v.name == name }) {
+			continue
+		}
+		line := name + " is set, but is no setting of oneshot's, so it changes nothing"
+		if near := nearestVariable(name); near != "" {
+			line += "; did you mean " + near + "?"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// nearestVariable is the setting's variable a few typing slips away from
+// name, or "".
+func nearestVariable(name string) string {
+	best, bestDistance := "", 4 // more slips than that is another word
+	for _, v := range envVars {
+		if d := editDistance(name, v.name); d < bestDistance {
+			best, bestDistance = v.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +51,21 @@ func TestEveryVariableSetsItsSetting(t *testing.T) {
 				t.Errorf("%s=%s left %s unset", v.name, value, v.key)
 			}
 		})
+	}
+}
+
+func TestAMisspeltVariableIsNamedWithTheSettingItWasMeantFor(t *testing.T) {
+	environ := []string{
+		"ONESHOT_CONCURENCY=8", "ONESHOT_AGENT_SECRET=LLM_KEY", "ONESHOT_WHATEVER_ELSE_ENTIRELY=1",
+		"ONESHOT_CONCURRENCY=4", "ONESHOT_CONFIG=bot.yml", "ONESHOT_TEST_IMAGE=x", "ONESHOT_LLM_KEY=sk-1", "HOME=/root",
+	}
+	got := UnknownVariables(environ, []string{"ONESHOT_LLM_KEY"})
+	want := []string{
+		"ONESHOT_CONCURENCY is set, but is no setting of oneshot's, so it changes nothing; did you mean ONESHOT_CONCURRENCY?",
+		"ONESHOT_AGENT_SECRET is set, but is no setting of oneshot's, so it changes nothing; did you mean ONESHOT_AGENT_SECRETS?",
+		"ONESHOT_WHATEVER_ELSE_ENTIRELY is set, but is no setting of oneshot's, so it changes nothing",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

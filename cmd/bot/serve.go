@@ -29,6 +29,9 @@ func serve(args []string, out io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	for _, line := range config.UnknownVariables(os.Environ(), cfg.Agent.SecretNames()) {
+		log.Warn().Msg(line)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
