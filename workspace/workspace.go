@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Repo is a bare repository in a directory of the bot's, for one task.
@@ -377,13 +379,30 @@ func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd
 	// hook path, a credential helper or a rewrite of URLs there would
 	// change what the bot fetches and pushes.
 	cmd.Env = append(HostEnv(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_DIR="+r.dir)
+	// A server that takes the connection and then sends nothing would
+	// hold a fetch or a push for ever: under 1 KB/s for a minute, git
+	// gives up.
+	config := [][2]string{{"http.lowSpeedLimit", "1000"}, {"http.lowSpeedTime", "60"}}
 	if auth.Token != "" {
 		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
-		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1",
-			"GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
+		config = append(config, [2]string{"http.extraHeader", "Authorization: Basic " + basic})
 	}
+	cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT="+strconv.Itoa(len(config)))
+	for i, kv := range config {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	// When ctx ends, git goes with the helpers it started (git
+	// remote-https holds the connection, and git's output pipes): killed
+	// alone, git would leave its helper running, and Wait waiting on it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = gitWaitDelay
 	return cmd
 }
+
+// gitWaitDelay is how long a git command stopped by its context has to
+// close its output before Wait gives up on it.
+const gitWaitDelay = 5 * time.Second
 
 // run runs a git command and returns its standard output, or an error
 // with its standard error, auth's token masked.

@@ -1,0 +1,68 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAFetchFromAServerThatNeverAnswersEndsWithItsContext: git hands the
+// connection to a helper (git remote-http), which held git's output open
+// after git itself was killed, and the fetch, the task's cancel and its
+// deadline with it, for as long as the server kept silent.
+func TestAFetchFromAServerThatNeverAnswersEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // held open, never answered
+		}
+	}()
+	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := "http://" + silent.Addr().String() + "/acme/widgets.git"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Fetch(ctx, remote, Auth{Token: "ghs_test"}, "+refs/heads/main:refs/oneshot/base") }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("fetch: %v, want the context's deadline", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the fetch outlived its context by a minute")
+	}
+	// Nothing of it is left running.
+	if left := processesNaming(remote); len(left) > 0 {
+		t.Fatalf("git processes left: %q", left)
+	}
+}
+
+// processesNaming lists the command lines on this machine that hold s.
+func processesNaming(s string) []string {
+	var found []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), s) {
+			found = append(found, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return found
+}
