@@ -22,7 +22,8 @@ func mayHaveHappened(err error) bool {
 	}
 	var limited *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
-	return !errors.As(err, &limited) && !errors.As(err, &abuse)
+	var held *RateLimitedError
+	return !errors.As(err, &limited) && !errors.As(err, &abuse) && !errors.As(err, &held)
 }
 
 // failedForNow says whether a request that failed may succeed later: all
@@ -79,7 +80,8 @@ func Answer(err error) string {
 	}
 	var limited *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &limited) || errors.As(err, &abuse) {
+	var held *RateLimitedError
+	if errors.As(err, &limited) || errors.As(err, &abuse) || errors.As(err, &held) {
 		return "GitHub's rate limit held"
 	}
 	return ""

@@ -75,8 +75,17 @@ func (p RetryPolicy) do(next http.RoundTripper, req *http.Request) (*http.Respon
 		if errors.Is(err, errNoAnswer) {
 			return nil, err
 		}
-		wait, retry := p.decide(req, resp, err, attempt)
+		wait, retry, limited := p.decide(req, resp, err, attempt)
 		if !retry || attempt >= p.Attempts || wait > p.MaxWait || PastDeadline(req.Context(), wait) || sendOnce(req.Context()) {
+			if limited {
+				// Not GitHub's answer but an error: go-github, shown a
+				// rate limit, would refuse every later request of the
+				// installation's client, other tasks' included, at once,
+				// where this middleware would have waited it out.
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				return nil, &RateLimitedError{Status: resp.StatusCode, Wait: wait}
+			}
 			return resp, err
 		}
 		if resp != nil {
@@ -160,39 +169,55 @@ func PastDeadline(ctx context.Context, wait time.Duration) bool {
 	return ok && time.Until(deadline) < wait
 }
 
-// decide says whether to retry and after how long.
-func (p RetryPolicy) decide(req *http.Request, resp *http.Response, err error, attempt int) (time.Duration, bool) {
+// decide says whether to retry and after how long, and whether GitHub
+// answered with a secondary rate limit.
+func (p RetryPolicy) decide(req *http.Request, resp *http.Response, err error, attempt int) (wait time.Duration, retry, limited bool) {
 	backoff := p.Base << (attempt - 1)
 	backoff += rand.N(backoff/2 + 1) // jitter, so replicas do not retry in step
 	if err != nil {
-		return backoff, idempotent(req.Method) && req.Context().Err() == nil
+		return backoff, idempotent(req.Method) && req.Context().Err() == nil, false
 	}
 	switch {
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests:
 		if after, ok := retryAfter(resp); ok {
-			return after, true
+			return after, true, true
 		}
+		// A primary limit is not called one: the installation has no
+		// requests left until the reset, and go-github, told so, rightly
+		// sends none.
 		if resp.Header.Get("X-RateLimit-Remaining") == "0" {
 			reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
 			if err != nil {
-				return 0, false
+				return 0, false, false
 			}
 			// A reset far off (or sent in milliseconds) saturates the
 			// duration, which a second more would overflow.
 			if wait := time.Until(time.Unix(reset, 0)); wait <= p.MaxWait {
-				return wait + time.Second, true
+				return wait + time.Second, true, false
 			}
-			return 0, false
+			return 0, false, false
 		}
 		if secondaryLimited(resp) {
-			return secondaryLimitWait, true
+			return secondaryLimitWait, true, true
 		}
-		return 0, false
+		return 0, false, false
 	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable,
 		resp.StatusCode == http.StatusGatewayTimeout:
-		return backoff, idempotent(req.Method)
+		return backoff, idempotent(req.Method), false
 	}
-	return 0, false
+	return 0, false, false
+}
+
+// RateLimitedError is a request GitHub refused for a secondary rate limit
+// that was not waited out: the wait was too long, past the caller's deadline, or
+// the request was to be sent once. GitHub did not carry it out.
+type RateLimitedError struct {
+	Status int
+	Wait   time.Duration // what GitHub asked for
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("GitHub's rate limit held (%d; it asked for a wait of %v)", e.Status, e.Wait.Round(time.Second))
 }
 
 func retryAfter(resp *http.Response) (time.Duration, bool) {

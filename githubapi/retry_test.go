@@ -98,6 +98,27 @@ func TestAPostIsRetriedAfterASecondaryRateLimit(t *testing.T) {
 	}
 }
 
+// TestALimitARequestSentOnceMetHoldsUpNoOtherRequest: the installation's
+// client is shared by its tasks, and go-github, shown a secondary limit,
+// refuses every later request of that client at once, where each would
+// have waited the limit out.
+func TestALimitARequestSentOnceMetHoldsUpNoOtherRequest(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("GET", "/search/issues", time.Minute, 1)
+	_, _, err := repo.Client.Search.Issues(githubapi.SendOnce(context.Background()), "repo:acme/widgets crash", nil)
+	if err == nil || githubapi.Answer(err) != "GitHub's rate limit held" {
+		t.Fatalf("search: %v, want the limit", err)
+	}
+	// Another task's comment: GitHub takes it.
+	if _, err := repo.Comment(context.Background(), 1, "hello"); err != nil {
+		t.Fatalf("comment after another request met a limit: %v", err)
+	}
+	if n := len(gh.Comments(fake, 1)); n != 1 {
+		t.Fatalf("%d comments", n)
+	}
+}
+
 func TestAWaitLongerThanTheCapFailsAtOnce(t *testing.T) {
 	t.Parallel()
 	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond, MaxWait: time.Second})
