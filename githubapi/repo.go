@@ -221,15 +221,22 @@ func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (
 }
 
 // HasComment says whether one of the newest comments on an issue (the
-// last hundred) ends with suffix.
+// last hundred at least) ends with suffix.
 func (r *Repo) HasComment(ctx context.Context, issue int, suffix string) (bool, error) {
-	// Newest first is not a choice the endpoint offers: the last page is
-	// read, which the first page's links name.
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	comments, resp, err := r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, opts)
-	if err == nil && resp.LastPage > 1 {
-		opts.Page = resp.LastPage
-		comments, _, err = r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, opts)
+	// Newest first is not a choice the endpoint offers: the last pages
+	// are read, which the first page's links name. The last may hold a
+	// single comment, so the one before it is read too.
+	page := func(n int) ([]*github.IssueComment, *github.Response, error) {
+		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100, Page: n}}
+		return r.Client.Issues.ListComments(ctx, r.Owner, r.Name, issue, opts)
+	}
+	comments, resp, err := page(1)
+	if err == nil {
+		for n := max(resp.LastPage-1, 2); n <= resp.LastPage && err == nil; n++ {
+			var more []*github.IssueComment
+			more, _, err = page(n)
+			comments = append(comments, more...)
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("list the comments of %s#%d: %w", r.FullName(), issue, err)
