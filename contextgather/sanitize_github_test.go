@@ -138,7 +138,7 @@ func shownByGitHub(cmark, text string, extensions []string) (string, error) {
 
 // hiddenByBrowsers are the elements whose contents a browser does not show.
 var hiddenByBrowsers = map[string]bool{"script": true, "style": true, "template": true, "noscript": true,
-	"iframe": true, "noembed": true, "noframes": true}
+	"iframe": true, "noembed": true, "noframes": true, "rp": true}
 
 // trickyTexts are texts on which goldmark, which Sanitize parses with,
 // and cmark-gfm, which GitHub renders with, have disagreed, or which a
@@ -187,6 +187,7 @@ func generatedTexts(n int) []string {
 		"<![cdata[", "\n<![CDATA[", "\n<?", "\n<!X", "\n</script>", "<xmp>", "</xmp>", "<title>", "</noscript>",
 		"<!-- a -- b -->", "&", "<x-y ", "<http://a.b/", "a@b.c>", "http://a.b/", "www.a.b/", " www.a.b", "(www.a.b`",
 		"\n| a | b |\n|---|---|\n", "| --- |",
+		"<ruby>", "</ruby>", "<rp>", "</rp>", "<rt>",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	texts := make([]string, n)

@@ -1,12 +1,16 @@
 package contextgather
 
-import "strings"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // hiddenHTML reduces the raw HTML of nodes to what a browser shows: tags
 // keep their name and lose their attributes, whose values (a title, a
 // data-* attribute, a srcset) are never shown as text; image tags go
 // whole; and what is never shown goes: comments, the contents of script,
-// style, noscript and template elements. What is hidden is decided as
+// style, noscript, template and rp elements. What is hidden is decided as
 // HTML decides it, not CommonMark, since the page is HTML by then: a
 // comment runs to the first "-->" in raw HTML, and an element to its end
 // tag, across Markdown blocks or to the end of the text (text between is
@@ -25,6 +29,7 @@ func hiddenHTML(s string, nodes [][]textSpan) []textCut {
 	var cuts []textCut
 	for _, filtered := range []bool{true, false} {
 		h := htmlText{s: s, lower: asciiLower(s), nodes: nodes, tagFilter: filtered}
+		h.rubies = h.rubyDepths()
 		h.each(0, 0, func(c textCut) bool {
 			if s[c.start:c.end] != c.with {
 				cuts = append(cuts, c)
@@ -45,6 +50,41 @@ type htmlText struct {
 	nodes      [][]textSpan
 	tagFilter  bool
 	inTemplate bool
+	// rpAsAny reads an rp as any other element, for the looks through the
+	// text that find where one ends (see rpEnd).
+	rpAsAny bool
+	// rubies are the ruby start and end tags, in text order, with how
+	// many rubies are open after each.
+	rubies []rubyDepth
+}
+
+// rubyDepth is how many ruby elements are open from at on.
+type rubyDepth struct{ at, open int }
+
+// rubyDepths lists where ruby elements open and close in the text.
+func (h htmlText) rubyDepths() []rubyDepth {
+	var out []rubyDepth
+	open := 0
+	h.rpAsAny = true
+	h.each(0, 0, func(c textCut) bool {
+		switch strings.ToLower(c.with) {
+		case "<ruby>":
+			open++
+		case "</ruby>":
+			open = max(open-1, 0) // a stray end tag is ignored
+		default:
+			return true
+		}
+		out = append(out, rubyDepth{c.start, open})
+		return true
+	})
+	return out
+}
+
+// inRuby says whether a ruby element is open at s[p].
+func (h htmlText) inRuby(p int) bool {
+	i, _ := slices.BinarySearchFunc(h.rubies, p, func(d rubyDepth, p int) int { return cmp.Compare(d.at, p) })
+	return i > 0 && h.rubies[i-1].open > 0
 }
 
 // each calls f, in order, with how each piece of HTML in the raw HTML
@@ -76,7 +116,8 @@ func (h htmlText) each(ni, from int, f func(textCut) bool) {
 var filteredTags = map[string]bool{"script": true, "style": true, "textarea": true, "title": true, "xmp": true,
 	"iframe": true, "noembed": true, "noframes": true, "plaintext": true}
 
-// hiddenElements are the elements whose contents a browser never shows.
+// hiddenElements are the elements whose contents a browser never shows
+// (and rp, its end found otherwise: see rpEnd).
 var hiddenElements = map[string]bool{"script": true, "style": true, "noscript": true, "template": true}
 
 // textElements are the elements whose contents a browser reads as text,
@@ -124,6 +165,8 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 		return to(end)
 	case element && (hiddenElements[lowerName] || h.inTemplate && textElements[lowerName]):
 		return to(h.elementEnd(ni, end, lowerName))
+	case element && lowerName == "rp" && !h.inTemplate && !h.rpAsAny:
+		return to(h.rpEnd(ni, p, end))
 	case element && textElements[lowerName]:
 		// Shown, but read as text: the HTML resumes at its end tag.
 		resume := len(s)
@@ -310,6 +353,32 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 			end = h.tagEnd(nj, q)
 		}
 	}
+	return end
+}
+
+// rpEnd returns where an rp element whose start tag is at s[p], ending
+// at from, ends. A browser never shows an rp (its default style hides
+// it), and GitHub keeps it for ruby annotations: text in one is hidden.
+// Its end tag may be left out in a ruby, where the next rt, rp, rb or rtc,
+// or the ruby's end, ends it; outside one, only its end tag does, and
+// without one it hides the rest, as a browser would show none of it.
+func (h htmlText) rpEnd(ni, p, from int) int {
+	inRuby := h.inRuby(p)
+	end := len(h.s)
+	h.rpAsAny = true // an rp inside is this one's end, or in it
+	h.each(ni, from, func(c textCut) bool {
+		switch strings.ToLower(c.with) {
+		case "</rp>":
+			end = c.end
+			return false
+		case "<rt>", "<rp>", "<rb>", "<rtc>", "</ruby>":
+			if inRuby {
+				end = c.start
+				return false
+			}
+		}
+		return true
+	})
 	return end
 }
 
