@@ -62,6 +62,9 @@ type markupMap struct {
 	// used holds the labels links refer to, as util.ToLinkReference
 	// writes them: a definition no link uses is shown nowhere.
 	used map[string]bool
+	// drawnComments are the comments in code GitHub draws rather than
+	// shows (see drawnComments).
+	drawnComments []textSpan
 }
 
 func parseMarkup(src []byte) markupMap {
@@ -77,6 +80,7 @@ func parseMarkup(src []byte) markupMap {
 			if n.Info != nil {
 				m.info = append(m.info, textSpan{n.Info.Segment.Start, n.Info.Segment.Stop})
 			}
+			m.drawnComments = append(m.drawnComments, drawnComments(src, n)...)
 		case *ast.CodeBlock:
 			m.code = append(m.code, spansOf(n.Lines())...)
 		case *ast.CodeSpan:
@@ -221,6 +225,9 @@ func stripHiddenMarkup(s string) string {
 	for _, e := range m.excess {
 		drop(textCut{textSpan: e})
 	}
+	for _, c := range m.drawnComments {
+		drop(textCut{textSpan: c})
+	}
 	for _, a := range m.addresses {
 		if class[a.start] != classGone {
 			drop(a)
@@ -347,6 +354,35 @@ func fenceInfo(s string, infos []textSpan) []textCut {
 		}
 	}
 	return cuts
+}
+
+// drawnComments are the comments in a fenced block that GitHub draws
+// rather than shows as code: a mermaid diagram, whose lines starting with
+// %% never show, and math, where a % not escaped hides the rest of its
+// line. What a drawing hides otherwise (a LaTeX \phantom, say) stays.
+func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
+	language := strings.ToLower(string(n.Language(src)))
+	if language != "mermaid" && language != "math" {
+		return nil
+	}
+	var out []textSpan
+	for _, line := range spansOf(n.Lines()) {
+		text := strings.TrimRight(string(src[line.start:line.end]), "\r\n")
+		switch {
+		case language == "mermaid" && strings.HasPrefix(strings.TrimLeft(text, " \t"), "%%"):
+			out = append(out, textSpan{line.start, line.start + len(text)})
+		case language == "math":
+			for i := 0; i < len(text); i++ {
+				if text[i] == '\\' {
+					i++ // an escaped character, \% among them
+				} else if text[i] == '%' {
+					out = append(out, textSpan{line.start + i, line.start + len(text)})
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // languageName is what fenceInfo takes for the name of a language.
