@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v62/github"
@@ -63,9 +64,17 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		return Material{}, err
 	}
 
-	texts := []string{m.Issue.Body, m.Instructions}
+	// findRefs keeps the first few references: the issue's own first, if
+	// its author may write, else after those of the people who may, so
+	// that a stranger's list of links cannot crowd out theirs.
+	texts := []string{m.Instructions}
 	for _, c := range m.Comments {
 		texts = append(texts, c.Body)
+	}
+	if m.Issue.Trusted {
+		texts = slices.Insert(texts, 0, m.Issue.Body)
+	} else {
+		texts = append(texts, m.Issue.Body)
 	}
 	refs := findRefs(g.WebURL, repo.Owner, repo.Name, number, texts...)
 	m.Linked = readLinked(ctx, repo, refs, trust, log)

@@ -215,6 +215,28 @@ func TestLinkedIssuesOfThisRepositoryAreRead(t *testing.T) {
 	}
 }
 
+// TestAStrangersLinksDoNotCrowdOutThoseOfPeopleWhoMayWrite: only the
+// first few references are read, and a stranger's issue listing five
+// must not keep out the one the maintainer who asked points at.
+func TestAStrangersLinksDoNotCrowdOutThoseOfPeopleWhoMayWrite(t *testing.T) {
+	t.Parallel()
+	b := newGatherBundle(t)
+	b.gh.SetPermission(b.repo, "alice", "write")
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash", User: "mallory", Body: "Possibly related: #2, #3, #4, #5, #6."})
+	for n := 2; n <= 7; n++ {
+		b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Issue", Body: "body", User: "mallory"})
+	}
+	b.task.Instructions = "The cause is in #7."
+	m := b.gather(t)
+	if !slices.ContainsFunc(m.Linked, func(it contextgather.Item) bool { return it.Number == 7 }) {
+		var got []int
+		for _, it := range m.Linked {
+			got = append(got, it.Number)
+		}
+		t.Fatalf("linked %v, want #7, which the maintainer named", got)
+	}
+}
+
 func TestLinksAreRecognisedOnTheConfiguredHostOnly(t *testing.T) {
 	t.Parallel()
 	b := newGatherBundle(t)
