@@ -61,7 +61,10 @@ const (
 // last few percent.
 func Assemble(in PromptInput) string {
 	code := chooseCode(in)
-	if prompt, ok := fitByCount(in.Budget, in.Budget, func(estimate int) string { return assemble(in, estimate, code) }); ok {
+	// A file of the repository in another encoding (Latin-1, say) is no
+	// UTF-8, which an agent may refuse to read its prompt in.
+	write := func(estimate int) string { return strings.ToValidUTF8(assemble(in, estimate, code), "\uFFFD") }
+	if prompt, ok := fitByCount(in.Budget, in.Budget, write); ok {
 		return prompt
 	}
 	// Nothing fitted, as when the budget is smaller than the task and the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark/ast"
 
@@ -106,6 +107,17 @@ func TestALongIssueLeavesWhatMaintainersAddedWhole(t *testing.T) {
 				t.Errorf("budget %d: the prompt lacks %q", budget, want)
 			}
 		}
+	}
+}
+
+// TestAFileInAnotherEncodingLeavesThePromptUTF8: an agent may refuse a
+// prompt file that is not.
+func TestAFileInAnotherEncodingLeavesThePromptUTF8(t *testing.T) {
+	fsys := fstest.MapFS{"header.c": {Data: []byte("/* Auteur : Fran\xe7ois */\nint parse_header(void);\n")}}
+	prompt := Assemble(PromptInput{Material: material(200), Branch: "oneshot/issue-7",
+		Ranked: []Ranked{{Path: "header.c"}}, Files: fsys, Budget: 8000})
+	if !utf8.ValidString(prompt) || !strings.Contains(prompt, "Fran\uFFFDois") {
+		t.Fatalf("the prompt is no UTF-8, or lost the file:\n%q", prompt)
 	}
 }
 

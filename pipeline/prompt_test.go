@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
@@ -77,5 +78,19 @@ func TestAFixRoundsPromptHoldsTheBudgetWhateverTheOutputIsMadeOf(t *testing.T) {
 		if n := contextgather.CountTokens(prompt); n > budget*102/100 || !strings.Contains(prompt, "Fix the widget") {
 			t.Errorf("%s: the fix round's prompt takes %d tokens of %d, the task in it: %v", name, n, budget, strings.Contains(prompt, "Fix the widget"))
 		}
+	}
+}
+
+// TestACheckOutputCutInACharacterIsText: its end is kept by bytes, and may
+// begin in the middle of a character.
+func TestACheckOutputCutInACharacterIsText(t *testing.T) {
+	t.Parallel()
+	r := &run{p: &Pipeline{}}
+	out := r.checkOutput()
+	// Three bytes a character, and a line break: the last failureTail
+	// bytes begin a byte into one.
+	out.Write([]byte(strings.Repeat("✓", failureTail) + "\n"))
+	if tail := out.tail(); !utf8.ValidString(tail) || !strings.HasSuffix(tail, "✓✓✓") {
+		t.Fatalf("tail starts %q, ends %q: want UTF-8, whole at its end", tail[:8], tail[len(tail)-8:])
 	}
 }

@@ -101,8 +101,10 @@ func (r *run) checkOutput() *checkOutput {
 
 func (o *checkOutput) Write(b []byte) { o.masked.Write(b) }
 
-// tail is the end of the output, once the check has ended.
+// tail is the end of the output, once the check has ended, as text: its
+// first bytes may be the end of a character cut in two, and a program
+// may write what is no UTF-8 at all, which a prompt must not hold.
 func (o *checkOutput) tail() string {
 	o.masked.Flush()
-	return strings.TrimRight(string(o.buf.Tail(failureTail)), "\n")
+	return strings.ToValidUTF8(strings.TrimRight(string(o.buf.Tail(failureTail)), "\n"), "\uFFFD")
 }
