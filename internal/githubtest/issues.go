@@ -81,6 +81,19 @@ func (s *Server) Issue(repo *Repo, n int) (Issue, bool) {
 	return cloneIssue(st.Issue), true
 }
 
+// EditIssue sets the title and body of issue n of repo, as its author
+// may edit them at any time. A missing issue is a bug in the test and
+// panics.
+func (s *Server) EditIssue(repo *Repo, n int, title, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := repo.issues[n]
+	if !ok {
+		panic(fmt.Sprintf("githubtest: edit %s#%d: no such issue", repo.FullName, n))
+	}
+	st.Title, st.Body, st.updatedAt = title, body, now()
+}
+
 func cloneIssue(is Issue) Issue {
 	is.Labels = slices.Clone(is.Labels)
 	return is

@@ -93,7 +93,8 @@ func (s *Server) Adapt(payload map[string]any, repo *Repo) {
 }
 
 // importIssue adds the payload's issue and comment to repo unless it has
-// them. The caller holds s.mu.
+// them. An issue it has is shown in the payload as it is, title, body and
+// author, as GitHub's payloads show it. The caller holds s.mu.
 func (s *Server) importIssue(payload map[string]any, repo *Repo) {
 	issue, _ := payload["issue"].(map[string]any)
 	n, ok := number(issue["number"])
@@ -101,6 +102,12 @@ func (s *Server) importIssue(payload map[string]any, repo *Repo) {
 		return
 	}
 	st := repo.issues[int(n)]
+	if st != nil {
+		issue["title"], issue["body"] = st.Title, st.Body
+		if author, ok := issue["user"].(map[string]any); ok {
+			author["login"] = st.User
+		}
+	}
 	if st == nil {
 		is := Issue{Number: int(n), State: "open", User: repo.Owner, PullRequest: issue["pull_request"] != nil}
 		is.Title, _ = issue["title"].(string)
