@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -27,6 +28,10 @@ type Gatherer struct {
 	WebURL string
 	Logger zerolog.Logger
 }
+
+// ErrEditedSinceAsked is a task whose issue, written by someone who may
+// not ask for work, is no longer what the person who asked saw.
+var ErrEditedSinceAsked = errors.New("the issue's title or body changed after the work was asked for")
 
 // Gather reads the task's issue (for a follow-up, its pull request), the
 // comments of people who may write to the repository, what they link to,
@@ -59,6 +64,14 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		FollowUp:     t.Kind == tasks.KindFollowUp,
 		Instructions: Sanitize(t.Instructions),
 		Requester:    t.Requester,
+	}
+	// The person who asked approved the issue as they saw it. Changed
+	// since by its author, who may not ask for work, it is not what they
+	// approved; changed by someone who may write, it is as good. (A
+	// follow-up's pull request is the bot's, which its attempts edit.)
+	if t.Kind == tasks.KindIssue && !m.Issue.Trusted && t.IssueDigest != "" &&
+		tasks.DigestOf(issue.GetTitle(), issue.GetBody()) != t.IssueDigest {
+		return Material{}, ErrEditedSinceAsked
 	}
 	if m.Comments, err = trustedComments(ctx, repo, number, trust); err != nil {
 		return Material{}, err

@@ -40,11 +40,12 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		return invalid(eventType, deliveryID, err)
 	}
 	t := tasks.Trigger{
-		DeliveryID: deliveryID,
-		Event:      eventType,
-		Command:    tasks.CommandStart,
-		Issue:      event.Issue.Number,
-		Actor:      event.Sender.Login,
+		DeliveryID:  deliveryID,
+		Event:       eventType,
+		Command:     tasks.CommandStart,
+		Issue:       event.Issue.Number,
+		Actor:       event.Sender.Login,
+		IssueDigest: tasks.DigestOf(event.Issue.Title, event.Issue.Body),
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)
@@ -101,6 +102,7 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 		Actor:        event.Sender.Login,
 		CommentID:    event.Comment.ID,
 		Instructions: cmd.Instructions,
+		IssueDigest:  tasks.DigestOf(issue.Title, issue.Body),
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)

@@ -160,6 +160,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		Requester:      t.Actor,
 		Instructions:   t.Instructions,
 		DeliveryID:     t.DeliveryID,
+		IssueDigest:    t.IssueDigest,
 	}
 	if t.Command == tasks.CommandFollowUp {
 		task.Kind, task.PullRequest = tasks.KindFollowUp, t.Issue
@@ -258,7 +259,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
 		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
 		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch, Limits: in.limits(),
-		Repo: t.Repo, InstallationID: t.InstallationID,
+		Repo: t.Repo, InstallationID: t.InstallationID, IssueDigest: t.IssueDigest,
 	})
 	var limited *tasks.Limited
 	if errors.Is(err, tasks.ErrLive) {

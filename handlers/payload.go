@@ -28,6 +28,8 @@ type installation struct {
 
 type issue struct {
 	Number      int       `json:"number"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
 	User        user      `json:"user"`
 	PullRequest *struct{} `json:"pull_request"`
 }

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -18,6 +20,12 @@ import (
 // branch cannot change what its next run is told.
 func (r *run) gather(ctx context.Context) error {
 	m, err := r.p.Forge.Gather(ctx, r.task, r.files)
+	if errors.Is(err, contextgather.ErrEditedSinceAsked) {
+		return fail("the issue was edited after the work was asked for", fmt.Sprintf(
+			"Its author, who cannot write to the repository, changed its title or body after @%s asked for the work, "+
+				"and oneshot works only from what they saw. To go on with the issue as it is now, comment `%s retry`.",
+			r.task.Requester, cmp.Or(r.p.Defaults.Command, config.DefaultCommand)))
+	}
 	if err != nil {
 		return fmt.Errorf("gather the context: %w", err)
 	}

@@ -91,6 +91,8 @@ var migrations = [][]string{
 	// 6: the review a follow-up took whole, which its other comments'
 	// deliveries find it by.
 	{`ALTER TABLE oneshot_tasks ADD COLUMN review_id BIGINT NOT NULL DEFAULT 0`},
+	// 7: the issue as the person who asked for the attempt saw it.
+	{`ALTER TABLE oneshot_tasks ADD COLUMN issue_digest TEXT NOT NULL DEFAULT ''`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

@@ -27,10 +27,10 @@ func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 	t.Attempt, t.State, t.CreatedAt, t.UpdatedAt = 1, tasks.Queued, now, now
 	_, err := tx.ExecContext(ctx, `INSERT INTO oneshot_tasks
 		(id, repo, repo_id, installation_id, issue, pull_request, review_id, branch_issue, kind, requester, instructions,
-		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		 delivery_id, attempt, state, check_run_id, head_sha, created_at, updated_at, issue_digest)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		t.ID, t.Repo, t.RepoID, t.InstallationID, t.Issue, t.PullRequest, t.ReviewID, t.BranchIssue, t.Kind, t.Requester, t.Instructions,
-		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli())
+		t.DeliveryID, t.Attempt, t.State, t.CheckRunID, t.HeadSHA, now.UnixMilli(), now.UnixMilli(), t.IssueDigest)
 	if isUniqueViolation(err) {
 		return tasks.ErrLive
 	}
@@ -51,14 +51,15 @@ func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*
 	t.State, t.CheckRunID, t.HeadSHA, t.UpdatedAt = tasks.Queued, s.CheckRunID, s.HeadSHA, now
 	t.BranchIssue = cmp.Or(s.BranchIssue, t.BranchIssue)
 	t.Repo, t.InstallationID = cmp.Or(s.Repo, t.Repo), cmp.Or(s.InstallationID, t.InstallationID)
+	t.IssueDigest = cmp.Or(s.IssueDigest, t.IssueDigest)
 	// Only from the attempt and the end just read: on Postgres a second
 	// retry that read the same row waits here for the first to commit,
 	// and must then find the task live, not queue the attempt again.
 	res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks
 		SET attempt = $1, state = $2, check_run_id = $3, head_sha = $4, branch_issue = $5, cancel_requested = 0, updated_at = $6,
-			repo = $7, installation_id = $8
-		WHERE id = $9 AND attempt = $10 AND state NOT IN ('queued', 'running')`,
-		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, t.BranchIssue, now.UnixMilli(), t.Repo, t.InstallationID, t.ID, t.Attempt-1)
+			repo = $7, installation_id = $8, issue_digest = $9
+		WHERE id = $10 AND attempt = $11 AND state NOT IN ('queued', 'running')`,
+		t.Attempt, t.State, t.CheckRunID, t.HeadSHA, t.BranchIssue, now.UnixMilli(), t.Repo, t.InstallationID, t.IssueDigest, t.ID, t.Attempt-1)
 	if isUniqueViolation(err) {
 		return nil, tasks.ErrLive
 	}
@@ -356,13 +357,13 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 }
 
 const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, review_id, ` + taskBranch + `, kind, requester, instructions,
-	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at`
+	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at, issue_digest`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
 	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.ReviewID, &t.BranchIssue, &t.Kind, &t.Requester,
-		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated)
+		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated, &t.IssueDigest)
 	if err != nil {
 		return nil, err
 	}

@@ -161,6 +161,32 @@ func TestACancelThatOvertakesItsStartStillStopsIt(t *testing.T) {
 	})
 }
 
+// TestATaskKeepsTheIssueAsWhoeverAskedSawIt: the label's payload shows
+// the issue, and a retry's shows it again, as it is then; the pipeline
+// refuses an issue its author changed since (see contextgather).
+func TestATaskKeepsTheIssueAsWhoeverAskedSawIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	var title, body string
+	b.deliver(t, "issues", "issues.labeled", func(p map[string]any) {
+		labelled("agent", "writer")(p)
+		issue := p["issue"].(map[string]any)
+		title, body = issue["title"].(string), "The parser crashes."
+		issue["body"] = body
+	})
+	waitFor(t, wait, "the attempt", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
+	if got, want := b.onlyTask(t).IssueDigest, tasks.DigestOf(title, body); got != want {
+		t.Fatalf("the task holds the issue as %s, want %s, as the label's payload shows it", got, want)
+	}
+	b.gh.EditIssue(b.repo, 1, title, "The parser crashes on empty input.")
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))
+	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+	if got, want := b.onlyTask(t).IssueDigest, tasks.DigestOf(title, "The parser crashes on empty input."); got != want {
+		t.Fatalf("after the retry the task holds the issue as %s, want %s, as the retry's payload shows it", got, want)
+	}
+}
+
 func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

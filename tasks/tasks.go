@@ -52,6 +52,9 @@ type Task struct {
 	// ReviewID is the pull request review whose commands a follow-up
 	// took whole, or 0.
 	ReviewID int64
+	// IssueDigest is the issue as the person who asked for the attempt
+	// saw it (see DigestOf), or "" when their trigger did not show it.
+	IssueDigest string
 	// BranchIssue is the issue whose branch the task changes: its own, or
 	// for a follow-up the one its pull request's branch was named for. At
 	// most one task per branch is live, so two never push over each other.
@@ -195,6 +198,9 @@ type Start struct {
 	// BranchIssue, when set, corrects the task's: a follow-up recorded
 	// before tasks kept their branch holds its pull request's number.
 	BranchIssue int
+	// IssueDigest, when set, is the issue as the person who asked for the
+	// attempt saw it; when not, the task's stays.
+	IssueDigest string
 	// Limits refuse the attempt, with *Limited, when it would exceed them.
 	Limits Limits
 }
@@ -285,4 +291,15 @@ type Trigger struct {
 	// ReceivedAt is when the bot accepted the delivery: the order in which
 	// people acted, which intakes running at once do not keep.
 	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// IssueDigest is the issue's title and body as the person who acted
+	// saw them (see DigestOf), when the event carried them.
+	IssueDigest string `json:"issue_digest,omitempty"`
+}
+
+// DigestOf stands for an issue's title and body: an issue approved for
+// work is worked on as it was approved, and an edit by someone who may
+// not ask for work is told by the digest changing.
+func DigestOf(title, body string) string {
+	sum := sha256.Sum256([]byte(title + "\x00" + body))
+	return hex.EncodeToString(sum[:])
 }
