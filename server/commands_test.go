@@ -198,8 +198,11 @@ func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 		t.Fatalf("task %+v", task)
 	}
 
-	id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request",
-		commented("/oneshot rename the flag", "writer"))
+	// The fixture's pull request, another's, under a number of its own.
+	id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", func(p map[string]any) {
+		commented("/oneshot rename the flag", "writer")(p)
+		p["issue"].(map[string]any)["number"] = 5
+	})
 	if b.seen(t, id) {
 		t.Fatal("a command on someone else's pull request was accepted")
 	}
