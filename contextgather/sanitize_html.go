@@ -1,10 +1,6 @@
 package contextgather
 
-import (
-	"cmp"
-	"slices"
-	"strings"
-)
+import "strings"
 
 // hiddenHTML reduces the raw HTML of nodes to what a browser shows: tags
 // keep their name and lose their attributes, whose values (a title, a
@@ -29,7 +25,6 @@ func hiddenHTML(s string, nodes [][]textSpan) []textCut {
 	var cuts []textCut
 	for _, filtered := range []bool{true, false} {
 		h := htmlText{s: s, lower: asciiLower(s), nodes: nodes, tagFilter: filtered}
-		h.rubies = h.rubyDepths()
 		h.each(0, 0, func(c textCut) bool {
 			if s[c.start:c.end] != c.with {
 				cuts = append(cuts, c)
@@ -50,41 +45,9 @@ type htmlText struct {
 	nodes      [][]textSpan
 	tagFilter  bool
 	inTemplate bool
-	// rpAsAny reads an rp as any other element, for the looks through the
-	// text that find where one ends (see rpEnd).
+	// rpAsAny reads an rp as any other element, for the look through the
+	// text that finds where one ends (see rpEnd).
 	rpAsAny bool
-	// rubies are the ruby start and end tags, in text order, with how
-	// many rubies are open after each.
-	rubies []rubyDepth
-}
-
-// rubyDepth is how many ruby elements are open from at on.
-type rubyDepth struct{ at, open int }
-
-// rubyDepths lists where ruby elements open and close in the text.
-func (h htmlText) rubyDepths() []rubyDepth {
-	var out []rubyDepth
-	open := 0
-	h.rpAsAny = true
-	h.each(0, 0, func(c textCut) bool {
-		switch strings.ToLower(c.with) {
-		case "<ruby>":
-			open++
-		case "</ruby>":
-			open = max(open-1, 0) // a stray end tag is ignored
-		default:
-			return true
-		}
-		out = append(out, rubyDepth{c.start, open})
-		return true
-	})
-	return out
-}
-
-// inRuby says whether a ruby element is open at s[p].
-func (h htmlText) inRuby(p int) bool {
-	i, _ := slices.BinarySearchFunc(h.rubies, p, func(d rubyDepth, p int) int { return cmp.Compare(d.at, p) })
-	return i > 0 && h.rubies[i-1].open > 0
 }
 
 // each calls f, in order, with how each piece of HTML in the raw HTML
@@ -166,7 +129,7 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 	case element && (hiddenElements[lowerName] || h.inTemplate && textElements[lowerName]):
 		return to(h.elementEnd(ni, end, lowerName))
 	case element && lowerName == "rp" && !h.inTemplate && !h.rpAsAny:
-		return to(h.rpEnd(ni, p, end))
+		return to(h.rpEnd(ni, end))
 	case element && textElements[lowerName]:
 		// Shown, but read as text: the HTML resumes at its end tag.
 		resume := len(s)
@@ -356,31 +319,39 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 	return end
 }
 
-// rpEnd returns where an rp element whose start tag is at s[p], ending
-// at from, ends. A browser never shows an rp (its default style hides
-// it), and GitHub keeps it for ruby annotations: text in one is hidden.
-// Its end tag may be left out in a ruby, where the next rt, rp, rb or rtc,
-// or the ruby's end, ends it; outside one, only its end tag does, and
-// without one it hides the rest, as a browser would show none of it.
-func (h htmlText) rpEnd(ni, p, from int) int {
-	inRuby := h.inRuby(p)
+// rpEnd returns where an rp element whose start tag ends at from ends,
+// as far as what it hides goes. A browser never shows an rp (its default
+// style hides it), and GitHub keeps it for ruby annotations. A browser
+// may end one sooner than at its end tag (the end of its paragraph or
+// ruby, another rp), which hiding up to the end tag only hides more of;
+// but it ignores the end tag while an element such as a div opened in
+// the rp is open, and what scopes that leaves open are not modelled here:
+// then the rp hides the rest of the text, as it does without an end tag.
+func (h htmlText) rpEnd(ni, from int) int {
 	end := len(h.s)
-	h.rpAsAny = true // an rp inside is this one's end, or in it
+	h.rpAsAny = true // an rp inside is in this one
 	h.each(ni, from, func(c textCut) bool {
-		switch strings.ToLower(c.with) {
-		case "</rp>":
+		tag := strings.ToLower(c.with)
+		switch {
+		case tag == "</rp>":
 			end = c.end
 			return false
-		case "<rt>", "<rp>", "<rb>", "<rtc>", "</ruby>":
-			if inRuby {
-				end = c.start
-				return false
-			}
+		case strings.HasPrefix(tag, "<") && !strings.HasPrefix(tag, "</") && !phrasing[strings.Trim(tag, "<>")]:
+			return false // the end tag may be ignored: the rest is hidden
 		}
 		return true
 	})
 	return end
 }
+
+// phrasing are the elements that, opened in an rp, leave its end tag
+// honoured: none of them is one of HTML's special elements, or it has no
+// end (br, img, wbr).
+var phrasing = map[string]bool{"a": true, "abbr": true, "b": true, "bdi": true, "bdo": true, "br": true,
+	"cite": true, "code": true, "data": true, "del": true, "dfn": true, "em": true, "i": true, "img": true,
+	"ins": true, "kbd": true, "mark": true, "q": true, "rb": true, "rp": true, "rt": true, "rtc": true, "ruby": true,
+	"s": true, "samp": true, "small": true, "span": true, "strike": true, "strong": true, "sub": true,
+	"sup": true, "time": true, "tt": true, "u": true, "var": true, "wbr": true}
 
 // endTagAt returns where the first end tag of the named element in the
 // raw HTML of nodes[ni] and after, from byte from on, starts, and the
