@@ -29,7 +29,7 @@ type Gatherer struct {
 	Logger zerolog.Logger
 }
 
-// ErrEditedSinceAsked is a task whose issue, written by someone who may
+// ErrEditedSinceAsked is a task whose issue, opened by someone who may
 // not ask for work, is no longer what the person who asked saw.
 var ErrEditedSinceAsked = errors.New("the issue's title or body changed after the work was asked for")
 
@@ -66,8 +66,9 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		Requester:    t.Requester,
 	}
 	// The person who asked approved the issue as they saw it. Changed
-	// since by its author, who may not ask for work, it is not what they
-	// approved; changed by someone who may write, it is as good. (A
+	// since, when its author may not ask for work, it is not what they
+	// approved. (GitHub does not say who made the change, which someone
+	// who may write could have made too: they ask again all the same. A
 	// follow-up's pull request is the bot's, which its attempts edit.)
 	if t.Kind == tasks.KindIssue && !m.Issue.Trusted && t.IssueDigest != "" &&
 		tasks.DigestOf(issue.GetTitle(), issue.GetBody()) != t.IssueDigest {
@@ -79,12 +80,14 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 
 	// findRefs keeps the first few references: the issue's own first, if
 	// its author may write, else after those of the people who may, so
-	// that a stranger's list of links cannot crowd out theirs.
+	// that a stranger's list of links cannot crowd out theirs. A
+	// follow-up's pull request is the bot's, whose "Fixes #N" names the
+	// issue its work is for.
 	texts := []string{m.Instructions}
 	for _, c := range m.Comments {
 		texts = append(texts, c.Body)
 	}
-	if m.Issue.Trusted {
+	if m.Issue.Trusted || m.FollowUp {
 		texts = slices.Insert(texts, 0, m.Issue.Body)
 	} else {
 		texts = append(texts, m.Issue.Body)

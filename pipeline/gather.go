@@ -22,8 +22,8 @@ func (r *run) gather(ctx context.Context) error {
 	m, err := r.p.Forge.Gather(ctx, r.task, r.files)
 	if errors.Is(err, contextgather.ErrEditedSinceAsked) {
 		return fail("the issue was edited after the work was asked for", fmt.Sprintf(
-			"Its author, who cannot write to the repository, changed its title or body after @%s asked for the work, "+
-				"and oneshot works only from what they saw. To go on with the issue as it is now, comment `%s retry`.",
+			"Its title or body changed after @%s asked for the work, and it was opened by someone who cannot write to "+
+				"the repository: oneshot works only from what was approved. To go on with the issue as it is now, comment `%s retry`.",
 			r.task.Requester, cmp.Or(r.p.Defaults.Command, config.DefaultCommand)))
 	}
 	if err != nil {
