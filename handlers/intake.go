@@ -276,23 +276,29 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 
 // cancel stops the named task, or the live one on the issue's branch.
 //
-// Intakes run side by side, so a cancel may come before the start it is
-// meant to stop has made its task: it waits until the earlier start has
-// had its intake (ErrEarlierWaiting). It looks for that first, since a
-// start finished taking in has made its task.
+// Intakes run side by side, so a cancel may come while the start before
+// it, meant to be stopped, has not made its task: with nothing live, it
+// waits until the earlier start has had its intake (ErrEarlierWaiting),
+// and looks again.
 func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
 	if task == nil {
-		if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
-			return err
-		} else if waiting {
-			zerolog.Ctx(ctx).Info().Msg("The cancel waits for a start received before it on the issue to be taken in.")
-			return tasks.ErrEarlierWaiting
-		}
 		pr, err := onPull(ctx, repo, t)
 		if err != nil {
 			return err
 		}
-		if task, err = in.live(ctx, t, branchIssue(t, pr)); errors.Is(err, tasks.ErrNotFound) {
+		branch := branchIssue(t, pr)
+		task, err = in.live(ctx, t, branch)
+		if errors.Is(err, tasks.ErrNotFound) {
+			if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+				return err
+			} else if waiting {
+				zerolog.Ctx(ctx).Info().Msg("The cancel waits for a start received before it on the issue to be taken in.")
+				return tasks.ErrEarlierWaiting
+			}
+			// A start may have made its task between the two looks.
+			task, err = in.live(ctx, t, branch)
+		}
+		if errors.Is(err, tasks.ErrNotFound) {
 			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t)))
 		} else if err != nil {
 			return err

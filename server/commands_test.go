@@ -161,6 +161,32 @@ func TestACancelThatOvertakesItsStartStillStopsIt(t *testing.T) {
 	})
 }
 
+// TestACancelWithATaskToStopDoesNotWaitForAnotherTrigger: a retry before
+// it, busy, is still being answered (GitHub slow to take the reply); the
+// task running is the one to stop, now.
+func TestACancelWithATaskToStopDoesNotWaitForAnotherTrigger(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	arrived, release := b.gh.Hold("POST", "/repos/acme/widgets/issues/1/comments")
+	defer release()
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot retry", "writer")(p)
+		p["comment"].(map[string]any)["id"] = 901
+	})
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the retry never answered that the issue is busy")
+	}
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot cancel", "writer")(p)
+		p["comment"].(map[string]any)["id"] = 902
+	})
+	waitFor(t, wait, "the cancel, while the retry's reply is held", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+}
+
 // TestATaskKeepsTheIssueAsWhoeverAskedSawIt: the label's payload shows
 // the issue, and a retry's shows it again, as it is then; the pipeline
 // refuses an issue its author changed since (see contextgather).
