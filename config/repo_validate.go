@@ -43,6 +43,13 @@ func (r Repo) validate(bad problem) {
 	}
 	r.Network.validate(bad)
 	r.Limits.validate("limits", bad)
+	// The operator's max_limits take a number alone, as bytes, as they
+	// always have; in a repository's file a number alone is a slip.
+	for _, size := range []struct{ key, value string }{{"limits.memory", r.Limits.Memory}, {"limits.disk", r.Limits.Disk}} {
+		if _, problem := sizeProblem(size.value); problem == "" && strings.IndexFunc(size.value, unicode.IsLetter) < 0 {
+			bad(size.key, "%q has no unit; a size is a number and a unit, as in 512m or 4g", size.value)
+		}
+	}
 	if r.Timeout < 0 {
 		bad("timeout", "is %v; it must be positive, or 0 for the operator's queue.task_timeout", r.Timeout)
 	}
@@ -148,16 +155,11 @@ func (l RepoLimits) validate(key string, bad problem) {
 	}
 }
 
-// sizeProblem reads a size such as 512m, or says what is wrong with it. A
-// number alone would be bytes, which nobody means: 2048 for 2048m would
-// give the sandbox two kilobytes.
+// sizeProblem reads a size such as 512m, or says what is wrong with it.
 func sizeProblem(size string) (int64, string) {
 	n, err := units.RAMInBytes(size)
-	switch {
-	case err != nil || n <= 0:
+	if err != nil || n <= 0 {
 		return 0, fmt.Sprintf("%q is not a size such as 512m or 4g", size)
-	case strings.IndexFunc(size, unicode.IsLetter) < 0:
-		return 0, fmt.Sprintf("%q has no unit; a size is a number and a unit, as in 512m or 4g", size)
 	}
 	return n, ""
 }

@@ -281,3 +281,13 @@ func TestNoMessageQuotesASecret(t *testing.T) {
 		})
 	}
 }
+
+// TestTheOperatorsMaximumSizesStillTakeBytes: a number alone there has
+// always been bytes; only a repository's file calls it a slip.
+func TestTheOperatorsMaximumSizesStillTakeBytes(t *testing.T) {
+	a := valid()
+	a.Sandbox.MaxLimits.Memory = "17179869184"
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
