@@ -261,6 +261,23 @@ func TestAProcessWhoseMainThreadExitedIsGoneWhenItsExecEnds(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	s := b.start(t, b.spec())
+	buildLeaderless(t, s)
+	script := `/tmp/leaderless /tmp/started; while [ ! -e /tmp/started ]; do sleep 0.01; done`
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if left := mustSucceed(t, s, "ps -eLo args= | grep -c '^/tmp/leaderless' || true"); strings.TrimSpace(left) != "0" {
+		t.Fatalf("%s threads of the process outlived the exec", strings.TrimSpace(left))
+	}
+}
+
+// buildLeaderless builds /tmp/leaderless FILE in the session: a process
+// that leaves its exec's group, starts a thread that creates FILE and
+// sleeps a minute, and ends its main thread alone, which /proc then shows
+// as a zombie.
+func buildLeaderless(t *testing.T, s *sandbox.Session) {
+	t.Helper()
 	mustSucceed(t, s, `cat > /tmp/leaderless.c <<'EOF'
 #include <fcntl.h>
 #include <pthread.h>
@@ -281,14 +298,6 @@ int main(int argc, char **argv) {
 }
 EOF
 gcc -O2 -pthread -o /tmp/leaderless /tmp/leaderless.c`)
-	script := `/tmp/leaderless /tmp/started; while [ ! -e /tmp/started ]; do sleep 0.01; done`
-	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
-	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("%+v, %v", res, err)
-	}
-	if left := mustSucceed(t, s, "ps -eLo args= | grep -c '^/tmp/leaderless' || true"); strings.TrimSpace(left) != "0" {
-		t.Fatalf("%s threads of the process outlived the exec", strings.TrimSpace(left))
-	}
 }
 
 // Stopping the sandbox while a tree is swept must not wake what was
@@ -305,6 +314,18 @@ func TestAProcessStoppedBeforeASweepStaysStopped(t *testing.T) {
 	}
 	if state := strings.TrimSpace(mustSucceed(t, s, "ps -o stat= -p "+pid)); !strings.HasPrefix(state, "T") {
 		t.Fatalf("the stopped process is in state %q after the sweep", state)
+	}
+
+	// One whose main thread exited, which /proc shows as a zombie.
+	buildLeaderless(t, s)
+	mustSucceed(t, s, "/tmp/leaderless /tmp/started; while [ ! -e /tmp/started ]; do sleep 0.01; done")
+	mustSucceed(t, s, "kill -STOP $(pgrep -x leaderless)")
+	res, err = s.Exec(context.Background(), sandbox.Command{Script: "sleep 1079 & true", KillBackground: true, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if states := mustSucceed(t, s, `ps -eLo stat=,comm= | awk '$2 == "leaderless" { print $1 }'`); !strings.Contains(states, "T") {
+		t.Fatalf("the stopped process whose main thread exited is in states %q after the sweep", states)
 	}
 }
 

@@ -158,15 +158,37 @@ func processes() map[int]proc {
 	return procs
 }
 
-// stoppedProcesses returns the processes a signal stopped.
+// stoppedProcesses returns the processes a signal stopped. One whose main
+// thread exited shows that thread's state, a zombie's: its other threads
+// tell.
 func stoppedProcesses() []proc {
 	var stopped []proc
 	eachProcess(func(p proc, state byte) {
+		if state == 'Z' && p.threads > 1 {
+			state = liveThreadState(p.pid)
+		}
 		if state == 'T' {
 			stopped = append(stopped, p)
 		}
 	})
 	return stopped
+}
+
+// liveThreadState is the state of a thread of pid that has not exited,
+// or 'Z' when none is left.
+func liveThreadState(pid int) byte {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
+	threads, _ := os.ReadDir(dir)
+	for _, th := range threads {
+		data, err := os.ReadFile(dir + th.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if end := bytes.LastIndexByte(data, ')'); end >= 0 && end+2 < len(data) && data[end+2] != 'Z' {
+			return data[end+2]
+		}
+	}
+	return 'Z'
 }
 
 // eachProcess calls fn with each process /proc lists, and its state.
