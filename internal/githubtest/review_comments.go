@@ -88,35 +88,22 @@ func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, c *
 // /repos/{owner}/{repo}/pulls/{number}/reviews/{review}/comments: the
 // comments that review left, oldest first.
 func (s *Server) listReviewComments(w http.ResponseWriter, r *http.Request, c *call) {
-	n, _ := pathInt(r, "number")
 	review, _ := pathInt(r, "review")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := c.repo.issues[int(n)]
-	if st == nil || !st.PullRequest {
-		writeError(w, http.StatusNotFound, "Not Found")
-		return
-	}
-	var found []*Comment
-	for _, id := range st.reviewCommentIDs {
-		if cm := s.reviewComments[id]; cm.ReviewID == review {
-			found = append(found, cm)
-		}
-	}
-	lo, hi := s.page(w, r, len(found))
-	out := []any{}
-	for _, cm := range found[lo:hi] {
-		out = append(out, s.reviewCommentJSON(c.repo, cm))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeReviewComments(w, r, c, func(cm *Comment) bool { return cm.ReviewID == review })
 }
 
 // listPullComments answers GET /repos/{owner}/{repo}/pulls/{number}/comments:
 // the pull request's review comments, oldest first, those updated before
 // since left out.
 func (s *Server) listPullComments(w http.ResponseWriter, r *http.Request, c *call) {
-	n, _ := pathInt(r, "number")
 	since, _ := time.Parse(time.RFC3339, r.URL.Query().Get("since"))
+	s.writeReviewComments(w, r, c, func(cm *Comment) bool { return !cm.UpdatedAt.Before(since) })
+}
+
+// writeReviewComments answers with a page of the review comments on the
+// path's pull request that keep takes, oldest first.
+func (s *Server) writeReviewComments(w http.ResponseWriter, r *http.Request, c *call, keep func(*Comment) bool) {
+	n, _ := pathInt(r, "number")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := c.repo.issues[int(n)]
@@ -126,7 +113,7 @@ func (s *Server) listPullComments(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	var found []*Comment
 	for _, id := range st.reviewCommentIDs {
-		if cm := s.reviewComments[id]; !cm.UpdatedAt.Before(since) {
+		if cm := s.reviewComments[id]; keep(cm) {
 			found = append(found, cm)
 		}
 	}
