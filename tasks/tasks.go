@@ -297,8 +297,8 @@ type Trigger struct {
 }
 
 // DigestOf stands for an issue's title and body: an issue approved for
-// work is worked on as it was approved, and an edit by someone who may
-// not ask for work is told by the digest changing.
+// work is worked on as it was approved, and an edit since is told by the
+// digest changing.
 func DigestOf(title, body string) string {
 	sum := sha256.Sum256([]byte(title + "\x00" + body))
 	return hex.EncodeToString(sum[:])

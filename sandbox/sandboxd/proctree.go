@@ -180,12 +180,8 @@ func liveThreadState(pid int) byte {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
 	threads, _ := os.ReadDir(dir)
 	for _, th := range threads {
-		data, err := os.ReadFile(dir + th.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		if end := bytes.LastIndexByte(data, ')'); end >= 0 && end+2 < len(data) && data[end+2] != 'Z' {
-			return data[end+2]
+		if _, state, ok := parseStat(pid, dir+th.Name()+"/stat"); ok && state != 'Z' {
+			return state
 		}
 	}
 	return 'Z'
@@ -212,7 +208,13 @@ func eachProcess(fn func(p proc, state byte)) {
 // /proc/PID/stat. The command name may hold spaces and parentheses, so
 // fields are counted from the last ')'.
 func readStat(pid int) (p proc, state byte, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return parseStat(pid, "/proc/"+strconv.Itoa(pid)+"/stat")
+}
+
+// parseStat reads a stat file of process pid: its own, or one of its
+// threads', which has the same fields.
+func parseStat(pid int, path string) (p proc, state byte, ok bool) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return proc{}, 0, false
 	}
