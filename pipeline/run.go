@@ -139,16 +139,18 @@ func (r *run) execute(ctx context.Context) (out Outcome) {
 	// is read, during setup; it is set on this context then.
 	ctx, r.expire = context.WithCancelCause(ctx)
 	defer func() {
-		// Judged before the context is released, which would otherwise
-		// end it on every way out.
+		// Judged before cleaning up, which may take long enough for a
+		// deadline, a cancel or a shutdown to come, and before the
+		// context is released, which would end it on every way out: an
+		// attempt that finished is not told it was stopped.
 		out = r.ending(ctx, out)
+		r.cleanup()
 		if r.timer != nil {
 			r.timer.Stop()
 		}
 		r.expire(nil)
 		r.skipPending()
 	}()
-	defer r.cleanup()
 
 	for _, step := range []struct {
 		name string
