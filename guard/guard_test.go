@@ -105,6 +105,36 @@ func TestACredentialInAFilesNameIsFound(t *testing.T) {
 	}
 }
 
+// An encoded credential is found by decoding a run of characters; in a
+// path, the run goes on across "/" and "-" into what is not encoded, and
+// decodes to nothing unless the name's parts are scanned too. The name
+// shown is masked where the encoded credential was, not the decoded one,
+// which never appears in it.
+func TestAnEncodedCredentialInAPartOfAFilesNameIsFoundAndMasked(t *testing.T) {
+	s, _ := DefaultScanner()
+	hexed := fmt.Sprintf("%x", githubToken)
+	encoded := base64.StdEncoding.EncodeToString([]byte(githubToken))
+	for _, name := range []string{
+		"dir/" + hexed,
+		"src/key-" + hexed + ".txt",
+		"x/" + encoded + ".txt",
+		"docs/" + encoded,
+	} {
+		found := s.Names([]string{name})
+		if len(found) != 1 {
+			t.Errorf("%s: findings %+v", name, found)
+			continue
+		}
+		shown := found[0].Path
+		if strings.Contains(shown, hexed) || strings.Contains(shown, encoded) || !strings.Contains(shown, "***") {
+			t.Errorf("%s: shown as %q", name, shown)
+		}
+		if masked := s.MaskPath(name); masked != shown {
+			t.Errorf("%s: masked as %q, found as %q", name, masked, shown)
+		}
+	}
+}
+
 func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
 	s, _ := DefaultScanner()
 	found := s.Secrets(addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))
