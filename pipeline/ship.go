@@ -213,9 +213,20 @@ func (r *run) readLeftOut(ctx context.Context) error {
 func (r *run) reviewable(ctx context.Context, commit string) error {
 	err := r.co.Repo.CheckSize(ctx, commit)
 	if errors.Is(err, workspace.ErrTooLarge) {
-		return fail("refused: the change is too large to review", contextgather.CodeBlock(err.Error()))
+		return tooLargeToReview(err)
 	}
 	return err
+}
+
+// tooLargeToReview is the refusal of a change CheckSize found too large.
+// Its reason may name a file, whose name is the agent's and may hold a
+// credential.
+func tooLargeToReview(why error) error {
+	scanner, err := guard.DefaultScanner()
+	if err != nil {
+		return err
+	}
+	return fail("refused: the change is too large to review", contextgather.CodeBlock(scanner.MaskPath(why.Error())))
 }
 
 // check refuses a change from from to head that is empty, touches a

@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
 )
 
 func TestALongTitleIsCutBetweenCharacters(t *testing.T) {
@@ -44,5 +47,18 @@ func TestAnIssuesTitleCannotCloseAnotherIssue(t *testing.T) {
 	r := &run{p: &Pipeline{}, task: task, title: title}
 	if body := r.pullRequestBody(); strings.Contains(body, "42") || strings.Contains(body, "43") || strings.Contains(body, "gh-") || !strings.HasPrefix(body, "Fixes #7\n") {
 		t.Errorf("body:\n%s", body)
+	}
+}
+
+func TestAFileTooLargeToReviewIsNamedWithTheCredentialItsNameHoldsMasked(t *testing.T) {
+	t.Parallel()
+	const token = "ghp_R3aLk3yW1thEntr0pyAbCdEfGhIjKlMnOp12"
+	err := tooLargeToReview(fmt.Errorf("dump/%s.bin is over 100 MB: %w", token, workspace.ErrTooLarge))
+	var stop *stopError
+	if !errors.As(err, &stop) {
+		t.Fatalf("%v, want a refusal", err)
+	}
+	if d := stop.outcome.Details; strings.Contains(d, token) || !strings.Contains(d, "dump/***.bin is over 100 MB") {
+		t.Errorf("details %q", d)
 	}
 }
