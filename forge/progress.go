@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,8 @@ type Progress struct {
 	Command string
 
 	owned sync.Map // check run IDs whose output a reporter writes
+	// retryFirst, when set, replaces progressRetry.
+	retryFirst time.Duration
 }
 
 // Owns reports whether a reporter writes the output of a check run, which
@@ -174,27 +177,71 @@ func (r *taskReporter) poke() {
 // loop writes progress until Finish stops it. Each write takes the latest
 // report when its turn in the throttle comes, so a busy step costs one
 // write every MinWriteGap, however often it reports.
+//
+// A write GitHub failed for now is made again after a while, though
+// nothing new is reported: a step can run for many minutes without a word
+// (an agent that prints only at its end), and meanwhile the check run and
+// the status comment would show the step before it.
 func (r *taskReporter) loop(ctx context.Context) {
 	defer close(r.stopped)
+	retry := time.NewTimer(0)
+	<-retry.C
+	wait := cmp.Or(r.p.retryFirst, progressRetry)
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-r.wake:
+		case <-retry.C:
 		}
 		// A status comment not made yet goes before the check run's edit.
 		// It creates content, and the pull request must come MinCreateGap
 		// after the last content made; behind the edit, a report as it
 		// is, it would wait MinWriteGap more, and the pull request with it.
+		var errs []error
 		first := r.task.StatusCommentID == 0 && r.statusChanged()
 		if first {
-			r.writeStatusComment(ctx)
+			errs = append(errs, r.writeStatusComment(ctx))
 		}
-		r.writeCheckRun(ctx, false)
+		errs = append(errs, r.writeCheckRun(ctx, false))
 		if !first && r.statusChanged() {
-			r.writeStatusComment(ctx)
+			errs = append(errs, r.writeStatusComment(ctx))
+		}
+		if again, ok := retryIn(errs, wait); ok {
+			retry.Reset(again)
+			wait = min(2*wait, maxProgressRetry)
+		} else {
+			wait = cmp.Or(r.p.retryFirst, progressRetry)
 		}
 	}
+}
+
+// retryIn says whether a write of errs failed for now, and when to try
+// again: after wait, or the longer wait GitHub's rate limit asked for.
+func retryIn(errs []error, wait time.Duration) (time.Duration, bool) {
+	if !slices.ContainsFunc(errs, failedForNow) {
+		return 0, false
+	}
+	for _, err := range errs {
+		if held := (*githubapi.RateLimitedError)(nil); errors.As(err, &held) {
+			wait = max(wait, held.Wait)
+		}
+	}
+	return wait, true
+}
+
+// A progress write GitHub failed for now is made again progressRetry
+// after, and twice as long after each next failure, up to
+// maxProgressRetry.
+const (
+	progressRetry    = 10 * time.Second
+	maxProgressRetry = 2 * time.Minute
+)
+
+// failedForNow says whether a write failed in a way a later try may not:
+// neither refused, as it would be again, nor left to the final report.
+func failedForNow(err error) bool {
+	return err != nil && !githubapi.Refused(err) && !errors.Is(err, context.Canceled)
 }
 
 // statusChanged says whether the status comment shows other steps than the
@@ -377,6 +424,13 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 		}
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
 			github.UpdateCheckRunOptions{Name: githubapi.CheckName, Output: output})
+		if failedForNow(err) {
+			// Not shown: the next try writes it, unless a newer report
+			// comes first.
+			r.mu.Lock()
+			r.dirty = true
+			r.mu.Unlock()
+		}
 		return err
 	})
 }

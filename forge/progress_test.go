@@ -3,6 +3,7 @@ package forge
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,4 +140,21 @@ func TestAStatusCommentEditThatGaveWayIsMadeAtTheNextTurn(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "gather failed"}})
+}
+
+// A step can run for many minutes without a word; a progress write GitHub
+// failed at its start is made again meanwhile, not at the next report.
+func TestAProgressWriteGitHubFailedIsMadeAgainWithoutANewReport(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.progress.retryFirst = 100 * time.Millisecond
+	run := "/repos/acme/widgets/check-runs/" + strconv.FormatInt(n.task.CheckRunID, 10)
+	n.gh.Fail("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", http.StatusInternalServerError, 1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "implement", State: pipeline.StepRunning}}})
+	waitForRequest(t, n.gh, "PATCH", run)
+	waitUntil(t, "the check run to show the step running", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Summary, "implement")
+	})
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
 }
