@@ -45,6 +45,11 @@ type Refusal struct {
 // parallel uses a few dozen.
 const maxEgressConns = 256
 
+// maxEgressHeader bounds a request's header through the proxy, which
+// holds it while it comes. Tools send a few kilobytes; a cookie-heavy
+// request, tens.
+const maxEgressHeader = 64 << 10
+
 // maxRefusalHosts bounds the distinct destinations recorded: a sandbox
 // asking for endless names must not grow the bot's memory or the reports.
 const maxRefusalHosts = 50
@@ -182,7 +187,12 @@ func newEgressProxy(lim limits, m *masker) *egressProxy {
 	p.server = &http.Server{
 		Handler:           proxy,
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
+		// What a connection holds of the bot's memory while its request
+		// comes: at the default of 1 MB, a sandbox's connections could
+		// hold hundreds of megabytes.
+		MaxHeaderBytes: maxEgressHeader,
+		IdleTimeout:    90 * time.Second,
+		ErrorLog:       log.New(io.Discard, "", 0),
 	}
 	go func() {
 		defer close(p.served)
