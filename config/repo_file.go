@@ -47,7 +47,7 @@ func ParseRepoFile(name string, data []byte) (Repo, error) {
 	}
 	if err := doc.Decode(&repo); err != nil && len(w.problems) == 0 {
 		// The walk found nothing wrong, so this is a case it does not know.
-		return Repo{}, yamlError(name, err)
+		return Repo{}, yamlError(name, data, err)
 	}
 	for i, c := range repo.Verify {
 		if c.Name == "" {

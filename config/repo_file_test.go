@@ -157,6 +157,13 @@ func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 		{"tab for indentation", "network:\n\tmode: none\n", "line 2: found character that cannot start any token"},
 		// The yaml package names no line for the first.
 		{"on the first line", "image: @latest\n", "line 1: found character that cannot start any token"},
+		// The yaml package names where the block starts, a line before.
+		{"key indented too little", "fix_rounds: 1\nlimits:\n  cpus: 2\n cpus: 3\n", "line 4: did not find expected key"},
+		{"list item indented too little", "fix_rounds: 1\nnetwork:\n  mode: filtered\n  allow:\n    - a.example\n   - b.example\n",
+			"line 6: did not find expected key"},
+		{"unclosed list on its line", "fix_rounds: 1\nsetup: [a, b\nimage: x\n", "line 2: did not find expected ',' or ']'"},
+		{"unclosed mapping on its line", "fix_rounds: 1\nagent: {command: x, timeout: 5m\n", "line 2: did not find expected ',' or '}'"},
+		{"a second colon on the first line", "image: x: y\n", "line 1: mapping values are not allowed in this context"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
