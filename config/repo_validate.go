@@ -42,14 +42,15 @@ func (r Repo) validate(bad problem) {
 		bad("image", "%q is not an image such as %s", r.Image, DefaultSandboxImage)
 	}
 	r.Network.validate(bad)
-	r.Limits.validate("limits", bad)
 	// The operator's max_limits take a number alone, as bytes, as they
-	// always have; in a repository's file a number alone is a slip.
+	// always have; in a repository's file a number alone is a slip, and
+	// said first: "512" meant as megabytes is not told it is below 32m.
 	for _, size := range []struct{ key, value string }{{"limits.memory", r.Limits.Memory}, {"limits.disk", r.Limits.Disk}} {
 		if _, problem := sizeProblem(size.value); problem == "" && strings.IndexFunc(size.value, unicode.IsLetter) < 0 {
 			bad(size.key, "%q has no unit; a size is a number and a unit, as in 512m or 4g", size.value)
 		}
 	}
+	r.Limits.validate("limits", bad)
 	if r.Timeout < 0 {
 		bad("timeout", "is %v; it must be positive, or 0 for the operator's queue.task_timeout", r.Timeout)
 	}

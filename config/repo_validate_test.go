@@ -24,6 +24,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: limits.disk "0" is not a size such as 512m or 4g`}},
 		{"size without a unit", "limits:\n  disk: 2048\n",
 			[]string{`line 2: limits.disk "2048" has no unit; a size is a number and a unit, as in 512m or 4g`}},
+		{"memory without a unit", "limits:\n  memory: 512\n",
+			[]string{`line 2: limits.memory "512" has no unit; a size is a number and a unit, as in 512m or 4g`}},
 		{"no CPU", "limits:\n  cpus: 0\n",
 			[]string{`line 2: limits.cpus is 0; it must be at least 0.01`}},
 		{"too little CPU to limit", "limits:\n  cpus: 0.0000000001\n",
