@@ -139,6 +139,10 @@ func (s Server) validate(bad problem) {
 		bad("server.listen", "%q has no port a server can listen on (from 0 to 65535)", s.Listen)
 	}
 	checkURL(bad, "server.public_url", s.PublicURL, "https://oneshot.example.com")
+	// Task pages are linked as the URL followed by /tasks/ID.
+	if u, err := url.Parse(s.PublicURL); err == nil && (u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s.PublicURL, "?") || strings.HasSuffix(s.PublicURL, "#")) {
+		bad("server.public_url", "%q has a query or fragment; task pages are linked under it, as in https://oneshot.example.com/tasks/ID", u.Redacted())
+	}
 	if s.ShutdownTimeout <= 0 {
 		bad("server.shutdown_timeout", "is %v; it must be positive", s.ShutdownTimeout)
 	}

@@ -30,7 +30,9 @@ var (
 )
 
 // TaskURL is the page of a task on the bot, the check run's details link.
-func TaskURL(publicURL, taskID string) string { return publicURL + "/tasks/" + taskID }
+func TaskURL(publicURL, taskID string) string {
+	return strings.TrimSuffix(publicURL, "/") + "/tasks/" + taskID
+}
 
 // CheckRunURL is a check run's page on GitHub, where its output is shown
 // to those who may read the repository; "" without a check run.
