@@ -73,6 +73,18 @@ func TestATriggerGivenUpOnGetsAReplyThatKeepsTheBotsErrorsToItsLog(t *testing.T)
 	}
 }
 
+// The intake's own time running out may be why it is given up on.
+func TestATriggerGivenUpOnIsAnsweredThoughTheIntakesTimeRanOut(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in.GiveUp(ctx, trigger, context.DeadlineExceeded)
+	if comments := gh.Comments(repo, 1); len(comments) != 1 || !strings.Contains(comments[0].Body, "@writer") {
+		t.Fatalf("comments %+v, want one to @writer", comments)
+	}
+}
+
 // TestACancelGivenUpOnSaysTheTaskGoesOn: the person who asked to stop a
 // task must not read that nothing runs.
 func TestACancelGivenUpOnSaysTheTaskGoesOn(t *testing.T) {

@@ -20,6 +20,9 @@ import (
 // anyone make the bot post a comment for each of theirs.
 const replyWindow = time.Hour
 
+// giveUpTimeout bounds the reply to a trigger that could not be taken.
+const giveUpTimeout = 30 * time.Second
+
 // Kinds of reply that replyWindow bounds.
 const (
 	replyRefusal = "refusal"
@@ -27,8 +30,12 @@ const (
 )
 
 // GiveUp replies to the person whose trigger could not be taken, on its
-// issue, saying why and that asking again is the way on.
+// issue, saying why and that asking again is the way on. It goes on after
+// ctx ends, for up to giveUpTimeout: the intake's own time may be what ran
+// out, and nothing later says it.
 func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
+	defer cancel()
 	log := in.Logger.With().Str("delivery_id", t.DeliveryID).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
 	if t.Issue == 0 && t.TaskID != "" { // a button or a re-run names its task
 		if task, err := in.Queue.Get(ctx, t.TaskID); err == nil && task.RepoID == t.RepoID {

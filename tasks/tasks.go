@@ -210,7 +210,8 @@ type Start struct {
 type Intake interface {
 	Intake(ctx context.Context, t Trigger) error
 	// GiveUp tells whoever sent the trigger that it was not taken: its
-	// last try failed with err, and none follows.
+	// last try failed with err, and none follows. It goes on after ctx
+	// ends, which may be what failed the try.
 	GiveUp(ctx context.Context, t Trigger, err error)
 }
 
