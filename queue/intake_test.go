@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -42,3 +43,34 @@ func TestATriggerWhoseLastTryFailsIsGivenUpVisibly(t *testing.T) {
 		t.Fatalf("gave up %v, want once, with the last try's error", intake.gaveUp)
 	}
 }
+
+// A last try the shutdown cut short is not the last: River takes it for no
+// try, and the next process makes it again. Told it was dropped, whoever
+// asked would then see it run.
+func TestALastTryTheShutdownCutShortIsNotGivenUp(t *testing.T) {
+	t.Parallel()
+	intake := &cutShortIntake{}
+	q := &Queue{cfg: Config{Intake: intake, Logger: zerolog.Nop()}}
+	q.stopping.Store(true)
+	w := &intakeWorker{q: q}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	job := &river.Job[intakeArgs]{
+		JobRow: &rivertype.JobRow{Attempt: intakeMaxAttempts, MaxAttempts: intakeMaxAttempts},
+		Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
+	}
+	if err := w.Work(ctx, job); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want the cancellation passed on to River", err)
+	}
+	if intake.gaveUp != 0 {
+		t.Fatal("the trigger was given up though the next process tries it again")
+	}
+}
+
+// cutShortIntake fails as an intake the shutdown cancelled does.
+type cutShortIntake struct{ gaveUp int }
+
+func (c *cutShortIntake) Intake(ctx context.Context, _ tasks.Trigger) error {
+	return fmt.Errorf("look up the permission: %w", ctx.Err())
+}
+func (c *cutShortIntake) GiveUp(context.Context, tasks.Trigger, error) { c.gaveUp++ }

@@ -58,11 +58,15 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 		log.Warn().Msg("Intake failed; River will try it again later.")
 		return err
 	}
+	if w.q.stopping.Load() && errors.Is(err, context.Canceled) {
+		// Cut short by the shutdown, which River takes for no try: the
+		// next process tries it again.
+		log.Info().Msg("Intake stopped by the shutdown; the next start tries it again.")
+		return err
+	}
 	// The last try: whoever asked must not be left waiting on nothing.
 	log.Error().Msg("Intake failed for the last time; telling whoever asked.")
-	giveUp, cancel := context.WithTimeout(context.WithoutCancel(ctx), giveUpTimeout)
-	defer cancel()
-	w.q.cfg.Intake.GiveUp(giveUp, job.Args.Trigger, err)
+	w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
 	return err
 }
 
@@ -78,10 +82,6 @@ func earlierWait(metadata []byte) time.Duration {
 	_ = json.Unmarshal(metadata, &waited) // none counted: the first wait
 	return min(time.Second<<min(waited.Snoozes, 6), time.Minute)
 }
-
-// giveUpTimeout bounds the reply to a trigger the intake gave up on, which
-// may come after the intake's own time ran out.
-const giveUpTimeout = 30 * time.Second
 
 func (w *intakeWorker) Timeout(*river.Job[intakeArgs]) time.Duration { return intakeTimeout }
 
