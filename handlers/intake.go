@@ -85,6 +85,14 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 	if t.TaskID != "" {
 		named, err = in.Queue.Get(ctx, t.TaskID)
 		if errors.Is(err, tasks.ErrNotFound) {
+			// A check run is made before its task is recorded, with its
+			// Cancel button: the start making it may still be taken in.
+			if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+				return err
+			} else if waiting {
+				log.Info().Str("task_id", t.TaskID).Msg("The check run's task is not recorded yet; the trigger waits for the start making it.")
+				return tasks.ErrEarlierWaiting
+			}
 			log.Warn().Str("task_id", t.TaskID).Msg("A check run names a task this bot does not know.")
 			return nil
 		}
@@ -305,8 +313,16 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		}
 	}
 	if t.CheckRunID != 0 && t.CheckRunID != task.CheckRunID {
-		// The Cancel button of an earlier attempt's run, which may still
-		// show it while its end is on its way: not the attempt running.
+		// The Cancel button of a run made for a retry not recorded yet,
+		// which is waited for; or of an earlier attempt's run, which may
+		// still show it while its end is on its way: not the attempt
+		// running.
+		if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+			return err
+		} else if waiting {
+			zerolog.Ctx(ctx).Info().Msg("The cancel waits for a retry received before it to be taken in.")
+			return tasks.ErrEarlierWaiting
+		}
 		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
 	}
 	// The attempt as read above, before the permission call: the one the

@@ -70,3 +70,68 @@ func TestAStartBeingTakenInIsFoundByTheCancelAfterIt(t *testing.T) {
 		waitFor(t, 30*time.Second, "the start's intake to be done", func() bool { return !waiting(cancel(repo, 7, later)) })
 	})
 }
+
+// A check run is made, with its Cancel button, before its task is
+// recorded: a press then names a task not known yet, and waits for the
+// start making it, on both databases.
+func TestAButtonOfARunWhoseTaskIsNotRecordedYetFindsTheStartMakingIt(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
+		b.queue = b.newQueueWithIntake(t, time.Minute, held)
+		start(t, b.queue)
+		ctx := context.Background()
+
+		repo := "acme/widgets"
+		if _, err := b.queue.Accept(ctx, tasks.Trigger{DeliveryID: "d-start", Event: "issues",
+			Command: tasks.CommandStart, Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer"}); err != nil {
+			t.Fatal(err)
+		}
+		started := <-held.arrived
+		button := func(taskID string) tasks.Trigger {
+			return tasks.Trigger{DeliveryID: "d-button", Event: "check_run", Command: tasks.CommandCancel, Repo: repo,
+				RepoID: repoID(repo), TaskID: taskID, CheckRunID: 5, Actor: "writer", ReceivedAt: started.ReceivedAt.Add(time.Millisecond)}
+		}
+		for name, want := range map[string]bool{tasks.IDFor("d-start"): true, tasks.IDFor("d-other"): false} {
+			if got, err := b.queue.EarlierStartWaiting(ctx, button(name)); err != nil || got != want {
+				t.Errorf("a button naming %s finds a start waiting: %v (%v), want %v", name, got, err, want)
+			}
+		}
+		close(held.release)
+	})
+}
+
+// A retry pressed on a task's check run is a trigger on the task's issue: a
+// cancel commented there after it waits for it, on both databases.
+func TestACancelOnTheIssueFindsARetryPressedOnItsRunBeforeIt(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
+		b.queue = b.newQueueWithIntake(t, time.Minute, held)
+		ctx := context.Background()
+
+		repo := "acme/widgets"
+		task := newTask(repo, 7)
+		task.ID = tasks.IDFor(task.DeliveryID)
+		if err := b.queue.Create(ctx, task, tasks.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		start(t, b.queue)
+		if _, err := b.queue.Accept(ctx, tasks.Trigger{DeliveryID: "d-retry", Event: "check_run", Command: tasks.CommandRetry,
+			Repo: repo, RepoID: repoID(repo), TaskID: task.ID, CheckRunID: 5, Actor: "writer"}); err != nil {
+			t.Fatal(err)
+		}
+		retry := <-held.arrived
+		if retry.Issue != 7 {
+			t.Errorf("the retry's trigger is on issue %d, want its task's, 7", retry.Issue)
+		}
+		cancel := tasks.Trigger{DeliveryID: "d-cancel", Event: "issue_comment", Command: tasks.CommandCancel,
+			Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer", ReceivedAt: retry.ReceivedAt.Add(time.Millisecond)}
+		if waiting, err := b.queue.EarlierStartWaiting(ctx, cancel); err != nil || !waiting {
+			t.Errorf("the cancel finds the retry waiting: %v (%v), want true", waiting, err)
+		}
+		close(held.release)
+	})
+}

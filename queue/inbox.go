@@ -307,6 +307,11 @@ func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) err
 				q.cfg.Logger.Info().Str("delivery_id", t.DeliveryID).Msg("Dropped a delivery queued before.")
 				continue
 			}
+			if t.Issue == 0 && t.TaskID != "" {
+				if t.Issue, err = issueOfTask(ctx, tx, t); err != nil {
+					return err
+				}
+			}
 			jobs = append(jobs, river.InsertManyParams{Args: intakeArgs{t}})
 		}
 		if len(jobs) == 0 {
@@ -320,6 +325,22 @@ func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) err
 		}
 		return nil
 	})
+}
+
+// issueOfTask is the issue of the task a button's trigger names, 0 when
+// the task is not recorded (yet), or is another repository's. A button
+// press is on that issue: a cancel there waits for a retry pressed before
+// it (see Queue.EarlierStartWaiting).
+func issueOfTask(ctx context.Context, tx *sql.Tx, t tasks.Trigger) (int, error) {
+	var issue int
+	err := tx.QueryRowContext(ctx, `SELECT issue FROM oneshot_tasks WHERE id = $1 AND repo_id = $2`, t.TaskID, t.RepoID).Scan(&issue)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up the issue of task %s: %w", t.TaskID, err)
+	}
+	return issue, nil
 }
 
 // waitingTriggers reads the oldest triggers not yet queued.

@@ -367,12 +367,21 @@ func (q *Queue) jobLive(ctx context.Context, t *tasks.Task) (bool, error) {
 }
 
 // EarlierStartWaiting reports whether a trigger that may start an attempt
-// on t's issue (a start, a follow-up, a retry) was received before t and
-// has not had its intake yet, or is having it: a cancel that overtook it
-// would find nothing to cancel. Triggers accepted before triggers kept
-// the time they came do not count.
+// on t's issue, or of the task t names (a start, a follow-up, a retry),
+// was received before t and has not had its intake yet, or is having it:
+// a cancel that overtook it would find nothing to cancel, and the Cancel
+// button of a check run made before its task was recorded would name a
+// task not known yet. Triggers accepted before triggers kept the time they
+// came do not count.
 func (q *Queue) EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool, error) {
-	if t.Issue == 0 || t.ReceivedAt.IsZero() {
+	var tags []string
+	if t.Issue != 0 {
+		tags = append(tags, issueTag(t.RepoID, t.Issue))
+	}
+	if t.TaskID != "" {
+		tags = append(tags, taskTag(t.TaskID))
+	}
+	if len(tags) == 0 || t.ReceivedAt.IsZero() {
 		return false, nil
 	}
 	const page = 100
@@ -381,7 +390,7 @@ func (q *Queue) EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool,
 		Kinds(intakeArgs{}.Kind()).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 			rivertype.JobStateRunning, rivertype.JobStateScheduled).
-		TagsAll(issueTag(t.RepoID, t.Issue)).
+		TagsAny(tags...).
 		First(page)
 	for {
 		res, err := q.river.JobList(ctx, params)

@@ -22,17 +22,29 @@ func (intakeArgs) Kind() string { return "oneshot_intake" }
 func (a intakeArgs) InsertOpts() river.InsertOpts {
 	opts := river.InsertOpts{Queue: QueueIntake, MaxAttempts: intakeMaxAttempts}
 	if a.Issue != 0 {
-		opts.Tags = []string{issueTag(a.RepoID, a.Issue)}
+		opts.Tags = append(opts.Tags, issueTag(a.RepoID, a.Issue))
+	}
+	switch {
+	case a.TaskID != "":
+		opts.Tags = append(opts.Tags, taskTag(a.TaskID))
+	case a.Command == tasks.CommandStart || a.Command == tasks.CommandFollowUp:
+		// The task it makes, whose check run's buttons work before it is.
+		opts.Tags = append(opts.Tags, taskTag(tasks.IDFor(a.DeliveryID)))
 	}
 	return opts
 }
 
 // issueTag tags the intake of a trigger on an issue or pull request, so
-// that EarlierStartWaiting finds the intakes of one issue. Buttons name a
-// task rather than an issue, and have none.
+// that EarlierStartWaiting finds the intakes of one issue. A button's
+// trigger is on the issue of the task it names, when that is known as it
+// is queued (see issueOfTask).
 func issueTag(repoID int64, issue int) string {
 	return fmt.Sprintf("issue_%d_%d", repoID, issue)
 }
+
+// taskTag tags the intake of a trigger that names a task, or makes one, so
+// that EarlierStartWaiting finds the intakes of one task.
+func taskTag(taskID string) string { return "task_" + taskID }
 
 type intakeWorker struct {
 	river.WorkerDefaults[intakeArgs]

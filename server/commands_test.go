@@ -4,6 +4,7 @@ package server_test
 // cancels and help, and how they meet when they come close together.
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +63,36 @@ func TestTheCancelAndRetryButtonsWork(t *testing.T) {
 	b.runner.open()
 	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "retry", "writer"))
 	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
+}
+
+// The check run, with its Cancel button, is made before its task is
+// recorded; here GitHub lost its answer, and the start looks for the run
+// it may have made. A press meanwhile names a task not known yet: it
+// waits for the start, and stops the task it makes.
+func TestTheCancelButtonPressedBeforeItsTaskIsRecordedStopsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.gh.FailAfterServing("POST", "/repos/acme/widgets/check-runs", http.StatusBadGateway, 1)
+	arrived, release := b.gh.Hold("GET", "/repos/acme/widgets/commits/{ref}/check-runs")
+	defer release()
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	select {
+	case <-arrived:
+	case <-time.After(wait):
+		t.Fatal("the start never looked for the check run it made")
+	}
+	run := b.gh.CheckRuns(b.repo)[0]
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "cancel", "writer"))
+	waitFor(t, wait, "the press to wait for the start", func() bool {
+		return strings.Contains(b.logs.String(), "The check run's task is not recorded yet")
+	})
+	release()
+
+	waitFor(t, wait, "the cancel", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
+	waitFor(t, wait, "the check run to say cancelled", func() bool {
+		runs := b.gh.CheckRuns(b.repo)
+		return len(runs) == 1 && runs[0].Conclusion == "cancelled"
+	})
 }
 
 func TestTheCancelButtonOfAnEarlierAttemptsRunLeavesTheRunningOneAlone(t *testing.T) {
