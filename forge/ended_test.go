@@ -1,9 +1,11 @@
 package forge
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
@@ -181,6 +183,49 @@ func TestAConfirmSaysNothingTwiceWhenOnlyTheCheckRunMissedTheEnd(t *testing.T) {
 	}
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments: %+v", finals, n.botComments())
+	}
+}
+
+// TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheConfirm:
+// the check run shows the end, and nothing else would say it on the issue.
+func TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheConfirm(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	n.gh.Fail("POST", "/repos/acme/widgets/issues/{number}/comments", http.StatusBadGateway, 1)
+	finish, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	r.Finish(finish, checksFailed(n.task))
+	if run := n.gh.CheckRuns(n.repo)[0]; run.Output.Title == "" || strings.HasPrefix(run.Output.Title, "Running") {
+		t.Fatalf("the check run is titled %q, want the end", run.Output.Title)
+	}
+	if finals := finalComments(n); finals != 0 {
+		t.Fatalf("%d final comments, want none yet", finals)
+	}
+
+	// The queue records the end, which the reporter showed on the run.
+	n.notifier.Changed(t.Context(), n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	if finals := finalComments(n); finals != 0 {
+		t.Fatalf("%d final comments from the conclusion, want them left to the reporter", finals)
+	}
+	n.restart(t)
+	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments after the confirm: %+v", finals, n.botComments())
+	}
+	for _, c := range n.botComments() {
+		if c.ID == n.task.StatusCommentID && strings.Contains(c.Body, "Running") {
+			t.Fatalf("the status comment still says the attempt runs: %q", c.Body)
+		}
+	}
+	// Said once: a second confirm finds it.
+	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments after a second confirm", finals)
 	}
 }
 

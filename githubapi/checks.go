@@ -195,8 +195,10 @@ func (n *Notifier) Resend(ctx context.Context, t *tasks.Task, owed []byte) error
 // end died before it showed it. When the attempt's reporter had written
 // its final report there (the run's title no longer says the attempt is
 // under way), only the conclusion was lost, and the report stays;
-// otherwise e's words go in, and an end that was not a success gets the
-// issue's final comment, as Changed gives one.
+// otherwise e's words go in. An end that was not a success gets the
+// issue's final comment, as Changed gives one, if it has none: the
+// reporter's may have met a GitHub that failed for longer than it could
+// wait, however its check run ended.
 func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64, e tasks.Event) error {
 	log := n.logger(t).With().Int("attempt", e.Attempt).Int64("check_run_id", checkRunID).Logger()
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
@@ -210,25 +212,23 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 	case err != nil:
 		log.Error().Err(err).Msg("Could not read the check run to see that its attempt's end shows.")
 		return nil
-	case run.GetStatus() == "completed":
-		return nil
-	}
-	update := checkRunUpdate(t, e)
-	reported := !underWay(run.GetOutput().GetTitle())
-	if reported {
-		update.Output = nil
-	}
-	if err := n.update(ctx, t, checkRunID, update); err != nil {
-		if failedForNow(err) {
-			return err
+	case run.GetStatus() != "completed":
+		update := checkRunUpdate(t, e)
+		if !underWay(run.GetOutput().GetTitle()) {
+			update.Output = nil
 		}
-		log.Error().Err(err).Msg("Could not conclude the check run.")
-		return nil
+		if err := n.update(ctx, t, checkRunID, update); err != nil {
+			if failedForNow(err) {
+				return err
+			}
+			log.Error().Err(err).Msg("Could not conclude the check run.")
+			return nil
+		}
+		log.Warn().Str("state", string(e.State)).Msg("Concluded a check run its attempt's end had not reached.")
 	}
-	log.Warn().Str("state", string(e.State)).Msg("Concluded a check run its attempt's end had not reached.")
 	// The comments are the latest attempt's: a later one, started
-	// meanwhile, speaks there now.
-	if !reported && e.State != tasks.Succeeded && n.Progress != nil && t.Attempt == e.Attempt {
+	// meanwhile, speaks there now. Ended says nothing twice.
+	if e.State != tasks.Succeeded && n.Progress != nil && t.Attempt == e.Attempt {
 		n.Progress.Ended(ctx, t, e)
 	}
 	return nil
