@@ -91,7 +91,7 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 		WaitDelay:   outputGrace,
 	}
-	if _, ok := s.running.Load(req.ID); ok {
+	if _, ok := s.running.LoadAndDelete(req.ID); ok {
 		stdin.Close()
 		stdinWriter.Close()
 		// Cancelled before it started; the bot reports its own context's
@@ -119,10 +119,7 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	tree := newTree(pid, req.ID, before, func(other int) bool {
 		_, ok := s.execs.Load(other)
 		return ok && other != pid
-	}, func(id string) bool {
-		_, ok := s.running.Load(id)
-		return ok && id != req.ID
-	})
+	}, func(id string) bool { return id != req.ID && s.execRunning(id) })
 	var once sync.Once
 	reason := ""
 	kill := func(why string) {

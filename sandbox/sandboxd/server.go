@@ -134,8 +134,22 @@ func (s *Server) applySettings(req *protocol.HelloRequest) error {
 }
 
 // cancelled stands in s.running for an exec cancelled before it started:
-// the cancel travels on its own stream and may overtake the exec.
+// the cancel travels on its own stream and may overtake the exec. A cancel
+// that came after its exec ended leaves one too.
 type cancelled struct{}
+
+// execRunning says whether the exec of id runs: a process carrying its
+// marker is that exec's to kill, not another's. An ID only cancelled is
+// not running: a process in the sandbox could name one it learnt (its own
+// exec's, once that ended) to be spared by every exec's end.
+func (s *Server) execRunning(id string) bool {
+	v, ok := s.running.Load(id)
+	if !ok {
+		return false
+	}
+	_, isKill := v.(func(string))
+	return isKill
+}
 
 // cancel kills a running exec, or keeps it from starting. An exec that
 // already ended is not an error: the cancel lost a race.
