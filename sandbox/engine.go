@@ -50,6 +50,11 @@ type Engine struct {
 	docker *client.Client
 	owner  string
 
+	// mine holds the names of this process's sessions' containers, from
+	// before each is created until it is removed: ReapEnded leaves them
+	// alone.
+	mine sync.Map
+
 	infoMu     sync.Mutex
 	infoKnown  bool  // the engine answered
 	seccompErr error // why the engine's seccomp cannot be relied on
@@ -142,7 +147,17 @@ func seccompProblem(options []string) error {
 // its deadline, is another live process's, as in a restart that overlaps
 // the process it replaces, and is left alone; past its deadline no live
 // process keeps it (its sandboxd stopped, say, by what it ran).
-func (e *Engine) Reap(ctx context.Context) (int, error) {
+func (e *Engine) Reap(ctx context.Context) (int, error) { return e.reap(ctx, true) }
+
+// ReapEnded removes the containers of this owner that no session of this
+// process holds and that stopped, or ran past their deadline, and returns
+// how many it removed. Run it from time to time beside the process's own
+// sessions: a session's container whose removal Docker failed stays
+// otherwise until the next start, and so does one Docker made for a
+// request the bot stopped waiting for. It waits for nothing to stop.
+func (e *Engine) ReapEnded(ctx context.Context) (int, error) { return e.reap(ctx, false) }
+
+func (e *Engine) reap(ctx context.Context, atStart bool) (int, error) {
 	list, err := e.docker.ContainerList(ctx, container.ListOptions{
 		All: true,
 		Filters: filters.NewArgs(
@@ -154,17 +169,23 @@ func (e *Engine) Reap(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("list leftover sandboxes: %w", err)
 	}
 	removed := 0
+	var errs []error
 	waitUntil := time.Now().Add(stopWait) // one wait for all of them
 	for _, c := range list {
-		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) && !e.stops(ctx, c.ID, waitUntil) {
+		if slices.ContainsFunc(c.Names, func(name string) bool { _, ok := e.mine.Load(strings.TrimPrefix(name, "/")); return ok }) {
+			continue
+		}
+		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) &&
+			(!atStart || !e.stops(ctx, c.ID, waitUntil)) {
 			continue
 		}
 		if err := e.remove(ctx, c.ID); err != nil {
-			return removed, err
+			errs = append(errs, err)
+			continue
 		}
 		removed++
 	}
-	return removed, nil
+	return removed, errors.Join(errs...)
 }
 
 // stopWait is how long Reap gives a running container to stop, as one

@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
@@ -218,6 +221,38 @@ func TestReapLeavesARunningSessionOfTheSameOwnerAlone(t *testing.T) {
 	}
 	if n, err := other.Reap(context.Background()); n != 0 || err != nil {
 		t.Fatalf("reaped %d (%v), want none", n, err)
+	}
+	if out := mustSucceed(t, s, "echo still here"); out != "still here\n" {
+		t.Fatalf("the session answers %q", out)
+	}
+}
+
+// A container of the owner that no session holds, never started (as one
+// Docker made for a request the bot stopped waiting for) or stopped (as
+// one whose removal Docker failed), is removed while the process runs;
+// its running session is left alone.
+func TestReapEndedRemovesWhatNoSessionHoldsBesideTheRunningSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	ctx := context.Background()
+	deadline := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	left, err := b.docker.ContainerCreate(ctx, &container.Config{
+		Image:  b.spec().Image,
+		Cmd:    []string{"true"},
+		Labels: map[string]string{sandbox.LabelApp: "oneshot", sandbox.LabelOwner: b.owner, sandbox.LabelDeadline: deadline},
+	}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.docker.ContainerRemove(ctx, left.ID, container.RemoveOptions{Force: true}) })
+
+	n, err := b.engine.ReapEnded(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || b.exists(t, left.ID) {
+		t.Fatalf("reaped %d, the container left behind still there: %v", n, b.exists(t, left.ID))
 	}
 	if out := mustSucceed(t, s, "echo still here"); out != "still here\n" {
 		t.Fatalf("the session answers %q", out)

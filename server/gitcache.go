@@ -21,26 +21,13 @@ func (s *Server) startGitCacheSweep() {
 		return
 	}
 	cache := &workspace.Cache{Dir: s.cfg.Git.CacheDir}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	s.stopGitCacheSweep = func() { stop(); <-done }
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(gitCacheSweep)
-		defer tick.Stop()
-		for {
-			removed, err := cache.Evict(maxAge, time.Now())
-			if err != nil {
-				s.log.Warn().Err(err).Str("cache", cache.Dir).Msg("Could not remove unused repositories from the git cache.")
-			}
-			if len(removed) > 0 {
-				s.log.Info().Strs("removed", removed).Dur("unused_for", maxAge).Msg("Removed repositories no task used from the git cache.")
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+	s.stopGitCacheSweep = every(gitCacheSweep, true, func(context.Context) {
+		removed, err := cache.Evict(maxAge, time.Now())
+		if err != nil {
+			s.log.Warn().Err(err).Str("cache", cache.Dir).Msg("Could not remove unused repositories from the git cache.")
 		}
-	}()
+		if len(removed) > 0 {
+			s.log.Info().Strs("removed", removed).Dur("unused_for", maxAge).Msg("Removed repositories no task used from the git cache.")
+		}
+	})
 }

@@ -90,6 +90,9 @@ type Server struct {
 	// stopGitCacheSweep stops the git cache's sweep (see gitcache.go), if
 	// one started.
 	stopGitCacheSweep func()
+	// stopSandboxSweep stops the sweep of sandboxes that ended (see
+	// sweep.go), if it runs.
+	stopSandboxSweep func()
 }
 
 // New connects to the database and GitHub and builds the handlers. It
@@ -208,6 +211,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.startGitCacheSweep()
+	if s.engine != nil {
+		s.stopSandboxSweep = startSandboxSweep(s.engine, s.log)
+	}
 	s.started.Store(true)
 	return nil
 }
@@ -221,6 +227,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.stopGitCacheSweep != nil {
 		s.stopGitCacheSweep()
+	}
+	if s.stopSandboxSweep != nil {
+		s.stopSandboxSweep()
 	}
 	// Workers that did not stop in time may still hold sessions.
 	if s.engine != nil && err == nil {
@@ -378,24 +387,4 @@ func (s *Server) taskPage(w http.ResponseWriter, r *http.Request) {
 func logRequest(r *http.Request, status, size int, d time.Duration) {
 	hlog.FromRequest(r).Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 		Dur("duration", d).Msg("Answered a request.")
-}
-
-// reaper removes the sandboxes an earlier process of this bot left, before
-// any task of this one runs; nil without an engine. Without Docker the bot
-// still takes webhooks, so it warns rather than fails.
-func reaper(engine *sandbox.Engine, log zerolog.Logger) func(context.Context) {
-	if engine == nil {
-		return nil
-	}
-	return func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		n, err := engine.Reap(ctx)
-		switch {
-		case err != nil:
-			log.Warn().Err(err).Msg("Could not reach Docker to remove old sandboxes; tasks need it to run.")
-		case n > 0:
-			log.Info().Int("containers", n).Msg("Removed sandboxes an earlier process left behind.")
-		}
-	}
 }
