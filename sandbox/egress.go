@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,10 +350,21 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 	if _, ok := hostpattern.First(h.within, host, port, nil); len(h.within) > 0 && !ok {
 		return deny("host is outside what the bot's operator allows")
 	}
-	if p, ok := hostpattern.First(h.allow, host, port, hostpattern.WebPorts); ok {
+	allow := h.allow
+	if _, err := netip.ParseAddr(host); err == nil {
+		// An address is not a name: a glob, written for names (`*`
+		// among them), does not cover it, or a name denied by the
+		// operator would be reached by its address. A pattern naming
+		// the address does.
+		allow = slices.DeleteFunc(slices.Clone(allow), hostpattern.Pattern.HasGlob)
+		if _, ok := hostpattern.First(allow, host, port, nil); !ok && slices.ContainsFunc(h.allow, func(p hostpattern.Pattern) bool { return p.MatchesHost(host) }) {
+			return deny(fmt.Sprintf("an address is allowed only by a pattern naming it, such as `%s`", host))
+		}
+	}
+	if p, ok := hostpattern.First(allow, host, port, hostpattern.WebPorts); ok {
 		return acl.Decision{Result: acl.Allow, Reason: fmt.Sprintf("host matches allow pattern `%s`", p.Text)}
 	}
-	for _, p := range h.allow {
+	for _, p := range allow {
 		if p.MatchesHost(host) {
 			return deny(fmt.Sprintf("port %d is not allowed: allow pattern `%s` covers %s; a pattern such as `%s:%d` would allow it",
 				port, p.Text, p.AllowedPorts(), p.Host, port))

@@ -114,6 +114,27 @@ func TestHostPolicyDenyWinsAndTheDefaultIsDeny(t *testing.T) {
 	}
 }
 
+// An operator's deny-list names hosts; a glob allowing every name must not
+// open their addresses.
+func TestAnAddressIsAllowedOnlyByAPatternNamingIt(t *testing.T) {
+	p := policyOf(t, Network{Mode: NetworkFiltered, Allow: []string{"*", "203.0.113.7"}, Deny: []string{"pastebin.com"}})
+	for _, tc := range []struct {
+		host    string
+		allowed bool
+		reason  string
+	}{
+		{"pastebin.com", false, "deny pattern `pastebin.com`"},
+		{"example.org", true, "allow pattern `*`"},
+		{"104.20.68.143", false, "an address is allowed only by a pattern naming it, such as `104.20.68.143`"},
+		{"203.0.113.7", true, "allow pattern `203.0.113.7`"},
+	} {
+		d := p.decide(tc.host, 443)
+		if (d.Result == acl.Allow) != tc.allowed || !strings.Contains(d.Reason, tc.reason) {
+			t.Errorf("%s: allowed = %v (%s), want %v (%s)", tc.host, d.Result == acl.Allow, d.Reason, tc.allowed, tc.reason)
+		}
+	}
+}
+
 func TestAnAllowedHostIsAllowedOnTheWebsPortsUnlessItsPatternNamesOthers(t *testing.T) {
 	p := policyOf(t, Network{
 		Mode:   NetworkFiltered,

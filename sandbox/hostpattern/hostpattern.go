@@ -83,6 +83,9 @@ func (p Pattern) Matches(host string, port int, unnamed []int) bool {
 	}
 }
 
+// HasGlob says whether the pattern's host is a glob rather than one name.
+func (p Pattern) HasGlob() bool { return strings.ContainsAny(p.Host, "*?[") }
+
 // MatchesHost says whether host matches the pattern, whatever the port.
 func (p Pattern) MatchesHost(host string) bool {
 	ok, _ := path.Match(p.Host, host)
