@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
@@ -40,13 +41,58 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 			return err
 		}
 	}
-	var details strings.Builder
-	for _, c := range r.report.Checks {
+	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds),
+		failureDetails(r.report.Checks))
+}
+
+// detailsRoom bounds what the failing checks' output takes of the final
+// check run's summary, which GitHub cuts at 65,535 characters, beside the
+// steps and the checks' table.
+const detailsRoom = 40 << 10
+
+// failureDetails shows each failing check with the end of its output,
+// the room shared evenly: cut whole by the summary's limit, the text
+// would end inside a code block, and the later checks' output would show
+// nowhere. With more failing checks than the room holds a useful end of,
+// the rest are named.
+func failureDetails(checks []CheckResult) string {
+	var failed []CheckResult
+	for _, c := range checks {
 		if !c.Passed {
-			fmt.Fprintf(&details, "%s (%s), exit %d:\n\n%s", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode, contextgather.CodeBlock(c.Tail))
+			failed = append(failed, c)
 		}
 	}
-	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds), details.String())
+	const leastTail = 1 << 10
+	shown := min(len(failed), detailsRoom/leastTail)
+	var b strings.Builder
+	for _, c := range failed[:shown] {
+		fmt.Fprintf(&b, "%s (%s), exit %d:\n\n%s", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode,
+			contextgather.CodeBlock(lastBytes(c.Tail, detailsRoom/shown)))
+	}
+	if rest := failed[shown:]; len(rest) > 0 {
+		names := make([]string, len(rest))
+		for i, c := range rest {
+			names[i] = contextgather.CodeSpan(c.Name)
+		}
+		fmt.Fprintf(&b, "And %d more failing checks, left out for room: %s.\n", len(rest), strings.Join(names, ", "))
+	}
+	return b.String()
+}
+
+// lastBytes is the end of s within n bytes, from the start of a line when
+// one starts within it, else from the start of a character.
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	end := s[len(s)-n:]
+	if i := strings.IndexByte(end, '\n'); i >= 0 && i < len(end)-1 {
+		return end[i+1:]
+	}
+	for len(end) > 0 && !utf8.RuneStart(end[0]) {
+		end = end[1:]
+	}
+	return end
 }
 
 // verify runs every check, even after one fails, so the agent and people
