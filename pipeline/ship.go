@@ -52,24 +52,8 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	switch {
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)
-	case res.ExitCode == unchangedExit && r.nothingNewFails():
-		return r.changedNothing()
 	case res.ExitCode == unchangedExit:
-		// The branch holds an earlier attempt's change, pushed, and that
-		// attempt may have stopped before its pull request was opened (a
-		// failure or the deadline between the two). The branch as it
-		// stands is the change: checked whole, it is published again.
-		// Its change is what it added since it left the default branch,
-		// which may have moved on since.
-		r.note("nothing new; the branch as it stands is the change")
-		from, err := r.co.Repo.MergeBase(ctx, r.co.Base, r.start)
-		if err != nil {
-			return err
-		}
-		if err := r.check(ctx, from, r.start); err != nil {
-			return err
-		}
-		return r.publish(ctx, r.start)
+		return r.nothingNew(ctx)
 	case res.ExitCode != 0:
 		return fail(fmt.Sprintf("taking the change failed (exit %d)", res.ExitCode), r.logTail(failureTail))
 	}
@@ -86,6 +70,13 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 	tree, err := r.withoutEmbeddedRepositories(ctx, received)
 	if err != nil {
 		return err
+	}
+	// The repositories the agent made inside the checkout may have been
+	// all it changed.
+	if startTree, err := r.co.Repo.TreeOf(ctx, r.start); err != nil {
+		return err
+	} else if tree == startTree {
+		return r.nothingNew(ctx)
 	}
 	name, email := splitIdentity(committer)
 	head, err := r.co.Repo.Commit(ctx, workspace.NewCommit{
@@ -176,6 +167,27 @@ func (r *run) withoutEmbeddedRepositories(ctx context.Context, received string) 
 		return "", err
 	}
 	return r.co.Repo.TreeRestoring(ctx, received, r.start, undeclared)
+}
+
+// nothingNew ends an attempt whose agent changed nothing that ships. On a
+// branch an earlier attempt pushed, that attempt may have stopped before
+// its pull request was opened (a failure or the deadline between the two):
+// the branch as it stands is the change, checked whole and published
+// again. Its change is what it added since it left the default branch,
+// which may have moved on since.
+func (r *run) nothingNew(ctx context.Context) error {
+	if r.nothingNewFails() {
+		return r.changedNothing()
+	}
+	r.note("nothing new; the branch as it stands is the change")
+	from, err := r.co.Repo.MergeBase(ctx, r.co.Base, r.start)
+	if err != nil {
+		return err
+	}
+	if err := r.check(ctx, from, r.start); err != nil {
+		return err
+	}
+	return r.publish(ctx, r.start)
 }
 
 // leaveOut records repositories left out of the change, to be shown on

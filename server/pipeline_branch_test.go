@@ -129,6 +129,30 @@ func TestARetryOpensThePullRequestAnAttemptPushedButDidNotOpen(t *testing.T) {
 	}
 }
 
+// The agent's only new change is a repository it made inside the
+// checkout, which is left out: nothing new ships, and the branch an
+// earlier attempt pushed is the change.
+func TestARetryWhoseOnlyNewChangeIsLeftOutOpensThePullRequestOfTheBranch(t *testing.T) {
+	t.Parallel()
+	script := goodAgent + "git init -q vendor/lib\necho notes > vendor/lib/notes.txt\ngit -C vendor/lib add notes.txt\n" +
+		"git -C vendor/lib -c user.name=agent -c user.email=agent@example.invalid commit -qm notes\n"
+	b := pipelineBundle(t, script, testConfig(0))
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
+	first := b.runTask(t)
+	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
+	}
+	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
+
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != pushed {
+		t.Fatalf("pull requests %+v, want one of the pushed branch %s", prs, pushed)
+	}
+}
+
 func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))

@@ -77,6 +77,15 @@ func (r *Repo) Resolve(ctx context.Context, rev string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// TreeOf returns the ID of a commit's tree.
+func (r *Repo) TreeOf(ctx context.Context, rev string) (string, error) {
+	out, err := r.git(ctx, Auth{}, "rev-parse", "--verify", "--quiet", rev+"^{tree}")
+	if err != nil {
+		return "", fmt.Errorf("read the tree of %s: %w", rev, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // IsAncestor says whether commit a is an ancestor of (or is) commit b.
 func (r *Repo) IsAncestor(ctx context.Context, a, b string) bool {
 	_, err := r.git(ctx, Auth{}, "merge-base", "--is-ancestor", a, b)
