@@ -307,16 +307,25 @@ func summary(e tasks.Event) string {
 	return e.Detail
 }
 
-// SkipCheckRun concludes a check run that will never run as skipped.
-func (r *Repo) SkipCheckRun(ctx context.Context, id int64, why string) error {
-	_, _, err := r.Client.Checks.UpdateCheckRun(ctx, r.Owner, r.Name, id, github.UpdateCheckRunOptions{
+// SkipCheckRun concludes a check run that will never run as skipped, with
+// a Retry button in place of its Cancel. startOn, when not 0, is the issue
+// a start was skipped on, whose task was never made: the run's re-run and
+// its Retry start one there (see tasks.StartOnID).
+func (r *Repo) SkipCheckRun(ctx context.Context, id int64, why string, startOn int) error {
+	opts := github.UpdateCheckRunOptions{
 		Name:        CheckName,
 		Status:      github.String("completed"),
 		Conclusion:  github.String("skipped"),
 		CompletedAt: &github.Timestamp{Time: time.Now()},
 		Output:      &github.CheckRunOutput{Title: github.String("Skipped"), Summary: &why},
-	})
-	if err != nil {
+		Actions:     []*github.CheckRunAction{retryButton},
+	}
+	if startOn != 0 {
+		opts.ExternalID = github.String(tasks.StartOnID(startOn))
+		summary := why + fmt.Sprintf("\n\nRe-run this check, or press Retry, to start on #%d again.", startOn)
+		opts.Output.Summary = &summary
+	}
+	if _, _, err := r.Client.Checks.UpdateCheckRun(ctx, r.Owner, r.Name, id, opts); err != nil {
 		return fmt.Errorf("skip check run %d on %s: %w", id, r.FullName(), err)
 	}
 	return nil

@@ -197,7 +197,8 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 	if isBot(event.Sender) {
 		return ignore(ctx, "check run action by a bot")
 	}
-	if run.ID <= 0 || !tasks.IsID(run.ExternalID) {
+	startOn, skippedStart := tasks.StartOnIssue(run.ExternalID)
+	if run.ID <= 0 || !tasks.IsID(run.ExternalID) && !skippedStart {
 		// The bot sets both on every run it makes.
 		return invalid(eventType, deliveryID, fmt.Errorf("our check run %d names no task (external ID %q)", run.ID, run.ExternalID))
 	}
@@ -224,6 +225,14 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 		t.Command = tasks.CommandCancel
 	default:
 		return ignore(ctx, "check_run action "+event.Action)
+	}
+	if skippedStart {
+		// A start skipped before its task was made: run again, it is the
+		// start it was.
+		if t.Command == tasks.CommandCancel {
+			return ignore(ctx, "cancel on a skipped start's check run")
+		}
+		t.Command, t.TaskID, t.Issue = tasks.CommandStart, "", startOn
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)

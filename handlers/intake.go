@@ -378,7 +378,7 @@ func limitReply(t tasks.Trigger, over *tasks.Limited) string {
 // overtaken handles a start that met a limit only as it was recorded:
 // other triggers started meanwhile. Its check run is closed as skipped.
 func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, over *tasks.Limited) error {
-	skipCheckRun(ctx, repo, checkRunID, "A rate limit was met as this attempt was about to be queued.")
+	skipCheckRun(ctx, repo, checkRunID, "A rate limit was met as this attempt was about to be queued.", startOn(t))
 	return in.reply(ctx, repo, t, limitReply(t, over))
 }
 
@@ -402,7 +402,7 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskI
 // that it does not wait as queued forever; the intake's next try makes
 // another. It returns err.
 func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
-	skipCheckRun(ctx, repo, checkRunID, "oneshot could not record this attempt, and tries again.")
+	skipCheckRun(ctx, repo, checkRunID, "oneshot could not record this attempt, and tries again.", 0)
 	return err
 }
 
@@ -410,12 +410,22 @@ func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID
 // comes next: a retried intake would not find it again, and it would wait
 // as queued for ever. So it goes on after ctx ends (the intake's own time
 // may be what ran out), and its failure is only logged.
-func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, why string) {
+func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, why string, startOn int) {
 	skip, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
 	defer cancel()
-	if err := repo.SkipCheckRun(skip, checkRunID, why); err != nil {
+	if err := repo.SkipCheckRun(skip, checkRunID, why, startOn); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
 	}
+}
+
+// startOn is the issue a skipped check run's re-run starts on: t's, when
+// t is a start on an issue, whose task was not made. Another attempt's run
+// names a task, which its re-run retries.
+func startOn(t tasks.Trigger) int {
+	if t.Command == tasks.CommandStart && t.TaskID == "" {
+		return t.Issue
+	}
+	return 0
 }
 
 // skipTimeout bounds closing a check run after its intake failed.
@@ -428,7 +438,7 @@ const skipTimeout = 30 * time.Second
 // lost finds its feedback in the winner's follow-up (see holds), and is
 // acknowledged rather than told the issue is busy.
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
-	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue or its pull request started a task first.")
+	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue or its pull request started a task first.", startOn(t))
 	live, err := in.live(ctx, t, branch)
 	if err != nil {
 		return err

@@ -203,6 +203,11 @@ func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *
 	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "Another trigger") {
 		t.Fatalf("check runs %+v, want one, skipped for the other trigger", runs)
 	}
+	// No task has its ID: run again, it starts on the issue.
+	if runs[0].ExternalID != tasks.StartOnID(1) || len(runs[0].Actions) != 1 || runs[0].Actions[0].Identifier != "retry" ||
+		!strings.Contains(runs[0].Output.Summary, "start on #1 again") {
+		t.Fatalf("skipped run %+v, want it named for a start on #1, with a Retry button", runs[0])
+	}
 	comments := gh.Comments(repo, 1)
 	if len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") || !strings.Contains(comments[0].Body, winner.ID) {
 		t.Fatalf("comments %+v, want one linking the winner", comments)

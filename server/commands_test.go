@@ -47,6 +47,26 @@ func TestARerunOfOurCheckRunStartsTheNextAttemptOfTheSameTask(t *testing.T) {
 	}
 }
 
+// A start skipped before its task was made (a limit met, another trigger
+// first) leaves a check run no task has: its re-run is that start again.
+func TestARerunOfASkippedStartsCheckRunStartsOnItsIssue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	skipped := githubtest.CheckRun{ID: 4242, Name: "oneshot", ExternalID: tasks.StartOnID(1), HeadSHA: b.gh.Head(t, b.repo, "main")}
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(skipped, "writer"))
+	waitFor(t, wait, "a task on #1", func() bool { s, n := b.state(t); return n == 1 && s == tasks.Succeeded })
+	if task := b.onlyTask(t); task.Issue != 1 || task.Kind != tasks.KindIssue {
+		t.Fatalf("task %+v, want a start on #1", task)
+	}
+
+	// Its Cancel, had it one, has nothing to stop.
+	id := b.deliver(t, "check_run", "check_run.requested_action", b.pressed(skipped, "cancel", "writer"))
+	if b.seen(t, id) {
+		t.Fatal("a cancel on a skipped start's run was taken in")
+	}
+}
+
 func TestTheCancelAndRetryButtonsWork(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -182,6 +182,24 @@ func IsID(s string) bool {
 	return true
 }
 
+// StartOnID is the external ID of a check run whose start was skipped (a
+// limit met, another trigger on the issue first), which no task has: its
+// re-run, or its Retry button, starts a task on the issue, as the trigger
+// would have.
+func StartOnID(issue int) string { return startOnPrefix + strconv.Itoa(issue) }
+
+// StartOnIssue is the issue a StartOnID names.
+func StartOnIssue(id string) (int, bool) {
+	digits, ok := strings.CutPrefix(id, startOnPrefix)
+	if !ok || digits == "" || digits[0] == '0' || len(digits) > 9 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
+}
+
+const startOnPrefix = "start-on-issue-"
+
 // Start says who starts an attempt, why, and where it shows.
 type Start struct {
 	Actor      string
