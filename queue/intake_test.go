@@ -74,3 +74,41 @@ func (c *cutShortIntake) Intake(ctx context.Context, _ tasks.Trigger) error {
 	return fmt.Errorf("look up the permission: %w", ctx.Err())
 }
 func (c *cutShortIntake) GiveUp(context.Context, tasks.Trigger, error) { c.gaveUp++ }
+
+// A try the shutdown cut short counts as none, and River takes the job
+// again at attempt 1; what that try made on GitHub is looked for all the
+// same.
+func TestAnIntakeTakenAgainAfterAShutdownIsARetriedOne(t *testing.T) {
+	t.Parallel()
+	intake := &retriedIntake{}
+	w := &intakeWorker{q: &Queue{cfg: Config{Intake: intake, Logger: zerolog.Nop()}}}
+	for _, tc := range []struct {
+		attempt int
+		by      []string
+		want    bool
+	}{
+		{1, []string{"first"}, false},
+		{1, []string{"stopped", "next"}, true},
+		{2, []string{"failed", "next"}, true},
+	} {
+		job := &river.Job[intakeArgs]{
+			JobRow: &rivertype.JobRow{Attempt: tc.attempt, AttemptedBy: tc.by, MaxAttempts: intakeMaxAttempts},
+			Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
+		}
+		if err := w.Work(context.Background(), job); err != nil {
+			t.Fatal(err)
+		}
+		if intake.retried != tc.want {
+			t.Errorf("attempt %d taken by %v: retried %v, want %v", tc.attempt, tc.by, intake.retried, tc.want)
+		}
+	}
+}
+
+// retriedIntake records whether its last intake was a retried one.
+type retriedIntake struct{ retried bool }
+
+func (r *retriedIntake) Intake(ctx context.Context, _ tasks.Trigger) error {
+	r.retried = tasks.IsRetried(ctx)
+	return nil
+}
+func (r *retriedIntake) GiveUp(context.Context, tasks.Trigger, error) {}

@@ -52,7 +52,9 @@ type intakeWorker struct {
 }
 
 func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) error {
-	if job.Attempt > 1 {
+	// A try cut short by a shutdown counts as none, but did what it did
+	// before it was: every process that took the job is on its list.
+	if job.Attempt > 1 || len(job.AttemptedBy) > 1 {
 		ctx = tasks.Retried(ctx)
 	}
 	err := w.q.cfg.Intake.Intake(ctx, job.Args.Trigger)
