@@ -51,8 +51,8 @@ func (l *workLock) held() bool {
 // one file: a rolling update, or a mistake), this one works the queue
 // beside it and waits for the lock in the background, and holds it once
 // that process ends, so that a process started later does not take this
-// one's running jobs for a dead one's. It readies nothing then: the jobs
-// running by that time may be its own. A lock that cannot be taken at all
+// one's running jobs for a dead one's; then it readies only the jobs that
+// process took (see tookOver), as the others may be its own. A lock that cannot be taken at all
 // (a file system without locks) leaves the rescue to River, as before
 // there was a lock.
 //
@@ -99,8 +99,26 @@ func (q *Queue) awaitLock(ctx context.Context) {
 		if file, err := lockWorking(q.DB.path); err == nil && file != nil {
 			q.lock.hold(file)
 			q.cfg.Logger.Info().Msg("Took the queue's lock: the process that held it has ended.")
+			q.tookOver(ctx)
 			return
 		}
+	}
+}
+
+// tookOver clears up after the process whose lock this one took late:
+// its sandboxes go, this process's own left alone; and the jobs it left
+// running, known by their last taker, which is not this process's River
+// client, run again (a job whose taker is not known may be this process's,
+// and waits for River's rescue).
+func (q *Queue) tookOver(ctx context.Context) {
+	if q.cfg.LeftBehind != nil {
+		q.cfg.LeftBehind(ctx)
+	}
+	n, err := q.DB.readyRunning(ctx, ` AND attempted_by IS NOT NULL AND json_extract(attempted_by, '$[#-1]') <> $2`, q.river.ID())
+	if err != nil {
+		q.cfg.Logger.Warn().Err(err).Msg("Could not look for the jobs the process that held the lock left running; River's rescue takes them.")
+	} else if n > 0 {
+		q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs the process that held the lock left running.")
 	}
 }
 

@@ -197,6 +197,11 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 			q.holdOwner(ctx)
 			if l.ownerHeld {
 				q.cfg.Logger.Info().Str("owner", q.cfg.Owner).Msg("Took the sandbox owner's lock: no other process of the owner holds it now.")
+				// The process that held it may have died: its sandboxes go,
+				// this process's own left alone.
+				if q.cfg.LeftBehind != nil {
+					q.cfg.LeftBehind(ctx)
+				}
 			}
 		}
 		scan, cancel := context.WithTimeout(ctx, livenessTimeout)

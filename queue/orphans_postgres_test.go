@@ -208,6 +208,13 @@ func TestOnPostgresASecondProcessOfOneSandboxOwnerLeavesItsSandboxesAlone(t *tes
 			t.Fatal("the second process did not take its owner's lock once the first ended")
 		}
 	}
+	// Taking it, the second removes what the first may have left, had it
+	// died.
+	for deadline := time.Now().Add(10 * time.Second); secondReaped.Load() != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second process removed the owner's sandboxes %d times once it took its lock, want 1", secondReaped.Load())
+		}
+	}
 	third, thirdReaped := ownedQueue("host-a")
 	startQueue(t, third)
 	if n := thirdReaped.Load(); n != 0 {

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -59,39 +59,43 @@ func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
 }
 
 // TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone starts a
-// queue beside a process that holds the lock: it leaves the running job
-// alone, and when that process ends it takes the lock, still leaving the
-// job alone, as it may be its own by then.
+// queue beside a process that holds the lock: it leaves the running jobs
+// alone, and when that process ends it takes the lock and runs again the
+// job that process took, still leaving alone one whose taker it cannot
+// tell, as that may be its own by then.
 func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) {
 	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
-	q, runner, _ := recordingQueue(t, url)
-	runningTask(t, q, 1)
+	q, runner, notifier := recordingQueue(t, url)
+	unknown, gone := runningTask(t, q, 1), runningTask(t, q, 2)
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array('the-process-that-held-the-lock') WHERE args ->> 'task_id' = $1`, gone.ID)
+	var reaped atomic.Int32
+	q.cfg.LeftBehind = func(context.Context) { reaped.Add(1) }
 	release := holdQueueLock(t, url)
 	startQueue(t, q)
-	untouched := func(when string) {
+	untouched := func(when string, task *tasks.Task) {
 		t.Helper()
 		var state string
 		var attempt int
-		if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state, &attempt); err != nil {
+		if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt FROM river_job WHERE args ->> 'task_id' = $1`, task.ID).Scan(&state, &attempt); err != nil {
 			t.Fatal(err)
 		}
-		if state != "running" || attempt != 1 || runner.count() != 0 {
-			t.Fatalf("%s the job is %s at try %d, run %d times; want it left running at try 1", when, state, attempt, runner.count())
+		if state != "running" || attempt != 1 {
+			t.Fatalf("%s the job is %s at try %d; want it left running at try 1", when, state, attempt)
 		}
 	}
-	untouched("while another process holds the lock,")
-	if q.lock.held() {
-		t.Fatal("the queue holds the lock another process holds")
+	untouched("while another process holds the lock,", unknown)
+	untouched("while another process holds the lock,", gone)
+	if q.lock.held() || runner.count() != 0 || reaped.Load() != 0 {
+		t.Fatalf("beside the process holding the lock: lock held %v, %d attempts run, sandboxes reaped %d times", q.lock.held(), runner.count(), reaped.Load())
 	}
 
 	release()
-	for deadline := time.Now().Add(10 * time.Second); !q.lock.held(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue did not take the lock once the other process let it go")
-		}
+	notifier.wait(t, gone.ID, tasks.Succeeded)
+	untouched("once the queue took the lock,", unknown)
+	if !q.lock.held() || runner.count() != 1 || reaped.Load() != 1 {
+		t.Fatalf("once the other process ended: lock held %v, %d attempts run, sandboxes reaped %d times", q.lock.held(), runner.count(), reaped.Load())
 	}
-	untouched("once the queue took the lock,")
 }
 
 // holdQueueLock takes the lock of the SQLite queue at url for the test, as
