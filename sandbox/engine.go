@@ -140,7 +140,8 @@ func seccompProblem(options []string) error {
 
 // Reap removes the containers that this owner's earlier processes left
 // behind, and returns how many it removed. Call it when the bot starts,
-// before any session of its own exists.
+// and when it takes over from another process of its owner; its own
+// sessions are left alone.
 //
 // A container whose bot died stops: its attach stream ends, and sandboxd
 // with it, within milliseconds. One still running after stopWait, within
