@@ -207,7 +207,7 @@ func (r *taskReporter) loop(ctx context.Context) {
 		if !first && r.statusChanged() {
 			errs = append(errs, r.writeStatusComment(ctx))
 		}
-		if again, ok := retryIn(errs, wait); ok {
+		if again, ok := r.retryIn(errs, wait); ok {
 			retry.Reset(again)
 			wait = min(2*wait, maxProgressRetry)
 		} else {
@@ -218,8 +218,8 @@ func (r *taskReporter) loop(ctx context.Context) {
 
 // retryIn says whether a write of errs failed for now, and when to try
 // again: after wait, or the longer wait GitHub's rate limit asked for.
-func retryIn(errs []error, wait time.Duration) (time.Duration, bool) {
-	if !slices.ContainsFunc(errs, failedForNow) {
+func (r *taskReporter) retryIn(errs []error, wait time.Duration) (time.Duration, bool) {
+	if !slices.ContainsFunc(errs, r.failedForNow) {
 		return 0, false
 	}
 	for _, err := range errs {
@@ -238,10 +238,13 @@ const (
 	maxProgressRetry = 2 * time.Minute
 )
 
-// failedForNow says whether a write failed in a way a later try may not:
-// neither refused, as it would be again, nor left to the final report.
-func failedForNow(err error) bool {
-	return err != nil && !githubapi.Refused(err) && !errors.Is(err, context.Canceled)
+// failedForNow says whether a progress write failed in a way a later try
+// may not: neither refused, as it would be again, nor left to the final
+// report. One that gave way to another of the task's writes (see write)
+// failed for now: that write, the pull request's or the notifier's, does
+// not show the progress.
+func (r *taskReporter) failedForNow(err error) bool {
+	return err != nil && !githubapi.Refused(err) && (!errors.Is(err, context.Canceled) || r.waits.Err() == nil)
 }
 
 // statusChanged says whether the status comment shows other steps than the
@@ -424,7 +427,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 		}
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
 			github.UpdateCheckRunOptions{Name: githubapi.CheckName, Output: output})
-		if failedForNow(err) {
+		if r.failedForNow(err) {
 			// Not shown: the next try writes it, unless a newer report
 			// comes first.
 			r.mu.Lock()
@@ -510,7 +513,7 @@ func (r *taskReporter) write(ctx context.Context, what string, creates bool, fn 
 		r.log.Debug().Msgf("Left the %s to the final report.", what)
 	case errors.Is(err, context.Canceled) && ctx.Err() == nil:
 		// It gave way to another of the task's writes while it waited
-		// to retry; a later write shows what it would have.
+		// to retry; the loop makes it again (see failedForNow).
 		r.log.Debug().Msgf("Left the %s to a later write.", what)
 	default:
 		r.log.Error().Err(err).Msgf("Could not write the %s.", what)

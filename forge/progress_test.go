@@ -158,3 +158,22 @@ func TestAProgressWriteGitHubFailedIsMadeAgainWithoutANewReport(t *testing.T) {
 	})
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the checks failed"}})
 }
+
+// A progress write that gave way to the pull request's, while it waited on
+// GitHub's rate limit, is made again, though nothing new is reported.
+func TestAProgressWriteThatGaveWayIsMadeAgainWithoutANewReport(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.progress.retryFirst = 100 * time.Millisecond
+	n.gh.SecondaryRateLimit("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", time.Minute, 1)
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "ship", State: pipeline.StepRunning}}})
+	waitForRequest(t, n.gh, "PATCH", "/repos/acme/widgets/check-runs/"+strconv.FormatInt(n.task.CheckRunID, 10))
+	if err := n.progress.Throttle.Do(t.Context(), n.task.ID, githubapi.Write{Creates: true}, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the check run to show the step running", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Summary, "ship")
+	})
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
+}

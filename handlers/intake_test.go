@@ -248,33 +248,45 @@ func TestAStartThatMeetsALimitAsItIsRecordedSkipsItsCheckRunAndSaysSo(t *testing
 	}
 }
 
-// foreignQueue holds one task, of another repository than the trigger's,
-// and records what is asked of it.
+// foreignQueue holds one live task, of another repository than the
+// trigger's, and records what is asked of it. Everything an intake goes on
+// to ask has an answer, so that one that went on could act on the task.
 type foreignQueue struct {
 	handlers.Work
+	task  *tasks.Task
 	asked []string
 }
 
-var foreign = &tasks.Task{ID: "t0123456789abcdef", Repo: "victim/secret", RepoID: 99, Issue: 5, State: tasks.Failed}
-
-func (q *foreignQueue) Get(context.Context, string) (*tasks.Task, error) { return foreign, nil }
+func (q *foreignQueue) Get(context.Context, string) (*tasks.Task, error) { return q.task, nil }
 func (q *foreignQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
 }
+func (q *foreignQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
+	return nil, tasks.ErrNotFound
+}
+func (q *foreignQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return false, nil
+}
+func (q *foreignQueue) OverLimit(context.Context, int64, string, tasks.Limits) (*tasks.Limited, error) {
+	return nil, nil
+}
 func (q *foreignQueue) Retry(_ context.Context, id string, _ tasks.Start) (*tasks.Task, error) {
 	q.asked = append(q.asked, "retry "+id)
-	return foreign, nil
+	return q.task, nil
 }
-func (q *foreignQueue) Cancel(_ context.Context, id, _ string) (bool, error) {
+func (q *foreignQueue) CancelAttempt(_ context.Context, id string, _ int, _ string) (bool, error) {
 	q.asked = append(q.asked, "cancel "+id)
 	return true, nil
 }
 
 func TestAButtonNamingATaskOfAnotherRepositoryDoesNothing(t *testing.T) {
 	t.Parallel()
-	for _, command := range []tasks.Command{tasks.CommandRetry, tasks.CommandCancel} {
+	// Each as its button finds it: a task ended, to retry; one running,
+	// to cancel from its run.
+	for command, state := range map[tasks.Command]tasks.State{tasks.CommandRetry: tasks.Failed, tasks.CommandCancel: tasks.Running} {
 		in, gh, repo := newIntake(t)
-		q := &foreignQueue{}
+		foreign := &tasks.Task{ID: "t0123456789abcdef", Repo: "victim/secret", RepoID: 99, Issue: 5, State: state, CheckRunID: 3}
+		q := &foreignQueue{task: foreign}
 		in.Queue = q
 		button := tasks.Trigger{Event: "check_run", Command: command, DeliveryID: "d1", Repo: "acme/widgets", RepoID: 1,
 			InstallationID: 7, Actor: "writer", TaskID: foreign.ID, CheckRunID: 3}
