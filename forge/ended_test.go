@@ -215,10 +215,11 @@ func TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheCon
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments after the confirm: %+v", finals, n.botComments())
 	}
-	for _, c := range n.botComments() {
-		if c.ID == n.task.StatusCommentID && strings.Contains(c.Body, "Running") {
-			t.Fatalf("the status comment still says the attempt runs: %q", c.Body)
-		}
+	// The status comment's title says the end; its steps stay.
+	status, _ := n.gh.Comment(n.task.StatusCommentID)
+	if title, steps, _ := strings.Cut(status.Body, "\n"); strings.Contains(title, "Running") || !strings.Contains(title, "the checks failed") ||
+		!strings.Contains(steps, "- verify") {
+		t.Fatalf("the status comment reads %q, want the end in its title and its steps kept", status.Body)
 	}
 	// Said once: a second confirm finds it.
 	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
@@ -226,6 +227,26 @@ func TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheCon
 	}
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments after a second confirm", finals)
+	}
+}
+
+// A confirm that cannot read the issue's comments says nothing, rather
+// than say the end twice, and is tried again.
+func TestAConfirmThatCannotReadTheIssueSaysNothingAndFails(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	r.Finish(t.Context(), checksFailed(n.task))
+	n.notifier.Changed(t.Context(), n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	before := len(n.botComments())
+
+	n.restart(t)
+	n.gh.Fail("GET", "/repos/acme/widgets/issues/{number}/comments", http.StatusInternalServerError, -1)
+	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err == nil {
+		t.Fatal("the confirm did not fail, and would not be tried again")
+	}
+	if after := len(n.botComments()); after != before {
+		t.Fatalf("%d bot comments after the confirm, %d before", after, before)
 	}
 }
 

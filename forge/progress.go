@@ -90,6 +90,53 @@ func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	r.writeEnd(ctx, t.StatusCommentID != 0)
 }
 
+// Missed shows on the issue what the final writes of an attempt's reporter
+// did not, when GitHub failed them for longer than the reporter could
+// wait: the final comment, if it is not on the issue, and the attempt's end
+// on its status comment, if that still shows it under way. The status
+// comment keeps its steps; only its first line, the title, changes. It
+// fails when the issue's comments cannot be read, rather than say anything
+// twice.
+func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) error {
+	r := p.newReporter(t)
+	repo, err := githubapi.ForRepo(p.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return err
+	}
+	posted, err := repo.HasComment(ctx, t.Issue, strings.TrimSpace(finalMarker(t)))
+	if err != nil {
+		return err
+	}
+	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
+	r.finished = true
+	if !posted {
+		r.log.Warn().Msg("The attempt's final comment is not on the issue; posting it.")
+		r.writeFinalComment(ctx)
+	}
+	if t.StatusCommentID == 0 {
+		return nil
+	}
+	c, _, err := repo.Client.Issues.GetComment(ctx, repo.Owner, repo.Name, t.StatusCommentID)
+	if err != nil {
+		if githubapi.Refused(err) {
+			return nil // deleted, say: the final comment says it all
+		}
+		return err
+	}
+	title, steps, _ := strings.Cut(c.GetBody(), "\n")
+	_, shown, _ := strings.Cut(title, ": ")
+	if !githubapi.UnderWay(shown) {
+		return nil
+	}
+	body := statusComment(t.Attempt, r.latest)
+	body, _, _ = strings.Cut(body, "\n")
+	body += "\n" + steps
+	return r.write(ctx, "status comment", false, func(ctx context.Context, repo *githubapi.Repo) error {
+		_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
+		return err
+	})
+}
+
 // For makes the reporter of a task's attempt.
 func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
 	r := p.newReporter(t)

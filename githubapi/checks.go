@@ -118,6 +118,11 @@ type Reports interface {
 	// here saw end: one cancelled before it ran, or ended by the queue
 	// after the process running it died.
 	Ended(ctx context.Context, t *tasks.Task, e tasks.Event)
+	// Missed shows on the issue what the final writes of an attempt's
+	// reporter, which showed its end on the check run, did not: the final
+	// comment, and the end on a status comment still showing the attempt
+	// under way. It fails when the issue cannot be read.
+	Missed(ctx context.Context, t *tasks.Task, e tasks.Event) error
 }
 
 var _ tasks.Notifier = (*Notifier)(nil)
@@ -212,9 +217,11 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 	case err != nil:
 		log.Error().Err(err).Msg("Could not read the check run to see that its attempt's end shows.")
 		return nil
-	case run.GetStatus() != "completed":
+	}
+	reported := !UnderWay(run.GetOutput().GetTitle())
+	if run.GetStatus() != "completed" {
 		update := checkRunUpdate(t, e)
-		if !underWay(run.GetOutput().GetTitle()) {
+		if reported {
 			update.Output = nil
 		}
 		if err := n.update(ctx, t, checkRunID, update); err != nil {
@@ -227,18 +234,25 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 		log.Warn().Str("state", string(e.State)).Msg("Concluded a check run its attempt's end had not reached.")
 	}
 	// The issue's comments are the latest attempt's: a later one, started
-	// meanwhile, speaks there now. Ended says nothing twice.
-	if e.State != tasks.Succeeded && n.Progress != nil && t.Attempt == e.Attempt {
-		n.Progress.Ended(ctx, t, e)
+	// meanwhile, speaks there now.
+	if e.State == tasks.Succeeded || n.Progress == nil || t.Attempt != e.Attempt {
+		return nil
 	}
-	return nil
+	if !reported {
+		n.Progress.Ended(ctx, t, e)
+		return nil
+	}
+	// The reporter wrote its report; what it wrote on the issue may have
+	// met a GitHub that failed for longer than it could wait.
+	return n.Progress.Missed(ctx, t, e)
 }
 
-// underWay says whether a check run's title is one an attempt's run has
-// while it is not over: this notifier's "Queued (attempt 1)" or "Running
-// (attempt 1)", or a reporter's "Running: verify", "Finishing" or, for an
-// attempt handed back to run again, "Back in the queue: ...".
-func underWay(title string) bool {
+// UnderWay says whether a check run's title, or a status comment's, is one
+// an attempt's has while it is not over: this notifier's "Queued (attempt
+// 1)" or "Running (attempt 1)", or a reporter's "Running: verify",
+// "Finishing" or, for an attempt handed back to run again, "Back in the
+// queue: ...".
+func UnderWay(title string) bool {
 	return title == "" || title == "Finishing" || strings.HasPrefix(title, "Running") ||
 		strings.HasPrefix(title, "Queued") || strings.HasPrefix(title, "Back in the queue")
 }

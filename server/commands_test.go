@@ -246,19 +246,26 @@ func TestATaskKeepsTheIssueAsWhoeverAskedSawIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.runner.open()
-	var title, body string
-	b.deliver(t, "issues", "issues.labeled", func(p map[string]any) {
+	// Each trigger's payload shows the issue as it was; it is edited again
+	// before the bot reads it from GitHub.
+	var title string
+	label := b.payload(t, "issues.labeled", func(p map[string]any) {
 		labelled("agent", "writer")(p)
 		issue := p["issue"].(map[string]any)
-		title, body = issue["title"].(string), "The parser crashes."
-		issue["body"] = body
+		title = issue["title"].(string)
+		issue["body"] = "The parser crashes."
 	})
+	b.gh.EditIssue(b.repo, 1, title, "The parser crashes. (edited after the label)")
+	statusOK(t, b.post(t, "issues", "delivery-label", label))
 	waitFor(t, wait, "the attempt", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
-	if got, want := b.onlyTask(t).IssueDigest, tasks.DigestOf(title, body); got != want {
+	if got, want := b.onlyTask(t).IssueDigest, tasks.DigestOf(title, "The parser crashes."); got != want {
 		t.Fatalf("the task holds the issue as %s, want %s, as the label's payload shows it", got, want)
 	}
+
 	b.gh.EditIssue(b.repo, 1, title, "The parser crashes on empty input.")
-	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot retry", "writer"))
+	retry := b.payload(t, "issue_comment.created", commented("/oneshot retry", "writer"))
+	b.gh.EditIssue(b.repo, 1, title, "The parser crashes on empty input. (edited after the retry)")
+	statusOK(t, b.post(t, "issue_comment", "delivery-retry", retry))
 	waitFor(t, wait, "attempt 2", func() bool { s, n := b.state(t); return n == 2 && s == tasks.Succeeded })
 	if got, want := b.onlyTask(t).IssueDigest, tasks.DigestOf(title, "The parser crashes on empty input."); got != want {
 		t.Fatalf("after the retry the task holds the issue as %s, want %s, as the retry's payload shows it", got, want)
