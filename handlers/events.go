@@ -197,7 +197,7 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 	if isBot(event.Sender) {
 		return ignore(ctx, "check run action by a bot")
 	}
-	startOn, skippedStart := tasks.StartOnIssue(run.ExternalID)
+	startOn, digest, skippedStart := tasks.StartOnIssue(run.ExternalID)
 	if run.ID <= 0 || !tasks.IsID(run.ExternalID) && !skippedStart {
 		// The bot sets both on every run it makes.
 		return invalid(eventType, deliveryID, fmt.Errorf("our check run %d names no task (external ID %q)", run.ID, run.ExternalID))
@@ -232,7 +232,7 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 		if t.Command == tasks.CommandCancel {
 			return ignore(ctx, "cancel on a skipped start's check run")
 		}
-		t.Command, t.TaskID, t.Issue = tasks.CommandStart, "", startOn
+		t.Command, t.TaskID, t.Issue, t.IssueDigest = tasks.CommandStart, "", startOn, digest
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)

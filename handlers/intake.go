@@ -378,7 +378,7 @@ func limitReply(t tasks.Trigger, over *tasks.Limited) string {
 // overtaken handles a start that met a limit only as it was recorded:
 // other triggers started meanwhile. Its check run is closed as skipped.
 func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, over *tasks.Limited) error {
-	skipCheckRun(ctx, repo, checkRunID, "A rate limit was met as this attempt was about to be queued.", startOn(t))
+	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "A rate limit was met as this attempt was about to be queued."))
 	return in.reply(ctx, repo, t, limitReply(t, over))
 }
 
@@ -402,7 +402,8 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskI
 // that it does not wait as queued forever; the intake's next try makes
 // another. It returns err.
 func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
-	skipCheckRun(ctx, repo, checkRunID, "oneshot could not record this attempt, and tries again.", 0)
+	// The intake's next try makes another run: this one offers nothing.
+	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt, and tries again."})
 	return err
 }
 
@@ -410,22 +411,27 @@ func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID
 // comes next: a retried intake would not find it again, and it would wait
 // as queued for ever. So it goes on after ctx ends (the intake's own time
 // may be what ran out), and its failure is only logged.
-func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, why string, startOn int) {
-	skip, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, skip githubapi.Skip) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
 	defer cancel()
-	if err := repo.SkipCheckRun(skip, checkRunID, why, startOn); err != nil {
+	if err := repo.SkipCheckRun(ctx, checkRunID, skip); err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
 	}
 }
 
-// startOn is the issue a skipped check run's re-run starts on: t's, when
-// t is a start on an issue, whose task was not made. Another attempt's run
-// names a task, which its re-run retries.
-func startOn(t tasks.Trigger) int {
-	if t.Command == tasks.CommandStart && t.TaskID == "" {
-		return t.Issue
+// skipOf is how t's check run, skipped for why, may run again: as the
+// start it was, on its issue, whose task was not made; as the next attempt
+// of the task a retry named. A follow-up's, whose feedback it does not
+// hold, does not.
+func skipOf(t tasks.Trigger, why string) githubapi.Skip {
+	switch t.Command {
+	case tasks.CommandStart:
+		return githubapi.Skip{Why: why, Retry: true, StartOn: t.Issue, Digest: t.IssueDigest}
+	case tasks.CommandRetry, tasks.CommandRerun:
+		return githubapi.Skip{Why: why, Retry: true}
+	default:
+		return githubapi.Skip{Why: why}
 	}
-	return 0
 }
 
 // skipTimeout bounds closing a check run after its intake failed.
@@ -438,7 +444,7 @@ const skipTimeout = 30 * time.Second
 // lost finds its feedback in the winner's follow-up (see holds), and is
 // acknowledged rather than told the issue is busy.
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
-	skipCheckRun(ctx, repo, checkRunID, "Another trigger on this issue or its pull request started a task first.", startOn(t))
+	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "Another trigger on this issue or its pull request started a task first."))
 	live, err := in.live(ctx, t, branch)
 	if err != nil {
 		return err

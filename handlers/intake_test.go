@@ -60,6 +60,11 @@ func TestACheckRunWhoseTaskWasNotQueuedDoesNotWaitAsQueued(t *testing.T) {
 	if len(runs) != 1 || runs[0].Status != "completed" || runs[0].Conclusion != "skipped" {
 		t.Fatalf("check runs %+v, want one, skipped", runs)
 	}
+	// The intake's next try makes the attempt's run; this one's buttons
+	// would do nothing.
+	if len(runs[0].Actions) != 0 {
+		t.Fatalf("the skipped run shows buttons %+v", runs[0].Actions)
+	}
 }
 
 func TestATriggerGivenUpOnGetsAReplyThatKeepsTheBotsErrorsToItsLog(t *testing.T) {
@@ -196,15 +201,18 @@ func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *
 	t.Parallel()
 	in, gh, repo := newIntake(t)
 	in.Queue = &racedQueue{}
-	if err := in.Intake(context.Background(), trigger); err != nil {
+	start := trigger
+	start.IssueDigest = tasks.DigestOf("Fix it", "The parser crashes.")
+	if err := in.Intake(context.Background(), start); err != nil {
 		t.Fatal(err)
 	}
 	runs := gh.CheckRuns(repo)
 	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "Another trigger") {
 		t.Fatalf("check runs %+v, want one, skipped for the other trigger", runs)
 	}
-	// No task has its ID: run again, it starts on the issue.
-	if runs[0].ExternalID != tasks.StartOnID(1) || len(runs[0].Actions) != 1 || runs[0].Actions[0].Identifier != "retry" ||
+	// No task has its ID: run again, it starts on the issue as the
+	// trigger saw it.
+	if runs[0].ExternalID != tasks.StartOnID(1, start.IssueDigest) || len(runs[0].Actions) != 1 || runs[0].Actions[0].Identifier != "retry" ||
 		!strings.Contains(runs[0].Output.Summary, "start on #1 again") {
 		t.Fatalf("skipped run %+v, want it named for a start on #1, with a Retry button", runs[0])
 	}

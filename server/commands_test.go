@@ -53,11 +53,13 @@ func TestARerunOfASkippedStartsCheckRunStartsOnItsIssue(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.runner.open()
-	skipped := githubtest.CheckRun{ID: 4242, Name: "oneshot", ExternalID: tasks.StartOnID(1), HeadSHA: b.gh.Head(t, b.repo, "main")}
+	digest := tasks.DigestOf("Fix it", "The parser crashes.")
+	skipped := githubtest.CheckRun{ID: 4242, Name: "oneshot", ExternalID: tasks.StartOnID(1, digest), HeadSHA: b.gh.Head(t, b.repo, "main")}
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(skipped, "writer"))
 	waitFor(t, wait, "a task on #1", func() bool { s, n := b.state(t); return n == 1 && s == tasks.Succeeded })
-	if task := b.onlyTask(t); task.Issue != 1 || task.Kind != tasks.KindIssue {
-		t.Fatalf("task %+v, want a start on #1", task)
+	// As the skipped trigger saw it: an edit since is not what was asked.
+	if task := b.onlyTask(t); task.Issue != 1 || task.Kind != tasks.KindIssue || task.IssueDigest != digest {
+		t.Fatalf("task %+v, want a start on #1 as its skipped trigger saw it", task)
 	}
 
 	// Its Cancel, had it one, has nothing to stop.

@@ -185,17 +185,29 @@ func IsID(s string) bool {
 // StartOnID is the external ID of a check run whose start was skipped (a
 // limit met, another trigger on the issue first), which no task has: its
 // re-run, or its Retry button, starts a task on the issue, as the trigger
-// would have.
-func StartOnID(issue int) string { return startOnPrefix + strconv.Itoa(issue) }
+// would have, on the issue as the trigger saw it (its digest, when it has
+// one: see DigestOf).
+func StartOnID(issue int, digest string) string {
+	id := startOnPrefix + strconv.Itoa(issue)
+	if digest != "" {
+		id += "-" + digest
+	}
+	return id
+}
 
-// StartOnIssue is the issue a StartOnID names.
-func StartOnIssue(id string) (int, bool) {
-	digits, ok := strings.CutPrefix(id, startOnPrefix)
-	if !ok || digits == "" || digits[0] == '0' || len(digits) > 9 || strings.Trim(digits, "0123456789") != "" {
-		return 0, false
+// StartOnIssue is the issue and digest a StartOnID names.
+func StartOnIssue(id string) (issue int, digest string, ok bool) {
+	rest, ok := strings.CutPrefix(id, startOnPrefix)
+	if !ok {
+		return 0, "", false
+	}
+	digits, digest, _ := strings.Cut(rest, "-")
+	if digits == "" || digits[0] == '0' || len(digits) > 9 || strings.Trim(digits, "0123456789") != "" ||
+		digest != "" && (len(digest) != 64 || strings.Trim(digest, "0123456789abcdef") != "") {
+		return 0, "", false
 	}
 	n, err := strconv.Atoi(digits)
-	return n, err == nil
+	return n, digest, err == nil
 }
 
 const startOnPrefix = "start-on-issue-"
