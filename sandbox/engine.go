@@ -180,6 +180,11 @@ func (e *Engine) reap(ctx context.Context, atStart bool) (int, error) {
 			(!atStart || !e.stops(ctx, c.ID, waitUntil)) {
 			continue
 		}
+		// Made a moment ago and not started: another process of the
+		// owner, beside this one in a restart, may be starting it.
+		if !atStart && c.State == container.StateCreated && time.Since(time.Unix(c.Created, 0)) < startingGrace {
+			continue
+		}
 		if err := e.remove(ctx, c.ID); err != nil {
 			errs = append(errs, err)
 			continue
@@ -188,6 +193,10 @@ func (e *Engine) reap(ctx context.Context, atStart bool) (int, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// startingGrace is how long ReapEnded leaves a container that was made
+// and not started: a session starts its container within seconds.
+const startingGrace = 2 * time.Minute
 
 // stopWait is how long Reap gives a running container to stop, as one
 // whose bot just died does.

@@ -227,32 +227,41 @@ func TestReapLeavesARunningSessionOfTheSameOwnerAlone(t *testing.T) {
 	}
 }
 
-// A container of the owner that no session holds, never started (as one
-// Docker made for a request the bot stopped waiting for) or stopped (as
-// one whose removal Docker failed), is removed while the process runs;
-// its running session is left alone.
+// A container of the owner that no session holds and that stopped (as one
+// whose removal Docker failed) is removed while the process runs; its
+// running session is left alone, and so is a container made a moment ago
+// and not started, which another process of the owner may be starting.
 func TestReapEndedRemovesWhatNoSessionHoldsBesideTheRunningSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	s := b.start(t, b.spec())
 	ctx := context.Background()
 	deadline := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	left, err := b.docker.ContainerCreate(ctx, &container.Config{
-		Image:  b.spec().Image,
-		Cmd:    []string{"true"},
-		Labels: map[string]string{sandbox.LabelApp: "oneshot", sandbox.LabelOwner: b.owner, sandbox.LabelDeadline: deadline},
-	}, nil, nil, nil, "")
-	if err != nil {
+	create := func() string {
+		t.Helper()
+		c, err := b.docker.ContainerCreate(ctx, &container.Config{
+			Image:      b.spec().Image,
+			Entrypoint: []string{"/bin/true"},
+			Labels:     map[string]string{sandbox.LabelApp: "oneshot", sandbox.LabelOwner: b.owner, sandbox.LabelDeadline: deadline},
+		}, nil, nil, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}) })
+		return c.ID
+	}
+	left, starting := create(), create()
+	if err := b.docker.ContainerStart(ctx, left, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.docker.ContainerRemove(ctx, left.ID, container.RemoveOptions{Force: true}) })
+	b.waitStopped(t, left)
 
 	n, err := b.engine.ReapEnded(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || b.exists(t, left.ID) {
-		t.Fatalf("reaped %d, the container left behind still there: %v", n, b.exists(t, left.ID))
+	if n != 1 || b.exists(t, left) || !b.exists(t, starting) {
+		t.Fatalf("reaped %d; the stopped container still there: %v; the one made a moment ago gone: %v", n, b.exists(t, left), !b.exists(t, starting))
 	}
 	if out := mustSucceed(t, s, "echo still here"); out != "still here\n" {
 		t.Fatalf("the session answers %q", out)
