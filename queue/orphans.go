@@ -3,7 +3,9 @@ package queue
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +76,7 @@ func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 		return false, nil
 	}
 	q.lock.hold(file)
-	n, err := q.DB.readyOrphans(ctx)
+	n, err := q.readyHoldersJobs(ctx, file)
 	if err != nil {
 		q.lock.release()
 		return false, err
@@ -84,6 +86,40 @@ func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 	}
 	return true, nil
 }
+
+// readyHoldersJobs makes ready to run the jobs that the process that held
+// the lock before this one took and left running, and writes this
+// process's River client ID in the lock file in its place. Other processes
+// may work the queue beside the one that held it, whose running jobs are
+// theirs. With no holder written (a first start), every running job but
+// this process's is made ready.
+func (q *Queue) readyHoldersJobs(ctx context.Context, lock *os.File) (int64, error) {
+	held, err := io.ReadAll(io.NewSectionReader(lock, 0, maxHolderID))
+	if err != nil {
+		return 0, fmt.Errorf("read the queue's lock: %w", err)
+	}
+	if err := lock.Truncate(0); err == nil {
+		_, err = lock.WriteAt([]byte(q.river.ID()), 0)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write the queue's lock: %w", err)
+	}
+	if holder := strings.TrimSpace(string(held)); holder != "" {
+		n, err := q.DB.readyRunning(ctx, ` AND json_extract(attempted_by, '$[#-1]') = $2`, holder)
+		if err != nil {
+			return 0, fmt.Errorf("ready the jobs the process that held the lock left running: %w", err)
+		}
+		return n, nil
+	}
+	n, err := q.DB.readyRunning(ctx, ` AND (attempted_by IS NULL OR json_extract(attempted_by, '$[#-1]') <> $2)`, q.river.ID())
+	if err != nil {
+		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
+	}
+	return n, nil
+}
+
+// maxHolderID bounds what is read of the lock file: a River client ID.
+const maxHolderID = 1 << 10
 
 // awaitLock tries for the lock until it holds it or ctx ends.
 func (q *Queue) awaitLock(ctx context.Context) {
@@ -99,7 +135,7 @@ func (q *Queue) awaitLock(ctx context.Context) {
 		if file, err := lockWorking(q.DB.path); err == nil && file != nil {
 			q.lock.hold(file)
 			q.cfg.Logger.Info().Msg("Took the queue's lock: the process that held it has ended.")
-			q.tookOver(ctx)
+			q.tookOver(ctx, file)
 			return
 		}
 	}
@@ -107,14 +143,12 @@ func (q *Queue) awaitLock(ctx context.Context) {
 
 // tookOver clears up after the process whose lock this one took late:
 // its sandboxes go, this process's own left alone; and the jobs it left
-// running, known by their last taker, which is not this process's River
-// client, run again (a job whose taker is not known may be this process's,
-// and waits for River's rescue).
-func (q *Queue) tookOver(ctx context.Context) {
+// running run again (see readyHoldersJobs).
+func (q *Queue) tookOver(ctx context.Context, lock *os.File) {
 	if q.cfg.LeftBehind != nil {
 		q.cfg.LeftBehind(ctx)
 	}
-	n, err := q.DB.readyRunning(ctx, ` AND attempted_by IS NOT NULL AND json_extract(attempted_by, '$[#-1]') <> $2`, q.river.ID())
+	n, err := q.readyHoldersJobs(ctx, lock)
 	if err != nil {
 		q.cfg.Logger.Warn().Err(err).Msg("Could not look for the jobs the process that held the lock left running; River's rescue takes them.")
 	} else if n > 0 {
@@ -149,17 +183,6 @@ func lockWorking(path string) (*os.File, error) {
 		return nil, fmt.Errorf("the queue's lock: %w", err)
 	}
 	return f, nil
-}
-
-// readyOrphans makes the jobs a dead process left running ready to run,
-// as River's rescue would, and says how many. It must only be called with
-// the lock held.
-func (db *DB) readyOrphans(ctx context.Context) (int64, error) {
-	n, err := db.readyRunning(ctx, "")
-	if err != nil {
-		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
-	}
-	return n, nil
 }
 
 // readyRunning makes ready to run the running jobs that and, a condition

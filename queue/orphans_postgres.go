@@ -220,7 +220,7 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 
 // readyGoneProcessesJobs makes ready again the running jobs whose takers'
 // locks have been free for the grace period, as River's rescue would, and
-// updates freeSince. Like readyOrphans on SQLite, it gives an attempt's
+// updates freeSince. Like readyHoldersJobs on SQLite, it gives an attempt's
 // job on its last try one more, so that its last try ends it visibly.
 func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]time.Time, now time.Time) error {
 	l := q.liveness

@@ -61,14 +61,16 @@ func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
 // TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone starts a
 // queue beside a process that holds the lock: it leaves the running jobs
 // alone, and when that process ends it takes the lock and runs again the
-// job that process took, still leaving alone one whose taker it cannot
-// tell, as that may be its own by then.
+// job that process took, still leaving alone one a third process working
+// beside them took, and one whose taker it cannot tell.
 func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) {
 	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
 	q, runner, notifier := recordingQueue(t, url)
-	unknown, gone := runningTask(t, q, 1), runningTask(t, q, 2)
+	unknown, gone, beside := runningTask(t, q, 1), runningTask(t, q, 2), runningTask(t, q, 3)
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
-	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array('the-process-that-held-the-lock') WHERE args ->> 'task_id' = $1`, gone.ID)
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, otherHolder)
+	// A third process works the queue beside the other two.
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, beside.ID, "a-process-working-beside")
 	var reaped atomic.Int32
 	q.cfg.LeftBehind = func(context.Context) { reaped.Add(1) }
 	release := holdQueueLock(t, url)
@@ -86,6 +88,7 @@ func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) 
 	}
 	untouched("while another process holds the lock,", unknown)
 	untouched("while another process holds the lock,", gone)
+	untouched("while another process holds the lock,", beside)
 	if q.lock.held() || runner.count() != 0 || reaped.Load() != 0 {
 		t.Fatalf("beside the process holding the lock: lock held %v, %d attempts run, sandboxes reaped %d times", q.lock.held(), runner.count(), reaped.Load())
 	}
@@ -93,6 +96,7 @@ func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) 
 	release()
 	notifier.wait(t, gone.ID, tasks.Succeeded)
 	untouched("once the queue took the lock,", unknown)
+	untouched("once the queue took the lock,", beside)
 	if !q.lock.held() || runner.count() != 1 || reaped.Load() != 1 {
 		t.Fatalf("once the other process ended: lock held %v, %d attempts run, sandboxes reaped %d times", q.lock.held(), runner.count(), reaped.Load())
 	}
@@ -111,9 +115,16 @@ func holdQueueLock(t *testing.T, url string) (release func()) {
 	if err != nil || lock == nil {
 		t.Fatalf("lock: %v, %v", lock, err)
 	}
+	if _, err := lock.WriteString(otherHolder); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { lock.Close() })
 	return func() { lock.Close() }
 }
+
+// otherHolder is the River client ID of the process holdQueueLock stands
+// for, as it writes it in the lock file.
+const otherHolder = "the-process-that-held-the-lock"
 
 // An intake's job killed on its last try is left to River, which drops it:
 // an intake that kills the bot would otherwise run at every start. An
@@ -126,7 +137,7 @@ func TestOnlyAnAttemptsJobKilledOnItsLastTryGetsAnotherOnSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = max_attempts`)
-	if _, err := q.DB.readyOrphans(ctx); err != nil {
+	if _, err := q.DB.readyRunning(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	for kind, want := range map[string]string{attemptArgs{}.Kind(): "available", intakeArgs{}.Kind(): "running"} {

@@ -44,7 +44,7 @@ const (
 	// away) uses up no try: the job waits and tries again (see startLater).
 	// A process killed on the last try leaves the job running, which River's
 	// rescue would discard; the locks that tell a dead process's jobs give
-	// it one more try instead (see readyOrphans). Only jobs no lock tells
+	// it one more try instead (see readyRunning). Only jobs no lock tells
 	// about (a file system without locks, a job an older version took) are
 	// still discarded that way; cancelling their task ends it.
 	taskMaxAttempts = 3
