@@ -351,11 +351,14 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 		return deny("host is outside what the bot's operator allows")
 	}
 	allow := h.allow
-	if _, err := netip.ParseAddr(host); err == nil {
+	if addr, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		// An address is not a name: a glob, written for names (`*`
 		// among them), does not cover it, or a name denied by the
 		// operator would be reached by its address. A pattern naming
-		// the address does.
+		// the address does; none can name an IPv6 one.
+		if addr.Is6() && !addr.Is4In6() {
+			return deny("an IPv6 address is never allowed: ask for the host by its name")
+		}
 		allow = slices.DeleteFunc(slices.Clone(allow), hostpattern.Pattern.HasGlob)
 		if _, ok := hostpattern.First(allow, host, port, nil); !ok && slices.ContainsFunc(h.allow, func(p hostpattern.Pattern) bool { return p.MatchesHost(host) }) {
 			return deny(fmt.Sprintf("an address is allowed only by a pattern naming it, such as `%s`", host))

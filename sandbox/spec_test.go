@@ -127,6 +127,8 @@ func TestAnAddressIsAllowedOnlyByAPatternNamingIt(t *testing.T) {
 		{"example.org", true, "allow pattern `*`"},
 		{"104.20.68.143", false, "an address is allowed only by a pattern naming it, such as `104.20.68.143`"},
 		{"203.0.113.7", true, "allow pattern `203.0.113.7`"},
+		{"2001:db8::1", false, "an IPv6 address is never allowed"},
+		{"[2001:db8::1]", false, "an IPv6 address is never allowed"},
 	} {
 		d := p.decide(tc.host, 443)
 		if (d.Result == acl.Allow) != tc.allowed || !strings.Contains(d.Reason, tc.reason) {
