@@ -104,12 +104,14 @@ func TestThePermissionCallIsRetriedOnServerErrorsAndRateLimits(t *testing.T) {
 
 	b.gh.Fail("GET", permission, http.StatusBadGateway, 2)
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
-	// The client retries within about two seconds. Were the 502s left to
-	// River, which retries the whole intake, it would wait one second and
-	// then sixteen.
-	waitFor(t, 10*time.Second, "the task after two 502s", func() bool { return len(b.tasks(t)) == 1 })
+	// The client retries, not River, which would take the whole intake
+	// again.
+	waitFor(t, wait, "the task after two 502s", func() bool { return len(b.tasks(t)) == 1 })
 	if n := b.gh.Count("GET", permission); n != 3 {
 		t.Fatalf("the permission endpoint was called %d times, want 3", n)
+	}
+	if strings.Contains(b.logs.String(), "Intake failed") {
+		t.Fatal("the 502s failed the intake, which River took again, rather than the client retrying")
 	}
 
 	b.gh.SecondaryRateLimit("GET", permission, time.Second, 1)

@@ -249,9 +249,9 @@ func TestSeveralCommandsInOneReviewAreOneFollowUp(t *testing.T) {
 }
 
 // TestCommandsOfOneReviewThatRaceMakeOneFollowUp delivers a review's two
-// commands at once, as GitHub does, while GitHub is slow to list the
-// review's comments: both intakes find the pull request free, one loses
-// the race to create the follow-up, and finds its feedback in it.
+// commands at once, as GitHub does, and holds both intakes as they list the
+// review's comments: both found the pull request free, one loses the race
+// to create the follow-up, and finds its feedback in it.
 func TestCommandsOfOneReviewThatRaceMakeOneFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -267,9 +267,24 @@ func TestCommandsOfOneReviewThatRaceMakeOneFollowUp(t *testing.T) {
 		})
 	}
 	first, second := comment(901, 12, "/oneshot rename the flag"), comment(902, 40, "/oneshot and log the error")
-	b.gh.Slow("GET", "/repos/acme/widgets/pulls/{number}/reviews/{review}/comments", time.Second)
+	// Both intakes list the review's comments, having found the pull
+	// request free, before either goes on.
+	const listed = "/repos/acme/widgets/pulls/{number}/reviews/{review}/comments"
+	arrived1, release1 := b.gh.Hold("GET", listed)
+	arrived2, release2 := b.gh.Hold("GET", listed)
+	defer release1()
+	defer release2()
 	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-race-1", first))
 	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-race-2", second))
+	for _, arrived := range []<-chan struct{}{arrived1, arrived2} {
+		select {
+		case <-arrived:
+		case <-time.After(wait):
+			t.Fatal("the intakes did not both list the review's comments")
+		}
+	}
+	release1()
+	release2()
 	// Both intakes took the pull request for free: the loser's check run
 	// is closed as skipped.
 	waitFor(t, wait, "the follow-up and the loser's skipped check run", func() bool {

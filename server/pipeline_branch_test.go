@@ -177,16 +177,17 @@ func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) 
 func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))
-	b.gh.Slow("POST", "/repos/acme/uuid/pulls", 8*time.Second)
+	arrived, release := b.gh.Hold("POST", "/repos/acme/uuid/pulls")
+	defer release()
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
-	waitFor(t, pipelineWait, "the pull request to be asked for", func() bool {
-		return b.gh.Count("POST", "/repos/acme/uuid/pulls") == 1
-	})
-	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
-	waitFor(t, 10*time.Second, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
-	if len(b.gh.PullRequests(b.repo)) != 0 {
-		t.Fatal("the pull request was open before the cancel reached the task: nothing was tested")
+	select {
+	case <-arrived:
+	case <-time.After(pipelineWait):
+		t.Fatal("the pull request was never asked for")
 	}
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, wait, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
+	release()
 
 	run := b.waitConcluded(t, 1)
 	prs := b.gh.PullRequests(b.repo)
