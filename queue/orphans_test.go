@@ -42,9 +42,11 @@ func TestAJobLeftRunningByADeadProcessRunsAtOnceOnSQLite(t *testing.T) {
 				attempted_by = ARRAY['oneshot:gone-host:424242'] WHERE args ->> 'task_id' = $1`, gone.ID)
 			startQueue(t, q)
 			notifier.wait(t, gone.ID, tasks.Succeeded)
+			// As they were left: running, taken by no one known.
 			var running int
 			if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT count(*) FROM river_job
-				WHERE state = 'running' AND args ->> 'task_id' IN ($1, $2)`, task.ID, last.ID).Scan(&running); err != nil {
+				WHERE state = 'running' AND attempted_by IS NULL AND args ->> 'task_id' IN ($1, $2)`,
+				task.ID, last.ID).Scan(&running); err != nil {
 				t.Fatal(err)
 			}
 			if running != 2 {
