@@ -127,6 +127,13 @@ func (m Material) Said() string {
 	return m.Issue.Title + "\n" + strings.Join(texts, "\n")
 }
 
+// IssueText is what Locate ranks for an issue given as a title and a body,
+// as bot locate reads one from a file: the title as plain text and the
+// body as GitHub shows it, as Said gives a task's.
+func IssueText(title, body string) string {
+	return Material{Issue: Item{Title: cleanTitle(title), Body: Sanitize(body)}}.Said()
+}
+
 // readClues reads an issue's text, which has passed Sanitize: what
 // GitHub hides, such as template comments, is gone, and what looks like
 // a comment inside code is code.

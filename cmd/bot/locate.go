@@ -46,7 +46,10 @@ func locate(args []string, out io.Writer) error {
 		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}
 	defer root.Close()
-	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.Sanitize(text))
+	// Ranked as a task's issue is: a title is plain text, where
+	// "Escape <script> tags" is words, not the start of a script that
+	// hides what follows.
+	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.IssueText(splitTask(text)))
 	if err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func checkIssue(data []byte, where string) error {
 	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
 		return fmt.Errorf("the issue %s is not UTF-8 text", where)
 	}
-	if strings.TrimSpace(contextgather.Sanitize(string(data))) == "" {
+	if strings.TrimSpace(contextgather.IssueText(splitTask(string(data)))) == "" {
 		return fmt.Errorf("the issue %s is empty once hidden text is taken out", where)
 	}
 	return nil

@@ -36,6 +36,22 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 	}
 }
 
+// A title is plain text: a tag named in it hides nothing after it, as it
+// would in the body.
+func TestLocateReadsTheTitleAsPlainText(t *testing.T) {
+	dir := checkout(t, map[string]string{
+		"config.py": "def parse_config(text):\n    raise ValueError('bad config value')\n",
+		"other.py":  "def unrelated():\n    pass\n",
+	})
+	for _, title := range []string{"Escape <script> tags in rendered config", "<style> blocks lose their indentation in config"} {
+		issue := issueFile(t, title+"\n\nparse_config raises ValueError: bad config value given\n")
+		var out bytes.Buffer
+		if err := run([]string{"locate", "--dir", dir, "--issue", issue, "--top", "1"}, &out); err != nil || out.String() != "config.py\n" {
+			t.Errorf("title %q: printed %q, err %v; want config.py", title, out.String(), err)
+		}
+	}
+}
+
 func TestLocatePrintsANameWithALineBreakOnOneLine(t *testing.T) {
 	dir := checkout(t, map[string]string{"parse\nr.go": "package parser\n\nfunc Parse(s string) int { return len(s) }\n"})
 	issue := issueFile(t, "Parse fails on empty input\n\n`Parse(\"\")` should return -1.\n")
