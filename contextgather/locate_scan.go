@@ -10,7 +10,7 @@ import "bytes"
 //	identifier  [A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*
 //	definition  (?m)^[ \t]*(?:export\s+)?(?:async\s+)?(?:pub(?:\([a-z]+\))?\s+)?
 //	            (?:def|class|func|function|fn|type|struct|interface|enum|trait|module|object)
-//	            \s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)
+//	            \s+(?:\([^)\n]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)
 //
 // Both patterns are ASCII, so bytes are scanned, not runes: no byte of a
 // multi-byte character, valid or not, can match them.
@@ -142,9 +142,15 @@ func definitionAt(data []byte, i int) (name []byte, end int) {
 	if !keyword {
 		return nil, 0
 	}
-	// A receiver or similar in parentheses, as in Go's func (r T) Name.
+	// A receiver or similar in parentheses, as in Go's func (r T) Name,
+	// closed within the line: looked for further, a file of lines that
+	// open one and never close it would be read once a line.
 	if i < len(data) && data[i] == '(' {
-		if close := bytes.IndexByte(data[i+1:], ')'); close >= 0 {
+		line := data[i+1:]
+		if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+			line = line[:nl]
+		}
+		if close := bytes.IndexByte(line, ')'); close >= 0 {
 			if j := spaceEnd(data, i+1+close+1); j < len(data) && byteClass[data[j]]&identStart != 0 {
 				i = j
 			}

@@ -13,7 +13,7 @@ import (
 // The patterns the scanners stand for: what they must find, match for match.
 var (
 	identifierPattern = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
-	definitionPattern = regexp.MustCompile(`(?m)^[ \t]*(?:export\s+)?(?:async\s+)?(?:pub(?:\([a-z]+\))?\s+)?(?:def|class|func|function|fn|type|struct|interface|enum|trait|module|object)\s+(?:\([^)]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)`)
+	definitionPattern = regexp.MustCompile(`(?m)^[ \t]*(?:export\s+)?(?:async\s+)?(?:pub(?:\([a-z]+\))?\s+)?(?:def|class|func|function|fn|type|struct|interface|enum|trait|module|object)\s+(?:\([^)\n]*\)\s*)?([A-Za-z_][A-Za-z0-9_]*)`)
 )
 
 // trickyInputs are where a scanner could part from its pattern: dots,
