@@ -153,6 +153,8 @@ func trickyTexts() []string {
 		"<ruby>a<object><rp>x<rt>Q11Z</object>",
 		"a <rp><div>x</div>Q6Z</rp> after",
 		"```\n</ruby>\n```\n<ruby>a<rp>x<rt>Q7Z</rt>",
+		"Please fix the parser.\n\n<rp><rp></rp>Q8Z</rp>\n\nThanks!",
+		"Please fix the parser.\n\n<rp>\n\n</rp>Q9Z\n\nThanks!",
 		"Please fix the parser. <?><![CDATA[ Q1Z ?>",
 		"Please fix the parser. <!-- a -- b <?x > <!-- ?> --> Q1Z",
 		"Please fix the parser. <!X<!-- > Q1Z -->",

@@ -323,18 +323,27 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 // as far as what it hides goes. A browser never shows an rp (its default
 // style hides it), and GitHub keeps it for ruby annotations. A browser
 // may end one sooner than at its end tag (the end of its paragraph or
-// ruby, another rp), which hiding up to the end tag only hides more of;
-// but it ignores the end tag while an element such as a div opened in
-// the rp is open, and what scopes that leaves open are not modelled here:
-// then the rp hides the rest of the text, as it does without an end tag.
+// ruby, another rp in a ruby), which hiding up to the end tag only hides
+// more of; but it ignores the end tag while an element such as a div, or
+// the p of a paragraph after a blank line, opened in the rp is open, and
+// what scopes that leaves open are not modelled here: then the rp hides
+// the rest of the text, as it does without an end tag. Outside a ruby an
+// rp opened in it is in it, and the first end tag is that one's.
 func (h htmlText) rpEnd(ni, from int) int {
 	end := len(h.s)
 	h.rpAsAny = true // an rp inside is in this one
+	depth := 0
 	h.each(ni, from, func(c textCut) bool {
 		tag := strings.ToLower(c.with)
 		switch {
+		case tag == "<rp>":
+			depth++
+		case tag == "</rp>" && depth > 0:
+			depth--
 		case tag == "</rp>":
-			end = c.end
+			if !hasBlankLine(h.s[from:c.start]) {
+				end = c.end
+			}
 			return false
 		case strings.HasPrefix(tag, "<") && !strings.HasPrefix(tag, "</") && !phrasing[strings.Trim(tag, "<>")]:
 			return false // the end tag may be ignored: the rest is hidden
@@ -342,6 +351,21 @@ func (h htmlText) rpEnd(ni, from int) int {
 		return true
 	})
 	return end
+}
+
+// hasBlankLine says whether s holds a line of nothing but spaces and
+// tabs between two line breaks: where a Markdown block ends.
+func hasBlankLine(s string) bool {
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		if j := strings.IndexByte(s, '\n'); j >= 0 && strings.Trim(s[:j], " \t\r") == "" {
+			return true
+		}
+	}
 }
 
 // phrasing are the elements that, opened in an rp, leave its end tag
