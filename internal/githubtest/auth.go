@@ -65,17 +65,19 @@ func (s *Server) Tokens() []Token {
 }
 
 // allows reports whether the token has the App permission scope at level
-// ("read" or "write"). Metadata is always readable, as on GitHub.
-func (t *Token) allows(scope, level string) bool {
-	if t == nil || t.Permissions == nil || scope == "metadata" {
+// ("read" or "write"): those it was asked with, or without any asked for,
+// all the App was granted, as on GitHub. Metadata is always readable.
+func (s *Server) allows(t *Token, scope, level string) bool {
+	if t == nil || scope == "metadata" {
 		return true
 	}
-	switch have := t.Permissions[scope]; level {
-	case "read":
-		return have == "read" || have == "write" || have == "admin"
-	default:
-		return have == "write" || have == "admin"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have := s.appPermissions[scope]
+	if t.Permissions != nil {
+		have = t.Permissions[scope]
 	}
+	return rank[have] >= rank[level]
 }
 
 // tokenFrom returns the live token an Authorization header carries, or
@@ -341,8 +343,12 @@ func (s *Server) mayChangeWorkflows(tok *Token) bool {
 	return rank[tok.Permissions["workflows"]] >= rank["write"]
 }
 
-// defaultPermissions are what the App is installed with, and so what a
-// token asked without permissions carries.
+// AppPermissions are what the fake's App is installed with, and so what a
+// token asked without permissions carries: app.yml's default_permissions,
+// which a test of the manifest holds them to, so that every end-to-end
+// test checks the bot asks nothing of GitHub the manifest does not grant.
+func AppPermissions() map[string]string { return defaultPermissions() }
+
 func defaultPermissions() map[string]string {
 	return map[string]string{
 		"checks": "write", "contents": "write", "issues": "write",

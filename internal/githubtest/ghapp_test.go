@@ -46,3 +46,27 @@ func TestGoGithubappClientsWork(t *testing.T) {
 		t.Errorf("comments = %+v", got)
 	}
 }
+
+// A token asked for without permissions carries all the App was granted,
+// and no more: a call past the grant is refused, as GitHub refuses it.
+func TestATokenCarriesOnlyWhatTheAppWasGranted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash", User: "alice"})
+	b.gh.GrantApp("issues", "read")
+	cc, err := githubapp.NewDefaultCachingClientCreator(b.gh.AppConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := cc.NewInstallationClient(installationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := client.Issues.Get(b.ctx, "acme", "widgets", 1); err != nil {
+		t.Fatalf("reading an issue with issues:read: %v", err)
+	}
+	_, resp, err := client.Issues.CreateComment(b.ctx, "acme", "widgets", 1, &github.IssueComment{Body: github.String("On it")})
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("commenting with issues:read: %v, want 403", err)
+	}
+}

@@ -190,11 +190,11 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	push := r.URL.Query().Get("service") == "git-receive-pack" || strings.HasSuffix(path, "/git-receive-pack")
-	if push && !tok.allows("contents", "write") {
+	if push && !s.allows(tok, "contents", "write") {
 		http.Error(w, "Write access to repository not granted.", http.StatusForbidden)
 		return
 	}
-	if !tok.allows("contents", "read") {
+	if !s.allows(tok, "contents", "read") {
 		http.Error(w, "Read access to repository not granted.", http.StatusForbidden)
 		return
 	}

@@ -123,7 +123,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 	}
-	if scope, level, ok := strings.Cut(rt.perm, ":"); ok && !c.token.allows(scope, level) {
+	if scope, level, ok := strings.Cut(rt.perm, ":"); ok && !s.allows(c.token, scope, level) {
 		writeError(w, http.StatusForbidden, "Resource not accessible by integration")
 		return
 	}
