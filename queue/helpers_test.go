@@ -110,6 +110,16 @@ type scriptedRunner struct {
 	late    *tasks.State
 	panics  bool
 	runs    int
+	// running counts the attempts running now, and most the most that
+	// ever ran at once.
+	running, most int
+}
+
+// mostAtOnce is the most attempts that ever ran at once.
+func (r *scriptedRunner) mostAtOnce() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.most
 }
 
 func (r *scriptedRunner) finish(s tasks.State) {
@@ -143,8 +153,15 @@ func (r *scriptedRunner) count() int {
 func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
 	r.mu.Lock()
 	r.runs++
+	r.running++
+	r.most = max(r.most, r.running)
 	result, late, panics := r.result, r.late, r.panics
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running--
+		r.mu.Unlock()
+	}()
 	r.started <- t.ID
 	if panics {
 		panic("scripted")
