@@ -151,6 +151,13 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
+	if done, err := in.heldByEnded(ctx, t); done || err != nil {
+		if done {
+			zerolog.Ctx(ctx).Info().Msg("A follow-up that ended took this review comment's feedback with its review.")
+			return in.react(ctx, repo, t)
+		}
+		return err
+	}
 	if limited, err := in.limited(ctx, repo, t); limited || err != nil {
 		return err
 	}
@@ -216,6 +223,20 @@ func (in *Intake) wholeReview(ctx context.Context, repo *githubapi.Repo, t tasks
 		}
 	}
 	return strings.Join(parts, "\n\n")
+}
+
+// heldByEnded says whether the latest task on t's pull request, ended,
+// held the feedback of t, a review comment: its intake came after the
+// follow-up that took its review whole had run, and its feedback is done.
+func (in *Intake) heldByEnded(ctx context.Context, t tasks.Trigger) (bool, error) {
+	if t.Command != tasks.CommandFollowUp || t.ReviewID == 0 {
+		return false, nil
+	}
+	latest, err := in.Queue.Latest(ctx, t.RepoID, t.Issue)
+	if errors.Is(err, tasks.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && holds(latest, t), err
 }
 
 // holds says whether a live follow-up already holds the feedback of t, a

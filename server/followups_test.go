@@ -248,6 +248,34 @@ func TestSeveralCommandsInOneReviewAreOneFollowUp(t *testing.T) {
 	noReplyIn(t, b, pull)
 }
 
+// A review's second comment whose intake comes after the follow-up that
+// took the whole review has run is done, not a second follow-up that
+// makes the same change again.
+func TestAReviewsCommentTakenInAfterItsFollowUpRanIsNotRunAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	const review = 237895671 // the fixture's
+	bot := b.gh.BotLogin()
+	comment := func(id, line int, body string) func(map[string]any) {
+		return func(p map[string]any) {
+			c := p["comment"].(map[string]any)
+			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
+			c["user"].(map[string]any)["login"] = "writer"
+			p["sender"].(map[string]any)["login"] = "writer"
+			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
+		}
+	}
+	second := b.payload(t, "pull_request_review_comment.created", comment(902, 40, "/oneshot and log the error"))
+	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", comment(901, 12, "/oneshot rename the flag"))
+	waitFor(t, wait, "the follow-up to end", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
+	statusOK(t, b.post(t, "pull_request_review_comment", "delivery-review-2", second))
+	waitFor(t, wait, "both comments acknowledged", func() bool { return len(b.gh.Reactions(b.repo)) == 2 })
+	if n := len(b.tasks(t)); n != 1 || len(b.runner.starts()) != 1 {
+		t.Fatalf("%d tasks, %d attempts, want the one follow-up", n, len(b.runner.starts()))
+	}
+}
+
 // TestCommandsOfOneReviewThatRaceMakeOneFollowUp delivers a review's two
 // commands at once, as GitHub does, and holds both intakes as they list the
 // review's comments: both found the pull request free, one loses the race
