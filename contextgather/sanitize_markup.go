@@ -239,6 +239,9 @@ func stripHiddenMarkup(s string) string {
 			drop(im)
 		}
 	}
+	for _, c := range mathHidden(s, class) {
+		drop(textCut{textSpan: c})
+	}
 	if p := openComment(s, class); p >= 0 {
 		drop(textCut{textSpan: textSpan{p, len(s)}})
 	}
@@ -358,8 +361,7 @@ func fenceInfo(s string, infos []textSpan) []textCut {
 
 // drawnComments are the comments in a fenced block that GitHub draws
 // rather than shows as code: a mermaid diagram, whose lines starting with
-// %% never show, and math, where a % not escaped hides the rest of its
-// line. What a drawing hides otherwise (a LaTeX \phantom, say) stays.
+// %% never show, and math, where TeX hides what texHidden finds.
 func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
 	language := strings.ToLower(string(n.Language(src)))
 	if language != "mermaid" && language != "math" {
@@ -372,14 +374,7 @@ func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
 		case language == "mermaid" && strings.HasPrefix(strings.TrimLeft(text, " \t"), "%%"):
 			out = append(out, textSpan{line.start, line.start + len(text)})
 		case language == "math":
-			for i := 0; i < len(text); i++ {
-				if text[i] == '\\' {
-					i++ // an escaped character, \% among them
-				} else if text[i] == '%' {
-					out = append(out, textSpan{line.start + i, line.start + len(text)})
-					break
-				}
-			}
+			out = append(out, texHidden(text, line.start)...)
 		}
 	}
 	return out

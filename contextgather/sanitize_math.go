@@ -1,0 +1,121 @@
+package contextgather
+
+import "strings"
+
+// mathHidden returns what GitHub's math hides in the prose of s: in a
+// math span ($...$, $`...`$ or $$...$$), what TeX hides (see texHidden).
+// GitHub draws the span with MathJax rather than show its text. A "$"
+// opens inline math when no space follows it, and one with no space before
+// it closes it on the same line; "\$" is a dollar. Reading a "$" that is
+// none as math hides a little visible text, the safer way to err.
+func mathHidden(s string, class []byte) []textSpan {
+	b := []byte(s)
+	prose := func(i int) bool { return i < len(s) && class[i] == classProse }
+	var out []textSpan
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || !prose(i) || escaped(b, i) {
+			continue
+		}
+		switch rest := s[i+1:]; {
+		case strings.HasPrefix(rest, "$"):
+			// Display math, which may span lines, not a blank one.
+			end := strings.Index(rest[1:], "$$")
+			if end < 0 || hasBlankLine(rest[1:1+end]) {
+				i++
+				continue
+			}
+			out = append(out, texHidden(rest[1:1+end], i+2)...)
+			i += 2 + end + 1
+		case strings.HasPrefix(rest, "`"):
+			end := strings.Index(rest[1:], "`$")
+			if end < 0 || strings.Contains(rest[1:1+end], "\n") {
+				continue
+			}
+			out = append(out, texHidden(rest[1:1+end], i+2)...)
+			i += 2 + end + 1
+		case rest != "" && !strings.ContainsRune(" \t\r\n", rune(rest[0])):
+			end := inlineMathEnd(b, i+1, prose)
+			if end < 0 {
+				continue
+			}
+			out = append(out, texHidden(s[i+1:end], i+1)...)
+			i = end
+		}
+	}
+	return out
+}
+
+// inlineMathEnd is where the inline math that opens before s[from] closes:
+// the next "$" of prose on its line with no space before it; -1 if none.
+func inlineMathEnd(s []byte, from int, prose func(int) bool) int {
+	for j := from; j < len(s) && s[j] != '\n'; j++ {
+		if s[j] == '$' && prose(j) && !escaped(s, j) && s[j-1] != ' ' && s[j-1] != '\t' {
+			return j
+		}
+	}
+	return -1
+}
+
+// texHidden returns what TeX hides in math, body starting at byte base of
+// the text: a comment, from an unescaped % to the end of its line, and
+// \phantom, \hphantom or \vphantom with its argument, which takes room
+// and shows nothing.
+func texHidden(body string, base int) []textSpan {
+	var out []textSpan
+	for i := 0; i < len(body); i++ {
+		switch {
+		case body[i] == '%':
+			end := len(body)
+			if nl := strings.IndexByte(body[i:], '\n'); nl >= 0 {
+				end = i + nl
+			}
+			out = append(out, textSpan{base + i, base + end})
+			i = end
+		case body[i] == '\\':
+			if end := phantomEnd(body, i); end > i {
+				out = append(out, textSpan{base + i, base + end})
+				i = end - 1
+			} else {
+				i++ // an escaped character, \% among them
+			}
+		}
+	}
+	return out
+}
+
+// phantomEnd is the end of a phantom command at body[i] and its argument,
+// a group in braces or one character; i if there is none.
+func phantomEnd(body string, i int) int {
+	j := i
+	for _, name := range []string{`\phantom`, `\hphantom`, `\vphantom`} {
+		if strings.HasPrefix(body[i:], name) && (i+len(name) == len(body) || !isASCIILetter(body[i+len(name)])) {
+			j = i + len(name)
+		}
+	}
+	if j == i {
+		return i
+	}
+	for j < len(body) && strings.ContainsRune(" \t\r\n", rune(body[j])) {
+		j++
+	}
+	if j >= len(body) {
+		return j
+	}
+	if body[j] != '{' {
+		return j + 1
+	}
+	depth := 0
+	for ; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			j++
+		case '{':
+			depth++
+		case '}':
+			if depth--; depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return len(body)
+}
