@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"database/sql"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/queue"
 	"github.com/oneshot-dev/oneshot/server"
 )
 
@@ -28,6 +30,18 @@ func TestAnAcknowledgedDeliveryRunsAfterTheBotIsKilled(t *testing.T) {
 	_ = receiver.Wait()
 	if n := len(b.gh.CheckRuns(b.repo)); n != 0 {
 		t.Fatalf("the receiver worked the delivery (%d check runs)", n)
+	}
+	// What the acknowledgement promised: the trigger is on disk, waiting.
+	path, _ := strings.CutPrefix(b.env["ONESHOT_DATABASE_URL"], "sqlite:")
+	inbox, err := sql.Open("sqlite", "file:"+queue.InboxPath(path)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waiting int
+	err = inbox.QueryRow(`SELECT count(*) FROM oneshot_inbox`).Scan(&waiting)
+	inbox.Close()
+	if err != nil || waiting != 1 {
+		t.Fatalf("%d triggers in the killed receiver's inbox (%v), want the one it acknowledged", waiting, err)
 	}
 
 	worker := b.runBot(t, bot)
