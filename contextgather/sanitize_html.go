@@ -21,10 +21,10 @@ import "strings"
 // where a comment or a tag in them may run on past their end tag; a
 // browser reads them as elements. So the HTML is read both ways, and what
 // either hides goes.
-func hiddenHTML(s string, nodes [][]textSpan) []textCut {
+func hiddenHTML(s string, nodes [][]textSpan, blockEnds map[int]int) []textCut {
 	var cuts []textCut
 	for _, filtered := range []bool{true, false} {
-		h := htmlText{s: s, lower: asciiLower(s), nodes: nodes, tagFilter: filtered}
+		h := htmlText{s: s, lower: asciiLower(s), nodes: nodes, blockEnds: blockEnds, tagFilter: filtered}
 		h.each(0, 0, func(c textCut) bool {
 			if s[c.start:c.end] != c.with {
 				cuts = append(cuts, c)
@@ -43,6 +43,7 @@ func hiddenHTML(s string, nodes [][]textSpan) []textCut {
 type htmlText struct {
 	s, lower   string
 	nodes      [][]textSpan
+	blockEnds  map[int]int // where each node that is an HTML block ends, by where it starts
 	tagFilter  bool
 	inTemplate bool
 	// rpAsAny reads an rp as any other element, for the look through the
@@ -325,12 +326,14 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 // may end one sooner than at its end tag (the end of its paragraph or
 // ruby, another rp in a ruby), which hiding up to the end tag only hides
 // more of; but it ignores the end tag while an element such as a div, or
-// the p of a paragraph after a blank line, opened in the rp is open, and
-// what scopes that leaves open are not modelled here: then the rp hides
-// the rest of the text, as it does without an end tag. Outside a ruby an
-// rp opened in it is in it, and the first end tag is that one's.
+// the p, heading, list or quote of a block after the HTML block the rp
+// is in (or after a blank line), opened in the rp is open, and what
+// scopes that leaves open are not modelled here: then the rp hides the
+// rest of the text, as it does without an end tag. Outside a ruby an rp
+// opened in it is in it, and the first end tag is that one's.
 func (h htmlText) rpEnd(ni, from int) int {
 	end := len(h.s)
+	blockEnd, inBlock := h.blockEnds[firstStart(h.nodes[ni])]
 	h.rpAsAny = true // an rp inside is in this one
 	depth := 0
 	h.each(ni, from, func(c textCut) bool {
@@ -341,7 +344,7 @@ func (h htmlText) rpEnd(ni, from int) int {
 		case tag == "</rp>" && depth > 0:
 			depth--
 		case tag == "</rp>":
-			if !hasBlankLine(h.s[from:c.start]) {
+			if !hasBlankLine(h.s[from:c.start]) && (!inBlock || c.start < blockEnd) {
 				end = c.end
 			}
 			return false

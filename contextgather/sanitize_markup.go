@@ -45,12 +45,14 @@ type textCut struct {
 // markupMap is where a Markdown text has code and raw HTML, and the link
 // reference definitions and link titles GitHub does not show.
 type markupMap struct {
-	code   []textSpan
-	html   [][]textSpan // one list per HTML block or inline HTML, in text order
-	refs   []*ast.LinkReferenceDefinition
-	info   []textSpan // info strings of fenced code
-	titles []textSpan // titles of inline links, with the space before them
-	images []textCut  // images, outermost only, and what they become
+	code []textSpan
+	html [][]textSpan // one list per HTML block or inline HTML, in text order
+	// blockEnds holds where each HTML block ends, by where it starts.
+	blockEnds map[int]int
+	refs      []*ast.LinkReferenceDefinition
+	info      []textSpan // info strings of fenced code
+	titles    []textSpan // titles of inline links, with the space before them
+	images    []textCut  // images, outermost only, and what they become
 	// empty are links with no text, which GitHub shows as nothing.
 	empty []textSpan
 	// excess are the cells of table rows past the header's number of
@@ -68,7 +70,7 @@ type markupMap struct {
 }
 
 func parseMarkup(src []byte) markupMap {
-	m := markupMap{used: map[string]bool{}}
+	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}}
 	doc := markdownParser.Parse(text.NewReader(src))
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
@@ -94,6 +96,9 @@ func parseMarkup(src []byte) markupMap {
 			spans := spansOf(n.Lines())
 			if n.HasClosure() {
 				spans = append(spans, textSpan{n.ClosureLine.Start, n.ClosureLine.Stop})
+			}
+			if len(spans) > 0 {
+				m.blockEnds[spans[0].start] = spans[len(spans)-1].end
 			}
 			m.html = append(m.html, spans)
 		case *ast.RawHTML:
@@ -212,8 +217,8 @@ func stripHiddenMarkup(s string) string {
 			}
 		}
 	}
-	drop(hiddenHTML(s, strayHTML(s, class, m.html))...)
-	drop(hiddenHTML(s, m.html)...)
+	drop(hiddenHTML(s, strayHTML(s, class, m.html), nil)...)
+	drop(hiddenHTML(s, m.html, m.blockEnds)...)
 	drop(hiddenReferences(s, m.refs, m.used)...)
 	drop(fenceInfo(s, m.info)...)
 	for _, t := range m.titles {
