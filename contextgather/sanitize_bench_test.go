@@ -22,6 +22,10 @@ func BenchmarkSanitizeNesting(b *testing.B) {
 	for _, tc := range []struct{ name, text string }{
 		{"quotes, > > > ...", strings.Repeat(">", size) + "\n\n<<!-- -->!-- --> hello"},
 		{"list items, - - - ...", strings.Repeat("- ", size/2) + "x"},
+		// Not nesting, but as costly read badly: each "$" opens inline
+		// math that no "$" on the line closes.
+		{"dollars, $a $a $a ...", strings.Repeat("$a ", size/3)},
+		{"dollars, $`a $`a ...", strings.Repeat("$`a ", size/4)},
 	} {
 		var nested, ordinary time.Duration
 		for range max(b.N, 3) {

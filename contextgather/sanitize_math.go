@@ -11,7 +11,10 @@ import "strings"
 func mathHidden(s string, class []byte) []textSpan {
 	b := []byte(s)
 	prose := func(i int) bool { return i < len(s) && class[i] == classProse }
+	// Each search goes on from where the last one that found nothing
+	// stopped, or it would read the rest of the text once per "$".
 	var out []textSpan
+	noDisplay, noCode := false, false
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || !prose(i) || escaped(b, i) {
 			continue
@@ -19,7 +22,11 @@ func mathHidden(s string, class []byte) []textSpan {
 		switch rest := s[i+1:]; {
 		case strings.HasPrefix(rest, "$"):
 			// Display math, which may span lines, not a blank one.
-			end := strings.Index(rest[1:], "$$")
+			end := -1
+			if !noDisplay {
+				end = strings.Index(rest[1:], "$$")
+				noDisplay = end < 0
+			}
 			if end < 0 || hasBlankLine(rest[1:1+end]) {
 				i++
 				continue
@@ -27,8 +34,16 @@ func mathHidden(s string, class []byte) []textSpan {
 			out = append(out, texHidden(rest[1:1+end], i+2)...)
 			i += 2 + end + 1
 		case strings.HasPrefix(rest, "`"):
-			end := strings.Index(rest[1:], "`$")
-			if end < 0 || strings.Contains(rest[1:1+end], "\n") {
+			end := -1
+			if !noCode {
+				end = strings.Index(rest[1:], "`$")
+				noCode = end < 0
+			}
+			if end < 0 {
+				continue
+			}
+			if strings.Contains(rest[1:1+end], "\n") {
+				i += end // the next "$`" is past the line: none before closes
 				continue
 			}
 			out = append(out, texHidden(rest[1:1+end], i+2)...)
@@ -36,6 +51,13 @@ func mathHidden(s string, class []byte) []textSpan {
 		case rest != "" && !strings.ContainsRune(" \t\r\n", rune(rest[0])):
 			end := inlineMathEnd(b, i+1, prose)
 			if end < 0 {
+				// No "$" after it closes on its line, nor after any
+				// other there.
+				if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
+					i += nl
+				} else {
+					i = len(s)
+				}
 				continue
 			}
 			out = append(out, texHidden(s[i+1:end], i+1)...)
