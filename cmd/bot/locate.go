@@ -99,7 +99,7 @@ func splitTask(text string) (title, body string) {
 			continue
 		}
 		line, rest, more := strings.Cut(text, "\n")
-		if !more || contextgather.Sanitize(line) != "" {
+		if !more || !showsNothing(line) {
 			break
 		}
 		text = strings.TrimSpace(rest)
@@ -107,6 +107,13 @@ func splitTask(text string) (title, body string) {
 	title, body, _ = strings.Cut(text, "\n")
 	// The body keeps its first line's indent, which may make it code.
 	return strings.TrimSpace(title), cmp.Or(contextgather.TrimBlankLines(body), title)
+}
+
+// showsNothing says whether a line shows nothing on GitHub and hides
+// nothing after it: "<style> blocks lose their indentation" shows nothing
+// in a body, but only as it hides the rest, and is a title.
+func showsNothing(line string) bool {
+	return contextgather.Sanitize(line) == "" && strings.HasSuffix(contextgather.Sanitize(line+"\n\nx"), "x")
 }
 
 // maxIssueFile bounds an issue file: GitHub holds an issue's body to
