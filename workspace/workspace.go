@@ -299,7 +299,10 @@ func (r *Repo) Export(ctx context.Context, rev, dir string) error {
 				continue
 			}
 			if h.Typeflag == tar.TypeSymlink {
-				if target := filepath.Join(filepath.Dir(name), filepath.FromSlash(h.Linkname)); filepath.IsLocal(target) && !filepath.IsAbs(h.Linkname) {
+				// Kept in memory until the files are written: bounded, as
+				// a few objects can make a tree of a million links.
+				target := filepath.Join(filepath.Dir(name), filepath.FromSlash(h.Linkname))
+				if len(links) < maxExportLinks && filepath.IsLocal(target) && !filepath.IsAbs(h.Linkname) {
 					links[name] = target
 				}
 				continue
@@ -372,8 +375,12 @@ func copyLinked(dir string, links map[string]string, limit *exportLimit) error {
 	return nil
 }
 
-// maxLinkHops bounds a chain of links, which may loop.
-const maxLinkHops = 8
+// maxLinkHops bounds a chain of links, which may loop; maxExportLinks the
+// links an export copies, far more than a repository's guidelines need.
+const (
+	maxLinkHops    = 8
+	maxExportLinks = 10_000
+)
 
 func writeFile(path string, contents io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
