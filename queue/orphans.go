@@ -3,9 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +28,9 @@ const lockRetryInterval = time.Second
 type workLock struct {
 	mu   sync.Mutex
 	file *os.File // nil while not held
+	// worker is this process's own lock (see workers_sqlite.go), nil
+	// while not held.
+	worker *os.File
 	// stop ends the wait for the lock, and done closes when it has ended;
 	// both nil when there was no wait.
 	stop context.CancelFunc
@@ -53,8 +54,8 @@ func (l *workLock) held() bool {
 // one file: a rolling update, or a mistake), this one works the queue
 // beside it and waits for the lock in the background, and holds it once
 // that process ends, so that a process started later does not take this
-// one's running jobs for a dead one's; then it readies only the jobs that
-// process took (see tookOver), as the others may be its own. A lock that cannot be taken at all
+// one's running jobs for a dead one's; then it readies the jobs of the
+// processes that are gone (see tookOver). A lock that cannot be taken at all
 // (a file system without locks) leaves the rescue to River, as before
 // there was a lock.
 //
@@ -63,8 +64,14 @@ func (l *workLock) held() bool {
 // not this one's to remove.
 func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 	file, err := lockWorking(q.DB.path)
+	if err == nil {
+		err = q.holdWorkerLock()
+	}
 	switch {
 	case err != nil:
+		if file != nil {
+			file.Close()
+		}
 		q.cfg.Logger.Warn().Err(err).Msg("Could not lock the queue; jobs a process left running when it died wait for River's rescue.")
 		return true, nil
 	case file == nil:
@@ -76,7 +83,7 @@ func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 		return false, nil
 	}
 	q.lock.hold(file)
-	n, err := q.readyHoldersJobs(ctx, file)
+	n, err := q.readyGoneWorkersJobs(ctx, true)
 	if err != nil {
 		q.lock.release()
 		return false, err
@@ -86,40 +93,6 @@ func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 	}
 	return true, nil
 }
-
-// readyHoldersJobs makes ready to run the jobs that the process that held
-// the lock before this one took and left running, and writes this
-// process's River client ID in the lock file in its place. Other processes
-// may work the queue beside the one that held it, whose running jobs are
-// theirs. With no holder written (a first start), every running job but
-// this process's is made ready.
-func (q *Queue) readyHoldersJobs(ctx context.Context, lock *os.File) (int64, error) {
-	held, err := io.ReadAll(io.NewSectionReader(lock, 0, maxHolderID))
-	if err != nil {
-		return 0, fmt.Errorf("read the queue's lock: %w", err)
-	}
-	if err := lock.Truncate(0); err == nil {
-		_, err = lock.WriteAt([]byte(q.river.ID()), 0)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write the queue's lock: %w", err)
-	}
-	if holder := strings.TrimSpace(string(held)); holder != "" {
-		n, err := q.DB.readyRunning(ctx, ` AND json_extract(attempted_by, '$[#-1]') = $2`, holder)
-		if err != nil {
-			return 0, fmt.Errorf("ready the jobs the process that held the lock left running: %w", err)
-		}
-		return n, nil
-	}
-	n, err := q.DB.readyRunning(ctx, ` AND (attempted_by IS NULL OR json_extract(attempted_by, '$[#-1]') <> $2)`, q.river.ID())
-	if err != nil {
-		return 0, fmt.Errorf("ready the jobs a dead process left running: %w", err)
-	}
-	return n, nil
-}
-
-// maxHolderID bounds what is read of the lock file: a River client ID.
-const maxHolderID = 1 << 10
 
 // awaitLock tries for the lock until it holds it or ctx ends.
 func (q *Queue) awaitLock(ctx context.Context) {
@@ -135,7 +108,7 @@ func (q *Queue) awaitLock(ctx context.Context) {
 		if file, err := lockWorking(q.DB.path); err == nil && file != nil {
 			q.lock.hold(file)
 			q.cfg.Logger.Info().Msg("Took the queue's lock: the process that held it has ended.")
-			q.tookOver(ctx, file)
+			q.tookOver(ctx)
 			return
 		}
 	}
@@ -143,12 +116,13 @@ func (q *Queue) awaitLock(ctx context.Context) {
 
 // tookOver clears up after the process whose lock this one took late:
 // its sandboxes go, this process's own left alone; and the jobs it left
-// running run again (see readyHoldersJobs).
-func (q *Queue) tookOver(ctx context.Context, lock *os.File) {
+// running run again, those of others that work the queue beside this one
+// left alone (see readyGoneWorkersJobs).
+func (q *Queue) tookOver(ctx context.Context) {
 	if q.cfg.LeftBehind != nil {
 		q.cfg.LeftBehind(ctx)
 	}
-	n, err := q.readyHoldersJobs(ctx, lock)
+	n, err := q.readyGoneWorkersJobs(ctx, false)
 	if err != nil {
 		q.cfg.Logger.Warn().Err(err).Msg("Could not look for the jobs the process that held the lock left running; River's rescue takes them.")
 	} else if n > 0 {
@@ -167,6 +141,13 @@ func (l *workLock) release() {
 	if l.file != nil {
 		l.file.Close()
 		l.file = nil
+	}
+	if l.worker != nil {
+		// Gone first, so that no file is left that another could take
+		// for this process's while it still holds the lock.
+		os.Remove(l.worker.Name())
+		l.worker.Close()
+		l.worker = nil
 	}
 }
 

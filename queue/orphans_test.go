@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
@@ -81,9 +83,10 @@ func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) 
 	q, runner, notifier := recordingQueue(t, url)
 	unknown, gone, beside := runningTask(t, q, 1), runningTask(t, q, 2), runningTask(t, q, 3)
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
-	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, otherHolder)
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, "the-process-that-held-the-lock")
 	// A third process works the queue beside the other two.
 	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, beside.ID, "a-process-working-beside")
+	holdWorkerLock(t, url, "a-process-working-beside")
 	var reaped atomic.Int32
 	q.cfg.LeftBehind = func(context.Context) { reaped.Add(1) }
 	release := holdQueueLock(t, url)
@@ -115,6 +118,28 @@ func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) 
 	}
 }
 
+// A process that takes the SQLite queue's lock as it starts runs again the
+// jobs of processes that are gone, and leaves alone those of one still
+// working the queue, which holds its own lock.
+func TestAStartRunsAgainOnlyTheJobsOfProcessesThatAreGone(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	q, runner, notifier := recordingQueue(t, url)
+	alive, gone := runningTask(t, q, 1), runningTask(t, q, 2)
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, alive.ID, "a-process-still-working")
+	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, "a-process-that-died")
+	holdWorkerLock(t, url, "a-process-still-working")
+	startQueue(t, q)
+	notifier.wait(t, gone.ID, tasks.Succeeded)
+	var state string
+	if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE args ->> 'task_id' = $1`, alive.ID).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "running" || runner.count() != 1 {
+		t.Fatalf("the live process's job is %s, and %d attempts ran; want it left running and only the gone one's run", state, runner.count())
+	}
+}
+
 // holdQueueLock takes the lock of the SQLite queue at url for the test, as
 // another process working that queue would hold it, and returns what lets
 // it go (which the test's end does too).
@@ -128,16 +153,24 @@ func holdQueueLock(t *testing.T, url string) (release func()) {
 	if err != nil || lock == nil {
 		t.Fatalf("lock: %v, %v", lock, err)
 	}
-	if _, err := lock.WriteString(otherHolder); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { lock.Close() })
 	return func() { lock.Close() }
 }
 
-// otherHolder is the River client ID of the process holdQueueLock stands
-// for, as it writes it in the lock file.
-const otherHolder = "the-process-that-held-the-lock"
+// holdWorkerLock takes the own lock of a process whose River client ID is
+// clientID, working the SQLite queue at url, for the test.
+func holdWorkerLock(t *testing.T, url, clientID string) {
+	t.Helper()
+	path, _ := strings.CutPrefix(url, "sqlite:")
+	if err := os.MkdirAll(workersDir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := filelock.TryLock(workerFile(path, clientID))
+	if err != nil || lock == nil {
+		t.Fatalf("lock: %v, %v", lock, err)
+	}
+	t.Cleanup(func() { lock.Close() })
+}
 
 // An intake's job killed on its last try is left to River, which drops it:
 // an intake that kills the bot would otherwise run at every start. An

@@ -1,0 +1,109 @@
+package queue
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/oneshot-dev/oneshot/internal/filelock"
+)
+
+// Beside the SQLite queue's lock, each process that works the queue holds
+// a lock of its own, on a file named for its River client ID in a directory
+// beside the database (oneshot.db.workers), as each holds one on Postgres
+// (see orphans_postgres.go). River writes that ID on every job the process
+// takes, and the system lets the lock go when the process ends, however it
+// ends: a running job whose last taker's lock is free was left by a
+// process that is gone, whoever else works the queue beside it.
+
+// workersDir holds the locks of the processes working the SQLite queue in
+// the database at path.
+func workersDir(path string) string { return path + ".workers" }
+
+// workerFile is the file a process whose River client ID is clientID
+// locks while it works the queue.
+func workerFile(path, clientID string) string {
+	return filepath.Join(workersDir(path), hex.EncodeToString([]byte(clientID)))
+}
+
+// holdWorkerLock takes this process's own lock.
+func (q *Queue) holdWorkerLock() error {
+	if err := os.MkdirAll(workersDir(q.DB.path), 0o700); err != nil {
+		return fmt.Errorf("this process's lock: %w", err)
+	}
+	f, err := filelock.TryLock(workerFile(q.DB.path, q.river.ID()))
+	if err != nil {
+		return fmt.Errorf("this process's lock: %w", err)
+	}
+	if f == nil {
+		return fmt.Errorf("this process's lock is held by another with its River client ID %s", q.river.ID())
+	}
+	q.lock.mu.Lock()
+	q.lock.worker = f
+	q.lock.mu.Unlock()
+	return nil
+}
+
+// readyGoneWorkersJobs makes ready to run the running jobs whose last
+// taker's lock is free, and says how many. With unknownToo, it makes
+// ready those whose taker is not known as well (none is written, as by an
+// older version): only a process that takes the queue's lock as it starts
+// may take them for a gone process's, as none can be its own.
+func (q *Queue) readyGoneWorkersJobs(ctx context.Context, unknownToo bool) (int64, error) {
+	rows, err := q.DB.sql.QueryContext(ctx, `SELECT DISTINCT json_extract(attempted_by, '$[#-1]') FROM river_job
+		WHERE state = 'running' AND attempted_by IS NOT NULL`)
+	if err != nil {
+		return 0, fmt.Errorf("list running jobs: %w", err)
+	}
+	var takers []string
+	for rows.Next() {
+		var taker *string
+		if err := rows.Scan(&taker); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if taker != nil && *taker != q.river.ID() {
+			takers = append(takers, *taker)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, taker := range takers {
+		if q.workerAlive(taker) {
+			continue
+		}
+		readied, err := q.DB.readyRunning(ctx, ` AND json_extract(attempted_by, '$[#-1]') = $2`, taker)
+		if err != nil {
+			return n, fmt.Errorf("ready the jobs of %s: %w", taker, err)
+		}
+		n += readied
+	}
+	if unknownToo {
+		readied, err := q.DB.readyRunning(ctx, ` AND attempted_by IS NULL`)
+		if err != nil {
+			return n, fmt.Errorf("ready the jobs a dead process left running: %w", err)
+		}
+		n += readied
+	}
+	return n, nil
+}
+
+// workerAlive says whether the process whose River client ID is taker
+// holds its lock. One whose lock this one can take is gone; its file goes.
+// When that cannot be told, it is taken for alive: its jobs wait for
+// River's rescue.
+func (q *Queue) workerAlive(taker string) bool {
+	path := workerFile(q.DB.path, taker)
+	f, err := filelock.TryLock(path)
+	if err != nil || f == nil {
+		return true
+	}
+	os.Remove(path)
+	f.Close()
+	return false
+}
