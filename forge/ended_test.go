@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v62/github"
+
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -227,6 +229,35 @@ func TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheCon
 	}
 	if finals := finalComments(n); finals != 1 {
 		t.Fatalf("%d final comments after a second confirm", finals)
+	}
+}
+
+// The status comment is the task's: a later attempt that took it over
+// keeps it, though the earlier one's end is confirmed after.
+func TestAConfirmLeavesTheStatusCommentALaterAttemptTookOver(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	finish, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	n.gh.Fail("POST", "/repos/acme/widgets/issues/{number}/comments", http.StatusBadGateway, 1)
+	r.Finish(finish, checksFailed(n.task))
+	n.notifier.Changed(t.Context(), n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+
+	repo, err := githubapi.ForRepo(n.clients, 7, "acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := "**oneshot**, attempt 2: Running: setup\n\n- setup: running\n"
+	if _, _, err := repo.Client.Issues.EditComment(t.Context(), "acme", "widgets", n.task.StatusCommentID, &github.IssueComment{Body: &second}); err != nil {
+		t.Fatal(err)
+	}
+	n.restart(t)
+	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := n.gh.Comment(n.task.StatusCommentID); status.Body != second {
+		t.Fatalf("the status comment reads %q, want attempt 2's left as it was", status.Body)
 	}
 }
 

@@ -104,6 +104,9 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 		return err
 	}
 	posted, err := repo.HasComment(ctx, t.Issue, strings.TrimSpace(finalMarker(t)))
+	if githubapi.Refused(err) {
+		return nil // the issue is gone, say: there is nowhere to say it
+	}
 	if err != nil {
 		return err
 	}
@@ -123,9 +126,11 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 		}
 		return err
 	}
+	// The status comment is the task's, which a later attempt may have
+	// taken over meanwhile: only this attempt's is this attempt's to end.
 	title, steps, _ := strings.Cut(c.GetBody(), "\n")
-	_, shown, _ := strings.Cut(title, ": ")
-	if !githubapi.UnderWay(shown) {
+	shown, ours := strings.CutPrefix(title, fmt.Sprintf("**oneshot**, attempt %d: ", e.Attempt))
+	if !ours || !githubapi.UnderWay(shown) {
 		return nil
 	}
 	body := statusComment(t.Attempt, r.latest)
