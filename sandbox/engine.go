@@ -181,8 +181,9 @@ func (e *Engine) reap(ctx context.Context, atStart bool) (int, error) {
 			continue
 		}
 		// Made a moment ago and not started: another process of the
-		// owner, beside this one in a restart, may be starting it.
-		if !atStart && c.State == container.StateCreated && time.Since(time.Unix(c.Created, 0)) < startingGrace {
+		// owner, beside this one in a restart, may be starting it. The
+		// next sweep takes it if not.
+		if c.State == container.StateCreated && time.Since(time.Unix(c.Created, 0)) < startingGrace {
 			continue
 		}
 		if err := e.remove(ctx, c.ID); err != nil {
