@@ -1,6 +1,9 @@
 package contextgather
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // mathHidden returns what GitHub's math hides in the prose of s: in a
 // math span ($...$, $`...`$ or $$...$$), what TeX hides (see texHidden).
@@ -105,8 +108,9 @@ func texHidden(body string, base int) []textSpan {
 	return out
 }
 
-// phantomEnd is the end of a phantom command at body[i] and its argument,
-// a group in braces or one character; i if there is none.
+// phantomEnd is the end of a phantom command at body[i] and its argument:
+// a group in braces, a command with its group, or one character; i if
+// there is no such command.
 func phantomEnd(body string, i int) int {
 	j := i
 	for _, name := range []string{`\phantom`, `\hphantom`, `\vphantom`} {
@@ -123,9 +127,30 @@ func phantomEnd(body string, i int) int {
 	if j >= len(body) {
 		return j
 	}
-	if body[j] != '{' {
-		return j + 1
+	switch {
+	case body[j] == '\\':
+		// A command, as in \phantom\text{x}: its name, and its group.
+		k := j + 1
+		for k < len(body) && isASCIILetter(body[k]) {
+			k++
+		}
+		if k == j+1 && k < len(body) {
+			k++ // a command of one character, as \,
+		}
+		if k >= len(body) || body[k] != '{' {
+			return k
+		}
+		j = k
+	case body[j] != '{':
+		_, size := utf8.DecodeRuneInString(body[j:])
+		return j + size
 	}
+	return groupEnd(body, j)
+}
+
+// groupEnd is the end of the group in braces that opens at body[j], or
+// of body if none closes it.
+func groupEnd(body string, j int) int {
 	depth := 0
 	for ; j < len(body); j++ {
 		switch body[j] {
