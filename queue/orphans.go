@@ -64,16 +64,20 @@ func (l *workLock) held() bool {
 // not this one's to remove.
 func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 	file, err := lockWorking(q.DB.path)
-	if err == nil {
-		err = q.holdWorkerLock()
+	if err != nil {
+		q.cfg.Logger.Warn().Err(err).Msg("Could not lock the queue; jobs a process left running when it died wait for River's rescue.")
+		return true, nil
 	}
-	switch {
-	case err != nil:
+	// Without its own lock, a process's running jobs would be taken for
+	// a gone process's by the next that takes the queue's lock: it must
+	// not work the queue at all.
+	if err := q.holdWorkerLock(); err != nil {
 		if file != nil {
 			file.Close()
 		}
-		q.cfg.Logger.Warn().Err(err).Msg("Could not lock the queue; jobs a process left running when it died wait for River's rescue.")
-		return true, nil
+		return false, err
+	}
+	switch {
 	case file == nil:
 		q.cfg.Logger.Warn().Str("lock", lockPath(q.DB.path)).
 			Msg("Another process works this queue; this one works beside it and takes its lock when it ends.")
@@ -88,6 +92,8 @@ func (q *Queue) takeLock(ctx context.Context) (alone bool, err error) {
 		q.lock.release()
 		return false, err
 	}
+	// After: a file tells its jobs are a gone process's.
+	q.sweepWorkerLocks()
 	if n > 0 {
 		q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs a process left running when it died.")
 	}
@@ -123,6 +129,7 @@ func (q *Queue) tookOver(ctx context.Context) {
 		q.cfg.LeftBehind(ctx)
 	}
 	n, err := q.readyGoneWorkersJobs(ctx, false)
+	q.sweepWorkerLocks()
 	if err != nil {
 		q.cfg.Logger.Warn().Err(err).Msg("Could not look for the jobs the process that held the lock left running; River's rescue takes them.")
 	} else if n > 0 {
@@ -132,10 +139,7 @@ func (q *Queue) tookOver(ctx context.Context) {
 
 // release stops waiting for the lock, and lets it go if held.
 func (l *workLock) release() {
-	if l.stop != nil {
-		l.stop()
-		<-l.done
-	}
+	l.stopWaiting()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file != nil {
@@ -148,6 +152,15 @@ func (l *workLock) release() {
 		os.Remove(l.worker.Name())
 		l.worker.Close()
 		l.worker = nil
+	}
+}
+
+// stopWaiting stops waiting for the lock, keeping the locks held.
+func (l *workLock) stopWaiting() {
+	if l.stop != nil {
+		l.stop()
+		<-l.done
+		l.stop = nil
 	}
 }
 

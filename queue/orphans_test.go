@@ -84,6 +84,7 @@ func TestAQueueWhoseLockAnotherProcessHoldsLeavesRunningJobsAlone(t *testing.T) 
 	unknown, gone, beside := runningTask(t, q, 1), runningTask(t, q, 2), runningTask(t, q, 3)
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
 	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, "the-process-that-held-the-lock")
+	leftWorkerLock(t, url, "the-process-that-held-the-lock")
 	// A third process works the queue beside the other two.
 	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, beside.ID, "a-process-working-beside")
 	holdWorkerLock(t, url, "a-process-working-beside")
@@ -128,15 +129,62 @@ func TestAStartRunsAgainOnlyTheJobsOfProcessesThatAreGone(t *testing.T) {
 	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at WHERE kind = $1`, attemptArgs{}.Kind())
 	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, alive.ID, "a-process-still-working")
 	execSQL(t, q, `UPDATE river_job SET attempted_by = json_array($2) WHERE args ->> 'task_id' = $1`, gone.ID, "a-process-that-died")
+	leftWorkerLock(t, url, "a-process-that-died")
 	holdWorkerLock(t, url, "a-process-still-working")
+	// Its file is swept too, as one left by a process killed with no job
+	// running would be.
+	leftWorkerLock(t, url, "a-process-killed-idle")
 	startQueue(t, q)
 	notifier.wait(t, gone.ID, tasks.Succeeded)
-	var state string
-	if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE args ->> 'task_id' = $1`, alive.ID).Scan(&state); err != nil {
+	var state, taker string
+	var attempt int
+	if err := q.DB.sql.QueryRowContext(context.Background(), `SELECT state, attempt, json_extract(attempted_by, '$[#-1]')
+		FROM river_job WHERE args ->> 'task_id' = $1`, alive.ID).Scan(&state, &attempt, &taker); err != nil {
 		t.Fatal(err)
 	}
-	if state != "running" || runner.count() != 1 {
-		t.Fatalf("the live process's job is %s, and %d attempts ran; want it left running and only the gone one's run", state, runner.count())
+	if state != "running" || attempt != 1 || taker != "a-process-still-working" || runner.count() != 1 {
+		t.Fatalf("the live process's job is %s at try %d taken by %s, and %d attempts ran; want it as it was, and only the gone one's run",
+			state, attempt, taker, runner.count())
+	}
+	path, _ := strings.CutPrefix(url, "sqlite:")
+	for id, want := range map[string]bool{"a-process-that-died": false, "a-process-killed-idle": false, "a-process-still-working": true} {
+		if _, err := os.Stat(workerFile(path, id)); (err == nil) != want {
+			t.Errorf("the file of %s is there: %v, want %v", id, err == nil, want)
+		}
+	}
+}
+
+// A process working the SQLite queue holds its own lock while it does, and
+// lets it go, its file gone, once it stops; one that cannot take it does
+// not work the queue.
+func TestAProcessHoldsItsOwnLockWhileItWorksTheQueue(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	path, _ := strings.CutPrefix(url, "sqlite:")
+	q, _, _ := recordingQueue(t, url)
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	own := workerFile(path, q.river.ID())
+	if f, err := filelock.TryLockExisting(own); err != nil || f != nil {
+		t.Fatalf("another took the working process's lock: %v, %v", f, err)
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(own); !os.IsNotExist(err) {
+		t.Fatalf("the stopped process's file is still there: %v", err)
+	}
+
+	// The directory of locks is a file: no lock can be taken in it.
+	blocked := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	bp, _ := strings.CutPrefix(blocked, "sqlite:")
+	if err := os.WriteFile(workersDir(bp), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, _, _ = recordingQueue(t, blocked)
+	if err := q.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "this process's lock") {
+		_ = q.Shutdown(context.Background())
+		t.Fatalf("start: %v, want it refused for want of its own lock", err)
 	}
 }
 
@@ -155,6 +203,20 @@ func holdQueueLock(t *testing.T, url string) (release func()) {
 	}
 	t.Cleanup(func() { lock.Close() })
 	return func() { lock.Close() }
+}
+
+// leftWorkerLock leaves the file of a process whose River client ID is
+// clientID, unlocked, as a process killed while working the SQLite queue
+// at url leaves it.
+func leftWorkerLock(t *testing.T, url, clientID string) {
+	t.Helper()
+	path, _ := strings.CutPrefix(url, "sqlite:")
+	if err := os.MkdirAll(workersDir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(workerFile(path, clientID), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // holdWorkerLock takes the own lock of a process whose River client ID is

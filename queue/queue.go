@@ -226,9 +226,16 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		r.cancel(tasks.ErrShutdown)
 	}
 	q.mu.Unlock()
-	defer q.lock.release()
-	defer q.liveness.release()
+	// The locks go once the workers have stopped: another process would
+	// take the jobs still running for a gone process's and run them again.
+	// While workers still run, they are held until this process ends.
+	letGo := func() {
+		q.lock.release()
+		q.liveness.release()
+	}
+	defer q.lock.stopWaiting()
 	if q.river.Stop(ctx) == nil {
+		letGo()
 		return nil
 	}
 	// Workers are still at it: attempts recording their hand-back, which
@@ -241,6 +248,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.river.StopAndCancel(wait); err != nil {
 		return fmt.Errorf("stop the queue: workers still running %v after the shutdown timeout: %w", stopWait, err)
 	}
+	letGo()
 	return nil
 }
 

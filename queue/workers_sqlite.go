@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/internal/filelock"
 )
@@ -28,22 +29,62 @@ func workerFile(path, clientID string) string {
 	return filepath.Join(workersDir(path), hex.EncodeToString([]byte(clientID)))
 }
 
-// holdWorkerLock takes this process's own lock.
+// holdWorkerLock takes this process's own lock. A sweep of the files of
+// processes that are gone (see sweepWorkerLocks) may hold a file a moment,
+// or remove it between its making and its lock: the lock is taken again
+// until the file locked is the one at its name.
 func (q *Queue) holdWorkerLock() error {
 	if err := os.MkdirAll(workersDir(q.DB.path), 0o700); err != nil {
 		return fmt.Errorf("this process's lock: %w", err)
 	}
-	f, err := filelock.TryLock(workerFile(q.DB.path, q.river.ID()))
+	path := workerFile(q.DB.path, q.river.ID())
+	for try := 1; try <= 5; try++ {
+		f, err := filelock.TryLock(path)
+		if err != nil {
+			return fmt.Errorf("this process's lock: %w", err)
+		}
+		if f != nil && lockedAt(f, path) {
+			q.lock.mu.Lock()
+			q.lock.worker = f
+			q.lock.mu.Unlock()
+			return nil
+		}
+		if f != nil {
+			f.Close()
+		}
+		time.Sleep(time.Duration(try) * 10 * time.Millisecond)
+	}
+	return fmt.Errorf("this process's lock %s is held by another", path)
+}
+
+// lockedAt says whether f is the file now at path.
+func lockedAt(f *os.File, path string) bool {
+	locked, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("this process's lock: %w", err)
+		return false
 	}
-	if f == nil {
-		return fmt.Errorf("this process's lock is held by another with its River client ID %s", q.river.ID())
+	named, err := os.Stat(path)
+	return err == nil && os.SameFile(locked, named)
+}
+
+// sweepWorkerLocks removes the files of processes that are gone, which
+// ended without removing theirs (killed, say, with no job running).
+func (q *Queue) sweepWorkerLocks() {
+	entries, err := os.ReadDir(workersDir(q.DB.path))
+	if err != nil {
+		return
 	}
-	q.lock.mu.Lock()
-	q.lock.worker = f
-	q.lock.mu.Unlock()
-	return nil
+	own := filepath.Base(workerFile(q.DB.path, q.river.ID()))
+	for _, e := range entries {
+		if e.Name() == own {
+			continue
+		}
+		path := filepath.Join(workersDir(q.DB.path), e.Name())
+		if f, err := filelock.TryLockExisting(path); err == nil && f != nil {
+			os.Remove(path)
+			f.Close()
+		}
+	}
 }
 
 // readyGoneWorkersJobs makes ready to run the running jobs whose last
@@ -95,11 +136,12 @@ func (q *Queue) readyGoneWorkersJobs(ctx context.Context, unknownToo bool) (int6
 
 // workerAlive says whether the process whose River client ID is taker
 // holds its lock. One whose lock this one can take is gone; its file goes.
-// When that cannot be told, it is taken for alive: its jobs wait for
-// River's rescue.
+// When that cannot be told, as for a process with no file (of a version
+// before these locks), it is taken for alive: its jobs wait for River's
+// rescue.
 func (q *Queue) workerAlive(taker string) bool {
 	path := workerFile(q.DB.path, taker)
-	f, err := filelock.TryLock(path)
+	f, err := filelock.TryLockExisting(path)
 	if err != nil || f == nil {
 		return true
 	}

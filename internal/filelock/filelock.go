@@ -14,8 +14,14 @@ import (
 
 // TryLock takes the lock on the file at path, creating the file. It
 // returns nil, nil when another holder has it; closing the file lets it go.
-func TryLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+func TryLock(path string) (*os.File, error) { return tryLock(path, os.O_CREATE) }
+
+// TryLockExisting is TryLock for a file that must exist: it fails with an
+// error that is fs.ErrNotExist when it does not.
+func TryLockExisting(path string) (*os.File, error) { return tryLock(path, 0) }
+
+func tryLock(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|flag, 0o600)
 	if err != nil {
 		return nil, err
 	}
