@@ -26,23 +26,31 @@ func (h *heldIntake) Intake(ctx context.Context, t tasks.Trigger) error {
 
 func (h *heldIntake) GiveUp(context.Context, tasks.Trigger, error) {}
 
+// startBeingTakenIn starts a queue whose intakes wait for the test, and
+// accepts a start (delivery d-start) on issue 7 of acme/widgets, whose
+// intake is under way once it returns.
+func startBeingTakenIn(t *testing.T, url string) (*testBundle, *heldIntake, tasks.Trigger) {
+	t.Helper()
+	b := setup(t, url, time.Minute)
+	held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
+	b.queue = b.newQueueWithIntake(t, time.Minute, held)
+	start(t, b.queue)
+	repo := "acme/widgets"
+	if _, err := b.queue.Accept(context.Background(), tasks.Trigger{DeliveryID: "d-start", Event: "issue_comment",
+		Command: tasks.CommandStart, Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer"}); err != nil {
+		t.Fatal(err)
+	}
+	return b, held, <-held.arrived
+}
+
 // TestAStartBeingTakenInIsFoundByTheCancelAfterIt: what a cancel asks
 // before it answers that there is nothing to cancel, on both databases.
 func TestAStartBeingTakenInIsFoundByTheCancelAfterIt(t *testing.T) {
 	t.Parallel()
 	databases(t, func(t *testing.T, url string) {
-		b := setup(t, url, time.Minute)
-		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
-		b.queue = b.newQueueWithIntake(t, time.Minute, held)
-		start(t, b.queue)
+		b, held, started := startBeingTakenIn(t, url)
 		ctx := context.Background()
-
-		repo := "acme/widgets"
-		if _, err := b.queue.Accept(ctx, tasks.Trigger{DeliveryID: "d-start", Event: "issue_comment",
-			Command: tasks.CommandStart, Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer"}); err != nil {
-			t.Fatal(err)
-		}
-		started := <-held.arrived
+		repo := started.Repo
 		cancel := func(repo string, issue int, at time.Time) tasks.Trigger {
 			return tasks.Trigger{DeliveryID: "d-cancel", Event: "issue_comment", Command: tasks.CommandCancel,
 				Repo: repo, RepoID: repoID(repo), Issue: issue, Actor: "writer", ReceivedAt: at}
@@ -77,18 +85,9 @@ func TestAStartBeingTakenInIsFoundByTheCancelAfterIt(t *testing.T) {
 func TestAButtonOfARunWhoseTaskIsNotRecordedYetFindsTheStartMakingIt(t *testing.T) {
 	t.Parallel()
 	databases(t, func(t *testing.T, url string) {
-		b := setup(t, url, time.Minute)
-		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
-		b.queue = b.newQueueWithIntake(t, time.Minute, held)
-		start(t, b.queue)
+		b, held, started := startBeingTakenIn(t, url)
 		ctx := context.Background()
-
-		repo := "acme/widgets"
-		if _, err := b.queue.Accept(ctx, tasks.Trigger{DeliveryID: "d-start", Event: "issues",
-			Command: tasks.CommandStart, Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer"}); err != nil {
-			t.Fatal(err)
-		}
-		started := <-held.arrived
+		repo := started.Repo
 		button := func(taskID string) tasks.Trigger {
 			return tasks.Trigger{DeliveryID: "d-button", Event: "check_run", Command: tasks.CommandCancel, Repo: repo,
 				RepoID: repoID(repo), TaskID: taskID, CheckRunID: 5, Actor: "writer", ReceivedAt: started.ReceivedAt.Add(time.Millisecond)}

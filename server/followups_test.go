@@ -222,17 +222,8 @@ func TestACommandInAReviewOfAPullRequestOneshotOpenedIsAFollowUpOnItsLine(t *tes
 func TestSeveralCommandsInOneReviewAreOneFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	const pull, review = 2, 237895671 // the fixture's
-	bot := b.gh.BotLogin()
-	comment := func(id, line int, body string) func(map[string]any) {
-		return func(p map[string]any) {
-			c := p["comment"].(map[string]any)
-			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
-			c["user"].(map[string]any)["login"] = "writer"
-			p["sender"].(map[string]any)["login"] = "writer"
-			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
-		}
-	}
+	const pull = 2 // the fixture's
+	comment := b.inFixturesReview
 	// GitHub has made both comments before it sends either.
 	second := b.payload(t, "pull_request_review_comment.created", comment(902, 40, "/oneshot and log the error"))
 	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", comment(901, 12, "/oneshot rename the flag"))
@@ -255,17 +246,7 @@ func TestAReviewsCommentTakenInAfterItsFollowUpRanIsNotRunAgain(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.runner.open()
-	const review = 237895671 // the fixture's
-	bot := b.gh.BotLogin()
-	comment := func(id, line int, body string) func(map[string]any) {
-		return func(p map[string]any) {
-			c := p["comment"].(map[string]any)
-			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
-			c["user"].(map[string]any)["login"] = "writer"
-			p["sender"].(map[string]any)["login"] = "writer"
-			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
-		}
-	}
+	comment := b.inFixturesReview
 	second := b.payload(t, "pull_request_review_comment.created", comment(902, 40, "/oneshot and log the error"))
 	b.deliver(t, "pull_request_review_comment", "pull_request_review_comment.created", comment(901, 12, "/oneshot rename the flag"))
 	waitFor(t, wait, "the follow-up to end", func() bool { s, _ := b.state(t); return s == tasks.Succeeded })
@@ -283,16 +264,10 @@ func TestAReviewsCommentTakenInAfterItsFollowUpRanIsNotRunAgain(t *testing.T) {
 func TestCommandsOfOneReviewThatRaceMakeOneFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	const pull, review = 2, 237895671 // the fixture's
+	const pull = 2 // the fixture's
 	bot := b.gh.BotLogin()
 	comment := func(id, line int, body string) []byte {
-		return b.payload(t, "pull_request_review_comment.created", func(p map[string]any) {
-			c := p["comment"].(map[string]any)
-			c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
-			c["user"].(map[string]any)["login"] = "writer"
-			p["sender"].(map[string]any)["login"] = "writer"
-			p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = bot
-		})
+		return b.payload(t, "pull_request_review_comment.created", b.inFixturesReview(id, line, body))
 	}
 	first, second := comment(901, 12, "/oneshot rename the flag"), comment(902, 40, "/oneshot and log the error")
 	// Both intakes list the review's comments, having found the pull
@@ -331,6 +306,20 @@ func TestCommandsOfOneReviewThatRaceMakeOneFollowUp(t *testing.T) {
 		t.Fatalf("instructions %q, want both comments'", task.Instructions)
 	}
 	noReplyIn(t, b, pull)
+}
+
+// inFixturesReview edits pull_request_review_comment.created into a
+// writer's comment of the fixture's review, on the fixture's pull request,
+// which the bot opened.
+func (b *testBundle) inFixturesReview(id, line int, body string) func(map[string]any) {
+	const review = 237895671 // the fixture's
+	return func(p map[string]any) {
+		c := p["comment"].(map[string]any)
+		c["id"], c["line"], c["body"], c["pull_request_review_id"] = id, line, body, review
+		c["user"].(map[string]any)["login"] = "writer"
+		p["sender"].(map[string]any)["login"] = "writer"
+		p["pull_request"].(map[string]any)["user"].(map[string]any)["login"] = b.gh.BotLogin()
+	}
 }
 
 // noReplyIn fails the test if the bot answered in a review of pull.
