@@ -27,6 +27,10 @@ const (
 	// that the ship step left out of what it staged.
 	leftOutFile = stateDir + "/left-out"
 	promptFile  = stateDir + "/prompt.md"
+	// setupTreeFile holds the tree of the checkout as the setup commands
+	// left it, when they changed it (a lockfile npm install wrote, say):
+	// the agent's change is what changed since.
+	setupTreeFile = stateDir + "/setup-tree"
 
 	// failureTail is how much of a failing command's output goes into a
 	// prompt, a comment or a check run summary.
@@ -378,8 +382,15 @@ func (r *run) implement(ctx context.Context) error {
 // finely (it leaves out what cannot be staged); this only spares the
 // checks of an agent that plainly did nothing.
 func (r *run) agentChanged(ctx context.Context) (bool, error) {
-	script := fmt.Sprintf(`test "$(git rev-parse HEAD)" = %s && test -z "$(git status --porcelain --untracked-files=all)" && exit %d
-exit 0`, r.start, unchangedExit)
+	// Against the tree the setup commands left, which is the start's when
+	// they changed nothing.
+	script := fmt.Sprintf(`test "$(git rev-parse HEAD)" = %[1]s || exit 0
+test -z "$(git status --porcelain --untracked-files=all)" && exit %[2]d
+test -f %[3]s || exit 0
+git add -A 2>/dev/null || exit 0
+tree=$(git write-tree); git reset -q
+test "$tree" = "$(cat %[3]s)" && exit %[2]d
+exit 0`, r.start, unchangedExit, setupTreeFile)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "implement", Timeout: takeTimeout, KillBackground: true})
 	if err != nil {
 		return false, fmt.Errorf("look for the agent's change: %w", err)

@@ -101,6 +101,15 @@ git config user.email %[6]s`, repoDir, refs, sandbox.Quote(r.branch), r.start, s
 			return err
 		}
 	}
+	if len(r.cfg.Setup) > 0 {
+		// What the setup commands changed (a lockfile npm install wrote, a
+		// build's leftovers) is not the agent's change, and does not ship.
+		record := fmt.Sprintf(`test -z "$(git status --porcelain --untracked-files=all)" && exit 0
+mkdir -p %s && git add -A && git write-tree > %s; git reset -q`, stateDir, setupTreeFile)
+		if err := r.exec(ctx, "record what setup changed", record, repoDir, takeTimeout); err != nil {
+			return err
+		}
+	}
 	r.note("%s; %d setup commands", note, len(r.cfg.Setup))
 	return nil
 }

@@ -43,11 +43,20 @@ func (r *run) ship(ctx context.Context) error {
 done > %[4]s
 { printf '.\0'; while IFS= read -r -d '' p; do printf ':(exclude,literal)%%s\0' "$p"; done < %[4]s; } > %[4]s.pathspec
 git add -A --pathspec-from-file=%[4]s.pathspec --pathspec-file-nul
+if [ -f %[5]s ]; then
+  # What the setup commands changed and the agent did not touch since goes
+  # back to the start's: it is not the agent's change.
+  setup=$(cat %[5]s)
+  git diff --cached --name-only -z "$setup" > %[4]s.agent
+  git diff --name-only -z %[1]s "$setup" | while IFS= read -r -d '' p; do
+    grep -qzxF -- "$p" %[4]s.agent || git restore --staged --source=%[1]s -- ":(literal)$p"
+  done
+fi
 tree=$(git write-tree)
 if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
 commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
 git update-ref refs/oneshot/out "$commit"
-git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit, leftOutFile)
+git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit, leftOutFile, setupTreeFile)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: takeTimeout, KillBackground: true})
 	switch {
 	case err != nil:

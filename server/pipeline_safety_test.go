@@ -138,6 +138,31 @@ git rm -q deploy.env && git commit -qm "No deploy settings after all"
 	}
 }
 
+// What the setup commands change (a lockfile an install writes, a file it
+// rewrites) is not the agent's change: it does not ship, and it does not
+// pass for a change of an agent that made none.
+func TestWhatSetupChangedDoesNotShipNorPassForTheAgentsChange(t *testing.T) {
+	t.Parallel()
+	setup := "setup:\n  - echo lock > setup.lock && echo rewritten > README.md\n"
+	b := pipelineBundle(t, goodAgent, testConfig(0)+setup)
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	paths := b.gh.Paths(t, b.repo, head)
+	if !slices.Contains(paths, "hello.go") || slices.Contains(paths, "setup.lock") {
+		t.Fatalf("the pull request's tree lists %q, want hello.go and not setup.lock", paths)
+	}
+	if got, want := b.gh.FileAt(t, b.repo, head, "README.md"), b.gh.FileAt(t, b.repo, "main", "README.md"); got != want {
+		t.Fatalf("README.md is %q in the pull request, want it as on main", got)
+	}
+
+	idle := pipelineBundle(t, "true\n", testConfig(0)+setup)
+	if run := idle.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "changed nothing") {
+		t.Fatalf("an agent that changed nothing beside setup concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
+
 func TestAChangeThatDeletesAKeyFileShips(t *testing.T) {
 	t.Parallel()
 	// A .p12 file is a key by its name alone, to gitleaks; deleting one
