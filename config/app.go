@@ -248,7 +248,8 @@ const DefaultSandboxImage = "oneshot/sandbox:latest"
 // names none. It runs inside the sandbox with the prompt in a file.
 type Agent struct {
 	// Command is run with bash in the checkout; {prompt_file} becomes the
-	// prompt's path, as in "claude -p \"$(cat {prompt_file})\"".
+	// prompt's path, as in "claude -p < {prompt_file}" (a prompt given as
+	// one argument may be past the kernel's bound on one, 128 KB).
 	Command string `yaml:"command"`
 	// Timeout bounds one round of the agent.
 	Timeout time.Duration `yaml:"timeout"`

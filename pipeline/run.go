@@ -423,7 +423,9 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 	case n == 0 && res.ExitCode == 127:
 		return fail("the agent command could not run: not found in the sandbox image (exit 127)", r.logTail(failureTail))
 	case n == 0 && res.ExitCode == 126:
-		return fail("the agent command could not run: not executable (exit 126)", r.logTail(failureTail))
+		// Bash answers 126 too for an argument past the kernel's bound,
+		// as a long prompt given as "$(cat {prompt_file})" is.
+		return fail("the agent command could not run (exit 126: not executable, or its arguments too long; give it the prompt file, not its text)", r.logTail(failureTail))
 	case res.ExitCode != 0:
 		r.agentEnd = fmt.Sprintf("the agent exited %d", res.ExitCode)
 	}
