@@ -377,6 +377,11 @@ func (r *run) pullRequestBody() string {
 	// description "closes #42" closes #42 on merge, and "@team" pings it.
 	// The reference above shows the title.
 	fmt.Fprintf(&b, "oneshot's change, at the request of @%s.\n\n", r.task.Requester)
+	if r.agentEnd != "" {
+		// Its change passed what checks there are, but it stopped short:
+		// a round cut by its timeout may have left the work half done.
+		fmt.Fprintf(&b, "**Note:** %s in its last round; its change may be incomplete.\n\n", r.agentEnd)
+	}
 	b.WriteString("### Checks\n\n")
 	if len(r.report.Checks) == 0 {
 		b.WriteString("No verify commands ran: nothing checked this change.\n")

@@ -215,3 +215,17 @@ func TestABotWithoutAnAgentCommandSaysSoAtStart(t *testing.T) {
 		t.Errorf("logs without an agent command:\n%s\nwith one:\n%s", without.logs.String(), with.logs.String())
 	}
 }
+
+// An agent whose change passes the checks but that exited badly, or ran
+// out of time, may have stopped short: the pull request says so.
+func TestAPullRequestOfAnAgentThatEndedBadlySaysSo(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"exit 4\n", testConfig(0))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	prs := b.gh.PullRequests(b.repo)
+	if len(prs) != 1 || !strings.Contains(prs[0].Body, "the agent exited 4 in its last round; its change may be incomplete") {
+		t.Fatalf("pull requests %+v, want one saying how the agent ended", prs)
+	}
+}
