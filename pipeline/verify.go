@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/config"
@@ -103,10 +104,12 @@ func (r *run) verify(ctx context.Context) (int, error) {
 	for _, check := range r.cfg.Verify {
 		out := r.checkOutput()
 		started := now()
+		timeout := r.checkTimeout(ctx)
 		res, err := r.session.Exec(ctx, sandbox.Command{
-			Script: check.Run,
-			Dir:    repoDir,
-			Phase:  r.report.Steps[r.current].Name,
+			Script:  check.Run,
+			Dir:     repoDir,
+			Timeout: timeout,
+			Phase:   r.report.Steps[r.current].Name,
 			// As setup's: see run.exec.
 			KillBackground: true,
 			OnEvent: func(e sandbox.Event) {
@@ -117,8 +120,17 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("run check %s: %w", check.Name, err)
 		}
-		result := CheckResult{Name: check.Name, Command: check.Run, Passed: res.ExitCode == 0,
+		result := CheckResult{Name: check.Name, Command: check.Run, Passed: res.ExitCode == 0 && !res.TimedOut,
 			ExitCode: res.ExitCode, Duration: now().Sub(started), Tail: out.tail()}
+		// Said where the agent and people read the output: an exit of
+		// 137 tells neither.
+		switch {
+		case res.TimedOut:
+			result.Tail += fmt.Sprintf("\n(oneshot stopped it after %v: a check may take half the time the task has left, so that a fix round has the rest)",
+				timeout.Round(time.Second))
+		case res.OOMKilled:
+			result.Tail += "\n(the kernel killed it for memory: the sandbox's limits.memory is too small for it, or it leaks)"
+		}
 		if !result.Passed {
 			failing++
 		}
@@ -129,6 +141,26 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		r.note("%d checks passed", len(r.report.Checks))
 	}
 	return failing, nil
+}
+
+// checkTimeout is how long a check may run: half the time the task has
+// left, so that a check that hangs (a test the change sent into a loop)
+// leaves a fix round the rest, rather than take the task to its deadline
+// with nothing to show; 0, no bound, when the task has none.
+func (r *run) checkTimeout(ctx context.Context) time.Duration {
+	var left time.Duration
+	if deadline, ok := ctx.Deadline(); ok {
+		left = time.Until(deadline)
+	}
+	if r.cfg.Timeout > 0 {
+		if own := time.Until(r.started.Add(r.cfg.Timeout)); left == 0 || own < left {
+			left = own
+		}
+	}
+	if left <= 0 {
+		return 0
+	}
+	return max(left/2, time.Second)
 }
 
 // checkOutput keeps the end of a check's output, stdout and stderr as they

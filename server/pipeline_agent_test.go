@@ -229,3 +229,25 @@ func TestAPullRequestOfAnAgentThatEndedBadlySaysSo(t *testing.T) {
 		t.Fatalf("pull requests %+v, want one saying how the agent ended", prs)
 	}
 }
+
+// A check the change sent into a loop takes half the time the task has
+// left, not all of it: it fails, saying why, while the task has time to
+// show it.
+func TestACheckThatHangsFailsInHalfTheTimeLeftSayingSo(t *testing.T) {
+	t.Parallel()
+	config := `image: ` + pipelineImage() + `
+verify:
+  - name: hangs
+    run: sleep 600
+fix_rounds: 0
+timeout: 40s
+agent:
+  command: bash ` + agentPath + ` {prompt_file}
+`
+	b := pipelineBundle(t, goodAgent, config)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "checks still fail") ||
+		!strings.Contains(run.Output.Summary, "oneshot stopped it after") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
