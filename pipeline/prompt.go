@@ -28,7 +28,10 @@ func failureReport(checks []CheckResult, tokens int) string {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("\n# The checks failed\n\nAfter your last change these checks failed. Fix the code so that they pass; keep what already works.\n\n")
+	// The task above quotes the files as they were before the change; an
+	// agent that edits by quoting what it replaces must read them anew.
+	b.WriteString("\n# The checks failed\n\nAfter your last change these checks failed. Fix the code so that they pass; keep what already works. " +
+		"The files quoted above are as they were before your change: read them from the checkout, which holds it.\n\n")
 	share := (tokens - contextgather.CountTokens(b.String())) / max(1, len(failing))
 	for _, c := range failing {
 		heading := fmt.Sprintf("## %s: %s (exit %d)\n\n", shorten(c.Name, 80), contextgather.CodeSpan(shorten(c.Command, 200)), c.ExitCode)

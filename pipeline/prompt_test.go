@@ -45,7 +45,7 @@ func TestAFixRoundsPromptHoldsTheBudget(t *testing.T) {
 		t.Errorf("the fix round's prompt takes %d tokens, over the budget of %d", n, budget)
 	}
 	for _, want := range []string{"Parse crashes on empty input", "# The checks failed",
-		"## test: `go test ./...` (exit 1)", "FAIL test at the end", "FAIL vet at the end", "FAIL lint at the end"} {
+		"The files quoted above are as they were before your change", "## test: `go test ./...` (exit 1)", "FAIL test at the end", "FAIL vet at the end", "FAIL lint at the end"} {
 		if !strings.Contains(prompt, want) {
 			t.Errorf("the fix round's prompt lacks %q", want)
 		}
