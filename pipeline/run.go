@@ -353,9 +353,6 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if res.TimedOut {
-		return fail(fmt.Sprintf("%s command %s did not end within %v", what, contextgather.CodeSpan(firstLine(script)), timeout.Round(time.Second)), r.logTail(failureTail))
-	}
 	if res.ExitCode != 0 {
 		return fail(fmt.Sprintf("%s command %s failed (exit %d)", what, contextgather.CodeSpan(firstLine(script)), res.ExitCode), r.logTail(failureTail))
 	}

@@ -97,9 +97,7 @@ git config user.email %[6]s`, repoDir, refs, sandbox.Quote(r.branch), r.start, s
 		return err
 	}
 	for _, cmd := range r.cfg.Setup {
-		// As a check's, its time is bounded: one that hangs stops the
-		// attempt saying so, not at the task's deadline.
-		if err := r.exec(ctx, "setup", cmd, repoDir, r.checkTimeout(ctx)); err != nil {
+		if err := r.exec(ctx, "setup", cmd, repoDir, 0); err != nil {
 			return err
 		}
 	}
