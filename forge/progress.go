@@ -15,7 +15,6 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/pipeline"
@@ -70,77 +69,6 @@ func (p *Progress) Owns(checkRunID int64) bool {
 
 // Release forgets a check run once its attempt has concluded.
 func (p *Progress) Release(checkRunID int64) { p.owned.Delete(checkRunID) }
-
-// Ended shows on the issue how an attempt ended that no reporter here saw
-// end, as its reporter's Finish would have: the status comment, if the task
-// has one, says how it ended, and a final comment says why and how to retry.
-// The check run is the notifier's, which calls this.
-//
-// The attempt's reporter may have shown it after all, its check run's
-// final write alone lost: then its words stay, and nothing is said twice.
-func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
-	r := p.newReporter(t)
-	if r.finalCommentPosted(ctx) {
-		r.log.Info().Msg("The attempt's final comment is on the issue already.")
-		return
-	}
-	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
-	r.finished = true
-	// No status comment is made this late: the final comment says it all.
-	r.writeEnd(ctx, t.StatusCommentID != 0)
-}
-
-// Missed shows on the issue what the final writes of an attempt's reporter
-// did not, when GitHub failed them for longer than the reporter could
-// wait: the final comment, if it is not on the issue, and the attempt's end
-// on its status comment, if that still shows it under way. The status
-// comment keeps its steps; only its first line, the title, changes. It
-// fails when the issue's comments cannot be read, rather than say anything
-// twice.
-func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) error {
-	r := p.newReporter(t)
-	repo, err := githubapi.ForRepo(p.Clients, t.InstallationID, t.Repo)
-	if err != nil {
-		return err
-	}
-	posted, err := repo.HasComment(ctx, t.Issue, strings.TrimSpace(finalMarker(t)))
-	if githubapi.Refused(err) {
-		return nil // the issue is gone, say: there is nowhere to say it
-	}
-	if err != nil {
-		return err
-	}
-	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
-	r.finished = true
-	if !posted {
-		r.log.Warn().Msg("The attempt's final comment is not on the issue; posting it.")
-		r.writeFinalComment(ctx)
-	}
-	if t.StatusCommentID == 0 {
-		return nil
-	}
-	c, _, err := repo.Client.Issues.GetComment(ctx, repo.Owner, repo.Name, t.StatusCommentID)
-	if err != nil {
-		if githubapi.Refused(err) {
-			return nil // deleted, say: the final comment says it all
-		}
-		return err
-	}
-	// The status comment is the task's, which a later attempt may have
-	// taken over meanwhile: only this attempt's is this attempt's to end.
-	title, steps, _ := strings.Cut(c.GetBody(), "\n")
-	shown, ours := strings.CutPrefix(title, fmt.Sprintf("**oneshot**, attempt %d: ", e.Attempt))
-	if !ours || !githubapi.UnderWay(shown) {
-		return nil
-	}
-	body := statusComment(t.Attempt, r.latest)
-	body, _, _ = strings.Cut(body, "\n")
-	body += "\n" + steps
-	return r.write(ctx, "status comment", false, func(ctx context.Context, repo *githubapi.Repo) error {
-		_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
-		return err
-	})
-}
 
 // For makes the reporter of a task's attempt.
 func (p *Progress) For(t *tasks.Task) pipeline.Reporter {
@@ -305,108 +233,6 @@ func (r *taskReporter) statusChanged() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.latest.Task != nil && stepTable(r.latest) != r.steps
-}
-
-// Finish writes the final check run output, the status comment and the
-// final comment, in the throttle's turns.
-func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
-	// A progress write still waiting, on the throttle or on GitHub's
-	// Retry-After, is abandoned: the final writes show everything it would
-	// have, and must not spend their own time waiting for it. One already
-	// sent is let finish, so that it cannot land after them; but one
-	// GitHub stalls on is given up (see progressAnswerTimeout), and ctx
-	// bounds the wait all the same: GitHub might still apply it late,
-	// which is a smaller loss than no final report at all.
-	r.abandon()
-	close(r.stop)
-	select {
-	case <-r.stopped:
-	case <-ctx.Done():
-	}
-	r.mu.Lock()
-	r.latest, r.dirty, r.finished = rep, true, true
-	r.mu.Unlock()
-	if err := r.writeCheckRun(ctx, true); err != nil {
-		// The run still shows the attempt under way: the notifier's
-		// conclusion brings words of its own.
-		r.p.owned.Delete(r.task.CheckRunID)
-	}
-	r.writeEnd(ctx, true)
-}
-
-// writeEnd shows on the issue how the attempt ended: the status comment
-// says so, if status, and the final comment says why. Unlike
-// progress, each is tried again while GitHub fails for now, within ctx:
-// nothing later shows them. The final comment, which says the more, goes
-// before the status comment's next tries. (A try that failed after GitHub
-// made a comment is found, not made twice: see githubapi.Repo.Comment.)
-func (r *taskReporter) writeEnd(ctx context.Context, status bool) {
-	if !status {
-		r.writeFinalComment(ctx)
-		return
-	}
-	writeStatus := func() error { return r.writeStatusComment(ctx) }
-	err := writeStatus()
-	r.writeFinalComment(ctx)
-	if err != nil && !githubapi.Refused(err) {
-		untilTaken(ctx, writeStatus)
-	}
-}
-
-// writeFinalComment posts the final comment on the latest report, if its
-// end has one.
-func (r *taskReporter) writeFinalComment(ctx context.Context) {
-	r.mu.Lock()
-	body := finalComment(r.latest, cmp.Or(r.p.Command, config.DefaultCommand))
-	r.mu.Unlock()
-	if body == "" {
-		return
-	}
-	untilTaken(ctx, func() error {
-		return r.write(ctx, "final comment", true, func(ctx context.Context, repo *githubapi.Repo) error {
-			_, err := repo.Comment(ctx, r.task.Issue, body)
-			return err
-		})
-	})
-}
-
-// untilTaken runs write until GitHub takes it or refuses it for good,
-// waiting finalRetry after the first failure and twice as long after each
-// next one, while ctx leaves time for the wait.
-func untilTaken(ctx context.Context, write func() error) {
-	wait := finalRetry
-	for {
-		err := write()
-		if err == nil || githubapi.Refused(err) || githubapi.PastDeadline(ctx, wait) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-}
-
-// finalRetry is the first wait before a write of the attempt's end is
-// tried again.
-const finalRetry = 2 * time.Second
-
-// finalCommentPosted says whether the attempt's final comment is on the
-// issue: one of the issue's newest comments ends with its marker. When
-// that cannot be read, it says no, and the comment may come twice rather
-// than not at all.
-func (r *taskReporter) finalCommentPosted(ctx context.Context) bool {
-	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
-	if err != nil {
-		return false
-	}
-	posted, err := repo.HasComment(ctx, r.task.Issue, strings.TrimSpace(finalMarker(&r.task)))
-	if err != nil {
-		r.log.Warn().Err(err).Msg("Could not read the issue's comments to see whether the final comment is there.")
-	}
-	return posted
 }
 
 // stepOutput is the masked end of one run of a step's output.
