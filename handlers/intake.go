@@ -87,11 +87,8 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 		if errors.Is(err, tasks.ErrNotFound) {
 			// A check run is made before its task is recorded, with its
 			// Cancel button: the start making it may still be taken in.
-			if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+			if err := in.awaitEarlierStart(ctx, t, "The check run's task is not recorded yet; the trigger waits for the start making it."); err != nil {
 				return err
-			} else if waiting {
-				log.Info().Str("task_id", t.TaskID).Msg("The check run's task is not recorded yet; the trigger waits for the start making it.")
-				return tasks.ErrEarlierWaiting
 			}
 			log.Warn().Str("task_id", t.TaskID).Msg("A check run names a task this bot does not know.")
 			return nil
@@ -225,6 +222,20 @@ func (in *Intake) wholeReview(ctx context.Context, repo *githubapi.Repo, t tasks
 	return strings.Join(parts, "\n\n")
 }
 
+// awaitEarlierStart returns tasks.ErrEarlierWaiting, having logged why,
+// when a start received before t on its issue, or making the task t
+// names, has not had its intake yet (see Queue.EarlierStartWaiting): the
+// intake of t waits for it, and looks again. It returns nil when none is
+// waiting.
+func (in *Intake) awaitEarlierStart(ctx context.Context, t tasks.Trigger, why string) error {
+	waiting, err := in.Queue.EarlierStartWaiting(ctx, t)
+	if err != nil || !waiting {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Msg(why)
+	return tasks.ErrEarlierWaiting
+}
+
 // heldByEnded says whether the latest task on t's pull request, ended,
 // held the feedback of t, a review comment: its intake came after the
 // follow-up that took its review whole had run, and its feedback is done.
@@ -318,11 +329,8 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		branch := branchIssue(t, pr)
 		task, err = in.live(ctx, t, branch)
 		if errors.Is(err, tasks.ErrNotFound) {
-			if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+			if err := in.awaitEarlierStart(ctx, t, "The cancel waits for a start received before it on the issue to be taken in."); err != nil {
 				return err
-			} else if waiting {
-				zerolog.Ctx(ctx).Info().Msg("The cancel waits for a start received before it on the issue to be taken in.")
-				return tasks.ErrEarlierWaiting
 			}
 			// A start may have made its task between the two looks.
 			task, err = in.live(ctx, t, branch)
@@ -338,11 +346,8 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		// which is waited for; or of an earlier attempt's run, which may
 		// still show it while its end is on its way: not the attempt
 		// running.
-		if waiting, err := in.Queue.EarlierStartWaiting(ctx, t); err != nil {
+		if err := in.awaitEarlierStart(ctx, t, "The cancel waits for a retry received before it to be taken in."); err != nil {
 			return err
-		} else if waiting {
-			zerolog.Ctx(ctx).Info().Msg("The cancel waits for a retry received before it to be taken in.")
-			return tasks.ErrEarlierWaiting
 		}
 		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
 	}
