@@ -179,6 +179,47 @@ func lockWorking(path string) (*os.File, error) {
 	return f, nil
 }
 
+// lastTaker is the SQL for the River client that last took a job: River
+// appends each one that takes it to attempted_by, an array on Postgres and
+// a JSON array on SQLite.
+func (db *DB) lastTaker() string {
+	if db.dialect == "postgres" {
+		return `attempted_by[array_length(attempted_by, 1)]`
+	}
+	return `json_extract(attempted_by, '$[#-1]')`
+}
+
+// runningJobsTakers is the River client that last took each running job,
+// once each.
+func (q *Queue) runningJobsTakers(ctx context.Context) ([]string, error) {
+	taker := q.DB.lastTaker()
+	rows, err := q.DB.sql.QueryContext(ctx, `SELECT DISTINCT `+taker+` FROM river_job
+		WHERE state = 'running' AND `+taker+` IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("list running jobs: %w", err)
+	}
+	defer rows.Close()
+	var takers []string
+	for rows.Next() {
+		var taker string
+		if err := rows.Scan(&taker); err != nil {
+			return nil, err
+		}
+		takers = append(takers, taker)
+	}
+	return takers, rows.Err()
+}
+
+// readyTakersJobs makes ready to run the running jobs that taker, a River
+// client, took last, and says how many.
+func (db *DB) readyTakersJobs(ctx context.Context, taker string) (int64, error) {
+	n, err := db.readyRunning(ctx, ` AND `+db.lastTaker()+` = $2`, taker)
+	if err != nil {
+		return 0, fmt.Errorf("ready the jobs of %s: %w", taker, err)
+	}
+	return n, nil
+}
+
 // readyRunning makes ready to run the running jobs that and, a condition
 // on $2 and on, further selects, as River's rescue would, and says how
 // many.

@@ -220,7 +220,7 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 
 // readyGoneProcessesJobs makes ready again the running jobs whose takers'
 // locks have been free for the grace period, as River's rescue would, and
-// updates freeSince. Like readyHoldersJobs on SQLite, it gives an attempt's
+// updates freeSince. Like readyGoneWorkersJobs on SQLite, it gives an attempt's
 // job on its last try one more, so that its last try ends it visibly.
 func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]time.Time, now time.Time) error {
 	l := q.liveness
@@ -247,9 +247,9 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 		if now.Sub(since) < l.grace {
 			continue
 		}
-		n, err := q.DB.readyRunning(ctx, ` AND attempted_by[array_length(attempted_by, 1)] = $2`, taker)
+		n, err := q.DB.readyTakersJobs(ctx, taker)
 		if err != nil {
-			return fmt.Errorf("ready the jobs of %s: %w", taker, err)
+			return err
 		}
 		q.cfg.Logger.Info().Str("process", taker).Int64("jobs", n).
 			Msg("Running again the jobs of a process that is gone.")
@@ -260,26 +260,6 @@ func (q *Queue) readyGoneProcessesJobs(ctx context.Context, freeSince map[int32]
 		}
 	}
 	return nil
-}
-
-// runningJobsTakers is the River client that last took each running job,
-// once each.
-func (q *Queue) runningJobsTakers(ctx context.Context) ([]string, error) {
-	rows, err := q.DB.sql.QueryContext(ctx, `SELECT DISTINCT attempted_by[array_length(attempted_by, 1)] FROM river_job
-		WHERE state = 'running' AND array_length(attempted_by, 1) > 0`)
-	if err != nil {
-		return nil, fmt.Errorf("list running jobs: %w", err)
-	}
-	defer rows.Close()
-	var takers []string
-	for rows.Next() {
-		var taker string
-		if err := rows.Scan(&taker); err != nil {
-			return nil, err
-		}
-		takers = append(takers, taker)
-	}
-	return takers, rows.Err()
 }
 
 // heldLivenessKeys is the set of liveness locks held in this database.

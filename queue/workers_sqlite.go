@@ -93,34 +93,18 @@ func (q *Queue) sweepWorkerLocks() {
 // older version): only a process that takes the queue's lock as it starts
 // may take them for a gone process's, as none can be its own.
 func (q *Queue) readyGoneWorkersJobs(ctx context.Context, unknownToo bool) (int64, error) {
-	rows, err := q.DB.sql.QueryContext(ctx, `SELECT DISTINCT json_extract(attempted_by, '$[#-1]') FROM river_job
-		WHERE state = 'running' AND attempted_by IS NOT NULL`)
+	takers, err := q.runningJobsTakers(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list running jobs: %w", err)
-	}
-	var takers []string
-	for rows.Next() {
-		var taker *string
-		if err := rows.Scan(&taker); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if taker != nil && *taker != q.river.ID() {
-			takers = append(takers, *taker)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	var n int64
 	for _, taker := range takers {
-		if q.workerAlive(taker) {
+		if taker == q.river.ID() || q.workerAlive(taker) {
 			continue
 		}
-		readied, err := q.DB.readyRunning(ctx, ` AND json_extract(attempted_by, '$[#-1]') = $2`, taker)
+		readied, err := q.DB.readyTakersJobs(ctx, taker)
 		if err != nil {
-			return n, fmt.Errorf("ready the jobs of %s: %w", taker, err)
+			return n, err
 		}
 		n += readied
 	}
