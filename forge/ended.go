@@ -3,7 +3,6 @@ package forge
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -107,19 +106,13 @@ func untilTaken(ctx context.Context, write func() error) {
 const finalRetry = 2 * time.Second
 
 // finalCommentPosted says whether the attempt's final comment is on the
-// issue: one of the issue's newest comments ends with its marker. When
-// that cannot be read, it says no, and the comment may come twice rather
-// than not at all.
-func (r *taskReporter) finalCommentPosted(ctx context.Context) bool {
+// issue: one of the issue's newest comments ends with its marker.
+func (r *taskReporter) finalCommentPosted(ctx context.Context) (bool, error) {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err != nil {
-		return false
+		return false, err
 	}
-	posted, err := repo.HasComment(ctx, r.task.Issue, strings.TrimSpace(finalMarker(&r.task)))
-	if err != nil {
-		r.log.Warn().Err(err).Msg("Could not read the issue's comments to see whether the final comment is there.")
-	}
-	return posted
+	return repo.HasComment(ctx, r.task.Issue, strings.TrimSpace(finalMarker(&r.task)))
 }
 
 // Ended shows on the issue how an attempt ended that no reporter here saw
@@ -131,7 +124,13 @@ func (r *taskReporter) finalCommentPosted(ctx context.Context) bool {
 // final write alone lost: then its words stay, and nothing is said twice.
 func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	r := p.newReporter(t)
-	if r.finalCommentPosted(ctx) {
+	// When the comments cannot be read, the comment may come twice rather
+	// than not at all.
+	posted, err := r.finalCommentPosted(ctx)
+	if err != nil {
+		r.log.Warn().Err(err).Msg("Could not read the issue's comments to see whether the final comment is there.")
+	}
+	if posted {
 		r.log.Info().Msg("The attempt's final comment is on the issue already.")
 		return
 	}
@@ -154,7 +153,7 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 	if err != nil {
 		return err
 	}
-	posted, err := repo.HasComment(ctx, t.Issue, strings.TrimSpace(finalMarker(t)))
+	posted, err := r.finalCommentPosted(ctx)
 	if githubapi.Refused(err) {
 		return nil // the issue is gone, say: there is nowhere to say it
 	}
@@ -180,13 +179,11 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 	// The status comment is the task's, which a later attempt may have
 	// taken over meanwhile: only this attempt's is this attempt's to end.
 	title, steps, _ := strings.Cut(c.GetBody(), "\n")
-	shown, ours := strings.CutPrefix(title, fmt.Sprintf("**oneshot**, attempt %d: ", e.Attempt))
+	shown, ours := strings.CutPrefix(title, statusHead(e.Attempt))
 	if !ours || !githubapi.UnderWay(shown) {
 		return nil
 	}
-	body := statusComment(t.Attempt, r.latest)
-	body, _, _ = strings.Cut(body, "\n")
-	body += "\n" + steps
+	body := statusHead(e.Attempt) + r.latest.Title() + "\n" + steps
 	return r.write(ctx, "status comment", false, func(ctx context.Context, repo *githubapi.Repo) error {
 		_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
 		return err

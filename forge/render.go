@@ -13,10 +13,15 @@ import (
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
-// statusComment is the status comment's body showing a report.
+// statusComment is the status comment's body showing a report: its
+// title line, then its steps.
 func statusComment(attempt int, rep pipeline.Report) string {
-	return limit(fmt.Sprintf("**oneshot**, attempt %d: %s\n\n%s", attempt, rep.Title(), stepTable(rep)), maxOutput)
+	return limit(statusHead(attempt)+rep.Title()+"\n\n"+stepTable(rep), maxOutput)
 }
+
+// statusHead starts the status comment's title line, before the report's
+// title: the attempt it shows.
+func statusHead(attempt int) string { return fmt.Sprintf("**oneshot**, attempt %d: ", attempt) }
 
 // runningStep names the report's running step, or is "".
 func runningStep(rep pipeline.Report) string {
