@@ -237,16 +237,25 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 		spec.Network.Deny = append(slices.Clone(spec.Network.Deny), bounds.Network.DenyList()...)
 		spec.Network.Within = bounds.Network.AllowList()
 	}
+	spec.Deadline = r.timeLeft(ctx)
+	return spec
+}
+
+// timeLeft is the time the attempt has left, to the operator's deadline on
+// ctx or the repository's own (timeout), whichever comes first; 0 when it
+// has neither.
+func (r *run) timeLeft(ctx context.Context) time.Duration {
+	var left time.Duration
 	if deadline, ok := ctx.Deadline(); ok {
-		spec.Deadline = time.Until(deadline)
+		left = time.Until(deadline)
 	}
 	if r.cfg.Timeout > 0 {
 		// At least a moment, as a deadline that has passed already is
 		// the context's to report.
-		left := max(time.Until(r.started.Add(r.cfg.Timeout)), time.Millisecond)
-		if spec.Deadline == 0 || left < spec.Deadline {
-			spec.Deadline = left
+		own := max(time.Until(r.started.Add(r.cfg.Timeout)), time.Millisecond)
+		if left == 0 || own < left {
+			left = own
 		}
 	}
-	return spec
+	return left
 }

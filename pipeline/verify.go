@@ -148,15 +148,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 // leaves a fix round the rest, rather than take the task to its deadline
 // with nothing to show; 0, no bound, when the task has none.
 func (r *run) checkTimeout(ctx context.Context) time.Duration {
-	var left time.Duration
-	if deadline, ok := ctx.Deadline(); ok {
-		left = time.Until(deadline)
-	}
-	if r.cfg.Timeout > 0 {
-		if own := time.Until(r.started.Add(r.cfg.Timeout)); left == 0 || own < left {
-			left = own
-		}
-	}
+	left := r.timeLeft(ctx)
 	if left <= 0 {
 		return 0
 	}
