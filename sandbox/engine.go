@@ -50,11 +50,6 @@ type Engine struct {
 	docker *client.Client
 	owner  string
 
-	// mine holds the names of this process's sessions' containers, from
-	// before each is created until it is removed: ReapEnded leaves them
-	// alone.
-	mine sync.Map
-
 	infoMu     sync.Mutex
 	infoKnown  bool  // the engine answered
 	seccompErr error // why the engine's seccomp cannot be relied on
@@ -140,8 +135,9 @@ func seccompProblem(options []string) error {
 
 // Reap removes the containers that this owner's earlier processes left
 // behind, and returns how many it removed. Call it when the bot starts,
-// and when it takes over from another process of its owner; its own
-// sessions are left alone.
+// and when it takes over from another process of its owner; the
+// process's own sessions run within their deadline, and are left alone as
+// a live process's are.
 //
 // A container whose bot died stops: its attach stream ends, and sandboxd
 // with it, within milliseconds. One still running after stopWait, within
@@ -150,9 +146,9 @@ func seccompProblem(options []string) error {
 // process keeps it (its sandboxd stopped, say, by what it ran).
 func (e *Engine) Reap(ctx context.Context) (int, error) { return e.reap(ctx, true) }
 
-// ReapEnded removes the containers of this owner that no session of this
-// process holds and that stopped, or ran past their deadline, and returns
-// how many it removed. Run it from time to time beside the process's own
+// ReapEnded removes the containers of this owner that stopped, or ran
+// past their deadline, and returns how many it removed: none a live
+// session holds. Run it from time to time beside the process's own
 // sessions: a session's container whose removal Docker failed stays
 // otherwise until the next start, and so does one Docker made for a
 // request the bot stopped waiting for. It waits for nothing to stop.
@@ -173,9 +169,6 @@ func (e *Engine) reap(ctx context.Context, atStart bool) (int, error) {
 	var errs []error
 	waitUntil := time.Now().Add(stopWait) // one wait for all of them
 	for _, c := range list {
-		if slices.ContainsFunc(c.Names, func(name string) bool { _, ok := e.mine.Load(strings.TrimPrefix(name, "/")); return ok }) {
-			continue
-		}
 		if c.State == container.StateRunning && !pastDeadline(c.Labels[LabelDeadline]) &&
 			(!atStart || !e.stops(ctx, c.ID, waitUntil)) {
 			continue

@@ -44,7 +44,6 @@ const (
 type Session struct {
 	engine   *Engine
 	id       string
-	name     string // the container's
 	masker   *masker
 	secrets  map[string]string
 	deadline time.Time
@@ -96,7 +95,6 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 		LabelDeadline: strconv.FormatInt(deadline.Unix()+1, 10)} // rounded up
 	cfg, host := containerConfig(spec, lim, labels, volumes)
 	name := containerName(spec.TaskID)
-	e.mine.Store(name, true)
 	created, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, name)
 	if err != nil {
 		// Docker may have made it all the same, for a request whose
@@ -104,13 +102,11 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 		removing, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 		defer cancel()
 		_ = e.remove(removing, name) // or left to ReapEnded
-		e.mine.Delete(name)
 		return nil, fmt.Errorf("create sandbox container: %w", err)
 	}
 	s := &Session{
 		engine:   e,
 		id:       created.ID,
-		name:     name,
 		masker:   newMasker(spec.Secrets),
 		secrets:  spec.Secrets,
 		deadline: deadline,
@@ -194,9 +190,7 @@ func (s *Session) end(why error) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
 		defer cancel()
-		s.closeErr = s.engine.remove(ctx, s.id)
-		// Removed, or left to ReapEnded.
-		s.engine.mine.Delete(s.name)
+		s.closeErr = s.engine.remove(ctx, s.id) // or left to ReapEnded
 		s.wg.Wait()
 		close(s.gone)
 	})
