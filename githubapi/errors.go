@@ -20,10 +20,16 @@ func mayHaveHappened(err error) bool {
 	if errors.As(err, &answered) && answered.Response != nil {
 		return answered.Response.StatusCode >= 500
 	}
+	return !rateLimited(err)
+}
+
+// rateLimited says whether err is a rate limit GitHub held a request to,
+// as go-github tells it or as Retry does: GitHub did not carry it out.
+func rateLimited(err error) bool {
 	var limited *github.RateLimitError
 	var abuse *github.AbuseRateLimitError
 	var held *RateLimitedError
-	return !errors.As(err, &limited) && !errors.As(err, &abuse) && !errors.As(err, &held)
+	return errors.As(err, &limited) || errors.As(err, &abuse) || errors.As(err, &held)
 }
 
 // failedForNow says whether a request that failed may succeed later: all
@@ -78,10 +84,7 @@ func Answer(err error) string {
 		}
 		return fmt.Sprintf("GitHub answered %d (%s)%s", answered.Response.StatusCode, answered.Message, what)
 	}
-	var limited *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	var held *RateLimitedError
-	if errors.As(err, &limited) || errors.As(err, &abuse) || errors.As(err, &held) {
+	if rateLimited(err) {
 		return "GitHub's rate limit held"
 	}
 	return ""
