@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
 )
 
 func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
@@ -107,24 +109,37 @@ func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
 func TestARetryOpensThePullRequestAnAttemptPushedButDidNotOpen(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))
-	// Attempt 1 pushes its branch, and then opening the pull request fails.
-	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
-	first := b.runTask(t)
-	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
-		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
-	}
-	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	first, pushed := b.pushedWithoutPullRequest(t)
 	// Meanwhile the default branch moves on, with a change to a protected
 	// path: the branch's change is still only its own.
 	b.gh.CommitFiles(t, b.repo, "main", "Add CI", map[string]string{".github/workflows/ci.yml": "on: push\n"})
 
 	// Attempt 2's agent writes the same files: nothing new on the branch.
+	b.rerunOpensThePullRequestOf(t, first, pushed)
+}
+
+// pushedWithoutPullRequest runs attempt 1, which pushes its branch, and
+// then fails to open its pull request; it returns the attempt's check run
+// and the branch's head.
+func (b *testBundle) pushedWithoutPullRequest(t *testing.T) (githubtest.CheckRun, string) {
+	t.Helper()
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
+	first := b.runTask(t)
+	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
+		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
+	}
+	return first, b.gh.Head(t, b.repo, "oneshot/issue-1")
+}
+
+// rerunOpensThePullRequestOf re-runs first's attempt, which must open the
+// one pull request, of the branch as pushed.
+func (b *testBundle) rerunOpensThePullRequestOf(t *testing.T, first githubtest.CheckRun, pushed string) {
+	t.Helper()
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
 	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
 		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
-	prs := b.gh.PullRequests(b.repo)
-	if len(prs) != 1 || prs[0].HeadSHA != pushed {
+	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != pushed {
 		t.Fatalf("pull requests %+v, want one of the pushed branch %s", prs, pushed)
 	}
 }
@@ -137,20 +152,8 @@ func TestARetryWhoseOnlyNewChangeIsLeftOutOpensThePullRequestOfTheBranch(t *test
 	script := goodAgent + "git init -q vendor/lib\necho notes > vendor/lib/notes.txt\ngit -C vendor/lib add notes.txt\n" +
 		"git -C vendor/lib -c user.name=agent -c user.email=agent@example.invalid commit -qm notes\n"
 	b := pipelineBundle(t, script, testConfig(0))
-	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, 1)
-	first := b.runTask(t)
-	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
-		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
-	}
-	pushed := b.gh.Head(t, b.repo, "oneshot/issue-1")
-
-	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
-	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
-		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != pushed {
-		t.Fatalf("pull requests %+v, want one of the pushed branch %s", prs, pushed)
-	}
+	first, pushed := b.pushedWithoutPullRequest(t)
+	b.rerunOpensThePullRequestOf(t, first, pushed)
 }
 
 func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) {
