@@ -315,23 +315,50 @@ func Load(path string, env func(string) (string, bool)) (App, error) {
 		env = os.LookupEnv
 	}
 	app := defaults()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		var pathErr *fs.PathError
-		if errors.As(err, &pathErr) {
-			err = pathErr.Err // the path is already in the message below
-		}
-		if err != nil {
-			return App{}, fmt.Errorf("config %s: %w", path, err)
-		}
-		if err := decodeFile(path, data, &app); err != nil {
-			return App{}, err
-		}
+	if err := readFile(path, &app); err != nil {
+		return App{}, err
 	}
 	if err := errors.Join(overlayEnv(&app, env, ""), app.Validate()); err != nil {
 		return App{}, err
 	}
 	return app, nil
+}
+
+// LoadSandbox reads the sandbox's settings as Load does, from the file at
+// path and then the environment, and checks only them: bot doctor tries
+// the sandbox the bot would run, on a machine that may hold none of the
+// App's secrets. The rest of the file must still be well formed.
+func LoadSandbox(path string, env func(string) (string, bool)) (Sandbox, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	app := defaults()
+	if err := readFile(path, &app); err != nil {
+		return Sandbox{}, err
+	}
+	errs := []error{overlayEnv(&app, env, "sandbox.")}
+	app.Sandbox.validate(collect(&errs))
+	if err := errors.Join(errs...); err != nil {
+		return Sandbox{}, err
+	}
+	return app.Sandbox, nil
+}
+
+// readFile sets the settings of the YAML file at path over app; no path
+// sets none.
+func readFile(path string, app *App) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		err = pathErr.Err // the path is already in the message below
+	}
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return decodeFile(path, data, app)
 }
 
 // LoadAgent reads the agent's settings from their variables alone

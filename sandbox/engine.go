@@ -224,6 +224,14 @@ func (e *Engine) remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// CheckImage says, as starting a session in it would, why image cannot run
+// sandboxes: it is absent, or its sandboxd is missing or speaks another
+// protocol. The bot asks at start, before a task would find out.
+func (e *Engine) CheckImage(ctx context.Context, image string) error {
+	_, err := e.checkImage(ctx, image)
+	return err
+}
+
 // checkImage makes sure the image exists and carries a sandboxd that speaks
 // our protocol, so a wrong image fails with a reason rather than a hang. It
 // returns the image's declared volumes, sorted.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/workspace"
 )
@@ -19,14 +21,26 @@ import (
 // hardened session starts and runs a command.
 func doctor(args []string, out io.Writer) error {
 	fs := newFlagSet("doctor")
-	// The image the bot would use, as serve reads it from the environment.
-	image := fs.String("image", cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage), "sandbox image to try (default: ONESHOT_SANDBOX_IMAGE)")
+	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration file, whose sandbox settings are tried; the environment overrides it, as for serve")
+	image := fs.String("image", "", "sandbox image to start a session in (default: sandbox.image of the configuration)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *timeout <= 0 {
 		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
+	}
+	settings, err := config.LoadSandbox(*configPath, nil)
+	if err != nil {
+		return err
+	}
+	// The images the bot would run: the one it starts tasks in, then those
+	// a repository may choose.
+	images := []string{cmp.Or(*image, settings.Image)}
+	for _, name := range settings.ImageNames() {
+		if !slices.Contains(images, name) {
+			images = append(images, name)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -50,8 +64,15 @@ func doctor(args []string, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "docker: answers")
 
+	for _, name := range images[1:] {
+		if err := engine.CheckImage(ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "image %s: has a sandboxd this bot speaks to\n", name)
+	}
+
 	started := time.Now()
-	s, err := engine.Start(ctx, sandbox.Spec{Image: *image, TaskID: "doctor", Memory: "512m", Disk: "256m"})
+	s, err := engine.Start(ctx, sandbox.Spec{Image: images[0], TaskID: "doctor", Memory: "512m", Disk: "256m"})
 	if err != nil {
 		return err
 	}
@@ -67,7 +88,7 @@ func doctor(args []string, out io.Writer) error {
 		return fmt.Errorf("the test command exited %d: %s", res.ExitCode, res.Stderr)
 	}
 	fmt.Fprintf(out, "sandbox: %s started in %v; a command ran in %v as uid %s\n",
-		*image, startTime.Round(time.Millisecond), time.Since(started).Round(time.Microsecond),
+		images[0], startTime.Round(time.Millisecond), time.Since(started).Round(time.Microsecond),
 		strings.TrimSpace(string(res.Stdout)))
 	if err := s.Close(); err != nil {
 		return err

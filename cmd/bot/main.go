@@ -32,7 +32,7 @@ commands:
   locate    rank a checkout's files for an issue, best first
   prompt    print the prompt a task would get
   version   print the version
-  doctor    check that Docker runs and the sandbox image works
+  doctor    check that Docker runs and the sandbox images work
 
 Run "bot <command> -h" for a command's flags.
 `

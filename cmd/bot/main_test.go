@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
 
@@ -46,6 +50,46 @@ func TestDoctorSaysWhenGitIsMissing(t *testing.T) {
 	err := run([]string{"doctor"}, new(bytes.Buffer))
 	if err == nil || !strings.Contains(err.Error(), "install git") {
 		t.Errorf("err = %v, want git named as missing", err)
+	}
+}
+
+// The file serve reads names the images, as the environment may: doctor
+// tries those, and an image a repository may choose is checked too.
+func TestDoctorTriesTheImagesOfTheBotsConfigurationFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "oneshot.yml")
+	if err := os.WriteFile(path, []byte("sandbox:\n  image: oneshot-test/absent:2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"doctor", "--config", path}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "oneshot-test/absent:2") {
+		t.Errorf("err = %v, want the image of the file tried", err)
+	}
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage))
+	t.Setenv("ONESHOT_SANDBOX_IMAGES", "oneshot-test/absent:3")
+	var out bytes.Buffer
+	if err := run([]string{"doctor", "--config", path}, &out); err == nil || !strings.Contains(err.Error(), "image oneshot-test/absent:3 not found") {
+		t.Errorf("err = %v, printed\n%s\nwant the absent image a repository may choose named", err, out.String())
+	}
+}
+
+func TestDoctorRunsACommandInASandboxOfTheImage(t *testing.T) {
+	image := cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage)
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", image)
+	t.Setenv("ONESHOT_SANDBOX_IMAGES", image) // named twice, tried once
+	var out bytes.Buffer
+	if err := run([]string{"doctor"}, &out); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "sandbox: "+image+" started in") || strings.Contains(out.String(), "as uid 0\n") ||
+		strings.Contains(out.String(), "image "+image+":") || !strings.HasSuffix(out.String(), "\nok\n") {
+		t.Errorf("doctor printed\n%s", out.String())
+	}
+}
+
+func TestDoctorRefusesABadConfigurationSayingWhy(t *testing.T) {
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", "not an image")
+	err := run([]string{"doctor"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "sandbox.image (ONESHOT_SANDBOX_IMAGE) is not an image name") {
+		t.Errorf("err = %v, want the setting named", err)
 	}
 }
 
