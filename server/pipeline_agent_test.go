@@ -216,6 +216,16 @@ func TestABotWithoutAnAgentCommandSaysSoAtStart(t *testing.T) {
 	}
 }
 
+func TestABotSaysAtStartWhichOfItsImagesCannotRunASandbox(t *testing.T) {
+	t.Parallel()
+	b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_SANDBOX_IMAGES", pipelineImage()+",oneshot-test/absent:9")
+	b.start(t)
+	logs := b.logs.String()
+	if !strings.Contains(logs, "image oneshot-test/absent:9 not found: build it with images/build") || strings.Count(logs, "Tasks cannot run in this image") != 1 {
+		t.Errorf("logs:\n%s\nwant one warning, naming the absent image", logs)
+	}
+}
+
 // An agent whose change passes the checks but that exited badly, or ran
 // out of time, may have stopped short: the pull request says so.
 func TestAPullRequestOfAnAgentThatEndedBadlySaysSo(t *testing.T) {

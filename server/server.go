@@ -212,6 +212,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.startGitCacheSweep()
 	if s.engine != nil {
+		warnOfUnusableImages(ctx, s.engine, s.cfg.Sandbox.ImageNames(), s.log)
 		s.stopSandboxSweep = startSandboxSweep(s.engine, s.log)
 	}
 	s.started.Store(true)

@@ -55,6 +55,20 @@ func reaper(engine *sandbox.Engine, log zerolog.Logger) func(context.Context) {
 	}
 }
 
+// warnOfUnusableImages says at start which of the images tasks may run in
+// cannot run a sandbox, and why, rather than leave it to each task to stop
+// at setup saying so. A warning, not a refusal: the operator may be
+// building the image while the bot starts.
+func warnOfUnusableImages(ctx context.Context, engine *sandbox.Engine, images []string, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, image := range images {
+		if err := engine.CheckImage(ctx, image); err != nil {
+			log.Warn().Err(err).Str("image", image).Msg("Tasks cannot run in this image until it is fixed.")
+		}
+	}
+}
+
 // sandboxSweep is how often a working bot removes the sandboxes its own
 // sessions left: a container whose removal Docker failed, or one Docker
 // made for a request the bot stopped waiting for.
