@@ -190,14 +190,12 @@ func DefaultRepo() Repo {
 
 // Protected reports whether a task may not change name, a path relative to
 // the repository's root with forward slashes. A pattern in ProtectedPaths
-// that ends in "/" protects everything under that directory (its other
-// components may be globs); any other pattern protects the path it names
-// exactly or, as a path.Match glob, the paths it matches, where "*" does
-// not cross a "/". So are the paths above a protected one, written out in
-// the pattern (.github, for .github/workflows/). Paths are case-sensitive,
-// as git's are. A path that is
-// empty, absolute, or reaches outside the repository is protected: it
-// cannot be a legitimate change.
+// protects the path it names or, as a path.Match glob, the paths it
+// matches, where "*" does not cross a "/", and everything under them, with
+// or without a trailing "/". So are the paths above a protected one,
+// written out in the pattern (.github, for .github/workflows/). Paths are
+// case-sensitive, as git's are. A path that is empty, absolute, or reaches
+// outside the repository is protected: it cannot be a legitimate change.
 func (r Repo) Protected(name string) bool {
 	p, ok := cleanRepoPath(name)
 	if !ok {
@@ -223,12 +221,10 @@ func protects(pattern, p string) bool {
 	if strings.HasPrefix(pat, p+"/") {
 		return true
 	}
-	if !strings.HasSuffix(pattern, "/") {
-		match, _ := path.Match(pat, p)
-		return p == pat || match
-	}
-	// Compare the directory with as many leading components of p, so that
-	// a glob in it, as in "*/secrets/", still matches one component each.
+	// A pattern protects what it matches and, as that may be a directory
+	// whether or not the pattern ends in a slash, everything under it:
+	// compare it with as many leading components of p, so that a glob in
+	// it, as in "*/secrets/", still matches one component each.
 	n := strings.Count(pat, "/") + 1
 	parts := strings.SplitN(p, "/", n+1)
 	if len(parts) < n {

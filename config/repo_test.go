@@ -82,7 +82,7 @@ func TestCheckIsNamedAfterTheFirstWordsOfItsCommand(t *testing.T) {
 func TestProtectedPaths(t *testing.T) {
 	t.Parallel()
 	r := DefaultRepo()
-	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh"}
+	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh", "infra/keys"}
 	tests := []struct {
 		path string
 		want bool
@@ -108,6 +108,11 @@ func TestProtectedPaths(t *testing.T) {
 		{"app/secrets", true},
 		{"secrets/token", false},
 		{"scripts/release.sh", true},
+		{"scripts/release.sh/x", true}, // a directory in the file's place
+		{"infra/keys", true},
+		{"infra/keys/prod.key", true}, // a directory, written without its slash
+		{"infra/keys.md", false},
+		{"key.pem/x", true},
 		{"./.github/workflows/ci.yml", true},
 		{".//.github/workflows//ci.yml", true},
 		{"docs/../.github/workflows/ci.yml", true},
