@@ -324,26 +324,6 @@ func Load(path string, env func(string) (string, bool)) (App, error) {
 	return app, nil
 }
 
-// LoadSandbox reads the sandbox's settings as Load does, from the file at
-// path and then the environment, and checks only them: bot doctor tries
-// the sandbox the bot would run, on a machine that may hold none of the
-// App's secrets. The rest of the file must still be well formed.
-func LoadSandbox(path string, env func(string) (string, bool)) (Sandbox, error) {
-	if env == nil {
-		env = os.LookupEnv
-	}
-	app := defaults()
-	if err := readFile(path, &app); err != nil {
-		return Sandbox{}, err
-	}
-	errs := []error{overlayEnv(&app, env, "sandbox.")}
-	app.Sandbox.validate(collect(&errs))
-	if err := errors.Join(errs...); err != nil {
-		return Sandbox{}, err
-	}
-	return app.Sandbox, nil
-}
-
 // readFile sets the settings of the YAML file at path over app; no path
 // sets none.
 func readFile(path string, app *App) error {
@@ -361,21 +341,27 @@ func readFile(path string, app *App) error {
 	return decodeFile(path, data, app)
 }
 
-// LoadAgent reads the agent's settings from their variables alone
-// (ONESHOT_AGENT_*), over the defaults, and checks them as Load does: bot
-// run takes the agent as the bot would, and needs nothing else of its
-// configuration.
-func LoadAgent(env func(string) (string, bool)) (Agent, error) {
+// LoadLocal reads the configuration as Load does and checks only what the
+// commands run on one machine use of it, the agent's and the sandbox's
+// settings: bot run, prompt and doctor take these as the bot would, on a
+// machine that may hold none of the App's secrets. The rest of the file
+// must still be well formed.
+func LoadLocal(path string, env func(string) (string, bool)) (App, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
 	app := defaults()
-	errs := []error{overlayEnv(&app, env, "agent.")}
-	app.Agent.validate(collect(&errs))
-	if err := errors.Join(errs...); err != nil {
-		return Agent{}, err
+	if err := readFile(path, &app); err != nil {
+		return App{}, err
 	}
-	return app.Agent, nil
+	errs := []error{overlayEnv(&app, env, "agent."), overlayEnv(&app, env, "sandbox.")}
+	bad := collect(&errs)
+	app.Agent.validate(bad)
+	app.Sandbox.validate(bad)
+	if err := errors.Join(errs...); err != nil {
+		return App{}, err
+	}
+	return app, nil
 }
 
 // defaults is the configuration before any file or variable is read.

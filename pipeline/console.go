@@ -74,6 +74,10 @@ func (c *Console) Finish(_ context.Context, r Report) {
 	for _, p := range r.LeftOut {
 		fmt.Fprintf(c.w, "note: left out %q, a git repository made inside the checkout\n", p)
 	}
+	for _, x := range r.Blocked {
+		// Quoted: the sandbox chose the name.
+		fmt.Fprintf(c.w, "note: the network filter refused %q: %s\n", x.Host, x.Reason)
+	}
 	if r.Final != nil {
 		fmt.Fprintf(c.w, "\n%s: %s\n", r.Final.State, r.Final.Reason)
 		if r.Final.Details != "" {

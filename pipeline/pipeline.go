@@ -178,6 +178,9 @@ type Defaults struct {
 	// Allowed bounds the images and limits a repository may ask for; nil
 	// allows anything, as bot run does on its user's own machine.
 	Allowed *config.Sandbox
+	// Network bounds the hosts a filtered sandbox may reach, whatever the
+	// repository allows: where the agent's secrets may be sent.
+	Network config.NetworkBounds
 	// PromptTokens is the prompt's budget; 0 means
 	// config.DefaultPromptTokens.
 	PromptTokens int

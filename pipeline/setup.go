@@ -233,9 +233,9 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 			Deny:  r.cfg.Network.Deny,
 		},
 	}
-	if bounds := r.p.Defaults.Allowed; bounds != nil && spec.Network.Mode == sandbox.NetworkFiltered {
-		spec.Network.Deny = append(slices.Clone(spec.Network.Deny), bounds.Network.DenyList()...)
-		spec.Network.Within = bounds.Network.AllowList()
+	if bounds := r.p.Defaults.Network; spec.Network.Mode == sandbox.NetworkFiltered {
+		spec.Network.Deny = append(slices.Clone(spec.Network.Deny), bounds.DenyList()...)
+		spec.Network.Within = bounds.AllowList()
 	}
 	spec.Deadline = r.timeLeft(ctx)
 	return spec

@@ -36,8 +36,8 @@ func TestABranchGivesBackTheIssueItWasNamedFor(t *testing.T) {
 
 func TestTheOperatorsNetworkBoundsReachAFilteredSandbox(t *testing.T) {
 	t.Parallel()
-	allowed := config.Sandbox{Network: config.NetworkBounds{Allow: "proxy.golang.org, sum.golang.org", Deny: "*.internal.example"}}
-	r := &run{p: &Pipeline{Defaults: Defaults{Allowed: &allowed}}, task: &tasks.Task{ID: "t1"}, cfg: config.DefaultRepo()}
+	bounds := config.NetworkBounds{Allow: "proxy.golang.org, sum.golang.org", Deny: "*.internal.example"}
+	r := &run{p: &Pipeline{Defaults: Defaults{Network: bounds}}, task: &tasks.Task{ID: "t1"}, cfg: config.DefaultRepo()}
 	r.cfg.Network.Mode = "filtered"
 	r.cfg.Network.Allow = []string{"*"}
 	r.cfg.Network.Deny = []string{"evil.example"}

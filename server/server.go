@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			Sandbox:  engine,
 			Agent:    agent.Factory(agent.DefaultsOf(cfg.Agent)),
 			Reporter: progress.For,
-			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox,
+			Defaults: pipeline.Defaults{Image: cfg.Sandbox.Image, Allowed: &cfg.Sandbox, Network: cfg.Sandbox.Network,
 				PromptTokens: cfg.Agent.PromptTokens, AgentSecrets: opts.AgentSecrets, Command: cfg.Triggers.Command},
 			TaskURL: func(id string) string { return githubapi.TaskURL(cfg.Server.PublicURL, id) },
 			// The check run shows the output to those who may read the

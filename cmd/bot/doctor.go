@@ -30,10 +30,11 @@ func doctor(args []string, out io.Writer) error {
 	if *timeout <= 0 {
 		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
 	}
-	settings, err := config.LoadSandbox(*configPath, nil)
+	bot, err := config.LoadLocal(*configPath, nil)
 	if err != nil {
 		return err
 	}
+	settings := bot.Sandbox
 	// The images the bot would run: the one it starts tasks in, then those
 	// a repository may choose.
 	images := []string{cmp.Or(*image, settings.Image)}

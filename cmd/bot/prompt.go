@@ -72,13 +72,13 @@ func prompt(args []string, out io.Writer) error {
 		if err := settingsInTheTree(top); err != nil {
 			return err
 		}
-		// The budget bot run would give the agent: its variables.
-		agentCfg, err := config.LoadAgent(nil)
+		// The budget bot run would give the agent: the bot's.
+		bot, err := config.LoadLocal(*configPath, nil)
 		if err != nil {
 			return err
 		}
 		m := contextgather.Local(t, title, body, root.FS())
-		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", cmp.Or(*budget, agentCfg.PromptTokens))
+		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", cmp.Or(*budget, bot.Agent.PromptTokens))
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {

@@ -178,7 +178,11 @@ func TestPromptRefusesBothALocalCheckoutAndAnIssueOnGitHub(t *testing.T) {
 func TestPromptSaysThatTheBotsConfigurationIsNotForALocalCheckout(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
 	issue := issueFile(t, "Crash\n")
-	t.Setenv("ONESHOT_CONFIG", filepath.Join(t.TempDir(), "bot.yml")) // a default is no request
+	bot := filepath.Join(t.TempDir(), "bot.yml")
+	if err := os.WriteFile(bot, []byte("log:\n  level: debug\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONESHOT_CONFIG", bot) // a default is no request
 	var out bytes.Buffer
 	if err := run([]string{"prompt", "--dir", dir, "--issue", issue}, &out); err != nil {
 		t.Fatalf("with ONESHOT_CONFIG set: %v", err)

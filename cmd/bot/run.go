@@ -31,8 +31,7 @@ func runTask(args []string, out io.Writer) error {
 	task := fs.String("task", "", "what to do, as an issue would say it (required)")
 	agentCommand := fs.String("agent-command", "", "the agent to run in the sandbox, in place of the repository's; {prompt_file} is the prompt's path (default: the repository's agent.command, else ONESHOT_AGENT_COMMAND)")
 	configFile := fs.String("config", "", "a .github/oneshot.yml to use instead of the repository's")
-	// The image the bot would use, as serve reads it from the environment.
-	image := fs.String("image", cmp.Or(os.Getenv("ONESHOT_SANDBOX_IMAGE"), sandbox.DefaultImage), "the sandbox image, unless the configuration names one (default: ONESHOT_SANDBOX_IMAGE)")
+	image := fs.String("image", "", "the sandbox image, unless the repository's configuration names one (default: the bot's sandbox.image)")
 	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
 	timeout := fs.Duration("timeout", config.DefaultTaskTimeout, "give up after this long")
 	quiet := fs.Bool("quiet", false, "show the steps, not their output")
@@ -48,12 +47,14 @@ func runTask(args []string, out io.Writer) error {
 	if *timeout <= 0 {
 		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
 	}
-	// The agent as the bot would run it: its ONESHOT_AGENT_* settings,
-	// secrets included, which the agent's API key usually is.
-	agentCfg, err := config.LoadAgent(nil)
+	// The agent and the sandbox as the bot would run them, from its
+	// configuration: the agent's secrets, which its API key usually is,
+	// and the bounds on where a sandbox may send them.
+	bot, err := config.LoadLocal(os.Getenv("ONESHOT_CONFIG"), nil)
 	if err != nil {
 		return err
 	}
+	agentCfg := bot.Agent
 	secrets, err := agentSecrets(agentCfg)
 	if err != nil {
 		return err
@@ -119,7 +120,8 @@ func runTask(args []string, out io.Writer) error {
 		Sandbox:  engine,
 		Agent:    factory,
 		Reporter: func(*tasks.Task) pipeline.Reporter { return pipeline.NewConsole(out, !*quiet) },
-		Defaults: pipeline.Defaults{Image: *image, PromptTokens: agentCfg.PromptTokens, AgentSecrets: secrets},
+		Defaults: pipeline.Defaults{Image: cmp.Or(*image, bot.Sandbox.Image), Network: bot.Sandbox.Network,
+			PromptTokens: agentCfg.PromptTokens, AgentSecrets: secrets},
 	}
 
 	ctx, cancel := context.WithCancelCause(context.Background())

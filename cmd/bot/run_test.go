@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oneshot-dev/oneshot/sandbox"
 )
 
 // TestRunMakesABranchAndAPatchOnALocalClone runs bot run on a local clone
@@ -206,6 +209,29 @@ func TestRunTakesTheSandboxImageAsTheBotDoes(t *testing.T) {
 	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "cat {prompt_file}"}, &log)
 	if err == nil || !strings.Contains(err.Error()+log.String(), "oneshot-test/never-built:none") {
 		t.Fatalf("err = %v, log:\n%s\nwant the image ONESHOT_SANDBOX_IMAGE names", err, log.String())
+	}
+}
+
+// The operator's bound on where a sandbox may reach holds for bot run as
+// for the bot: it is what keeps the agent's key from going elsewhere.
+func TestRunKeepsTheSandboxWithinTheBotsNetworkBounds(t *testing.T) {
+	repo := gitRepo(t)
+	cfg := filepath.Join(t.TempDir(), "oneshot.yml")
+	if err := os.WriteFile(cfg, []byte("network:\n  mode: filtered\n  allow: [\"127.0.0.1\"]\nverify:\n  - \"true\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bot := filepath.Join(t.TempDir(), "bot.yml")
+	if err := os.WriteFile(bot, []byte("sandbox:\n  image: "+cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage)+"\n  network:\n    allow: models.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONESHOT_CONFIG", bot)
+	var out bytes.Buffer
+	agent := "curl -s -o /dev/null --noproxy '' http://127.0.0.1/ || true; echo changed > changed.txt; true {prompt_file}"
+	if err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", agent, "--config", cfg, "--quiet"}, &out); err != nil {
+		t.Fatalf("bot run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `note: the network filter refused "127.0.0.1:80": host is outside what the bot's operator allows`) {
+		t.Errorf("output:\n%s\nwant the request refused by the bot's bound", out.String())
 	}
 }
 
