@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			db.Close()
 			return nil, err
 		}
-		if cfg.Agent.Command == "" {
+		if cfg.Agent.Command == "" && !opts.AcceptOnly {
 			// Said at start: otherwise the first word of it is each task
 			// stopping at setup.
 			log.Warn().Msg("No agent.command (ONESHOT_AGENT_COMMAND) is set: tasks run only in repositories whose .github/oneshot.yml names an agent; elsewhere a task stops at setup and says so.")

@@ -35,9 +35,13 @@ func serve(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	secrets, err := agentSecrets(cfg.Agent)
-	if err != nil {
-		return err
+	// A process that only receives webhooks runs no agent: it need not,
+	// and should not, hold the agent's keys.
+	var secrets map[string]string
+	if *workers {
+		if secrets, err = agentSecrets(cfg.Agent); err != nil {
+			return err
+		}
 	}
 	srv, err := server.New(ctx, cfg, server.Options{
 		Version:      version,

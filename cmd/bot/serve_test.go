@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// setAppEnv sets what serve needs to start, with GitHub's API at apiURL.
+func setAppEnv(t *testing.T, apiURL string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{
+		"GITHUB_V3_API_URL":         apiURL,
+		"GITHUB_V4_API_URL":         apiURL + "graphql",
+		"GITHUB_APP_INTEGRATION_ID": "1",
+		"GITHUB_APP_WEBHOOK_SECRET": "a webhook secret",
+		"GITHUB_APP_PRIVATE_KEY":    string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		"ONESHOT_DATABASE_URL":      "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db"),
+	} {
+		t.Setenv(name, value)
+	}
+}
+
+// gitHubAnswering is a GitHub API that answers every request with status.
+func gitHubAnswering(t *testing.T, status int) string {
+	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"message":"no"}`, status)
+	}))
+	t.Cleanup(gh.Close)
+	return gh.URL + "/"
+}
+
+// A process that only receives webhooks runs no agent, so it starts
+// without the agent's keys; one that works the queue refuses to.
+func TestAServerThatOnlyReceivesWebhooksNeedsNotHoldTheAgentsKeys(t *testing.T) {
+	// A GitHub that refuses the App: serve gets that far, or stops before.
+	setAppEnv(t, gitHubAnswering(t, http.StatusUnauthorized))
+	t.Setenv("ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_UNSET_KEY")
+	const refused = "agent.secrets names ONESHOT_TEST_UNSET_KEY, which is not set"
+	if err := run([]string{"serve"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), refused) {
+		t.Errorf("serve: %v, want the missing key named", err)
+	}
+	err := run([]string{"serve", "-workers=false"}, new(bytes.Buffer))
+	if err == nil || strings.Contains(err.Error(), refused) || !strings.Contains(err.Error(), "401") {
+		t.Errorf("serve -workers=false: %v, want it past the agent's keys, stopped by GitHub's 401", err)
+	}
+}
