@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	}
 	botLogin, err := githubapi.BotLogin(ctx, clients)
 	if err != nil {
-		return nil, fmt.Errorf("%w (check github.app.integration_id and the private key)", err)
+		return nil, fmt.Errorf("%w (%s)", err, appLookupHint(err))
 	}
 	db, err := queue.Open(ctx, cfg.Database.URL)
 	if err != nil {
@@ -187,6 +187,22 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(guarded(mux)))
 	log.Info().Str("bot", botLogin).Str("database", db.Dialect()).Msg("The bot is configured.")
 	return s, nil
+}
+
+// appLookupHint says which settings to check when the App could not be
+// looked up: GitHub refusing it is the App's ID or key, anything else is
+// more likely where the bot looks for GitHub.
+func appLookupHint(err error) string {
+	var answer *github.ErrorResponse
+	if errors.As(err, &answer) && answer.Response != nil {
+		switch answer.Response.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return "check github.app.integration_id and the private key"
+		case http.StatusNotFound:
+			return "check github.v3_api_url (GITHUB_V3_API_URL), for GitHub Enterprise Server https://HOST/api/v3/, and github.app.integration_id"
+		}
+	}
+	return "check github.v3_api_url (GITHUB_V3_API_URL) and that GitHub can be reached from here"
 }
 
 // Handlers are the webhook handlers of the bot; app.yml subscribes to

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,5 +55,30 @@ func TestAServerThatOnlyReceivesWebhooksNeedsNotHoldTheAgentsKeys(t *testing.T) 
 	err := run([]string{"serve", "-workers=false"}, new(bytes.Buffer))
 	if err == nil || strings.Contains(err.Error(), refused) || !strings.Contains(err.Error(), "401") {
 		t.Errorf("serve -workers=false: %v, want it past the agent's keys, stopped by GitHub's 401", err)
+	}
+}
+
+// A bot that cannot look its App up says which settings to check: the
+// App's own when GitHub refuses it, where GitHub is when none answers.
+func TestServeNamesTheSettingsToCheckWhenItCannotLookItsAppUp(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "http://" + closed.Addr().String() + "/"
+	closed.Close()
+	for name, tc := range map[string]struct {
+		apiURL, want string
+	}{
+		"GitHub refuses the App":  {gitHubAnswering(t, http.StatusUnauthorized), "check github.app.integration_id and the private key"},
+		"no API at that address":  {gitHubAnswering(t, http.StatusNotFound), "check github.v3_api_url (GITHUB_V3_API_URL), for GitHub Enterprise Server"},
+		"nothing at that address": {nobody, "check github.v3_api_url (GITHUB_V3_API_URL) and that GitHub can be reached from here"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setAppEnv(t, tc.apiURL)
+			if err := run([]string{"serve"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("serve: %v, want it to say %q", err, tc.want)
+			}
+		})
 	}
 }
