@@ -140,7 +140,7 @@ func parseInto[T any](p *T, s string, parse func(string) (T, error)) error {
 // otherVariables are the ONESHOT_ variables that are no setting of the
 // bot's but are read elsewhere: the file Load reads, and images/build's.
 // (The tests' own are ONESHOT_TEST_*.)
-var otherVariables = []string{"ONESHOT_CONFIG", "ONESHOT_DEBIAN_MIRROR", "ONESHOT_DEBIAN_KEYRING", "ONESHOT_REQUIRE_CMARK_GFM", "ONESHOT_FUZZTIME"}
+var otherVariables = []string{"ONESHOT_CONFIG", "ONESHOT_BUILD_DIR", "ONESHOT_DEBIAN_MIRROR", "ONESHOT_DEBIAN_KEYRING", "ONESHOT_REQUIRE_CMARK_GFM", "ONESHOT_FUZZTIME"}
 
 // UnknownVariables says, a line each, which of the ONESHOT_ variables in
 // environ ("NAME=value", as os.Environ gives them) neither a setting nor

@@ -1,7 +1,11 @@
 package config
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +71,33 @@ func TestAMisspeltVariableIsNamedWithTheSettingItWasMeantFor(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The variables the project's scripts read are no settings, and the bot
+// must not warn of them: images/build runs in the shell that starts it.
+func TestTheScriptsVariablesAreNotTakenForMisspeltSettings(t *testing.T) {
+	t.Parallel()
+	var environ []string
+	for _, dir := range []string{"../images", "../scripts", "../.ci"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			for _, name := range regexp.MustCompile(`ONESHOT_[A-Z0-9_]+`).FindAll(data, -1) {
+				environ = append(environ, string(name)+"=1")
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(environ) == 0 {
+		t.Fatal("found no variable in the scripts")
+	}
+	if got := UnknownVariables(environ, nil); len(got) > 0 {
+		t.Errorf("the bot would warn:\n%s", strings.Join(got, "\n"))
 	}
 }
