@@ -41,7 +41,9 @@ func locate(args []string, out io.Writer) error {
 		return err
 	}
 	// A root, not os.DirFS: the checkout's links may not lead out of it.
-	root, err := os.OpenRoot(*dir)
+	// A directory inside a repository means the repository, as a task
+	// ranks the whole of it.
+	root, err := os.OpenRoot(checkoutTop(*dir))
 	if err != nil {
 		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}

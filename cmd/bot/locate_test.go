@@ -36,6 +36,22 @@ func TestLocatePrintsTheBestPathsOneALine(t *testing.T) {
 	}
 }
 
+// Run from a directory of a repository, locate ranks the whole
+// repository, as a task does, with paths from its root.
+func TestLocateInADirectoryOfARepositoryRanksTheWholeRepository(t *testing.T) {
+	repo := checkoutIn(t, gitRepo(t), map[string]string{
+		"pkg/parse.go": "package pkg\n\n// Parse reads a count.\nfunc Parse(s string) int { return len(s) }\n",
+		"cmd/main.go":  "package main\n\nfunc main() {}\n",
+	})
+	runGit(t, repo, "add", ".")
+	runGit(t, repo, "commit", "-q", "-m", "parser")
+	issue := issueFile(t, "Parse fails on empty input\n\n`pkg.Parse(\"\")` should return -1.\n")
+	var out bytes.Buffer
+	if err := run([]string{"locate", "--dir", filepath.Join(repo, "cmd"), "--issue", issue, "--top", "1"}, &out); err != nil || out.String() != "pkg/parse.go\n" {
+		t.Errorf("printed %q, err %v; want pkg/parse.go", out.String(), err)
+	}
+}
+
 // A title is plain text: a tag named in it hides nothing after it, as it
 // would in the body.
 func TestLocateReadsTheTitleAsPlainText(t *testing.T) {
