@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -63,12 +65,44 @@ func SecretForms(value string) []string {
 }
 
 // escapedForms are a secret as itself and as the tools that print
-// bytes by other names write it: hex (xxd -p, hexdump, debugging prints)
-// and percent-escaped (a password in a URL or a form body).
+// bytes by other names write it: hex (xxd -p, hexdump, debugging prints),
+// percent-escaped (a password in a URL or a form body), and quoted in a
+// JSON or Go string, as a dump of a configuration or an environment
+// prints it. A secret of several lines is also each of its lines, as
+// output reformatted with other line ends or indentation holds it.
 func escapedForms(secret string) []string {
 	h := hex.EncodeToString([]byte(secret))
-	return []string{secret, h, strings.ToUpper(h), url.QueryEscape(secret), url.PathEscape(secret)}
+	forms := []string{secret, h, strings.ToUpper(h), url.QueryEscape(secret), url.PathEscape(secret),
+		unquoted(strconv.Quote(secret)), unquoted(jsonString(secret, true)), unquoted(jsonString(secret, false))}
+	if strings.Contains(secret, "\n") {
+		for line := range strings.Lines(secret) {
+			if line = strings.TrimSpace(line); len(line) >= minLineForm && !strings.HasPrefix(line, "-----") {
+				forms = append(forms, line)
+			}
+		}
+	}
+	return forms
 }
+
+// minLineForm is the shortest line of a secret of several lines that is
+// masked on its own: shorter lines would mask ordinary output. Lines
+// starting "-----" are a PEM block's armour, which every key has and
+// which betrays none.
+const minLineForm = 16
+
+// jsonString is s as a JSON string, with <, > and & escaped as
+// encoding/json does by default, or as they are.
+func jsonString(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// unquoted is a quoted string without its quotes: a secret is masked
+// wherever it stands, in a string or not.
+func unquoted(s string) string { return s[1 : len(s)-1] }
 
 // minBase64Form is the shortest part of a secret's base64 that is masked:
 // shorter runs would mask ordinary output.

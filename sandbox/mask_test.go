@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
@@ -129,6 +131,26 @@ func TestMaskerCatchesASecretInBase64(t *testing.T) {
 					t.Errorf("%q before: %q still decodes to the secret", before, masked)
 				}
 			}
+		}
+	}
+}
+
+// Tools print a secret quoted, in JSON or as Go's %q and Python's repr
+// do, or reformat one of several lines: each way is masked.
+func TestMaskerCatchesASecretQuotedOrReformatted(t *testing.T) {
+	const password = `p"ss\w<r>d&1`
+	const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n"
+	m := newMasker(map[string]string{"PASSWORD": password, "KEY": key})
+	jsonOf := func(s string) string { b, _ := json.Marshal(map[string]string{"v": s}); return string(b) }
+	for _, tc := range []struct{ text, want string }{
+		{jsonOf(password), `{"v":"` + Mask + `"}`},
+		{fmt.Sprintf("%q", password), `"` + Mask + `"`},
+		{jsonOf(key), `{"v":"` + Mask + `"}`},
+		{strings.ReplaceAll(key, "\n", "\r\n"), "-----BEGIN PRIVATE KEY-----\r\n" + Mask + "\r\n" + Mask + "\r\n-----END PRIVATE KEY-----\r\n"},
+		{"key: |\n  " + strings.ReplaceAll(strings.TrimSpace(key), "\n", "\n  "), "key: |\n  -----BEGIN PRIVATE KEY-----\n  " + Mask + "\n  " + Mask + "\n  -----END PRIVATE KEY-----"},
+	} {
+		if got := m.MaskString(tc.text); got != tc.want {
+			t.Errorf("%q:\n got %q\nwant %q", tc.text, got, tc.want)
 		}
 	}
 }
