@@ -78,6 +78,9 @@ func (c *Console) Finish(_ context.Context, r Report) {
 		// Quoted: the sandbox chose the name.
 		fmt.Fprintf(c.w, "note: the network filter refused %q: %s\n", x.Host, x.Reason)
 	}
+	if r.Unlisted > 0 {
+		fmt.Fprintf(c.w, "note: the network filter refused %d more requests to other hosts, not listed\n", r.Unlisted)
+	}
 	if r.Final != nil {
 		fmt.Fprintf(c.w, "\n%s: %s\n", r.Final.State, r.Final.Reason)
 		if r.Final.Details != "" {

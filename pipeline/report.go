@@ -54,6 +54,8 @@ type Report struct {
 	Checks    []CheckResult
 	FixRounds int
 	Blocked   []sandbox.Refusal
+	// Unlisted counts the refused requests to hosts Blocked does not list.
+	Unlisted int
 	// LeftOut are the git repositories the agent made inside the checkout,
 	// left out of the change.
 	LeftOut   []string
@@ -196,6 +198,9 @@ func (r Report) BlockedList() string {
 	b.WriteString("Blocked by the network filter:\n")
 	for _, x := range r.Blocked {
 		fmt.Fprintf(&b, "- %s: %s\n", contextgather.CodeSpan(x.Host), x.Reason)
+	}
+	if r.Unlisted > 0 {
+		fmt.Fprintf(&b, "- and %d more refused requests to other hosts, not listed\n", r.Unlisted)
 	}
 	return b.String()
 }

@@ -210,7 +210,7 @@ func (r *run) end(passed bool, note string) {
 		s.Note = note
 	}
 	if r.session != nil {
-		r.report.Blocked = r.session.Refusals()
+		r.report.Blocked, r.report.Unlisted = r.session.Refusals()
 	}
 	r.reporter.Update(r.shown())
 }

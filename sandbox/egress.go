@@ -72,6 +72,7 @@ type egressProxy struct {
 	open     chan struct{} // one token per connection open, maxEgressConns at most
 	mu       sync.Mutex
 	refusals []Refusal // one per host, oldest first
+	unlisted int       // refused requests to hosts no longer or never listed
 }
 
 // connectTimeout bounds the proxy's dial to an allowed destination.
@@ -236,9 +237,18 @@ func (p *egressProxy) record(host, reason string) {
 			return
 		}
 	}
+	refusal := Refusal{Host: host, Reason: reason, At: time.Now(), Count: 1}
 	if len(p.refusals) < maxRefusalHosts {
-		p.refusals = append(p.refusals, Refusal{Host: host, Reason: reason, At: time.Now(), Count: 1})
+		p.refusals = append(p.refusals, refusal)
+		return
 	}
+	// The list is full. Its last place goes to the latest host: a sandbox
+	// that asked for many names first may ask for the one that matters
+	// last. What it held is counted, so the report says something is
+	// not listed.
+	last := &p.refusals[maxRefusalHosts-1]
+	p.unlisted += last.Count
+	*last = refusal
 }
 
 // shortHost cuts a host:port longer than any DNS name can be, which only
@@ -294,15 +304,17 @@ func (p *egressProxy) close() {
 }
 
 // Refusals lists the destinations the filtered proxy refused so far,
-// oldest first and at most maxRefusalHosts of them, so the pipeline can
-// report blocked hosts. It is empty for other network modes.
-func (s *Session) Refusals() []Refusal {
+// oldest first and at most maxRefusalHosts of them (the last being the
+// latest of those past the others), so the pipeline can report blocked
+// hosts; unlisted counts the refused requests to hosts not in the list.
+// It is empty for other network modes.
+func (s *Session) Refusals() (listed []Refusal, unlisted int) {
 	if s.egress == nil {
-		return nil
+		return nil, 0
 	}
 	s.egress.mu.Lock()
 	defer s.egress.mu.Unlock()
-	return append([]Refusal{}, s.egress.refusals...)
+	return append([]Refusal{}, s.egress.refusals...), s.egress.unlisted
 }
 
 // hostPolicy is the allow-list, as a smokescreen ACL: Network's patterns,

@@ -26,11 +26,26 @@ func TestRefusalsAreCountedPerHostAndBounded(t *testing.T) {
 	for i := range 2 * maxRefusalHosts {
 		p.record(fmt.Sprintf("host-%d.example:80", i), "host is not on the allow-list")
 	}
+	p.record("host-1.example:80", "host is not on the allow-list") // listed: counted
 	if len(p.refusals) != maxRefusalHosts {
-		t.Fatalf("%d hosts recorded, want the first %d", len(p.refusals), maxRefusalHosts)
+		t.Fatalf("%d hosts recorded, want %d", len(p.refusals), maxRefusalHosts)
 	}
 	if first := p.refusals[0]; first.Host != "again.example:443" || first.Count != 3 {
 		t.Fatalf("first refusal %+v, want again.example:443 counted 3 times", first)
+	}
+	if second := p.refusals[2]; second.Host != "host-1.example:80" || second.Count != 2 {
+		t.Fatalf("refusal %+v, want host-1.example:80 counted twice", second)
+	}
+	// The last place holds the latest host; the others past the list are
+	// counted, one request each.
+	last := fmt.Sprintf("host-%d.example:80", 2*maxRefusalHosts-1)
+	if got := p.refusals[maxRefusalHosts-1]; got.Host != last || got.Count != 1 {
+		t.Fatalf("last refusal %+v, want %s", got, last)
+	}
+	// Listed of the numbered hosts: the first maxRefusalHosts-2, after
+	// again.example and before the last place, and the last.
+	if want := 2*maxRefusalHosts - (maxRefusalHosts - 2) - 1; p.unlisted != want {
+		t.Fatalf("%d refusals unlisted, want %d", p.unlisted, want)
 	}
 }
 
