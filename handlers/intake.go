@@ -144,7 +144,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return in.reply(ctx, repo, t, reply)
 	}
 	if live, err := in.live(ctx, t, branch); err == nil {
-		return in.replyBusy(ctx, repo, t, live)
+		return in.busy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}
@@ -275,14 +275,14 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		}
 	}
 	if !task.State.Final() {
-		return in.replyBusy(ctx, repo, t, task)
+		return in.busy(ctx, repo, t, task)
 	}
 	branch, err := taskBranchIssue(ctx, repo, task)
 	if err != nil {
 		return err
 	}
 	if live, err := in.Queue.Live(ctx, t.RepoID, branch); err == nil {
-		return in.replyBusy(ctx, repo, t, live)
+		return in.busy(ctx, repo, t, live)
 	} else if !errors.Is(err, tasks.ErrNotFound) {
 		return err
 	}

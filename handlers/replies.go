@@ -73,6 +73,19 @@ func giveUpText(t tasks.Trigger, cause error) string {
 		t.Actor, what, outcome, why, otherWay)
 }
 
+// busy answers a trigger that would start an attempt on a branch with a
+// live task. An attempt asked to stop is live until it has, a few seconds:
+// whoever cancelled it and asked again wants the new one, so the trigger
+// waits for it to end (tasks.ErrEarlierWaiting) rather than be turned
+// away. Otherwise it gets replyBusy.
+func (in *Intake) busy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
+	if live.CancelRequested {
+		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The trigger waits for the attempt being cancelled on its branch to end.")
+		return tasks.ErrEarlierWaiting
+	}
+	return in.replyBusy(ctx, repo, t, live)
+}
+
 // replyBusy answers a trigger whose branch has a live task: with a link to
 // it, or, for a review comment whose feedback the live follow-up took with
 // its review, with the reaction only.

@@ -357,13 +357,13 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 }
 
 const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, review_id, ` + taskBranch + `, kind, requester, instructions,
-	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at, issue_digest`
+	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at, issue_digest, cancel_requested`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
 	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.ReviewID, &t.BranchIssue, &t.Kind, &t.Requester,
-		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated, &t.IssueDigest)
+		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated, &t.IssueDigest, &t.CancelRequested)
 	if err != nil {
 		return nil, err
 	}

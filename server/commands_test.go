@@ -241,6 +241,41 @@ func TestACancelWithATaskToStopDoesNotWaitForAnotherTrigger(t *testing.T) {
 	waitFor(t, wait, "the cancel, while the retry's reply is held", func() bool { s, _ := b.state(t); return s == tasks.Cancelled })
 }
 
+// TestAStartRightAfterACancelRunsOnceTheCancelledAttemptEnds: a cancelled
+// attempt takes a few seconds to stop; whoever cancelled it and asked again
+// at once wants the new one, not to be told the issue is busy.
+func TestAStartRightAfterACancelRunsOnceTheCancelledAttemptEnds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := b.runner.holdStops()
+	defer release()
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot fix it", "writer"))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot cancel", "writer")(p)
+		p["comment"].(map[string]any)["id"] = 902
+	})
+	waitFor(t, wait, "the cancel to be taken in", func() bool { return b.onlyTask(t).CancelRequested })
+	b.deliver(t, "issue_comment", "issue_comment.created", func(p map[string]any) {
+		commented("/oneshot fix it, but only in parser.go", "writer")(p)
+		p["comment"].(map[string]any)["id"] = 903
+	})
+	busy := func() bool {
+		return slices.ContainsFunc(b.botComments(1), func(c string) bool { return strings.Contains(c, "already working") })
+	}
+	waitFor(t, wait, "the start to wait for the cancelled attempt", func() bool {
+		return busy() || strings.Contains(b.logs.String(), "The trigger waits for the attempt being cancelled on its branch to end.")
+	})
+	release()
+	waitFor(t, wait, "the second start", func() bool { return len(b.runner.starts()) == 2 || busy() })
+	if busy() {
+		t.Fatalf("the start was answered that the issue is busy: %q", b.botComments(1))
+	}
+	if got := b.tasks(t); len(got) != 2 || got[1].Instructions != "fix it, but only in parser.go" {
+		t.Fatalf("tasks %+v, want the second start's", got)
+	}
+}
+
 // TestATaskKeepsTheIssueAsWhoeverAskedSawIt: the label's payload shows
 // the issue, and a retry's shows it again, as it is then; the pipeline
 // refuses an issue its author changed since (see contextgather).

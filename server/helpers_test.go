@@ -279,6 +279,17 @@ type gateRunner struct {
 	gate    chan struct{}
 	result  tasks.State
 	panics  bool // set before the bot starts
+	// stopHold, when set, keeps a cancelled attempt from ending until it
+	// is closed, as a sandbox being removed does.
+	stopHold chan struct{}
+}
+
+// holdStops keeps cancelled attempts running until release.
+func (r *gateRunner) holdStops() (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopHold = make(chan struct{})
+	return sync.OnceFunc(func() { close(r.stopHold) })
 }
 
 func newGateRunner() *gateRunner {
@@ -290,6 +301,7 @@ func (r *gateRunner) open() { close(r.gate) }
 func (r *gateRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, string, error) {
 	r.mu.Lock()
 	r.started = append(r.started, fmt.Sprintf("%s#%d", t.ID, t.Attempt))
+	stopHold := r.stopHold
 	r.mu.Unlock()
 	if r.panics {
 		panic("gate runner told to panic")
@@ -298,6 +310,9 @@ func (r *gateRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, strin
 	case <-r.gate:
 		return r.result, "done", nil
 	case <-ctx.Done():
+		if stopHold != nil {
+			<-stopHold
+		}
 		return tasks.Failed, "stopped", ctx.Err()
 	}
 }

@@ -66,7 +66,10 @@ type Task struct {
 	Attempt      int
 	State        State
 	CheckRunID   int64 // the current attempt's check run
-	HeadSHA      string
+	// CancelRequested is set when the current attempt was asked to stop;
+	// it stays live until it has.
+	CancelRequested bool
+	HeadSHA         string
 	// StatusCommentID is the comment on the issue that shows the task's
 	// progress, edited in place across attempts.
 	StatusCommentID int64
@@ -99,9 +102,11 @@ var ErrNotFound = errors.New("task not found")
 // or running task.
 var ErrLive = errors.New("the issue already has a live task")
 
-// ErrEarlierWaiting is what an intake returns to be tried again once the
-// triggers received before it on the same issue have had their intake:
-// a cancel that overtook the start it means to stop.
+// ErrEarlierWaiting is what an intake returns to be tried again once what
+// came before it on the same issue is done: the triggers received before
+// it have had their intake (a cancel that overtook the start it means to
+// stop), or an attempt being cancelled has ended (a start right after
+// the cancel).
 var ErrEarlierWaiting = errors.New("a trigger received earlier on the issue is still being taken in")
 
 // Limits cap the attempts started in the last hour on a repository and by
