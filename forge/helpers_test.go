@@ -42,7 +42,7 @@ func newNotifiedIssue(t *testing.T) *notifiedIssue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.CheckRunID, err = r.QueueCheckRun(t.Context(), gh.Head(t, repo, repo.DefaultBranch), task.ID, 1, "http://bot/tasks/t1"); err != nil {
+	if task.CheckRunID, err = r.QueueCheckRun(t.Context(), gh.Head(t, repo, repo.DefaultBranch), githubapi.QueuedRun{TaskID: task.ID, Attempt: 1, DetailsURL: "http://bot/tasks/t1"}); err != nil {
 		t.Fatal(err)
 	}
 	n := &notifiedIssue{gh: gh, repo: repo, task: task, comments: &statusComments{}, clients: clients}

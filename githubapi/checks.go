@@ -44,26 +44,42 @@ func CheckRunURL(webURL, repo string, checkRunID int64) string {
 	return fmt.Sprintf("%s/%s/runs/%d", strings.TrimSuffix(webURL, "/"), repo, checkRunID)
 }
 
+// QueuedRun is what the queued check run of a task's attempt is made of.
+type QueuedRun struct {
+	TaskID  string
+	Attempt int
+	// DeliveryID is the trigger's. Two retries of a task make runs alike
+	// in all else; a try of one finds its own run by it, never the other's.
+	DeliveryID string
+	DetailsURL string
+}
+
+// mark is hidden in the run's summary (an HTML comment, which GitHub
+// does not show), naming its delivery by a digest of it.
+func (q QueuedRun) mark() string {
+	return "<!-- oneshot: made for delivery " + tasks.IDFor(q.DeliveryID) + " -->"
+}
+
 // QueueCheckRun creates the queued check run of a task's attempt on a
 // commit, with a Cancel button. Its external ID is the task ID, which is how
 // a re-run or a button press finds the task again.
-func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attempt int, detailsURL string) (int64, error) {
+func (r *Repo) QueueCheckRun(ctx context.Context, headSHA string, q QueuedRun) (int64, error) {
 	run, _, err := r.Client.Checks.CreateCheckRun(ctx, r.Owner, r.Name, github.CreateCheckRunOptions{
 		Name:       CheckName,
 		HeadSHA:    headSHA,
-		DetailsURL: &detailsURL,
-		ExternalID: &taskID,
+		DetailsURL: &q.DetailsURL,
+		ExternalID: &q.TaskID,
 		Status:     github.String("queued"),
 		Output: &github.CheckRunOutput{
-			Title:   github.String(checkRunTitle(tasks.Queued, attempt)),
-			Summary: github.String("oneshot will start on this as soon as a worker is free."),
+			Title:   github.String(checkRunTitle(tasks.Queued, q.Attempt)),
+			Summary: github.String("oneshot will start on this as soon as a worker is free.\n\n" + q.mark()),
 		},
 		Actions: []*github.CheckRunAction{cancelButton},
 	})
 	if err != nil && mayHaveHappened(err) {
 		// It may have been made: a caller that tried again would make a
 		// second, left queued for good.
-		if id := r.FindCheckRun(ctx, headSHA, taskID, attempt); id != 0 {
+		if id := r.FindCheckRun(ctx, headSHA, q); id != 0 {
 			return id, nil
 		}
 	}
@@ -73,10 +89,12 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA, taskID string, attemp
 	return run.GetID(), nil
 }
 
-// FindCheckRun returns the ID of the check run of a task's attempt on
+// FindCheckRun returns the ID of the check run QueueCheckRun made for q on
 // headSHA that is still queued as made, or 0. An earlier attempt's run may
-// be unconcluded too, its conclusion still being tried: it is not this one.
-func (r *Repo) FindCheckRun(ctx context.Context, headSHA, taskID string, attempt int) int64 {
+// be unconcluded too, its conclusion still being tried, and another
+// delivery's retry of the task may have made one for the same attempt:
+// neither is this one.
+func (r *Repo) FindCheckRun(ctx context.Context, headSHA string, q QueuedRun) int64 {
 	// Every run of the name, not GitHub's default of the latest one only:
 	// another task's may have been made on the commit since.
 	runs, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, &github.ListCheckRunsOptions{
@@ -86,8 +104,9 @@ func (r *Repo) FindCheckRun(ctx context.Context, headSHA, taskID string, attempt
 		return 0
 	}
 	for _, run := range runs.CheckRuns {
-		if run.GetExternalID() == taskID && run.GetStatus() == "queued" &&
-			run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, attempt) {
+		if run.GetExternalID() == q.TaskID && run.GetStatus() == "queued" &&
+			run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, q.Attempt) &&
+			strings.Contains(run.GetOutput().GetSummary(), q.mark()) {
 			return run.GetID()
 		}
 	}

@@ -61,7 +61,7 @@ func TestACommentOrCheckRunMadeDespiteAServerErrorIsFoundNotMadeAgain(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := repo.QueueCheckRun(ctx, sha, "t0123456789abcdef", 1, "http://oneshot.test/tasks/t0123456789abcdef")
+	id, err := repo.QueueCheckRun(ctx, sha, githubapi.QueuedRun{TaskID: "t0123456789abcdef", Attempt: 1, DeliveryID: "d1", DetailsURL: "http://oneshot.test/tasks/t0123456789abcdef"})
 	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 1 || runs[0].ID != id {
 		t.Fatalf("check run %d, %v; runs %+v", id, err, runs)
 	}
@@ -224,19 +224,54 @@ func TestAnEarlierAttemptsUnconcludedCheckRunIsNotTakenForTheNext(t *testing.T) 
 	const task = "t0123456789abcdef"
 	// Attempt 1's run is not concluded yet (GitHub failed its conclusion,
 	// which is being tried again) when making attempt 2's fails.
-	first, err := repo.QueueCheckRun(ctx, sha, task, 1, "http://oneshot.test/tasks/"+task)
+	first, err := repo.QueueCheckRun(ctx, sha, githubapi.QueuedRun{TaskID: task, Attempt: 1, DeliveryID: "d1", DetailsURL: "http://oneshot.test/tasks/" + task})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gh.Fail("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
-	if second, err := repo.QueueCheckRun(ctx, sha, task, 2, "http://oneshot.test/tasks/"+task); err == nil || second == first {
+	if second, err := repo.QueueCheckRun(ctx, sha, githubapi.QueuedRun{TaskID: task, Attempt: 2, DeliveryID: "d2", DetailsURL: "http://oneshot.test/tasks/" + task}); err == nil || second == first {
 		t.Fatalf("attempt 2 took check run %d (attempt 1's is %d), err %v", second, first, err)
 	}
 	// Made despite the error, it is found.
 	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
-	second, err := repo.QueueCheckRun(ctx, sha, task, 2, "http://oneshot.test/tasks/"+task)
+	second, err := repo.QueueCheckRun(ctx, sha, githubapi.QueuedRun{TaskID: task, Attempt: 2, DeliveryID: "d2", DetailsURL: "http://oneshot.test/tasks/" + task})
 	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 2 || second == first {
 		t.Fatalf("attempt 2 has check run %d, %v (attempt 1's is %d); runs %+v", second, err, first, runs)
+	}
+}
+
+// Two retries of a task (a Retry pressed twice) make runs alike but for
+// their delivery: one whose answer was lost finds its own, never the
+// other's, which it would close when it lost the race.
+func TestARunWhoseAnswerWasLostIsNotTakenFromAnotherDelivery(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	ctx := context.Background()
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(delivery string) githubapi.QueuedRun {
+		return githubapi.QueuedRun{TaskID: "t0123456789abcdef", Attempt: 2, DeliveryID: delivery, DetailsURL: "http://oneshot.test/tasks/t0123456789abcdef"}
+	}
+	winners, err := repo.QueueCheckRun(ctx, sha, run("first-press"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.Fail("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	if id, err := repo.QueueCheckRun(ctx, sha, run("second-press")); err == nil || id == winners {
+		t.Fatalf("the second press took check run %d (the first's is %d), err %v", id, winners, err)
+	}
+	if id := repo.FindCheckRun(ctx, sha, run("second-press")); id != 0 {
+		t.Fatalf("the second press found check run %d; it made none", id)
+	}
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	own, err := repo.QueueCheckRun(ctx, sha, run("second-press"))
+	if runs := gh.CheckRuns(fake); err != nil || own == winners || len(runs) != 2 {
+		t.Fatalf("the second press has check run %d, %v (the first's is %d); runs %+v", own, err, winners, runs)
+	}
+	if id := repo.FindCheckRun(ctx, sha, run("first-press")); id != winners {
+		t.Fatalf("the first press finds check run %d, want its own %d", id, winners)
 	}
 }
 

@@ -182,7 +182,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	// The check run comes first so the task is never running without one
 	// to show it on.
-	if task.CheckRunID, task.HeadSHA, err = in.queueCheckRun(ctx, repo, task.ID, 1); err != nil {
+	if task.CheckRunID, task.HeadSHA, err = in.queueCheckRun(ctx, repo, t, task.ID, 1); err != nil {
 		return err
 	}
 	var limited *tasks.Limited
@@ -292,7 +292,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if err := in.react(ctx, repo, t); err != nil {
 		return err
 	}
-	checkRunID, headSHA, err := in.queueCheckRun(ctx, repo, task.ID, task.Attempt+1)
+	checkRunID, headSHA, err := in.queueCheckRun(ctx, repo, t, task.ID, task.Attempt+1)
 	if err != nil {
 		return err
 	}
@@ -408,19 +408,19 @@ func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.T
 	return in.reply(ctx, repo, t, limitReply(t, over))
 }
 
-func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, taskID string, attempt int) (int64, string, error) {
+func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, taskID string, attempt int) (int64, string, error) {
 	_, sha, err := repo.DefaultBranchHead(ctx)
 	if err != nil {
 		return 0, "", err
 	}
-	// An earlier try may have made the run and lost GitHub's answer (the
-	// delivery names the task the same, see tasks.IDFor).
+	run := githubapi.QueuedRun{TaskID: taskID, Attempt: attempt, DeliveryID: t.DeliveryID, DetailsURL: githubapi.TaskURL(in.PublicURL, taskID)}
+	// An earlier try may have made the run and lost GitHub's answer.
 	if tasks.IsRetried(ctx) {
-		if id := repo.FindCheckRun(ctx, sha, taskID, attempt); id != 0 {
+		if id := repo.FindCheckRun(ctx, sha, run); id != 0 {
 			return id, sha, nil
 		}
 	}
-	id, err := repo.QueueCheckRun(ctx, sha, taskID, attempt, githubapi.TaskURL(in.PublicURL, taskID))
+	id, err := repo.QueueCheckRun(ctx, sha, run)
 	return id, sha, err
 }
 

@@ -75,7 +75,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		}
 		task := &tasks.Task{ID: tasks.NewID(), Repo: bundle.repo.FullName, RepoID: bundle.repo.ID, InstallationID: installationID,
 			Issue: issue, Kind: tasks.KindIssue, Requester: "writer", Attempt: 1, State: tasks.Running, HeadSHA: head}
-		if task.CheckRunID, err = repo.QueueCheckRun(ctx, head, task.ID, 1, "http://oneshot.test"); err != nil {
+		if task.CheckRunID, err = repo.QueueCheckRun(ctx, head, githubapi.QueuedRun{TaskID: task.ID, Attempt: 1, DetailsURL: "http://oneshot.test"}); err != nil {
 			b.Fatal(err)
 		}
 		started := time.Now()
