@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/palantir/go-githubapp/githubapp"
+	"go.yaml.in/yaml/v3"
 )
 
 // App is the bot's configuration.
@@ -170,7 +171,7 @@ type Sandbox struct {
 	// Images names, comma-separated, the other images a repository may
 	// choose with its image setting. Any image on the Docker host could
 	// hold what its owner baked in, so none is allowed unless listed.
-	Images string `yaml:"images"`
+	Images List `yaml:"images"`
 	// MaxLimits are the most a repository may ask for with its limits
 	// setting: one repository must not take the whole host.
 	MaxLimits RepoLimits `yaml:"max_limits"`
@@ -183,9 +184,9 @@ type Sandbox struct {
 // in the form of a repository's network patterns.
 type NetworkBounds struct {
 	// Allow, when set, is what a host must also match to be reached.
-	Allow string `yaml:"allow"`
+	Allow List `yaml:"allow"`
 	// Deny is refused in every sandbox.
-	Deny string `yaml:"deny"`
+	Deny List `yaml:"deny"`
 }
 
 // AllowList and DenyList are the bounds as lists.
@@ -256,7 +257,7 @@ type Agent struct {
 	// Secrets names, comma-separated, the bot's environment variables whose
 	// values the agent gets, such as its API key. Only the agent's execs
 	// receive them, and they are masked in all output.
-	Secrets string `yaml:"secrets"`
+	Secrets List `yaml:"secrets"`
 	// PromptTokens is the prompt's budget, by contextgather.CountTokens.
 	PromptTokens int `yaml:"prompt_tokens"`
 	// TrustRepoCommands lets a repository's own agent.command have
@@ -281,9 +282,31 @@ const MinPromptTokens = 1_000
 func (a Agent) SecretNames() []string { return splitList(a.Secrets) }
 
 // splitList splits a comma-separated setting, dropping empty items.
-func splitList(s string) []string {
+// List is a setting of several items, written comma-separated, as a
+// variable holds them, or in the file as a YAML list too.
+type List string
+
+// UnmarshalYAML takes a string or a list of strings.
+func (l *List) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*l = List(s)
+		return nil
+	}
 	var items []string
-	for item := range strings.SplitSeq(s, ",") {
+	if err := n.Decode(&items); err != nil {
+		return err
+	}
+	*l = List(strings.Join(items, ","))
+	return nil
+}
+
+func splitList[S ~string](s S) []string {
+	var items []string
+	for item := range strings.SplitSeq(string(s), ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			items = append(items, item)
 		}

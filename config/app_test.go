@@ -199,6 +199,14 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 		file: "log:\n  level:\n    name: info\n",
 		want: []string{`line 3: log.level is a mapping, not a string`},
 	}, {
+		name: "mapping for a list",
+		file: "agent:\n  secrets:\n    LLM_KEY: sk-1\n",
+		want: []string{`line 3: agent.secrets is a mapping, not a list of strings, or one string of them comma-separated`},
+	}, {
+		name: "mapping in a list",
+		file: "sandbox:\n  images:\n    - my/sandbox:1\n    - {name: my/sandbox:2}\n",
+		want: []string{`line 4: sandbox.images[1] is a mapping, not a string`},
+	}, {
 		name: "not a mapping at all",
 		file: "just words\n",
 		want: []string{`line 1: the file is a single value, not a mapping`},
@@ -224,6 +232,27 @@ func TestFileValueOfWrongTypeIsNamedWithItsLine(t *testing.T) {
 			_, err := Load(path, envOf(required(nil)))
 			wantLines(t, err, "config "+path, tt.want)
 		})
+	}
+}
+
+// The settings of several items take a YAML list in the file, as a
+// repository's file writes its lists, or the variables' comma-separated
+// form.
+func TestASettingOfSeveralItemsTakesAListOrCommas(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, "agent:\n  secrets: [LLM_KEY, OTHER_KEY]\nsandbox:\n  images:\n    - my/sandbox:1\n    - my/sandbox:2\n  network:\n    allow: models.example, proxy.golang.org\n")
+	app, err := Load(path, envOf(required(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := app.Agent.SecretNames(); !slices.Equal(got, []string{"LLM_KEY", "OTHER_KEY"}) {
+		t.Errorf("secrets %q", got)
+	}
+	if got := app.Sandbox.ImageNames(); !slices.Equal(got, []string{"oneshot/sandbox:latest", "my/sandbox:1", "my/sandbox:2"}) {
+		t.Errorf("images %q", got)
+	}
+	if got := app.Sandbox.Network.AllowList(); !slices.Equal(got, []string{"models.example", "proxy.golang.org"}) {
+		t.Errorf("network allow %q", got)
 	}
 }
 

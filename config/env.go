@@ -102,6 +102,9 @@ func setFromString(p any, s string) error {
 	case *string:
 		*p = s
 		return nil
+	case *List:
+		*p = List(s)
+		return nil
 	case *int:
 		return parseInto(p, s, strconv.Atoi)
 	case *int64:

@@ -42,6 +42,7 @@ func TestEveryVariableSetsItsSetting(t *testing.T) {
 			var app App
 			value := map[reflect.Type]string{
 				reflect.TypeFor[string]():        "x7",
+				reflect.TypeFor[List]():          "x7,y7",
 				reflect.TypeFor[int]():           "7",
 				reflect.TypeFor[int64]():         "7",
 				reflect.TypeFor[float64]():       "7.5",

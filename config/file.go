@@ -116,6 +116,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
 	case t.Kind() == reflect.Struct:
 		w.mapping(n, t, key)
+	case t == reflect.TypeFor[List]() && n.Kind == yaml.SequenceNode:
+		w.walk(n, reflect.TypeFor[[]string](), key) // each item is checked as a string
 	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode:
 		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
 	case t.Kind() == reflect.Slice:
@@ -311,6 +313,8 @@ func describeType(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[time.Duration]():
 		return "a duration such as 30s or 1h"
+	case t == reflect.TypeFor[List]():
+		return "a list of strings, or one string of them comma-separated"
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 		return "a whole number"
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
