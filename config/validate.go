@@ -92,6 +92,10 @@ func privateKeyProblem(key string) string {
 			// An env file or a CI secret that flattened the PEM to one line.
 			return `is not a PEM-encoded private key: it holds "\n" where line breaks belong`
 		}
+		if k := strings.TrimSpace(key); !strings.ContainsAny(k, " \n") && (strings.HasPrefix(k, "/") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".pem")) {
+			// go-githubapp's variable holds the key, not where it is.
+			return `is not a PEM-encoded private key but looks like a file's path: it holds the key itself, as in GITHUB_APP_PRIVATE_KEY="$(cat key.pem)"`
+		}
 		return "is not a PEM-encoded private key"
 	}
 	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
