@@ -216,6 +216,18 @@ func TestABotWithoutAnAgentCommandSaysSoAtStart(t *testing.T) {
 	}
 }
 
+func TestABotWhoseLinksOpenOnlyOnItsOwnMachineSaysSoAtStart(t *testing.T) {
+	t.Parallel()
+	const warning = "server.public_url (ONESHOT_PUBLIC_URL) names this machine"
+	for url, want := range map[string]bool{"http://localhost:8080": true, "http://127.0.0.1:8080/": true, "https://oneshot.example.com": false} {
+		b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_PUBLIC_URL", url)
+		b.start(t)
+		if got := strings.Contains(b.logs.String(), warning); got != want {
+			t.Errorf("public URL %s: warned %v, want %v", url, got, want)
+		}
+	}
+}
+
 func TestABotSaysAtStartWhichOfItsImagesCannotRunASandbox(t *testing.T) {
 	t.Parallel()
 	b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_SANDBOX_IMAGES", pipelineImage()+",oneshot-test/absent:9")

@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -111,6 +113,9 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (check database.url, ONESHOT_DATABASE_URL)", err)
 	}
+	if u, err := url.Parse(cfg.Server.PublicURL); err == nil && isLocal(u.Hostname()) {
+		log.Warn().Str("public_url", cfg.Server.PublicURL).Msg("server.public_url (ONESHOT_PUBLIC_URL) names this machine: the links on check runs and in replies will open for nobody else. Set it to the address GitHub's users reach the bot at.")
+	}
 	throttle := &githubapi.Throttle{}
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
 	runner := opts.Runner
@@ -187,6 +192,15 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	s.handler = hlog.NewHandler(log)(hlog.AccessHandler(logRequest)(guarded(mux)))
 	log.Info().Str("bot", botLogin).Str("database", db.Dialect()).Msg("The bot is configured.")
 	return s, nil
+}
+
+// isLocal reports whether host names only the machine it is asked on.
+func isLocal(host string) bool {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.IsLoopback() || addr.IsUnspecified()
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 // appLookupHint says which settings to check when the App could not be
