@@ -135,6 +135,8 @@ type run struct {
 	// ended well, and agentTail is that round's output's end: what people
 	// need when it changed nothing.
 	agentEnd, agentTail string
+	// checksWrote says the report notes that the checks wrote files.
+	checksWrote bool
 }
 
 // execute runs the steps and says how the attempt ended.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -100,6 +101,9 @@ func lastBytes(s string, n int) string {
 // see all that is wrong at once. It returns how many failed.
 func (r *run) verify(ctx context.Context) (int, error) {
 	r.report.Checks = nil
+	if err := r.exec(ctx, "record the checkout before the checks", treeOfCheckout(beforeChecksFile), repoDir, takeTimeout); err != nil {
+		return 0, err
+	}
 	failing := 0
 	for _, check := range r.cfg.Verify {
 		out := r.checkOutput()
@@ -137,10 +141,64 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		r.report.Checks = append(r.report.Checks, result)
 		r.reporter.Update(r.shown())
 	}
+	if err := r.undoChecksWrites(ctx); err != nil {
+		return 0, err
+	}
 	if failing == 0 {
 		r.note("%d checks passed", len(r.report.Checks))
 	}
 	return failing, nil
+}
+
+// Where the checkout's tree is recorded around a round of checks, through
+// an index of the pipeline's own: the checkout's is the agent's.
+const (
+	beforeChecksFile = stateDir + "/before-checks"
+	afterChecksFile  = stateDir + "/after-checks"
+	checksIndex      = stateDir + "/checks-index"
+)
+
+// treeOfCheckout is a script that writes to file the tree of the checkout
+// as it is: every file but those git ignores and the repositories made
+// inside it with no commit, which cannot be staged. The checkout's index
+// seeds its own, so that only files that changed are read.
+func treeOfCheckout(file string) string {
+	return fmt.Sprintf(`cp "$(git rev-parse --git-path index)" %[1]s 2>/dev/null || rm -f %[1]s
+GIT_INDEX_FILE=%[1]s git add -A --ignore-errors >/dev/null 2>&1 || :
+GIT_INDEX_FILE=%[1]s git write-tree > %[2]s`, checksIndex, file)
+}
+
+// undoChecksWrites puts the files the checks wrote in the checkout (a
+// binary go build leaves, a report, a regenerated file) back as the agent
+// left them: they are not the agent's change, and must not ship as one,
+// nor make an agent that changed nothing look as if it had. What git
+// ignores is left alone, caches and build directories among it.
+func (r *run) undoChecksWrites(ctx context.Context) error {
+	script := treeOfCheckout(afterChecksFile) + fmt.Sprintf(`
+before=$(cat %[1]s) after=$(cat %[2]s) n=0
+while IFS= read -r -d '' p; do
+  n=$((n+1))
+  if git cat-file -e "$before:$p" 2>/dev/null; then
+    git restore --source="$before" --worktree -- ":(literal)$p" 2>/dev/null || :
+  else
+    rm -f -- "$p" 2>/dev/null || :
+  fi
+done < <(git diff-tree -r --name-only -z "$before" "$after")
+echo "$n"`, beforeChecksFile, afterChecksFile)
+	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: r.report.Steps[r.current].Name,
+		Timeout: takeTimeout, KillBackground: true})
+	if err != nil {
+		return fmt.Errorf("put back what the checks wrote: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return fail(fmt.Sprintf("putting back what the checks wrote failed (exit %d)", res.ExitCode), contextgather.CodeBlock(string(res.Stderr)))
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(res.Stdout))); n > 0 && !r.checksWrote {
+		r.checksWrote = true
+		r.report.Notes = append(r.report.Notes, "The checks wrote files in the checkout that git does not ignore (build outputs, say); "+
+			"they were put back as the agent left them after each round, and are not part of the change.")
+	}
+	return nil
 }
 
 // checkTimeout is how long a check may run: half the time the task has

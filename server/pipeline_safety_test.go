@@ -163,6 +163,43 @@ func TestWhatSetupChangedDoesNotShipNorPassForTheAgentsChange(t *testing.T) {
 	}
 }
 
+// What the checks write (a binary go build leaves, a report, a file they
+// regenerate) is not the agent's change either: it does not ship, and it
+// does not pass for a change of an agent that made none.
+func TestWhatTheChecksWriteDoesNotShipNorPassForTheAgentsChange(t *testing.T) {
+	t.Parallel()
+	config := `image: ` + pipelineImage() + `
+verify:
+  - name: test
+    run: ` + uuidTests + `
+  - name: report
+    run: echo report > checks-report.txt && echo regenerated > README.md && go build -o uuid-tool .
+agent:
+  command: bash ` + agentPath + ` {prompt_file}
+`
+	b := pipelineBundle(t, goodAgent, config)
+	run := b.runTask(t)
+	if run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	paths := b.gh.Paths(t, b.repo, head)
+	if !slices.Contains(paths, "hello.go") || slices.Contains(paths, "checks-report.txt") || slices.Contains(paths, "uuid-tool") {
+		t.Fatalf("the pull request's tree lists %q, want hello.go and nothing the checks wrote", paths)
+	}
+	if got, want := b.gh.FileAt(t, b.repo, head, "README.md"), b.gh.FileAt(t, b.repo, "main", "README.md"); got != want {
+		t.Fatalf("README.md is %q in the pull request, want it as on main", got)
+	}
+	if !strings.Contains(run.Output.Summary, "The checks wrote files in the checkout") {
+		t.Errorf("the check run does not say the checks' files were left out:\n%s", run.Output.Summary)
+	}
+
+	idle := pipelineBundle(t, "true\n", config)
+	if run := idle.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "changed nothing") {
+		t.Fatalf("an agent that changed nothing beside the checks concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
+
 func TestAChangeThatDeletesAKeyFileShips(t *testing.T) {
 	t.Parallel()
 	// A .p12 file is a key by its name alone, to gitleaks; deleting one
