@@ -4,6 +4,7 @@
 package guard
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -285,22 +286,86 @@ func hideSpans(p string, hide []span) string {
 	return b.String()
 }
 
-// Secrets scans the added lines of a unified diff.
-func (s *Scanner) Secrets(diff []byte) []Finding {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Secrets scans the added lines of a unified diff. It stops with ctx's
+// error when ctx ends, the findings so far being no answer.
+func (s *Scanner) Secrets(ctx context.Context, diff []byte) ([]Finding, error) {
 	var out []Finding
+	seen := map[Finding]bool{}
 	for _, f := range addedLines(diff) {
-		fragment := detect.Fragment{Raw: strings.Join(f.lines, "\n"), FilePath: f.path}
-		for _, found := range s.detector.Detect(fragment) {
-			line := 0
-			if i := found.StartLine; i >= 0 && i < len(f.numbers) {
-				line = f.numbers[i]
+		text := strings.Join(f.lines, "\n")
+		var breaks []int // where each line ends, to number the lines of a window
+		for i := range len(text) {
+			if text[i] == '\n' {
+				breaks = append(breaks, i)
 			}
-			out = append(out, Finding{Kind: "secret", Path: f.path, Line: line, Rule: found.RuleID})
+		}
+		for _, w := range scanWindows(text) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			found := s.detect(ctx, detect.Fragment{Raw: text[w.start:w.end], FilePath: f.path})
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			above, _ := slices.BinarySearch(breaks, w.start) // the lines before the window's
+			for _, x := range found {
+				line := 0
+				if i := above + x.StartLine; i >= 0 && i < len(f.numbers) {
+					line = f.numbers[i]
+				}
+				finding := Finding{Kind: "secret", Path: f.path, Line: line, Rule: x.RuleID}
+				if !seen[finding] { // a key in the overlap of two windows is found twice
+					seen[finding] = true
+					out = append(out, finding)
+				}
+			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// detect runs gitleaks on one fragment. Scans take turns on the one
+// detector per fragment, so that no task's large change holds up another's
+// for long.
+func (s *Scanner) detect(ctx context.Context, fragment detect.Fragment) []report.Finding {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detector.DetectContext(ctx, fragment)
+}
+
+// gitleaks reads a file's added text scanWindow bytes at a time: its
+// decoding passes cost more than linearly in the text's length, and a
+// large file (a lockfile, a binary) would take minutes whole. Windows
+// overlap by scanOverlap, more than a private key's PEM block, so that no
+// key is cut in two unseen.
+const (
+	scanWindow  = 64 << 10
+	scanOverlap = 8 << 10
+)
+
+// scanWindows cuts text into windows of at most scanWindow bytes, each
+// ending at a line's end and starting at a line's start where one falls
+// near enough, each overlapping the one before by scanOverlap or a little
+// less.
+func scanWindows(text string) []span {
+	var out []span
+	for start := 0; ; {
+		end := min(start+scanWindow, len(text))
+		if end < len(text) {
+			if i := strings.LastIndexByte(text[start+scanWindow/2:end], '\n'); i >= 0 {
+				end = start + scanWindow/2 + i
+			}
+		}
+		out = append(out, span{start, end})
+		if end == len(text) {
+			return out
+		}
+		next := end - scanOverlap
+		if i := strings.IndexByte(text[next:end], '\n'); i >= 0 {
+			next += i + 1
+		}
+		start = next
+	}
 }
 
 // Values finds secrets the bot knows the values of (the agent's API key,

@@ -1,7 +1,13 @@
 package guard
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,7 +38,7 @@ func TestAnAddedAWSKeyIsFoundWithItsLineButNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := s.Secrets([]byte(diffWithKey))
+	found := secrets(t, s, []byte(diffWithKey))
 	if len(found) != 1 || found[0].Path != "config/prod.env" || found[0].Line != 2 || found[0].Rule == "" {
 		t.Fatalf("findings %+v", found)
 	}
@@ -54,7 +60,7 @@ func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
 	s, _ := DefaultScanner()
 	for _, path := range []string{"go.sum", "assets/logo.svg", "package-lock.json", "node_modules/left-pad/index.js",
 		"vendor/modules.txt", "gitleaks.toml", "docs/guide.pdf"} {
-		found := s.Secrets(addition(path, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD"))
+		found := secrets(t, s, addition(path, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD"))
 		if len(found) != 1 || found[0].Path != path {
 			t.Errorf("%s: findings %+v", path, found)
 		}
@@ -75,7 +81,7 @@ func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
 		{"settings.py", `db_password = "Xk29fjQm3LpZ8vTqW7" # --mount=type=secret,`},
 		{"db.js", `import { db } from 'db'; const apiSecret = "Xk29fjQm3LpZ8vTqW7"`},
 	} {
-		if found := s.Secrets(addition(change.path, change.line)); len(found) != 1 {
+		if found := secrets(t, s, addition(change.path, change.line)); len(found) != 1 {
 			t.Errorf("%s: %q: findings %+v", change.path, change.line, found)
 		}
 	}
@@ -88,7 +94,7 @@ func TestAnEncodedKeyIsFound(t *testing.T) {
 		"hex":                  fmt.Sprintf("%x", githubToken),
 		"base64 of an AWS key": base64.StdEncoding.EncodeToString([]byte("AKIAZ7VRSQ4TLWXJ3KPD")),
 	} {
-		if found := s.Secrets(addition("blob.go", `var blob = "`+blob+`"`)); len(found) == 0 || found[0].Line != 1 {
+		if found := secrets(t, s, addition("blob.go", `var blob = "`+blob+`"`)); len(found) == 0 || found[0].Line != 1 {
 			t.Errorf("%s: findings %+v", name, found)
 		}
 	}
@@ -137,7 +143,7 @@ func TestAnEncodedCredentialInAPartOfAFilesNameIsFoundAndMasked(t *testing.T) {
 
 func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
 	s, _ := DefaultScanner()
-	found := s.Secrets(addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))
+	found := secrets(t, s, addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))
 	if len(found) != 1 || found[0].Line != 2 {
 		t.Fatalf("findings %+v", found)
 	}
@@ -147,7 +153,7 @@ func TestGitleaksAllowListOfValuesStays(t *testing.T) {
 	s, _ := DefaultScanner()
 	// Its stop words: an example value spelled as the alphabet is not a
 	// secret, whatever the file.
-	if found := s.Secrets(addition("deploy/app.env", `api_key = "abcdefghijklmnopqrstuvwxyz0123456789"`)); len(found) != 0 {
+	if found := secrets(t, s, addition("deploy/app.env", `api_key = "abcdefghijklmnopqrstuvwxyz0123456789"`)); len(found) != 0 {
 		t.Fatalf("findings %+v", found)
 	}
 }
@@ -159,7 +165,7 @@ func TestRemovedAndUnchangedLinesAreNotScanned(t *testing.T) {
 		"removed":   "@@ -1,3 +1,2 @@\n REGION=eu-west-1\n-AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n DEBUG=false\n",
 		"unchanged": "@@ -1,3 +1,4 @@\n REGION=eu-west-1\n AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n+DEBUG=true\n DEBUG=false\n",
 	} {
-		if found := s.Secrets([]byte(header + hunk)); len(found) != 0 {
+		if found := secrets(t, s, []byte(header+hunk)); len(found) != 0 {
 			t.Errorf("a key on a %s line was flagged: %+v", name, found)
 		}
 	}
@@ -169,7 +175,7 @@ func TestAVeryLongLineDoesNotHideTheFilesAfterIt(t *testing.T) {
 	s, _ := DefaultScanner()
 	long := "diff --git a/data.txt b/data.txt\n--- /dev/null\n+++ b/data.txt\n@@ -0,0 +1 @@\n+" +
 		strings.Repeat("x", 17<<20) + "\n"
-	found := s.Secrets([]byte(long + diffWithKey))
+	found := secrets(t, s, []byte(long+diffWithKey))
 	if len(found) != 1 || found[0].Path != "config/prod.env" {
 		t.Fatalf("findings %+v", found)
 	}
@@ -179,7 +185,7 @@ func TestAnAddedLineThatLooksLikeAHeaderStaysInItsFile(t *testing.T) {
 	s, _ := DefaultScanner()
 	diff := "diff --git a/notes.md b/notes.md\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1,2 @@\n" +
 		"+++ counter\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
-	found := s.Secrets([]byte(diff))
+	found := secrets(t, s, []byte(diff))
 	if len(found) != 1 || found[0].Path != "notes.md" || found[0].Line != 2 {
 		t.Fatalf("findings %+v", found)
 	}
@@ -188,7 +194,7 @@ func TestAnAddedLineThatLooksLikeAHeaderStaysInItsFile(t *testing.T) {
 func TestOrdinaryCodeHasNoFindings(t *testing.T) {
 	s, _ := DefaultScanner()
 	diff := "--- a/x.go\n+++ b/x.go\n@@ -1,1 +1,2 @@\n package x\n+func Key() string { return os.Getenv(\"API_KEY\") }\n"
-	if found := s.Secrets([]byte(diff)); len(found) != 0 {
+	if found := secrets(t, s, []byte(diff)); len(found) != 0 {
 		t.Fatalf("findings %+v", found)
 	}
 }
@@ -223,13 +229,13 @@ func TestAFileGitQuotesTheNameOfIsScannedUnderItsName(t *testing.T) {
 	// git writes a name with bytes outside ASCII quoted, in octal.
 	diff := "diff --git \"a/\\321\\201onfig.env\" \"b/\\321\\201onfig.env\"\nnew file mode 100644\n--- /dev/null\n" +
 		"+++ \"b/\\321\\201onfig.env\"\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
-	found := s.Secrets([]byte(diff))
+	found := secrets(t, s, []byte(diff))
 	if len(found) != 1 || found[0].Path != "сonfig.env" {
 		t.Fatalf("findings %+v", found)
 	}
 	// A name with a space ends in a tab, quoted or not.
 	for header, want := range map[string]string{"+++ b/my config.env\t": "my config.env", "+++ \"b/my \\321\\201onfig.env\"\t": "my сonfig.env"} {
-		found := s.Secrets([]byte("--- /dev/null\n" + header + "\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"))
+		found := secrets(t, s, []byte("--- /dev/null\n"+header+"\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"))
 		if len(found) != 1 || found[0].Path != want {
 			t.Errorf("%q: findings %+v, want %q", header, found, want)
 		}
@@ -285,5 +291,82 @@ func TestLinesApartAreNotJoinedIntoASecret(t *testing.T) {
 		"@@ -9,0 +10,1 @@\n+" + secret[9:] + "\n"
 	if found := Values([]string{"notes.txt"}, []byte(diff), forms); len(found) != 0 {
 		t.Fatalf("findings %+v, want none: the halves are nine lines apart", found)
+	}
+}
+
+// secrets scans diff, failing the test on an error.
+func secrets(t *testing.T, s *Scanner, diff []byte) []Finding {
+	t.Helper()
+	found, err := s.Secrets(t.Context(), diff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// A large file is read in windows: a key is found wherever it falls,
+// across a window's edge too, on its own line.
+func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
+	s, _ := DefaultScanner()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))), "\n")
+	filler := func(n int) []string {
+		lines := make([]string, n)
+		for i := range lines {
+			lines[i] = fmt.Sprintf("// filler line %05d, words to pad it out with", i)
+		}
+		return lines
+	}
+	perWindow := scanWindow / len(filler(1)[0]) // lines before the first window's end
+	for _, at := range []int{perWindow - len(block) - 5, perWindow - len(block)/2, perWindow - 3, perWindow + 2, 2*perWindow - len(block)/2} {
+		lines := append(filler(at), block...)
+		lines = append(lines, filler(3*perWindow)...)
+		lines = append(lines, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD")
+		found := secrets(t, s, addition("big.txt", lines...))
+		want := []Finding{
+			{Kind: "secret", Path: "big.txt", Line: at + 1, Rule: "private-key"},
+			{Kind: "secret", Path: "big.txt", Line: len(lines), Rule: "aws-access-token"},
+		}
+		if !slices.Equal(found, want) {
+			t.Errorf("key at line %d: findings %+v, want %+v", at+1, found, want)
+		}
+	}
+}
+
+func TestAScanStopsWhenItsContextEnds(t *testing.T) {
+	s, _ := DefaultScanner()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	lines := make([]string, 20_000)
+	for i := range lines {
+		lines[i] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("line %d of a generated file", i)))
+	}
+	if found, err := s.Secrets(ctx, addition("generated.txt", lines...)); !errors.Is(err, context.Canceled) || found != nil {
+		t.Fatalf("findings %+v, err %v; want the scan stopped", found, err)
+	}
+}
+
+// BenchmarkSecrets scans base64-like text, the costliest for gitleaks'
+// decoding passes, of growing size: MB/s stays level when the cost grows
+// with the size alone.
+func BenchmarkSecrets(b *testing.B) {
+	s, _ := DefaultScanner()
+	for _, size := range []int{256 << 10, 1 << 20, 4 << 20} {
+		var lines []string
+		for n := 0; n < size; n += 77 {
+			lines = append(lines, base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%056d", n))))
+		}
+		diff := addition("data.b64", lines...)
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(diff)))
+			for b.Loop() {
+				if _, err := s.Secrets(b.Context(), diff); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -286,7 +286,11 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if err != nil {
 		return err
 	}
-	found := append(scanner.Names(written), scanner.Secrets(diff)...)
+	secrets, err := scanner.Secrets(ctx, diff)
+	if err != nil {
+		return err
+	}
+	found := append(scanner.Names(written), secrets...)
 	found = append(found, guard.Values(written, diff, r.secretForms())...)
 	if found := unique(scanner.Mask(found)); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
