@@ -265,7 +265,17 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 			return pipeline.Published{}, err
 		}
 	}
-	if err := co.Repo.Push(ctx, co.Remote, workspace.Auth{Token: token}, pr.Head, pr.Branch, expected); err != nil {
+	auth := workspace.Auth{Token: token}
+	err = co.Repo.Push(ctx, co.Remote, auth, pr.Head, pr.Branch, expected)
+	if co.Replaces != nil && errors.Is(err, workspace.ErrBranchMoved) {
+		// The branch replaced was left by a closed pull request and
+		// builds nothing here: deleted meanwhile (as a maintainer tidying
+		// up after closing it does), it is made again.
+		if head, lookErr := co.Repo.RemoteHead(ctx, co.Remote, auth, pr.Branch); lookErr == nil && head == "" {
+			err = co.Repo.Push(ctx, co.Remote, auth, pr.Head, pr.Branch, workspace.NoBranch)
+		}
+	}
+	if err != nil {
 		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
 	}
 	// The change is on GitHub now: its pull request is opened or found

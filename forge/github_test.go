@@ -81,6 +81,46 @@ func TestABranchWhosePullRequestIsOpenIntoAnotherBaseIsContinuedNotReplaced(t *t
 	}
 }
 
+// The branch a closed pull request left, which an attempt replaces, may be
+// deleted while the attempt runs (GitHub's button on the closed pull
+// request): nothing was built on it, and the attempt's work is pushed. A
+// branch that moved meanwhile is still not pushed over.
+func TestABranchBeingReplacedThatWasDeletedMeanwhileIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
+	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+	gh.ClosePullRequest(t, repo, closed.Number)
+	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Replaces == nil || start != co.Base {
+		t.Fatal("the closed pull request's branch was not taken for one to replace")
+	}
+	gh.DeleteBranch(t, repo, "oneshot/issue-1")
+	pub, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, afresh")
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if pub.Number == closed.Number || gh.Head(t, repo, "oneshot/issue-1") == start {
+		t.Fatalf("published %+v; want a new pull request from the branch made again", pub)
+	}
+
+	// Moved rather than deleted: someone's work is there now.
+	task = &tasks.Task{ID: "t3", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 3, Requester: "octocat"}
+	gh.ClosePullRequest(t, repo, pub.Number)
+	co, start = checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Replaces == nil {
+		t.Fatal("the closed pull request's branch was not taken for one to replace")
+	}
+	gh.CommitFiles(t, repo, "oneshot/issue-1", "a maintainer's work", map[string]string{"theirs.txt": "theirs\n"})
+	if _, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, again"); !errors.Is(err, workspace.ErrBranchMoved) {
+		t.Fatalf("publish over a branch that moved: %v, want it refused", err)
+	}
+	if paths := gh.Paths(t, repo, "oneshot/issue-1"); !slices.Contains(paths, "theirs.txt") {
+		t.Fatalf("the maintainer's work is gone: the branch holds %q", paths)
+	}
+}
+
 // newBranchOnGitHub is a repository on the fake GitHub with a branch
 // develop beside main, and oneshot's branch oneshot/issue-1 one commit
 // ahead of them; and the forge to reach it.

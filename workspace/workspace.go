@@ -259,16 +259,24 @@ func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 // (ErrBranchMoved) rather than losing someone's work. With expected set,
 // commit goes in place of the branch's head, which it need not descend
 // from, as long as that head is still expected; a branch deleted
-// meanwhile fails the push too.
+// meanwhile fails the push too. With expected NoBranch, the push makes
+// the branch, and fails if it exists.
 func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch, expected string) error {
 	ref := "refs/heads/" + branch
 	args := []string{"push", "--quiet"}
-	if expected != "" {
+	switch expected {
+	case "":
+	case NoBranch:
+		args = append(args, "--force-with-lease="+ref+":") // git's way to say it must not exist
+	default:
 		args = append(args, "--force-with-lease="+ref+":"+expected)
 	}
 	_, err := r.git(ctx, auth, append(args, remote, commit+":"+ref)...)
 	return pushError(err)
 }
+
+// NoBranch is what Push expects of a branch that must not exist.
+const NoBranch = "(none)"
 
 // ErrBranchMoved is a push refused because the branch is no longer where
 // the push expected it: something else pushed to it meanwhile.

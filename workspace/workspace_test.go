@@ -451,6 +451,9 @@ func TestAPushToABranchThatMovedSaysSo(t *testing.T) {
 	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1", base); !errors.Is(err, ErrBranchMoved) {
 		t.Errorf("push replacing: %v, want ErrBranchMoved", err)
 	}
+	if err := r.Push(ctx, remote, Auth{}, ours, "oneshot/issue-1", NoBranch); !errors.Is(err, ErrBranchMoved) {
+		t.Errorf("push expecting no branch: %v, want ErrBranchMoved", err)
+	}
 	if head := sh(t, remote, "git", "rev-parse", "oneshot/issue-1"); head != theirs {
 		t.Errorf("the branch is at %s, want %s, theirs", head, theirs)
 	}
