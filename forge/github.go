@@ -215,6 +215,12 @@ func (g *GitHub) Identity(ctx context.Context, t *tasks.Task) (string, string, e
 		return "", "", err
 	}
 	coAuthor, err := g.noreply(ctx, repo, t.Requester)
+	var gone *github.ErrorResponse
+	if errors.As(err, &gone) && gone.Response != nil && gone.Response.StatusCode == http.StatusNotFound {
+		// Renamed or deleted since they asked: the change is made without
+		// a co-author rather than not at all.
+		return committer, "", nil
+	}
 	return committer, coAuthor, err
 }
 

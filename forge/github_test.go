@@ -247,3 +247,21 @@ func TestATaskWhoseRepositorysNamePassedToAnotherChecksOutNothing(t *testing.T) 
 		t.Fatalf("%d git requests to the repository that took the name", n)
 	}
 }
+
+// A task keeps the login of whoever asked first. Renamed or deleted since,
+// it is no co-author, and no reason to stop the attempt.
+func TestARequesterWhoseLoginIsGoneIsNoCoAuthor(t *testing.T) {
+	t.Parallel()
+	gh, _, g := newBranchOnGitHub(t)
+	gh.AddUser("octocat")
+	for login, known := range map[string]bool{"octocat": true, "renamed-since": false} {
+		task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: login}
+		committer, coAuthor, err := g.Identity(t.Context(), task)
+		if err != nil || !strings.HasPrefix(committer, gh.BotLogin()+" <") {
+			t.Fatalf("requester %s: committer %q, err %v", login, committer, err)
+		}
+		if (coAuthor != "") != known || (known && !strings.HasPrefix(coAuthor, login+" <")) {
+			t.Errorf("requester %s: co-author %q", login, coAuthor)
+		}
+	}
+}
