@@ -187,8 +187,14 @@ func TestOnPostgresASecondProcessOfOneSandboxOwnerLeavesItsSandboxesAlone(t *tes
 	// The first process's session may hold its locks a moment after it
 	// ends, until its server process is gone: the lock the next process
 	// must see taken is the second's.
+	// Asked of the database, not on the first's connection, which its
+	// liveness checks use meanwhile: while the first runs, it alone holds
+	// the owner's lock.
 	var firstPID int
-	if err := first.liveness.conn.QueryRowContext(context.Background(), `SELECT pg_backend_pid()`).Scan(&firstPID); err != nil {
+	if err := second.DB.sql.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+		ownerClass, ownerKey("host-a")).Scan(&firstPID); err != nil {
 		t.Fatal(err)
 	}
 	if err := first.Shutdown(context.Background()); err != nil {
