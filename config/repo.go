@@ -230,8 +230,11 @@ func protects(pattern, p string) bool {
 	if len(parts) < n {
 		return false
 	}
-	match, _ := path.Match(pat, strings.Join(parts[:n], "/"))
-	return match
+	// The pattern as written matches too: a name holding [ ] (a route
+	// such as pages/[id].ts) is a glob's character class to path.Match.
+	lead := strings.Join(parts[:n], "/")
+	match, _ := path.Match(pat, lead)
+	return match || lead == pat
 }
 
 // cleanRepoPath is name cleaned as path.Clean does ("./a//b/" is "a/b"),

@@ -82,7 +82,7 @@ func TestCheckIsNamedAfterTheFirstWordsOfItsCommand(t *testing.T) {
 func TestProtectedPaths(t *testing.T) {
 	t.Parallel()
 	r := DefaultRepo()
-	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh", "infra/keys"}
+	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh", "infra/keys", "pages/api/[id].ts", "web/[locale]/secrets"}
 	tests := []struct {
 		path string
 		want bool
@@ -112,6 +112,10 @@ func TestProtectedPaths(t *testing.T) {
 		{"infra/keys", true},
 		{"infra/keys/prod.key", true}, // a directory, written without its slash
 		{"infra/keys.md", false},
+		{"pages/api/[id].ts", true}, // named as it is, brackets and all
+		{"pages/api/i.ts", true},    // and as a glob
+		{"pages/api/x.ts", false},
+		{"web/[locale]/secrets/key", true},
 		{"key.pem/x", true},
 		{"./.github/workflows/ci.yml", true},
 		{".//.github/workflows//ci.yml", true},
