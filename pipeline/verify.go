@@ -101,7 +101,7 @@ func lastBytes(s string, n int) string {
 // see all that is wrong at once. It returns how many failed.
 func (r *run) verify(ctx context.Context) (int, error) {
 	r.report.Checks = nil
-	if err := r.exec(ctx, "record the checkout before the checks", treeOfCheckout(beforeChecksFile), repoDir, takeTimeout); err != nil {
+	if err := r.exec(ctx, "record the checkout before the checks", recordBeforeChecks(stateDir), repoDir, takeTimeout); err != nil {
 		return 0, err
 	}
 	failing := 0
@@ -150,22 +150,40 @@ func (r *run) verify(ctx context.Context) (int, error) {
 	return failing, nil
 }
 
-// Where the checkout's tree is recorded around a round of checks, through
-// an index of the pipeline's own: the checkout's is the agent's.
-const (
-	beforeChecksFile = stateDir + "/before-checks"
-	afterChecksFile  = stateDir + "/after-checks"
-	checksIndex      = stateDir + "/checks-index"
-)
+// recordBeforeChecks is a script that records the checkout's tree before
+// a round of checks, in dir, through an index of the pipeline's own: the
+// checkout's is the agent's.
+func recordBeforeChecks(dir string) string { return treeOfCheckout(dir, dir+"/before-checks") }
 
 // treeOfCheckout is a script that writes to file the tree of the checkout
 // as it is: every file but those git ignores and the repositories made
 // inside it with no commit, which cannot be staged. The checkout's index
-// seeds its own, so that only files that changed are read.
-func treeOfCheckout(file string) string {
-	return fmt.Sprintf(`cp "$(git rev-parse --git-path index)" %[1]s 2>/dev/null || rm -f %[1]s
-GIT_INDEX_FILE=%[1]s git add -A --ignore-errors >/dev/null 2>&1 || :
-GIT_INDEX_FILE=%[1]s git write-tree > %[2]s`, checksIndex, file)
+// seeds its own, so that only files that changed are read, and keeps its
+// time (cp -p): git trusts an entry's recorded stat only for a file older
+// than the index, and a copy made later would take a file changed in the
+// index's last second for unchanged.
+func treeOfCheckout(dir, file string) string {
+	return fmt.Sprintf(`cp -p "$(git rev-parse --git-path index)" %[1]s/checks-index 2>/dev/null || rm -f %[1]s/checks-index
+GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || :
+GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
+}
+
+// undoChecks is a script that puts back what changed in the checkout
+// since recordBeforeChecks, files made removed and others restored, each
+// kind at once, and prints how many paths it put back. A path git cannot
+// restore with the rest (a file where the checks made a directory) is
+// tried alone, and left if it fails.
+func undoChecks(dir string) string {
+	return treeOfCheckout(dir, dir+"/after-checks") + fmt.Sprintf(`
+before=$(cat %[1]s/before-checks) after=$(cat %[1]s/after-checks)
+git diff-tree -r --name-only -z --diff-filter=A "$before" "$after" > %[1]s/checks-made
+git diff-tree -r --name-only -z --diff-filter=a "$before" "$after" > %[1]s/checks-changed
+xargs -0 -r rm -f -- < %[1]s/checks-made 2>/dev/null || :
+export GIT_LITERAL_PATHSPECS=1
+if [ -s %[1]s/checks-changed ] && ! git restore --source="$before" --worktree --pathspec-from-file=%[1]s/checks-changed --pathspec-file-nul 2>/dev/null; then
+  while IFS= read -r -d '' p; do git restore --source="$before" --worktree -- "$p" 2>/dev/null || :; done < %[1]s/checks-changed
+fi
+cat %[1]s/checks-made %[1]s/checks-changed | tr -cd '\0' | wc -c`, dir)
 }
 
 // undoChecksWrites puts the files the checks wrote in the checkout (a
@@ -174,17 +192,7 @@ GIT_INDEX_FILE=%[1]s git write-tree > %[2]s`, checksIndex, file)
 // nor make an agent that changed nothing look as if it had. What git
 // ignores is left alone, caches and build directories among it.
 func (r *run) undoChecksWrites(ctx context.Context) error {
-	script := treeOfCheckout(afterChecksFile) + fmt.Sprintf(`
-before=$(cat %[1]s) after=$(cat %[2]s) n=0
-while IFS= read -r -d '' p; do
-  n=$((n+1))
-  if git cat-file -e "$before:$p" 2>/dev/null; then
-    git restore --source="$before" --worktree -- ":(literal)$p" 2>/dev/null || :
-  else
-    rm -f -- "$p" 2>/dev/null || :
-  fi
-done < <(git diff-tree -r --name-only -z "$before" "$after")
-echo "$n"`, beforeChecksFile, afterChecksFile)
+	script := undoChecks(stateDir)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: r.report.Steps[r.current].Name,
 		Timeout: takeTimeout, KillBackground: true})
 	if err != nil {
