@@ -76,7 +76,7 @@ func escapedForms(secret string) []string {
 		unquoted(strconv.Quote(secret)), unquoted(jsonString(secret, true)), unquoted(jsonString(secret, false))}
 	if strings.Contains(secret, "\n") {
 		for line := range strings.Lines(secret) {
-			if line = strings.TrimSpace(line); len(line) >= minLineForm && !strings.HasPrefix(line, "-----") {
+			if line = strings.TrimSpace(line); isKeyMaterial(line) {
 				forms = append(forms, line)
 			}
 		}
@@ -85,10 +85,25 @@ func escapedForms(secret string) []string {
 }
 
 // minLineForm is the shortest line of a secret of several lines that is
-// masked on its own: shorter lines would mask ordinary output. Lines
-// starting "-----" are a PEM block's armour, which every key has and
-// which betrays none.
+// masked on its own: shorter lines would mask ordinary output.
 const minLineForm = 16
+
+// isKeyMaterial reports whether a line of a secret is encoded key
+// material, as a PEM block's body lines are: only base64's or hex's
+// characters. Other lines, a PEM block's armour or a JSON credential's
+// "type": "service_account", are in every secret of the kind and in
+// ordinary files, and betray nothing.
+func isKeyMaterial(line string) bool {
+	if len(line) < minLineForm {
+		return false
+	}
+	for _, c := range line {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("+/=_-", c)) {
+			return false
+		}
+	}
+	return strings.ContainsFunc(line, func(c rune) bool { return c != '-' && c != '=' })
+}
 
 // jsonString is s as a JSON string, with <, > and & escaped as
 // encoding/json does by default, or as they are.

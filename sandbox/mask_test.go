@@ -155,6 +155,25 @@ func TestMaskerCatchesASecretQuotedOrReformatted(t *testing.T) {
 	}
 }
 
+// A credential of several lines holds lines every one of its kind holds:
+// masked alone, they would hide ordinary output.
+func TestMaskerLeavesTheCommonLinesOfASecretOfSeveralLinesAlone(t *testing.T) {
+	const account = `{
+  "type": "service_account",
+  "token_uri": "https://oauth2.googleapis.com/token",
+  "private_key_id": "0123456789abcdef0123456789abcdef01234567"
+}`
+	m := newMasker(map[string]string{"GOOGLE_CREDENTIALS": account})
+	for _, text := range []string{`  "type": "service_account",`, `"token_uri": "https://oauth2.googleapis.com/token",`, "-----BEGIN PRIVATE KEY-----"} {
+		if got := m.MaskString(text); got != text {
+			t.Errorf("%q masked as %q", text, got)
+		}
+	}
+	if got := m.MaskString(account); got != Mask {
+		t.Errorf("the whole credential masked as %q", got)
+	}
+}
+
 func TestMaskerCatchesASecretInHexAndPercentEscapes(t *testing.T) {
 	const secret = "p@ss word/+1"
 	m := newMasker(map[string]string{"PASSWORD": secret})
