@@ -336,11 +336,11 @@ func (s *Scanner) detect(ctx context.Context, fragment detect.Fragment) []report
 // gitleaks reads a file's added text scanWindow bytes at a time: its
 // decoding passes cost more than linearly in the text's length, and a
 // large file (a lockfile, a binary) would take minutes whole. Windows
-// overlap by scanOverlap, more than a private key's PEM block, so that no
-// key is cut in two unseen.
+// overlap by scanOverlap, more than a private key's block (a PGP one
+// with its subkeys may pass 10 KB), so that no key is cut in two unseen.
 const (
-	scanWindow  = 64 << 10
-	scanOverlap = 8 << 10
+	scanWindow  = 128 << 10
+	scanOverlap = 32 << 10
 )
 
 // scanWindows cuts text into windows of at most scanWindow bytes, each

@@ -312,7 +312,11 @@ func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))), "\n")
+	rsaBlock := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))), "\n")
+	// A PGP key with its subkeys, over 12 KB.
+	material := make([]byte, 9<<10)
+	rand.Read(material)
+	pgpBlock := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PGP PRIVATE KEY BLOCK", Bytes: material}))), "\n")
 	filler := func(n int) []string {
 		lines := make([]string, n)
 		for i := range lines {
@@ -321,7 +325,15 @@ func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
 		return lines
 	}
 	perWindow := scanWindow / len(filler(1)[0]) // lines before the first window's end
-	for _, at := range []int{perWindow - len(block) - 5, perWindow - len(block)/2, perWindow - 3, perWindow + 2, 2*perWindow - len(block)/2} {
+	for _, tc := range []struct {
+		block []string
+		at    int
+	}{
+		{rsaBlock, perWindow - len(rsaBlock) - 5}, {rsaBlock, perWindow - len(rsaBlock)/2}, {rsaBlock, perWindow - 3},
+		{rsaBlock, perWindow + 2}, {rsaBlock, 2*perWindow - len(rsaBlock)/2},
+		{pgpBlock, perWindow - len(pgpBlock)/2}, {pgpBlock, perWindow - 3}, {pgpBlock, 2*perWindow - len(pgpBlock)/3},
+	} {
+		block, at := tc.block, tc.at
 		lines := append(filler(at), block...)
 		lines = append(lines, filler(3*perWindow)...)
 		lines = append(lines, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD")
