@@ -306,3 +306,36 @@ func TestAButtonNamingATaskOfAnotherRepositoryDoesNothing(t *testing.T) {
 		}
 	}
 }
+
+// cancelledQueue has a live task on the issue, asked to stop at stopAsked.
+type cancelledQueue struct {
+	handlers.Work
+	stopAsked time.Time
+}
+
+func (q cancelledQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
+	return &tasks.Task{ID: "tstopping", Repo: "acme/widgets", Issue: 1, State: tasks.Running,
+		CancelRequested: true, UpdatedAt: q.stopAsked}, nil
+}
+func (cancelledQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+
+// A start waits for an attempt being cancelled to end, but not for ever:
+// one whose bot died cancelling it stays live until the queue rescues it,
+// and the start is told the issue is busy.
+func TestAStartWaitsForAnAttemptBeingCancelledOnlyWhileItMayStillEnd(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = cancelledQueue{stopAsked: time.Now()}
+	if err := in.Intake(context.Background(), trigger); !errors.Is(err, tasks.ErrEarlierWaiting) || len(gh.Comments(repo, 1)) != 0 {
+		t.Fatalf("err = %v, comments %+v; want the start to wait, saying nothing", err, gh.Comments(repo, 1))
+	}
+	in.Queue = cancelledQueue{stopAsked: time.Now().Add(-time.Hour)}
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatal(err)
+	}
+	if comments := gh.Comments(repo, 1); len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") {
+		t.Fatalf("comments %+v, want the busy reply", comments)
+	}
+}

@@ -77,14 +77,20 @@ func giveUpText(t tasks.Trigger, cause error) string {
 // live task. An attempt asked to stop is live until it has, a few seconds:
 // whoever cancelled it and asked again wants the new one, so the trigger
 // waits for it to end (tasks.ErrEarlierWaiting) rather than be turned
-// away. Otherwise it gets replyBusy.
+// away, for cancelGrace at most (a bot that died holding it leaves it
+// live until the queue rescues it). Otherwise it gets replyBusy.
 func (in *Intake) busy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
-	if live.CancelRequested {
+	if live.CancelRequested && time.Since(live.UpdatedAt) < cancelGrace {
 		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The trigger waits for the attempt being cancelled on its branch to end.")
 		return tasks.ErrEarlierWaiting
 	}
 	return in.replyBusy(ctx, repo, t, live)
 }
+
+// cancelGrace is how long after a cancel its attempt may take to end:
+// the pipeline stops in seconds, and its final report takes two minutes
+// at most.
+const cancelGrace = 3 * time.Minute
 
 // replyBusy answers a trigger whose branch has a live task: with a link to
 // it, or, for a review comment whose feedback the live follow-up took with
