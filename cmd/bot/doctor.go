@@ -36,10 +36,10 @@ func doctor(args []string, out io.Writer) error {
 	}
 	settings := bot.Sandbox
 	// The images the bot would run: the one it starts tasks in, then those
-	// a repository may choose.
+	// a repository may choose; or the one asked for alone.
 	images := []string{cmp.Or(*image, settings.Image)}
 	for _, name := range settings.ImageNames() {
-		if !slices.Contains(images, name) {
+		if *image == "" && !slices.Contains(images, name) {
 			images = append(images, name)
 		}
 	}

@@ -85,6 +85,18 @@ func TestDoctorRunsACommandInASandboxOfTheImage(t *testing.T) {
 	}
 }
 
+// An image asked for by name is the one tried: the configuration's,
+// absent from this machine, are no reason to fail.
+func TestDoctorWithAnImageTriesThatOneAlone(t *testing.T) {
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", "oneshot-test/absent:4")
+	t.Setenv("ONESHOT_SANDBOX_IMAGES", "oneshot-test/absent:5")
+	image := cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage)
+	var out bytes.Buffer
+	if err := run([]string{"doctor", "--image", image}, &out); err != nil || !strings.HasSuffix(out.String(), "\nok\n") {
+		t.Fatalf("doctor --image %s: %v\n%s", image, err, out.String())
+	}
+}
+
 func TestDoctorRefusesABadConfigurationSayingWhy(t *testing.T) {
 	t.Setenv("ONESHOT_SANDBOX_IMAGE", "not an image")
 	err := run([]string{"doctor"}, new(bytes.Buffer))

@@ -31,8 +31,8 @@ func prompt(args []string, out io.Writer) error {
 	issueFile := fs.String("issue", "", "a file holding the issue's text, its title on the first line")
 	repoName := fs.String("repo", "", "owner/name of a repository the App is installed on (with --number)")
 	number := fs.Int("number", 0, "the issue's number on GitHub")
-	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration, for --repo")
-	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, ONESHOT_AGENT_PROMPT_TOKENS, else %d, as bot run takes it)", config.DefaultPromptTokens))
+	configPath := fs.String("config", os.Getenv("ONESHOT_CONFIG"), "the bot's configuration, for --repo (with --dir, ONESHOT_CONFIG's is read for the budget)")
+	budget := fs.Int("budget", 0, fmt.Sprintf("the prompt's budget in tokens (default: with --repo, the bot's agent.prompt_tokens; with --dir, agent.prompt_tokens of ONESHOT_CONFIG and the environment, else %d, as bot run takes it)", config.DefaultPromptTokens))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
