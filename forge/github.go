@@ -189,6 +189,25 @@ func (g *GitHub) stillOpen(ctx context.Context, t *tasks.Task, pr pipeline.PullR
 	return nil
 }
 
+// stillClosed refuses a push replacing a branch that a closed pull request
+// left, once a pull request is open from it again (reopened while the
+// attempt ran, or opened anew): the branch is someone's work then, which
+// the lease alone would not keep, as reopening moves no branch.
+func (g *GitHub) stillClosed(ctx context.Context, t *tasks.Task, branch string) error {
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return err
+	}
+	open, err := repo.OpenPullRequestFrom(ctx, branch)
+	if err != nil {
+		return err
+	}
+	if open != nil {
+		return fmt.Errorf("pull request #%d: %w", open.GetNumber(), pipeline.ErrPullRequestReopened)
+	}
+	return nil
+}
+
 // fetchBranch fetches branch into refs/oneshot/branch.
 func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) error {
 	return co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch")
@@ -268,6 +287,11 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	if pr.Continues != "" {
 		if err := g.stillOpen(ctx, t, pr); err != nil {
+			return pipeline.Published{}, err
+		}
+	}
+	if co.Replaces != nil {
+		if err := g.stillClosed(ctx, t, pr.Branch); err != nil {
 			return pipeline.Published{}, err
 		}
 	}

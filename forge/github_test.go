@@ -121,6 +121,30 @@ func TestABranchBeingReplacedThatWasDeletedMeanwhileIsMadeAgain(t *testing.T) {
 	}
 }
 
+// A pull request opened from the branch being replaced while the attempt
+// ran (or the closed one reopened) holds someone's work: the branch is not
+// pushed over, though it did not move.
+func TestABranchBeingReplacedIsNotPushedOverOnceAPullRequestIsOpenFromIt(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
+	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+	gh.ClosePullRequest(t, repo, closed.Number)
+	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Replaces == nil {
+		t.Fatal("the closed pull request's branch was not taken for one to replace")
+	}
+	head := gh.Head(t, repo, "oneshot/issue-1")
+	gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it, by hand", Head: "oneshot/issue-1", Base: "main", User: "octocat"})
+	if _, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, afresh"); !errors.Is(err, pipeline.ErrPullRequestReopened) {
+		t.Fatalf("publish: %v, want it refused", err)
+	}
+	if got := gh.Head(t, repo, "oneshot/issue-1"); got != head {
+		t.Fatalf("the branch was pushed over: %s, was %s", got, head)
+	}
+}
+
 // newBranchOnGitHub is a repository on the fake GitHub with a branch
 // develop beside main, and oneshot's branch oneshot/issue-1 one commit
 // ahead of them; and the forge to reach it.

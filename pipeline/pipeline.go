@@ -132,6 +132,11 @@ type PullRequest struct {
 // change would show nowhere, or reopen what was merged or turned down.
 var ErrPullRequestClosed = errors.New("the branch's pull request was closed while the attempt ran")
 
+// ErrPullRequestReopened is Publish's error when a pull request was opened
+// from a branch the attempt was to replace, as the one a closed pull
+// request left, while it ran: it holds someone's work now.
+var ErrPullRequestReopened = errors.New("a pull request was opened from the branch while the attempt ran")
+
 // Published is where the change went.
 type Published struct {
 	URL     string

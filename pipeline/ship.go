@@ -126,6 +126,10 @@ func (r *run) publish(ctx context.Context, head string) error {
 		return fail(fmt.Sprintf("the pull request from %s was closed while this attempt ran, so nothing was pushed", r.branch),
 			"The change builds on that pull request's branch. To continue it, reopen the pull request and retry.")
 	}
+	if errors.Is(err, ErrPullRequestReopened) {
+		return fail(fmt.Sprintf("a pull request from %s was opened or reopened while this attempt ran, so nothing was pushed", r.branch),
+			"This attempt started afresh, to replace the branch a closed pull request had left. To build on the open pull request instead, retry.")
+	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
