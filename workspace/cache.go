@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,11 +60,11 @@ func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch
 		return "", err
 	}
 	defer lock.Close()
-	cached, err := Init(ctx, dir) // as git init does, this keeps what is there
-	if err != nil {
+	if err := clearInterrupted(dir); err != nil {
 		return "", err
 	}
-	if err := cached.clearInterrupted(); err != nil {
+	cached, err := Init(ctx, dir) // as git init does, this keeps what is there
+	if err != nil {
 		return "", err
 	}
 	// Every fetch leaves a pack, however few its objects: a pack is what
@@ -176,20 +177,37 @@ func (c *Cache) repoDir(key string) string {
 	return filepath.Join(c.Dir, hex.EncodeToString(sum[:12])+".git")
 }
 
-// clearInterrupted removes what a git killed in the cache left: temporary
-// packs, and the .keep files that hold a pack out of a repack while it is
-// being fetched, all stale while the lock is held.
-func (r *Repo) clearInterrupted() error {
-	dir := filepath.Join(r.dir, "objects", "pack")
-	for _, pattern := range []string{"tmp_*", "*.keep"} {
-		stale, err := filepath.Glob(filepath.Join(dir, pattern))
+// clearInterrupted removes what a git killed in the cached repository at
+// dir left, all stale while the cache's lock is held: temporary packs, the
+// .keep files that hold a pack out of a repack while it is being fetched,
+// and git's own lock files (config.lock from git init, a ref's from a
+// fetch), any of which would fail every later fetch.
+func clearInterrupted(dir string) error {
+	pack := filepath.Join(dir, "objects", "pack")
+	patterns := []string{filepath.Join(pack, "tmp_*"), filepath.Join(pack, "*.keep"), filepath.Join(dir, "*.lock")}
+	var stale []string
+	for _, pattern := range patterns {
+		found, err := filepath.Glob(pattern)
 		if err != nil {
 			return err
 		}
-		for _, f := range stale {
-			if err := os.Remove(f); err != nil {
-				return err
-			}
+		stale = append(stale, found...)
+	}
+	err := filepath.WalkDir(filepath.Join(dir, "refs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".lock") {
+			stale = append(stale, path)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // a repository not made yet
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil

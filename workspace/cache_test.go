@@ -87,6 +87,40 @@ func TestTheCacheIsToppedUpAndEachTaskKeepsItsOwnObjects(t *testing.T) {
 	checkout(commit("d.txt"))
 }
 
+// A git killed in the cache (a task cancelled, the bot stopped) may leave
+// its lock files; the next fetch, holding the cache's lock, clears them
+// rather than fail on them for good.
+func TestAFetchAfterAGitKilledInTheCacheClearsWhatItLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := workTree(t)
+	head := commitFiles(t, src, map[string]string{"a.txt": "a\n"})
+	cache := &Cache{Dir: filepath.Join(t.TempDir(), "cache")}
+	fetch := func() error {
+		r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+		if err != nil {
+			return err
+		}
+		got, err := cache.Fetch(ctx, "repository 1", src, Auth{}, "main", r, "refs/oneshot/default")
+		if err == nil && got != head {
+			err = fmt.Errorf("head %s, want %s", got, head)
+		}
+		return err
+	}
+	if err := fetch(); err != nil {
+		t.Fatal(err)
+	}
+	dir := cache.repoDir("repository 1")
+	for _, name := range []string{"config.lock", "packed-refs.lock", "refs/cache/default.lock", "objects/pack/tmp_pack_1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("left by a killed git\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fetch(); err != nil {
+		t.Fatalf("the fetch after a killed git: %v", err)
+	}
+}
+
 func TestRepositoriesNoTaskFetchedIntoForTheirMaxAgeLeaveTheCache(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
