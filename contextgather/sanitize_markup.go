@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -29,8 +28,10 @@ var markdownParser = goldmark.New(
 		parser.WithInlineParsers(append(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers())),
 			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		// Before goldmark's footnote transformer (999) drops the unused.
+		parser.WithASTTransformers(util.Prioritized(footnoteCensus{}, 500)),
 	)),
-	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
+	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList, extension.Footnote),
 ).Parser()
 
 // textSpan is a byte range [start, end) of a text.
@@ -67,11 +68,17 @@ type markupMap struct {
 	// drawnComments are the comments in code GitHub draws rather than
 	// shows (see drawnComments).
 	drawnComments []textSpan
+	// footnotes are the footnotes' definitions.
+	footnotes footnoteFacts
 }
 
 func parseMarkup(src []byte) markupMap {
 	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}}
-	doc := markdownParser.Parse(text.NewReader(src))
+	pc := parser.NewContext()
+	doc := markdownParser.Parse(text.NewReader(src), parser.WithContext(pc))
+	if facts, ok := pc.Get(footnoteKey).(footnoteFacts); ok {
+		m.footnotes = facts
+	}
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {
 			return ast.WalkContinue, nil
@@ -247,11 +254,15 @@ func stripHiddenMarkup(s string) string {
 	for _, c := range mathHidden(s, class) {
 		drop(textCut{textSpan: c})
 	}
+	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
+	for _, f := range unusedNotes {
+		drop(textCut{textSpan: f})
+	}
 	if p := openComment(s, class); p >= 0 {
 		drop(textCut{textSpan: textSpan{p, len(s)}})
 	}
 
-	notes := footnotes{}
+	notes := footnotes{used: usedNotes, numbers: map[string]int{}}
 	var out, text strings.Builder
 	for i := 0; i < len(s); {
 		j := i
@@ -402,22 +413,3 @@ func withoutCode(s string) string {
 	}
 	return string(b)
 }
-
-// footnotes numbers the labels of footnotes in prose, [^label], in the
-// order they first come: GitHub shows a footnote by its number, and its
-// label can hold words nobody sees.
-type footnotes map[string]int
-
-func (f footnotes) number(s string) string {
-	return footnoteLabel.ReplaceAllStringFunc(s, func(ref string) string {
-		label := strings.ToLower(ref[2 : len(ref)-1])
-		n, ok := f[label]
-		if !ok {
-			n = len(f) + 1
-			f[label] = n
-		}
-		return "[^" + strconv.Itoa(n) + "]"
-	})
-}
-
-var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
