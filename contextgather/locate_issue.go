@@ -3,11 +3,24 @@ package contextgather
 import (
 	"cmp"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 )
+
+// pathExtensions are the extensions of the files barePath finds, for its
+// pattern: those of sourceExt, and of configuration files.
+func pathExtensions() string {
+	exts := []string{"toml", "cfg", "ini", "yaml", "yml", "json"}
+	for ext := range sourceExt {
+		exts = append(exts, regexp.QuoteMeta(strings.TrimPrefix(ext, ".")))
+	}
+	// Longest first, so that ts does not end a match that tsx would.
+	slices.SortFunc(exts, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return strings.Join(exts, "|")
+}
 
 // clues are what an issue says that points at code: the words, the
 // identifiers (in code spans, or shaped like code), the paths and stack
@@ -27,8 +40,13 @@ var (
 	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+`)
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
-	// A bare path with a directory and a known source extension.
-	barePath  = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?:py|go|js|jsx|ts|tsx|rb|rs|java|kt|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|toml|cfg|ini|yaml|yml))\b`)
+	// A bare path with a directory and the extension of a source file
+	// (see sourceExt) or of a configuration file.
+	barePath = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?i:` + pathExtensions() + `))\b`)
+	// A link to a file on GitHub, as a maintainer points at code:
+	// https://github.com/OWNER/REPO/blob/REF/PATH#L12. A ref with a slash
+	// in it comes with the path, which matches the file by its end.
+	blobURL   = regexp.MustCompile(`https?://[^\s/]+/[^\s/]+/[^\s/]+/blob/([^\s#?)\]"'<>]+)`)
 	codeSpan  = regexp.MustCompile("`([^`\n]+)`")
 	fence     = regexp.MustCompile("(?s)```[^\n]*\n(.*?)```")
 	quoted    = regexp.MustCompile(`"([^"\n]{12,160})"|'([^'\n]{12,160})'`)
@@ -162,6 +180,15 @@ func readClues(text string) clues {
 	}
 	for _, m := range barePath.FindAllStringSubmatch(text, -1) {
 		c.paths = append(c.paths, m[1])
+	}
+	for _, m := range blobURL.FindAllStringSubmatch(text, -1) {
+		// Past the ref: the path, or, for a ref with slashes, its end.
+		if _, p, ok := strings.Cut(m[1], "/"); ok {
+			if unescaped, err := url.PathUnescape(p); err == nil {
+				p = unescaped
+			}
+			c.paths = append(c.paths, p)
+		}
 	}
 	for _, m := range quoted.FindAllStringSubmatch(text, -1) {
 		c.messages = append(c.messages, m[1]+m[2])

@@ -84,6 +84,9 @@ func TestLocate(t *testing.T) {
 			"Crash on upload\n\n```\nTraceback (most recent call last):\n" +
 				"  File \"/usr/lib/python3/site-packages/pkg/utils.py\", line 2, in <module>\nTypeError\n```\nThe body of the upload is lost.",
 			"pkg/utils.py"},
+		{"a link to the file on GitHub", func(w *weights) { w.frames = 0 },
+			"Crash on upload\n\nIt fails [here](https://github.com/acme/pkg/blob/main/pkg/utils.py#L2). The body of the upload is lost.",
+			"pkg/utils.py"},
 		{"a symbol the issue names is defined there", func(w *weights) { w.defs = 0 },
 			"Session.merge_environment_settings ignores proxies\n\nWhen I call `merge_environment_settings` the proxies are lost.",
 			"pkg/sessions.py"},
