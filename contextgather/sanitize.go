@@ -1,6 +1,7 @@
 package contextgather
 
 import (
+	"fmt"
 	"html"
 	"regexp"
 	"strings"
@@ -47,6 +48,7 @@ import (
 func Sanitize(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
+	s = capLinks(s)
 	for range maxSanitizePasses {
 		next := stripInvisible(stripHiddenMarkup(flattenNesting(s)))
 		if next == s {
@@ -58,6 +60,28 @@ func Sanitize(s string) string {
 		s = html.EscapeString(next)
 	}
 	return TrimBlankLines(s)
+}
+
+// maxLinkOpeners bounds the "](" a text may hold, each the opening of a
+// link's address: the parser's time grows with the square of their number,
+// and an issue of sixteen thousand took it half a minute a pass, where an
+// issue of real links holds a few hundred.
+const maxLinkOpeners = 1000
+
+// capLinks leaves out the text from the "](" past maxLinkOpeners on, and
+// says so. Cut short, the text shows nothing GitHub would hide: what
+// opens before the cut and would have closed after it hides to the end.
+func capLinks(s string) string {
+	at := 0
+	for range maxLinkOpeners + 1 {
+		i := strings.Index(s[at:], "](")
+		if i < 0 {
+			return s
+		}
+		at += i + len("](")
+	}
+	cut := at - len("](")
+	return s[:cut] + fmt.Sprintf("\n\n(oneshot left out the rest of this text, %d bytes: it opens more than %d links)\n", len(s)-cut, maxLinkOpeners)
 }
 
 // maxSanitizePasses bounds Sanitize's passes; ordinary text takes two,

@@ -11,7 +11,7 @@ import (
 // size limit that nests quotes or list items one in another on one line,
 // beside ordinary text of the same size, and prints both and their ratio.
 // The parser's cost grows with the square of the depth, which
-// flattenNesting bounds.
+// flattenNesting bounds, and of the link openers, which capLinks bounds.
 //
 //	go test -run '^$' -bench SanitizeNesting -benchtime 1x ./contextgather
 func BenchmarkSanitizeNesting(b *testing.B) {
@@ -26,6 +26,9 @@ func BenchmarkSanitizeNesting(b *testing.B) {
 		// math that no "$" on the line closes.
 		{"dollars, $a $a $a ...", strings.Repeat("$a ", size/3)},
 		{"dollars, $`a $`a ...", strings.Repeat("$`a ", size/4)},
+		// Nor this: each "](" opens a link's address that nothing closes
+		// (see capLinks).
+		{"link openers, [a]([a]( ...", strings.Repeat("[a](", size/4)},
 	} {
 		var nested, ordinary time.Duration
 		for range max(b.N, 3) {

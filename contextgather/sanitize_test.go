@@ -375,3 +375,17 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		}
 	}
 }
+
+// The parser's time grows with the square of the link addresses a text
+// opens: past a thousand, the rest of the text is left out, saying so.
+func TestATextOpeningThousandsOfLinksIsCutSayingSo(t *testing.T) {
+	t.Parallel()
+	links := strings.Repeat("[a](https://example.com/a) ", 900)
+	if got := contextgather.Sanitize(links + "the end"); !strings.HasSuffix(got, "the end") {
+		t.Errorf("nine hundred links lost the text after them: ...%q", got[max(0, len(got)-60):])
+	}
+	got := contextgather.Sanitize("Fix the parser.\n\n" + strings.Repeat("[a](", 16000))
+	if !strings.HasPrefix(got, "Fix the parser.") || !strings.HasSuffix(got, "(oneshot left out the rest of this text, 59998 bytes: it opens more than 1000 links)") {
+		t.Errorf("got %d bytes: %q...%q", len(got), got[:min(len(got), 40)], got[max(0, len(got)-100):])
+	}
+}
