@@ -1,10 +1,16 @@
 package server_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/server"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestNothingTheAgentLeftRunningOutlivesItsRound(t *testing.T) {
@@ -225,6 +231,34 @@ func TestABotWhoseLinksOpenOnlyOnItsOwnMachineSaysSoAtStart(t *testing.T) {
 		if got := strings.Contains(b.logs.String(), warning); got != want {
 			t.Errorf("public URL %s: warned %v, want %v", url, got, want)
 		}
+	}
+}
+
+// A process killed mid-task leaves its workspace (a pack of the whole
+// history among it); the next process of the owner removes it at start,
+// and its own tasks' workspaces go with them.
+func TestWorkspacesAnEarlierProcessLeftAreRemovedAtStart(t *testing.T) {
+	t.Parallel()
+	owner := "test-" + tasks.NewID()
+	left := filepath.Join(server.WorkRoot(owner), "process-killed", "oneshot-t0123-1")
+	if err := os.MkdirAll(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, "pack"), []byte("history"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_SANDBOX_OWNER", owner)
+	b.srv = b.start(t)
+	t.Cleanup(func() { os.RemoveAll(server.WorkRoot(owner)) })
+	if _, err := os.Stat(filepath.Dir(left)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the killed process's workspaces are still there: %v", err)
+	}
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	own, err := filepath.Glob(filepath.Join(server.WorkRoot(owner), "process-*", "*"))
+	if err != nil || len(own) != 0 {
+		t.Fatalf("workspaces left after the task: %v, %v", own, err)
 	}
 }
 

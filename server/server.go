@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,7 @@ type Server struct {
 	log        zerolog.Logger
 	queue      *queue.Queue
 	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
+	workDir    string          // the tasks' host workspaces, with the engine
 	handler    http.Handler
 	started    atomic.Bool
 	// stopGitCacheSweep stops the git cache's sweep (see gitcache.go), if
@@ -120,7 +122,12 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
 	runner := opts.Runner
 	var engine *sandbox.Engine
+	var workDir string
 	if runner == nil {
+		if workDir, err = newWorkDir(cfg.Sandbox.Owner); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("make a directory for the tasks' workspaces: %w", err)
+		}
 		engine, err = sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
 		if err != nil {
 			db.Close()
@@ -133,7 +140,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		}
 		runner = &pipeline.Pipeline{
 			Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log,
-				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}},
+				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}, WorkDir: workDir},
 			Sandbox:  engine,
 			Agent:    agent.Factory(agent.DefaultsOf(cfg.Agent)),
 			Reporter: progress.For,
@@ -161,7 +168,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		Runner:      runner,
 		Notifier:    notifier,
 		Logger:      log,
-		LeftBehind:  reaper(engine, log),
+		LeftBehind:  reaper(engine, workDir, log),
 		Owner:       cfg.Sandbox.Owner,
 	})
 	if err != nil {
@@ -181,7 +188,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine, workDir: workDir}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
 		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
@@ -262,9 +269,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopSandboxSweep != nil {
 		s.stopSandboxSweep()
 	}
-	// Workers that did not stop in time may still hold sessions.
+	// Workers that did not stop in time may still hold sessions, and
+	// workspaces: the directory goes only when empty.
 	if s.engine != nil && err == nil {
 		err = s.engine.Close()
+		os.Remove(s.workDir)
 	}
 	return errors.Join(err, s.queue.DB.Close())
 }
