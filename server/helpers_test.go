@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -122,6 +123,7 @@ func (b *testBundle) start(t *testing.T) *server.Server {
 		stop, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(stop)
+		os.Remove(server.WorkRoot(b.env["ONESHOT_SANDBOX_OWNER"])) // the test's own owner's, once empty
 	})
 	return srv
 }
