@@ -4,11 +4,26 @@ import (
 	"cmp"
 	"math"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 )
+
+// javaPath is the path a JVM frame's file has under its source root:
+// the package's directories, from the qualified name of the frame's class
+// (com.acme.billing.Invoice$Line.), then the file's name.
+func javaPath(qualified, file string) string {
+	var dirs []string
+	for part := range strings.SplitSeq(strings.TrimSuffix(qualified, "."), ".") {
+		if part == "" || unicode.IsUpper(rune(part[0])) {
+			break // the class, and what is nested in it
+		}
+		dirs = append(dirs, part)
+	}
+	return path.Join(append(dirs, file)...)
+}
 
 // pathExtensions are the extensions of the files barePath finds, for its
 // pattern: those of sourceExt, and of configuration files.
@@ -40,6 +55,12 @@ var (
 	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+`)
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
+	// A trace that lists the innermost frame first: Go's panic (goroutine
+	// 1 [running]:), and the "at ..." frames of Java, JavaScript and C#.
+	innermostFirst = regexp.MustCompile(`(?m)^goroutine \d+ \[|^\s+at \S+ ?\(|^\s+at \S+:\d+:\d+`)
+	// A JVM frame, at com.acme.billing.Invoice.total(Invoice.java:3):
+	// the file's name alone, its directory the package's.
+	javaFrame = regexp.MustCompile(`\bat ((?:[\w$]+\.)+)[\w$<>]+\(([\w$]+\.(?:java|kt|scala|groovy)):\d+\)`)
 	// A bare path with a directory and the extension of a source file
 	// (see sourceExt) or of a configuration file.
 	barePath = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?i:` + pathExtensions() + `))\b`)
@@ -159,6 +180,9 @@ func readClues(text string) clues {
 	// The title is no pasted environment, though "Colorbar 3d projection"
 	// has the shape of one; below it, those go.
 	title, body, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	// Asked before the environments go: "goroutine 1 [running]:" has the
+	// shape of one.
+	tracedInnermostFirst := innermostFirst.MatchString(body)
 	body = fence.ReplaceAllStringFunc(body, dropEnvironment)
 	text = title + "\n" + envDump.ReplaceAllString(body, "")
 	c := clues{words: map[string]float64{}, title: map[string]bool{}, identifiers: map[string]bool{}}
@@ -175,9 +199,19 @@ func readClues(text string) clues {
 	for _, m := range pyFrame.FindAllStringSubmatch(text, -1) {
 		c.paths = append(c.paths, m[1])
 	}
+	// Python's tracebacks and pytest's list the innermost frame last, as
+	// c.paths wants; Go's, Java's, JavaScript's and Rust's list it first.
+	var frames []string
 	for _, m := range pathLine.FindAllStringSubmatch(text, -1) {
-		c.paths = append(c.paths, m[1])
+		frames = append(frames, m[1])
 	}
+	for _, m := range javaFrame.FindAllStringSubmatch(text, -1) {
+		frames = append(frames, javaPath(m[1], m[2]))
+	}
+	if tracedInnermostFirst {
+		slices.Reverse(frames)
+	}
+	c.paths = append(c.paths, frames...)
 	for _, m := range barePath.FindAllStringSubmatch(text, -1) {
 		c.paths = append(c.paths, m[1])
 	}

@@ -430,3 +430,44 @@ func TestATitleShapedLikeAPastedVersionStillCounts(t *testing.T) {
 		t.Fatalf("ranked %v (err %v); the title names projection", paths(ranked), err)
 	}
 }
+
+// Go's and the JVM's traces list the innermost frame first, where the
+// crash is; a JVM frame names its file without the package's directories.
+// The files are alike but for their names, so that the frames alone
+// decide, and the innermost is none that would come first by its name.
+func TestTheInnermostFrameOfATraceCountsMostWhateverItsLanguage(t *testing.T) {
+	body := []byte("step()\n")
+	cases := []struct {
+		name  string
+		files fstest.MapFS
+		issue string
+		want  string
+	}{
+		{"a Go panic", fstest.MapFS{
+			"internal/alpha/alpha.go": {Data: body}, "internal/beta/beta.go": {Data: body}, "internal/zeta/zeta.go": {Data: body},
+		}, "Crash at start\n\n```\npanic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\n" +
+			"example.com/app/internal/zeta.Step(...)\n\t/home/u/app/internal/zeta/zeta.go:1 +0x1d\n" +
+			"example.com/app/internal/beta.Step(...)\n\t/home/u/app/internal/beta/beta.go:1 +0x55\n" +
+			"example.com/app/internal/alpha.Step()\n\t/home/u/app/internal/alpha/alpha.go:1 +0x25\n```\n",
+			"internal/zeta/zeta.go"},
+		{"a JVM trace", fstest.MapFS{
+			"src/main/java/com/acme/alpha/Alpha.java": {Data: body}, "src/main/java/com/acme/beta/Beta.java": {Data: body},
+			"src/main/java/com/acme/zeta/Zeta.java": {Data: body},
+		}, "Crash when totalling\n\n```\njava.lang.NullPointerException\n\tat com.acme.zeta.Zeta.step(Zeta.java:1)\n" +
+			"\tat com.acme.beta.Beta$Inner.step(Beta.java:1)\n\tat com.acme.alpha.Alpha.step(Alpha.java:1)\n```\n",
+			"src/main/java/com/acme/zeta/Zeta.java"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ranked, err := locate(t.Context(), tc.files, tc.issue, signalWeights)
+			if err != nil || len(ranked) == 0 || ranked[0].Path != tc.want {
+				t.Fatalf("ranking %v, %v; want %s first", paths(ranked), err, tc.want)
+			}
+			without := signalWeights
+			without.frames = 0
+			if ranked, _ := locate(t.Context(), tc.files, tc.issue, without); len(ranked) > 0 && ranked[0].Path == tc.want {
+				t.Errorf("%s is first without the frames too: the case does not test them", tc.want)
+			}
+		})
+	}
+}
