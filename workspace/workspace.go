@@ -132,8 +132,12 @@ func (r *Repo) SetRef(ctx context.Context, ref, commit string) error {
 
 // FetchBundle takes refs out of a bundle into the repository. It checks
 // that the bundle's prerequisites are here, which a bundle made from what
-// this repository handed out always meets.
+// this repository handed out always meets, and refuses one holding an
+// object over MaxFileSize (ErrTooLarge) before git makes it.
 func (r *Repo) FetchBundle(ctx context.Context, path string, refspecs ...string) error {
+	if err := checkBundleSizes(path); err != nil {
+		return err
+	}
 	if _, err := r.git(ctx, Auth{}, "bundle", "verify", "--quiet", path); err != nil {
 		return fmt.Errorf("the sandbox's bundle: %w", err)
 	}

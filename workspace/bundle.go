@@ -1,0 +1,133 @@
+package workspace
+
+import (
+	"bufio"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// checkBundleSizes refuses, with ErrTooLarge, a bundle holding an object
+// over MaxFileSize, as written whole or as a delta declares what it makes:
+// git would make every object before any later bound applied, and a delta
+// of a few bytes may declare gigabytes. A bundle from the sandbox is the
+// agent's to write. The pack is read as a stream, object by object, each
+// inflated to nothing.
+func checkBundleSizes(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	// The header: a signature line, capabilities, prerequisites and refs,
+	// one a line, then an empty line before the pack.
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("%w: its header: %w", errBadBundle, err)
+		}
+		if len(line) == 1 {
+			break
+		}
+	}
+	var head struct {
+		Signature [4]byte
+		Version   uint32
+		Count     uint32
+	}
+	if err := binary.Read(r, binary.BigEndian, &head); err != nil || string(head.Signature[:]) != "PACK" {
+		return fmt.Errorf("%w: it holds no pack", errBadBundle)
+	}
+	for range head.Count {
+		if err := checkPackedObject(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errBadBundle = errors.New("the sandbox's bundle is malformed")
+
+// Types of packed objects that are deltas.
+const (
+	ofsDelta = 6
+	refDelta = 7
+)
+
+// checkPackedObject reads one object of a pack from r and checks its size.
+// zlib reads an io.ByteReader, as r is, a byte at a time, so r is left
+// where the next object starts.
+func checkPackedObject(r *bufio.Reader) error {
+	c, err := r.ReadByte()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadBundle, err)
+	}
+	kind, size := c>>4&7, uint64(c&15)
+	for shift := 4; c&0x80 != 0; shift += 7 {
+		if c, err = r.ReadByte(); err != nil || shift > 57 {
+			return fmt.Errorf("%w: an object's header", errBadBundle)
+		}
+		size |= uint64(c&0x7f) << shift
+	}
+	switch kind {
+	case ofsDelta: // the base's offset, a varint of its own kind
+		for c = 0x80; c&0x80 != 0; {
+			if c, err = r.ReadByte(); err != nil {
+				return fmt.Errorf("%w: %w", errBadBundle, err)
+			}
+		}
+	case refDelta: // the base's object ID
+		if _, err := r.Discard(20); err != nil {
+			return fmt.Errorf("%w: %w", errBadBundle, err)
+		}
+	}
+	z, err := zlib.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadBundle, err)
+	}
+	// No more than the header says, and one byte to tell a larger object.
+	data := &countingByteReader{r: io.LimitReader(z, int64(min(size, 1<<62))+1)}
+	made := size
+	if kind == ofsDelta || kind == refDelta {
+		// A delta starts with the sizes of its base and of what it makes.
+		_, err1 := binary.ReadUvarint(data)
+		made, err = binary.ReadUvarint(data)
+		if err1 != nil || err != nil {
+			return fmt.Errorf("%w: a delta's header", errBadBundle)
+		}
+	}
+	if made > MaxFileSize {
+		return fmt.Errorf("the change holds an object of %d MB, over %d MB: %w", made>>20, MaxFileSize>>20, ErrTooLarge)
+	}
+	if _, err := io.Copy(io.Discard, data); err != nil {
+		return fmt.Errorf("%w: %w", errBadBundle, err)
+	}
+	if data.n > size {
+		return fmt.Errorf("%w: an object larger than its header says", errBadBundle)
+	}
+	return z.Close()
+}
+
+// countingByteReader reads r, counting the bytes, a byte at a time too.
+type countingByteReader struct {
+	r   io.Reader
+	n   uint64
+	one [1]byte
+}
+
+func (c *countingByteReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+func (c *countingByteReader) ReadByte() (byte, error) {
+	if _, err := io.ReadFull(c, c.one[:]); err != nil {
+		return 0, err
+	}
+	return c.one[0], nil
+}

@@ -1,0 +1,82 @@
+package workspace
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A bundle as the sandbox makes one, of a change whose objects are
+// deltas against what the repository has, is taken in whole.
+func TestABundleOfDeltasIsTakenIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := workTree(t)
+	text := strings.Repeat("a line of the file that changes a little\n", 2000)
+	base := commitFiles(t, src, map[string]string{"big.txt": text})
+	change := commitFiles(t, src, map[string]string{"big.txt": text + "one more line\n"})
+	sh(t, src, "git", "update-ref", "refs/oneshot/out", change)
+	sh(t, src, "git", "branch", "base", base)
+	bundle := filepath.Join(t.TempDir(), "out.bundle")
+	sh(t, src, "git", "bundle", "create", "-q", bundle, "refs/oneshot/out", "^"+base)
+	if !strings.Contains(sh(t, src, "git", "bundle", "list-heads", bundle), change) {
+		t.Fatal("the bundle lacks the change")
+	}
+
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
+		t.Fatalf("the bundle was refused: %v", err)
+	}
+	if got, err := r.Resolve(ctx, "refs/oneshot/new"); err != nil || got != change {
+		t.Fatalf("took in %s, %v; want %s", got, err, change)
+	}
+}
+
+// A delta of a few bytes that declares gigabytes is refused before git
+// reads it, which would make them all.
+func TestABundleWhoseDeltaDeclaresGigabytesIsRefused(t *testing.T) {
+	t.Parallel()
+	var delta bytes.Buffer
+	delta.Write(binary.AppendUvarint(nil, 10))    // the base's size
+	delta.Write(binary.AppendUvarint(nil, 4<<30)) // what it makes: 4 GB
+	delta.Write([]byte{0x90, 0x10})               // copy 16 bytes, over and over
+	var packed bytes.Buffer
+	zw := zlib.NewWriter(&packed)
+	zw.Write(delta.Bytes())
+	zw.Close()
+
+	var b bytes.Buffer
+	b.WriteString("# v2 git bundle\n" + strings.Repeat("1", 40) + " refs/oneshot/out\n\n")
+	b.WriteString("PACK")
+	binary.Write(&b, binary.BigEndian, [2]uint32{2, 1})
+	b.WriteByte(refDelta<<4 | byte(delta.Len()&15)) // fits in one byte: under 16
+	b.Write(bytes.Repeat([]byte{0xab}, 20))
+	b.Write(packed.Bytes())
+	b.Write(make([]byte, 20)) // the pack's checksum
+	if delta.Len() >= 16 {
+		t.Fatalf("the delta is %d bytes; the header above holds 15 at most", delta.Len())
+	}
+	path := filepath.Join(t.TempDir(), "out.bundle")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FetchBundle(context.Background(), path, "refs/oneshot/out:refs/oneshot/new"); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("FetchBundle: %v, want it refused as too large", err)
+	}
+}
