@@ -11,7 +11,8 @@ import (
 )
 
 // checkBundleSizes refuses, with ErrTooLarge, a bundle holding an object
-// over MaxFileSize, as written whole or as a delta declares what it makes:
+// over MaxFileSize, or objects over maxExportBytes in all, as written whole
+// or as a delta declares what it makes:
 // git would make every object before any later bound applied, and a delta
 // of a few bytes may declare gigabytes. A bundle from the sandbox is the
 // agent's to write. The pack is read as a stream, object by object, each
@@ -42,9 +43,15 @@ func checkBundleSizes(path string) error {
 	if err := binary.Read(r, binary.BigEndian, &head); err != nil || string(head.Signature[:]) != "PACK" {
 		return fmt.Errorf("%w: it holds no pack", errBadBundle)
 	}
+	var total uint64
 	for range head.Count {
-		if err := checkPackedObject(r); err != nil {
+		made, err := checkPackedObject(r)
+		if err != nil {
 			return err
+		}
+		// Many objects each under the bound would cost as much.
+		if total += made; total > maxExportBytes {
+			return fmt.Errorf("the change's objects come to over %d GB: %w", maxExportBytes>>30, ErrTooLarge)
 		}
 	}
 	return nil
@@ -58,18 +65,18 @@ const (
 	refDelta = 7
 )
 
-// checkPackedObject reads one object of a pack from r and checks its size.
-// zlib reads an io.ByteReader, as r is, a byte at a time, so r is left
-// where the next object starts.
-func checkPackedObject(r *bufio.Reader) error {
+// checkPackedObject reads one object of a pack from r, checks its size,
+// and returns the size of what it makes. zlib reads an io.ByteReader, as r
+// is, a byte at a time, so r is left where the next object starts.
+func checkPackedObject(r *bufio.Reader) (uint64, error) {
 	c, err := r.ReadByte()
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBadBundle, err)
+		return 0, fmt.Errorf("%w: %w", errBadBundle, err)
 	}
 	kind, size := c>>4&7, uint64(c&15)
 	for shift := 4; c&0x80 != 0; shift += 7 {
 		if c, err = r.ReadByte(); err != nil || shift > 57 {
-			return fmt.Errorf("%w: an object's header", errBadBundle)
+			return 0, fmt.Errorf("%w: an object's header", errBadBundle)
 		}
 		size |= uint64(c&0x7f) << shift
 	}
@@ -77,17 +84,17 @@ func checkPackedObject(r *bufio.Reader) error {
 	case ofsDelta: // the base's offset, a varint of its own kind
 		for c = 0x80; c&0x80 != 0; {
 			if c, err = r.ReadByte(); err != nil {
-				return fmt.Errorf("%w: %w", errBadBundle, err)
+				return 0, fmt.Errorf("%w: %w", errBadBundle, err)
 			}
 		}
 	case refDelta: // the base's object ID
 		if _, err := r.Discard(20); err != nil {
-			return fmt.Errorf("%w: %w", errBadBundle, err)
+			return 0, fmt.Errorf("%w: %w", errBadBundle, err)
 		}
 	}
 	z, err := zlib.NewReader(r)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBadBundle, err)
+		return 0, fmt.Errorf("%w: %w", errBadBundle, err)
 	}
 	// No more than the header says, and one byte to tell a larger object.
 	data := &countingByteReader{r: io.LimitReader(z, int64(min(size, 1<<62))+1)}
@@ -97,19 +104,19 @@ func checkPackedObject(r *bufio.Reader) error {
 		_, err1 := binary.ReadUvarint(data)
 		made, err = binary.ReadUvarint(data)
 		if err1 != nil || err != nil {
-			return fmt.Errorf("%w: a delta's header", errBadBundle)
+			return 0, fmt.Errorf("%w: a delta's header", errBadBundle)
 		}
 	}
 	if made > MaxFileSize {
-		return fmt.Errorf("the change holds an object of %d MB, over %d MB: %w", made>>20, MaxFileSize>>20, ErrTooLarge)
+		return 0, fmt.Errorf("the change holds an object of %d MB, over %d MB: %w", made>>20, MaxFileSize>>20, ErrTooLarge)
 	}
 	if _, err := io.Copy(io.Discard, data); err != nil {
-		return fmt.Errorf("%w: %w", errBadBundle, err)
+		return 0, fmt.Errorf("%w: %w", errBadBundle, err)
 	}
 	if data.n > size {
-		return fmt.Errorf("%w: an object larger than its header says", errBadBundle)
+		return 0, fmt.Errorf("%w: an object larger than its header says", errBadBundle)
 	}
-	return z.Close()
+	return made, z.Close()
 }
 
 // countingByteReader reads r, counting the bytes, a byte at a time too.

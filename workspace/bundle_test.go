@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,38 +46,52 @@ func TestABundleOfDeltasIsTakenIn(t *testing.T) {
 }
 
 // A delta of a few bytes that declares gigabytes is refused before git
-// reads it, which would make them all.
-func TestABundleWhoseDeltaDeclaresGigabytesIsRefused(t *testing.T) {
+// reads it, which would make them all; so are many that declare less each.
+func TestABundleWhoseDeltasDeclareGigabytesIsRefused(t *testing.T) {
 	t.Parallel()
-	var delta bytes.Buffer
-	delta.Write(binary.AppendUvarint(nil, 10))    // the base's size
-	delta.Write(binary.AppendUvarint(nil, 4<<30)) // what it makes: 4 GB
-	delta.Write([]byte{0x90, 0x10})               // copy 16 bytes, over and over
-	var packed bytes.Buffer
-	zw := zlib.NewWriter(&packed)
-	zw.Write(delta.Bytes())
-	zw.Close()
+	for name, sizes := range map[string][]uint64{
+		"one of 4 GB":     {4 << 30},
+		"thirty of 90 MB": slices.Repeat([]uint64{90 << 20}, 30),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.bundle")
+			if err := os.WriteFile(path, bundleOfDeltas(t, sizes), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.FetchBundle(context.Background(), path, "refs/oneshot/out:refs/oneshot/new"); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("FetchBundle: %v, want it refused as too large", err)
+			}
+		})
+	}
+}
 
+// bundleOfDeltas is a bundle whose pack holds a delta for each size, each
+// of a few bytes declaring it makes that many.
+func bundleOfDeltas(t *testing.T, sizes []uint64) []byte {
 	var b bytes.Buffer
 	b.WriteString("# v2 git bundle\n" + strings.Repeat("1", 40) + " refs/oneshot/out\n\n")
 	b.WriteString("PACK")
-	binary.Write(&b, binary.BigEndian, [2]uint32{2, 1})
-	b.WriteByte(refDelta<<4 | byte(delta.Len()&15)) // fits in one byte: under 16
-	b.Write(bytes.Repeat([]byte{0xab}, 20))
-	b.Write(packed.Bytes())
+	binary.Write(&b, binary.BigEndian, [2]uint32{2, uint32(len(sizes))})
+	for _, size := range sizes {
+		var delta bytes.Buffer
+		delta.Write(binary.AppendUvarint(nil, 10))   // the base's size
+		delta.Write(binary.AppendUvarint(nil, size)) // what it makes
+		delta.Write([]byte{0x90, 0x10})              // copy 16 bytes, over and over
+		if delta.Len() >= 16 {
+			t.Fatalf("the delta is %d bytes; the header below holds 15 at most", delta.Len())
+		}
+		var packed bytes.Buffer
+		zw := zlib.NewWriter(&packed)
+		zw.Write(delta.Bytes())
+		zw.Close()
+		b.WriteByte(refDelta<<4 | byte(delta.Len()))
+		b.Write(bytes.Repeat([]byte{0xab}, 20)) // the base's ID
+		b.Write(packed.Bytes())
+	}
 	b.Write(make([]byte, 20)) // the pack's checksum
-	if delta.Len() >= 16 {
-		t.Fatalf("the delta is %d bytes; the header above holds 15 at most", delta.Len())
-	}
-	path := filepath.Join(t.TempDir(), "out.bundle")
-	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.FetchBundle(context.Background(), path, "refs/oneshot/out:refs/oneshot/new"); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("FetchBundle: %v, want it refused as too large", err)
-	}
+	return b.Bytes()
 }
