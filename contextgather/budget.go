@@ -182,9 +182,11 @@ type window struct{ from, to int }
 // merging neighbours up to maxWindow(context) lines, until they would
 // exceed tokens. A window is capped so that an identifier on every few
 // lines of a large file gives many windows to choose from, not one that
-// spans the file and fits no budget.
-func windows(content string, hits []int, context, tokens int) string {
+// spans the file and fits no budget. The windows of the lines the issue
+// names (named: a stack frame's) come before the others.
+func windows(content string, hits, named []int, context, tokens int) string {
 	lines := strings.Split(content, "\n")
+	hits = slices.Sorted(slices.Values(append(slices.Clone(hits), named...)))
 	var ws []window
 	for _, h := range hits {
 		if h < 1 || h > len(lines) {
@@ -231,7 +233,15 @@ func windows(content string, hits []int, context, tokens int) string {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return density[order[a]] > density[order[b]] })
+	holdsNamed := func(w window) bool {
+		return slices.ContainsFunc(named, func(n int) bool { return w.from <= n && n <= w.to })
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		if na, nb := holdsNamed(ws[order[a]]), holdsNamed(ws[order[b]]); na != nb {
+			return na
+		}
+		return density[order[a]] > density[order[b]]
+	})
 	var chosen []window
 	used := 1 // a "..." line after the last window
 	for _, i := range order {

@@ -21,6 +21,9 @@ type Ranked struct {
 	// Hits are the lines (1-based) where the issue's identifiers appear,
 	// for choosing which parts of a large file to show.
 	Hits []int
+	// Named are the lines of the file the issue names (a stack frame's,
+	// a path:line), shown before the others.
+	Named []int
 }
 
 // Limits of what the locator reads.
@@ -129,6 +132,11 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 			break
 		}
 		out[i].Hits = hits(byPath[out[i].Path].content, c.identifiers)
+		for _, l := range c.lines {
+			if mentioned := strings.TrimPrefix(strings.ReplaceAll(l.path, "\\", "/"), "./"); l.line > 0 && pathsMatch(out[i].Path, mentioned) {
+				out[i].Named = append(out[i].Named, l.line)
+			}
+		}
 	}
 	return out, nil
 }

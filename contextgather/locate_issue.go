@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -47,20 +48,33 @@ type clues struct {
 	paths       []string           // file paths: of stack frames (innermost last), then mentioned
 	messages    []string           // distinctive quoted or error text
 	literals    []string           // command-line flags and code spans, searched as written
+	lines       []fileLine         // the lines stack frames and path:line name
+}
+
+// fileLine is a line of a file as the issue names it: a path as written,
+// and a line from 1.
+type fileLine struct {
+	path string
+	line int
+}
+
+func namedLine(path, line string) fileLine {
+	n, _ := strconv.Atoi(line) // digits, at most a few
+	return fileLine{path, n}
 }
 
 var (
 	// Python: File "x/y.py", line 12, in name (or in <module>, or
 	// nothing, as a SyntaxError has it)
-	pyFrame = regexp.MustCompile(`File "([^"]+)", line \d+`)
+	pyFrame = regexp.MustCompile(`File "([^"]+)", line (\d+)`)
 	// Go, JS, Java, Rust and others: some/path.ext:12 (with a column, maybe)
-	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):\d+`)
+	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):(\d+)`)
 	// A trace that lists the innermost frame first: Go's panic (goroutine
 	// 1 [running]:), and the "at ..." frames of Java, JavaScript and C#.
 	innermostFirst = regexp.MustCompile(`(?m)^goroutine \d+ \[|^\s+at \S+ ?\(|^\s+at \S+:\d+:\d+`)
 	// A JVM frame, at com.acme.billing.Invoice.total(Invoice.java:3):
 	// the file's name alone, its directory the package's.
-	javaFrame = regexp.MustCompile(`\bat ((?:[\w$]+\.)+)[\w$<>]+\(([\w$]+\.(?:java|kt|scala|groovy)):\d+\)`)
+	javaFrame = regexp.MustCompile(`\bat ((?:[\w$]+\.)+)[\w$<>]+\(([\w$]+\.(?:java|kt|scala|groovy)):(\d+)\)`)
 	// A bare path with a directory and the extension of a source file
 	// (see sourceExt) or of a configuration file.
 	barePath = regexp.MustCompile(`(?:^|[\s(\x60'"])((?:[A-Za-z0-9_.-]+/)+[A-Za-z0-9_.-]+\.(?i:` + pathExtensions() + `))\b`)
@@ -198,15 +212,18 @@ func readClues(text string) clues {
 
 	for _, m := range pyFrame.FindAllStringSubmatch(text, -1) {
 		c.paths = append(c.paths, m[1])
+		c.lines = append(c.lines, namedLine(m[1], m[2]))
 	}
 	// Python's tracebacks and pytest's list the innermost frame last, as
 	// c.paths wants; Go's, Java's, JavaScript's and Rust's list it first.
 	var frames []string
 	for _, m := range pathLine.FindAllStringSubmatch(text, -1) {
 		frames = append(frames, m[1])
+		c.lines = append(c.lines, namedLine(m[1], m[2]))
 	}
 	for _, m := range javaFrame.FindAllStringSubmatch(text, -1) {
 		frames = append(frames, javaPath(m[1], m[2]))
+		c.lines = append(c.lines, namedLine(javaPath(m[1], m[2]), m[3]))
 	}
 	if tracedInnermostFirst {
 		slices.Reverse(frames)

@@ -495,3 +495,36 @@ func TestTheLayoutsNamesAreFencedAsData(t *testing.T) {
 		t.Errorf("the layout's names stand outside a fence:\n%s", prompt)
 	}
 }
+
+// The line a traceback names in a large file is shown, though the
+// function it is in is called on every hundredth line of the file.
+func TestTheLineATracebackNamesIsShown(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 3000; i++ {
+		switch {
+		case i == 2470:
+			b.WriteString("def compute_ratio(values):\n")
+		case i == 2500:
+			b.WriteString("    return total / len(values)\n")
+		case i%100 == 50:
+			fmt.Fprintf(&b, "    r_%d = compute_ratio(step_%d)\n", i, i-1)
+		default:
+			fmt.Fprintf(&b, "    step_%d = helper_%d(step_%d)\n", i, i, i-1)
+		}
+	}
+	fsys := fstest.MapFS{
+		"pkg/stats.py": {Data: []byte(b.String())},
+		"pkg/cli.py":   {Data: []byte("from pkg.stats import compute_ratio\n\ndef main():\n    print(compute_ratio([]))\n")},
+	}
+	issue := "Crash on an empty list\n\n```\nTraceback (most recent call last):\n  File \"/usr/lib/python3/site-packages/pkg/cli.py\", line 4, in main\n" +
+		"  File \"/usr/lib/python3/site-packages/pkg/stats.py\", line 2500, in compute_ratio\nZeroDivisionError: division by zero\n```\n"
+	ranked, err := Locate(t.Context(), fsys, issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := Assemble(PromptInput{Material: Material{Repo: "a/b", Issue: Item{Number: 1, Title: "Crash on an empty list", Body: issue, Trusted: true}},
+		Ranked: ranked, Files: fsys, Budget: 6000})
+	if !strings.Contains(prompt, "2500:     return total / len(values)") {
+		t.Errorf("the line the traceback names, pkg/stats.py:2500, is not in the prompt:\n%s", prompt)
+	}
+}

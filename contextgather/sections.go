@@ -195,7 +195,7 @@ func codeSection(in PromptInput, tokens int) string {
 			shown = heading + codeBlock(r.Path, strings.TrimRight(content, "\n")+"\n") + "\n\n"
 		} else {
 			heading = fileHeading(r.Path, " (parts; lines numbered)")
-			parts := windows(content, r.Hits, windowContext, min(left, share)-frameTokens(r.Path, heading))
+			parts := windows(content, r.Hits, r.Named, windowContext, min(left, share)-frameTokens(r.Path, heading))
 			if parts == "" {
 				continue
 			}
