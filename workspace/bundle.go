@@ -27,7 +27,9 @@ func checkBundleSizes(path string) error {
 	// The header: a signature line, capabilities, prerequisites and refs,
 	// one a line, then an empty line before the pack.
 	for {
-		line, err := r.ReadSlice('\n')
+		// ReadBytes, not ReadSlice: a prerequisite's line holds its
+		// commit's subject, which may pass bufio's 4 KB.
+		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return fmt.Errorf("%w: its header: %w", errBadBundle, err)
 		}
@@ -107,8 +109,11 @@ func checkPackedObject(r *bufio.Reader) (uint64, error) {
 			return 0, fmt.Errorf("%w: a delta's header", errBadBundle)
 		}
 	}
-	if made > MaxFileSize {
-		return 0, fmt.Errorf("the change holds an object of %d MB, over %d MB: %w", made>>20, MaxFileSize>>20, ErrTooLarge)
+	// git holds a delta's body whole in memory as it reads it, and then
+	// what it makes: both are bounded. (A real delta is smaller than what
+	// it makes.)
+	if made > MaxFileSize || size > MaxFileSize {
+		return 0, fmt.Errorf("the change holds an object of %d MB, over %d MB: %w", max(made, size)>>20, MaxFileSize>>20, ErrTooLarge)
 	}
 	if _, err := io.Copy(io.Discard, data); err != nil {
 		return 0, fmt.Errorf("%w: %w", errBadBundle, err)
@@ -116,7 +121,7 @@ func checkPackedObject(r *bufio.Reader) (uint64, error) {
 	if data.n > size {
 		return 0, fmt.Errorf("%w: an object larger than its header says", errBadBundle)
 	}
-	return made, z.Close()
+	return max(made, size), z.Close()
 }
 
 // countingByteReader reads r, counting the bytes, a byte at a time too.

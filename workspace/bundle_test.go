@@ -49,13 +49,14 @@ func TestABundleOfDeltasIsTakenIn(t *testing.T) {
 // reads it, which would make them all; so are many that declare less each.
 func TestABundleWhoseDeltasDeclareGigabytesIsRefused(t *testing.T) {
 	t.Parallel()
-	for name, sizes := range map[string][]uint64{
-		"one of 4 GB":     {4 << 30},
-		"thirty of 90 MB": slices.Repeat([]uint64{90 << 20}, 30),
+	for name, bundle := range map[string][]byte{
+		"one of 4 GB":     bundleOfDeltas(t, []uint64{4 << 30}),
+		"thirty of 90 MB": bundleOfDeltas(t, slices.Repeat([]uint64{90 << 20}, 30)),
+		"one whose body is 200 MB, making 10 bytes": bundleOfHugeDelta(t, 200<<20),
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "out.bundle")
-			if err := os.WriteFile(path, bundleOfDeltas(t, sizes), 0o600); err != nil {
+			if err := os.WriteFile(path, bundle, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			r, err := Init(context.Background(), filepath.Join(t.TempDir(), "repo.git"))
@@ -94,4 +95,57 @@ func bundleOfDeltas(t *testing.T, sizes []uint64) []byte {
 	}
 	b.Write(make([]byte, 20)) // the pack's checksum
 	return b.Bytes()
+}
+
+// bundleOfHugeDelta is a bundle whose pack holds one delta of size bytes,
+// zeros but for a header declaring it makes 10: git would hold its body
+// whole as it reads it.
+func bundleOfHugeDelta(t *testing.T, size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("# v2 git bundle\n" + strings.Repeat("1", 40) + " refs/oneshot/out\n\n")
+	b.WriteString("PACK")
+	binary.Write(&b, binary.BigEndian, [2]uint32{2, 1})
+	// The object's header: its type and size, four bits in the first
+	// byte, seven in each after.
+	b.WriteByte(0x80 | refDelta<<4 | byte(size&15))
+	for rest := size >> 4; rest > 0; rest >>= 7 {
+		c := byte(rest & 0x7f)
+		if rest>>7 > 0 {
+			c |= 0x80
+		}
+		b.WriteByte(c)
+	}
+	b.Write(bytes.Repeat([]byte{0xab}, 20)) // the base's ID
+	zw := zlib.NewWriter(&b)
+	zw.Write(binary.AppendUvarint(binary.AppendUvarint(nil, 10), 10))
+	zw.Write(make([]byte, size-2))
+	zw.Close()
+	b.Write(make([]byte, 20)) // the pack's checksum
+	return b.Bytes()
+}
+
+// A prerequisite's line holds its commit's subject, which may be long.
+func TestABundleWithALongHeaderIsTakenIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := workTree(t)
+	writeFiles(t, src, map[string]string{"a.txt": "a\n"})
+	sh(t, src, "git", "add", "--all")
+	sh(t, src, "git", "commit", "--quiet", "-m", strings.Repeat("a very long subject ", 400))
+	base := sh(t, src, "git", "rev-parse", "HEAD")
+	change := commitFiles(t, src, map[string]string{"b.txt": "b\n"})
+	sh(t, src, "git", "update-ref", "refs/oneshot/out", change)
+	sh(t, src, "git", "branch", "base", base)
+	bundle := filepath.Join(t.TempDir(), "out.bundle")
+	sh(t, src, "git", "bundle", "create", "-q", bundle, "refs/oneshot/out", "^"+base)
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
+		t.Fatalf("the bundle was refused: %v", err)
+	}
 }
