@@ -76,33 +76,66 @@ func escapedForms(secret string) []string {
 		unquoted(strconv.Quote(secret)), unquoted(jsonString(secret, true)), unquoted(jsonString(secret, false))}
 	if strings.Contains(secret, "\n") {
 		for line := range strings.Lines(secret) {
-			if line = strings.TrimSpace(line); isKeyMaterial(line) {
-				forms = append(forms, line)
-			}
+			forms = append(forms, keyMaterialOf(line)...)
 		}
 	}
 	return forms
+}
+
+// keyMaterialOf is what is key material in a line of a secret: the line,
+// or its value after a name ("token: eyJ...", "_authToken=...", a JSON
+// string's "private_key": "-----BEGIN ...\nMIIE...\n"), each part
+// between escaped line breaks.
+func keyMaterialOf(line string) []string {
+	line = strings.TrimSpace(line)
+	candidates := []string{line}
+	if i := strings.IndexAny(line, ":="); i >= 0 {
+		value := strings.Trim(strings.TrimSpace(line[i+1:]), `",' `)
+		candidates = append(candidates, strings.Split(value, `\n`)...)
+	}
+	var out []string
+	for _, c := range candidates {
+		if c = strings.TrimSpace(c); isKeyMaterial(c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // minLineForm is the shortest line of a secret of several lines that is
 // masked on its own: shorter lines would mask ordinary output.
 const minLineForm = 16
 
-// isKeyMaterial reports whether a line of a secret is encoded key
-// material, as a PEM block's body lines are: only base64's or hex's
-// characters. Other lines, a PEM block's armour or a JSON credential's
-// "type": "service_account", are in every secret of the kind and in
-// ordinary files, and betray nothing.
-func isKeyMaterial(line string) bool {
-	if len(line) < minLineForm {
+// isKeyMaterial reports whether a part of a secret is encoded key
+// material, as a PEM block's body lines and a token are: of base64's,
+// hex's or a JWT's characters, and random-looking, with upper and lower
+// case letters and digits, or hex of 32 digits or more. Other parts, a PEM
+// block's armour, a JSON credential's "type": "service_account" or a
+// host name, are in every secret of the kind and in ordinary files, and
+// betray nothing.
+func isKeyMaterial(s string) bool {
+	if len(s) < minLineForm {
 		return false
 	}
-	for _, c := range line {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("+/=_-", c)) {
-			return false
+	var upper, lower, digit, other bool
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = true
+		case strings.ContainsRune("+/=_-.", c):
+		default:
+			other = true
 		}
 	}
-	return strings.ContainsFunc(line, func(c rune) bool { return c != '-' && c != '=' })
+	if other {
+		return false
+	}
+	_, hexErr := hex.DecodeString(s)
+	return upper && lower && digit || hexErr == nil && len(s) >= 32
 }
 
 // jsonString is s as a JSON string, with <, > and & escaped as

@@ -174,6 +174,28 @@ func TestMaskerLeavesTheCommonLinesOfASecretOfSeveralLinesAlone(t *testing.T) {
 	}
 }
 
+// A line of a secret that names its value ("token: ...") is masked by
+// the value wherever it is printed alone, as is each line of a key a
+// JSON string holds.
+func TestMaskerCatchesTheValuesInASecretOfSeveralLines(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiIsImtpZCI6Ik5xN3cifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlX2lzX2hlcmU"
+	kubeconfig := "apiVersion: v1\nusers:\n- name: ci\n  user:\n    token: " + token + "\n"
+	const keyLine = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+	account := `{"type": "service_account",` + "\n" + `"private_key": "-----BEGIN PRIVATE KEY-----\n` + keyLine + `\n-----END PRIVATE KEY-----\n"}`
+	m := newMasker(map[string]string{"KUBECONFIG_DATA": kubeconfig, "GOOGLE_CREDENTIALS": account})
+	for text, want := range map[string]string{
+		"token: " + token:             "token: " + Mask,
+		"key " + keyLine + " ":        "key " + Mask + " ",
+		"apiVersion: v1":              "apiVersion: v1",
+		"- name: ci":                  "- name: ci",
+		"-----BEGIN PRIVATE KEY-----": "-----BEGIN PRIVATE KEY-----",
+	} {
+		if got := m.MaskString(text); got != want {
+			t.Errorf("%q masked as %q, want %q", text, got, want)
+		}
+	}
+}
+
 func TestMaskerCatchesASecretInHexAndPercentEscapes(t *testing.T) {
 	const secret = "p@ss word/+1"
 	m := newMasker(map[string]string{"PASSWORD": secret})
