@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/server"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -236,7 +237,7 @@ func TestABotWhoseLinksOpenOnlyOnItsOwnMachineSaysSoAtStart(t *testing.T) {
 
 // A process killed mid-task leaves its workspace (a pack of the whole
 // history among it); the next process of the owner removes it at start,
-// and its own tasks' workspaces go with them.
+// and its own tasks' workspaces go with them. A live process's stay.
 func TestWorkspacesAnEarlierProcessLeftAreRemovedAtStart(t *testing.T) {
 	t.Parallel()
 	owner := "test-" + tasks.NewID()
@@ -247,8 +248,21 @@ func TestWorkspacesAnEarlierProcessLeftAreRemovedAtStart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(left, "pack"), []byte("history"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A process of the owner that lives, working beside this one.
+	live := filepath.Join(server.WorkRoot(owner), "process-alive")
+	if err := os.MkdirAll(filepath.Join(live, "oneshot-t4567-1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := filelock.TryLock(filepath.Join(live, ".alive"))
+	if err != nil || lock == nil {
+		t.Fatalf("lock %v, %v", lock, err)
+	}
+	defer lock.Close()
 	b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_SANDBOX_OWNER", owner)
 	b.srv = b.start(t)
+	if _, err := os.Stat(filepath.Join(live, "oneshot-t4567-1")); err != nil {
+		t.Fatalf("a live process's workspace was removed: %v", err)
+	}
 	t.Cleanup(func() { os.RemoveAll(server.WorkRoot(owner)) })
 	if _, err := os.Stat(filepath.Dir(left)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the killed process's workspaces are still there: %v", err)
@@ -256,8 +270,8 @@ func TestWorkspacesAnEarlierProcessLeftAreRemovedAtStart(t *testing.T) {
 	if run := b.runTask(t); run.Conclusion != "success" {
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
-	own, err := filepath.Glob(filepath.Join(server.WorkRoot(owner), "process-*", "*"))
-	if err != nil || len(own) != 0 {
+	own, err := filepath.Glob(filepath.Join(server.WorkRoot(owner), "process-*", "oneshot-*"))
+	if err != nil || len(own) != 1 || !strings.HasPrefix(own[0], live) {
 		t.Fatalf("workspaces left after the task: %v, %v", own, err)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -88,7 +87,7 @@ type Server struct {
 	log        zerolog.Logger
 	queue      *queue.Queue
 	engine     *sandbox.Engine // nil when Options.Runner replaces the pipeline
-	workDir    string          // the tasks' host workspaces, with the engine
+	workspaces *workDir        // the tasks' host workspaces, with the engine
 	handler    http.Handler
 	started    atomic.Bool
 	// stopGitCacheSweep stops the git cache's sweep (see gitcache.go), if
@@ -122,14 +121,15 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
 	runner := opts.Runner
 	var engine *sandbox.Engine
-	var workDir string
+	var workspaces *workDir
 	if runner == nil {
-		if workDir, err = newWorkDir(cfg.Sandbox.Owner); err != nil {
+		if workspaces, err = newWorkDir(cfg.Sandbox.Owner); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("make a directory for the tasks' workspaces: %w", err)
 		}
 		engine, err = sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
 		if err != nil {
+			workspaces.close()
 			db.Close()
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		}
 		runner = &pipeline.Pipeline{
 			Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: botLogin, Throttle: throttle, Logger: log,
-				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}, WorkDir: workDir},
+				Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}, WorkDir: workspaces.path},
 			Sandbox:  engine,
 			Agent:    agent.Factory(agent.DefaultsOf(cfg.Agent)),
 			Reporter: progress.For,
@@ -168,12 +168,13 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		Runner:      runner,
 		Notifier:    notifier,
 		Logger:      log,
-		LeftBehind:  reaper(engine, workDir, log),
+		LeftBehind:  reaper(engine, workspaces, log),
 		Owner:       cfg.Sandbox.Owner,
 	})
 	if err != nil {
 		if engine != nil {
 			engine.Close()
+			workspaces.close()
 		}
 		db.Close()
 		return nil, err
@@ -188,7 +189,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		AppID:    cfg.GitHub.App.IntegrationID,
 		BotLogin: botLogin,
 	}
-	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine, workDir: workDir}
+	s := &Server{cfg: cfg, acceptOnly: opts.AcceptOnly, log: log, queue: work, engine: engine, workspaces: workspaces}
 	dispatcher := githubapp.NewEventDispatcher(Handlers(base), cfg.GitHub.App.WebhookSecret,
 		githubapp.WithErrorCallback(webhookError))
 	mux := http.NewServeMux()
@@ -273,7 +274,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// workspaces: the directory goes only when empty.
 	if s.engine != nil && err == nil {
 		err = s.engine.Close()
-		os.Remove(s.workDir)
+		s.workspaces.close()
 	}
 	return errors.Join(err, s.queue.DB.Close())
 }

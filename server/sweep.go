@@ -36,16 +36,16 @@ func every(interval time.Duration, now bool, fn func(context.Context)) (stop fun
 	return func() { cancel(); <-done }
 }
 
-// reaper removes the sandboxes and the host workspaces (under workDir's
-// parent) an earlier process of this bot left, before any task of this one
-// runs; nil without an engine. Without Docker the bot still takes
+// reaper removes the sandboxes and the host workspaces (beside work's) an
+// earlier process of this bot left, before any task of this one runs; nil
+// without an engine. Without Docker the bot still takes
 // webhooks, so it warns rather than fails.
-func reaper(engine *sandbox.Engine, workDir string, log zerolog.Logger) func(context.Context) {
+func reaper(engine *sandbox.Engine, work *workDir, log zerolog.Logger) func(context.Context) {
 	if engine == nil {
 		return nil
 	}
 	return func(ctx context.Context) {
-		sweepWorkDirs(filepath.Dir(workDir), workDir, log)
+		sweepWorkDirs(filepath.Dir(work.path), work.path, log)
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		n, err := engine.Reap(ctx)

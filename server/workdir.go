@@ -1,16 +1,21 @@
 package server
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 )
 
 // WorkRoot is where the processes of a sandbox owner keep the tasks' host
 // workspaces (a checkout's git repository, the packs it brings into the
-// sandbox), each process in a directory of its own under it.
+// sandbox), each process in a directory of its own under it, which it
+// holds a lock in while it lives.
 func WorkRoot(owner string) string {
 	safe := strings.Map(func(r rune) rune {
 		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '-' || r == '_' {
@@ -21,20 +26,51 @@ func WorkRoot(owner string) string {
 	return filepath.Join(os.TempDir(), "oneshot-work-"+safe)
 }
 
-// newWorkDir makes this process's directory under WorkRoot(owner).
-func newWorkDir(owner string) (string, error) {
-	root := WorkRoot(owner)
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(root, "process-")
+// aliveFile is the file in a process's directory that the process holds
+// locked while it lives: the system lets the lock go however it ends.
+const aliveFile = ".alive"
+
+// workDir is a process's directory under its owner's WorkRoot, and the
+// lock that says it lives.
+type workDir struct {
+	path  string
+	alive *os.File
 }
 
-// sweepWorkDirs removes what the other processes of the owner left under
-// its WorkRoot: a process that died mid-task (killed, out of memory) left
-// a workspace, a pack of the repository's whole history among it. It is
-// called as the queue's LeftBehind, when no other process of the owner
-// works the queue, so no task of theirs is using one.
+// newWorkDir makes this process's directory under WorkRoot(owner), and
+// takes its lock.
+func newWorkDir(owner string) (*workDir, error) {
+	root := WorkRoot(owner)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	path, err := os.MkdirTemp(root, "process-")
+	if err != nil {
+		return nil, err
+	}
+	alive, err := filelock.TryLock(filepath.Join(path, aliveFile))
+	if err == nil && alive == nil {
+		err = errors.New("a new directory's lock is held") // cannot be
+	}
+	if err != nil {
+		os.RemoveAll(path)
+		return nil, err
+	}
+	return &workDir{path: path, alive: alive}, nil
+}
+
+// close lets the lock go and removes the directory, when its tasks have
+// left nothing in it.
+func (w *workDir) close() {
+	w.alive.Close()
+	os.Remove(filepath.Join(w.path, aliveFile))
+	os.Remove(w.path)
+}
+
+// sweepWorkDirs removes what dead processes of the owner left under its
+// WorkRoot: a process that died mid-task (killed, out of memory) left a
+// workspace, a pack of the repository's whole history among it. A
+// process's directory whose lock is held is a live one's, and stays.
 func sweepWorkDirs(root, own string, log zerolog.Logger) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -43,13 +79,26 @@ func sweepWorkDirs(root, own string, log zerolog.Logger) {
 	}
 	removed := 0
 	for _, e := range entries {
-		if path := filepath.Join(root, e.Name()); path != own {
-			if err := os.RemoveAll(path); err != nil {
-				log.Warn().Err(err).Str("dir", path).Msg("Could not remove a workspace an earlier process left.")
-				continue
-			}
-			removed++
+		path := filepath.Join(root, e.Name())
+		if path == own {
+			continue
 		}
+		lock, err := filelock.TryLockExisting(filepath.Join(path, aliveFile))
+		switch {
+		case err == nil && lock == nil:
+			continue // its process lives
+		case err == nil:
+			defer lock.Close() // held until the directory is gone
+		case !errors.Is(err, fs.ErrNotExist):
+			log.Warn().Err(err).Str("dir", path).Msg("Could not tell whether a workspace's process lives.")
+			continue
+		}
+		// Dead, or never made its lock: it died making its directory.
+		if err := os.RemoveAll(path); err != nil {
+			log.Warn().Err(err).Str("dir", path).Msg("Could not remove a workspace an earlier process left.")
+			continue
+		}
+		removed++
 	}
 	if removed > 0 {
 		log.Info().Int("dirs", removed).Msg("Removed the workspaces earlier processes left behind.")
