@@ -223,6 +223,10 @@ func windows(content string, hits, named []int, context, tokens int) string {
 		if k < len(hits) && hits[k] <= w.to {
 			first[i] = hits[k]
 		}
+		// A window narrowed keeps the line the issue names, if it holds one.
+		if n := slices.IndexFunc(named, func(n int) bool { return w.from <= n && n <= w.to }); n >= 0 {
+			first[i] = named[n]
+		}
 		for k < len(hits) && hits[k] <= w.to {
 			density[i]++
 			k++

@@ -71,7 +71,7 @@ var (
 	pathLine = regexp.MustCompile(`([A-Za-z0-9_./\\-]+\.[A-Za-z0-9]{1,5}):(\d+)`)
 	// A trace that lists the innermost frame first: Go's panic (goroutine
 	// 1 [running]:), and the "at ..." frames of Java, JavaScript and C#.
-	innermostFirst = regexp.MustCompile(`(?m)^goroutine \d+ \[|^\s+at \S+ ?\(|^\s+at \S+:\d+:\d+`)
+	innermostFirst = regexp.MustCompile(`(?m)^goroutine \d+ \[|^[ \t]+at \S+ ?\(|^[ \t]+at \S+:\d+:\d+`)
 	// A JVM frame, at com.acme.billing.Invoice.total(Invoice.java:3):
 	// the file's name alone, its directory the package's.
 	javaFrame = regexp.MustCompile(`\bat ((?:[\w$]+\.)+)[\w$<>]+\(([\w$]+\.(?:java|kt|scala|groovy)):(\d+)\)`)

@@ -471,3 +471,12 @@ func TestTheInnermostFrameOfATraceCountsMostWhateverItsLanguage(t *testing.T) {
 		})
 	}
 }
+
+// Prose after a blank line that starts like a frame ("at least (...)") is
+// no JVM trace: pytest's frames keep their order, the innermost last.
+func TestProseIsNotTakenForATraceListingTheInnermostFrameFirst(t *testing.T) {
+	c := readClues("Fails\n\n```\ntests/test_a.py:3: in test_a\nsrc/a.py:9: in f\nE   ValueError\n```\n\nat least (sometimes) it does")
+	if want := []string{"tests/test_a.py", "src/a.py"}; len(c.paths) < 2 || !slices.Equal(c.paths[:2], want) {
+		t.Fatalf("paths %q, want %q", c.paths, want)
+	}
+}

@@ -522,9 +522,25 @@ func TestTheLineATracebackNamesIsShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prompt := Assemble(PromptInput{Material: Material{Repo: "a/b", Issue: Item{Number: 1, Title: "Crash on an empty list", Body: issue, Trusted: true}},
-		Ranked: ranked, Files: fsys, Budget: 6000})
-	if !strings.Contains(prompt, "2500:     return total / len(values)") {
-		t.Errorf("the line the traceback names, pkg/stats.py:2500, is not in the prompt:\n%s", prompt)
+	for _, budget := range []int{6000, 1200} {
+		prompt := Assemble(PromptInput{Material: Material{Repo: "a/b", Issue: Item{Number: 1, Title: "Crash on an empty list", Body: issue, Trusted: true}},
+			Ranked: ranked, Files: fsys, Budget: budget})
+		if !strings.Contains(prompt, "2500:     return total / len(values)") {
+			t.Errorf("budget %d: the line the traceback names, pkg/stats.py:2500, is not in the prompt:\n%s", budget, prompt)
+		}
+	}
+}
+
+// A window narrowed to the room left keeps the line the issue names, not
+// only the first line its identifiers are on.
+func TestANarrowedWindowKeepsTheLineTheIssueNames(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 3000; i++ {
+		fmt.Fprintf(&b, "    step_%d = helper_%d(step_%d)\n", i, i, i-1)
+	}
+	for _, tokens := range []int{100, 200, 400} {
+		if got := windows(b.String(), []int{2480}, []int{2500}, windowContext, tokens); !strings.Contains(got, "2500:") {
+			t.Errorf("%d tokens: the named line 2500 is not shown:\n%s", tokens, got)
+		}
 	}
 }
