@@ -82,7 +82,7 @@ func TestCheckIsNamedAfterTheFirstWordsOfItsCommand(t *testing.T) {
 func TestProtectedPaths(t *testing.T) {
 	t.Parallel()
 	r := DefaultRepo()
-	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh", "infra/keys", "pages/api/[id].ts", "web/[locale]/secrets"}
+	r.ProtectedPaths = []string{".github/workflows/", "go.sum", "*.pem", "deploy/*.yml", "*/secrets/", "./scripts/release.sh", "infra/keys", "pages/api/[id].ts", "web/[locale]/secrets", `site/\[locale\]/*.tsx`}
 	tests := []struct {
 		path string
 		want bool
@@ -116,6 +116,8 @@ func TestProtectedPaths(t *testing.T) {
 		{"pages/api/i.ts", true},    // and as a glob
 		{"pages/api/x.ts", false},
 		{"web/[locale]/secrets/key", true},
+		{"site/[locale]/page.tsx", true}, // brackets escaped in a glob
+		{"site/l/page.tsx", false},
 		{"key.pem/x", true},
 		{"./.github/workflows/ci.yml", true},
 		{".//.github/workflows//ci.yml", true},
