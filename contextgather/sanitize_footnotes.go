@@ -3,6 +3,7 @@ package contextgather
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -13,11 +14,13 @@ import (
 	"github.com/yuin/goldmark/text"
 )
 
-// footnoteDef is a footnote's definition: its label, in lower case, and
-// the whole lines it takes, its label's first.
+// footnoteDef is a footnote's definition: its label, in lower case, where
+// the label is written ([^label]:), and the whole lines it takes, its
+// label's first.
 type footnoteDef struct {
-	label string
-	lines textSpan
+	label   string
+	labelAt int
+	lines   textSpan
 }
 
 // footnoteFacts are the definitions footnoteCensus found in a text.
@@ -37,6 +40,8 @@ type footnoteCensus struct{}
 func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser.Context) {
 	var facts footnoteFacts
 	src := reader.Source()
+	lower := asciiLower(string(src))
+	emptyFrom := map[string]int{} // where to look for the next empty definition of a label
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		fn, ok := n.(*east.Footnote)
 		if !entering || !ok {
@@ -44,25 +49,76 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 		}
 		// A label with a space is no footnote to cmark-gfm: its text is
 		// shown as written.
-		if !bytes.ContainsFunc(fn.Ref, unicode.IsSpace) {
-			if lines, ok := linesOf(src, fn); ok {
-				facts.defs = append(facts.defs, footnoteDef{asciiLower(string(fn.Ref)), lines})
+		if bytes.ContainsFunc(fn.Ref, unicode.IsSpace) {
+			return ast.WalkSkipChildren, nil
+		}
+		label := asciiLower(string(fn.Ref))
+		marker := "[^" + label + "]:"
+		if lines, ok := linesOf(src, fn); ok {
+			// The label is on the first line, or alone on a line before.
+			first := lines.start
+			for first < len(src) && (src[first] == ' ' || src[first] == '\t') {
+				first++
 			}
+			if at := strings.LastIndex(lower[:min(len(lower), first+len(marker))], marker); at >= 0 {
+				lines.start = strings.LastIndexByte(lower[:at], '\n') + 1
+				facts.defs = append(facts.defs, footnoteDef{label, at, lines})
+			}
+		} else if at := emptyDefinition(lower, marker, emptyFrom[label]); at >= 0 {
+			// Nothing after its label: the label's line is all of it.
+			end := len(lower)
+			if i := strings.IndexByte(lower[at:], '\n'); i >= 0 {
+				end = at + i
+			}
+			emptyFrom[label] = end
+			facts.defs = append(facts.defs, footnoteDef{label, at, textSpan{strings.LastIndexByte(lower[:at], '\n') + 1, end}})
 		}
 		return ast.WalkSkipChildren, nil
 	})
+	slices.SortFunc(facts.defs, func(a, b footnoteDef) int { return a.labelAt - b.labelAt })
 	pc.Set(footnoteKey, facts)
 }
 
-// resolve says which definitions of s no reference uses, which GitHub
-// shows nowhere, and the labels of those used. A reference is [^label] in
-// any case, in prose (class), but for the definition's own label.
+// emptyDefinition is where, from from on, marker ([^label]:) is written
+// with nothing after it on its line, or -1.
+func emptyDefinition(lower, marker string, from int) int {
+	for at := from; at < len(lower); {
+		i := strings.Index(lower[at:], marker)
+		if i < 0 {
+			return -1
+		}
+		at += i
+		rest := lower[at+len(marker):]
+		if end := strings.IndexByte(rest, '\n'); end >= 0 {
+			rest = rest[:end]
+		}
+		if strings.TrimSpace(rest) == "" {
+			return at
+		}
+		at += len(marker)
+	}
+	return -1
+}
+
+// resolve says which definitions of s GitHub shows nowhere, and the labels
+// of those it shows. It shows the first definition of a label, and only
+// when something refers to it: [^label] in any case, in prose (class),
+// not escaped, and not where a definition writes its label.
 func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used map[string]bool) {
 	used = map[string]bool{}
 	lower := asciiLower(s) // its positions are s's
+	labels := map[int]bool{}
 	for _, d := range f.defs {
+		labels[d.labelAt] = true
+	}
+	seen := map[string]bool{}
+	for _, d := range f.defs {
+		if seen[d.label] { // a later definition of a label shows nowhere
+			unused = append(unused, d.lines)
+			continue
+		}
+		seen[d.label] = true
 		ref := "[^" + d.label + "]"
-		own := d.lines.start + strings.Index(lower[d.lines.start:], ref)
 		referred := false
 		for at := 0; !referred; {
 			i := strings.Index(lower[at:], ref)
@@ -70,7 +126,7 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 				break
 			}
 			at += i
-			referred = at != own && class[at] == classProse
+			referred = !labels[at] && class[at] == classProse && (at == 0 || s[at-1] != '\\')
 			at += len(ref)
 		}
 		if referred {
