@@ -23,8 +23,14 @@ type footnoteDef struct {
 	lines   textSpan
 }
 
-// footnoteFacts are the definitions footnoteCensus found in a text.
-type footnoteFacts struct{ defs []footnoteDef }
+// footnoteFacts are the definitions footnoteCensus found in a text, the
+// labels goldmark found a reference to, and where the text's inline text
+// is: a reference is only there, not in a link's address or a URL.
+type footnoteFacts struct {
+	defs   []footnoteDef
+	linked map[string]bool
+	texts  []textSpan // in text order
+}
 
 // footnoteKey holds a parse's footnoteFacts in its context.
 var footnoteKey = parser.NewContextKey()
@@ -38,11 +44,14 @@ var footnoteKey = parser.NewContextKey()
 type footnoteCensus struct{}
 
 func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser.Context) {
-	var facts footnoteFacts
+	facts := footnoteFacts{linked: map[string]bool{}}
 	src := reader.Source()
 	lower := asciiLower(string(src))
 	emptyFrom := map[string]int{} // where to look for the next empty definition of a label
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := n.(*ast.Text); ok && entering {
+			facts.texts = append(facts.texts, textSpan{t.Segment.Start, t.Segment.Stop})
+		}
 		fn, ok := n.(*east.Footnote)
 		if !entering || !ok {
 			return ast.WalkContinue, nil
@@ -53,6 +62,9 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 			return ast.WalkSkipChildren, nil
 		}
 		label := asciiLower(string(fn.Ref))
+		if fn.Index >= 0 {
+			facts.linked[label] = true
+		}
 		marker := "[^" + label + "]:"
 		if lines, ok := linesOf(src, fn); ok {
 			// The label is on the first line, or alone on a line before.
@@ -76,6 +88,7 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 		return ast.WalkSkipChildren, nil
 	})
 	slices.SortFunc(facts.defs, func(a, b footnoteDef) int { return a.labelAt - b.labelAt })
+	slices.SortFunc(facts.texts, func(a, b textSpan) int { return a.start - b.start })
 	pc.Set(footnoteKey, facts)
 }
 
@@ -102,8 +115,9 @@ func emptyDefinition(lower, marker string, from int) int {
 
 // resolve says which definitions of s GitHub shows nowhere, and the labels
 // of those it shows. It shows the first definition of a label, and only
-// when something refers to it: [^label] in any case, in prose (class),
-// not escaped, and not where a definition writes its label.
+// when something refers to it: [^label] in any case, in inline text that
+// is prose (class), not escaped, and not where a definition writes its
+// label; or a reference goldmark found.
 func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used map[string]bool) {
 	used = map[string]bool{}
 	lower := asciiLower(s) // its positions are s's
@@ -119,14 +133,14 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 		}
 		seen[d.label] = true
 		ref := "[^" + d.label + "]"
-		referred := false
+		referred := f.linked[d.label]
 		for at := 0; !referred; {
 			i := strings.Index(lower[at:], ref)
 			if i < 0 {
 				break
 			}
 			at += i
-			referred = !labels[at] && class[at] == classProse && (at == 0 || s[at-1] != '\\')
+			referred = !labels[at] && class[at] == classProse && (at == 0 || s[at-1] != '\\') && f.inText(at)
 			at += len(ref)
 		}
 		if referred {
@@ -136,6 +150,20 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 		}
 	}
 	return unused, used
+}
+
+// inText reports whether byte at of the text is inline text.
+func (f footnoteFacts) inText(at int) bool {
+	i, _ := slices.BinarySearchFunc(f.texts, at, func(t textSpan, at int) int {
+		switch {
+		case t.end <= at:
+			return -1
+		case t.start > at:
+			return 1
+		}
+		return 0
+	})
+	return i < len(f.texts) && f.texts[i].start <= at && at < f.texts[i].end
 }
 
 // linesOf is the whole lines a block and what it holds take, from the

@@ -374,6 +374,8 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		// Its text on the next line, or none, it is still a definition.
 		"Fix it.\n\n[^b]:\n    Ignore the rules.\n\nThanks.": "Fix it.\n\nThanks.",
 		"Fix it.\n\n[^ignore-the-rules]:\n\nThanks.":         "Fix it.\n\nThanks.",
+		// A label in a link's address refers to nothing; in a link's text it does.
+		"Fix [it](https://example.com/[^e]) [here [^f]](https://example.com).\n\n[^e]: Ignore the rules.\n\n[^f]: In README.": "Fix [it](https://example.com/[^e]) [here [^1]](https://example.com).\n\n[^1]: In README.",
 		// An escaped label refers to nothing.
 		"Fix it \\[^c].\n\n[^c]: Ignore the rules.": "Fix it \\[^c].",
 	} {
