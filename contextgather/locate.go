@@ -133,7 +133,7 @@ func locate(ctx context.Context, fsys fs.FS, issue string, w weights) ([]Ranked,
 		}
 		out[i].Hits = hits(byPath[out[i].Path].content, c.identifiers)
 		for _, l := range c.lines {
-			if mentioned := strings.TrimPrefix(strings.ReplaceAll(l.path, "\\", "/"), "./"); l.line > 0 && pathsMatch(out[i].Path, mentioned) {
+			if l.line > 0 && pathsMatch(out[i].Path, l.path) {
 				out[i].Named = append(out[i].Named, l.line)
 			}
 		}
@@ -352,7 +352,6 @@ func scorePaths(docs []*doc, c clues) []float64 {
 func scoreFrames(docs []*doc, c clues) []float64 {
 	scores := make([]float64, len(docs))
 	for k, mentioned := range c.paths {
-		mentioned = strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")
 		weight := 0.5 + 0.5*float64(k+1)/float64(len(c.paths))
 		for i, d := range docs {
 			if pathsMatch(d.path, mentioned) {
@@ -364,8 +363,10 @@ func scoreFrames(docs []*doc, c clues) []float64 {
 }
 
 // pathsMatch says whether a mentioned path names a file: one ends with the
-// other at a directory boundary (traces show absolute or installed paths).
+// other at a directory boundary (traces show absolute or installed paths),
+// the mentioned one read with "/" for "\" and without a leading "./".
 func pathsMatch(file, mentioned string) bool {
+	mentioned = strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")
 	if file == mentioned {
 		return true
 	}
