@@ -3,6 +3,7 @@ package forge
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -88,14 +89,8 @@ func TestABranchWhosePullRequestIsOpenIntoAnotherBaseIsContinuedNotReplaced(t *t
 func TestABranchBeingReplacedThatWasDeletedMeanwhileIsMadeAgain(t *testing.T) {
 	t.Parallel()
 	gh, repo, g := newBranchOnGitHub(t)
-	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
-	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
-	gh.ClosePullRequest(t, repo, closed.Number)
-	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
-	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
-	if co.Replaces == nil || start != co.Base {
-		t.Fatal("the closed pull request's branch was not taken for one to replace")
-	}
+	closed := closedPullRequest(t, gh, repo)
+	task, co, start := replacingCheckout(t, g, 2)
 	gh.DeleteBranch(t, repo, "oneshot/issue-1")
 	pub, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, afresh")
 	if err != nil {
@@ -106,12 +101,8 @@ func TestABranchBeingReplacedThatWasDeletedMeanwhileIsMadeAgain(t *testing.T) {
 	}
 
 	// Moved rather than deleted: someone's work is there now.
-	task = &tasks.Task{ID: "t3", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 3, Requester: "octocat"}
 	gh.ClosePullRequest(t, repo, pub.Number)
-	co, start = checkoutBranch(t, g, task, "oneshot/issue-1")
-	if co.Replaces == nil {
-		t.Fatal("the closed pull request's branch was not taken for one to replace")
-	}
+	task, co, start = replacingCheckout(t, g, 3)
 	gh.CommitFiles(t, repo, "oneshot/issue-1", "a maintainer's work", map[string]string{"theirs.txt": "theirs\n"})
 	if _, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, again"); !errors.Is(err, workspace.ErrBranchMoved) {
 		t.Fatalf("publish over a branch that moved: %v, want it refused", err)
@@ -127,14 +118,8 @@ func TestABranchBeingReplacedThatWasDeletedMeanwhileIsMadeAgain(t *testing.T) {
 func TestABranchBeingReplacedIsNotPushedOverOnceAPullRequestIsOpenFromIt(t *testing.T) {
 	t.Parallel()
 	gh, repo, g := newBranchOnGitHub(t)
-	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
-	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
-	gh.ClosePullRequest(t, repo, closed.Number)
-	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
-	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
-	if co.Replaces == nil {
-		t.Fatal("the closed pull request's branch was not taken for one to replace")
-	}
+	closedPullRequest(t, gh, repo)
+	task, co, start := replacingCheckout(t, g, 2)
 	head := gh.Head(t, repo, "oneshot/issue-1")
 	gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it, by hand", Head: "oneshot/issue-1", Base: "main", User: "octocat"})
 	if _, err := tryPublish(t, g, task, co, "oneshot/issue-1", start, "Fix it, afresh"); !errors.Is(err, pipeline.ErrPullRequestReopened) {
@@ -143,6 +128,30 @@ func TestABranchBeingReplacedIsNotPushedOverOnceAPullRequestIsOpenFromIt(t *test
 	if got := gh.Head(t, repo, "oneshot/issue-1"); got != head {
 		t.Fatalf("the branch was pushed over: %s, was %s", got, head)
 	}
+}
+
+// closedPullRequest is issue 1 with a pull request from oneshot/issue-1
+// that was closed.
+func closedPullRequest(t *testing.T, gh *githubtest.Server, repo *githubtest.Repo) githubtest.PullRequest {
+	t.Helper()
+	gh.AddIssue(repo, githubtest.Issue{Number: 1, Title: "Fix it"})
+	closed := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+	gh.ClosePullRequest(t, repo, closed.Number)
+	return closed
+}
+
+// replacingCheckout checks an attempt of issue 1's task out, as the
+// pipeline's setup does, and fails the test unless it takes the branch a
+// closed pull request left for one to replace, starting from the base.
+func replacingCheckout(t *testing.T, g *GitHub, attempt int) (*tasks.Task, *pipeline.Checkout, string) {
+	t.Helper()
+	task := &tasks.Task{ID: fmt.Sprintf("t%d", attempt), Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue,
+		Attempt: attempt, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	if co.Replaces == nil || start != co.Base {
+		t.Fatal("the closed pull request's branch was not taken for one to replace")
+	}
+	return task, co, start
 }
 
 // newBranchOnGitHub is a repository on the fake GitHub with a branch
