@@ -22,24 +22,11 @@ func TestABundleOfDeltasIsTakenIn(t *testing.T) {
 	text := strings.Repeat("a line of the file that changes a little\n", 2000)
 	base := commitFiles(t, src, map[string]string{"big.txt": text})
 	change := commitFiles(t, src, map[string]string{"big.txt": text + "one more line\n"})
-	sh(t, src, "git", "update-ref", "refs/oneshot/out", change)
-	sh(t, src, "git", "branch", "base", base)
-	bundle := filepath.Join(t.TempDir(), "out.bundle")
-	sh(t, src, "git", "bundle", "create", "-q", bundle, "refs/oneshot/out", "^"+base)
+	bundle := bundleOfChange(t, src, base, change)
 	if !strings.Contains(sh(t, src, "git", "bundle", "list-heads", bundle), change) {
 		t.Fatal("the bundle lacks the change")
 	}
-
-	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
-		t.Fatalf("the bundle was refused: %v", err)
-	}
+	r := takeIn(t, src, bundle)
 	if got, err := r.Resolve(ctx, "refs/oneshot/new"); err != nil || got != change {
 		t.Fatalf("took in %s, %v; want %s", got, err, change)
 	}
@@ -127,17 +114,33 @@ func bundleOfHugeDelta(t *testing.T, size int) []byte {
 // A prerequisite's line holds its commit's subject, which may be long.
 func TestABundleWithALongHeaderIsTakenIn(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	src := workTree(t)
 	writeFiles(t, src, map[string]string{"a.txt": "a\n"})
 	sh(t, src, "git", "add", "--all")
 	sh(t, src, "git", "commit", "--quiet", "-m", strings.Repeat("a very long subject ", 400))
 	base := sh(t, src, "git", "rev-parse", "HEAD")
 	change := commitFiles(t, src, map[string]string{"b.txt": "b\n"})
+	takeIn(t, src, bundleOfChange(t, src, base, change))
+}
+
+// bundleOfChange is a bundle of the commit change, made in the repository
+// at src as the sandbox makes one: refs/oneshot/out, without base, which
+// src's branch base names.
+func bundleOfChange(t *testing.T, src, base, change string) string {
+	t.Helper()
 	sh(t, src, "git", "update-ref", "refs/oneshot/out", change)
 	sh(t, src, "git", "branch", "base", base)
 	bundle := filepath.Join(t.TempDir(), "out.bundle")
 	sh(t, src, "git", "bundle", "create", "-q", bundle, "refs/oneshot/out", "^"+base)
+	return bundle
+}
+
+// takeIn takes bundle into a new repository holding src's branch base, as
+// the bot's host holds what it handed the sandbox, and fails the test if
+// the bundle is refused.
+func takeIn(t *testing.T, src, bundle string) *Repo {
+	t.Helper()
+	ctx := context.Background()
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
 	if err != nil {
 		t.Fatal(err)
@@ -148,4 +151,5 @@ func TestABundleWithALongHeaderIsTakenIn(t *testing.T) {
 	if err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
 		t.Fatalf("the bundle was refused: %v", err)
 	}
+	return r
 }
