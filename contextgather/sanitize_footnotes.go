@@ -66,24 +66,19 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 			facts.linked[label] = true
 		}
 		marker := "[^" + label + "]:"
-		if lines, ok := linesOf(src, fn); ok {
+		if first, last, ok := contentOf(fn); ok {
 			// The label is on the first line, or alone on a line before.
-			first := lines.start
 			for first < len(src) && (src[first] == ' ' || src[first] == '\t') {
 				first++
 			}
 			if at := strings.LastIndex(lower[:min(len(lower), first+len(marker))], marker); at >= 0 {
-				lines.start = strings.LastIndexByte(lower[:at], '\n') + 1
-				facts.defs = append(facts.defs, footnoteDef{label, at, lines})
+				facts.defs = append(facts.defs, footnoteDef{label, at, wholeLines(lower, at, last)})
 			}
 		} else if at := emptyDefinition(lower, marker, emptyFrom[label]); at >= 0 {
 			// Nothing after its label: the label's line is all of it.
-			end := len(lower)
-			if i := strings.IndexByte(lower[at:], '\n'); i >= 0 {
-				end = at + i
-			}
-			emptyFrom[label] = end
-			facts.defs = append(facts.defs, footnoteDef{label, at, textSpan{strings.LastIndexByte(lower[:at], '\n') + 1, end}})
+			lines := wholeLines(lower, at, at)
+			emptyFrom[label] = lines.end
+			facts.defs = append(facts.defs, footnoteDef{label, at, lines})
 		}
 		return ast.WalkSkipChildren, nil
 	})
@@ -166,12 +161,10 @@ func (f footnoteFacts) inText(at int) bool {
 	return i < len(f.texts) && f.texts[i].start <= at && at < f.texts[i].end
 }
 
-// linesOf is the whole lines a block and what it holds take, from the
-// start of its first line, where a footnote's label is, to the end of its
-// last; false when it holds no line (a definition with nothing after its
-// label, which shows nothing either way).
-func linesOf(src []byte, n ast.Node) (textSpan, bool) {
-	first, last := -1, -1
+// contentOf is where what a block holds starts and ends; false when it
+// holds no line (a definition with nothing after its label).
+func contentOf(n ast.Node) (first, last int, ok bool) {
+	first, last = -1, -1
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering || c.Type() != ast.TypeBlock {
 			return ast.WalkContinue, nil
@@ -184,15 +177,17 @@ func linesOf(src []byte, n ast.Node) (textSpan, bool) {
 		}
 		return ast.WalkContinue, nil
 	})
-	if first < 0 {
-		return textSpan{}, false
+	return first, last, first >= 0
+}
+
+// wholeLines is the lines of s from the one byte from is on to the end of
+// the one byte to is on, but its line break.
+func wholeLines(s string, from, to int) textSpan {
+	end := len(s)
+	if i := strings.IndexByte(s[to:], '\n'); i >= 0 {
+		end = to + i
 	}
-	start := bytes.LastIndexByte(src[:first], '\n') + 1
-	end := len(src)
-	if i := bytes.IndexByte(src[last:], '\n'); i >= 0 {
-		end = last + i
-	}
-	return textSpan{start, end}, true
+	return textSpan{strings.LastIndexByte(s[:from], '\n') + 1, end}
 }
 
 // footnotes numbers the labels of the footnotes in prose, [^label], in the
