@@ -79,6 +79,9 @@ func newBundleWithRepo(t testing.TB, name string, files map[string]string, env .
 		"ONESHOT_GIT_CACHE_DIR":     filepath.Join(t.TempDir(), "git-cache"),
 		"ONESHOT_PUBLIC_URL":        "http://oneshot.test",
 		"ONESHOT_SANDBOX_OWNER":     "test",
+		// Where bots the test runs as processes keep their work
+		// directories: one a SIGKILL leaves goes with the test.
+		"TMPDIR": t.TempDir(),
 	}
 	for i := 0; i+1 < len(env); i += 2 {
 		b.env[env[i]] = env[i+1]
