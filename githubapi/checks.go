@@ -95,23 +95,36 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA string, q QueuedRun) (
 // delivery's retry of the task may have made one for the same attempt:
 // neither is this one.
 func (r *Repo) FindCheckRun(ctx context.Context, headSHA string, q QueuedRun) int64 {
-	// Every run of the name, not GitHub's default of the latest one only:
-	// another task's may have been made on the commit since.
-	runs, _, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, &github.ListCheckRunsOptions{
-		CheckName: github.String(CheckName), Filter: github.String("all"), ListOptions: github.ListOptions{PerPage: 100},
-	})
-	if err != nil {
-		return 0
+	// Every queued run of the name, not GitHub's default of the latest one
+	// only: another task's may have been made on the commit since, and on
+	// a busy repository's head more than a page of them.
+	opts := &github.ListCheckRunsOptions{
+		CheckName: github.String(CheckName), Status: github.String("queued"), Filter: github.String("all"),
+		ListOptions: github.ListOptions{PerPage: 100},
 	}
-	for _, run := range runs.CheckRuns {
-		if run.GetExternalID() == q.TaskID && run.GetStatus() == "queued" &&
-			run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, q.Attempt) &&
-			strings.Contains(run.GetOutput().GetSummary(), q.mark()) {
-			return run.GetID()
+	for page := 0; page < maxCheckRunPages; page++ {
+		runs, resp, err := r.Client.Checks.ListCheckRunsForRef(ctx, r.Owner, r.Name, headSHA, opts)
+		if err != nil {
+			return 0
 		}
+		for _, run := range runs.CheckRuns {
+			if run.GetExternalID() == q.TaskID && run.GetStatus() == "queued" &&
+				run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, q.Attempt) &&
+				strings.Contains(run.GetOutput().GetSummary(), q.mark()) {
+				return run.GetID()
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
 	}
 	return 0
 }
+
+// maxCheckRunPages bounds FindCheckRun's look: a commit with more than
+// a thousand runs queued is not one it waits through.
+const maxCheckRunPages = 10
 
 // Notifier shows each state change of an attempt on its check run: in
 // progress, back in the queue, or concluded with a Retry button. It

@@ -2,6 +2,7 @@ package githubapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -272,6 +273,33 @@ func TestARunWhoseAnswerWasLostIsNotTakenFromAnotherDelivery(t *testing.T) {
 	}
 	if id := repo.FindCheckRun(ctx, sha, run("first-press")); id != winners {
 		t.Fatalf("the first press finds check run %d, want its own %d", id, winners)
+	}
+}
+
+// On a busy repository's head, the runs queued since a task's was made
+// fill more than a page: a lost answer still finds the task's own.
+func TestARunWhoseAnswerWasLostIsFoundBehindAPageOfOthers(t *testing.T) {
+	t.Parallel()
+	_, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	ctx := context.Background()
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := func(task string) githubapi.QueuedRun {
+		return githubapi.QueuedRun{TaskID: task, Attempt: 1, DeliveryID: "d-" + task, DetailsURL: "http://oneshot.test/tasks/" + task}
+	}
+	own, err := repo.QueueCheckRun(ctx, sha, queued("t0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 120 {
+		if _, err := repo.QueueCheckRun(ctx, sha, queued(fmt.Sprintf("t%016d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found := repo.FindCheckRun(ctx, sha, queued("t0123456789abcdef")); found != own || found == 0 {
+		t.Fatalf("found check run %d, want the task's own %d", found, own)
 	}
 }
 
