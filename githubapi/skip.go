@@ -1,0 +1,63 @@
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// Skip says why a check run's attempt will never run, and how the run may
+// run again.
+type Skip struct {
+	Why string
+	// Retry offers the Retry button, which the run's re-run does too:
+	// the run names a task that exists, whose next attempt they make, or
+	// the issue a skipped start was on (StartOn). Without it the run
+	// shows no button: its Cancel, and a Retry, would do nothing.
+	Retry bool
+	// StartOn, when not 0, is the issue a start was skipped on, whose
+	// task was never made, and Digest the issue as its trigger saw it:
+	// the run's re-run and its Retry start one there (see
+	// tasks.StartOnID).
+	StartOn int
+	Digest  string
+}
+
+// SkipCheckRun concludes a check run that will never run as skipped.
+func (r *Repo) SkipCheckRun(ctx context.Context, id int64, skip Skip) error {
+	summary := skip.Why
+	opts := github.UpdateCheckRunOptions{
+		Name:        CheckName,
+		Status:      github.String("completed"),
+		Conclusion:  github.String("skipped"),
+		CompletedAt: &github.Timestamp{Time: time.Now()},
+		Output:      &github.CheckRunOutput{Title: github.String("Skipped"), Summary: &summary},
+	}
+	actions := []*github.CheckRunAction{}
+	if skip.Retry {
+		actions = append(actions, retryButton)
+	}
+	if skip.StartOn != 0 {
+		opts.ExternalID = github.String(tasks.StartOnID(skip.StartOn, skip.Digest))
+		summary += fmt.Sprintf("\n\nRe-run this check, or press Retry, to start on #%d again.", skip.StartOn)
+	}
+	// go-github leaves out an empty list of actions, which GitHub takes
+	// for "keep the buttons": the queued run's Cancel would stay.
+	body := struct {
+		github.UpdateCheckRunOptions
+		Actions []*github.CheckRunAction `json:"actions"`
+	}{opts, actions}
+	req, err := r.Client.NewRequest(http.MethodPatch, fmt.Sprintf("repos/%s/%s/check-runs/%d", r.Owner, r.Name, id), body)
+	if err == nil {
+		_, err = r.Client.Do(ctx, req, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("skip check run %d on %s: %w", id, r.FullName(), err)
+	}
+	return nil
+}
