@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v62/github"
@@ -26,6 +27,9 @@ type Skip struct {
 	// tasks.StartOnID).
 	StartOn int
 	Digest  string
+	// Instructions are the skipped start's, which the run keeps in its
+	// text for its re-run and Retry to give again.
+	Instructions string
 }
 
 // SkipCheckRun concludes a check run that will never run as skipped.
@@ -39,6 +43,16 @@ func (r *Repo) SkipCheckRun(ctx context.Context, id int64, skip Skip) error {
 		Output:      &github.CheckRunOutput{Title: github.String("Skipped"), Summary: &summary},
 	}
 	actions := []*github.CheckRunAction{}
+	if skip.StartOn != 0 && skip.Instructions != "" {
+		text := instructionsText(skip.Instructions)
+		if len(text) > maxOutputText {
+			// A re-run would start without them: none is offered.
+			skip.StartOn, skip.Retry = 0, false
+			summary += "\n\nIts instructions are too long to keep here: comment again to start."
+		} else {
+			opts.Output.Text = &text
+		}
+	}
 	if skip.Retry {
 		actions = append(actions, retryButton)
 	}
@@ -60,4 +74,46 @@ func (r *Repo) SkipCheckRun(ctx context.Context, id int64, skip Skip) error {
 		return fmt.Errorf("skip check run %d on %s: %w", id, r.FullName(), err)
 	}
 	return nil
+}
+
+// maxOutputText is GitHub's limit on a check run's text, in bytes.
+const maxOutputText = 65535
+
+// instructionsHeading opens the text of a skipped start's check run that
+// keeps the start's instructions.
+const instructionsHeading = "The instructions this start was given, which its re-run gives again:"
+
+// instructionsText shows a skipped start's instructions in a code block
+// that nothing in them can close.
+func instructionsText(instructions string) string {
+	longest, run := 0, 0
+	for _, c := range instructions {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", max(3, longest+1))
+	return instructionsHeading + "\n\n" + fence + "\n" + instructions + "\n" + fence
+}
+
+// SkippedInstructions returns the instructions a skipped start's check
+// run keeps in its text (see Skip), or "" when it keeps none. Only this
+// App writes its check runs' text.
+func SkippedInstructions(text string) string {
+	rest, ok := strings.CutPrefix(text, instructionsHeading+"\n\n")
+	if !ok {
+		return ""
+	}
+	fence, body, ok := strings.Cut(rest, "\n")
+	if !ok || len(fence) < 3 || strings.Trim(fence, "`") != "" {
+		return ""
+	}
+	body, ok = strings.CutSuffix(body, "\n"+fence)
+	if !ok {
+		return ""
+	}
+	return body
 }

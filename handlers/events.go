@@ -228,11 +228,12 @@ func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, pay
 	}
 	if skippedStart {
 		// A start skipped before its task was made: run again, it is the
-		// start it was.
+		// start it was, with the instructions it was given.
 		if t.Command == tasks.CommandCancel {
 			return ignore(ctx, "cancel on a skipped start's check run")
 		}
 		t.Command, t.TaskID, t.Issue, t.IssueDigest = tasks.CommandStart, "", startOn, digest
+		t.Instructions = githubapi.SkippedInstructions(run.Output.Text)
 	}
 	repoOf(&t, event.envelope)
 	return h.accept(ctx, t)

@@ -446,13 +446,14 @@ func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, s
 }
 
 // skipOf is how t's check run, skipped for why, may run again: as the
-// start it was, on its issue, whose task was not made; as the next attempt
+// start it was, with its instructions, on its issue, whose task was not
+// made; as the next attempt
 // of the task a retry named. A follow-up's, whose feedback it does not
 // hold, does not.
 func skipOf(t tasks.Trigger, why string) githubapi.Skip {
 	switch t.Command {
 	case tasks.CommandStart:
-		return githubapi.Skip{Why: why, Retry: true, StartOn: t.Issue, Digest: t.IssueDigest}
+		return githubapi.Skip{Why: why, Retry: true, StartOn: t.Issue, Digest: t.IssueDigest, Instructions: t.Instructions}
 	case tasks.CommandRetry, tasks.CommandRerun:
 		return githubapi.Skip{Why: why, Retry: true}
 	default:

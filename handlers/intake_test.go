@@ -256,6 +256,37 @@ func TestAStartThatMeetsALimitAsItIsRecordedSkipsItsCheckRunAndSaysSo(t *testing
 	}
 }
 
+// A skipped start keeps its instructions for its re-run, which has only
+// the check run to go on; ones too long to keep offer no re-run that
+// would drop them.
+func TestASkippedStartKeepsItsInstructionsForItsRerun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		instructions string
+		kept         bool
+	}{
+		{"use the v2 API\n\n```go\nclient.V2()\n```\n````\nnot closed", true},
+		{strings.Repeat("long ", 14000), false},
+	} {
+		in, gh, repo := newIntake(t)
+		in.Queue, in.TasksPerRepoPerHour = overtakenQueue{}, 3
+		start := trigger
+		start.Instructions = tc.instructions
+		if err := in.Intake(context.Background(), start); err != nil {
+			t.Fatal(err)
+		}
+		run := gh.CheckRuns(repo)[0]
+		got := githubapi.SkippedInstructions(run.Output.Text)
+		offered := len(run.Actions) == 1 && strings.HasPrefix(run.ExternalID, "start-on-issue-1")
+		if tc.kept && (got != tc.instructions || !offered) {
+			t.Fatalf("skipped run %+v keeps instructions %q, want %q and a re-run", run, got, tc.instructions)
+		}
+		if !tc.kept && (got != "" || offered || !strings.Contains(run.Output.Summary, "comment again")) {
+			t.Fatalf("skipped run %+v with instructions too long to keep offers a re-run", run)
+		}
+	}
+}
+
 // foreignQueue holds one live task, of another repository than the
 // trigger's, and records what is asked of it. Everything an intake goes on
 // to ask has an answer, so that one that went on could act on the task.

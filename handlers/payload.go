@@ -87,6 +87,9 @@ type checkRunEvent struct {
 		App        struct {
 			ID int64 `json:"id"`
 		} `json:"app"`
+		Output struct {
+			Text string `json:"text"`
+		} `json:"output"`
 	} `json:"check_run"`
 	RequestedAction *struct {
 		Identifier string `json:"identifier"`

@@ -55,11 +55,13 @@ func TestARerunOfASkippedStartsCheckRunStartsOnItsIssue(t *testing.T) {
 	b.runner.open()
 	digest := tasks.DigestOf("Fix it", "The parser crashes.")
 	skipped := githubtest.CheckRun{ID: 4242, Name: "oneshot", ExternalID: tasks.StartOnID(1, digest), HeadSHA: b.gh.Head(t, b.repo, "main")}
+	skipped.Output.Text = "The instructions this start was given, which its re-run gives again:\n\n```\nuse the v2 API\n```"
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(skipped, "writer"))
 	waitFor(t, wait, "a task on #1", func() bool { s, n := b.state(t); return n == 1 && s == tasks.Succeeded })
-	// As the skipped trigger saw it: an edit since is not what was asked.
-	if task := b.onlyTask(t); task.Issue != 1 || task.Kind != tasks.KindIssue || task.IssueDigest != digest {
-		t.Fatalf("task %+v, want a start on #1 as its skipped trigger saw it", task)
+	// As the skipped trigger saw it and was told: an edit since is not
+	// what was asked.
+	if task := b.onlyTask(t); task.Issue != 1 || task.Kind != tasks.KindIssue || task.IssueDigest != digest || task.Instructions != "use the v2 API" {
+		t.Fatalf("task %+v, want a start on #1 as its skipped trigger saw it, with its instructions", task)
 	}
 
 	// Its Cancel, had it one, has nothing to stop.
@@ -314,6 +316,7 @@ func (b *testBundle) ourRun(run githubtest.CheckRun, by string) func(map[string]
 		cr := p["check_run"].(map[string]any)
 		cr["id"], cr["name"], cr["external_id"], cr["head_sha"] = run.ID, run.Name, run.ExternalID, run.HeadSHA
 		cr["app"].(map[string]any)["id"] = b.gh.AppID
+		cr["output"] = map[string]any{"title": run.Output.Title, "summary": run.Output.Summary, "text": run.Output.Text}
 		p["sender"].(map[string]any)["login"] = by
 	}
 }
