@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -58,15 +59,22 @@ func branchIssue(t tasks.Trigger, p *pull) int {
 	return p.branchIssue
 }
 
-// taskBranchIssue is the issue whose branch a task changes. A follow-up
-// recorded before tasks kept their branch holds its pull request's number
-// instead, and its pull request's branch is read again.
-func taskBranchIssue(ctx context.Context, repo *githubapi.Repo, task *tasks.Task) (int, error) {
-	if task.Kind == tasks.KindFollowUp && task.BranchIssue == task.PullRequest {
-		p, err := readPull(ctx, repo, task.PullRequest)
-		return p.branchIssue, err
+// taskBranch is the issue whose branch a task changes, and for a
+// follow-up, the pull request it changes, read again. A follow-up recorded
+// before tasks kept their branch holds its pull request's number instead,
+// and its branch is the pull request's.
+func taskBranch(ctx context.Context, repo *githubapi.Repo, task *tasks.Task) (branch int, p *pull, err error) {
+	if task.Kind != tasks.KindFollowUp {
+		return task.BranchIssue, nil, nil
 	}
-	return task.BranchIssue, nil
+	read, err := readPull(ctx, repo, task.PullRequest)
+	if err != nil {
+		return 0, nil, err
+	}
+	if task.BranchIssue == task.PullRequest {
+		return read.branchIssue, &read, nil
+	}
+	return task.BranchIssue, &read, nil
 }
 
 // live returns the live task on the branch of issue branch, which trigger
@@ -78,4 +86,18 @@ func (in *Intake) live(ctx context.Context, t tasks.Trigger, branch int) (*tasks
 		return in.Queue.Live(ctx, t.RepoID, t.Issue)
 	}
 	return task, err
+}
+
+// pullEnded is the reply to t, which would change pull request n, merged
+// or closed (p), whose branch is issue branch's.
+func (in *Intake) pullEnded(t tasks.Trigger, n int, p *pull, branch int) string {
+	which := fmt.Sprintf("pull request #%d", n)
+	if t.PullRequest && t.Issue == n {
+		which = "this pull request"
+	}
+	reply := fmt.Sprintf("@%s, %s was %s, so oneshot will not change it.", t.Actor, which, p.ended)
+	if branch != n {
+		reply += fmt.Sprintf(" To work on #%d again, comment `%s <instructions>` there.", branch, in.Command)
+	}
+	return reply
 }

@@ -137,11 +137,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	}
 	branch := branchIssue(t, pr)
 	if pr != nil && pr.ended != "" {
-		reply := fmt.Sprintf("@%s, this pull request was %s, so oneshot will not change it.", t.Actor, pr.ended)
-		if branch != t.Issue {
-			reply += fmt.Sprintf(" To work on #%d again, comment `%s <instructions>` there.", branch, in.Command)
-		}
-		return in.reply(ctx, repo, t, reply)
+		return in.reply(ctx, repo, t, in.pullEnded(t, t.Issue, pr, branch))
 	}
 	if live, err := in.live(ctx, t, branch); err == nil {
 		return in.busy(ctx, repo, t, live)
@@ -277,9 +273,12 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	if !task.State.Final() {
 		return in.busy(ctx, repo, t, task)
 	}
-	branch, err := taskBranchIssue(ctx, repo, task)
+	branch, pr, err := taskBranch(ctx, repo, task)
 	if err != nil {
 		return err
+	}
+	if pr != nil && pr.ended != "" {
+		return in.reply(ctx, repo, t, in.pullEnded(t, task.PullRequest, pr, branch))
 	}
 	if live, err := in.Queue.Live(ctx, t.RepoID, branch); err == nil {
 		return in.busy(ctx, repo, t, live)

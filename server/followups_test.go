@@ -143,6 +143,34 @@ func TestFeedbackOnAPullRequestThatWasClosedStartsNothingAndSaysWhere(t *testing
 	}
 }
 
+// A follow-up's next attempt would change its pull request: once that is
+// merged or closed, a retry starts nothing, wherever it is asked for.
+func TestARetryOfAFollowUpWhosePullRequestEndedStartsNothingAndSaysWhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.open()
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 2, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag", "writer"))
+	waitFor(t, wait, "the follow-up to succeed", func() bool { s, n := b.state(t); return n == 1 && s == tasks.Succeeded })
+	followUp := b.onlyTask(t)
+	run := b.gh.CheckRuns(b.repo)[0]
+	b.gh.ClosePullRequest(t, b.repo, pr.Number)
+
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot retry", "writer"))
+	waitFor(t, wait, "the reply to the comment", func() bool { return len(b.botComments(pr.Number)) == 1 })
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(run, "retry", "writer"))
+	waitFor(t, wait, "the reply to the button", func() bool { return len(b.botComments(pr.Number)) == 2 })
+	for i, want := range []string{"this pull request was closed", "pull request #2 was closed"} {
+		if reply := b.botComments(pr.Number)[i]; !strings.Contains(reply, want) ||
+			!strings.Contains(reply, "To work on #1 again, comment `/oneshot <instructions>` there.") {
+			t.Fatalf("reply %q, want it to say %q and where to work again", reply, want)
+		}
+	}
+	if got, _ := b.srv.Queue().Get(context.Background(), followUp.ID); got.Attempt != 1 || len(b.gh.CheckRuns(b.repo)) != 1 {
+		t.Fatalf("the follow-up went on to attempt %d, with %d check runs", got.Attempt, len(b.gh.CheckRuns(b.repo)))
+	}
+}
+
 // onPullRequest edits issue_comment.created.on-pull-request into a comment
 // on pull request n, which oneshot opened.
 func (b *testBundle) onPullRequest(n int, body, by string) func(map[string]any) {
