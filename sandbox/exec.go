@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/yamux"
 
@@ -232,6 +234,12 @@ func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
 		return nil, fmt.Errorf("exec %s: negative timeout", c.name())
 	}
 	env := sortedEnv(c.Env)
+	// The protocol is JSON, which would carry other bytes changed.
+	for _, word := range slices.Concat(argv, env, []string{c.Dir}) {
+		if !utf8.ValidString(word) {
+			return nil, fmt.Errorf("exec %s: its command, directory or environment is not valid UTF-8", c.name())
+		}
+	}
 	names := append([]string{}, c.Secrets...)
 	sort.Strings(names)
 	for _, name := range names {

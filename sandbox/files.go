@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
@@ -122,6 +123,10 @@ func (s *Session) lostCtx(ctx context.Context, op string, err error) error {
 // workPath resolves name, absolute or relative to WorkDir, and refuses
 // anything outside WorkDir.
 func workPath(name string) (string, error) {
+	if !utf8.ValidString(name) {
+		// The protocol is JSON, which would name another file.
+		return "", fmt.Errorf("path %q is not valid UTF-8", name)
+	}
 	p := name
 	if !path.IsAbs(p) {
 		p = path.Join(WorkDir, p)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docker/go-units"
 
@@ -169,9 +170,12 @@ func (s Spec) validate() (limits, error) {
 		bad("deadline %v is negative", s.Deadline)
 	}
 
-	for name := range s.Env {
+	for name, value := range s.Env {
 		if !envName.MatchString(name) {
 			bad("env name %q is not a valid variable name", name)
+		}
+		if !utf8.ValidString(value) {
+			bad("env %s is not valid UTF-8, which the way into the sandbox would change", name)
 		}
 	}
 	for name, value := range s.Secrets {
@@ -183,6 +187,10 @@ func (s Spec) validate() (limits, error) {
 		}
 		if len(value) < MinSecretLen {
 			bad("secret %s is shorter than %d characters, too short to mask", name, MinSecretLen)
+		}
+		if !utf8.ValidString(value) {
+			// The process would get another value than the one masked.
+			bad("secret %s is not valid UTF-8, which the way into the sandbox would change", name)
 		}
 	}
 

@@ -183,3 +183,28 @@ func TestATimeoutUnderAMillisecondIsStillATimeout(t *testing.T) {
 		}
 	}
 }
+
+// The protocol into the sandbox is JSON, which carries bytes that are not
+// UTF-8 changed: a secret the process got changed would not be masked,
+// and a path would name another file. Each is refused instead.
+func TestBytesTheWayInWouldChangeAreRefused(t *testing.T) {
+	spec := Spec{Image: "img", Env: map[string]string{"NAME": "caf\xe9"}, Secrets: map[string]string{"TOKEN": "tok\xffen-abcdef123456"}}
+	_, err := spec.validate()
+	for _, want := range []string{"env NAME is not valid UTF-8", "secret TOKEN is not valid UTF-8"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("spec error %v, want it to say %q", err, want)
+		}
+	}
+	if _, err := workPath("caf\xe9.txt"); err == nil {
+		t.Error("a path that is not UTF-8 was taken")
+	}
+	s := &Session{}
+	for _, c := range []Command{{Args: []string{"cat", "caf\xe9.txt"}}, {Script: "echo \xff"}, {Args: []string{"true"}, Env: map[string]string{"X": "\xff"}}, {Args: []string{"true"}, Dir: "/sandbox/\xff"}} {
+		if _, err := s.execRequest(c); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("exec of %q: %v, want it refused", c.Args, err)
+		}
+	}
+	if _, err := s.execRequest(Command{Args: []string{"echo", "café ✓"}}); err != nil {
+		t.Errorf("a UTF-8 command was refused: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -67,6 +68,8 @@ func agentSecrets(a config.Agent) (map[string]string, error) {
 			return nil, fmt.Errorf("agent.secrets names %s, which is not set in the bot's environment", name)
 		case len(value) < sandbox.MinSecretLen:
 			return nil, fmt.Errorf("agent.secrets names %s, whose value is shorter than %d characters, too short to mask in the agent's output", name, sandbox.MinSecretLen)
+		case !utf8.ValidString(value):
+			return nil, fmt.Errorf("agent.secrets names %s, whose value is not valid UTF-8, which the way into the sandbox would change", name)
 		}
 		secrets[name] = value
 	}

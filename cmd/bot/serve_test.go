@@ -58,6 +58,21 @@ func TestAServerThatOnlyReceivesWebhooksNeedsNotHoldTheAgentsKeys(t *testing.T) 
 	}
 }
 
+// A key the sandbox would refuse stops the bot at start, not every task.
+func TestServeRefusesAnAgentKeyTheSandboxWouldRefuse(t *testing.T) {
+	setAppEnv(t, gitHubAnswering(t, http.StatusUnauthorized))
+	t.Setenv("ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY")
+	for value, want := range map[string]string{
+		"short":               "shorter than 6 characters",
+		"sk-\xffabcdef123456": "not valid UTF-8",
+	} {
+		t.Setenv("ONESHOT_TEST_KEY", value)
+		if err := run([]string{"serve"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), "ONESHOT_TEST_KEY, whose value is "+want) {
+			t.Errorf("serve with a key of %q: %v, want it refused as %s", value, err, want)
+		}
+	}
+}
+
 // A bot that cannot look its App up says which settings to check: the
 // App's own when GitHub refuses it, where GitHub is when none answers.
 func TestServeNamesTheSettingsToCheckWhenItCannotLookItsAppUp(t *testing.T) {
