@@ -52,7 +52,12 @@ const (
 	// wait up to admitWait, then get 503. GitHub sends few at a time, each
 	// read in milliseconds.
 	maxWebhookReads = 8
-	admitWait       = 2 * time.Second
+	admitWait       = 5 * time.Second
+	// bodyReadTimeout bounds reading a body once admitted: GitHub sends
+	// its bodies at once, and a sender slower than this must not keep a
+	// reading place from GitHub's deliveries. It is well under admitWait,
+	// so that senders who hold every place only make a delivery wait.
+	bodyReadTimeout = 2 * time.Second
 	// readHeaderTimeout bounds a slow client's headers.
 	readHeaderTimeout = 10 * time.Second
 	// readTimeout bounds the whole request, body included.
@@ -338,7 +343,8 @@ func guarded(next http.Handler) http.Handler {
 
 // admitWebhooks stands before the dispatcher. What is plainly not a
 // delivery, a body that is not JSON or comes without a SHA-256 signature,
-// is refused unread; and at most maxWebhookReads bodies are read at once.
+// is refused unread; and at most maxWebhookReads bodies are read at once,
+// each within bodyReadTimeout.
 func admitWebhooks(next http.Handler) http.Handler {
 	reading := make(chan struct{}, maxWebhookReads)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -355,6 +361,8 @@ func admitWebhooks(next http.Handler) http.Handler {
 		select {
 		case reading <- struct{}{}:
 			defer func() { <-reading }()
+			// An error leaves the server's whole-request bound.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 		case <-wait.C:
 			zerolog.Ctx(r.Context()).Warn().Msg("Refused a webhook: too many being read at once.")
 			http.Error(w, "busy", http.StatusServiceUnavailable)

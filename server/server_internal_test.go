@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,6 +91,33 @@ func TestOnlySoManyWebhookBodiesAreReadAtOnce(t *testing.T) {
 	go func() { <-entered }()
 	if status := delivery(t, srv.URL, deliveryHeaders); status != http.StatusOK {
 		t.Fatalf("status %d once the others were read", status)
+	}
+}
+
+// Senders that trickle their bodies hold every reading place: each is
+// cut off soon enough that a delivery arriving meanwhile is still read.
+func TestSlowSendersCannotKeepADeliveryFromBeingRead(t *testing.T) {
+	entered := make(chan struct{}, maxWebhookReads+1)
+	srv := httptest.NewServer(admitWebhooks(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "body not read", http.StatusRequestTimeout)
+		}
+	})))
+	defer srv.Close()
+	for range maxWebhookReads {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: oneshot\r\nContent-Type: application/json\r\n"+
+			"X-Hub-Signature-256: sha256=00\r\nContent-Length: 100000\r\n\r\n{\"action\":")
+		<-entered
+	}
+	// Every place is taken by a body that will never end.
+	if status := delivery(t, srv.URL, deliveryHeaders); status != http.StatusOK {
+		t.Fatalf("a delivery behind slow senders got %d", status)
 	}
 }
 
