@@ -249,18 +249,29 @@ func (f *failureLog) recovered() bool {
 // makes it safe to forward a trigger twice, as a process that dies between
 // the two writes below does, or a redelivery that came after the first:
 // the second time it is not queued again.
+//
+// A row this process cannot read (one a bot of another version wrote, in a
+// rolling update) stays for one that can, moved to the inbox's end so that
+// it does not lead every batch, and the error names it.
 func (q *Queue) forward(ctx context.Context) (int, error) {
-	waiting, err := q.DB.waitingTriggers(ctx)
-	if err != nil || len(waiting) == 0 {
+	waiting, unreadable, err := q.DB.waitingTriggers(ctx)
+	if err != nil {
 		return 0, err
 	}
-	if err := q.queueTriggers(ctx, waiting); err != nil {
-		if len(waiting) == 1 || ctx.Err() != nil {
-			return 0, err
-		}
-		return q.forwardEach(ctx, waiting)
+	for _, u := range unreadable {
+		err = errors.Join(err, u.err, q.DB.moveToInboxEnd(ctx, u.deliveryID))
 	}
-	return len(waiting), q.DB.removeFromInbox(ctx, waiting)
+	if len(waiting) == 0 {
+		return 0, err
+	}
+	if qerr := q.queueTriggers(ctx, waiting); qerr != nil {
+		if len(waiting) == 1 || ctx.Err() != nil {
+			return 0, errors.Join(err, qerr)
+		}
+		n, eachErr := q.forwardEach(ctx, waiting)
+		return n, errors.Join(err, eachErr)
+	}
+	return len(waiting), errors.Join(err, q.DB.removeFromInbox(ctx, waiting))
 }
 
 // forwardEach queues triggers one by one, after their batch failed: one the
@@ -286,7 +297,7 @@ func (q *Queue) forwardEach(ctx context.Context, waiting []tasks.Trigger) (int, 
 		return 0, err
 	}
 	for _, t := range refused {
-		if err := q.DB.moveToInboxEnd(ctx, t); err != nil {
+		if err := q.DB.moveToInboxEnd(ctx, t.DeliveryID); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -343,35 +354,44 @@ func issueOfTask(ctx context.Context, tx *sql.Tx, t tasks.Trigger) (int, error) 
 	return issue, nil
 }
 
-// waitingTriggers reads the oldest triggers not yet queued.
-func (db *DB) waitingTriggers(ctx context.Context) ([]tasks.Trigger, error) {
-	rows, err := db.inbox.QueryContext(ctx, `SELECT trigger FROM oneshot_inbox
+// unreadableTrigger is an inbox row whose trigger does not decode.
+type unreadableTrigger struct {
+	deliveryID string
+	err        error
+}
+
+// waitingTriggers reads the oldest triggers not yet queued, and the rows
+// among them it could not read.
+func (db *DB) waitingTriggers(ctx context.Context) ([]tasks.Trigger, []unreadableTrigger, error) {
+	rows, err := db.inbox.QueryContext(ctx, `SELECT delivery_id, trigger FROM oneshot_inbox
 		ORDER BY received_at LIMIT $1`, forwardBatch)
 	if err != nil {
-		return nil, fmt.Errorf("read the inbox: %w", err)
+		return nil, nil, fmt.Errorf("read the inbox: %w", err)
 	}
 	defer rows.Close()
 	var out []tasks.Trigger
+	var unreadable []unreadableTrigger
 	for rows.Next() {
-		var raw string
-		if err := rows.Scan(&raw); err != nil {
-			return nil, fmt.Errorf("read the inbox: %w", err)
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, nil, fmt.Errorf("read the inbox: %w", err)
 		}
 		var t tasks.Trigger
 		if err := json.Unmarshal([]byte(raw), &t); err != nil {
-			return nil, fmt.Errorf("read the inbox: %w", err)
+			unreadable = append(unreadable, unreadableTrigger{id, fmt.Errorf("read delivery %s in the inbox: %w", id, err)})
+			continue
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	return out, unreadable, rows.Err()
 }
 
-// moveToInboxEnd makes a trigger the newest in the inbox.
-func (db *DB) moveToInboxEnd(ctx context.Context, t tasks.Trigger) error {
+// moveToInboxEnd makes a delivery's trigger the newest in the inbox.
+func (db *DB) moveToInboxEnd(ctx context.Context, deliveryID string) error {
 	_, err := db.inbox.ExecContext(ctx, `UPDATE oneshot_inbox SET received_at = $1 WHERE delivery_id = $2`,
-		time.Now().UnixMilli(), t.DeliveryID)
+		time.Now().UnixMilli(), deliveryID)
 	if err != nil {
-		return fmt.Errorf("move delivery %s to the inbox's end: %w", t.DeliveryID, err)
+		return fmt.Errorf("move delivery %s to the inbox's end: %w", deliveryID, err)
 	}
 	return nil
 }

@@ -109,12 +109,34 @@ func TestATriggerTheDatabaseRefusesDoesNotHoldBackTheOthers(t *testing.T) {
 		intakeArgs{}.Kind()).Scan(&jobs); err != nil {
 		t.Fatal(err)
 	}
-	waiting, err := q.DB.waitingTriggers(ctx)
+	waiting, _, err := q.DB.waitingTriggers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if jobs != 2 || len(waiting) != 1 || waiting[0].DeliveryID != "d-poison" {
 		t.Fatalf("%d jobs queued, %+v waiting; want 2 queued and d-poison kept", jobs, waiting)
+	}
+}
+
+// A row this bot cannot read, as one a bot of another version wrote, stays
+// for one that can, and holds back no other.
+func TestATriggerThatCannotBeReadDoesNotHoldBackTheOthers(t *testing.T) {
+	q := unstartedQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	ctx := context.Background()
+	if _, err := q.DB.inbox.ExecContext(ctx, `INSERT INTO oneshot_inbox (delivery_id, trigger, received_at)
+		VALUES ('d-unreadable', '{"issue": "seven"}', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.Accept(ctx, tasks.Trigger{DeliveryID: "d1", Event: "issues"}); !ok || err != nil {
+		t.Fatalf("accept: %v %v", ok, err)
+	}
+	n, err := q.forward(ctx)
+	if n != 1 || err == nil || !strings.Contains(err.Error(), "d-unreadable") {
+		t.Fatalf("forwarded %d, err %v; want 1 and an error naming d-unreadable", n, err)
+	}
+	var kept int
+	if err := q.DB.inbox.QueryRowContext(ctx, `SELECT COUNT(*) FROM oneshot_inbox WHERE delivery_id = 'd-unreadable' AND received_at > 0`).Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("the unreadable row is not kept at the inbox's end (%d, %v)", kept, err)
 	}
 }
 
