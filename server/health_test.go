@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/server"
@@ -51,4 +54,66 @@ func TestReadyOnlyOnceTheWorkersRunAndTheDatabaseAnswers(t *testing.T) {
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != "database unavailable" {
 		t.Fatalf("readyz with the database closed: %d %s", code, body)
 	}
+}
+
+// A start after a crash removes the sandboxes the dead process left, which
+// takes as long as Docker does; deliveries are answered meanwhile, within
+// GitHub's 10 seconds, and run once the workers start.
+func TestDeliveriesAreAnsweredWhileTheStartCleansUp(t *testing.T) {
+	// Not parallel: Docker is found from the environment.
+	release := make(chan struct{})
+	t.Setenv("DOCKER_HOST", holdingDocker(t, "/containers/json", release))
+	b := unstartedPipelineBundle(t, "true\n", "")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.env["ONESHOT_LISTEN"] = l.Addr().String()
+	l.Close()
+	srv, err := server.New(context.Background(), b.config(t), server.Options{Version: "test", Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx) }()
+	defer func() { stop(); <-ran }()
+	b.hookURL = "http://" + b.env["ONESHOT_LISTEN"] + server.WebhookPath
+	waitFor(t, wait, "the bot to answer", func() bool { _, status := b.get(t, "/healthz"); return status == http.StatusOK })
+
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	if _, status := b.get(t, "/readyz"); status != http.StatusServiceUnavailable {
+		t.Fatalf("readyz %d while the start cleans up", status)
+	}
+	close(release)
+	b.waitConcluded(t, 1)
+}
+
+// holdingDocker is the Docker engine behind a proxy that holds every
+// request to path until release is closed; it returns the proxy's address
+// as DOCKER_HOST takes it.
+func holdingDocker(t *testing.T, path string, release <-chan struct{}) string {
+	t.Helper()
+	host, err := client.ParseHostURL(dockerClient(t).DaemonHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker" },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return new(net.Dialer).DialContext(ctx, host.Scheme, host.Host) // for unix, Host is the socket's path
+		}},
+	}
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, path) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(web.Close)
+	return "tcp://" + web.Listener.Addr().String()
 }

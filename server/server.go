@@ -247,7 +247,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Queue is the bot's task queue.
 func (s *Server) Queue() *queue.Queue { return s.queue }
 
-// Start starts the workers. The webhook route accepts work before it.
+// Start starts the workers, having removed what an earlier process left.
+// The webhook route accepts work before it.
 func (s *Server) Start(ctx context.Context) error {
 	// The queue outlives ctx: Shutdown stops it, handing work back.
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
@@ -291,16 +292,20 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err)
 	}
-	if !s.acceptOnly {
-		if err := s.Start(ctx); err != nil {
-			ln.Close()
-			return err
-		}
-	}
 	httpServer := newHTTPServer(s.handler)
 	served := make(chan error, 1)
 	go func() { served <- httpServer.Serve(ln) }()
 	s.log.Info().Str("listen", ln.Addr().String()).Msg("Listening for webhooks.")
+	// The workers start once webhooks are answered: a start after a crash
+	// first removes what the dead process left, which can take longer
+	// than GitHub waits for an answer. Until then /readyz says so.
+	if !s.acceptOnly {
+		if err := s.Start(ctx); err != nil {
+			_ = httpServer.Close()
+			<-served
+			return err
+		}
+	}
 
 	select {
 	case <-ctx.Done():
