@@ -54,8 +54,9 @@ type Progress struct {
 	Command string
 
 	owned sync.Map // check run IDs whose output a reporter writes
-	// retryFirst, when set, replaces progressRetry.
-	retryFirst time.Duration
+	// retryFirst, when set, replaces progressRetry; outputGap,
+	// outputWriteGap.
+	retryFirst, outputGap time.Duration
 }
 
 // Owns reports whether a reporter writes the output of a check run, which
@@ -113,7 +114,9 @@ type taskReporter struct {
 
 	mu       sync.Mutex
 	latest   pipeline.Report
-	dirty    bool
+	dirty    bool         // the check run shows less than there is
+	reported bool         // of it, a report, not only more output
+	shown    time.Time    // when the check run was last written
 	steps    string       // the step table last written to the status comment
 	outputs  []stepOutput // each step run so far, in order
 	finished bool
@@ -126,7 +129,7 @@ type taskReporter struct {
 
 func (r *taskReporter) Update(rep pipeline.Report) {
 	r.mu.Lock()
-	r.latest, r.dirty = rep, true
+	r.latest, r.dirty, r.reported = rep, true, true
 	// A step's output stays shown after it ends, until the next starts.
 	// verify runs again after each fix round, and has an output each time.
 	if step := runningStep(rep); step != "" && (len(r.outputs) == 0 || r.outputs[len(r.outputs)-1].step != step) {
@@ -164,8 +167,9 @@ func (r *taskReporter) poke() {
 // the status comment would show the step before it.
 func (r *taskReporter) loop(ctx context.Context) {
 	defer close(r.stopped)
-	retry := time.NewTimer(0)
+	retry, later := time.NewTimer(0), time.NewTimer(0)
 	<-retry.C
+	<-later.C
 	wait := cmp.Or(r.p.retryFirst, progressRetry)
 	for {
 		select {
@@ -173,6 +177,11 @@ func (r *taskReporter) loop(ctx context.Context) {
 			return
 		case <-r.wake:
 		case <-retry.C:
+		case <-later.C:
+		}
+		if hold := r.outputWait(); hold > 0 {
+			later.Reset(hold)
+			continue
 		}
 		// A status comment not made yet goes before the check run's edit.
 		// It creates content, and the pull request must come MinCreateGap
@@ -194,6 +203,24 @@ func (r *taskReporter) loop(ctx context.Context) {
 			wait = cmp.Or(r.p.retryFirst, progressRetry)
 		}
 	}
+}
+
+// outputWriteGap is the least time between two check run writes that
+// only show more of a step's output. That is often enough to watch a step
+// by, while a write every MinWriteGap for an agent that prints all the
+// time would spend the rate limit that all the installation's tasks share.
+const outputWriteGap = 10 * time.Second
+
+// outputWait is how long to hold the next write when all it would show is
+// more output: until outputWriteGap after the last.
+func (r *taskReporter) outputWait() time.Duration {
+	r.mu.Lock()
+	onlyOutput, since := r.dirty && !r.reported, time.Since(r.shown)
+	r.mu.Unlock()
+	if !onlyOutput || r.statusChanged() {
+		return 0
+	}
+	return max(0, cmp.Or(r.p.outputGap, outputWriteGap)-since)
 }
 
 // retryIn says whether a write of errs failed for now, and when to try
@@ -249,7 +276,10 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	dirty := r.dirty
-	r.dirty = false
+	r.dirty, r.reported = false, false
+	if dirty {
+		r.shown = time.Now()
+	}
 	var b strings.Builder
 	switch {
 	case r.finished:
@@ -309,7 +339,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 			// Not shown: the next try writes it, unless a newer report
 			// comes first.
 			r.mu.Lock()
-			r.dirty = true
+			r.dirty, r.reported = true, true
 			r.mu.Unlock()
 		}
 		return err

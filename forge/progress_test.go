@@ -177,3 +177,43 @@ func TestAProgressWriteThatGaveWayIsMadeAgainWithoutANewReport(t *testing.T) {
 	})
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
 }
+
+// An agent that prints all the time costs a check run write every
+// outputWriteGap, not one a second: every task of an installation spends
+// one rate limit. A step that changes is shown at once.
+func TestAChattyStepIsShownEveryFewSecondsAndAStepChangeAtOnce(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.progress.For(n.task)
+	const writes = "/repos/{owner}/{repo}/check-runs/{id}"
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "implement", State: pipeline.StepRunning}}})
+	waitUntil(t, "the step to show", func() bool { return n.gh.Count("PATCH", writes) == 1 })
+	// Three seconds of output, well within outputWriteGap.
+	for i := range 30 {
+		r.Log(sandbox.Event{Phase: "implement", Data: fmt.Appendf(nil, "line %d\n", i)})
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "implement", State: pipeline.StepPassed}, {Name: "verify", State: pipeline.StepRunning}}})
+	waitUntil(t, "the next step to show", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Summary, "verify")
+	})
+	if got := n.gh.Count("PATCH", writes); got != 2 {
+		t.Fatalf("%d check run writes, want the first step's and the next's only", got)
+	}
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
+}
+
+// Output held back is shown when the gap has passed, with no new report.
+func TestOutputHeldBackIsShownAfterTheGap(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.progress.outputGap = 200 * time.Millisecond
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "implement", State: pipeline.StepRunning}}})
+	waitUntil(t, "the step to show", func() bool { return n.gh.Count("PATCH", "/repos/{owner}/{repo}/check-runs/{id}") == 1 })
+	r.Log(sandbox.Event{Phase: "implement", Data: []byte("the agent is thinking\n")})
+	waitUntil(t, "the output to show", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Text, "the agent is thinking")
+	})
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
+}
