@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oneshot-dev/oneshot/config"
+	"github.com/oneshot-dev/oneshot/contextgather"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 )
@@ -35,7 +36,7 @@ func (r *run) setup(ctx context.Context) error {
 		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(tasks.ErrDeadline) })
 	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
-		return fail("no agent to run", err.Error())
+		return fail("no agent to run", contextgather.CodeBlock(err.Error()))
 	}
 	r.branch = Branch(r.cfg, r.task)
 	if r.co.Branch != "" { // a follow-up continues its pull request's branch
@@ -131,7 +132,7 @@ func (r *run) loadConfig(ctx context.Context) error {
 	if r.co.Config != nil {
 		cfg, err := config.ParseRepoFile(cmp.Or(r.co.ConfigName, "the configuration given"), r.co.Config)
 		if err != nil {
-			return fail("the configuration given has problems, so nothing ran", err.Error())
+			return fail("the configuration given has problems, so nothing ran", contextgather.CodeBlock(err.Error()))
 		}
 		r.cfg = cfg
 		r.report.Notes = []string{"Settings from the configuration given instead of " + config.RepoPath + "."}
@@ -153,7 +154,7 @@ func (r *run) loadConfig(ctx context.Context) error {
 	case found && mode != "100644" && mode != "100755":
 		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", onlyInTheTree)
 	case found && size > config.MaxRepoFileSize:
-		return fail(config.RepoPath+" has problems, so nothing ran", config.TooLarge(config.RepoPath, size).Error())
+		return fail(config.RepoPath+" has problems, so nothing ran", contextgather.CodeBlock(config.TooLarge(config.RepoPath, size).Error()))
 	}
 	cfg, notes, err := RepoConfig(r.files, r.co.DefaultBranch)
 	if err != nil {
@@ -161,7 +162,7 @@ func (r *run) loadConfig(ctx context.Context) error {
 	}
 	if allowed := r.p.Defaults.Allowed; allowed != nil {
 		if refused := allowed.Refusals(cfg); len(refused) > 0 {
-			return fail(config.RepoPath+" asks for more than this bot allows, so nothing ran", strings.Join(refused, "\n"))
+			return fail(config.RepoPath+" asks for more than this bot allows, so nothing ran", contextgather.CodeBlock(strings.Join(refused, "\n")))
 		}
 	}
 	r.cfg, r.report.Notes = cfg, notes
@@ -188,7 +189,7 @@ func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 	}
 	cfg, err := config.ParseRepo(data)
 	if err != nil {
-		return config.Repo{}, nil, fail(config.RepoPath+" has problems, so nothing ran", err.Error())
+		return config.Repo{}, nil, fail(config.RepoPath+" has problems, so nothing ran", contextgather.CodeBlock(err.Error()))
 	}
 	return cfg, []string{"Settings from " + config.RepoPath + " on " + branch + "."}, nil
 }

@@ -347,9 +347,14 @@ ps -eo pid,args > proof/ps.txt
 
 func TestABadConfigurationGetsACommentNamingTheLineAndNoSandbox(t *testing.T) {
 	t.Parallel()
-	final := stopsBeforeAnySandbox(t, "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n")
-	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) {
+	final := stopsBeforeAnySandbox(t, "verify:\n  - name: test\n    run: go test ./...\nfix_rounds: 9\nverfy: oops\n"+
+		"pull_request:\n  reviewers: [\"@octo-team\"]\n")
+	if !strings.Contains(final, "line 4") || !strings.Contains(final, "line 5") || !strings.Contains(final, `"verfy"`) || !strings.Contains(final, "line 7") {
 		t.Fatalf("final comment does not name the lines: %q", final)
+	}
+	// Shown as code: quoted from the file, "@octo-team" mentions no one.
+	if fence := strings.Index(final, "```\n"); fence < 0 || fence > strings.Index(final, "line 4") {
+		t.Fatalf("final comment does not show the problems as code: %q", final)
 	}
 }
 
