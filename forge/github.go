@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -223,7 +224,8 @@ func (g *GitHub) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (con
 }
 
 // Identity is the App's bot as committer and the requester as co-author,
-// with GitHub's noreply addresses so both are linked to their accounts.
+// with their GitHub's noreply addresses so both are linked to their
+// accounts.
 func (g *GitHub) Identity(ctx context.Context, t *tasks.Task) (string, string, error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
@@ -260,7 +262,17 @@ func (g *GitHub) noreply(ctx context.Context, repo *githubapi.Repo, login string
 		g.ids[login] = id
 		g.idMu.Unlock()
 	}
-	return fmt.Sprintf("%s <%d+%s@users.noreply.github.com>", login, id, login), nil
+	return fmt.Sprintf("%s <%d+%s@%s>", login, id, login, noreplyDomain(g.App.WebURL)), nil
+}
+
+// noreplyDomain is the domain of people's private commit addresses on the
+// GitHub at webURL: github.com's, or a GitHub Enterprise Server's own.
+func noreplyDomain(webURL string) string {
+	u, err := url.Parse(webURL)
+	if err != nil || u.Hostname() == "" || u.Hostname() == "github.com" {
+		return "users.noreply.github.com"
+	}
+	return "users.noreply." + u.Hostname()
 }
 
 // Publish pushes the commit to the task's branch, never the default

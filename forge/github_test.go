@@ -298,3 +298,23 @@ func TestARequesterWhoseLoginIsGoneIsNoCoAuthor(t *testing.T) {
 		}
 	}
 }
+
+// Private commit addresses are the GitHub's the bot works with: a GitHub
+// Enterprise Server links only its own to its accounts.
+func TestCommitAddressesAreTheNoreplyAddressesOfTheBotsGitHub(t *testing.T) {
+	t.Parallel()
+	gh, _, g := newBranchOnGitHub(t)
+	gh.AddUser("octocat")
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
+	for webURL, domain := range map[string]string{
+		"https://github.com":               "@users.noreply.github.com>",
+		"https://github.acme.example/":     "@users.noreply.github.acme.example>",
+		"https://github.acme.example:8443": "@users.noreply.github.acme.example>",
+	} {
+		g.App.WebURL = webURL
+		committer, coAuthor, err := g.Identity(t.Context(), task)
+		if err != nil || !strings.HasSuffix(committer, domain) || !strings.HasSuffix(coAuthor, domain) {
+			t.Errorf("on %s: committer %q, co-author %q, err %v; want addresses ending %s", webURL, committer, coAuthor, err, domain)
+		}
+	}
+}

@@ -195,7 +195,7 @@ func (b *testBundle) wantBotCommit(t *testing.T, commit, parent string) {
 	c := b.gh.CommitAt(t, b.repo, commit)
 	bot := b.gh.BotLogin()
 	isBot := func(who string) bool {
-		return strings.HasPrefix(who, bot+" <") && strings.HasSuffix(who, "+"+bot+"@users.noreply.github.com>")
+		return strings.HasPrefix(who, bot+" <") && strings.HasSuffix(who, "+"+bot+"@users.noreply.127.0.0.1>") // the fake GitHub's
 	}
 	if len(c.Parents) != 1 || c.Parents[0] != parent {
 		t.Errorf("the commit's parents are %v, want %s", c.Parents, parent)
@@ -203,7 +203,7 @@ func (b *testBundle) wantBotCommit(t *testing.T, commit, parent string) {
 	if !isBot(c.Author) || !isBot(c.Committer) {
 		t.Errorf("the commit is by %s, committed by %s; want the bot %s", c.Author, c.Committer, bot)
 	}
-	if !regexp.MustCompile(`\n\nCo-authored-by: writer <\d+\+writer@users\.noreply\.github\.com>$`).MatchString(c.Message) {
+	if !regexp.MustCompile(`\n\nCo-authored-by: writer <\d+\+writer@users\.noreply\.127\.0\.0\.1>$`).MatchString(c.Message) {
 		t.Errorf("the commit does not credit writer: %q", c.Message)
 	}
 }
