@@ -355,8 +355,16 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if res.ExitCode != 0 {
-		return fail(fmt.Sprintf("%s command %s failed (exit %d)", what, contextgather.CodeSpan(firstLine(script)), res.ExitCode), r.logTail(failureTail))
+	if res.ExitCode != 0 || res.TimedOut {
+		// An exit of 137 tells no one why.
+		why := fmt.Sprintf("exit %d", res.ExitCode)
+		switch {
+		case res.TimedOut:
+			why = fmt.Sprintf("oneshot stopped it after %v", timeout.Round(time.Second))
+		case res.OOMKilled:
+			why = "the kernel killed it for memory: the sandbox's limits.memory is too small for it"
+		}
+		return fail(fmt.Sprintf("%s command %s failed (%s)", what, contextgather.CodeSpan(firstLine(script)), why), r.logTail(failureTail))
 	}
 	return nil
 }

@@ -478,3 +478,17 @@ func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 		t.Fatalf("the output is not fenced in the final comment:\n%s", final)
 	}
 }
+
+// A setup command the kernel killed for memory says so: an exit of 137
+// tells no one what to change.
+func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
+	t.Parallel()
+	// tail keeps the whole of an endless line in memory, more than the
+	// container has: the processes' limit and its in-memory file areas.
+	config := "setup:\n  - head -c 1500m /dev/zero | tail > /dev/null\nlimits:\n  memory: 128m\n  disk: 64m\n" + testConfig(0)
+	b := pipelineBundle(t, goodAgent, config)
+	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "killed it for memory") ||
+		!strings.Contains(run.Output.Summary, "limits.memory") {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
