@@ -134,6 +134,12 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 		s.cancel(req.ID)
 		_ = stream.SetReadDeadline(time.Now().Add(cancelGrace))
 	})
+	if c.Timeout > 0 {
+		// sandboxd keeps the timeout; should it not have answered by a
+		// grace after, it stopped answering, and the session ends.
+		backstop := time.AfterFunc(c.Timeout+cancelGrace, func() { s.end(ErrUnresponsive) })
+		defer backstop.Stop()
+	}
 	res, err := s.readExec(stream, c)
 	if !stopCancel() {
 		<-cancelDone

@@ -384,3 +384,31 @@ func TestLargeOutputIsCappedKeepingHeadAndTail(t *testing.T) {
 		t.Fatalf("events carried %d bytes, want all %d", streamed, want)
 	}
 }
+
+// sandboxd runs as the sandbox's user, so a process there can stop it. A
+// command's timeout, which sandboxd keeps, must still end the wait: the
+// session ends, its container removed, rather than hang until its
+// deadline.
+func TestAnExecWhoseSandboxdWasStoppedEndsTheSessionAfterItsTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	// Its parent is the sandboxd that serves the session.
+	started := time.Now()
+	_, err := s.Exec(context.Background(), sandbox.Command{Script: "kill -STOP $PPID; sleep 300", Timeout: time.Second})
+	if !errors.Is(err, sandbox.ErrUnresponsive) {
+		t.Fatalf("exec: %v, want the session ended as unresponsive", err)
+	}
+	// Well before the connection's keepalive would find sandboxd gone.
+	if waited := time.Since(started); waited > 25*time.Second {
+		t.Fatalf("the exec ended %v after it started, for a timeout of 1s", waited.Round(time.Second))
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("the session still runs")
+	}
+	if n := len(b.containers(t)); n != 0 {
+		t.Fatalf("%d containers left", n)
+	}
+}

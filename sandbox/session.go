@@ -25,6 +25,11 @@ import (
 var (
 	ErrClosed   = errors.New("sandbox session closed")
 	ErrDeadline = errors.New("sandbox session deadline passed")
+	// ErrUnresponsive ends a session whose sandboxd stopped answering: a
+	// command outlived its timeout, which sandboxd keeps, or the
+	// connection to it died. A process of the sandbox may have stopped
+	// it (it runs as the same user), and the session cannot go on.
+	ErrUnresponsive = errors.New("sandboxd stopped answering (a command outlived its timeout, or the connection died), so the sandbox was removed")
 )
 
 const (
@@ -320,6 +325,11 @@ func (s *Session) acceptStreams() {
 	for {
 		stream, err := s.mux.AcceptStream()
 		if err != nil {
+			if s.ended() == nil {
+				// The connection died under a running session; end
+				// does not wait for this goroutine, which is in s.wg.
+				go s.end(ErrUnresponsive)
+			}
 			return
 		}
 		if s.egress == nil {
