@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v62/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -166,12 +167,13 @@ func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trus
 // the prompt puts it after "Title: ", where it cannot open a block.
 func cleanTitle(title string) string { return oneLine(stripInvisible(title), maxTitle) }
 
-// oneLine joins the lines of s and cuts it to at most limit bytes, on a
-// character boundary.
+// oneLine joins the lines of s and cuts it to at most limit characters,
+// the "…" that marks a cut included: GitHub counts a title's characters,
+// and a title of Chinese or Japanese is three bytes a character.
 func oneLine(s string, limit int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) <= limit {
+	if utf8.RuneCountInString(s) <= limit {
 		return s
 	}
-	return strings.ToValidUTF8(s[:limit], "") + "…"
+	return string([]rune(s)[:limit-1]) + "…"
 }

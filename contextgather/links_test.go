@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,7 +64,14 @@ func TestOneLine(t *testing.T) {
 	if got := oneLine("a\nb\t c", 10); got != "a b c" {
 		t.Errorf("oneLine = %q", got)
 	}
-	if got := oneLine("ééé", 3); got != "é…" {
+	if got := oneLine("ééé", 3); got != "ééé" {
+		t.Errorf("oneLine of a line that fits = %q", got)
+	}
+	if got := oneLine("éééé", 3); got != "éé…" {
 		t.Errorf("oneLine cut = %q", got)
+	}
+	// Counted in characters, as GitHub counts a title's.
+	if title := strings.Repeat("修复", 120); oneLine(title, maxTitle) != title {
+		t.Errorf("a title of 240 characters was cut")
 	}
 }

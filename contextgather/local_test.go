@@ -6,14 +6,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestALocalTaskTitleIsCutAsAnIssuesIs(t *testing.T) {
 	m := Local(&tasks.Task{Repo: "widgets"}, strings.Repeat("long title ", 10_000), "the body", os.DirFS(t.TempDir()))
-	if len(m.Issue.Title) > maxTitle+len("…") || !strings.HasPrefix(m.Issue.Title, "long title long") {
-		t.Errorf("title of %d bytes: %.40q", len(m.Issue.Title), m.Issue.Title)
+	if n := utf8.RuneCountInString(m.Issue.Title); n != maxTitle || !strings.HasPrefix(m.Issue.Title, "long title long") {
+		t.Errorf("title of %d characters: %.40q", n, m.Issue.Title)
 	}
 }
 
