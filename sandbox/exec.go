@@ -257,14 +257,20 @@ func (s *Session) execRequest(c Command) (*protocol.ExecRequest, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	return &protocol.ExecRequest{
+	req := &protocol.ExecRequest{
 		ID:             hex.EncodeToString(id[:]),
 		Argv:           argv,
 		Dir:            cmp.Or(c.Dir, WorkDir),
 		Env:            env,
 		TimeoutMillis:  timeoutMillis(c.Timeout),
 		KillBackground: c.KillBackground,
-	}, nil
+	}
+	// The request goes in one frame, with room for its envelope: a larger
+	// one would fail to send as if sandboxd were lost.
+	if encoded, err := json.Marshal(req); err != nil || len(encoded) > protocol.MaxPayload-1024 {
+		return nil, fmt.Errorf("exec %s: its command and environment take %d bytes, more than an exec takes (%d); write large input to a file", c.name(), len(encoded), protocol.MaxPayload-1024)
+	}
+	return req, nil
 }
 
 // timeoutMillis is d in whole milliseconds, rounded up: sandboxd takes 0

@@ -208,3 +208,15 @@ func TestBytesTheWayInWouldChangeAreRefused(t *testing.T) {
 		t.Errorf("a UTF-8 command was refused: %v", err)
 	}
 }
+
+// A command too large for the one frame a request goes in is refused as
+// such, not sent to fail as if sandboxd were lost.
+func TestACommandTooLargeToSendIsRefusedSayingSo(t *testing.T) {
+	s := &Session{}
+	if _, err := s.execRequest(Command{Script: strings.Repeat("echo hello\n", 200_000)}); err == nil || !strings.Contains(err.Error(), "write large input to a file") {
+		t.Fatalf("a 2 MB script: %v", err)
+	}
+	if _, err := s.execRequest(Command{Script: strings.Repeat("echo hello\n", 80_000)}); err != nil {
+		t.Fatalf("a script under 1 MB: %v", err)
+	}
+}
