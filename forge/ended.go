@@ -43,21 +43,16 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 		// conclusion brings words of its own.
 		r.p.owned.Delete(r.task.CheckRunID)
 	}
-	r.writeEnd(ctx, true)
+	r.writeEnd(ctx, func() error { return r.writeStatusComment(ctx) })
 }
 
-// writeEnd shows on the issue how the attempt ended: the status comment
-// says so, if status, and the final comment says why. Unlike
-// progress, each is tried again while GitHub fails for now, within ctx:
-// nothing later shows them. The final comment, which says the more, goes
-// before the status comment's next tries. (A try that failed after GitHub
-// made a comment is found, not made twice: see githubapi.Repo.Comment.)
-func (r *taskReporter) writeEnd(ctx context.Context, status bool) {
-	if !status {
-		r.writeFinalComment(ctx)
-		return
-	}
-	writeStatus := func() error { return r.writeStatusComment(ctx) }
+// writeEnd shows on the issue how the attempt ended: writeStatus shows it
+// on the status comment, and the final comment says why. Unlike progress,
+// each is tried again while GitHub fails for now, within ctx: nothing
+// later shows them. The final comment, which says the more, goes before
+// the status comment's next tries. (A try that failed after GitHub made a
+// comment is found, not made twice: see githubapi.Repo.Comment.)
+func (r *taskReporter) writeEnd(ctx context.Context, writeStatus func() error) {
 	err := writeStatus()
 	r.writeFinalComment(ctx)
 	if err != nil && !githubapi.Refused(err) {
@@ -116,8 +111,9 @@ func (r *taskReporter) finalCommentPosted(ctx context.Context) (bool, error) {
 }
 
 // Ended shows on the issue how an attempt ended that no reporter here saw
-// end, as its reporter's Finish would have: the status comment, if the task
-// has one, says how it ended, and a final comment says why and how to retry.
+// end, as its reporter's Finish would have: the status comment, if it
+// shows the attempt under way, says how it ended, keeping its steps, and a
+// final comment says why and how to retry.
 // The check run is the notifier's, which calls this.
 //
 // The attempt's reporter may have shown it after all, its check run's
@@ -137,7 +133,7 @@ func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 	r.latest = pipeline.Report{Task: t, Final: &pipeline.Outcome{State: e.State, Reason: e.Detail}}
 	r.finished = true
 	// No status comment is made this late: the final comment says it all.
-	r.writeEnd(ctx, t.StatusCommentID != 0)
+	r.writeEnd(ctx, func() error { return r.endStatusComment(ctx, e) })
 }
 
 // Missed shows on the issue what the final writes of an attempt's reporter
@@ -149,10 +145,6 @@ func (p *Progress) Ended(ctx context.Context, t *tasks.Task, e tasks.Event) {
 // twice.
 func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) error {
 	r := p.newReporter(t)
-	repo, err := githubapi.ForRepo(p.Clients, t.InstallationID, t.Repo)
-	if err != nil {
-		return err
-	}
 	posted, err := r.finalCommentPosted(ctx)
 	if githubapi.Refused(err) {
 		return nil // the issue is gone, say: there is nowhere to say it
@@ -166,10 +158,21 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 		r.log.Warn().Msg("The attempt's final comment is not on the issue; posting it.")
 		r.writeFinalComment(ctx)
 	}
-	if t.StatusCommentID == 0 {
+	return r.endStatusComment(ctx, e)
+}
+
+// endStatusComment shows the attempt's end on the task's status comment,
+// if it still shows this attempt under way. The status comment keeps its
+// steps; only its first line, the title, changes.
+func (r *taskReporter) endStatusComment(ctx context.Context, e tasks.Event) error {
+	if r.task.StatusCommentID == 0 {
 		return nil
 	}
-	c, _, err := repo.Client.Issues.GetComment(ctx, repo.Owner, repo.Name, t.StatusCommentID)
+	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
+	if err != nil {
+		return err
+	}
+	c, _, err := repo.Client.Issues.GetComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID)
 	if err != nil {
 		if githubapi.Refused(err) {
 			return nil // deleted, say: the final comment says it all
@@ -185,7 +188,7 @@ func (p *Progress) Missed(ctx context.Context, t *tasks.Task, e tasks.Event) err
 	}
 	body := statusHead(e.Attempt) + r.latest.Title() + "\n" + steps
 	return r.write(ctx, "status comment", false, func(ctx context.Context, repo *githubapi.Repo) error {
-		_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, t.StatusCommentID, &github.IssueComment{Body: &body})
+		_, _, err := repo.Client.Issues.EditComment(ctx, repo.Owner, repo.Name, r.task.StatusCommentID, &github.IssueComment{Body: &body})
 		return err
 	})
 }

@@ -43,6 +43,10 @@ func TestAnAttemptEndedAfterItsProcessDiedIsShownOnTheIssue(t *testing.T) {
 	if status := comments[0].Body; strings.Contains(status, "Running") || !strings.Contains(status, why) {
 		t.Fatalf("the status comment still says %q", status)
 	}
+	// It keeps the steps the attempt went through.
+	if status := comments[0].Body; !strings.Contains(status, "setup") {
+		t.Fatalf("the status comment lost its steps: %q", status)
+	}
 	if final := comments[1].Body; !strings.Contains(final, why) || !strings.Contains(final, "/oneshot retry") {
 		t.Fatalf("final comment %q", final)
 	}
