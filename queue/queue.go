@@ -111,8 +111,9 @@ type Queue struct {
 	river    *river.Client[*sql.Tx]
 	cfg      Config
 	stopping atomic.Bool
-	// startRetry is startRetryWait, shorter in tests.
-	startRetry time.Duration
+	// startRetry is startRetryWait, and recordFor recordEndFor, both
+	// shorter in tests.
+	startRetry, recordFor time.Duration
 
 	accepted       chan struct{} // wakes the forwarder
 	lock           workLock      // the SQLite queue's (see orphans.go)
@@ -122,6 +123,9 @@ type Queue struct {
 
 	mu      sync.Mutex
 	running map[string]runningAttempt // attempts running here, by task ID
+	// unrecorded holds the ends of attempts that ran here but could not
+	// be recorded, by attempt (see attemptKey), until they are.
+	unrecorded map[string]attemptEnd
 }
 
 // runningAttempt is an attempt running in this process, and what stops it.
@@ -139,7 +143,8 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.LeftBehind != nil && cfg.Owner == "" {
 		return nil, errors.New("queue: config needs the owner whose sandboxes LeftBehind removes")
 	}
-	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, running: map[string]runningAttempt{}, accepted: make(chan struct{}, 1)}
+	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, recordFor: recordEndFor,
+		running: map[string]runningAttempt{}, unrecorded: map[string]attemptEnd{}, accepted: make(chan struct{}, 1)}
 	var clientID string // River's own on SQLite
 	if db.dialect == "postgres" {
 		q.liveness = newLiveness()

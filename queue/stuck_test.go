@@ -255,6 +255,50 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 	})
 }
 
+// An end the database refuses for longer than recordEnd tries is kept, and
+// recorded once the database takes it: the attempt, its pull request
+// perhaps open, does not run again, nor end as given up on.
+func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		kept := make(chan struct{}, 1)
+		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", func() {
+			select {
+			case kept <- struct{}{}:
+			default:
+			}
+		}})).Level(zerolog.WarnLevel)
+		db, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		runner := &hookRunner{}
+		runner.hook = func(n int) {
+			if n == 1 {
+				refuseState(t, db, url, tasks.Succeeded, true)
+			}
+		}
+		notifier := &eventNotifier{changed: make(chan struct{}, 1)}
+		q := newQueue(t, db, time.Minute, runner, notifier, logs)
+		q.recordFor, q.startRetry = 200*time.Millisecond, 100*time.Millisecond
+		task := createTask(t, q)
+		startQueue(t, q)
+		// Kept, and tried again, more than River's tries would allow.
+		for range taskMaxAttempts + 1 {
+			select {
+			case <-kept:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the end the database refused was not kept")
+			}
+		}
+		refuseState(t, db, url, tasks.Succeeded, false)
+		notifier.wait(t, task.ID, tasks.Succeeded)
+		if n := runner.count(); n != 1 {
+			t.Fatalf("the attempt ran %d times", n)
+		}
+	})
+}
+
 func TestACancelAnsweredWhileNoProcessRanTheAttemptHolds(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		q, runner, notifier := recordingQueue(t, url)

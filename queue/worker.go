@@ -137,6 +137,11 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
+	// An attempt that ran here and ended, but whose end the database did
+	// not take, is not run again: its end is recorded.
+	if end, ok := q.takeUnrecorded(t); ok {
+		return q.finishAttempt(ctx, t, end, log)
+	}
 	// A cancel asked for while no process ran the attempt (it was
 	// interrupted, or handed back at a shutdown) was answered as taken:
 	// it is, before anything runs again, and before giving up, which
@@ -191,19 +196,50 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		picked = *job.AttemptedAt
 	}
 	state, detail := q.runAttempt(ctx, t, picked.Add(q.cfg.TaskTimeout), log)
-	// Record the end even when ctx is over: that is when it matters most.
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	return q.finishAttempt(ctx, t, attemptEnd{state, detail}, log)
+}
+
+// attemptEnd is how an attempt ended.
+type attemptEnd struct {
+	state  tasks.State
+	detail string
+}
+
+// finishAttempt records how an attempt ended, and says what becomes of its
+// job. An end the database does not take is kept in this process, and the
+// job waits to record it: an error would have River run the job again,
+// and with it the attempt, whose pull request may be open already.
+func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd, log zerolog.Logger) error {
+	// Recorded even when ctx is over: that is when it matters most.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
 	defer cancel()
-	if err := q.recordEnd(end, t, state, detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
-		return err
+	if err := q.recordEnd(recordCtx, t, end.state, end.detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+		q.mu.Lock()
+		q.unrecorded[attemptKey(t)] = end
+		q.mu.Unlock()
+		log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not record how the attempt ended; it is kept to record later, not run again.")
+		return river.JobSnooze(q.startRetry)
 	}
-	log.Info().Str("state", string(state)).Str("detail", detail).Msg("Attempt ended.")
-	if state == tasks.Queued {
+	log.Info().Str("state", string(end.state)).Str("detail", end.detail).Msg("Attempt ended.")
+	if end.state == tasks.Queued {
 		// Back in the queue at once, without using up an attempt.
 		return river.JobSnooze(0)
 	}
 	return nil
 }
+
+// takeUnrecorded returns, and forgets, the end of t's attempt that ran
+// here and could not be recorded.
+func (q *Queue) takeUnrecorded(t *tasks.Task) (attemptEnd, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	end, ok := q.unrecorded[attemptKey(t)]
+	delete(q.unrecorded, attemptKey(t))
+	return end, ok
+}
+
+// attemptKey names t's current attempt.
+func attemptKey(t *tasks.Task) string { return fmt.Sprintf("%s#%d", t.ID, t.Attempt) }
 
 // startRetryWait is how long an attempt the database kept from starting
 // waits before it tries again.
@@ -233,7 +269,7 @@ const (
 func (q *Queue) recordEnd(ctx context.Context, t *tasks.Task, state tasks.State, detail string, log zerolog.Logger) error {
 	// Each try has the whole of ctx, not retryFor's minute: it reports the
 	// end to GitHub too.
-	return retryFor(ctx, recordEndFor, func(context.Context) error {
+	return retryFor(ctx, q.recordFor, func(context.Context) error {
 		return q.conclude(ctx, t, tasks.Running, state, detail)
 	}, func(err error) bool {
 		if errors.Is(err, tasks.ErrNotFound) {
