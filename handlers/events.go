@@ -85,13 +85,13 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 	}
 	issue := event.Issue
 	isPR := issue.PullRequest != nil
-	if isPR {
-		if issue.User.Login != h.BotLogin {
-			return ignore(ctx, "command on a pull request oneshot did not open")
-		}
-		if cmd.Command == tasks.CommandStart {
-			cmd.Command = tasks.CommandFollowUp
-		}
+	switch {
+	case isPR && issue.User.Login != h.BotLogin:
+		// oneshot changes only its own pull requests: whoever asked it
+		// to change another's is told where it works, not left waiting.
+		cmd = ParsedCommand{Command: tasks.CommandHelp}
+	case isPR && cmd.Command == tasks.CommandStart:
+		cmd.Command = tasks.CommandFollowUp
 	}
 	t := tasks.Trigger{
 		DeliveryID:   deliveryID,

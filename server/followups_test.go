@@ -26,13 +26,18 @@ func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 		t.Fatalf("task %+v", task)
 	}
 
-	// The fixture's pull request, another's, under a number of its own.
-	id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", func(p map[string]any) {
+	// The fixture's pull request, another's, under a number of its own:
+	// nothing runs, and the help says where oneshot works.
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", func(p map[string]any) {
 		commented("/oneshot rename the flag", "writer")(p)
 		p["issue"].(map[string]any)["number"] = 5
 	})
-	if b.seen(t, id) {
-		t.Fatal("a command on someone else's pull request was accepted")
+	waitFor(t, wait, "the reply on the other pull request", func() bool { return len(b.botComments(5)) == 1 })
+	if reply := b.botComments(5)[0]; !strings.Contains(reply, "on a pull request oneshot opened") {
+		t.Fatalf("reply %q, want the help", reply)
+	}
+	if n := len(b.tasks(t)); n != 1 {
+		t.Fatalf("%d tasks, want the follow-up only", n)
 	}
 }
 
