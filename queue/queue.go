@@ -34,7 +34,7 @@ const (
 	// intakeTimeout bounds one intake, GitHub calls and their retries included.
 	intakeTimeout = 2 * time.Minute
 	// intakeMaxAttempts retries an intake that failed (GitHub down, say)
-	// with River's backoff, for about a day, before giving up.
+	// with River's backoff, for several hours, before giving up.
 	intakeMaxAttempts = 12
 	// taskMaxAttempts lets River run an attempt again after its process
 	// died mid-run, or its end could not be recorded, once. Its last try
