@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,60 +209,6 @@ func TestWhatAFewKilobytesOfObjectsExpandToIsBounded(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(dir, "small.txt")); err != nil || string(got) != "kept\n" {
 		t.Errorf("small.txt = %q, %v", got, err)
-	}
-}
-
-func TestACommitThatNoHostCouldDiffIsRefusedBeforeItIsDiffed(t *testing.T) {
-	t.Parallel()
-	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"})
-	ctx := context.Background()
-	if err := r.CheckSize(ctx, ids[0]); err != nil {
-		t.Fatalf("an ordinary commit: %v", err)
-	}
-	// mktree makes a tree of entries, each "mode type object\tname".
-	mktree := func(entries []string) string {
-		cmd := exec.Command("git", "--git-dir", r.dir, "mktree")
-		cmd.Stdin = strings.NewReader(strings.Join(entries, "\n") + "\n")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	commit := func(tree string) string {
-		return sh(t, r.dir, "git", "--git-dir", r.dir, "commit-tree", tree, "-p", ids[0], "-m", "bomb")
-	}
-	fanOut := func(mode, kind, object string, n int) string {
-		var entries []string
-		for i := range n {
-			entries = append(entries, fmt.Sprintf("%s %s %s\tx%d", mode, kind, object, i))
-		}
-		return mktree(entries)
-	}
-
-	// A few hundred bytes of trees that list two million paths.
-	blob := sh(t, r.dir, "sh", "-c", "echo x | git --git-dir . hash-object -w --stdin")
-	tree := fanOut("100644", "blob", blob, 100)
-	for _, n := range []int{100, 100, 2} {
-		tree = fanOut("040000", "tree", tree, n)
-	}
-	bomb := commit(tree)
-	if err := r.CheckSize(ctx, bomb); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("a tree of two million paths: %v, want ErrTooLarge", err)
-	}
-	// Shipping lists a change's gitlinks before it is diffed.
-	if _, err := r.ChangedGitlinks(ctx, ids[0], bomb); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("the gitlinks of a tree of two million paths: %v, want ErrTooLarge", err)
-	}
-
-	// A file over what GitHub takes, of zeros: little in the repository.
-	zeros := filepath.Join(t.TempDir(), "zeros")
-	if err := os.WriteFile(zeros, make([]byte, MaxFileSize+1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	big := sh(t, r.dir, "git", "--git-dir", r.dir, "hash-object", "-w", zeros)
-	if err := r.CheckSize(ctx, commit(mktree([]string{"100644 blob " + big + "\tbig.bin"}))); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "big.bin") {
-		t.Errorf("a file over %d MB: %v, want ErrTooLarge naming it", MaxFileSize>>20, err)
 	}
 }
 
