@@ -264,6 +264,9 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return err
 	}
 	paths, err := r.co.Repo.Changes(ctx, from, head)
+	if errors.Is(err, workspace.ErrTooLarge) {
+		return tooLargeToReview(fmt.Errorf("its list of changed files is %w", err))
+	}
 	if err != nil {
 		return err
 	}

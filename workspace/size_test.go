@@ -77,3 +77,42 @@ func commitTree(t *testing.T, r *Repo, tree, parent string) string {
 	t.Helper()
 	return sh(t, r.dir, "git", "--git-dir", r.dir, "commit-tree", tree, "-p", parent, "-m", "bomb")
 }
+
+// A tree names each entry once, however many paths reach it: a few
+// hundred kilobytes of trees with long names list more path bytes than
+// the host should hold, and a name longer than a checkout takes is none
+// to review.
+func TestLongPathsAreBoundedOneByOneAndAllTogether(t *testing.T) {
+	t.Parallel()
+	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"})
+	ctx := context.Background()
+	blob := sh(t, r.dir, "sh", "-c", "echo x | git --git-dir . hash-object -w --stdin")
+
+	long := commitTree(t, r, mktree(t, r, []string{"100644 blob " + blob + "\t" + strings.Repeat("n", MaxPathLength+1)}), ids[0])
+	if err := r.CheckSize(ctx, long); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "path of over") {
+		t.Errorf("a path of %d bytes: %v, want ErrTooLarge", MaxPathLength+1, err)
+	}
+
+	// 40,000 paths of 4,000 bytes: 160 MB listed.
+	name := strings.Repeat("n", 1990)
+	files := fanOut(t, r, "100644", "blob", blob, name, 200)
+	many := commitTree(t, r, fanOut(t, r, "040000", "tree", files, name, 200), ids[0])
+	if err := r.CheckSize(ctx, many); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "MB of paths") {
+		t.Errorf("160 MB of paths: %v, want ErrTooLarge", err)
+	}
+
+	// 22,500 paths of 3,800 bytes: 85 MB, within what a tree may list but
+	// more changed names than a change for people to review.
+	name = strings.Repeat("n", 1890)
+	files = fanOut(t, r, "100644", "blob", blob, name, 150)
+	wide := commitTree(t, r, fanOut(t, r, "040000", "tree", files, name, 150), ids[0])
+	if err := r.CheckSize(ctx, wide); err != nil {
+		t.Fatalf("85 MB of paths: %v", err)
+	}
+	if _, err := r.Changes(ctx, ids[0], wide); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("the changes of 85 MB of paths: %v, want ErrTooLarge", err)
+	}
+	if _, err := r.Written(ctx, ids[0], wide); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("the files written of 85 MB of paths: %v, want ErrTooLarge", err)
+	}
+}

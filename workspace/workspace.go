@@ -170,9 +170,9 @@ func (r *Repo) Commit(ctx context.Context, c NewCommit) (string, error) {
 }
 
 // Changes lists the paths of the files that differ between two commits;
-// a rename is its two paths.
+// a rename is its two paths. A list over MaxDiff is ErrTooLarge.
 func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
-	out, err := r.git(ctx, Auth{}, "diff", "--name-only", "-z", "--no-renames", from, to)
+	out, err := r.gitUpTo(ctx, MaxDiff, "diff", "--name-only", "-z", "--no-renames", from, to)
 	if err != nil || len(out) == 0 {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (r *Repo) Changes(ctx context.Context, from, to string) ([]string, error) {
 // Written lists the paths of the files that to holds and that differ
 // from from's: Changes less the files deleted.
 func (r *Repo) Written(ctx context.Context, from, to string) ([]string, error) {
-	out, err := r.git(ctx, Auth{}, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=d", from, to)
+	out, err := r.gitUpTo(ctx, MaxDiff, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=d", from, to)
 	if err != nil || len(out) == 0 {
 		return nil, err
 	}
@@ -201,27 +201,43 @@ var ErrTooLarge = errors.New("larger than the bot reads")
 // over 100 MB, and a tree is made of a few objects whatever it lists (a
 // tree of a hundred entries that each name it again lists millions of
 // paths), while git holds every path it diffs in memory.
+//
+// Paths are bounded too, one by the longest a Linux checkout takes, and
+// all together: a tree names its entries once, however many paths reach
+// them, so a few kilobytes of trees can list gigabytes of long names.
 const (
 	MaxTreeEntries = 1_000_000
 	MaxFileSize    = 100 << 20
+	MaxPathLength  = 4096
+	MaxPathBytes   = 128 << 20
 )
 
 // CheckSize refuses, with ErrTooLarge, a commit whose tree lists more than
-// MaxTreeEntries paths or a file over MaxFileSize. The listing is read as
-// git writes it, and git is stopped at the first path past a bound.
+// MaxTreeEntries paths or MaxPathBytes of them, a path longer than
+// MaxPathLength, or a file over MaxFileSize. The listing is read as git
+// writes it, and git is stopped at the first path past a bound.
 func (r *Repo) CheckSize(ctx context.Context, rev string) error {
 	return r.gitStream(ctx, func(out io.Reader) error {
-		entries := 0
+		entries, pathBytes := 0, 0
 		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc.Buffer(make([]byte, 64<<10), 2*MaxPathLength)
 		sc.Split(splitNUL)
 		for sc.Scan() {
 			if entries++; entries > MaxTreeEntries {
 				return fmt.Errorf("its tree lists more than %d paths: %w", MaxTreeEntries, ErrTooLarge)
 			}
-			if _, size, path, _ := treeEntry(sc.Text()); size > MaxFileSize {
+			_, size, path, _ := treeEntry(sc.Text())
+			switch pathBytes += len(path); {
+			case len(path) > MaxPathLength:
+				return fmt.Errorf("it has a path of over %d bytes: %w", MaxPathLength, ErrTooLarge)
+			case pathBytes > MaxPathBytes:
+				return fmt.Errorf("its tree lists over %d MB of paths: %w", MaxPathBytes>>20, ErrTooLarge)
+			case size > MaxFileSize:
 				return fmt.Errorf("%s is over %d MB: %w", path, MaxFileSize>>20, ErrTooLarge)
 			}
+		}
+		if errors.Is(sc.Err(), bufio.ErrTooLong) {
+			return fmt.Errorf("it has a path of over %d bytes: %w", MaxPathLength, ErrTooLarge)
 		}
 		return sc.Err()
 	}, "ls-tree", "-r", "-l", "-z", "--full-tree", rev)
