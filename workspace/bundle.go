@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // checkBundleSizes refuses, with ErrTooLarge, a bundle holding an object
@@ -60,6 +61,40 @@ func checkBundleSizes(path string) error {
 }
 
 var errBadBundle = errors.New("the sandbox's bundle is malformed")
+
+// openBundlePack reads a bundle's header, and returns the refs it names
+// (name to commit) and its pack, to be read from where it starts.
+func openBundlePack(path string) (map[string]string, io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := bufio.NewReader(f)
+	refs := map[string]string{}
+	// A signature line, capabilities ("@"), prerequisites ("-"), refs,
+	// then an empty line.
+	for first := true; ; first = false {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%w: its header: %w", errBadBundle, err)
+		}
+		text := strings.TrimSuffix(string(line), "\n")
+		if text == "" {
+			break
+		}
+		if first || text[0] == '@' || text[0] == '-' {
+			continue
+		}
+		if commit, name, ok := strings.Cut(text, " "); ok {
+			refs[name] = commit
+		}
+	}
+	return refs, struct {
+		io.Reader
+		io.Closer
+	}{r, f}, nil
+}
 
 // Types of packed objects that are deltas.
 const (

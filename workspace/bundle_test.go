@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -120,7 +121,48 @@ func TestABundleWithALongHeaderIsTakenIn(t *testing.T) {
 	sh(t, src, "git", "commit", "--quiet", "-m", strings.Repeat("a very long subject ", 400))
 	base := sh(t, src, "git", "rev-parse", "HEAD")
 	change := commitFiles(t, src, map[string]string{"b.txt": "b\n"})
-	takeIn(t, src, bundleOfChange(t, src, base, change))
+	r := takeIn(t, src, bundleOfChange(t, src, base, change))
+	if got, err := r.Resolve(context.Background(), "refs/oneshot/new"); err != nil || got != change {
+		t.Fatalf("the bundle's change came in as %q (%v), want %s", got, err, change)
+	}
+}
+
+// A tree no git should check out, as one with a .GIT/config that git on a
+// case-insensitive disk would take for its own configuration, is refused
+// as it comes in: pushed, it would reach whoever fetches the branch.
+func TestABundleHoldingATreeGitRefusesIsRefused(t *testing.T) {
+	t.Parallel()
+	src := workTree(t)
+	base := commitFiles(t, src, map[string]string{"a.txt": "a\n"})
+	blob := sh(t, src, "sh", "-c", "printf '[core]\\n\\tfsmonitor = touch /tmp/owned\\n' | git hash-object -w --stdin")
+	mk := func(entry string) string {
+		cmd := exec.Command("git", "mktree")
+		cmd.Dir, cmd.Stdin = src, strings.NewReader(entry+"\n")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	tree := mk("040000 tree " + mk("100644 blob "+blob+"\tconfig") + "\t.GIT")
+	change := sh(t, src, "git", "commit-tree", tree, "-p", base, "-m", "change")
+	bundle := bundleOfChange(t, src, base, change)
+
+	ctx := context.Background()
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
+		t.Fatal(err)
+	}
+	err = r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new")
+	if err == nil || !strings.Contains(err.Error(), "hasDotgit") {
+		t.Fatalf("a tree holding .GIT/config: %v, want it refused by fsck", err)
+	}
+	if _, err := r.Resolve(ctx, "refs/oneshot/new"); err == nil {
+		t.Error("the refused change's ref was made")
+	}
 }
 
 // bundleOfChange is a bundle of the commit change, made in the repository
