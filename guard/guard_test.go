@@ -57,7 +57,7 @@ func addition(path string, lines ...string) []byte {
 }
 
 func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	for _, path := range []string{"go.sum", "assets/logo.svg", "package-lock.json", "node_modules/left-pad/index.js",
 		"vendor/modules.txt", "gitleaks.toml", "docs/guide.pdf"} {
 		found := secrets(t, s, addition(path, "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD"))
@@ -71,7 +71,7 @@ func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
 const githubToken = "ghp_R3aLk3yW1thEntr0pyAbCdEfGhIjKlMnOp12"
 
 func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	for _, change := range []struct{ path, line string }{
 		// gitleaks' comment that lets a line vouch for itself.
 		{"config/prod.env", "AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD # gitleaks:allow"},
@@ -88,7 +88,7 @@ func TestNothingInTheChangeTurnsTheScannerOff(t *testing.T) {
 }
 
 func TestAnEncodedKeyIsFound(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	for name, blob := range map[string]string{
 		"base64":               base64.StdEncoding.EncodeToString([]byte(githubToken)),
 		"hex":                  fmt.Sprintf("%x", githubToken),
@@ -101,8 +101,8 @@ func TestAnEncodedKeyIsFound(t *testing.T) {
 }
 
 func TestACredentialInAFilesNameIsFound(t *testing.T) {
-	s, _ := DefaultScanner()
-	found := s.Names([]string{githubToken + ".txt", "keys/AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD/x", "main.go"})
+	s := mustScanner(t)
+	found := names(t, s, githubToken+".txt", "keys/AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD/x", "main.go")
 	if len(found) != 2 || found[0].Path != "***.txt" || !strings.Contains(found[1].String(), "its name looks like a credential") {
 		t.Fatalf("findings %+v", found)
 	}
@@ -117,7 +117,7 @@ func TestACredentialInAFilesNameIsFound(t *testing.T) {
 // shown is masked where the encoded credential was, not the decoded one,
 // which never appears in it.
 func TestAnEncodedCredentialInAPartOfAFilesNameIsFoundAndMasked(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	hexed := fmt.Sprintf("%x", githubToken)
 	encoded := base64.StdEncoding.EncodeToString([]byte(githubToken))
 	for _, name := range []string{
@@ -126,7 +126,7 @@ func TestAnEncodedCredentialInAPartOfAFilesNameIsFoundAndMasked(t *testing.T) {
 		"x/" + encoded + ".txt",
 		"docs/" + encoded,
 	} {
-		found := s.Names([]string{name})
+		found := names(t, s, name)
 		if len(found) != 1 {
 			t.Errorf("%s: findings %+v", name, found)
 			continue
@@ -142,7 +142,7 @@ func TestAnEncodedCredentialInAPartOfAFilesNameIsFoundAndMasked(t *testing.T) {
 }
 
 func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	found := secrets(t, s, addition("data.dat", "\x00\x01\x02", "\x00AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\x00"))
 	if len(found) != 1 || found[0].Line != 2 {
 		t.Fatalf("findings %+v", found)
@@ -150,7 +150,7 @@ func TestAKeyOnALineWithNulBytesIsFound(t *testing.T) {
 }
 
 func TestGitleaksAllowListOfValuesStays(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	// Its stop words: an example value spelled as the alphabet is not a
 	// secret, whatever the file.
 	if found := secrets(t, s, addition("deploy/app.env", `api_key = "abcdefghijklmnopqrstuvwxyz0123456789"`)); len(found) != 0 {
@@ -159,7 +159,7 @@ func TestGitleaksAllowListOfValuesStays(t *testing.T) {
 }
 
 func TestRemovedAndUnchangedLinesAreNotScanned(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	header := "diff --git a/prod.env b/prod.env\n--- a/prod.env\n+++ b/prod.env\n"
 	for name, hunk := range map[string]string{
 		"removed":   "@@ -1,3 +1,2 @@\n REGION=eu-west-1\n-AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n DEBUG=false\n",
@@ -172,7 +172,7 @@ func TestRemovedAndUnchangedLinesAreNotScanned(t *testing.T) {
 }
 
 func TestAVeryLongLineDoesNotHideTheFilesAfterIt(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	long := "diff --git a/data.txt b/data.txt\n--- /dev/null\n+++ b/data.txt\n@@ -0,0 +1 @@\n+" +
 		strings.Repeat("x", 17<<20) + "\n"
 	found := secrets(t, s, []byte(long+diffWithKey))
@@ -182,7 +182,7 @@ func TestAVeryLongLineDoesNotHideTheFilesAfterIt(t *testing.T) {
 }
 
 func TestAnAddedLineThatLooksLikeAHeaderStaysInItsFile(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	diff := "diff --git a/notes.md b/notes.md\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1,2 @@\n" +
 		"+++ counter\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
 	found := secrets(t, s, []byte(diff))
@@ -192,7 +192,7 @@ func TestAnAddedLineThatLooksLikeAHeaderStaysInItsFile(t *testing.T) {
 }
 
 func TestOrdinaryCodeHasNoFindings(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	diff := "--- a/x.go\n+++ b/x.go\n@@ -1,1 +1,2 @@\n package x\n+func Key() string { return os.Getenv(\"API_KEY\") }\n"
 	if found := secrets(t, s, []byte(diff)); len(found) != 0 {
 		t.Fatalf("findings %+v", found)
@@ -215,17 +215,17 @@ func TestProtectedListsOnlyProtectedPaths(t *testing.T) {
 }
 
 func TestAKeyFileIsFoundByItsNameWhateverCharactersTheNameHas(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	// A PKCS#12 file is a key whatever it holds: gitleaks knows it by its
 	// path alone. The second name starts with a Cyrillic letter.
-	found := s.Names([]string{"cert.p12", "сert.p12", "main.go"})
+	found := names(t, s, "cert.p12", "сert.p12", "main.go")
 	if len(found) != 2 {
 		t.Fatalf("findings %+v", found)
 	}
 }
 
 func TestAFileGitQuotesTheNameOfIsScannedUnderItsName(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	// git writes a name with bytes outside ASCII quoted, in octal.
 	diff := "diff --git \"a/\\321\\201onfig.env\" \"b/\\321\\201onfig.env\"\nnew file mode 100644\n--- /dev/null\n" +
 		"+++ \"b/\\321\\201onfig.env\"\n@@ -0,0 +1 @@\n+AWS_ACCESS_KEY_ID=AKIAZ7VRSQ4TLWXJ3KPD\n"
@@ -307,7 +307,7 @@ func secrets(t *testing.T, s *Scanner, diff []byte) []Finding {
 // A large file is read in windows: a key is found wherever it falls,
 // across a window's edge too, on its own line.
 func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
 }
 
 func TestAScanStopsWhenItsContextEnds(t *testing.T) {
-	s, _ := DefaultScanner()
+	s := mustScanner(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	lines := make([]string, 20_000)
@@ -365,7 +365,10 @@ func TestAScanStopsWhenItsContextEnds(t *testing.T) {
 // decoding passes, of growing size: MB/s stays level when the cost grows
 // with the size alone.
 func BenchmarkSecrets(b *testing.B) {
-	s, _ := DefaultScanner()
+	s, err := DefaultScanner()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, size := range []int{256 << 10, 1 << 20, 4 << 20} {
 		var lines []string
 		for n := 0; n < size; n += 77 {
@@ -381,4 +384,43 @@ func BenchmarkSecrets(b *testing.B) {
 			}
 		})
 	}
+}
+
+// names scans paths' names, failing the test on an error.
+func names(t *testing.T, s *Scanner, paths ...string) []Finding {
+	t.Helper()
+	found, err := s.Names(context.Background(), paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// A name of many tiny pieces is scanned whole, not piece by piece: its
+// pieces hold no credential, and scanning each would hold the scanner,
+// which every task shares, for minutes.
+func TestANameOfTinyPiecesIsScannedWhole(t *testing.T) {
+	name := strings.Repeat("a.", 2000) + "x"
+	if parts := nameParts("dir/" + name); len(parts) != 2 {
+		t.Errorf("%d parts of a name of 2,000 tiny pieces, want the path and the name", len(parts))
+	}
+	if parts := nameParts("keys/ghp_" + strings.Repeat("k", 36) + ".txt"); len(parts) != 3 {
+		t.Errorf("parts %v, want the path, the name, and the one piece of the name long enough to hold a key", parts)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := mustScanner(t).Names(ctx, []string{name}); !errors.Is(err, context.Canceled) {
+		t.Errorf("a scan whose context ended: %v", err)
+	}
+}
+
+// mustScanner is the default scanner, failing the test if it cannot be
+// made.
+func mustScanner(t *testing.T) *Scanner {
+	t.Helper()
+	s, err := DefaultScanner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -10,13 +11,17 @@ import (
 )
 
 // Names scans the paths of a change: a file's name is published with it,
-// and an empty file's name is all there is.
-func (s *Scanner) Names(paths []string) []Finding {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// and an empty file's name is all there is. The scanner, which every task
+// shares, is held a path at a time, and the scan stops when ctx ends.
+func (s *Scanner) Names(ctx context.Context, paths []string) ([]Finding, error) {
 	var out []Finding
 	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
 		found := s.inName(p)
+		s.mu.Unlock()
 		// The finding is shown on GitHub: where the credential is, not
 		// the credential.
 		shown := masked(p, found)
@@ -28,7 +33,7 @@ func (s *Scanner) Names(paths []string) []Finding {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Mask hides the credentials the findings' paths hold, as Names finds
@@ -82,10 +87,14 @@ func (s *Scanner) inName(p string) []nameFinding {
 // An encoded credential is found by decoding a run of such characters as
 // base64 takes, and a run that goes on across a "/" or into a prefix such
 // as "key-" decodes to nothing. A line of a name is the most a part spans.
+// A piece shorter than minNamePart holds no credential, and is not
+// scanned: "a.a.a..." would be thousands of scans of a letter.
 func nameParts(p string) []span {
 	parts := []span{{0, len(p)}}
+	seen := map[span]bool{parts[0]: true}
 	add := func(start, end int) {
-		if end > start && !slices.Contains(parts, span{start, end}) {
+		if end-start >= minNamePart && !seen[span{start, end}] {
+			seen[span{start, end}] = true
 			parts = append(parts, span{start, end})
 		}
 	}
@@ -105,6 +114,10 @@ func nameParts(p string) []span {
 	})
 	return parts
 }
+
+// minNamePart is the shortest part of a name scanned apart: gitleaks'
+// rules find no credential shorter.
+const minNamePart = 8
 
 // masked is p with the secrets found in it replaced. A credential found
 // by decoding is not in the name as it was found; the encoded run it came

@@ -299,7 +299,11 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	if err != nil {
 		return err
 	}
-	found := append(scanner.Names(written), secrets...)
+	names, err := scanner.Names(ctx, written)
+	if err != nil {
+		return err
+	}
+	found := append(names, secrets...)
 	found = append(found, guard.Values(written, diff, r.secretForms())...)
 	if found := unique(scanner.Mask(found)); len(found) > 0 {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
