@@ -204,6 +204,7 @@ func TestAStatusCommentGitHubRefusesIsNotAskedForOnEveryLine(t *testing.T) {
 	t.Parallel()
 	n := newNotifiedIssue(t)
 	n.gh.Fail("POST", "/repos/{owner}/{repo}/issues/{number}/comments", http.StatusForbidden, -1)
+	n.progress.outputGap = 100 * time.Millisecond // output shown as often as the throttle lets it
 	r := n.progress.For(n.task)
 	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "agent", State: pipeline.StepRunning}}})
 	edits := func() int { return n.gh.Count("PATCH", "/repos/{owner}/{repo}/check-runs/{id}") }
