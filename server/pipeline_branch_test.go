@@ -204,18 +204,22 @@ func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 }
 
 // TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten pushes to the
-// task's branch while its agent runs: the task pushes nothing over it and
+// task's branch while the task's own push is on its way: the task pushes nothing over it and
 // says the branch moved, not git's words.
 func TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten(t *testing.T) {
 	t.Parallel()
-	b := pipelineBundle(t, goodAgent+"sleep 3\n", testConfig(0))
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	// The task's push waits at GitHub while a person pushes first.
+	pushing, release := b.gh.Hold("POST", "/git/acme/uuid.git/git-receive-pack")
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
-	waitFor(t, pipelineWait, "the agent to run", func() bool {
-		runs := b.gh.CheckRuns(b.repo)
-		return len(runs) == 1 && runs[0].Output.Title == "Running: implement"
-	})
+	select {
+	case <-pushing:
+	case <-time.After(pipelineWait):
+		t.Fatal("the task never pushed")
+	}
 	b.gh.SetBranch(t, b.repo, "oneshot/issue-1", b.gh.Head(t, b.repo, "main"))
 	theirs := b.gh.CommitFiles(t, b.repo, "oneshot/issue-1", "a person's change", map[string]string{"NOTES.md": "mine\n"})
+	release()
 
 	run := b.waitConcluded(t, 1)
 	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 moved or was deleted while this attempt ran") {

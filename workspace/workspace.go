@@ -329,9 +329,18 @@ var ErrBranchMoved = errors.New("the branch moved")
 
 // pushError is err, marked ErrBranchMoved when git refused the push for
 // that: " ! [rejected] ... (fetch first)", "(non-fast-forward)" or, for a
-// lease, "(stale info)". A hook's refusal is "[remote rejected]", not this.
+// lease, "(stale info)"; or when the remote did, the branch having moved
+// between its listing of refs and the push ("[remote rejected] ... cannot
+// lock ref ...: reference already exists", "is at ... but expected ...").
+// A hook's refusal is "[remote rejected]" too, with words of its own.
 func pushError(err error) error {
-	if err != nil && strings.Contains(err.Error(), "! [rejected]") {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	raced := strings.Contains(msg, "[remote rejected]") &&
+		(strings.Contains(msg, "reference already exists") || strings.Contains(msg, "but expected"))
+	if strings.Contains(msg, "! [rejected]") || raced {
 		return fmt.Errorf("%w: %w", ErrBranchMoved, err)
 	}
 	return err
