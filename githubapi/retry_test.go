@@ -162,13 +162,26 @@ func TestAResetFarOffIsNotRetriedAtOnce(t *testing.T) {
 
 func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
 	t.Parallel()
-	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	const base = 20 * time.Millisecond
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: base})
 	gh.Fail("GET", "/repos/{owner}/{repo}", http.StatusServiceUnavailable, 3)
 	if _, _, err := repo.DefaultBranchHead(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := gh.Count("GET", "/repos/{owner}/{repo}"); n != 4 {
-		t.Fatalf("%d tries, want 4", n)
+	var tries []time.Time
+	for _, r := range gh.Requests() {
+		if r.Method == "GET" && r.Path == "/repos/acme/widgets" {
+			tries = append(tries, r.Time)
+		}
+	}
+	if len(tries) != 4 {
+		t.Fatalf("%d tries, want 4", len(tries))
+	}
+	// Each wait at least twice the one before: the base, doubled.
+	for i := 1; i < len(tries); i++ {
+		if gap, least := tries[i].Sub(tries[i-1]), base<<(i-1); gap < least {
+			t.Errorf("try %d came %v after the one before, want at least %v", i+1, gap, least)
+		}
 	}
 }
 

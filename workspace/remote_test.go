@@ -49,15 +49,19 @@ func TestAFetchFromAServerThatNeverAnswersEndsWithItsContext(t *testing.T) {
 		t.Fatal("the fetch outlived its context by a minute")
 	}
 	// Nothing of it is left running.
-	if left := processesNaming(remote); len(left) > 0 {
+	if left := processesNaming(t, remote); len(left) > 0 {
 		t.Fatalf("git processes left: %q", left)
 	}
 }
 
 // processesNaming lists the command lines on this machine that hold s.
-func processesNaming(s string) []string {
+func processesNaming(t *testing.T, s string) []string {
+	t.Helper()
 	var found []string
-	dirs, _ := os.ReadDir("/proc")
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range dirs {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(cmdline), s) {
