@@ -107,18 +107,21 @@ func TestTimedOutExecLeavesNoChildrenOrGrandchildren(t *testing.T) {
 	// A child in the group, a grandchild that left it with setsid, one
 	// double-forked with nohup, and one that left the group and cleared its
 	// environment; each marks itself by its sleep length.
+	// It says so once all four run, then waits to be killed.
 	script := `
 		sleep 1001 &
 		setsid sleep 1002 &
 		( nohup sleep 1003 > /dev/null 2>&1 & ) &
 		setsid env -i sleep 1007 &
+		until [ "$(ps -eo args= | grep -c '^sleep 100')" -ge 4 ]; do sleep 0.05; done
+		echo all-started
 		sleep 1004`
-	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, Timeout: 2 * time.Second})
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.TimedOut || res.ExitCode != 137 {
-		t.Fatalf("want a timeout and exit 137, got %+v", res)
+	if !res.TimedOut || res.ExitCode != 137 || string(res.Stdout) != "all-started\n" {
+		t.Fatalf("want the four started, then a timeout and exit 137; got %+v, %q", res, res.Stdout)
 	}
 	if left := mustSucceed(t, s, "ps -eo args= | grep '^sleep 100' || true"); left != "" {
 		t.Fatalf("processes survived the timeout:\n%s", left)
@@ -133,20 +136,27 @@ func TestATimedOutExecLeavesAnotherExecAndItsHelperAlone(t *testing.T) {
 	// B starts while A runs and daemonises a helper, which leaves B's
 	// group and is adopted by init: when A times out, neither is A's.
 	aRuns := make(chan struct{})
-	aDone := make(chan error, 1)
+	type result struct {
+		res *sandbox.Result
+		err error
+	}
+	aDone := make(chan result, 1)
 	go func() {
 		var once sync.Once
-		_, err := s.Exec(context.Background(), sandbox.Command{Script: "echo a; sleep 1050", Timeout: 3 * time.Second,
+		res, err := s.Exec(context.Background(), sandbox.Command{Script: "echo a; sleep 1050", Timeout: 3 * time.Second,
 			OnEvent: func(sandbox.Event) { once.Do(func() { close(aRuns) }) }})
-		aDone <- err
+		aDone <- result{res, err}
 	}()
 	<-aRuns
-	res, err := s.Exec(context.Background(), sandbox.Command{Script: "(sleep 1051 > /dev/null 2>&1 &); sleep 5; echo b-finished"})
+	// B goes on until A's sleep is gone: A timed out while B ran.
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: `(sleep 1051 > /dev/null 2>&1 &)
+		while ps -eo args= | grep -q '^sleep 1050'; do sleep 0.05; done
+		echo b-finished`, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-aDone; err != nil {
-		t.Fatal(err)
+	if a := <-aDone; a.err != nil || !a.res.TimedOut {
+		t.Fatalf("A: %+v, %v; want it timed out", a.res, a.err)
 	}
 	if res.ExitCode != 0 || string(res.Stdout) != "b-finished\n" {
 		t.Fatalf("B was killed with A: %+v, %q", res, res.Stdout)
