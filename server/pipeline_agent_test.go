@@ -82,12 +82,14 @@ func TestAProcessTheRepositoryLeavesRunningCannotReadTheAgentsSecret(t *testing.
 	const secret = "sk-test-5ecret-Value-91c2"
 	// Setup, the repository's to write, leaves a process behind that
 	// reads every process's environment, and writes what it finds
-	// reversed, which no masking would recognise; the agent takes a
-	// moment; the check fails if anything was found.
+	// reversed, which no masking would recognise; setup ends once it
+	// runs; the agent takes a moment; the check fails if anything was
+	// found.
 	config := testConfig(0) + `setup:
-  - (setsid sh -c 'while :; do cat /proc/[0-9]*/environ 2>/dev/null | tr "\0" "\n" | grep "^ONESHOT_TEST_KEY=" | rev >> /tmp/found; sleep 0.05; done' > /dev/null 2>&1 &)
+  - (setsid sh -c 'while :; do echo looked >> /tmp/alive; cat /proc/[0-9]*/environ 2>/dev/null | tr "\0" "\n" | grep "^ONESHOT_TEST_KEY=" | rev >> /tmp/found; sleep 0.05; done' > /dev/null 2>&1 &); until [ -s /tmp/alive ]; do sleep 0.05; done
 `
-	config = strings.Replace(config, "    run: "+uuidTests+"\n", "    run: if [ -s /tmp/found ]; then cat /tmp/found; exit 1; fi\n", 1)
+	// The check fails too if the process never ran: then it proves nothing.
+	config = strings.Replace(config, "    run: "+uuidTests+"\n", "    run: if [ -s /tmp/found ]; then cat /tmp/found; exit 1; fi; test -s /tmp/alive\n", 1)
 	b := unstartedPipelineBundle(t, goodAgent+"sleep 1\n", config,
 		"ONESHOT_AGENT_SECRETS", "ONESHOT_TEST_KEY", "ONESHOT_AGENT_TRUST_REPO_COMMANDS", "true")
 	b.agentSecrets = map[string]string{"ONESHOT_TEST_KEY": secret}
