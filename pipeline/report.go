@@ -187,7 +187,7 @@ func (r Report) ChecksTable() string {
 		if !c.Passed {
 			result = fmt.Sprintf("❌ failed (exit %d)", c.ExitCode)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escapeCell(c.Name), escapeCell(contextgather.CodeSpan(c.Command)), result, c.Duration.Round(100*time.Millisecond))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escapeCell(c.Name), escapeCell(commandSpan(c.Command)), result, c.Duration.Round(100*time.Millisecond))
 	}
 	return b.String()
 }
@@ -239,6 +239,26 @@ func duration(s Step) string {
 	}
 	return ""
 }
+
+// commandSpan shows a check's command as code, cut to its first
+// maxShownCommand characters: a check may be a long script, and the table
+// that lists every check goes in the pull request's description and the
+// check run's summary, each bounded by GitHub. The repository's settings
+// hold it whole.
+func commandSpan(command string) string {
+	command = strings.TrimSpace(command)
+	first, _, more := strings.Cut(command, "\n")
+	if runes := []rune(first); len(runes) > maxShownCommand {
+		first, more = string(runes[:maxShownCommand]), true
+	}
+	if more {
+		first += " …"
+	}
+	return contextgather.CodeSpan(first)
+}
+
+// maxShownCommand bounds a command as the reports show it.
+const maxShownCommand = 200
 
 func escapeCell(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)

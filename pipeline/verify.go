@@ -68,7 +68,7 @@ func failureDetails(checks []CheckResult) string {
 	shown := min(len(failed), detailsRoom/leastTail)
 	var b strings.Builder
 	for _, c := range failed[:shown] {
-		fmt.Fprintf(&b, "%s (%s), exit %d:\n\n%s", c.Name, contextgather.CodeSpan(c.Command), c.ExitCode,
+		fmt.Fprintf(&b, "%s (%s), exit %d:\n\n%s", c.Name, commandSpan(c.Command), c.ExitCode,
 			contextgather.CodeBlock(lastBytes(c.Tail, detailsRoom/shown)))
 	}
 	if rest := failed[shown:]; len(rest) > 0 {
