@@ -2,10 +2,12 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -26,6 +28,27 @@ func WorkRoot(owner string) string {
 	return filepath.Join(os.TempDir(), "oneshot-work-"+safe)
 }
 
+// ownPrivateDir refuses a directory that is not this user's alone: the
+// temporary directory may be shared with other users, one of whom could
+// have made it first, or made it a link, to read the workspaces, which
+// hold the repositories' history.
+func ownPrivateDir(dir string) error {
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	switch {
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a directory (a link, say); remove it, or set TMPDIR to a directory of this user's own", dir)
+	case ok && int(st.Uid) != os.Getuid():
+		return fmt.Errorf("%s belongs to another user; remove it, or set TMPDIR to a directory of this user's own", dir)
+	case info.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("%s may be read by other users (mode %v); make it 0700, or remove it", dir, info.Mode().Perm())
+	}
+	return nil
+}
+
 // aliveFile is the file in a process's directory that the process holds
 // locked while it lives: the system lets the lock go however it ends.
 const aliveFile = ".alive"
@@ -42,6 +65,9 @@ type workDir struct {
 func newWorkDir(owner string) (*workDir, error) {
 	root := WorkRoot(owner)
 	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := ownPrivateDir(root); err != nil {
 		return nil, err
 	}
 	path, err := os.MkdirTemp(root, "process-")
