@@ -11,7 +11,8 @@ import (
 type ParsedCommand struct {
 	Command tasks.Command
 	// Instructions are the rest of the comment after the command word, for
-	// a start or a follow-up.
+	// a start or a follow-up; for cancel, retry or help, the rest after
+	// that word, which no task takes, but a reply may answer.
 	Instructions string
 }
 
@@ -37,14 +38,15 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	}
 	instructions := trimBlankLines(strings.TrimSpace(first[len(fields[0]):]) + "\n" + rest)
 	if next := strings.Fields(instructions); len(next) > 0 {
+		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimLeftFunc(instructions, unicode.IsSpace), next[0]))
 		// However it is dressed: "cancel?", "`cancel`", "**cancel**".
 		switch strings.ToLower(strings.TrimFunc(next[0], isMark)) {
 		case "cancel":
-			return ParsedCommand{Command: tasks.CommandCancel}, true
+			return ParsedCommand{Command: tasks.CommandCancel, Instructions: rest}, true
 		case "retry":
-			return ParsedCommand{Command: tasks.CommandRetry}, true
+			return ParsedCommand{Command: tasks.CommandRetry, Instructions: rest}, true
 		case "help":
-			return ParsedCommand{Command: tasks.CommandHelp}, true
+			return ParsedCommand{Command: tasks.CommandHelp, Instructions: rest}, true
 		}
 	}
 	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true

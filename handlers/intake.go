@@ -335,7 +335,12 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 			task, err = in.live(ctx, t, branch)
 		}
 		if errors.Is(err, tasks.ErrNotFound) {
-			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t)))
+			reply := fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t))
+			if t.Instructions != "" {
+				// "/oneshot Cancel button is misaligned" asked for work.
+				reply += fmt.Sprintf(" `%[1]s cancel` is a command whatever follows it: to ask for work that begins with the word, put another before it, as in `%[1]s fix the cancel button`.", in.Command)
+			}
+			return in.reply(ctx, repo, t, reply)
 		} else if err != nil {
 			return err
 		}

@@ -328,3 +328,24 @@ func (b *testBundle) pressed(run githubtest.CheckRun, identifier, by string) fun
 		p["requested_action"] = map[string]any{"identifier": identifier}
 	}
 }
+
+// "cancel" is a command whatever follows it, so that a cancel never starts
+// work; when nothing runs, a comment that meant work hears how to ask.
+func TestACancelThatMayHaveMeantWorkSaysHowToAskForIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, wait, "the first reply", func() bool { return len(b.botComments(1)) == 1 })
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot Cancel button is misaligned on mobile", "writer"))
+	waitFor(t, wait, "the second reply", func() bool { return len(b.botComments(1)) == 2 })
+	const hint = "to ask for work that begins with the word, put another before it"
+	if plain := b.botComments(1)[0]; !strings.Contains(plain, "nothing to cancel") || strings.Contains(plain, hint) {
+		t.Errorf("reply to a plain cancel: %q", plain)
+	}
+	if meant := b.botComments(1)[1]; !strings.Contains(meant, "nothing to cancel") || !strings.Contains(meant, hint) {
+		t.Errorf("reply to a cancel followed by words: %q", meant)
+	}
+	if n := len(b.tasks(t)); n != 0 {
+		t.Fatalf("%d tasks started", n)
+	}
+}
