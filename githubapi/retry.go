@@ -203,6 +203,10 @@ func (p RetryPolicy) decide(req *http.Request, resp *http.Response, err error, a
 		return 0, false, false
 	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable,
 		resp.StatusCode == http.StatusGatewayTimeout:
+		// A wait GitHub asks for is kept, when longer than the backoff.
+		if after, ok := retryAfter(resp); ok {
+			backoff = max(backoff, after)
+		}
 		return backoff, idempotent(req.Method), false
 	}
 	return 0, false, false

@@ -185,6 +185,20 @@ func TestServerErrorsOnReadsAreRetriedWithBackoff(t *testing.T) {
 	}
 }
 
+// A 503 that asks for a wait gets it, not the backoff's milliseconds.
+func TestAServerErrorsRetryAfterIsWaitedOut(t *testing.T) {
+	t.Parallel()
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.Unavailable("GET", "/repos/{owner}/{repo}", time.Second, 1)
+	started := time.Now()
+	if _, _, err := repo.DefaultBranchHead(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(started); waited < time.Second {
+		t.Fatalf("the retry came %v after a 503 that asked for 1s", waited)
+	}
+}
+
 func TestARequestMarkedSendOnceIsNotRetried(t *testing.T) {
 	t.Parallel()
 	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})

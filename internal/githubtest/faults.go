@@ -81,6 +81,16 @@ func (s *Server) SecondaryRateLimit(method, pathPattern string, retryAfter time.
 	})
 }
 
+// Unavailable answers the next times matching requests 503 with a
+// Retry-After in whole seconds (rounded up), as GitHub may while it is
+// under maintenance or load.
+func (s *Server) Unavailable(method, pathPattern string, retryAfter time.Duration, times int) {
+	s.addFault(&fault{
+		method: method, pattern: mustPattern(pathPattern),
+		status: http.StatusServiceUnavailable, retryAfter: retryAfter, left: times,
+	})
+}
+
 // PrimaryRateLimit answers the next times matching requests the way
 // GitHub does when an installation has used its hourly requests: 403,
 // X-RateLimit-Remaining 0 and X-RateLimit-Reset at reset, in Unix seconds.
@@ -249,6 +259,9 @@ func (f fault) write(w http.ResponseWriter) {
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
 		})
 		return
+	}
+	if f.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
 	}
 	writeError(w, f.status, http.StatusText(f.status))
 }
