@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/yamux"
 
@@ -99,6 +100,13 @@ func (s *Server) handle(stream *yamux.Stream) {
 	case req.Op == protocol.OpWriteFile && req.File != nil:
 		writeFile(stream, req.File)
 	case req.Op == protocol.OpReadFile && req.File != nil:
+		// The bot sends nothing after its request: its end of the stream
+		// closing means it stopped reading, and the file's frames, which
+		// would wait minutes for room it no longer makes, are cut off.
+		go func() {
+			_, _ = io.Copy(io.Discard, stream)
+			_ = stream.SetWriteDeadline(time.Now())
+		}()
 		readFile(stream, req.File)
 	default:
 		sendError(stream, fmt.Errorf("unknown or incomplete request %q", req.Op))
