@@ -444,7 +444,13 @@ func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID
 func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, skip githubapi.Skip) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
 	defer cancel()
-	if err := repo.SkipCheckRun(ctx, checkRunID, skip); err != nil {
+	// Tried again while GitHub fails for now: nothing later closes it.
+	err := repo.SkipCheckRun(ctx, checkRunID, skip)
+	for wait := skipRetry; err != nil && !githubapi.Refused(err) && !githubapi.PastDeadline(ctx, wait); wait *= 2 {
+		time.Sleep(wait)
+		err = repo.SkipCheckRun(ctx, checkRunID, skip)
+	}
+	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
 	}
 }
@@ -465,8 +471,12 @@ func skipOf(t tasks.Trigger, why string) githubapi.Skip {
 	}
 }
 
-// skipTimeout bounds closing a check run after its intake failed.
-const skipTimeout = 30 * time.Second
+// skipTimeout bounds closing a check run after its intake failed;
+// skipRetry is the first wait before it is tried again.
+const (
+	skipTimeout = 30 * time.Second
+	skipRetry   = time.Second
+)
 
 // lostRace handles a trigger that lost to another for the same branch
 // between the check and the insert: its check run is closed as skipped.

@@ -67,6 +67,20 @@ func TestACheckRunWhoseTaskWasNotQueuedDoesNotWaitAsQueued(t *testing.T) {
 	}
 }
 
+// Closing the run is tried again while GitHub fails for now: nothing
+// later would, and it would wait as queued for ever.
+func TestACheckRunGitHubFailsToCloseAtFirstIsClosed(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	gh.Fail("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", http.StatusBadGateway, 2)
+	if err := in.Intake(context.Background(), trigger); !errors.Is(err, errDatabase) {
+		t.Fatalf("err = %v, want the queue's", err)
+	}
+	if runs := gh.CheckRuns(repo); len(runs) != 1 || runs[0].Conclusion != "skipped" {
+		t.Fatalf("check runs %+v, want one, skipped", runs)
+	}
+}
+
 func TestATriggerGivenUpOnGetsAReplyThatKeepsTheBotsErrorsToItsLog(t *testing.T) {
 	t.Parallel()
 	in, gh, repo := newIntake(t)
