@@ -387,7 +387,7 @@ func (in *Intake) limited(ctx context.Context, repo *githubapi.Repo, t tasks.Tri
 	if err != nil || over == nil {
 		return false, err
 	}
-	return true, in.reply(ctx, repo, t, limitReply(t, over))
+	return true, in.reply(ctx, repo, t, in.limitReply(t, over))
 }
 
 // limits are the caps the queue holds starts to.
@@ -395,11 +395,13 @@ func (in *Intake) limits() tasks.Limits {
 	return tasks.Limits{PerRepo: in.TasksPerRepoPerHour, PerActor: in.TasksPerActorPerHour}
 }
 
-// limitReply says which limit t's start met.
-func limitReply(t tasks.Trigger, over *tasks.Limited) string {
+// limitReply says which limit t's start met. A person's limit counts
+// their tasks in every repository the bot serves; the reply, on this one,
+// names the limit, not how they spent it.
+func (in *Intake) limitReply(t tasks.Trigger, over *tasks.Limited) string {
 	if over.ByActor {
-		return fmt.Sprintf("@%s, you have started %d oneshot tasks in the last hour, which is the limit per person. Please try again later.",
-			t.Actor, over.Started)
+		return fmt.Sprintf("@%s, you have reached the limit of %d oneshot tasks a person may start in an hour, across the repositories oneshot serves. Please try again later.",
+			t.Actor, in.TasksPerActorPerHour)
 	}
 	return fmt.Sprintf("@%s, oneshot has started %d tasks on %s in the last hour, which is its limit. Please try again later.",
 		t.Actor, over.Started, t.Repo)
@@ -409,7 +411,7 @@ func limitReply(t tasks.Trigger, over *tasks.Limited) string {
 // other triggers started meanwhile. Its check run is closed as skipped.
 func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, over *tasks.Limited) error {
 	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "A rate limit was met as this attempt was about to be queued."))
-	return in.reply(ctx, repo, t, limitReply(t, over))
+	return in.reply(ctx, repo, t, in.limitReply(t, over))
 }
 
 func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, taskID string, attempt int) (int64, string, error) {

@@ -58,7 +58,7 @@ func TestTheRateLimitPerActorAnswersWithAComment(t *testing.T) {
 		p["issue"].(map[string]any)["number"] = 2
 	})
 	waitFor(t, wait, "the limit reply", func() bool { return len(b.botComments(2)) == 1 })
-	if reply := b.botComments(2)[0]; !strings.Contains(reply, "limit") {
+	if reply := b.botComments(2)[0]; !strings.Contains(reply, "the limit of 1 oneshot tasks a person may start in an hour") {
 		t.Fatalf("reply %q", reply)
 	}
 	if n := len(b.tasks(t)); n != 1 {
