@@ -79,7 +79,14 @@ func TestDeliveriesAreAnsweredWhileTheStartCleansUp(t *testing.T) {
 	go func() { ran <- srv.Run(ctx) }()
 	defer func() { stop(); <-ran }()
 	b.hookURL = "http://" + b.env["ONESHOT_LISTEN"] + server.WebhookPath
-	waitFor(t, wait, "the bot to answer", func() bool { _, status := b.get(t, "/healthz"); return status == http.StatusOK })
+	waitFor(t, wait, "the bot to answer", func() bool {
+		resp, err := http.Get("http://" + b.env["ONESHOT_LISTEN"] + "/healthz")
+		if err != nil {
+			return false // not listening yet
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	if _, status := b.get(t, "/readyz"); status != http.StatusServiceUnavailable {
