@@ -137,7 +137,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 	if c.Timeout > 0 {
 		// sandboxd keeps the timeout; should it not have answered by a
 		// grace after, it stopped answering, and the session ends.
-		backstop := time.AfterFunc(c.Timeout+cancelGrace, func() { s.end(ErrUnresponsive) })
+		backstop := time.AfterFunc(c.Timeout+cancelGrace, func() { s.end(s.unresponsive()) })
 		defer backstop.Stop()
 	}
 	res, err := s.readExec(stream, c)

@@ -230,6 +230,18 @@ func (s *Session) lost(op string, err error) error {
 	return fmt.Errorf("%s: lost sandboxd: %w", op, err)
 }
 
+// unresponsive is ErrUnresponsive with what sandboxd last said on stderr,
+// which is where it reports a crash.
+func (s *Session) unresponsive() error {
+	s.diagMu.Lock()
+	diag := s.diag.Bytes()
+	s.diagMu.Unlock()
+	if len(diag) > 0 {
+		return fmt.Errorf("%w; it said: %s", ErrUnresponsive, diag)
+	}
+	return ErrUnresponsive
+}
+
 // protocolConn turns the attach stream into the connection the protocol
 // runs on: sandboxd's stdout is demultiplexed from its stderr, which is kept
 // for diagnostics.
@@ -328,7 +340,7 @@ func (s *Session) acceptStreams() {
 			if s.ended() == nil {
 				// The connection died under a running session; end
 				// does not wait for this goroutine, which is in s.wg.
-				go s.end(ErrUnresponsive)
+				go s.end(s.unresponsive())
 			}
 			return
 		}
