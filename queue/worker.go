@@ -133,13 +133,15 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 	}
 	log := q.cfg.Logger.With().Str("task_id", t.ID).Str("repo", t.Repo).Int("issue", t.Issue).
 		Str("delivery_id", t.DeliveryID).Int("attempt", job.Args.Attempt).Logger()
+	// An attempt that ran here and ended, but whose end the database did
+	// not take, is not run again: its end is recorded, unless the task
+	// moved on meanwhile.
+	end, kept := q.takeUnrecorded(job.Args.TaskID, job.Args.Attempt)
 	if t.Attempt != job.Args.Attempt || t.State.Final() {
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
-	// An attempt that ran here and ended, but whose end the database did
-	// not take, is not run again: its end is recorded.
-	if end, ok := q.takeUnrecorded(t); ok {
+	if kept {
 		return q.finishAttempt(ctx, t, end, log)
 	}
 	// A cancel asked for while no process ran the attempt (it was
@@ -208,14 +210,16 @@ type attemptEnd struct {
 // finishAttempt records how an attempt ended, and says what becomes of its
 // job. An end the database does not take is kept in this process, and the
 // job waits to record it: an error would have River run the job again,
-// and with it the attempt, whose pull request may be open already.
+// and with it the attempt, whose pull request may be open already. (The
+// job waits as scheduled, which another process working a Postgres queue
+// may take: it runs the attempt again, as River would have.)
 func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd, log zerolog.Logger) error {
 	// Recorded even when ctx is over: that is when it matters most.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
 	defer cancel()
 	if err := q.recordEnd(recordCtx, t, end.state, end.detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
 		q.mu.Lock()
-		q.unrecorded[attemptKey(t)] = end
+		q.unrecorded[attemptKey(t.ID, t.Attempt)] = end
 		q.mu.Unlock()
 		log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not record how the attempt ended; it is kept to record later, not run again.")
 		return river.JobSnooze(q.startRetry)
@@ -228,18 +232,18 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 	return nil
 }
 
-// takeUnrecorded returns, and forgets, the end of t's attempt that ran
-// here and could not be recorded.
-func (q *Queue) takeUnrecorded(t *tasks.Task) (attemptEnd, bool) {
+// takeUnrecorded returns, and forgets, the end of a task's attempt that
+// ran here and could not be recorded.
+func (q *Queue) takeUnrecorded(taskID string, attempt int) (attemptEnd, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	end, ok := q.unrecorded[attemptKey(t)]
-	delete(q.unrecorded, attemptKey(t))
+	end, ok := q.unrecorded[attemptKey(taskID, attempt)]
+	delete(q.unrecorded, attemptKey(taskID, attempt))
 	return end, ok
 }
 
-// attemptKey names t's current attempt.
-func attemptKey(t *tasks.Task) string { return fmt.Sprintf("%s#%d", t.ID, t.Attempt) }
+// attemptKey names a task's attempt.
+func attemptKey(taskID string, attempt int) string { return fmt.Sprintf("%s#%d", taskID, attempt) }
 
 // startRetryWait is how long an attempt the database kept from starting
 // waits before it tries again.
