@@ -86,6 +86,9 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 	issue := event.Issue
 	isPR := issue.PullRequest != nil
 	switch {
+	case isPR && issue.User.Login != h.BotLogin && isBot(issue.User):
+		// Another bot's, perhaps another oneshot's, which answers it.
+		return ignore(ctx, "command on a pull request another bot opened")
 	case isPR && issue.User.Login != h.BotLogin:
 		// oneshot changes only its own pull requests: whoever asked it
 		// to change another's is told where it works, not left waiting.

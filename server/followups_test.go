@@ -39,6 +39,17 @@ func TestFeedbackOnAPullRequestOneshotOpenedIsAFollowUp(t *testing.T) {
 	if n := len(b.tasks(t)); n != 1 {
 		t.Fatalf("%d tasks, want the follow-up only", n)
 	}
+
+	// Another bot's, perhaps another oneshot's, is left to it.
+	id := b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", func(p map[string]any) {
+		commented("/oneshot rename the flag", "writer")(p)
+		issue := p["issue"].(map[string]any)
+		issue["number"] = 6
+		issue["user"].(map[string]any)["login"], issue["user"].(map[string]any)["type"] = "oneshot-staging[bot]", "Bot"
+	})
+	if b.seen(t, id) {
+		t.Fatal("a command on another bot's pull request was answered")
+	}
 }
 
 func TestAnIssuesTaskAndAFollowUpOnItsPullRequestNeverRunAtOnce(t *testing.T) {
