@@ -116,3 +116,19 @@ func TestLongPathsAreBoundedOneByOneAndAllTogether(t *testing.T) {
 		t.Errorf("the files written of 85 MB of paths: %v, want ErrTooLarge", err)
 	}
 }
+
+// Only git's reason for a refusal says the branch moved, not words a
+// hook wrote.
+func TestAPushRefusalIsTakenForAMovedBranchOnlyByGitsReason(t *testing.T) {
+	for msg, moved := range map[string]bool{
+		" ! [rejected]        abc -> oneshot/issue-1 (stale info)":                                                                                                  true,
+		" ! [remote rejected] abc -> oneshot/issue-1 (cannot lock ref 'refs/heads/oneshot/issue-1': reference already exists)":                                      true,
+		" ! [remote rejected] abc -> oneshot/issue-1 (cannot lock ref 'refs/heads/oneshot/issue-1': is at 1 but expected 2)":                                        true,
+		"remote: error: cannot lock ref 'refs/heads/oneshot/issue-1': reference already exists\n ! [remote rejected] abc -> oneshot/issue-1 (failed to update ref)": true,
+		"remote: commit subject found 'fix' but expected 'feat:'\n ! [remote rejected] abc -> oneshot/issue-1 (pre-receive hook declined)":                          false,
+	} {
+		if got := errors.Is(pushError(errors.New("git push: "+msg)), ErrBranchMoved); got != moved {
+			t.Errorf("%q taken for a moved branch: %v, want %v", msg, got, moved)
+		}
+	}
+}

@@ -162,7 +162,9 @@ func (r *Repo) FetchBundle(ctx context.Context, path string, refspecs ...string)
 		if !ok {
 			return fmt.Errorf("%w: it holds no %s", errBadBundle, src)
 		}
-		if _, err := r.git(ctx, Auth{}, "update-ref", dst, commit); err != nil {
+		// A commit, as a bundle made by the sandbox's git names: a header
+		// written to name anything else is refused.
+		if _, err := r.git(ctx, Auth{}, "update-ref", dst, commit+"^{commit}"); err != nil {
 			return err
 		}
 	}
@@ -330,18 +332,26 @@ var ErrBranchMoved = errors.New("the branch moved")
 // pushError is err, marked ErrBranchMoved when git refused the push for
 // that: " ! [rejected] ... (fetch first)", "(non-fast-forward)" or, for a
 // lease, "(stale info)"; or when the remote did, the branch having moved
-// between its listing of refs and the push ("[remote rejected] ... cannot
-// lock ref ...: reference already exists", "is at ... but expected ...").
-// A hook's refusal is "[remote rejected]" too, with words of its own.
+// between its listing of refs and the push ("[remote rejected] ...
+// (failed to update ref)", after "cannot lock ref ...: reference already
+// exists" or "is at ... but expected ..."). A hook's refusal is
+// "[remote rejected]" too, for a reason of its own.
 func pushError(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	raced := strings.Contains(msg, "[remote rejected]") &&
-		(strings.Contains(msg, "reference already exists") || strings.Contains(msg, "but expected"))
-	if strings.Contains(msg, "! [rejected]") || raced {
-		return fmt.Errorf("%w: %w", ErrBranchMoved, err)
+	// The ref's update lost a race when git's own reason, in brackets,
+	// says its update failed, and the remote's error why: a hook, which
+	// may write anything, declines before any update.
+	lockLost := strings.Contains(msg, "reference already exists") || strings.Contains(msg, "but expected")
+	for line := range strings.Lines(msg) {
+		_, reason, rejected := strings.Cut(line, "[remote rejected]")
+		raced := rejected && lockLost &&
+			(strings.Contains(reason, "(failed to update ref)") || strings.Contains(reason, "(cannot lock ref"))
+		if strings.Contains(line, "! [rejected]") || raced {
+			return fmt.Errorf("%w: %w", ErrBranchMoved, err)
+		}
 	}
 	return err
 }
