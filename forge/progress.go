@@ -269,13 +269,14 @@ type stepOutput struct {
 }
 
 // snapshot takes the latest report and the check run's text, and whether
-// anything changed since the last check run write. While the attempt runs
-// the text is the end of the latest step's output; once it is over, the
-// end of every step's, so that the check run keeps the logs.
-func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
+// anything changed since the last check run write, and whether a report
+// did. While the attempt runs the text is the end of the latest step's
+// output; once it is over, the end of every step's, so that the check run
+// keeps the logs.
+func (r *taskReporter) snapshot() (rep pipeline.Report, text string, dirty, reported bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	dirty := r.dirty
+	dirty, reported = r.dirty, r.reported
 	r.dirty, r.reported = false, false
 	if dirty {
 		r.shown = time.Now()
@@ -307,7 +308,7 @@ func (r *taskReporter) snapshot() (pipeline.Report, string, bool) {
 			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", contextgather.CodeBlock(out))
 		}
 	}
-	return r.latest, b.String(), dirty
+	return r.latest, b.String(), dirty, reported
 }
 
 // writeCheckRun shows the latest report as the check run's output, unless
@@ -318,7 +319,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 		return nil
 	}
 	return r.write(ctx, "check run", false, func(ctx context.Context, repo *githubapi.Repo) error {
-		rep, text, dirty := r.snapshot()
+		rep, text, dirty, reported := r.snapshot()
 		if !dirty || rep.Task == nil {
 			return nil
 		}
@@ -339,7 +340,7 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 			// Not shown: the next try writes it, unless a newer report
 			// comes first.
 			r.mu.Lock()
-			r.dirty, r.reported = true, true
+			r.dirty, r.reported = true, r.reported || reported
 			r.mu.Unlock()
 		}
 		return err

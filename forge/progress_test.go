@@ -79,7 +79,7 @@ func TestTheFinalCheckRunTextKeepsTheNewestStepsWhenNotAllFit(t *testing.T) {
 		tail.Write([]byte(strings.Repeat("─ output line of "+step+"\n", 1000)))
 		r.outputs = append(r.outputs, stepOutput{step: step, tail: tail})
 	}
-	_, text, _ := r.snapshot()
+	_, text, _, _ := r.snapshot()
 	if len(text) > maxOutput || !strings.Contains(text, "### fix 11, its end") || !strings.Contains(text, "### verify 10, its end") ||
 		!strings.HasPrefix(text, "(The output of") {
 		t.Fatalf("%d bytes, starting %q", len(text), text[:min(len(text), 200)])
