@@ -252,26 +252,39 @@ func (f *failureLog) recovered() bool {
 //
 // A row this process cannot read (one a bot of another version wrote, in a
 // rolling update) stays for one that can, moved to the inbox's end so that
-// it does not lead every batch, and the error names it.
+// it does not lead every batch, and a warning names it, once a minute at
+// most: it is no failure of the others.
 func (q *Queue) forward(ctx context.Context) (int, error) {
 	waiting, unreadable, err := q.DB.waitingTriggers(ctx)
 	if err != nil {
 		return 0, err
 	}
-	for _, u := range unreadable {
-		err = errors.Join(err, u.err, q.DB.moveToInboxEnd(ctx, u.deliveryID))
-	}
+	q.setAside(ctx, unreadable)
 	if len(waiting) == 0 {
-		return 0, err
+		return 0, nil
 	}
-	if qerr := q.queueTriggers(ctx, waiting); qerr != nil {
+	if err := q.queueTriggers(ctx, waiting); err != nil {
 		if len(waiting) == 1 || ctx.Err() != nil {
-			return 0, errors.Join(err, qerr)
+			return 0, err
 		}
-		n, eachErr := q.forwardEach(ctx, waiting)
-		return n, errors.Join(err, eachErr)
+		return q.forwardEach(ctx, waiting)
 	}
-	return len(waiting), errors.Join(err, q.DB.removeFromInbox(ctx, waiting))
+	return len(waiting), q.DB.removeFromInbox(ctx, waiting)
+}
+
+// setAside moves the inbox's unreadable rows to its end, and says so.
+func (q *Queue) setAside(ctx context.Context, unreadable []unreadableTrigger) {
+	if len(unreadable) == 0 {
+		return
+	}
+	var errs []error
+	for _, u := range unreadable {
+		errs = append(errs, u.err, q.DB.moveToInboxEnd(ctx, u.deliveryID))
+	}
+	if repeats, ok := q.unreadableLog.failed(); ok {
+		q.cfg.Logger.Warn().Err(errors.Join(errs...)).Int("times_since_last_line", repeats).
+			Msg("Triggers in the inbox this bot cannot read wait for one that can (another version's, in a rolling update).")
+	}
 }
 
 // forwardEach queues triggers one by one, after their batch failed: one the

@@ -126,6 +126,8 @@ type Queue struct {
 	// unrecorded holds the ends of attempts that ran here but could not
 	// be recorded, by attempt (see attemptKey), until they are.
 	unrecorded map[string]attemptEnd
+	// unreadableLog spaces the forwarder's warnings of rows it cannot read.
+	unreadableLog failureLog
 }
 
 // runningAttempt is an attempt running in this process, and what stops it.
@@ -144,7 +146,8 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		return nil, errors.New("queue: config needs the owner whose sandboxes LeftBehind removes")
 	}
 	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, recordFor: recordEndFor,
-		running: map[string]runningAttempt{}, unrecorded: map[string]attemptEnd{}, accepted: make(chan struct{}, 1)}
+		running: map[string]runningAttempt{}, unrecorded: map[string]attemptEnd{}, accepted: make(chan struct{}, 1),
+		unreadableLog: failureLog{every: forwardErrorLogInterval, now: time.Now}}
 	var clientID string // River's own on SQLite
 	if db.dialect == "postgres" {
 		q.liveness = newLiveness()
