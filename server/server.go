@@ -301,7 +301,11 @@ func (s *Server) Run(ctx context.Context) error {
 	// than GitHub waits for an answer. Until then /readyz says so.
 	if !s.acceptOnly {
 		if err := s.Start(ctx); err != nil {
-			_ = httpServer.Close()
+			// Deliveries being answered are let finish: what the inbox
+			// took waits for the next start.
+			stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+			defer cancel()
+			_ = httpServer.Shutdown(stopCtx)
 			<-served
 			return err
 		}
