@@ -216,42 +216,14 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 		// The warning that recordEnd tries again, or River running the
 		// attempt a second time: either way the database can come back.
 		retrying := make(chan struct{}, 1)
-		signal := func() {
-			select {
-			case retrying <- struct{}{}:
-			default:
-			}
-		}
-		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"trying again", signal})).Level(zerolog.WarnLevel)
-		db, err := Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		// The attempt succeeds, and as it ends the database refuses to
-		// record that, as it would in a failover.
-		runner := &hookRunner{}
-		runner.hook = func(n int) {
-			if n == 1 {
-				refuseState(t, db, url, tasks.Succeeded, true)
-			} else {
-				signal()
-			}
-		}
-		notifier := &eventNotifier{changed: make(chan struct{}, 1)}
-		q := newQueue(t, db, time.Minute, runner, notifier, logs)
-		task := createTask(t, q)
-		startQueue(t, q)
+		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"trying again", signalOn(retrying)})).Level(zerolog.WarnLevel)
+		e := refusedEnd(t, url, logs, signalOn(retrying), nil)
 		select {
 		case <-retrying:
 		case <-time.After(30 * time.Second):
 			t.Fatal("the failed record was neither tried again nor the attempt run again")
 		}
-		refuseState(t, db, url, tasks.Succeeded, false)
-		notifier.wait(t, task.ID, tasks.Succeeded)
-		if n := runner.count(); n != 1 {
-			t.Fatalf("the attempt ran %d times", n)
-		}
+		e.wantRecordedOnce(t)
 	})
 }
 
@@ -261,28 +233,10 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		kept := make(chan struct{}, 1)
-		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", func() {
-			select {
-			case kept <- struct{}{}:
-			default:
-			}
-		}})).Level(zerolog.WarnLevel)
-		db, err := Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		runner := &hookRunner{}
-		runner.hook = func(n int) {
-			if n == 1 {
-				refuseState(t, db, url, tasks.Succeeded, true)
-			}
-		}
-		notifier := &eventNotifier{changed: make(chan struct{}, 1)}
-		q := newQueue(t, db, time.Minute, runner, notifier, logs)
-		q.recordFor, q.startRetry = 200*time.Millisecond, 100*time.Millisecond
-		task := createTask(t, q)
-		startQueue(t, q)
+		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", signalOn(kept)})).Level(zerolog.WarnLevel)
+		e := refusedEnd(t, url, logs, nil, func(q *Queue) {
+			q.recordFor, q.startRetry = 200*time.Millisecond, 100*time.Millisecond
+		})
 		// Kept, and tried again, more than River's tries would allow.
 		for range taskMaxAttempts + 1 {
 			select {
@@ -291,12 +245,69 @@ func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T
 				t.Fatal("the end the database refused was not kept")
 			}
 		}
-		refuseState(t, db, url, tasks.Succeeded, false)
-		notifier.wait(t, task.ID, tasks.Succeeded)
-		if n := runner.count(); n != 1 {
-			t.Fatalf("the attempt ran %d times", n)
-		}
+		e.wantRecordedOnce(t)
 	})
+}
+
+// refusedEndRun is a queue whose database refuses to record the success
+// of its one task's attempt, from the moment the attempt first runs.
+type refusedEndRun struct {
+	db       *DB
+	url      string
+	task     *tasks.Task
+	runner   *hookRunner
+	notifier *eventNotifier
+}
+
+// refusedEnd starts a refusedEndRun on the database at url. again, when
+// set, is called each time the attempt runs after the first; tune, when
+// set, shortens the queue's waits before it starts.
+func refusedEnd(t *testing.T, url string, logs zerolog.Logger, again func(), tune func(*Queue)) *refusedEndRun {
+	t.Helper()
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// The attempt succeeds, and as it ends the database refuses to
+	// record that, as it would in a failover.
+	runner := &hookRunner{}
+	runner.hook = func(n int) {
+		if n == 1 {
+			refuseState(t, db, url, tasks.Succeeded, true)
+		} else if again != nil {
+			again()
+		}
+	}
+	e := &refusedEndRun{db: db, url: url, runner: runner, notifier: &eventNotifier{changed: make(chan struct{}, 1)}}
+	q := newQueue(t, db, time.Minute, runner, e.notifier, logs)
+	if tune != nil {
+		tune(q)
+	}
+	e.task = createTask(t, q)
+	startQueue(t, q)
+	return e
+}
+
+// wantRecordedOnce lets the database record the end, and fails the test
+// unless the attempt succeeded having run once.
+func (e *refusedEndRun) wantRecordedOnce(t *testing.T) {
+	t.Helper()
+	refuseState(t, e.db, e.url, tasks.Succeeded, false)
+	e.notifier.wait(t, e.task.ID, tasks.Succeeded)
+	if n := e.runner.count(); n != 1 {
+		t.Fatalf("the attempt ran %d times", n)
+	}
+}
+
+// signalOn returns a function that signals on ch without waiting.
+func signalOn(ch chan struct{}) func() {
+	return func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func TestACancelAnsweredWhileNoProcessRanTheAttemptHolds(t *testing.T) {
