@@ -149,14 +149,8 @@ func TestABundleHoldingATreeGitRefusesIsRefused(t *testing.T) {
 	bundle := bundleOfChange(t, src, base, change)
 
 	ctx := context.Background()
-	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
-		t.Fatal(err)
-	}
-	err = r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new")
+	r := hostOf(t, src)
+	err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new")
 	if err == nil || !strings.Contains(err.Error(), "hasDotgit") {
 		t.Fatalf("a tree holding .GIT/config: %v, want it refused by fsck", err)
 	}
@@ -182,6 +176,17 @@ func bundleOfChange(t *testing.T, src, base, change string) string {
 // the bundle is refused.
 func takeIn(t *testing.T, src, bundle string) *Repo {
 	t.Helper()
+	r := hostOf(t, src)
+	if err := r.FetchBundle(context.Background(), bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
+		t.Fatalf("the bundle was refused: %v", err)
+	}
+	return r
+}
+
+// hostOf is a new repository holding src's branch base, as the bot's host
+// holds what it handed the sandbox.
+func hostOf(t *testing.T, src string) *Repo {
+	t.Helper()
 	ctx := context.Background()
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
 	if err != nil {
@@ -189,9 +194,6 @@ func takeIn(t *testing.T, src, bundle string) *Repo {
 	}
 	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
 		t.Fatal(err)
-	}
-	if err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
-		t.Fatalf("the bundle was refused: %v", err)
 	}
 	return r
 }
