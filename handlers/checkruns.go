@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// The check runs of attempts: made queued before the attempt is recorded,
+// and closed as skipped when it never will be.
+
+// overtaken handles a start that met a limit only as it was recorded:
+// other triggers started meanwhile. Its check run is closed as skipped.
+func (in *Intake) overtaken(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, over *tasks.Limited) error {
+	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "A rate limit was met as this attempt was about to be queued."))
+	return in.reply(ctx, repo, t, in.limitReply(t, over))
+}
+
+func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, taskID string, attempt int) (int64, string, error) {
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		return 0, "", err
+	}
+	run := githubapi.QueuedRun{TaskID: taskID, Attempt: attempt, DeliveryID: t.DeliveryID, DetailsURL: githubapi.TaskURL(in.PublicURL, taskID)}
+	// An earlier try may have made the run and lost GitHub's answer.
+	if tasks.IsRetried(ctx) {
+		if id := repo.FindCheckRun(ctx, sha, run); id != 0 {
+			return id, sha, nil
+		}
+	}
+	id, err := repo.QueueCheckRun(ctx, sha, run)
+	return id, sha, err
+}
+
+// unqueued closes the check run of an attempt the queue did not take, so
+// that it does not wait as queued forever; the intake's next try makes
+// another. It returns err.
+func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
+	// The intake's next try makes another run: this one offers nothing.
+	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt, and tries again."})
+	return err
+}
+
+// skipCheckRun closes a check run whose attempt will never run, whatever
+// comes next: a retried intake would not find it again, and it would wait
+// as queued for ever. So it goes on after ctx ends (the intake's own time
+// may be what ran out), and its failure is only logged.
+func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, skip githubapi.Skip) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	// Tried again while GitHub fails for now: nothing later closes it.
+	err := repo.SkipCheckRun(ctx, checkRunID, skip)
+	for wait := skipRetry; err != nil && !githubapi.Refused(err) && !githubapi.PastDeadline(ctx, wait); wait *= 2 {
+		time.Sleep(wait)
+		err = repo.SkipCheckRun(ctx, checkRunID, skip)
+	}
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
+	}
+}
+
+// skipOf is how t's check run, skipped for why, may run again: as the
+// start it was, with its instructions, on its issue, whose task was not
+// made; as the next attempt
+// of the task a retry named. A follow-up's, whose feedback it does not
+// hold, does not.
+func skipOf(t tasks.Trigger, why string) githubapi.Skip {
+	switch t.Command {
+	case tasks.CommandStart:
+		return githubapi.Skip{Why: why, Retry: true, StartOn: t.Issue, Digest: t.IssueDigest, Instructions: t.Instructions}
+	case tasks.CommandRetry, tasks.CommandRerun:
+		return githubapi.Skip{Why: why, Retry: true}
+	default:
+		return githubapi.Skip{Why: why}
+	}
+}
+
+// skipTimeout bounds closing a check run after its intake failed;
+// skipRetry is the first wait before it is tried again.
+const (
+	skipTimeout = 30 * time.Second
+	skipRetry   = time.Second
+)
+
+// lostRace handles a trigger that lost to another for the same branch
+// between the check and the insert: its check run is closed as skipped.
+//
+// The comments of one review arrive at once, and race so: the one that
+// lost finds its feedback in the winner's follow-up (see holds), and is
+// acknowledged rather than told the issue is busy.
+func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
+	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "Another trigger on this issue or its pull request started a task first."))
+	live, err := in.live(ctx, t, branch)
+	if err != nil {
+		return err
+	}
+	return in.replyBusy(ctx, repo, t, live)
+}
