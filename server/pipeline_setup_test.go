@@ -1,0 +1,51 @@
+package server_test
+
+// How a repository's setup commands that fail stop a task, and what they
+// show.
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
+	t.Parallel()
+	// Its output tries to end the code block it is shown in and to mention
+	// people, which a comment would notify.
+	setup := "printf 'fetching dependencies\\n```\\n@acme/maintainers look\\n'; echo 'E: package libfoo-dev not found' >&2; exit 3"
+	config := "setup:\n  - \"" + setup + "\"\n" + testConfig(0)
+	b := pipelineBundle(t, goodAgent, config)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "failed (exit 3)") ||
+		!strings.Contains(run.Output.Summary, "libfoo-dev not found") {
+		t.Fatalf("check run concluded %q:\n%s\n---\n%s", run.Conclusion, run.Output.Summary, run.Output.Text)
+	}
+	if n := len(b.gh.PullRequests(b.repo)); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+	comments := b.botComments(1)
+	final := comments[len(comments)-1]
+	if !strings.Contains(final, "setup command") || !strings.Contains(final, "libfoo-dev not found") ||
+		!strings.Contains(final, "/oneshot retry") {
+		t.Fatalf("final comment %q", final)
+	}
+	// The output is inside a fence longer than its own.
+	open, mention := strings.Index(final, "````\n"), strings.Index(final, "@acme/maintainers")
+	if open < 0 || mention < open || !strings.Contains(final[mention:], "\n````\n") {
+		t.Fatalf("the output is not fenced in the final comment:\n%s", final)
+	}
+}
+
+// A setup command the kernel killed for memory says so: an exit of 137
+// tells no one what to change.
+func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
+	t.Parallel()
+	// tail keeps the whole of an endless line in memory, more than the
+	// container has: the processes' limit and its in-memory file areas.
+	config := "setup:\n  - head -c 1500m /dev/zero | tail > /dev/null\nlimits:\n  memory: 128m\n  disk: 64m\n" + testConfig(0)
+	b := pipelineBundle(t, goodAgent, config)
+	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "killed it for memory") ||
+		!strings.Contains(run.Output.Summary, "limits.memory") {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
