@@ -301,61 +301,6 @@ func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// Push pushes a commit to a branch of a remote. It never pushes over work
-// it has not seen: a branch that moved meanwhile fails the push
-// (ErrBranchMoved) rather than losing someone's work. With expected set,
-// commit goes in place of the branch's head, which it need not descend
-// from, as long as that head is still expected; a branch deleted
-// meanwhile fails the push too. With expected NoBranch, the push makes
-// the branch, and fails if it exists.
-func (r *Repo) Push(ctx context.Context, remote string, auth Auth, commit, branch, expected string) error {
-	ref := "refs/heads/" + branch
-	args := []string{"push", "--quiet"}
-	switch expected {
-	case "":
-	case NoBranch:
-		args = append(args, "--force-with-lease="+ref+":") // git's way to say it must not exist
-	default:
-		args = append(args, "--force-with-lease="+ref+":"+expected)
-	}
-	_, err := r.git(ctx, auth, append(args, remote, commit+":"+ref)...)
-	return pushError(err)
-}
-
-// NoBranch is what Push expects of a branch that must not exist.
-const NoBranch = "(none)"
-
-// ErrBranchMoved is a push refused because the branch is no longer where
-// the push expected it: something else pushed to it meanwhile.
-var ErrBranchMoved = errors.New("the branch moved")
-
-// pushError is err, marked ErrBranchMoved when git refused the push for
-// that: " ! [rejected] ... (fetch first)", "(non-fast-forward)" or, for a
-// lease, "(stale info)"; or when the remote did, the branch having moved
-// between its listing of refs and the push ("[remote rejected] ...
-// (failed to update ref)", after "cannot lock ref ...: reference already
-// exists" or "is at ... but expected ..."). A hook's refusal is
-// "[remote rejected]" too, for a reason of its own.
-func pushError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	// The ref's update lost a race when git's own reason, in brackets,
-	// says its update failed, and the remote's error why: a hook, which
-	// may write anything, declines before any update.
-	lockLost := strings.Contains(msg, "reference already exists") || strings.Contains(msg, "but expected")
-	for line := range strings.Lines(msg) {
-		_, reason, rejected := strings.Cut(line, "[remote rejected]")
-		raced := rejected && lockLost &&
-			(strings.Contains(reason, "(failed to update ref)") || strings.Contains(reason, "(cannot lock ref"))
-		if strings.Contains(line, "! [rejected]") || raced {
-			return fmt.Errorf("%w: %w", ErrBranchMoved, err)
-		}
-	}
-	return err
-}
-
 // git runs git in the repository. A token travels in the environment as an
 // extra header, never on the command line where a process list shows it,
 // and never in an error message.
