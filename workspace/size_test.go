@@ -88,9 +88,11 @@ func TestLongPathsAreBoundedOneByOneAndAllTogether(t *testing.T) {
 	ctx := context.Background()
 	blob := sh(t, r.dir, "sh", "-c", "echo x | git --git-dir . hash-object -w --stdin")
 
-	long := commitTree(t, r, mktree(t, r, []string{"100644 blob " + blob + "\t" + strings.Repeat("n", MaxPathLength+1)}), ids[0])
-	if err := r.CheckSize(ctx, long); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "path of over") {
-		t.Errorf("a path of %d bytes: %v, want ErrTooLarge", MaxPathLength+1, err)
+	for _, n := range []int{MaxPathLength + 1, 10 * MaxPathLength} {
+		long := commitTree(t, r, mktree(t, r, []string{"100644 blob " + blob + "\t" + strings.Repeat("n", n)}), ids[0])
+		if err := r.CheckSize(ctx, long); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "path of over") {
+			t.Errorf("a path of %d bytes: %v, want ErrTooLarge", n, err)
+		}
 	}
 
 	// 40,000 paths of 4,000 bytes: 160 MB listed.

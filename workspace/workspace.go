@@ -247,7 +247,8 @@ func (r *Repo) CheckSize(ctx context.Context, rev string) error {
 	return r.gitStream(ctx, func(out io.Reader) error {
 		entries, pathBytes := 0, 0
 		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 2*MaxPathLength)
+		// A line is an entry: its mode, type, object, size and path.
+		sc.Buffer(make([]byte, 0, 4<<10), 2*MaxPathLength)
 		sc.Split(splitNUL)
 		for sc.Scan() {
 			if entries++; entries > MaxTreeEntries {
