@@ -19,25 +19,13 @@ import (
 // agent's to write. The pack is read as a stream, object by object, each
 // inflated to nothing.
 func checkBundleSizes(path string) error {
-	f, err := os.Open(path)
+	_, pack, err := openBundlePack(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	// The header: a signature line, capabilities, prerequisites and refs,
-	// one a line, then an empty line before the pack.
-	for {
-		// ReadBytes, not ReadSlice: a prerequisite's line holds its
-		// commit's subject, which may pass bufio's 4 KB.
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			return fmt.Errorf("%w: its header: %w", errBadBundle, err)
-		}
-		if len(line) == 1 {
-			break
-		}
-	}
+	defer pack.Close()
+	// zlib reads the pack a byte at a time, which a bufio.Reader serves.
+	r := bufio.NewReader(pack)
 	var head struct {
 		Signature [4]byte
 		Version   uint32
@@ -74,6 +62,8 @@ func openBundlePack(path string) (map[string]string, io.ReadCloser, error) {
 	// A signature line, capabilities ("@"), prerequisites ("-"), refs,
 	// then an empty line.
 	for first := true; ; first = false {
+		// ReadBytes, not ReadSlice: a prerequisite's line holds its
+		// commit's subject, which may pass bufio's 4 KB.
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			f.Close()
