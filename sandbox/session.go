@@ -221,10 +221,7 @@ func (s *Session) lost(op string, err error) error {
 		<-s.gone
 		return fmt.Errorf("%s: %w", op, why)
 	}
-	s.diagMu.Lock()
-	diag := s.diag.Bytes()
-	s.diagMu.Unlock()
-	if len(diag) > 0 {
+	if diag := s.said(); len(diag) > 0 {
 		return fmt.Errorf("%s: lost sandboxd (%v); it said: %s", op, err, diag)
 	}
 	return fmt.Errorf("%s: lost sandboxd: %w", op, err)
@@ -233,13 +230,17 @@ func (s *Session) lost(op string, err error) error {
 // unresponsive is ErrUnresponsive with what sandboxd last said on stderr,
 // which is where it reports a crash.
 func (s *Session) unresponsive() error {
-	s.diagMu.Lock()
-	diag := s.diag.Bytes()
-	s.diagMu.Unlock()
-	if len(diag) > 0 {
+	if diag := s.said(); len(diag) > 0 {
 		return fmt.Errorf("%w; it said: %s", ErrUnresponsive, diag)
 	}
 	return ErrUnresponsive
+}
+
+// said is what sandboxd has written on stderr, masked, as kept.
+func (s *Session) said() []byte {
+	s.diagMu.Lock()
+	defer s.diagMu.Unlock()
+	return s.diag.Bytes()
 }
 
 // protocolConn turns the attach stream into the connection the protocol
