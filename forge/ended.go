@@ -56,7 +56,7 @@ func (r *taskReporter) writeEnd(ctx context.Context, writeStatus func() error) {
 	err := writeStatus()
 	r.writeFinalComment(ctx)
 	if err != nil && !githubapi.Refused(err) {
-		untilTaken(ctx, writeStatus)
+		_ = githubapi.UntilTaken(ctx, finalRetry, writeStatus)
 	}
 }
 
@@ -69,31 +69,12 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 	if body == "" {
 		return
 	}
-	untilTaken(ctx, func() error {
+	_ = githubapi.UntilTaken(ctx, finalRetry, func() error {
 		return r.write(ctx, "final comment", true, func(ctx context.Context, repo *githubapi.Repo) error {
 			_, err := repo.Comment(ctx, r.task.Issue, body)
 			return err
 		})
 	})
-}
-
-// untilTaken runs write until GitHub takes it or refuses it for good,
-// waiting finalRetry after the first failure and twice as long after each
-// next one, while ctx leaves time for the wait.
-func untilTaken(ctx context.Context, write func() error) {
-	wait := finalRetry
-	for {
-		err := write()
-		if err == nil || githubapi.Refused(err) || githubapi.PastDeadline(ctx, wait) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
 }
 
 // finalRetry is the first wait before a write of the attempt's end is

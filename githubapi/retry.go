@@ -161,6 +161,24 @@ func (b cancelOnClose) Close() error {
 	return err
 }
 
+// UntilTaken runs write until GitHub takes it or refuses it for good,
+// waiting first after the first failure and twice as long after each next
+// one, while ctx leaves time for the wait, and returns write's last error:
+// for a write nothing later makes, such as an attempt's final comment.
+func UntilTaken(ctx context.Context, first time.Duration, write func() error) error {
+	for wait := first; ; wait *= 2 {
+		err := write()
+		if err == nil || Refused(err) || PastDeadline(ctx, wait) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // PastDeadline says whether ctx ends before a wait does: a request
 // would fail then all the same, and the time is better left to the
 // caller's next write, such as the final comment after a check run.

@@ -53,11 +53,7 @@ func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
 	defer cancel()
 	// Tried again while GitHub fails for now: nothing later closes it.
-	err := repo.SkipCheckRun(ctx, checkRunID, skip)
-	for wait := skipRetry; err != nil && !githubapi.Refused(err) && !githubapi.PastDeadline(ctx, wait); wait *= 2 {
-		time.Sleep(wait)
-		err = repo.SkipCheckRun(ctx, checkRunID, skip)
-	}
+	err := githubapi.UntilTaken(ctx, skipRetry, func() error { return repo.SkipCheckRun(ctx, checkRunID, skip) })
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
 	}
