@@ -76,7 +76,8 @@ func (r *Repo) SkipCheckRun(ctx context.Context, id int64, skip Skip) error {
 	return nil
 }
 
-// maxOutputText is GitHub's limit on a check run's text, in bytes.
+// maxOutputText is GitHub's limit on a check run's summary, and on its
+// text, in bytes.
 const maxOutputText = 65535
 
 // instructionsHeading opens the text of a skipped start's check run that
@@ -116,4 +117,39 @@ func SkippedInstructions(text string) string {
 		return ""
 	}
 	return body
+}
+
+// NoteOnCheckRun adds note to the end of a check run's summary, once,
+// leaving its conclusion, text and buttons as they were: how a run that
+// cannot run again answers its re-run, which GitHub offers on every run.
+func (r *Repo) NoteOnCheckRun(ctx context.Context, id int64, note string) error {
+	run, _, err := r.Client.Checks.GetCheckRun(ctx, r.Owner, r.Name, id)
+	if err != nil {
+		return fmt.Errorf("read check run %d on %s: %w", id, r.FullName(), err)
+	}
+	out := run.GetOutput()
+	summary := out.GetSummary()
+	if strings.HasSuffix(summary, note) {
+		return nil
+	}
+	if summary != "" {
+		summary += "\n\n"
+	}
+	if summary += note; len(summary) > maxOutputText {
+		summary = note
+	}
+	title := out.GetTitle()
+	if title == "" {
+		title = CheckName
+	}
+	// Output is given whole, text too, so that nothing in it is lost
+	// whether GitHub replaces the output or merges it.
+	_, _, err = r.Client.Checks.UpdateCheckRun(ctx, r.Owner, r.Name, id, github.UpdateCheckRunOptions{
+		Name:   CheckName,
+		Output: &github.CheckRunOutput{Title: &title, Summary: &summary, Text: out.Text},
+	})
+	if err != nil {
+		return fmt.Errorf("note on check run %d on %s: %w", id, r.FullName(), err)
+	}
+	return nil
 }

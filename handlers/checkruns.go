@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,4 +96,20 @@ func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Tr
 		return err
 	}
 	return in.replyBusy(ctx, repo, t, live)
+}
+
+// cannotRunAgain answers a re-run or a Retry of a check run whose task
+// this bot has no record of (a start or follow-up skipped before its task
+// was made, or a database begun afresh), on the run itself: GitHub
+// offers every run's re-run, and one that did nothing would look lost.
+func (in *Intake) cannotRunAgain(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger) error {
+	if t.Command != tasks.CommandRetry && t.Command != tasks.CommandRerun {
+		return nil
+	}
+	note := fmt.Sprintf("oneshot cannot run this again: it has no record of the task this check run was for. To start one, comment `%s <what to do>` on its issue or pull request.", in.Command)
+	if err := repo.NoteOnCheckRun(ctx, t.CheckRunID, note); err != nil {
+		return err
+	}
+	zerolog.Ctx(ctx).Info().Msg("Said on the check run that it cannot run again.")
+	return nil
 }

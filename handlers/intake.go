@@ -91,7 +91,7 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 				return err
 			}
 			log.Warn().Str("task_id", t.TaskID).Msg("A check run names a task this bot does not know.")
-			return nil
+			return in.cannotRunAgain(ctx, repo, t)
 		}
 		if err != nil {
 			return err

@@ -71,6 +71,34 @@ func TestARerunOfASkippedStartsCheckRunStartsOnItsIssue(t *testing.T) {
 	}
 }
 
+// A run whose task was never recorded (a follow-up skipped before it was
+// made, a database begun afresh) cannot run again; GitHub still offers its
+// re-run, which the run itself answers.
+func TestARerunOfACheckRunWhoseTaskIsUnknownSaysSoOnTheRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	skipped := b.gh.AddCheckRun(b.repo, githubtest.CheckRun{
+		Name: "oneshot", ExternalID: tasks.IDFor("a delivery never recorded"), HeadSHA: b.gh.Head(t, b.repo, "main"),
+		Status: "completed", Conclusion: "skipped",
+		Output: githubtest.CheckRunOutput{Title: "Skipped", Summary: "Another trigger started a task first.", Text: "kept"},
+	})
+	const note = "oneshot cannot run this again: it has no record of the task this check run was for. To start one, comment `/oneshot <what to do>` on its issue or pull request."
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(skipped, "writer"))
+	waitFor(t, wait, "the note on the run", func() bool {
+		return strings.Contains(b.gh.CheckRuns(b.repo)[0].Output.Summary, note)
+	})
+	// Its Retry, had it one, is answered the same, and noted once.
+	b.deliver(t, "check_run", "check_run.requested_action", b.pressed(skipped, "retry", "writer"))
+	waitFor(t, wait, "the press answered", func() bool { return strings.Count(b.logs.String(), "cannot run again") == 2 })
+	run := b.gh.CheckRuns(b.repo)[0]
+	if want := skipped.Output.Summary + "\n\n" + note; run.Output.Summary != want || run.Output.Text != "kept" || run.Conclusion != "skipped" {
+		t.Fatalf("the run shows %+v, conclusion %s; want its summary noted once, its text and conclusion kept", run.Output, run.Conclusion)
+	}
+	if got := b.tasks(t); len(got) != 0 || len(b.gh.CheckRuns(b.repo)) != 1 {
+		t.Fatalf("a re-run of a run with no task made tasks %v or runs", got)
+	}
+}
+
 func TestTheCancelAndRetryButtonsWork(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

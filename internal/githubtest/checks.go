@@ -96,6 +96,19 @@ func (s *Server) CheckRuns(repo *Repo) []CheckRun {
 	return out
 }
 
+// AddCheckRun adds a check run to repo as if an App had made it, as
+// run has it (its Repo and History aside), and returns it as stored,
+// with its ID: for runs a test needs that came before the bot it starts.
+func (s *Server) AddCheckRun(repo *Repo, run CheckRun) CheckRun {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run.ID, run.Repo = s.newID(), repo.FullName
+	run.Actions = slices.Clone(run.Actions)
+	run.History = []CheckRun{cloneCheckRun(&run, false)}
+	repo.checkRuns[run.ID] = &run
+	return cloneCheckRun(&run, true)
+}
+
 func cloneCheckRun(run *CheckRun, history bool) CheckRun {
 	c := *run
 	c.Actions = slices.Clone(run.Actions)
