@@ -37,7 +37,7 @@ func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pi
 	res, err := s.Exec(ctx, sandbox.Command{
 		Script:  script,
 		Dir:     r.Dir,
-		Env:     map[string]string{"ONESHOT_ROUND": strconv.Itoa(r.N), "ONESHOT_PROMPT_FILE": r.PromptFile},
+		Env:     map[string]string{"ONESHOT_ROUND": strconv.Itoa(r.N), config.PromptFileVariable: r.PromptFile},
 		Secrets: c.Secrets,
 		Timeout: c.Timeout,
 		// What the agent leaves running could change the code after the

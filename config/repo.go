@@ -163,8 +163,23 @@ type AgentOptions struct {
 }
 
 // PromptFile is the placeholder in AgentOptions.Command for the path of
-// the prompt inside the sandbox.
-const PromptFile = "{prompt_file}"
+// the prompt inside the sandbox; PromptFileVariable holds the path too,
+// in the agent's environment.
+const (
+	PromptFile         = "{prompt_file}"
+	PromptFileVariable = "ONESHOT_PROMPT_FILE"
+)
+
+// findsPrompt says whether an agent command finds its prompt: it names
+// the placeholder or the variable. One that names neither is most likely
+// an agent told nothing, run until its timeout.
+func findsPrompt(command string) bool {
+	return strings.Contains(command, PromptFile) || strings.Contains(command, PromptFileVariable)
+}
+
+// noPrompt says what an agent command that does not find its prompt
+// lacks.
+const noPrompt = "names neither " + PromptFile + " nor $" + PromptFileVariable + ", so the agent would never see its prompt"
 
 // Defaults for AgentOptions: both leave the choice to the operator.
 const (

@@ -255,7 +255,7 @@ agent:
 		`line 11: limits.memory "4 gigs" is not a size such as 512m or 4g`,
 		`line 13: unknown key "cpu" in limits (known: memory, disk, cpus, pids)`,
 		`line 14: branch_prefix "oneshot" does not end in /; it must be a name ending in / such as oneshot/`,
-		`line 16: agent.command does not contain {prompt_file}, where the path of the prompt goes`,
+		`line 16: agent.command names neither {prompt_file} nor $ONESHOT_PROMPT_FILE, so the agent would never see its prompt`,
 		`line 17: agent.timeout is not a duration such as 30s or 1h`,
 	}
 	wantLines(t, err, RepoPath, want)

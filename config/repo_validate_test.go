@@ -75,7 +75,7 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 		{"empty setup command", "setup:\n  - go mod download\n  - \"  \"\n",
 			[]string{`line 3: setup[1] is empty`}},
 		{"agent command without the prompt", "agent:\n  command: my-agent --prompt prompt.md\n",
-			[]string{`line 2: agent.command does not contain {prompt_file}, where the path of the prompt goes`}},
+			[]string{`line 2: agent.command names neither {prompt_file} nor $ONESHOT_PROMPT_FILE, so the agent would never see its prompt`}},
 		{"branch prefix empty", "branch_prefix: \"\"\n",
 			[]string{`line 1: branch_prefix is empty; it must be a name ending in / such as oneshot/`}},
 		{"branch prefix without a slash", "branch_prefix: oneshot-\n",

@@ -292,8 +292,8 @@ func (s Sandbox) validate(bad problem) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (a Agent) validate(bad problem) {
-	if a.Command != "" && !strings.Contains(a.Command, PromptFile) {
-		bad("agent.command", "does not contain %s, so the agent would never see its prompt", PromptFile)
+	if a.Command != "" && !findsPrompt(a.Command) {
+		bad("agent.command", noPrompt)
 	}
 	if a.Timeout <= 0 {
 		bad("agent.timeout", "is %v; it must be positive", a.Timeout)

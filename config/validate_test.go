@@ -36,6 +36,7 @@ func TestValidConfigurationsPass(t *testing.T) {
 			a.GitHub.V4APIURL = "https://ghe.example.com/api/graphql"
 		}},
 		{"every log level and format", func(a *App) { a.Log = Log{Level: "warn", Format: "text"} }},
+		{"agent reading its prompt from the environment", func(a *App) { a.Agent.Command = `claude -p < "$ONESHOT_PROMPT_FILE"` }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,7 +182,7 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 		{"network bound that does not compile", func(a *App) { a.Sandbox.Network.Allow = "proxy.golang.org, [abc" },
 			`sandbox.network.allow (ONESHOT_SANDBOX_NETWORK_ALLOW) pattern "[abc" does not compile: syntax error in pattern`},
 		{"agent command that ignores the prompt", func(a *App) { a.Agent.Command = "my-agent --go" },
-			"agent.command (ONESHOT_AGENT_COMMAND) does not contain {prompt_file}, so the agent would never see its prompt"},
+			"agent.command (ONESHOT_AGENT_COMMAND) names neither {prompt_file} nor $ONESHOT_PROMPT_FILE, so the agent would never see its prompt"},
 		{"prompt budget", func(a *App) { a.Agent.PromptTokens = 200 },
 			"agent.prompt_tokens (ONESHOT_AGENT_PROMPT_TOKENS) is 200; it must be at least 1000"},
 		{"agent timeout", func(a *App) { a.Agent.Timeout = 0 },
