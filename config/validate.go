@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -304,6 +305,11 @@ func (a Agent) validate(bad problem) {
 	for _, name := range a.SecretNames() {
 		if !envName.MatchString(name) {
 			bad("agent.secrets", "names %q, which is not an environment variable name", name)
+		}
+		// The bot's own settings hold its credentials: the App's key, the
+		// webhook secret, the database's password.
+		if i := slices.IndexFunc(envVars, func(v envVar) bool { return v.name == name }); i >= 0 {
+			bad("agent.secrets", "names %s, which holds the bot's own %s: no agent may have it", name, envVars[i].key)
 		}
 	}
 }
