@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/workspace"
 )
@@ -30,7 +29,7 @@ func doctor(args []string, out io.Writer) error {
 	if *timeout <= 0 {
 		return fmt.Errorf("--timeout is %v; it must be positive", *timeout)
 	}
-	bot, err := config.LoadLocal(*configPath, nil)
+	bot, err := loadLocal(*configPath)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
 
@@ -132,4 +133,19 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
+}
+
+// loadLocal reads the bot's configuration as a command on this machine
+// does (see config.LoadLocal), warning on stderr, as serve does in its
+// log, of ONESHOT_ variables that are no setting: a misspelt one would
+// leave its default in force without a word.
+func loadLocal(path string) (config.App, error) {
+	bot, err := config.LoadLocal(path, nil)
+	if err != nil {
+		return bot, err
+	}
+	for _, line := range config.UnknownVariables(os.Environ(), bot.Agent.SecretNames()) {
+		fmt.Fprintln(os.Stderr, "warning:", line)
+	}
+	return bot, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,4 +112,36 @@ func TestDoctorTriesTheImageTheBotWouldUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "oneshot-test/absent:1") {
 		t.Errorf("err = %v, want the image of ONESHOT_SANDBOX_IMAGE tried", err)
 	}
+}
+
+// A misspelt variable leaves its default in force: the commands run on
+// this machine say so, as serve does.
+func TestLocalCommandsWarnOfVariablesThatAreNoSetting(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // doctor stops at git, after reading the settings
+	t.Setenv("ONESHOT_AGENT_SECRET", "ANTHROPIC_API_KEY")
+	stderr := stderrOf(t, func() { _ = run([]string{"doctor"}, new(bytes.Buffer)) })
+	if want := "warning: ONESHOT_AGENT_SECRET is set, but is no setting of oneshot's, so it changes nothing; did you mean ONESHOT_AGENT_SECRETS?\n"; stderr != want {
+		t.Errorf("doctor wrote %q on stderr, want %q", stderr, want)
+	}
+}
+
+// stderrOf is what f wrote to os.Stderr.
+func stderrOf(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	saved := os.Stderr
+	os.Stderr = w
+	func() {
+		defer func() { os.Stderr = saved; w.Close() }()
+		f()
+	}()
+	written, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(written)
 }

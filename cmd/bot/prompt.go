@@ -73,7 +73,7 @@ func prompt(args []string, out io.Writer) error {
 			return err
 		}
 		// The budget bot run would give the agent: the bot's.
-		bot, err := config.LoadLocal(*configPath, nil)
+		bot, err := loadLocal(*configPath)
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func runTask(args []string, out io.Writer) error {
 	// The agent and the sandbox as the bot would run them, from its
 	// configuration: the agent's secrets, which its API key usually is,
 	// and the bounds on where a sandbox may send them.
-	bot, err := config.LoadLocal(os.Getenv("ONESHOT_CONFIG"), nil)
+	bot, err := loadLocal(os.Getenv("ONESHOT_CONFIG"))
 	if err != nil {
 		return err
 	}
