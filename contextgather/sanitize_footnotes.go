@@ -35,6 +35,49 @@ type footnoteFacts struct {
 // footnoteKey holds a parse's footnoteFacts in its context.
 var footnoteKey = parser.NewContextKey()
 
+// footnoteDefinitions is goldmark's footnote block parser, noting each
+// definition in the parse's context as it closes (see closedDefinition),
+// before goldmark moves it into its list of footnotes: with a definition
+// inside another, that move takes both out of the tree, where a walk of
+// the document would never find them.
+type footnoteDefinitions struct{ parser.BlockParser }
+
+// closedDefinition is a footnote definition, where its label is written
+// ([^label]:) and where the last line of what it holds ends.
+type closedDefinition struct {
+	fn            *east.Footnote
+	labelAt, last int
+}
+
+// Keys of a parse's context: openedKey holds where each open definition's
+// label is, closedKey the closedDefinitions.
+var openedKey, closedKey = parser.NewContextKey(), parser.NewContextKey()
+
+func (f footnoteDefinitions) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
+	_, segment := reader.PeekLine()
+	labelAt := segment.Start + pc.BlockOffset() - segment.Padding
+	node, state := f.BlockParser.Open(parent, reader, pc)
+	if fn, ok := node.(*east.Footnote); ok {
+		opened, _ := pc.Get(openedKey).(map[*east.Footnote]int)
+		if opened == nil {
+			opened = map[*east.Footnote]int{}
+			pc.Set(openedKey, opened)
+		}
+		opened[fn] = labelAt
+	}
+	return node, state
+}
+
+func (f footnoteDefinitions) Close(node ast.Node, reader text.Reader, pc parser.Context) {
+	if fn, ok := node.(*east.Footnote); ok {
+		labelAt := pc.Get(openedKey).(map[*east.Footnote]int)[fn]
+		_, last, _ := contentOf(fn)
+		closed, _ := pc.Get(closedKey).([]closedDefinition)
+		pc.Set(closedKey, append(closed, closedDefinition{fn, labelAt, max(last, labelAt)}))
+	}
+	f.BlockParser.Close(node, reader, pc)
+}
+
 // footnoteCensus notes the footnotes' definitions of a parse, before
 // goldmark's footnote transformer takes those it found no reference to out
 // of the tree (where their text would be left as if it were prose).
@@ -47,65 +90,31 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 	facts := footnoteFacts{linked: map[string]bool{}}
 	src := reader.Source()
 	lower := asciiLower(string(src))
-	emptyFrom := map[string]int{} // where to look for the next empty definition of a label
 	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if t, ok := n.(*ast.Text); ok && entering {
 			facts.texts = append(facts.texts, textSpan{t.Segment.Start, t.Segment.Stop})
 		}
-		fn, ok := n.(*east.Footnote)
-		if !entering || !ok {
-			return ast.WalkContinue, nil
+		if _, ok := n.(*east.Footnote); ok {
+			return ast.WalkSkipChildren, nil // its text shows only as a footnote
 		}
+		return ast.WalkContinue, nil
+	})
+	closed, _ := pc.Get(closedKey).([]closedDefinition)
+	for _, d := range closed {
 		// A label with a space is no footnote to cmark-gfm: its text is
 		// shown as written.
-		if bytes.ContainsFunc(fn.Ref, unicode.IsSpace) {
-			return ast.WalkSkipChildren, nil
+		if bytes.ContainsFunc(d.fn.Ref, unicode.IsSpace) {
+			continue
 		}
-		label := asciiLower(string(fn.Ref))
-		if fn.Index >= 0 {
+		label := asciiLower(string(d.fn.Ref))
+		if d.fn.Index >= 0 {
 			facts.linked[label] = true
 		}
-		marker := "[^" + label + "]:"
-		if first, last, ok := contentOf(fn); ok {
-			// The label is on the first line, or alone on a line before.
-			for first < len(src) && (src[first] == ' ' || src[first] == '\t') {
-				first++
-			}
-			if at := strings.LastIndex(lower[:min(len(lower), first+len(marker))], marker); at >= 0 {
-				facts.defs = append(facts.defs, footnoteDef{label, at, wholeLines(lower, at, last)})
-			}
-		} else if at := emptyDefinition(lower, marker, emptyFrom[label]); at >= 0 {
-			// Nothing after its label: the label's line is all of it.
-			lines := wholeLines(lower, at, at)
-			emptyFrom[label] = lines.end
-			facts.defs = append(facts.defs, footnoteDef{label, at, lines})
-		}
-		return ast.WalkSkipChildren, nil
-	})
+		facts.defs = append(facts.defs, footnoteDef{label, d.labelAt, wholeLines(lower, d.labelAt, d.last)})
+	}
 	slices.SortFunc(facts.defs, func(a, b footnoteDef) int { return a.labelAt - b.labelAt })
 	slices.SortFunc(facts.texts, func(a, b textSpan) int { return a.start - b.start })
 	pc.Set(footnoteKey, facts)
-}
-
-// emptyDefinition is where, from from on, marker ([^label]:) is written
-// with nothing after it on its line, or -1.
-func emptyDefinition(lower, marker string, from int) int {
-	for at := from; at < len(lower); {
-		i := strings.Index(lower[at:], marker)
-		if i < 0 {
-			return -1
-		}
-		at += i
-		rest := lower[at+len(marker):]
-		if end := strings.IndexByte(rest, '\n'); end >= 0 {
-			rest = rest[:end]
-		}
-		if strings.TrimSpace(rest) == "" {
-			return at
-		}
-		at += len(marker)
-	}
-	return -1
 }
 
 // resolve says which definitions of s GitHub shows nowhere, and the labels
@@ -145,6 +154,15 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 		}
 	}
 	return unused, used
+}
+
+// lines are where every definition is.
+func (f footnoteFacts) lines() []textSpan {
+	spans := make([]textSpan, len(f.defs))
+	for i, d := range f.defs {
+		spans[i] = d.lines
+	}
+	return spans
 }
 
 // inText reports whether byte at of the text is inline text.
@@ -200,7 +218,7 @@ type footnotes struct {
 }
 
 func (f footnotes) number(s string) string {
-	return footnoteLabel.ReplaceAllStringFunc(s, func(ref string) string {
+	return footnoteLabel.ReplaceAllStringFunc(withoutBrokenLabels(s), func(ref string) string {
 		label := asciiLower(ref[2 : len(ref)-1])
 		if !f.used[label] {
 			return ref
@@ -215,3 +233,27 @@ func (f footnotes) number(s string) string {
 }
 
 var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
+
+// withoutBrokenLabels writes [^] for what looks like a reference to a
+// footnote whose label runs over a line break, which is what cmark-gfm
+// shows of it: its words show nowhere. One that is a link's text, with an
+// address or a label after it, is the link's; one over a blank line is
+// no reference.
+func withoutBrokenLabels(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range brokenLabel.FindAllStringIndex(s, -1) {
+		if m[1] < len(s) && (s[m[1]] == '(' || s[m[1]] == '[') || hasBlankLine(s[m[0]:m[1]]) {
+			continue // a link's, or two paragraphs' text
+		}
+		b.WriteString(s[last:m[0]])
+		b.WriteString("[^]")
+		last = m[1]
+	}
+	if last == 0 {
+		return s
+	}
+	return b.String() + s[last:]
+}
+
+var brokenLabel = regexp.MustCompile(`\[\^[^\]\n]*\n[^\]]*\]`)

@@ -108,7 +108,7 @@ var (
 // GitHub does (with its tag filter, which writes <script> and a few
 // others as text, or without), a space after each piece.
 func shownByGitHub(cmark, text string, extensions []string) (string, error) {
-	args := append([]string{"--unsafe", "-e", "table", "-e", "strikethrough", "-e", "autolink", "-e", "tasklist"}, extensions...)
+	args := append([]string{"--unsafe", "-e", "table", "-e", "strikethrough", "-e", "autolink", "-e", "tasklist", "-e", "footnotes"}, extensions...)
 	cmd := exec.Command(cmark, args...)
 	cmd.Stdin = strings.NewReader(text)
 	out, err := cmd.Output()
@@ -182,6 +182,13 @@ func trickyTexts() []string {
 		"<!--\u200b>\nQ1Z",
 		"| a |\n|---|\n| shown | Q1Z |",
 		"| a |\n|---|\n<b>\n<x \"Q1Z\">",
+		// Footnotes, which GitHub puts after the text: in a definition,
+		// and after HTML that nothing closes.
+		"Fix it.\n\n[^1]: [^x]: Q1Z",
+		"Fix it.\n\n[^a]:\n    [^b]: Q1Z\n\n    Q2Z\n\nThanks.",
+		"See [^1].\n\n[^1]: Q1Z\n\nMore text.\n\n<!-- note",
+		"See [^1].\n\n[^1]: Q1Z\n\n<template>",
+		"See [^1].\n\n[^1]: Q1Z\n\nMore <b title=\"x>",
 	}
 }
 
@@ -202,6 +209,7 @@ func generatedTexts(n int) []string {
 		"<!-- a -- b -->", "&", "<x-y ", "<http://a.b/", "a@b.c>", "http://a.b/", "www.a.b/", " www.a.b", "(www.a.b`",
 		"\n| a | b |\n|---|---|\n", "| --- |",
 		"<ruby>", "</ruby>", "<rp>", "</rp>", "<rt>",
+		"[^1]", "\n[^1]: ", "[^a]: ", "\n    ",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	texts := make([]string, n)

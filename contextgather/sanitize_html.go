@@ -98,6 +98,12 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 	s := h.s
 	rest := s[p:segEnd]
 	to := func(end int) (textCut, int, bool) { return textCut{textSpan: textSpan{p, end}}, end, true }
+	// ends cuts to end, open when nothing closed what it cut.
+	ends := func(end int, closed bool) (textCut, int, bool) {
+		c, resume, ok := to(end)
+		c.open = !closed
+		return c, resume, ok
+	}
 	switch {
 	case strings.HasPrefix(rest, "<!-->"):
 		return to(p + len("<!-->"))
@@ -107,7 +113,7 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 		if end := h.search(ni, p+len("<!--"), false, "-->", "--!>"); end >= 0 {
 			return to(end)
 		}
-		return to(len(s))
+		return ends(len(s), false)
 	case strings.HasPrefix(rest, "<!"), strings.HasPrefix(rest, "<?"),
 		len(rest) > 2 && rest[1] == '/' && !isASCIILetter(rest[2]) && rest[2] != '>':
 		if end := h.search(ni, p+2, true, ">"); end >= 0 {
@@ -115,7 +121,7 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 		}
 		// It runs on to the next ">" on the page, which may be past text
 		// (a paragraph in a tight list item has no <p>).
-		return to(len(s))
+		return ends(len(s), false)
 	}
 	name, closing, end := h.tag(ni, p)
 	lowerName := strings.ToLower(name)
@@ -124,24 +130,24 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 	case name == "":
 		return textCut{}, 0, false
 	case end < 0:
-		return to(len(s))
+		return ends(len(s), false)
 	case lowerName == "img":
 		return to(end)
 	case element && (hiddenElements[lowerName] || h.inTemplate && textElements[lowerName]):
-		return to(h.elementEnd(ni, end, lowerName))
+		return ends(h.elementEnd(ni, end, lowerName))
 	case element && lowerName == "rp" && !h.inTemplate && !h.rpAsAny:
-		return to(h.rpEnd(ni, end))
+		return ends(h.rpEnd(ni, end))
 	case element && textElements[lowerName]:
 		// Shown, but read as text: the HTML resumes at its end tag.
 		resume := len(s)
 		if _, q := h.endTagAt(ni, end, lowerName); q >= 0 && lowerName != "plaintext" {
 			resume = q
 		}
-		return textCut{textSpan{p, end}, "<" + name + ">"}, resume, true
+		return textCut{textSpan: textSpan{p, end}, with: "<" + name + ">"}, resume, true
 	case closing:
-		return textCut{textSpan{p, end}, "</" + name + ">"}, end, true
+		return textCut{textSpan: textSpan{p, end}, with: "</" + name + ">"}, end, true
 	default:
-		return textCut{textSpan{p, end}, "<" + name + ">"}, end, true
+		return textCut{textSpan: textSpan{p, end}, with: "<" + name + ">"}, end, true
 	}
 }
 
@@ -291,9 +297,10 @@ func (b *nodeBytes) skipPast(c byte) bool {
 
 // elementEnd returns where the hidden element whose start tag ends at
 // from ends: just after its end tag in the raw HTML of nodes[ni] or of
-// the nodes after it, or at the end of the text if it has none.
-func (h htmlText) elementEnd(ni, from int, name string) int {
-	end := len(h.s)
+// the nodes after it, or at the end of the text if it has none; and
+// whether an end tag closed it.
+func (h htmlText) elementEnd(ni, from int, name string) (end int, closed bool) {
+	end = len(h.s)
 	switch name {
 	case "template":
 		// A template's contents are HTML: its end tag may be in a
@@ -302,22 +309,22 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 		t.inTemplate = true
 		t.each(ni, from, func(c textCut) bool {
 			if strings.EqualFold(c.with, "</template>") {
-				end = c.end
+				end, closed = c.end, true
 				return false
 			}
 			return true
 		})
-		return end
+		return end, closed
 	case "script":
-		end = h.scriptEnd(ni, from)
+		return h.scriptEnd(ni, from)
 	case "plaintext":
 		// Nothing ends it.
 	default:
 		if nj, q := h.endTagAt(ni, from, name); q >= 0 {
-			end = h.tagEnd(nj, q)
+			return h.tagEnd(nj, q)
 		}
 	}
-	return end
+	return end, false
 }
 
 // rpEnd returns where an rp element whose start tag ends at from ends,
@@ -329,10 +336,11 @@ func (h htmlText) elementEnd(ni, from int, name string) int {
 // the p, heading, list or quote of a block after the HTML block the rp
 // is in (or after a blank line), opened in the rp is open, and what
 // scopes that leaves open are not modelled here: then the rp hides the
-// rest of the text, as it does without an end tag. Outside a ruby an rp
-// opened in it is in it, and the first end tag is that one's.
-func (h htmlText) rpEnd(ni, from int) int {
-	end := len(h.s)
+// rest of the text, as it does without an end tag, and is not closed.
+// Outside a ruby an rp opened in it is in it, and the first end tag is
+// that one's.
+func (h htmlText) rpEnd(ni, from int) (end int, closed bool) {
+	end = len(h.s)
 	blockEnd, inBlock := h.blockEnds[firstStart(h.nodes[ni])]
 	h.rpAsAny = true // an rp inside is in this one
 	depth := 0
@@ -345,7 +353,7 @@ func (h htmlText) rpEnd(ni, from int) int {
 			depth--
 		case tag == "</rp>":
 			if !hasBlankLine(h.s[from:c.start]) && (!inBlock || c.start < blockEnd) {
-				end = c.end
+				end, closed = c.end, true
 			}
 			return false
 		case strings.HasPrefix(tag, "<") && !strings.HasPrefix(tag, "</") && !phrasing[strings.Trim(tag, "<>")]:
@@ -353,7 +361,7 @@ func (h htmlText) rpEnd(ni, from int) int {
 		}
 		return true
 	})
-	return end
+	return end, closed
 }
 
 // hasBlankLine says whether s holds a line of nothing but spaces and
@@ -399,7 +407,7 @@ func (h htmlText) endTagAt(ni, from int, name string) (int, int) {
 // scriptEnd is elementEnd for a script, whose text a browser reads in
 // states: after "<!--" a "<script" starts a part in which "</script"
 // ends only that part, up to "-->".
-func (h htmlText) scriptEnd(ni, from int) int {
+func (h htmlText) scriptEnd(ni, from int) (int, bool) {
 	const (
 		data = iota
 		escaped
@@ -425,7 +433,7 @@ func (h htmlText) scriptEnd(ni, from int) int {
 			}
 		}
 	}
-	return len(h.s)
+	return len(h.s), false
 }
 
 // endTag says whether s[p] starts an end tag of the named element: "</"
@@ -444,12 +452,13 @@ func (h htmlText) namedTag(p int, opener string) bool {
 	return at == len(h.s) || isTagSpace(h.s[at]) || h.s[at] == '/' || h.s[at] == '>'
 }
 
-// tagEnd is where the end tag at s[p] ends, or the end of the text.
-func (h htmlText) tagEnd(ni, p int) int {
+// tagEnd is where the end tag at s[p] ends, and true; or the end of the
+// text, and false, when the tag never ends.
+func (h htmlText) tagEnd(ni, p int) (int, bool) {
 	if _, _, end := h.tag(ni, p); end >= 0 {
-		return end
+		return end, true
 	}
-	return len(h.s)
+	return len(h.s), false
 }
 
 // search returns where the first of needles ends in the raw HTML of

@@ -158,7 +158,7 @@ func hiddenAddress(src []byte, link *ast.Link) (textCut, bool) {
 	if isAddress(dest) {
 		with = "[" + text + "](" + dest + ")"
 	}
-	return textCut{textSpan{start, end}, with}, true
+	return textCut{textSpan: textSpan{start, end}, with: with}, true
 }
 
 // linkTextEnd is where the "]" that closes the text of the link starting

@@ -28,19 +28,27 @@ var markdownParser = goldmark.New(
 		parser.WithInlineParsers(append(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers())),
 			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		// Footnotes as extension.Footnote parses them, their definitions
+		// noted as each closes (see footnoteDefinitions).
+		parser.WithBlockParsers(util.Prioritized(footnoteDefinitions{extension.NewFootnoteBlockParser()}, 999)),
+		parser.WithInlineParsers(util.Prioritized(extension.NewFootnoteParser(), 101)),
 		// Before goldmark's footnote transformer (999) drops the unused.
-		parser.WithASTTransformers(util.Prioritized(footnoteCensus{}, 500)),
+		parser.WithASTTransformers(util.Prioritized(footnoteCensus{}, 500),
+			util.Prioritized(extension.NewFootnoteASTTransformer(), 999)),
 	)),
-	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList, extension.Footnote),
+	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
 ).Parser()
 
 // textSpan is a byte range [start, end) of a text.
 type textSpan struct{ start, end int }
 
-// textCut removes a span of the text, putting with in its place.
+// textCut removes a span of the text, putting with in its place. An open
+// cut is of HTML that nothing closes, which hides the rest of the page:
+// the footnotes too, which GitHub puts after the text.
 type textCut struct {
 	textSpan
 	with string
+	open bool
 }
 
 // markupMap is where a Markdown text has code and raw HTML, and the link
@@ -133,7 +141,7 @@ func parseMarkup(src []byte) markupMap {
 			}
 		case *ast.Image:
 			if end, ok := linkEnd(src, n); ok {
-				m.images = append(m.images, textCut{textSpan{n.Pos(), end}, imageMention()})
+				m.images = append(m.images, textCut{textSpan: textSpan{n.Pos(), end}, with: imageMention()})
 			}
 			m.html = append(m.html, rawHTMLIn(n)...)
 			return ast.WalkSkipChildren, nil
@@ -212,8 +220,10 @@ func stripHiddenMarkup(s string) string {
 		fillClass(class, c, classCode)
 	}
 	with := map[int]string{}
+	restHidden := false // by HTML nothing closes
 	drop := func(cuts ...textCut) {
 		for _, c := range cuts {
+			restHidden = restHidden || c.open
 			// A cut replaces whatever cuts inside it would have put in.
 			for k := max(c.start, 0); k < c.end; k++ {
 				delete(with, k)
@@ -254,12 +264,17 @@ func stripHiddenMarkup(s string) string {
 	for _, c := range mathHidden(s, class) {
 		drop(textCut{textSpan: c})
 	}
+	if p := openComment(s, class); p >= 0 {
+		drop(textCut{textSpan: textSpan{p, len(s)}, open: true})
+	}
 	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
+	if restHidden {
+		// GitHub puts the footnotes after the text, where they are hidden
+		// with the rest; references to them still show as numbers.
+		unusedNotes = m.footnotes.lines()
+	}
 	for _, f := range unusedNotes {
 		drop(textCut{textSpan: f})
-	}
-	if p := openComment(s, class); p >= 0 {
-		drop(textCut{textSpan: textSpan{p, len(s)}})
 	}
 
 	notes := footnotes{used: usedNotes, numbers: map[string]int{}}
