@@ -431,10 +431,16 @@ func (g *GitHub) token(ctx context.Context, t *tasks.Task, access string, workfl
 		return "", fmt.Errorf("installation token: %w", err)
 	}
 	transport.BaseURL = strings.TrimSuffix(g.App.V3APIURL, "/")
-	_, name, _ := strings.Cut(t.Repo, "/")
 	transport.InstallationTokenOptions = &github.InstallationTokenOptions{
-		Repositories: []string{name},
-		Permissions:  &github.InstallationPermissions{Contents: &access},
+		Permissions: &github.InstallationPermissions{Contents: &access},
+	}
+	// By ID, which a rename since the task was asked for keeps; a task
+	// recorded without one has its name.
+	if t.RepoID != 0 {
+		transport.InstallationTokenOptions.RepositoryIDs = []int64{t.RepoID}
+	} else {
+		_, name, _ := strings.Cut(t.Repo, "/")
+		transport.InstallationTokenOptions.Repositories = []string{name}
 	}
 	if workflows {
 		transport.InstallationTokenOptions.Permissions.Workflows = &access

@@ -281,6 +281,21 @@ func TestATaskWhoseRepositorysNamePassedToAnotherChecksOutNothing(t *testing.T) 
 	}
 }
 
+// A task names its repository as it was when asked for. Renamed since, it
+// is the same repository, whose ID its tokens are limited to.
+func TestATokenIsForTheTasksRepositoryRenamedSince(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", RepoID: repo.ID, InstallationID: 7, Issue: 1, Kind: tasks.KindIssue}
+	gh.RenameRepo(repo, "gadgets")
+	if _, err := g.token(t.Context(), task, "read", false); err != nil {
+		t.Fatal(err)
+	}
+	if tokens := gh.Tokens(); len(tokens) != 1 || !slices.Equal(tokens[0].Repositories, []string{"gadgets"}) {
+		t.Fatalf("tokens %+v, want one for the renamed repository", tokens)
+	}
+}
+
 // A task keeps the login of whoever asked first. Renamed or deleted since,
 // it is no co-author, and no reason to stop the attempt.
 func TestARequesterWhoseLoginIsGoneIsNoCoAuthor(t *testing.T) {
