@@ -42,7 +42,7 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tas
 // another. It returns err.
 func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
 	// The intake's next try makes another run: this one offers nothing.
-	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt, and tries again."})
+	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt. It tries again with a check run of its own, or says on the issue that it gave up."})
 	return err
 }
 
