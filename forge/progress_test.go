@@ -66,6 +66,16 @@ func TestTheFinalCommentAdvisesTheConfiguredCommand(t *testing.T) {
 	}
 }
 
+// The Retry button runs from the issue as it was approved: after a stop
+// that needs it approved again, only a comment can go on.
+func TestAStopThatOnlyACommentCanGoOnFromAdvisesNoButton(t *testing.T) {
+	rep := pipeline.Report{Final: &pipeline.Outcome{State: tasks.Failed, Reason: "the issue was edited", ByCommentOnly: true}}
+	got := finalComment(rep, "/oneshot")
+	if !strings.Contains(got, "To try again, comment `/oneshot retry`.") || strings.Contains(got, "press Retry") {
+		t.Errorf("final comment %q, want a retry comment advised and no button", got)
+	}
+}
+
 func TestTheFinalCheckRunTextKeepsTheNewestStepsWhenNotAllFit(t *testing.T) {
 	// Verify and fix, five rounds each, every output long and wide: more
 	// than the check run holds. The last verify is why the attempt ended.

@@ -66,6 +66,9 @@ func finalComment(rep pipeline.Report, command string) string {
 	}
 	marker := finalMarker(rep.Task)
 	retry := "\n\nTo try again, comment `" + command + " retry` or press Retry on the oneshot check run."
+	if f.ByCommentOnly {
+		retry = "\n\nTo try again, comment `" + command + " retry`."
+	}
 	var b strings.Builder
 	switch f.State {
 	case tasks.Succeeded:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // gather collects the task's context, ranks the repository's files for
@@ -21,10 +22,10 @@ import (
 func (r *run) gather(ctx context.Context) error {
 	m, err := r.p.Forge.Gather(ctx, r.task, r.files)
 	if errors.Is(err, contextgather.ErrEditedSinceAsked) {
-		return fail("the issue was edited after the work was asked for", fmt.Sprintf(
-			"Its title or body changed after @%s asked for the work, and it was opened by someone who cannot write to "+
+		return &stopError{Outcome{State: tasks.Failed, ByCommentOnly: true, Reason: "the issue was edited after the work was asked for",
+			Details: fmt.Sprintf("Its title or body changed after @%s asked for the work, and it was opened by someone who cannot write to "+
 				"the repository: oneshot works only from what was approved. To go on with the issue as it is now, comment `%s retry`.",
-			r.task.Requester, cmp.Or(r.p.Defaults.Command, config.DefaultCommand)))
+				r.task.Requester, cmp.Or(r.p.Defaults.Command, config.DefaultCommand))}}
 	}
 	if err != nil {
 		return fmt.Errorf("gather the context: %w", err)

@@ -75,6 +75,10 @@ type Outcome struct {
 	// command's output.
 	Reason  string
 	Details string
+	// ByCommentOnly is set when only a retry comment can go on from here:
+	// the comment approves the issue as it stands, where the Retry
+	// button, which shows no issue, runs from the one approved before.
+	ByCommentOnly bool
 }
 
 // clone copies the report, slices included, for a reporter to keep while
