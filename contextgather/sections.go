@@ -182,7 +182,9 @@ func codeSection(in PromptInput, tokens int) string {
 		if err != nil {
 			continue
 		}
-		content := string(data)
+		// Cleaned as every other text is: characters that show nothing
+		// (tag characters, above all) can carry words a model reads.
+		content := stripInvisible(string(data))
 		// A file takes up to a share of the room, so that others have
 		// some; the last takes what is left.
 		share := int(wholeFileShare * float64(tokens))
