@@ -390,16 +390,28 @@ func fenceInfo(s string, infos []textSpan) []textCut {
 	return cuts
 }
 
-// drawnComments are the comments in a fenced block that GitHub draws
-// rather than shows as code: a mermaid diagram, whose lines starting with
-// %% never show, and math, where TeX hides what texHidden finds.
+// drawnComments are what GitHub draws of a fenced block rather than show
+// as code, and never shows: a mermaid diagram's lines starting with %%;
+// in math, what TeX hides (see texHidden), or all of it where it defines
+// or colours (see texRewrites); and all of a map (geojson, topojson) or a
+// 3D model (stl), whose text shows nowhere.
 func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
 	language := strings.ToLower(string(n.Language(src)))
-	if language != "mermaid" && language != "math" {
+	lines := spansOf(n.Lines())
+	if len(lines) == 0 {
+		return nil
+	}
+	whole := textSpan{lines[0].start, lines[len(lines)-1].end}
+	switch {
+	case language == "geojson" || language == "topojson" || language == "stl":
+		return []textSpan{whole}
+	case language == "math" && texRewrites(string(src[whole.start:whole.end])):
+		return []textSpan{whole}
+	case language != "mermaid" && language != "math":
 		return nil
 	}
 	var out []textSpan
-	for _, line := range spansOf(n.Lines()) {
+	for _, line := range lines {
 		text := strings.TrimRight(string(src[line.start:line.end]), "\r\n")
 		switch {
 		case language == "mermaid" && strings.HasPrefix(strings.TrimLeft(text, " \t"), "%%"):

@@ -84,8 +84,12 @@ func inlineMathEnd(s []byte, from int, prose func(int) bool) int {
 // texHidden returns what TeX hides in math, body starting at byte base of
 // the text: a comment, from an unescaped % to the end of its line, and
 // \phantom, \hphantom or \vphantom with its argument, which takes room
-// and shows nothing.
+// and shows nothing; or all of it where it defines or colours (see
+// texRewrites).
 func texHidden(body string, base int) []textSpan {
+	if texRewrites(body) {
+		return []textSpan{{base, base + len(body)}}
+	}
 	var out []textSpan
 	for i := 0; i < len(body); i++ {
 		switch {
@@ -165,4 +169,34 @@ func groupEnd(body string, j int) int {
 		}
 	}
 	return len(body)
+}
+
+// texRewrites says whether math uses a command that can hide any of it
+// by rules of its own: a macro that drops its argument, a colour that
+// matches the page, a style. Which of its text shows is then not known
+// short of running TeX, so none of it is kept.
+func texRewrites(body string) bool {
+	for rest := body; ; {
+		i := strings.IndexByte(rest, '\\')
+		if i < 0 {
+			return false
+		}
+		j := i + 1
+		for j < len(rest) && isASCIILetter(rest[j]) {
+			j++
+		}
+		if texRewriting[rest[i+1:j]] {
+			return true
+		}
+		rest = rest[min(len(rest), max(j, i+2)):] // past the name, or an escaped character
+	}
+}
+
+// texRewriting are the commands texRewrites looks for.
+var texRewriting = map[string]bool{
+	"def": true, "gdef": true, "edef": true, "xdef": true, "let": true, "futurelet": true,
+	"newcommand": true, "renewcommand": true, "providecommand": true, "DeclareMathOperator": true,
+	"newenvironment": true, "renewenvironment": true,
+	"color": true, "textcolor": true, "colorbox": true, "fcolorbox": true, "style": true, "class": true, "cssId": true,
+	"require": true,
 }
