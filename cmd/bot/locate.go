@@ -43,7 +43,8 @@ func locate(args []string, out io.Writer) error {
 	// A root, not os.DirFS: the checkout's links may not lead out of it.
 	// A directory inside a repository means the repository, as a task
 	// ranks the whole of it.
-	root, err := os.OpenRoot(checkoutTop(*dir))
+	checkout, _ := checkoutTop(*dir)
+	root, err := os.OpenRoot(checkout)
 	if err != nil {
 		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}

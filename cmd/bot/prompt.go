@@ -61,14 +61,8 @@ func prompt(args []string, out io.Writer) error {
 			return err
 		}
 		title, body := splitTask(text)
-		top := checkoutTop(*dir)
+		top, committed := checkoutTop(*dir)
 		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(top)), Requester: os.Getenv("USER")}
-		// A root, not os.DirFS: the checkout's links may not lead out of it.
-		root, err := os.OpenRoot(top)
-		if err != nil {
-			return fmt.Errorf("--dir %s: %w", *dir, err)
-		}
-		defer root.Close()
 		if err := settingsInTheTree(top); err != nil {
 			return err
 		}
@@ -77,8 +71,13 @@ func prompt(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		m := contextgather.Local(t, title, body, root.FS())
-		return printPrompt(ctx, out, t, m, root.FS(), "the checkout", cmp.Or(*budget, bot.Agent.PromptTokens))
+		files, done, err := checkoutFiles(ctx, top, committed, t)
+		if err != nil {
+			return fmt.Errorf("--dir %s: %w", *dir, err)
+		}
+		defer done()
+		m := contextgather.Local(t, title, body, files)
+		return printPrompt(ctx, out, t, m, files, "the checkout", cmp.Or(*budget, bot.Agent.PromptTokens))
 	case *repoName != "" && *number > 0:
 		cfg, err := config.Load(*configPath, nil)
 		if err != nil {
@@ -104,12 +103,42 @@ func settingsInTheTree(top string) error {
 	return nil
 }
 
+// checkoutFiles are the files of the checkout at top a task would read:
+// those of HEAD, as bot run starts from it, when top is a repository with
+// a commit (files it ignores, such as local settings with keys in them,
+// are no part of it); else the directory's own. done removes what was
+// written for them.
+func checkoutFiles(ctx context.Context, top string, committed bool, t *tasks.Task) (files fs.FS, done func(), err error) {
+	if !committed {
+		// A root, not os.DirFS: the checkout's links may not lead out of it.
+		root, err := os.OpenRoot(top)
+		if err != nil {
+			return nil, nil, err
+		}
+		return root.FS(), func() { root.Close() }, nil
+	}
+	if uncommitted(top) {
+		fmt.Fprintln(os.Stderr, "note: the working tree has changes not committed; the prompt is of HEAD, which a task starts from, without them")
+	}
+	co, err := (&forge.Local{Dir: top}).Checkout(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { os.RemoveAll(co.Dir) }
+	if files, err = pipeline.ExportTree(ctx, co, co.Base); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return files, done, nil
+}
+
 // checkoutTop is the top of the git repository dir is part of, or dir
 // itself: a task sees the whole repository, its guidelines at the root
 // too, whichever of its directories it is asked about from. A directory
 // the repository has not committed (one it ignores, a project of its own
 // kept inside another's work tree) is no part of it, so it stays itself.
-func checkoutTop(dir string) string {
+// committed says whether the top is a repository's, with a commit.
+func checkoutTop(dir string) (top string, committed bool) {
 	git := func(args ...string) (string, bool) {
 		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 		cmd.Env = workspace.HostEnv() // GIT_DIR would name another repository
@@ -118,14 +147,15 @@ func checkoutTop(dir string) string {
 	}
 	top, ok := git("rev-parse", "--show-toplevel")
 	if !ok || top == "" {
-		return dir
+		return dir, false
 	}
-	if committed, ok := git("ls-tree", "HEAD", "--", "."); !ok || committed == "" {
+	if held, ok := git("ls-tree", "HEAD", "--", "."); !ok || held == "" {
 		if prefix, _ := git("rev-parse", "--show-prefix"); prefix != "" {
-			return dir
+			return dir, false
 		}
 	}
-	return top
+	_, committed = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	return top, committed
 }
 
 // githubPrompt gathers an issue's context as a task would: the App's

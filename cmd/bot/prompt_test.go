@@ -227,6 +227,37 @@ func TestPromptForADirectoryInARepositoryReadsTheWholeRepository(t *testing.T) {
 	}
 }
 
+// A task starts from HEAD: the prompt for a repository holds neither the
+// files it ignores (local settings, with their keys) nor changes not
+// committed, and says that it leaves those out.
+func TestPromptForARepositoryIsOfItsHead(t *testing.T) {
+	repo := checkoutIn(t, gitRepo(t), map[string]string{
+		".gitignore":         "local_settings.py\n",
+		"app/config.py":      "def parse_config(text):\n    return text.split()\n",
+		"app/config_test.py": "from app.config import parse_config\n",
+	})
+	runGit(t, repo, "add", ".")
+	runGit(t, repo, "commit", "-q", "-m", "config")
+	checkoutIn(t, repo, map[string]string{
+		"local_settings.py": "AWS_SECRET_ACCESS_KEY = \"ignored-key\"\nparse_config = None\n",
+		"app/config.py":     "def parse_config(text):\n    return 'not committed'\n",
+	})
+	issue := issueFile(t, "parse_config is broken\n\nparse_config in app/config.py splits wrongly.\n")
+	var out bytes.Buffer
+	stderr := stderrOf(t, func() {
+		if err := run([]string{"prompt", "--dir", repo, "--issue", issue}, &out); err != nil {
+			t.Error(err)
+		}
+	})
+	prompt := out.String()
+	if strings.Contains(prompt, "ignored-key") || strings.Contains(prompt, "not committed") || !strings.Contains(prompt, "return text.split()") {
+		t.Errorf("the prompt is not of HEAD:\n%s", prompt)
+	}
+	if !strings.Contains(stderr, "changes not committed; the prompt is of HEAD") {
+		t.Errorf("stderr %q does not say that changes not committed are left out", stderr)
+	}
+}
+
 // A path given on the command line that is not what the flag wants is
 // named with its flag, not only by the system's words.
 func TestADirThatIsAFileIsNamedWithItsFlag(t *testing.T) {

@@ -66,9 +66,7 @@ func runTask(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	status := exec.Command("git", "--no-optional-locks", "-C", repoPath, "status", "--porcelain")
-	status.Env = workspace.HostEnv()
-	if changed, _ := status.Output(); len(bytes.TrimSpace(changed)) > 0 {
+	if uncommitted(repoPath) {
 		fmt.Fprintln(out, "note: the working tree has changes not committed; the task starts from HEAD without them, and leaves them as they are")
 	}
 	if *patch != "" {
@@ -154,6 +152,15 @@ func runTask(args []string, out io.Writer) error {
 // repositoryOf returns the repository dir is in, or is: its top-level
 // directory, or a bare repository's own; or an error saying it is none,
 // or has no commit to start from.
+// uncommitted says whether the work tree of the repository at path has
+// changes not committed, files git does not ignore among them.
+func uncommitted(path string) bool {
+	status := exec.Command("git", "--no-optional-locks", "-C", path, "status", "--porcelain")
+	status.Env = workspace.HostEnv()
+	changed, _ := status.Output()
+	return len(bytes.TrimSpace(changed)) > 0
+}
+
 func repositoryOf(dir string) (string, error) {
 	// git's own words say why it will not read a directory (another user's
 	// repository: "dubious ownership"); GIT_DIR and its kind in the
