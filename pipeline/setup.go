@@ -178,6 +178,10 @@ const onlyInTheTree = "oneshot reads its settings only from a file in the defaul
 func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 	data, err := fs.ReadFile(files, config.RepoPath)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && exists(files, misnamedRepoPath):
+		// Settings someone meant, which detection would silently replace.
+		return config.Repo{}, nil, fail(misnamedRepoPath+" is not read, so nothing ran",
+			fmt.Sprintf("oneshot reads its settings from %s only: rename the file.", config.RepoPath))
 	case errors.Is(err, fs.ErrNotExist):
 		cfg, detected, err := config.DetectRepo(files)
 		if err != nil {
@@ -192,6 +196,14 @@ func RepoConfig(files fs.FS, branch string) (config.Repo, []string, error) {
 		return config.Repo{}, nil, fail(config.RepoPath+" has problems, so nothing ran", contextgather.CodeBlock(err.Error()))
 	}
 	return cfg, []string{"Settings from " + config.RepoPath + " on " + branch + "."}, nil
+}
+
+// misnamedRepoPath is config.RepoPath as YAML's other extension spells it.
+var misnamedRepoPath = strings.TrimSuffix(config.RepoPath, ".yml") + ".yaml"
+
+func exists(files fs.FS, name string) bool {
+	_, err := fs.Stat(files, name)
+	return err == nil
 }
 
 // Branch is the branch a task's change goes to; tasks.IssueOfBranch reads

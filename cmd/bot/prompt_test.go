@@ -82,6 +82,20 @@ func TestPromptNamesTheLineOfABadRepositoryConfiguration(t *testing.T) {
 	}
 }
 
+// Settings in .github/oneshot.yaml were meant: a task says it does not
+// read them rather than detect others in their place.
+func TestSettingsUnderTheOtherExtensionAreRefusedNotIgnored(t *testing.T) {
+	dir := checkout(t, map[string]string{
+		"go.mod":               "module example.com/parser\n",
+		".github/oneshot.yaml": "verify:\n  - make check\n",
+	})
+	var out bytes.Buffer
+	err := run([]string{"prompt", "--dir", dir, "--issue", issueFile(t, "Anything\n")}, &out)
+	if err == nil || !strings.Contains(err.Error(), ".github/oneshot.yaml is not read") || !strings.Contains(err.Error(), "from .github/oneshot.yml only: rename the file") {
+		t.Fatalf("err = %v, printed %q", err, out.String())
+	}
+}
+
 // TestPromptReadsTheTitleAfterATemplatesComment checks that the issue
 // file is cleaned before its first line is taken for the title: a
 // template's comment, which GitHub hides, is neither title nor body.
