@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/docker/go-units"
 	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
@@ -37,7 +38,12 @@ func collect(errs *[]error) problem {
 // nor a URL's password.
 func (a App) Validate() error {
 	var errs []error
-	bad := collect(&errs)
+	reported := map[string]bool{}
+	report := collect(&errs)
+	bad := func(key, format string, args ...any) {
+		reported[key] = true
+		report(key, format, args...)
+	}
 	validateGitHub(a.GitHub, bad)
 	a.Server.validate(bad)
 	a.Database.validate(bad)
@@ -53,7 +59,29 @@ func (a App) Validate() error {
 		bad("git.cache_max_age", "is %v; it must be 0 (keep for ever) or more", a.Git.CacheMaxAge)
 	}
 	a.Log.validate(bad)
+	a.validateEdges(bad, reported)
 	return errors.Join(errs...)
+}
+
+// validateEdges refuses a text setting that starts or ends with white
+// space or a control character: a line break or a space left by the tool
+// that set it, which would otherwise name a file "oneshot.db\r", link
+// tasks under "https://x/ /tasks", or fail every webhook's signature
+// without a word. The App's key (PEM, lines and all) and the agent's
+// command (a YAML block ends in a line break) may. A setting reported
+// already is left to that report. Values are not quoted: some are secrets.
+func (a App) validateEdges(bad problem, reported map[string]bool) {
+	for _, v := range envVars {
+		value, ok := v.field(&a).(*string)
+		if !ok || reported[v.key] || v.key == "github.app.private_key" || v.key == "agent.command" || *value == "" {
+			continue
+		}
+		first, _ := utf8.DecodeRuneInString(*value)
+		last, _ := utf8.DecodeLastRuneInString(*value)
+		if edge := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }; edge(first) || edge(last) {
+			bad(v.key, "starts or ends with white space or a control character, such as a line break")
+		}
+	}
 }
 
 func validateGitHub(c githubapp.Config, bad problem) {
@@ -140,8 +168,11 @@ func (s Server) validate(bad problem) {
 	// queue and GitHub have been set up.
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		bad("server.listen", "%q is not a host:port such as :8080 or 127.0.0.1:8080", s.Listen)
-	} else if _, err := net.LookupPort("tcp", port); err != nil {
-		bad("server.listen", "%q has no port a server can listen on (from 0 to 65535)", s.Listen)
+	} else if n, err := net.LookupPort("tcp", port); err != nil {
+		bad("server.listen", "%q has no port a server can listen on (from 1 to 65535)", s.Listen)
+	} else if n == 0 {
+		// The system would choose one, which GitHub could not be told.
+		bad("server.listen", "%q has no port; name one from 1 to 65535, such as :8080", s.Listen)
 	}
 	checkURL(bad, "server.public_url", s.PublicURL, "https://oneshot.example.com")
 	// Task pages are linked as the URL followed by /tasks/ID.
