@@ -164,6 +164,11 @@ func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 		{"unclosed list on its line", "fix_rounds: 1\nsetup: [a, b\nimage: x\n", "line 2: did not find expected ',' or ']'"},
 		{"unclosed mapping on its line", "fix_rounds: 1\nagent: {command: x, timeout: 5m\n", "line 2: did not find expected ',' or '}'"},
 		{"a second colon on the first line", "image: x: y\n", "line 1: mapping values are not allowed in this context"},
+		// YAML reads *x as an alias: a host pattern needs quotes.
+		{"host pattern without quotes in a list", "network:\n  mode: filtered\n  allow: [proxy.golang.org, *.npmjs.org]\n",
+			`line 3: did not find expected alphabetic or numeric character; a value that starts with * is read as an alias: quote it, as in "*.npmjs.org"`},
+		{"host pattern without quotes as an item", "network:\n  mode: filtered\n  allow:\n    - *npmjs\n",
+			`line 4: unknown anchor 'npmjs' referenced; a value that starts with * is read as an alias: quote it, as in "*.npmjs.org"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

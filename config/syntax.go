@@ -60,10 +60,24 @@ func yamlError(prefix string, data []byte, err error) error {
 	if at := failingLine(data, line, msg); at > 0 {
 		line = at
 	}
+	if aliasMistaken(data, line, msg) {
+		msg += `; a value that starts with * is read as an alias: quote it, as in "*.npmjs.org"`
+	}
 	if line == 0 {
 		return fmt.Errorf("%s: %s", prefix, msg)
 	}
 	return fmt.Errorf("%s: line %d: %s", prefix, line, msg)
+}
+
+// aliasMistaken says whether a syntax error, msg on line, is most likely a
+// host pattern such as *.npmjs.org written without quotes, which YAML
+// reads as an alias (*name) that is no name or names no anchor.
+func aliasMistaken(data []byte, line int, msg string) bool {
+	if msg != "did not find expected alphabetic or numeric character" && !strings.HasPrefix(msg, "unknown anchor") {
+		return false
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	return line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("*"))
 }
 
 // yamlMessage splits a syntax error of the yaml package into the line it
