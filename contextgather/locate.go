@@ -348,23 +348,54 @@ func scorePaths(docs []*doc, c clues) []float64 {
 }
 
 // scoreFrames rewards files a stack trace or the text names by path, the
-// innermost frame most.
+// innermost frame most. A mentioned path matches a file when one ends with
+// the other at a directory boundary (traces show absolute or installed
+// paths), the mentioned one read with "/" for "\\" and without a leading
+// "./". Each path is looked up by its tails, not matched against every
+// file: an issue can name thousands.
 func scoreFrames(docs []*doc, c clues) []float64 {
 	scores := make([]float64, len(docs))
+	if len(c.paths) == 0 {
+		return scores
+	}
+	last := map[string]int{} // each path once, where it was last mentioned
 	for k, mentioned := range c.paths {
+		last[strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")] = k
+	}
+	byPath := map[string]int{}
+	byTail := map[string][]int{} // a file's path after each of its slashes
+	for i, d := range docs {
+		byPath[d.path] = i
+		for p := d.path; strings.Contains(p, "/"); {
+			_, p, _ = strings.Cut(p, "/")
+			byTail[p] = append(byTail[p], i)
+		}
+	}
+	for mentioned, k := range last {
 		weight := 0.5 + 0.5*float64(k+1)/float64(len(c.paths))
-		for i, d := range docs {
-			if pathsMatch(d.path, mentioned) {
-				scores[i] = math.Max(scores[i], weight)
+		mark := func(i int) { scores[i] = math.Max(scores[i], weight) }
+		// The file is the mentioned path, or ends it.
+		for p := mentioned; ; {
+			if i, ok := byPath[p]; ok {
+				mark(i)
+			}
+			var more bool
+			if _, p, more = strings.Cut(p, "/"); !more {
+				break
+			}
+		}
+		// The mentioned path, with a directory in it, ends the file's.
+		if strings.Contains(mentioned, "/") {
+			for _, i := range byTail[mentioned] {
+				mark(i)
 			}
 		}
 	}
 	return scores
 }
 
-// pathsMatch says whether a mentioned path names a file: one ends with the
-// other at a directory boundary (traces show absolute or installed paths),
-// the mentioned one read with "/" for "\" and without a leading "./".
+// pathsMatch says whether a mentioned path names a file, as scoreFrames
+// matches them.
 func pathsMatch(file, mentioned string) bool {
 	mentioned = strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")
 	if file == mentioned {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -478,5 +480,35 @@ func TestProseIsNotTakenForATraceListingTheInnermostFrameFirst(t *testing.T) {
 	c := readClues("Fails\n\n```\ntests/test_a.py:3: in test_a\nsrc/a.py:9: in f\nE   ValueError\n```\n\nat least (sometimes) it does")
 	if want := []string{"tests/test_a.py", "src/a.py"}; len(c.paths) < 2 || !slices.Equal(c.paths[:2], want) {
 		t.Fatalf("paths %q, want %q", c.paths, want)
+	}
+}
+
+// scoreFrames looks each mentioned path up by its tails; it must score as
+// matching every file against every path with pathsMatch would.
+func TestFramesScoreAsEveryPathMatchedAgainstEveryFile(t *testing.T) {
+	files := []string{"a.py", "pkg/a.py", "src/pkg/a.py", "pkg/b.py", "b.py", "pkg/sub/a.py", "x/pkg/a.py"}
+	mentions := []string{"a.py", "/usr/lib/python3/site-packages/pkg/a.py", "pkg/a.py", "./b.py", "src\\pkg\\a.py",
+		"sub/a.py", "kg/a.py", "c.py", "pkg/a.py", "/pkg/b.py", "x/pkg/a.py"}
+	var docs []*doc
+	for _, f := range files {
+		docs = append(docs, &doc{path: f})
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		var c clues
+		for range rng.IntN(6) {
+			c.paths = append(c.paths, mentions[rng.IntN(len(mentions))])
+		}
+		want := make([]float64, len(docs))
+		for k, m := range c.paths {
+			for i, d := range docs {
+				if pathsMatch(d.path, m) {
+					want[i] = math.Max(want[i], 0.5+0.5*float64(k+1)/float64(len(c.paths)))
+				}
+			}
+		}
+		if got := scoreFrames(docs, c); !slices.Equal(got, want) {
+			t.Fatalf("paths %q: scores %v, want %v", c.paths, got, want)
+		}
 	}
 }
