@@ -75,8 +75,8 @@ func Factory(d Defaults) pipeline.AgentFactory {
 		if command == "" {
 			return nil, errors.New("no agent command: set agent.command in .github/oneshot.yml, or ONESHOT_AGENT_COMMAND for the bot")
 		}
-		if !strings.Contains(command, config.PromptFile) {
-			return nil, fmt.Errorf("the agent command %q does not read %s", command, config.PromptFile)
+		if !config.FindsPrompt(command) {
+			return nil, fmt.Errorf("the agent command %q %s", command, config.NoPrompt)
 		}
 		if command != d.Command && len(d.Secrets) > 0 && !d.TrustRepoCommands {
 			return nil, fmt.Errorf("this repository names its own agent.command, and this bot gives its agent secrets (%s) only to its own agent command unless its operator sets agent.trust_repo_commands",

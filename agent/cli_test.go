@@ -73,6 +73,10 @@ func TestFactoryRefusesACommandWithoutThePrompt(t *testing.T) {
 			t.Errorf("%s: Factory made an agent", name)
 		}
 	}
+	// The path is in the environment too, as the configuration allows.
+	if _, err := Factory(Defaults{Command: `claude -p < "$ONESHOT_PROMPT_FILE"`})(config.DefaultRepo().Agent); err != nil {
+		t.Errorf("a command that reads ONESHOT_PROMPT_FILE was refused: %v", err)
+	}
 }
 
 func TestARepositorysOwnCommandGetsTheBotsSecretsOnlyWhenTheOperatorTrustsIt(t *testing.T) {

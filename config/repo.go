@@ -170,16 +170,16 @@ const (
 	PromptFileVariable = "ONESHOT_PROMPT_FILE"
 )
 
-// findsPrompt says whether an agent command finds its prompt: it names
+// FindsPrompt says whether an agent command finds its prompt: it names
 // the placeholder or the variable. One that names neither is most likely
 // an agent told nothing, run until its timeout.
-func findsPrompt(command string) bool {
+func FindsPrompt(command string) bool {
 	return strings.Contains(command, PromptFile) || strings.Contains(command, PromptFileVariable)
 }
 
-// noPrompt says what an agent command that does not find its prompt
+// NoPrompt says what an agent command that does not find its prompt
 // lacks.
-const noPrompt = "names neither " + PromptFile + " nor $" + PromptFileVariable + ", so the agent would never see its prompt"
+const NoPrompt = "names neither " + PromptFile + " nor $" + PromptFileVariable + ", so the agent would never see its prompt"
 
 // Defaults for AgentOptions: both leave the choice to the operator.
 const (

@@ -237,8 +237,8 @@ func protectedPathProblem(p string) string {
 }
 
 func (a AgentOptions) validate(bad problem) {
-	if a.Command != "" && !findsPrompt(a.Command) {
-		bad("agent.command", noPrompt)
+	if a.Command != "" && !FindsPrompt(a.Command) {
+		bad("agent.command", NoPrompt)
 	}
 	if a.Timeout < 0 {
 		bad("agent.timeout", "is %v; it must be positive, or 0 for the operator's agent.timeout", a.Timeout)

@@ -324,8 +324,8 @@ func (s Sandbox) validate(bad problem) {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (a Agent) validate(bad problem) {
-	if a.Command != "" && !findsPrompt(a.Command) {
-		bad("agent.command", noPrompt)
+	if a.Command != "" && !FindsPrompt(a.Command) {
+		bad("agent.command", NoPrompt)
 	}
 	if a.Timeout <= 0 {
 		bad("agent.timeout", "is %v; it must be positive", a.Timeout)
