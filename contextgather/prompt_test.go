@@ -120,13 +120,14 @@ func TestAFileInAnotherEncodingLeavesThePromptUTF8(t *testing.T) {
 // A file's characters that show nothing can spell words a model reads
 // (tag characters mirror ASCII) or turn its lines round (bidi controls).
 func TestAFilesInvisibleCharactersAreLeftOut(t *testing.T) {
-	hidden := "\U000E0049\U000E0047\U000E004E\u202Ereturn\u2066"
+	hidden := "\U000E0049\U000E0047\U000E004E\u202Ereturn\u2066\u2028"
 	fsys := fstest.MapFS{"parser.go": {Data: []byte("package parser\n\n// Parse reads." + hidden + "\nfunc Parse() {}\n")}}
 	long := strings.Repeat("// filler line\n", 3000)
 	fsys["lexer.go"] = &fstest.MapFile{Data: []byte("package parser\n\n// Lex reads." + hidden + "\nfunc Lex() {}\n" + long)}
 	prompt := Assemble(PromptInput{Material: material(200), Branch: "oneshot/issue-7",
 		Ranked: []Ranked{{Path: "parser.go"}, {Path: "lexer.go", Hits: []int{3}}}, Files: fsys, Budget: 8000})
-	for _, want := range []string{"// Parse reads.return\nfunc Parse() {}", "// Lex reads.return"} {
+	// A line separator is a space: the lines keep their numbers.
+	for _, want := range []string{"// Parse reads.return \nfunc Parse() {}", "3: // Lex reads.return \n4: func Lex() {}"} {
 		if !strings.Contains(prompt, want) {
 			t.Errorf("the prompt lacks %q:\n%s", want, prompt)
 		}

@@ -136,7 +136,9 @@ func (h htmlText) at(ni, p, segEnd int) (textCut, int, bool) {
 	case element && (hiddenElements[lowerName] || h.inTemplate && textElements[lowerName]):
 		return ends(h.elementEnd(ni, end, lowerName))
 	case element && lowerName == "rp" && !h.inTemplate && !h.rpAsAny:
-		return ends(h.rpEnd(ni, end))
+		// Not open even when it hides the rest: the footnotes GitHub
+		// puts after it close its paragraph, and it with it.
+		return to(h.rpEnd(ni, end))
 	case element && textElements[lowerName]:
 		// Shown, but read as text: the HTML resumes at its end tag.
 		resume := len(s)
@@ -336,11 +338,10 @@ func (h htmlText) elementEnd(ni, from int, name string) (end int, closed bool) {
 // the p, heading, list or quote of a block after the HTML block the rp
 // is in (or after a blank line), opened in the rp is open, and what
 // scopes that leaves open are not modelled here: then the rp hides the
-// rest of the text, as it does without an end tag, and is not closed.
-// Outside a ruby an rp opened in it is in it, and the first end tag is
-// that one's.
-func (h htmlText) rpEnd(ni, from int) (end int, closed bool) {
-	end = len(h.s)
+// rest of the text, as it does without an end tag. Outside a ruby an rp
+// opened in it is in it, and the first end tag is that one's.
+func (h htmlText) rpEnd(ni, from int) int {
+	end := len(h.s)
 	blockEnd, inBlock := h.blockEnds[firstStart(h.nodes[ni])]
 	h.rpAsAny = true // an rp inside is in this one
 	depth := 0
@@ -353,7 +354,7 @@ func (h htmlText) rpEnd(ni, from int) (end int, closed bool) {
 			depth--
 		case tag == "</rp>":
 			if !hasBlankLine(h.s[from:c.start]) && (!inBlock || c.start < blockEnd) {
-				end, closed = c.end, true
+				end = c.end
 			}
 			return false
 		case strings.HasPrefix(tag, "<") && !strings.HasPrefix(tag, "</") && !phrasing[strings.Trim(tag, "<>")]:
@@ -361,7 +362,7 @@ func (h htmlText) rpEnd(ni, from int) (end int, closed bool) {
 		}
 		return true
 	})
-	return end, closed
+	return end
 }
 
 // hasBlankLine says whether s holds a line of nothing but spaces and

@@ -76,12 +76,17 @@ type markupMap struct {
 	// drawnComments are the comments in code GitHub draws rather than
 	// shows (see drawnComments).
 	drawnComments []textSpan
+	// texRewrites says whether the text defines or colours anything in
+	// math (see texRewrites): all its math goes then.
+	texRewrites bool
 	// footnotes are the footnotes' definitions.
 	footnotes footnoteFacts
 }
 
 func parseMarkup(src []byte) markupMap {
-	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}}
+	// Math definitions hold for the rest of the page, in whatever math
+	// uses them: whether they are used is not worked out.
+	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}, texRewrites: texRewrites(string(src))}
 	pc := parser.NewContext()
 	doc := markdownParser.Parse(text.NewReader(src), parser.WithContext(pc))
 	if facts, ok := pc.Get(footnoteKey).(footnoteFacts); ok {
@@ -97,7 +102,7 @@ func parseMarkup(src []byte) markupMap {
 			if n.Info != nil {
 				m.info = append(m.info, textSpan{n.Info.Segment.Start, n.Info.Segment.Stop})
 			}
-			m.drawnComments = append(m.drawnComments, drawnComments(src, n)...)
+			m.drawnComments = append(m.drawnComments, drawnComments(src, n, m.texRewrites)...)
 		case *ast.CodeBlock:
 			m.code = append(m.code, spansOf(n.Lines())...)
 		case *ast.CodeSpan:
@@ -220,10 +225,12 @@ func stripHiddenMarkup(s string) string {
 		fillClass(class, c, classCode)
 	}
 	with := map[int]string{}
-	restHidden := false // by HTML nothing closes
+	var opened []int // where HTML nothing closes starts
 	drop := func(cuts ...textCut) {
 		for _, c := range cuts {
-			restHidden = restHidden || c.open
+			if c.open {
+				opened = append(opened, c.start)
+			}
 			// A cut replaces whatever cuts inside it would have put in.
 			for k := max(c.start, 0); k < c.end; k++ {
 				delete(with, k)
@@ -261,20 +268,27 @@ func stripHiddenMarkup(s string) string {
 			drop(im)
 		}
 	}
-	for _, c := range mathHidden(s, class) {
+	for _, c := range mathHidden(s, class, m.texRewrites) {
 		drop(textCut{textSpan: c})
 	}
+	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
+	for _, f := range unusedNotes {
+		drop(textCut{textSpan: f})
+	}
+	// After the footnotes nobody sees: a comment opened in one is no
+	// comment on GitHub's page.
 	if p := openComment(s, class); p >= 0 {
 		drop(textCut{textSpan: textSpan{p, len(s)}, open: true})
 	}
-	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
-	if restHidden {
-		// GitHub puts the footnotes after the text, where they are hidden
-		// with the rest; references to them still show as numbers.
-		unusedNotes = m.footnotes.lines()
-	}
-	for _, f := range unusedNotes {
-		drop(textCut{textSpan: f})
+	// HTML nothing closes hides the rest of the page, where GitHub puts
+	// the footnotes; references to them still show as numbers. HTML in a
+	// footnote nobody sees is on no page.
+	if slices.ContainsFunc(opened, func(at int) bool {
+		return !slices.ContainsFunc(unusedNotes, func(f textSpan) bool { return f.start <= at && at < f.end })
+	}) {
+		for _, f := range m.footnotes.lines() {
+			drop(textCut{textSpan: f})
+		}
 	}
 
 	notes := footnotes{used: usedNotes, numbers: map[string]int{}}
@@ -392,10 +406,10 @@ func fenceInfo(s string, infos []textSpan) []textCut {
 
 // drawnComments are what GitHub draws of a fenced block rather than show
 // as code, and never shows: a mermaid diagram's lines starting with %%;
-// in math, what TeX hides (see texHidden), or all of it where it defines
-// or colours (see texRewrites); and all of a map (geojson, topojson) or a
-// 3D model (stl), whose text shows nowhere.
-func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
+// in math, what TeX hides (see texHidden), or all of it where the text
+// defines or colours (rewrites: see texRewrites); and all of a map
+// (geojson, topojson) or a 3D model (stl), whose text shows nowhere.
+func drawnComments(src []byte, n *ast.FencedCodeBlock, rewrites bool) []textSpan {
 	language := strings.ToLower(string(n.Language(src)))
 	lines := spansOf(n.Lines())
 	if len(lines) == 0 {
@@ -405,7 +419,7 @@ func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
 	switch {
 	case language == "geojson" || language == "topojson" || language == "stl":
 		return []textSpan{whole}
-	case language == "math" && texRewrites(string(src[whole.start:whole.end])):
+	case language == "math" && rewrites:
 		return []textSpan{whole}
 	case language != "mermaid" && language != "math":
 		return nil
@@ -417,7 +431,7 @@ func drawnComments(src []byte, n *ast.FencedCodeBlock) []textSpan {
 		case language == "mermaid" && strings.HasPrefix(strings.TrimLeft(text, " \t"), "%%"):
 			out = append(out, textSpan{line.start, line.start + len(text)})
 		case language == "math":
-			out = append(out, texHidden(text, line.start)...)
+			out = append(out, texHidden(text, line.start, false)...)
 		}
 	}
 	return out

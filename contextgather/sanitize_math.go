@@ -6,12 +6,13 @@ import (
 )
 
 // mathHidden returns what GitHub's math hides in the prose of s: in a
-// math span ($...$, $`...`$ or $$...$$), what TeX hides (see texHidden).
+// math span ($...$, $`...`$ or $$...$$), what TeX hides (see texHidden),
+// or all of it when s defines or colours (rewrites: see texRewrites).
 // GitHub draws the span with MathJax rather than show its text. A "$"
 // opens inline math when no space follows it, and one with no space before
 // it closes it on the same line; "\$" is a dollar. Reading a "$" that is
 // none as math hides a little visible text, the safer way to err.
-func mathHidden(s string, class []byte) []textSpan {
+func mathHidden(s string, class []byte, rewrites bool) []textSpan {
 	b := []byte(s)
 	prose := func(i int) bool { return i < len(s) && class[i] == classProse }
 	// Each search goes on from where the last one that found nothing
@@ -34,7 +35,7 @@ func mathHidden(s string, class []byte) []textSpan {
 				i++
 				continue
 			}
-			out = append(out, texHidden(rest[1:1+end], i+2)...)
+			out = append(out, texHidden(rest[1:1+end], i+2, rewrites)...)
 			i += 2 + end + 1
 		case strings.HasPrefix(rest, "`"):
 			end := -1
@@ -49,7 +50,7 @@ func mathHidden(s string, class []byte) []textSpan {
 				i += end // the next "$`" is past the line: none before closes
 				continue
 			}
-			out = append(out, texHidden(rest[1:1+end], i+2)...)
+			out = append(out, texHidden(rest[1:1+end], i+2, rewrites)...)
 			i += 2 + end + 1
 		case rest != "" && !strings.ContainsRune(" \t\r\n", rune(rest[0])):
 			end := inlineMathEnd(b, i+1, prose)
@@ -63,7 +64,7 @@ func mathHidden(s string, class []byte) []textSpan {
 				}
 				continue
 			}
-			out = append(out, texHidden(s[i+1:end], i+1)...)
+			out = append(out, texHidden(s[i+1:end], i+1, rewrites)...)
 			i = end
 		}
 	}
@@ -84,10 +85,9 @@ func inlineMathEnd(s []byte, from int, prose func(int) bool) int {
 // texHidden returns what TeX hides in math, body starting at byte base of
 // the text: a comment, from an unescaped % to the end of its line, and
 // \phantom, \hphantom or \vphantom with its argument, which takes room
-// and shows nothing; or all of it where it defines or colours (see
-// texRewrites).
-func texHidden(body string, base int) []textSpan {
-	if texRewrites(body) {
+// and shows nothing; or all of it, whole.
+func texHidden(body string, base int, whole bool) []textSpan {
+	if whole {
 		return []textSpan{{base, base + len(body)}}
 	}
 	var out []textSpan
@@ -171,10 +171,12 @@ func groupEnd(body string, j int) int {
 	return len(body)
 }
 
-// texRewrites says whether math uses a command that can hide any of it
-// by rules of its own: a macro that drops its argument, a colour that
-// matches the page, a style. Which of its text shows is then not known
-// short of running TeX, so none of it is kept.
+// texRewrites says whether a text uses a command that can hide any of its
+// math by rules of its own: a macro that drops its argument (defined in
+// one math span, it holds in every later one), a colour that matches the
+// page, a style. Which of its math shows is then not known short of
+// running TeX, so none of it is kept. Code that mentions one costs the
+// text's math too, which errs the safe way.
 func texRewrites(body string) bool {
 	for rest := body; ; {
 		i := strings.IndexByte(rest, '\\')

@@ -183,8 +183,11 @@ func codeSection(in PromptInput, tokens int) string {
 			continue
 		}
 		// Cleaned as every other text is: characters that show nothing
-		// (tag characters, above all) can carry words a model reads.
-		content := stripInvisible(string(data))
+		// (tag characters, above all) can carry words a model reads. Its
+		// line and paragraph separators, which stripInvisible makes line
+		// breaks, are spaces here, so that its lines keep the numbers the
+		// ranking gave them.
+		content := stripInvisible(separatorsAsSpaces.Replace(string(data)))
 		// A file takes up to a share of the room, so that others have
 		// some; the last takes what is left.
 		share := int(wholeFileShare * float64(tokens))
@@ -299,3 +302,5 @@ func rulesSection(verify, protected []string) string {
 	}
 	return b.String()
 }
+
+var separatorsAsSpaces = strings.NewReplacer("\u2028", " ", "\u2029", " ")
