@@ -283,9 +283,10 @@ func stripHiddenMarkup(s string) string {
 	// HTML nothing closes hides the rest of the page, where GitHub puts
 	// the footnotes; references to them still show as numbers. HTML in a
 	// footnote nobody sees is on no page.
-	if slices.ContainsFunc(opened, func(at int) bool {
-		return !slices.ContainsFunc(unusedNotes, func(f textSpan) bool { return f.start <= at && at < f.end })
-	}) {
+	inUnusedNote := func(at int) bool {
+		return slices.ContainsFunc(unusedNotes, func(f textSpan) bool { return f.start <= at && at < f.end })
+	}
+	if slices.ContainsFunc(opened, func(at int) bool { return !inUnusedNote(at) }) {
 		for _, f := range m.footnotes.lines() {
 			drop(textCut{textSpan: f})
 		}

@@ -107,8 +107,13 @@ func (in *Intake) cannotRunAgain(ctx context.Context, repo *githubapi.Repo, t ta
 		return nil
 	}
 	note := fmt.Sprintf("oneshot cannot run this again: it has no record of the task this check run was for. To start one, comment `%s <what to do>` on its issue or pull request.", in.Command)
-	if err := repo.NoteOnCheckRun(ctx, t.CheckRunID, note); err != nil {
-		return err
+	// Told on the run only: with no task, there is no issue to tell
+	// instead, so GitHub failing for now is tried again, and then logged.
+	ctx, cancel := context.WithTimeout(ctx, skipTimeout)
+	defer cancel()
+	if err := githubapi.UntilTaken(ctx, skipRetry, func() error { return repo.NoteOnCheckRun(ctx, t.CheckRunID, note) }); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", t.CheckRunID).Msg("Could not say on the check run that it cannot run again.")
+		return nil
 	}
 	zerolog.Ctx(ctx).Info().Msg("Said on the check run that it cannot run again.")
 	return nil

@@ -138,23 +138,8 @@ func (r *run) loadConfig(ctx context.Context) error {
 		r.report.Notes = []string{"Settings from the configuration given instead of " + config.RepoPath + "."}
 		return nil
 	}
-	// The export holds only regular files of a sane size: one that is not
-	// there may still be in the tree, and must not pass for absent, which
-	// would put detected settings, and default protections, in its place.
-	dirMode, _, dirFound, err := r.co.Repo.Entry(ctx, r.co.Base, path.Dir(config.RepoPath))
-	if err != nil {
+	if err := SettingsFileInTree(ctx, r.co); err != nil {
 		return err
-	}
-	mode, size, found, err := r.co.Repo.Entry(ctx, r.co.Base, config.RepoPath)
-	switch {
-	case err != nil:
-		return err
-	case dirFound && dirMode != "040000":
-		return fail(path.Dir(config.RepoPath)+" is not a plain directory (a link, say), so nothing ran", onlyInTheTree)
-	case found && mode != "100644" && mode != "100755":
-		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", onlyInTheTree)
-	case found && size > config.MaxRepoFileSize:
-		return fail(config.RepoPath+" has problems, so nothing ran", contextgather.CodeBlock(config.TooLarge(config.RepoPath, size).Error()))
 	}
 	cfg, notes, err := RepoConfig(r.files, r.co.DefaultBranch)
 	if err != nil {
@@ -166,6 +151,30 @@ func (r *run) loadConfig(ctx context.Context) error {
 		}
 	}
 	r.cfg, r.report.Notes = cfg, notes
+	return nil
+}
+
+// SettingsFileInTree refuses a checkout whose base holds its settings
+// other than as a plain file of a sane size in a plain directory. The
+// export holds only regular files of a sane size: one that is not there
+// may still be in the tree, and must not pass for absent, which would put
+// detected settings, and default protections, in its place.
+func SettingsFileInTree(ctx context.Context, co *Checkout) error {
+	dirMode, _, dirFound, err := co.Repo.Entry(ctx, co.Base, path.Dir(config.RepoPath))
+	if err != nil {
+		return err
+	}
+	mode, size, found, err := co.Repo.Entry(ctx, co.Base, config.RepoPath)
+	switch {
+	case err != nil:
+		return err
+	case dirFound && dirMode != "040000":
+		return fail(path.Dir(config.RepoPath)+" is not a plain directory (a link, say), so nothing ran", onlyInTheTree)
+	case found && mode != "100644" && mode != "100755":
+		return fail(config.RepoPath+" is not a plain file (a link, say), so nothing ran", onlyInTheTree)
+	case found && size > config.MaxRepoFileSize:
+		return fail(config.RepoPath+" has problems, so nothing ran", contextgather.CodeBlock(config.TooLarge(config.RepoPath, size).Error()))
+	}
 	return nil
 }
 

@@ -63,9 +63,6 @@ func prompt(args []string, out io.Writer) error {
 		title, body := splitTask(text)
 		top, committed := checkoutTop(*dir)
 		t := &tasks.Task{ID: tasks.NewID(), Repo: filepath.Base(mustAbs(top)), Requester: os.Getenv("USER")}
-		if err := settingsInTheTree(top); err != nil {
-			return err
-		}
 		// The budget bot run would give the agent: the bot's.
 		bot, err := loadLocal(*configPath)
 		if err != nil {
@@ -110,6 +107,9 @@ func settingsInTheTree(top string) error {
 // written for them.
 func checkoutFiles(ctx context.Context, top string, committed bool, t *tasks.Task) (files fs.FS, done func(), err error) {
 	if !committed {
+		if err := settingsInTheTree(top); err != nil {
+			return nil, nil, err
+		}
 		// A root, not os.DirFS: the checkout's links may not lead out of it.
 		root, err := os.OpenRoot(top)
 		if err != nil {
@@ -125,6 +125,10 @@ func checkoutFiles(ctx context.Context, top string, committed bool, t *tasks.Tas
 		return nil, nil, err
 	}
 	done = func() { os.RemoveAll(co.Dir) }
+	if err := pipeline.SettingsFileInTree(ctx, co); err != nil {
+		done()
+		return nil, nil, err
+	}
 	if files, err = pipeline.ExportTree(ctx, co, co.Base); err != nil {
 		done()
 		return nil, nil, err

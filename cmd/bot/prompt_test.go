@@ -306,6 +306,17 @@ func TestPromptRefusesSettingsReachedThroughALinkAsATaskDoes(t *testing.T) {
 			t.Errorf("%s a link: err = %v, want it named as a link a task refuses", link.name, err)
 		}
 	}
+	// Committed, the link is read from HEAD's tree, as a task reads it.
+	repo := checkoutIn(t, gitRepo(t), map[string]string{"settings.yml": "verify: [\"true\"]\n", ".github/README.md": "x\n"})
+	if err := os.Symlink("../settings.yml", filepath.Join(repo, ".github", "oneshot.yml")); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, repo, "add", ".")
+	runGit(t, repo, "commit", "-q", "-m", "settings through a link")
+	err := run([]string{"prompt", "--dir", repo, "--issue", issueFile(t, "Fix x\n")}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), ".github/oneshot.yml is not a plain file (a link, say)") {
+		t.Errorf("a committed link: err = %v, want it refused as a task refuses it", err)
+	}
 }
 
 func TestPromptRefusesAnIssueNumberBelowOne(t *testing.T) {

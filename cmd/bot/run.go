@@ -149,9 +149,6 @@ func runTask(args []string, out io.Writer) error {
 	return nil
 }
 
-// repositoryOf returns the repository dir is in, or is: its top-level
-// directory, or a bare repository's own; or an error saying it is none,
-// or has no commit to start from.
 // uncommitted says whether the work tree of the repository at path has
 // changes not committed, files git does not ignore among them.
 func uncommitted(path string) bool {
@@ -161,6 +158,9 @@ func uncommitted(path string) bool {
 	return len(bytes.TrimSpace(changed)) > 0
 }
 
+// repositoryOf returns the repository dir is in, or is: its top-level
+// directory, or a bare repository's own; or an error saying it is none,
+// or has no commit to start from.
 func repositoryOf(dir string) (string, error) {
 	// git's own words say why it will not read a directory (another user's
 	// repository: "dubious ownership"); GIT_DIR and its kind in the
