@@ -125,7 +125,7 @@ type Queue struct {
 	running map[string]runningAttempt // attempts running here, by task ID
 	// unrecorded holds the ends of attempts that ran here but could not
 	// be recorded, by attempt (see attemptKey), until they are.
-	unrecorded map[string]attemptEnd
+	unrecorded map[string]keptEnd
 	// unreadableLog spaces the forwarder's warnings of rows it cannot read.
 	unreadableLog failureLog
 }
@@ -146,7 +146,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 		return nil, errors.New("queue: config needs the owner whose sandboxes LeftBehind removes")
 	}
 	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, recordFor: recordEndFor,
-		running: map[string]runningAttempt{}, unrecorded: map[string]attemptEnd{}, accepted: make(chan struct{}, 1),
+		running: map[string]runningAttempt{}, unrecorded: map[string]keptEnd{}, accepted: make(chan struct{}, 1),
 		unreadableLog: failureLog{every: forwardErrorLogInterval, now: time.Now}}
 	var clientID string // River's own on SQLite
 	if db.dialect == "postgres" {
@@ -243,6 +243,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 	defer q.lock.stopWaiting()
 	if q.river.Stop(ctx) == nil {
+		q.recordKeptEnds(ctx)
 		letGo()
 		return nil
 	}
@@ -256,6 +257,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.river.StopAndCancel(wait); err != nil {
 		return fmt.Errorf("stop the queue: workers still running %v after the shutdown timeout: %w", stopWait, err)
 	}
+	q.recordKeptEnds(ctx)
 	letGo()
 	return nil
 }

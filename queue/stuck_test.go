@@ -249,6 +249,34 @@ func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T
 	})
 }
 
+// An end kept in the process is recorded as the process stops, the
+// database back: lost with it, it would leave the task running, and the
+// next process would run the attempt again.
+func TestAnEndKeptInTheProcessIsRecordedAsItStops(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		kept := make(chan struct{}, 1)
+		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", signalOn(kept)})).Level(zerolog.WarnLevel)
+		var q *Queue
+		e := refusedEnd(t, url, logs, nil, func(tuned *Queue) {
+			// The job waits long enough for the stop to come first.
+			tuned.recordFor, tuned.startRetry = 200*time.Millisecond, time.Minute
+			q = tuned
+		})
+		select {
+		case <-kept:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the end the database refused was not kept")
+		}
+		refuseState(t, e.db, e.url, tasks.Succeeded, false)
+		if err := q.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if task, err := e.db.Get(context.Background(), e.task.ID); err != nil || task.State != tasks.Succeeded {
+			t.Fatalf("after the stop the task is %+v, %v; want it succeeded, for the next process to leave alone", task, err)
+		}
+	})
+}
+
 // refusedEndRun is a queue whose database refuses to record the success
 // of its one task's attempt, from the moment the attempt first runs.
 type refusedEndRun struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
 	"time"
 
@@ -207,6 +208,13 @@ type attemptEnd struct {
 	detail string
 }
 
+// keptEnd is the end of an attempt of task that the database did not
+// take, kept in this process to record later (see finishAttempt).
+type keptEnd struct {
+	task *tasks.Task
+	end  attemptEnd
+}
+
 // finishAttempt records how an attempt ended, and says what becomes of its
 // job. An end the database does not take is kept in this process, and the
 // job waits to record it: an error would have River run the job again,
@@ -219,7 +227,7 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 	defer cancel()
 	if err := q.recordEnd(recordCtx, t, end.state, end.detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
 		q.mu.Lock()
-		q.unrecorded[attemptKey(t.ID, t.Attempt)] = end
+		q.unrecorded[attemptKey(t.ID, t.Attempt)] = keptEnd{t, end}
 		q.mu.Unlock()
 		log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not record how the attempt ended; it is kept to record later, not run again.")
 		return river.JobSnooze(q.startRetry)
@@ -237,9 +245,31 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 func (q *Queue) takeUnrecorded(taskID string, attempt int) (attemptEnd, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	end, ok := q.unrecorded[attemptKey(taskID, attempt)]
+	kept, ok := q.unrecorded[attemptKey(taskID, attempt)]
 	delete(q.unrecorded, attemptKey(taskID, attempt))
-	return end, ok
+	return kept.end, ok
+}
+
+// recordKeptEnds tries once more, as the process stops, to record the
+// ends it kept: lost with it, they would leave their tasks running, and
+// the next process would run the attempts again.
+func (q *Queue) recordKeptEnds(ctx context.Context) {
+	q.mu.Lock()
+	kept := maps.Clone(q.unrecorded)
+	q.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+	defer cancel()
+	for key, k := range kept {
+		log := q.cfg.Logger.With().Str("task_id", k.task.ID).Int("attempt", k.task.Attempt).Logger()
+		if err := q.conclude(ctx, k.task, tasks.Running, k.end.state, k.end.detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+			log.Error().Err(err).Msg("Could not record how the attempt ended before stopping; the next process runs it again.")
+			continue
+		}
+		q.mu.Lock()
+		delete(q.unrecorded, key)
+		q.mu.Unlock()
+		log.Info().Str("state", string(k.end.state)).Msg("Recorded how the attempt ended, as the process stopped.")
+	}
 }
 
 // attemptKey names a task's attempt.
