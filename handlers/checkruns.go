@@ -39,8 +39,16 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tas
 
 // unqueued closes the check run of an attempt the queue did not take, so
 // that it does not wait as queued forever; the intake's next try makes
-// another. It returns err.
-func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, checkRunID int64, err error) error {
+// another. It returns err. A commit can succeed and its answer be lost
+// (the connection dropped, the intake's time ran out): an attempt the
+// queue holds after all keeps its run, and the intake is done.
+func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, err error) error {
+	look, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	if task, _, lookErr := in.Queue.ByDelivery(look, t.DeliveryID); lookErr == nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Str("task_id", task.ID).Msg("The queue answered with an error, yet holds the attempt: it stands.")
+		return nil
+	}
 	// The intake's next try makes another run: this one offers nothing.
 	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt. It tries again with a check run of its own, or says on the issue that it gave up."})
 	return err

@@ -188,7 +188,7 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 	case errors.As(err, &limited):
 		return in.overtaken(ctx, repo, t, task.CheckRunID, limited)
 	case err != nil:
-		return in.unqueued(ctx, repo, task.CheckRunID, err)
+		return in.unqueued(ctx, repo, t, task.CheckRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Msg("Queued a new task.")
 	return nil
@@ -307,7 +307,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return in.overtaken(ctx, repo, t, checkRunID, limited)
 	}
 	if err != nil {
-		return in.unqueued(ctx, repo, checkRunID, err)
+		return in.unqueued(ctx, repo, t, checkRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", next.ID).Int("attempt", next.Attempt).Msg("Queued another attempt.")
 	return nil

@@ -67,6 +67,38 @@ func TestACheckRunWhoseTaskWasNotQueuedDoesNotWaitAsQueued(t *testing.T) {
 	}
 }
 
+// committedQueue takes the task, but the answer to its commit is lost.
+type committedQueue struct {
+	brokenQueue
+	created *tasks.Task
+}
+
+func (q *committedQueue) Create(_ context.Context, t *tasks.Task, _ tasks.Limits) error {
+	q.created = t
+	return errDatabase
+}
+
+func (q *committedQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	if q.created == nil {
+		return nil, 0, tasks.ErrNotFound
+	}
+	return q.created, q.created.Attempt, nil
+}
+
+// An error from the queue is no proof that nothing was recorded: an
+// attempt it holds after all keeps its check run.
+func TestAnAttemptRecordedThoughTheQueueAnsweredWithAnErrorKeepsItsCheckRun(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = &committedQueue{}
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatalf("err = %v, want the intake done: the attempt is queued", err)
+	}
+	if runs := gh.CheckRuns(repo); len(runs) != 1 || runs[0].Status != "queued" {
+		t.Fatalf("check runs %+v, want one, queued", runs)
+	}
+}
+
 // Closing the run is tried again while GitHub fails for now: nothing
 // later would, and it would wait as queued for ever.
 func TestACheckRunGitHubFailsToCloseAtFirstIsClosed(t *testing.T) {
