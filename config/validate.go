@@ -63,6 +63,9 @@ func (a App) Validate() error {
 	return errors.Join(errs...)
 }
 
+// atEdge is what validateEdges refuses at a text setting's ends.
+func atEdge(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+
 // validateEdges refuses a text setting that starts or ends with white
 // space or a control character: a line break or a space left by the tool
 // that set it, which would otherwise name a file "oneshot.db\r", link
@@ -78,7 +81,7 @@ func (a App) validateEdges(bad problem, reported map[string]bool) {
 		}
 		first, _ := utf8.DecodeRuneInString(*value)
 		last, _ := utf8.DecodeLastRuneInString(*value)
-		if edge := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }; edge(first) || edge(last) {
+		if atEdge(first) || atEdge(last) {
 			bad(v.key, "starts or ends with white space or a control character, such as a line break")
 		}
 	}
@@ -321,6 +324,10 @@ func (s Sandbox) validate(bad problem) {
 	}
 }
 
+// postgresCredentials are the variables pgx reads a database password
+// from, beside the database URL.
+var postgresCredentials = []string{"PGPASSWORD", "PGPASSFILE"}
+
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (a Agent) validate(bad problem) {
@@ -341,6 +348,9 @@ func (a Agent) validate(bad problem) {
 		// webhook secret, the database's password.
 		if i := slices.IndexFunc(envVars, func(v envVar) bool { return v.name == name }); i >= 0 {
 			bad("agent.secrets", "names %s, which holds the bot's own %s: no agent may have it", name, envVars[i].key)
+		}
+		if slices.Contains(postgresCredentials, name) {
+			bad("agent.secrets", "names %s, which the bot's database client reads: no agent may have it", name)
 		}
 	}
 }

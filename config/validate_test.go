@@ -202,6 +202,8 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			`agent.secrets (ONESHOT_AGENT_SECRETS) names "bad-key", which is not an environment variable name`},
 		{"agent secret that is the App's own key", func(a *App) { a.Agent.Secrets = "ANTHROPIC_API_KEY,GITHUB_APP_PRIVATE_KEY" },
 			`agent.secrets (ONESHOT_AGENT_SECRETS) names GITHUB_APP_PRIVATE_KEY, which holds the bot's own github.app.private_key: no agent may have it`},
+		{"agent secret that is the database's password", func(a *App) { a.Agent.Secrets = "PGPASSWORD" },
+			`agent.secrets (ONESHOT_AGENT_SECRETS) names PGPASSWORD, which the bot's database client reads: no agent may have it`},
 		{"agent secret that is the database's address", func(a *App) { a.Agent.Secrets = "ONESHOT_DATABASE_URL" },
 			`agent.secrets (ONESHOT_AGENT_SECRETS) names ONESHOT_DATABASE_URL, which holds the bot's own database.url: no agent may have it`},
 		{"log level unknown", func(a *App) { a.Log.Level = "verbose" },

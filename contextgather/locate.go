@@ -360,7 +360,7 @@ func scoreFrames(docs []*doc, c clues) []float64 {
 	}
 	last := map[string]int{} // each path once, where it was last mentioned
 	for k, mentioned := range c.paths {
-		last[strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")] = k
+		last[asMentioned(mentioned)] = k
 	}
 	byPath := map[string]int{}
 	byTail := map[string][]int{} // a file's path after each of its slashes
@@ -394,10 +394,14 @@ func scoreFrames(docs []*doc, c clues) []float64 {
 	return scores
 }
 
+// asMentioned is a path as the issue mentions it, read with "/" for "\\"
+// and without a leading "./".
+func asMentioned(p string) string { return strings.TrimPrefix(strings.ReplaceAll(p, "\\", "/"), "./") }
+
 // pathsMatch says whether a mentioned path names a file, as scoreFrames
 // matches them.
 func pathsMatch(file, mentioned string) bool {
-	mentioned = strings.TrimPrefix(strings.ReplaceAll(mentioned, "\\", "/"), "./")
+	mentioned = asMentioned(mentioned)
 	if file == mentioned {
 		return true
 	}

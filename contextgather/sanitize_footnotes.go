@@ -71,9 +71,8 @@ func (f footnoteDefinitions) Open(parent ast.Node, reader text.Reader, pc parser
 func (f footnoteDefinitions) Close(node ast.Node, reader text.Reader, pc parser.Context) {
 	if fn, ok := node.(*east.Footnote); ok {
 		labelAt := pc.Get(openedKey).(map[*east.Footnote]int)[fn]
-		_, last, _ := contentOf(fn)
 		closed, _ := pc.Get(closedKey).([]closedDefinition)
-		pc.Set(closedKey, append(closed, closedDefinition{fn, labelAt, max(last, labelAt)}))
+		pc.Set(closedKey, append(closed, closedDefinition{fn, labelAt, max(contentEnd(fn), labelAt)}))
 	}
 	f.BlockParser.Close(node, reader, pc)
 }
@@ -179,23 +178,19 @@ func (f footnoteFacts) inText(at int) bool {
 	return i < len(f.texts) && f.texts[i].start <= at && at < f.texts[i].end
 }
 
-// contentOf is where what a block holds starts and ends; false when it
-// holds no line (a definition with nothing after its label).
-func contentOf(n ast.Node) (first, last int, ok bool) {
-	first, last = -1, -1
+// contentEnd is where the last line a block holds ends, or -1 when it
+// holds none (a definition with nothing after its label).
+func contentEnd(n ast.Node) int {
+	last := -1
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
-		if !entering || c.Type() != ast.TypeBlock {
-			return ast.WalkContinue, nil
-		}
-		if lines := c.Lines(); lines.Len() > 0 {
-			if start := lines.At(0).Start; first < 0 || start < first {
-				first = start
+		if entering && c.Type() == ast.TypeBlock {
+			if lines := c.Lines(); lines.Len() > 0 {
+				last = max(last, lines.At(lines.Len()-1).Stop)
 			}
-			last = max(last, lines.At(lines.Len()-1).Stop)
 		}
 		return ast.WalkContinue, nil
 	})
-	return first, last, first >= 0
+	return last
 }
 
 // wholeLines is the lines of s from the one byte from is on to the end of
