@@ -362,6 +362,12 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 	if _, ok := hostpattern.First(h.within, host, port, nil); len(h.within) > 0 && !ok {
 		return deny("host is outside what the bot's operator allows")
 	}
+	if numericName(host) {
+		// A C resolver reads 2130706433, 0x7f000001 or 127.1 as an
+		// address, which no glob may reach (see below); no host name
+		// ends in a number.
+		return deny("a host name whose last label is a number is an address in another spelling: ask for the host by its name, or its address as a.b.c.d")
+	}
 	allow := h.allow
 	if addr, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		// An address is not a name: a glob, written for names (`*`
@@ -386,6 +392,19 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 		}
 	}
 	return deny("host is not on the allow-list")
+}
+
+// numericName says whether host, not an address as netip reads one, ends
+// in a label that is a number: decimal, octal (0...) or hexadecimal (0x...).
+func numericName(host string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return false
+	}
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		return hex == "" || strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 func deny(reason string) acl.Decision {

@@ -129,6 +129,13 @@ func TestAnAddressIsAllowedOnlyByAPatternNamingIt(t *testing.T) {
 		{"203.0.113.7", true, "allow pattern `203.0.113.7`"},
 		{"2001:db8::1", false, "an IPv6 address is never allowed"},
 		{"[2001:db8::1]", false, "an IPv6 address is never allowed"},
+		// An address in other spellings, which a C resolver reads as one.
+		{"1746158735", false, "an address in another spelling"},
+		{"0x68144490", false, "an address in another spelling"},
+		{"0150.024.0104.0217", false, "an address in another spelling"},
+		{"104.20.17551", false, "an address in another spelling"},
+		{"cdn.example.0x1", false, "an address in another spelling"},
+		{"build-2024.example.org", true, "allow pattern `*`"},
 	} {
 		d := p.decide(tc.host, 443)
 		if (d.Result == acl.Allow) != tc.allowed || !strings.Contains(d.Reason, tc.reason) {
