@@ -215,14 +215,9 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
 		// The warning that recordEnd tries again, or River running the
 		// attempt a second time: either way the database can come back.
-		retrying := make(chan struct{}, 1)
-		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"trying again", signalOn(retrying)})).Level(zerolog.WarnLevel)
+		logs, retrying := warningsSignalling(t, "trying again")
 		e := refusedEnd(t, url, logs, signalOn(retrying), nil)
-		select {
-		case <-retrying:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the failed record was neither tried again nor the attempt run again")
-		}
+		waitSignal(t, retrying, "the failed record was neither tried again nor the attempt run again")
 		e.wantRecordedOnce(t)
 	})
 }
@@ -232,18 +227,13 @@ func TestAnAttemptWhoseEndIsNotRecordedAtOnceRunsOnce(t *testing.T) {
 // perhaps open, does not run again, nor end as given up on.
 func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
-		kept := make(chan struct{}, 1)
-		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", signalOn(kept)})).Level(zerolog.WarnLevel)
+		logs, kept := warningsSignalling(t, "kept to record later")
 		e := refusedEnd(t, url, logs, nil, func(q *Queue) {
 			q.recordFor, q.startRetry = 200*time.Millisecond, 100*time.Millisecond
 		})
 		// Kept, and tried again, more than River's tries would allow.
 		for range taskMaxAttempts + 1 {
-			select {
-			case <-kept:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the end the database refused was not kept")
-			}
+			waitSignal(t, kept, "the end the database refused was not kept")
 		}
 		e.wantRecordedOnce(t)
 	})
@@ -254,19 +244,14 @@ func TestAnAttemptWhoseEndIsNotRecordedForLongIsRecordedNotRunAgain(t *testing.T
 // next process would run the attempt again.
 func TestAnEndKeptInTheProcessIsRecordedAsItStops(t *testing.T) {
 	Databases(t, func(t *testing.T, url string) {
-		kept := make(chan struct{}, 1)
-		logs := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{"kept to record later", signalOn(kept)})).Level(zerolog.WarnLevel)
+		logs, kept := warningsSignalling(t, "kept to record later")
 		var q *Queue
 		e := refusedEnd(t, url, logs, nil, func(tuned *Queue) {
 			// The job waits long enough for the stop to come first.
 			tuned.recordFor, tuned.startRetry = 200*time.Millisecond, time.Minute
 			q = tuned
 		})
-		select {
-		case <-kept:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the end the database refused was not kept")
-		}
+		waitSignal(t, kept, "the end the database refused was not kept")
 		refuseState(t, e.db, e.url, tasks.Succeeded, false)
 		if err := q.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
@@ -325,6 +310,24 @@ func (e *refusedEndRun) wantRecordedOnce(t *testing.T) {
 	e.notifier.wait(t, e.task.ID, tasks.Succeeded)
 	if n := e.runner.count(); n != 1 {
 		t.Fatalf("the attempt ran %d times", n)
+	}
+}
+
+// warningsSignalling is a test's log of warnings, which signals on the
+// channel it returns each time a line holds text.
+func warningsSignalling(t *testing.T, text string) (zerolog.Logger, chan struct{}) {
+	ch := make(chan struct{}, 1)
+	return zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), lineWatcher{text, signalOn(ch)})).Level(zerolog.WarnLevel), ch
+}
+
+// waitSignal waits for a signal on ch, and fails the test saying missing
+// if none comes within 30 seconds.
+func waitSignal(t *testing.T, ch <-chan struct{}, missing string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal(missing)
 	}
 }
 
