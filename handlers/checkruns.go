@@ -56,23 +56,32 @@ func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, t tasks.Tr
 
 // skipCheckRun closes a check run whose attempt will never run, whatever
 // comes next: a retried intake would not find it again, and it would wait
-// as queued for ever. So it goes on after ctx ends (the intake's own time
-// may be what ran out), and its failure is only logged.
+// as queued for ever.
 func skipCheckRun(ctx context.Context, repo *githubapi.Repo, checkRunID int64, skip githubapi.Skip) {
+	writeCheckRun(ctx, checkRunID, "Could not close a check run that will never run.", func(ctx context.Context) error {
+		return repo.SkipCheckRun(ctx, checkRunID, skip)
+	})
+}
+
+// writeCheckRun makes a write to a check run that nothing later makes
+// again: it is tried again while GitHub fails for now, for up to
+// skipTimeout, and goes on after ctx ends (the intake's own time may be
+// what ran out). It reports whether GitHub took it; a failure is logged
+// with failed.
+func writeCheckRun(ctx context.Context, checkRunID int64, failed string, write func(context.Context) error) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
 	defer cancel()
-	// Tried again while GitHub fails for now: nothing later closes it.
-	err := githubapi.UntilTaken(ctx, skipRetry, func() error { return repo.SkipCheckRun(ctx, checkRunID, skip) })
-	if err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg("Could not close a check run that will never run.")
+	if err := githubapi.UntilTaken(ctx, skipRetry, func() error { return write(ctx) }); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", checkRunID).Msg(failed)
+		return false
 	}
+	return true
 }
 
 // skipOf is how t's check run, skipped for why, may run again: as the
 // start it was, with its instructions, on its issue, whose task was not
-// made; as the next attempt
-// of the task a retry named. A follow-up's, whose feedback it does not
-// hold, does not.
+// made; as the next attempt of the task a retry named. A follow-up's,
+// whose feedback it does not hold, does not.
 func skipOf(t tasks.Trigger, why string) githubapi.Skip {
 	switch t.Command {
 	case tasks.CommandStart:
@@ -116,13 +125,11 @@ func (in *Intake) cannotRunAgain(ctx context.Context, repo *githubapi.Repo, t ta
 	}
 	note := fmt.Sprintf("oneshot cannot run this again: it has no record of the task this check run was for. To start one, comment `%s <what to do>` on its issue or pull request.", in.Command)
 	// Told on the run only: with no task, there is no issue to tell
-	// instead, so GitHub failing for now is tried again, and then logged.
-	ctx, cancel := context.WithTimeout(ctx, skipTimeout)
-	defer cancel()
-	if err := githubapi.UntilTaken(ctx, skipRetry, func() error { return repo.NoteOnCheckRun(ctx, t.CheckRunID, note) }); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Int64("check_run_id", t.CheckRunID).Msg("Could not say on the check run that it cannot run again.")
-		return nil
+	// instead.
+	if writeCheckRun(ctx, t.CheckRunID, "Could not say on the check run that it cannot run again.", func(ctx context.Context) error {
+		return repo.NoteOnCheckRun(ctx, t.CheckRunID, note)
+	}) {
+		zerolog.Ctx(ctx).Info().Msg("Said on the check run that it cannot run again.")
 	}
-	zerolog.Ctx(ctx).Info().Msg("Said on the check run that it cannot run again.")
 	return nil
 }
