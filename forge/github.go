@@ -359,13 +359,22 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return update(existing)
 	}
 	var created *github.PullRequest
-	made := false
+	// made says this attempt opened it; perhapsMade, that a try whose
+	// answer was lost may have, which makes the pull request a later try
+	// finds open this attempt's too, to label and ask reviews for.
+	made, perhapsMade := false, false
 	open := func(draft bool) error {
-		return write(create, func() (err error) {
-			created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
-				Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &draft,
+		// Tried again while GitHub fails for now: the change is pushed,
+		// and a failure here would stop the attempt with nothing to show.
+		return githubapi.UntilTaken(ctx, pullRequestRetry, func() error {
+			return write(create, func() (err error) {
+				created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
+					Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &draft,
+				})
+				made = made || (err == nil && perhapsMade)
+				perhapsMade = perhapsMade || githubapi.MayHaveHappened(err)
+				return err
 			})
-			return err
 		})
 	}
 	var warnings []string
@@ -405,8 +414,12 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 }
 
 // pullRequestTimeout bounds opening or updating the pull request after the
-// push, retries and the throttle included.
-const pullRequestTimeout = 2 * time.Minute
+// push, retries and the throttle included; pullRequestRetry is the first
+// wait before opening it is tried again, doubled at each next.
+const (
+	pullRequestTimeout = 2 * time.Minute
+	pullRequestRetry   = 2 * time.Second
+)
 
 // reviewersFor asks the requester first, then the configured reviewers;
 // never the bot, which GitHub refuses as the pull request's author.

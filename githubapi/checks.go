@@ -75,7 +75,7 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA string, q QueuedRun) (
 		},
 		Actions: []*github.CheckRunAction{cancelButton},
 	})
-	if err != nil && mayHaveHappened(err) {
+	if err != nil && MayHaveHappened(err) {
 		// It may have been made: a caller that tried again would make a
 		// second, left queued for good.
 		if id := r.FindCheckRun(ctx, headSHA, q); id != 0 {

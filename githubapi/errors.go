@@ -12,10 +12,13 @@ import (
 
 // What a failed request to GitHub says about trying it again.
 
-// mayHaveHappened says whether a failed request may have been carried out
+// MayHaveHappened says whether a failed request may have been carried out
 // all the same: GitHub answered a server error, or no answer came. A 4xx
 // says it was not.
-func mayHaveHappened(err error) bool {
+func MayHaveHappened(err error) bool {
+	if err == nil {
+		return false
+	}
 	var answered *github.ErrorResponse
 	if errors.As(err, &answered) && answered.Response != nil {
 		return answered.Response.StatusCode >= 500

@@ -102,7 +102,7 @@ func (r *Repo) ReviewComments(ctx context.Context, pull int, reviewID int64) ([]
 func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int64, body string) error {
 	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
 	_, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID)
-	if err != nil && mayHaveHappened(err) && r.foundReply(ctx, pull, commentID, body, since) {
+	if err != nil && MayHaveHappened(err) && r.foundReply(ctx, pull, commentID, body, since) {
 		return nil
 	}
 	if err != nil {
@@ -136,7 +136,7 @@ func (r *Repo) foundReply(ctx context.Context, pull int, commentID int64, body s
 func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.IssueComment, error) {
 	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
 	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})
-	if err != nil && mayHaveHappened(err) {
+	if err != nil && MayHaveHappened(err) {
 		if made := r.findComment(ctx, issue, body, since); made != nil {
 			return made, nil
 		}
@@ -207,11 +207,15 @@ func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, sha string) (*gith
 // is false for one opened before, which the caller may want to update.
 func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (open *github.PullRequest, made bool, err error) {
 	created, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
-	if err != nil && (mayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
-		if found, _ := r.OpenPullRequestFrom(ctx, pr.GetHead()); found != nil {
+	if err != nil && (MayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
+		// A request that took all of ctx's time may have opened it all
+		// the same: the look gets time of its own.
+		look, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		if found, _ := r.OpenPullRequestFrom(look, pr.GetHead()); found != nil {
 			// After a lost answer it is most likely the one just made;
 			// after a 422, one made before.
-			return found, mayHaveHappened(err), nil
+			return found, MayHaveHappened(err), nil
 		}
 	}
 	if err != nil {
@@ -219,6 +223,10 @@ func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (
 	}
 	return created, true, nil
 }
+
+// lookupTimeout bounds the look for what a request whose answer was lost
+// may have made.
+const lookupTimeout = 30 * time.Second
 
 // HasComment says whether one of the newest comments on an issue (the
 // last hundred at least) ends with suffix.

@@ -1,0 +1,81 @@
+package forge
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
+)
+
+// publishNew pushes a commit on the base to oneshot/issue-2, a branch no
+// pull request has, labelled "bot" and with octocat asked to review, as
+// the ship step does for a first attempt.
+func publishNew(t *testing.T, g *GitHub) (pipeline.Published, error) {
+	t.Helper()
+	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 2, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-2")
+	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
+		Tree: start + "^{tree}", Parent: start, Name: "oneshot", Email: "oneshot@localhost", Message: "Fix it",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := continuing(co, "oneshot/issue-2", head, start, "Fix it")
+	pr.Labels = []string{"bot"}
+	return g.Publish(t.Context(), task, co, pr)
+}
+
+func TestAPullRequestGitHubFailedToOpenForNowIsOpenedOnASecondTry(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.Fail("POST", "/repos/{owner}/{repo}/pulls", 502, 1)
+
+	pub, err := publishNew(t, g)
+	if err != nil {
+		t.Fatalf("publish: %v; want the pull request opened on a second try", err)
+	}
+	prs := gh.PullRequests(repo)
+	if len(prs) != 1 || pub.Number != prs[0].Number || prs[0].Head != "oneshot/issue-2" {
+		t.Fatalf("published #%d; pull requests %+v; want the one from oneshot/issue-2", pub.Number, prs)
+	}
+	if n := gh.Count("POST", "/repos/{owner}/{repo}/pulls"); n != 2 {
+		t.Fatalf("%d requests to open it; want 2", n)
+	}
+}
+
+func TestAPullRequestOpenedByATryWhoseAnswerWasLostIsLabelledAndReviewed(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.SetPermission(repo, "octocat", "write")
+	// GitHub opens it but the answer is lost, and the look for it right
+	// after finds nothing yet: the second try is told it is open already.
+	arrived, release := gh.Hold("POST", "/repos/{owner}/{repo}/pulls")
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/pulls", 502, 1)
+	type result struct {
+		pub pipeline.Published
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pub, err := publishNew(t, g)
+		done <- result{pub, err}
+	}()
+	<-arrived // the look that comes before it went through
+	gh.Fail("GET", "/repos/{owner}/{repo}/pulls", 404, 1)
+	release()
+	r := <-done
+	pub, err := r.pub, r.err
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	prs := gh.PullRequests(repo)
+	if len(prs) != 1 || pub.Number != prs[0].Number || pub.Updated {
+		t.Fatalf("published #%d (updated %v); pull requests %+v; want the one opened, as opened", pub.Number, pub.Updated, prs)
+	}
+	issue, _ := gh.Issue(repo, pub.Number)
+	if !slices.Contains(issue.Labels, "bot") || !slices.Contains(prs[0].Reviewers, "octocat") {
+		t.Fatalf("labels %v, reviewers %v; want bot and octocat", issue.Labels, prs[0].Reviewers)
+	}
+}
