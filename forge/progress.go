@@ -230,9 +230,7 @@ func (r *taskReporter) retryIn(errs []error, wait time.Duration) (time.Duration,
 		return 0, false
 	}
 	for _, err := range errs {
-		if held := (*githubapi.RateLimitedError)(nil); errors.As(err, &held) {
-			wait = max(wait, held.Wait)
-		}
+		wait = max(wait, githubapi.AskedWait(err))
 	}
 	return wait, true
 }

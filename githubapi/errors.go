@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
@@ -33,6 +34,21 @@ func rateLimited(err error) bool {
 	var abuse *github.AbuseRateLimitError
 	var held *RateLimitedError
 	return errors.As(err, &limited) || errors.As(err, &abuse) || errors.As(err, &held)
+}
+
+// AskedWait is how long GitHub asked a request it held to a rate limit
+// to wait before it is sent again: the secondary limit's Retry-After, or
+// until the primary limit resets; 0 for any other error.
+func AskedWait(err error) time.Duration {
+	var held *RateLimitedError
+	var limited *github.RateLimitError
+	switch {
+	case errors.As(err, &held):
+		return held.Wait
+	case errors.As(err, &limited):
+		return max(0, time.Until(limited.Rate.Reset.Time))
+	}
+	return 0
 }
 
 // failedForNow says whether a request that failed may succeed later: all

@@ -163,11 +163,13 @@ func (b cancelOnClose) Close() error {
 
 // UntilTaken runs write until GitHub takes it or refuses it for good,
 // waiting first after the first failure and twice as long after each next
-// one, while ctx leaves time for the wait, and returns write's last error:
-// for a write nothing later makes, such as an attempt's final comment.
+// one, or as long as a rate limit asked when that is longer, while ctx
+// leaves time for the wait, and returns write's last error: for a write
+// nothing later makes, such as an attempt's final comment.
 func UntilTaken(ctx context.Context, first time.Duration, write func() error) error {
 	for wait := first; ; wait *= 2 {
 		err := write()
+		wait = max(wait, AskedWait(err))
 		if err == nil || Refused(err) || PastDeadline(ctx, wait) {
 			return err
 		}

@@ -371,3 +371,24 @@ func TestTheTimeToAnswerDoesNotCountTheWaitGitHubAskedFor(t *testing.T) {
 		t.Fatalf("a Retry-After longer than the time to answer was not waited out: %v", err)
 	}
 }
+
+func TestAWriteTriedUntilTakenWaitsAsLongAsTheRateLimitAsks(t *testing.T) {
+	t.Parallel()
+	// Each try meets the limit, which asks for more time than the caller
+	// has: tried again sooner, the write would only be refused again,
+	// and every refused request prolongs the limit.
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("POST", "/repos/{owner}/{repo}/issues/{n}/comments", 3*time.Second, -1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	err := githubapi.UntilTaken(ctx, 100*time.Millisecond, func() error {
+		_, err := repo.Comment(ctx, 1, "hello")
+		return err
+	})
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("err = %v, context %v: want the limit's error before the deadline", err, ctx.Err())
+	}
+	if n := gh.Count("POST", "/repos/{owner}/{repo}/issues/{n}/comments"); n != 1 {
+		t.Fatalf("the comment was sent %d times; want once", n)
+	}
+}
