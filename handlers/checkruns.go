@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -109,6 +110,13 @@ const (
 func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, branch int) error {
 	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "Another trigger on this issue or its pull request started a task first."))
 	live, err := in.live(ctx, t, branch)
+	if errors.Is(err, tasks.ErrNotFound) {
+		// The winner has ended meanwhile: the trigger was answered by it
+		// and by the skipped run. An error would have the intake tried
+		// again, and start a second task.
+		zerolog.Ctx(ctx).Info().Msg("The task that won the race for the issue has ended already; this trigger starts nothing.")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -227,12 +227,14 @@ func TestACancelWhoseReactionFailsIsDone(t *testing.T) {
 type racedQueue struct {
 	handlers.Work
 	looked bool
+	// winnerEnded says the winner ended before the loser looked again.
+	winnerEnded bool
 }
 
 var winner = &tasks.Task{ID: "twinner", Repo: "acme/widgets", Issue: 1, State: tasks.Queued}
 
 func (q *racedQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
-	if !q.looked {
+	if !q.looked || q.winnerEnded {
 		q.looked = true
 		return nil, tasks.ErrNotFound
 	}
@@ -265,6 +267,21 @@ func TestATriggerThatLosesTheRaceForAnIssueSkipsItsCheckRunAndLinksTheWinner(t *
 	comments := gh.Comments(repo, 1)
 	if len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") || !strings.Contains(comments[0].Body, winner.ID) {
 		t.Fatalf("comments %+v, want one linking the winner", comments)
+	}
+}
+
+func TestATriggerThatLostTheRaceToATaskEndedSinceIsDoneAndNotTriedAgain(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = &racedQueue{winnerEnded: true}
+	// An error would have the queue try the intake again, which would
+	// find the issue free and start a second task.
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatalf("intake: %v; want it done", err)
+	}
+	runs := gh.CheckRuns(repo)
+	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "Another trigger") {
+		t.Fatalf("check runs %+v, want one, skipped for the other trigger", runs)
 	}
 }
 
