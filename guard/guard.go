@@ -6,6 +6,8 @@ package guard
 import (
 	"context"
 	"fmt"
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -141,7 +143,7 @@ func (s *Scanner) Secrets(ctx context.Context, diff []byte) ([]Finding, error) {
 	var out []Finding
 	seen := map[Finding]bool{}
 	for _, f := range addedLines(diff) {
-		text := strings.Join(f.lines, "\n")
+		text := strings.Join(withoutModuleHashes(f.path, f.lines), "\n")
 		var breaks []int // where each line ends, to number the lines of a window
 		for i := range len(text) {
 			if text[i] == '\n' {
@@ -171,6 +173,27 @@ func (s *Scanner) Secrets(ctx context.Context, diff []byte) ([]Finding, error) {
 		}
 	}
 	return out, nil
+}
+
+// moduleHash is a go.sum line's checksum: "h1:" and a SHA-256 in base64.
+// Its 44 random characters after the module's name look to gitleaks like
+// a key, whenever the name holds a word such as "auth", "token" or "api"
+// (golang.org/x/oauth2, aws-sdk-go-v2/credentials): nine times in ten.
+var moduleHash = regexp.MustCompile(`^([A-Za-z0-9._~/-]+ v[0-9A-Za-z.+-]+(?:/go\.mod)? h1:)[A-Za-z0-9+/]{43}=$`)
+
+// withoutModuleHashes is the lines of a go.sum or go.work.sum file with
+// the checksum left out of each line that is a module's checksum and
+// nothing else, so that adding a dependency is not taken for adding a
+// credential. What else such a file holds is scanned whole.
+func withoutModuleHashes(file string, lines []string) []string {
+	if base := path.Base(file); base != "go.sum" && base != "go.work.sum" {
+		return lines
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = moduleHash.ReplaceAllString(l, "$1")
+	}
+	return out
 }
 
 // detect runs gitleaks on one fragment. Scans take turns on the one

@@ -67,6 +67,33 @@ func TestAKeyIsFoundInFilesGitleaksWouldSkipByName(t *testing.T) {
 	}
 }
 
+func TestModuleChecksumsInGoSumAreNotTakenForCredentials(t *testing.T) {
+	s := mustScanner(t)
+	// Real lines, whose checksums gitleaks takes for keys: the modules'
+	// names hold "token" and "oauth".
+	sums := []string{
+		"github.com/tiktoken-go/tokenizer v0.10.0 h1:xcMbdR1D/rTF2/yEj1GQg3/jl5D9n5aQ546mr32di/w=",
+		"golang.org/x/oauth2 v0.25.0 h1:CY4y7XT9v0cRI9oupztF8AgiIu99L/ksR/Xp/6jrZ70=",
+		"modernc.org/token v1.1.0 h1:Xl7Ap9dKaEs5kLoOQeQmPWevfnk/DM5qcLcYlA8ys6Y=",
+	}
+	for _, path := range []string{"go.sum", "tools/go.work.sum"} {
+		if found := secrets(t, s, addition(path, sums...)); len(found) != 0 {
+			t.Errorf("%s: findings %+v, want none", path, found)
+		}
+	}
+	// Anything beside a checksum is scanned, and so is a checksum in
+	// another file.
+	withKey := append(slices.Clone(sums), sums[1]+" "+githubToken)
+	if found := secrets(t, s, addition("go.sum", withKey...)); len(found) == 0 || !slices.ContainsFunc(found, func(f Finding) bool {
+		return f.Line == 4 && f.Rule == "github-pat"
+	}) {
+		t.Errorf("a token after a checksum: findings %+v, want it on line 4", found)
+	}
+	if found := secrets(t, s, addition("notes.txt", sums...)); len(found) == 0 {
+		t.Error("checksums in notes.txt: no findings, want them scanned as anything else")
+	}
+}
+
 // githubToken looks like a GitHub personal access token.
 const githubToken = "ghp_R3aLk3yW1thEntr0pyAbCdEfGhIjKlMnOp12"
 
