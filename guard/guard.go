@@ -218,7 +218,7 @@ const (
 // scanWindows cuts text into windows of at most scanWindow bytes, each
 // ending at a line's end and starting at a line's start where one falls
 // near enough, each overlapping the one before by scanOverlap or a little
-// less.
+// more: never less, or a key after a long line could fall between two.
 func scanWindows(text string) []span {
 	var out []span
 	for start := 0; ; {
@@ -233,8 +233,9 @@ func scanWindows(text string) []span {
 			return out
 		}
 		next := end - scanOverlap
-		if i := strings.IndexByte(text[next:end], '\n'); i >= 0 {
-			next += i + 1
+		from := max(start+1, next-scanOverlap)
+		if i := strings.LastIndexByte(text[from:next], '\n'); i >= 0 {
+			next = from + i + 1
 		}
 		start = next
 	}

@@ -375,6 +375,23 @@ func TestAKeyIsFoundWhereverItFallsInALargeFile(t *testing.T) {
 	}
 }
 
+// A key that starts at the end of a line longer than the windows'
+// overlap is still read whole by one window.
+func TestAKeyAfterAVeryLongLineIsFound(t *testing.T) {
+	s := mustScanner(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := strings.Split(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))), "\n")
+	lines := append([]string{strings.Repeat("x", 130_000) + " " + block[0]}, block[1:]...)
+	lines = append(lines, strings.Repeat("y", 200_000))
+	found := secrets(t, s, addition("big.txt", lines...))
+	if !slices.Contains(found, Finding{Kind: "secret", Path: "big.txt", Line: 1, Rule: "private-key"}) {
+		t.Errorf("findings %+v, want the private key on line 1", found)
+	}
+}
+
 func TestAScanStopsWhenItsContextEnds(t *testing.T) {
 	s := mustScanner(t)
 	ctx, cancel := context.WithCancel(t.Context())
