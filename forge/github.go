@@ -308,13 +308,13 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		}
 	}
 	auth := workspace.Auth{Token: token}
-	err = co.Repo.Push(ctx, co.Remote, auth, pr.Head, pr.Branch, expected)
+	err = push(ctx, co, auth, pr.Head, pr.Branch, expected)
 	if co.Replaces != nil && errors.Is(err, workspace.ErrBranchMoved) {
 		// The branch replaced was left by a closed pull request and
 		// builds nothing here: deleted meanwhile (as a maintainer tidying
 		// up after closing it does), it is made again.
 		if head, lookErr := co.Repo.RemoteHead(ctx, co.Remote, auth, pr.Branch); lookErr == nil && head == "" {
-			err = co.Repo.Push(ctx, co.Remote, auth, pr.Head, pr.Branch, workspace.NoBranch)
+			err = push(ctx, co, auth, pr.Head, pr.Branch, workspace.NoBranch)
 		}
 	}
 	if err != nil {
@@ -412,6 +412,35 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	}
 	return published, nil
 }
+
+// push pushes commit to branch as expected (see workspace.Repo.Push),
+// trying again while GitHub fails for now, pushTries times in all: the
+// change passed its checks, and a push GitHub failed once would lose it.
+// A try whose answer was lost may have gone through: the next finds the
+// branch at the commit already, which git takes as done, whatever the
+// lease expected.
+func push(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, commit, branch, expected string) error {
+	wait := pushRetry
+	for try := 1; ; try++ {
+		err := co.Repo.Push(ctx, co.Remote, auth, commit, branch, expected)
+		if err == nil || try == pushTries || !workspace.FailedForNow(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// pushTries is how many times a push is tried while GitHub fails for
+// now; pushRetry, the wait after the first, doubled after each next.
+const (
+	pushTries = 3
+	pushRetry = 2 * time.Second
+)
 
 // pullRequestTimeout bounds opening or updating the pull request after the
 // push, retries and the throttle included; pullRequestRetry is the first

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/internal/githubtest"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
 	"github.com/oneshot-dev/oneshot/workspace"
@@ -77,5 +78,37 @@ func TestAPullRequestOpenedByATryWhoseAnswerWasLostIsLabelledAndReviewed(t *test
 	issue, _ := gh.Issue(repo, pub.Number)
 	if !slices.Contains(issue.Labels, "bot") || !slices.Contains(prs[0].Reviewers, "octocat") {
 		t.Fatalf("labels %v, reviewers %v; want bot and octocat", issue.Labels, prs[0].Reviewers)
+	}
+}
+
+func TestAPushGitHubFailedForNowIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.Fail("POST", "/git/{owner}/{repo}/git-receive-pack", 502, 1)
+	pub, err := publishNew(t, g)
+	if err != nil {
+		t.Fatalf("publish: %v; want the push made again", err)
+	}
+	prs := gh.PullRequests(repo)
+	if len(prs) != 1 || pub.Number != prs[0].Number || prs[0].HeadSHA != gh.Head(t, repo, "oneshot/issue-2") {
+		t.Fatalf("published #%d; pull requests %+v", pub.Number, prs)
+	}
+}
+
+func TestAPushWhoseAnswerWasLostIsNotTakenForTheBranchMoving(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	pr := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin()})
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2, Requester: "octocat"}
+	co, start := checkoutBranch(t, g, task, "oneshot/issue-1")
+	// The push goes through, and its answer is lost: the next try finds
+	// the branch where this one left it, not where its lease expects it.
+	gh.FailAfterServing("POST", "/git/{owner}/{repo}/git-receive-pack", 502, 1)
+	pub := publishChange(t, g, task, co, "oneshot/issue-1", start, "Fix it, again")
+	if pub.Number != pr.Number || !pub.Updated {
+		t.Fatalf("published #%d (updated %v); want #%d updated", pub.Number, pub.Updated, pr.Number)
+	}
+	if head := gh.Head(t, repo, "oneshot/issue-1"); head == start {
+		t.Fatal("the branch was not pushed")
 	}
 }

@@ -61,3 +61,36 @@ func pushError(err error) error {
 	}
 	return err
 }
+
+// FailedForNow says whether a git command failed to reach a remote in a
+// way a later try may not: the remote answered a server error or a rate
+// limit, or the connection failed. A refusal (a rejected push, a 403, a
+// repository not found) would be the same again.
+func FailedForNow(err error) bool {
+	if err == nil || errors.Is(err, ErrBranchMoved) {
+		return false
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "[remote rejected]") || strings.Contains(msg, "! [rejected]") {
+		return false
+	}
+	// git words an HTTP status as "RPC failed; HTTP 502" or "The
+	// requested URL returned error: 502", and says the connection ended
+	// unexpectedly after either, so the status is read first.
+	for _, prefix := range []string{"HTTP ", "returned error: "} {
+		if i := strings.Index(msg, prefix); i >= 0 {
+			status := msg[i+len(prefix):]
+			return strings.HasPrefix(status, "5") || strings.HasPrefix(status, "429")
+		}
+	}
+	for _, sign := range []string{
+		"Could not resolve host", "Failed to connect", "Connection refused", "Connection reset",
+		"Connection timed out", "Operation timed out", "remote end hung up unexpectedly", "early EOF",
+		"unexpected disconnect",
+	} {
+		if strings.Contains(msg, sign) {
+			return true
+		}
+	}
+	return false
+}

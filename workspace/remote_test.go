@@ -70,3 +70,20 @@ func processesNaming(t *testing.T, s string) []string {
 	}
 	return found
 }
+
+func TestOnlyFailuresToReachTheRemoteAreFailuresForNow(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"git push: error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502\nfatal: the remote end hung up unexpectedly": true,
+		"git push: fatal: unable to access 'https://github.com/o/r/': The requested URL returned error: 429":                              true,
+		"git fetch: fatal: unable to access 'https://github.com/o/r/': Could not resolve host: github.com":                                true,
+		"git push: fatal: unable to access 'https://github.com/o/r/': Failed to connect to github.com port 443":                           true,
+		"git push: error: RPC failed; HTTP 403 curl 22 The requested URL returned error: 403\nfatal: the remote end hung up unexpectedly": false,
+		"git push: remote: Repository not found.\nfatal: repository 'https://github.com/o/r/' not found":                                  false,
+		"git push: ! [remote rejected] HEAD -> oneshot/issue-1 (pre-receive hook declined)":                                               false,
+		"git push: ! [rejected] HEAD -> oneshot/issue-1 (stale info)":                                                                     false,
+	} {
+		if got := FailedForNow(errors.New(msg)); got != want {
+			t.Errorf("FailedForNow(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
