@@ -45,12 +45,16 @@ done > %[4]s
 git add -A --pathspec-from-file=%[4]s.pathspec --pathspec-file-nul
 if [ -f %[5]s ]; then
   # What the setup commands changed and the agent did not touch since goes
-  # back to the start's: it is not the agent's change.
+  # back to the start's: it is not the agent's change. Renames are read as
+  # the two paths they change, or the path a rename leaves would be missed.
   setup=$(cat %[5]s)
-  git diff --cached --name-only -z "$setup" > %[4]s.agent
-  git diff --name-only -z %[1]s "$setup" | while IFS= read -r -d '' p; do
-    grep -qzxF -- "$p" %[4]s.agent || git restore --staged --source=%[1]s -- ":(literal)$p"
-  done
+  export LC_ALL=C
+  git diff --cached --no-renames --name-only -z "$setup" | sort -z > %[4]s.agent
+  git diff --no-renames --name-only -z %[1]s "$setup" | sort -z > %[4]s.setup
+  comm -z -23 %[4]s.setup %[4]s.agent | while IFS= read -r -d '' p; do printf ':(literal)%%s\0' "$p"; done > %[4]s.restore
+  if [ -s %[4]s.restore ]; then
+    git restore --staged --source=%[1]s --pathspec-from-file=%[4]s.restore --pathspec-file-nul
+  fi
 fi
 tree=$(git write-tree)
 if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
@@ -63,6 +67,8 @@ git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchang
 		return fmt.Errorf("take the change: %w", err)
 	case res.ExitCode == unchangedExit:
 		return r.nothingNew(ctx)
+	case res.TimedOut:
+		return fail(fmt.Sprintf("taking the change took longer than %v", takeTimeout), r.logTail(failureTail))
 	case res.ExitCode != 0:
 		return fail(fmt.Sprintf("taking the change failed (exit %d)", res.ExitCode), r.logTail(failureTail))
 	}
