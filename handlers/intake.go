@@ -151,6 +151,13 @@ func (in *Intake) start(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		}
 		return err
 	}
+	if later, err := in.startedSince(ctx, t); later != nil || err != nil {
+		if later != nil {
+			zerolog.Ctx(ctx).Info().Str("task_id", later.ID).Msg("A later trigger started a task on the issue since this one came; this one starts nothing.")
+			return in.react(ctx, repo, t)
+		}
+		return err
+	}
 	if limited, err := in.limited(ctx, repo, t); limited || err != nil {
 		return err
 	}
@@ -230,6 +237,27 @@ func (in *Intake) awaitEarlierStart(ctx context.Context, t tasks.Trigger, why st
 	}
 	zerolog.Ctx(ctx).Info().Msg(why)
 	return tasks.ErrEarlierWaiting
+}
+
+// startedSince returns the task a later trigger of t's actor started on
+// t's issue after t came, or nil. A start GitHub kept failing is tried
+// again for hours; its person, seeing nothing happen, may ask again
+// meanwhile, and the task that started, ended by now, was the answer to
+// both. Someone else's task answers only its own person.
+func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Task, error) {
+	if t.ReceivedAt.IsZero() {
+		return nil, nil
+	}
+	latest, err := in.Queue.Latest(ctx, t.RepoID, t.Issue)
+	switch {
+	case errors.Is(err, tasks.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case latest.CreatedAt.After(t.ReceivedAt) && strings.EqualFold(latest.Requester, t.Actor):
+		return latest, nil
+	}
+	return nil, nil
 }
 
 // heldByEnded says whether the latest task on t's pull request, ended,

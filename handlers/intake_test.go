@@ -285,6 +285,54 @@ func TestATriggerThatLostTheRaceToATaskEndedSinceIsDoneAndNotTriedAgain(t *testi
 	}
 }
 
+// askedAgainQueue is a queue where the actor's later trigger on the
+// issue started a task, which has ended, while this one's intake waited
+// to be tried again.
+type askedAgainQueue struct {
+	handlers.Work
+	later   *tasks.Task
+	created int
+}
+
+func (*askedAgainQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (*askedAgainQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
+	return nil, tasks.ErrNotFound
+}
+func (q *askedAgainQueue) Latest(context.Context, int64, int) (*tasks.Task, error) {
+	return q.later, nil
+}
+func (*askedAgainQueue) OverLimit(context.Context, int64, string, tasks.Limits) (*tasks.Limited, error) {
+	return nil, nil
+}
+func (q *askedAgainQueue) Create(context.Context, *tasks.Task, tasks.Limits) error {
+	q.created++
+	return nil
+}
+
+func TestAStartTriedAgainAfterItsActorAskedAgainStartsNothing(t *testing.T) {
+	t.Parallel()
+	came := time.Now().Add(-time.Hour)
+	start := trigger
+	start.ReceivedAt = came
+	for _, tc := range []struct {
+		requester string
+		want      int
+	}{{"writer", 0}, {"someone-else", 1}} {
+		in, _, _ := newIntake(t)
+		q := &askedAgainQueue{later: &tasks.Task{ID: "tlater", Repo: "acme/widgets", Issue: 1, State: tasks.Failed,
+			Requester: tc.requester, CreatedAt: came.Add(20 * time.Minute)}}
+		in.Queue = q
+		if err := in.Intake(tasks.Retried(context.Background()), start); err != nil {
+			t.Fatal(err)
+		}
+		if q.created != tc.want {
+			t.Errorf("a later task of %s: %d tasks created, want %d", tc.requester, q.created, tc.want)
+		}
+	}
+}
+
 // overtakenQueue is a queue where other triggers met the repository's
 // limit between the intake's count and its insert.
 type overtakenQueue struct{ handlers.Work }
