@@ -69,7 +69,12 @@ func (in *Intake) intake(ctx context.Context, t tasks.Trigger) error {
 		return err
 	}
 	if t.Command == tasks.CommandHelp {
-		return in.replyOnce(ctx, repo, t, replyHelp, helpText(in.Command))
+		help := helpText(in.Command)
+		if t.Instructions != "" {
+			// "/oneshot help me fix the login crash" asked for work.
+			help += "\n\n" + wordFirst(in.Command, "help", "fix the crash that help pages hit")
+		}
+		return in.replyOnce(ctx, repo, t, replyHelp, help)
 	}
 
 	// A retried intake finds what its first try already did. Not knowing
@@ -338,6 +343,16 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return in.unqueued(ctx, repo, t, checkRunID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("task_id", next.ID).Int("attempt", next.Attempt).Msg("Queued another attempt.")
+	if t.Instructions != "" {
+		// "/oneshot retry, and use the v2 API this time" meant those
+		// words to count. Said once: the retry is queued, and a failure
+		// here must not have the intake tried again.
+		note := fmt.Sprintf("@%s, oneshot runs the task again as it was first asked: the words after `retry` do not change it. To ask for something else, comment `%s <what to do>` once this run is over.",
+			t.Actor, in.Command)
+		if err := in.reply(ctx, repo, t, note); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not say that the words after retry are not taken.")
+		}
+	}
 	return nil
 }
 
@@ -366,7 +381,7 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 			reply := fmt.Sprintf("@%s, oneshot is not working on %s; there is nothing to cancel.", t.Actor, this(t))
 			if t.Instructions != "" {
 				// "/oneshot Cancel button is misaligned" asked for work.
-				reply += fmt.Sprintf(" `%[1]s cancel` is a command whatever follows it: to ask for work that begins with the word, put another before it, as in `%[1]s fix the cancel button`.", in.Command)
+				reply += " " + wordFirst(in.Command, "cancel", "fix the cancel button")
 			}
 			return in.reply(ctx, repo, t, reply)
 		} else if err != nil {

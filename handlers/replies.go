@@ -160,6 +160,14 @@ func (in *Intake) replyOnce(ctx context.Context, repo *githubapi.Repo, t tasks.T
 	return in.reply(ctx, repo, t, body)
 }
 
+// wordFirst says that command is a command whatever follows it, for
+// a comment that may have meant work beginning with that word: example
+// is such work, with another word first.
+func wordFirst(word, command, example string) string {
+	return fmt.Sprintf("`%[1]s %[2]s` is a command whatever follows it: to ask for work that begins with the word, put another before it, as in `%[1]s %[3]s`.",
+		word, command, example)
+}
+
 func helpText(word string) string {
 	return fmt.Sprintf("oneshot turns issues into pull requests. People with write access can use:\n\n"+
 		"| comment | does |\n|---|---|\n"+
