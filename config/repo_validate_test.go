@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -102,6 +103,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 3: pull_request.labels[0] "oneshot " has whitespace around it or other than spaces inside it`}},
 		{"label with a control character", "pull_request:\n  labels:\n    - \"one\\u0001shot\"\n",
 			[]string{`line 3: pull_request.labels[0] "one\x01shot" has a control character in it`}},
+		{"label too long", "pull_request:\n  labels: [" + strings.Repeat("é", 51) + "]\n",
+			[]string{`line 2: pull_request.labels[0] "` + strings.Repeat("é", 51) + `" is longer than the 50 characters GitHub allows a label`}},
 		{"image with a space", "image: my image\n",
 			[]string{`line 1: image "my image" is not an image such as oneshot/sandbox:latest`}},
 	})

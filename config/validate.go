@@ -248,9 +248,14 @@ func labelProblem(l string) string {
 		return fmt.Sprintf("%q has whitespace around it or other than spaces inside it", l)
 	case strings.ContainsFunc(l, unicode.IsControl):
 		return fmt.Sprintf("%q has a control character in it", l)
+	case utf8.RuneCountInString(l) > maxLabel:
+		return fmt.Sprintf("%q is longer than the %d characters GitHub allows a label", l, maxLabel)
 	}
 	return ""
 }
+
+// maxLabel is the longest label name GitHub takes, in characters.
+const maxLabel = 50
 
 // maxConcurrency is River's most workers of one queue; maxTaskTimeout
 // bounds a task far beyond any real one, and keeps the times the queue
