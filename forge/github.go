@@ -401,14 +401,29 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 			published.Warnings = append(published.Warnings, fmt.Sprintf("could not label it %s: %v", strings.Join(pr.Labels, ", "), err))
 		}
 	}
-	if reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin); len(reviewers) > 0 {
-		if err := write(create, func() error {
+	request := func(reviewers []string) error {
+		return write(create, func() error {
 			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, published.Number,
 				github.ReviewersRequest{Reviewers: reviewers})
 			return err
-		}); err != nil {
-			published.Warnings = append(published.Warnings, fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err))
+		})
+	}
+	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
+	err = nil
+	if len(reviewers) > 0 {
+		err = request(reviewers)
+	}
+	if len(reviewers) > 1 && githubapi.Refused(err) {
+		// GitHub refuses the whole request for one login it will not
+		// take (someone who left the organisation): each is asked alone,
+		// the requester first.
+		for _, login := range reviewers {
+			if err := request([]string{login}); err != nil {
+				published.Warnings = append(published.Warnings, fmt.Sprintf("could not request a review from %s: %v", login, err))
+			}
 		}
+	} else if err != nil {
+		published.Warnings = append(published.Warnings, fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err))
 	}
 	return published, nil
 }

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
@@ -12,8 +13,9 @@ import (
 
 // publishNew pushes a commit on the base to oneshot/issue-2, a branch no
 // pull request has, labelled "bot" and with octocat asked to review, as
-// the ship step does for a first attempt.
-func publishNew(t *testing.T, g *GitHub) (pipeline.Published, error) {
+// the ship step does for a first attempt; edit, if set, changes the pull
+// request first.
+func publishNew(t *testing.T, g *GitHub, edit func(*pipeline.PullRequest)) (pipeline.Published, error) {
 	t.Helper()
 	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 2, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
 	co, start := checkoutBranch(t, g, task, "oneshot/issue-2")
@@ -25,6 +27,9 @@ func publishNew(t *testing.T, g *GitHub) (pipeline.Published, error) {
 	}
 	pr := continuing(co, "oneshot/issue-2", head, start, "Fix it")
 	pr.Labels = []string{"bot"}
+	if edit != nil {
+		edit(&pr)
+	}
 	return g.Publish(t.Context(), task, co, pr)
 }
 
@@ -33,7 +38,7 @@ func TestAPullRequestGitHubFailedToOpenForNowIsOpenedOnASecondTry(t *testing.T) 
 	gh, repo, g := newBranchOnGitHub(t)
 	gh.Fail("POST", "/repos/{owner}/{repo}/pulls", 502, 1)
 
-	pub, err := publishNew(t, g)
+	pub, err := publishNew(t, g, nil)
 	if err != nil {
 		t.Fatalf("publish: %v; want the pull request opened on a second try", err)
 	}
@@ -60,7 +65,7 @@ func TestAPullRequestOpenedByATryWhoseAnswerWasLostIsLabelledAndReviewed(t *test
 	}
 	done := make(chan result, 1)
 	go func() {
-		pub, err := publishNew(t, g)
+		pub, err := publishNew(t, g, nil)
 		done <- result{pub, err}
 	}()
 	<-arrived // the look that comes before it went through
@@ -85,7 +90,7 @@ func TestAPushGitHubFailedForNowIsMadeAgain(t *testing.T) {
 	t.Parallel()
 	gh, repo, g := newBranchOnGitHub(t)
 	gh.Fail("POST", "/git/{owner}/{repo}/git-receive-pack", 502, 1)
-	pub, err := publishNew(t, g)
+	pub, err := publishNew(t, g, nil)
 	if err != nil {
 		t.Fatalf("publish: %v; want the push made again", err)
 	}
@@ -110,5 +115,25 @@ func TestAPushWhoseAnswerWasLostIsNotTakenForTheBranchMoving(t *testing.T) {
 	}
 	if head := gh.Head(t, repo, "oneshot/issue-1"); head == start {
 		t.Fatal("the branch was not pushed")
+	}
+}
+
+func TestOneReviewerGitHubWillNotTakeKeepsNoOtherFromBeingAsked(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	gh.SetPermission(repo, "octocat", "write")
+	gh.SetPermission(repo, "hubot", "write")
+	pub, err := publishNew(t, g, func(pr *pipeline.PullRequest) {
+		pr.Reviewers = []string{"departed", "hubot"} // departed is no collaborator
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs := gh.PullRequests(repo)
+	if len(prs) != 1 || !slices.Equal(prs[0].Reviewers, []string{"octocat", "hubot"}) {
+		t.Fatalf("pull requests %+v; want octocat and hubot asked to review", prs)
+	}
+	if len(pub.Warnings) != 1 || !strings.Contains(pub.Warnings[0], "departed") {
+		t.Fatalf("warnings %q; want one naming departed", pub.Warnings)
 	}
 }
