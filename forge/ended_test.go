@@ -236,6 +236,44 @@ func TestAFinalCommentGitHubFailedForLongerThanTheReporterWaitedIsPostedByTheCon
 	}
 }
 
+// A success's final comment, which GitHub failed for longer than the
+// reporter waited, is posted by the confirm too, naming the pull request.
+func TestASuccessWhoseFinalCommentGitHubFailedIsPostedByTheConfirm(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	n.gh.Fail("POST", "/repos/acme/widgets/issues/{number}/comments", http.StatusBadGateway, 1)
+	n.gh.Fail("PATCH", "/repos/acme/widgets/issues/comments/{id}", http.StatusBadGateway, 1)
+	finish, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	r.Finish(finish, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "ship", State: pipeline.StepPassed}},
+		Published: pipeline.Published{URL: "https://github.example/acme/widgets/pull/2", Number: 2},
+		Final:     &pipeline.Outcome{State: tasks.Succeeded, Reason: "Opened pull request #2"}})
+	if finals := finalComments(n); finals != 0 {
+		t.Fatalf("%d final comments, want none yet", finals)
+	}
+
+	end := tasks.Event{Attempt: 1, State: tasks.Succeeded, Detail: "Opened pull request #2"}
+	n.notifier.Changed(t.Context(), n.task, end)
+	n.restart(t)
+	if err := n.notifier.Confirm(t.Context(), n.task, n.task.CheckRunID, end); err != nil {
+		t.Fatal(err)
+	}
+	var final string
+	for _, c := range n.botComments() {
+		if strings.HasPrefix(c.Body, "oneshot made") {
+			final = c.Body
+		}
+	}
+	if !strings.Contains(final, "Opened pull request #2.") {
+		t.Fatalf("final comment %q, want it naming the pull request", final)
+	}
+	status, _ := n.gh.Comment(n.task.StatusCommentID)
+	if title, _, _ := strings.Cut(status.Body, "\n"); strings.Contains(title, "Running") {
+		t.Fatalf("the status comment reads %q, want the end in its title", status.Body)
+	}
+}
+
 // The status comment is the task's: a later attempt that took it over
 // keeps it, though the earlier one's end is confirmed after.
 func TestAConfirmLeavesTheStatusCommentALaterAttemptTookOver(t *testing.T) {

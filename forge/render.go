@@ -72,7 +72,13 @@ func finalComment(rep pipeline.Report, command string) string {
 	var b strings.Builder
 	switch f.State {
 	case tasks.Succeeded:
-		fmt.Fprintf(&b, "oneshot made a change for this issue: %s\n\n", rep.Published.URL)
+		if rep.Published.URL != "" {
+			fmt.Fprintf(&b, "oneshot made a change for this issue: %s\n\n", rep.Published.URL)
+		} else {
+			// Shown late, from the end the queue recorded, as in "Opened
+			// pull request #12", which GitHub links.
+			fmt.Fprintf(&b, "oneshot made a change for this issue. %s.\n\n", f.Reason)
+		}
 		if len(rep.Checks) > 0 {
 			b.WriteString("It passed these checks:\n\n" + rep.ChecksTable())
 		}

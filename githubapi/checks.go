@@ -232,10 +232,10 @@ func (n *Notifier) Resend(ctx context.Context, t *tasks.Task, owed []byte) error
 // end died before it showed it. When the attempt's reporter had written
 // its final report there (the run's title no longer says the attempt is
 // under way), only the conclusion was lost, and the report stays;
-// otherwise e's words go in. An end that was not a success gets the
-// issue's final comment, as Changed gives one, if it has none: the
-// reporter's may have met a GitHub that failed for longer than it could
-// wait, however its check run ended.
+// otherwise e's words go in. The end gets the final comment, if
+// it has none: the reporter's may have met a GitHub that failed for
+// longer than it could wait, however its check run ended. (A success's
+// pull request is open whatever its comments say.)
 func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64, e tasks.Event) error {
 	log := n.logger(t).With().Int("attempt", e.Attempt).Int64("check_run_id", checkRunID).Logger()
 	repo, err := ForRepo(n.Clients, t.InstallationID, t.Repo)
@@ -267,7 +267,7 @@ func (n *Notifier) Confirm(ctx context.Context, t *tasks.Task, checkRunID int64,
 	}
 	// The comments are the latest attempt's: a later one, started
 	// meanwhile, speaks there now.
-	if e.State == tasks.Succeeded || n.Progress == nil || t.Attempt != e.Attempt {
+	if n.Progress == nil || t.Attempt != e.Attempt {
 		return nil
 	}
 	if !reported {
