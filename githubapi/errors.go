@@ -77,7 +77,8 @@ func DraftsRefused(err error) bool {
 func Refused(err error) bool {
 	var token *ghinstallation.HTTPError
 	if errors.As(err, &token) {
-		return token.Response != nil && token.Response.StatusCode < 500
+		// A rate limit on the token's request passes, as on any other.
+		return token.Response != nil && token.Response.StatusCode < 500 && !limitAnswer(token.Response)
 	}
 	var answered *github.ErrorResponse
 	if !errors.As(err, &answered) || answered.Response == nil {
@@ -85,6 +86,13 @@ func Refused(err error) bool {
 	}
 	status := answered.Response.StatusCode
 	return status >= 400 && status < 500 && status != http.StatusTooManyRequests
+}
+
+// limitAnswer says whether GitHub answered a request with a rate limit:
+// 429, or 403 with a wait to keep or no requests left.
+func limitAnswer(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden &&
+		(resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-RateLimit-Remaining") == "0")
 }
 
 // Answer is GitHub's answer to a request that failed, in words fit for

@@ -392,3 +392,15 @@ func TestAWriteTriedUntilTakenWaitsAsLongAsTheRateLimitAsks(t *testing.T) {
 		t.Fatalf("the comment was sent %d times; want once", n)
 	}
 }
+
+func TestARateLimitOnTheInstallationTokenIsNoRefusal(t *testing.T) {
+	t.Parallel()
+	// Nothing would try again a write GitHub refused for good, such as an
+	// attempt's conclusion: a limit is waited out like any other.
+	gh, _, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	gh.SecondaryRateLimit("POST", "/app/installations/{id}/access_tokens", time.Minute, 1)
+	_, err := repo.Comment(context.Background(), 1, "hello")
+	if err == nil || githubapi.Refused(err) {
+		t.Fatalf("err = %v, refused %v; want a failure for now", err, githubapi.Refused(err))
+	}
+}
