@@ -163,27 +163,6 @@ func TestWhatSetupChangedDoesNotShipNorPassForTheAgentsChange(t *testing.T) {
 	}
 }
 
-// A file setup moved (a build that renames its output) and a file setup
-// changed and the agent then moved are each read as the two paths they
-// are: the first goes back as it was, the second ships as the agent left it.
-func TestRenamesBySetupAndByTheAgentShipAsTheAgentLeftThem(t *testing.T) {
-	t.Parallel()
-	setup := "setup:\n  - mv LICENSE LICENSE.moved && echo rewritten > README.md\n"
-	b := pipelineBundle(t, goodAgent+"mv README.md README.txt\n", testConfig(0)+setup)
-	if run := b.runTask(t); run.Conclusion != "success" {
-		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
-	paths := b.gh.Paths(t, b.repo, head)
-	if !slices.Contains(paths, "LICENSE") || slices.Contains(paths, "LICENSE.moved") ||
-		slices.Contains(paths, "README.md") || !slices.Contains(paths, "README.txt") {
-		t.Fatalf("the pull request's tree lists %q, want LICENSE as on main and README.md moved to README.txt", paths)
-	}
-	if got, want := b.gh.FileAt(t, b.repo, head, "LICENSE"), b.gh.FileAt(t, b.repo, "main", "LICENSE"); got != want {
-		t.Fatal("LICENSE differs from main's")
-	}
-}
-
 // What the checks write (a binary go build leaves, a report, a file they
 // regenerate) is not the agent's change either: it does not ship, and it
 // does not pass for a change of an agent that made none.
