@@ -38,7 +38,13 @@ func (r *run) ship(ctx context.Context) error {
 	// A repository made inside the checkout with no commit cannot be
 	// staged: it stays out, and is named. (One with commits is staged as a
 	// link, which the host undoes: see withoutEmbeddedRepositories.)
-	script := fmt.Sprintf(`git ls-files -z --others --exclude-standard | while IFS= read -r -d '' p; do
+	// The files are staged in an index of the pipeline's own, a copy of
+	// the checkout's: a lock an agent killed mid-command left on that one
+	// must not stop the change from shipping.
+	script := fmt.Sprintf(`index=%[4]s.index
+cp "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
+export GIT_INDEX_FILE="$index"
+git ls-files -z --others --exclude-standard | while IFS= read -r -d '' p; do
 	case "$p" in */) git -C "$p" rev-parse -q --verify HEAD >/dev/null || printf '%%s\0' "${p%%/}" ;; esac
 done > %[4]s
 { printf '.\0'; while IFS= read -r -d '' p; do printf ':(exclude,literal)%%s\0' "$p"; done < %[4]s; } > %[4]s.pathspec

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,5 +24,19 @@ func TestRenamesBySetupAndByTheAgentShipAsTheAgentLeftThem(t *testing.T) {
 	}
 	if got, want := b.gh.FileAt(t, b.repo, head, "LICENSE"), b.gh.FileAt(t, b.repo, "main", "LICENSE"); got != want {
 		t.Fatal("LICENSE differs from main's")
+	}
+}
+
+// A lock on the checkout's index, which an agent killed in the middle of
+// a git command leaves, does not stop its change from shipping.
+func TestALockTheAgentLeftOnTheIndexDoesNotStopTheChange(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"touch .git/index.lock\n", testConfig(0))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if got := b.gh.FileAt(t, b.repo, head, "hello.go"); !strings.Contains(got, "Hello") {
+		t.Fatalf("the agent's change did not ship: %q", got)
 	}
 }
