@@ -19,8 +19,13 @@ import (
 	"github.com/oneshot-dev/oneshot/workspace"
 )
 
-// unchangedExit is how the ship script says the files did not change.
-const unchangedExit = 3
+// unchangedExit is how the ship script says the files did not change;
+// tooLargeExit, that the change's bundle is larger than the bot reads
+// (sandbox.MaxReadFile).
+const (
+	unchangedExit = 3
+	tooLargeExit  = 4
+)
 
 // ship takes the agent's files out of the sandbox, makes the change's one
 // commit of them on the host, checks that commit there, and publishes it.
@@ -66,13 +71,17 @@ tree=$(git write-tree)
 if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
 commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
 git update-ref refs/oneshot/out "$commit"
-git bundle create -q %[2]s refs/oneshot/out ^%[1]s`, r.start, outBundle, unchangedExit, leftOutFile, setupTreeFile)
+git bundle create -q %[2]s refs/oneshot/out ^%[1]s
+if [ "$(stat -c %%s %[2]s)" -gt %[6]d ]; then exit %[7]d; fi`, r.start, outBundle, unchangedExit, leftOutFile, setupTreeFile,
+		sandbox.MaxReadFile, tooLargeExit)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "ship", OnEvent: r.onEvent, Timeout: takeTimeout, KillBackground: true})
 	switch {
 	case err != nil:
 		return fmt.Errorf("take the change: %w", err)
 	case res.ExitCode == unchangedExit:
 		return r.nothingNew(ctx)
+	case res.ExitCode == tooLargeExit:
+		return tooLargeToReview(fmt.Errorf("its objects come to over %d MB, compressed", sandbox.MaxReadFile>>20))
 	case res.TimedOut:
 		return fail(fmt.Sprintf("taking the change took longer than %v", takeTimeout), r.logTail(failureTail))
 	case res.ExitCode != 0:

@@ -40,3 +40,15 @@ func TestALockTheAgentLeftOnTheIndexDoesNotStopTheChange(t *testing.T) {
 		t.Fatalf("the agent's change did not ship: %q", got)
 	}
 }
+
+// A change whose objects, compressed, come to more than the bot reads out
+// of the sandbox is refused as too large to review, saying so.
+func TestAChangeTooLargeToTakeOutIsRefusedAsTooLargeToReview(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"head -c 70000000 /dev/urandom > noise.bin\n", testConfig(0))
+	run := b.runTask(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "too large to review") ||
+		!strings.Contains(run.Output.Summary, "over 64 MB") {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+}
