@@ -43,6 +43,7 @@ type Work interface {
 	OverLimit(ctx context.Context, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error)
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
 	EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool, error)
+	EarlierCancelWaiting(ctx context.Context, t tasks.Trigger, live *tasks.Task) (bool, error)
 }
 
 // Intake handles one trigger. When GitHub turns a request down in a way

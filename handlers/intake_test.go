@@ -449,15 +449,21 @@ func TestAButtonNamingATaskOfAnotherRepositoryDoesNothing(t *testing.T) {
 	}
 }
 
-// cancelledQueue has a live task on the issue, asked to stop at stopAsked.
+// cancelledQueue has a live task on the issue, asked to stop at stopAsked
+// (not asked when zero), or about to be by a cancel whose intake is
+// waiting.
 type cancelledQueue struct {
 	handlers.Work
-	stopAsked time.Time
+	stopAsked     time.Time
+	cancelWaiting bool
 }
 
 func (q cancelledQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	return &tasks.Task{ID: "tstopping", Repo: "acme/widgets", Issue: 1, State: tasks.Running,
-		CancelRequested: true, UpdatedAt: q.stopAsked}, nil
+		CancelRequested: !q.stopAsked.IsZero(), UpdatedAt: q.stopAsked}, nil
+}
+func (q cancelledQueue) EarlierCancelWaiting(context.Context, tasks.Trigger, *tasks.Task) (bool, error) {
+	return q.cancelWaiting, nil
 }
 func (cancelledQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
 	return nil, 0, tasks.ErrNotFound
@@ -474,6 +480,25 @@ func TestAStartWaitsForAnAttemptBeingCancelledOnlyWhileItMayStillEnd(t *testing.
 		t.Fatalf("err = %v, comments %+v; want the start to wait, saying nothing", err, gh.Comments(repo, 1))
 	}
 	in.Queue = cancelledQueue{stopAsked: time.Now().Add(-time.Hour)}
+	if err := in.Intake(context.Background(), trigger); err != nil {
+		t.Fatal(err)
+	}
+	if comments := gh.Comments(repo, 1); len(comments) != 1 || !strings.Contains(comments[0].Body, "already working") {
+		t.Fatalf("comments %+v, want the busy reply", comments)
+	}
+}
+
+// A start that finds a task live, not yet asked to stop, waits for a
+// cancel received before it and still being taken in, rather than be told
+// the issue is busy with the task the cancel stops.
+func TestAStartWaitsForACancelReceivedBeforeIt(t *testing.T) {
+	t.Parallel()
+	in, gh, repo := newIntake(t)
+	in.Queue = cancelledQueue{cancelWaiting: true}
+	if err := in.Intake(context.Background(), trigger); !errors.Is(err, tasks.ErrEarlierWaiting) || len(gh.Comments(repo, 1)) != 0 {
+		t.Fatalf("err = %v, comments %+v; want the start to wait, saying nothing", err, gh.Comments(repo, 1))
+	}
+	in.Queue = cancelledQueue{}
 	if err := in.Intake(context.Background(), trigger); err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,12 @@ func (in *Intake) busy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigge
 		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The trigger waits for the attempt being cancelled on its branch to end.")
 		return tasks.ErrEarlierWaiting
 	}
+	if waiting, err := in.Queue.EarlierCancelWaiting(ctx, t, live); err != nil {
+		return err
+	} else if waiting {
+		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The trigger waits for a cancel received before it on its branch to be taken in.")
+		return tasks.ErrEarlierWaiting
+	}
 	return in.replyBusy(ctx, repo, t, live)
 }
 

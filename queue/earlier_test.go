@@ -134,3 +134,55 @@ func TestACancelOnTheIssueFindsARetryPressedOnItsRunBeforeIt(t *testing.T) {
 		close(held.release)
 	})
 }
+
+// A start that finds a task live on its issue waits for a cancel received
+// before it, which is to stop that task, rather than be told the issue is
+// busy, on both databases: by the issue, or by the task a button names.
+func TestAStartFindsACancelReceivedBeforeItStillBeingTakenIn(t *testing.T) {
+	t.Parallel()
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
+		b.queue = b.newQueueWithIntake(t, time.Minute, held)
+		ctx := context.Background()
+		repo := "acme/widgets"
+		live := newTask(repo, 7)
+		live.ID = tasks.IDFor(live.DeliveryID)
+		start(t, b.queue)
+		for _, cancel := range []tasks.Trigger{
+			{DeliveryID: "d-cancel", Event: "issue_comment", Command: tasks.CommandCancel, Repo: repo, RepoID: repoID(repo), Issue: 7, Actor: "writer"},
+			{DeliveryID: "d-button", Event: "check_run", Command: tasks.CommandCancel, Repo: repo, RepoID: repoID(repo), TaskID: live.ID, CheckRunID: 5, Actor: "writer"},
+		} {
+			if _, err := b.queue.Accept(ctx, cancel); err != nil {
+				t.Fatal(err)
+			}
+			taken := <-held.arrived
+			startOn := func(issue int, at time.Time) tasks.Trigger {
+				return tasks.Trigger{DeliveryID: "d-start", Event: "issue_comment", Command: tasks.CommandStart,
+					Repo: repo, RepoID: repoID(repo), Issue: issue, Actor: "writer", ReceivedAt: at}
+			}
+			waiting := func(s tasks.Trigger, live *tasks.Task) bool {
+				t.Helper()
+				ok, err := b.queue.EarlierCancelWaiting(ctx, s, live)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			later := taken.ReceivedAt.Add(time.Millisecond)
+			if !waiting(startOn(7, later), live) {
+				t.Errorf("%s: a start after the cancel does not find it", cancel.DeliveryID)
+			}
+			if waiting(startOn(7, taken.ReceivedAt.Add(-time.Millisecond)), live) {
+				t.Errorf("%s: a start received before the cancel waits for it", cancel.DeliveryID)
+			}
+			other := newTask(repo, 8)
+			other.ID = tasks.IDFor("d-other")
+			if waiting(startOn(8, later), other) {
+				t.Errorf("%s: a start on another issue waits for it", cancel.DeliveryID)
+			}
+			held.release <- struct{}{}
+			waitFor(t, 30*time.Second, "the cancel's intake to be done", func() bool { return !waiting(startOn(7, later), live) })
+		}
+	})
+}

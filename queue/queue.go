@@ -399,6 +399,27 @@ func (q *Queue) EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool,
 	if t.TaskID != "" {
 		tags = append(tags, taskTag(t.TaskID))
 	}
+	return q.earlierWaiting(ctx, t, tags, tasks.Command.Starts)
+}
+
+// EarlierCancelWaiting reports whether a cancel received before t, on t's
+// issue or on live, the task live on its branch, has not had its intake
+// yet, or is having it: t, a start or retry that found live, would be
+// told the branch is busy with a task the cancel is about to stop, as in
+// "/oneshot cancel" and then "/oneshot <better instructions>" while
+// GitHub was slow to answer the first.
+func (q *Queue) EarlierCancelWaiting(ctx context.Context, t tasks.Trigger, live *tasks.Task) (bool, error) {
+	tags := []string{issueTag(live.RepoID, live.Issue), taskTag(live.ID)}
+	if t.Issue != 0 && t.Issue != live.Issue {
+		tags = append(tags, issueTag(t.RepoID, t.Issue))
+	}
+	return q.earlierWaiting(ctx, t, tags, func(c tasks.Command) bool { return c == tasks.CommandCancel })
+}
+
+// earlierWaiting reports whether the intake of a trigger tagged with any
+// of tags, whose command counts, received before t, is still to have its
+// intake, or having it.
+func (q *Queue) earlierWaiting(ctx context.Context, t tasks.Trigger, tags []string, counts func(tasks.Command) bool) (bool, error) {
 	if len(tags) == 0 || t.ReceivedAt.IsZero() {
 		return false, nil
 	}
@@ -420,7 +441,7 @@ func (q *Queue) EarlierStartWaiting(ctx context.Context, t tasks.Trigger) (bool,
 			if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
 				continue // not a trigger this bot can take in either
 			}
-			if args.Command.Starts() && !args.ReceivedAt.IsZero() && args.ReceivedAt.Before(t.ReceivedAt) {
+			if counts(args.Command) && !args.ReceivedAt.IsZero() && args.ReceivedAt.Before(t.ReceivedAt) {
 				return true, nil
 			}
 		}
