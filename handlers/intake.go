@@ -393,11 +393,15 @@ func (in *Intake) cancel(ctx context.Context, repo *githubapi.Repo, t tasks.Trig
 		// The Cancel button of a run made for a retry not recorded yet,
 		// which is waited for; or of an earlier attempt's run, which may
 		// still show it while its end is on its way: not the attempt
-		// running.
+		// running. A first attempt has no earlier one: the run is one
+		// its start made on a try that could not record the task, pressed
+		// before that try skipped it, and the press is for this attempt.
 		if err := in.awaitEarlierStart(ctx, t, "The cancel waits for a retry received before it to be taken in."); err != nil {
 			return err
 		}
-		return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
+		if task.Attempt > 1 {
+			return in.reply(ctx, repo, t, fmt.Sprintf("@%s, that run's attempt had already ended; there is nothing to cancel. The task's current run has its own Cancel button.", t.Actor))
+		}
 	}
 	// The attempt as read above, before the permission call: the one the
 	// button's run, or the comment's writer, saw.

@@ -204,6 +204,51 @@ func (cancellingQueue) CancelAttempt(context.Context, string, int, string) (bool
 	return true, nil
 }
 
+// namedQueue holds one task, which buttons name, and records the
+// attempts cancelled.
+type namedQueue struct {
+	handlers.Work
+	task      *tasks.Task
+	cancelled []int
+}
+
+func (*namedQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (*namedQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return false, nil
+}
+func (q *namedQueue) Get(context.Context, string) (*tasks.Task, error) { return q.task, nil }
+func (q *namedQueue) CancelAttempt(_ context.Context, _ string, attempt int, _ string) (bool, error) {
+	q.cancelled = append(q.cancelled, attempt)
+	return true, nil
+}
+
+// The Cancel button of a run another than the task's current one cancels
+// nothing when the run was an earlier attempt's; a first attempt has
+// none, and the run was its start's, made on a try that could not record
+// the task, pressed before that try skipped it.
+func TestACancelButtonOfAnotherRunCancelsOnlyAFirstAttempt(t *testing.T) {
+	t.Parallel()
+	for attempt, want := range map[int]int{1: 1, 2: 0} {
+		in, gh, repo := newIntake(t)
+		q := &namedQueue{task: &tasks.Task{ID: "tnamed", Repo: "acme/widgets", RepoID: 1, Issue: 1, Attempt: attempt,
+			State: tasks.Running, CheckRunID: 9}}
+		in.Queue = q
+		button := tasks.Trigger{Event: "check_run", Command: tasks.CommandCancel, DeliveryID: "d1", Repo: "acme/widgets", RepoID: 1,
+			InstallationID: 7, Actor: "writer", TaskID: "tnamed", CheckRunID: 3}
+		if err := in.Intake(context.Background(), button); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.cancelled) != want {
+			t.Errorf("attempt %d: attempts cancelled %v, want %d", attempt, q.cancelled, want)
+		}
+		if comments := gh.Comments(repo, 1); (want == 0) != (len(comments) == 1) {
+			t.Errorf("attempt %d: comments %+v", attempt, comments)
+		}
+	}
+}
+
 // TestACancelWhoseReactionFailsIsDone has GitHub fail the 👀 on a cancel
 // that worked: the intake is done, not tried again to answer that there
 // was nothing to cancel.
