@@ -409,23 +409,31 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		})
 	}
 	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
-	err = nil
-	if len(reviewers) > 0 {
-		err = request(reviewers)
-	}
-	if len(reviewers) > 1 && githubapi.Refused(err) {
-		// GitHub refuses the whole request for one login it will not
-		// take (someone who left the organisation): each is asked alone,
-		// the requester first.
-		for _, login := range reviewers {
-			if err := request([]string{login}); err != nil {
-				published.Warnings = append(published.Warnings, fmt.Sprintf("could not request a review from %s: %v", login, err))
-			}
-		}
-	} else if err != nil {
-		published.Warnings = append(published.Warnings, fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err))
-	}
+	published.Warnings = append(published.Warnings, requestReviews(request, reviewers)...)
 	return published, nil
+}
+
+// requestReviews asks reviewers for reviews by request, and says what
+// GitHub refused. GitHub refuses the whole request for one login it will
+// not take (someone who left the organisation): each is then asked alone,
+// in order, the requester first.
+func requestReviews(request func(reviewers []string) error, reviewers []string) (warnings []string) {
+	if len(reviewers) == 0 {
+		return nil
+	}
+	err := request(reviewers)
+	if err == nil {
+		return nil
+	}
+	if len(reviewers) == 1 || !githubapi.Refused(err) {
+		return []string{fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err)}
+	}
+	for _, login := range reviewers {
+		if err := request([]string{login}); err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not request a review from %s: %v", login, err))
+		}
+	}
+	return warnings
 }
 
 // push pushes commit to branch as expected (see workspace.Repo.Push),
