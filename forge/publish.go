@@ -1,0 +1,230 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v62/github"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
+	"github.com/oneshot-dev/oneshot/pipeline"
+	"github.com/oneshot-dev/oneshot/tasks"
+	"github.com/oneshot-dev/oneshot/workspace"
+)
+
+// Publish pushes the commit to the task's branch, never the default
+// branch, and opens the pull request, or updates the one already open for
+// the branch.
+func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checkout, pr pipeline.PullRequest) (pipeline.Published, error) {
+	if pr.Branch == co.DefaultBranch || !strings.Contains(pr.Branch, "/") {
+		return pipeline.Published{}, fmt.Errorf("refusing to push to %q: oneshot pushes only to its own branches", pr.Branch)
+	}
+	token, err := g.token(ctx, t, "write", pr.Workflows)
+	var refused *ghinstallation.HTTPError
+	if pr.Workflows && errors.As(err, &refused) && refused.Response != nil && refused.Response.StatusCode == http.StatusUnprocessableEntity {
+		return pipeline.Published{}, fmt.Errorf("the change touches .github/workflows/, which only a token with the App's workflows permission may push (see app.yml): %w", err)
+	}
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	// The push expects the branch where the attempt found it: a branch it
+	// continued, deleted since (as GitHub may when its pull request is
+	// merged), must not be made again with what was merged.
+	expected := pr.Continues
+	if co.Replaces != nil {
+		expected = co.Replaces.Head
+	}
+	if pr.Continues != "" {
+		if err := g.stillOpen(ctx, t, pr); err != nil {
+			return pipeline.Published{}, err
+		}
+	}
+	if co.Replaces != nil {
+		if err := g.stillClosed(ctx, t, pr.Branch); err != nil {
+			return pipeline.Published{}, err
+		}
+	}
+	auth := workspace.Auth{Token: token}
+	err = push(ctx, co, auth, pr.Head, pr.Branch, expected)
+	if co.Replaces != nil && errors.Is(err, workspace.ErrBranchMoved) {
+		// The branch replaced was left by a closed pull request and
+		// builds nothing here: deleted meanwhile (as a maintainer tidying
+		// up after closing it does), it is made again.
+		if head, lookErr := co.Repo.RemoteHead(ctx, co.Remote, auth, pr.Branch); lookErr == nil && head == "" {
+			err = push(ctx, co, auth, pr.Head, pr.Branch, workspace.NoBranch)
+		}
+	}
+	if err != nil {
+		return pipeline.Published{}, fmt.Errorf("push %s: %w", pr.Branch, err)
+	}
+	// The change is on GitHub now: its pull request is opened or found
+	// whatever ends the attempt meanwhile (a cancel, the deadline), so
+	// that the attempt's report can link it rather than say it stopped
+	// with nothing to show.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pullRequestTimeout)
+	defer cancel()
+	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	// The branch's open pull request, whatever its base: pr.Base is only
+	// where a new one goes.
+	existing, err := repo.OpenPullRequestFrom(ctx, pr.Branch)
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
+	write := func(w githubapi.Write, fn func() error) error {
+		return g.Throttle.Do(ctx, t.ID, w, func(context.Context) error { return fn() })
+	}
+	update := func(existing *github.PullRequest) (pipeline.Published, error) {
+		var updated *github.PullRequest
+		err := write(edit, func() (err error) {
+			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
+				&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
+			return err
+		})
+		if err != nil {
+			// The push has updated it already: the change is there, and
+			// only its description is behind, which is said beside it.
+			return pipeline.Published{URL: existing.GetHTMLURL(), Number: existing.GetNumber(), Updated: true,
+				Warnings: []string{fmt.Sprintf("could not update its title and description: %v", err)}}, nil
+		}
+		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
+	}
+	if existing != nil {
+		return update(existing)
+	}
+	var created *github.PullRequest
+	// made says this attempt opened it; perhapsMade, that a try whose
+	// answer was lost may have, which makes the pull request a later try
+	// finds open this attempt's too, to label and ask reviews for.
+	made, perhapsMade := false, false
+	open := func(draft bool) error {
+		// Tried again while GitHub fails for now: the change is pushed,
+		// and a failure here would stop the attempt with nothing to show.
+		return githubapi.UntilTaken(ctx, pullRequestRetry, func() error {
+			return write(create, func() (err error) {
+				created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
+					Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &draft,
+				})
+				made = made || (err == nil && perhapsMade)
+				perhapsMade = perhapsMade || githubapi.MayHaveHappened(err)
+				return err
+			})
+		})
+	}
+	var warnings []string
+	err = open(pr.Draft)
+	if pr.Draft && githubapi.DraftsRefused(err) {
+		warnings = append(warnings, "was opened ready for review: GitHub has no draft pull requests in this repository")
+		err = open(false)
+	}
+	if err != nil {
+		return pipeline.Published{}, err
+	}
+	if !made {
+		// Opened before, by an earlier attempt the list above missed.
+		return update(created)
+	}
+	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber(), Warnings: warnings}
+	// The pull request is open: what GitHub refuses from here on is said
+	// beside it, not made the task's failure.
+	if len(pr.Labels) > 0 {
+		if err := write(create, func() error {
+			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, published.Number, pr.Labels)
+			return err
+		}); err != nil {
+			published.Warnings = append(published.Warnings, fmt.Sprintf("could not label it %s: %v", strings.Join(pr.Labels, ", "), err))
+		}
+	}
+	request := func(reviewers []string) error {
+		return write(create, func() error {
+			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, published.Number,
+				github.ReviewersRequest{Reviewers: reviewers})
+			return err
+		})
+	}
+	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
+	published.Warnings = append(published.Warnings, requestReviews(request, reviewers)...)
+	return published, nil
+}
+
+// requestReviews asks reviewers for reviews by request, and says what
+// GitHub refused. GitHub refuses the whole request for one login it will
+// not take (someone who left the organisation): each is then asked alone,
+// in order, the requester first.
+func requestReviews(request func(reviewers []string) error, reviewers []string) (warnings []string) {
+	if len(reviewers) == 0 {
+		return nil
+	}
+	err := request(reviewers)
+	if err == nil {
+		return nil
+	}
+	if len(reviewers) == 1 || !githubapi.Refused(err) {
+		return []string{fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err)}
+	}
+	for _, login := range reviewers {
+		if err := request([]string{login}); err != nil {
+			warnings = append(warnings, fmt.Sprintf("could not request a review from %s: %v", login, err))
+		}
+	}
+	return warnings
+}
+
+// push pushes commit to branch as expected (see workspace.Repo.Push),
+// trying again while GitHub fails for now, pushTries times in all: the
+// change passed its checks, and a push GitHub failed once would lose it.
+// A try whose answer was lost may have gone through: the next finds the
+// branch at the commit already, which git takes as done, whatever the
+// lease expected.
+func push(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, commit, branch, expected string) error {
+	wait := pushRetry
+	for try := 1; ; try++ {
+		err := co.Repo.Push(ctx, co.Remote, auth, commit, branch, expected)
+		if err == nil || try == pushTries || !workspace.FailedForNow(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// pushTries is how many times a push is tried while GitHub fails for
+// now; pushRetry, the wait after the first, doubled after each next.
+const (
+	pushTries = 3
+	pushRetry = 2 * time.Second
+)
+
+// pullRequestTimeout bounds opening or updating the pull request after the
+// push, retries and the throttle included; pullRequestRetry is the first
+// wait before opening it is tried again, doubled at each next.
+const (
+	pullRequestTimeout = 2 * time.Minute
+	pullRequestRetry   = 2 * time.Second
+)
+
+// reviewersFor asks the requester first, then the configured reviewers;
+// never the bot, which GitHub refuses as the pull request's author.
+func reviewersFor(requester string, configured []string, bot string) []string {
+	var out []string
+	seen := map[string]bool{bot: true}
+	for _, login := range append([]string{requester}, configured...) {
+		if login != "" && !seen[login] {
+			seen[login] = true
+			out = append(out, login)
+		}
+	}
+	return out
+}
