@@ -191,8 +191,6 @@ type Defaults struct {
 	PromptTokens int
 	// AgentSecrets are handed to the agent's execs, and only to them.
 	AgentSecrets map[string]string
-	// SandboxEnv is set in every sandbox.
-	SandboxEnv map[string]string
 	// Command is the word that starts a comment to the bot, which a pull
 	// request's description tells reviewers to use; "" is
 	// config.DefaultCommand.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -238,6 +239,12 @@ func ExportTree(ctx context.Context, co *Checkout, commit string) (fs.FS, error)
 	return os.DirFS(tree), nil
 }
 
+// sandboxEnv is set in every sandbox: CI=true, which test runners and
+// package managers take, as on any CI machine, to mean that no one is
+// watching: no watch mode (a detected "react-scripts test" would wait for
+// changes for ever), no prompts, no spinners.
+var sandboxEnv = map[string]string{"CI": "true"}
+
 // spec turns the configuration into the sandbox's.
 func (r *run) spec(ctx context.Context) sandbox.Spec {
 	spec := sandbox.Spec{
@@ -247,7 +254,7 @@ func (r *run) spec(ctx context.Context) sandbox.Spec {
 		Disk:    r.cfg.Limits.Disk,
 		CPUs:    r.cfg.Limits.CPUs,
 		Pids:    r.cfg.Limits.Pids,
-		Env:     r.p.Defaults.SandboxEnv,
+		Env:     maps.Clone(sandboxEnv),
 		Secrets: r.p.Defaults.AgentSecrets,
 		Network: sandbox.Network{
 			Mode:  sandbox.NetworkMode(r.cfg.Network.Mode),

@@ -49,3 +49,14 @@ func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
 		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+// Every command runs as on a CI machine: test runners that watch for
+// changes unless told otherwise (react-scripts test) end.
+func TestSetupChecksAndTheAgentRunWithCISet(t *testing.T) {
+	t.Parallel()
+	config := "setup:\n  - test \"$CI\" = true\n" + strings.Replace(testConfig(0), "verify:\n", "verify:\n  - name: CI is set\n    run: test \"$CI\" = true\n", 1)
+	b := pipelineBundle(t, "test \"$CI\" = true || exit 9\n"+goodAgent, config)
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
