@@ -7,6 +7,7 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,8 @@ func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
 	t.Parallel()
 	// The answer to opening the pull request is lost, and GitHub refuses
 	// a configured reviewer who is no collaborator: the pull request is
-	// open all the same, and the task says so and what went wrong.
+	// open all the same, its requester asked to review, and the task says
+	// so and what went wrong.
 	b := pipelineBundle(t, goodAgent, testConfig(1)+"pull_request:\n  reviewers: [outsider]\n")
 	b.gh.FailAfterServing("POST", "/repos/"+b.repo.FullName+"/pulls", http.StatusBadGateway, 1)
 	run := b.runTask(t)
@@ -96,8 +98,11 @@ func TestAPullRequestOpenedIsReportedWhatGitHubRefusesAfter(t *testing.T) {
 		t.Fatalf("%d pull requests", len(prs))
 	}
 	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
-		!strings.Contains(run.Output.Summary, "could not request reviews from writer, outsider") {
+		!strings.Contains(run.Output.Summary, "could not request a review from outsider") {
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if !slices.Equal(prs[0].Reviewers, []string{"writer"}) {
+		t.Fatalf("reviewers %q, want the requester, writer", prs[0].Reviewers)
 	}
 	comments := b.botComments(1)
 	if final := comments[len(comments)-1]; !strings.Contains(final, fmt.Sprintf("/pull/%d", prs[0].Number)) ||
