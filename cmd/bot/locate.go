@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oneshot-dev/oneshot/contextgather"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // defaultLocateTop is how many files bot locate prints unless told.
@@ -40,19 +41,19 @@ func locate(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// A root, not os.DirFS: the checkout's links may not lead out of it.
 	// A directory inside a repository means the repository, as a task
-	// ranks the whole of it.
-	checkout, _ := checkoutTop(*dir)
-	root, err := os.OpenRoot(checkout)
+	// ranks the whole of it: its files at HEAD, not what it ignores.
+	repoTop, committed := checkoutTop(*dir)
+	ctx := context.Background()
+	files, done, err := checkoutTree(ctx, repoTop, committed, &tasks.Task{ID: "locate"}, nil)
 	if err != nil {
 		return fmt.Errorf("--dir %s: %w", *dir, err)
 	}
-	defer root.Close()
+	defer done()
 	// Ranked as a task's issue is: a title is plain text, where
 	// "Escape <script> tags" is words, not the start of a script that
 	// hides what follows.
-	ranked, err := contextgather.Locate(context.Background(), root.FS(), contextgather.IssueText(splitTask(text)))
+	ranked, err := contextgather.Locate(ctx, files, contextgather.IssueText(splitTask(text)))
 	if err != nil {
 		return err
 	}

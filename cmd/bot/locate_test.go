@@ -52,6 +52,26 @@ func TestLocateInADirectoryOfARepositoryRanksTheWholeRepository(t *testing.T) {
 	}
 }
 
+// In a repository, locate ranks what a task would: HEAD's files, not
+// those git ignores nor changes not committed.
+func TestLocateInARepositoryRanksItsFilesAtHead(t *testing.T) {
+	repo := checkoutIn(t, gitRepo(t), map[string]string{
+		".gitignore":   "out/\n",
+		"pkg/parse.go": "package pkg\n\n// Parse reads a count.\nfunc Parse(s string) int { return len(s) }\n",
+	})
+	runGit(t, repo, "add", ".")
+	runGit(t, repo, "commit", "-q", "-m", "parser")
+	checkoutIn(t, repo, map[string]string{
+		"out/parse_copy.go":  "package out\n\n// Parse reads a count.\nfunc Parse(s string) int { return len(s) }\n",
+		"pkg/draft_parse.go": "package pkg\n\n// ParseAll reads counts with Parse.\nfunc ParseAll() { Parse(\"\") }\n",
+	})
+	issue := issueFile(t, "Parse fails on empty input\n\n`pkg.Parse(\"\")` should return -1.\n")
+	var out bytes.Buffer
+	if err := run([]string{"locate", "--dir", repo, "--issue", issue}, &out); err != nil || out.String() != "pkg/parse.go\n" {
+		t.Errorf("printed %q, err %v; want pkg/parse.go alone", out.String(), err)
+	}
+}
+
 // A title is plain text: a tag named in it hides nothing after it, as it
 // would in the body.
 func TestLocateReadsTheTitleAsPlainText(t *testing.T) {

@@ -141,11 +141,16 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 // leave its default in force without a word.
 func loadLocal(path string) (config.App, error) {
 	bot, err := config.LoadLocal(path, nil)
-	if err != nil {
-		return bot, err
+	if err == nil {
+		warnOfUnknownVariables(bot)
 	}
+	return bot, err
+}
+
+// warnOfUnknownVariables warns on stderr of ONESHOT_ variables that are
+// no setting of bot's.
+func warnOfUnknownVariables(bot config.App) {
 	for _, line := range config.UnknownVariables(os.Environ(), bot.Agent.SecretNames()) {
 		fmt.Fprintln(os.Stderr, "warning:", line)
 	}
-	return bot, nil
 }

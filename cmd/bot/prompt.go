@@ -80,6 +80,7 @@ func prompt(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		warnOfUnknownVariables(cfg)
 		return githubPrompt(ctx, out, cfg, *repoName, *number, cmp.Or(*budget, cfg.Agent.PromptTokens))
 	default:
 		return errors.New("prompt needs --dir and --issue, or --repo and --number")
@@ -100,16 +101,26 @@ func settingsInTheTree(top string) error {
 	return nil
 }
 
-// checkoutFiles are the files of the checkout at top a task would read:
-// those of HEAD, as bot run starts from it, when top is a repository with
-// a commit (files it ignores, such as local settings with keys in them,
-// are no part of it); else the directory's own. done removes what was
-// written for them.
+// checkoutFiles are the files of the checkout at top a task would read
+// (see checkoutTree), whose settings file, like a task's, must be one in
+// the tree.
 func checkoutFiles(ctx context.Context, top string, committed bool, t *tasks.Task) (files fs.FS, done func(), err error) {
 	if !committed {
 		if err := settingsInTheTree(top); err != nil {
 			return nil, nil, err
 		}
+	}
+	return checkoutTree(ctx, top, committed, t, pipeline.SettingsFileInTree)
+}
+
+// checkoutTree are the files of the checkout at top a task would read:
+// those of HEAD, as bot run starts from it, when top is a repository with
+// a commit (files it ignores, such as local settings with keys in them,
+// are no part of it), checked by check when it is set; else the
+// directory's own. done removes what was written for them.
+func checkoutTree(ctx context.Context, top string, committed bool, t *tasks.Task,
+	check func(context.Context, *pipeline.Checkout) error) (files fs.FS, done func(), err error) {
+	if !committed {
 		// A root, not os.DirFS: the checkout's links may not lead out of it.
 		root, err := os.OpenRoot(top)
 		if err != nil {
@@ -118,16 +129,18 @@ func checkoutFiles(ctx context.Context, top string, committed bool, t *tasks.Tas
 		return root.FS(), func() { root.Close() }, nil
 	}
 	if uncommitted(top) {
-		fmt.Fprintln(os.Stderr, "note: the working tree has changes not committed; the prompt is of HEAD, which a task starts from, without them")
+		fmt.Fprintln(os.Stderr, "note: the working tree has changes not committed; a task starts from HEAD, without them, and so does this")
 	}
 	co, err := (&forge.Local{Dir: top}).Checkout(ctx, t)
 	if err != nil {
 		return nil, nil, err
 	}
 	done = func() { os.RemoveAll(co.Dir) }
-	if err := pipeline.SettingsFileInTree(ctx, co); err != nil {
-		done()
-		return nil, nil, err
+	if check != nil {
+		if err := check(ctx, co); err != nil {
+			done()
+			return nil, nil, err
+		}
 	}
 	if files, err = pipeline.ExportTree(ctx, co, co.Base); err != nil {
 		done()

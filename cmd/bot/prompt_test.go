@@ -267,7 +267,7 @@ func TestPromptForARepositoryIsOfItsHead(t *testing.T) {
 	if strings.Contains(prompt, "ignored-key") || strings.Contains(prompt, "not committed") || !strings.Contains(prompt, "return text.split()") {
 		t.Errorf("the prompt is not of HEAD:\n%s", prompt)
 	}
-	if !strings.Contains(stderr, "changes not committed; the prompt is of HEAD") {
+	if !strings.Contains(stderr, "changes not committed; a task starts from HEAD, without them") {
 		t.Errorf("stderr %q does not say that changes not committed are left out", stderr)
 	}
 }
