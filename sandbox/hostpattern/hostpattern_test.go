@@ -22,6 +22,9 @@ func TestAPatternMayNameAPort(t *testing.T) {
 		"a:b:443":                   "not a host name pattern",
 		"`x`.org":                   "not a host name pattern",
 		"[x.org":                    "does not compile",
+		"pastebin.com.":             "",
+		".evil.example":             "write *.evil.example for the names under it, and evil.example for itself",
+		"evil..example":             "two dots in a row",
 	} {
 		_, err := Parse(p)
 		if problem == "" && err != nil || problem != "" && (err == nil || !strings.Contains(err.Error(), problem)) {
@@ -56,5 +59,16 @@ func TestAPatternWithoutAPortCoversTheWebsPortsOrEveryPort(t *testing.T) {
 	}
 	if got := bare.AllowedPorts(); got != "ports 80 and 443" {
 		t.Errorf("AllowedPorts() = %q", got)
+	}
+}
+
+// A name written with the root's dot, as DNS zones write it, is the name.
+func TestAPatternEndingInADotMatchesTheName(t *testing.T) {
+	p, err := Parse("pastebin.com.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Matches("pastebin.com", 443, WebPorts) {
+		t.Error("pastebin.com. does not match pastebin.com")
 	}
 }
