@@ -59,9 +59,15 @@ func (m *masker) lowered() *masker {
 
 // SecretForms are the texts that betray a secret's value, and that every
 // way out of a session masks: the value itself, and as tools that print
-// bytes by other names write it.
+// bytes by other names write it. A value with space around it (a secret
+// read from a file keeps its line break) is also the value without it,
+// which whatever uses it (a URL, a header) takes.
 func SecretForms(value string) []string {
-	return append(escapedForms(value), base64Forms(value)...)
+	forms := append(escapedForms(value), base64Forms(value)...)
+	if trimmed := strings.TrimSpace(value); trimmed != value && len(trimmed) >= MinSecretLen {
+		forms = append(forms, SecretForms(trimmed)...)
+	}
+	return forms
 }
 
 // escapedForms are a secret as itself and as the tools that print

@@ -35,6 +35,21 @@ func TestMaskerCatchesASecretSplitAtEveryPoint(t *testing.T) {
 	}
 }
 
+// A secret read from a file keeps its line break; whatever uses it takes
+// the value without it.
+func TestMaskerCatchesASecretWithoutTheSpaceAroundIt(t *testing.T) {
+	m := newMasker(map[string]string{"PW": "s3cr3t-pw\n", "TOKEN": " padded-secret-value "})
+	for text, want := range map[string]string{
+		"curl -u bot:s3cr3t-pw https://x": "curl -u bot:*** https://x",
+		"token=padded-secret-value":       "token=***",
+		"echo s3cr3t-pw\n":                "echo ***",
+	} {
+		if got := string(m.Mask([]byte(text))); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
 func TestMaskerMasksOverlappingSecretsWholeHoweverTheyAreSplit(t *testing.T) {
 	for _, tc := range []struct {
 		secrets    map[string]string
