@@ -119,13 +119,13 @@ verify:
     name: vet again
 limits:
   <<: {cpus: 4}
-  pids: 10
+  pids: 100
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Check{{Name: "vet", Run: "go vet ./..."}, {Name: "vet again", Run: "go vet ./..."}}
-	if !reflect.DeepEqual(got.Verify, want) || got.Limits.CPUs != 4 || got.Limits.Pids != 10 || got.Setup[0] != "make deps" {
+	if !reflect.DeepEqual(got.Verify, want) || got.Limits.CPUs != 4 || got.Limits.Pids != 100 || got.Setup[0] != "make deps" {
 		t.Errorf("ParseRepo = %+v", got)
 	}
 }

@@ -52,6 +52,9 @@ func TestRepoDefaultsAreTheSandboxDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("repo defaults %+v\nsandbox defaults %+v", got, want)
 	}
+	if minRepoPids != sandbox.MinPids {
+		t.Errorf("the least pids is %d here, %d in the sandbox", minRepoPids, sandbox.MinPids)
+	}
 	for _, mode := range []sandbox.NetworkMode{sandbox.NetworkNone, sandbox.NetworkFiltered, sandbox.NetworkHost} {
 		if !slices.Contains([]string{NetworkNone, NetworkFiltered, NetworkHost}, string(mode)) {
 			t.Errorf("config has no network mode %q", mode)

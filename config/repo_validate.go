@@ -130,8 +130,12 @@ func hostPatternProblem(p string) string {
 	return ""
 }
 
-// minRepoMemory is the sandbox's minimum, below which sandboxd cannot start.
-const minRepoMemory = 32 << 20
+// minRepoMemory and minRepoPids are the sandbox's minimums, below which
+// sandboxd cannot start (sandbox.MinPids).
+const (
+	minRepoMemory = 32 << 20
+	minRepoPids   = 64
+)
 
 // validate checks limits found at key, "limits" in a repository's
 // settings.
@@ -151,8 +155,8 @@ func (l RepoLimits) validate(key string, bad problem) {
 	} else if l.CPUs > MaxCPUs {
 		bad(key+".cpus", "is %v; it must be at most %d", l.CPUs, MaxCPUs)
 	}
-	if l.Pids < 1 {
-		bad(key+".pids", "is %d; it must be at least 1", l.Pids)
+	if l.Pids < minRepoPids {
+		bad(key+".pids", "is %d; it must be at least %d, as the sandbox's own daemon takes some thirty threads of them", l.Pids, minRepoPids)
 	}
 }
 

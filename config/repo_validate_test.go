@@ -36,7 +36,7 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 		{"more CPUs than a count can hold", "limits:\n  cpus: 1e10\n",
 			[]string{`line 2: limits.cpus is 1e+10; it must be at most 1024`}},
 		{"no process", "limits:\n  pids: 0\n",
-			[]string{`line 2: limits.pids is 0; it must be at least 1`}},
+			[]string{`line 2: limits.pids is 0; it must be at least 64, as the sandbox's own daemon takes some thirty threads of them`}},
 		{"host network", "network:\n  mode: host\n",
 			[]string{`line 2: network.mode is host, which no task may use: it would give the sandbox the bot's own network; use none, or filtered with an allow list`}},
 		{"unknown network mode", "network:\n  mode: open\n",

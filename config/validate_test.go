@@ -189,7 +189,7 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 		{"most CPUs below a repository's default", func(a *App) { a.Sandbox.MaxLimits.CPUs = 1.5 },
 			"sandbox.max_limits.cpus (ONESHOT_SANDBOX_MAX_CPUS) is 1.5; it must be at least 2, what a repository gets when it names no limits"},
 		{"most pids zero", func(a *App) { a.Sandbox.MaxLimits.Pids = 0 },
-			"sandbox.max_limits.pids (ONESHOT_SANDBOX_MAX_PIDS) is 0; it must be at least 1"},
+			"sandbox.max_limits.pids (ONESHOT_SANDBOX_MAX_PIDS) is 0; it must be at least 64, as the sandbox's own daemon takes some thirty threads of them"},
 		{"network bound that does not compile", func(a *App) { a.Sandbox.Network.Allow = "proxy.golang.org, [abc" },
 			`sandbox.network.allow (ONESHOT_SANDBOX_NETWORK_ALLOW) pattern "[abc" does not compile: syntax error in pattern`},
 		{"agent command that ignores the prompt", func(a *App) { a.Agent.Command = "my-agent --go" },

@@ -44,6 +44,11 @@ const (
 	DefaultNetwork  = NetworkNone
 )
 
+// MinPids is the fewest processes and threads a sandbox may be limited
+// to: sandboxd alone, a Go program, runs some thirty threads, and a
+// limit below that stops it from starting.
+const MinPids = 64
+
 // MinSecretLen is the shortest secret the masker accepts: masking two or
 // three characters would blank ordinary output and protect nothing.
 const MinSecretLen = 6
@@ -165,6 +170,8 @@ func (s Spec) validate() (limits, error) {
 	}
 	if s.Pids < 0 {
 		bad("pids %d is negative", s.Pids)
+	} else if s.Pids > 0 && s.Pids < MinPids {
+		bad("pids %d is below the minimum of %d: sandboxd and the Go runtime under it take some thirty threads", s.Pids, MinPids)
 	}
 	if s.Deadline < 0 {
 		bad("deadline %v is negative", s.Deadline)

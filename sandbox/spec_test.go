@@ -50,6 +50,12 @@ func TestSpecValidationReportsEveryProblemAtOnce(t *testing.T) {
 	}
 }
 
+func TestAPidsLimitSandboxdCannotStartUnderIsRefused(t *testing.T) {
+	if _, err := (Spec{Image: "img", Pids: 20}).validate(); err == nil || !strings.Contains(err.Error(), "pids 20 is below the minimum of 64") {
+		t.Errorf("pids 20: %v", err)
+	}
+}
+
 func TestACPULimitTooLargeToCountIsRefused(t *testing.T) {
 	// Counted in billionths, 1e10 CPUs would overflow to a negative limit.
 	if _, err := (Spec{Image: "img", CPUs: 1e10}).validate(); err == nil || !strings.Contains(err.Error(), "cpus 1e+10 is above the maximum of 1024") {
