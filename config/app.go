@@ -68,6 +68,10 @@ type Server struct {
 	// ShutdownTimeout bounds how long a stopping bot waits for requests in
 	// flight before it closes their connections.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Drain is how long a stopping bot goes on answering, /readyz saying
+	// it is stopping, before it stops listening: the time a load balancer
+	// takes to send deliveries elsewhere, which GitHub does not send again.
+	Drain time.Duration `yaml:"drain"`
 }
 
 // Defaults for Server.

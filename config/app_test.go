@@ -135,7 +135,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 	}, {
 		name: "in a section",
 		file: "# oneshot\n\nserver:\n  listn: \":8080\"\n",
-		want: []string{`line 4: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`},
+		want: []string{`line 4: unknown key "listn" in server (known: listen, public_url, shutdown_timeout, drain)`},
 	}, {
 		name: "in go-githubapp's part",
 		file: "github:\n  app:\n    id: 5\n",
@@ -150,7 +150,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 		name: "every one at once",
 		file: "server:\n  listn: x\nlog:\n  levl: debug\n  fromat: text\n",
 		want: []string{
-			`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`,
+			`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout, drain)`,
 			`line 4: unknown key "levl" in log (known: level, format)`,
 			`line 5: unknown key "fromat" in log (known: level, format)`,
 		},
@@ -161,7 +161,7 @@ func TestUnknownKeyIsNamedWithItsLine(t *testing.T) {
 	}, {
 		name: "in a merged mapping",
 		file: "server:\n  <<: {listn: x}\n",
-		want: []string{`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout)`},
+		want: []string{`line 2: unknown key "listn" in server (known: listen, public_url, shutdown_timeout, drain)`},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ var envVars = []envVar{
 	{"ONESHOT_LISTEN", "server.listen", func(a *App) any { return &a.Server.Listen }},
 	{"ONESHOT_PUBLIC_URL", "server.public_url", func(a *App) any { return &a.Server.PublicURL }},
 	{"ONESHOT_SHUTDOWN_TIMEOUT", "server.shutdown_timeout", func(a *App) any { return &a.Server.ShutdownTimeout }},
+	{"ONESHOT_DRAIN", "server.drain", func(a *App) any { return &a.Server.Drain }},
 	{"ONESHOT_DATABASE_URL", "database.url", func(a *App) any { return &a.Database.URL }},
 	{"ONESHOT_TRIGGER_LABEL", "triggers.label", func(a *App) any { return &a.Triggers.Label }},
 	{"ONESHOT_COMMAND", "triggers.command", func(a *App) any { return &a.Triggers.Command }},

@@ -185,7 +185,14 @@ func (s Server) validate(bad problem) {
 	if s.ShutdownTimeout <= 0 {
 		bad("server.shutdown_timeout", "is %v; it must be positive", s.ShutdownTimeout)
 	}
+	if s.Drain < 0 || s.Drain > maxDrain {
+		bad("server.drain", "is %v; it must be from 0 to %v", s.Drain, maxDrain)
+	}
 }
+
+// maxDrain bounds server.drain: a load balancer takes seconds to send
+// deliveries elsewhere, and a bot that stops takes this longer.
+const maxDrain = 5 * time.Minute
 
 var scheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 

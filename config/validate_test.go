@@ -188,6 +188,8 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 			"sandbox.max_limits.disk (ONESHOT_SANDBOX_MAX_DISK) is 1g; it must be at least 4g, what a repository gets when it names no limits"},
 		{"most CPUs below a repository's default", func(a *App) { a.Sandbox.MaxLimits.CPUs = 1.5 },
 			"sandbox.max_limits.cpus (ONESHOT_SANDBOX_MAX_CPUS) is 1.5; it must be at least 2, what a repository gets when it names no limits"},
+		{"drain negative", func(a *App) { a.Server.Drain = -time.Second },
+			"server.drain (ONESHOT_DRAIN) is -1s; it must be from 0 to 5m0s"},
 		{"most pids zero", func(a *App) { a.Sandbox.MaxLimits.Pids = 0 },
 			"sandbox.max_limits.pids (ONESHOT_SANDBOX_MAX_PIDS) is 0; it must be at least 64, as the sandbox's own daemon takes some thirty threads of them"},
 		{"network bound that does not compile", func(a *App) { a.Sandbox.Network.Allow = "proxy.golang.org, [abc" },

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,6 +54,50 @@ func TestReadyOnlyOnceTheWorkersRunAndTheDatabaseAnswers(t *testing.T) {
 	// It says no more: the database's error names its user and address.
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != "database unavailable" {
 		t.Fatalf("readyz with the database closed: %d %s", code, body)
+	}
+}
+
+// A bot told to stop goes on answering webhooks for server.drain, its
+// /readyz saying it stops, so that a load balancer sends deliveries to
+// another replica before this one stops listening.
+func TestAStoppingBotAnswersWebhooksWhileItDrains(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b := newBundle(t, "ONESHOT_LISTEN", addr, "ONESHOT_DRAIN", "5s")
+	srv, err := server.New(context.Background(), b.config(t), server.Options{
+		Version: "test", Logger: zerolog.New(zerolog.NewTestWriter(t)), Runner: b.runner,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx) }()
+	b.hookURL = "http://" + addr + server.WebhookPath
+	readyz := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	waitFor(t, wait, "the bot to be ready", func() bool { code, _ := readyz(); return code == http.StatusOK })
+
+	stop()
+	waitFor(t, wait, "/readyz to say the bot stops", func() bool {
+		code, body := readyz()
+		return code == http.StatusServiceUnavailable && body == "shutting down"
+	})
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	if err := <-ran; err != nil {
+		t.Fatal(err)
 	}
 }
 

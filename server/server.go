@@ -95,6 +95,9 @@ type Server struct {
 	workspaces *workDir        // the tasks' host workspaces, with the engine
 	handler    http.Handler
 	started    atomic.Bool
+	// draining is set once Run is told to stop: /readyz says so while
+	// webhooks are still answered (see config.Server.Drain).
+	draining atomic.Bool
 	// stopGitCacheSweep stops the git cache's sweep (see gitcache.go), if
 	// one started.
 	stopGitCacheSweep func()
@@ -316,6 +319,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-served:
 		return errors.Join(fmt.Errorf("serve: %w", err), s.Shutdown(context.Background()))
 	}
+	s.draining.Store(true)
+	if drain := s.cfg.Server.Drain; drain > 0 {
+		s.log.Info().Dur("drain", drain).Msg("Stopping: still answering webhooks while /readyz says so, for the load balancer to send them elsewhere.")
+		time.Sleep(drain)
+	}
 	s.log.Info().Msg("Shutting down: no new webhooks; running tasks go back to the queue.")
 	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
@@ -396,8 +404,13 @@ func webhookError(w http.ResponseWriter, r *http.Request, err error) {
 	githubapp.DefaultErrorCallback(w, r, err)
 }
 
-// ready answers 200 when the database answers and the workers run.
+// ready answers 200 when the database answers and the workers run, and
+// the bot is not stopping.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.queue.Ping(ctx); err != nil {
