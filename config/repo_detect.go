@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +138,9 @@ func detectNode(d *detector) (*detected, error) {
 	var pkg struct {
 		Scripts map[string]string `json:"scripts"`
 	}
+	// npm reads a file that starts with a byte order mark, as some
+	// Windows editors write one; Go's JSON does not.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	if err := json.Unmarshal(data, &pkg); err != nil {
 		return &detected{note: fmt.Sprintf("found package.json, but it is not JSON (%v): nothing is taken from it", err)}, nil
 	}

@@ -59,6 +59,12 @@ func TestDetectRepo(t *testing.T) {
 		verify: []string{"npm run lint", "npm run build", "npm run test"},
 		notes:  []string{"found package.json and package-lock.json: setup runs npm ci; verify runs npm run lint, npm run build and npm run test"},
 	}, {
+		name:   "npm, the package written with a byte order mark",
+		files:  map[string]string{"package.json": "\uFEFF" + `{"scripts": {"test": "jest"}}`, "package-lock.json": "{}"},
+		setup:  []string{"npm ci"},
+		verify: []string{"npm run test"},
+		notes:  []string{"found package.json and package-lock.json: setup runs npm ci; verify runs npm run test"},
+	}, {
 		name:   "npm with a shrinkwrap",
 		files:  map[string]string{"package.json": `{"scripts": {"test": "jest"}}`, "npm-shrinkwrap.json": "{}"},
 		setup:  []string{"npm ci"},
