@@ -95,6 +95,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 		}
 		return
 	}
+	// A value's problem is said on the line of its key: an alias's, not
+	// the anchor's, whose value may be right where it stands.
+	line := n.Line
 	aliased := n.Kind == yaml.AliasNode
 	if aliased {
 		n = n.Alias
@@ -111,15 +114,15 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	case t == reflect.TypeFor[Check]() && n.Kind == yaml.ScalarNode:
 		return // the command alone
 	case t == reflect.TypeFor[Check]() && n.Kind != yaml.MappingNode:
-		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a command or a mapping of name and run", key, describeNode(n)))
+		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a command or a mapping of name and run", key, describeNode(n)))
 	case t.Kind() == reflect.Struct && n.Kind != yaml.MappingNode:
-		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
+		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
 	case t.Kind() == reflect.Struct:
 		w.mapping(n, t, key)
 	case t == reflect.TypeFor[List]() && n.Kind == yaml.SequenceNode:
 		w.walk(n, reflect.TypeFor[[]string](), key) // each item is checked as a string
 	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode:
-		w.undecodable(n.Line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
+		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
 	case t.Kind() == reflect.Slice:
 		for i, item := range n.Content {
 			k := index(key, i)
@@ -142,7 +145,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 			n.Tag, n.Value = "!!str", "0s"
 		}
 		if msg := valueProblem(n, t, key); msg != "" {
-			w.undecodable(n.Line, key, msg)
+			w.undecodable(line, key, msg)
 		}
 	}
 }

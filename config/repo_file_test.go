@@ -149,6 +149,14 @@ func TestAKeySetBesideAMergeIsNamedOnItsOwnLine(t *testing.T) {
 	}
 }
 
+// A value that is right where its anchor stands and wrong where an alias
+// takes it is wrong on the alias's line.
+func TestAValueWrongWhereAnAliasTakesItIsNamedOnTheAliassLine(t *testing.T) {
+	t.Parallel()
+	_, err := ParseRepo([]byte("limits:\n  memory: &m 1g\nfix_rounds: 1\nagent:\n  timeout: *m\n"))
+	wantLines(t, err, RepoPath, []string{"line 5: agent.timeout is not a duration such as 30s or 1h"})
+}
+
 func TestRepoSyntaxErrorKeepsItsLine(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, file, want string }{
