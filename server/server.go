@@ -259,7 +259,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.startGitCacheSweep()
 	if s.engine != nil {
-		warnOfUnusableImages(ctx, s.engine, s.cfg.Sandbox.ImageNames(), s.log)
+		if ctx.Err() == nil { // stopping, the look would fail and blame the images
+			warnOfUnusableImages(ctx, s.engine, s.cfg.Sandbox.ImageNames(), s.log)
+		}
 		s.stopSandboxSweep = startSandboxSweep(s.engine, s.log)
 	}
 	s.started.Store(true)

@@ -35,6 +35,12 @@ func serve(args []string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal stops the bot in order; a second, as from someone
+	// who will not wait for a slow Docker or database, ends it at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 
 	// A process that only receives webhooks runs no agent: it need not,
 	// and should not, hold the agent's keys.
