@@ -243,7 +243,9 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	}
 	defer q.lock.stopWaiting()
 	if q.river.Stop(ctx) == nil {
-		q.recordKeptEnds(ctx)
+		wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+		defer cancel()
+		q.recordKeptEnds(wait)
 		letGo()
 		return nil
 	}
@@ -257,7 +259,9 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	if err := q.river.StopAndCancel(wait); err != nil {
 		return fmt.Errorf("stop the queue: workers still running %v after the shutdown timeout: %w", stopWait, err)
 	}
-	q.recordKeptEnds(ctx)
+	// In what is left of the same minute: the supervisor is told to wait
+	// for the shutdown timeout and that minute, and kills the bot after.
+	q.recordKeptEnds(wait)
 	letGo()
 	return nil
 }

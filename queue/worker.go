@@ -251,14 +251,12 @@ func (q *Queue) takeUnrecorded(taskID string, attempt int) (attemptEnd, bool) {
 }
 
 // recordKeptEnds tries once more, as the process stops, to record the
-// ends it kept: lost with it, they would leave their tasks running, and
-// the next process would run the attempts again.
+// ends it kept, within ctx: lost with it, they would leave their tasks
+// running, and the next process would run the attempts again.
 func (q *Queue) recordKeptEnds(ctx context.Context) {
 	q.mu.Lock()
 	kept := maps.Clone(q.unrecorded)
 	q.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
-	defer cancel()
 	for key, k := range kept {
 		log := q.cfg.Logger.With().Str("task_id", k.task.ID).Int("attempt", k.task.Attempt).Logger()
 		if err := q.conclude(ctx, k.task, tasks.Running, k.end.state, k.end.detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
