@@ -59,6 +59,13 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		return Material{}, fmt.Errorf("%s#%d was moved to another repository (%s)", t.Repo, number, issue.GetHTMLURL())
 	}
 	trust := newTrustCache(repo)
+	// Whether the issue is its author's word or text to fence decides all
+	// the prompt says of it: not known, the task waits for GitHub, rather
+	// than fence a maintainer's issue (or refuse it as edited since) on a
+	// guess. (A linked item's author is taken as untrusted then.)
+	if _, err := trust.canWrite(ctx, issue.GetUser()); err != nil {
+		return Material{}, fmt.Errorf("read the permission of %s#%d's author: %w", t.Repo, number, err)
+	}
 	m := Material{
 		Repo:         t.Repo,
 		Issue:        itemOf(ctx, issue, trust, log),

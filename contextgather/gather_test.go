@@ -403,7 +403,14 @@ func TestAnIssueThatCannotBeReadFailsTheGathering(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 
-	b.gh.AddIssue(b.repo, githubtest.Issue{Number: 99, Title: "Crash"})
+	b.gh.AddIssue(b.repo, githubtest.Issue{Number: 99, Title: "Crash", User: "alice"})
+	b.gh.SetPermission(b.repo, "alice", "write")
+	// Its author's permission decides whether it is fenced: not known,
+	// it is not guessed.
+	b.gh.Fail("GET", permissionPath, http.StatusForbidden, 1)
+	if _, err := b.g.Gather(b.ctx, b.task, nil); err == nil || !strings.Contains(err.Error(), "permission of acme/widgets#99's author") {
+		t.Errorf("with its author's permission unreadable: err = %v", err)
+	}
 	b.gh.Fail("GET", "/repos/{o}/{r}/issues/{n}/comments", 500, -1)
 	if _, err := b.g.Gather(b.ctx, b.task, nil); err == nil || !strings.Contains(err.Error(), "comments") {
 		t.Errorf("with comments unreadable: err = %v", err)
