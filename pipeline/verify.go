@@ -105,10 +105,11 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	failing := 0
+	roundEnds := r.checksEnd(ctx)
 	for _, check := range r.cfg.Verify {
 		out := r.checkOutput()
 		started := now()
-		timeout := r.checkTimeout(ctx)
+		timeout := untilEnd(roundEnds)
 		res, err := r.session.Exec(ctx, sandbox.Command{
 			Script:  check.Run,
 			Dir:     repoDir,
@@ -130,7 +131,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		// 137 tells neither.
 		switch {
 		case res.TimedOut:
-			result.Tail += fmt.Sprintf("\n(oneshot stopped it after %v: a check may take half the time the task has left, so that a fix round has the rest)",
+			result.Tail += fmt.Sprintf("\n(oneshot stopped it after %v: a round of checks may take half the time the task has left, so that a fix round has the rest)",
 				timeout.Round(time.Second))
 		case res.OOMKilled:
 			result.Tail += "\n(the kernel killed it for memory: the sandbox's limits.memory is too small for it, or it leaks)"
@@ -151,9 +152,18 @@ func (r *run) verify(ctx context.Context) (int, error) {
 }
 
 // recordBeforeChecks is a script that records the checkout's tree before
-// a round of checks, in dir, through an index of the pipeline's own: the
-// checkout's is the agent's.
-func recordBeforeChecks(dir string) string { return treeOfCheckout(dir, dir+"/before-checks") }
+// a round of checks, in dir, through an index of the pipeline's own, and
+// then stages that tree in the checkout's, as a CI checkout of a commit of
+// it has it: a check such as "go generate ./... && git diff --exit-code"
+// sees only what the checks wrote, not the agent's change, which the
+// agent leaves unstaged. A lock a git command killed in the agent's round
+// left on that index goes first: nothing else runs between rounds.
+func recordBeforeChecks(dir string) string {
+	return treeOfCheckout(dir, dir+"/before-checks") + fmt.Sprintf(`
+index=$(git rev-parse --git-path index)
+rm -f "$index.lock"
+cp -p %[1]s/checks-index "$index"`, dir)
+}
 
 // treeOfCheckout is a script that writes to file the tree of the checkout
 // as it is: every file but those git ignores and the repositories made
@@ -175,6 +185,7 @@ GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
 // tried alone, and left if it fails.
 func undoChecks(dir string) string {
 	return treeOfCheckout(dir, dir+"/after-checks") + fmt.Sprintf(`
+rm -f "$(git rev-parse --git-path index.lock)" # a check's git command killed, as a restore would fail on it
 before=$(cat %[1]s/before-checks) after=$(cat %[1]s/after-checks)
 git diff-tree -r --name-only -z --diff-filter=A "$before" "$after" > %[1]s/checks-made
 git diff-tree -r --name-only -z --diff-filter=a "$before" "$after" > %[1]s/checks-changed
@@ -209,16 +220,27 @@ func (r *run) undoChecksWrites(ctx context.Context) error {
 	return nil
 }
 
-// checkTimeout is how long a check may run: half the time the task has
-// left, so that a check that hangs (a test the change sent into a loop)
-// leaves a fix round the rest, rather than take the task to its deadline
-// with nothing to show; 0, no bound, when the task has none.
-func (r *run) checkTimeout(ctx context.Context) time.Duration {
+// checksEnd is when a round of checks must end: half the time the task
+// has left ends, so that checks that hang (tests the change sent into a
+// loop) leave a fix round the rest, rather than take the task to its
+// deadline with nothing to show, however many of them hang; zero, no
+// bound, when the task has none.
+func (r *run) checksEnd(ctx context.Context) time.Time {
 	left := r.timeLeft(ctx)
 	if left <= 0 {
+		return time.Time{}
+	}
+	return now().Add(left / 2)
+}
+
+// untilEnd is how long a check may run for its round to end at end: 0, no
+// bound, for no end; at least a second, so that a check past it still runs
+// and fails saying why.
+func untilEnd(end time.Time) time.Duration {
+	if end.IsZero() {
 		return 0
 	}
-	return max(left/2, time.Second)
+	return max(end.Sub(now()), time.Second)
 }
 
 // checkOutput keeps the end of a check's output, stdout and stderr as they

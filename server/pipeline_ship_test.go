@@ -52,3 +52,28 @@ func TestAChangeTooLargeToTakeOutIsRefusedAsTooLargeToReview(t *testing.T) {
 		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+// The checks see the agent's change staged, as a CI checkout of a commit
+// of it would: "git diff --exit-code" after a generator passes unless the
+// checks wrote something. And what they wrote is put back even when a git
+// command the agent's round killed left a lock on the index.
+func TestChecksSeeTheChangeStagedAndWhatTheyWriteGoesBackDespiteALock(t *testing.T) {
+	t.Parallel()
+	config := strings.Replace(testConfig(0), "verify:\n", `verify:
+  - name: generated code is current
+    run: git diff --exit-code
+  - name: report
+    run: echo regenerated > README.md
+`, 1)
+	b := pipelineBundle(t, goodAgent+"echo '// edited' >> uuid.go\ntouch .git/index.lock\n", config)
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if got, want := b.gh.FileAt(t, b.repo, head, "README.md"), b.gh.FileAt(t, b.repo, "main", "README.md"); got != want {
+		t.Fatalf("README.md is %q in the pull request, want it as on main", got)
+	}
+	if got := b.gh.FileAt(t, b.repo, head, "uuid.go"); !strings.HasSuffix(got, "// edited\n") {
+		t.Fatal("the agent's edit of a tracked file did not ship")
+	}
+}
