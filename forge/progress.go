@@ -287,7 +287,7 @@ func (r *taskReporter) snapshot() (rep pipeline.Report, text string, dirty, repo
 		// when they do not all fit.
 		var sections []string
 		for _, o := range r.outputs {
-			if out := strings.ToValidUTF8(string(o.tail.Tail(finalStepTail)), "\uFFFD"); strings.TrimSpace(out) != "" {
+			if out := lastText(o.tail.Tail(finalStepTail), finalStepTail); strings.TrimSpace(out) != "" {
 				sections = append(sections, fmt.Sprintf("### %s, its end\n\n%s\n", o.step, contextgather.CodeBlock(out)))
 			}
 		}
@@ -302,9 +302,15 @@ func (r *taskReporter) snapshot() (rep pipeline.Report, text string, dirty, repo
 		}
 		b.WriteString(strings.Join(sections[first:], ""))
 	case len(r.outputs) > 0:
-		if out := string(r.outputs[len(r.outputs)-1].tail.Tail(logTailSize)); strings.TrimSpace(out) != "" {
+		latest := r.outputs[len(r.outputs)-1]
+		if out := lastText(latest.tail.Tail(logTailSize), logTailSize); strings.TrimSpace(out) != "" {
 			fmt.Fprintf(&b, "Output of the latest step, its end:\n\n%s", contextgather.CodeBlock(out))
+		} else {
+			fmt.Fprintf(&b, "%s has printed nothing yet.", latest.step)
 		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("Nothing printed yet.")
 	}
 	return r.latest, b.String(), dirty, reported
 }
@@ -329,9 +335,9 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 			Title:   github.String(limit(rep.Title(), 200)),
 			Summary: github.String(limit(summary, maxOutput)),
 		}
-		if text != "" {
-			output.Text = github.String(limit(text, maxOutput))
-		}
+		// Always sent: left out, the text a step that printed nothing yet
+		// follows would stay, shown as this one's.
+		output.Text = github.String(limit(text, maxOutput))
 		_, _, err := repo.Client.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, r.task.CheckRunID,
 			github.UpdateCheckRunOptions{Name: githubapi.CheckName, Output: output})
 		if r.failedForNow(err) {

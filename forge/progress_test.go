@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -225,5 +226,46 @@ func TestOutputHeldBackIsShownAfterTheGap(t *testing.T) {
 	waitUntil(t, "the output to show", func() bool {
 		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Text, "the agent is thinking")
 	})
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
+}
+
+// A step that has printed nothing yet is said to have, not shown with the
+// output of the step before it.
+func TestAStepThatPrintedNothingYetIsNotShownWithTheOutputBefore(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.progress.outputGap = time.Millisecond
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepRunning}}})
+	r.Log(sandbox.Event{Phase: "setup", Data: []byte("npm ci output\n")})
+	waitUntil(t, "setup's output to show", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Text, "npm ci output")
+	})
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "setup", State: pipeline.StepPassed}, {Name: "implement", State: pipeline.StepRunning}}})
+	waitUntil(t, "implement to show", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Title, "implement")
+	})
+	if text := n.gh.CheckRuns(n.repo)[0].Output.Text; text != "implement has printed nothing yet." {
+		t.Fatalf("the check run's text is %q while implement has printed nothing", text)
+	}
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
+}
+
+// Bytes that are no text are shown as replacement characters, three bytes
+// each, and the text still keeps to GitHub's limit.
+func TestOutputThatIsNoTextKeepsTheCheckRunWithinItsLimit(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	n.progress.outputGap = time.Millisecond
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "implement", State: pipeline.StepRunning}}})
+	r.Log(sandbox.Event{Phase: "implement", Data: bytes.Repeat([]byte("\xff\n"), 40<<10)})
+	r.Log(sandbox.Event{Phase: "implement", Data: []byte("the last line\n")})
+	waitUntil(t, "the output to show", func() bool {
+		return strings.Contains(n.gh.CheckRuns(n.repo)[0].Output.Text, "the last line")
+	})
+	if text := n.gh.CheckRuns(n.repo)[0].Output.Text; len(text) > maxOutput || !strings.HasSuffix(text, "```\n") {
+		t.Fatalf("the text has %d bytes, ending %q", len(text), text[max(0, len(text)-40):])
+	}
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "stopped"}})
 }

@@ -122,6 +122,22 @@ func finalMarker(t *tasks.Task) string {
 	return fmt.Sprintf("\n\n<!-- oneshot:final %s#%d -->", t.ID, t.Attempt)
 }
 
+// lastText is the end of a step's output within n bytes once made valid
+// UTF-8, from a character's start: each byte that is not becomes three,
+// and measured before, binary output could take the text past GitHub's
+// limit, which would cut its newest lines.
+func lastText(out []byte, n int) string {
+	s := strings.ToValidUTF8(string(out), "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
 // limit cuts text to n bytes, on a character boundary. GitHub limits a
 // check run's output by characters and by bytes alike, so the bytes, never
 // fewer than the characters, are what must fit.
