@@ -393,14 +393,15 @@ func (r *run) implement(ctx context.Context) error {
 // checks of an agent that plainly did nothing.
 func (r *run) agentChanged(ctx context.Context) (bool, error) {
 	// Against the tree the setup commands left, which is the start's when
-	// they changed nothing.
+	// they changed nothing, taken through an index of the pipeline's own:
+	// the agent's holds what it staged, files it forced past .gitignore
+	// among them, which ship takes.
 	script := fmt.Sprintf(`test "$(git rev-parse HEAD)" = %[1]s || exit 0
 test -z "$(git status --porcelain --untracked-files=all)" && exit %[2]d
 test -f %[3]s || exit 0
-git add -A 2>/dev/null || exit 0
-tree=$(git write-tree); git reset -q
-test "$tree" = "$(cat %[3]s)" && exit %[2]d
-exit 0`, r.start, unchangedExit, setupTreeFile)
+%[4]s
+test "$(cat %[5]s/agent-tree)" = "$(cat %[3]s)" && exit %[2]d
+exit 0`, r.start, unchangedExit, setupTreeFile, treeOfCheckout(stateDir, stateDir+"/agent-tree"), stateDir)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "implement", Timeout: takeTimeout, KillBackground: true})
 	if err != nil {
 		return false, fmt.Errorf("look for the agent's change: %w", err)

@@ -77,3 +77,19 @@ func TestChecksSeeTheChangeStagedAndWhatTheyWriteGoesBackDespiteALock(t *testing
 		t.Fatal("the agent's edit of a tracked file did not ship")
 	}
 }
+
+// Looking at whether an agent that ended badly changed anything leaves
+// what it staged alone: a file it forced past .gitignore ships.
+func TestAFileTheAgentForcedPastGitignoreShipsThoughItEndedBadly(t *testing.T) {
+	t.Parallel()
+	setup := "setup:\n  - echo lock > setup.lock\n"
+	agent := goodAgent + "printf '*.log\\n' > .gitignore\nmkdir -p testdata && echo case > testdata/case.log\ngit add -f testdata/case.log\nexit 3\n"
+	b := pipelineBundle(t, agent, testConfig(0)+setup)
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if paths := b.gh.Paths(t, b.repo, head); !slices.Contains(paths, "testdata/case.log") {
+		t.Fatalf("the pull request's tree lists %q, want testdata/case.log", paths)
+	}
+}
