@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -101,11 +102,64 @@ func fit(text string, tokens int, render func(string) string) (string, bool) {
 }
 
 // fill writes n items in order, item(i, tokens) rendering the i-th within
-// tokens and saying whether it went in whole. The first that does not go
-// in whole ends the list, with a note of how many after it were left out.
-// Items are cut one by one, each by fit: a cut through several would join
-// one item's opening fence to another's text.
+// tokens and saying whether it went in whole. The room is shared: the
+// items that fit in an even share go in whole, and the longer ones share
+// what is left evenly, each cut to its share, so that one long item (a
+// log pasted in an early comment) does not crowd out those after it,
+// which may hold the latest word. When those shares would be too small to
+// show anything, items go in in order instead (see inOrder). Items are
+// cut one by one, each by fit: a cut through several would join one
+// item's opening fence to another's text.
 func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
+	room := tokens - estimateTokens(leftOut(n)) // for the note, should one be cut to nothing
+	need := make([]int, n)
+	for i := range n {
+		whole, _ := item(i, math.MaxInt32)
+		need[i] = estimateTokens(whole)
+	}
+	share, ok := shares(need, room)
+	if !ok {
+		return inOrder(tokens, n, item)
+	}
+	var b strings.Builder
+	left := 0
+	for i := range n {
+		part, _ := item(i, share[i])
+		if part == "" {
+			left++
+		}
+		b.WriteString(part)
+	}
+	b.WriteString(leftOut(left))
+	return b.String()
+}
+
+// shares divides tokens among items that need need[i] each whole: the
+// least needy first, each whole while it needs no more than an even share
+// of what is left, the rest an even share each. ok is false when those
+// shares would be too small to show much of an item.
+func shares(need []int, tokens int) (share []int, ok bool) {
+	order := make([]int, len(need))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return need[a] - need[b] })
+	share = make([]int, len(need))
+	for k, i := range order {
+		even := tokens / (len(order) - k)
+		if need[i] > even && even < 2*minPieceTokens {
+			return nil, false
+		}
+		share[i] = min(need[i], even)
+		tokens -= share[i]
+	}
+	return share, true
+}
+
+// inOrder writes n items in order, as fill does, while they go in whole:
+// the first that does not ends the list, cut, with a note of how many
+// after it were left out.
+func inOrder(tokens, n int, item func(i, tokens int) (string, bool)) string {
 	var b strings.Builder
 	for i := range n {
 		// Room for the note is kept in case this item is the last.

@@ -234,8 +234,23 @@ func hexLines(seed string, size int) string {
 	return b.String()
 }
 
-func TestItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
-	items := []string{strings.Repeat("a", 400), strings.Repeat("b", 400), strings.Repeat("c", 4000), "d", "e"}
+func TestALongItemIsCutToItsShareAndNoneAfterItIsLeftOut(t *testing.T) {
+	items := []string{strings.Repeat("a", 400), strings.Repeat("c", 4000), strings.Repeat("b", 400), "d", "e"}
+	got := fill(400, len(items), func(i, tokens int) (string, bool) {
+		return fit(items[i], tokens, func(s string) string { return s + "\n" })
+	})
+	if estimateTokens(got) > 400 {
+		t.Errorf("%d estimated tokens, want at most 400", estimateTokens(got))
+	}
+	if !strings.HasPrefix(got, items[0]+"\nccc") || !strings.Contains(got, "characters left out") ||
+		!strings.HasSuffix(got, items[2]+"\nd\ne\n") {
+		t.Errorf("the long one is not cut, or the short ones after it are not whole:\n%s", got)
+	}
+}
+
+func TestWithoutRoomToShareItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
+	items := []string{strings.Repeat("a", 400), strings.Repeat("b", 400), strings.Repeat("c", 4000), strings.Repeat("f", 4000),
+		strings.Repeat("g", 4000), strings.Repeat("h", 4000), "d", "e"}
 	got := fill(400, len(items), func(i, tokens int) (string, bool) {
 		return fit(items[i], tokens, func(s string) string { return s + "\n" })
 	})
@@ -245,8 +260,22 @@ func TestItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
 	if !strings.HasPrefix(got, items[0]+"\n"+items[1]+"\nccc") || !strings.Contains(got, "characters left out") {
 		t.Errorf("the first two are not whole, or the third is not cut:\n%s", got)
 	}
-	if !strings.HasSuffix(got, "(2 more left out for room.)\n\n") {
-		t.Errorf("the note does not count the two left out:\n%s", got)
+	if !strings.HasSuffix(got, "(5 more left out for room.)\n\n") {
+		t.Errorf("the note does not count the five left out:\n%s", got)
+	}
+}
+
+// A log pasted in an early comment is cut to its share: the maintainers'
+// later word still goes in.
+func TestALongEarlyCommentLeavesTheLaterOnesIn(t *testing.T) {
+	m := material(200)
+	m.Comments = []Comment{
+		{Author: "alice", Body: "The log:\n\n```\n" + strings.Repeat("ERROR retrying the upload after a timeout\n", 3000) + "```"},
+		{Author: "bob", Body: "DECISION: no retry limit; back off exponentially in uploader.go."},
+	}
+	prompt := Assemble(PromptInput{Material: m, Branch: "oneshot/issue-7", Budget: 8000})
+	if !strings.Contains(prompt, "@alice wrote") || !strings.Contains(prompt, "DECISION: no retry limit") {
+		t.Fatalf("the comments are not both in the prompt:\n%s", prompt)
 	}
 }
 
