@@ -49,7 +49,7 @@ func (c *CLI) Run(ctx context.Context, s *sandbox.Session, r pipeline.Round) (pi
 	if err != nil {
 		return pipeline.AgentResult{}, err
 	}
-	return pipeline.AgentResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut}, nil
+	return pipeline.AgentResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut, OOMKilled: res.OOMKilled, Signal: res.Signal}, nil
 }
 
 // Defaults are the operator's agent, used where a repository names none.

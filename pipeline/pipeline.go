@@ -50,6 +50,10 @@ type Round struct {
 type AgentResult struct {
 	ExitCode int
 	TimedOut bool
+	// OOMKilled says the kernel killed it for memory; Signal names the
+	// signal that ended it otherwise, if one did.
+	OOMKilled bool
+	Signal    string
 }
 
 // AgentFactory makes the agent for a task from the repository's agent

@@ -437,6 +437,11 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 		// Bash answers 126 too for an argument past the kernel's bound,
 		// as a long prompt given as "$(cat {prompt_file})" is.
 		return fail("the agent command could not run (exit 126: not executable, or its arguments too long; give it the prompt file, not its text)", r.logTail(failureTail))
+	// An exit of 137 tells no one why: what ended it is said.
+	case res.OOMKilled:
+		r.agentEnd = "the kernel killed the agent for memory (the sandbox's limits.memory is too small for it)"
+	case res.Signal != "":
+		r.agentEnd = fmt.Sprintf("a signal ended the agent (%s)", res.Signal)
 	case res.ExitCode != 0:
 		r.agentEnd = fmt.Sprintf("the agent exited %d", res.ExitCode)
 	}
