@@ -82,7 +82,7 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		tasks.DigestOf(issue.GetTitle(), issue.GetBody()) != t.IssueDigest {
 		return Material{}, ErrEditedSinceAsked
 	}
-	if m.Comments, err = trustedComments(ctx, repo, number, trust); err != nil {
+	if m.Comments, err = trustedComments(ctx, repo, number, trust, log); err != nil {
 		return Material{}, err
 	}
 
@@ -137,36 +137,78 @@ func itemOf(ctx context.Context, is *github.Issue, trust *trustCache, log zerolo
 }
 
 // trustedComments returns the comments on an issue by people who may
-// write to the repository. Anyone may comment on an issue, and what the
-// prompt says steers code that will run, so a permission that cannot be
-// read fails the task rather than let a comment through or lose a
-// maintainer's.
-func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trust *trustCache) ([]Comment, error) {
-	var out []Comment
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for {
-		page, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opts)
+// write to the repository, oldest first. Anyone may comment on an issue,
+// and what the prompt says steers code that will run, so a permission
+// that cannot be read fails the task rather than let a comment through or
+// lose a maintainer's. On an issue with a crowd in it, only the newest
+// maxCommentPages pages are read, and the permissions of the newest
+// maxCommenters people asked, whose comments are the ones the prompt has
+// room for: each question is a request of the installation's, which all
+// its tasks share.
+func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trust *trustCache, log zerolog.Logger) ([]Comment, error) {
+	page := func(n int) ([]*github.IssueComment, *github.Response, error) {
+		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100, Page: n}}
+		comments, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opts)
 		if err != nil {
-			return nil, fmt.Errorf("read the comments of %s#%d: %w", repo.FullName(), number, err)
+			return nil, nil, fmt.Errorf("read the comments of %s#%d: %w", repo.FullName(), number, err)
 		}
-		for _, c := range page {
-			ok, err := trust.canWrite(ctx, c.GetUser())
+		return comments, resp, nil
+	}
+	all, resp, err := page(1)
+	if err != nil {
+		return nil, err
+	}
+	if last := resp.LastPage; last > 1 {
+		from := max(2, last-maxCommentPages+1)
+		if from > 2 {
+			all = nil // the oldest pages are left for the newest
+			log.Info().Int("pages", last).Msg("The issue has more comments than are read; only the newest are.")
+		}
+		for n := from; n <= last; n++ {
+			more, _, err := page(n)
 			if err != nil {
 				return nil, err
 			}
-			if ok {
-				out = append(out, Comment{
-					Author: c.GetUser().GetLogin(), Body: Sanitize(c.GetBody()),
-					URL: c.GetHTMLURL(), Created: c.GetCreatedAt().Time,
-				})
-			}
+			all = append(all, more...)
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
 	}
+	asked, skipped := map[string]bool{}, 0
+	keep := make([]bool, len(all))
+	for i := len(all) - 1; i >= 0; i-- {
+		c := all[i]
+		login := strings.ToLower(c.GetUser().GetLogin())
+		if !asked[login] && len(asked) == maxCommenters {
+			skipped++
+			continue
+		}
+		asked[login] = true
+		ok, err := trust.canWrite(ctx, c.GetUser())
+		if err != nil {
+			return nil, err
+		}
+		keep[i] = ok
+	}
+	if skipped > 0 {
+		log.Info().Int("comments", skipped).Msg("The issue has more commenters than are asked about; the comments of the earlier ones are left out.")
+	}
+	var out []Comment
+	for i, c := range all {
+		if keep[i] {
+			out = append(out, Comment{
+				Author: c.GetUser().GetLogin(), Body: Sanitize(c.GetBody()),
+				URL: c.GetHTMLURL(), Created: c.GetCreatedAt().Time,
+			})
+		}
+	}
+	return out, nil
 }
+
+// maxCommentPages and maxCommenters bound what trustedComments reads and
+// asks: 500 comments, the permissions of 100 people.
+const (
+	maxCommentPages = 5
+	maxCommenters   = 100
+)
 
 // cleanTitle is an issue's title as the prompt shows it: without invisible
 // characters, on one line, cut to maxTitle. GitHub shows a title as plain

@@ -3,6 +3,7 @@ package contextgather_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -391,6 +392,33 @@ func TestAnIssueMovedToAnotherRepositoryDoesNotComeInAsThisOnes(t *testing.T) {
 	b.gh.TransferIssue(b.repo, 1, secret)
 	if _, err := b.g.Gather(b.ctx, b.task, nil); err == nil || !strings.Contains(err.Error(), "moved to another repository") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// On an issue with a crowd in it, the newest comments are read, and the
+// permissions of their authors asked, within bounds: every request is one
+// of the installation's, which all its tasks share.
+func TestAnIssueWithACrowdInItIsReadWithinBounds(t *testing.T) {
+	t.Parallel()
+	b := newGatherBundle(t)
+	b.gh.SetPermission(b.repo, "alice", "write")
+	b.gh.SetPermission(b.repo, "carol", "write")
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash on start", Body: "It crashes.", User: "alice"})
+	b.gh.AddComment(b.repo, 1, "carol", "An early word.")
+	for i := range 1500 {
+		b.gh.AddComment(b.repo, 1, fmt.Sprintf("fan%d", i), "+1")
+	}
+	b.gh.AddComment(b.repo, 1, "alice", "The latest word: keep the flag.")
+
+	m := b.gather(t)
+	if got := authors(m.Comments); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("comments by %v, want the newest maintainer's", got)
+	}
+	if n := b.gh.Count("GET", permissionPath); n > 101 {
+		t.Errorf("%d permission look-ups, want at most 101", n)
+	}
+	if n := b.gh.Count("GET", "/repos/{o}/{r}/issues/{n}/comments"); n > 6 {
+		t.Errorf("%d pages of comments read, want at most 6", n)
 	}
 }
 
