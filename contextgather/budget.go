@@ -34,12 +34,43 @@ var o200k = sync.OnceValue(codec.NewO200kBase)
 // needs headroom below a model's window for that. It counts about a
 // megabyte a second.
 func CountTokens(s string) int {
-	n, err := o200k().Count(s)
-	if err != nil {
-		// Only an error mode other than the default fails; count bytes.
-		return len(s)
+	n := 0
+	for s != "" {
+		end := countChunkEnd(s)
+		c, err := o200k().Count(s[:end])
+		if err != nil {
+			// Only an error mode other than the default fails; count bytes.
+			c = end
+		}
+		n += c
+		s = s[end:]
 	}
 	return n
+}
+
+// countChunk bounds the text the tokenizer reads at once: its splitting
+// pattern backtracks over a run of blank lines (spaces and a line end,
+// again and again) in time that grows as the run's square, and 64 KB of
+// them, which an issue may hold in a code block, took seconds. A token
+// crosses a line's end only in a run of line ends, which a chunk's end
+// counts as two: a token more in a thousand at most.
+const countChunk = 4 << 10
+
+// countChunkEnd is where the chunk of s to count first ends: after the
+// last line end within countChunk bytes, or, in a line longer than that,
+// at a character's start.
+func countChunkEnd(s string) int {
+	if len(s) <= countChunk {
+		return len(s)
+	}
+	if i := strings.LastIndexByte(s[:countChunk], '\n'); i >= 0 {
+		return i + 1
+	}
+	end := countChunk
+	for end < len(s) && !utf8.RuneStart(s[end]) {
+		end++
+	}
+	return end
 }
 
 // cut shortens text to at most tokens, keeping its start and its end and

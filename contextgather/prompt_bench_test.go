@@ -2,6 +2,7 @@ package contextgather
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,5 +35,30 @@ func BenchmarkAssemble(b *testing.B) {
 		n := time.Duration(max(b.N, 5))
 		fmt.Printf("  %8d  %14v  %14v  %6.1fx  %d\n", budget, (estimated / n).Round(time.Microsecond),
 			(counted / n).Round(time.Microsecond), float64(counted)/float64(estimated), tokens)
+	}
+}
+
+// BenchmarkCountTokens prices counting in chunks (CountTokens) beside
+// counting a text whole, and prints both counts: blank lines cost the
+// whole count time that grows as their run's square.
+//
+//	go test -run '^$' -bench CountTokens -benchtime 1x ./contextgather
+func BenchmarkCountTokens(b *testing.B) {
+	CountTokens("")
+	whole := func(s string) int { n, _ := o200k().Count(s); return n }
+	fmt.Printf("token counting, whole and in chunks\n  %-22s  %10s  %10s  %7s  %s\n", "64 KB of", "whole", "chunks", "ratio", "tokens whole, in chunks")
+	for _, tc := range []struct{ name, text string }{
+		{"prose", strings.Repeat("The parser crashes on empty input, as the log shows.\n", 1260)},
+		{"blank lines", strings.Repeat(" \n", 32<<10)},
+		{"one line of code", strings.Repeat("x = f(x) + 1; ", 4680)},
+	} {
+		start := time.Now()
+		n := whole(tc.text)
+		w := time.Since(start)
+		start = time.Now()
+		c := CountTokens(tc.text)
+		ch := time.Since(start)
+		fmt.Printf("  %-22s  %10v  %10v  %6.2fx  %d, %d\n", tc.name, w.Round(time.Microsecond), ch.Round(time.Microsecond),
+			float64(ch)/float64(w), n, c)
 	}
 }
