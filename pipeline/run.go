@@ -362,7 +362,7 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 		case res.TimedOut:
 			why = fmt.Sprintf("oneshot stopped it after %v", timeout.Round(time.Second))
 		case res.OOMKilled:
-			why = "the kernel killed it for memory: the sandbox's limits.memory is too small for it"
+			why = "the kernel killed it, or a process it ran, for memory: the sandbox's limits.memory is too small for it"
 		}
 		return fail(fmt.Sprintf("%s command %s failed (%s)", what, contextgather.CodeSpan(firstLine(script)), why), r.logTail(failureTail))
 	}
@@ -439,7 +439,7 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 		return fail("the agent command could not run (exit 126: not executable, or its arguments too long; give it the prompt file, not its text)", r.logTail(failureTail))
 	// An exit of 137 tells no one why: what ended it is said.
 	case res.OOMKilled:
-		r.agentEnd = "the kernel killed the agent for memory (the sandbox's limits.memory is too small for it)"
+		r.agentEnd = "the kernel killed the agent, or a process it ran, for memory (the sandbox's limits.memory is too small for it)"
 	case res.Signal != "":
 		r.agentEnd = fmt.Sprintf("a signal ended the agent (%s)", res.Signal)
 	case res.ExitCode != 0:

@@ -134,7 +134,7 @@ func (r *run) verify(ctx context.Context) (int, error) {
 			result.Tail += fmt.Sprintf("\n(oneshot stopped it after %v: a round of checks may take half the time the task has left, so that a fix round has the rest)",
 				timeout.Round(time.Second))
 		case res.OOMKilled:
-			result.Tail += "\n(the kernel killed it for memory: the sandbox's limits.memory is too small for it, or it leaks)"
+			result.Tail += "\n(the kernel killed it, or a process it ran, for memory: the sandbox's limits.memory is too small for it, or it leaks)"
 		}
 		if !result.Passed {
 			failing++

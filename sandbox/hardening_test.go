@@ -153,6 +153,11 @@ func TestMemoryHogIsOOMKilledAndReported(t *testing.T) {
 	if out := mustSucceed(t, s, "echo alive"); out != "alive\n" {
 		t.Fatalf("session answered %q", out)
 	}
+	// A process it ran killed for memory, which its parent answers with
+	// an exit of its own, as "go test" does for a test binary.
+	if res := run(t, s, "sh -c 'head -c 320m /dev/zero | tail > /dev/null' || exit 1"); !res.OOMKilled || res.ExitCode != 1 {
+		t.Fatalf("want an OOM kill with exit 1, got %+v (stderr %q)", res, res.Stderr)
+	}
 	// An ordinary kill is not reported as an OOM kill.
 	if res := run(t, s, "kill -9 $$"); res.OOMKilled || res.ExitCode != 137 {
 		t.Fatalf("a plain SIGKILL was reported as %+v", res)

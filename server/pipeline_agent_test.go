@@ -151,7 +151,7 @@ func TestAnAgentThatCannotRunOrFailsSaysWhy(t *testing.T) {
 		{"failing where the checks fail", "echo 'error: the API key was refused' >&2\nexit 3\n", failingChecks, "the agent exited 3 and changed nothing", "the API key was refused"},
 		// An exit of 137 or 139 tells no one why.
 		{"killed for memory", "echo 'loading the model'\nhead -c 1500m /dev/zero | tail > /dev/null\n", testConfig(1) + "limits:\n  memory: 128m\n  disk: 64m\n",
-			"the kernel killed the agent for memory (the sandbox's limits.memory is too small for it) and changed nothing", "loading the model"},
+			"the kernel killed the agent, or a process it ran, for memory (the sandbox's limits.memory is too small for it) and changed nothing", "loading the model"},
 		{"killed by a signal", "echo 'about to crash'\nkill -SEGV $$\n", testConfig(1), "a signal ended the agent (segmentation fault) and changed nothing", "about to crash"},
 	}
 	for _, tc := range cases {

@@ -44,7 +44,7 @@ func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
 	// container has: the processes' limit and its in-memory file areas.
 	config := "setup:\n  - head -c 1500m /dev/zero | tail > /dev/null\nlimits:\n  memory: 128m\n  disk: 64m\n" + testConfig(0)
 	b := pipelineBundle(t, goodAgent, config)
-	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "killed it for memory") ||
+	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "killed it, or a process it ran, for memory") ||
 		!strings.Contains(run.Output.Summary, "limits.memory") {
 		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
 	}

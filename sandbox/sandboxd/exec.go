@@ -191,10 +191,11 @@ func exitOf(cmd *exec.Cmd, waitErr error, reason string, oomDuring bool) protoco
 		exit.Code = 128 + int(ws.Signal())
 		exit.Signal = ws.Signal().String()
 	}
-	// 137 is SIGKILL, either of this process or, through a shell, of the
-	// child it reports on. With a new OOM kill in the cgroup meanwhile and no
-	// kill of our own, the kernel's OOM killer did it.
-	exit.OOMKilled = oomDuring && exit.Code == 128+int(syscall.SIGKILL) && reason == ""
+	// A new OOM kill in the cgroup meanwhile, no kill of our own, and a
+	// failure: the kernel's OOM killer killed this process or one it ran,
+	// as the compiler under "go build" or a test binary under "go test",
+	// whose parent then fails with an exit of its own, 1 or 2, not 137.
+	exit.OOMKilled = oomDuring && exit.Code != 0 && reason == ""
 	return exit
 }
 
