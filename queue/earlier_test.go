@@ -26,14 +26,21 @@ func (h *heldIntake) Intake(ctx context.Context, t tasks.Trigger) error {
 
 func (h *heldIntake) GiveUp(context.Context, tasks.Trigger, error) {}
 
+// heldQueue is a queue, not started, whose intakes wait for the test.
+func heldQueue(t *testing.T, url string) (*testBundle, *heldIntake) {
+	t.Helper()
+	b := setup(t, url, time.Minute)
+	held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
+	b.queue = b.newQueueWithIntake(t, time.Minute, held)
+	return b, held
+}
+
 // startBeingTakenIn starts a queue whose intakes wait for the test, and
 // accepts a start (delivery d-start) on issue 7 of acme/widgets, whose
 // intake is under way once it returns.
 func startBeingTakenIn(t *testing.T, url string) (*testBundle, *heldIntake, tasks.Trigger) {
 	t.Helper()
-	b := setup(t, url, time.Minute)
-	held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
-	b.queue = b.newQueueWithIntake(t, time.Minute, held)
+	b, held := heldQueue(t, url)
 	start(t, b.queue)
 	repo := "acme/widgets"
 	if _, err := b.queue.Accept(context.Background(), tasks.Trigger{DeliveryID: "d-start", Event: "issue_comment",
@@ -106,9 +113,7 @@ func TestAButtonOfARunWhoseTaskIsNotRecordedYetFindsTheStartMakingIt(t *testing.
 func TestACancelOnTheIssueFindsARetryPressedOnItsRunBeforeIt(t *testing.T) {
 	t.Parallel()
 	databases(t, func(t *testing.T, url string) {
-		b := setup(t, url, time.Minute)
-		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
-		b.queue = b.newQueueWithIntake(t, time.Minute, held)
+		b, held := heldQueue(t, url)
 		ctx := context.Background()
 
 		repo := "acme/widgets"
@@ -141,9 +146,7 @@ func TestACancelOnTheIssueFindsARetryPressedOnItsRunBeforeIt(t *testing.T) {
 func TestAStartFindsACancelReceivedBeforeItStillBeingTakenIn(t *testing.T) {
 	t.Parallel()
 	databases(t, func(t *testing.T, url string) {
-		b := setup(t, url, time.Minute)
-		held := &heldIntake{arrived: make(chan tasks.Trigger, 1), release: make(chan struct{})}
-		b.queue = b.newQueueWithIntake(t, time.Minute, held)
+		b, held := heldQueue(t, url)
 		ctx := context.Background()
 		repo := "acme/widgets"
 		live := newTask(repo, 7)
