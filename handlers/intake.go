@@ -246,10 +246,12 @@ func (in *Intake) awaitEarlierStart(ctx context.Context, t tasks.Trigger, why st
 }
 
 // startedSince returns the task a later trigger of t's actor started on
-// t's issue after t came, or nil. A start GitHub kept failing is tried
-// again for hours; its person, seeing nothing happen, may ask again
-// meanwhile, and the task that started, ended by now, was the answer to
-// both. Someone else's task answers only its own person.
+// t's issue after t came, asking the same, or nil. A start GitHub kept
+// failing is tried again for hours; its person, seeing nothing happen, may
+// ask again meanwhile, and the task that started, ended by now, was the
+// answer to both. Someone else's task answers only its own person, and a
+// request for something else (a label, then "/oneshot use the v2 API")
+// only itself.
 func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Task, error) {
 	if t.ReceivedAt.IsZero() {
 		return nil, nil
@@ -260,7 +262,8 @@ func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Tas
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case latest.CreatedAt.After(t.ReceivedAt) && strings.EqualFold(latest.Requester, t.Actor):
+	case latest.CreatedAt.After(t.ReceivedAt) && strings.EqualFold(latest.Requester, t.Actor) &&
+		latest.Instructions == t.Instructions:
 		return latest, nil
 	}
 	return nil, nil

@@ -285,18 +285,18 @@ func TestAStartTriedAgainAfterItsActorAskedAgainStartsNothing(t *testing.T) {
 	start := trigger
 	start.ReceivedAt = came
 	for _, tc := range []struct {
-		requester string
-		want      int
-	}{{"writer", 0}, {"someone-else", 1}} {
+		requester, instructions string
+		want                    int
+	}{{"writer", "", 0}, {"someone-else", "", 1}, {"writer", "use the v2 API", 1}} {
 		in, _, _ := newIntake(t)
 		q := &askedAgainQueue{later: &tasks.Task{ID: "tlater", Repo: "acme/widgets", Issue: 1, State: tasks.Failed,
-			Requester: tc.requester, CreatedAt: came.Add(20 * time.Minute)}}
+			Requester: tc.requester, Instructions: tc.instructions, CreatedAt: came.Add(20 * time.Minute)}}
 		in.Queue = q
 		if err := in.Intake(tasks.Retried(context.Background()), start); err != nil {
 			t.Fatal(err)
 		}
 		if q.created != tc.want {
-			t.Errorf("a later task of %s: %d tasks created, want %d", tc.requester, q.created, tc.want)
+			t.Errorf("a later task of %s asking %q: %d tasks created, want %d", tc.requester, tc.instructions, q.created, tc.want)
 		}
 	}
 }
