@@ -153,15 +153,15 @@ func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
 		return inOrder(tokens, n, item)
 	}
 	var b strings.Builder
-	left := 0
 	for i := range n {
 		part, _ := item(i, share[i])
 		if part == "" {
-			left++
+			// Its share did not cover what it shows besides its text (a
+			// heading, a fence): in order, the first items show.
+			return inOrder(tokens, n, item)
 		}
 		b.WriteString(part)
 	}
-	b.WriteString(leftOut(left))
 	return b.String()
 }
 

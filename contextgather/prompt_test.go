@@ -248,6 +248,20 @@ func TestALongItemIsCutToItsShareAndNoneAfterItIsLeftOut(t *testing.T) {
 	}
 }
 
+// Items that show more than their text (a heading, a fence around text
+// to distrust) go in in order when a share would not cover that and a
+// little of the text: shared, none would show at all.
+func TestItemsTooDressedForTheirShareGoInInOrder(t *testing.T) {
+	const dress = "### an item's heading, and the fence and warning around text to distrust, which are not cut\n"
+	items := []string{strings.Repeat("a", 1600), strings.Repeat("b", 1600), strings.Repeat("c", 1600)}
+	got := fill(450, len(items), func(i, tokens int) (string, bool) {
+		return fit(items[i], tokens-estimateTokens(strings.Repeat(dress, 4)), func(s string) string { return strings.Repeat(dress, 4) + s + "\n" })
+	})
+	if !strings.Contains(got, "aaa") {
+		t.Errorf("the first item does not show:\n%s", got)
+	}
+}
+
 func TestWithoutRoomToShareItemsGoInWholeUntilOneIsCutAndTheRestAreCounted(t *testing.T) {
 	items := []string{strings.Repeat("a", 400), strings.Repeat("b", 400), strings.Repeat("c", 4000), strings.Repeat("f", 4000),
 		strings.Repeat("g", 4000), strings.Repeat("h", 4000), "d", "e"}
