@@ -60,9 +60,10 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 	}
 	trust := newTrustCache(repo)
 	// Whether the issue is its author's word or text to fence decides all
-	// the prompt says of it: not known, the task waits for GitHub, rather
-	// than fence a maintainer's issue (or refuse it as edited since) on a
-	// guess. (A linked item's author is taken as untrusted then.)
+	// the prompt says of it: not known, the attempt stops, saying so, for
+	// a retry, rather than fence a maintainer's issue (or refuse it as
+	// edited since) on a guess. (A linked item's author is taken as
+	// untrusted then.)
 	if _, err := trust.canWrite(ctx, issue.GetUser()); err != nil {
 		return Material{}, fmt.Errorf("read the permission of %s#%d's author: %w", t.Repo, number, err)
 	}
@@ -159,10 +160,12 @@ func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trus
 		return nil, err
 	}
 	if last := resp.LastPage; last > 1 {
-		from := max(2, last-maxCommentPages+1)
-		if from > 2 {
+		from := max(1, last-maxCommentPages+1)
+		if from > 1 {
 			all = nil // the oldest pages are left for the newest
 			log.Info().Int("pages", last).Msg("The issue has more comments than are read; only the newest are.")
+		} else {
+			from = 2 // the first is read
 		}
 		for n := from; n <= last; n++ {
 			more, _, err := page(n)
