@@ -47,7 +47,7 @@ func (r *run) ship(ctx context.Context) error {
 	// the checkout's: a lock an agent killed mid-command left on that one
 	// must not stop the change from shipping.
 	script := fmt.Sprintf(`index=%[4]s.index
-cp "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
+cp -p "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
 export GIT_INDEX_FILE="$index"
 git ls-files -z --others --exclude-standard | while IFS= read -r -d '' p; do
 	case "$p" in */) git -C "$p" rev-parse -q --verify HEAD >/dev/null || printf '%%s\0' "${p%%/}" ;; esac
