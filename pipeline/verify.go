@@ -156,12 +156,14 @@ func (r *run) verify(ctx context.Context) (int, error) {
 // then stages that tree in the checkout's, as a CI checkout of a commit of
 // it has it: a check such as "go generate ./... && git diff --exit-code"
 // sees only what the checks wrote, not the agent's change, which the
-// agent leaves unstaged. A lock a git command killed in the agent's round
-// left on that index goes first: nothing else runs between rounds.
+// agent leaves unstaged. The agent's index is kept, for undoChecks to put
+// back. A lock a git command killed in the agent's round left on it goes
+// first: nothing else runs between rounds.
 func recordBeforeChecks(dir string) string {
 	return treeOfCheckout(dir, dir+"/before-checks") + fmt.Sprintf(`
 index=$(git rev-parse --git-path index)
 rm -f "$index.lock"
+cp -p "$index" %[1]s/agent-index 2>/dev/null || rm -f %[1]s/agent-index
 cp -p %[1]s/checks-index "$index"`, dir)
 }
 
@@ -194,6 +196,9 @@ export GIT_LITERAL_PATHSPECS=1
 if [ -s %[1]s/checks-changed ] && ! git restore --source="$before" --worktree --pathspec-from-file=%[1]s/checks-changed --pathspec-file-nul 2>/dev/null; then
   while IFS= read -r -d '' p; do git restore --source="$before" --worktree -- "$p" 2>/dev/null || :; done < %[1]s/checks-changed
 fi
+# The agent's index as it left it, for its next round to see its change
+# as it did.
+if [ -f %[1]s/agent-index ]; then cp -p %[1]s/agent-index "$(git rev-parse --git-path index)"; fi
 cat %[1]s/checks-made %[1]s/checks-changed | tr -cd '\0' | wc -c`, dir)
 }
 
