@@ -17,7 +17,8 @@ import (
 // all the same: GitHub answered a server error, or no answer came. A 4xx
 // says it was not.
 func MayHaveHappened(err error) bool {
-	if err == nil {
+	var token *ghinstallation.HTTPError
+	if err == nil || errors.As(err, &token) { // no token, no request
 		return false
 	}
 	var answered *github.ErrorResponse

@@ -403,4 +403,9 @@ func TestARateLimitOnTheInstallationTokenIsNoRefusal(t *testing.T) {
 	if err == nil || githubapi.Refused(err) {
 		t.Fatalf("err = %v, refused %v; want a failure for now", err, githubapi.Refused(err))
 	}
+	// With no token, no request went: nothing was made that a later try
+	// could find and take for its own.
+	if githubapi.MayHaveHappened(err) {
+		t.Fatal("a request that had no token may have happened")
+	}
 }
