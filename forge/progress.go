@@ -311,6 +311,10 @@ func (r *taskReporter) snapshot() (rep pipeline.Report, text string, dirty, repo
 	}
 	if b.Len() == 0 {
 		b.WriteString("Nothing printed yet.")
+		if r.finished {
+			b.Reset()
+			b.WriteString("No step printed anything.")
+		}
 	}
 	return r.latest, b.String(), dirty, reported
 }

@@ -51,6 +51,9 @@ func Parse(p string) (Pattern, error) {
 			hp.Port = n
 		}
 	}
+	if strings.Contains(hp.Host, "..") {
+		return Pattern{}, errors.New("has two dots in a row, which no host name does")
+	}
 	// A name written as DNS zones write it, with the root's dot, is the
 	// name: the host asked for loses that dot too.
 	hp.Host = strings.TrimSuffix(hp.Host, ".")
@@ -64,9 +67,6 @@ func Parse(p string) (Pattern, error) {
 	// no host at all: a deny written so would let everything through.
 	if strings.HasPrefix(hp.Host, ".") {
 		return Pattern{}, fmt.Errorf("starts with a dot, which no host name does; write *%s for the names under it, and %s for itself", hp.Host, hp.Host[1:])
-	}
-	if strings.Contains(hp.Host, "..") {
-		return Pattern{}, errors.New("has two dots in a row, which no host name does")
 	}
 	if _, err := path.Match(hp.Host, ""); err != nil {
 		return Pattern{}, fmt.Errorf("does not compile: %v", err)

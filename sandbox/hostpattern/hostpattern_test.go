@@ -25,6 +25,7 @@ func TestAPatternMayNameAPort(t *testing.T) {
 		"pastebin.com.":             "",
 		".evil.example":             "write *.evil.example for the names under it, and evil.example for itself",
 		"evil..example":             "two dots in a row",
+		"evil.example..":            "two dots in a row",
 	} {
 		_, err := Parse(p)
 		if problem == "" && err != nil || problem != "" && (err == nil || !strings.Contains(err.Error(), problem)) {
