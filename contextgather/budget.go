@@ -142,13 +142,12 @@ func fit(text string, tokens int, render func(string) string) (string, bool) {
 // cut one by one, each by fit: a cut through several would join one
 // item's opening fence to another's text.
 func fill(tokens, n int, item func(i, tokens int) (string, bool)) string {
-	room := tokens - estimateTokens(leftOut(n)) // for the note, should one be cut to nothing
 	need := make([]int, n)
 	for i := range n {
 		whole, _ := item(i, math.MaxInt32)
 		need[i] = estimateTokens(whole)
 	}
-	share, ok := shares(need, room)
+	share, ok := shares(need, tokens)
 	if !ok {
 		return inOrder(tokens, n, item)
 	}
