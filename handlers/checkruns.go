@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -111,11 +112,16 @@ func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Tr
 	skipCheckRun(ctx, repo, checkRunID, skipOf(t, "Another trigger on this issue or its pull request started a task first."))
 	live, err := in.live(ctx, t, branch)
 	if errors.Is(err, tasks.ErrNotFound) {
-		// The winner has ended meanwhile: the trigger was answered by it
-		// and by the skipped run. An error would have the intake tried
-		// again, and start a second task.
-		zerolog.Ctx(ctx).Info().Msg("The task that won the race for the issue has ended already; this trigger starts nothing.")
-		return nil
+		// The winner has ended meanwhile. Asked by the same person for the
+		// same (a label and "/oneshot" at once), it answered this trigger
+		// too, as the skipped run says: tried again, the trigger would
+		// start a second task. Another request is tried again, to run.
+		winner, lookErr := in.Queue.Latest(ctx, t.RepoID, t.Issue)
+		if lookErr == nil && strings.EqualFold(winner.Requester, t.Actor) && winner.Instructions == t.Instructions {
+			zerolog.Ctx(ctx).Info().Str("task_id", winner.ID).Msg("The task that won the race for the issue, asked the same, has ended already; this trigger starts nothing.")
+			return nil
+		}
+		return fmt.Errorf("the task that won the race for %s#%d has ended; the trigger is taken in again: %w", t.Repo, t.Issue, err)
 	}
 	if err != nil {
 		return err

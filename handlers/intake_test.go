@@ -199,6 +199,13 @@ type racedQueue struct {
 	winnerEnded bool
 }
 
+// Latest is the winner, once ended, asked by the same person as trigger.
+func (q *racedQueue) Latest(context.Context, int64, int) (*tasks.Task, error) {
+	ended := *winner
+	ended.State, ended.Requester = tasks.Failed, trigger.Actor
+	return &ended, nil
+}
+
 var winner = &tasks.Task{ID: "twinner", Repo: "acme/widgets", Issue: 1, State: tasks.Queued}
 
 func (q *racedQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
@@ -250,6 +257,15 @@ func TestATriggerThatLostTheRaceToATaskEndedSinceIsDoneAndNotTriedAgain(t *testi
 	runs := gh.CheckRuns(repo)
 	if len(runs) != 1 || runs[0].Conclusion != "skipped" || !strings.Contains(runs[0].Output.Summary, "Another trigger") {
 		t.Fatalf("check runs %+v, want one, skipped for the other trigger", runs)
+	}
+	// Someone else's request, which the winner did not answer, is taken
+	// in again, to run.
+	other := trigger
+	other.Actor, other.DeliveryID = "maintainer", "d2"
+	gh.SetPermission(repo, "maintainer", "maintain")
+	in.Queue = &racedQueue{winnerEnded: true}
+	if err := in.Intake(context.Background(), other); err == nil {
+		t.Fatal("another person's trigger that lost to an ended task is done; want it tried again")
 	}
 }
 
