@@ -163,21 +163,27 @@ func recordBeforeChecks(dir string) string {
 	return treeOfCheckout(dir, dir+"/before-checks") + fmt.Sprintf(`
 index=$(git rev-parse --git-path index)
 rm -f "$index.lock"
-cp -p "$index" %[1]s/agent-index 2>/dev/null || rm -f %[1]s/agent-index
-cp -p %[1]s/checks-index "$index"`, dir)
+%[2]s
+cp -p %[1]s/checks-index "$index"`, dir, copyIndex(dir+"/agent-index"))
 }
 
 // treeOfCheckout is a script that writes to file the tree of the checkout
 // as it is: every file but those git ignores and the repositories made
 // inside it with no commit, which cannot be staged. The checkout's index
-// seeds its own, so that only files that changed are read, and keeps its
-// time (cp -p): git trusts an entry's recorded stat only for a file older
-// than the index, and a copy made later would take a file changed in the
-// index's last second for unchanged.
+// seeds its own (see copyIndex), so that only files that changed are read.
 func treeOfCheckout(dir, file string) string {
-	return fmt.Sprintf(`cp -p "$(git rev-parse --git-path index)" %[1]s/checks-index 2>/dev/null || rm -f %[1]s/checks-index
+	return copyIndex(dir+"/checks-index") + fmt.Sprintf(`
 GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || :
 GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
+}
+
+// copyIndex is a script line that copies the checkout's index to path, or
+// removes path when there is none. The copy keeps the index's time (cp
+// -p): git trusts an entry's recorded stat only for a file older than the
+// index, and a copy made later would take a file changed in the index's
+// last second for unchanged.
+func copyIndex(path string) string {
+	return fmt.Sprintf(`cp -p "$(git rev-parse --git-path index)" %[1]s 2>/dev/null || rm -f %[1]s`, path)
 }
 
 // undoChecks is a script that puts back what changed in the checkout
