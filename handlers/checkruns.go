@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -117,7 +116,7 @@ func (in *Intake) lostRace(ctx context.Context, repo *githubapi.Repo, t tasks.Tr
 		// too, as the skipped run says: tried again, the trigger would
 		// start a second task. Another request is tried again, to run.
 		winner, lookErr := in.Queue.Latest(ctx, t.RepoID, t.Issue)
-		if lookErr == nil && strings.EqualFold(winner.Requester, t.Actor) && winner.Instructions == t.Instructions {
+		if lookErr == nil && asks(winner, t) {
 			zerolog.Ctx(ctx).Info().Str("task_id", winner.ID).Msg("The task that won the race for the issue, asked the same, has ended already; this trigger starts nothing.")
 			return nil
 		}

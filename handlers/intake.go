@@ -262,11 +262,17 @@ func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Tas
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case latest.CreatedAt.After(t.ReceivedAt) && strings.EqualFold(latest.Requester, t.Actor) &&
-		latest.Instructions == t.Instructions:
+	case latest.CreatedAt.After(t.ReceivedAt) && asks(latest, t):
 		return latest, nil
 	}
 	return nil, nil
+}
+
+// asks says whether task is what t asks for: its person's, with its
+// instructions. Another person's task, or one asking something else,
+// answers only its own trigger.
+func asks(task *tasks.Task, t tasks.Trigger) bool {
+	return strings.EqualFold(task.Requester, t.Actor) && task.Instructions == t.Instructions
 }
 
 // heldByEnded says whether the latest task on t's pull request, ended,
