@@ -309,12 +309,12 @@ func (r *taskReporter) snapshot() (rep pipeline.Report, text string, dirty, repo
 			fmt.Fprintf(&b, "%s has printed nothing yet.", latest.step)
 		}
 	}
-	if b.Len() == 0 {
+	switch {
+	case b.Len() > 0:
+	case r.finished:
+		b.WriteString("No step printed anything.")
+	default:
 		b.WriteString("Nothing printed yet.")
-		if r.finished {
-			b.Reset()
-			b.WriteString("No step printed anything.")
-		}
 	}
 	return r.latest, b.String(), dirty, reported
 }
