@@ -38,12 +38,19 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.mu.Lock()
 	r.latest, r.dirty, r.finished = rep, true, true
 	r.mu.Unlock()
-	if err := r.writeCheckRun(ctx, true); err != nil {
+	checkRunErr := r.writeCheckRun(ctx, true)
+	r.writeEnd(ctx, func() error { return r.writeStatusComment(ctx) })
+	if checkRunErr != nil && !githubapi.Refused(checkRunErr) {
+		// Tried again after the comments, which say the more: the
+		// notifier's words in its place would lose the steps and their
+		// output, the logs the final comment links to.
+		checkRunErr = githubapi.UntilTaken(ctx, finalRetry, func() error { return r.writeCheckRun(ctx, true) })
+	}
+	if checkRunErr != nil {
 		// The run still shows the attempt under way: the notifier's
 		// conclusion brings words of its own.
 		r.p.owned.Delete(r.task.CheckRunID)
 	}
-	r.writeEnd(ctx, func() error { return r.writeStatusComment(ctx) })
 }
 
 // writeEnd shows on the issue how the attempt ended: writeStatus shows it

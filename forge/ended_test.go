@@ -150,6 +150,27 @@ func TestAFinalCommentGitHubFailsForNowIsTriedAgain(t *testing.T) {
 	}
 }
 
+// TestAFinalCheckRunOutputGitHubFailsForNowIsWrittenAgain: the
+// notifier's words in its place would lose the steps and why the attempt
+// stopped, the logs the final comment links to.
+func TestAFinalCheckRunOutputGitHubFailsForNowIsWrittenAgain(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	r := n.verifying(t)
+	// Every try the client makes of the final output.
+	n.gh.Fail("PATCH", "/repos/acme/widgets/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts)
+	rep := checksFailed(n.task)
+	rep.Final.Details = "go test ./... failed: TestParse"
+	r.Finish(ctx, rep)
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: rep.Final.Reason})
+
+	run := n.gh.CheckRuns(n.repo)[0]
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, rep.Final.Details) {
+		t.Fatalf("concluded %q with %q; want the reporter's summary, saying %q", run.Conclusion, run.Output.Summary, rep.Final.Details)
+	}
+}
+
 // TestAStatusCommentGitHubFailsForNowAtTheEndIsEditedAgain: nothing later
 // edits it, and it would say the attempt runs for good.
 func TestAStatusCommentGitHubFailsForNowAtTheEndIsEditedAgain(t *testing.T) {

@@ -181,10 +181,13 @@ func TestARunWhoseFinalOutputGitHubFailedIsConcludedWithWordsOfItsOwn(t *testing
 		return strings.HasPrefix(n.gh.CheckRuns(n.repo)[0].Output.Title, "Running: verify")
 	})
 
-	// GitHub fails the final output's every try, then is back.
+	// GitHub fails the final output's every try for longer than the
+	// final report may wait, then is back.
 	n.gh.Fail("PATCH", "/repos/{owner}/{repo}/check-runs/{id}", http.StatusBadGateway, githubapi.DefaultRetryAttempts)
 	const why = "2 of 2 checks still fail"
-	r.Finish(ctx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+	finishCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	r.Finish(finishCtx, pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
 		Final: &pipeline.Outcome{State: tasks.Failed, Reason: why}})
 	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: why})
 
