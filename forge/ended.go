@@ -30,7 +30,8 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	// bounds the wait all the same: GitHub might still apply it late,
 	// which is a smaller loss than no final report at all.
 	r.abandon()
-	close(r.stop)
+	// Once: a Finish that panicked is called again to show the panic.
+	r.stopOnce.Do(func() { close(r.stop) })
 	select {
 	case <-r.stopped:
 	case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,7 @@ type taskReporter struct {
 
 	wake          chan struct{}
 	stop, stopped chan struct{}
+	stopOnce      sync.Once
 	waits         context.Context    // the loop's writes wait while it lasts
 	abandon       context.CancelFunc // ends waits
 }
@@ -167,6 +169,14 @@ func (r *taskReporter) poke() {
 // the status comment would show the step before it.
 func (r *taskReporter) loop(ctx context.Context) {
 	defer close(r.stopped)
+	// The loop runs beside the attempt: a panic here would end the bot,
+	// and every task it runs. Progress is no longer shown; Finish still
+	// shows the end.
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error().Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).Msg("Showing the attempt's progress panicked; GitHub shows it again at its end.")
+		}
+	}()
 	retry, later := time.NewTimer(0), time.NewTimer(0)
 	<-retry.C
 	<-later.C

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,4 +220,55 @@ func TestAStatusCommentGitHubRefusesIsNotAskedForOnEveryLine(t *testing.T) {
 		t.Errorf("%d tries to make a status comment GitHub refuses, with no step changed", posts)
 	}
 	r.Finish(t.Context(), pipeline.Report{Task: n.task, Final: &pipeline.Outcome{State: tasks.Failed, Reason: "x"}})
+}
+
+// TestAPanicShowingProgressEndsNeitherTheBotNorTheFinalReport: the
+// reporter's loop runs in a goroutine of its own, where a panic would end
+// the bot and every task it runs.
+func TestAPanicShowingProgressEndsNeitherTheBotNorTheFinalReport(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	comments := &panicsOnce{StatusComments: n.comments}
+	n.progress.Comments = comments
+	r := n.progress.For(n.task)
+	r.Update(pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepRunning}}})
+	waitUntil(t, "recording the status comment panicked", comments.panicked.Load)
+
+	r.Finish(ctx, checksFailed(n.task))
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	if run := n.gh.CheckRuns(n.repo)[0]; run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "verify") {
+		t.Errorf("concluded %q with %q; want the reporter's summary", run.Conclusion, run.Output.Summary)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Errorf("%d final comments: %+v", finals, n.botComments())
+	}
+}
+
+// panicsOnce panics the first time a status comment is recorded.
+type panicsOnce struct {
+	StatusComments
+	panicked atomic.Bool
+}
+
+func (p *panicsOnce) SetStatusComment(ctx context.Context, taskID string, id int64) error {
+	if p.panicked.CompareAndSwap(false, true) {
+		panic("recording the status comment")
+	}
+	return p.StatusComments.SetStatusComment(ctx, taskID, id)
+}
+
+// TestAFinalReportMadeAgainShowsTheLaterEnd: the pipeline finishes again,
+// as a failure, when its first final report panicked.
+func TestAFinalReportMadeAgainShowsTheLaterEnd(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	r := n.verifying(t)
+	r.Finish(t.Context(), checksFailed(n.task))
+	const why = "an internal error in the bot stopped it during verify"
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: why}})
+	if run := n.gh.CheckRuns(n.repo)[0]; !strings.Contains(run.Output.Title, why) {
+		t.Errorf("the check run is titled %q; want the later end, %q", run.Output.Title, why)
+	}
 }

@@ -70,6 +70,9 @@ func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func(co
 	if err != nil {
 		return err
 	}
+	// Deferred, so that a write that panics still lets the task's next
+	// writes, its final report's among them, take their turn.
+	defer t.release(s, w)
 	if w.Report {
 		waits, giveWay := context.WithCancel(waitsOf(ctx))
 		defer giveWay()
@@ -81,8 +84,13 @@ func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func(co
 		}
 		t.mu.Unlock()
 	}
-	err = write(ctx)
+	return write(ctx)
+}
+
+// release ends a write's turn and starts the task's next gap.
+func (t *Throttle) release(s *slot, w Write) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	s.busy, s.giveWay = false, nil
 	now := time.Now()
 	if w.Report {
@@ -94,8 +102,6 @@ func (t *Throttle) Do(ctx context.Context, taskID string, w Write, write func(co
 		s.lastCreated = now
 	}
 	s.wake()
-	t.mu.Unlock()
-	return err
 }
 
 // take waits until the turn is free, the gap has passed and no write goes
