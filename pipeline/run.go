@@ -64,14 +64,7 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 		r.report.Steps[i].State = StepPending
 	}
 	r.reporter.Update(r.shown())
-	defer func() {
-		if v := recover(); v != nil {
-			// People see the attempt stop before the panic goes on to the
-			// queue, which logs it with its stack and ends the attempt.
-			r.finish(ctx, Outcome{State: tasks.Failed, Reason: "an internal error in the bot stopped it during " + r.report.Steps[r.current].Name})
-			panic(v)
-		}
-	}()
+	defer r.showPanic(ctx)
 
 	out := r.execute(ctx)
 	r.finish(ctx, out)
@@ -81,18 +74,6 @@ func (p *Pipeline) Run(ctx context.Context, t *tasks.Task) (tasks.State, string,
 // shown is the report as people may see it, with the agent's secrets
 // masked in what the pipeline wrote from what the agent left.
 func (r *run) shown() Report { return r.report.masked(r.mask) }
-
-// finish shows the attempt's end, even when ctx is over.
-func (r *run) finish(ctx context.Context, out Outcome) {
-	r.report.Final = &out
-	timeout := finishTimeout
-	if out.State == tasks.Queued {
-		timeout = handBackTimeout
-	}
-	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	r.reporter.Finish(finishCtx, r.shown())
-}
 
 // run is one attempt in progress.
 type run struct {
@@ -276,60 +257,6 @@ func (r *run) logTail(n int) string {
 	return contextgather.CodeBlock(tail)
 }
 
-// stopError ends the attempt with an outcome the report already explains.
-type stopError struct{ outcome Outcome }
-
-func (e *stopError) Error() string {
-	if e.outcome.Details == "" {
-		return e.outcome.Reason
-	}
-	return e.outcome.Reason + ":\n" + e.outcome.Details
-}
-
-// errorOutcome is how a step that returned err ends the attempt. Reason is
-// one line; an error of several, such as git's, goes on in Details. Both
-// are shown as code: an error can quote what the sandbox wrote (git names
-// what it could not read), which as Markdown could link or mention anyone.
-func errorOutcome(step string, err error) Outcome {
-	first, rest, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-	out := Outcome{State: tasks.Failed, Reason: step + " failed: " + contextgather.CodeSpan(first)}
-	if rest = strings.TrimSpace(rest); rest != "" {
-		out.Details = contextgather.CodeBlock(rest)
-	}
-	return out
-}
-
-// fail stops the attempt as failed.
-func fail(reason, details string) error {
-	return &stopError{Outcome{State: tasks.Failed, Reason: reason, Details: details}}
-}
-
-// ending is how an attempt ended: out, unless its context ended first, and
-// then how it was interrupted. A published change stays the outcome
-// whatever ended the context after it: the pull request is there, and the
-// task's report must link it.
-func (r *run) ending(ctx context.Context, out Outcome) Outcome {
-	if ctx.Err() == nil || r.report.Published.URL != "" {
-		return out
-	}
-	return r.interrupted(ctx)
-}
-
-// interrupted says how an attempt whose context ended stopped.
-func (r *run) interrupted(ctx context.Context) Outcome {
-	step := r.report.Steps[r.current].Name
-	switch cause := context.Cause(ctx); {
-	case errors.Is(cause, tasks.ErrCancelled):
-		return Outcome{State: tasks.Cancelled, Reason: "cancelled during " + step}
-	case errors.Is(cause, tasks.ErrDeadline):
-		return Outcome{State: tasks.TimedOut, Reason: "the task deadline passed during " + step}
-	case errors.Is(cause, tasks.ErrShutdown):
-		return Outcome{State: tasks.Queued, Reason: "the bot is restarting; this attempt will run again from the start"}
-	default:
-		return Outcome{State: tasks.Failed, Reason: fmt.Sprintf("stopped during %s: %v", step, cause)}
-	}
-}
-
 func (r *run) cleanup() {
 	if r.session != nil {
 		r.session.Close()
@@ -461,19 +388,6 @@ func (r *run) changedNothing() error {
 		return fail(r.agentEnd+" and changed nothing, so there is nothing to propose", r.agentTail)
 	}
 	return fail("the agent changed nothing, so there is nothing to propose", "")
-}
-
-// success is the outcome of an attempt that shipped.
-func (r *run) success() Outcome {
-	p := r.report.Published
-	switch {
-	case p.Number == 0:
-		return Outcome{State: tasks.Succeeded, Reason: "Made " + p.URL}
-	case p.Updated:
-		return Outcome{State: tasks.Succeeded, Reason: fmt.Sprintf("Updated pull request #%d", p.Number)}
-	default:
-		return Outcome{State: tasks.Succeeded, Reason: fmt.Sprintf("Opened pull request #%d", p.Number)}
-	}
 }
 
 func firstLine(s string) string {

@@ -28,6 +28,37 @@ func TestAPublishedChangeOutlivesWhateverEndsTheAttemptAfterIt(t *testing.T) {
 	}
 }
 
+// A panic after the pull request was opened, closing the sandbox say,
+// does not undo it: GitHub shows the success, and the queue records it.
+func TestAPanicAfterThePullRequestIsShownAndPassedOnAsTheSuccess(t *testing.T) {
+	t.Parallel()
+	r := shipping()
+	r.report.Published = Published{URL: "https://github.example/acme/uuid/pull/2", Number: 2}
+	reporter := &finishedReporter{}
+	r.reporter, r.mask = reporter, func(s string) string { return s }
+	var recovered any
+	func() {
+		defer func() { recovered = recover() }()
+		defer r.showPanic(context.Background())
+		panic("closing the sandbox broke")
+	}()
+	ended, ok := recovered.(*tasks.PanicAfterEnd)
+	if !ok || ended.State != tasks.Succeeded || ended.Detail != "Opened pull request #2" || ended.Value != "closing the sandbox broke" {
+		t.Fatalf("passed on %#v; want the success, carrying the panic", recovered)
+	}
+	if f := reporter.final.Final; f == nil || f.State != tasks.Succeeded {
+		t.Fatalf("shown as %+v; want the success", f)
+	}
+}
+
+// finishedReporter keeps the report it finished with.
+type finishedReporter struct {
+	Reporter
+	final Report
+}
+
+func (f *finishedReporter) Finish(_ context.Context, rep Report) { f.final = rep }
+
 func TestAnAttemptEndedBeforePublishingSaysWhatEndedIt(t *testing.T) {
 	t.Parallel()
 	for cause, want := range map[error]tasks.State{

@@ -108,7 +108,7 @@ type scriptedRunner struct {
 	mu      sync.Mutex
 	result  *tasks.State
 	late    *tasks.State
-	panics  bool
+	panics  any // what Run panics with, if anything
 	runs    int
 	// running counts the attempts running now, and most the most that
 	// ever ran at once.
@@ -138,10 +138,11 @@ func (r *scriptedRunner) finishAsItEnds(s tasks.State) {
 }
 
 // panic makes every attempt panic.
-func (r *scriptedRunner) panic() {
+// panic makes the attempts panic with v.
+func (r *scriptedRunner) panic(v any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.panics = true
+	r.panics = v
 }
 
 func (r *scriptedRunner) count() int {
@@ -163,8 +164,8 @@ func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, s
 		r.mu.Unlock()
 	}()
 	r.started <- t.ID
-	if panics {
-		panic("scripted")
+	if panics != nil {
+		panic(panics)
 	}
 	if result != nil {
 		return *result, "scripted", nil

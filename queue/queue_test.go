@@ -382,7 +382,7 @@ func TestAHandBackIsNotCountedAsAStart(t *testing.T) {
 func TestAnAttemptThatPanicsEndsFailedAndVisibly(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
-		b.runner.panic()
+		b.runner.panic("scripted")
 		task := b.create(t, "o/r", 1)
 		start(t, b.queue)
 		b.waitStarted(t)
@@ -399,6 +399,28 @@ func TestAnAttemptThatPanicsEndsFailedAndVisibly(t *testing.T) {
 		if n := b.runner.count(); n != 1 {
 			t.Fatalf("the attempt ran %d times", n)
 		}
+	})
+}
+
+// A panic after the attempt opened its pull request does not undo it:
+// the pipeline showed the success, and the queue records it.
+func TestAnAttemptThatPanicsAfterItsEndKeepsThatEnd(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		b.runner.panic(&tasks.PanicAfterEnd{State: tasks.Succeeded, Detail: "Opened pull request #7", Value: "closing the sandbox"})
+		task := b.create(t, "o/r", 1)
+		start(t, b.queue)
+		b.waitStarted(t)
+		b.waitState(t, task.ID, tasks.Succeeded)
+		history, err := b.db.History(context.Background(), task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := history[len(history)-1]; last.Detail != "Opened pull request #7" {
+			t.Fatalf("last entry %+v, want the end the attempt reached", last)
+		}
+		want := task.ID + "#1:succeeded"
+		waitFor(t, 10*time.Second, "the notifier", func() bool { return slices.Contains(b.notifier.seen(), want) })
 	})
 }
 

@@ -394,12 +394,17 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Tim
 	}
 }
 
-// run calls the runner, turning a panic into errPanicked. River would
+// run calls the runner, turning a panic into errPanicked, or into the end
+// the runner had reached and shown before it (tasks.PanicAfterEnd). River would
 // otherwise take the panic as a failed try and run the attempt again, and
 // after its last try leave the task recorded as running for ever.
 func (q *Queue) run(ctx context.Context, t *tasks.Task, log zerolog.Logger) (state tasks.State, detail string, err error) {
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if ended, ok := v.(*tasks.PanicAfterEnd); ok {
+			log.Error().Str("panic", fmt.Sprint(ended.Value)).Str("stack", string(debug.Stack())).Msgf("The attempt panicked after it ended %s; that end stands.", ended.State)
+			state, detail, err = ended.State, ended.Detail, nil
+		} else if v != nil {
 			log.Error().Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).Msg("The attempt panicked; it ends as failed.")
 			state, detail, err = tasks.Failed, "", errPanicked
 		}

@@ -95,6 +95,15 @@ var (
 	ErrShutdown  = errors.New("the bot is shutting down")
 )
 
+// PanicAfterEnd is what a Runner panics with when a panic came after its
+// attempt reached an end it has shown, such as a pull request opened: the
+// queue records that end, not a failure, and logs Value, the panic's.
+type PanicAfterEnd struct {
+	State  State
+	Detail string
+	Value  any
+}
+
 // ErrNotFound is returned when no task matches.
 var ErrNotFound = errors.New("task not found")
 
