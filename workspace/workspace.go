@@ -331,12 +331,20 @@ func (r *Repo) command(ctx context.Context, auth Auth, args ...string) *exec.Cmd
 	cmd := exec.CommandContext(ctx, "git", args...)
 	// Neither the host's nor the operator's git configuration applies: a
 	// hook path, a credential helper or a rewrite of URLs there would
-	// change what the bot fetches and pushes.
-	cmd.Env = append(HostEnv(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_DIR="+r.dir)
+	// change what the bot fetches and pushes. Nor do their attributes,
+	// which git reads apart from the configuration (the operator's from
+	// core.attributesFile's default, set below): an export-ignore there
+	// would leave files out of what Export writes.
+	cmd.Env = append(HostEnv(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_ATTR_NOSYSTEM=1", "GIT_DIR="+r.dir)
 	// A server that takes the connection and then sends nothing would
 	// hold a fetch or a push for ever: under 1 KB/s for a minute, git
-	// gives up.
-	config := [][2]string{{"http.lowSpeedLimit", "1000"}, {"http.lowSpeedTime", "60"}}
+	// gives up. No hook runs, whoever wrote one into the repository: it
+	// would run with the token in its environment.
+	config := [][2]string{
+		{"http.lowSpeedLimit", "1000"}, {"http.lowSpeedTime", "60"},
+		{"core.attributesFile", "/dev/null"}, {"core.hooksPath", "/dev/null"},
+	}
 	if auth.Token != "" {
 		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + auth.Token))
 		config = append(config, [2]string{"http.extraHeader", "Authorization: Basic " + basic})

@@ -188,6 +188,24 @@ func TestExportWritesEveryFileAsStoredWhateverGitattributesSay(t *testing.T) {
 	}
 }
 
+// Not parallel: it sets the process's environment.
+func TestExportWritesEveryFileWhateverTheOperatorsGitattributesSay(t *testing.T) {
+	r, ids := sourceRepo(t, map[string]string{".github/oneshot.yml": "fix_rounds: 1\n"})
+	// The attributes file git reads by default, where the operator's own
+	// release archives might leave .github out.
+	home := t.TempDir()
+	writeFiles(t, home, map[string]string{"git/attributes": "/.github export-ignore\n"})
+	t.Setenv("XDG_CONFIG_HOME", home)
+	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	if err := r.Export(context.Background(), ids[0], dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, ".github", "oneshot.yml")); err != nil || string(got) != "fix_rounds: 1\n" {
+		t.Fatalf(".github/oneshot.yml = %q, %v", got, err)
+	}
+}
+
 func TestWhatAFewKilobytesOfObjectsExpandToIsBounded(t *testing.T) {
 	t.Parallel()
 	// Zeros compress to almost nothing: the commit is a few kilobytes in
@@ -223,6 +241,23 @@ func TestGitsVariablesInTheBotsEnvironmentDoNotReachItsGit(t *testing.T) {
 	diff, err := r.TextDiff(context.Background(), ids[0], ids[1])
 	if err != nil || !strings.Contains(string(diff), "+++ b/a.txt") {
 		t.Fatalf("diff %q, %v", diff, err)
+	}
+}
+
+func TestNoHookInTheBotsRepositoryRuns(t *testing.T) {
+	t.Parallel()
+	r, ids := sourceRepo(t, map[string]string{"a.txt": "one\n"})
+	// Git runs this one at every change of a ref, a fetch's included.
+	ran := filepath.Join(t.TempDir(), "ran")
+	hook := filepath.Join(r.dir, "hooks", "reference-transaction")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\ntouch "+ran+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetRef(context.Background(), "refs/oneshot/branch", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ran); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the repository's hook ran: %v", err)
 	}
 }
 
