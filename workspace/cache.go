@@ -83,7 +83,10 @@ func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch
 		return "", err
 	}
 	if len(packs)/2 > maxCachePacks {
-		if _, err := cached.git(ctx, Auth{}, "repack", "-a", "-d", "-q"); err != nil {
+		// Without a bitmap, which git writes by default in a bare
+		// repository: only packs and their indexes go to a task, and the
+		// bitmap would be time spent holding the lock for nothing.
+		if _, err := cached.git(ctx, Auth{}, "-c", "repack.writeBitmaps=false", "repack", "-a", "-d", "-q"); err != nil {
 			return "", err
 		}
 		if packs, err = cached.Packs(ctx); err != nil {
@@ -178,13 +181,15 @@ func (c *Cache) repoDir(key string) string {
 }
 
 // clearInterrupted removes what a git killed in the cached repository at
-// dir left, all stale while the cache's lock is held: temporary packs, the
-// .keep files that hold a pack out of a repack while it is being fetched,
-// and git's own lock files (config.lock from git init, a ref's from a
-// fetch), any of which would fail every later fetch.
+// dir left, all stale while the cache's lock is held: temporary packs (a
+// fetch's tmp_*, and a repack's .tmp-*, a copy of the whole history that
+// would otherwise stay for good), the .keep files that hold a pack out of a repack
+// while it is being fetched, and git's own lock files (config.lock from git
+// init, a ref's from a fetch), any of which would fail every later fetch.
 func clearInterrupted(dir string) error {
 	pack := filepath.Join(dir, "objects", "pack")
-	patterns := []string{filepath.Join(pack, "tmp_*"), filepath.Join(pack, "*.keep"), filepath.Join(dir, "*.lock")}
+	patterns := []string{filepath.Join(pack, "tmp_*"), filepath.Join(pack, ".tmp-*"), filepath.Join(pack, "*.keep"),
+		filepath.Join(dir, "*.lock")}
 	var stale []string
 	for _, pattern := range patterns {
 		found, err := filepath.Glob(pattern)

@@ -111,13 +111,23 @@ func TestAFetchAfterAGitKilledInTheCacheClearsWhatItLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := cache.repoDir("repository 1")
-	for _, name := range []string{"config.lock", "packed-refs.lock", "refs/cache/default.lock", "objects/pack/tmp_pack_1"} {
+	// A repack killed before it renamed its pack leaves it under a
+	// temporary name, a copy of the history that nothing else removes.
+	left := []string{"config.lock", "packed-refs.lock", "refs/cache/default.lock", "objects/pack/tmp_pack_1",
+		"objects/pack/.tmp-123-pack-0123456789abcdef0123456789abcdef01234567.pack",
+		"objects/pack/.tmp-123-pack-0123456789abcdef0123456789abcdef01234567.idx"}
+	for _, name := range left {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("left by a killed git\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := fetch(); err != nil {
 		t.Fatalf("the fetch after a killed git: %v", err)
+	}
+	for _, name := range left {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s stays: %v", name, err)
+		}
 	}
 }
 
