@@ -95,7 +95,7 @@ func (c *Cache) Fetch(ctx context.Context, key, remote string, auth Auth, branch
 	}
 	// Each pack before its index: a pack without one is none to git.
 	for _, p := range packs {
-		if err := linkOrCopy(p, filepath.Join(into.dir, "objects", "pack", filepath.Base(p))); err != nil {
+		if err := linkOrCopy(ctx, p, filepath.Join(into.dir, "objects", "pack", filepath.Base(p))); err != nil {
 			return "", fmt.Errorf("take the cached objects: %w", err)
 		}
 	}
@@ -219,8 +219,9 @@ func clearInterrupted(dir string) error {
 }
 
 // linkOrCopy hard-links from at to, or copies it where a link cannot go
-// (another file system).
-func linkOrCopy(from, to string) error {
+// (another file system). A copy stops when ctx ends, and leaves nothing:
+// it is made under the cache's lock, which other tasks wait on.
+func linkOrCopy(ctx context.Context, from, to string) error {
 	if err := os.Link(from, to); err == nil || errors.Is(err, os.ErrExist) {
 		return nil
 	}
@@ -233,10 +234,25 @@ func linkOrCopy(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		os.Remove(to)
-		return err
+	_, err = io.Copy(dst, ctxReader{ctx, src})
+	if closeErr := dst.Close(); err == nil {
+		err = closeErr
 	}
-	return dst.Close()
+	if err != nil {
+		os.Remove(to)
+	}
+	return err
+}
+
+// ctxReader reads r until ctx ends, then returns what ended it.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
 }

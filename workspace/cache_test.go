@@ -186,3 +186,31 @@ func TestRepositoriesNoTaskFetchedIntoForTheirMaxAgeLeaveTheCache(t *testing.T) 
 	// Its repository comes back whole at the next task's fetch.
 	fetch("unused")
 }
+
+// A pack copied to another file system, where no link goes, is copied
+// under the cache's lock: a task stopped meanwhile stops copying, and
+// leaves no part of the pack behind.
+func TestACopyOfACachedPackEndsWithItsTask(t *testing.T) {
+	t.Parallel()
+	other, err := os.MkdirTemp("/dev/shm", "oneshot-test-")
+	if err != nil {
+		t.Skip("no second file system here:", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(other) })
+	from := filepath.Join(t.TempDir(), "pack-1.pack")
+	if err := os.WriteFile(from, []byte("a pack\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(from, filepath.Join(other, "link")); err == nil {
+		t.Skip("/dev/shm is on the same file system as", from)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	to := filepath.Join(other, "pack-1.pack")
+	if err := linkOrCopy(ctx, from, to); !errors.Is(err, context.Canceled) {
+		t.Errorf("the copy when its task is stopped: %v, want it stopped", err)
+	}
+	if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the copy stays: %v", err)
+	}
+}
