@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,5 +213,20 @@ func TestACopyOfACachedPackEndsWithItsTask(t *testing.T) {
 	}
 	if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the copy stays: %v", err)
+	}
+}
+
+func TestAFailedGitIsNamedByItsCommandNotItsOptions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := &Cache{Dir: filepath.Join(t.TempDir(), "cache")}
+	// The cache's fetch is git -c ... fetch.
+	_, err = cache.Fetch(ctx, "repository 1", filepath.Join(t.TempDir(), "none"), Auth{}, "main", r, "refs/oneshot/default")
+	if err == nil || !strings.HasPrefix(err.Error(), "git fetch: ") {
+		t.Fatalf("the fetch from nowhere: %v, want it said of git fetch", err)
 	}
 }

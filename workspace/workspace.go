@@ -372,7 +372,7 @@ func run(ctx context.Context, cmd *exec.Cmd, auth Auth) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, gitError(ctx, cmd.Args[1], err, stderr.String(), auth)
+		return nil, gitError(ctx, subcommand(cmd.Args[1:]), err, stderr.String(), auth)
 	}
 	return stdout.Bytes(), nil
 }
@@ -408,7 +408,7 @@ func (r *Repo) gitStream(ctx context.Context, read func(io.Reader) error, args .
 		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git %s: %w", args[0], err)
+		return fmt.Errorf("git %s: %w", subcommand(args), err)
 	}
 	readErr := read(stdout)
 	if readErr != nil {
@@ -417,11 +417,26 @@ func (r *Repo) gitStream(ctx context.Context, read func(io.Reader) error, args .
 	waitErr := cmd.Wait()
 	switch {
 	case readErr != nil:
-		return fmt.Errorf("git %s: %w", args[0], readErr)
+		return fmt.Errorf("git %s: %w", subcommand(args), readErr)
 	case waitErr != nil:
-		return gitError(ctx, args[0], waitErr, stderr.String(), Auth{})
+		return gitError(ctx, subcommand(args), waitErr, stderr.String(), Auth{})
 	}
 	return nil
+}
+
+// subcommand is the git command args run, as "fetch" in "-c gc.auto=0
+// fetch ...": the first that is neither an option nor the value of one,
+// which -c and -C take.
+func subcommand(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-c" || args[i] == "-C":
+			i++
+		case !strings.HasPrefix(args[i], "-"):
+			return args[i]
+		}
+	}
+	return strings.Join(args, " ")
 }
 
 // gitError explains a failed git command by what it said, auth's token
