@@ -85,7 +85,10 @@ func (r *Repo) SubmodulePaths(ctx context.Context, rev string) ([]string, error)
 // the same entry where base has one, none where it has not. It returns the
 // tree's ID.
 func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []string) (string, error) {
-	dir, err := os.MkdirTemp("", "oneshot-index-")
+	// In the task's directory, where the repository is: it goes with the
+	// task, and with what the next process clears when this one is killed,
+	// which the system's temporary directory would keep.
+	dir, err := os.MkdirTemp(filepath.Dir(r.dir), "index-")
 	if err != nil {
 		return "", err
 	}

@@ -323,6 +323,20 @@ func TestARepositoryMadeInADirectorysPlaceIsUndoneToTheDirectorysFiles(t *testin
 	}
 }
 
+// Not parallel: it sets the process's environment.
+func TestARestoredTreesIndexIsKeptInTheTasksDirectory(t *testing.T) {
+	r, ids := sourceRepo(t, map[string]string{"a.txt": "one\n"}, map[string]string{"a.txt": "two\n"})
+	// A system temporary directory that is not there: only an index made
+	// in it fails.
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "none"))
+	if _, err := r.TreeRestoring(context.Background(), ids[1], ids[0], []string{"a.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(r.dir), "index-*")); len(left) != 0 {
+		t.Fatalf("the index stays: %q", left)
+	}
+}
+
 func TestTheSubmodulesGitmodulesDeclaresAreListed(t *testing.T) {
 	t.Parallel()
 	r, ids := sourceRepo(t,
