@@ -130,8 +130,8 @@ func (g *GitHub) fetchDefault(ctx context.Context, co *pipeline.Checkout, cacheK
 }
 
 // FetchBranch fetches the task's branch when it already exists, from an
-// earlier attempt, and its pull request, if it had one, is still open. A
-// branch left as its pull request was closed, merged or turned down, is
+// earlier attempt, and continues it when its pull request, if it had one,
+// is still open. A branch left as its pull request was closed, merged or turned down, is
 // not continued: the task would propose again what was merged or refused.
 // (A follow-up continues its pull request's branch: Checkout refused one
 // whose pull request is no longer open.)
@@ -145,17 +145,22 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 	if err != nil || head == "" {
 		return "", err
 	}
-	if co.Branch == "" {
-		closed, err := g.closedAt(ctx, t, branch, head)
-		if err != nil {
-			return "", err
-		}
-		if closed != nil {
-			co.Replaces = closed
-			return "", nil
-		}
+	// The look above says only whether there is a branch: a push may move
+	// it before the fetch, and its head is the one the fetch brought,
+	// which the repository holds and a push's lease expects (a closed
+	// branch's too). Its pull request is looked for at that head.
+	if head, err = fetchBranch(ctx, co, auth, branch); err != nil || co.Branch != "" {
+		return head, err
 	}
-	return head, fetchBranch(ctx, co, auth, branch)
+	closed, err := g.closedAt(ctx, t, branch, head)
+	if err != nil {
+		return "", err
+	}
+	if closed != nil {
+		co.Replaces = closed
+		return "", nil
+	}
+	return head, nil
 }
 
 // closedAt says whether branch, at head, is as a closed pull request left
@@ -208,9 +213,15 @@ func (g *GitHub) stillClosed(ctx context.Context, t *tasks.Task, branch string) 
 	return nil
 }
 
-// fetchBranch fetches branch into refs/oneshot/branch.
-func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) error {
-	return co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":refs/oneshot/branch")
+// fetchBranch fetches branch into refs/oneshot/branch and returns its head
+// there: where the branch was at the fetch, which may be past where a look
+// before it found the branch.
+func fetchBranch(ctx context.Context, co *pipeline.Checkout, auth workspace.Auth, branch string) (string, error) {
+	const ref = "refs/oneshot/branch"
+	if err := co.Repo.Fetch(ctx, co.Remote, auth, "+refs/heads/"+branch+":"+ref); err != nil {
+		return "", err
+	}
+	return co.Repo.Resolve(ctx, ref)
 }
 
 // Gather collects the task's context from GitHub and the checkout: the

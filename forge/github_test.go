@@ -267,6 +267,56 @@ func TestABranchDeletedWhileItWasContinuedIsNotMadeAgain(t *testing.T) {
 	}
 }
 
+// A branch pushed over between the look at its head and its fetch is
+// continued from what the fetch brought: the head looked at may not be in
+// the repository at all.
+func TestABranchPushedOverAsItWasFetchedIsContinuedFromWhatTheFetchBrought(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
+	co, err := g.Checkout(t.Context(), task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The look and the fetch each begin with the list of refs.
+	refs := "/git/acme/widgets.git/info/refs"
+	looking, look := gh.Hold("GET", refs)
+	fetching, fetch := gh.Hold("GET", refs)
+	defer look()
+	defer fetch()
+	type fetched struct {
+		start string
+		err   error
+	}
+	done := make(chan fetched, 1)
+	go func() {
+		start, err := g.FetchBranch(t.Context(), task, co, "oneshot/issue-1")
+		done <- fetched{start, err}
+	}()
+	arrive := func(held <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-held:
+		case f := <-done:
+			t.Fatalf("the branch was fetched without two lists of refs: %+v", f)
+		}
+	}
+	arrive(looking)
+	look()
+	arrive(fetching)
+	gh.SetBranch(t, repo, "oneshot/issue-1", gh.Head(t, repo, repo.DefaultBranch))
+	pushed := gh.CommitFiles(t, repo, "oneshot/issue-1", "someone's force push", map[string]string{"theirs.txt": "theirs\n"})
+	fetch()
+
+	f := <-done
+	if f.err != nil || f.start != pushed {
+		t.Fatalf("the task starts from %s, %v; want %s, which the fetch brought", f.start, f.err, pushed)
+	}
+	if _, err := co.Repo.Resolve(t.Context(), f.start); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestATaskWhoseRepositorysNamePassedToAnotherChecksOutNothing(t *testing.T) {
 	t.Parallel()
 	gh, repo, g := newBranchOnGitHub(t)

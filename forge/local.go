@@ -68,7 +68,7 @@ func (l *Local) FetchBranch(ctx context.Context, _ *tasks.Task, co *pipeline.Che
 	if err != nil || head == "" {
 		return "", err
 	}
-	return head, fetchBranch(ctx, co, workspace.Auth{}, branch)
+	return fetchBranch(ctx, co, workspace.Auth{}, branch)
 }
 
 // Gather is the task text given on the command line, and the checkout's
