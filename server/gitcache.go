@@ -2,10 +2,24 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/oneshot-dev/oneshot/workspace"
 )
+
+// makeGitCacheDir makes the git cache's directory, and refuses one that is
+// not this user's alone: it holds the history of every repository the bot
+// works on, and git runs in it with the tasks' tokens, which a
+// configuration planted there could send elsewhere.
+func makeGitCacheDir(dir string) error {
+	const setting = "git.cache_dir (ONESHOT_GIT_CACHE_DIR)"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%w; set %s to a directory this user may write", err, setting)
+	}
+	return ownPrivateDir(dir, setting)
+}
 
 // gitCacheSweep is how often a working bot looks for repositories to
 // remove from its git cache.

@@ -135,6 +135,11 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 			db.Close()
 			return nil, fmt.Errorf("make a directory for the tasks' workspaces: %w", err)
 		}
+		if err := makeGitCacheDir(cfg.Git.CacheDir); err != nil {
+			workspaces.close()
+			db.Close()
+			return nil, fmt.Errorf("make the git cache's directory: %w", err)
+		}
 		engine, err = sandbox.NewEngine(sandbox.Options{Owner: cfg.Sandbox.Owner})
 		if err != nil {
 			workspaces.close()

@@ -28,11 +28,12 @@ func WorkRoot(owner string) string {
 	return filepath.Join(os.TempDir(), "oneshot-work-"+safe)
 }
 
-// ownPrivateDir refuses a directory that is not this user's alone: the
-// temporary directory may be shared with other users, one of whom could
-// have made it first, or made it a link, to read the workspaces, which
-// hold the repositories' history.
-func ownPrivateDir(dir string) error {
+// ownPrivateDir refuses a directory that is not this user's alone: where
+// other users may write too (the temporary directory, say), one of them
+// could have made it first, or made it a link, to read what the bot keeps
+// there, the repositories' history. setting is what the operator sets to
+// choose another directory, named in the refusal.
+func ownPrivateDir(dir, setting string) error {
 	info, err := os.Lstat(dir)
 	if err != nil {
 		return err
@@ -40,11 +41,12 @@ func ownPrivateDir(dir string) error {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	switch {
 	case !info.IsDir():
-		return fmt.Errorf("%s is not a directory (a link, say); remove it, or set TMPDIR to a directory of this user's own", dir)
+		return fmt.Errorf("%s is not a directory (a link, say); remove it, or set %s to a directory of this user's own", dir, setting)
 	case ok && int(st.Uid) != os.Getuid():
-		return fmt.Errorf("%s belongs to another user; remove it, or set TMPDIR to a directory of this user's own", dir)
+		return fmt.Errorf("%s belongs to another user; remove it, or set %s to a directory of this user's own", dir, setting)
 	case info.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("%s may be read by other users (mode %v); make it 0700, or remove it", dir, info.Mode().Perm())
+		return fmt.Errorf("%s may be read by other users (mode %v); make it 0700, remove it, or set %s to a directory of this user's own",
+			dir, info.Mode().Perm(), setting)
 	}
 	return nil
 }
@@ -67,7 +69,7 @@ func newWorkDir(owner string) (*workDir, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
-	if err := ownPrivateDir(root); err != nil {
+	if err := ownPrivateDir(root, "TMPDIR"); err != nil {
 		return nil, err
 	}
 	path, err := os.MkdirTemp(root, "process-")

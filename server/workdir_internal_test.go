@@ -45,3 +45,40 @@ func TestAWorkRootOthersCouldReadIsRefused(t *testing.T) {
 		t.Errorf("the process's directory is %s", w.path)
 	}
 }
+
+// The git cache holds every repository's history, and git runs in it with
+// the tasks' tokens: one someone else could read or have made, or a link,
+// is refused too, and named by its setting.
+func TestAGitCacheOthersCouldReachIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	linked := filepath.Join(dir, "linked")
+	if err := os.Symlink(elsewhere, linked); err != nil {
+		t.Fatal(err)
+	}
+	for cache, want := range map[string]string{open: "may be read by other users", linked: "is not a directory"} {
+		err := makeGitCacheDir(cache)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "git.cache_dir (ONESHOT_GIT_CACHE_DIR)") {
+			t.Errorf("git cache %s: %v, want it refused as one that %s, naming its setting", cache, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the link's target was written into: %v", entries)
+	}
+
+	made := filepath.Join(dir, "var", "cache")
+	if err := makeGitCacheDir(made); err != nil {
+		t.Fatalf("a git cache made anew: %v", err)
+	}
+	if info, err := os.Stat(made); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("the git cache made anew: %v, %v; want it 0700", info, err)
+	}
+}
