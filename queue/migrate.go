@@ -93,6 +93,8 @@ var migrations = [][]string{
 	{`ALTER TABLE oneshot_tasks ADD COLUMN review_id BIGINT NOT NULL DEFAULT 0`},
 	// 7: the issue as the person who asked for the attempt saw it.
 	{`ALTER TABLE oneshot_tasks ADD COLUMN issue_digest TEXT NOT NULL DEFAULT ''`},
+	// 8: the run that set the attempt running, whose end alone it records.
+	{`ALTER TABLE oneshot_tasks ADD COLUMN run_id TEXT NOT NULL DEFAULT ''`},
 }
 
 // migrateSchema applies the steps a database lacks, recording each in

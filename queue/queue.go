@@ -466,7 +466,7 @@ func (q *Queue) conclude(ctx context.Context, t *tasks.Task, from, to tasks.Stat
 	if to.Final() && t.CheckRunID != 0 {
 		confirm = func(tx *sql.Tx) error { return q.confirmLater(ctx, tx, t, e) }
 	}
-	if err := q.DB.transition(ctx, t.ID, t.Attempt, from, to, detail, confirm); err != nil {
+	if err := q.DB.transition(ctx, t, from, to, detail, confirm); err != nil {
 		return err
 	}
 	t.State = to

@@ -72,27 +72,50 @@ func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*
 	return t, addEvent(ctx, tx, t.ID, tasks.Event{Attempt: t.Attempt, State: tasks.Queued, Actor: s.Actor, DeliveryID: s.DeliveryID, Detail: s.Why, At: now})
 }
 
-// transition moves the current attempt of a task from one state to another
+// transition moves the current attempt of task t from one state to another
 // and records it. When the task is on another attempt or in another state
 // nothing changes and tasks.ErrNotFound is returned: a stale job or a lost race
-// must not overwrite what happened meanwhile.
+// must not overwrite what happened meanwhile. A move to running starts a
+// run, named anew in t.Run; a move from running is t.Run's, and is made
+// only while the attempt is still that run's (see tasks.Task.Run).
 // also, when set, runs in the same transaction, as the move's last write.
-func (db *DB) transition(ctx context.Context, id string, attempt int, from, to tasks.State, detail string, also func(*sql.Tx) error) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+func (db *DB) transition(ctx context.Context, t *tasks.Task, from, to tasks.State, detail string, also func(*sql.Tx) error) error {
+	id, attempt, run := t.ID, t.Attempt, t.Run
+	if to == tasks.Running {
+		run = tasks.NewID()
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
-		res, err := tx.ExecContext(ctx, `UPDATE oneshot_tasks SET state = $1, updated_at = $2
-			WHERE id = $3 AND attempt = $4 AND state = $5`, to, now.UnixMilli(), id, attempt, from)
+		query := `UPDATE oneshot_tasks SET state = $1, updated_at = $2`
+		args := []any{to, now.UnixMilli(), id, attempt, from}
+		if to == tasks.Running {
+			query += `, run_id = $6`
+			args = append(args, run)
+		}
+		query += ` WHERE id = $3 AND attempt = $4 AND state = $5`
+		if from == tasks.Running && t.Run != "" {
+			query += fmt.Sprintf(` AND run_id = $%d`, len(args)+1)
+			args = append(args, t.Run)
+		}
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("move task %s from %s to %s: %w", id, from, to, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %s attempt %d in state %s", tasks.ErrNotFound, id, attempt, from)
 		}
-		if err := addEvent(ctx, tx, id, tasks.Event{Attempt: attempt, State: to, Detail: detail, At: now}); err != nil || also == nil {
+		if err := addEvent(ctx, tx, id, tasks.Event{Attempt: attempt, State: to, Detail: detail, At: now}); err != nil {
 			return err
+		}
+		if also == nil {
+			return nil
 		}
 		return also(tx)
 	})
+	if err == nil {
+		t.Run = run
+	}
+	return err
 }
 
 // SetStatusComment records the comment a task edits in place.
@@ -357,13 +380,13 @@ func get(ctx context.Context, q querier, id string) (*tasks.Task, error) {
 }
 
 const taskColumns = `id, repo, repo_id, installation_id, issue, pull_request, review_id, ` + taskBranch + `, kind, requester, instructions,
-	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at, issue_digest, cancel_requested`
+	delivery_id, attempt, state, check_run_id, head_sha, status_comment_id, created_at, updated_at, issue_digest, cancel_requested, run_id`
 
 func scanTask(row interface{ Scan(...any) error }) (*tasks.Task, error) {
 	var t tasks.Task
 	var created, updated int64
 	err := row.Scan(&t.ID, &t.Repo, &t.RepoID, &t.InstallationID, &t.Issue, &t.PullRequest, &t.ReviewID, &t.BranchIssue, &t.Kind, &t.Requester,
-		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated, &t.IssueDigest, &t.CancelRequested)
+		&t.Instructions, &t.DeliveryID, &t.Attempt, &t.State, &t.CheckRunID, &t.HeadSHA, &t.StatusCommentID, &created, &updated, &t.IssueDigest, &t.CancelRequested, &t.Run)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func endedTask(t *testing.T, q *Queue) *tasks.Task {
 		t.Fatal(err)
 	}
 	for _, step := range [][2]tasks.State{{tasks.Queued, tasks.Running}, {tasks.Running, tasks.Failed}} {
-		if err := q.DB.transition(ctx, task.ID, 1, step[0], step[1], "", nil); err != nil {
+		if err := q.DB.transition(ctx, task, step[0], step[1], "", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

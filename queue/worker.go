@@ -136,14 +136,18 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		Str("delivery_id", t.DeliveryID).Int("attempt", job.Args.Attempt).Logger()
 	// An attempt that ran here and ended, but whose end the database did
 	// not take, is not run again: its end is recorded, unless the task
-	// moved on meanwhile.
-	end, kept := q.takeUnrecorded(job.Args.TaskID, job.Args.Attempt)
+	// moved on meanwhile, or another process took the attempt over and
+	// ran it again, handing it back at its shutdown say.
+	kept, ok := q.takeUnrecorded(job.Args.TaskID, job.Args.Attempt)
 	if t.Attempt != job.Args.Attempt || t.State.Final() {
 		log.Debug().Str("state", string(t.State)).Msg("Skipping an attempt that is no longer current.")
 		return nil
 	}
-	if kept {
-		return q.finishAttempt(ctx, t, end, log)
+	if ok && t.State == tasks.Running && t.Run == kept.task.Run {
+		return q.finishAttempt(ctx, kept.task, kept.end, log)
+	}
+	if ok {
+		log.Info().Str("state", string(t.State)).Msg("Another process ran the attempt after it ended here; the end kept here is dropped.")
 	}
 	// A cancel asked for while no process ran the attempt (it was
 	// interrupted, or handed back at a shutdown) was answered as taken:
@@ -242,12 +246,12 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 
 // takeUnrecorded returns, and forgets, the end of a task's attempt that
 // ran here and could not be recorded.
-func (q *Queue) takeUnrecorded(taskID string, attempt int) (attemptEnd, bool) {
+func (q *Queue) takeUnrecorded(taskID string, attempt int) (keptEnd, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	kept, ok := q.unrecorded[attemptKey(taskID, attempt)]
 	delete(q.unrecorded, attemptKey(taskID, attempt))
-	return kept.end, ok
+	return kept, ok
 }
 
 // recordKeptEnds tries once more, as the process stops, to record the
@@ -259,13 +263,18 @@ func (q *Queue) recordKeptEnds(ctx context.Context) {
 	q.mu.Unlock()
 	for key, k := range kept {
 		log := q.cfg.Logger.With().Str("task_id", k.task.ID).Int("attempt", k.task.Attempt).Logger()
-		if err := q.conclude(ctx, k.task, tasks.Running, k.end.state, k.end.detail); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+		err := q.conclude(ctx, k.task, tasks.Running, k.end.state, k.end.detail)
+		if err != nil && !errors.Is(err, tasks.ErrNotFound) {
 			log.Error().Err(err).Msg("Could not record how the attempt ended before stopping; the next process runs it again.")
 			continue
 		}
 		q.mu.Lock()
 		delete(q.unrecorded, key)
 		q.mu.Unlock()
+		if err != nil {
+			log.Info().Msg("The attempt ended, or another process took it over, since it ended here; the end kept here is dropped.")
+			continue
+		}
 		log.Info().Str("state", string(k.end.state)).Msg("Recorded how the attempt ended, as the process stopped.")
 	}
 }

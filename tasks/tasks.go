@@ -69,7 +69,11 @@ type Task struct {
 	// CancelRequested is set when the current attempt was asked to stop;
 	// it stays live until it has.
 	CancelRequested bool
-	HeadSHA         string
+	// Run names the run of the attempt that set it running: another
+	// process may take the attempt over from one that lost its database
+	// for a while, and then only its own run's end stands.
+	Run     string
+	HeadSHA string
 	// StatusCommentID is the comment on the issue that shows the task's
 	// progress, edited in place across attempts.
 	StatusCommentID int64

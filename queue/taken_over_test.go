@@ -1,0 +1,56 @@
+package queue
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oneshot-dev/oneshot/tasks"
+)
+
+// An end a process kept, while its database was away, is no longer its to
+// record once another process took the attempt over and ran it again: the
+// other run may have opened the pull request, and its end is the one
+// that stands.
+
+func TestAnEndKeptHereIsNotRecordedOverAnotherProcesssRun(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		logs, kept := warningsSignalling(t, "kept to record later")
+		var q *Queue
+		e := refusedEnd(t, url, logs, nil, func(tuned *Queue) {
+			tuned.recordFor, tuned.startRetry = 200*time.Millisecond, time.Minute
+			q = tuned
+		})
+		waitSignal(t, kept, "the end the database refused was not kept")
+		// Another process resumes the attempt, as after taking its job.
+		execSQL(t, q, `UPDATE oneshot_tasks SET run_id = 'another-run' WHERE id = $1`, e.task.ID)
+		refuseState(t, e.db, e.url, tasks.Succeeded, false)
+		if err := q.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if task, err := e.db.Get(context.Background(), e.task.ID); err != nil || task.State != tasks.Running {
+			t.Fatalf("the task is %+v, %v; want it running, the other process's run to end", task, err)
+		}
+	})
+}
+
+func TestAnEndKeptHereOfAnAttemptAnotherProcessHandedBackIsDroppedAndTheAttemptRuns(t *testing.T) {
+	Databases(t, func(t *testing.T, url string) {
+		logs, kept := warningsSignalling(t, "kept to record later")
+		var q *Queue
+		e := refusedEnd(t, url, logs, nil, func(tuned *Queue) {
+			tuned.recordFor, tuned.startRetry = 200*time.Millisecond, 300*time.Millisecond
+			q = tuned
+		})
+		waitSignal(t, kept, "the end the database refused was not kept")
+		// Another process ran the attempt again and handed it back at its
+		// shutdown. While the end stays refused, this process keeps it
+		// however often the job comes back.
+		execSQL(t, q, `UPDATE oneshot_tasks SET state = 'queued', run_id = 'another-run' WHERE id = $1`, e.task.ID)
+		refuseState(t, e.db, e.url, tasks.Succeeded, false)
+		e.notifier.wait(t, e.task.ID, tasks.Succeeded)
+		if n := e.runner.count(); n != 2 {
+			t.Fatalf("the attempt ran %d times here; want twice, the second after the hand-back", n)
+		}
+	})
+}
