@@ -89,7 +89,7 @@ func (r *run) interrupted(ctx context.Context) Outcome {
 	case errors.Is(cause, tasks.ErrCancelled):
 		return Outcome{State: tasks.Cancelled, Reason: "cancelled during " + step}
 	case errors.Is(cause, tasks.ErrDeadline):
-		return Outcome{State: tasks.TimedOut, Reason: "the task deadline passed during " + step}
+		return Outcome{State: tasks.TimedOut, Reason: cause.Error() + " during " + step}
 	case errors.Is(cause, tasks.ErrShutdown):
 		return Outcome{State: tasks.Queued, Reason: "the bot is restarting; this attempt will run again from the start"}
 	default:

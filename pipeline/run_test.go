@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -71,6 +72,23 @@ func TestAnAttemptEndedBeforePublishingSaysWhatEndedIt(t *testing.T) {
 		got := shipping().ending(ctx, Outcome{State: tasks.Failed, Reason: "publish: context canceled"})
 		if got.State != want {
 			t.Errorf("%v before the pull request: %+v, want %s", cause, got, want)
+		}
+	}
+}
+
+// A timed-out attempt names the limit that ran out and where it is set:
+// trying again as it is would time out the same way.
+func TestAnAttemptOutOfTimeSaysWhichLimitRanOut(t *testing.T) {
+	t.Parallel()
+	for limit, want := range map[*tasks.TimeLimit]string{
+		{Limit: 30 * time.Minute, Setting: "timeout in .github/oneshot.yml"}: "the time limit of 30m (timeout in .github/oneshot.yml) ran out during ship",
+		{Limit: 90 * time.Minute, Setting: "the bot's queue.task_timeout"}:   "the time limit of 1h30m (the bot's queue.task_timeout) ran out during ship",
+		{Limit: 2 * time.Hour, Setting: "bot run --timeout"}:                 "the time limit of 2h (bot run --timeout) ran out during ship",
+	} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(limit)
+		if got := shipping().ending(ctx, Outcome{State: tasks.Failed}); got.State != tasks.TimedOut || got.Reason != want {
+			t.Errorf("%+v: %+v, want timed out saying %q", limit, got, want)
 		}
 	}
 }

@@ -34,7 +34,8 @@ func (r *run) setup(ctx context.Context) error {
 		return err
 	}
 	if r.cfg.Timeout > 0 { // a repository may ask for less time than the operator gives
-		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(tasks.ErrDeadline) })
+		limit := &tasks.TimeLimit{Limit: r.cfg.Timeout, Setting: "timeout in " + config.RepoPath}
+		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(limit) })
 	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
 		return fail("no agent to run", contextgather.CodeBlock(err.Error()))

@@ -296,7 +296,7 @@ func TestTheDeadlineEndsAnAttemptAsTimedOut(t *testing.T) {
 		b.waitStarted(t)
 		b.waitState(t, task.ID, tasks.TimedOut)
 		history, _ := b.db.History(context.Background(), task.ID)
-		if last := history[len(history)-1]; !strings.Contains(last.Detail, "deadline") {
+		if last := history[len(history)-1]; last.Detail != "the time limit of 500ms (the bot's queue.task_timeout) ran out" {
 			t.Fatalf("last entry %+v", last)
 		}
 	})

@@ -349,6 +349,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// timeLimit is what ends an attempt at its deadline.
+func (q *Queue) timeLimit() error {
+	return &tasks.TimeLimit{Limit: q.cfg.TaskTimeout, Setting: "the bot's queue.task_timeout"}
+}
+
 // errPanicked is how an attempt whose runner panicked ends. What the panic
 // said stays in the log: it may hold anything, and the detail is public.
 var errPanicked = errors.New("the attempt stopped on an internal error in the bot; the bot's log has the details")
@@ -358,7 +363,7 @@ var errPanicked = errors.New("the attempt stopped on an internal error in the bo
 func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Time, log zerolog.Logger) (tasks.State, string) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	runCtx, stop := context.WithDeadlineCause(runCtx, deadline, tasks.ErrDeadline)
+	runCtx, stop := context.WithDeadlineCause(runCtx, deadline, q.timeLimit())
 	defer stop()
 
 	q.mu.Lock()
@@ -395,7 +400,7 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Tim
 	case errors.Is(cause, tasks.ErrCancelled):
 		return tasks.Cancelled, "cancelled on request"
 	case errors.Is(cause, tasks.ErrDeadline), ctx.Err() != nil:
-		return tasks.TimedOut, fmt.Sprintf("the task deadline of %v passed", q.cfg.TaskTimeout)
+		return tasks.TimedOut, q.timeLimit().Error()
 	case err != nil:
 		return tasks.Failed, err.Error()
 	default:

@@ -440,11 +440,12 @@ func TestTheRepositorysTimeoutEndsTheTaskAsTimedOut(t *testing.T) {
 			t.Parallel()
 			b := pipelineBundle(t, tc.agent, testConfig(0)+"timeout: 15s\n"+tc.config)
 			run := b.runTask(t)
-			if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, "deadline passed during "+tc.step) {
+			const limit = "the time limit of 15s (timeout in .github/oneshot.yml) ran out during "
+			if run.Conclusion != "timed_out" || !strings.Contains(run.Output.Summary, limit+tc.step) {
 				t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
 			}
 			comments := b.botComments(1)
-			if why := comments[len(comments)-1]; !strings.Contains(why, "deadline") || !strings.Contains(why, "/oneshot retry") {
+			if why := comments[len(comments)-1]; !strings.Contains(why, limit+tc.step) || !strings.Contains(why, "/oneshot retry") {
 				t.Fatalf("final comment %q", why)
 			}
 		})

@@ -108,6 +108,35 @@ type PanicAfterEnd struct {
 	Value  any
 }
 
+// TimeLimit is the cause of an attempt's context ending at a deadline,
+// naming the limit that ran out and where it is set, for people to raise
+// it: errors.Is(err, ErrDeadline) holds for it.
+type TimeLimit struct {
+	Limit   time.Duration
+	Setting string // as in "queue.task_timeout"
+}
+
+func (e *TimeLimit) Error() string {
+	return fmt.Sprintf("the time limit of %s (%s) ran out", shortDuration(e.Limit), e.Setting)
+}
+
+func (e *TimeLimit) Is(target error) bool { return target == ErrDeadline }
+
+// shortDuration writes d as people set it: 1h, 30m, 1m30s.
+func shortDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.String()
+	}
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // ErrNotFound is returned when no task matches.
 var ErrNotFound = errors.New("task not found")
 

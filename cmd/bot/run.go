@@ -136,7 +136,7 @@ func runTask(args []string, out io.Writer) error {
 			cancel(tasks.ErrCancelled)
 		}
 	}()
-	ctx, stop := context.WithTimeoutCause(ctx, *timeout, tasks.ErrDeadline)
+	ctx, stop := context.WithTimeoutCause(ctx, *timeout, &tasks.TimeLimit{Limit: *timeout, Setting: "bot run --timeout"})
 	defer stop()
 
 	state, reason, err := p.Run(ctx, t)
