@@ -78,7 +78,9 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA string, q QueuedRun) (
 	if err != nil && MayHaveHappened(err) {
 		// It may have been made: a caller that tried again would make a
 		// second, left queued for good.
-		if id := r.FindCheckRun(ctx, headSHA, q); id != 0 {
+		look, cancel := lookContext(ctx)
+		defer cancel()
+		if id := r.FindCheckRun(look, headSHA, q); id != 0 {
 			return id, nil
 		}
 	}

@@ -102,8 +102,12 @@ func (r *Repo) ReviewComments(ctx context.Context, pull int, reviewID int64) ([]
 func (r *Repo) ReplyToReviewComment(ctx context.Context, pull int, commentID int64, body string) error {
 	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
 	_, _, err := r.Client.PullRequests.CreateCommentInReplyTo(ctx, r.Owner, r.Name, pull, body, commentID)
-	if err != nil && MayHaveHappened(err) && r.foundReply(ctx, pull, commentID, body, since) {
-		return nil
+	if err != nil && MayHaveHappened(err) {
+		look, cancel := lookContext(ctx)
+		defer cancel()
+		if r.foundReply(look, pull, commentID, body, since) {
+			return nil
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("reply to a review comment of %s#%d: %w", r.FullName(), pull, err)
@@ -137,7 +141,9 @@ func (r *Repo) Comment(ctx context.Context, issue int, body string) (*github.Iss
 	since := time.Now().Add(-time.Minute) // GitHub's clock may be a little behind ours
 	c, _, err := r.Client.Issues.CreateComment(ctx, r.Owner, r.Name, issue, &github.IssueComment{Body: &body})
 	if err != nil && MayHaveHappened(err) {
-		if made := r.findComment(ctx, issue, body, since); made != nil {
+		look, cancel := lookContext(ctx)
+		defer cancel()
+		if made := r.findComment(look, issue, body, since); made != nil {
 			return made, nil
 		}
 	}
@@ -208,9 +214,7 @@ func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, sha string) (*gith
 func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (open *github.PullRequest, made bool, err error) {
 	created, _, err := r.Client.PullRequests.Create(ctx, r.Owner, r.Name, pr)
 	if err != nil && (MayHaveHappened(err) || isStatus(err, http.StatusUnprocessableEntity)) {
-		// A request that took all of ctx's time may have opened it all
-		// the same: the look gets time of its own.
-		look, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		look, cancel := lookContext(ctx)
 		defer cancel()
 		if found, _ := r.OpenPullRequestFrom(look, pr.GetHead()); found != nil {
 			// After a lost answer it is most likely the one just made;
@@ -227,6 +231,14 @@ func (r *Repo) OpenPullRequest(ctx context.Context, pr *github.NewPullRequest) (
 // lookupTimeout bounds the look for what a request whose answer was lost
 // may have made.
 const lookupTimeout = 30 * time.Second
+
+// lookContext is the context of that look. A request that took all of
+// ctx's time may have made it all the same: the look gets time of its
+// own, without which the caller, told of a failure, would try again and
+// make it twice.
+func lookContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+}
 
 // HasComment says whether one of the newest comments on an issue (the
 // last hundred at least) ends with suffix.

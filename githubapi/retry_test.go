@@ -268,6 +268,43 @@ func TestAnEarlierAttemptsUnconcludedCheckRunIsNotTakenForTheNext(t *testing.T) 
 	}
 }
 
+// A request whose answer was lost as the caller's time ran out (an
+// intake's deadline) may have made what it asked for all the same: the
+// look for it gets time of its own, or the caller, told of a failure,
+// would make a second, and the first stay queued or posted for good.
+func TestWhatARequestMadeAsItsTimeRanOutIsFound(t *testing.T) {
+	t.Parallel()
+	gh, fake, repo := setup(t, githubapi.RetryPolicy{Base: time.Millisecond})
+	_, sha, err := repo.DefaultBranchHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The caller's time runs out as the look begins.
+	outOfTime := func(method, path string) context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		arrived, release := gh.Hold(method, path)
+		go func() {
+			<-arrived
+			cancel()
+			release()
+		}()
+		return ctx
+	}
+
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/check-runs", http.StatusBadGateway, 1)
+	ctx := outOfTime("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs")
+	id, err := repo.QueueCheckRun(ctx, sha, githubapi.QueuedRun{TaskID: "t0123456789abcdef", Attempt: 1, DeliveryID: "d1", DetailsURL: "http://oneshot.test/tasks/t0123456789abcdef"})
+	if runs := gh.CheckRuns(fake); err != nil || len(runs) != 1 || id != runs[0].ID {
+		t.Errorf("check run %d, %v; runs %+v", id, err, runs)
+	}
+
+	gh.FailAfterServing("POST", "/repos/{owner}/{repo}/issues/{number}/comments", http.StatusBadGateway, 1)
+	ctx = outOfTime("GET", "/repos/{owner}/{repo}/issues/{number}/comments")
+	if c, err := repo.Comment(ctx, 1, "Working on it."); err != nil || c.GetID() == 0 {
+		t.Errorf("comment %v, %v; want the one GitHub made", c, err)
+	}
+}
+
 // Two retries of a task (a Retry pressed twice) make runs alike but for
 // their delivery: one whose answer was lost finds its own, never the
 // other's, which it would close when it lost the race.
