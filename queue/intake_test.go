@@ -44,6 +44,32 @@ func TestATriggerWhoseLastTryFailsIsGivenUpVisibly(t *testing.T) {
 	}
 }
 
+// An intake that panics would panic again at every try, for hours, while
+// whoever asked waits on nothing: they are told at its first, and River
+// tries it no more.
+func TestATriggerWhoseIntakePanicsIsGivenUpAtOnce(t *testing.T) {
+	t.Parallel()
+	intake := &panickingIntake{}
+	w := &intakeWorker{q: &Queue{cfg: Config{Intake: intake, Logger: zerolog.Nop()}}}
+	job := &river.Job[intakeArgs]{
+		JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: intakeMaxAttempts},
+		Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
+	}
+	err := w.Work(context.Background(), job)
+	var cancelled *river.JobCancelError
+	if !errors.As(err, &cancelled) {
+		t.Fatalf("err %v, want River told to try it no more", err)
+	}
+	if len(intake.gaveUp) != 1 {
+		t.Fatalf("gave up %d times, want once", len(intake.gaveUp))
+	}
+}
+
+// panickingIntake panics at every trigger.
+type panickingIntake struct{ failingIntake }
+
+func (*panickingIntake) Intake(context.Context, tasks.Trigger) error { panic("a nil map") }
+
 // A last try the shutdown cut short is not the last: River takes it for no
 // try, and the next process makes it again. Told it was dropped, whoever
 // asked would then see it run.

@@ -58,7 +58,7 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	if job.Attempt > 1 || len(job.AttemptedBy) > 1 {
 		ctx = tasks.Retried(ctx)
 	}
-	err := w.q.cfg.Intake.Intake(ctx, job.Args.Trigger)
+	err := w.q.intake(ctx, job)
 	if err == nil {
 		return nil
 	}
@@ -69,6 +69,12 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	}
 	log := w.q.cfg.Logger.With().Err(err).Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).
 		Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).Logger()
+	if errors.Is(err, errIntakePanicked) {
+		// It would panic again at every try, for hours, while whoever
+		// asked waits on nothing.
+		w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
+		return river.JobCancel(err)
+	}
 	if job.Attempt < job.MaxAttempts {
 		log.Warn().Msg("Intake failed; River will try it again later.")
 		return err
@@ -83,6 +89,22 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	log.Error().Msg("Intake failed for the last time; telling whoever asked.")
 	w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
 	return err
+}
+
+// errIntakePanicked is how an intake that panicked ends.
+var errIntakePanicked = errors.New("the intake stopped on an internal error in the bot")
+
+// intake takes a trigger in, turning a panic into errIntakePanicked: River
+// would take it for a failed try.
+func (q *Queue) intake(ctx context.Context, job *river.Job[intakeArgs]) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			q.cfg.Logger.Error().Str("delivery_id", job.Args.DeliveryID).Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).
+				Msg("The intake panicked; whoever asked is told, and it is not tried again.")
+			err = errIntakePanicked
+		}
+	}()
+	return q.cfg.Intake.Intake(ctx, job.Args.Trigger)
 }
 
 // earlierWait is how long an intake waits for the earlier ones on its
