@@ -137,6 +137,36 @@ func (q *Queue) tookOver(ctx context.Context) {
 	}
 }
 
+// goneWorkersCheck is how often the process holding the SQLite queue's
+// lock looks for jobs left running by a process that worked beside it and
+// is gone (one killed in a rolling update, say): nothing else runs them
+// again before River's rescue, an hour or more later.
+const goneWorkersCheck = 10 * time.Second
+
+// watchGoneWorkers readies, while this process holds the queue's lock, the
+// jobs of the processes working beside it that are gone, every goneCheck
+// until ctx ends.
+func (q *Queue) watchGoneWorkers(ctx context.Context) {
+	tick := time.NewTicker(q.goneCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !q.lock.held() {
+			continue // the process holding it looks
+		}
+		n, err := q.readyGoneWorkersJobs(ctx, false)
+		if err != nil && ctx.Err() == nil {
+			q.cfg.Logger.Warn().Err(err).Msg("Could not look for jobs left running by processes that are gone.")
+		} else if n > 0 {
+			q.cfg.Logger.Info().Int64("jobs", n).Msg("Running again the jobs a process working beside this one left running when it died.")
+		}
+	}
+}
+
 // release stops waiting for the lock, and lets it go if held.
 func (l *workLock) release() {
 	l.stopWaiting()

@@ -154,6 +154,36 @@ func TestAStartRunsAgainOnlyTheJobsOfProcessesThatAreGone(t *testing.T) {
 	}
 }
 
+// The process holding the SQLite queue's lock runs again, while it works,
+// the job of a process working beside it that dies: nothing else would
+// before River's rescue, an hour or more later.
+func TestAJobOfAProcessThatDiesBesideTheLockHolderRunsAgain(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+	path, _ := strings.CutPrefix(url, "sqlite:")
+	q, runner, notifier := recordingQueue(t, url)
+	q.goneCheck = 50 * time.Millisecond
+	task := runningTask(t, q, 1)
+	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at, attempted_by = json_array($1)
+		WHERE kind = $2`, "a-process-working-beside", attemptArgs{}.Kind())
+	if err := os.MkdirAll(workersDir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	beside, err := filelock.TryLock(workerFile(path, "a-process-working-beside"))
+	if err != nil || beside == nil {
+		t.Fatalf("lock: %v, %v", beside, err)
+	}
+	startQueue(t, q)
+	if !q.lock.held() || runner.count() != 0 {
+		t.Fatalf("lock held %v, %d attempts run; want the lock, and the live process's job left alone", q.lock.held(), runner.count())
+	}
+
+	beside.Close() // the process dies
+	notifier.wait(t, task.ID, tasks.Succeeded)
+	if n := runner.count(); n != 1 {
+		t.Fatalf("the attempt ran %d times", n)
+	}
+}
+
 // A process working the SQLite queue holds its own lock while it does, and
 // lets it go, its file gone, once it stops; one that cannot take it does
 // not work the queue.

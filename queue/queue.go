@@ -111,15 +111,15 @@ type Queue struct {
 	river    *river.Client[*sql.Tx]
 	cfg      Config
 	stopping atomic.Bool
-	// startRetry is startRetryWait, and recordFor recordEndFor, both
-	// shorter in tests.
-	startRetry, recordFor time.Duration
+	// startRetry is startRetryWait, recordFor recordEndFor, and
+	// goneCheck goneWorkersCheck, all shorter in tests.
+	startRetry, recordFor, goneCheck time.Duration
 
-	accepted       chan struct{} // wakes the forwarder
-	lock           workLock      // the SQLite queue's (see orphans.go)
-	liveness       *liveness     // the Postgres queue's (see orphans_postgres.go), else nil
-	stopForwarding context.CancelFunc
-	forwarderDone  chan struct{}
+	accepted       chan struct{}      // wakes the forwarder
+	lock           workLock           // the SQLite queue's (see orphans.go)
+	liveness       *liveness          // the Postgres queue's (see orphans_postgres.go), else nil
+	stopBackground context.CancelFunc // ends the forwarder, and the SQLite watch for gone processes
+	backgroundDone chan struct{}
 
 	mu      sync.Mutex
 	running map[string]runningAttempt // attempts running here, by task ID
@@ -145,7 +145,7 @@ func NewQueue(db *DB, cfg Config) (*Queue, error) {
 	if cfg.LeftBehind != nil && cfg.Owner == "" {
 		return nil, errors.New("queue: config needs the owner whose sandboxes LeftBehind removes")
 	}
-	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, recordFor: recordEndFor,
+	q := &Queue{DB: db, cfg: cfg, startRetry: startRetryWait, recordFor: recordEndFor, goneCheck: goneWorkersCheck,
 		running: map[string]runningAttempt{}, unrecorded: map[string]keptEnd{}, accepted: make(chan struct{}, 1),
 		unreadableLog: failureLog{every: forwardErrorLogInterval, now: time.Now}}
 	var clientID string // River's own on SQLite
@@ -210,11 +210,16 @@ func (q *Queue) Start(ctx context.Context) error {
 		q.liveness.release()
 		return err
 	}
-	ctx, q.stopForwarding = context.WithCancel(ctx)
-	q.forwarderDone = make(chan struct{})
+	ctx, q.stopBackground = context.WithCancel(ctx)
+	q.backgroundDone = make(chan struct{})
+	var background sync.WaitGroup
+	background.Go(func() { q.forwardLoop(ctx) })
+	if q.DB.path != "" {
+		background.Go(func() { q.watchGoneWorkers(ctx) })
+	}
 	go func() {
-		defer close(q.forwarderDone)
-		q.forwardLoop(ctx)
+		background.Wait()
+		close(q.backgroundDone)
 	}()
 	return nil
 }
@@ -224,10 +229,10 @@ func (q *Queue) Start(ctx context.Context) error {
 // returns when every worker has stopped, or stopWait after ctx ends.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.stopping.Store(true)
-	if q.stopForwarding != nil {
+	if q.stopBackground != nil {
 		// A trigger not forwarded yet waits in the inbox for the next start.
-		q.stopForwarding()
-		<-q.forwarderDone
+		q.stopBackground()
+		<-q.backgroundDone
 	}
 	q.mu.Lock()
 	for _, r := range q.running {
