@@ -331,17 +331,17 @@ func TestMalformedVariableIsNamed(t *testing.T) {
 	tests := []struct {
 		name, value, want string
 	}{
-		{"ONESHOT_TASK_TIMEOUT", "4x", `ONESHOT_TASK_TIMEOUT is not a duration such as 30s or 1h`},
-		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `ONESHOT_SHUTDOWN_TIMEOUT is not a duration such as 30s or 1h`},
-		{"ONESHOT_GIT_CACHE_MAX_AGE", "14d", `ONESHOT_GIT_CACHE_MAX_AGE is not a duration such as 30s or 1h`},
-		{"ONESHOT_CONCURRENCY", "two", `ONESHOT_CONCURRENCY is not a whole number`},
-		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `ONESHOT_TASKS_PER_REPO_PER_HOUR is not a whole number`},
-		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `ONESHOT_TASKS_PER_ACTOR_PER_HOUR is not a whole number`},
+		{"ONESHOT_TASK_TIMEOUT", "4x", `queue.task_timeout (ONESHOT_TASK_TIMEOUT) is not a duration such as 30s or 1h`},
+		{"ONESHOT_SHUTDOWN_TIMEOUT", "30", `server.shutdown_timeout (ONESHOT_SHUTDOWN_TIMEOUT) is not a duration such as 30s or 1h`},
+		{"ONESHOT_GIT_CACHE_MAX_AGE", "14d", `git.cache_max_age (ONESHOT_GIT_CACHE_MAX_AGE) is not a duration such as 30s or 1h`},
+		{"ONESHOT_CONCURRENCY", "two", `queue.concurrency (ONESHOT_CONCURRENCY) is not a whole number`},
+		{"ONESHOT_TASKS_PER_REPO_PER_HOUR", " 3", `limits.tasks_per_repo_per_hour (ONESHOT_TASKS_PER_REPO_PER_HOUR) is not a whole number`},
+		{"ONESHOT_TASKS_PER_ACTOR_PER_HOUR", "", `limits.tasks_per_actor_per_hour (ONESHOT_TASKS_PER_ACTOR_PER_HOUR) is not a whole number`},
 		// As in the file: 1 or True reads one way here and another elsewhere.
-		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "1", `ONESHOT_AGENT_TRUST_REPO_COMMANDS is not true or false`},
-		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "True", `ONESHOT_AGENT_TRUST_REPO_COMMANDS is not true or false`},
+		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "1", `agent.trust_repo_commands (ONESHOT_AGENT_TRUST_REPO_COMMANDS) is not true or false`},
+		{"ONESHOT_AGENT_TRUST_REPO_COMMANDS", "True", `agent.trust_repo_commands (ONESHOT_AGENT_TRUST_REPO_COMMANDS) is not true or false`},
 		// go-githubapp ignores this; a typo must not leave the file's ID in force.
-		{"GITHUB_APP_INTEGRATION_ID", "12a", `GITHUB_APP_INTEGRATION_ID is not a whole number`},
+		{"GITHUB_APP_INTEGRATION_ID", "12a", `github.app.integration_id (GITHUB_APP_INTEGRATION_ID) is not a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

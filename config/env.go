@@ -90,7 +90,7 @@ func overlayEnv(app *App, env func(string) (string, bool), prefix string) error 
 		if err := setFromString(v.field(app), s); err != nil {
 			// The value is not quoted: a secret set in the wrong variable
 			// would be shown to whoever reads the error.
-			errs = append(errs, fmt.Errorf("%s is not %v", v.name, err))
+			errs = append(errs, fmt.Errorf("%s (%s) is not %v", v.key, v.name, err))
 		}
 	}
 	return errors.Join(errs...)
