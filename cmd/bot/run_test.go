@@ -187,7 +187,7 @@ func TestRunTakesTheAgentsSettingsAsTheBotDoesAndChecksThemFirst(t *testing.T) {
 	}{
 		"a secret not set":     {map[string]string{"ONESHOT_AGENT_SECRETS": "LLM_KEY"}, "agent.secrets names LLM_KEY, which is not set"},
 		"a secret too short":   {map[string]string{"ONESHOT_AGENT_SECRETS": "LLM_KEY", "LLM_KEY": "abc"}, "shorter than 6 characters"},
-		"a timeout that fails": {map[string]string{"ONESHOT_AGENT_TIMEOUT": "soon"}, "ONESHOT_AGENT_TIMEOUT is not a duration"},
+		"a timeout that fails": {map[string]string{"ONESHOT_AGENT_TIMEOUT": "soon"}, "agent.timeout (ONESHOT_AGENT_TIMEOUT) is not a duration"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for k, v := range tc.env {
