@@ -63,6 +63,10 @@ func doctor(args []string, out io.Writer) error {
 		return fmt.Errorf("%w\n  start Docker, or point DOCKER_HOST at it", err)
 	}
 	fmt.Fprintln(out, "docker: answers")
+	// What a doctor killed outright left, as bot run removes its own.
+	if n, err := engine.ReapEnded(ctx); err == nil && n > 0 {
+		fmt.Fprintf(out, "docker: removed %d sandboxes an earlier doctor left\n", n)
+	}
 
 	for _, name := range images[1:] {
 		if err := engine.CheckImage(ctx, name); err != nil {

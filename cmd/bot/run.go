@@ -100,6 +100,13 @@ func runTask(args []string, out io.Writer) error {
 		return err
 	}
 	defer engine.Close()
+	// A bot run killed outright could not remove its sandbox, which
+	// stopped as it died; those of bot runs still going are left alone.
+	if n, err := engine.ReapEnded(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "bot: could not remove the sandboxes earlier bot runs left:", err)
+	} else if n > 0 {
+		fmt.Fprintf(os.Stderr, "bot: removed %d sandboxes earlier bot runs left\n", n)
+	}
 	defaults := agent.DefaultsOf(agentCfg)
 	factory := agent.Factory(defaults)
 	if *agentCommand != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -59,6 +60,35 @@ func TestASecondCtrlCQuitsWhileTheSandboxIsRemoved(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT {
 		t.Fatalf("bot run ended with %v, want it killed by the second Ctrl-C:\n%s", err, bot.output())
+	}
+}
+
+// A bot run killed outright cannot remove its sandbox, which stops as it
+// dies: the next bot run removes it as it starts.
+func TestTheNextBotRunRemovesTheSandboxOfOneKilled(t *testing.T) {
+	docker := newDockerWatch(t, false)
+	bot := startWaitingTask(t, docker)
+	if err := bot.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-bot.exited
+	id := docker.started()[0]
+	stopped, failed := docker.api.ContainerWait(t.Context(), id, container.WaitConditionNotRunning)
+	select {
+	case <-stopped:
+	case err := <-failed:
+		t.Fatal(err)
+	case <-time.After(time.Minute):
+		t.Fatal("the killed bot run's sandbox did not stop")
+	}
+
+	// The next bot run stops at its sandbox's image, after the sweep.
+	t.Setenv("ONESHOT_SANDBOX_IMAGE", "oneshot-test/never-built:none")
+	if err := runTask([]string{"--repo-dir", gitRepo(t), "--task", "Fix it", "--agent-command", "true"}, &bytes.Buffer{}); err == nil {
+		t.Fatal("bot run ran in an image never built")
+	}
+	if _, err := docker.api.ContainerInspect(t.Context(), id); !client.IsErrNotFound(err) {
+		t.Fatalf("the killed bot run's sandbox %.12s is still there (%v)", id, err)
 	}
 }
 
