@@ -42,8 +42,9 @@ func main() {
 	}
 	go reserveThreads(spareThreads)
 	// Under the sandbox's init, every process but init is the sandbox's,
-	// and the server may stop them all while it kills a tree. Started any
-	// other way (by hand, on a host), it must not.
+	// and the server may stop them all while it kills a tree, and take one
+	// init adopted for the tree's. Started any other way (by hand, on a
+	// host), it must not.
 	underInit := len(os.Args) == 2 && os.Args[1] == initChild && os.Getppid() == 1
 	if err := sandboxd.Serve(stdio{}, os.Stderr, sandboxd.Options{StopAllWhileKilling: underInit}); err != nil {
 		fmt.Fprintln(os.Stderr, "sandboxd:", err)

@@ -99,7 +99,7 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		return protocol.Exit{Code: -1}
 	}
 	oomBefore := oomKills()
-	before := processes()
+	before := s.earlier()
 	s.starting.RLock()
 	err = cmd.Start()
 	if err == nil {
@@ -151,6 +151,18 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		once.Do(func() {})
 	}
 	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
+}
+
+// earlier lists the processes running as an exec begins, by which its tree
+// tells the processes the exec started since (see tree.before). It is nil
+// unless the server runs under the sandbox's own init, where every process
+// is the sandbox's: elsewhere, as on a host, a process anything else started
+// and init adopted would be taken for the exec's and killed.
+func (s *Server) earlier() map[int]proc {
+	if !s.stopAll {
+		return nil
+	}
+	return processes()
 }
 
 // pumpInput copies stdin frames into the process. It runs until the stream

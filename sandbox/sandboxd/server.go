@@ -47,10 +47,12 @@ type Server struct {
 // Options are how a Server may act on the processes around it.
 type Options struct {
 	// StopAllWhileKilling has the server stop every process it may signal
-	// while it kills an exec's tree (see Server.killTree). Set it only
-	// where every such process is the sandbox's: under the sandbox's own
-	// init, in the container's PID namespace. Elsewhere it would stop
-	// every process of the server's user.
+	// while it kills an exec's tree (see Server.killTree), and take a
+	// process that started since the exec began and has no ancestry left
+	// for the exec's (see tree.before). Set it only where every such
+	// process is the sandbox's: under the sandbox's own init, in the
+	// container's PID namespace. Elsewhere it would stop every process of
+	// the server's user, and kill those that init adopted meanwhile.
 	StopAllWhileKilling bool
 }
 
