@@ -135,7 +135,18 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	waited := make(chan struct{})
 	go pumpInput(stream, stdinWriter, waited, func() { kill("cancelled") })
 	if req.TimeoutMillis > 0 {
-		timer := time.AfterFunc(time.Duration(req.TimeoutMillis)*time.Millisecond, func() { kill("timeout") })
+		// Wait goes on, up to outputGrace after the process exited, while
+		// a process it left holds its output. A timeout in that while
+		// finds the exec ended in time: it did not time out, and what it
+		// left runs on unless the exec kills its background. Read before
+		// Wait, the PID is still the process's, and its start tells it
+		// apart from another given the PID once it is reaped.
+		first, _, known := readStat(pid)
+		timer := time.AfterFunc(time.Duration(req.TimeoutMillis)*time.Millisecond, func() {
+			if !known || !exited(pid, first.started) {
+				kill("timeout")
+			}
+		})
 		defer timer.Stop()
 	}
 

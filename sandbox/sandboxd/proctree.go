@@ -158,6 +158,14 @@ func processes() map[int]proc {
 	return procs
 }
 
+// exited says whether the process pid, which started at started, has
+// exited: it is gone, its PID is another's, or it is a zombie its parent
+// has yet to reap, and not one whose main thread alone exited.
+func exited(pid int, started uint64) bool {
+	p, state, ok := readStat(pid)
+	return !ok || p.started != started || state == 'Z' && p.threads <= 1
+}
+
 // stoppedProcesses returns the processes a signal stopped. One whose main
 // thread exited shows that thread's state, a zombie's: its other threads
 // tell.
