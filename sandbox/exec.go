@@ -140,7 +140,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 		backstop := time.AfterFunc(c.Timeout+cancelGrace, func() { s.end(s.unresponsive()) })
 		defer backstop.Stop()
 	}
-	res, err := s.readExec(stream, c)
+	res, answered, err := s.readExec(stream, c)
 	if !stopCancel() {
 		<-cancelDone
 	}
@@ -148,13 +148,21 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 		res.Duration = time.Since(started)
 	}
 	if ctx.Err() != nil {
+		if !answered {
+			// No word of the kill within its grace: sandboxd stopped
+			// answering, and only the session's end kills the process
+			// tree before Exec returns.
+			s.end(s.unresponsive())
+		}
 		return res, fmt.Errorf("exec %s: %w", c.name(), context.Cause(ctx))
 	}
 	return res, err
 }
 
-// readExec collects an exec's frames until its exit report.
-func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
+// readExec collects an exec's frames until its exit report. answered says
+// whether sandboxd answered, with the report or an error, before the
+// stream failed.
+func (s *Session) readExec(stream *yamux.Stream, c Command) (res *Result, answered bool, err error) {
 	stdout, stderr := NewOutputBuffer(c.MaxOutput), NewOutputBuffer(c.MaxOutput)
 	sink := func(name Stream, buf *OutputBuffer) *MaskStream {
 		return s.masker.stream(func(p []byte) {
@@ -170,7 +178,7 @@ func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
 		if err != nil {
 			outMask.Flush()
 			errMask.Flush()
-			return nil, s.lost("exec "+c.name(), err)
+			return nil, false, s.lost("exec "+c.name(), err)
 		}
 		switch typ {
 		case protocol.FrameStdout:
@@ -178,16 +186,16 @@ func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
 		case protocol.FrameStderr:
 			errMask.Write(payload)
 		case protocol.FrameError:
-			return nil, fmt.Errorf("exec %s: %s", c.name(), payload)
+			return nil, true, fmt.Errorf("exec %s: %s", c.name(), payload)
 		case protocol.FrameExit:
 			outMask.Flush()
 			errMask.Flush()
 			var exit protocol.Exit
 			if err := json.Unmarshal(payload, &exit); err != nil {
-				return nil, fmt.Errorf("exec %s: bad exit report: %w", c.name(), err)
+				return nil, true, fmt.Errorf("exec %s: bad exit report: %w", c.name(), err)
 			}
 			if exit.StartError != "" {
-				return nil, fmt.Errorf("exec %s: %s", c.name(), exit.StartError)
+				return nil, true, fmt.Errorf("exec %s: %s", c.name(), exit.StartError)
 			}
 			return &Result{
 				ExitCode:  exit.Code,
@@ -197,7 +205,7 @@ func (s *Session) readExec(stream *yamux.Stream, c Command) (*Result, error) {
 				Truncated: stdout.Truncated() || stderr.Truncated(),
 				TimedOut:  exit.TimedOut,
 				OOMKilled: exit.OOMKilled,
-			}, nil
+			}, true, nil
 		}
 	}
 }

@@ -422,3 +422,35 @@ func TestAnExecWhoseSandboxdWasStoppedEndsTheSessionAfterItsTimeout(t *testing.T
 		t.Fatalf("%d containers left", n)
 	}
 }
+
+// When a cancelled exec's kill goes unanswered, because a process of the
+// sandbox stopped sandboxd, the session ends before Exec returns: Exec
+// promises the process tree gone by then, and only the end kills it.
+func TestACancelledExecWhoseSandboxdWasStoppedEndsTheSession(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := b.start(t, b.spec())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// Cancelled once sandboxd is seen stopped, so that the kill
+		// cannot reach it first, or after a while in any case.
+		for waited := time.Now(); !b.sandboxdStopped(s.ID()) && time.Since(waited) < 30*time.Second; {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+	}()
+	// No timeout: nothing but the cancel ends the wait.
+	_, err := s.Exec(ctx, sandbox.Command{Script: "kill -STOP $PPID; sleep 300"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("exec: %v, want the context's error", err)
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("the session, and with it the process tree, runs on after Exec returned")
+	}
+	if n := len(b.containers(t)); n != 0 {
+		t.Fatalf("%d containers left", n)
+	}
+}

@@ -253,3 +253,18 @@ func buildImage(t *testing.T, name, dockerfile string) {
 
 // first is the first of two results, for a range over the listed refusals.
 func first[A, B any](a A, _ B) A { return a }
+
+// sandboxdStopped says whether a signal stopped the sandboxd that serves
+// the session in a container, as ps on the engine's host sees it.
+func (b *testBundle) sandboxdStopped(id string) bool {
+	top, err := b.docker.ContainerTop(context.Background(), id, []string{"-o", "pid,stat,args"})
+	if err != nil {
+		return false
+	}
+	for _, p := range top.Processes {
+		if len(p) == 3 && strings.HasPrefix(p[1], "T") && strings.HasSuffix(p[2], " serve-under-init") {
+			return true
+		}
+	}
+	return false
+}
