@@ -24,6 +24,15 @@ import (
 // cancelled exec, for the report that the process tree is gone.
 const cancelGrace = 10 * time.Second
 
+// timeoutGrace is how long past an exec's timeout Exec waits for its exit
+// before it takes sandboxd for stopped. sandboxd may rightly take a while:
+// its clock starts only once no tree is being killed, which may wait out
+// another exec's kill; at the timeout, its own kill sweeps the tree; and
+// the exit then waits for output in flight. A kill sweeps for up to 5 s
+// (sandboxd's killTreeLimit) and the output for up to 250 ms (its
+// outputGrace): 10.25 s for the two kills, which this is about twice.
+const timeoutGrace = 20 * time.Second
+
 // Quote quotes a word for a Script, whatever characters it holds.
 func Quote(word string) string { return "'" + strings.ReplaceAll(word, "'", `'\''`) + "'" }
 
@@ -137,7 +146,7 @@ func (s *Session) exec(ctx context.Context, c Command) (*Result, error) {
 	if c.Timeout > 0 {
 		// sandboxd keeps the timeout; should it not have answered by a
 		// grace after, it stopped answering, and the session ends.
-		backstop := time.AfterFunc(c.Timeout+cancelGrace, func() { s.end(s.unresponsive()) })
+		backstop := time.AfterFunc(c.Timeout+timeoutGrace, func() { s.end(s.unresponsive()) })
 		defer backstop.Stop()
 	}
 	res, answered, err := s.readExec(stream, c)

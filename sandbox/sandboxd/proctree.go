@@ -9,7 +9,9 @@ import (
 )
 
 // killTreeLimit bounds how long killTree keeps sweeping. A fork bomb is
-// usually gone after two or three sweeps.
+// usually gone after two or three sweeps. The bot's timeoutGrace
+// (sandbox/exec.go) allows for two kills and outputGrace: change it with
+// either.
 const killTreeLimit = 5 * time.Second
 
 // A tree is the processes one exec started: those in its process group,
