@@ -155,6 +155,11 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 
 	s.stopsMu.Lock()
 	defer s.stopsMu.Unlock()
+	// The connection may have died since the hello, and the session ended
+	// with no stops to call: those set now would outlive it.
+	if why := s.ended(); why != nil {
+		return nil, fmt.Errorf("start sandbox: %w", why)
+	}
 	s.stops = append(s.stops,
 		time.AfterFunc(lim.deadline, func() { s.end(ErrDeadline) }).Stop,
 		context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) }))
