@@ -160,8 +160,10 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 	if why := s.ended(); why != nil {
 		return nil, fmt.Errorf("start sandbox: %w", why)
 	}
+	// The deadline counts from before the container was made, as its
+	// label says, not from now, which start-up would have put later.
 	s.stops = append(s.stops,
-		time.AfterFunc(lim.deadline, func() { s.end(ErrDeadline) }).Stop,
+		time.AfterFunc(time.Until(s.deadline), func() { s.end(ErrDeadline) }).Stop,
 		context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) }))
 	return s, nil
 }
