@@ -234,11 +234,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		q.stopBackground()
 		<-q.backgroundDone
 	}
-	q.mu.Lock()
-	for _, r := range q.running {
-		r.cancel(tasks.ErrShutdown)
-	}
-	q.mu.Unlock()
+	q.handBackRunning(tasks.ErrShutdown)
 	// The locks go once the workers have stopped: another process would
 	// take the jobs still running for a gone process's and run them again.
 	// While workers still run, they are held until this process ends.
@@ -269,6 +265,16 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	q.recordKeptEnds(wait)
 	letGo()
 	return nil
+}
+
+// handBackRunning stops the attempts running here, which cause, one of
+// tasks.ErrShutdown, hands back to the queue.
+func (q *Queue) handBackRunning(cause error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range q.running {
+		r.cancel(cause)
+	}
 }
 
 // Create records a new task and queues its first attempt, in one
