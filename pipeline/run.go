@@ -102,6 +102,9 @@ type run struct {
 	agent   Agent
 	branch  string
 	start   string // the commit the branch starts from
+	// sent are the packs the sandbox was given, of all it holds but
+	// what it made: the change it hands back may build on nothing else.
+	sent []string
 	// continues is the branch's head when the attempt continues the
 	// branch, "" when it makes it.
 	continues string

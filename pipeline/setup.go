@@ -74,6 +74,7 @@ func (r *run) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pack the code: %w", err)
 	}
+	r.sent = packs
 	if r.session, err = r.p.Sandbox.Start(ctx, r.spec(ctx)); err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}

@@ -170,7 +170,7 @@ func (r *run) receive(ctx context.Context) (string, error) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return "", err
 	}
-	if err := r.co.Repo.FetchBundle(ctx, path, "refs/oneshot/out:refs/oneshot/new"); errors.Is(err, workspace.ErrTooLarge) {
+	if err := r.co.Repo.FetchBundle(ctx, path, r.sent, "refs/oneshot/out:refs/oneshot/new"); errors.Is(err, workspace.ErrTooLarge) {
 		return "", tooLargeToReview(err)
 	} else if err != nil {
 		return "", err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -51,7 +52,7 @@ func TestABundleWhoseDeltasDeclareGigabytesIsRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.FetchBundle(context.Background(), path, "refs/oneshot/out:refs/oneshot/new"); !errors.Is(err, ErrTooLarge) {
+			if err := r.FetchBundle(context.Background(), path, nil, "refs/oneshot/out:refs/oneshot/new"); !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("FetchBundle: %v, want it refused as too large", err)
 			}
 		})
@@ -149,13 +150,55 @@ func TestABundleHoldingATreeGitRefusesIsRefused(t *testing.T) {
 	bundle := bundleOfChange(t, src, base, change)
 
 	ctx := context.Background()
-	r := hostOf(t, src)
-	err := r.FetchBundle(ctx, bundle, "refs/oneshot/out:refs/oneshot/new")
+	r, sent := hostOf(t, src)
+	err := r.FetchBundle(ctx, bundle, sent, "refs/oneshot/out:refs/oneshot/new")
 	if err == nil || !strings.Contains(err.Error(), "hasDotgit") {
 		t.Fatalf("a tree holding .GIT/config: %v, want it refused by fsck", err)
 	}
 	if _, err := r.Resolve(ctx, "refs/oneshot/new"); err == nil {
 		t.Error("the refused change's ref was made")
+	}
+}
+
+// The host holds history the sandbox never had (what a force push left in
+// the git cache, say): a bundle that names it, or builds on it, is refused,
+// though every object it needs is on the host.
+func TestABundleOfHistoryTheSandboxNeverHadIsRefused(t *testing.T) {
+	t.Parallel()
+	src := workTree(t)
+	base := commitFiles(t, src, map[string]string{"a.txt": "a\n"})
+	sh(t, src, "git", "branch", "base", base)
+	hidden := commitFiles(t, src, map[string]string{"secret.txt": "kept from the sandbox\n"})
+	sh(t, src, "git", "branch", "hidden", hidden)
+	sh(t, src, "git", "checkout", "--quiet", "-B", "main", base)
+	change := commitFiles(t, src, map[string]string{"b.txt": "b\n"})
+
+	// A header naming the hidden commit, and a pack of nothing.
+	empty := []byte("PACK\x00\x00\x00\x02\x00\x00\x00\x00")
+	sum := sha1.Sum(empty)
+	named := filepath.Join(t.TempDir(), "out.bundle")
+	if err := os.WriteFile(named, append([]byte("# v2 git bundle\n"+hidden+" refs/oneshot/out\n\n"), append(empty, sum[:]...)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A change made on top of the hidden commit, which it takes for had.
+	sh(t, src, "git", "update-ref", "refs/oneshot/out", sh(t, src, "git", "commit-tree", change+"^{tree}", "-p", hidden, "-m", "on the hidden"))
+	builtOn := filepath.Join(t.TempDir(), "out.bundle")
+	sh(t, src, "git", "bundle", "create", "-q", builtOn, "refs/oneshot/out", "^hidden")
+
+	for name, bundle := range map[string]string{"naming it": named, "building on it": builtOn} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			r, sent := hostOf(t, src)
+			if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/hidden:refs/cache/hidden"); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.FetchBundle(ctx, bundle, sent, "refs/oneshot/out:refs/oneshot/new"); err == nil {
+				t.Fatal("the bundle was taken in")
+			}
+			if _, err := r.Resolve(ctx, "refs/oneshot/new"); err == nil {
+				t.Error("the refused change's ref was made")
+			}
+		})
 	}
 }
 
@@ -176,16 +219,16 @@ func bundleOfChange(t *testing.T, src, base, change string) string {
 // the bundle is refused.
 func takeIn(t *testing.T, src, bundle string) *Repo {
 	t.Helper()
-	r := hostOf(t, src)
-	if err := r.FetchBundle(context.Background(), bundle, "refs/oneshot/out:refs/oneshot/new"); err != nil {
+	r, sent := hostOf(t, src)
+	if err := r.FetchBundle(context.Background(), bundle, sent, "refs/oneshot/out:refs/oneshot/new"); err != nil {
 		t.Fatalf("the bundle was refused: %v", err)
 	}
 	return r
 }
 
-// hostOf is a new repository holding src's branch base, as the bot's host
-// holds what it handed the sandbox.
-func hostOf(t *testing.T, src string) *Repo {
+// hostOf is a new repository holding src's branch base, and the packs it
+// hands the sandbox, of that base, as the bot's host holds them.
+func hostOf(t *testing.T, src string) (*Repo, []string) {
 	t.Helper()
 	ctx := context.Background()
 	r, err := Init(ctx, filepath.Join(t.TempDir(), "repo.git"))
@@ -195,5 +238,9 @@ func hostOf(t *testing.T, src string) *Repo {
 	if err := r.Fetch(ctx, src, Auth{}, "+refs/heads/base:refs/oneshot/base"); err != nil {
 		t.Fatal(err)
 	}
-	return r
+	sent, err := r.PackFor(ctx, filepath.Dir(r.dir), "refs/oneshot/base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, sent
 }
