@@ -339,7 +339,7 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		return err
 	}
 	next, err := in.Queue.Retry(ctx, task.ID, tasks.Start{
-		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor, After: task.Attempt,
+		Actor: t.Actor, DeliveryID: t.DeliveryID, Why: string(t.Command) + " by " + t.Actor,
 		CheckRunID: checkRunID, HeadSHA: headSHA, BranchIssue: branch, Limits: in.limits(),
 		Repo: t.Repo, InstallationID: t.InstallationID, IssueDigest: t.IssueDigest,
 	})

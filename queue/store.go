@@ -43,7 +43,7 @@ func (db *DB) insertTask(ctx context.Context, tx *sql.Tx, t *tasks.Task) error {
 // queueNext queues the attempt after t's, t as read in tx. It fails with
 // tasks.ErrLive when the task, or another on its branch, is live.
 func queueNext(ctx context.Context, tx *sql.Tx, t *tasks.Task, s tasks.Start) (*tasks.Task, error) {
-	if !t.State.Final() || (s.After != 0 && t.Attempt != s.After) {
+	if !t.State.Final() {
 		return nil, tasks.ErrLive
 	}
 	now := time.Now()

@@ -70,32 +70,6 @@ func TestTwoRetriesThatReadTheEndedTaskTogetherQueueOneAttempt(t *testing.T) {
 	}
 }
 
-// A Retry pressed twice on attempt 1's run: the first press's attempt 2
-// may have ended before the second is taken in. The second asked for the
-// attempt after 1, which has run: it queues no attempt 3.
-func TestARetryOfAnAttemptWhoseNextHasRunAlreadyQueuesNothing(t *testing.T) {
-	Databases(t, func(t *testing.T, url string) {
-		q := unstartedQueue(t, url)
-		ctx := context.Background()
-		task := endedTask(t, q)
-		next, err := q.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-first", After: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, step := range [][2]tasks.State{{tasks.Queued, tasks.Running}, {tasks.Running, tasks.Failed}} {
-			if err := q.DB.transition(ctx, next, step[0], step[1], "", nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := q.Retry(ctx, task.ID, tasks.Start{Actor: "octocat", DeliveryID: "d-second", After: 1}); !errors.Is(err, tasks.ErrLive) {
-			t.Fatalf("the second press: %v, want ErrLive", err)
-		}
-		if got, err := q.DB.Get(ctx, task.ID); err != nil || got.Attempt != 2 {
-			t.Fatalf("the task is %+v, %v; want it left at attempt 2", got, err)
-		}
-	})
-}
-
 func TestABurstOfQueriesWaitsForABoundedPoolOfPostgresConnections(t *testing.T) {
 	// The health check and the task pages answer anyone: a burst of them
 	// must not take every connection the Postgres server allows.

@@ -264,11 +264,6 @@ type Start struct {
 	Actor      string
 	DeliveryID string
 	Why        string
-	// After is the attempt whose end the trigger saw, whose next it
-	// asks for; 0 is the task's latest. Another trigger may have queued
-	// that next meanwhile, and it may have ended already: this one is
-	// then refused with ErrLive, as if it were still running.
-	After      int
 	CheckRunID int64
 	HeadSHA    string
 	// Repo and InstallationID are the repository's name and the App's
