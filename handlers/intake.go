@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type Work interface {
 	Get(ctx context.Context, id string) (*tasks.Task, error)
 	Live(ctx context.Context, repoID int64, branchIssue int) (*tasks.Task, error)
 	Latest(ctx context.Context, repoID int64, issue int) (*tasks.Task, error)
+	History(ctx context.Context, id string) ([]tasks.Event, error)
 	ByDelivery(ctx context.Context, deliveryID string) (*tasks.Task, int, error)
 	OverLimit(ctx context.Context, repoID int64, actor string, limits tasks.Limits) (*tasks.Limited, error)
 	ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error)
@@ -268,6 +270,26 @@ func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Tas
 	return nil, nil
 }
 
+// retriedSince says whether task's current attempt was queued by t's
+// person after t came: a Retry pressed twice, or a retry GitHub kept
+// failing and its person asked again meanwhile. That attempt, running or
+// ended, answered both; a second would only run the same again.
+func (in *Intake) retriedSince(ctx context.Context, t tasks.Trigger, task *tasks.Task) (bool, error) {
+	if t.ReceivedAt.IsZero() || task.Attempt < 2 {
+		return false, nil
+	}
+	history, err := in.Queue.History(ctx, task.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range slices.Backward(history) {
+		if e.Attempt == task.Attempt && e.State == tasks.Queued {
+			return e.At.After(t.ReceivedAt) && strings.EqualFold(e.Actor, t.Actor), nil
+		}
+	}
+	return false, nil
+}
+
 // asks says whether task is what t asks for: its person's, with its
 // instructions. Another person's task, or one asking something else,
 // answers only its own trigger.
@@ -312,6 +334,13 @@ func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 		} else if err != nil {
 			return err
 		}
+	}
+	if answered, err := in.retriedSince(ctx, t, task); err != nil {
+		return err
+	} else if answered {
+		zerolog.Ctx(ctx).Info().Str("task_id", task.ID).Int("attempt", task.Attempt).
+			Msg("An attempt its person queued since this retry came answers it; it queues nothing.")
+		return in.react(ctx, repo, t)
 	}
 	if !task.State.Final() {
 		return in.busy(ctx, repo, t, task)
