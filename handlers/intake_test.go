@@ -464,7 +464,9 @@ func (*retriedQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 func (*retriedQueue) OverLimit(context.Context, int64, string, tasks.Limits) (*tasks.Limited, error) {
 	return nil, nil
 }
-func (*retriedQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) { return false, nil }
+func (*retriedQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return false, nil
+}
 func (q *retriedQueue) Retry(context.Context, string, tasks.Start) (*tasks.Task, error) {
 	q.retried++
 	next := q.task()

@@ -90,6 +90,8 @@ func (r *run) interrupted(ctx context.Context) Outcome {
 		return Outcome{State: tasks.Cancelled, Reason: "cancelled during " + step}
 	case errors.Is(cause, tasks.ErrDeadline):
 		return Outcome{State: tasks.TimedOut, Reason: cause.Error() + " during " + step}
+	case errors.Is(cause, tasks.ErrTakenOver):
+		return Outcome{State: tasks.Queued, Reason: "another process of the bot took this attempt over, and runs it"}
 	case errors.Is(cause, tasks.ErrShutdown):
 		return Outcome{State: tasks.Queued, Reason: "the bot is restarting; this attempt will run again from the start"}
 	default:

@@ -11,10 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // On Postgres several processes may work the queue, so no one lock can say
@@ -73,11 +70,8 @@ type liveness struct {
 	conn *sql.Conn // holds the lock; nil until taken
 	// ownerHeld says conn holds the sandbox owner's lock too.
 	ownerHeld bool
-	// lost says the lock has not been held for so long that other
-	// processes may take this one's jobs for a gone process's.
-	lost atomic.Bool
-	stop context.CancelFunc
-	done chan struct{}
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // newLiveness picks a random key and the client ID that names it.
@@ -193,26 +187,11 @@ func (q *Queue) holdLiveness(parent context.Context) error {
 func (q *Queue) watchLiveness(ctx context.Context) {
 	l := q.liveness
 	freeSince := map[int32]time.Time{} // the locks of running jobs' takers seen free, since when
-	held := time.Now()                 // when the lock was last seen held
 	tick := time.NewTicker(l.check)
 	defer tick.Stop()
 	for {
-		if err := q.holdLiveness(ctx); err == nil {
-			held = time.Now()
-			l.lost.Store(false)
-		} else if ctx.Err() == nil {
+		if err := q.holdLiveness(ctx); err != nil && ctx.Err() == nil {
 			q.cfg.Logger.Error().Err(err).Msg("Could not take this process's liveness lock again; other processes may run its jobs again.")
-		}
-		// Others take a process's jobs once its lock has been free for
-		// the grace, counted from their own checks: a check before that,
-		// this process's attempts stop, handed back, rather than run
-		// twice at once, pushing to the same branch. It starts none
-		// until its lock is held again.
-		if time.Since(held) > l.grace-l.check {
-			if !l.lost.Swap(true) {
-				q.cfg.Logger.Error().Dur("unheld_for", time.Since(held)).Msg("This process's liveness lock was not held for too long; handing back its attempts, which other processes may run.")
-			}
-			q.handBackRunning(errLivenessLost)
 		}
 		if !l.ownerHeld {
 			q.holdOwner(ctx)
@@ -238,17 +217,6 @@ func (q *Queue) watchLiveness(ctx context.Context) {
 		}
 	}
 }
-
-// errLivenessLost ends the attempts of a process whose liveness lock was
-// not held for longer than other processes wait: one of them may run
-// them. They are handed back, as at a shutdown.
-var errLivenessLost = fmt.Errorf("%w: %s", tasks.ErrShutdown, livenessLostWhy)
-
-const livenessLostWhy = "this process lost its hold on the database for a while"
-
-// livenessLost says whether the process's liveness lock has not been held
-// for so long that its jobs may be another's to run.
-func (l *liveness) livenessLost() bool { return l != nil && l.lost.Load() }
 
 // readyGoneProcessesJobs makes ready again the running jobs whose takers'
 // locks have been free for the grace period, as River's rescue would, and

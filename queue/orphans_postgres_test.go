@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -248,89 +247,4 @@ func holdLivenessLock(t *testing.T, url string, key int32) (exit func()) {
 		t.Fatal(fmt.Sprint("hold the liveness lock: ", took, err))
 	}
 	return func() { discard(conn) }
-}
-
-// A process whose liveness lock is not held for as long as others wait
-// before they take its jobs (its connection cut off, say) hands its
-// attempts back rather than run them beside another process's run.
-func TestAProcessThatCannotHoldItsLivenessLockHandsBackItsAttempts(t *testing.T) {
-	t.Parallel()
-	url := pgtest.URL(t)
-	db, err := Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	started := make(chan context.Context, 1)
-	runner := runnerFunc(func(ctx context.Context, _ *tasks.Task) (tasks.State, string, error) {
-		started <- ctx
-		<-ctx.Done()
-		return tasks.Failed, "interrupted", ctx.Err()
-	})
-	q := newQueue(t, db, time.Minute, runner, &eventNotifier{changed: make(chan struct{}, 1)}, testLogger(t))
-	q.liveness.check, q.liveness.grace = 20*time.Millisecond, 300*time.Millisecond
-	task := createTask(t, q)
-	startQueue(t, q)
-	var running context.Context
-	select {
-	case running = <-started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the attempt did not start")
-	}
-
-	// Another session waits for the process's lock, and gets it as the
-	// process's connection is cut: the process cannot take it again.
-	other, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { discard(conn) })
-	taken := make(chan error, 1)
-	go func() {
-		_, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, $2)`, livenessClass, q.liveness.key)
-		taken <- err
-	}()
-	lockRows := func(granted bool) (pid int) {
-		err := q.DB.sql.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted = $3
-			AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`, livenessClass, q.liveness.key, granted).Scan(&pid)
-		if err != nil && err != sql.ErrNoRows {
-			t.Fatal(err)
-		}
-		return pid
-	}
-	for deadline := time.Now().Add(10 * time.Second); lockRows(false) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the other session does not wait for the lock")
-		}
-	}
-	execSQL(t, q, `SELECT pg_terminate_backend($1)`, lockRows(true))
-	if err := <-taken; err != nil {
-		t.Fatal(err)
-	}
-
-	select {
-	case <-running.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the attempt runs on though its process's lock is another's")
-	}
-	if cause := context.Cause(running); !errors.Is(cause, errLivenessLost) {
-		t.Fatalf("the attempt stopped for %v", cause)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		got, err := db.Get(context.Background(), task.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.State == tasks.Queued {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the task is %s; want it handed back", got.State)
-		}
-	}
 }

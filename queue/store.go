@@ -141,9 +141,16 @@ func (db *DB) RequestCancel(ctx context.Context, id string, attempt int) (bool, 
 }
 
 func (db *DB) cancelRequested(ctx context.Context, id string) (bool, error) {
+	requested, _, err := db.runState(ctx, id)
+	return requested, err
+}
+
+// runState says whether a cancel was requested of a task's attempt, and
+// which run has it (see tasks.Task.Run).
+func (db *DB) runState(ctx context.Context, id string) (cancelRequested bool, run string, err error) {
 	var flag int
-	err := db.sql.QueryRowContext(ctx, `SELECT cancel_requested FROM oneshot_tasks WHERE id = $1`, id).Scan(&flag)
-	return flag != 0, err
+	err = db.sql.QueryRowContext(ctx, `SELECT cancel_requested, run_id FROM oneshot_tasks WHERE id = $1`, id).Scan(&flag, &run)
+	return flag != 0, run, err
 }
 
 // ByDelivery returns the task and attempt that a delivery queued, or

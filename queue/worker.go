@@ -94,11 +94,6 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		log.Warn().Int("tries", job.Attempt-1).Msg("Gave up on an attempt that kept being interrupted.")
 		return nil
 	}
-	// On Postgres, a process whose liveness lock is not held may see its
-	// job taken by another, which would run the attempt beside it.
-	if q.liveness.livenessLost() {
-		return q.startLater(log, errLivenessLost)
-	}
 	// tasks.Running here means an earlier run of this job never recorded
 	// how the attempt ended: River rescued it from a process that died, or
 	// retried it after an error.
@@ -148,7 +143,17 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 	// Recorded even when ctx is over: that is when it matters most.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
 	defer cancel()
-	if err := q.recordEnd(recordCtx, t, end.state, end.detail, log); err != nil && !errors.Is(err, tasks.ErrNotFound) {
+	err := q.recordEnd(recordCtx, t, end.state, end.detail, log)
+	if errors.Is(err, tasks.ErrNotFound) {
+		// Ended, or taken over by another process, which runs the job
+		// now: a snooze would make it ready again under that process,
+		// for a third to run beside it. (River's completion of the job
+		// is as blind, but stops nothing: the task records the other
+		// run's end.)
+		log.Info().Str("state", string(end.state)).Msg("The attempt ended, or another process took it over, before its end here was recorded; that end is dropped.")
+		return nil
+	}
+	if err != nil {
 		q.mu.Lock()
 		q.unrecorded[attemptKey(t.ID, t.Attempt)] = keptEnd{t, end}
 		q.mu.Unlock()
@@ -297,7 +302,7 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Tim
 	if q.stopping.Load() {
 		cancel(tasks.ErrShutdown)
 	}
-	stopWatch := q.watchCancel(runCtx, t.ID, cancel)
+	stopWatch := q.watchCancel(runCtx, t, cancel)
 	state, detail, err := q.run(runCtx, t, log)
 	stopWatch()
 
@@ -314,8 +319,8 @@ func (q *Queue) runAttempt(ctx context.Context, t *tasks.Task, deadline time.Tim
 	case errors.Is(err, errPanicked):
 		// Before a hand-back: an attempt that panics would panic again.
 		return tasks.Failed, err.Error()
-	case errors.Is(cause, errLivenessLost):
-		return tasks.Queued, "handed back to the queue: " + livenessLostWhy
+	case errors.Is(cause, tasks.ErrTakenOver):
+		return tasks.Queued, "stopped: " + tasks.ErrTakenOver.Error()
 	case errors.Is(cause, tasks.ErrShutdown) || (ctx.Err() != nil && q.stopping.Load()):
 		return tasks.Queued, "handed back to the queue: the bot is shutting down"
 	case errors.Is(cause, tasks.ErrCancelled):
@@ -348,9 +353,12 @@ func (q *Queue) run(ctx context.Context, t *tasks.Task, log zerolog.Logger) (sta
 }
 
 // watchCancel polls for a cancel requested by any process, since the one
-// that received the request may not be the one running the attempt. The
+// that received the request may not be the one running the attempt, and
+// for another process taking the attempt over: this one may have lost
+// its database for long enough to be taken for gone (see
+// orphans_postgres.go), and two runs would push to one branch. The
 // returned function stops the watch and waits for it.
-func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.CancelCauseFunc) (stop func()) {
+func (q *Queue) watchCancel(ctx context.Context, t *tasks.Task, cancel context.CancelCauseFunc) (stop func()) {
 	ctx, stopCtx := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -360,8 +368,14 @@ func (q *Queue) watchCancel(ctx context.Context, id string, cancel context.Cance
 		for {
 			// At once, then on every tick: a cancel may have come in
 			// while the attempt started.
-			if requested, err := q.DB.cancelRequested(ctx, id); err == nil && requested {
+			requested, run, err := q.DB.runState(ctx, t.ID)
+			switch {
+			case err != nil:
+			case requested:
 				cancel(tasks.ErrCancelled)
+				return
+			case run != t.Run:
+				cancel(tasks.ErrTakenOver)
 				return
 			}
 			select {

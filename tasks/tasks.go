@@ -97,6 +97,10 @@ var (
 	ErrCancelled = errors.New("cancelled on request")
 	ErrDeadline  = errors.New("the task deadline passed")
 	ErrShutdown  = errors.New("the bot is shutting down")
+	// ErrTakenOver: another process of the bot took the attempt over
+	// (this one lost its database for a while, and the other took it
+	// for gone) and runs it, so this run stops.
+	ErrTakenOver = errors.New("another process of the bot took the attempt over")
 )
 
 // PanicAfterEnd is what a Runner panics with when a panic came after its
