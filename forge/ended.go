@@ -30,8 +30,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	// bounds the wait all the same: GitHub might still apply it late,
 	// which is a smaller loss than no final report at all.
 	r.abandon()
-	// Once: a Finish that panicked is called again to show the panic.
-	r.stopOnce.Do(func() { close(r.stop) })
+	close(r.stop)
 	select {
 	case <-r.stopped:
 	case <-ctx.Done():

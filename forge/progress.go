@@ -124,7 +124,6 @@ type taskReporter struct {
 
 	wake          chan struct{}
 	stop, stopped chan struct{}
-	stopOnce      sync.Once
 	waits         context.Context    // the loop's writes wait while it lasts
 	abandon       context.CancelFunc // ends waits
 }

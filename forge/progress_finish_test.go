@@ -257,18 +257,3 @@ func (p *panicsOnce) SetStatusComment(ctx context.Context, taskID string, id int
 	}
 	return p.StatusComments.SetStatusComment(ctx, taskID, id)
 }
-
-// TestAFinalReportMadeAgainShowsTheLaterEnd: the pipeline finishes again,
-// as a failure, when its first final report panicked.
-func TestAFinalReportMadeAgainShowsTheLaterEnd(t *testing.T) {
-	t.Parallel()
-	n := newNotifiedIssue(t)
-	r := n.verifying(t)
-	r.Finish(t.Context(), checksFailed(n.task))
-	const why = "an internal error in the bot stopped it during verify"
-	r.Finish(t.Context(), pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}},
-		Final: &pipeline.Outcome{State: tasks.Failed, Reason: why}})
-	if run := n.gh.CheckRuns(n.repo)[0]; !strings.Contains(run.Output.Title, why) {
-		t.Errorf("the check run is titled %q; want the later end, %q", run.Output.Title, why)
-	}
-}

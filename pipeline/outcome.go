@@ -22,6 +22,12 @@ func (r *run) showPanic(ctx context.Context) {
 	if v == nil {
 		return
 	}
+	if r.report.Final != nil {
+		// The final report itself panicked: made again, it would post a
+		// second final comment. The queue shows the end in words of its
+		// own.
+		panic(v)
+	}
 	if r.report.Published.URL != "" {
 		out := r.success()
 		r.finish(ctx, out)

@@ -52,6 +52,25 @@ func TestAPanicAfterThePullRequestIsShownAndPassedOnAsTheSuccess(t *testing.T) {
 	}
 }
 
+// A panic in the final report itself is passed on without a second
+// final report, which would post a second final comment beside the first.
+func TestAPanicInTheFinalReportIsPassedOnWithoutAnother(t *testing.T) {
+	t.Parallel()
+	r := shipping()
+	r.report.Final = &Outcome{State: tasks.Failed, Reason: "the checks failed"}
+	reporter := &finishedReporter{}
+	r.reporter, r.mask = reporter, func(s string) string { return s }
+	var recovered any
+	func() {
+		defer func() { recovered = recover() }()
+		defer r.showPanic(context.Background())
+		panic("writing the final comment broke")
+	}()
+	if recovered != "writing the final comment broke" || reporter.final.Final != nil {
+		t.Fatalf("passed on %v, and reported %+v; want the panic passed on, and no second report", recovered, reporter.final.Final)
+	}
+}
+
 // finishedReporter keeps the report it finished with.
 type finishedReporter struct {
 	Reporter
