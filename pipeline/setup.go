@@ -34,7 +34,12 @@ func (r *run) setup(ctx context.Context) error {
 		return err
 	}
 	if r.cfg.Timeout > 0 { // a repository may ask for less time than the operator gives
-		limit := &tasks.TimeLimit{Limit: r.cfg.Timeout, Setting: "timeout in " + config.RepoPath}
+		// Where it was set: bot run --config FILE takes FILE's.
+		from := config.RepoPath
+		if r.co.Config != nil {
+			from = cmp.Or(r.co.ConfigName, "the configuration given")
+		}
+		limit := &tasks.TimeLimit{Limit: r.cfg.Timeout, Setting: "timeout in " + from}
 		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(limit) })
 	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
