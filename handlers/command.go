@@ -38,8 +38,14 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	}
 	instructions := trimBlankLines(strings.TrimSpace(first[len(fields[0]):]) + "\n" + rest)
 	if next := strings.Fields(instructions); len(next) > 0 {
-		rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimLeftFunc(instructions, unicode.IsSpace), next[0]))
-		// However it is dressed: "cancel?", "`cancel`", "**cancel**".
+		// However it is dressed: "cancel?", "`cancel`", "**cancel**", and
+		// after a dash or a colon of its own: "/oneshot — cancel".
+		rest := strings.TrimLeftFunc(instructions, unicode.IsSpace)
+		for len(next) > 1 && strings.TrimFunc(next[0], isMark) == "" {
+			rest = strings.TrimLeftFunc(strings.TrimPrefix(rest, next[0]), unicode.IsSpace)
+			next = next[1:]
+		}
+		rest = strings.TrimSpace(strings.TrimPrefix(rest, next[0]))
 		switch strings.ToLower(strings.TrimFunc(next[0], isMark)) {
 		case "cancel":
 			return ParsedCommand{Command: tasks.CommandCancel, Instructions: rest}, true

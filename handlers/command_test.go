@@ -34,6 +34,12 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot `cancel`", true, tasks.CommandCancel, ""},
 		{"/oneshot **retry**", true, tasks.CommandRetry, ""},
 		{"/oneshot (cancel)", true, tasks.CommandCancel, ""},
+		// Nor does a dash or a colon before it; before other words, it
+		// stays in the instructions.
+		{"/oneshot — cancel", true, tasks.CommandCancel, ""},
+		{"/oneshot : retry, the runner was down", true, tasks.CommandRetry, "the runner was down"},
+		{"/oneshot - fix the - bug", true, tasks.CommandStart, "- fix the - bug"},
+		{"/oneshot —", true, tasks.CommandStart, "—"},
 		// A leading no-break space is space, not part of the instructions.
 		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
 		// Code that opens the instructions keeps its indent.
