@@ -264,7 +264,7 @@ func (in *Intake) startedSince(ctx context.Context, t tasks.Trigger) (*tasks.Tas
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case latest.CreatedAt.After(t.ReceivedAt) && asks(latest, t):
+	case answers(latest, t):
 		return latest, nil
 	}
 	return nil, nil
@@ -288,6 +288,12 @@ func (in *Intake) retriedSince(ctx context.Context, t tasks.Trigger, task *tasks
 		}
 	}
 	return false, nil
+}
+
+// answers says whether task, made after t came, is what t asks for: the
+// answer to t too, running or ended.
+func answers(task *tasks.Task, t tasks.Trigger) bool {
+	return !t.ReceivedAt.IsZero() && task.CreatedAt.After(t.ReceivedAt) && asks(task, t)
 }
 
 // asks says whether task is what t asks for: its person's, with its

@@ -503,3 +503,35 @@ func TestARetryAnsweredByAnAttemptItsPersonQueuedSinceQueuesNothing(t *testing.T
 		}
 	}
 }
+
+// TestAStartTriedAgainWhileItsActorsLaterTaskRunsIsAnsweredByIt: its
+// person, seeing nothing happen while GitHub failed the start, asked again,
+// and that task runs now. Told the issue is busy, they would be invited to
+// cancel their own answer.
+func TestAStartTriedAgainWhileItsActorsLaterTaskRunsIsAnsweredByIt(t *testing.T) {
+	t.Parallel()
+	came := time.Now().Add(-time.Hour)
+	start := trigger
+	start.ReceivedAt = came
+	in, gh, repo := newIntake(t)
+	later := &tasks.Task{ID: "tlater", Repo: "acme/widgets", Issue: 1, State: tasks.Running, Requester: "writer",
+		CreatedAt: came.Add(20 * time.Minute)}
+	q := &runningLaterQueue{askedAgainQueue{later: later}}
+	in.Queue = q
+	if err := in.Intake(tasks.Retried(context.Background()), start); err != nil {
+		t.Fatal(err)
+	}
+	if q.created != 0 || len(gh.Comments(repo, 1)) != 0 {
+		t.Fatalf("%d tasks created, comments %+v; want the reaction only", q.created, gh.Comments(repo, 1))
+	}
+}
+
+// runningLaterQueue is an askedAgainQueue whose later task still runs.
+type runningLaterQueue struct{ askedAgainQueue }
+
+func (q *runningLaterQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
+	return q.later, nil
+}
+func (*runningLaterQueue) EarlierCancelWaiting(context.Context, tasks.Trigger, *tasks.Task) (bool, error) {
+	return false, nil
+}

@@ -99,9 +99,17 @@ func (in *Intake) busy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigge
 const cancelGrace = 3 * time.Minute
 
 // replyBusy answers a trigger whose branch has a live task: with a link to
-// it, or, for a review comment whose feedback the live follow-up took with
-// its review, with the reaction only.
+// it, or with the reaction only when that task answers it (see answers),
+// or, for a review comment, when the live follow-up took its feedback
+// with its review.
 func (in *Intake) replyBusy(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, live *tasks.Task) error {
+	if answers(live, t) {
+		// Its person asked again while this one waited to be taken in
+		// (GitHub failing it), or asked twice at once: told the issue is
+		// busy, they would be invited to cancel their own answer.
+		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("A task its person started since this trigger came, asking the same, answers it.")
+		return in.react(ctx, repo, t)
+	}
 	if holds(live, t) {
 		zerolog.Ctx(ctx).Info().Str("task_id", live.ID).Msg("The live follow-up took this review comment's feedback with its review.")
 		return in.react(ctx, repo, t)
