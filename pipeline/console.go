@@ -74,6 +74,9 @@ func (c *Console) Finish(_ context.Context, r Report) {
 	for _, p := range r.LeftOut {
 		fmt.Fprintf(c.w, "note: left out %q, a git repository made inside the checkout\n", p)
 	}
+	if r.LeftOutMore > 0 {
+		fmt.Fprintf(c.w, "note: left out %d more git repositories made inside the checkout, not listed\n", r.LeftOutMore)
+	}
 	for _, x := range r.Blocked {
 		// Quoted: the sandbox chose the name.
 		fmt.Fprintf(c.w, "note: the network filter refused %q: %s\n", x.Host, x.Reason)

@@ -57,9 +57,11 @@ type Report struct {
 	// Unlisted counts the refused requests to hosts Blocked does not list.
 	Unlisted int
 	// LeftOut are the git repositories the agent made inside the checkout,
-	// left out of the change.
-	LeftOut   []string
-	Published Published
+	// left out of the change: the first maxLeftOut named, the rest
+	// counted in LeftOutMore.
+	LeftOut     []string
+	LeftOutMore int
+	Published   Published
 	// Final is set when the attempt is over.
 	Final *Outcome
 	// TaskURL links to the task's page, its history, when there is one.
@@ -209,11 +211,16 @@ func (r Report) BlockedList() string {
 	return b.String()
 }
 
+// maxLeftOut is how many of the repositories left out of the change are
+// named: the agent may make any number, and each name is masked, kept, and
+// copied with every report.
+const maxLeftOut = 20
+
 // LeftOutList renders the repositories left out of the change: the first
 // maxLeftOut, each name cut to maxLeftOutName bytes, as the agent chose
 // them and a pull request's description must stay within GitHub's limit.
 func (r Report) LeftOutList() string {
-	const maxLeftOut, maxLeftOutName = 20, 200
+	const maxLeftOutName = 200
 	var b strings.Builder
 	b.WriteString("Left out of the change, as git repositories made inside the checkout (git would record each as a link to a commit nobody can fetch):\n")
 	for _, p := range r.LeftOut[:min(len(r.LeftOut), maxLeftOut)] {
@@ -224,7 +231,7 @@ func (r Report) LeftOutList() string {
 		// the list.
 		fmt.Fprintf(&b, "- %s\n", contextgather.CodeSpan(strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(p)))
 	}
-	if more := len(r.LeftOut) - maxLeftOut; more > 0 {
+	if more := len(r.LeftOut) - maxLeftOut + r.LeftOutMore; more > 0 {
 		fmt.Fprintf(&b, "- and %d more\n", more)
 	}
 	return b.String()

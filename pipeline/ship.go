@@ -233,6 +233,10 @@ func (r *run) leaveOut(paths ...string) error {
 		return err
 	}
 	for _, p := range paths {
+		if len(r.report.LeftOut) == maxLeftOut {
+			r.report.LeftOutMore++
+			continue
+		}
 		r.report.LeftOut = append(r.report.LeftOut, scanner.MaskPath(p))
 	}
 	return nil
@@ -245,13 +249,15 @@ func (r *run) readLeftOut(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read what the sandbox left out: %w", err)
 	}
-	var paths []string
 	for p := range strings.SplitSeq(string(data), "\x00") {
-		if p != "" {
-			paths = append(paths, p)
+		if p == "" {
+			continue
+		}
+		if err := r.leaveOut(p); err != nil {
+			return err
 		}
 	}
-	return r.leaveOut(paths...)
+	return nil
 }
 
 // reviewable refuses a commit too large to review. It comes before git

@@ -62,3 +62,20 @@ func TestAFileTooLargeToReviewIsNamedWithTheCredentialItsNameHoldsMasked(t *test
 		t.Errorf("details %q", d)
 	}
 }
+
+// The agent may make any number of repositories inside the checkout: the
+// first few are named, masked, and the rest counted, not each masked and
+// kept, and copied with every report.
+func TestOnlyTheFirstRepositoriesLeftOutAreNamed(t *testing.T) {
+	t.Parallel()
+	r := &run{}
+	for i := range maxLeftOut + 5 {
+		if err := r.leaveOut(fmt.Sprintf("vendor/clone-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := r.report.LeftOutList()
+	if len(r.report.LeftOut) != maxLeftOut || r.report.LeftOutMore != 5 || !strings.Contains(list, "- and 5 more\n") {
+		t.Fatalf("%d named, %d more; list:\n%s", len(r.report.LeftOut), r.report.LeftOutMore, list)
+	}
+}
