@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -46,22 +47,33 @@ func TestATriggerWhoseLastTryFailsIsGivenUpVisibly(t *testing.T) {
 
 // An intake that panics would panic again at every try, for hours, while
 // whoever asked waits on nothing: they are told at its first, and River
-// tries it no more.
+// tries it no more. One that panicked after it queued an attempt, which
+// runs, tells nobody that nothing runs.
 func TestATriggerWhoseIntakePanicsIsGivenUpAtOnce(t *testing.T) {
 	t.Parallel()
-	intake := &panickingIntake{}
-	w := &intakeWorker{q: &Queue{cfg: Config{Intake: intake, Logger: zerolog.Nop()}}}
-	job := &river.Job[intakeArgs]{
-		JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: intakeMaxAttempts},
-		Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
-	}
-	err := w.Work(context.Background(), job)
-	var cancelled *river.JobCancelError
-	if !errors.As(err, &cancelled) {
-		t.Fatalf("err %v, want River told to try it no more", err)
-	}
-	if len(intake.gaveUp) != 1 {
-		t.Fatalf("gave up %d times, want once", len(intake.gaveUp))
+	for _, queuedFirst := range []bool{false, true} {
+		q := unstartedQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+		intake := &panickingIntake{}
+		q.cfg.Intake = intake
+		if queuedFirst {
+			task := &tasks.Task{ID: tasks.NewID(), Repo: "acme/widgets", RepoID: 1, Issue: 1, Kind: tasks.KindIssue,
+				Requester: "writer", DeliveryID: "d1", Attempt: 1, State: tasks.Queued}
+			if err := q.Create(context.Background(), task, tasks.Limits{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		job := &river.Job[intakeArgs]{
+			JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: intakeMaxAttempts},
+			Args:   intakeArgs{tasks.Trigger{DeliveryID: "d1", Repo: "acme/widgets", Issue: 1, Actor: "writer"}},
+		}
+		err := (&intakeWorker{q: q}).Work(context.Background(), job)
+		var cancelled *river.JobCancelError
+		if !errors.As(err, &cancelled) {
+			t.Fatalf("err %v, want River told to try it no more", err)
+		}
+		if want := map[bool]int{false: 1, true: 0}[queuedFirst]; len(intake.gaveUp) != want {
+			t.Errorf("attempt queued before the panic %v: gave up %d times, want %d", queuedFirst, len(intake.gaveUp), want)
+		}
 	}
 }
 

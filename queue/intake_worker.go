@@ -69,8 +69,11 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 		Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).Logger()
 	if errors.Is(err, errIntakePanicked) {
 		// It would panic again at every try, for hours, while whoever
-		// asked waits on nothing.
-		w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
+		// asked waits on nothing. Unless it panicked after it queued an
+		// attempt, which runs: told nothing runs, they would ask again.
+		if _, _, queued := w.q.DB.ByDelivery(ctx, job.Args.DeliveryID); queued != nil {
+			w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
+		}
 		return river.JobCancel(err)
 	}
 	if job.Attempt < job.MaxAttempts {
