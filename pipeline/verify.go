@@ -177,13 +177,27 @@ GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || 
 GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
 }
 
-// copyIndex is a script line that copies the checkout's index to path, or
-// removes path when there is none. The copy keeps the index's time (cp
-// -p): git trusts an entry's recorded stat only for a file older than the
-// index, and a copy made later would take a file changed in the index's
-// last second for unchanged.
+// copyIndex is script lines that copy the checkout's index to path, or
+// remove path when there is none; every script of the pipeline's own git
+// work in the checkout starts with them. The copy keeps the index's time
+// (cp -p): git trusts an entry's recorded stat only for a file older than
+// the index, and a copy made later would take a file changed in the
+// index's last second for unchanged.
+//
+// The checkout's repository is the agent's: the git commands after these
+// lines run none of its hooks and no fsmonitor it named, either of which
+// would run its code after the checks, and read again every file it
+// marked for git to take as recorded (assume-unchanged, skip-worktree),
+// so that what ships is the files the checks ran on, not what the agent
+// staged and then put back.
 func copyIndex(path string) string {
-	return fmt.Sprintf(`cp -p "$(git rev-parse --git-path index)" %[1]s 2>/dev/null || rm -f %[1]s`, path)
+	return fmt.Sprintf(`export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1=false
+if cp -p "$(git rev-parse --git-path index)" %[1]s 2>/dev/null; then
+  GIT_INDEX_FILE=%[1]s git ls-files -v -z | { grep -z '^[a-zS] ' || :; } | sed -z 's/^. //' |
+    GIT_INDEX_FILE=%[1]s git update-index --no-assume-unchanged --no-skip-worktree -z --stdin
+else
+  rm -f %[1]s
+fi`, path)
 }
 
 // undoChecks is a script that puts back what changed in the checkout
