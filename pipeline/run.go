@@ -326,7 +326,8 @@ func (r *run) agentChanged(ctx context.Context) (bool, error) {
 	// they changed nothing, taken through an index of the pipeline's own:
 	// the agent's holds what it staged, files it forced past .gitignore
 	// among them, which ship takes.
-	script := fmt.Sprintf(`test "$(git rev-parse HEAD)" = %[1]s || exit 0
+	script := ownGit + fmt.Sprintf(`
+test "$(git rev-parse HEAD)" = %[1]s || exit 0
 test -z "$(git status --porcelain --untracked-files=all)" && exit %[2]d
 test -f %[3]s || exit 0
 %[4]s

@@ -46,7 +46,7 @@ func (r *run) ship(ctx context.Context) error {
 	// The files are staged in an index of the pipeline's own, a copy of
 	// the checkout's: a lock an agent killed mid-command left on that one
 	// must not stop the change from shipping.
-	script := copyIndex(leftOutFile+".index") + fmt.Sprintf(`
+	script := ownIndex(leftOutFile+".index") + fmt.Sprintf(`
 export GIT_INDEX_FILE=%[4]s.index
 git ls-files -z --others --exclude-standard | while IFS= read -r -d '' p; do
 	case "$p" in */) git -C "$p" rev-parse -q --verify HEAD >/dev/null || printf '%%s\0' "${p%%/}" ;; esac

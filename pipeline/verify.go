@@ -170,33 +170,46 @@ cp -p %[1]s/checks-index "$index"`, dir, copyIndex(dir+"/agent-index"))
 // treeOfCheckout is a script that writes to file the tree of the checkout
 // as it is: every file but those git ignores and the repositories made
 // inside it with no commit, which cannot be staged. The checkout's index
-// seeds its own (see copyIndex), so that only files that changed are read.
+// seeds its own (see ownIndex), so that only files that changed are read.
 func treeOfCheckout(dir, file string) string {
-	return copyIndex(dir+"/checks-index") + fmt.Sprintf(`
+	return ownIndex(dir+"/checks-index") + fmt.Sprintf(`
 GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || :
 GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
 }
 
-// copyIndex is script lines that copy the checkout's index to path, or
-// remove path when there is none; every script of the pipeline's own git
-// work in the checkout starts with them. The copy keeps the index's time
-// (cp -p): git trusts an entry's recorded stat only for a file older than
-// the index, and a copy made later would take a file changed in the
-// index's last second for unchanged.
-//
-// The checkout's repository is the agent's: the git commands after these
-// lines run none of its hooks and no fsmonitor it named, either of which
-// would run its code after the checks, and read again every file it
-// marked for git to take as recorded (assume-unchanged, skip-worktree),
-// so that what ships is the files the checks ran on, not what the agent
-// staged and then put back.
+// ownGit is a script line after which the pipeline's git commands in the
+// checkout, the agent's repository, run none of its hooks and no fsmonitor
+// it set, either of which would run its code after the checks, and read
+// its files by their content and times as git does by default: set
+// otherwise (core.ignoreStat, core.trustctime, core.checkStat, a sparse
+// checkout), git would take a file the agent rewrote, and put back its
+// times, for the one it had staged. (An empty fsmonitor is false to every
+// git; "false" older ones take for a command to run.)
+const ownGit = `export GIT_CONFIG_COUNT=6 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1= ` +
+	`GIT_CONFIG_KEY_2=core.ignoreStat GIT_CONFIG_VALUE_2=false GIT_CONFIG_KEY_3=core.trustctime GIT_CONFIG_VALUE_3=true ` +
+	`GIT_CONFIG_KEY_4=core.checkStat GIT_CONFIG_VALUE_4=default GIT_CONFIG_KEY_5=core.sparseCheckout GIT_CONFIG_VALUE_5=false`
+
+// copyIndex is a script line that copies the checkout's index to path, or
+// removes path when there is none. The copy keeps the index's time (cp
+// -p): git trusts an entry's recorded stat only for a file older than the
+// index, and a copy made later would take a file changed in the index's
+// last second for unchanged.
 func copyIndex(path string) string {
-	return fmt.Sprintf(`export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1=false
-if cp -p "$(git rev-parse --git-path index)" %[1]s 2>/dev/null; then
-  GIT_INDEX_FILE=%[1]s git ls-files -v -z | { grep -z '^[a-zS] ' || :; } | sed -z 's/^. //' |
-    GIT_INDEX_FILE=%[1]s git update-index --no-assume-unchanged --no-skip-worktree -z --stdin
-else
-  rm -f %[1]s
+	return fmt.Sprintf(`cp -p "$(git rev-parse --git-path index)" %[1]s 2>/dev/null || rm -f %[1]s`, path)
+}
+
+// ownIndex is script lines that start the pipeline's own git work in the
+// checkout (see ownGit) with an index at path of its own, a copy of the
+// checkout's (see copyIndex) in which every file the agent marked for git
+// to take as recorded (assume-unchanged, skip-worktree) is entered anew,
+// without its mark or its times, for git to read again: what ships is
+// the files the checks ran on, not what the agent staged and then put
+// back.
+func ownIndex(path string) string {
+	return ownGit + "\n" + copyIndex(path) + fmt.Sprintf(`
+if [ -f %[1]s ]; then
+  GIT_INDEX_FILE=%[1]s git ls-files -s -v -z | { grep -z '^[a-zS] ' || :; } | sed -z 's/^. //' |
+    GIT_INDEX_FILE=%[1]s git update-index -z --index-info
 fi`, path)
 }
 

@@ -102,15 +102,20 @@ func TestWhatShipsIsWhatTheChecksRanOnWhateverTheAgentStaged(t *testing.T) {
 	t.Parallel()
 	tampered := "printf 'package uuid\\n\\nfunc Hello() string { return \"tampered\" }\\n' > hello.go\ngit add hello.go\n"
 	hook := "printf '#!/bin/sh\\necho ran >> hook.txt\\n' > .git/hooks/post-index-change\nchmod +x .git/hooks/post-index-change\n"
-	b := pipelineBundle(t, tampered+goodAgent+"git update-index --assume-unchanged hello.go\n"+hook, testConfig(0))
-	if run := b.runTask(t); run.Conclusion != "success" {
-		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
-	}
-	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
-	if got := b.gh.FileAt(t, b.repo, head, "hello.go"); strings.Contains(got, "tampered") || !strings.Contains(got, "hello") {
-		t.Fatalf("hello.go ships as %q, not as the checks ran on it", got)
-	}
-	if slices.Contains(b.gh.Paths(t, b.repo, head), "hook.txt") {
-		t.Fatal("the agent's hook ran when the bot's git commands did")
+	for _, mark := range []string{"--assume-unchanged", "--skip-worktree"} {
+		t.Run(mark, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, tampered+goodAgent+"git update-index "+mark+" hello.go\n"+hook, testConfig(0))
+			if run := b.runTask(t); run.Conclusion != "success" {
+				t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+			}
+			head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+			if got := b.gh.FileAt(t, b.repo, head, "hello.go"); strings.Contains(got, "tampered") || !strings.Contains(got, "hello") {
+				t.Fatalf("hello.go ships as %q, not as the checks ran on it", got)
+			}
+			if slices.Contains(b.gh.Paths(t, b.repo, head), "hook.txt") {
+				t.Fatal("the agent's hook ran when the bot's git commands did")
+			}
+		})
 	}
 }
