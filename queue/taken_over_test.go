@@ -99,5 +99,15 @@ func TestAnAttemptAnotherProcessTookOverStopsHere(t *testing.T) {
 		if got, err := db.Get(context.Background(), task.ID); err != nil || got.State != tasks.Running || got.Run != "another-run" {
 			t.Fatalf("the task is %+v, %v; want it left running, the other process's", got, err)
 		}
+		// The job, which the other process runs, is neither completed,
+		// left for good were that process to die, nor ready to run
+		// beside it: it waits as River's rescue would.
+		var state string
+		if err := db.sql.QueryRowContext(context.Background(), `SELECT state FROM river_job WHERE kind = $1`, attemptArgs{}.Kind()).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state != "scheduled" {
+			t.Fatalf("the job is %s; want it scheduled, as River's rescue would take it", state)
+		}
 	})
 }

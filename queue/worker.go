@@ -145,12 +145,16 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 	defer cancel()
 	err := q.recordEnd(recordCtx, t, end.state, end.detail, log)
 	if errors.Is(err, tasks.ErrNotFound) {
-		// Ended, or taken over by another process, which runs the job
-		// now: a snooze would make it ready again under that process,
-		// for a third to run beside it. (River's completion of the job
-		// is as blind, but stops nothing: the task records the other
-		// run's end.)
 		log.Info().Str("state", string(end.state)).Msg("The attempt ended, or another process took it over, before its end here was recorded; that end is dropped.")
+		if now, err := q.DB.Get(recordCtx, t.ID); err == nil && !now.State.Final() && now.Attempt == t.Attempt && now.Run != t.Run {
+			// The other process runs the job now, and River changes a
+			// running job for whichever process ends it: completed, it
+			// would be left for good were that process to die; ready at
+			// once, a third would run it beside. It waits as River's
+			// rescue would, which ends it then if the other run has, and
+			// runs it again if that died.
+			return river.JobSnooze(q.cfg.TaskTimeout + rescueMargin)
+		}
 		return nil
 	}
 	if err != nil {
