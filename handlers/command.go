@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -39,9 +40,11 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	instructions := trimBlankLines(strings.TrimSpace(first[len(fields[0]):]) + "\n" + rest)
 	if next := strings.Fields(instructions); len(next) > 0 {
 		// However it is dressed: "cancel?", "`cancel`", "**cancel**", and
-		// after a dash or a colon of its own: "/oneshot — cancel".
+		// after a dash or a colon of its own on the command's line:
+		// "/oneshot — cancel". (On a line of its own, a dash starts a
+		// list, whose first item is instructions.)
 		rest := strings.TrimLeftFunc(instructions, unicode.IsSpace)
-		for len(next) > 1 && strings.TrimFunc(next[0], isMark) == "" {
+		if len(fields) > 2 && slices.Contains([]string{"-", "--", "–", "—", ":"}, fields[1]) {
 			rest = strings.TrimLeftFunc(strings.TrimPrefix(rest, next[0]), unicode.IsSpace)
 			next = next[1:]
 		}

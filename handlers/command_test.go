@@ -34,12 +34,16 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot `cancel`", true, tasks.CommandCancel, ""},
 		{"/oneshot **retry**", true, tasks.CommandRetry, ""},
 		{"/oneshot (cancel)", true, tasks.CommandCancel, ""},
-		// Nor does a dash or a colon before it; before other words, it
-		// stays in the instructions.
+		// Nor does a dash or a colon before it on the command's line;
+		// before other words, it stays in the instructions, and on a
+		// line of its own it starts a list of them.
 		{"/oneshot — cancel", true, tasks.CommandCancel, ""},
 		{"/oneshot : retry, the runner was down", true, tasks.CommandRetry, "the runner was down"},
 		{"/oneshot - fix the - bug", true, tasks.CommandStart, "- fix the - bug"},
 		{"/oneshot —", true, tasks.CommandStart, "—"},
+		{"/oneshot\n- retry failed webhook deliveries\n- log them", true, tasks.CommandStart, "- retry failed webhook deliveries\n- log them"},
+		{"/oneshot\n* cancel the subscription on expiry", true, tasks.CommandStart, "* cancel the subscription on expiry"},
+		{"/oneshot * help text for the CLI", true, tasks.CommandStart, "* help text for the CLI"},
 		// A leading no-break space is space, not part of the instructions.
 		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
 		// Code that opens the instructions keeps its indent.
