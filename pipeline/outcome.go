@@ -22,11 +22,11 @@ func (r *run) showPanic(ctx context.Context) {
 	if v == nil {
 		return
 	}
-	if r.report.Final != nil {
+	if f := r.report.Final; f != nil {
 		// The final report itself panicked: made again, it would post a
-		// second final comment. The queue shows the end in words of its
-		// own.
-		panic(v)
+		// second final comment. The end it was showing stands, which the
+		// queue records and shows in words of its own.
+		panic(&tasks.PanicAfterEnd{State: f.State, Detail: r.mask(f.Reason), Value: v})
 	}
 	if r.report.Published.URL != "" {
 		out := r.success()

@@ -52,8 +52,9 @@ func TestAPanicAfterThePullRequestIsShownAndPassedOnAsTheSuccess(t *testing.T) {
 	}
 }
 
-// A panic in the final report itself is passed on without a second
-// final report, which would post a second final comment beside the first.
+// A panic in the final report itself is passed on, with the end it was
+// showing, which stands, without a second final report, which would post
+// a second final comment beside the first.
 func TestAPanicInTheFinalReportIsPassedOnWithoutAnother(t *testing.T) {
 	t.Parallel()
 	r := shipping()
@@ -66,8 +67,9 @@ func TestAPanicInTheFinalReportIsPassedOnWithoutAnother(t *testing.T) {
 		defer r.showPanic(context.Background())
 		panic("writing the final comment broke")
 	}()
-	if recovered != "writing the final comment broke" || reporter.final.Final != nil {
-		t.Fatalf("passed on %v, and reported %+v; want the panic passed on, and no second report", recovered, reporter.final.Final)
+	ended, ok := recovered.(*tasks.PanicAfterEnd)
+	if !ok || ended.State != tasks.Failed || ended.Detail != "the checks failed" || ended.Value != "writing the final comment broke" || reporter.final.Final != nil {
+		t.Fatalf("passed on %#v, and reported %+v; want the end it was showing passed on with the panic, and no second report", recovered, reporter.final.Final)
 	}
 }
 
