@@ -19,7 +19,7 @@ import (
 // agent's to write. The pack is read as a stream, object by object, each
 // inflated to nothing.
 func checkBundleSizes(path string) error {
-	_, pack, err := openBundlePack(path)
+	_, _, pack, err := openBundlePack(path)
 	if err != nil {
 		return err
 	}
@@ -51,14 +51,15 @@ func checkBundleSizes(path string) error {
 var errBadBundle = errors.New("the sandbox's bundle is malformed")
 
 // openBundlePack reads a bundle's header, and returns the refs it names
-// (name to commit) and its pack, to be read from where it starts.
-func openBundlePack(path string) (map[string]string, io.ReadCloser, error) {
+// (name to commit), the commits it takes for had (its prerequisites), and
+// its pack, to be read from where it starts.
+func openBundlePack(path string) (refs map[string]string, prerequisites []string, pack io.ReadCloser, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r := bufio.NewReader(f)
-	refs := map[string]string{}
+	refs = map[string]string{}
 	// A signature line, capabilities ("@"), prerequisites ("-"), refs,
 	// then an empty line.
 	for first := true; ; first = false {
@@ -67,11 +68,15 @@ func openBundlePack(path string) (map[string]string, io.ReadCloser, error) {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("%w: its header: %w", errBadBundle, err)
+			return nil, nil, nil, fmt.Errorf("%w: its header: %w", errBadBundle, err)
 		}
 		text := strings.TrimSuffix(string(line), "\n")
 		if text == "" {
 			break
+		}
+		if !first && text[0] == '-' {
+			commit, _, _ := strings.Cut(text[1:], " ")
+			prerequisites = append(prerequisites, commit)
 		}
 		if first || text[0] == '@' || text[0] == '-' {
 			continue
@@ -80,7 +85,7 @@ func openBundlePack(path string) (map[string]string, io.ReadCloser, error) {
 			refs[name] = commit
 		}
 	}
-	return refs, struct {
+	return refs, prerequisites, struct {
 		io.Reader
 		io.Closer
 	}{r, f}, nil

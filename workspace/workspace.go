@@ -144,19 +144,28 @@ func (r *Repo) FetchBundle(ctx context.Context, path string, sent []string, refs
 	if err := checkBundleSizes(path); err != nil {
 		return err
 	}
+	refs, prerequisites, pack, err := openBundlePack(path)
+	if err != nil {
+		return err
+	}
+	defer pack.Close()
 	apart, err := r.quarantine(ctx, sent)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(apart.dir)
+	// Each commit the bundle takes for had is one sent, and a ref of the
+	// quarantine's: the bundle's check of what it builds on (git 2.40 and
+	// later) walks history only as far as the refs, and with none would
+	// walk all of it.
+	for i, commit := range prerequisites {
+		if _, err := apart.git(ctx, Auth{}, "update-ref", fmt.Sprintf("refs/sent/%d", i), commit+"^{commit}"); err != nil {
+			return fmt.Errorf("%w: it builds on %s, which the sandbox was not sent", errBadBundle, commit)
+		}
+	}
 	if _, err := apart.git(ctx, Auth{}, "bundle", "verify", "--quiet", path); err != nil {
 		return fmt.Errorf("the sandbox's bundle: %w", err)
 	}
-	refs, pack, err := openBundlePack(path)
-	if err != nil {
-		return err
-	}
-	defer pack.Close()
 	// Checked as a careful server checks a push, which git's fetch of a
 	// bundle does not: a tree git refuses to check out (a .git or .GIT
 	// entry, a path with "..") would go to whoever fetches the branch.
