@@ -217,10 +217,12 @@ const (
 
 // scanWindows cuts text into windows of at most scanWindow bytes, each
 // ending at a line's end and starting at a line's start where one falls
-// near enough (or else at a multiple of 4 bytes into the line), each overlapping the one before by scanOverlap or a little
-// more: never less, or a key after a long line could fall between two.
+// near enough (or else a multiple of 4 bytes into the line), each
+// overlapping the one before by scanOverlap or a little more: never less,
+// or a key after a long line could fall between two. It reads text once.
 func scanWindows(text string) []span {
 	var out []span
+	line := 0 // where the line that start is in begins
 	for start := 0; ; {
 		end := min(start+scanWindow, len(text))
 		if end < len(text) {
@@ -236,12 +238,15 @@ func scanWindows(text string) []span {
 		from := max(start+1, next-scanOverlap)
 		if i := strings.LastIndexByte(text[from:next], '\n'); i >= 0 {
 			next = from + i + 1
+			line = next
 		} else {
 			// Within a line, a window starts a multiple of 4 bytes from
 			// the line's start: base64 that fills the line (an embedded
 			// file, say) is decoded from there as it is whole, and from
 			// anywhere else would read as noise, a key in it unseen.
-			line := strings.LastIndexByte(text[:next], '\n') + 1
+			if i := strings.LastIndexByte(text[start:next], '\n'); i >= 0 {
+				line = start + i + 1
+			}
 			next = max(start+1, next-(next-line)%4)
 		}
 		start = next

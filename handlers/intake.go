@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -282,7 +281,9 @@ func (in *Intake) retriedSince(ctx context.Context, t tasks.Trigger, task *tasks
 	if err != nil {
 		return false, err
 	}
-	for _, e := range slices.Backward(history) {
+	// The first: a hand-back at a restart queues the attempt again, by
+	// no one.
+	for _, e := range history {
 		if e.Attempt == task.Attempt && e.State == tasks.Queued {
 			return e.At.After(t.ReceivedAt) && strings.EqualFold(e.Actor, t.Actor), nil
 		}

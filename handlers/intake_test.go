@@ -455,6 +455,9 @@ func (q *retriedQueue) History(context.Context, string) ([]tasks.Event, error) {
 		{Attempt: 1, State: tasks.Queued, Actor: "writer", At: q.queuedAt.Add(-time.Hour)},
 		{Attempt: 1, State: tasks.Failed, At: q.queuedAt.Add(-time.Minute)},
 		{Attempt: 2, State: tasks.Queued, Actor: q.queuedBy, At: q.queuedAt},
+		// Handed back at a restart, and run again.
+		{Attempt: 2, State: tasks.Running, At: q.queuedAt.Add(time.Second)},
+		{Attempt: 2, State: tasks.Queued, At: q.queuedAt.Add(2 * time.Second)},
 		{Attempt: 2, State: tasks.Failed, At: q.queuedAt.Add(time.Minute)},
 	}, nil
 }
