@@ -66,7 +66,7 @@ if [ -f %[5]s ]; then
     git restore --staged --source=%[1]s --pathspec-from-file=%[4]s.restore --pathspec-file-nul
   fi
 fi
-tree=$(git write-tree)
+tree=$(git write-tree --ignore-cache-tree)
 if [ "$tree" = "$(git rev-parse %[1]s^{tree})" ]; then exit %[3]d; fi
 commit=$(echo carrier | git -c user.name=oneshot -c user.email=oneshot@localhost commit-tree "$tree" -p %[1]s)
 git update-ref refs/oneshot/out "$commit"

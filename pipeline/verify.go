@@ -174,20 +174,22 @@ cp -p %[1]s/checks-index "$index"`, dir, copyIndex(dir+"/agent-index"))
 func treeOfCheckout(dir, file string) string {
 	return ownIndex(dir+"/checks-index") + fmt.Sprintf(`
 GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || :
-GIT_INDEX_FILE=%[1]s/checks-index git write-tree > %[2]s`, dir, file)
+GIT_INDEX_FILE=%[1]s/checks-index git write-tree --ignore-cache-tree > %[2]s`, dir, file)
 }
 
 // ownGit is a script line after which the pipeline's git commands in the
 // checkout, the agent's repository, run none of its hooks and no fsmonitor
 // it set, either of which would run its code after the checks, and read
 // its files by their content and times as git does by default: set
-// otherwise (core.ignoreStat, core.trustctime, core.checkStat, a sparse
-// checkout), git would take a file the agent rewrote, and put back its
-// times, for the one it had staged. (An empty fsmonitor is false to every
-// git; "false" older ones take for a command to run.)
-const ownGit = `export GIT_CONFIG_COUNT=6 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1= ` +
+// otherwise (core.ignoreStat, core.trustctime, core.checkStat), git would
+// take a file the agent rewrote, and put back its times, for the one it
+// had staged. (An empty fsmonitor is false to every git; "false" older
+// ones take for a command to run.) Their trees are written whole
+// (write-tree --ignore-cache-tree), not from the trees the agent's index
+// may say it holds.
+const ownGit = `export GIT_CONFIG_COUNT=5 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1= ` +
 	`GIT_CONFIG_KEY_2=core.ignoreStat GIT_CONFIG_VALUE_2=false GIT_CONFIG_KEY_3=core.trustctime GIT_CONFIG_VALUE_3=true ` +
-	`GIT_CONFIG_KEY_4=core.checkStat GIT_CONFIG_VALUE_4=default GIT_CONFIG_KEY_5=core.sparseCheckout GIT_CONFIG_VALUE_5=false`
+	`GIT_CONFIG_KEY_4=core.checkStat GIT_CONFIG_VALUE_4=default`
 
 // copyIndex is a script line that copies the checkout's index to path, or
 // removes path when there is none. The copy keeps the index's time (cp
@@ -204,11 +206,14 @@ func copyIndex(path string) string {
 // to take as recorded (assume-unchanged, skip-worktree) is entered anew,
 // without its mark or its times, for git to read again: what ships is
 // the files the checks ran on, not what the agent staged and then put
-// back.
+// back. A marked file not in the checkout (outside a sparse checkout,
+// say) keeps its entry and mark, as git leaves it: read again, it would
+// be taken for deleted.
 func ownIndex(path string) string {
 	return ownGit + "\n" + copyIndex(path) + fmt.Sprintf(`
 if [ -f %[1]s ]; then
   GIT_INDEX_FILE=%[1]s git ls-files -s -v -z | { grep -z '^[a-zS] ' || :; } | sed -z 's/^. //' |
+    while IFS= read -r -d '' e; do p=${e#*$'\t'}; if [ -e "$p" ] || [ -L "$p" ]; then printf '%%s\0' "$e"; fi; done |
     GIT_INDEX_FILE=%[1]s git update-index -z --index-info
 fi`, path)
 }

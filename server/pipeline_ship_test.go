@@ -119,3 +119,17 @@ func TestWhatShipsIsWhatTheChecksRanOnWhateverTheAgentStaged(t *testing.T) {
 		})
 	}
 }
+
+// A file left out of the checkout the way a sparse checkout leaves it,
+// marked skip-worktree, is not shipped as deleted.
+func TestAFileASparseCheckoutLeavesOutDoesNotShipAsDeleted(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent+"git update-index --skip-worktree README.md\nrm README.md\n", testConfig(0))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if got, want := b.gh.FileAt(t, b.repo, head, "README.md"), b.gh.FileAt(t, b.repo, "main", "README.md"); got != want {
+		t.Fatalf("README.md ships as %q, want it as on main", got)
+	}
+}
