@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"slices"
 	"strings"
 	"unicode"
 
@@ -40,11 +39,12 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 	instructions := trimBlankLines(strings.TrimSpace(first[len(fields[0]):]) + "\n" + rest)
 	if next := strings.Fields(instructions); len(next) > 0 {
 		// However it is dressed: "cancel?", "`cancel`", "**cancel**", and
-		// after a dash or a colon of its own on the command's line:
-		// "/oneshot — cancel". (On a line of its own, a dash starts a
-		// list, whose first item is instructions.)
+		// after dashes, arrows or a colon of their own on the command's
+		// line: "/oneshot — cancel", "/oneshot -> cancel". (A list's
+		// marker, "*" or "- [ ]", or a dash on a line of its own, starts
+		// instructions.)
 		rest := strings.TrimLeftFunc(instructions, unicode.IsSpace)
-		if len(fields) > 2 && slices.Contains([]string{"-", "--", "–", "—", ":"}, fields[1]) {
+		for lead := fields[1:max(len(fields)-1, 1)]; len(lead) > 0 && strings.Trim(lead[0], "-–—―:：>=|.…") == ""; lead = lead[1:] {
 			rest = strings.TrimLeftFunc(strings.TrimPrefix(rest, next[0]), unicode.IsSpace)
 			next = next[1:]
 		}

@@ -44,6 +44,10 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot\n- retry failed webhook deliveries\n- log them", true, tasks.CommandStart, "- retry failed webhook deliveries\n- log them"},
 		{"/oneshot\n* cancel the subscription on expiry", true, tasks.CommandStart, "* cancel the subscription on expiry"},
 		{"/oneshot * help text for the CLI", true, tasks.CommandStart, "* help text for the CLI"},
+		{"/oneshot - [ ] help text for the CLI", true, tasks.CommandStart, "- [ ] help text for the CLI"},
+		{"/oneshot -> cancel", true, tasks.CommandCancel, ""},
+		{"/oneshot — — cancel, wrong issue", true, tasks.CommandCancel, "wrong issue"},
+		{"/oneshot … retry", true, tasks.CommandRetry, ""},
 		// A leading no-break space is space, not part of the instructions.
 		{"\u00a0/oneshot fix the bug", true, tasks.CommandStart, "fix the bug"},
 		// Code that opens the instructions keeps its indent.
