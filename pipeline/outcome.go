@@ -25,8 +25,12 @@ func (r *run) showPanic(ctx context.Context) {
 	if f := r.report.Final; f != nil {
 		// The final report itself panicked: made again, it would post a
 		// second final comment. The end it was showing stands, which the
-		// queue records and shows in words of its own.
-		panic(&tasks.PanicAfterEnd{State: f.State, Detail: r.mask(f.Reason), Value: v})
+		// queue records and shows in words of its own; but a hand-back
+		// would panic again, and the queue ends it as failed.
+		if f.State.Final() {
+			panic(&tasks.PanicAfterEnd{State: f.State, Detail: r.mask(f.Reason), Value: v})
+		}
+		panic(v)
 	}
 	if r.report.Published.URL != "" {
 		out := r.success()

@@ -146,7 +146,9 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 	err := q.recordEnd(recordCtx, t, end.state, end.detail, log)
 	if errors.Is(err, tasks.ErrNotFound) {
 		log.Info().Str("state", string(end.state)).Msg("The attempt ended, or another process took it over, before its end here was recorded; that end is dropped.")
-		if now, err := q.DB.Get(recordCtx, t.ID); err == nil && !now.State.Final() && now.Attempt == t.Attempt && now.Run != t.Run {
+		// Not knowing is taken for so: a job that runs again finds an
+		// ended attempt ended.
+		if now, err := q.DB.Get(recordCtx, t.ID); err != nil || !now.State.Final() && now.Attempt == t.Attempt && now.Run != t.Run {
 			// The other process runs the job now, and River changes a
 			// running job for whichever process ends it: completed, it
 			// would be left for good were that process to die; ready at
