@@ -35,14 +35,7 @@ func TestAPanicAfterThePullRequestIsShownAndPassedOnAsTheSuccess(t *testing.T) {
 	t.Parallel()
 	r := shipping()
 	r.report.Published = Published{URL: "https://github.example/acme/uuid/pull/2", Number: 2}
-	reporter := &finishedReporter{}
-	r.reporter, r.mask = reporter, func(s string) string { return s }
-	var recovered any
-	func() {
-		defer func() { recovered = recover() }()
-		defer r.showPanic(context.Background())
-		panic("closing the sandbox broke")
-	}()
+	reporter, recovered := panicShown(r, "closing the sandbox broke")
 	ended, ok := recovered.(*tasks.PanicAfterEnd)
 	if !ok || ended.State != tasks.Succeeded || ended.Detail != "Opened pull request #2" || ended.Value != "closing the sandbox broke" {
 		t.Fatalf("passed on %#v; want the success, carrying the panic", recovered)
@@ -59,18 +52,24 @@ func TestAPanicInTheFinalReportIsPassedOnWithoutAnother(t *testing.T) {
 	t.Parallel()
 	r := shipping()
 	r.report.Final = &Outcome{State: tasks.Failed, Reason: "the checks failed"}
-	reporter := &finishedReporter{}
-	r.reporter, r.mask = reporter, func(s string) string { return s }
-	var recovered any
-	func() {
-		defer func() { recovered = recover() }()
-		defer r.showPanic(context.Background())
-		panic("writing the final comment broke")
-	}()
+	reporter, recovered := panicShown(r, "writing the final comment broke")
 	ended, ok := recovered.(*tasks.PanicAfterEnd)
 	if !ok || ended.State != tasks.Failed || ended.Detail != "the checks failed" || ended.Value != "writing the final comment broke" || reporter.final.Final != nil {
 		t.Fatalf("passed on %#v, and reported %+v; want the end it was showing passed on with the panic, and no second report", recovered, reporter.final.Final)
 	}
+}
+
+// panicShown panics with v in an attempt r, as run's deferred showPanic
+// sees it, and returns what it reported and what it passed on.
+func panicShown(r *run, v any) (reporter *finishedReporter, recovered any) {
+	reporter = &finishedReporter{}
+	r.reporter, r.mask = reporter, func(s string) string { return s }
+	func() {
+		defer func() { recovered = recover() }()
+		defer r.showPanic(context.Background())
+		panic(v)
+	}()
+	return reporter, recovered
 }
 
 // finishedReporter keeps the report it finished with.
