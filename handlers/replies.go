@@ -157,7 +157,8 @@ func (in *Intake) reply(ctx context.Context, repo *githubapi.Repo, t tasks.Trigg
 }
 
 // replyOnce replies unless a reply of this kind went to the same person
-// on the same issue within replyWindow.
+// on the same issue within replyWindow, or as many replies as one gets in
+// the repository (queue.MaxRepliesPerActor).
 func (in *Intake) replyOnce(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, kind, body string) error {
 	if t.Issue == 0 {
 		return nil
@@ -168,7 +169,7 @@ func (in *Intake) replyOnce(ctx context.Context, repo *githubapi.Repo, t tasks.T
 	}
 	if !ok {
 		zerolog.Ctx(ctx).Info().Str("reply", kind).
-			Msg("Did not reply: this person had the same reply on this issue within the hour.")
+			Msg("Did not reply: this person had the same reply on this issue, or as many replies as one gets in the repository, within the hour.")
 		return nil
 	}
 	return in.reply(ctx, repo, t, body)

@@ -461,6 +461,38 @@ func TestAReplyIsClaimedOncePerWindowAndKeptByItsDelivery(t *testing.T) {
 	})
 }
 
+// One person commenting on every issue of a repository gets so many
+// replies within the window, not one on each.
+func TestAPersonGetsSoManyRepliesInARepositoryWithinTheWindow(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		db := openDB(t, url)
+		ctx := context.Background()
+		hourAgo := time.Now().Add(-time.Hour)
+		claim := func(repo string, issue int, actor, delivery string) bool {
+			t.Helper()
+			ok, err := db.ClaimReply(ctx, repo, issue, actor, "refusal", delivery, hourAgo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		for issue := 1; issue <= queue.MaxRepliesPerActor; issue++ {
+			if !claim("o/r", issue, "mallory", fmt.Sprint("d", issue)) {
+				t.Fatalf("reply %d was refused", issue)
+			}
+		}
+		if claim("o/r", 100, "mallory", "d100") {
+			t.Fatal("a reply past the budget was allowed")
+		}
+		if !claim("o/r", 1, "mallory", "d1") {
+			t.Fatal("the delivery holding a claim was refused on its retry")
+		}
+		if !claim("o/r", 100, "eve", "d101") || !claim("o/other", 100, "mallory", "d102") {
+			t.Fatal("another person's reply, or one in another repository, was refused")
+		}
+	})
+}
+
 // Six attempts wait and each runs until cancelled, one cancel after each
 // start past the first two: River takes as many jobs as it has free
 // workers at once, so a third worker would have run a third attempt beside

@@ -315,20 +315,29 @@ func overLimit(ctx context.Context, q querier, repoID int64, actor string, limit
 
 // ClaimReply reports whether a delivery may post a reply of a kind to an
 // actor on an issue, and records it if so: when no other delivery claimed
-// one since a time. The delivery that holds the claim may claim it again,
-// since its intake may have failed before the reply was posted.
+// one since a time, and the actor had fewer than MaxRepliesPerActor
+// replies in the repository since then, so that one person commenting on
+// every issue cannot have the bot answer each. The delivery that holds
+// the claim may claim it again, since its intake may have failed before
+// the reply was posted.
 func (db *DB) ClaimReply(ctx context.Context, repo string, issue int, actor, kind, deliveryID string, since time.Time) (bool, error) {
 	res, err := db.sql.ExecContext(ctx, `INSERT INTO oneshot_replies (repo, issue, actor, kind, delivery_id, at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		SELECT $1, CAST($2 AS INTEGER), $3, $4, $5, CAST($6 AS BIGINT)
+		WHERE EXISTS (SELECT 1 FROM oneshot_replies WHERE repo = $1 AND issue = $2 AND actor = $3 AND kind = $4 AND delivery_id = $5)
+			OR (SELECT count(*) FROM oneshot_replies WHERE repo = $1 AND actor = $3 AND at >= $7) < $8
 		ON CONFLICT (repo, issue, actor, kind) DO UPDATE SET delivery_id = excluded.delivery_id, at = excluded.at
 		WHERE oneshot_replies.at < $7 OR oneshot_replies.delivery_id = excluded.delivery_id`,
-		repo, issue, actor, kind, deliveryID, time.Now().UnixMilli(), since.UnixMilli())
+		repo, issue, actor, kind, deliveryID, time.Now().UnixMilli(), since.UnixMilli(), MaxRepliesPerActor)
 	if err != nil {
 		return false, fmt.Errorf("claim a %s reply to %s on %s#%d: %w", kind, actor, repo, issue, err)
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
+
+// MaxRepliesPerActor is how many replies of the kinds that are claimed
+// one person gets in a repository within a claim's window.
+const MaxRepliesPerActor = 10
 
 // Retention of the records that only guard against repeats: GitHub
 // redelivers deliveries of the past three days at most, and no reply
