@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,105 +128,6 @@ func treeEntry(record string) (mode string, size int64, path string, ok bool) {
 func (r *Repo) SetRef(ctx context.Context, ref, commit string) error {
 	_, err := r.git(ctx, Auth{}, "update-ref", ref, commit)
 	return err
-}
-
-// FetchBundle takes refs out of a bundle into the repository, each
-// refspec "src:dst" setting dst to the bundle's src. sent are the packs
-// the sandbox was given (see PackFor), all it holds but what it made: the
-// bundle is taken in by a repository of its own holding those alone, so
-// that it can neither name nor build on history that only the host holds
-// (what a force push left in the git cache, or, for bot run, the rest of
-// the user's repository). It checks that the bundle's prerequisites were
-// sent, refuses one holding an object over MaxFileSize (ErrTooLarge)
-// before git makes it, and one holding an object git's fsck refuses.
-func (r *Repo) FetchBundle(ctx context.Context, path string, sent []string, refspecs ...string) error {
-	if err := checkBundleSizes(path); err != nil {
-		return err
-	}
-	refs, prerequisites, pack, err := openBundlePack(path)
-	if err != nil {
-		return err
-	}
-	defer pack.Close()
-	apart, err := r.quarantine(ctx, sent)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(apart.dir)
-	// Each commit the bundle takes for had is one sent, and a ref of the
-	// quarantine's: the bundle's check of what it builds on (git 2.40 and
-	// later) walks history only as far as the refs, and with none would
-	// walk all of it.
-	for i, commit := range prerequisites {
-		if _, err := apart.git(ctx, Auth{}, "update-ref", fmt.Sprintf("refs/sent/%d", i), commit+"^{commit}"); err != nil {
-			return fmt.Errorf("%w: it builds on %s, which the sandbox was not sent", errBadBundle, commit)
-		}
-	}
-	if _, err := apart.git(ctx, Auth{}, "bundle", "verify", "--quiet", path); err != nil {
-		return fmt.Errorf("the sandbox's bundle: %w", err)
-	}
-	// Checked as a careful server checks a push, which git's fetch of a
-	// bundle does not: a tree git refuses to check out (a .git or .GIT
-	// entry, a path with "..") would go to whoever fetches the branch.
-	// --strict also has every object the change links to be at hand: in
-	// the quarantine, one sent or made.
-	cmd := apart.command(ctx, Auth{}, "index-pack", "--stdin", "--fix-thin", "--strict")
-	cmd.Stdin = pack
-	out, err := run(ctx, cmd, Auth{})
-	if err != nil {
-		return fmt.Errorf("the sandbox's change: %w", err)
-	}
-	commits := map[string]string{} // dst to commit
-	for _, spec := range refspecs {
-		src, dst, _ := strings.Cut(spec, ":")
-		commit, ok := refs[src]
-		if !ok {
-			return fmt.Errorf("%w: it holds no %s", errBadBundle, src)
-		}
-		// A commit, as a bundle made by the sandbox's git names: a header
-		// written to name anything else, or a commit not sent nor made,
-		// is refused.
-		if _, err := apart.git(ctx, Auth{}, "rev-parse", "--verify", "--quiet", commit+"^{commit}"); err != nil {
-			return fmt.Errorf("%w: its %s is no commit the sandbox had or made", errBadBundle, src)
-		}
-		commits[dst] = commit
-	}
-	// The pack index-pack wrote, before its index: a pack without one is
-	// none to git.
-	name := "pack-" + strings.TrimPrefix(strings.TrimSpace(string(out)), "pack\t")
-	for _, ext := range []string{".pack", ".idx"} {
-		from := filepath.Join(apart.dir, "objects", "pack", name+ext)
-		if err := linkOrCopy(ctx, from, filepath.Join(r.dir, "objects", "pack", name+ext)); err != nil {
-			return fmt.Errorf("take the change in: %w", err)
-		}
-	}
-	for dst, commit := range commits {
-		if _, err := r.git(ctx, Auth{}, "update-ref", dst, commit); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// quarantine is a new repository beside r holding the packs sent alone.
-func (r *Repo) quarantine(ctx context.Context, sent []string) (*Repo, error) {
-	dir, err := os.MkdirTemp(filepath.Dir(r.dir), "quarantine-*.git")
-	if err != nil {
-		return nil, err
-	}
-	apart, err := Init(ctx, dir)
-	if err == nil {
-		for _, p := range sent {
-			if err = linkOrCopy(ctx, p, filepath.Join(dir, "objects", "pack", filepath.Base(p))); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("a repository to take the change in apart: %w", err)
-	}
-	return apart, nil
 }
 
 // NewCommit is a commit to write on the bot's host.
