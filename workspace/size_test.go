@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The bounds of a commit the host diffs and pushes, which the sandbox
@@ -47,6 +48,23 @@ func TestACommitThatNoHostCouldDiffIsRefusedBeforeItIsDiffed(t *testing.T) {
 	big := sh(t, r.dir, "git", "--git-dir", r.dir, "hash-object", "-w", zeros)
 	if err := r.CheckSize(ctx, commit(mktree(t, r, []string{"100644 blob " + big + "\tbig.bin"}))); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "big.bin") {
 		t.Errorf("a file over %d MB: %v, want ErrTooLarge naming it", MaxFileSize>>20, err)
+	}
+}
+
+// Trees that end in the empty tree list no file, and a few of them make
+// more directories than git could walk before the task's deadline.
+func TestATreeOfEmptyTreesIsRefusedBeforeItIsWalked(t *testing.T) {
+	t.Parallel()
+	r, ids := sourceRepo(t, map[string]string{"README.md": "hello\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// 16^8 directories, each ending in the empty tree.
+	tree := sh(t, r.dir, "sh", "-c", "git --git-dir . mktree < /dev/null")
+	for range 8 {
+		tree = fanOut(t, r, "040000", "tree", tree, "d", 16)
+	}
+	if err := r.CheckSize(ctx, commitTree(t, r, tree, ids[0])); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a tree of four billion empty directories: %v, want ErrTooLarge", err)
 	}
 }
 

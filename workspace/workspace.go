@@ -202,6 +202,9 @@ const (
 // MaxTreeEntries paths or MaxPathBytes of them, a path longer than
 // MaxPathLength, or a file over MaxFileSize. The listing is read as git
 // writes it, and git is stopped at the first path past a bound.
+//
+// Directories count as paths: a tree of trees that end in the empty one
+// lists no file, yet git walks each of its billions of paths to find so.
 func (r *Repo) CheckSize(ctx context.Context, rev string) error {
 	return r.gitStream(ctx, func(out io.Reader) error {
 		entries, pathBytes := 0, 0
@@ -227,7 +230,7 @@ func (r *Repo) CheckSize(ctx context.Context, rev string) error {
 			return fmt.Errorf("it has a path of over %d bytes: %w", MaxPathLength, ErrTooLarge)
 		}
 		return sc.Err()
-	}, "ls-tree", "-r", "-l", "-z", "--full-tree", rev)
+	}, "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", rev)
 }
 
 // splitNUL splits NUL-terminated records.
