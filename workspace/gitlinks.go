@@ -106,14 +106,22 @@ func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []stri
 	// Entries in ls-tree's form, which update-index reads; mode 0 removes.
 	// Each path is removed, then what base has there put back: a file, a
 	// link, or every file of a directory (update-index takes no directory
-	// entry, and joins its name to its files' without a slash).
+	// entry, and joins its name to its files' without a slash). Base is
+	// listed once: two small trees can make a million gitlinks.
+	restoring := make(map[string]bool, len(paths))
 	var entries strings.Builder
 	for _, p := range paths {
-		files, err := git("", "--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", base, "--", p)
-		if err != nil {
-			return "", err
+		restoring[p] = true
+		entries.WriteString("0 " + strings.Repeat("0", 40) + "\t" + p + "\x00")
+	}
+	listing, err := git("", "ls-tree", "-r", "-z", "--full-tree", base)
+	if err != nil {
+		return "", err
+	}
+	for entry := range strings.SplitSeq(listing, "\x00") {
+		if _, path, ok := strings.Cut(entry, "\t"); ok && within(path, restoring) {
+			entries.WriteString(entry + "\x00")
 		}
-		entries.WriteString("0 " + strings.Repeat("0", 40) + "\t" + p + "\x00" + files)
 	}
 	if _, err := git("", "read-tree", rev); err != nil {
 		return "", err
@@ -123,4 +131,18 @@ func (r *Repo) TreeRestoring(ctx context.Context, rev, base string, paths []stri
 	}
 	tree, err := git("", "write-tree")
 	return strings.TrimSpace(tree), err
+}
+
+// within says whether path is one of dirs or lies under one.
+func within(path string, dirs map[string]bool) bool {
+	for {
+		if dirs[path] {
+			return true
+		}
+		i := strings.LastIndexByte(path, '/')
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
+	}
 }

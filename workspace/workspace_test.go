@@ -268,8 +268,8 @@ func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	base := commitFiles(t, src, map[string]string{"README.md": "hello\n", "notes.txt": "notes\n"})
 	// What git add records for repositories made inside the working tree,
 	// one new and one in a tracked file's place, beside an ordinary file.
-	writeFiles(t, src, map[string]string{"fix.go": "package fix\n"})
-	sh(t, src, "git", "add", "fix.go")
+	writeFiles(t, src, map[string]string{"fix.go": "package fix\n", "README.md": "hello again\n"})
+	sh(t, src, "git", "add", "fix.go", "README.md")
 	sh(t, src, "git", "rm", "--quiet", "--cached", "notes.txt")
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",vendor/a clone")
 	sh(t, src, "git", "update-index", "--add", "--cacheinfo", "160000,"+base+",notes.txt")
@@ -299,6 +299,11 @@ func TestRepositoriesMadeInsideTheTreeAreFoundAndCanBeUndone(t *testing.T) {
 	if len(got) != 3 || !strings.HasSuffix(got[0], "README.md") || !strings.HasSuffix(got[1], "fix.go") ||
 		!strings.HasPrefix(got[2], "100644 blob") || !strings.HasSuffix(got[2], "notes.txt") {
 		t.Fatalf("the tree undoing the links lists:\n%s", out)
+	}
+	// The change's other files stay as it made them.
+	readme, _ := r.git(ctx, Auth{}, "rev-parse", tree+":README.md")
+	if want, _ := r.git(ctx, Auth{}, "rev-parse", head+":README.md"); string(readme) != string(want) {
+		t.Fatalf("README.md in the tree undoing the links is %s, want the change's %s", readme, want)
 	}
 }
 
