@@ -185,7 +185,12 @@ func (r *run) receive(ctx context.Context) (string, error) {
 // request holding one cannot be checked out with its submodules. A
 // submodule .gitmodules declares stays as the change sets it.
 func (r *run) withoutEmbeddedRepositories(ctx context.Context, received string) (string, error) {
-	tree := received + "^{tree}"
+	// The tree's ID, not a revision naming it: the caller compares it
+	// with the start's.
+	tree, err := r.co.Repo.TreeOf(ctx, received)
+	if err != nil {
+		return "", err
+	}
 	changed, err := r.co.Repo.ChangedGitlinks(ctx, r.start, received)
 	if err != nil || len(changed) == 0 {
 		return tree, err
