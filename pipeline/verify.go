@@ -177,7 +177,7 @@ GIT_INDEX_FILE=%[1]s/checks-index git add -A --ignore-errors >/dev/null 2>&1 || 
 GIT_INDEX_FILE=%[1]s/checks-index git write-tree --ignore-cache-tree > %[2]s`, dir, file)
 }
 
-// ownGit is a script line after which the pipeline's git commands in the
+// ownGit is script lines after which the pipeline's git commands in the
 // checkout, the agent's repository, run none of its hooks and no fsmonitor
 // it set, either of which would run its code after the checks, and read
 // its files by their content and times as git does by default: set
@@ -187,9 +187,25 @@ GIT_INDEX_FILE=%[1]s/checks-index git write-tree --ignore-cache-tree > %[2]s`, d
 // ones take for a command to run.) Their trees are written whole
 // (write-tree --ignore-cache-tree), not from the trees the agent's index
 // may say it holds.
+//
+// Nor do they run a filter the agent set up, in the checkout's
+// configuration or its home's: a clean filter would run its code as the
+// change is staged, and stage other files than the checks ran on. Each
+// setting of a driver the agent made is put back to what the image's own
+// configuration says, a command the agent could not write (git-lfs's,
+// say), or to none. (An empty process turns a driver off whole: one the
+// agent gave a process the image's has not stops the staging instead.)
 const ownGit = `export GIT_CONFIG_COUNT=5 GIT_CONFIG_KEY_0=core.hooksPath GIT_CONFIG_VALUE_0=/dev/null GIT_CONFIG_KEY_1=core.fsmonitor GIT_CONFIG_VALUE_1= ` +
 	`GIT_CONFIG_KEY_2=core.ignoreStat GIT_CONFIG_VALUE_2=false GIT_CONFIG_KEY_3=core.trustctime GIT_CONFIG_VALUE_3=true ` +
-	`GIT_CONFIG_KEY_4=core.checkStat GIT_CONFIG_VALUE_4=default`
+	`GIT_CONFIG_KEY_4=core.checkStat GIT_CONFIG_VALUE_4=default
+n=5
+while IFS=$'\t' read -r scope key; do
+  case $scope in system|command) continue ;; esac
+  value=$(git config --system --get "$key" 2>/dev/null) || { case $key in *.required) value=false ;; *) value= ;; esac; }
+  export "GIT_CONFIG_KEY_$n=$key" "GIT_CONFIG_VALUE_$n=$value"
+  n=$((n + 1))
+done < <(git config --show-scope --name-only --get-regexp '^filter\..*\.(clean|smudge|process|required)$' 2>/dev/null)
+export GIT_CONFIG_COUNT=$n`
 
 // copyIndex is a script line that copies the checkout's index to path, or
 // removes path when there is none. The copy keeps the index's time (cp

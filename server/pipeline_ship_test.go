@@ -120,6 +120,28 @@ func TestWhatShipsIsWhatTheChecksRanOnWhateverTheAgentStaged(t *testing.T) {
 	}
 }
 
+// A filter the agent set up, in the checkout's configuration or its
+// home's, does not run when the bot's git commands stage the change: what
+// ships is the files the checks ran on.
+func TestAFilterTheAgentSetUpDoesNotChangeWhatShips(t *testing.T) {
+	t.Parallel()
+	filters := "printf 'hello.go filter=x\\nhello_test.go filter=y\\n' > .git/info/attributes\n" +
+		"git config filter.x.clean 'sed s/hello/tampered/'\n" +
+		"git config --global filter.y.clean 'sed s/TestHello/TestTampered/'\n" +
+		"git config --global filter.y.required true\n"
+	b := pipelineBundle(t, goodAgent+filters, testConfig(0))
+	if run := b.runTask(t); run.Conclusion != "success" {
+		t.Fatalf("check run concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	head := b.gh.Head(t, b.repo, "oneshot/issue-1")
+	if got := b.gh.FileAt(t, b.repo, head, "hello.go"); strings.Contains(got, "tampered") || !strings.Contains(got, `"hello"`) {
+		t.Fatalf("hello.go ships as %q, not as the checks ran on it", got)
+	}
+	if got := b.gh.FileAt(t, b.repo, head, "hello_test.go"); !strings.Contains(got, "TestHello") {
+		t.Fatalf("hello_test.go ships as %q, not as the checks ran on it", got)
+	}
+}
+
 // A file left out of the checkout the way a sparse checkout leaves it,
 // marked skip-worktree, is not shipped as deleted.
 func TestAFileASparseCheckoutLeavesOutDoesNotShipAsDeleted(t *testing.T) {
