@@ -312,7 +312,10 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return fail("refused: the change touches protected paths", findingList(scanner.Mask(found))+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
-	r.workflows = slices.ContainsFunc(paths, func(p string) bool { return strings.HasPrefix(p, config.DefaultProtectedWorkflows) })
+	// A file named as the directory is one too, to GitHub's push checks.
+	r.workflows = slices.ContainsFunc(paths, func(p string) bool {
+		return strings.HasPrefix(p, config.DefaultProtectedWorkflows) || p+"/" == config.DefaultProtectedWorkflows
+	})
 	diff, err := r.co.Repo.TextDiff(ctx, from, head)
 	if errors.Is(err, workspace.ErrTooLarge) {
 		return fail(fmt.Sprintf("refused: the change is too large to review (its diff is over %d MB)", workspace.MaxDiff>>20), "")
@@ -340,8 +343,10 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return fail("refused: the change adds what looks like a credential", findingList(found)+
 			"\nNothing was pushed. If this is a false alarm, make the change by hand.")
 	}
-	stat, _ := r.co.Repo.DiffStat(ctx, from, head)
-	r.note("%s", stat)
+	// Its size is only shown: a git that fails to give it stops nothing.
+	if stat, err := r.co.Repo.DiffStat(ctx, from, head); err == nil && stat != "" {
+		r.note("%s", stat)
+	}
 	return nil
 }
 

@@ -260,7 +260,7 @@ func (r *Repo) TextDiff(ctx context.Context, from, to string) ([]byte, error) {
 
 // DiffStat returns git's summary of a diff, as in "2 files changed, ...".
 func (r *Repo) DiffStat(ctx context.Context, from, to string) (string, error) {
-	out, err := r.git(ctx, Auth{}, "diff", "--shortstat", from, to)
+	out, err := r.git(ctx, Auth{}, "diff", "--shortstat", "--no-renames", from, to)
 	return strings.TrimSpace(string(out)), err
 }
 
