@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -148,7 +149,10 @@ func privateKeyProblem(key string) string {
 	return fmt.Sprintf("holds a %T, not the RSA key GitHub makes for an App", k)
 }
 
-// checkURL reports raw unless it is an absolute http or https URL.
+// checkURL reports raw unless it is an absolute http or https URL with a
+// host, a port from 1 to 65535 if it names one, and no user name or
+// password: the bot signs in to GitHub with the App's key, and its own
+// URL is linked in public comments and logged.
 func checkURL(bad problem, key, raw, example string) {
 	u, err := url.Parse(raw)
 	switch {
@@ -163,7 +167,29 @@ func checkURL(bad problem, key, raw, example string) {
 			shown = "" // "user:password@host" parses with the password in the path
 		}
 		bad(key, "%sis not an absolute http or https URL such as %s", shown, example)
+	case u.User != nil:
+		// Not quoted even redacted: a user name alone may be a token.
+		bad(key, "holds a user name or password before its host; it may hold neither, as in %s", example)
+	case u.Hostname() == "":
+		bad(key, "%q has no host before its port, as in %s", raw, example)
+	default:
+		if port := badPort(u.Host); port != "" {
+			bad(key, "%q has port %s, which is not from 1 to 65535", raw, port)
+		}
 	}
+}
+
+// badPort is the port of host, a URL's host and port, when it is not
+// from 1 to 65535, or "" for a good port or none.
+func badPort(host string) string {
+	_, port, err := net.SplitHostPort(host)
+	if err != nil || port == "" {
+		return "" // no port: the scheme's
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return port
+	}
+	return ""
 }
 
 func (s Server) validate(bad problem) {
@@ -213,8 +239,21 @@ func (d Database) validate(bad problem) {
 	case DriverPostgres:
 		// The database is opened only after GitHub's settings are checked,
 		// so what would fail there is said here, with everything else.
-		if u, err := url.Parse(d.URL); err != nil || u.Opaque != "" || !strings.Contains(d.URL, "://") {
+		u, err := url.Parse(d.URL)
+		if err != nil || u.Opaque != "" || !strings.Contains(d.URL, "://") {
 			bad(key, "is not a URL such as postgres://user:password@host/database")
+			break
+		}
+		if u.Host == "" && strings.Trim(u.Path, "/") == "" && u.RawQuery == "" {
+			// A template whose values were left empty, more likely than
+			// a wish for every default of the database client.
+			bad(key, "names no host and no database; write postgres://user:password@host/database")
+		}
+		// Several hosts, for a client to try in turn, are comma-separated.
+		for host := range strings.SplitSeq(u.Host, ",") {
+			if port := badPort(host); port != "" {
+				bad(key, "has port %s, which is not from 1 to 65535", port)
+			}
 		}
 	default:
 		s, _, found := strings.Cut(d.URL, ":")

@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/internal/filelock"
 	"github.com/oneshot-dev/oneshot/sandbox"
@@ -238,6 +241,24 @@ func TestABotWhoseLinksOpenOnlyOnItsOwnMachineSaysSoAtStart(t *testing.T) {
 		if got := strings.Contains(b.logs.String(), warning); got != want {
 			t.Errorf("public URL %s: warned %v, want %v", url, got, want)
 		}
+	}
+}
+
+// Validate refuses a public URL with a password, but New logs the URL it
+// is given, whoever gave it.
+func TestTheStartLogShowsNoPasswordOfThePublicURL(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t)
+	cfg := b.config(t)
+	cfg.Server.PublicURL = "http://admin:hunter2pw@localhost:8080"
+	var logs syncBuffer
+	srv, err := server.New(context.Background(), cfg, server.Options{Version: "test", Logger: zerolog.New(&logs), Runner: b.runner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	if !strings.Contains(logs.String(), `"public_url":"http://admin:xxxxx@localhost:8080"`) || strings.Contains(logs.String(), "hunter2pw") {
+		t.Errorf("logs:\n%s\nwant the URL with its password redacted", logs.String())
 	}
 }
 

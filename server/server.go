@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w (check database.url, ONESHOT_DATABASE_URL)", err)
 	}
 	if u, err := url.Parse(cfg.Server.PublicURL); err == nil && isLocal(u.Hostname()) {
-		log.Warn().Str("public_url", cfg.Server.PublicURL).Msg("server.public_url (ONESHOT_PUBLIC_URL) names this machine: the links on check runs and in replies will open for nobody else. Set it to the address GitHub's users reach the bot at.")
+		log.Warn().Str("public_url", u.Redacted()).Msg("server.public_url (ONESHOT_PUBLIC_URL) names this machine: the links on check runs and in replies will open for nobody else. Set it to the address GitHub's users reach the bot at.")
 	}
 	throttle := &githubapi.Throttle{}
 	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
