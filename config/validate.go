@@ -391,9 +391,12 @@ func (a Agent) validate(bad problem) {
 	if a.PromptTokens < MinPromptTokens {
 		bad("agent.prompt_tokens", "is %d; it must be at least %d", a.PromptTokens, MinPromptTokens)
 	}
-	for _, name := range a.SecretNames() {
+	for i, name := range a.SecretNames() {
 		if !envName.MatchString(name) {
-			bad("agent.secrets", "names %q, which is not an environment variable name", name)
+			// Named by its place: what is no variable's name may be the
+			// secret itself, put where the variable's name belongs.
+			bad("agent.secrets", "item %d is not an environment variable name such as ANTHROPIC_API_KEY; list the variables that hold the agent's secrets, not the secrets", i+1)
+			continue
 		}
 		// The bot's own settings hold its credentials: the App's key, the
 		// webhook secret, the database's password.

@@ -222,7 +222,7 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 		{"agent timeout", func(a *App) { a.Agent.Timeout = 0 },
 			"agent.timeout (ONESHOT_AGENT_TIMEOUT) is 0s; it must be positive"},
 		{"agent secret that is not a variable name", func(a *App) { a.Agent.Secrets = "GOOD_KEY, bad-key" },
-			`agent.secrets (ONESHOT_AGENT_SECRETS) names "bad-key", which is not an environment variable name`},
+			"agent.secrets (ONESHOT_AGENT_SECRETS) item 2 is not an environment variable name such as ANTHROPIC_API_KEY; list the variables that hold the agent's secrets, not the secrets"},
 		{"agent secret that is the App's own key", func(a *App) { a.Agent.Secrets = "ANTHROPIC_API_KEY,GITHUB_APP_PRIVATE_KEY" },
 			`agent.secrets (ONESHOT_AGENT_SECRETS) names GITHUB_APP_PRIVATE_KEY, which holds the bot's own github.app.private_key: no agent may have it`},
 		{"agent secret that is the database's password", func(a *App) { a.Agent.Secrets = "PGPASSWORD" },
@@ -307,6 +307,9 @@ func TestNoMessageQuotesASecret(t *testing.T) {
 			"ONESHOT_PUBLIC_URL":   "https://u:" + testDBPassword + "@oneshot.example.com:99999/?q",
 			"ONESHOT_DATABASE_URL": "postgres://u:" + testDBPassword + "@db:99999/oneshot",
 		},
+	}, {
+		name: "the agent's key where its variable's name belongs",
+		env:  map[string]string{"ONESHOT_AGENT_SECRETS": "ANTHROPIC_API_KEY,sk-ant-" + testOAuthSecret},
 	}, {
 		name: "database URL without a scheme",
 		env:  map[string]string{"ONESHOT_DATABASE_URL": "u " + testDBPassword + " db"},
