@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -193,13 +194,17 @@ func badPort(host string) string {
 }
 
 func (s Server) validate(bad problem) {
-	// The port is checked here, not when the server listens, after the
+	// The address is checked here, not when the server listens, after the
 	// queue and GitHub have been set up.
-	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+	host, port, err := net.SplitHostPort(s.Listen)
+	switch n, portErr := net.LookupPort("tcp", port); {
+	case err != nil:
 		bad("server.listen", "%q is not a host:port such as :8080 or 127.0.0.1:8080", s.Listen)
-	} else if n, err := net.LookupPort("tcp", port); err != nil {
+	case host != "" && !isIP(host) && !isHostName(host):
+		bad("server.listen", "%q has a host that is neither an IP address nor a host name; leave it out to listen on every address, as in :8080", s.Listen)
+	case portErr != nil:
 		bad("server.listen", "%q has no port a server can listen on (from 1 to 65535)", s.Listen)
-	} else if n == 0 {
+	case n == 0:
 		// The system would choose one, which GitHub could not be told.
 		bad("server.listen", "%q has no port; name one from 1 to 65535, such as :8080", s.Listen)
 	}
@@ -214,6 +219,33 @@ func (s Server) validate(bad problem) {
 	if s.Drain < 0 || s.Drain > maxDrain {
 		bad("server.drain", "is %v; it must be from 0 to %v", s.Drain, maxDrain)
 	}
+}
+
+// isIP says whether host is an IP address, an IPv6 one with its zone
+// too, as in fe80::1%eth0.
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// hostLabel is a label of a host name as Go's resolver takes it: '_' too,
+// and no '-' at either end.
+var hostLabel = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+
+// isHostName says whether host is a host name: labels between dots, a
+// dot at the end allowed, and not digits and dots alone, which is an IP
+// address written wrong, such as 1.2.3.4.5.
+func isHostName(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if !hostLabel.MatchString(label) {
+			return false
+		}
+	}
+	return strings.ContainsFunc(host, func(r rune) bool { return r != '.' && (r < '0' || r > '9') })
 }
 
 // maxDrain bounds server.drain: a load balancer takes seconds to send
