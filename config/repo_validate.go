@@ -160,10 +160,43 @@ func (l RepoLimits) validate(key string, bad problem) {
 	}
 }
 
+// validateMost checks l as sandbox.max_limits. A repository that names
+// no limits gets the defaults, so they are the least the most may be; the
+// sandbox's own minimums, below them, are checked for what is left, so
+// that no setting is reported twice, with two numbers.
+func (l RepoLimits) validateMost(bad problem) {
+	const least = "; it must be at least %v, what a repository gets when it names no limits"
+	below := map[string]bool{}
+	tooLow := func(key, format string, args ...any) {
+		below[key] = true
+		bad(key, format+least, args...)
+	}
+	if n, p := sizeProblem(l.Memory); p == "" && n < ramBytes(DefaultRepoMemory) {
+		tooLow("sandbox.max_limits.memory", "is %s", l.Memory, DefaultRepoMemory)
+	}
+	if n, p := sizeProblem(l.Disk); p == "" && n < ramBytes(DefaultRepoDisk) {
+		tooLow("sandbox.max_limits.disk", "is %s", l.Disk, DefaultRepoDisk)
+	}
+	if !(l.CPUs >= DefaultRepoCPUs) { // NaN too
+		tooLow("sandbox.max_limits.cpus", "is %v", l.CPUs, DefaultRepoCPUs)
+	}
+	if l.Pids < DefaultRepoPids {
+		tooLow("sandbox.max_limits.pids", "is %d", l.Pids, DefaultRepoPids)
+	}
+	l.validate("sandbox.max_limits", func(key, format string, args ...any) {
+		if !below[key] {
+			bad(key, format, args...)
+		}
+	})
+}
+
 // sizeProblem reads a size such as 512m, or says what is wrong with it.
+// units.RAMInBytes turns a size past what an int64 holds, as 9000000000g,
+// into the least int64 on amd64 and the greatest on arm64, and says
+// nothing: both are refused as no size.
 func sizeProblem(size string) (int64, string) {
 	n, err := units.RAMInBytes(size)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || n == math.MaxInt64 {
 		return 0, fmt.Sprintf("%q is not a size such as 512m or 4g", size)
 	}
 	return n, ""

@@ -21,6 +21,8 @@ func TestRepoValueProblemIsNamedWithItsLine(t *testing.T) {
 			[]string{`line 2: limits.memory "lots" is not a size such as 512m or 4g`}},
 		{"size too small to start", "limits:\n  memory: 16m\n",
 			[]string{`line 2: limits.memory "16m" is below the minimum of 32m`}},
+		{"size past what a size holds", "limits:\n  memory: 9000000000g\n",
+			[]string{`line 2: limits.memory "9000000000g" is not a size such as 512m or 4g`}},
 		{"size zero", "limits:\n  disk: \"0\"\n",
 			[]string{`line 2: limits.disk "0" is not a size such as 512m or 4g`}},
 		{"size without a unit", "limits:\n  disk: 2048\n",

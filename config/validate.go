@@ -19,7 +19,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/docker/go-units"
 	"github.com/oneshot-dev/oneshot/sandbox/hostpattern"
 	"github.com/palantir/go-githubapp/githubapp"
 )
@@ -379,22 +378,7 @@ func (s Sandbox) validate(bad problem) {
 	if strings.TrimSpace(s.Owner) == "" {
 		bad("sandbox.owner", "is empty")
 	}
-	most := s.MaxLimits
-	most.validate("sandbox.max_limits", bad)
-	// A repository that names no limits gets the defaults; they must fit.
-	const least = "; it must be at least %v, what a repository gets when it names no limits"
-	if n, err := units.RAMInBytes(most.Memory); err == nil && n < ramBytes(DefaultRepoMemory) {
-		bad("sandbox.max_limits.memory", "is %s"+least, most.Memory, DefaultRepoMemory)
-	}
-	if n, err := units.RAMInBytes(most.Disk); err == nil && n < ramBytes(DefaultRepoDisk) {
-		bad("sandbox.max_limits.disk", "is %s"+least, most.Disk, DefaultRepoDisk)
-	}
-	if most.CPUs > 0 && most.CPUs < DefaultRepoCPUs {
-		bad("sandbox.max_limits.cpus", "is %v"+least, most.CPUs, DefaultRepoCPUs)
-	}
-	if most.Pids > 0 && most.Pids < DefaultRepoPids {
-		bad("sandbox.max_limits.pids", "is %d"+least, most.Pids, DefaultRepoPids)
-	}
+	s.MaxLimits.validateMost(bad)
 	for _, bound := range []struct {
 		key      string
 		patterns []string
