@@ -345,7 +345,8 @@ func Load(path string, env func(string) (string, bool)) (App, error) {
 	if err := readFile(path, &app); err != nil {
 		return App{}, err
 	}
-	if err := errors.Join(overlayEnv(&app, env, ""), app.Validate()); err != nil {
+	refused := map[string]bool{}
+	if err := errors.Join(overlayEnv(&app, env, "", refused), app.validate(refused)); err != nil {
 		return App{}, err
 	}
 	return app, nil
@@ -381,8 +382,9 @@ func LoadLocal(path string, env func(string) (string, bool)) (App, error) {
 	if err := readFile(path, &app); err != nil {
 		return App{}, err
 	}
-	errs := []error{overlayEnv(&app, env, "agent."), overlayEnv(&app, env, "sandbox.")}
-	bad := collect(&errs)
+	refused := map[string]bool{}
+	errs := []error{overlayEnv(&app, env, "agent.", refused), overlayEnv(&app, env, "sandbox.", refused)}
+	bad := skipping(refused, collect(&errs))
 	app.Agent.validate(bad)
 	app.Sandbox.validate(bad)
 	if err := errors.Join(errs...); err != nil {

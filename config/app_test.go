@@ -358,6 +358,36 @@ func TestMalformedVariableIsNamed(t *testing.T) {
 	}
 }
 
+// A variable that does not parse leaves its setting as it was, which may
+// be missing or invalid: the error is said once, about the variable.
+func TestAVariableThatDoesNotParseIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	tooSmall := writeConfig(t, "agent:\n  prompt_tokens: 5\n")
+	tests := []struct {
+		name string
+		load func(string, func(string) (string, bool)) (App, error)
+		path string
+		env  map[string]string
+		want string
+	}{
+		{"a required setting", Load, "", map[string]string{"GITHUB_APP_INTEGRATION_ID": "12345678901234567890"},
+			"github.app.integration_id (GITHUB_APP_INTEGRATION_ID) is not a whole number"},
+		{"a setting the file gets wrong", Load, tooSmall, map[string]string{"ONESHOT_AGENT_PROMPT_TOKENS": "lots"},
+			"agent.prompt_tokens (ONESHOT_AGENT_PROMPT_TOKENS) is not a whole number"},
+		{"a setting the file gets wrong, read locally", LoadLocal, tooSmall, map[string]string{"ONESHOT_AGENT_PROMPT_TOKENS": "lots"},
+			"agent.prompt_tokens (ONESHOT_AGENT_PROMPT_TOKENS) is not a whole number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := tt.load(tt.path, envOf(required(tt.env)))
+			if got, want := lines(err), []string{tt.want}; !reflect.DeepEqual(got, want) {
+				t.Errorf("errors = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestDatabaseDriverAndPath(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

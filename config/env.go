@@ -77,7 +77,10 @@ var envByKey = func() map[string]string {
 // it. Unlike go-githubapp, a value that does not parse is an error rather
 // than ignored, so a typo cannot leave the file's value silently in force.
 // Only the settings under prefix are read ("agent.", say; "" for all).
-func overlayEnv(app *App, env func(string) (string, bool), prefix string) error {
+// Their keys are added to refused, for validation to leave them to the
+// error: a setting left as it was may be empty, and "is missing" would
+// only repeat it.
+func overlayEnv(app *App, env func(string) (string, bool), prefix string, refused map[string]bool) error {
 	var errs []error
 	for _, v := range envVars {
 		if !strings.HasPrefix(v.key, prefix) {
@@ -91,6 +94,7 @@ func overlayEnv(app *App, env func(string) (string, bool), prefix string) error 
 			// The value is not quoted: a secret set in the wrong variable
 			// would be shown to whoever reads the error.
 			errs = append(errs, fmt.Errorf("%s (%s) is not %v", v.key, v.name, err))
+			refused[v.key] = true
 		}
 	}
 	return errors.Join(errs...)

@@ -49,7 +49,7 @@ func TestEveryVariableSetsItsSetting(t *testing.T) {
 				reflect.TypeFor[time.Duration](): "7s",
 				reflect.TypeFor[bool]():          "true",
 			}[settingAt(&app, v.key).Type()]
-			if err := overlayEnv(&app, envOf(map[string]string{v.name: value}), ""); err != nil {
+			if err := overlayEnv(&app, envOf(map[string]string{v.name: value}), "", map[string]bool{}); err != nil {
 				t.Fatal(err)
 			}
 			if settingAt(&app, v.key).IsZero() {

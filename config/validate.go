@@ -34,13 +34,26 @@ func collect(errs *[]error) problem {
 	}
 }
 
+// skipping is bad, but for the settings in refused.
+func skipping(refused map[string]bool, bad problem) problem {
+	return func(key, format string, args ...any) {
+		if !refused[key] {
+			bad(key, format, args...)
+		}
+	}
+}
+
 // Validate reports every problem with a at once, one a line, each naming
 // the setting and the variable that sets it. No message quotes a secret,
 // nor a URL's password.
-func (a App) Validate() error {
+func (a App) Validate() error { return a.validate(nil) }
+
+// validate is Validate, saying nothing of the settings in refused, whose
+// variables did not parse, which was said already.
+func (a App) validate(refused map[string]bool) error {
 	var errs []error
 	reported := map[string]bool{}
-	report := collect(&errs)
+	report := skipping(refused, collect(&errs))
 	bad := func(key, format string, args ...any) {
 		reported[key] = true
 		report(key, format, args...)
