@@ -112,19 +112,49 @@ func newFlagSet(name string) *flag.FlagSet {
 
 // parseFlags parses a command's flags and refuses words left after them,
 // which no command takes: --task fix the bug would otherwise run "fix"
-// and drop the rest, with any flags after it.
+// and drop the rest, with any flags after it. A flag that is wrong is
+// said once, by main, after the flags' usage: the flag package says it
+// before the usage too, and so twice.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
+		fs.Usage() // what -h asks for; an error is said after it
 		return err
 	}
 	if fs.NArg() > 0 {
-		hint := "" // a command without a flag of words takes no words at all
-		if fs.Lookup("task") != nil {
-			hint = ` (a value with spaces needs quotes, as in --task "fix the bug")`
-		}
-		return fmt.Errorf("%s: unexpected %q after the flags%s", fs.Name(), fs.Arg(0), hint)
+		// main names the bot: "bot: run: unexpected ...".
+		command := strings.TrimPrefix(fs.Name(), "bot ")
+		return fmt.Errorf("%s: unexpected %q after the flags%s", command, fs.Arg(0), leftOverHint(fs, args))
 	}
 	return nil
+}
+
+// leftOverHint says, after a space, how to write what args left over
+// after fs's flags, or is "". A command without a flag of words takes no
+// words at all.
+func leftOverHint(fs *flag.FlagSet, args []string) string {
+	if left := fs.Arg(0); left == "true" || left == "false" {
+		// A switch takes no word after it: -workers false is -workers,
+		// then a word.
+		if i := len(args) - fs.NArg() - 1; i >= 0 && strings.HasPrefix(args[i], "-") {
+			if f := fs.Lookup(strings.TrimLeft(args[i], "-")); f != nil && isSwitch(f) {
+				return fmt.Sprintf(" (write %s=%s: a switch takes its value after =, not after a space)", args[i], left)
+			}
+		}
+	}
+	if fs.Lookup("task") != nil {
+		return ` (a value with spaces needs quotes, as in --task "fix the bug")`
+	}
+	return ""
+}
+
+// isSwitch says whether f is a boolean flag, which -f alone sets.
+func isSwitch(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // flagGiven says whether a flag was set on the command line, rather than

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +45,40 @@ func TestWordsAfterTheFlagsOfACommandWithoutATaskGetNoHintAboutOne(t *testing.T)
 	err := run([]string{"doctor", "now"}, new(bytes.Buffer))
 	if err == nil || !strings.Contains(err.Error(), `unexpected "now" after the flags`) || strings.Contains(err.Error(), "--task") {
 		t.Errorf("err = %v, want the word refused without a hint about --task, which doctor lacks", err)
+	}
+}
+
+// The flag package says what is wrong before the usage it prints; main
+// says it again, as it says every error.
+func TestAWrongFlagIsSaidOnceAfterTheUsage(t *testing.T) {
+	var err error
+	stderr := stderrOf(t, func() { err = run([]string{"locate", "--bogus"}, new(bytes.Buffer)) })
+	if err == nil || err.Error() != "flag provided but not defined: -bogus" {
+		t.Errorf("err = %v, want the flag named", err)
+	}
+	if !strings.HasPrefix(stderr, "Usage of bot locate:\n") || strings.Contains(stderr, "bogus") {
+		t.Errorf("stderr:\n%s\nwant the usage alone, the error left to main", stderr)
+	}
+	stderr = stderrOf(t, func() { err = run([]string{"locate", "-h"}, new(bytes.Buffer)) })
+	if !errors.Is(err, flag.ErrHelp) || strings.Count(stderr, "Usage of bot locate:") != 1 || !strings.Contains(stderr, "-top int") {
+		t.Errorf("-h: err = %v, stderr:\n%s\nwant the usage once", err, stderr)
+	}
+}
+
+func TestASwitchWithItsValueAfterASpaceIsToldToUseEquals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "-workers", "false"}, `serve: unexpected "false" after the flags (write -workers=false: a switch takes its value after =, not after a space)`},
+		{[]string{"run", "--quiet", "true", "--task", "fix it"}, `run: unexpected "true" after the flags (write --quiet=true: a switch takes its value after =, not after a space)`},
+		// Not after a flag that takes a word, nor with no flag before it.
+		{[]string{"doctor", "--timeout", "1s", "false"}, `doctor: unexpected "false" after the flags`},
+		{[]string{"doctor", "false"}, `doctor: unexpected "false" after the flags`},
+	} {
+		if err := run(tc.args, new(bytes.Buffer)); err == nil || err.Error() != tc.want {
+			t.Errorf("%q: err = %v, want %s", tc.args, err, tc.want)
+		}
 	}
 }
 
