@@ -30,7 +30,7 @@ func runTask(args []string, out io.Writer) error {
 	repoDir := fs.String("repo-dir", ".", "the repository to work on; it is read, and gets a branch, nothing else")
 	task := fs.String("task", "", "what to do, as an issue would say it (required)")
 	agentCommand := fs.String("agent-command", "", "the agent to run in the sandbox, in place of the repository's; {prompt_file} is the prompt's path (default: the repository's agent.command, else ONESHOT_AGENT_COMMAND)")
-	configFile := fs.String("config", "", "a .github/oneshot.yml to use instead of the repository's")
+	configFile := fs.String("config", "", "a repository's settings file, read in place of its .github/oneshot.yml and checked before anything runs; the bot's own settings, the agent's and the sandbox's, come from the file ONESHOT_CONFIG names and the environment, as for bot serve")
 	image := fs.String("image", "", "the sandbox image, unless the repository's configuration names one (default: the bot's sandbox.image)")
 	patch := fs.String("patch", "", "where to write the change as a patch, a file that does not exist yet (default: oneshot-TASK.patch in the temporary directory)")
 	timeout := fs.Duration("timeout", config.DefaultTaskTimeout, "give up after this long")
@@ -83,6 +83,11 @@ func runTask(args []string, out io.Writer) error {
 		data, err := os.ReadFile(*configFile)
 		if err != nil {
 			return fmt.Errorf("--config %s: %w", *configFile, err)
+		}
+		// The pipeline reads it again, in the sandbox's task; a mistake
+		// is said here, before Docker is asked for anything.
+		if _, err := config.ParseRepoFile(*configFile, data); err != nil {
+			return err
 		}
 		override = data
 	}

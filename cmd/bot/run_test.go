@@ -235,15 +235,31 @@ func TestRunKeepsTheSandboxWithinTheBotsNetworkBounds(t *testing.T) {
 	}
 }
 
+// The file --config names is checked before Docker is asked for
+// anything: a Docker that is not there would otherwise be said first.
 func TestRunNamesTheSettingsFileItWasGivenInItsErrors(t *testing.T) {
 	repo := gitRepo(t)
 	cfg := filepath.Join(t.TempDir(), "candidate.yml")
 	if err := os.WriteFile(cfg, []byte("fix_rounds: 99\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
 	var out bytes.Buffer
-	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "true {prompt_file}", "--config", cfg}, &out)
-	if err == nil || !strings.Contains(out.String(), cfg+": line 1: fix_rounds") {
-		t.Fatalf("err %v, output:\n%s", err, out.String())
+	var err error
+	stderr := stderrOf(t, func() {
+		err = runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "true {prompt_file}", "--config", cfg}, &out)
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), cfg+": line 1: fix_rounds is 99") || strings.Contains(stderr, "sandboxes") {
+		t.Fatalf("err %v, output:\n%s\nstderr:\n%s", err, out.String(), stderr)
+	}
+}
+
+// bot run's --config is a repository's settings, where serve's is the
+// bot's own: its help says where those come from.
+func TestRunsHelpSaysWhereTheBotsOwnSettingsComeFrom(t *testing.T) {
+	var err error
+	stderr := stderrOf(t, func() { err = runTask([]string{"-h"}, new(bytes.Buffer)) })
+	if !strings.Contains(stderr, "in place of its .github/oneshot.yml") || !strings.Contains(stderr, "the file ONESHOT_CONFIG names and the environment") {
+		t.Errorf("err %v, help:\n%s", err, stderr)
 	}
 }
