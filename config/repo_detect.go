@@ -136,7 +136,9 @@ func detectNode(d *detector) (*detected, error) {
 		return nil, err
 	}
 	var pkg struct {
-		Scripts map[string]string `json:"scripts"`
+		// Not map[string]string: one script that is no text, as a list,
+		// would fail the whole file, and the others with it.
+		Scripts map[string]any `json:"scripts"`
 	}
 	// npm reads a file that starts with a byte order mark, as some
 	// Windows editors write one; Go's JSON does not.
@@ -154,8 +156,13 @@ func detectNode(d *detector) (*detected, error) {
 	}
 	// Scripts run with the tool that installed: Yarn's Plug'n'Play leaves
 	// no node_modules for npm to find the scripts' programs in.
+	var skipped []string // of those verify would run; the others are never read
 	for _, name := range []string{"lint", "build", "test"} {
-		script := strings.TrimSpace(pkg.Scripts[name])
+		script, text := pkg.Scripts[name].(string)
+		if !text && pkg.Scripts[name] != nil {
+			skipped = append(skipped, name)
+		}
+		script = strings.TrimSpace(script)
 		if script != "" && (name != "test" || !isPlaceholderTest(script)) {
 			found.verify = append(found.verify, tool+" run "+name)
 		}
@@ -164,8 +171,13 @@ func detectNode(d *detector) (*detected, error) {
 	if len(found.verify) == 0 {
 		found.note += "; it has no lint, build or test script to verify with"
 	}
-	if isPlaceholderTest(pkg.Scripts["test"]) {
+	if test, _ := pkg.Scripts["test"].(string); isPlaceholderTest(test) {
 		found.note += "; its test script is npm's placeholder, which only fails, so it is left out"
+	}
+	if len(skipped) == 1 {
+		found.note += fmt.Sprintf("; its %s script is not text, so it is left out", skipped[0])
+	} else if len(skipped) > 1 {
+		found.note += fmt.Sprintf("; its %s scripts are not text, so they are left out", andList(skipped))
 	}
 	return found, nil
 }

@@ -101,6 +101,22 @@ func TestDetectRepo(t *testing.T) {
 			"verify is empty: found no Go module, npm script, pytest or Makefile target to check with, so nothing checks a task's changes; list the checks under verify in .github/oneshot.yml",
 		},
 	}, {
+		name:   "npm with a script that is not text",
+		files:  map[string]string{"package.json": `{"scripts": {"test": "jest", "lint": ["eslint"], "format": {"x": 1}}}`, "package-lock.json": "{}"},
+		setup:  []string{"npm ci"},
+		verify: []string{"npm run test"},
+		notes: []string{"found package.json and package-lock.json: setup runs npm ci; verify runs npm run test; " +
+			"its lint script is not text, so it is left out"},
+	}, {
+		name:  "npm with no script that is text",
+		files: map[string]string{"package.json": `{"scripts": {"build": 1, "test": false}}`},
+		setup: []string{"npm install"},
+		notes: []string{
+			"found package.json without a lockfile: setup runs npm install; it has no lint, build or test script to verify with; " +
+				"its build and test scripts are not text, so they are left out",
+			"verify is empty: found no Go module, npm script, pytest or Makefile target to check with, so nothing checks a task's changes; list the checks under verify in .github/oneshot.yml",
+		},
+	}, {
 		name:   "package.json that is not JSON",
 		files:  map[string]string{"package.json": "{", "Makefile": "test:\n\tnode t.js\n"},
 		verify: []string{"make test"},
