@@ -58,6 +58,11 @@ func (h hostPolicy) decide(host string, port int) acl.Decision {
 	if len(host) > maxHostName {
 		return deny("host name is longer than DNS allows")
 	}
+	if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		// "evil.test.." is not "evil.test" to a deny pattern, and
+		// whether a resolver takes it for that is the resolver's.
+		return deny("a host name with an empty label is no host name")
+	}
 	if p, ok := hostpattern.First(h.deny, host, port, nil); ok {
 		return deny(fmt.Sprintf("host matches deny pattern `%s`", p.Text))
 	}
@@ -135,6 +140,14 @@ var specialPurpose = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),        // "this network"
 	netip.MustParsePrefix("198.18.0.0/15"),    // benchmarking, used inside networks
 	netip.MustParsePrefix("240.0.0.0/4"),      // reserved
+	netip.MustParsePrefix("192.0.2.0/24"),     // documentation (TEST-NET-1)
+	netip.MustParsePrefix("198.51.100.0/24"),  // documentation (TEST-NET-2)
+	netip.MustParsePrefix("203.0.113.0/24"),   // documentation (TEST-NET-3)
+	netip.MustParsePrefix("192.88.99.0/24"),   // the 6to4 relays' anycast, retired
+	netip.MustParsePrefix("fec0::/10"),        // site-local, retired but routed inside some networks
+	netip.MustParsePrefix("100::/64"),         // discard-only
+	netip.MustParsePrefix("2001:db8::/32"),    // documentation
+	netip.MustParsePrefix("3fff::/20"),        // documentation
 	// IPv6 forms of an IPv4 address, which a translator on the way may
 	// take to it, private ones included, beside those smokescreen refuses.
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64

@@ -142,6 +142,10 @@ func TestAnAddressIsAllowedOnlyByAPatternNamingIt(t *testing.T) {
 		{"104.20.17551", false, "an address in another spelling"},
 		{"cdn.example.0x1", false, "an address in another spelling"},
 		{"build-2024.example.org", true, "allow pattern `*`"},
+		// Empty labels, which a deny pattern would not see as the name.
+		{"pastebin.com..", false, "empty label"},
+		{".pastebin.com", false, "empty label"},
+		{"pastebin..com", false, "empty label"},
 	} {
 		d := p.decide(tc.host, 443)
 		if (d.Result == acl.Allow) != tc.allowed || !strings.Contains(d.Reason, tc.reason) {
