@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
@@ -72,14 +73,19 @@ func SecretForms(value string) []string {
 
 // escapedForms are a secret as itself and as the tools that print
 // bytes by other names write it: hex (xxd -p, hexdump, debugging prints),
-// percent-escaped (a password in a URL or a form body), and quoted in a
-// JSON or Go string, as a dump of a configuration or an environment
-// prints it. A secret of several lines is also each of its lines, as
-// output reformatted with other line ends or indentation holds it.
+// percent-escaped (a password in a URL or a form body, as Go, Python's
+// quote and JavaScript's encodeURIComponent write it), quoted in a JSON
+// or Go string, as a dump of a configuration or an environment prints
+// it, and quoted for a shell (export -p, declare -p, printf %q). A secret
+// of several lines is also each of its lines, as output reformatted with
+// other line ends or indentation holds it.
 func escapedForms(secret string) []string {
 	h := hex.EncodeToString([]byte(secret))
+	json := unquoted(jsonString(secret, true))
 	forms := []string{secret, h, strings.ToUpper(h), url.QueryEscape(secret), url.PathEscape(secret),
-		unquoted(strconv.Quote(secret)), unquoted(jsonString(secret, true)), unquoted(jsonString(secret, false))}
+		percentEncoded(secret, "/"), percentEncoded(secret, ""), percentEncoded(secret, "!*'()"),
+		unquoted(strconv.Quote(secret)), json, unquoted(jsonString(secret, false)), strings.ReplaceAll(json, "/", `\/`),
+		backslashed(secret, "$\"\\`"), backslashed(secret, shellSpecial)}
 	if strings.Contains(secret, "\n") {
 		for line := range strings.Lines(secret) {
 			forms = append(forms, keyMaterialOf(line)...)
@@ -152,6 +158,35 @@ func jsonString(s string, escapeHTML bool) string {
 	enc.SetEscapeHTML(escapeHTML)
 	_ = enc.Encode(s) // a string always encodes
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// percentEncoded is s with every byte but ASCII letters, digits, "-._~"
+// and those in keep written as %XX.
+func percentEncoded(s, keep string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~"+keep, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// shellSpecial are the bytes bash's printf %q puts a backslash before.
+const shellSpecial = " \t'\"\\|&;()<>!{}*[?]^$`,"
+
+// backslashed is s with a backslash before each byte in special.
+func backslashed(s, special string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if strings.IndexByte(special, c) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // unquoted is a quoted string without its quotes: a secret is masked

@@ -155,11 +155,13 @@ func TestMaskerCatchesASecretInBase64(t *testing.T) {
 func TestMaskerCatchesASecretQuotedOrReformatted(t *testing.T) {
 	const password = `p"ss\w<r>d&1`
 	const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n"
-	m := newMasker(map[string]string{"PASSWORD": password, "KEY": key})
+	const dbPassword = `s3cr3t$Pa"ss-xyz`
+	m := newMasker(map[string]string{"PASSWORD": password, "KEY": key, "DB_PASSWORD": dbPassword})
 	jsonOf := func(s string) string { b, _ := json.Marshal(map[string]string{"v": s}); return string(b) }
 	for _, tc := range []struct{ text, want string }{
 		{jsonOf(password), `{"v":"` + Mask + `"}`},
 		{fmt.Sprintf("%q", password), `"` + Mask + `"`},
+		{`declare -x DB_PASSWORD="s3cr3t\$Pa\"ss-xyz"`, `declare -x DB_PASSWORD="` + Mask + `"`}, // export -p
 		{jsonOf(key), `{"v":"` + Mask + `"}`},
 		{strings.ReplaceAll(key, "\n", "\r\n"), "-----BEGIN PRIVATE KEY-----\r\n" + Mask + "\r\n" + Mask + "\r\n-----END PRIVATE KEY-----\r\n"},
 		{"key: |\n  " + strings.ReplaceAll(strings.TrimSpace(key), "\n", "\n  "), "key: |\n  -----BEGIN PRIVATE KEY-----\n  " + Mask + "\n  " + Mask + "\n  -----END PRIVATE KEY-----"},
@@ -219,6 +221,10 @@ func TestMaskerCatchesASecretInHexAndPercentEscapes(t *testing.T) {
 		strings.ToUpper(hex.EncodeToString([]byte(secret))),
 		url.QueryEscape(secret),
 		url.PathEscape(secret),
+		"p%40ss%20word/%2B1",   // Python's quote
+		"p%40ss%20word%2F%2B1", // JavaScript's encodeURIComponent
+		`p@ss\ word/+1`,        // printf %q
+		`p@ss word\/+1`,        // JSON with its slashes escaped, as PHP writes it
 	} {
 		if got := m.MaskString("https://user:" + form + "@example.test/"); got != "https://user:"+Mask+"@example.test/" {
 			t.Errorf("%q: got %q", form, got)
