@@ -40,6 +40,7 @@ func (r *taskReporter) Finish(ctx context.Context, rep pipeline.Report) {
 	r.mu.Unlock()
 	checkRunErr := r.writeCheckRun(ctx, true)
 	r.writeEnd(ctx, func() error { return r.writeStatusComment(ctx) })
+	_ = r.recordStatusComment(ctx)
 	if checkRunErr != nil && !githubapi.Refused(checkRunErr) {
 		// Tried again after the comments, which say the more: the
 		// notifier's words in its place would lose the steps and their

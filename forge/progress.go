@@ -56,8 +56,8 @@ type Progress struct {
 
 	owned sync.Map // check run IDs whose output a reporter writes
 	// retryFirst, when set, replaces progressRetry; outputGap,
-	// outputWriteGap.
-	retryFirst, outputGap time.Duration
+	// outputWriteGap; recordWithin, recordTimeout.
+	retryFirst, outputGap, recordWithin time.Duration
 }
 
 // Owns reports whether a reporter writes the output of a check run, which
@@ -121,6 +121,10 @@ type taskReporter struct {
 	steps    string       // the step table last written to the status comment
 	outputs  []stepOutput // each step run so far, in order
 	finished bool
+	// unrecorded says the status comment this reporter made is not
+	// recorded yet (see recordStatusComment). Like task.StatusCommentID,
+	// only the loop and then Finish touch it.
+	unrecorded bool
 
 	wake          chan struct{}
 	stop, stopped chan struct{}
@@ -205,6 +209,7 @@ func (r *taskReporter) loop(ctx context.Context) {
 		if !first && r.statusChanged() {
 			errs = append(errs, r.writeStatusComment(ctx))
 		}
+		errs = append(errs, r.recordStatusComment(ctx))
 		if again, ok := r.retryIn(errs, wait); ok {
 			retry.Reset(again)
 			wait = min(2*wait, maxProgressRetry)
@@ -403,9 +408,34 @@ func (r *taskReporter) writeStatusComment(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.task.StatusCommentID = c.GetID()
-		return r.p.Comments.SetStatusComment(ctx, r.task.ID, c.GetID())
+		r.task.StatusCommentID, r.unrecorded = c.GetID(), true
+		return nil
 	})
+}
+
+// recordTimeout is how long recording the status comment may take. The
+// loop records it, and Finish waits for the loop: a database that stalls
+// must not take the final report's time.
+const recordTimeout = 10 * time.Second
+
+// recordStatusComment records the status comment this reporter made, if
+// it is not recorded yet. The loop tries again while it fails, and Finish
+// once more: a comment not recorded is one the next attempt makes anew,
+// beside it, and one that a later process cannot end.
+func (r *taskReporter) recordStatusComment(ctx context.Context) error {
+	if !r.unrecorded {
+		return nil
+	}
+	// Not in the throttle's turn: the database is no GitHub write, and
+	// must not hold back those of the task.
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(r.p.recordWithin, recordTimeout))
+	defer cancel()
+	if err := r.p.Comments.SetStatusComment(ctx, r.task.ID, r.task.StatusCommentID); err != nil {
+		r.log.Error().Err(err).Int64("comment_id", r.task.StatusCommentID).Msg("Could not record the status comment.")
+		return fmt.Errorf("record status comment: %w", err)
+	}
+	r.unrecorded = false
+	return nil
 }
 
 // write runs one write in the task's turn, logging a failure and
