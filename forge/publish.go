@@ -73,8 +73,13 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return pipeline.Published{}, err
 	}
 	// The branch's open pull request, whatever its base: pr.Base is only
-	// where a new one goes.
-	existing, err := repo.OpenPullRequestFrom(ctx, pr.Branch)
+	// where a new one goes. Looked for again while GitHub fails for now,
+	// as opening it is below: the change is pushed.
+	var existing *github.PullRequest
+	err = githubapi.UntilTaken(ctx, pullRequestRetry, func() (err error) {
+		existing, err = repo.OpenPullRequestFrom(ctx, pr.Branch)
+		return err
+	})
 	if err != nil {
 		return pipeline.Published{}, err
 	}
@@ -209,7 +214,8 @@ const (
 
 // pullRequestTimeout bounds opening or updating the pull request after the
 // push, retries and the throttle included; pullRequestRetry is the first
-// wait before opening it is tried again, doubled at each next.
+// wait before looking for it or opening it is tried again, doubled at each
+// next.
 const (
 	pullRequestTimeout = 2 * time.Minute
 	pullRequestRetry   = 2 * time.Second

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oneshot-dev/oneshot/githubapi"
 	"github.com/oneshot-dev/oneshot/internal/githubtest"
 	"github.com/oneshot-dev/oneshot/pipeline"
 	"github.com/oneshot-dev/oneshot/tasks"
@@ -17,6 +18,17 @@ import (
 // request first.
 func publishNew(t *testing.T, g *GitHub, edit func(*pipeline.PullRequest)) (pipeline.Published, error) {
 	t.Helper()
+	task, co, pr := newChange(t, g)
+	if edit != nil {
+		edit(&pr)
+	}
+	return g.Publish(t.Context(), task, co, pr)
+}
+
+// newChange is publishNew's task, checkout and pull request, not yet
+// published.
+func newChange(t *testing.T, g *GitHub) (*tasks.Task, *pipeline.Checkout, pipeline.PullRequest) {
+	t.Helper()
 	task := &tasks.Task{ID: "t2", Repo: "acme/widgets", InstallationID: 7, Issue: 2, Kind: tasks.KindIssue, Attempt: 1, Requester: "octocat"}
 	co, start := checkoutBranch(t, g, task, "oneshot/issue-2")
 	head, err := co.Repo.Commit(t.Context(), workspace.NewCommit{
@@ -27,10 +39,7 @@ func publishNew(t *testing.T, g *GitHub, edit func(*pipeline.PullRequest)) (pipe
 	}
 	pr := continuing(co, "oneshot/issue-2", head, start, "Fix it")
 	pr.Labels = []string{"bot"}
-	if edit != nil {
-		edit(&pr)
-	}
-	return g.Publish(t.Context(), task, co, pr)
+	return task, co, pr
 }
 
 func TestAPullRequestGitHubFailedToOpenForNowIsOpenedOnASecondTry(t *testing.T) {
@@ -48,6 +57,24 @@ func TestAPullRequestGitHubFailedToOpenForNowIsOpenedOnASecondTry(t *testing.T) 
 	}
 	if n := gh.Count("POST", "/repos/{owner}/{repo}/pulls"); n != 2 {
 		t.Fatalf("%d requests to open it; want 2", n)
+	}
+}
+
+// The look for the branch's open pull request, after the push, is made
+// again while GitHub fails for now, for longer than the client's own
+// retries: failed, it would leave the branch pushed and no pull request.
+func TestALookForThePullRequestGitHubFailedForNowIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	task, co, pr := newChange(t, g)
+	gh.Fail("GET", "/repos/{owner}/{repo}/pulls", 502, githubapi.DefaultRetryAttempts)
+	pub, err := g.Publish(t.Context(), task, co, pr)
+	if err != nil {
+		t.Fatalf("publish: %v; want the look made again", err)
+	}
+	prs := gh.PullRequests(repo)
+	if len(prs) != 1 || pub.Number != prs[0].Number || prs[0].Head != "oneshot/issue-2" {
+		t.Fatalf("published #%d; pull requests %+v; want the one from oneshot/issue-2", pub.Number, prs)
 	}
 }
 
