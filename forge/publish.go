@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,24 +84,25 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	if err != nil {
 		return pipeline.Published{}, err
 	}
-	edit, create := githubapi.Write{}, githubapi.Write{Creates: true}
 	write := func(w githubapi.Write, fn func() error) error {
 		return g.Throttle.Do(ctx, t.ID, w, func(context.Context) error { return fn() })
 	}
+	var warnings []string
 	update := func(existing *github.PullRequest) (pipeline.Published, error) {
-		var updated *github.PullRequest
-		err := write(edit, func() (err error) {
-			updated, _, err = repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
+		published := pipeline.Published{URL: existing.GetHTMLURL(), Number: existing.GetNumber(), Updated: true, Warnings: warnings}
+		if err := write(githubapi.Write{}, func() error {
+			_, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(),
 				&github.PullRequest{Title: &pr.Title, Body: &pr.Body})
 			return err
-		})
-		if err != nil {
+		}); err != nil {
 			// The push has updated it already: the change is there, and
 			// only its description is behind, which is said beside it.
-			return pipeline.Published{URL: existing.GetHTMLURL(), Number: existing.GetNumber(), Updated: true,
-				Warnings: []string{fmt.Sprintf("could not update its title and description: %v", err)}}, nil
+			published.Warnings = append(published.Warnings, fmt.Sprintf("could not update its title and description: %v", err))
 		}
-		return pipeline.Published{URL: updated.GetHTMLURL(), Number: updated.GetNumber(), Updated: true}, nil
+		// The attempt that opened it may have died before it labelled it
+		// and asked for reviews.
+		published.Warnings = append(published.Warnings, g.labelAndAsk(ctx, write, repo, t, pr, existing, false)...)
+		return published, nil
 	}
 	if existing != nil {
 		return update(existing)
@@ -114,7 +116,7 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		// Tried again while GitHub fails for now: the change is pushed,
 		// and a failure here would stop the attempt with nothing to show.
 		return githubapi.UntilTaken(ctx, pullRequestRetry, func() error {
-			return write(create, func() (err error) {
+			return write(githubapi.Write{Creates: true}, func() (err error) {
 				created, made, err = repo.OpenPullRequest(ctx, &github.NewPullRequest{
 					Title: &pr.Title, Head: &pr.Branch, Base: &pr.Base, Body: &pr.Body, Draft: &draft,
 				})
@@ -124,7 +126,6 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 			})
 		})
 	}
-	var warnings []string
 	err = open(pr.Draft)
 	if pr.Draft && githubapi.DraftsRefused(err) {
 		warnings = append(warnings, "was opened ready for review: GitHub has no draft pull requests in this repository")
@@ -138,26 +139,63 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		return update(created)
 	}
 	published := pipeline.Published{URL: created.GetHTMLURL(), Number: created.GetNumber(), Warnings: warnings}
-	// The pull request is open: what GitHub refuses from here on is said
-	// beside it, not made the task's failure.
-	if len(pr.Labels) > 0 {
+	published.Warnings = append(published.Warnings, g.labelAndAsk(ctx, write, repo, t, pr, created, true)...)
+	return published, nil
+}
+
+// labelAndAsk labels the pull request pull and asks for its reviews as pr
+// says, leaving out what it has: the labels it carries, and the reviewers
+// asked already, those who have reviewed it (unless it was just opened,
+// when none has) and its author, whom GitHub refuses. A pull request that
+// an earlier attempt opened so gets what it lacks, and no one is asked
+// twice. The pull request is open: what GitHub refuses from here on is
+// returned, to be said beside it, not made the task's failure.
+func (g *GitHub) labelAndAsk(ctx context.Context, write func(githubapi.Write, func() error) error,
+	repo *githubapi.Repo, t *tasks.Task, pr pipeline.PullRequest, pull *github.PullRequest, opened bool) (warnings []string) {
+	create := githubapi.Write{Creates: true}
+	number := pull.GetNumber()
+	var labels []string
+	for _, name := range pr.Labels {
+		if !slices.ContainsFunc(pull.Labels, func(l *github.Label) bool { return strings.EqualFold(l.GetName(), name) }) {
+			labels = append(labels, name)
+		}
+	}
+	if len(labels) > 0 {
 		if err := write(create, func() error {
-			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, published.Number, pr.Labels)
+			_, _, err := repo.Client.Issues.AddLabelsToIssue(ctx, repo.Owner, repo.Name, number, labels)
 			return err
 		}); err != nil {
-			published.Warnings = append(published.Warnings, fmt.Sprintf("could not label it %s: %v", strings.Join(pr.Labels, ", "), err))
+			warnings = append(warnings, fmt.Sprintf("could not label it %s: %v", strings.Join(labels, ", "), err))
 		}
+	}
+	skip := []string{pull.GetUser().GetLogin()}
+	for _, u := range pull.RequestedReviewers {
+		skip = append(skip, u.GetLogin())
+	}
+	reviewers := without(reviewersFor(t.Requester, pr.Reviewers, g.BotLogin), skip)
+	if len(reviewers) > 0 && !opened {
+		reviewed, err := repo.Reviewed(ctx, number)
+		if err != nil {
+			return append(warnings, fmt.Sprintf("could not request reviews from %s: %v", strings.Join(reviewers, ", "), err))
+		}
+		reviewers = without(reviewers, reviewed)
 	}
 	request := func(reviewers []string) error {
 		return write(create, func() error {
-			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, published.Number,
+			_, _, err := repo.Client.PullRequests.RequestReviewers(ctx, repo.Owner, repo.Name, number,
 				github.ReviewersRequest{Reviewers: reviewers})
 			return err
 		})
 	}
-	reviewers := reviewersFor(t.Requester, pr.Reviewers, g.BotLogin)
-	published.Warnings = append(published.Warnings, requestReviews(request, reviewers)...)
-	return published, nil
+	return append(warnings, requestReviews(request, reviewers)...)
+}
+
+// without returns the logins not in skip, which GitHub compares without
+// case.
+func without(logins, skip []string) []string {
+	return slices.DeleteFunc(logins, func(login string) bool {
+		return slices.ContainsFunc(skip, func(s string) bool { return strings.EqualFold(s, login) })
+	})
 }
 
 // requestReviews asks reviewers for reviews by request, and says what

@@ -164,3 +164,78 @@ func TestOneReviewerGitHubWillNotTakeKeepsNoOtherFromBeingAsked(t *testing.T) {
 		t.Fatalf("warnings %q; want one naming departed", pub.Warnings)
 	}
 }
+
+// A pull request open from the branch already, which an earlier attempt
+// opened and died before it labelled it, say, gets the labels and the
+// reviewers it lacks: not its author, whom GitHub refuses, nor anyone
+// asked already or who has reviewed it. A run after gets nothing twice.
+func TestAPullRequestOpenFromTheBranchGetsTheLabelsAndReviewersItLacks(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	for _, login := range []string{"octocat", "hubot", "alice", "carol"} {
+		gh.SetPermission(repo, login, "write")
+	}
+	// octocat, who asks for the task, opened it from oneshot's branch.
+	open := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-2", Base: "main", User: "octocat",
+		Reviewers: []string{"hubot"}})
+	gh.AddReview(repo, open.Number, "alice", "COMMENTED", "A question.")
+	publish := func() pipeline.Published {
+		t.Helper()
+		pub, err := publishNew(t, g, func(pr *pipeline.PullRequest) { pr.Reviewers = []string{"hubot", "alice", "carol"} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub.Number != open.Number || !pub.Updated || len(pub.Warnings) != 0 {
+			t.Fatalf("published #%d (updated %v) with warnings %q; want #%d updated, no warnings", pub.Number, pub.Updated, pub.Warnings, open.Number)
+		}
+		return pub
+	}
+	publish()
+	issue, _ := gh.Issue(repo, open.Number)
+	prs := gh.PullRequests(repo)
+	if !slices.Equal(issue.Labels, []string{"bot"}) || len(prs) != 1 || !slices.Equal(prs[0].Reviewers, []string{"hubot", "carol"}) {
+		t.Fatalf("labels %v, reviewers %v; want bot, and carol asked beside hubot", issue.Labels, prs[0].Reviewers)
+	}
+
+	labelled, asked := gh.Count("POST", "/repos/{owner}/{repo}/issues/{n}/labels"), gh.Count("POST", "/repos/{owner}/{repo}/pulls/{n}/requested_reviewers")
+	publish()
+	if gh.Count("POST", "/repos/{owner}/{repo}/issues/{n}/labels") != labelled || gh.Count("POST", "/repos/{owner}/{repo}/pulls/{n}/requested_reviewers") != asked {
+		t.Fatal("a run after labelled it or asked for reviews again")
+	}
+}
+
+// A pull request opened meanwhile, which the attempt finds when GitHub
+// refuses a second, keeps the warning that drafts are refused.
+func TestAPullRequestFoundOpenAfterADraftWasRefusedKeepsTheWarning(t *testing.T) {
+	t.Parallel()
+	gh, repo, g := newBranchOnGitHub(t)
+	repo.NoDrafts = true
+	gh.SetPermission(repo, "octocat", "write")
+	firstArrived, releaseFirst := gh.Hold("POST", "/repos/{owner}/{repo}/pulls")
+	secondArrived, releaseSecond := gh.Hold("POST", "/repos/{owner}/{repo}/pulls")
+	type result struct {
+		pub pipeline.Published
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pub, err := publishNew(t, g, func(pr *pipeline.PullRequest) { pr.Draft = true })
+		done <- result{pub, err}
+	}()
+	<-firstArrived // the draft, which GitHub refuses
+	releaseFirst()
+	<-secondArrived // the one ready for review
+	open := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-2", Base: "main", User: gh.BotLogin()})
+	releaseSecond()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("publish: %v", r.err)
+	}
+	if r.pub.Number != open.Number || !r.pub.Updated || len(r.pub.Warnings) != 1 || !strings.Contains(r.pub.Warnings[0], "ready for review") {
+		t.Fatalf("published #%d (updated %v) with warnings %q; want #%d and that it is ready for review", r.pub.Number, r.pub.Updated, r.pub.Warnings, open.Number)
+	}
+	issue, _ := gh.Issue(repo, open.Number)
+	if prs := gh.PullRequests(repo); !slices.Contains(issue.Labels, "bot") || !slices.Contains(prs[0].Reviewers, "octocat") {
+		t.Fatalf("labels %v, reviewers %v; want bot and octocat", issue.Labels, prs[0].Reviewers)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,6 +180,28 @@ func (r *Repo) OpenPullRequestFrom(ctx context.Context, head string) (*github.Pu
 		return nil, nil
 	}
 	return open[0], nil
+}
+
+// Reviewed returns the logins of those who have reviewed a pull request,
+// each once.
+func (r *Repo) Reviewed(ctx context.Context, pull int) ([]string, error) {
+	var logins []string
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		reviews, resp, err := r.Client.PullRequests.ListReviews(ctx, r.Owner, r.Name, pull, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the reviews of %s#%d: %w", r.FullName(), pull, err)
+		}
+		for _, rv := range reviews {
+			if login := rv.GetUser().GetLogin(); !slices.Contains(logins, login) {
+				logins = append(logins, login)
+			}
+		}
+		if resp.NextPage == 0 {
+			return logins, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 // ClosedPullRequestAt returns the closed pull request from head, into

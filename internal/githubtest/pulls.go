@@ -31,7 +31,8 @@ type PullRequest struct {
 	UpdatedAt           time.Time
 	ClosedAt            time.Time
 
-	id int64 // GitHub's pull request IDs differ from their issues'
+	id      int64    // GitHub's pull request IDs differ from their issues'
+	reviews []Review // submitted, oldest first; see AddReview
 }
 
 // PullRequests returns repo's pull requests in order of number.

@@ -117,3 +117,27 @@ func TestPullRequestsListedByHeadAreThoseIntoEveryBaseUnlessOneIsGiven(t *testin
 		}
 	}
 }
+
+func TestAReviewIsListedAndTakesItsAuthorOffTheRequestedReviewers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.gh.SetPermission(b.repo, "alice", "write")
+	b.gh.SetPermission(b.repo, "hubot", "write")
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Head: "oneshot/issue-1", Base: "main", Reviewers: []string{"alice", "hubot"}})
+	added := b.gh.AddReview(b.repo, pr.Number, "alice", "APPROVED", "Looks right.")
+
+	reviews, _, err := b.client.PullRequests.ListReviews(b.ctx, "acme", "widgets", pr.Number, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reviews) != 1 || reviews[0].GetID() != added.ID || reviews[0].GetUser().GetLogin() != "alice" ||
+		reviews[0].GetState() != "APPROVED" || reviews[0].GetBody() != "Looks right." || reviews[0].GetSubmittedAt().IsZero() {
+		t.Errorf("reviews %+v", reviews)
+	}
+	if prs := b.gh.PullRequests(b.repo); !slices.Equal(prs[0].Reviewers, []string{"hubot"}) {
+		t.Errorf("requested reviewers %v, want hubot only", prs[0].Reviewers)
+	}
+	if _, _, err := b.client.PullRequests.ListReviews(b.ctx, "acme", "widgets", 99, nil); statusOf(t, err) != http.StatusNotFound {
+		t.Errorf("reviews of a missing pull request: %v, want 404", err)
+	}
+}

@@ -78,6 +78,7 @@ func (s *Server) apiRoutes() []route {
 		inst("POST", repo+"/pulls/comments/{id}/reactions", "pull_requests:write", s.reactToReviewComment),
 		inst("GET", repo+"/pulls/{number}/comments", "pull_requests:read", s.listPullComments),
 		inst("POST", repo+"/pulls/{number}/comments", "pull_requests:write", s.createReviewComment),
+		inst("GET", repo+"/pulls/{number}/reviews", "pull_requests:read", s.listReviews),
 		inst("GET", repo+"/pulls/{number}/reviews/{review}/comments", "pull_requests:read", s.listReviewComments),
 		inst("GET", repo+"/pulls", "pull_requests:read", s.listPulls),
 		inst("POST", repo+"/pulls", "pull_requests:write", s.createPull),
