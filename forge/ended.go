@@ -90,13 +90,15 @@ func (r *taskReporter) writeFinalComment(ctx context.Context) {
 const finalRetry = 2 * time.Second
 
 // finalCommentPosted says whether the attempt's final comment is on the
-// issue: one of the issue's newest comments ends with its marker.
+// issue: one of the issue's newest comments by the App ends with its
+// marker. Anyone else's that does is not it: the marker is no secret, and
+// a comment with it would keep the final comment from being posted.
 func (r *taskReporter) finalCommentPosted(ctx context.Context) (bool, error) {
 	repo, err := githubapi.ForRepo(r.p.Clients, r.task.InstallationID, r.task.Repo)
 	if err != nil {
 		return false, err
 	}
-	return repo.HasComment(ctx, r.task.Issue, strings.TrimSpace(finalMarker(&r.task)))
+	return repo.HasComment(ctx, r.task.Issue, r.p.BotLogin, strings.TrimSpace(finalMarker(&r.task)))
 }
 
 // Ended shows on the issue how an attempt ended that no reporter here saw

@@ -52,6 +52,29 @@ func TestAnAttemptEndedAfterItsProcessDiedIsShownOnTheIssue(t *testing.T) {
 	}
 }
 
+// The final comment's marker is no secret: someone who ends a comment of
+// their own with it does not keep the bot from saying how the attempt
+// ended.
+func TestAFinalCommentMarkerSomeoneElseWroteHidesNoFinalComment(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	ctx := t.Context()
+	n.gh.AddComment(n.repo, 1, "mallory", "Nothing to see."+finalMarker(n.task))
+
+	// The end is shown by the notifier, as after the process that ran
+	// the attempt died, and then confirmed.
+	n.notifier.Changed(ctx, n.task, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"})
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments from the bot: %+v", finals, n.botComments())
+	}
+	if err := n.notifier.Confirm(ctx, n.task, n.task.CheckRunID, tasks.Event{Attempt: 1, State: tasks.Failed, Detail: "the checks failed"}); err != nil {
+		t.Fatal(err)
+	}
+	if finals := finalComments(n); finals != 1 {
+		t.Fatalf("%d final comments from the bot after the confirm: %+v", finals, n.botComments())
+	}
+}
+
 func TestAnAttemptItsReporterFinishedGetsOneFinalComment(t *testing.T) {
 	t.Parallel()
 	n := newNotifiedIssue(t)

@@ -54,7 +54,7 @@ func newNotifiedIssue(t *testing.T) *notifiedIssue {
 func (n *notifiedIssue) restart(t *testing.T) {
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	throttle := &githubapi.Throttle{}
-	n.progress = &Progress{Clients: n.clients, Throttle: throttle, Comments: n.comments, Logger: log}
+	n.progress = &Progress{Clients: n.clients, Throttle: throttle, Comments: n.comments, Logger: log, BotLogin: n.gh.BotLogin()}
 	n.notifier = &githubapi.Notifier{Clients: n.clients, Throttle: throttle, Logger: log, Progress: n.progress}
 }
 

@@ -53,6 +53,9 @@ type Progress struct {
 	// Command is the word that starts a command comment, as in "/oneshot",
 	// for the final comment's advice; "" is config.DefaultCommand.
 	Command string
+	// BotLogin is the App's own login, as "oneshot[bot]": only its
+	// comments are taken for the final comments it posted.
+	BotLogin string
 
 	owned sync.Map // check run IDs whose output a reporter writes
 	// retryFirst, when set, replaces progressRetry; outputGap,

@@ -264,8 +264,10 @@ func lookContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // HasComment says whether one of the newest comments on an issue (the
-// last hundred at least) ends with suffix.
-func (r *Repo) HasComment(ctx context.Context, issue int, suffix string) (bool, error) {
+// last hundred at least) by author ends with suffix. Only author's count:
+// anyone may end a comment of theirs with the suffix, a hidden marker
+// copied from the bot's, say.
+func (r *Repo) HasComment(ctx context.Context, issue int, author, suffix string) (bool, error) {
 	// Newest first is not a choice the endpoint offers: the last pages
 	// are read, which the first page's links name. The last may hold a
 	// single comment, so the one before it is read too.
@@ -285,7 +287,7 @@ func (r *Repo) HasComment(ctx context.Context, issue int, suffix string) (bool, 
 		return false, fmt.Errorf("list the comments of %s#%d: %w", r.FullName(), issue, err)
 	}
 	for _, c := range comments {
-		if strings.HasSuffix(c.GetBody(), suffix) {
+		if strings.EqualFold(c.GetUser().GetLogin(), author) && strings.HasSuffix(c.GetBody(), suffix) {
 			return true, nil
 		}
 	}

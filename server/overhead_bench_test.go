@@ -50,7 +50,7 @@ func BenchmarkPipelineOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	throttle := &githubapi.Throttle{}
-	progress := &forge.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop()}
+	progress := &forge.Progress{Clients: clients, Throttle: throttle, Comments: nopComments{}, Logger: zerolog.Nop(), BotLogin: bundle.gh.BotLogin()}
 	p := &pipeline.Pipeline{
 		Forge: &forge.GitHub{Clients: clients, App: cfg.GitHub, BotLogin: bundle.gh.BotLogin(), Throttle: throttle,
 			Cache: &workspace.Cache{Dir: cfg.Git.CacheDir}},

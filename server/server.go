@@ -126,7 +126,7 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		log.Warn().Str("public_url", u.Redacted()).Msg("server.public_url (ONESHOT_PUBLIC_URL) names this machine: the links on check runs and in replies will open for nobody else. Set it to the address GitHub's users reach the bot at.")
 	}
 	throttle := &githubapi.Throttle{}
-	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command}
+	progress := &forge.Progress{Clients: clients, Throttle: throttle, Logger: log, Command: cfg.Triggers.Command, BotLogin: botLogin}
 	runner := opts.Runner
 	var engine *sandbox.Engine
 	var workspaces *workDir
