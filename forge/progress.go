@@ -350,7 +350,14 @@ func (r *taskReporter) writeCheckRun(ctx context.Context, final bool) error {
 		}
 		summary := rep.Summary()
 		if final && rep.Final != nil && rep.Final.Details != "" {
-			summary += "\n### Why\n\n" + rep.Final.Details
+			why := "\n### Why\n\n" + rep.Final.Details
+			if len(strings.ToValidUTF8(summary+why, "\uFFFD")) > maxOutput {
+				// Cut to the limit, it would end inside a code block of
+				// the details, the failing checks' output, say, which
+				// the text shows the end of with each step's.
+				why = "\n### Why\n\nToo long to show beside the steps and the checks; the end of each step's output is in the text below.\n"
+			}
+			summary += why
 		}
 		output := &github.CheckRunOutput{
 			Title:   github.String(limit(rep.Title(), 200)),

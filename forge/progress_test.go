@@ -97,6 +97,31 @@ func TestTheFinalCheckRunTextKeepsTheNewestStepsWhenNotAllFit(t *testing.T) {
 	}
 }
 
+// A final summary whose checks' table and failing output together pass
+// GitHub's limit leaves the output to the text, which has it with each
+// step's: cut, the summary would end inside the output's code block.
+func TestAFinalSummaryTooLongForGitHubLeavesTheFailingOutputToTheText(t *testing.T) {
+	t.Parallel()
+	n := newNotifiedIssue(t)
+	checks := make([]pipeline.CheckResult, 120)
+	for i := range checks {
+		checks[i] = pipeline.CheckResult{Name: fmt.Sprintf("check %d", i), Command: strings.Repeat("x", 1000), ExitCode: 1}
+	}
+	details := "```\n" + strings.Repeat("a failing line\n", 2700) + "```\n"
+	r := n.progress.For(n.task)
+	r.Log(sandbox.Event{Phase: "verify", Data: []byte("a failing line\n")})
+	r.Finish(t.Context(), pipeline.Report{Task: n.task, Steps: []pipeline.Step{{Name: "verify", State: pipeline.StepFailed}}, Checks: checks,
+		Final: &pipeline.Outcome{State: tasks.Failed, Reason: "120 of 120 checks still fail", Details: details}})
+	out := n.gh.CheckRuns(n.repo)[0].Output
+	if len(out.Summary) > maxOutput || strings.Contains(out.Summary, "[... cut ...]") || strings.Count(out.Summary, "```")%2 != 0 ||
+		!strings.Contains(out.Summary, "| check 119 |") || !strings.Contains(out.Summary, "in the text below") {
+		t.Fatalf("a summary of %d bytes, ending %q", len(out.Summary), out.Summary[max(0, len(out.Summary)-200):])
+	}
+	if !strings.Contains(out.Text, "a failing line") {
+		t.Fatalf("the text %q lacks the failing output", out.Text)
+	}
+}
+
 func TestAProgressWriteGitHubRateLimitsDoesNotHoldBackThePullRequest(t *testing.T) {
 	t.Parallel()
 	n := newNotifiedIssue(t)

@@ -49,7 +49,9 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 
 // detailsRoom bounds what the failing checks' output takes of the final
 // check run's summary, which GitHub cuts at 65,535 characters, beside the
-// steps and the checks' table.
+// steps and the checks' table. A table so long that the whole would pass
+// the limit all the same has the output left to the check run's text,
+// which keeps each step's.
 const detailsRoom = 40 << 10
 
 // failureDetails shows each failing check with the end of its output,
