@@ -1,13 +1,16 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +103,95 @@ func TestAStoppingBotAnswersWebhooksWhileItDrains(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Anyone can hold a request open, here by sending its body a byte at a
+// time: a stopping bot hands its running task back meanwhile, not after,
+// and stops cleanly, cutting the request off when its time runs out.
+func TestARequestHeldOpenDoesNotTakeTheTimeToHandTasksBack(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b := newBundle(t, "ONESHOT_LISTEN", addr, "ONESHOT_SHUTDOWN_TIMEOUT", "3s")
+	// The bot logs its answer to a request before it reads what is left
+	// of the body.
+	answered := make(chan struct{})
+	var once sync.Once
+	logs := writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte(`"path":"/healthz"`)) {
+			once.Do(func() { close(answered) })
+		}
+		return len(p), nil
+	})
+	srv, err := server.New(context.Background(), b.config(t), server.Options{
+		Version: "test", Logger: zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)), Runner: b.runner,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx) }()
+	b.hookURL = "http://" + addr + server.WebhookPath
+	waitFor(t, wait, "the bot to be ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /healthz HTTP/1.1\r\nHost: %s\r\nContent-Length: 100000\r\n\r\n", addr)
+	waitFor(t, wait, "the held request to be answered", func() bool {
+		select {
+		case <-answered:
+			return true
+		default:
+			return false
+		}
+	})
+	trickled := make(chan struct{})
+	defer close(trickled)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-trickled:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatalf("the bot did not stop cleanly: %v", err)
+	}
+	run := b.gh.CheckRuns(b.repo)[0]
+	if last := run.History[len(run.History)-1]; last.Status != "queued" || !strings.Contains(last.Output.Summary, "shutting down") {
+		t.Fatalf("after the stop the check run shows %q: %q", last.Status, last.Output.Summary)
+	}
+}
+
+// writerFunc is a function that is an io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // A start after a crash removes the sandboxes the dead process left, which
 // takes as long as Docker does; deliveries are answered meanwhile, within

@@ -276,6 +276,11 @@ func (s *Server) Start(ctx context.Context) error {
 // Shutdown stops the workers, handing running attempts back to the queue,
 // and closes the sandbox engine and the database.
 func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.stopWork(ctx), s.queue.DB.Close())
+}
+
+// stopWork is Shutdown but for closing the database.
+func (s *Server) stopWork(ctx context.Context) error {
 	var err error
 	if s.started.Load() {
 		err = s.queue.Shutdown(ctx)
@@ -292,7 +297,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = s.engine.Close()
 		s.workspaces.close()
 	}
-	return errors.Join(err, s.queue.DB.Close())
+	return err
 }
 
 // Run listens and serves until ctx ends, then stops taking webhooks,
@@ -334,9 +339,21 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info().Msg("Shutting down: no new webhooks; running tasks go back to the queue.")
 	stopCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
-	err = httpServer.Shutdown(stopCtx)
-	<-served
-	return errors.Join(err, s.Shutdown(stopCtx))
+	// Running tasks go back while the requests in flight finish, not
+	// after: anyone can hold a request open, and must not take the
+	// hand-back's time. The database closes once both are done.
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		if err := httpServer.Shutdown(stopCtx); err != nil {
+			s.log.Warn().Err(err).Msg("Requests still open when the time to stop ran out were cut off.")
+			_ = httpServer.Close()
+		}
+		<-served
+	}()
+	err = s.stopWork(stopCtx)
+	<-answered
+	return errors.Join(err, s.queue.DB.Close())
 }
 
 // newHTTPServer serves handler within the limits above.
