@@ -19,8 +19,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/oneshot-dev/oneshot/internal/filelock"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -160,14 +162,22 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Dialect() string { return db.dialect }
 
 func (db *DB) migrate(ctx context.Context) error {
-	if db.dialect == "postgres" {
-		// Replicas starting together would run the same migrations at
-		// once, and all but one fail on what another just created.
+	// Processes starting together (replicas, or one that only takes
+	// webhooks in beside one that works) would run the same migrations at
+	// once, and all but one fail on what another just created.
+	switch {
+	case db.dialect == "postgres":
 		unlock, err := db.lockMigrations(ctx)
 		if err != nil {
 			return err
 		}
 		defer unlock()
+	case db.path != "":
+		lock, err := filelock.Lock(ctx, db.path+".migrate", migrationWait)
+		if err != nil {
+			return fmt.Errorf("lock the schema for migrations: %w", err)
+		}
+		defer lock.Close()
 	}
 	migrator, err := rivermigrate.New(db.driver, nil)
 	if err != nil {
@@ -185,6 +195,10 @@ func (db *DB) migrate(ctx context.Context) error {
 // migrationLock is the advisory lock that one process at a time holds
 // while it brings a Postgres schema up to date: "onmi", then 0.
 const migrationLock = 0x6f6e6d69
+
+// migrationWait bounds the wait for another process's migrations on
+// SQLite, which take a second or two.
+const migrationWait = 2 * time.Minute
 
 // lockMigrations waits for the migration lock, on a connection of its own
 // (the lock is the session's), and returns what lets it go.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/oneshot-dev/oneshot/internal/pgtest"
@@ -74,6 +75,28 @@ func TestReplicasStartingTogetherOnAFreshPostgresAllStart(t *testing.T) {
 	for range 3 {
 		if err := <-errs; err != nil {
 			t.Errorf("a replica did not start: %v", err)
+		}
+	}
+}
+
+func TestProcessesStartingTogetherOnAFreshSQLiteFileAllStart(t *testing.T) {
+	t.Parallel()
+	for round := range 5 {
+		url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				db, err := Open(context.Background(), url)
+				if err == nil {
+					db.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: a process did not start: %v", round, err)
+			}
 		}
 	}
 }
