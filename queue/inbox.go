@@ -317,6 +317,18 @@ func (q *Queue) forwardEach(ctx context.Context, waiting []tasks.Trigger) (int, 
 	return len(queued), errors.Join(errs...)
 }
 
+// commentKey is what a comment's trigger is recorded by beside its
+// delivery, so that the comment starts at most one task: GitHub sends a
+// delivery again under its own ID, but its signature covers the body
+// only, and whoever has a body it signed could send it under any ID.
+// Other triggers have no such key.
+func commentKey(t tasks.Trigger) string {
+	if t.CommentID == 0 {
+		return ""
+	}
+	return fmt.Sprintf("comment:%s:%d:%d", t.Event, t.RepoID, t.CommentID)
+}
+
 // queueTriggers queues triggers in one transaction, each once.
 func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) error {
 	return q.DB.tx(ctx, func(tx *sql.Tx) error {
@@ -330,6 +342,18 @@ func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) err
 			if n, _ := res.RowsAffected(); n == 0 {
 				q.cfg.Logger.Info().Str("delivery_id", t.DeliveryID).Msg("Dropped a delivery queued before.")
 				continue
+			}
+			if key := commentKey(t); key != "" {
+				res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
+					VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, key, t.Event, time.Now().UnixMilli())
+				if err != nil {
+					return fmt.Errorf("record the comment of delivery %s: %w", t.DeliveryID, err)
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					q.cfg.Logger.Warn().Str("delivery_id", t.DeliveryID).Int64("comment_id", t.CommentID).
+						Msg("Dropped a delivery of a comment another delivery queued before: its signed body sent again under a new ID.")
+					continue
+				}
 			}
 			if t.Issue == 0 && t.TaskID != "" {
 				if t.Issue, err = issueOfTask(ctx, tx, t); err != nil {
