@@ -115,22 +115,50 @@ func fit(text string, tokens int, render func(string) string) (string, bool) {
 	if estimateTokens(whole) <= tokens {
 		return whole, true
 	}
-	// What render adds is about the same for a shorter text; the loop
-	// makes up for a fence that shrank or one that had to be closed.
-	room := tokens - (estimateTokens(whole) - estimateTokens(text))
-	for range 4 {
-		if room < minPieceTokens {
+	// What render adds to the whole is about what it adds to a cut, and
+	// never less: a fence outgrows the longest run of backticks in what it
+	// fences, and a cut keeps no longer run than the whole has. It may add
+	// far less, though, when the cut leaves that run out or keeps only part
+	// of it, and a fence sized for 30,000 backticks took all the room. So
+	// each cut is rendered and measured, between rooms known to fit (fits)
+	// and not to (over), starting with the least worth showing when the
+	// whole's fence alone leaves less.
+	room := max(minPieceTokens, tokens-(estimateTokens(whole)-estimateTokens(text)))
+	var best string
+	fits, over := 0, tokens+1
+	for range maxCuts {
+		if over <= minPieceTokens {
+			break // not even the least worth showing fits
+		}
+		if room <= fits || room >= over {
+			room = fits + (over-fits)/2
+		}
+		if room = max(room, minPieceTokens); room <= fits {
 			break
 		}
 		s := closeBlock(render(cut(text, room)))
-		over := estimateTokens(s) - tokens
-		if over <= 0 {
-			return s, false
+		n := estimateTokens(s)
+		if n > tokens {
+			over = room
+			room -= n - tokens
+			continue
 		}
-		room -= over
+		best, fits = s, room
+		if n >= tokens-cutSlack {
+			break
+		}
+		room += tokens - n
 	}
-	return "", false
+	return best, false
 }
+
+// maxCuts bounds fit's tries; cutSlack is how far below its room a cut
+// may end and be full enough. A cut's own estimate may fall a few tokens
+// short of its room, by the note of what it left out.
+const (
+	maxCuts  = 8
+	cutSlack = 8
+)
 
 // fill writes n items in order, item(i, tokens) rendering the i-th within
 // tokens and saying whether it went in whole. The room is shared: the

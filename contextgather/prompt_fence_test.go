@@ -227,3 +227,37 @@ func TestTheLayoutsNamesAreFencedAsData(t *testing.T) {
 		t.Errorf("the layout's names stand outside a fence:\n%s", prompt)
 	}
 }
+
+// A stranger's issue holding a long run of backticks is cut to its room
+// inside a fence sized for the cut: a fence sized for the whole text, its
+// 30,000 backticks, took more than the room alone, and the issue was left
+// out of the prompt without a word.
+func TestAnIssueWithALongRunOfBackticksIsCutNotLeftOut(t *testing.T) {
+	fsys, ranked := files(8, 60_000)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		budget int
+	}{
+		{"a run on a line of its own", "The parser crashes on empty input.\n\n" + strings.Repeat("`", 30_000) + "\n\nMore details: it happens every time.", 32_000},
+		{"a run in a code span", Sanitize("The parser crashes on empty input.\n\nOutput: `" + strings.Repeat("`", 19_000) + "`\n\nMore details: it happens every time."), 8000},
+	} {
+		m := material(100)
+		m.Issue.Body = tc.body
+		prompt := Assemble(PromptInput{Material: m, Ranked: ranked, Files: fsys, Verify: []string{"go test ./..."}, Budget: tc.budget})
+		if got := CountTokens(prompt); got > tc.budget || got < tc.budget*98/100 {
+			t.Errorf("%s: the prompt takes %d tokens of %d", tc.name, got, tc.budget)
+		}
+		start, end := strings.Index(prompt, "## Issue #7"), strings.Index(prompt, "## Comments from")
+		if start < 0 || end < start {
+			t.Errorf("%s: the prompt has no issue:\n%.2000s", tc.name, prompt)
+			continue
+		}
+		if got := CountTokens(prompt[start:end]); got < minIssueTokens {
+			t.Errorf("%s: the issue takes %d tokens, want at least %d", tc.name, got, minIssueTokens)
+		}
+		if header, _ := blockOf(prompt, "The parser crashes"); !strings.HasPrefix(header, "Untrusted data from @stranger,") {
+			t.Errorf("%s: the issue is in a block headed %q", tc.name, header)
+		}
+	}
+}
