@@ -28,8 +28,8 @@ type PromptInput struct {
 // in whole, and the instructions, cut only if they alone outgrow the rest;
 // the issue (at least minIssueTokens of it), then what people added, then
 // guidance, then the repository's overview, then code take what is left,
-// each up to a share, and code gets whatever the others did not use. What
-// code leaves unused goes back to the texts, the issue first.
+// each up to a share as counted, and code gets whatever the others did not
+// use. What code leaves unused goes back to the texts, the issue first.
 const (
 	issueShare      = 0.30
 	minIssueTokens  = 2000
@@ -53,18 +53,30 @@ const (
 //
 // The prompt is fitted by estimates, which cost nothing (see assemble), and
 // then counted. Code, numbers and hex or base64 take more tokens than the
-// estimate says, and plain English fewer. So the code is chosen first, once,
-// to take no more than its room as counted (see chooseCode); then the texts,
-// which can be cut anywhere, are fitted around it by count (see fitByCount).
+// estimate says, and plain English fewer. So each text's room is found
+// first, within its share as counted (see textRooms); then the code, once,
+// to take no more than the room they leave as counted (see chooseCode); then
+// the texts, which can be cut anywhere, are fitted around it by count (see
+// fitByCount).
 // Were the code chosen again at each try, a whole file would go in at one
 // estimate and out at the next, and the count would jump past the budget's
 // last few percent.
 func Assemble(in PromptInput) string {
-	code := chooseCode(in)
+	rooms := textRooms(in)
+	code, floor := chooseCode(in, rooms)
 	// A file of the repository in another encoding (Latin-1, say) is no
 	// UTF-8, which an agent may refuse to read its prompt in.
-	write := func(estimate int) string { return strings.ToValidUTF8(assemble(in, estimate, code), "\uFFFD") }
-	if prompt, ok := fitByCount(in.Budget, in.Budget, write); ok {
+	write := func(estimate int) string { return strings.ToValidUTF8(assemble(in, estimate, code, rooms), "\uFFFD") }
+	// The code fills what the texts in their rooms leave, as counted, so
+	// the fit shares out only the room beyond floor, where they are all in
+	// beside it, and goes below only when that does not fit after all:
+	// below it the texts after the issue are cut first, and a fit that
+	// landed a few tokens short of it left a comment of twenty tokens out.
+	atLeastFloor := func(estimate int) string { return write(max(estimate, floor)) }
+	if prompt, _, ok := fitByCount(in.Budget, in.Budget, atLeastFloor); ok {
+		return prompt
+	}
+	if prompt, _, ok := fitByCount(in.Budget, in.Budget, write); ok {
 		return prompt
 	}
 	// Nothing fitted, as when the budget is smaller than the task and the
@@ -75,13 +87,13 @@ func Assemble(in PromptInput) string {
 }
 
 // fitByCount returns the fullest of the texts write writes within
-// estimates of tokens that takes at most budget tokens as counted, and
-// false when none does. It tries first within estimate, then within
-// estimates aimed by the counts so far, which land within a try or two,
-// until a text takes fullBudget of the budget.
-func fitByCount(budget, estimate int, write func(estimate int) string) (string, bool) {
+// estimates of tokens that takes at most budget tokens as counted, and the
+// estimate it was written within; false when none does. It tries first
+// within estimate, then within estimates aimed by the counts so far, which
+// land within a try or two, until a text takes fullBudget of the budget.
+func fitByCount(budget, estimate int, write func(estimate int) string) (string, int, bool) {
 	var best, last string // the fullest text that fits, and the latest tried
-	bestTokens, lastTokens := -1, 0
+	bestTokens, lastTokens, bestEstimate := -1, 0, 0
 	// Estimates known to fit (fits) and not to (over) bracket the next;
 	// the last try's estimate and count help aim it.
 	fits, over := 0, math.MaxInt
@@ -111,7 +123,7 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 		} else {
 			fits = estimate
 			if n > bestTokens {
-				best, bestTokens = text, n
+				best, bestTokens, bestEstimate = text, n, estimate
 			}
 			if float64(n) >= fullBudget*float64(budget) {
 				break
@@ -137,7 +149,7 @@ func fitByCount(budget, estimate int, write func(estimate int) string) (string, 
 			break // no more room to gain
 		}
 	}
-	return best, bestTokens >= 0
+	return best, bestEstimate, bestTokens >= 0
 }
 
 // maxFits bounds Assemble's tries, and chooseCode's. A prompt that takes
@@ -154,23 +166,26 @@ func fixedParts(in PromptInput) (task, rules string) {
 	return taskSection(in.Material, in.Branch), checksSection(in.Verify) + rulesSection(in.Verify, in.Protected)
 }
 
-// chooseCode picks the code the prompt shows: the room the texts leave at
-// their shares of the budget, by estimate, shrunk until the code takes no
+// chooseCode picks the code the prompt shows: the room the texts leave in
+// their rooms (see textRooms), by estimate, shrunk until the code takes no
 // more of it as counted. Code goes in by whole files and windows, so the
-// texts, which can be cut anywhere, make up the rest of the budget.
-func chooseCode(in PromptInput) string {
+// texts, which can be cut anywhere, make up the rest of the budget. floor
+// is the estimate of the prompt with the code and the texts in their
+// rooms, and no more.
+func chooseCode(in PromptInput, rooms []int) (code string, floor int) {
 	// Code that counts fewer tokens than estimated gets no more than its
 	// room by estimate all the same: more would take in whole files its
 	// share did not give it, and the texts make better use of the rest.
-	room, target := codeRoom(in, CountTokens)
-	code, _ := fitByCount(target, room, func(estimate int) string { return codeSection(in, min(estimate, room)) })
-	return code
+	room, target := codeRoom(in, rooms, CountTokens)
+	code, _, _ = fitByCount(target, room, func(estimate int) string { return codeSection(in, min(estimate, room)) })
+	return code, in.Budget - room + estimateTokens(code)
 }
 
 // codeRoom is the room code has, by estimate and as count counts it: what
 // the budget leaves after the fixed parts, the instructions and the texts
-// at their shares, which are fitted by estimate.
-func codeRoom(in PromptInput, count func(string) int) (estimated, counted int) {
+// in their rooms, which are fitted by estimate. The estimate is of each
+// part on its own, as assemble takes them.
+func codeRoom(in PromptInput, rooms []int, count func(string) int) (estimated, counted int) {
 	task, rules := fixedParts(in)
 	left := in.Budget - estimateTokens(task) - estimateTokens(rules)
 	if left <= 0 {
@@ -178,11 +193,15 @@ func codeRoom(in PromptInput, count func(string) int) (estimated, counted int) {
 	}
 	instructions := instructionsSection(in.Material, left)
 	left -= estimateTokens(instructions)
-	rest := task + strings.Join(textsAtShares(in.Material, in.Budget, left), "") + instructions + rules
-	return in.Budget - estimateTokens(rest), in.Budget - count(rest)
+	texts := textsInRooms(in.Material, rooms, left)
+	for _, t := range texts {
+		left -= estimateTokens(t)
+	}
+	return left, in.Budget - count(task+strings.Join(texts, "")+instructions+rules)
 }
 
-// assemble writes the prompt with code within an estimate of tokens.
+// assemble writes the prompt with code within an estimate of tokens, the
+// texts first each in its room (see textRooms).
 //
 // Each section is built within the tokens it is given, and each item in it
 // (the issue, a comment, a linked issue, a guideline file) is cut on its
@@ -191,7 +210,7 @@ func codeRoom(in PromptInput, count func(string) int) (estimated, counted int) {
 // whose own fence line would then close it and let what follows speak
 // outside any fence. Since the estimate of a whole is at most the sum of
 // its parts', the parts holding their shares is what holds the estimate.
-func assemble(in PromptInput, budget int, code string) string {
+func assemble(in PromptInput, budget int, code string, rooms []int) string {
 	m := in.Material
 	task, rules := fixedParts(in)
 	left := budget - estimateTokens(task) - estimateTokens(rules)
@@ -203,10 +222,10 @@ func assemble(in PromptInput, budget int, code string) string {
 	instructions := instructionsSection(m, left)
 	left -= estimateTokens(instructions) + estimateTokens(code)
 
-	// The texts take up to their shares, and then what the code leaves,
+	// The texts take up to their rooms, and then what the code leaves,
 	// when few of its lines are worth showing, goes back to them in order:
 	// a long issue is better read whole than cut beside room nothing uses.
-	texts := textsAtShares(m, budget, left)
+	texts := textsInRooms(m, rooms, left)
 	spare := left
 	for _, t := range texts {
 		spare -= estimateTokens(t)
@@ -228,18 +247,51 @@ func assemble(in PromptInput, budget int, code string) string {
 	return task + strings.Join(texts, "") + code + instructions + rules
 }
 
-// textsAtShares writes the texts in order, each within its share of the
-// budget and all within room.
-func textsAtShares(m Material, budget, room int) []string {
+// textsInRooms writes the texts in order, each within its room and all
+// within room. A text is written within what room is left only when it
+// does not fit there within its own: written within less, even its own
+// estimate, it may come out shorter (its parts' estimates round up each on
+// its own), and at the floor (see Assemble) the texts would not be those
+// the code was chosen beside.
+func textsInRooms(m Material, rooms []int, room int) []string {
 	texts := make([]string, len(textSections))
 	for i, t := range textSections {
 		if room <= 0 {
 			break
 		}
-		texts[i] = t.write(m, min(max(int(t.share*float64(budget)), t.minimum), room))
+		if texts[i] = t.write(m, rooms[i]); estimateTokens(texts[i]) > room {
+			texts[i] = t.write(m, room)
+		}
 		room -= estimateTokens(texts[i])
 	}
 	return texts
+}
+
+// shareRooms is each text's share of the budget, the least it gets when
+// there is room for it included, by estimate.
+func shareRooms(budget int) []int {
+	rooms := make([]int, len(textSections))
+	for i, t := range textSections {
+		rooms[i] = max(int(t.share*float64(budget)), t.minimum)
+	}
+	return rooms
+}
+
+// textRooms is the room, by estimate, in which each text takes no more
+// than its share of the budget as counted: its share by estimate, or less
+// for a text that counts more tokens than its estimate. At four bytes a
+// token, an issue of base64 took 80% of the budget at a share of 30%, and
+// one in a script the tokenizer knows little left no room for code. A text
+// that counts fewer tokens than its estimate, as English does, keeps its
+// share by estimate: what it leaves goes to the code.
+func textRooms(in PromptInput) []int {
+	rooms := shareRooms(in.Budget)
+	for i, t := range textSections {
+		share := rooms[i]
+		_, room, _ := fitByCount(share, share, func(estimate int) string { return t.write(in.Material, min(estimate, share)) })
+		rooms[i] = min(room, share)
+	}
+	return rooms
 }
 
 // textSections are the prompt's texts in the order they are shown and

@@ -86,8 +86,9 @@ func TestThePromptHoldsItsBudget(t *testing.T) {
 
 // byEstimate is the prompt fitted by estimates alone, never counted.
 func byEstimate(in PromptInput) string {
-	room, _ := codeRoom(in, estimateTokens)
-	return assemble(in, in.Budget, codeSection(in, room))
+	rooms := shareRooms(in.Budget)
+	room, _ := codeRoom(in, rooms, estimateTokens)
+	return assemble(in, in.Budget, codeSection(in, room), rooms)
 }
 
 // TestALongIssueLeavesWhatMaintainersAddedWhole fills the budget with an
@@ -223,6 +224,57 @@ func TestWhatFitsByEstimateButNotByCountIsCutToFit(t *testing.T) {
 	if got := CountTokens(prompt); got > in.Budget || !strings.Contains(prompt, "### a.go") {
 		t.Errorf("the prompt takes %d tokens of %d, and shows no code:\n%.2000s", got, in.Budget, prompt)
 	}
+}
+
+// Text that takes far more tokens than four bytes each takes no more than
+// its share of the budget as counted, beside files that would fill any
+// room: at its share by estimate, base64 took 80% of the budget, and a
+// script the tokenizer knows little left no code at all.
+func TestATextDenseInTokensTakesNoMoreThanItsShare(t *testing.T) {
+	fsys, ranked := files(8, 60_000)
+	var blob, linearB strings.Builder
+	for i := 0; blob.Len() < 200_000; i++ {
+		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+		blob.WriteString(base64.StdEncoding.EncodeToString(append(sum[:], sum[:]...)) + "\n")
+		for _, b := range sum[:8] {
+			linearB.WriteRune(0x10000 + rune(b)%0x5e) // Linear B syllables
+		}
+		linearB.WriteString(" ")
+	}
+	for name, body := range map[string]string{
+		"base64":              "Crash with this payload:\n\n" + blob.String(),
+		"Linear B":            "The parser crashes on this text:\n\n" + linearB.String(),
+		"a log full of emoji": strings.Repeat("🔥 ERROR ❌ [2024-01-01T00:00:00.123Z] worker=7f3a9c pid=31337 ✅ ", 3000),
+	} {
+		m := material(100)
+		m.Issue.Body = body
+		for _, budget := range []int{8000, 32_000} {
+			prompt := Assemble(PromptInput{Material: m, Ranked: ranked, Files: fsys, Verify: []string{"go test ./..."}, Budget: budget})
+			if got := CountTokens(prompt); got > budget || got < budget*98/100 {
+				t.Errorf("%s, budget %d: the prompt takes %d tokens", name, budget, got)
+			}
+			issue, code := between(prompt, "## Issue #7", "## Comments from"), between(prompt, "## Files most likely", "## Instructions from")
+			if share := max(int(issueShare*float64(budget)), minIssueTokens); CountTokens(issue) > share {
+				t.Errorf("%s, budget %d: the issue takes %d tokens, more than its share, %d", name, budget, CountTokens(issue), share)
+			}
+			if CountTokens(code) < budget/2 {
+				t.Errorf("%s, budget %d: the code takes %d tokens, less than half the budget", name, budget, CountTokens(code))
+			}
+		}
+	}
+}
+
+// between is the part of prompt from the start of start to that of end.
+func between(prompt, start, end string) string {
+	i := strings.Index(prompt, start)
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(prompt[i:], end)
+	if j < 0 {
+		return prompt[i:]
+	}
+	return prompt[i : i+j]
 }
 
 // hexLines is size bytes of Go declarations of hex strings.
