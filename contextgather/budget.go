@@ -297,7 +297,9 @@ type window struct{ from, to int }
 // spans the file and fits no budget. The windows of the lines the issue
 // names (named: a stack frame's) come before the others.
 func windows(content string, hits, named []int, context, tokens int) string {
-	lines := strings.Split(content, "\n")
+	// A file's last line ends with a line break, most often: what follows
+	// it is no line, to show or to be named.
+	lines := strings.Split(strings.TrimSuffix(content, "\n"), "\n")
 	hits = slices.Sorted(slices.Values(append(slices.Clone(hits), named...)))
 	var ws []window
 	for _, h := range hits {

@@ -81,3 +81,22 @@ func TestANarrowedWindowKeepsTheLineTheIssueNames(t *testing.T) {
 		}
 	}
 }
+
+// A file's last line ends with a line break, as most do, and what follows
+// it is no line: the windows end at the last line, and a hit past it (the
+// file changed since it was ranked) is dropped, where both showed a line
+// 101 of a file of 100.
+func TestAFilesWindowsEndAtItsLastLine(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 100; i++ {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	for _, hits := range [][]int{{100}, {101}, {50}} {
+		for _, tokens := range []int{60, 10_000} {
+			got := windows(b.String(), hits, nil, windowContext, tokens)
+			if strings.Contains(got, "101:") || tokens == 10_000 && !strings.HasSuffix(got, "\n100: line 100\n") {
+				t.Errorf("hits %v, %d tokens: the windows do not end at line 100:\n%s", hits, tokens, got)
+			}
+		}
+	}
+}
