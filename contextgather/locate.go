@@ -49,11 +49,13 @@ var skipDirs = map[string]bool{
 
 // sourceExt are the files that can hold a fix.
 var sourceExt = map[string]bool{
-	".py": true, ".pyi": true, ".go": true, ".js": true, ".jsx": true, ".mjs": true, ".ts": true, ".tsx": true,
-	".rb": true, ".rs": true, ".java": true, ".kt": true, ".scala": true, ".c": true, ".h": true, ".cc": true,
-	".cpp": true, ".hpp": true, ".cs": true, ".php": true, ".swift": true, ".m": true, ".sh": true, ".lua": true,
-	".ex": true, ".exs": true, ".erl": true, ".hs": true, ".ml": true, ".clj": true, ".dart": true, ".vue": true,
-	".svelte": true, ".r": true, ".jl": true, ".zig": true, ".sql": true,
+	".py": true, ".pyi": true, ".go": true, ".js": true, ".jsx": true, ".mjs": true, ".cjs": true, ".ts": true,
+	".tsx": true, ".mts": true, ".cts": true, ".rb": true, ".rs": true, ".java": true, ".kt": true, ".kts": true,
+	".scala": true, ".groovy": true, ".c": true, ".h": true, ".cc": true, ".cpp": true, ".cxx": true, ".hh": true,
+	".hpp": true, ".hxx": true, ".cs": true, ".fs": true, ".fsi": true, ".fsx": true, ".php": true, ".swift": true,
+	".m": true, ".mm": true, ".sh": true, ".ps1": true, ".psm1": true, ".pl": true, ".pm": true, ".lua": true,
+	".ex": true, ".exs": true, ".erl": true, ".hrl": true, ".hs": true, ".ml": true, ".mli": true, ".clj": true,
+	".dart": true, ".vue": true, ".svelte": true, ".r": true, ".jl": true, ".zig": true, ".sql": true,
 }
 
 // Locate ranks a repository's source files by how likely the change for

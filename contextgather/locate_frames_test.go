@@ -35,6 +35,12 @@ func TestTheInnermostFrameOfATraceCountsMostWhateverItsLanguage(t *testing.T) {
 		}, "Crash when totalling\n\n```\njava.lang.NullPointerException\n\tat com.acme.zeta.Zeta.step(Zeta.java:1)\n" +
 			"\tat com.acme.beta.Beta$Inner.step(Beta.java:1)\n\tat com.acme.alpha.Alpha.step(Alpha.java:1)\n```\n",
 			"src/main/java/com/acme/zeta/Zeta.java"},
+		{"a Groovy trace", fstest.MapFS{
+			"src/main/groovy/com/acme/alpha/Alpha.groovy": {Data: body}, "src/main/groovy/com/acme/beta/Beta.groovy": {Data: body},
+			"src/main/groovy/com/acme/zeta/Zeta.groovy": {Data: body},
+		}, "Crash when totalling\n\n```\njava.lang.NullPointerException\n\tat com.acme.zeta.Zeta.step(Zeta.groovy:1)\n" +
+			"\tat com.acme.beta.Beta.step(Beta.groovy:1)\n\tat com.acme.alpha.Alpha.step(Alpha.groovy:1)\n```\n",
+			"src/main/groovy/com/acme/zeta/Zeta.groovy"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

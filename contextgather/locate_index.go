@@ -41,7 +41,29 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 		})
 	}
 	var docs []*doc
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err := walkSources(ctx, fsys, func(p string, data []byte) bool {
+		docs = append(docs, &doc{path: p, content: data})
+		files <- docs[len(docs)-1]
+		return len(docs) < maxFiles
+	})
+	close(files)
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err() // the walk may have ended before the indexers saw ctx done
+	}
+	if err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// walkSources calls found with the path and contents of each file Locate
+// reads, in path order, until found returns false: a regular file named
+// as source (sourceExt), outside the directories never entered, of at most
+// maxFileSize and with no NUL byte in its first 8,000. It stops with
+// ctx's error when ctx is done.
+func walkSources(ctx context.Context, fsys fs.FS, found func(p string, data []byte) bool) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -56,7 +78,7 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 		}
 		// Regular files only: a link's size is not its target's, and
 		// opening a pipe waits for a writer.
-		if !d.Type().IsRegular() || !sourceExt[strings.ToLower(path.Ext(p))] || len(docs) >= maxFiles {
+		if !d.Type().IsRegular() || !sourceExt[strings.ToLower(path.Ext(p))] {
 			return nil
 		}
 		info, err := d.Info()
@@ -67,19 +89,24 @@ func readDocs(ctx context.Context, fsys fs.FS, c clues) ([]*doc, error) {
 		if err != nil || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 			return nil
 		}
-		docs = append(docs, &doc{path: p, content: data})
-		files <- docs[len(docs)-1]
+		if !found(p, data) {
+			return fs.SkipAll
+		}
 		return nil
 	})
-	close(files)
-	wg.Wait()
-	if err == nil {
-		err = ctx.Err() // the walk may have ended before the indexers saw ctx done
-	}
-	if err != nil {
-		return nil, err
-	}
-	return docs, nil
+}
+
+// HasSourceFiles says whether fsys holds a file Locate reads. When Locate
+// ranks none, it tells an issue that points at nothing from a checkout
+// with nothing to rank: a language whose files it does not read, or the
+// wrong directory.
+func HasSourceFiles(ctx context.Context, fsys fs.FS) (bool, error) {
+	some := false
+	err := walkSources(ctx, fsys, func(string, []byte) bool {
+		some = true
+		return false
+	})
+	return some, err
 }
 
 // Bounds of the indexers' memory on a huge checkout: each remembers the

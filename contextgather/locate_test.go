@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -178,6 +179,27 @@ func TestFilesNothingPointsAtAreLeftOut(t *testing.T) {
 		if r.Score <= 0 {
 			t.Errorf("%s is ranked with score %v", r.Path, r.Score)
 		}
+	}
+}
+
+// Source files of the languages whose names are less common are ranked
+// too: a Perl module, C++ sources named the other way, F#, PowerShell, a
+// Kotlin script, Groovy (whose stack frames the JVM's pattern reads).
+func TestSourceFilesOfLessCommonExtensionsAreRanked(t *testing.T) {
+	for _, name := range []string{"lib/Parser.pm", "bin/parse.pl", "src/parser.cxx", "src/parser.hh", "src/Parser.fs",
+		"tools/Parse.ps1", "parse.gradle.kts", "src/Parser.groovy"} {
+		fsys := fstest.MapFS{name: {Data: []byte("parse the input\n")}, "README.md": {Data: []byte("parse crashes\n")}}
+		ranked, err := Locate(t.Context(), fsys, "parse crashes in "+path.Base(name))
+		if err != nil || !slices.Equal(paths(ranked), []string{name}) {
+			t.Errorf("ranked %v (err %v); want %s", paths(ranked), err, name)
+		}
+		if some, err := HasSourceFiles(t.Context(), fsys); !some || err != nil {
+			t.Errorf("%s: HasSourceFiles says %v (err %v)", name, some, err)
+		}
+	}
+	docs := fstest.MapFS{"README.md": {Data: []byte("parse crashes\n")}, "vendor/parse.go": {Data: []byte("package parse\n")}}
+	if some, err := HasSourceFiles(t.Context(), docs); some || err != nil {
+		t.Errorf("a checkout of docs and vendored code: HasSourceFiles says %v (err %v)", some, err)
 	}
 }
 

@@ -59,7 +59,11 @@ func locate(args []string, out io.Writer) error {
 	}
 	if len(ranked) == 0 {
 		// As grep does when nothing matches: an empty answer alone would
-		// look like success, or like a wrong --dir.
+		// look like success, or like a wrong --dir. A checkout with no
+		// file to rank says so: no issue would have matched.
+		if some, err := contextgather.HasSourceFiles(ctx, files); err == nil && !some {
+			return fmt.Errorf("%w: no file in %s is source code that bot locate reads (it goes by the name's extension, as .py, .go or .java, and skips vendor, node_modules and the like)", errNothingToRank, *dir)
+		}
 		return fmt.Errorf("%w: no file in %s shares a word, path or symbol with the issue", errNoMatch, *dir)
 	}
 	for _, r := range ranked[:min(*top, len(ranked))] {
@@ -78,9 +82,12 @@ func shownPath(p string) string {
 	return p
 }
 
-// errNoMatch is bot locate finding no file: exit status 1, as grep's, where
-// its other errors exit 2.
-var errNoMatch = errors.New("nothing matched")
+// errNoMatch is bot locate finding no file, and errNothingToRank finding
+// none to rank: exit status 1, as grep's, where its other errors exit 2.
+var (
+	errNoMatch       = errors.New("nothing matched")
+	errNothingToRank = errors.New("nothing to rank")
+)
 
 // splitTask reads a task's text as an issue: its first line the title, the
 // rest the body, each cleaned as GitHub shows it by contextgather.Local (a

@@ -116,6 +116,28 @@ func TestLocateSaysSoWhenNoFileMatches(t *testing.T) {
 	}
 }
 
+// A checkout with no file bot locate reads says that, not that the issue
+// matched nothing: a Perl module was no source file, and "parse crashes
+// in Parser.pm" was said to share no word with it.
+func TestLocateSaysSoWhenTheCheckoutHoldsNothingToRank(t *testing.T) {
+	issue := issueFile(t, "parse crashes in Parser.pm\n\nOn empty input.\n")
+	var out bytes.Buffer
+	perl := checkout(t, map[string]string{"lib/Parser.pm": "package Parser;\n\nsub parse { return length shift }\n"})
+	if err := run([]string{"locate", "--dir", perl, "--issue", issue}, &out); err != nil || out.String() != "lib/Parser.pm\n" {
+		t.Errorf("printed %q, err %v; want lib/Parser.pm", out.String(), err)
+	}
+	out.Reset()
+	docs := checkout(t, map[string]string{"README.md": "Parser.pm parses.\n", "notes.txt": "parse crashes\n"})
+	err := run([]string{"locate", "--dir", docs, "--issue", issue}, &out)
+	if err == nil || !strings.Contains(err.Error(), "no file in "+docs+" is source code that bot locate reads") ||
+		strings.Contains(err.Error(), "nothing matched") || out.Len() != 0 {
+		t.Fatalf("err %v, printed %q", err, out.String())
+	}
+	if got := exitStatus([]string{"locate"}, err); got != 1 {
+		t.Errorf("exit status %d for nothing to rank, want 1 as for nothing found", got)
+	}
+}
+
 func TestLocateRefusesATopBelowOne(t *testing.T) {
 	dir := checkout(t, map[string]string{"a.go": "package a\n"})
 	issue := issueFile(t, "Anything\n")

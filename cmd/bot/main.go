@@ -52,7 +52,7 @@ func main() {
 // found (1) from an error (2).
 func exitStatus(args []string, err error) int {
 	switch {
-	case errors.Is(err, errNoMatch):
+	case errors.Is(err, errNoMatch), errors.Is(err, errNothingToRank):
 		return 1
 	case len(args) > 0 && args[0] == "locate":
 		return 2
