@@ -83,7 +83,7 @@ func (g *Gatherer) Gather(ctx context.Context, t *tasks.Task, checkout fs.FS) (M
 		tasks.DigestOf(issue.GetTitle(), issue.GetBody()) != t.IssueDigest {
 		return Material{}, ErrEditedSinceAsked
 	}
-	if m.Comments, err = trustedComments(ctx, repo, number, trust, log); err != nil {
+	if m.Comments, err = trustedComments(ctx, repo, number, issue.GetComments(), trust, log); err != nil {
 		return Material{}, err
 	}
 
@@ -142,38 +142,51 @@ func itemOf(ctx context.Context, is *github.Issue, trust *trustCache, log zerolo
 // and what the prompt says steers code that will run, so a permission
 // that cannot be read fails the task rather than let a comment through or
 // lose a maintainer's. On an issue with a crowd in it, only the newest
-// maxCommentPages pages are read, and the permissions of the newest
+// maxComments comments are read, and the permissions of the newest
 // maxCommenters people asked, whose comments are the ones the prompt has
 // room for: each question is a request of the installation's, which all
 // its tasks share.
-func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trust *trustCache, log zerolog.Logger) ([]Comment, error) {
+//
+// count is how many comments the issue said it had. The pages are read
+// from the last it makes back, until maxComments are held, so that none
+// is read only to be dropped, as the first was when it was read to learn
+// which page is the last; a last page that is not full takes part of one
+// more to make up maxComments, where the newest five pages held as few as
+// 401.
+func trustedComments(ctx context.Context, repo *githubapi.Repo, number, count int, trust *trustCache, log zerolog.Logger) ([]Comment, error) {
 	page := func(n int) ([]*github.IssueComment, *github.Response, error) {
-		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100, Page: n}}
+		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: commentsPerPage, Page: n}}
 		comments, resp, err := repo.Client.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read the comments of %s#%d: %w", repo.FullName(), number, err)
 		}
 		return comments, resp, nil
 	}
-	all, resp, err := page(1)
+	last := max(1, (count+commentsPerPage-1)/commentsPerPage)
+	all, resp, err := page(last)
 	if err != nil {
 		return nil, err
 	}
-	if last := resp.LastPage; last > 1 {
-		from := max(1, last-maxCommentPages+1)
-		if from > 1 {
-			all = nil // the oldest pages are left for the newest
-			log.Info().Int("pages", last).Msg("The issue has more comments than are read; only the newest are.")
-		} else {
-			from = 2 // the first is read
+	if resp.LastPage > last {
+		// More pages than the issue's count makes, which comments since
+		// have added, or a count missing: the newest are on the last.
+		last = resp.LastPage
+		if all, _, err = page(last); err != nil {
+			return nil, err
 		}
-		for n := from; n <= last; n++ {
-			more, _, err := page(n)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, more...)
+	}
+	from := last
+	for from > 1 && len(all) < maxComments && last-from < maxComments/commentsPerPage {
+		from--
+		more, _, err := page(from)
+		if err != nil {
+			return nil, err
 		}
+		all = append(more, all...)
+	}
+	if from > 1 || len(all) > maxComments {
+		all = all[max(0, len(all)-maxComments):]
+		log.Info().Int("comments", count).Msg("The issue has more comments than are read; only the newest are.")
 	}
 	asked, skipped := map[string]bool{}, 0
 	keep := make([]bool, len(all))
@@ -206,10 +219,12 @@ func trustedComments(ctx context.Context, repo *githubapi.Repo, number int, trus
 	return out, nil
 }
 
-// maxCommentPages and maxCommenters bound what trustedComments reads and
-// asks: 500 comments, the permissions of 100 people.
+// maxComments and maxCommenters bound what trustedComments reads and
+// asks: 500 comments, in pages of commentsPerPage, GitHub's most, and the
+// permissions of 100 people.
 const (
-	maxCommentPages = 5
+	maxComments     = 500
+	commentsPerPage = 100
 	maxCommenters   = 100
 )
 
