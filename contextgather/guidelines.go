@@ -17,8 +17,10 @@ const MaxGuidelineBytes = 16 << 10
 
 // GuidelineFiles are the files, relative to the repository's root, where
 // projects write down how to work on them, in the order they are
-// gathered: the agents' own first, then the contributors'. Names match
-// whatever their case.
+// gathered: the agents' own first, then the contributors'. A file's name
+// matches whatever its case (Contributing.md); its directory's only as
+// written: docs/ and .github/ are where projects keep them, and a Docs/
+// or a .GitHub/ is not where anyone looks.
 var GuidelineFiles = []string{
 	"AGENTS.md",
 	"CLAUDE.md",
@@ -55,7 +57,8 @@ func guidelines(checkout fs.FS, log zerolog.Logger) []Guideline {
 }
 
 // findFold finds want in checkout whatever the case of its last element,
-// returning the name as the checkout spells it.
+// its directories as written, returning the name as the checkout spells
+// it.
 func findFold(checkout fs.FS, want string) (string, bool) {
 	dir, base := path.Split(want)
 	dir = strings.TrimSuffix(dir, "/")

@@ -67,6 +67,26 @@ func TestGuidelinesLanguagesAndLayoutComeWithTheMaterial(t *testing.T) {
 	}
 }
 
+// A guideline file's name matches whatever its case, and its directory
+// only as written: a Docs/ or a .GitHub/ is not where anyone looks.
+func TestAGuidelinesNameMatchesWhateverItsCaseAndItsDirectoryAsWritten(t *testing.T) {
+	t.Parallel()
+	b := newGatherBundle(t)
+	b.gh.AddIssue(b.repo, githubtest.Issue{Title: "Crash"})
+	checkout := fstest.MapFS{
+		"docs/contributing.md":    {Data: []byte("Run the tests.\n")},
+		"Docs/CONTRIBUTING.md":    {Data: []byte("Another copy.\n")},
+		".GitHub/CONTRIBUTING.md": {Data: []byte("A third.\n")},
+	}
+	m, err := b.g.Gather(b.ctx, b.task, checkout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Guidelines) != 1 || m.Guidelines[0].Path != "docs/contributing.md" {
+		t.Errorf("guidelines %+v, want docs/contributing.md alone", m.Guidelines)
+	}
+}
+
 func TestLayoutIsCapped(t *testing.T) {
 	t.Parallel()
 	b := newGatherBundle(t)

@@ -17,8 +17,9 @@ import (
 //     <!DOCTYPE ...>, <![CDATA[ ... >); a comment left open runs to the end;
 //   - the attributes of HTML tags, which the page never shows as text, and
 //     the contents of script, style, noscript and template elements;
-//   - images: ![alt](url) becomes [image: alt], <img> tags go; the agent
-//     cannot see them, and their addresses only invite fetching;
+//   - images: ![alt](url) becomes [image], <img> tags go; the agent
+//     cannot see them, their addresses only invite fetching, and their alt
+//     text is read by nobody who sees them;
 //   - the titles of links, inline ([x](url "title")) or in reference
 //     definitions, and the [//]: # (...) "comment" idiom, which GitHub
 //     never shows;

@@ -216,8 +216,8 @@ const (
 )
 
 // stripHiddenMarkup removes what GitHub parses and never shows, and
-// rewrites images as [image: alt]; code is left alone unless a comment opened before it
-// swallows it.
+// rewrites images as [image]; code is left alone unless a comment opened
+// before it swallows it.
 func stripHiddenMarkup(s string) string {
 	m := parseMarkup([]byte(s))
 	class := make([]byte, len(s))
