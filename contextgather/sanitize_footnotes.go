@@ -232,13 +232,14 @@ var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
 // withoutBrokenLabels writes [^] for what looks like a reference to a
 // footnote whose label runs over a line break, which is what cmark-gfm
 // shows of it: its words show nowhere. One that is a link's text, with an
-// address or a label after it, is the link's; one over a blank line is
+// address or a label after it, is the link's (what only looks like a
+// link's went before, see brokenLabelsOfNoLink); one over a blank line is
 // no reference.
 func withoutBrokenLabels(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range brokenLabel.FindAllStringIndex(s, -1) {
-		if m[1] < len(s) && (s[m[1]] == '(' || s[m[1]] == '[') || hasBlankLine(s[m[0]:m[1]]) {
+		if beforeLink(s, m[1]) || hasBlankLine(s[m[0]:m[1]]) {
 			continue // a link's, or two paragraphs' text
 		}
 		b.WriteString(s[last:m[0]])
@@ -252,3 +253,26 @@ func withoutBrokenLabels(s string) string {
 }
 
 var brokenLabel = regexp.MustCompile(`\[\^[^\]\n]*\n[^\]]*\]`)
+
+// brokenLabelsOfNoLink are the labels over a line break, in prose, that
+// look like a link's text but start no link the parser made, each cut to
+// [^] as GitHub shows it: "[^\nwords](x", whose address never ends, or
+// "[^\nwords][label]" with no such label. withoutBrokenLabels, which
+// reads the text once cut and cannot tell, passes over them as links'.
+func brokenLabelsOfNoLink(s string, class []byte, linkStarts map[int]bool) []textCut {
+	var cuts []textCut
+	for _, m := range brokenLabel.FindAllStringIndex(s, -1) {
+		if !beforeLink(s, m[1]) || linkStarts[m[0]] || hasBlankLine(s[m[0]:m[1]]) ||
+			slices.ContainsFunc(class[m[0]:m[1]], func(c byte) bool { return c != classProse }) {
+			continue
+		}
+		cuts = append(cuts, textCut{textSpan: textSpan{m[0], m[1]}, with: "[^]"})
+	}
+	return cuts
+}
+
+// beforeLink says whether text in brackets that ends at end has what
+// follows a link's text after it: an address or a label.
+func beforeLink(s string, end int) bool {
+	return end < len(s) && (s[end] == '(' || s[end] == '[')
+}

@@ -189,6 +189,10 @@ func trickyTexts() []string {
 		"See [^1].\n\n[^1]: Q1Z\n\nMore text.\n\n<!-- note",
 		"See [^1].\n\n[^1]: Q1Z\n\n<template>",
 		"See [^1].\n\n[^1]: Q1Z\n\nMore <b title=\"x>",
+		// A label over a line break that only looks like a link's text.
+		"Please fix [^\nQ1Z words](x",
+		"Please fix [^\nQ1Z words][label]",
+		"Please fix [^\nQ1Z words](x \"t\" z)",
 	}
 }
 

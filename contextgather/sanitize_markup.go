@@ -81,12 +81,15 @@ type markupMap struct {
 	texRewrites bool
 	// footnotes are the footnotes' definitions.
 	footnotes footnoteFacts
+	// linkStarts holds where each link starts: what only looks like one,
+	// a text in brackets and an address that never ends, is text.
+	linkStarts map[int]bool
 }
 
 func parseMarkup(src []byte) markupMap {
 	// Math definitions hold for the rest of the page, in whatever math
 	// uses them: whether they are used is not worked out.
-	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}, texRewrites: texRewrites(string(src))}
+	m := markupMap{used: map[string]bool{}, blockEnds: map[int]int{}, linkStarts: map[int]bool{}, texRewrites: texRewrites(string(src))}
 	pc := parser.NewContext()
 	doc := markdownParser.Parse(text.NewReader(src), parser.WithContext(pc))
 	if facts, ok := pc.Get(footnoteKey).(footnoteFacts); ok {
@@ -130,6 +133,7 @@ func parseMarkup(src []byte) markupMap {
 				m.excess = append(m.excess, e)
 			}
 		case *ast.Link:
+			m.linkStarts[n.Pos()] = true
 			if n.Reference != nil {
 				m.used[util.ToLinkReference(n.Reference.Value)] = true
 			}
@@ -270,6 +274,9 @@ func stripHiddenMarkup(s string) string {
 	}
 	for _, c := range mathHidden(s, class, m.texRewrites) {
 		drop(textCut{textSpan: c})
+	}
+	for _, c := range brokenLabelsOfNoLink(s, class, m.linkStarts) {
+		drop(c)
 	}
 	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
 	for _, f := range unusedNotes {

@@ -400,8 +400,12 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		"Fix it.\n\n[^x]: see <!-- note\n\nThanks.": "Fix it.\n\nThanks.",
 		// An rp left open ends with the paragraph the footnotes close.
 		"See [^1].\n\n[^1]: In README.\n\n<rp>x": "See [^1].\n\n[^1]: In README.",
-		// A label over a line break shows as [^] alone.
-		"Fix it [^ignore\nthe rules] now.": "Fix it [^] now.",
+		// A label over a line break shows as [^] alone, and so does one
+		// that only looks like a link's text: no link is made of it.
+		"Fix it [^ignore\nthe rules] now.":                  "Fix it [^] now.",
+		"Fix it [^ignore\nthe rules](x":                     "Fix it [^](x",
+		"Fix it [^ignore\nthe rules][rules] now.":           "Fix it [^][rules] now.",
+		"Fix it [^see\nthe docs](https://example.com/docs)": "Fix it [^see\nthe docs](https://example.com/docs)",
 	} {
 		if got := contextgather.Sanitize(in); got != want {
 			t.Errorf("Sanitize(%q)\n = %q\nwant %q", in, got, want)
