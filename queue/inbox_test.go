@@ -86,41 +86,35 @@ func TestATriggerForwardedTwiceIsQueuedOnce(t *testing.T) {
 // body sent again under another ID starts nothing more. Another comment,
 // or the same number in another repository, does.
 func TestACommentSentAgainUnderAnotherDeliveryIDIsQueuedOnce(t *testing.T) {
-	for name, url := range map[string]func(testing.TB) string{
-		"sqlite":   func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db") },
-		"postgres": pgtest.URL,
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			q := unstartedQueue(t, url(t))
-			ctx := context.Background()
-			comment := func(delivery string, repo, id int64) tasks.Trigger {
-				return tasks.Trigger{DeliveryID: delivery, Event: "issue_comment", RepoID: repo, Issue: 1, CommentID: id}
+	Databases(t, func(t *testing.T, url string) {
+		q := unstartedQueue(t, url)
+		ctx := context.Background()
+		comment := func(delivery string, repo, id int64) tasks.Trigger {
+			return tasks.Trigger{DeliveryID: delivery, Event: "issue_comment", RepoID: repo, Issue: 1, CommentID: id}
+		}
+		for _, tr := range []tasks.Trigger{comment("d1", 1, 42), comment("d2", 1, 42), comment("d3", 1, 43), comment("d4", 2, 42)} {
+			if ok, err := q.Accept(ctx, tr); !ok || err != nil {
+				t.Fatalf("accept %s: %v %v", tr.DeliveryID, ok, err)
 			}
-			for _, tr := range []tasks.Trigger{comment("d1", 1, 42), comment("d2", 1, 42), comment("d3", 1, 43), comment("d4", 2, 42)} {
-				if ok, err := q.Accept(ctx, tr); !ok || err != nil {
-					t.Fatalf("accept %s: %v %v", tr.DeliveryID, ok, err)
-				}
-				forward(t, q, 1)
-			}
-			var queued []string
-			rows, err := q.DB.sql.QueryContext(ctx, `SELECT args ->> 'delivery_id' FROM river_job WHERE kind = $1 ORDER BY id`, intakeArgs{}.Kind())
-			if err != nil {
+			forward(t, q, 1)
+		}
+		var queued []string
+		rows, err := q.DB.sql.QueryContext(ctx, `SELECT args ->> 'delivery_id' FROM river_job WHERE kind = $1 ORDER BY id`, intakeArgs{}.Kind())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var delivery string
+			if err := rows.Scan(&delivery); err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var delivery string
-				if err := rows.Scan(&delivery); err != nil {
-					t.Fatal(err)
-				}
-				queued = append(queued, delivery)
-			}
-			if got := strings.Join(queued, " "); got != "d1 d3 d4" {
-				t.Fatalf("queued %q, want d1 d3 d4", got)
-			}
-		})
-	}
+			queued = append(queued, delivery)
+		}
+		if got := strings.Join(queued, " "); got != "d1 d3 d4" {
+			t.Fatalf("queued %q, want d1 d3 d4", got)
+		}
+	})
 }
 
 func TestATriggerTheDatabaseRefusesDoesNotHoldBackTheOthers(t *testing.T) {

@@ -159,13 +159,20 @@ func newHookServer(t testing.TB, srv *server.Server) string {
 	return hook.URL + server.WebhookPath
 }
 
-var deliveries atomic.Int64
+// deliveries and comments number the test deliveries and comments made
+// from the fixtures.
+var deliveries, comments atomic.Int64
 
 // payload is a fixture, edited and adapted to the bundle's repository, as
 // the body of a delivery.
 func (b *testBundle) payload(t testing.TB, fixture string, edit func(p map[string]any)) []byte {
 	t.Helper()
 	payload := githubtest.Fixture(t, fixture)
+	// Each comment GitHub sends is another, with an ID of its own, by
+	// which the queue takes it once.
+	if c, ok := payload["comment"].(map[string]any); ok {
+		c["id"] = 1_000_000_000 + comments.Add(1)
+	}
 	// Edits first, so that Adapt makes the issue and people they name.
 	if edit != nil {
 		edit(payload)
