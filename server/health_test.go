@@ -65,23 +65,7 @@ func TestReadyOnlyOnceTheWorkersRunAndTheDatabaseAnswers(t *testing.T) {
 // another replica before this one stops listening.
 func TestAStoppingBotAnswersWebhooksWhileItDrains(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	b := newBundle(t, "ONESHOT_LISTEN", addr, "ONESHOT_DRAIN", "5s")
-	srv, err := server.New(context.Background(), b.config(t), server.Options{
-		Version: "test", Logger: zerolog.New(zerolog.NewTestWriter(t)), Runner: b.runner,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(ctx) }()
-	b.hookURL = "http://" + addr + server.WebhookPath
+	b, addr, stop, ran := runningBot(t, zerolog.NewTestWriter(t), "ONESHOT_DRAIN", "5s")
 	readyz := func() (int, string) {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -91,7 +75,6 @@ func TestAStoppingBotAnswersWebhooksWhileItDrains(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, strings.TrimSpace(string(body))
 	}
-	waitFor(t, wait, "the bot to be ready", func() bool { code, _ := readyz(); return code == http.StatusOK })
 
 	stop()
 	waitFor(t, wait, "/readyz to say the bot stops", func() bool {
@@ -109,13 +92,6 @@ func TestAStoppingBotAnswersWebhooksWhileItDrains(t *testing.T) {
 // and stops cleanly, cutting the request off when its time runs out.
 func TestARequestHeldOpenDoesNotTakeTheTimeToHandTasksBack(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	b := newBundle(t, "ONESHOT_LISTEN", addr, "ONESHOT_SHUTDOWN_TIMEOUT", "3s")
 	// The bot logs its answer to a request before it reads what is left
 	// of the body.
 	answered := make(chan struct{})
@@ -126,24 +102,7 @@ func TestARequestHeldOpenDoesNotTakeTheTimeToHandTasksBack(t *testing.T) {
 		}
 		return len(p), nil
 	})
-	srv, err := server.New(context.Background(), b.config(t), server.Options{
-		Version: "test", Logger: zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)), Runner: b.runner,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- srv.Run(ctx) }()
-	b.hookURL = "http://" + addr + server.WebhookPath
-	waitFor(t, wait, "the bot to be ready", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	b, addr, stop, ran := runningBot(t, io.MultiWriter(zerolog.NewTestWriter(t), logs), "ONESHOT_SHUTDOWN_TIMEOUT", "3s")
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	waitFor(t, wait, "the attempt to start", func() bool { return len(b.runner.starts()) == 1 })
 
@@ -186,6 +145,39 @@ func TestARequestHeldOpenDoesNotTakeTheTimeToHandTasksBack(t *testing.T) {
 	if last := run.History[len(run.History)-1]; last.Status != "queued" || !strings.Contains(last.Output.Summary, "shutting down") {
 		t.Fatalf("after the stop the check run shows %q: %q", last.Status, last.Output.Summary)
 	}
+}
+
+// runningBot runs a bot with the bundle's settings and env on a port of
+// its own, logging to logs, until stop; ran says how Run returned. It
+// returns once the bot is ready.
+func runningBot(t *testing.T, logs io.Writer, env ...string) (b *testBundle, addr string, stop context.CancelFunc, ran <-chan error) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	b = newBundle(t, append([]string{"ONESHOT_LISTEN", addr}, env...)...)
+	srv, err := server.New(context.Background(), b.config(t), server.Options{
+		Version: "test", Logger: zerolog.New(logs), Runner: b.runner,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	result := make(chan error, 1)
+	go func() { result <- srv.Run(ctx) }()
+	b.hookURL = "http://" + addr + server.WebhookPath
+	waitFor(t, wait, "the bot to be ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return b, addr, stop, result
 }
 
 // writerFunc is a function that is an io.Writer.
