@@ -176,8 +176,10 @@ func checkURL(bad problem, key, raw, example string) {
 		bad(key, "is not a URL such as %s", example)
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
 		shown := fmt.Sprintf("%q ", u.Redacted())
-		if u.User == nil && strings.Contains(raw, "@") {
-			shown = "" // "user:password@host" parses with the password in the path
+		if u.User != nil || strings.Contains(raw, "@") {
+			// Not quoted: a user name alone may be a token, and
+			// "user:password@host" parses with the password in the path.
+			shown = ""
 		}
 		bad(key, "%sis not an absolute http or https URL such as %s", shown, example)
 	case u.User != nil:

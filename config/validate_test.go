@@ -129,7 +129,7 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 		{"public URL with a password but no scheme", func(a *App) { a.Server.PublicURL = "user:pw@oneshot.example.com" },
 			"server.public_url (ONESHOT_PUBLIC_URL) is not an absolute http or https URL such as https://oneshot.example.com"},
 		{"public URL with a password and another scheme", func(a *App) { a.Server.PublicURL = "ftp://user:pw@oneshot.example.com" },
-			`server.public_url (ONESHOT_PUBLIC_URL) "ftp://user:xxxxx@oneshot.example.com" is not an absolute http or https URL such as https://oneshot.example.com`},
+			`server.public_url (ONESHOT_PUBLIC_URL) is not an absolute http or https URL such as https://oneshot.example.com`},
 		{"public URL without host", func(a *App) { a.Server.PublicURL = "https:///oneshot" },
 			`server.public_url (ONESHOT_PUBLIC_URL) "https:///oneshot" is not an absolute http or https URL such as https://oneshot.example.com`},
 		{"public URL with a password", func(a *App) { a.Server.PublicURL = "http://admin:hunter2pw@localhost:8080" },
