@@ -328,17 +328,23 @@ func (r *run) agentChanged(ctx context.Context) (bool, error) {
 	// among them, which ship takes.
 	script := ownGit + fmt.Sprintf(`
 test "$(git rev-parse HEAD)" = %[1]s || exit 0
-test -z "$(git status --porcelain --untracked-files=all)" && exit %[2]d
+test -z "$(%[6]s)" && exit %[2]d
 test -f %[3]s || exit 0
 %[4]s
 test "$(cat %[5]s/agent-tree)" = "$(cat %[3]s)" && exit %[2]d
-exit 0`, r.start, unchangedExit, setupTreeFile, treeOfCheckout(stateDir, stateDir+"/agent-tree"), stateDir)
+exit 0`, r.start, unchangedExit, setupTreeFile, treeOfCheckout(stateDir, stateDir+"/agent-tree"), stateDir, agentStatus)
 	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: "implement", Timeout: takeTimeout, KillBackground: true})
 	if err != nil {
 		return false, fmt.Errorf("look for the agent's change: %w", err)
 	}
 	return res.ExitCode != unchangedExit, nil
 }
+
+// agentStatus lists what differs in the checkout, as agentChanged sees
+// it. A repository the agent made inside it counts by its commit, not its
+// files: git would read them by that repository's configuration, the
+// agent's, and run a filter it set up there, which ownGit cannot name.
+const agentStatus = "git status --porcelain --untracked-files=all --ignore-submodules=dirty"
 
 // nothingNewFails says whether an agent that changed nothing failed: it
 // did, unless the attempt continues a branch an earlier attempt pushed to,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,27 @@ echo c > cache/c.txt && printf 'odd\n' > $'-odd\nname.txt' && echo y > d/x.txt`)
 	}
 	if got := sh(`cat t.txt; cat cache/c.txt; test -x agent.txt || echo not executable`); got != "two\nc\nnot executable\n" {
 		t.Errorf("got %q: want the agent's t.txt and mode, and the ignored cache left", got)
+	}
+}
+
+// A repository the agent made inside the checkout, staged as a link to
+// its commit, has a configuration of its own: looking at what the agent
+// changed runs no filter the agent set up there.
+func TestLookingForTheAgentsChangeRunsNoFilterOfARepositoryItMadeInside(t *testing.T) {
+	t.Parallel()
+	repo, marker := t.TempDir(), filepath.Join(t.TempDir(), "ran")
+	script := `git init -q -b main && git commit -q --allow-empty -m start
+git init -q -b main inner && cd inner && echo x > a && echo '* filter=agents' > .gitattributes && git add -A && git commit -qm inner
+git config filter.agents.clean "echo ran >> ` + marker + `; cat" && cd .. && git add inner && sleep 1 && echo y > inner/a
+` + ownGit + "\n" + agentStatus
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the filter of the repository the agent made inside the checkout ran")
 	}
 }
