@@ -183,11 +183,7 @@ func (l RepoLimits) validateMost(bad problem) {
 	if l.Pids < DefaultRepoPids {
 		tooLow("sandbox.max_limits.pids", "is %d", l.Pids, DefaultRepoPids)
 	}
-	l.validate("sandbox.max_limits", func(key, format string, args ...any) {
-		if !below[key] {
-			bad(key, format, args...)
-		}
-	})
+	l.validate("sandbox.max_limits", skipping(below, bad))
 }
 
 // sizeProblem reads a size such as 512m, or says what is wrong with it.
