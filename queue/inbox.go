@@ -329,27 +329,37 @@ func commentKey(t tasks.Trigger) string {
 	return fmt.Sprintf("comment:%s:%d:%d", t.Event, t.RepoID, t.CommentID)
 }
 
+// recordOnce records key, a delivery's ID or a comment's (see
+// commentKey), among those queued, and says whether it is new there.
+func recordOnce(ctx context.Context, tx *sql.Tx, key, event string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
+		VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, key, event, time.Now().UnixMilli())
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n != 0, nil
+}
+
 // queueTriggers queues triggers in one transaction, each once.
 func (q *Queue) queueTriggers(ctx context.Context, triggers []tasks.Trigger) error {
 	return q.DB.tx(ctx, func(tx *sql.Tx) error {
 		var jobs []river.InsertManyParams
 		for _, t := range triggers {
-			res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
-				VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, t.DeliveryID, t.Event, time.Now().UnixMilli())
+			fresh, err := recordOnce(ctx, tx, t.DeliveryID, t.Event)
 			if err != nil {
 				return fmt.Errorf("record delivery %s: %w", t.DeliveryID, err)
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !fresh {
 				q.cfg.Logger.Info().Str("delivery_id", t.DeliveryID).Msg("Dropped a delivery queued before.")
 				continue
 			}
 			if key := commentKey(t); key != "" {
-				res, err := tx.ExecContext(ctx, `INSERT INTO oneshot_deliveries (delivery_id, event, received_at)
-					VALUES ($1, $2, $3) ON CONFLICT (delivery_id) DO NOTHING`, key, t.Event, time.Now().UnixMilli())
+				fresh, err := recordOnce(ctx, tx, key, t.Event)
 				if err != nil {
 					return fmt.Errorf("record the comment of delivery %s: %w", t.DeliveryID, err)
 				}
-				if n, _ := res.RowsAffected(); n == 0 {
+				if !fresh {
 					q.cfg.Logger.Warn().Str("delivery_id", t.DeliveryID).Int64("comment_id", t.CommentID).
 						Msg("Dropped a delivery of a comment another delivery queued before: its signed body sent again under a new ID.")
 					continue
