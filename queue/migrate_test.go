@@ -61,19 +61,8 @@ func TestTasksABotOfTheEarlierVersionRecordsHoldTheirIssuesBranch(t *testing.T) 
 }
 
 func TestReplicasStartingTogetherOnAFreshPostgresAllStart(t *testing.T) {
-	url := pgtest.URL(t)
-	errs := make(chan error, 3)
-	for range 3 {
-		go func() {
-			db, err := Open(context.Background(), url)
-			if err == nil {
-				db.Close()
-			}
-			errs <- err
-		}()
-	}
-	for range 3 {
-		if err := <-errs; err != nil {
+	for _, err := range openTogether(pgtest.URL(t), 3) {
+		if err != nil {
 			t.Errorf("a replica did not start: %v", err)
 		}
 	}
@@ -82,23 +71,32 @@ func TestReplicasStartingTogetherOnAFreshPostgresAllStart(t *testing.T) {
 func TestProcessesStartingTogetherOnAFreshSQLiteFileAllStart(t *testing.T) {
 	t.Parallel()
 	for round := range 5 {
-		url := "sqlite:" + filepath.Join(t.TempDir(), "oneshot.db")
-		errs := make(chan error, 2)
-		for range 2 {
-			go func() {
-				db, err := Open(context.Background(), url)
-				if err == nil {
-					db.Close()
-				}
-				errs <- err
-			}()
-		}
-		for range 2 {
-			if err := <-errs; err != nil {
+		for _, err := range openTogether("sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"), 2) {
+			if err != nil {
 				t.Errorf("round %d: a process did not start: %v", round, err)
 			}
 		}
 	}
+}
+
+// openTogether opens the database at url n times at once, as processes
+// starting together do, closes what opened, and returns each one's error.
+func openTogether(url string, n int) []error {
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			db, err := Open(context.Background(), url)
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	var out []error
+	for range n {
+		out = append(out, <-errs)
+	}
+	return out
 }
 
 // insertOldTask records a task in o/r as a bot before migration 4 did,
