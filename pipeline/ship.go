@@ -312,10 +312,9 @@ func (r *run) check(ctx context.Context, from, head string) error {
 		return fail("refused: the change touches protected paths", findingList(scanner.Mask(found))+
 			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
 	}
-	// A file named as the directory is one too, to GitHub's push checks.
-	r.workflows = slices.ContainsFunc(paths, func(p string) bool {
-		return strings.HasPrefix(p, config.DefaultProtectedWorkflows) || p+"/" == config.DefaultProtectedWorkflows
-	})
+	// The paths that protecting the directory covers are those GitHub's
+	// push checks take for workflows: a file in its place too.
+	r.workflows = slices.ContainsFunc(paths, config.Repo{ProtectedPaths: []string{config.DefaultProtectedWorkflows}}.Protected)
 	diff, err := r.co.Repo.TextDiff(ctx, from, head)
 	if errors.Is(err, workspace.ErrTooLarge) {
 		return fail(fmt.Sprintf("refused: the change is too large to review (its diff is over %d MB)", workspace.MaxDiff>>20), "")
