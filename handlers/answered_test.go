@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -16,6 +17,9 @@ type retriedQueue struct {
 	queuedBy string
 	queuedAt time.Time
 	retried  int
+	// earlier is whether a start or retry received before the trigger
+	// is still to be taken in.
+	earlier bool
 }
 
 func (q *retriedQueue) task() *tasks.Task {
@@ -43,8 +47,8 @@ func (*retriedQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 func (*retriedQueue) OverLimit(context.Context, int64, string, tasks.Limits) (*tasks.Limited, error) {
 	return nil, nil
 }
-func (*retriedQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
-	return false, nil
+func (q *retriedQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return q.earlier, nil
 }
 func (q *retriedQueue) Retry(context.Context, string, tasks.Start) (*tasks.Task, error) {
 	q.retried++
@@ -82,6 +86,40 @@ func TestARetryAnsweredByAnAttemptItsPersonQueuedSinceQueuesNothing(t *testing.T
 		}
 	}
 }
+
+// A Retry pressed twice is two intakes at once. The later waits for the
+// earlier, making no check run meanwhile, and then finds the attempt the
+// earlier queued: it answers with the reaction, not a second attempt, a
+// skipped run or a reply that the issue is busy.
+func TestARetryWaitsForARetryReceivedBeforeIt(t *testing.T) {
+	t.Parallel()
+	came := time.Now()
+	press := trigger
+	press.Event, press.Command, press.TaskID, press.RepoID, press.ReceivedAt = "check_run", tasks.CommandRetry, "t1", 1, came
+	in, gh, repo := newIntake(t)
+	q := &retriedQueue{earlier: true}
+	in.Queue = &namedRetriedQueue{q}
+	if err := in.Intake(context.Background(), press); !errors.Is(err, tasks.ErrEarlierWaiting) {
+		t.Fatalf("err = %v, want the retry to wait", err)
+	}
+	if q.retried != 0 || len(gh.CheckRuns(repo)) != 0 || len(gh.Comments(repo, 1)) != 0 {
+		t.Fatalf("while waiting: %d retries, %d check runs, comments %+v; want none", q.retried, len(gh.CheckRuns(repo)), gh.Comments(repo, 1))
+	}
+	// The earlier press queued attempt 2.
+	q.earlier, q.queuedBy, q.queuedAt = false, "writer", came.Add(time.Second)
+	if err := in.Intake(context.Background(), press); err != nil {
+		t.Fatal(err)
+	}
+	if q.retried != 0 || len(gh.CheckRuns(repo)) != 0 || len(gh.Comments(repo, 1)) != 0 {
+		t.Fatalf("%d retries, %d check runs, comments %+v; want none", q.retried, len(gh.CheckRuns(repo)), gh.Comments(repo, 1))
+	}
+}
+
+// namedRetriedQueue is a retriedQueue that knows its task by the ID a
+// button names.
+type namedRetriedQueue struct{ *retriedQueue }
+
+func (q *namedRetriedQueue) Get(context.Context, string) (*tasks.Task, error) { return q.task(), nil }
 
 // TestAStartTriedAgainWhileItsActorsLaterTaskRunsIsAnsweredByIt: its
 // person, seeing nothing happen while GitHub failed the start, asked again,

@@ -272,6 +272,13 @@ func holds(live *tasks.Task, t tasks.Trigger) bool {
 // retry queues the next attempt of the named task, or of the issue's
 // latest one.
 func (in *Intake) retry(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, task *tasks.Task) error {
+	// A Retry pressed twice, or by two people at once, is two intakes at
+	// once: taken in order, the later finds the attempt the earlier
+	// queued (see retriedSince), where both would make a check run and the
+	// one that lost would be told the issue is busy with its own attempt.
+	if err := in.awaitEarlierStart(ctx, t, "The retry waits for a start or retry received before it to be taken in."); err != nil {
+		return err
+	}
 	if task == nil {
 		var err error
 		if task, err = in.Queue.Latest(ctx, t.RepoID, t.Issue); errors.Is(err, tasks.ErrNotFound) {

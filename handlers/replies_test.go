@@ -24,6 +24,9 @@ func (*endedTaskQueue) ByDelivery(context.Context, string) (*tasks.Task, int, er
 func (*endedTaskQueue) Latest(context.Context, int64, int) (*tasks.Task, error) {
 	return endedTask, nil
 }
+func (*endedTaskQueue) EarlierStartWaiting(context.Context, tasks.Trigger) (bool, error) {
+	return false, nil
+}
 func (*endedTaskQueue) Live(context.Context, int64, int) (*tasks.Task, error) {
 	return nil, tasks.ErrNotFound
 }
