@@ -293,6 +293,10 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 			why = fmt.Sprintf("oneshot stopped it after %v", timeout.Round(time.Second))
 		case res.OOMKilled:
 			why = "the kernel killed it, or a process it ran, for memory: the sandbox's limits.memory is too small for it"
+		case res.ExitCode == 127:
+			// What bash answers for a program it cannot find: most often a
+			// toolchain the image lacks, which the default image does.
+			why = "exit 127: a program it runs is not in the sandbox image; `image` in .github/oneshot.yml names one that has it"
 		}
 		return fail(fmt.Sprintf("%s command %s failed (%s)", what, contextgather.CodeSpan(firstLine(script)), why), r.logTail(failureTail))
 	}

@@ -50,6 +50,18 @@ func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
 	}
 }
 
+// A setup command that runs a program the image lacks, as a detected
+// "go mod download" does in an image without Go, says what is missing.
+func TestASetupCommandTheImageCannotRunSaysSo(t *testing.T) {
+	t.Parallel()
+	config := "setup:\n  - no-such-toolchain mod download\n" + testConfig(0)
+	b := pipelineBundle(t, goodAgent, config)
+	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "not in the sandbox image") ||
+		!strings.Contains(run.Output.Summary, "no-such-toolchain: command not found") {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
+
 // Every command runs as on a CI machine: test runners that watch for
 // changes unless told otherwise (react-scripts test) end.
 func TestSetupChecksAndTheAgentRunWithCISet(t *testing.T) {
