@@ -44,16 +44,48 @@ func (in *Intake) queueCheckRun(ctx context.Context, repo *githubapi.Repo, t tas
 // (the connection dropped, the intake's time ran out): an attempt the
 // queue holds after all keeps its run, and the intake is done.
 func (in *Intake) unqueued(ctx context.Context, repo *githubapi.Repo, t tasks.Trigger, checkRunID int64, err error) error {
-	look, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
-	defer cancel()
-	if task, _, lookErr := in.Queue.ByDelivery(look, t.DeliveryID); lookErr == nil {
+	task, lookErr := in.recorded(ctx, t)
+	switch {
+	case lookErr == nil:
 		zerolog.Ctx(ctx).Warn().Err(err).Str("task_id", task.ID).Msg("The queue answered with an error, yet holds the attempt: it stands.")
 		return nil
+	case errors.Is(lookErr, tasks.ErrNotFound):
+		// The intake's next try makes another run: this one offers nothing.
+		skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt. It tries again with a check run of its own, or says on the issue that it gave up."})
+		return err
 	}
-	// The intake's next try makes another run: this one offers nothing.
-	skipCheckRun(ctx, repo, checkRunID, githubapi.Skip{Why: "oneshot could not record this attempt. It tries again with a check run of its own, or says on the issue that it gave up."})
+	// Whether the attempt was recorded is not known. Skipped, its run
+	// would show an attempt that runs as skipped throughout; left queued,
+	// it is the attempt's if it was, and the next try finds it again (see
+	// queueCheckRun) if it was not.
+	zerolog.Ctx(ctx).Warn().Err(lookErr).Int64("check_run_id", checkRunID).Msg("Could not tell whether the queue holds the attempt; its check run is left queued for the intake's next try.")
 	return err
 }
+
+// recorded looks up the attempt t's delivery queued, a few times while the
+// queue cannot answer: an error at a commit often comes of a moment's
+// trouble, which the first look would meet too.
+func (in *Intake) recorded(ctx context.Context, t tasks.Trigger) (*tasks.Task, error) {
+	look, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	wait := skipRetry
+	for tries := 1; ; tries++ {
+		task, _, err := in.Queue.ByDelivery(look, t.DeliveryID)
+		if err == nil || errors.Is(err, tasks.ErrNotFound) || tries == recordedLooks {
+			return task, err
+		}
+		select {
+		case <-look.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// recordedLooks bounds recorded's looks: with skipRetry's waits between,
+// three take about three seconds.
+const recordedLooks = 3
 
 // skipCheckRun closes a check run whose attempt will never run, whatever
 // comes next: a retried intake would not find it again, and it would wait

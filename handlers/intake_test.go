@@ -99,6 +99,45 @@ func TestAnAttemptRecordedThoughTheQueueAnsweredWithAnErrorKeepsItsCheckRun(t *t
 	}
 }
 
+// shakyQueue takes the task, but the answer to its commit is lost, and the
+// look after it fails lookFailures times before it answers.
+type shakyQueue struct {
+	committedQueue
+	lookFailures, looks int
+}
+
+func (q *shakyQueue) ByDelivery(ctx context.Context, delivery string) (*tasks.Task, int, error) {
+	if q.created == nil {
+		return nil, 0, tasks.ErrNotFound
+	}
+	if q.looks++; q.looks <= q.lookFailures {
+		return nil, 0, errDatabase
+	}
+	return q.committedQueue.ByDelivery(ctx, delivery)
+}
+
+// The trouble that lost the commit's answer may fail the look after it
+// too. A look that answers at its next try keeps the recorded attempt's
+// run; a queue that cannot say leaves the run queued, as the attempt it
+// may hold is, for the intake's next try: skipped, it would show a
+// running attempt as skipped throughout.
+func TestAnAttemptTheQueueCannotSayItRecordedKeepsItsCheckRunQueued(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lookFailures int
+		wantErr      bool
+	}{{1, false}, {100, true}} {
+		in, gh, repo := newIntake(t)
+		in.Queue = &shakyQueue{lookFailures: tc.lookFailures}
+		if err := in.Intake(context.Background(), trigger); (err != nil) != tc.wantErr {
+			t.Fatalf("looks failing %d times: err = %v, want an error %v", tc.lookFailures, err, tc.wantErr)
+		}
+		if runs := gh.CheckRuns(repo); len(runs) != 1 || runs[0].Status != "queued" {
+			t.Fatalf("looks failing %d times: check runs %+v, want one, queued", tc.lookFailures, runs)
+		}
+	}
+}
+
 // Closing the run is tried again while GitHub fails for now: nothing
 // later would, and it would wait as queued for ever.
 func TestACheckRunGitHubFailsToCloseAtFirstIsClosed(t *testing.T) {
