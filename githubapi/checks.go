@@ -96,6 +96,26 @@ func (r *Repo) QueueCheckRun(ctx context.Context, headSHA string, q QueuedRun) (
 // delivery's retry of the task may have made one for the same attempt:
 // neither is this one.
 func (r *Repo) FindCheckRun(ctx context.Context, headSHA string, q QueuedRun) int64 {
+	return r.findQueuedRun(ctx, headSHA, func(run *github.CheckRun) bool {
+		return run.GetExternalID() == q.TaskID && run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, q.Attempt) &&
+			strings.Contains(run.GetOutput().GetSummary(), q.mark())
+	})
+}
+
+// FindDeliveryRun returns the ID of a check run QueueCheckRun made on
+// headSHA for a trigger's delivery, whatever task and attempt it was for,
+// that is still queued as made, or 0.
+func (r *Repo) FindDeliveryRun(ctx context.Context, headSHA, deliveryID string) int64 {
+	mark := QueuedRun{DeliveryID: deliveryID}.mark()
+	return r.findQueuedRun(ctx, headSHA, func(run *github.CheckRun) bool {
+		return strings.HasPrefix(run.GetOutput().GetTitle(), stateTitle[tasks.Queued]+" (attempt ") &&
+			strings.Contains(run.GetOutput().GetSummary(), mark)
+	})
+}
+
+// findQueuedRun returns the ID of the first queued check run of ours on
+// headSHA that matches, or 0.
+func (r *Repo) findQueuedRun(ctx context.Context, headSHA string, matches func(*github.CheckRun) bool) int64 {
 	// Every queued run of the name, not GitHub's default of the latest one
 	// only: another task's may have been made on the commit since, and on
 	// a busy repository's head more than a page of them.
@@ -109,9 +129,7 @@ func (r *Repo) FindCheckRun(ctx context.Context, headSHA string, q QueuedRun) in
 			return 0
 		}
 		for _, run := range runs.CheckRuns {
-			if run.GetExternalID() == q.TaskID && run.GetStatus() == "queued" &&
-				run.GetOutput().GetTitle() == checkRunTitle(tasks.Queued, q.Attempt) &&
-				strings.Contains(run.GetOutput().GetSummary(), q.mark()) {
+			if run.GetStatus() == "queued" && matches(run) {
 				return run.GetID()
 			}
 		}

@@ -87,6 +87,37 @@ func (in *Intake) recorded(ctx context.Context, t tasks.Trigger) (*tasks.Task, e
 // three take about three seconds.
 const recordedLooks = 3
 
+// closeStrayRun closes the queued check run an earlier try of t's intake
+// made and left, when t ends with no attempt recorded: that try was
+// killed, or could not tell whether the queue took the attempt, after
+// making it, and a later one went another way (the issue busy by then, a
+// limit met, the intake given up on). The run is looked for on the
+// default branch's head, where it was made; one made on a head that has
+// moved on since is not found.
+func (in *Intake) closeStrayRun(ctx context.Context, t tasks.Trigger, why string) {
+	if !t.Command.Starts() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), skipTimeout)
+	defer cancel()
+	if _, _, err := in.Queue.ByDelivery(ctx, t.DeliveryID); !errors.Is(err, tasks.ErrNotFound) {
+		return // the attempt holds its run, or the queue cannot say
+	}
+	repo, err := githubapi.ForRepo(in.Clients, t.InstallationID, t.Repo)
+	if err != nil {
+		return
+	}
+	_, sha, err := repo.DefaultBranchHead(ctx)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Could not look for a check run an earlier try of the intake left queued.")
+		return
+	}
+	if id := repo.FindDeliveryRun(ctx, sha, t.DeliveryID); id != 0 {
+		zerolog.Ctx(ctx).Info().Int64("check_run_id", id).Msg("Closing the check run an earlier try of the intake left queued.")
+		skipCheckRun(ctx, repo, id, skipOf(t, why))
+	}
+}
+
 // skipCheckRun closes a check run whose attempt will never run, whatever
 // comes next: a retried intake would not find it again, and it would wait
 // as queued for ever.

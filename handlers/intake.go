@@ -56,6 +56,9 @@ func (in *Intake) Intake(ctx context.Context, t tasks.Trigger) error {
 		Str("actor", t.Actor).Str("command", string(t.Command)).Logger()
 	ctx = log.WithContext(ctx)
 	err := in.intake(ctx, t)
+	if err == nil && tasks.IsRetried(ctx) {
+		in.closeStrayRun(ctx, t, "oneshot did not queue this attempt: another task answered the request, or oneshot said on the issue why it did not run it.")
+	}
 	if !githubapi.Refused(err) {
 		return err
 	}

@@ -138,6 +138,48 @@ func TestAnAttemptTheQueueCannotSayItRecordedKeepsItsCheckRunQueued(t *testing.T
 	}
 }
 
+// busyQueue has not recorded the trigger's attempt, and a task is live on
+// its issue.
+type busyQueue struct{ handlers.Work }
+
+func (busyQueue) ByDelivery(context.Context, string) (*tasks.Task, int, error) {
+	return nil, 0, tasks.ErrNotFound
+}
+func (busyQueue) Live(context.Context, int64, int) (*tasks.Task, error) { return winner, nil }
+func (busyQueue) EarlierCancelWaiting(context.Context, tasks.Trigger, *tasks.Task) (bool, error) {
+	return false, nil
+}
+
+// A try that made its check run and could not tell whether the queue took
+// the attempt leaves the run queued. When the attempt was not taken after
+// all, and the next try goes another way (the issue busy by then) or the
+// intake is given up on, the run is closed rather than left queued beside
+// the reply.
+func TestACheckRunAnEarlierTryLeftIsClosedWhenNoAttemptTakesIt(t *testing.T) {
+	t.Parallel()
+	for _, end := range []string{"busy", "given up"} {
+		in, gh, repo := newIntake(t)
+		in.Queue = &shakyQueue{lookFailures: 100}
+		if err := in.Intake(context.Background(), trigger); err == nil {
+			t.Fatal("the first try did not fail")
+		}
+		in.Queue = busyQueue{}
+		if end == "busy" {
+			if err := in.Intake(tasks.Retried(context.Background()), trigger); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			in.GiveUp(context.Background(), trigger, errDatabase)
+		}
+		if runs := gh.CheckRuns(repo); len(runs) != 1 || runs[0].Conclusion != "skipped" {
+			t.Fatalf("%s: check runs %+v, want the one made, skipped", end, runs)
+		}
+		if comments := gh.Comments(repo, 1); len(comments) != 1 {
+			t.Fatalf("%s: comments %+v, want the reply", end, comments)
+		}
+	}
+}
+
 // Closing the run is tried again while GitHub fails for now: nothing
 // later would, and it would wait as queued for ever.
 func TestACheckRunGitHubFailsToCloseAtFirstIsClosed(t *testing.T) {

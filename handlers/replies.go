@@ -49,6 +49,7 @@ func (in *Intake) GiveUp(ctx context.Context, t tasks.Trigger, cause error) {
 	if err != nil {
 		log.Error().Err(err).Msg("Could not tell whoever asked that their trigger was dropped.")
 	}
+	in.closeStrayRun(log.WithContext(ctx), t, "oneshot gave up taking this request in, and said so on the issue.")
 }
 
 // giveUpText says why a trigger could not be taken: GitHub's answer,
