@@ -180,9 +180,18 @@ func (r *scriptedRunner) Run(ctx context.Context, t *tasks.Task) (tasks.State, s
 type recordingNotifier struct {
 	mu     sync.Mutex
 	states []string
+	// hangOnQueued has showing an attempt back in the queue take until
+	// its context ends, as GitHub waiting out a rate limit would.
+	hangOnQueued bool
 }
 
-func (n *recordingNotifier) Changed(_ context.Context, t *tasks.Task, e tasks.Event) []byte {
+func (n *recordingNotifier) Changed(ctx context.Context, t *tasks.Task, e tasks.Event) []byte {
+	n.mu.Lock()
+	hang := n.hangOnQueued && e.State == tasks.Queued
+	n.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.states = append(n.states, fmt.Sprintf("%s#%d:%s", t.ID, e.Attempt, e.State))

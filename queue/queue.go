@@ -481,8 +481,21 @@ func (q *Queue) conclude(ctx context.Context, t *tasks.Task, from, to tasks.Stat
 		return err
 	}
 	t.State = to
-	if owed := q.cfg.Notifier.Changed(ctx, t, e); owed != nil {
+	notify := ctx
+	if to == tasks.Queued {
+		// A hand-back, as the bot stops: its job must be put back before
+		// the shutdown's time runs out, or the try counts as interrupted.
+		// Showing it matters less; the next start shows the attempt running.
+		var cancel context.CancelFunc
+		notify, cancel = context.WithTimeout(ctx, handBackShowTimeout)
+		defer cancel()
+	}
+	if owed := q.cfg.Notifier.Changed(notify, t, e); owed != nil {
 		q.owe(ctx, t, owed)
 	}
 	return nil
 }
+
+// handBackShowTimeout bounds showing a hand-back on its check run, within
+// the shutdown's 30 seconds by default.
+const handBackShowTimeout = 10 * time.Second

@@ -364,6 +364,28 @@ func TestShutdownHandsARunningAttemptBackAndTheNextProcessRunsIt(t *testing.T) {
 	})
 }
 
+// Recording a hand-back matters more than showing it: GitHub waiting out a
+// rate limit as the bot stops must not keep the hand-back from the queue
+// past the shutdown's time, which would count the attempt as interrupted
+// (twice, and it is given up on). The next start shows it running anyway.
+func TestAHandBackGitHubIsSlowToShowIsRecordedWithinTheShutdown(t *testing.T) {
+	databases(t, func(t *testing.T, url string) {
+		b := setup(t, url, time.Minute)
+		b.notifier.mu.Lock()
+		b.notifier.hangOnQueued = true
+		b.notifier.mu.Unlock()
+		task := b.handBack(t)
+
+		b.runner.finish(tasks.Succeeded)
+		start(t, b.newQueue(t, time.Minute))
+		b.waitState(t, task.ID, tasks.Succeeded)
+		want := []string{"1:queued", "1:running", "1:queued", "1:running", "1:succeeded"}
+		if got := b.states(t, task.ID); !slices.Equal(got, want) {
+			t.Fatalf("history = %v", got)
+		}
+	})
+}
+
 func TestAHandBackIsNotCountedAsAStart(t *testing.T) {
 	databases(t, func(t *testing.T, url string) {
 		b := setup(t, url, time.Minute)
