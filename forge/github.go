@@ -91,7 +91,7 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 		if pr.GetState() != "open" {
 			return nil, fmt.Errorf("pull request #%d was closed, and a follow-up changes only an open one", t.PullRequest)
 		}
-		co.Branch = pr.GetHead().GetRef()
+		co.Branch, co.OpenPullRequest = pr.GetHead().GetRef(), t.PullRequest
 	}
 	if co.Repo, err = workspace.Init(ctx, dir+"/repo.git"); err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 	if head, err = fetchBranch(ctx, co, auth, branch); err != nil || co.Branch != "" {
 		return head, err
 	}
-	closed, err := g.closedAt(ctx, t, branch, head)
+	open, closed, err := g.pullRequestsAt(ctx, t, branch, head)
 	if err != nil {
 		return "", err
 	}
@@ -160,22 +160,29 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 		co.Replaces = closed
 		return "", nil
 	}
+	co.OpenPullRequest = open
 	return head, nil
 }
 
-// closedAt says whether branch, at head, is as a closed pull request left
-// it, with no pull request open from it. Either may be into any base: a
-// maintainer may have moved one off the default branch.
-func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, head string) (*pipeline.ClosedBranch, error) {
+// pullRequestsAt returns the number of the pull request open from branch,
+// or else whether branch, at head, is as a closed pull request left it.
+// Either may be into any base: a maintainer may have moved one off the
+// default branch.
+func (g *GitHub) pullRequestsAt(ctx context.Context, t *tasks.Task, branch, head string) (open int, closed *pipeline.ClosedBranch, err error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	pr, err := repo.ClosedPullRequestAt(ctx, branch, head)
-	if err != nil || pr == nil {
-		return nil, err
+	openPR, closedPR, err := repo.PullRequestsFrom(ctx, branch, head)
+	switch {
+	case err != nil:
+		return 0, nil, err
+	case openPR != nil:
+		return openPR.GetNumber(), nil, nil
+	case closedPR != nil:
+		return 0, &pipeline.ClosedBranch{Head: head, PullRequest: closedPR.GetNumber()}, nil
 	}
-	return &pipeline.ClosedBranch{Head: head, PullRequest: pr.GetNumber()}, nil
+	return 0, nil, nil
 }
 
 // stillOpen refuses, with pipeline.ErrPullRequestClosed, to publish on a
@@ -184,7 +191,7 @@ func (g *GitHub) closedAt(ctx context.Context, t *tasks.Task, branch, head strin
 // FetchBranch). A pull request closed after this look is a window left
 // open.
 func (g *GitHub) stillOpen(ctx context.Context, t *tasks.Task, pr pipeline.PullRequest) error {
-	closed, err := g.closedAt(ctx, t, pr.Branch, pr.Continues)
+	_, closed, err := g.pullRequestsAt(ctx, t, pr.Branch, pr.Continues)
 	if err != nil {
 		return err
 	}

@@ -204,27 +204,26 @@ func (r *Repo) Reviewed(ctx context.Context, pull int) ([]string, error) {
 	}
 }
 
-// ClosedPullRequestAt returns the closed pull request from head, into
-// whatever base, whose head was sha when it closed; nil when there is none,
-// and also when a pull request from head is open, into any base: the branch
-// is that one's then, not a closed one's to replace.
-func (r *Repo) ClosedPullRequestAt(ctx context.Context, head, sha string) (*github.PullRequest, error) {
+// PullRequestsFrom returns the pull request open from head, into whatever
+// base, or else the closed one whose head was sha when it closed; both nil
+// when there is neither. With one open, the branch is that one's, not a
+// closed one's to replace.
+func (r *Repo) PullRequestsFrom(ctx context.Context, head, sha string) (open, closed *github.PullRequest, err error) {
 	prs, _, err := r.Client.PullRequests.List(ctx, r.Owner, r.Name, &github.PullRequestListOptions{
 		State: "all", Head: r.Owner + ":" + head,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("look for the pull requests from %s: %w", head, err)
+		return nil, nil, fmt.Errorf("look for the pull requests from %s: %w", head, err)
 	}
-	var closed *github.PullRequest
 	for _, pr := range prs {
 		switch {
 		case pr.GetState() == "open":
-			return nil, nil
+			return pr, nil, nil
 		case closed == nil && pr.GetHead().GetSHA() == sha:
 			closed = pr
 		}
 	}
-	return closed, nil
+	return nil, closed, nil
 }
 
 // OpenPullRequest opens a pull request, and says whether it did.

@@ -100,6 +100,9 @@ type Checkout struct {
 	// Branch, when set, is the branch the task continues: a follow-up's
 	// pull request branch.
 	Branch string
+	// OpenPullRequest is the number of the pull request open from the
+	// branch the task continues, when the attempt began; 0 for none.
+	OpenPullRequest int
 	// Replaces, when set, is the task's branch as a pull request that was
 	// closed left it, which the task starts afresh beside and replaces
 	// when it publishes.

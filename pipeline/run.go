@@ -351,11 +351,13 @@ exit 0`, r.start, unchangedExit, setupTreeFile, treeOfCheckout(stateDir, stateDi
 const agentStatus = "git status --porcelain --untracked-files=all --ignore-submodules=dirty"
 
 // nothingNewFails says whether an agent that changed nothing failed: it
-// did, unless the attempt continues a branch an earlier attempt pushed to,
-// which may already hold the change (see ship). A follow-up changing
-// nothing did not do what it was asked.
+// did, unless the attempt continues a branch an earlier attempt pushed
+// to and opened no pull request for, which may already hold the change
+// (see ship). A follow-up, or a request on an issue whose pull request is
+// open, changing nothing did not do what it was asked: the pull request
+// already shows the branch as it stands.
 func (r *run) nothingNewFails() bool {
-	return r.start == r.co.Base || r.co.Branch != ""
+	return r.start == r.co.Base || r.co.Branch != "" || r.co.OpenPullRequest != 0
 }
 
 func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
@@ -398,10 +400,14 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 // changedNothing stops an attempt whose agent changed nothing, saying how
 // the agent ended when that was badly, with its output.
 func (r *run) changedNothing() error {
+	why, details := "the agent changed nothing, so there is nothing to propose", ""
 	if r.agentEnd != "" {
-		return fail(r.agentEnd+" and changed nothing, so there is nothing to propose", r.agentTail)
+		why, details = r.agentEnd+" and changed nothing, so there is nothing to propose", r.agentTail
 	}
-	return fail("the agent changed nothing, so there is nothing to propose", "")
+	if n := r.co.OpenPullRequest; n != 0 {
+		why += fmt.Sprintf("; pull request #%d stays as it was", n)
+	}
+	return fail(why, details)
 }
 
 func firstLine(s string) string {

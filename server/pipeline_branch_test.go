@@ -38,6 +38,29 @@ func TestARerunUpdatesTheSameBranchAndPullRequest(t *testing.T) {
 	}
 }
 
+// A new request on an issue whose pull request is open, answered by an
+// agent that changes nothing, did not do what it was asked: it fails,
+// saying so, and leaves the pull request as it was, rather than report
+// the branch as it stands as a change made.
+func TestARequestOnAnIssueWithAnOpenPullRequestThatChangesNothingFails(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.runFirstTask(t)
+	before := b.gh.PullRequests(b.repo)
+
+	// The agent writes the same files again: nothing new.
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot also handle an empty name", "writer"))
+	run := b.waitConcluded(t, 2)
+	want := fmt.Sprintf("the agent changed nothing, so there is nothing to propose; pull request #%d stays as it was", before[0].Number)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, want) {
+		t.Fatalf("the second task concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if after := b.gh.PullRequests(b.repo); len(after) != 1 || after[0].HeadSHA != before[0].HeadSHA ||
+		after[0].Title != before[0].Title || after[0].Body != before[0].Body {
+		t.Fatalf("pull requests %+v, want %+v as it was", after, before)
+	}
+}
+
 // TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush re-runs a task
 // while GitHub refuses to edit pull requests: the push has updated the
 // pull request, so the attempt succeeds, saying its description is behind.
