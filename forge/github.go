@@ -89,7 +89,11 @@ func (g *GitHub) Checkout(ctx context.Context, t *tasks.Task) (_ *pipeline.Check
 		// Closed since the follow-up was asked for: a change to its
 		// branch would show nowhere, or reopen what was merged.
 		if pr.GetState() != "open" {
-			return nil, fmt.Errorf("pull request #%d was closed, and a follow-up changes only an open one", t.PullRequest)
+			how := "closed"
+			if pr.GetMerged() || pr.MergedAt != nil {
+				how = "merged"
+			}
+			return nil, fmt.Errorf("pull request #%d was %s, and a follow-up changes only an open one", t.PullRequest, how)
 		}
 		co.Branch, co.OpenPullRequest = pr.GetHead().GetRef(), t.PullRequest
 	}

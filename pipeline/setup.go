@@ -55,6 +55,14 @@ func (r *run) setup(ctx context.Context) error {
 	if r.start, err = r.p.Forge.FetchBranch(ctx, r.task, r.co, r.branch); err != nil {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)
 	}
+	if r.start == "" && r.co.Branch != "" {
+		// The pull request was merged or closed, and its branch deleted,
+		// since the follow-up was asked for, or since Checkout found it
+		// open: made anew from the default branch, the branch would open a
+		// second pull request, holding the follow-up's change alone.
+		return fail(fmt.Sprintf("branch %s of pull request #%d is gone (the pull request was merged or closed), so nothing was changed", r.branch, r.co.OpenPullRequest),
+			"A follow-up changes an open pull request's branch. To ask for more, comment on the issue.")
+	}
 	r.continues = r.start
 	note := "new branch " + r.branch
 	r.code = r.files

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -421,6 +422,26 @@ func TestFeedbackOnOneshotsPullRequestUpdatesIt(t *testing.T) {
 	// fixes the issue.
 	if body := prs[0].Body; !strings.HasPrefix(body, "Fixes #1\n") || strings.Contains(body, fmt.Sprintf("#%d", pr.Number)) {
 		t.Fatalf("the follow-up's pull request body: %q", body)
+	}
+}
+
+// A follow-up on a pull request whose branch is gone (merged, and the
+// branch deleted, as the follow-up's attempt began) changes nothing: the
+// branch made anew would open a second pull request.
+func TestAFollowUpWhoseBranchIsGoneOpensNoPullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	pr := b.gh.AddPullRequest(b.repo, githubtest.PullRequest{Number: 3, Head: "oneshot/issue-1", Base: "main", User: b.gh.BotLogin()})
+	b.deliver(t, "issue_comment", "issue_comment.created.on-pull-request", b.onPullRequest(pr.Number, "/oneshot rename the flag", "writer"))
+	run := b.waitConcluded(t, 1)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 of pull request #3 is gone") {
+		t.Fatalf("the follow-up concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 {
+		t.Fatalf("pull requests %+v, want the one", prs)
+	}
+	if branches := b.gh.Branches(t, b.repo); slices.Contains(branches, "oneshot/issue-1") {
+		t.Fatalf("the follow-up made the branch anew: %q", branches)
 	}
 }
 
