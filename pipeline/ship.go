@@ -425,6 +425,10 @@ func (r *run) pullRequestBody() string {
 	if issue := r.fixes(); issue != 0 {
 		fmt.Fprintf(&b, "Fixes #%d\n\n", issue)
 	}
+	// The rest is oneshot's part, which an update replaces, leaving what
+	// people wrote around it and the line above, which they may change
+	// ("Refs #42", for a merge that must not close the issue).
+	b.WriteString(DescriptionStart + "\n")
 	// Not the issue's title, which anyone may write: in a pull request's
 	// description "closes #42" closes #42 on merge, and "@team" pings it.
 	// The reference above shows the title.
@@ -452,7 +456,35 @@ func (r *run) pullRequestBody() string {
 	}
 	fmt.Fprintf(&b, "\n---\nReview it as you would any contribution. To change it, comment `%s <what to change>` here.\n",
 		cmp.Or(r.p.Defaults.Command, config.DefaultCommand))
+	b.WriteString(DescriptionEnd + "\n")
 	return b.String()
+}
+
+// DescriptionStart and DescriptionEnd enclose oneshot's part of a pull
+// request's description, unseen on GitHub.
+const (
+	DescriptionStart = "<!-- oneshot: its part of the description, which each update replaces -->"
+	DescriptionEnd   = "<!-- oneshot: end of its part -->"
+)
+
+// UpdatedDescription is the description current with its oneshot part
+// replaced by next's; false when either has none whole (a person took it
+// out): what they left is theirs.
+func UpdatedDescription(current, next string) (string, bool) {
+	part := func(s string) (start, end int, ok bool) {
+		start = strings.Index(s, DescriptionStart)
+		end = strings.LastIndex(s, DescriptionEnd)
+		return start, end, start >= 0 && end > start
+	}
+	cs, ce, ok := part(current)
+	if !ok {
+		return "", false
+	}
+	ns, ne, ok := part(next)
+	if !ok {
+		return "", false
+	}
+	return current[:cs] + next[ns:ne] + current[ce:], true
 }
 
 // fixes is the issue the change is for, or 0 when there is none (bot

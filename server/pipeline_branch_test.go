@@ -61,6 +61,42 @@ func TestARequestOnAnIssueWithAnOpenPullRequestThatChangesNothingFails(t *testin
 	}
 }
 
+// A maintainer's edits to the pull request stay through its updates:
+// its title, what they wrote around oneshot's part of the description,
+// and "Fixes #1" turned into "Refs #1". Only oneshot's part is written
+// again; with it taken out, the description is left as it is, and the
+// attempt says so.
+func TestAnUpdateKeepsWhatPeopleWroteInThePullRequest(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, countingAgent, testConfig(0))
+	first := b.runFirstTask(t)
+	pr := b.gh.PullRequests(b.repo)[0]
+	edited := strings.Replace(pr.Body, "Fixes #1", "Refs #1", 1)
+	edited = strings.Replace(edited, "### Checks", "### Checks (trimmed by hand)", 1) + "\nDeploy after the freeze.\n"
+	b.gh.EditPullRequest(t, b.repo, pr.Number, "feat: accept empty names", edited)
+
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
+	if run := b.waitConcluded(t, 2); run.Conclusion != "success" {
+		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	after := b.gh.PullRequests(b.repo)[0]
+	if after.Title != "feat: accept empty names" || !strings.HasPrefix(after.Body, "Refs #1\n") || strings.Contains(after.Body, "Fixes #1") ||
+		!strings.HasSuffix(after.Body, "\nDeploy after the freeze.\n") || strings.Contains(after.Body, "trimmed by hand") ||
+		!strings.Contains(after.Body, "### Checks\n") {
+		t.Fatalf("after the update: %q\n%s", after.Title, after.Body)
+	}
+
+	b.gh.EditPullRequest(t, b.repo, pr.Number, after.Title, "All of it rewritten by hand.")
+	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(b.gh.CheckRuns(b.repo)[1], "writer"))
+	run := b.waitConcluded(t, 3)
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "left its description as it is") {
+		t.Fatalf("attempt 3 concluded %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if body := b.gh.PullRequests(b.repo)[0].Body; body != "All of it rewritten by hand." {
+		t.Fatalf("the description rewritten by hand became %q", body)
+	}
+}
+
 // TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush re-runs a task
 // while GitHub refuses to edit pull requests: the push has updated the
 // pull request, so the attempt succeeds, saying its description is behind.
@@ -71,7 +107,7 @@ func TestAPullRequestGitHubWillNotEditIsStillUpdatedByThePush(t *testing.T) {
 	b.gh.Fail("PATCH", "/repos/acme/uuid/pulls/{number}", http.StatusInternalServerError, -1)
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(first, "writer"))
 	run := b.waitConcluded(t, 2)
-	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "could not update its title and description") {
+	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "could not update its description") {
 		t.Fatalf("attempt 2 concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
 	if prs := b.gh.PullRequests(b.repo); len(prs) != 1 || prs[0].HeadSHA != b.gh.Head(t, b.repo, "oneshot/issue-1") {

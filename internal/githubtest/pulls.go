@@ -93,6 +93,21 @@ func (s *Server) ClosePullRequest(t testing.TB, repo *Repo, n int) {
 	st.State, st.closedAt, st.updatedAt = "closed", now, now
 }
 
+// EditPullRequest gives pull request n a title and description, as a
+// maintainer editing it would.
+func (s *Server) EditPullRequest(t testing.TB, repo *Repo, n int, title, body string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr, ok := repo.pulls[n]
+	if !ok {
+		t.Fatalf("no pull request #%d", n)
+	}
+	st := repo.issues[n]
+	pr.Title, pr.Body, st.Title, st.Body = title, body, title, body
+	pr.UpdatedAt, st.updatedAt = time.Now(), time.Now()
+}
+
 // createPull answers POST /repos/{owner}/{repo}/pulls.
 func (s *Server) createPull(w http.ResponseWriter, r *http.Request, c *call) {
 	var in struct {
