@@ -203,6 +203,11 @@ func (s *Session) readExec(stream *yamux.Stream, c Command) (res *Result, answer
 			if err := json.Unmarshal(payload, &exit); err != nil {
 				return nil, true, fmt.Errorf("exec %s: bad exit report: %w", c.name(), err)
 			}
+			if exit.SweepError != "" {
+				why := fmt.Errorf("%w: %s", ErrProcessesLost, s.masker.MaskString(exit.SweepError))
+				s.end(why)
+				return nil, true, fmt.Errorf("exec %s: %w", c.name(), why)
+			}
 			if exit.StartError != "" {
 				return nil, true, fmt.Errorf("exec %s: %s", c.name(), exit.StartError)
 			}

@@ -30,6 +30,12 @@ var (
 	// connection to it died. A process of the sandbox may have stopped
 	// it (it runs as the same user), and the session cannot go on.
 	ErrUnresponsive = errors.New("sandboxd stopped answering (a command outlived its timeout, or the connection died), so the sandbox was removed")
+	// ErrProcessesLost ends a session whose sandboxd could not tell which
+	// processes a command left, to stop them: a process of the sandbox
+	// can lower sandboxd's limits (it runs as the same user), and what it
+	// left would live on into later steps, to read their secrets or change
+	// the code after the checks.
+	ErrProcessesLost = errors.New("sandboxd could not find the processes a command left, to stop them (a process in the sandbox tampered with it), so the sandbox was removed")
 )
 
 const (

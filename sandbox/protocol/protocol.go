@@ -24,8 +24,9 @@ import (
 // and sandboxd, or a sandboxd of the earlier version would be unsafe to go
 // on using: the bot refuses an image of another version, and says to
 // rebuild it. Sandbox images carry it in the ImageLabel label. 4: sandboxd
-// stops the sandbox while it sweeps an exec's tree.
-const Version = 4
+// stops the sandbox while it sweeps an exec's tree. 5: a sweep that cannot
+// read /proc says so (Exit.SweepError), where it found nothing left.
+const Version = 5
 
 // ImageLabel is the image label that says which protocol version the image's
 // sandboxd speaks.
@@ -117,6 +118,11 @@ type Exit struct {
 	OOMKilled bool   `json:"oom_killed,omitempty"`
 	// StartError is set when the process could not be started at all.
 	StartError string `json:"start_error,omitempty"`
+	// SweepError is set when sandboxd could not tell which processes the
+	// exec left, to kill them (a process in the sandbox lowered its
+	// limits, say): some may live on, beyond its reach, and the session
+	// cannot be trusted.
+	SweepError string `json:"sweep_error,omitempty"`
 }
 
 // FileRequest reads or writes one file.

@@ -38,14 +38,24 @@ const outputGrace = 250 * time.Millisecond
 // finds nothing left stops. kill(-1) reaches every process in one pass of
 // the kernel's list, and a stopped process cannot fork, so the sweep then
 // reads a tree that holds still.
-func (s *Server) killTree(t tree) {
+//
+// It fails when it cannot tell what is left: the sandbox's processes run
+// as sandboxd's user, and may lower its limits (prlimit) so that it cannot
+// read /proc. The session is over then (see protocol.Exit.SweepError).
+func (s *Server) killTree(t tree) error {
 	s.starting.Lock()
 	defer s.starting.Unlock()
+	if err := keepFileLimit(); err != nil {
+		return err
+	}
 	if s.stopAll {
 		// What was stopped already (a job its shell stopped, a process a
 		// test stopped to see it wait) is stopped again after: SIGCONT
 		// reaches every process.
-		stopped := stoppedProcesses()
+		stopped, err := stoppedProcesses()
+		if err != nil {
+			return err
+		}
 		_ = syscall.Kill(-1, syscall.SIGSTOP)
 		defer func() {
 			_ = syscall.Kill(-1, syscall.SIGCONT)
@@ -55,8 +65,60 @@ func (s *Server) killTree(t tree) {
 				}
 			}
 		}()
+		// Once everything holds still, nothing changes the limit again.
+		if err := keepFileLimit(); err != nil {
+			return err
+		}
+		defer s.reapStrays()
 	}
-	killTree(t)
+	return killTree(t)
+}
+
+// fileLimit is sandboxd's open-file limit as it began.
+var fileLimit = func() syscall.Rlimit {
+	var l syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
+	return l
+}()
+
+// keepFileLimit puts back sandboxd's open-file limit where a process
+// lowered it but not past what it may raise again, and fails where it
+// cannot: without files, no sweep can read /proc.
+func keepFileLimit() error {
+	var now syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now); err != nil {
+		return fmt.Errorf("read the open-file limit: %w", err)
+	}
+	if now.Cur >= fileLimit.Cur {
+		return nil
+	}
+	if now.Max < fileLimit.Cur {
+		return fmt.Errorf("a process in the sandbox lowered sandboxd's open-file limit to %d", now.Max)
+	}
+	now.Cur = fileLimit.Cur
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &now); err != nil {
+		return fmt.Errorf("restore the open-file limit a process in the sandbox lowered: %w", err)
+	}
+	return nil
+}
+
+// reapStrays reaps the exited children of sandboxd that no exec waits
+// for. A process an exec started can make its children sandboxd's (clone
+// with CLONE_PARENT); unreaped, each would hold a place of the pids limit
+// for the rest of the session. It runs only under the sandbox's own init,
+// where sandboxd's children are all the execs'.
+func (s *Server) reapStrays() {
+	self := os.Getpid()
+	_ = eachProcess(func(p proc, state byte) {
+		if p.ppid != self || state != 'Z' || p.threads > 1 {
+			return
+		}
+		if _, waited := s.execs.Load(p.pid); waited {
+			return // its exec's Wait reaps it
+		}
+		var status syscall.WaitStatus
+		_, _ = syscall.Wait4(p.pid, &status, syscall.WNOHANG, nil)
+	})
 }
 
 // runExec runs one process and streams its output, then its exit, on stream.
@@ -99,7 +161,12 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 		return protocol.Exit{Code: -1}
 	}
 	oomBefore := oomKills()
-	before := s.earlier()
+	before, err := s.earlier()
+	if err != nil {
+		stdin.Close()
+		stdinWriter.Close()
+		return protocol.Exit{Code: -1, SweepError: err.Error()}
+	}
 	s.starting.RLock()
 	err = cmd.Start()
 	if err == nil {
@@ -122,10 +189,11 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	}, func(id string) bool { return id != req.ID && s.execRunning(id) })
 	var once sync.Once
 	reason := ""
+	var sweepErr error
 	kill := func(why string) {
 		once.Do(func() {
 			reason = why
-			s.killTree(tree)
+			sweepErr = s.killTree(tree)
 		})
 	}
 	if prev, _ := s.running.Swap(req.ID, kill); prev == (cancelled{}) {
@@ -161,7 +229,11 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 	} else {
 		once.Do(func() {})
 	}
-	return exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
+	exit := exitOf(cmd, waitErr, reason, oomKills() > oomBefore)
+	if sweepErr != nil {
+		exit.SweepError = sweepErr.Error()
+	}
+	return exit
 }
 
 // earlier lists the processes running as an exec begins, by which its tree
@@ -169,9 +241,12 @@ func (s *Server) execute(stream io.Reader, out io.Writer, req *protocol.ExecRequ
 // unless the server runs under the sandbox's own init, where every process
 // is the sandbox's: elsewhere, as on a host, a process anything else started
 // and init adopted would be taken for the exec's and killed.
-func (s *Server) earlier() map[int]proc {
+func (s *Server) earlier() (map[int]proc, error) {
 	if !s.stopAll {
-		return nil
+		return nil, nil
+	}
+	if err := keepFileLimit(); err != nil {
+		return nil, err
 	}
 	return processes()
 }

@@ -71,7 +71,11 @@ func TestAnExecOutsideTheSandboxesInitTakesNoNewcomer(t *testing.T) {
 	}
 	for stopAll, want := range map[bool]bool{false: false, true: true} {
 		s := &Server{stopAll: stopAll}
-		tr := newTree(root, "x", s.earlier(), nil, nil)
+		before, err := s.earlier()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := newTree(root, "x", before, nil, nil)
 		if got := tr.runaway(procs[orphan], procs, self); got != want {
 			t.Errorf("stop-all %v: a process init adopted since the exec began taken for the exec's: %v, want %v", stopAll, got, want)
 		}

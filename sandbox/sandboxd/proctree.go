@@ -2,6 +2,10 @@ package sandboxd
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"syscall"
@@ -42,14 +46,19 @@ func newTree(pgid int, execID string, before map[int]proc, otherExec func(int) b
 
 // killTree kills the tree's processes, sweeping again until none is left.
 // It uses no new process, so it works when the pids limit is exhausted.
-func killTree(t tree) {
+// A sweep that cannot read /proc is an error, never taken for a tree with
+// nothing left: a process that made it so would live on unseen.
+func killTree(t tree) error {
 	selfGroup := syscall.Getpgrp()
 	deadline := time.Now().Add(killTreeLimit)
 	for {
 		_ = syscall.Kill(-t.pgid, syscall.SIGKILL)
-		left := findTree(t)
+		left, err := findTree(t)
+		if err != nil {
+			return err
+		}
 		if len(left) == 0 || time.Now().After(deadline) {
-			return
+			return nil
 		}
 		for _, p := range left {
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
@@ -71,9 +80,12 @@ type proc struct {
 }
 
 // findTree lists the tree's live processes, sandboxd and init left out.
-func findTree(t tree) []proc {
+func findTree(t tree) ([]proc, error) {
 	self := os.Getpid()
-	procs := processes()
+	procs, err := processes()
+	if err != nil {
+		return nil, err
+	}
 	var found []proc
 	for _, p := range procs {
 		if p.pid == self || p.pid == 1 {
@@ -83,7 +95,7 @@ func findTree(t tree) []proc {
 			found = append(found, p)
 		}
 	}
-	return found
+	return found, nil
 }
 
 func (t tree) marked(p proc) bool {
@@ -91,21 +103,39 @@ func (t tree) marked(p proc) bool {
 	return bytes.HasPrefix(env, t.marker) || bytes.Contains(env, append([]byte{0}, t.marker...))
 }
 
+// maxEnviron bounds how much of a process's environment is read: above
+// what execve passes (a quarter of an 8 MB stack at most), below what a
+// process that points its environment at a huge mapping (prctl
+// PR_SET_MM) would make sandboxd hold.
+const maxEnviron = 8 << 20
+
 // environ reads a process's environment. Once its main thread has exited
 // the process's own file reads empty, while its other threads run on
 // with the environment: it is read through them.
 func environ(pid int) []byte {
 	dir := "/proc/" + strconv.Itoa(pid)
-	if env, _ := os.ReadFile(dir + "/environ"); len(env) > 0 {
+	if env := readBounded(dir + "/environ"); len(env) > 0 {
 		return env
 	}
 	threads, _ := os.ReadDir(dir + "/task")
 	for _, th := range threads {
-		if env, _ := os.ReadFile(dir + "/task/" + th.Name() + "/environ"); len(env) > 0 {
+		if env := readBounded(dir + "/task/" + th.Name() + "/environ"); len(env) > 0 {
 			return env
 		}
 	}
 	return nil
+}
+
+// readBounded reads at most maxEnviron bytes of a file; nil when it
+// cannot be read.
+func readBounded(path string) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, maxEnviron))
+	return data
 }
 
 // markedByOther says whether p carries the marker of another exec that is
@@ -116,10 +146,14 @@ func (t tree) markedByOther(p proc) bool {
 	if t.otherID == nil {
 		return false
 	}
-	for _, kv := range bytes.Split(environ(p.pid), []byte{0}) {
-		if id, ok := bytes.CutPrefix(kv, []byte(MarkerEnv+"=")); ok && t.otherID(string(id)) {
+	env := environ(p.pid)
+	key := []byte(MarkerEnv + "=")
+	for len(env) > 0 {
+		line, rest, _ := bytes.Cut(env, []byte{0})
+		if id, ok := bytes.CutPrefix(line, key); ok && t.otherID(string(id)) {
 			return true
 		}
+		env = rest
 	}
 	return false
 }
@@ -150,14 +184,14 @@ func (t tree) runaway(p proc, procs map[int]proc, self int) bool {
 // processes returns the live processes, zombies left out, by PID. A
 // process whose main thread alone exited shows as a zombie too, though its
 // other threads run on: it is live, and kept.
-func processes() map[int]proc {
+func processes() (map[int]proc, error) {
 	procs := map[int]proc{}
-	eachProcess(func(p proc, state byte) {
+	err := eachProcess(func(p proc, state byte) {
 		if state != 'Z' || p.threads > 1 {
 			procs[p.pid] = p
 		}
 	})
-	return procs
+	return procs, err
 }
 
 // exited says whether the process pid, which started at started, has
@@ -171,9 +205,9 @@ func exited(pid int, started uint64) bool {
 // stoppedProcesses returns the processes a signal stopped. One whose main
 // thread exited shows that thread's state, a zombie's: its other threads
 // tell.
-func stoppedProcesses() []proc {
+func stoppedProcesses() ([]proc, error) {
 	var stopped []proc
-	eachProcess(func(p proc, state byte) {
+	err := eachProcess(func(p proc, state byte) {
 		if state == 'Z' && p.threads > 1 {
 			state = liveThreadState(p.pid)
 		}
@@ -181,7 +215,7 @@ func stoppedProcesses() []proc {
 			stopped = append(stopped, p)
 		}
 	})
-	return stopped
+	return stopped, err
 }
 
 // liveThreadState is the state of a thread of pid that has not exited,
@@ -197,21 +231,31 @@ func liveThreadState(pid int) byte {
 	return 'Z'
 }
 
-// eachProcess calls fn with each process /proc lists, and its state.
-func eachProcess(fn func(p proc, state byte)) {
+// eachProcess calls fn with each process /proc lists, and its state. A
+// process that is gone by the time its stat is read is passed by; any other
+// failure to read is an error, as for /proc itself.
+func eachProcess(fn func(p proc, state byte)) error {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return fmt.Errorf("list the processes: %w", err)
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if p, state, ok := readStat(pid); ok {
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read process %d: %w", pid, err)
+		}
+		if p, state, ok := parseStatData(pid, data); ok {
 			fn(p, state)
 		}
 	}
+	return nil
 }
 
 // readStat reads a process's parent, group, threads, start time and state from
@@ -228,6 +272,10 @@ func parseStat(pid int, path string) (p proc, state byte, ok bool) {
 	if err != nil {
 		return proc{}, 0, false
 	}
+	return parseStatData(pid, data)
+}
+
+func parseStatData(pid int, data []byte) (p proc, state byte, ok bool) {
 	end := bytes.LastIndexByte(data, ')')
 	if end < 0 {
 		return proc{}, 0, false

@@ -55,12 +55,14 @@ func TestKillTreeKillsAProcessThatLeftTheGroup(t *testing.T) {
 	}
 	// Newcomers left out: outside a sandbox, anything may start processes.
 	tree := newTree(cmd.Process.Pid, "test-tree", nil, nil, nil)
-	killTree(tree)
+	if err := killTree(tree); err != nil {
+		t.Fatal(err)
+	}
 	_ = cmd.Wait()
 	if alive(grandchild) {
 		t.Fatalf("the grandchild %d that left the group is alive", grandchild)
 	}
-	if left := findTree(tree); len(left) > 0 {
+	if left, err := findTree(tree); err != nil || len(left) > 0 {
 		t.Fatalf("left alive: %+v (grandchild %d)", left, grandchild)
 	}
 }
