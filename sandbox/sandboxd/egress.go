@@ -1,8 +1,10 @@
 package sandboxd
 
 import (
+	"errors"
 	"io"
 	"net"
+	"time"
 
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
@@ -10,12 +12,25 @@ import (
 // serveEgress accepts connections on the in-container proxy address and
 // carries each one to the bot, whose proxy decides where it may go. The
 // container itself has no network: this is its only way out.
+//
+// An accept that fails (sandboxd out of files while a build holds many
+// connections open) is tried again after a pause, as net/http's server
+// does: given up, egress would end for the rest of the session, with
+// connections left waiting unanswered.
 func (s *Server) serveEgress(ln net.Listener) {
+	var pause time.Duration
 	for {
 		conn, err := ln.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
+		if err != nil {
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Printf("egress: accept: %v; trying again in %v", err, pause)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
 		go s.forward(conn)
 	}
 }
