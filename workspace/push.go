@@ -51,6 +51,7 @@ func pushError(err error) error {
 	// says its update failed, and the remote's error why: a hook, which
 	// may write anything, declines before any update.
 	lockLost := strings.Contains(msg, "reference already exists") || strings.Contains(msg, "but expected")
+	refusal := ""
 	for line := range strings.Lines(msg) {
 		_, reason, rejected := strings.Cut(line, "[remote rejected]")
 		raced := rejected && lockLost &&
@@ -58,6 +59,16 @@ func pushError(err error) error {
 		if strings.Contains(line, "! [rejected]") || raced {
 			return fmt.Errorf("%w: %w", ErrBranchMoved, err)
 		}
+		if _, why, ok := strings.Cut(reason, " ("); rejected && ok && refusal == "" {
+			refusal = strings.TrimSuffix(strings.TrimSpace(why), ")")
+		}
+	}
+	if refusal != "" {
+		// git's first line names the remote ("To https://..."), which
+		// says nothing of why: the remote's reason leads, as in GitHub's
+		// "refusing to allow a GitHub App to create or update workflow
+		// ... without workflows permission".
+		return fmt.Errorf("the remote refused the push: %s\n%w", refusal, err)
 	}
 	return err
 }

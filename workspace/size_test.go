@@ -137,6 +137,20 @@ func TestLongPathsAreBoundedOneByOneAndAllTogether(t *testing.T) {
 	}
 }
 
+// A push the remote refused says why first: git's own first line names
+// only the remote.
+func TestAPushTheRemoteRefusedLeadsWithTheReason(t *testing.T) {
+	msg := "git push: To https://github.test/acme/uuid.git\n" +
+		" ! [remote rejected] abc -> oneshot/issue-1 (refusing to allow a GitHub App to create or update workflow `.github/workflows/ci.yml` without `workflows` permission)\n" +
+		"error: failed to push some refs to 'https://github.test/acme/uuid.git'"
+	err := pushError(errors.New(msg))
+	first, rest, _ := strings.Cut(err.Error(), "\n")
+	if first != "the remote refused the push: refusing to allow a GitHub App to create or update workflow `.github/workflows/ci.yml` without `workflows` permission" ||
+		rest != msg || errors.Is(err, ErrBranchMoved) {
+		t.Fatalf("%q", err)
+	}
+}
+
 // Only git's reason for a refusal says the branch moved, not words a
 // hook wrote.
 func TestAPushRefusalIsTakenForAMovedBranchOnlyByGitsReason(t *testing.T) {
