@@ -91,16 +91,18 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	update := func(existing *github.PullRequest) (pipeline.Published, error) {
 		published := pipeline.Published{URL: existing.GetHTMLURL(), Number: existing.GetNumber(), Updated: true, Warnings: warnings}
 		// Only oneshot's part of the description: the title, and what
-		// people wrote around that part, are theirs to keep.
-		if body, ok := pipeline.UpdatedDescription(existing.GetBody(), pr.Body); !ok {
-			published.Warnings = append(published.Warnings, "left its description as it is: oneshot's part of it was taken out")
-		} else if err := write(githubapi.Write{}, func() error {
-			_, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(), &github.PullRequest{Body: &body})
-			return err
-		}); err != nil {
-			// The push has updated it already: the change is there, and
-			// only its description is behind, which is said beside it.
-			published.Warnings = append(published.Warnings, fmt.Sprintf("could not update its description: %v", err))
+		// people wrote around that part, are theirs to keep. A description
+		// without that part (a person took it out, or opened the pull
+		// request from the branch themselves) is theirs whole.
+		if body, ok := pipeline.UpdatedDescription(existing.GetBody(), pr.Body); ok {
+			if err := write(githubapi.Write{}, func() error {
+				_, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(), &github.PullRequest{Body: &body})
+				return err
+			}); err != nil {
+				// The push has updated it already: the change is there, and
+				// only its description is behind, which is said beside it.
+				published.Warnings = append(published.Warnings, fmt.Sprintf("could not update its description: %v", err))
+			}
 		}
 		// The attempt that opened it may have died before it labelled it
 		// and asked for reviews.

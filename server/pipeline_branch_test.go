@@ -64,8 +64,7 @@ func TestARequestOnAnIssueWithAnOpenPullRequestThatChangesNothingFails(t *testin
 // A maintainer's edits to the pull request stay through its updates:
 // its title, what they wrote around oneshot's part of the description,
 // and "Fixes #1" turned into "Refs #1". Only oneshot's part is written
-// again; with it taken out, the description is left as it is, and the
-// attempt says so.
+// again; with it taken out, the description is left as it is.
 func TestAnUpdateKeepsWhatPeopleWroteInThePullRequest(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, countingAgent, testConfig(0))
@@ -89,7 +88,7 @@ func TestAnUpdateKeepsWhatPeopleWroteInThePullRequest(t *testing.T) {
 	b.gh.EditPullRequest(t, b.repo, pr.Number, after.Title, "All of it rewritten by hand.")
 	b.deliver(t, "check_run", "check_run.rerequested", b.ourRun(b.gh.CheckRuns(b.repo)[1], "writer"))
 	run := b.waitConcluded(t, 3)
-	if run.Conclusion != "success" || !strings.Contains(run.Output.Summary, "left its description as it is") {
+	if run.Conclusion != "success" {
 		t.Fatalf("attempt 3 concluded %q: %s", run.Conclusion, run.Output.Summary)
 	}
 	if body := b.gh.PullRequests(b.repo)[0].Body; body != "All of it rewritten by hand." {
