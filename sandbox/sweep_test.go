@@ -15,21 +15,31 @@ import (
 // what an exec left. The exec then fails and the session ends, where the
 // sweep found nothing and what the exec left lived on into later steps, to
 // read their secrets or change the code after the checks.
+//
+// So too when the exec runs on past its timeout: what sandboxd cannot
+// sweep it kills blind, and the exec ends saying why.
 func TestAnExecThatBlindsTheSweepEndsTheSession(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	s := b.start(t, b.spec())
-	// The exec's shell is a child of the sandboxd serving it.
-	script := "setsid sleep 600 </dev/null >/dev/null 2>&1 &\nprlimit --pid $PPID --nofile=0:0"
-	_, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
-	if !errors.Is(err, sandbox.ErrProcessesLost) || !strings.Contains(err.Error(), "lowered sandboxd's open-file limit") {
-		t.Fatalf("exec err = %v, want the processes it left lost", err)
-	}
-	if _, err := s.Exec(context.Background(), sandbox.Command{Script: "true"}); !errors.Is(err, sandbox.ErrProcessesLost) {
-		t.Fatalf("a later exec: err = %v, want the session ended", err)
-	}
-	if b.exists(t, s.ID()) {
-		t.Fatal("the container is still there")
+	for name, c := range map[string]sandbox.Command{
+		"as it ends":     {Script: "setsid sleep 600 </dev/null >/dev/null 2>&1 &\nprlimit --pid $PPID --nofile=0:0", KillBackground: true, Timeout: time.Minute},
+		"at its timeout": {Script: "prlimit --pid $PPID --nofile=0:0\nsleep 600", Timeout: 2 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			s := b.start(t, b.spec())
+			// The exec's shell is a child of the sandboxd serving it.
+			_, err := s.Exec(context.Background(), c)
+			if !errors.Is(err, sandbox.ErrProcessesLost) || !strings.Contains(err.Error(), "lowered sandboxd's open-file limit") {
+				t.Fatalf("exec err = %v, want the processes it left lost", err)
+			}
+			if _, err := s.Exec(context.Background(), sandbox.Command{Script: "true"}); !errors.Is(err, sandbox.ErrProcessesLost) {
+				t.Fatalf("a later exec: err = %v, want the session ended", err)
+			}
+			if b.exists(t, s.ID()) {
+				t.Fatal("the container is still there")
+			}
+		})
 	}
 }
 
@@ -46,13 +56,19 @@ func TestChildrenHandedToSandboxdAreReaped(t *testing.T) {
 	script := `exec python3 -c '
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
-CLONE_PARENT, SIGCHLD, SYS_clone = 0x8000, 17, 56
+CLONE_PARENT, SIGCHLD = 0x8000, 17
+SYS_clone = {"x86_64": 56, "aarch64": 220}[os.uname().machine]
+made = 0
 for _ in range(100):
-    if libc.syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) == 0:
+    pid = libc.syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
         os._exit(0)
+    made += pid > 0
+print(made)
 '`
-	if _, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute}); err != nil {
-		t.Fatal(err)
+	res, err := s.Exec(context.Background(), sandbox.Command{Script: script, KillBackground: true, Timeout: time.Minute})
+	if err != nil || strings.TrimSpace(string(res.Stdout)) != "100" {
+		t.Fatalf("err = %v, children made: %q %q", err, res.Stdout, res.Stderr)
 	}
 	zombies := mustSucceed(t, s, `for p in /proc/[0-9]*/stat; do read -r line < $p || continue; s=${line##*) }; [ "${s%% *}" = Z ] && echo ${p%/stat}; done; true`)
 	if zombies != "" {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
 )
 
@@ -46,7 +48,7 @@ func (s *Server) killTree(t tree) error {
 	s.starting.Lock()
 	defer s.starting.Unlock()
 	if err := keepFileLimit(); err != nil {
-		return err
+		return s.killBlind(t, err)
 	}
 	if s.stopAll {
 		// What was stopped already (a job its shell stopped, a process a
@@ -54,7 +56,7 @@ func (s *Server) killTree(t tree) error {
 		// reaches every process.
 		stopped, err := stoppedProcesses()
 		if err != nil {
-			return err
+			return s.killBlind(t, err)
 		}
 		_ = syscall.Kill(-1, syscall.SIGSTOP)
 		defer func() {
@@ -67,26 +69,44 @@ func (s *Server) killTree(t tree) error {
 		}()
 		// Once everything holds still, nothing changes the limit again.
 		if err := keepFileLimit(); err != nil {
-			return err
+			return s.killBlind(t, err)
 		}
 		defer s.reapStrays()
 	}
-	return killTree(t)
+	if err := killTree(t); err != nil {
+		return s.killBlind(t, err)
+	}
+	return nil
+}
+
+// killBlind kills what it can without reading /proc, and returns err,
+// why it could not: the exec's group, and under the sandbox's own init
+// every process but init and sandboxd, which cannot be told apart then.
+// The session ends anyway (see protocol.Exit.SweepError); an exec whose
+// process lived on would never report its exit.
+func (s *Server) killBlind(t tree, err error) error {
+	_ = syscall.Kill(-t.pgid, syscall.SIGKILL)
+	if s.stopAll {
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+	}
+	return err
 }
 
 // fileLimit is sandboxd's open-file limit as it began.
-var fileLimit = func() syscall.Rlimit {
-	var l syscall.Rlimit
-	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l)
+var fileLimit = func() unix.Rlimit {
+	var l unix.Rlimit
+	_ = unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &l)
 	return l
 }()
 
 // keepFileLimit puts back sandboxd's open-file limit where a process
 // lowered it but not past what it may raise again, and fails where it
-// cannot: without files, no sweep can read /proc.
+// cannot: without files, no sweep can read /proc. It sets the limit with
+// prlimit, not syscall.Setrlimit, which would have the execs started
+// after inherit sandboxd's raised limit in place of the one they get.
 func keepFileLimit() error {
-	var now syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now); err != nil {
+	var now unix.Rlimit
+	if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &now); err != nil {
 		return fmt.Errorf("read the open-file limit: %w", err)
 	}
 	if now.Cur >= fileLimit.Cur {
@@ -96,7 +116,7 @@ func keepFileLimit() error {
 		return fmt.Errorf("a process in the sandbox lowered sandboxd's open-file limit to %d", now.Max)
 	}
 	now.Cur = fileLimit.Cur
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &now); err != nil {
+	if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, &now, nil); err != nil {
 		return fmt.Errorf("restore the open-file limit a process in the sandbox lowered: %w", err)
 	}
 	return nil

@@ -196,10 +196,21 @@ func processes() (map[int]proc, error) {
 
 // exited says whether the process pid, which started at started, has
 // exited: it is gone, its PID is another's, or it is a zombie its parent
-// has yet to reap, and not one whose main thread alone exited.
+// has yet to reap, and not one whose main thread alone exited. One whose
+// stat cannot be read for another reason (sandboxd out of files) has not.
 func exited(pid int, started uint64) bool {
-	p, state, ok := readStat(pid)
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return gone(err)
+	}
+	p, state, ok := parseStatData(pid, data)
 	return !ok || p.started != started || state == 'Z' && p.threads <= 1
+}
+
+// gone says whether err, from reading a process's files in /proc, says
+// the process is gone.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
 }
 
 // stoppedProcesses returns the processes a signal stopped. One whose main
@@ -245,7 +256,7 @@ func eachProcess(fn func(p proc, state byte)) error {
 			continue
 		}
 		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		if gone(err) {
 			continue
 		}
 		if err != nil {
