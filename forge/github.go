@@ -164,29 +164,33 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 		co.Replaces = closed
 		return "", nil
 	}
-	co.OpenPullRequest = open
+	// One this attempt published itself, before a restart ran it again,
+	// was not open when it began: the branch as it stands is its change.
+	if open != nil && !strings.Contains(open.GetBody(), pipeline.PublishedMark(t)) {
+		co.OpenPullRequest = open.GetNumber()
+	}
 	return head, nil
 }
 
-// pullRequestsAt returns the number of the pull request open from branch,
-// or else whether branch, at head, is as a closed pull request left it.
-// Either may be into any base: a maintainer may have moved one off the
-// default branch.
-func (g *GitHub) pullRequestsAt(ctx context.Context, t *tasks.Task, branch, head string) (open int, closed *pipeline.ClosedBranch, err error) {
+// pullRequestsAt returns the pull request open from branch, or else
+// whether branch, at head, is as a closed pull request left it. Either may
+// be into any base: a maintainer may have moved one off the default
+// branch.
+func (g *GitHub) pullRequestsAt(ctx context.Context, t *tasks.Task, branch, head string) (open *github.PullRequest, closed *pipeline.ClosedBranch, err error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
-	openPR, closedPR, err := repo.PullRequestsFrom(ctx, branch, head)
+	open, closedPR, err := repo.PullRequestsFrom(ctx, branch, head)
 	switch {
 	case err != nil:
-		return 0, nil, err
-	case openPR != nil:
-		return openPR.GetNumber(), nil, nil
+		return nil, nil, err
+	case open != nil:
+		return open, nil, nil
 	case closedPR != nil:
-		return 0, &pipeline.ClosedBranch{Head: head, PullRequest: closedPR.GetNumber()}, nil
+		return nil, &pipeline.ClosedBranch{Head: head, PullRequest: closedPR.GetNumber()}, nil
 	}
-	return 0, nil, nil
+	return nil, nil, nil
 }
 
 // stillOpen refuses, with pipeline.ErrPullRequestClosed, to publish on a

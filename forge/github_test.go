@@ -59,6 +59,27 @@ func TestAFollowUpOnAPullRequestMovedToAnotherBaseUpdatesIt(t *testing.T) {
 	}
 }
 
+// A pull request open from the branch is one the attempt found open,
+// unless the attempt published it itself, before a restart ran it again:
+// the branch as it stands is then its change, to publish again.
+func TestAPullRequestTheAttemptPublishedItselfIsNotOneItFoundOpen(t *testing.T) {
+	t.Parallel()
+	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2}
+	for who, want := range map[*tasks.Task]bool{
+		{ID: "t1", Attempt: 1}: true,  // the attempt before
+		{ID: "t0", Attempt: 2}: true,  // another task
+		task:                   false, // this attempt
+	} {
+		gh, repo, g := newBranchOnGitHub(t)
+		pr := gh.AddPullRequest(repo, githubtest.PullRequest{Title: "Fix it", Head: "oneshot/issue-1", Base: "main", User: gh.BotLogin(),
+			Body: "Fixes #1\n\n" + pipeline.DescriptionStart + "\n" + pipeline.PublishedMark(who) + "\n" + pipeline.DescriptionEnd + "\n"})
+		co, _ := checkoutBranch(t, g, task, "oneshot/issue-1")
+		if found := co.OpenPullRequest == pr.Number; found != want {
+			t.Errorf("published by %s#%d: taken for one found open %v, want %v", who.ID, who.Attempt, found, want)
+		}
+	}
+}
+
 func TestABranchWhosePullRequestIsOpenIntoAnotherBaseIsContinuedNotReplaced(t *testing.T) {
 	t.Parallel()
 	gh, repo, g := newBranchOnGitHub(t)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v62/github"
@@ -94,7 +95,9 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 		// people wrote around that part, are theirs to keep. A description
 		// without that part (a person took it out, or opened the pull
 		// request from the branch themselves) is theirs whole.
-		if body, ok := pipeline.UpdatedDescription(existing.GetBody(), pr.Body); ok {
+		if body, ok := pipeline.UpdatedDescription(existing.GetBody(), pr.Body); ok && utf8.RuneCountInString(body) > maxDescription {
+			published.Warnings = append(published.Warnings, "could not update its description: with what people wrote around oneshot's part, it would be longer than GitHub takes")
+		} else if ok {
 			if err := write(githubapi.Write{}, func() error {
 				_, _, err := repo.Client.PullRequests.Edit(ctx, repo.Owner, repo.Name, existing.GetNumber(), &github.PullRequest{Body: &body})
 				return err
@@ -194,6 +197,10 @@ func (g *GitHub) labelAndAsk(ctx context.Context, write func(githubapi.Write, fu
 	}
 	return append(warnings, requestReviews(request, reviewers)...)
 }
+
+// maxDescription is the most characters GitHub takes in a pull
+// request's description.
+const maxDescription = 65536
 
 // without returns the logins not in skip, which GitHub compares without
 // case.

@@ -428,7 +428,7 @@ func (r *run) pullRequestBody() string {
 	// The rest is oneshot's part, which an update replaces, leaving what
 	// people wrote around it and the line above, which they may change
 	// ("Refs #42", for a merge that must not close the issue).
-	b.WriteString(DescriptionStart + "\n")
+	b.WriteString(DescriptionStart + "\n" + PublishedMark(r.task) + "\n")
 	// Not the issue's title, which anyone may write: in a pull request's
 	// description "closes #42" closes #42 on merge, and "@team" pings it.
 	// The reference above shows the title.
@@ -466,6 +466,13 @@ const (
 	DescriptionStart = "<!-- oneshot: its part of the description, which each update replaces -->"
 	DescriptionEnd   = "<!-- oneshot: end of its part -->"
 )
+
+// PublishedMark, in the description, says which attempt of which task
+// published it last, unseen on GitHub: an attempt run again after a
+// restart tells the pull request it opened itself from one it found open.
+func PublishedMark(t *tasks.Task) string {
+	return fmt.Sprintf("<!-- oneshot: published by %s#%d -->", t.ID, t.Attempt)
+}
 
 // UpdatedDescription is the description current with its oneshot part
 // replaced by next's; false when either has none whole (a person took it
