@@ -164,9 +164,10 @@ func (g *GitHub) FetchBranch(ctx context.Context, t *tasks.Task, co *pipeline.Ch
 		co.Replaces = closed
 		return "", nil
 	}
-	// One this attempt published itself, before a restart ran it again,
-	// was not open when it began: the branch as it stands is its change.
-	if open != nil && !strings.Contains(open.GetBody(), pipeline.PublishedMark(t)) {
+	// One the task published itself, in an earlier attempt or before a
+	// restart ran this one again, holds its own change: the branch as it
+	// stands is that change.
+	if open != nil && !pipeline.PublishedBy(open.GetBody(), t) {
 		co.OpenPullRequest = open.GetNumber()
 	}
 	return head, nil

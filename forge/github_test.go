@@ -60,13 +60,14 @@ func TestAFollowUpOnAPullRequestMovedToAnotherBaseUpdatesIt(t *testing.T) {
 }
 
 // A pull request open from the branch is one the attempt found open,
-// unless the attempt published it itself, before a restart ran it again:
-// the branch as it stands is then its change, to publish again.
-func TestAPullRequestTheAttemptPublishedItselfIsNotOneItFoundOpen(t *testing.T) {
+// unless its task published it itself, in an earlier attempt or before a
+// restart ran this one again: the branch as it stands is then its change,
+// to publish again.
+func TestAPullRequestTheTaskPublishedItselfIsNotOneItFoundOpen(t *testing.T) {
 	t.Parallel()
 	task := &tasks.Task{ID: "t1", Repo: "acme/widgets", InstallationID: 7, Issue: 1, Kind: tasks.KindIssue, Attempt: 2}
 	for who, want := range map[*tasks.Task]bool{
-		{ID: "t1", Attempt: 1}: true,  // the attempt before
+		{ID: "t1", Attempt: 1}: false, // the attempt before
 		{ID: "t0", Attempt: 2}: true,  // another task
 		task:                   false, // this attempt
 	} {

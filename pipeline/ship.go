@@ -468,10 +468,16 @@ const (
 )
 
 // PublishedMark, in the description, says which attempt of which task
-// published it last, unseen on GitHub: an attempt run again after a
-// restart tells the pull request it opened itself from one it found open.
+// published it last, unseen on GitHub (see PublishedBy).
 func PublishedMark(t *tasks.Task) string {
 	return fmt.Sprintf("<!-- oneshot: published by %s#%d -->", t.ID, t.Attempt)
+}
+
+// PublishedBy says whether description was published last by an attempt
+// of t: a retry, or an attempt run again after a restart, tells the pull
+// request its task opened from one another task did.
+func PublishedBy(description string, t *tasks.Task) bool {
+	return strings.Contains(description, "<!-- oneshot: published by "+t.ID+"#")
 }
 
 // UpdatedDescription is the description current with its oneshot part
