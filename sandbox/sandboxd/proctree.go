@@ -199,12 +199,11 @@ func processes() (map[int]proc, error) {
 // has yet to reap, and not one whose main thread alone exited. One whose
 // stat cannot be read for another reason (sandboxd out of files) has not.
 func exited(pid int, started uint64) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	p, state, err := statOf(pid)
 	if err != nil {
-		return gone(err)
+		return gone(err) || errors.Is(err, errBadStat)
 	}
-	p, state, ok := parseStatData(pid, data)
-	return !ok || p.started != started || state == 'Z' && p.threads <= 1
+	return p.started != started || state == 'Z' && p.threads <= 1
 }
 
 // gone says whether err, from reading a process's files in /proc, says
@@ -255,16 +254,14 @@ func eachProcess(fn func(p proc, state byte)) error {
 		if err != nil {
 			continue
 		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if gone(err) {
+		p, state, err := statOf(pid)
+		switch {
+		case gone(err) || errors.Is(err, errBadStat):
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return fmt.Errorf("read process %d: %w", pid, err)
 		}
-		if p, state, ok := parseStatData(pid, data); ok {
-			fn(p, state)
-		}
+		fn(p, state)
 	}
 	return nil
 }
@@ -273,8 +270,26 @@ func eachProcess(fn func(p proc, state byte)) error {
 // /proc/PID/stat. The command name may hold spaces and parentheses, so
 // fields are counted from the last ')'.
 func readStat(pid int) (p proc, state byte, ok bool) {
-	return parseStat(pid, "/proc/"+strconv.Itoa(pid)+"/stat")
+	p, state, err := statOf(pid)
+	return p, state, err == nil
 }
+
+// statOf is readStat with why it failed: the error reading the file, which
+// says whether the process is gone (see gone), or errBadStat.
+func statOf(pid int) (proc, byte, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return proc{}, 0, err
+	}
+	p, state, ok := parseStatData(pid, data)
+	if !ok {
+		return proc{}, 0, errBadStat
+	}
+	return p, state, nil
+}
+
+// errBadStat is a stat file that does not read as one.
+var errBadStat = errors.New("unreadable stat")
 
 // parseStat reads a stat file of process pid: its own, or one of its
 // threads', which has the same fields.
