@@ -36,29 +36,36 @@ func TestAFailingSetupCommandStopsTheTaskShowingItsOutput(t *testing.T) {
 	}
 }
 
-// A setup command the kernel killed for memory says so: an exit of 137
-// tells no one what to change.
-func TestASetupCommandKilledForMemorySaysWhichLimit(t *testing.T) {
+// A setup command that failed for want of something says what: an exit
+// of 137 or 127 tells no one what to change. One the kernel killed for
+// memory names the limit; one that runs a program the image lacks, as a
+// detected "go mod download" does in an image without Go, says so.
+func TestASetupCommandThatFailsForWantOfSomethingSaysWhat(t *testing.T) {
 	t.Parallel()
-	// tail keeps the whole of an endless line in memory, more than the
-	// container has: the processes' limit and its in-memory file areas.
-	config := "setup:\n  - head -c 1500m /dev/zero | tail > /dev/null\nlimits:\n  memory: 128m\n  disk: 64m\n" + testConfig(0)
-	b := pipelineBundle(t, goodAgent, config)
-	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "killed it, or a process it ran, for memory") ||
-		!strings.Contains(run.Output.Summary, "limits.memory") {
-		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
-	}
-}
-
-// A setup command that runs a program the image lacks, as a detected
-// "go mod download" does in an image without Go, says what is missing.
-func TestASetupCommandTheImageCannotRunSaysSo(t *testing.T) {
-	t.Parallel()
-	config := "setup:\n  - no-such-toolchain mod download\n" + testConfig(0)
-	b := pipelineBundle(t, goodAgent, config)
-	if run := b.runTask(t); run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "not in the sandbox image") ||
-		!strings.Contains(run.Output.Summary, "no-such-toolchain: command not found") {
-		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	for name, tc := range map[string]struct {
+		config string
+		want   []string
+	}{
+		// tail keeps the whole of an endless line in memory, more than the
+		// container has: the processes' limit and its in-memory file areas.
+		"memory": {"setup:\n  - head -c 1500m /dev/zero | tail > /dev/null\nlimits:\n  memory: 128m\n  disk: 64m\n",
+			[]string{"killed it, or a process it ran, for memory", "limits.memory"}},
+		"a program": {"setup:\n  - no-such-toolchain mod download\n",
+			[]string{"not in the sandbox image", "no-such-toolchain: command not found"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := pipelineBundle(t, goodAgent, tc.config+testConfig(0))
+			run := b.runTask(t)
+			if run.Conclusion != "failure" {
+				t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(run.Output.Summary, w) {
+					t.Fatalf("the summary does not say %q:\n%s", w, run.Output.Summary)
+				}
+			}
+		})
 	}
 }
 
