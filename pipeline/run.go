@@ -109,6 +109,7 @@ type run struct {
 	// branch, "" when it makes it.
 	continues string
 	title     string // the issue's
+	gathering *gathering
 	prompt    string
 	// promptInput is what the prompt was assembled from, which a fix
 	// round assembles again beside what failed.
@@ -261,6 +262,9 @@ func (r *run) logTail(n int) string {
 }
 
 func (r *run) cleanup() {
+	if r.gathering != nil {
+		r.gathering.stop()
+	}
 	if r.session != nil {
 		r.session.Close()
 	}

@@ -81,6 +81,7 @@ func (r *run) setup(ctx context.Context) error {
 			}
 		}
 	}
+	r.startGathering(ctx)
 	// What the base and the branch reach, and nothing else the host's
 	// repository may hold.
 	packs, err := r.co.Repo.PackFor(ctx, r.co.Dir, r.co.Base, r.start)
