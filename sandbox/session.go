@@ -42,6 +42,9 @@ const (
 	// removeTimeout bounds the removal of a container, which runs on a
 	// context of its own because the caller's may be the reason for it.
 	removeTimeout = 30 * time.Second
+	// createTimeout bounds the making of a container, which does not
+	// end with the caller's context (see Engine.create).
+	createTimeout = 30 * time.Second
 	// diagnosticsSize is how much of sandboxd's own stderr is kept for
 	// error messages.
 	diagnosticsSize = 16 << 10
@@ -106,18 +109,13 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 		LabelDeadline: strconv.FormatInt(deadline.Unix()+1, 10)} // rounded up
 	cfg, host := containerConfig(spec, lim, labels, volumes)
 	name := containerName(spec.TaskID)
-	created, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, name)
+	id, err := e.create(ctx, cfg, host, name)
 	if err != nil {
-		// Docker may have made it all the same, for a request whose
-		// answer the bot stopped waiting for.
-		removing, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-		defer cancel()
-		_ = e.remove(removing, name) // or left to ReapEnded
-		return nil, fmt.Errorf("create sandbox container: %w", err)
+		return nil, err
 	}
 	s := &Session{
 		engine:   e,
-		id:       created.ID,
+		id:       id,
 		masker:   newMasker(spec.Secrets),
 		secrets:  spec.Secrets,
 		deadline: deadline,
@@ -172,6 +170,28 @@ func (e *Engine) Start(ctx context.Context, spec Spec) (_ *Session, err error) {
 		time.AfterFunc(time.Until(s.deadline), func() { s.end(ErrDeadline) }).Stop,
 		context.AfterFunc(ctx, func() { s.end(context.Cause(ctx)) }))
 	return s, nil
+}
+
+// create makes the session's container, whole or not at all. Docker goes
+// on making a container whose answer the bot stopped waiting for, after a
+// removal sent meanwhile found nothing to remove, and it would be left:
+// so ctx, a cancel say, does not cut the request short, only createTimeout
+// does, and is looked at once the container is made.
+func (e *Engine) create(ctx context.Context, cfg *container.Config, host *container.HostConfig, name string) (string, error) {
+	creating, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	defer cancel()
+	created, err := e.docker.ContainerCreate(creating, cfg, host, nil, nil, name)
+	if err == nil && ctx.Err() == nil {
+		return created.ID, nil
+	}
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	// Made, or perhaps made, for a request that timed out.
+	removing, cancelRemove := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancelRemove()
+	_ = e.remove(removing, name) // or left to ReapEnded
+	return "", fmt.Errorf("create sandbox container: %w", err)
 }
 
 // ID is the container's ID.

@@ -2,18 +2,23 @@ package sandbox_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/sandbox/protocol"
@@ -308,3 +313,78 @@ func TestMoreCPUsThanTheEngineHasIsAllItHas(t *testing.T) {
 		t.Fatalf("NanoCPUs %d, want %d: all the engine's CPUs", got, want)
 	}
 }
+
+// A cancel that comes while Docker makes the container leaves nothing
+// behind: Docker goes on making a container whose answer the bot stopped
+// waiting for, after whatever the bot did next.
+func TestACancelWhileTheContainerIsMadeLeavesNoContainer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	late := &lateCreate{base: b.docker.HTTPClient().Transport, cancel: cancel, removed: make(chan struct{}), made: make(chan struct{})}
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithHTTPClient(&http.Client{Transport: late}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	engine, err := sandbox.NewEngine(sandbox.Options{Owner: b.owner, Docker: docker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := engine.Start(ctx, b.spec()); !errors.Is(err, context.Canceled) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Start cancelled while the container was made: %v", err)
+	}
+	<-late.made
+	if left := b.containers(t); len(left) > 0 {
+		t.Fatalf("the cancelled start left %d containers", len(left))
+	}
+}
+
+// lateCreate passes requests to a Docker engine, which it has answer a
+// create late: the caller's cancel comes while the request is out, and a
+// client that gives up waiting finds the container made after its next
+// request, a removal.
+type lateCreate struct {
+	base    http.RoundTripper
+	cancel  context.CancelFunc
+	removed chan struct{} // closed after the first removal
+	made    chan struct{} // closed once the create was answered
+	once    sync.Once
+}
+
+func (l *lateCreate) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch {
+	case req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/containers/create"):
+		l.cancel()
+		if req.Context().Err() == nil {
+			defer close(l.made)
+			return l.base.RoundTrip(req)
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			defer close(l.made)
+			select {
+			case <-l.removed:
+			case <-time.After(removeWait):
+			}
+			again := req.Clone(context.Background())
+			again.Body = io.NopCloser(bytes.NewReader(body))
+			if resp, err := l.base.RoundTrip(again); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		return nil, req.Context().Err()
+	case req.Method == http.MethodDelete && strings.Contains(req.URL.Path, "/containers/"):
+		defer l.once.Do(func() { close(l.removed) })
+	}
+	return l.base.RoundTrip(req)
+}
+
+// removeWait bounds lateCreate's wait for a removal that may not come.
+const removeWait = 30 * time.Second
