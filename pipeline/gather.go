@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime/debug"
 	"strings"
 
 	"github.com/oneshot-dev/oneshot/config"
@@ -24,7 +23,8 @@ import (
 // All but the writing is done on the host while setup starts the sandbox
 // and runs the setup commands (see startGathering): here it is waited for.
 func (r *run) gather(ctx context.Context) error {
-	m, in, err := r.gathering.wait(ctx)
+	g, err := r.gathering.take(ctx)
+	m := g.material
 	if errors.Is(err, contextgather.ErrEditedSinceAsked) {
 		return &stopError{Outcome{State: tasks.Failed, ByCommentOnly: true, Reason: "the issue was edited after the work was asked for",
 			Details: fmt.Sprintf("Its title or body changed after @%s asked for the work, and it was opened by someone who cannot write to "+
@@ -40,7 +40,7 @@ func (r *run) gather(ctx context.Context) error {
 		// GitHub opens no pull request without one.
 		r.title = fmt.Sprintf("The change for issue #%d", r.task.Issue)
 	}
-	r.promptInput = in
+	r.promptInput = g.input
 	r.prompt = contextgather.Assemble(r.promptInput)
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
@@ -49,67 +49,30 @@ func (r *run) gather(ctx context.Context) error {
 	return nil
 }
 
-// gathering is the gather step's work on the host, which needs neither the
+// gathered is the gather step's work on the host, which needs neither the
 // sandbox nor what the setup commands do: asking GitHub for the issue and
-// what people added, and ranking the files. Done beside setup, its time
-// is hidden behind the sandbox's start and the setup commands'.
-type gathering struct {
-	done     chan struct{}
-	cancel   context.CancelFunc
+// what people added, and ranking the files. Done beside setup (see
+// startGathering), its time is hidden behind the sandbox's start and the
+// setup commands'.
+type gathered struct {
 	material contextgather.Material
 	input    contextgather.PromptInput
-	err      error
-	// panicked is what the work panicked with, and where: a panic on
-	// its own goroutine would end the bot, and every task it runs.
-	panicked any
-	stack    []byte
 }
 
 // startGathering begins the gather step's host work, once setup knows the
 // code the agent starts from.
 func (r *run) startGathering(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	g := &gathering{done: make(chan struct{}), cancel: cancel}
-	r.gathering = g
-	go func() {
-		defer close(g.done)
-		defer func() {
-			if v := recover(); v != nil {
-				g.panicked, g.stack = v, debug.Stack()
-			}
-		}()
-		g.material, g.err = r.p.Forge.Gather(ctx, r.task, r.files)
-		if g.err != nil {
-			if !errors.Is(g.err, contextgather.ErrEditedSinceAsked) {
-				g.err = fmt.Errorf("gather the context: %w", g.err)
-			}
-			return
+	r.gathering = begin(ctx, "gathering the context", func(ctx context.Context) (gathered, error) {
+		m, err := r.p.Forge.Gather(ctx, r.task, r.files)
+		if errors.Is(err, contextgather.ErrEditedSinceAsked) {
+			return gathered{}, err
 		}
-		g.input, g.err = promptInput(ctx, g.material, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens)
-	}()
-}
-
-// wait waits for the work to end, and passes on a panic in it as this
-// goroutine's, where the attempt's end is shown.
-func (g *gathering) wait(ctx context.Context) (contextgather.Material, contextgather.PromptInput, error) {
-	select {
-	case <-g.done:
-	case <-ctx.Done():
-		return contextgather.Material{}, contextgather.PromptInput{}, context.Cause(ctx)
-	}
-	if g.panicked != nil {
-		panic(fmt.Sprintf("gathering the context panicked: %v\n\n%s", g.panicked, g.stack))
-	}
-	return g.material, g.input, g.err
-}
-
-// stop ends the work, if it is still going, and waits for it: nothing of
-// an attempt may outlive it. A panic in work whose result no step took,
-// after an earlier step ended the attempt, is not passed on: that step's
-// end is the attempt's.
-func (g *gathering) stop() {
-	g.cancel()
-	<-g.done
+		if err != nil {
+			return gathered{}, fmt.Errorf("gather the context: %w", err)
+		}
+		in, err := promptInput(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens)
+		return gathered{m, in}, err
+	})
 }
 
 // Prompt is what the agent gets: the task's material, with the checkout's

@@ -109,8 +109,10 @@ type run struct {
 	// branch, "" when it makes it.
 	continues string
 	title     string // the issue's
-	gathering *gathering
-	prompt    string
+	gathering *beside[gathered]
+	// starting is the sandbox's start, until setup takes it as session.
+	starting *beside[*sandbox.Session]
+	prompt   string
 	// promptInput is what the prompt was assembled from, which a fix
 	// round assembles again beside what failed.
 	promptInput contextgather.PromptInput
@@ -263,7 +265,16 @@ func (r *run) logTail(n int) string {
 
 func (r *run) cleanup() {
 	if r.gathering != nil {
-		r.gathering.stop()
+		_, _ = r.gathering.stop()
+	}
+	if r.starting != nil && r.session == nil {
+		// Setup ended before it took the session. The start is let end
+		// rather than cut short, which could leave a container Docker
+		// made after the bot stopped waiting for it; it ends within
+		// seconds, or with the attempt's context.
+		if s, err := r.starting.result(); err == nil {
+			s.Close()
+		}
 	}
 	if r.session != nil {
 		r.session.Close()

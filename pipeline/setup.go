@@ -52,6 +52,12 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		r.branch = r.co.Branch
 	}
+	// The sandbox needs only the configuration: it starts while the
+	// task's branch is fetched and looked up.
+	spec := r.spec(ctx)
+	r.starting = begin(ctx, "starting the sandbox", func(ctx context.Context) (*sandbox.Session, error) {
+		return r.p.Sandbox.Start(ctx, spec)
+	})
 	if r.start, err = r.p.Forge.FetchBranch(ctx, r.task, r.co, r.branch); err != nil {
 		return fmt.Errorf("fetch branch %s: %w", r.branch, err)
 	}
@@ -89,7 +95,7 @@ func (r *run) setup(ctx context.Context) error {
 		return fmt.Errorf("pack the code: %w", err)
 	}
 	r.sent = packs
-	if r.session, err = r.p.Sandbox.Start(ctx, r.spec(ctx)); err != nil {
+	if r.session, err = r.starting.take(ctx); err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}
 	for _, pack := range packs {

@@ -443,6 +443,11 @@ func TestAFollowUpWhoseBranchIsGoneOpensNoPullRequest(t *testing.T) {
 	if branches := b.gh.Branches(t, b.repo); slices.Contains(branches, "oneshot/issue-1") {
 		t.Fatalf("the follow-up made the branch anew: %q", branches)
 	}
+	// The sandbox starts while the branch is looked for, and goes with
+	// the attempt that ended before it took it.
+	if left := containersOf(t, dockerClient(t), b.env["ONESHOT_SANDBOX_OWNER"]); len(left) > 0 {
+		t.Fatalf("the attempt left %d sandboxes", len(left))
+	}
 }
 
 func TestTheAgentsPromptHoldsTrustedContextOnly(t *testing.T) {
