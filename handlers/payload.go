@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
+
+	"github.com/oneshot-dev/oneshot/githubapi"
 )
 
 // The payload types hold only the fields oneshot reads. Decoding into
@@ -107,12 +107,12 @@ func decode(payload []byte, event interface{ base() *envelope }) error {
 		return errors.New("payload has no action")
 	case e.Repository.FullName == "" || e.Repository.ID <= 0:
 		return errors.New("payload has no repository")
-	case !isOwnerName(e.Repository.FullName):
+	case !validFullName(e.Repository.FullName):
 		// API paths and clones are built from it.
 		return fmt.Errorf("payload's repository %q is not owner/name", e.Repository.FullName)
 	case e.Sender.Login == "":
 		return errors.New("payload has no sender")
-	case !isLogin(e.Sender.Login):
+	case !githubapi.IsLogin(e.Sender.Login):
 		// The permission check's path is built from it: "x/../admin"
 		// would ask for someone else's.
 		return fmt.Errorf("payload's sender %q is not a GitHub login", e.Sender.Login)
@@ -122,27 +122,9 @@ func decode(payload []byte, event interface{ base() *envelope }) error {
 
 func (e *envelope) base() *envelope { return e }
 
-// What GitHub allows in names: an account's login is letters, digits and
-// hyphens, not starting with a hyphen, at most 39 long, and an App's ends
-// in "[bot]"; a managed user's (Enterprise Managed Users) adds '_' and its
-// enterprise's short code, as in mona_acme, which may make it longer; a
-// repository's name is letters, digits, '.', '-' and '_'. Payloads are
-// signed, but a name that leaves its segment of a path is refused all the
-// same.
-var (
-	accountName    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
-	repositoryName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-)
-
-// isOwnerName says whether a repository's full name is owner/name.
-func isOwnerName(fullName string) bool {
-	owner, name, ok := strings.Cut(fullName, "/")
-	return ok && accountName.MatchString(owner) && repositoryName.MatchString(name) && name != "." && name != ".."
-}
-
-// isLogin says whether s is an account's login.
-func isLogin(s string) bool {
-	return accountName.MatchString(strings.TrimSuffix(s, "[bot]"))
+func validFullName(fullName string) bool {
+	_, _, ok := githubapi.SplitFullName(fullName)
+	return ok
 }
 
 // needInstallation checks what only an actionable event must carry: a
