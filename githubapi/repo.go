@@ -22,8 +22,8 @@ type Repo struct {
 // ForRepo makes the client of an installation for the repository named
 // "owner/name".
 func ForRepo(cc githubapp.ClientCreator, installationID int64, fullName string) (*Repo, error) {
-	owner, name, ok := strings.Cut(fullName, "/")
-	if !ok || owner == "" || name == "" {
+	owner, name, ok := SplitFullName(fullName)
+	if !ok {
 		return nil, fmt.Errorf("repository %q is not owner/name", fullName)
 	}
 	client, err := cc.NewInstallationClient(installationID)

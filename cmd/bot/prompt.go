@@ -44,6 +44,9 @@ func prompt(args []string, out io.Writer) error {
 	if *number < 0 {
 		return fmt.Errorf("--number is %d; an issue's number is positive", *number)
 	}
+	if _, _, ok := githubapi.SplitFullName(*repoName); *repoName != "" && !ok {
+		return fmt.Errorf("--repo %q is not owner/name", *repoName)
+	}
 	local, remote := *dir != "" || *issueFile != "", *repoName != "" || *number != 0
 	if local && remote {
 		return errors.New("prompt takes --dir and --issue, or --repo and --number, not both")
@@ -183,10 +186,7 @@ func githubPrompt(ctx context.Context, out io.Writer, cfg config.App, repoName s
 	if err != nil {
 		return err
 	}
-	owner, name, ok := strings.Cut(repoName, "/")
-	if !ok {
-		return fmt.Errorf("--repo %q is not owner/name", repoName)
-	}
+	owner, name, _ := githubapi.SplitFullName(repoName) // checked with the flags
 	app, err := clients.NewAppClient()
 	if err != nil {
 		return err

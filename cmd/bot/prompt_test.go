@@ -325,3 +325,16 @@ func TestPromptRefusesAnIssueNumberBelowOne(t *testing.T) {
 		t.Errorf("err = %v, want the number refused as such", err)
 	}
 }
+
+// A repository named wrongly is refused as such, before the bot's
+// settings are read: without them, the mistake would be hidden behind
+// the settings missing.
+func TestPromptRefusesARepositoryThatIsNotOwnerSlashName(t *testing.T) {
+	t.Setenv("ONESHOT_CONFIG", "")
+	for _, repo := range []string{"widgets", "acme/widgets/extra", "acme/..", "-acme/widgets"} {
+		err := run([]string{"prompt", "--repo", repo, "--number", "1"}, new(bytes.Buffer))
+		if want := fmt.Sprintf("--repo %q is not owner/name", repo); err == nil || err.Error() != want {
+			t.Errorf("--repo %s: err = %v, want %q", repo, err, want)
+		}
+	}
+}
