@@ -67,8 +67,9 @@ func run(args []string, out io.Writer) error {
 	}
 	switch args[0] {
 	case "version":
-		if len(args) > 1 {
-			return fmt.Errorf("version takes no arguments, got %q", strings.Join(args[1:], " "))
+		// No flags, but -h answers as every command's does.
+		if err := parseFlags(newFlagSet("version"), args[1:]); err != nil {
+			return err
 		}
 		fmt.Fprintln(out, versionString())
 		return nil

@@ -26,10 +26,19 @@ func TestVersionNamesTheSandboxProtocol(t *testing.T) {
 	}
 }
 
-func TestVersionRefusesArguments(t *testing.T) {
-	var out bytes.Buffer
-	if err := run([]string{"version", "--json"}, &out); err == nil || !strings.Contains(err.Error(), "no arguments") || out.Len() != 0 {
-		t.Fatalf("err %v, printed %q", err, out.String())
+func TestVersionRefusesArgumentsAndAnswersHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"--json": "flag provided but not defined: -json",
+		"extra":  `version: unexpected "extra" after the flags`,
+	} {
+		var out bytes.Buffer
+		if err := run([]string{"version", args}, &out); err == nil || err.Error() != want || out.Len() != 0 {
+			t.Errorf("version %s: err %v, printed %q; want %q", args, err, out.String(), want)
+		}
+	}
+	// main exits 0 for it, as for every command's -h.
+	if err := run([]string{"version", "-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("version -h: err %v", err)
 	}
 }
 
