@@ -69,9 +69,13 @@ func Sanitize(s string) string {
 // issue of real links holds a few hundred.
 const maxLinkOpeners = 1000
 
-// capLinks leaves out the text from the "](" past maxLinkOpeners on, and
-// says so. Cut short, the text shows nothing GitHub would hide: what
-// opens before the cut and would have closed after it hides to the end.
+// capLinks leaves out the text from the paragraph holding the "](" past
+// maxLinkOpeners on, and says so. Cut short, the text shows nothing
+// GitHub would hide: what opens before the cut and would have closed
+// after it hides to the end. A cut inside the paragraph could end a link
+// before its title closed, and show the title as prose; nothing GitHub
+// hides in a paragraph, a link's title or address, a definition, runs
+// over a blank line.
 func capLinks(s string) string {
 	at := 0
 	for range maxLinkOpeners + 1 {
@@ -81,8 +85,21 @@ func capLinks(s string) string {
 		}
 		at += i + len("](")
 	}
-	cut := at - len("](")
+	cut := paragraphStart(s, at-len("]("))
 	return s[:cut] + fmt.Sprintf("\n\n(oneshot left out the rest of this text, %d bytes: it opens more than %d links)\n", len(s)-cut, maxLinkOpeners)
+}
+
+// paragraphStart is where the paragraph holding byte at starts: after the
+// last blank line before it, or at 0 when there is none.
+func paragraphStart(s string, at int) int {
+	for end := strings.LastIndexByte(s[:at], '\n'); end >= 0; {
+		start := strings.LastIndexByte(s[:end], '\n') + 1
+		if strings.Trim(s[start:end], " \t") == "" {
+			return end + 1
+		}
+		end = start - 1
+	}
+	return 0
 }
 
 // maxSanitizePasses bounds Sanitize's passes; ordinary text takes two,

@@ -193,6 +193,8 @@ func trickyTexts() []string {
 		"Please fix [^\nQ1Z words](x",
 		"Please fix [^\nQ1Z words][label]",
 		"Please fix [^\nQ1Z words](x \"t\" z)",
+		// A link's title holding the "](" past which the text is cut.
+		"Please fix the parser, see [the docs](https://example.com \"Q1Z " + strings.Repeat("](", 1001) + "\").",
 	}
 }
 
