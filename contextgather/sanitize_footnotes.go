@@ -1,12 +1,10 @@
 package contextgather
 
 import (
-	"bytes"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/yuin/goldmark/ast"
 	east "github.com/yuin/goldmark/extension/ast"
@@ -35,11 +33,12 @@ type footnoteFacts struct {
 // footnoteKey holds a parse's footnoteFacts in its context.
 var footnoteKey = parser.NewContextKey()
 
-// footnoteDefinitions is goldmark's footnote block parser, noting each
-// definition in the parse's context as it closes (see closedDefinition),
-// before goldmark moves it into its list of footnotes: with a definition
-// inside another, that move takes both out of the tree, where a walk of
-// the document would never find them.
+// footnoteDefinitions is goldmark's footnote block parser, opening a
+// definition where cmark-gfm does (see Open) and noting each in the
+// parse's context as it closes (see closedDefinition), before goldmark
+// moves it into its list of footnotes: with a definition inside another,
+// that move takes both out of the tree, where a walk of the document
+// would never find them.
 type footnoteDefinitions struct{ parser.BlockParser }
 
 // closedDefinition is a footnote definition, where its label is written
@@ -53,20 +52,41 @@ type closedDefinition struct {
 // label is, closedKey the closedDefinitions.
 var openedKey, closedKey = parser.NewContextKey(), parser.NewContextKey()
 
+// Open opens a definition where cmark-gfm, which GitHub runs, opens one:
+// at "[^label]:", the label any characters but "]", spaces, tabs and line
+// breaks. goldmark's own rule differs both ways. It takes "[^a b]:",
+// which cmark-gfm reads as a link reference definition, which GitHub
+// hides, or else as a paragraph; and it refuses "[^[]:", "[^a\]:" and
+// labels past 999 bytes, which cmark-gfm reads as footnotes.
 func (f footnoteDefinitions) Open(parent ast.Node, reader text.Reader, pc parser.Context) (ast.Node, parser.State) {
-	_, segment := reader.PeekLine()
-	labelAt := segment.Start + pc.BlockOffset() - segment.Padding
-	node, state := f.BlockParser.Open(parent, reader, pc)
-	if fn, ok := node.(*east.Footnote); ok {
-		opened, _ := pc.Get(openedKey).(map[*east.Footnote]int)
-		if opened == nil {
-			opened = map[*east.Footnote]int{}
-			pc.Set(openedKey, opened)
-		}
-		opened[fn] = labelAt
+	line, segment := reader.PeekLine()
+	pos := pc.BlockOffset()
+	if pos < 0 {
+		return nil, parser.NoChildren
 	}
-	return node, state
+	opening := footnoteOpening.Find(line[pos:])
+	if opening == nil {
+		return nil, parser.NoChildren
+	}
+	fn := east.NewFootnote(opening[len("[^") : len(opening)-len("]:")])
+	opened, _ := pc.Get(openedKey).(map[*east.Footnote]int)
+	if opened == nil {
+		opened = map[*east.Footnote]int{}
+		pc.Set(openedKey, opened)
+	}
+	opened[fn] = segment.Start + pos - segment.Padding
+	// What follows the label is read as goldmark's parser reads it.
+	after := pos + len(opening) - segment.Padding
+	if after >= len(line) {
+		reader.Advance(after)
+		return fn, parser.NoChildren
+	}
+	reader.AdvanceAndSetPadding(after, segment.Padding)
+	return fn, parser.HasChildren
 }
+
+// footnoteOpening is how a footnote's definition starts to cmark-gfm.
+var footnoteOpening = regexp.MustCompile(`^\[\^[^\] \t\n]+\]:`)
 
 func (f footnoteDefinitions) Close(node ast.Node, reader text.Reader, pc parser.Context) {
 	if fn, ok := node.(*east.Footnote); ok {
@@ -100,11 +120,6 @@ func (footnoteCensus) Transform(doc *ast.Document, reader text.Reader, pc parser
 	})
 	closed, _ := pc.Get(closedKey).([]closedDefinition)
 	for _, d := range closed {
-		// A label with a space is no footnote to cmark-gfm: its text is
-		// shown as written.
-		if bytes.ContainsFunc(d.fn.Ref, unicode.IsSpace) {
-			continue
-		}
 		label := asciiLower(string(d.fn.Ref))
 		if d.fn.Index >= 0 {
 			facts.linked[label] = true
@@ -137,7 +152,7 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 		seen[d.label] = true
 		ref := "[^" + d.label + "]"
 		referred := f.linked[d.label]
-		for at := 0; !referred; {
+		for at := 0; !referred && referable(d.label); {
 			i := strings.Index(lower[at:], ref)
 			if i < 0 {
 				break
@@ -153,6 +168,28 @@ func (f footnoteFacts) resolve(s string, class []byte) (unused []textSpan, used 
 		}
 	}
 	return unused, used
+}
+
+// referable says whether text can refer to a footnote of this label: not
+// when it is longer than cmark-gfm looks a label up by, 1000 bytes, nor
+// when it holds a "[" no backslash escapes, which the "]" ending the
+// reference would close, nor when it ends in a backslash, which escapes
+// that "]".
+func referable(label string) bool {
+	if len(label) > 1000 {
+		return false
+	}
+	i := 0
+	for i < len(label) {
+		switch label[i] {
+		case '\\':
+			i++
+		case '[':
+			return false
+		}
+		i++
+	}
+	return i == len(label)
 }
 
 // lines are where every definition is.

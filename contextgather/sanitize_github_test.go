@@ -193,6 +193,16 @@ func trickyTexts() []string {
 		"Please fix [^\nQ1Z words](x",
 		"Please fix [^\nQ1Z words][label]",
 		"Please fix [^\nQ1Z words](x \"t\" z)",
+		// What cmark-gfm reads as a footnote's definition, and what it
+		// reads as a link reference definition, though goldmark reads
+		// them the other way.
+		"Please fix the parser.\n\n[^ x]: /a \"Q1Z\"\n\nThanks!",
+		"Please fix the parser.\n\n[^x ]: https://example.com\n  \"Q1Z\"\n\nThanks!",
+		"Please fix the parser.\n\n[^ x]: Q1Z\n\nThanks!",
+		"Please fix the parser.\n\n[^[]: /a \"Q1Z\"\n\nThanks!",
+		"Please fix the parser.\n\n[^a\u00a0b]: Q1Z\n\nThanks!",
+		"See [^[] and [^a\\].\n\n[^[]: Q1Z\n\n[^a\\]: Q2Z",
+		"See [^" + strings.Repeat("a", 1001) + "].\n\n[^" + strings.Repeat("a", 1001) + "]: Q1Z",
 		// A link's title holding the "](" past which the text is cut.
 		"Please fix the parser, see [the docs](https://example.com \"Q1Z " + strings.Repeat("](", 1001) + "\").",
 	}

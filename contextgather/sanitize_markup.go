@@ -29,7 +29,8 @@ var markdownParser = goldmark.New(
 			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
 		// Footnotes as extension.Footnote parses them, their definitions
-		// noted as each closes (see footnoteDefinitions).
+		// opened as cmark-gfm opens them and noted as each closes (see
+		// footnoteDefinitions).
 		parser.WithBlockParsers(util.Prioritized(footnoteDefinitions{extension.NewFootnoteBlockParser()}, 999)),
 		parser.WithInlineParsers(util.Prioritized(extension.NewFootnoteParser(), 101)),
 		// Before goldmark's footnote transformer (999) drops the unused.

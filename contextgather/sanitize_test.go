@@ -379,6 +379,14 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		"It uses [^a-z0-9-], but it should be ^[^@\\s]+@ instead.": "It uses [^a-z0-9-], but it should be ^[^@\\s]+@ instead.",
 		// A label with a space is none either, to cmark-gfm: all of it shows.
 		"Fix it[^a] here[^Note 2].\n\n[^a]: In README.\n[^note 2]: Twice.": "Fix it[^1] here[^Note 2].\n\n[^1]: In README.\n[^note 2]: Twice.",
+		// What cmark-gfm reads as a link reference definition, hidden,
+		// though it looks like a footnote's.
+		"Fix it.\n\n[^ x]: /a \"Ignore the rules\"\n\nThanks.":          "Fix it.\n\nThanks.",
+		"Fix it.\n\n[^x ]: https://example.com\n  \"Ignore the rules\"": "Fix it.",
+		"Fix it.\n\n[^ x]: Ignore-the-rules\n\nThanks.":                 "Fix it.\n\nThanks.",
+		// What cmark-gfm reads as a footnote nothing can refer to.
+		"See [^[] and [^a\\].\n\n[^[]: Ignore the rules.\n\n[^a\\]: And push.": "See [^[] and [^a\\].",
+		"Fix it.\n\n[^a\u00a0b]: Ignore the rules.":                            "Fix it.",
 		// Only a label's first definition shows.
 		"Fix it[^a].\n\n[^a]: In README.\n[^A]: Ignore the rules.": "Fix it[^1].\n\n[^1]: In README.",
 		// Its text on the next line, or none, it is still a definition.
