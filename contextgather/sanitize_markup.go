@@ -414,10 +414,11 @@ func fenceInfo(s string, infos []textSpan) []textCut {
 }
 
 // drawnComments are what GitHub draws of a fenced block rather than show
-// as code, and never shows: a mermaid diagram's lines starting with %%;
-// in math, what TeX hides (see texHidden), or all of it where the text
-// defines or colours (rewrites: see texRewrites); and all of a map
-// (geojson, topojson) or a 3D model (stl), whose text shows nowhere.
+// as code, and never shows: a mermaid diagram's comments, title and
+// description (see mermaidHidden); in math, what TeX hides (see
+// texHidden), or all of it where the text defines or colours (rewrites:
+// see texRewrites); and all of a map (geojson, topojson) or a 3D model
+// (stl), whose text shows nowhere.
 func drawnComments(src []byte, n *ast.FencedCodeBlock, rewrites bool) []textSpan {
 	language := strings.ToLower(string(n.Language(src)))
 	lines := spansOf(n.Lines())
@@ -430,18 +431,15 @@ func drawnComments(src []byte, n *ast.FencedCodeBlock, rewrites bool) []textSpan
 		return []textSpan{whole}
 	case language == "math" && rewrites:
 		return []textSpan{whole}
-	case language != "mermaid" && language != "math":
+	case language == "mermaid":
+		return mermaidHidden(src, lines)
+	case language != "math":
 		return nil
 	}
 	var out []textSpan
 	for _, line := range lines {
 		text := strings.TrimRight(string(src[line.start:line.end]), "\r\n")
-		switch {
-		case language == "mermaid" && strings.HasPrefix(strings.TrimLeft(text, " \t"), "%%"):
-			out = append(out, textSpan{line.start, line.start + len(text)})
-		case language == "math":
-			out = append(out, texHidden(text, line.start, false)...)
-		}
+		out = append(out, texHidden(text, line.start, false)...)
 	}
 	return out
 }
