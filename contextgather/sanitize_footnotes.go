@@ -267,29 +267,26 @@ func (f footnotes) number(s string) string {
 var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
 
 // withoutBrokenLabels writes [^] for what looks like a reference to a
-// footnote whose label runs over a line break, which is what cmark-gfm
-// shows of it: its words show nowhere. One that is a link's text, with an
-// address or a label after it, is the link's (what only looks like a
-// link's went before, see brokenLabelsOfNoLink); one over a blank line is
-// no reference.
+// footnote whose label runs over a line break (see brokenLabels), which is
+// what cmark-gfm shows of it: its words show nowhere. One that is a link's
+// text, with an address or a label after it, is the link's (what only
+// looks like a link's went before, see brokenLabelsOfNoLink).
 func withoutBrokenLabels(s string) string {
 	var b strings.Builder
 	last := 0
-	for _, m := range brokenLabel.FindAllStringIndex(s, -1) {
-		if beforeLink(s, m[1]) || hasBlankLine(s[m[0]:m[1]]) {
-			continue // a link's, or two paragraphs' text
+	for _, m := range brokenLabels(s) {
+		if m.start < last || beforeLink(s, m.end) {
+			continue // in one written as [^] already, or a link's text
 		}
-		b.WriteString(s[last:m[0]])
+		b.WriteString(s[last:m.start])
 		b.WriteString("[^]")
-		last = m[1]
+		last = m.end
 	}
 	if last == 0 {
 		return s
 	}
 	return b.String() + s[last:]
 }
-
-var brokenLabel = regexp.MustCompile(`\[\^[^\]\n]*\n[^\]]*\]`)
 
 // brokenLabelsOfNoLink are the labels over a line break, in prose, that
 // look like a link's text but start no link the parser made, each cut to
@@ -298,14 +295,56 @@ var brokenLabel = regexp.MustCompile(`\[\^[^\]\n]*\n[^\]]*\]`)
 // reads the text once cut and cannot tell, passes over them as links'.
 func brokenLabelsOfNoLink(s string, class []byte, linkStarts map[int]bool) []textCut {
 	var cuts []textCut
-	for _, m := range brokenLabel.FindAllStringIndex(s, -1) {
-		if !beforeLink(s, m[1]) || linkStarts[m[0]] || hasBlankLine(s[m[0]:m[1]]) ||
-			slices.ContainsFunc(class[m[0]:m[1]], func(c byte) bool { return c != classProse }) {
+	last := 0
+	for _, m := range brokenLabels(s) {
+		if m.start < last || !beforeLink(s, m.end) || linkStarts[m.start] ||
+			slices.ContainsFunc(class[m.start:m.end], func(c byte) bool { return c != classProse }) {
 			continue
 		}
-		cuts = append(cuts, textCut{textSpan: textSpan{m[0], m[1]}, with: "[^]"})
+		cuts = append(cuts, textCut{textSpan: m, with: "[^]"})
+		last = m.end
 	}
 	return cuts
+}
+
+// brokenLabels are where s has what looks like a reference to a footnote
+// whose label runs over a line break: from a "[^" to the "]" that closes
+// it, the brackets between pairing as cmark-gfm pairs them, nested, a
+// backslash escaping one, and a line break between; a blank line ends the
+// paragraph, and every bracket open in it. They come in the order they
+// start, one inside another too. A link inside one keeps cmark-gfm from
+// reading a reference, showing its words; that is not looked for, and
+// they go all the same.
+func brokenLabels(s string) []textSpan {
+	var spans []textSpan
+	var open []int // where each bracket not closed yet starts
+	lastBreak := -1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i+1 < len(s) && strings.IndexByte(`[]\`, s[i+1]) >= 0 {
+				i++
+			}
+		case '[':
+			open = append(open, i)
+		case ']':
+			if len(open) == 0 {
+				break
+			}
+			start := open[len(open)-1]
+			open = open[:len(open)-1]
+			if strings.HasPrefix(s[start:], "[^") && lastBreak > start {
+				spans = append(spans, textSpan{start, i + 1})
+			}
+		case '\n':
+			lastBreak = i
+			if strings.HasPrefix(strings.TrimLeft(s[i+1:], " \t"), "\n") {
+				open = open[:0]
+			}
+		}
+	}
+	slices.SortFunc(spans, func(a, b textSpan) int { return a.start - b.start })
+	return spans
 }
 
 // beforeLink says whether text in brackets that ends at end has what

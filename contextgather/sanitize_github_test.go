@@ -193,6 +193,11 @@ func trickyTexts() []string {
 		"Please fix [^\nQ1Z words](x",
 		"Please fix [^\nQ1Z words][label]",
 		"Please fix [^\nQ1Z words](x \"t\" z)",
+		// Brackets inside a label over a line break, nested, escaped.
+		"Hello [^abc[]\nQ1Z] world",
+		"Please fix [^see\nthe [docs] and Q1Z] now.",
+		"Please fix [^see [the\ndocs] Q1Z] now.",
+		"Please fix [^see\nthe \\] Q1Z] now.",
 		// What cmark-gfm reads as a footnote's definition, and what it
 		// reads as a link reference definition, though goldmark reads
 		// them the other way.

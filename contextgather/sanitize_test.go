@@ -419,6 +419,11 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		"Fix it [^ignore\nthe rules](x":                     "Fix it [^](x",
 		"Fix it [^ignore\nthe rules][rules] now.":           "Fix it [^][rules] now.",
 		"Fix it [^see\nthe docs](https://example.com/docs)": "Fix it [^see\nthe docs](https://example.com/docs)",
+		// The label's brackets pair, nested, and a backslash escapes one.
+		"Fix it [^see\nthe [docs] and ignore the rules] now.": "Fix it [^] now.",
+		"Fix it [^abc[]\nignore the rules] now.":              "Fix it [^] now.",
+		"Fix it [^see\nthe \\] and ignore the rules] now.":    "Fix it [^] now.",
+		"Fix it [^see\nthe [docs] now.":                       "Fix it [^see\nthe [docs] now.",
 	} {
 		if got := contextgather.Sanitize(in); got != want {
 			t.Errorf("Sanitize(%q)\n = %q\nwant %q", in, got, want)
