@@ -28,6 +28,8 @@ var markdownParser = goldmark.New(
 		parser.WithInlineParsers(append(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers())),
 			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		// Task lists' check boxes where cmark-gfm finds them (see taskCheckBoxes).
+		parser.WithInlineParsers(util.Prioritized(taskCheckBoxes{extension.NewTaskCheckBoxParser()}, 0)),
 		// Footnotes as extension.Footnote parses them, their definitions
 		// opened as cmark-gfm opens them and noted as each closes (see
 		// footnoteDefinitions).
@@ -37,7 +39,7 @@ var markdownParser = goldmark.New(
 		parser.WithASTTransformers(util.Prioritized(footnoteCensus{}, 500),
 			util.Prioritized(extension.NewFootnoteASTTransformer(), 999)),
 	)),
-	goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.TaskList),
+	goldmark.WithExtensions(extension.Table, extension.Strikethrough),
 ).Parser()
 
 // textSpan is a byte range [start, end) of a text.
