@@ -208,8 +208,10 @@ func trickyTexts() []string {
 		"Please fix the parser.\n\n[^a\u00a0b]: Q1Z\n\nThanks!",
 		"See [^[] and [^a\\].\n\n[^[]: Q1Z\n\n[^a\\]: Q2Z",
 		"See [^" + strings.Repeat("a", 1001) + "].\n\n[^" + strings.Repeat("a", 1001) + "]: Q1Z",
-		// A link where goldmark saw a task list's check box.
+		// A link where goldmark saw a task list's check box, and a
+		// definition after one.
 		"- [x](Q1Z) done",
+		"- [ ] [x]: /a \"Q1Z\"\n- [x] Q2Z done",
 		// A link's title holding the "](" past which the text is cut.
 		"Please fix the parser, see [the docs](https://example.com \"Q1Z " + strings.Repeat("](", 1001) + "\").",
 	}

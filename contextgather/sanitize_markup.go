@@ -28,8 +28,10 @@ var markdownParser = goldmark.New(
 		parser.WithInlineParsers(append(withGitHubHTML(withLinkEnds(parser.DefaultInlineParsers())),
 			util.Prioritized(autolinkParser{}, 450))...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
-		// Task lists' check boxes where cmark-gfm finds them (see taskCheckBoxes).
+		// Task lists' check boxes where cmark-gfm finds them, and the
+		// definitions after them (see taskCheckBoxes, taskReferences).
 		parser.WithInlineParsers(util.Prioritized(taskCheckBoxes{extension.NewTaskCheckBoxParser()}, 0)),
+		parser.WithParagraphTransformers(util.Prioritized(taskReferences{}, 101)),
 		// Footnotes as extension.Footnote parses them, their definitions
 		// opened as cmark-gfm opens them and noted as each closes (see
 		// footnoteDefinitions).

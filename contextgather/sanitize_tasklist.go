@@ -24,3 +24,27 @@ func (t taskCheckBoxes) Parse(parent ast.Node, block text.Reader, pc parser.Cont
 
 // taskCheckBox is how a check box starts to cmark-gfm.
 var taskCheckBox = regexp.MustCompile(`^\[[ xX]\][ \t\v\f]`)
+
+// taskReferences reads link reference definitions after a task list
+// item's check box, where cmark-gfm, which starts the item's paragraph
+// after the box, reads them: of "- [ ] [x]: /a "words"" GitHub shows the
+// box alone. goldmark looks for them at the paragraph's start only, and
+// left them as text.
+type taskReferences struct{}
+
+func (taskReferences) Transform(node *ast.Paragraph, reader text.Reader, pc parser.Context) {
+	lines := node.Lines()
+	item := node.Parent()
+	if lines.Len() == 0 || item == nil || item.Kind() != ast.KindListItem || item.FirstChild() != node {
+		return
+	}
+	first := lines.At(0)
+	if !taskCheckBox.Match(first.Value(reader.Source())) {
+		return
+	}
+	lines.Set(0, first.WithStart(first.Start+len("[x]")))
+	parser.LinkReferenceParagraphTransformer.Transform(node, reader, pc)
+	if node.Parent() != nil && node.Lines().At(0).Stop == first.Stop {
+		node.Lines().Set(0, first) // no definition: the box is the paragraph's again
+	}
+}
