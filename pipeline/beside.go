@@ -53,19 +53,13 @@ func (b *beside[T]) take(ctx context.Context) (T, error) {
 	return b.value, b.err
 }
 
-// stop ends the work, if it is still going, and waits for it (see
-// result).
+// stop ends the work, if it is still going, and waits for it: nothing of
+// an attempt may outlive it. It returns what the work made, for the caller
+// to release when no step took it. A panic in work whose result no step
+// took, after an earlier step ended the attempt, is not passed on: that
+// step's end is the attempt's.
 func (b *beside[T]) stop() (T, error) {
 	b.cancel()
-	return b.result()
-}
-
-// result waits for the work to end, and returns what it made, for the
-// caller to release when no step took it: nothing of an attempt may
-// outlive it. A panic in work whose result no step took, after an earlier
-// step ended the attempt, is not passed on: that step's end is the
-// attempt's.
-func (b *beside[T]) result() (T, error) {
 	<-b.done
 	if b.panicked != nil {
 		var zero T

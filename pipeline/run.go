@@ -268,11 +268,10 @@ func (r *run) cleanup() {
 		_, _ = r.gathering.stop()
 	}
 	if r.starting != nil && r.session == nil {
-		// Setup ended before it took the session. The start is let end
-		// rather than cut short, which could leave a container Docker
-		// made after the bot stopped waiting for it; it ends within
-		// seconds, or with the attempt's context.
-		if s, err := r.starting.result(); err == nil {
+		// Setup ended before it took the session: the start is cut short
+		// (a container Docker is making goes once made), or what it
+		// started is closed.
+		if s, err := r.starting.stop(); err == nil {
 			s.Close()
 		}
 	}

@@ -181,3 +181,25 @@ func TestASecretSplitAcrossAChecksTwoStreamsIsMaskedWhereTheyJoin(t *testing.T) 
 		t.Errorf("the check's tail is %q", tail)
 	}
 }
+
+// An attempt that ends in setup before it took the sandbox, its branch
+// failing to fetch say, does not wait on the sandbox's start: that is cut
+// short, the attempt's end shown at once.
+func TestAnAttemptEndedInSetupCutsTheSandboxsStartShort(t *testing.T) {
+	t.Parallel()
+	r := &run{}
+	r.starting = begin(t.Context(), "starting the sandbox", func(ctx context.Context) (*sandbox.Session, error) {
+		<-ctx.Done() // a Docker that hangs
+		return nil, ctx.Err()
+	})
+	cleaned := make(chan struct{})
+	go func() {
+		r.cleanup()
+		close(cleaned)
+	}()
+	select {
+	case <-cleaned:
+	case <-time.After(time.Minute):
+		t.Fatal("cleaning up waited on the sandbox's start")
+	}
+}

@@ -102,6 +102,7 @@ func TestABranchWhereTheDefaultBranchStandsIsContinued(t *testing.T) {
 	r := &run{p: p, task: &tasks.Task{ID: "t1", Issue: 7}, started: time.Now(),
 		report: Report{Steps: []Step{{Name: "setup"}}}}
 	t.Cleanup(func() {
+		r.cleanup()
 		if r.timer != nil {
 			r.timer.Stop()
 		}
