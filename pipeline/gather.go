@@ -27,9 +27,11 @@ func (r *run) gather(ctx context.Context) error {
 	m := g.material
 	if errors.Is(err, contextgather.ErrEditedSinceAsked) {
 		return &stopError{Outcome{State: tasks.Failed, ByCommentOnly: true, Reason: "the issue was edited after the work was asked for",
-			Details: fmt.Sprintf("Its title or body changed after @%s asked for the work, and it was opened by someone who cannot write to "+
+			// Not named: the attempt may be a retry someone other than
+			// the task's requester asked for, seeing the issue as it was.
+			Details: fmt.Sprintf("Its title or body changed after this attempt was asked for, and it was opened by someone who cannot write to "+
 				"the repository: oneshot works only from what was approved. To go on with the issue as it is now, comment `%s retry`.",
-				r.task.Requester, cmp.Or(r.p.Defaults.Command, config.DefaultCommand))}}
+				cmp.Or(r.p.Defaults.Command, config.DefaultCommand))}}
 	}
 	if err != nil {
 		return err
