@@ -16,8 +16,14 @@ type fileAdditions struct {
 // addedLines parses a unified diff (git diff output) into added lines per
 // file. It follows each hunk's line counts, so an added line that itself
 // starts with "++ " is not taken for a file header, and it has no limit on
-// a line's length, so no line can hide the files after it.
+// a line's length, so no line can hide the files after it. A file whose
+// lines may be UTF-16 comes twice, the second time read as its characters
+// (see withUTF16Read).
 func addedLines(diff []byte) []fileAdditions {
+	return withUTF16Read(parseAdded(diff))
+}
+
+func parseAdded(diff []byte) []fileAdditions {
 	var out []fileAdditions
 	var cur *fileAdditions
 	next, oldLeft, newLeft := 0, 0, 0
@@ -85,4 +91,31 @@ func hunkRange(r string) (start, count int) {
 		count, _ = strconv.Atoi(n)
 	}
 	return start, count
+}
+
+// withUTF16Read adds to files, for each whose added text is an eighth or
+// more NUL bytes, the same lines without them. UTF-16, which Windows tools
+// and Python's utf-16 codec write, puts a NUL beside every ASCII
+// character: read as bytes, a key in it matches no rule, and no form of a
+// secret the bot knows. Without the NULs, its ASCII reads as written, and
+// every credential is ASCII. (Binary files with many NULs are read twice
+// too; a key in one is found either way.)
+func withUTF16Read(files []fileAdditions) []fileAdditions {
+	out := files
+	for _, f := range files {
+		size, nuls := 0, 0
+		for _, l := range f.lines {
+			size += len(l) + 1
+			nuls += strings.Count(l, "\x00")
+		}
+		if nuls == 0 || nuls*8 < size {
+			continue
+		}
+		read := fileAdditions{path: f.path, numbers: f.numbers, lines: make([]string, len(f.lines))}
+		for i, l := range f.lines {
+			read.lines[i] = strings.ReplaceAll(l, "\x00", "")
+		}
+		out = append(out, read)
+	}
+	return out
 }
