@@ -217,17 +217,23 @@ const (
 
 // scanWindows cuts text into windows of at most scanWindow bytes, each
 // ending at a line's end and starting at a line's start where one falls
-// near enough (or else a multiple of 4 bytes into the line), each
-// overlapping the one before by scanOverlap or a little more: never less,
-// or a key after a long line could fall between two. It reads text once.
+// near enough, each overlapping the one before by scanOverlap or a little
+// more: never less, or a key after a long line could fall between two. A
+// cut within a line falls a whole number of base64's 4-character groups
+// into the run of encoded text it cuts (see encodedRuns): gitleaks decodes
+// a run only whole, and base64 an embedded file fills a line with, after a
+// prefix such as "data:text/plain;base64,", would read as noise from
+// anywhere else, a key in it unseen. It reads text about twice.
 func scanWindows(text string) []span {
 	var out []span
-	line := 0 // where the line that start is in begins
+	ends, starts := &encodedRuns{text: text}, &encodedRuns{text: text}
 	for start := 0; ; {
 		end := min(start+scanWindow, len(text))
 		if end < len(text) {
 			if i := strings.LastIndexByte(text[start+scanWindow/2:end], '\n'); i >= 0 {
 				end = start + scanWindow/2 + i
+			} else {
+				end = max(start+1, ends.aligned(end))
 			}
 		}
 		out = append(out, span{start, end})
@@ -238,19 +244,43 @@ func scanWindows(text string) []span {
 		from := max(start+1, next-scanOverlap)
 		if i := strings.LastIndexByte(text[from:next], '\n'); i >= 0 {
 			next = from + i + 1
-			line = next
 		} else {
-			// Within a line, a window starts a multiple of 4 bytes from
-			// the line's start: base64 that fills the line (an embedded
-			// file, say) is decoded from there as it is whole, and from
-			// anywhere else would read as noise, a key in it unseen.
-			if i := strings.LastIndexByte(text[start:next], '\n'); i >= 0 {
-				line = start + i + 1
-			}
-			next = max(start+1, next-(next-line)%4)
+			next = max(start+1, starts.aligned(next))
 		}
 		start = next
 	}
+}
+
+// encodedRuns finds, for cuts at positions that only grow, where the run
+// of characters base64 and hex are written in (gitleaks' [\w/+-]) that a
+// cut falls in begins, looking at each byte about once.
+type encodedRuns struct {
+	text string
+	// at is the last cut, and start where the run before it begins:
+	// text[start:at] is all encoded characters, and start == at when the
+	// byte before at is none.
+	at, start int
+}
+
+// aligned is cut moved back, if need be, to a multiple of 4 bytes from the
+// start of the run the bytes before it are in.
+func (r *encodedRuns) aligned(cut int) int {
+	if cut < r.at { // not asked so, but then looked for afresh
+		r.at, r.start = 0, 0
+	}
+	i := cut
+	for i > r.at && encodedByte(r.text[i-1]) {
+		i--
+	}
+	if i == r.at && i > 0 && encodedByte(r.text[i-1]) {
+		i = r.start // the run goes on back past the last cut
+	}
+	r.at, r.start = cut, i
+	return cut - (cut-i)%4
+}
+
+func encodedByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '/' || c == '+' || c == '-'
 }
 
 // Values finds secrets the bot knows the values of (the agent's API key,
