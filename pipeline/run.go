@@ -109,6 +109,7 @@ type run struct {
 	// branch, "" when it makes it.
 	continues string
 	title     string // the issue's
+	// gathering is the gather step's host work, begun in setup.
 	gathering *beside[gathered]
 	// starting is the sandbox's start, until setup takes it as session.
 	starting *beside[*sandbox.Session]
