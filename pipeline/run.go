@@ -202,7 +202,9 @@ func (r *run) end(passed bool, note string) {
 	if r.session != nil {
 		r.report.Blocked, r.report.Unlisted = r.session.Refusals()
 	}
-	r.reporter.Update(r.shown())
+	// Not shown here: the next step's begin, or the attempt's end, which
+	// follows at once, shows it. An update of its own would go to GitHub
+	// first, and the write throttle would hold the final report a second.
 }
 
 // note sets the running step's note.
