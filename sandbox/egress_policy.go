@@ -119,13 +119,26 @@ func deny(reason string) acl.Decision {
 }
 
 // pinnedResolver answers pinned names itself and asks the system for others.
-type pinnedResolver struct{ hosts map[string]netip.Addr }
+type pinnedResolver struct {
+	hosts map[string]netip.Addr
+	// system looks a name up; nil is the system's resolver.
+	system func(ctx context.Context, network, host string) ([]net.IP, error)
+}
 
 func (r pinnedResolver) LookupIP(ctx context.Context, network, host string) ([]net.IP, error) {
 	if addr, ok := r.hosts[strings.TrimSuffix(strings.ToLower(host), ".")]; ok {
 		return []net.IP{addr.AsSlice()}, nil
 	}
-	return net.DefaultResolver.LookupIP(ctx, network, host)
+	// Rooted, the name is looked up as the policy checked it: the host's
+	// search domains would turn "db", or a name nothing answers for, into
+	// db.corp.example, which the operator may deny.
+	if _, err := netip.ParseAddr(host); err != nil && !strings.HasSuffix(host, ".") {
+		host += "."
+	}
+	if r.system == nil {
+		return net.DefaultResolver.LookupIP(ctx, network, host)
+	}
+	return r.system(ctx, network, host)
 }
 
 func (r pinnedResolver) LookupPort(ctx context.Context, network, service string) (int, error) {
@@ -146,6 +159,10 @@ var specialPurpose = []netip.Prefix{
 	netip.MustParsePrefix("192.88.99.0/24"),   // the 6to4 relays' anycast, retired
 	netip.MustParsePrefix("fec0::/10"),        // site-local, retired but routed inside some networks
 	netip.MustParsePrefix("100::/64"),         // discard-only
+	netip.MustParsePrefix("100:0:0:1::/64"),   // dummy prefix (RFC 9780)
+	netip.MustParsePrefix("2001:2::/48"),      // benchmarking, used inside networks
+	netip.MustParsePrefix("2001:10::/28"),     // ORCHID, retired
+	netip.MustParsePrefix("5f00::/16"),        // segment routing (SRv6) identifiers, for routers inside networks
 	netip.MustParsePrefix("2001:db8::/32"),    // documentation
 	netip.MustParsePrefix("3fff::/20"),        // documentation
 	// IPv6 forms of an IPv4 address, which a translator on the way may

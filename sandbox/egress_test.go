@@ -283,6 +283,8 @@ func TestARefusedHostLongerThanDNSAllowsIsCut(t *testing.T) {
 
 func TestAddressesThatReachACloudHostsOwnServicesAreRefused(t *testing.T) {
 	for _, addr := range []string{"168.63.129.16", "192.0.0.192", "198.18.0.1", "203.0.113.9", "fec0::1",
+		// IPv6 that reaches nothing on the internet, used inside networks.
+		"2001:2::1", "2001:10::1", "5f00::1", "100:0:0:1::1",
 		// 10.0.0.5 in IPv6 forms a translator on the way may take to it.
 		"64:ff9b:1::a00:5", "::ffff:0:a00:5", "::a00:5"} {
 		t.Run(addr, func(t *testing.T) {

@@ -1,6 +1,10 @@
 package sandbox
 
 import (
+	"context"
+	"errors"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,10 +100,27 @@ func TestAPinnedHostIsFoundHoweverItsNameIsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"registry.internal", "registry.internal.", "REGISTRY.internal"} {
-		ips, err := (pinnedResolver{lim.hosts}).LookupIP(t.Context(), "ip", name)
+		ips, err := (pinnedResolver{hosts: lim.hosts}).LookupIP(t.Context(), "ip", name)
 		if err != nil || len(ips) != 1 || ips[0].String() != "10.1.2.3" {
 			t.Errorf("%s resolves to %v, %v; want the pinned 10.1.2.3", name, ips, err)
 		}
+	}
+}
+
+// A name is looked up as the policy checked it: never with the bot host's
+// search domains added, which would make "db" the db.corp.example that
+// the operator denies.
+func TestANameIsLookedUpRooted(t *testing.T) {
+	var asked []string
+	r := pinnedResolver{system: func(_ context.Context, _, host string) ([]net.IP, error) {
+		asked = append(asked, host)
+		return nil, errors.New("no lookups in this test")
+	}}
+	for _, name := range []string{"db", "api.example.com", "api.example.com."} {
+		_, _ = r.LookupIP(t.Context(), "ip", name)
+	}
+	if want := []string{"db.", "api.example.com.", "api.example.com."}; !slices.Equal(asked, want) {
+		t.Fatalf("looked up %q, want %q", asked, want)
 	}
 }
 
