@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/oneshot-dev/oneshot/config"
 	"github.com/oneshot-dev/oneshot/contextgather"
@@ -107,16 +106,7 @@ func TestAnAttemptEndedInSetupStopsTheGathering(t *testing.T) {
 		return contextgather.Material{}, ctx.Err()
 	})
 	r.startGathering(t.Context())
-	cleaned := make(chan struct{})
-	go func() {
-		r.cleanup()
-		close(cleaned)
-	}()
-	select {
-	case <-cleaned:
-	case <-time.After(time.Minute):
-		t.Fatal("cleaning up did not end the gathering")
-	}
+	cleansUp(t, r)
 	if err := <-stopped; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the gathering saw %v", err)
 	}

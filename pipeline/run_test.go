@@ -192,6 +192,13 @@ func TestAnAttemptEndedInSetupCutsTheSandboxsStartShort(t *testing.T) {
 		<-ctx.Done() // a Docker that hangs
 		return nil, ctx.Err()
 	})
+	cleansUp(t, r)
+}
+
+// cleansUp runs r's cleanup, which must end the work beside the steps,
+// not wait for it to end by itself.
+func cleansUp(t *testing.T, r *run) {
+	t.Helper()
 	cleaned := make(chan struct{})
 	go func() {
 		r.cleanup()
@@ -200,6 +207,6 @@ func TestAnAttemptEndedInSetupCutsTheSandboxsStartShort(t *testing.T) {
 	select {
 	case <-cleaned:
 	case <-time.After(time.Minute):
-		t.Fatal("cleaning up waited on the sandbox's start")
+		t.Fatal("cleaning up waited on the work beside the steps")
 	}
 }
