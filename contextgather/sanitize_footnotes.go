@@ -307,10 +307,29 @@ func brokenLabelsOfNoLink(s string, class []byte, linkStarts map[int]bool) []tex
 	return cuts
 }
 
+// brokenLabelsAroundCode are the labels over a line break, in prose, that
+// hold a code span, each cut to [^] as GitHub shows it, code and all:
+// withoutBrokenLabels reads the prose on each side of the code apart, and
+// finds neither end. One that is a link's text is the link's.
+func brokenLabelsAroundCode(s string, class []byte) []textCut {
+	var cuts []textCut
+	last := 0
+	for _, m := range brokenLabels(s) {
+		if m.start < last || beforeLink(s, m.end) || class[m.start] != classProse || class[m.end-1] != classProse ||
+			!slices.Contains(class[m.start:m.end], classCode) {
+			continue
+		}
+		cuts = append(cuts, textCut{textSpan: m, with: "[^]"})
+		last = m.end
+	}
+	return cuts
+}
+
 // brokenLabels are where s has what looks like a reference to a footnote
 // whose label runs over a line break: from a "[^" to the "]" that closes
 // it, the brackets between pairing as cmark-gfm pairs them, nested, a
-// backslash escaping one, and a line break between; a blank line ends the
+// backslash escaping one, and a line break between; a bracket in a code
+// span is none, as a code span goes before brackets; a blank line ends the
 // paragraph, and every bracket open in it. They come in the order they
 // start, one inside another too. A link inside one keeps cmark-gfm from
 // reading a reference, showing its words; that is not looked for, and
@@ -322,9 +341,11 @@ func brokenLabels(s string) []textSpan {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
-			if i+1 < len(s) && strings.IndexByte(`[]\`, s[i+1]) >= 0 {
+			if i+1 < len(s) && strings.IndexByte("[]\\`", s[i+1]) >= 0 {
 				i++
 			}
+		case '`':
+			i = codeSpanEnd(s, i) - 1
 		case '[':
 			open = append(open, i)
 		case ']':
@@ -346,6 +367,34 @@ func brokenLabels(s string) []textSpan {
 	slices.SortFunc(spans, func(a, b textSpan) int { return a.start - b.start })
 	return spans
 }
+
+// codeSpanEnd is where the code span that a run of backticks at i opens
+// ends: after the next run of as many, within the paragraph; or, when
+// there is none, the run is text, and it ends after the run.
+func codeSpanEnd(s string, i int) int {
+	n := 0
+	for i+n < len(s) && s[i+n] == '`' {
+		n++
+	}
+	for at := i + n; at < len(s); {
+		j := strings.IndexByte(s[at:], '`')
+		if j < 0 || blankLine.MatchString(s[at:at+j]) {
+			break
+		}
+		at += j
+		m := 0
+		for at+m < len(s) && s[at+m] == '`' {
+			m++
+		}
+		if m == n {
+			return at + m
+		}
+		at += m
+	}
+	return i + n
+}
+
+var blankLine = regexp.MustCompile(`\n[ \t]*\n`)
 
 // beforeLink says whether text in brackets that ends at end has what
 // follows a link's text after it: an address or a label.

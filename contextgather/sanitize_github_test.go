@@ -198,6 +198,9 @@ func trickyTexts() []string {
 		"Please fix [^see\nthe [docs] and Q1Z] now.",
 		"Please fix [^see [the\ndocs] Q1Z] now.",
 		"Please fix [^see\nthe \\] Q1Z] now.",
+		// A code span inside a label over a line break.
+		"Please fix [^see\nthe `x]` Q1Z] now.",
+		"Fix [^a\n`x]` Q1Z] now",
 		// What cmark-gfm reads as a footnote's definition, and what it
 		// reads as a link reference definition, though goldmark reads
 		// them the other way.

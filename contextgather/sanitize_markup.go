@@ -283,6 +283,9 @@ func stripHiddenMarkup(s string) string {
 	for _, c := range brokenLabelsOfNoLink(s, class, m.linkStarts) {
 		drop(c)
 	}
+	for _, c := range brokenLabelsAroundCode(s, class) {
+		drop(c)
+	}
 	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
 	for _, f := range unusedNotes {
 		drop(textCut{textSpan: f})

@@ -416,6 +416,11 @@ func TestFootnotesAreShownAsGitHubShowsThem(t *testing.T) {
 		"Fix it.\n\n[^x]: see <!-- note\n\nThanks.": "Fix it.\n\nThanks.",
 		// An rp left open ends with the paragraph the footnotes close.
 		"See [^1].\n\n[^1]: In README.\n\n<rp>x": "See [^1].\n\n[^1]: In README.",
+		// A code span goes before brackets: inside a label over a line
+		// break, it is hidden with the label; holding a bracket, it opens
+		// no label.
+		"Fix [^a\n`x]` y] now":               "Fix [^] now",
+		"Please fix `[^see` the\ndocs] now.": "Please fix `[^see` the\ndocs] now.",
 		// A label over a line break shows as [^] alone, and so does one
 		// that only looks like a link's text: no link is made of it.
 		"Fix it [^ignore\nthe rules] now.":                  "Fix it [^] now.",
