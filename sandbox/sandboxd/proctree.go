@@ -234,7 +234,7 @@ func liveThreadState(pid int) byte {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task/"
 	threads, _ := os.ReadDir(dir)
 	for _, th := range threads {
-		if _, state, ok := parseStat(pid, dir+th.Name()+"/stat"); ok && state != 'Z' {
+		if _, state, err := statFile(pid, dir+th.Name()+"/stat"); err == nil && state != 'Z' {
 			return state
 		}
 	}
@@ -266,9 +266,8 @@ func eachProcess(fn func(p proc, state byte)) error {
 	return nil
 }
 
-// readStat reads a process's parent, group, threads, start time and state from
-// /proc/PID/stat. The command name may hold spaces and parentheses, so
-// fields are counted from the last ')'.
+// readStat reads a process's parent, group, threads, start time and state
+// from /proc/PID/stat, and says whether it could.
 func readStat(pid int) (p proc, state byte, ok bool) {
 	p, state, err := statOf(pid)
 	return p, state, err == nil
@@ -277,48 +276,37 @@ func readStat(pid int) (p proc, state byte, ok bool) {
 // statOf is readStat with why it failed: the error reading the file, which
 // says whether the process is gone (see gone), or errBadStat.
 func statOf(pid int) (proc, byte, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return proc{}, 0, err
-	}
-	p, state, ok := parseStatData(pid, data)
-	if !ok {
-		return proc{}, 0, errBadStat
-	}
-	return p, state, nil
+	return statFile(pid, "/proc/"+strconv.Itoa(pid)+"/stat")
 }
 
 // errBadStat is a stat file that does not read as one.
 var errBadStat = errors.New("unreadable stat")
 
-// parseStat reads a stat file of process pid: its own, or one of its
-// threads', which has the same fields.
-func parseStat(pid int, path string) (p proc, state byte, ok bool) {
+// statFile reads a stat file of process pid: its own, or one of its
+// threads', which has the same fields. The command name may hold spaces
+// and parentheses, so fields are counted from the last ')'.
+func statFile(pid int, path string) (proc, byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return proc{}, 0, false
+		return proc{}, 0, err
 	}
-	return parseStatData(pid, data)
-}
-
-func parseStatData(pid int, data []byte) (p proc, state byte, ok bool) {
 	end := bytes.LastIndexByte(data, ')')
 	if end < 0 {
-		return proc{}, 0, false
+		return proc{}, 0, errBadStat
 	}
 	// state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
 	// cmajflt utime stime cutime cstime priority nice num_threads
 	// itrealvalue starttime ...
 	fields := bytes.Fields(data[end+1:])
 	if len(fields) < 20 || len(fields[0]) == 0 {
-		return proc{}, 0, false
+		return proc{}, 0, errBadStat
 	}
 	ppid, err1 := strconv.Atoi(string(fields[1]))
 	pgid, err2 := strconv.Atoi(string(fields[2]))
 	threads, err3 := strconv.Atoi(string(fields[17]))
 	started, err4 := strconv.ParseUint(string(fields[19]), 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		return proc{}, 0, false
+		return proc{}, 0, errBadStat
 	}
-	return proc{pid: pid, ppid: ppid, pgid: pgid, started: started, threads: threads}, fields[0][0], true
+	return proc{pid: pid, ppid: ppid, pgid: pgid, started: started, threads: threads}, fields[0][0], nil
 }
