@@ -270,7 +270,7 @@ var footnoteLabel = regexp.MustCompile(`\[\^[^\]\n]+\]`)
 // footnote whose label runs over a line break (see brokenLabels), which is
 // what cmark-gfm shows of it: its words show nowhere. One that is a link's
 // text, with an address or a label after it, is the link's (what only
-// looks like a link's went before, see brokenLabelsOfNoLink).
+// looks like a link's went before, see brokenLabelsOfNoLinkOrAroundCode).
 func withoutBrokenLabels(s string) string {
 	var b strings.Builder
 	last := 0
@@ -288,35 +288,23 @@ func withoutBrokenLabels(s string) string {
 	return b.String() + s[last:]
 }
 
-// brokenLabelsOfNoLink are the labels over a line break, in prose, that
-// look like a link's text but start no link the parser made, each cut to
-// [^] as GitHub shows it: "[^\nwords](x", whose address never ends, or
-// "[^\nwords][label]" with no such label. withoutBrokenLabels, which
-// reads the text once cut and cannot tell, passes over them as links'.
-func brokenLabelsOfNoLink(s string, class []byte, linkStarts map[int]bool) []textCut {
+// brokenLabelsOfNoLinkOrAroundCode are the labels over a line break, in
+// prose, that withoutBrokenLabels, which reads the prose once cut and
+// apart from the code in it, misses; each is cut to [^] as GitHub shows
+// it. Those that look like a link's text but start no link the parser
+// made: "[^\nwords](x", whose address never ends, or "[^\nwords][label]"
+// with no such label, which it passes over as links'. And those that hold
+// a code span, code and all, where it finds neither end; one that is a
+// link's text is the link's.
+func brokenLabelsOfNoLinkOrAroundCode(s string, class []byte, linkStarts map[int]bool) []textCut {
 	var cuts []textCut
 	last := 0
+	notProse := func(c byte) bool { return c != classProse }
 	for _, m := range brokenLabels(s) {
-		if m.start < last || !beforeLink(s, m.end) || linkStarts[m.start] ||
-			slices.ContainsFunc(class[m.start:m.end], func(c byte) bool { return c != classProse }) {
-			continue
-		}
-		cuts = append(cuts, textCut{textSpan: m, with: "[^]"})
-		last = m.end
-	}
-	return cuts
-}
-
-// brokenLabelsAroundCode are the labels over a line break, in prose, that
-// hold a code span, each cut to [^] as GitHub shows it, code and all:
-// withoutBrokenLabels reads the prose on each side of the code apart, and
-// finds neither end. One that is a link's text is the link's.
-func brokenLabelsAroundCode(s string, class []byte) []textCut {
-	var cuts []textCut
-	last := 0
-	for _, m := range brokenLabels(s) {
-		if m.start < last || beforeLink(s, m.end) || class[m.start] != classProse || class[m.end-1] != classProse ||
-			!slices.Contains(class[m.start:m.end], classCode) {
+		in := class[m.start:m.end]
+		noLink := beforeLink(s, m.end) && !linkStarts[m.start] && !slices.ContainsFunc(in, notProse)
+		aroundCode := !beforeLink(s, m.end) && !notProse(in[0]) && !notProse(in[len(in)-1]) && slices.Contains(in, classCode)
+		if m.start < last || !noLink && !aroundCode {
 			continue
 		}
 		cuts = append(cuts, textCut{textSpan: m, with: "[^]"})

@@ -280,10 +280,7 @@ func stripHiddenMarkup(s string) string {
 	for _, c := range mathHidden(s, class, m.texRewrites) {
 		drop(textCut{textSpan: c})
 	}
-	for _, c := range brokenLabelsOfNoLink(s, class, m.linkStarts) {
-		drop(c)
-	}
-	for _, c := range brokenLabelsAroundCode(s, class) {
+	for _, c := range brokenLabelsOfNoLinkOrAroundCode(s, class, m.linkStarts) {
 		drop(c)
 	}
 	unusedNotes, usedNotes := m.footnotes.resolve(s, class)
