@@ -56,6 +56,14 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	if job.Attempt > 1 || len(job.AttemptedBy) > 1 {
 		ctx = tasks.Retried(ctx)
 	}
+	if job.Attempt > intakeMaxAttempts {
+		// Made ready once more after a process died on the last try (see
+		// readyRunning): not tried again, but answered.
+		w.q.cfg.Logger.Error().Str("delivery_id", job.Args.DeliveryID).Str("repo", job.Args.Repo).Int("issue", job.Args.Issue).
+			Msg("The bot stopped during an intake's last try; telling whoever asked.")
+		w.giveUpUnlessQueued(ctx, job, errIntakeStopped)
+		return river.JobCancel(errIntakeStopped)
+	}
 	err := w.q.intake(ctx, job)
 	if err == nil {
 		return nil
@@ -69,11 +77,8 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 		Int("issue", job.Args.Issue).Int("try", job.Attempt).Int("of", job.MaxAttempts).Logger()
 	if errors.Is(err, errIntakePanicked) {
 		// It would panic again at every try, for hours, while whoever
-		// asked waits on nothing. Unless it panicked after it queued an
-		// attempt, which runs: told nothing runs, they would ask again.
-		if _, _, queued := w.q.DB.ByDelivery(ctx, job.Args.DeliveryID); queued != nil {
-			w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, err)
-		}
+		// asked waits on nothing.
+		w.giveUpUnlessQueued(ctx, job, err)
 		return river.JobCancel(err)
 	}
 	if job.Attempt < job.MaxAttempts {
@@ -92,8 +97,20 @@ func (w *intakeWorker) Work(ctx context.Context, job *river.Job[intakeArgs]) err
 	return err
 }
 
-// errIntakePanicked is how an intake that panicked ends.
-var errIntakePanicked = errors.New("the intake stopped on an internal error in the bot")
+// How an intake ends that cannot be tried again.
+var (
+	errIntakePanicked = errors.New("the intake stopped on an internal error in the bot")
+	errIntakeStopped  = errors.New("the bot stopped during the intake's last try")
+)
+
+// giveUpUnlessQueued tells whoever asked that their trigger was not taken,
+// unless the intake queued an attempt for it before it stopped, which
+// runs: told nothing runs, they would ask again.
+func (w *intakeWorker) giveUpUnlessQueued(ctx context.Context, job *river.Job[intakeArgs], cause error) {
+	if _, _, err := w.q.DB.ByDelivery(ctx, job.Args.DeliveryID); err != nil {
+		w.q.cfg.Intake.GiveUp(ctx, job.Args.Trigger, cause)
+	}
+}
 
 // intake takes a trigger in, turning a panic into errIntakePanicked: River
 // would take it for a failed try.

@@ -243,7 +243,7 @@ func (q *Queue) runningJobsTakers(ctx context.Context) ([]string, error) {
 // readyTakersJobs makes ready to run the running jobs that taker, a River
 // client, took last, and says how many.
 func (db *DB) readyTakersJobs(ctx context.Context, taker string) (int64, error) {
-	n, err := db.readyRunning(ctx, ` AND `+db.lastTaker()+` = $2`, taker)
+	n, err := db.readyRunning(ctx, ` AND `+db.lastTaker()+` = $3`, taker)
 	if err != nil {
 		return 0, fmt.Errorf("ready the jobs of %s: %w", taker, err)
 	}
@@ -251,24 +251,27 @@ func (db *DB) readyTakersJobs(ctx context.Context, taker string) (int64, error) 
 }
 
 // readyRunning makes ready to run the running jobs that and, a condition
-// on $2 and on, further selects, as River's rescue would, and says how
+// on $3 and on, further selects, as River's rescue would, and says how
 // many.
 //
-// The next run counts as one more of a job's tries. An attempt's job
-// already on its last is given one more, where River's rescue would
-// discard it: that next run is then its last, which ends the attempt as
-// failed without running it. Discarded, the job would leave its task
-// running for ever. An intake's is not: its last try runs the intake
-// again, and one that kills the process would then do so at every start.
+// The next run counts as one more of a job's tries. A job already on its
+// last is given one more, where River's rescue would discard it, leaving
+// whoever asked waiting on nothing. That next run does not do the job
+// again but ends it visibly: an attempt's ends its task as failed (see
+// attemptWorker.Work), an intake's tells whoever asked that it was not
+// taken (see intakeWorker.Work); run again, an intake that kills the bot
+// would do so at every start. An intake's answering try, killed too, is
+// not given another.
 func (db *DB) readyRunning(ctx context.Context, and string, args ...any) (int64, error) {
 	greatest := "max" // of two values, in SQLite
 	if db.dialect == "postgres" {
 		greatest = "GREATEST"
 	}
+	oneMore := `(kind = $1 OR (kind = $2 AND attempt <= ` + fmt.Sprint(intakeMaxAttempts) + `))`
 	res, err := db.sql.ExecContext(ctx, `UPDATE river_job SET state = 'available',
-		max_attempts = CASE WHEN kind = $1 THEN `+greatest+`(max_attempts, attempt + 1) ELSE max_attempts END
-		WHERE state = 'running' AND (attempt < max_attempts OR kind = $1)`+and,
-		append([]any{attemptArgs{}.Kind()}, args...)...)
+		max_attempts = CASE WHEN `+oneMore+` THEN `+greatest+`(max_attempts, attempt + 1) ELSE max_attempts END
+		WHERE state = 'running' AND (attempt < max_attempts OR `+oneMore+`)`+and,
+		append([]any{attemptArgs{}.Kind(), intakeArgs{}.Kind()}, args...)...)
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,27 +265,62 @@ func holdWorkerLock(t *testing.T, url, clientID string) {
 	t.Cleanup(func() { lock.Close() })
 }
 
-// An intake's job killed on its last try is left to River, which drops it:
-// an intake that kills the bot would otherwise run at every start. An
-// attempt's gets one more try, which only ends its task.
-func TestOnlyAnAttemptsJobKilledOnItsLastTryGetsAnotherOnSQLite(t *testing.T) {
+// An intake's job killed on its last try is not dropped, as River's rescue
+// would, leaving whoever asked waiting on nothing: the next start tells
+// them, without trying the intake again (one that kills the bot would do
+// so at every start). One killed on an earlier try is tried again, and an
+// answering try killed too is left to River.
+func TestAnIntakeKilledOnItsLastTryIsAnsweredNotTriedAgain(t *testing.T) {
 	q, _, _ := recordingQueue(t, "sqlite:"+filepath.Join(t.TempDir(), "oneshot.db"))
+	intake := &answeringIntake{answered: make(chan string, 3)}
+	q.cfg.Intake = intake
 	ctx := context.Background()
-	runningTask(t, q, 1)
-	if _, err := q.river.Insert(ctx, intakeArgs{tasks.Trigger{DeliveryID: "d-last"}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = max_attempts`)
-	if _, err := q.DB.readyRunning(ctx, ""); err != nil {
-		t.Fatal(err)
-	}
-	for kind, want := range map[string]string{attemptArgs{}.Kind(): "available", intakeArgs{}.Kind(): "running"} {
-		var state string
-		if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job WHERE kind = $1`, kind).Scan(&state); err != nil {
+	for _, tc := range []struct {
+		delivery string
+		attempt  int
+	}{{"d-last", intakeMaxAttempts}, {"d-earlier", 3}, {"d-answering", intakeMaxAttempts + 1}} {
+		if _, err := q.river.Insert(ctx, intakeArgs{tasks.Trigger{DeliveryID: tc.delivery, Repo: "o/r", Issue: 1}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if state != want {
-			t.Errorf("the %s job killed on its last try is %s, want %s", kind, state, want)
+		execSQL(t, q, `UPDATE river_job SET state = 'running', attempt = $1,
+			max_attempts = max($1, max_attempts) WHERE args ->> 'delivery_id' = $2`, tc.attempt, tc.delivery)
+	}
+	startQueue(t, q)
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case what := <-intake.answered:
+			got[what] = true
+		case <-time.After(30 * time.Second):
+			t.Fatalf("after %v nothing more within 30 s", got)
 		}
 	}
+	_ = q.Shutdown(ctx)
+	close(intake.answered)
+	for what := range intake.answered {
+		got[what] = true
+	}
+	want := map[string]bool{"took d-earlier": true, "answered d-last: " + errIntakeStopped.Error(): true}
+	if !maps.Equal(got, want) {
+		t.Fatalf("the intake did %v, want %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+	var state string
+	if err := q.DB.sql.QueryRowContext(ctx, `SELECT state FROM river_job
+		WHERE args ->> 'delivery_id' = 'd-last'`).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "cancelled" {
+		t.Fatalf("the answered intake's job is %s, want cancelled: River is not to try it again", state)
+	}
+}
+
+// answeringIntake records the triggers it takes and those it answers.
+type answeringIntake struct{ answered chan string }
+
+func (a *answeringIntake) Intake(_ context.Context, t tasks.Trigger) error {
+	a.answered <- "took " + t.DeliveryID
+	return nil
+}
+func (a *answeringIntake) GiveUp(_ context.Context, t tasks.Trigger, err error) {
+	a.answered <- "answered " + t.DeliveryID + ": " + err.Error()
 }
