@@ -134,6 +134,9 @@ mkdir -p %s && git add -A && git write-tree > %s; git reset -q`, stateDir, setup
 			return err
 		}
 	}
+	if err := r.checksCanRun(ctx); err != nil {
+		return err
+	}
 	r.note("%s; %d setup commands", note, len(r.cfg.Setup))
 	return nil
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,68 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		r.note("%d checks passed", len(r.report.Checks))
 	}
 	return failing, nil
+}
+
+// checksCanRun stops the attempt before the agent runs when a check's
+// program is not in the sandbox, as settings detected from a go.mod name
+// go in an image without Go: the check would fail in every round, which
+// no change of the agent's can mend, and the agent's time would be spent
+// for nothing. It looks the programs up as the checks would, after the
+// setup commands.
+func (r *run) checksCanRun(ctx context.Context) error {
+	programs, script := checksPrograms(r.cfg.Verify)
+	if len(programs) == 0 {
+		return nil
+	}
+	res, err := r.session.Exec(ctx, sandbox.Command{Script: script, Dir: repoDir, Phase: r.report.Steps[r.current].Name, Timeout: takeTimeout})
+	if err != nil {
+		return fmt.Errorf("look for the checks' programs: %w", err)
+	}
+	var missing, details []string
+	for _, name := range strings.Fields(string(res.Stdout)) {
+		missing = append(missing, contextgather.CodeSpan(name))
+		for _, check := range programs[name] {
+			details = append(details, fmt.Sprintf("- %s: %s\n", contextgather.CodeSpan(check.Name), commandSpan(check.Run)))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fail(fmt.Sprintf("the sandbox image has no %s, which the checks run, so they could never pass; `image` in %s names one that has it",
+		strings.Join(missing, ", "), config.RepoPath), "Checks that cannot run:\n\n"+strings.Join(details, ""))
+}
+
+// checksPrograms is the programs the checks start with, each with its
+// checks, and a script that prints those not found. Only a command's
+// first word is looked at, and only when it is a plain name: a path runs a
+// file the agent may write, and what follows "cd dir &&" or a variable's
+// setting the shell alone can tell.
+func checksPrograms(checks []config.Check) (map[string][]config.Check, string) {
+	programs := map[string][]config.Check{}
+	for _, check := range checks {
+		fields := strings.Fields(check.Run)
+		if len(fields) == 0 || !plainName(fields[0]) {
+			continue
+		}
+		programs[fields[0]] = append(programs[fields[0]], check)
+	}
+	var names []string
+	for name := range programs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return programs, fmt.Sprintf(`for p in %s; do command -v "$p" >/dev/null || echo "$p"; done`, strings.Join(names, " "))
+}
+
+// plainName says whether a command's first word names a program looked up
+// on the PATH, and is safe to write unquoted in a script.
+func plainName(word string) bool {
+	for _, c := range word {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.+-", c)) {
+			return false
+		}
+	}
+	return word != "" && word[0] != '-'
 }
 
 // recordBeforeChecks is a script that records the checkout's tree before

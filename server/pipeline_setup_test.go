@@ -79,3 +79,40 @@ func TestSetupChecksAndTheAgentRunWithCISet(t *testing.T) {
 		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
 	}
 }
+
+// A check whose program the sandbox image lacks, as settings detected
+// from a go.mod name go in an image without Go, would fail in every round,
+// whatever the agent did: the task stops before the agent runs, naming the
+// program and its checks, and only those.
+func TestACheckWhoseProgramTheImageLacksStopsTheTaskBeforeTheAgent(t *testing.T) {
+	t.Parallel()
+	config := `image: ` + pipelineImage() + `
+verify:
+  - name: lint
+    run: no-such-linter run ./...
+  - name: vet
+    run: ./scripts/vet
+  - name: test
+    run: ` + uuidTests + `
+fix_rounds: 0
+agent:
+  command: bash ` + agentPath + ` {prompt_file}
+`
+	b := pipelineBundle(t, "echo the agent ran\n"+goodAgent, config)
+	run := b.runTask(t)
+	if run.Conclusion != "failure" {
+		t.Fatalf("check run concluded %q:\n%s", run.Conclusion, run.Output.Summary)
+	}
+	for _, want := range []string{"has no `no-such-linter`", "`lint`: `no-such-linter run ./...`", "| implement | ⏭️ skipped |"} {
+		if !strings.Contains(run.Output.Summary, want) {
+			t.Fatalf("the summary does not say %q:\n%s", want, run.Output.Summary)
+		}
+	}
+	if strings.Contains(run.Output.Summary, "`test`:") || strings.Contains(run.Output.Summary, "scripts/vet") {
+		t.Fatalf("the summary names checks whose programs are there:\n%s", run.Output.Summary)
+	}
+	final := b.botComments(1)
+	if last := final[len(final)-1]; !strings.Contains(last, "no-such-linter") {
+		t.Fatalf("final comment %q", last)
+	}
+}
