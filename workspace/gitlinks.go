@@ -56,7 +56,11 @@ func (r *Repo) SubmodulePaths(ctx context.Context, rev string) ([]string, error)
 	if _, _, found, err := r.Entry(ctx, rev, ".gitmodules"); err != nil || !found {
 		return nil, err
 	}
-	cmd := r.command(ctx, Auth{}, "config", "-z", "--blob", rev+":.gitmodules", "--get-regexp", `^submodule\..*\.path$`)
+	// The file is the change's, which the agent wrote: git would follow an
+	// include in it from a blob (only a file's are off by default), and
+	// read whatever file of the host's it named, or hang on one such as
+	// /proc/self/fd/1.
+	cmd := r.command(ctx, Auth{}, "config", "--no-includes", "-z", "--blob", rev+":.gitmodules", "--get-regexp", `^submodule\..*\.path$`)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	err := cmd.Run()
