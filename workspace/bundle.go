@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -52,6 +53,11 @@ func checkBundleSizes(path string) error {
 
 var errBadBundle = errors.New("the sandbox's bundle is malformed")
 
+// maxPrerequisites bounds the commits a bundle may take for had, each of
+// which costs a git process to check: the sandbox's names one, the
+// branch's start.
+const maxPrerequisites = 16
+
 // openBundlePack reads a bundle's header, and returns the refs it names
 // (name to commit), the commits it takes for had (its prerequisites), and
 // its pack, to be read from where it starts.
@@ -61,36 +67,69 @@ func openBundlePack(path string) (refs map[string]string, prerequisites []string
 		return nil, nil, nil, err
 	}
 	r := bufio.NewReader(f)
-	refs = map[string]string{}
-	// A signature line, capabilities ("@"), prerequisites ("-"), refs,
-	// then an empty line.
-	for first := true; ; first = false {
-		// ReadBytes, not ReadSlice: a prerequisite's line holds its
-		// commit's subject, which may pass bufio's 4 KB.
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			f.Close()
-			return nil, nil, nil, fmt.Errorf("%w: its header: %w", errBadBundle, err)
-		}
-		text := strings.TrimSuffix(string(line), "\n")
-		if text == "" {
-			break
-		}
-		if !first && text[0] == '-' {
-			commit, _, _ := strings.Cut(text[1:], " ")
-			prerequisites = append(prerequisites, commit)
-		}
-		if first || text[0] == '@' || text[0] == '-' {
-			continue
-		}
-		if commit, name, ok := strings.Cut(text, " "); ok {
-			refs[name] = commit
-		}
+	if refs, prerequisites, err = readBundleHeader(r); err != nil {
+		f.Close()
+		return nil, nil, nil, err
 	}
 	return refs, prerequisites, struct {
 		io.Reader
 		io.Closer
 	}{r, f}, nil
+}
+
+// readBundleHeader reads a bundle's header from r, up to its pack: a
+// signature line, capabilities ("@"), prerequisites ("-"), refs, then an
+// empty line. A line must name its object by its ID, as git writes it: git
+// reads an ID followed by any space, a tab too, where a reader that cut
+// the line at the first " " would take what follows the tab for part of
+// the ID, and rev-parse would take the whole for an expression naming
+// another object, such as a gitlink's commit that the sandbox never had.
+func readBundleHeader(r *bufio.Reader) (refs map[string]string, prerequisites []string, err error) {
+	refs = map[string]string{}
+	for first := true; ; first = false {
+		// ReadBytes, not ReadSlice: a prerequisite's line holds its
+		// commit's subject, which may pass bufio's 4 KB.
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: its header: %w", errBadBundle, err)
+		}
+		text := strings.TrimSuffix(string(line), "\n")
+		switch {
+		case text == "":
+			return refs, prerequisites, nil
+		case first || text[0] == '@':
+			continue
+		}
+		prerequisite := text[0] == '-'
+		id, rest, _ := strings.Cut(strings.TrimPrefix(text, "-"), " ")
+		if !isObjectID(id) {
+			return nil, nil, fmt.Errorf("%w: a line of its header names no object: %.60q", errBadBundle, text)
+		}
+		switch {
+		case !prerequisite:
+			refs[rest] = id
+		case slices.Contains(prerequisites, id):
+		case len(prerequisites) == maxPrerequisites:
+			return nil, nil, fmt.Errorf("%w: it builds on over %d commits", errBadBundle, maxPrerequisites)
+		default:
+			prerequisites = append(prerequisites, id)
+		}
+	}
+}
+
+// isObjectID says whether s is an object's ID as git writes it: 40
+// lowercase hexadecimal digits: SHA-1, as GitHub's repositories are, and
+// bot run takes no other.
+func isObjectID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Types of packed objects that are deltas.
@@ -232,10 +271,13 @@ func (r *Repo) FetchBundle(ctx context.Context, path string, sent []string, refs
 		// A commit, as a bundle made by the sandbox's git names: a header
 		// written to name anything else, or a commit not sent nor made,
 		// is refused.
-		if _, err := apart.git(ctx, Auth{}, "rev-parse", "--verify", "--quiet", commit+"^{commit}"); err != nil {
+		peeled, err := apart.git(ctx, Auth{}, "rev-parse", "--verify", "--quiet", commit+"^{commit}")
+		if err != nil {
 			return fmt.Errorf("%w: its %s is no commit the sandbox had or made", errBadBundle, src)
 		}
-		commits[dst] = commit
+		// The commit the quarantine found, by its ID: the host's
+		// repository, which holds more, reads nothing else into it.
+		commits[dst] = strings.TrimSpace(string(peeled))
 	}
 	// The pack index-pack wrote, before its index: a pack without one is
 	// none to git.
