@@ -44,7 +44,7 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 		// marker, "*" or "- [ ]", or a dash on a line of its own, starts
 		// instructions.)
 		rest := strings.TrimLeftFunc(instructions, unicode.IsSpace)
-		for lead := fields[1:max(len(fields)-1, 1)]; len(lead) > 0 && strings.Trim(lead[0], "-–—―:：>=|.…") == ""; lead = lead[1:] {
+		for lead := fields[1:max(len(fields)-1, 1)]; len(lead) > 0 && strings.TrimFunc(lead[0], isLead) == ""; lead = lead[1:] {
 			rest = strings.TrimLeftFunc(strings.TrimPrefix(rest, next[0]), unicode.IsSpace)
 			next = next[1:]
 		}
@@ -59,6 +59,23 @@ func ParseCommand(body, word string) (cmd ParsedCommand, ok bool) {
 		}
 	}
 	return ParsedCommand{Command: tasks.CommandStart, Instructions: instructions}, true
+}
+
+// isLead says whether r may make up a word that leads to the command on
+// its line: a dash, a colon, an arrow, drawn ("->", "=>", "|") or one
+// character ("→", "⇒", "➜", "⟶").
+func isLead(r rune) bool {
+	switch {
+	case strings.ContainsRune("-–—―:：>=|.…", r):
+		return true
+	case r >= 0x2190 && r <= 0x21FF, // Arrows
+		r >= 0x27F0 && r <= 0x27FF, // Supplemental Arrows-A
+		r >= 0x2900 && r <= 0x297F, // Supplemental Arrows-B
+		r >= 0x2794 && r <= 0x27BF, // the dingbats' arrows
+		r >= 0x2B00 && r <= 0x2B11: // the first arrows of Miscellaneous Symbols and Arrows
+		return true
+	}
+	return false
 }
 
 // isIndentedCode says whether the first line of s is indented four

@@ -46,6 +46,11 @@ func TestParseCommand(t *testing.T) {
 		{"/oneshot * help text for the CLI", true, tasks.CommandStart, "* help text for the CLI"},
 		{"/oneshot - [ ] help text for the CLI", true, tasks.CommandStart, "- [ ] help text for the CLI"},
 		{"/oneshot -> cancel", true, tasks.CommandCancel, ""},
+		{"/oneshot → cancel", true, tasks.CommandCancel, ""},
+		{"/oneshot ⇒ cancel, it is wrong", true, tasks.CommandCancel, "it is wrong"},
+		{"/oneshot ➜ retry", true, tasks.CommandRetry, ""},
+		{"/oneshot ⟶ help", true, tasks.CommandHelp, ""},
+		{"/oneshot → fix the → bug", true, tasks.CommandStart, "→ fix the → bug"},
 		{"/oneshot — — cancel, wrong issue", true, tasks.CommandCancel, "wrong issue"},
 		{"/oneshot … retry", true, tasks.CommandRetry, ""},
 		// A leading no-break space is space, not part of the instructions.
