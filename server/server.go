@@ -383,8 +383,9 @@ func guarded(next http.Handler) http.Handler {
 }
 
 // admitWebhooks stands before the dispatcher. What is plainly not a
-// delivery, a body that is not JSON or comes without a SHA-256 signature,
-// is refused unread; and at most maxWebhookReads bodies are read at once,
+// delivery, a body that is not JSON or comes without a SHA-256 signature
+// or a delivery ID (which the queue keeps deliveries apart by), is refused
+// unread; and at most maxWebhookReads bodies are read at once,
 // each within bodyReadTimeout.
 func admitWebhooks(next http.Handler) http.Handler {
 	reading := make(chan struct{}, maxWebhookReads)
@@ -395,6 +396,10 @@ func admitWebhooks(next http.Handler) http.Handler {
 		}
 		if !strings.HasPrefix(r.Header.Get(github.SHA256SignatureHeader), "sha256=") {
 			http.Error(w, "missing signature", http.StatusBadRequest)
+			return
+		}
+		if r.Header.Get(github.DeliveryIDHeader) == "" {
+			http.Error(w, "missing delivery ID", http.StatusBadRequest)
 			return
 		}
 		wait := time.NewTimer(admitWait)

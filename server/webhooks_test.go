@@ -134,6 +134,29 @@ func TestBadSignaturesAreRefusedAndChangeNothing(t *testing.T) {
 	}
 }
 
+// A delivery without its ID, which the queue keeps deliveries apart by,
+// is refused as malformed, though signed: 400, not the 500 of a bot that
+// failed.
+func TestASignedDeliveryWithoutItsIDIsRefusedAndStartsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	body := b.payload(t, "issues.labeled", labelled("agent", "writer"))
+	req, _ := http.NewRequest(http.MethodPost, b.hookURL, bytes.NewReader(body))
+	githubtest.SignDelivery(req, webhookSecret, "issues", "no-id", body)
+	req.Header.Del("X-GitHub-Delivery")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+	if b.writes() != 0 || len(b.tasks(t)) != 0 {
+		t.Fatal("a delivery without its ID was acted on")
+	}
+}
+
 func TestAPayloadLargerThanGitHubSendsIsRefusedAndStartsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
