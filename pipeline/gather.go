@@ -42,23 +42,24 @@ func (r *run) gather(ctx context.Context) error {
 		// GitHub opens no pull request without one.
 		r.title = fmt.Sprintf("The change for issue #%d", r.task.Issue)
 	}
-	r.promptInput = g.input
-	r.prompt = contextgather.Assemble(r.promptInput)
+	r.promptInput, r.prompt = g.input, g.prompt
 	if err := r.session.WriteFile(ctx, promptFile, strings.NewReader(r.prompt), 0o644); err != nil {
 		return err
 	}
-	r.note("%d trusted comments, %d linked, %d tokens", len(m.Comments), len(m.Linked), contextgather.CountTokens(r.prompt))
+	r.note("%d trusted comments, %d linked, %d tokens", len(m.Comments), len(m.Linked), g.tokens)
 	return nil
 }
 
 // gathered is the gather step's work on the host, which needs neither the
 // sandbox nor what the setup commands do: asking GitHub for the issue and
-// what people added, and ranking the files. Done beside setup (see
-// startGathering), its time is hidden behind the sandbox's start and the
-// setup commands'.
+// what people added, ranking the files, and writing the prompt. Done
+// beside setup (see startGathering), its time is hidden behind the
+// sandbox's start and the setup commands'.
 type gathered struct {
 	material contextgather.Material
 	input    contextgather.PromptInput
+	prompt   string
+	tokens   int
 }
 
 // startGathering begins the gather step's host work, once setup knows the
@@ -73,7 +74,11 @@ func (r *run) startGathering(ctx context.Context) {
 			return gathered{}, fmt.Errorf("gather the context: %w", err)
 		}
 		in, err := promptInput(ctx, m, r.code, r.cfg, r.branch, r.p.Defaults.PromptTokens)
-		return gathered{m, in}, err
+		if err != nil {
+			return gathered{}, err
+		}
+		prompt := contextgather.Assemble(in)
+		return gathered{m, in, prompt, contextgather.CountTokens(prompt)}, nil
 	})
 }
 
