@@ -225,7 +225,10 @@ func (r Report) LeftOutList() string {
 	b.WriteString("Left out of the change, as git repositories made inside the checkout (git would record each as a link to a commit nobody can fetch):\n")
 	for _, p := range r.LeftOut[:min(len(r.LeftOut), maxLeftOut)] {
 		if len(p) > maxLeftOutName {
-			p = strings.ToValidUTF8(p[:maxLeftOutName], "") + "…"
+			// A byte that is no character is shown as one, not dropped:
+			// dropped, it could join the two halves of a secret it split,
+			// which the masking saw apart.
+			p = strings.ToValidUTF8(p[:maxLeftOutName], "\uFFFD") + "…"
 		}
 		// A path may hold any character but NUL; a line break would end
 		// the list.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/oneshot-dev/oneshot/sandbox"
 	"github.com/oneshot-dev/oneshot/tasks"
 	"github.com/oneshot-dev/oneshot/workspace"
 )
@@ -77,5 +78,21 @@ func TestOnlyTheFirstRepositoriesLeftOutAreNamed(t *testing.T) {
 	list := r.report.LeftOutList()
 	if len(r.report.LeftOut) != maxLeftOut || r.report.LeftOutMore != 5 || !strings.Contains(list, "- and 5 more\n") {
 		t.Fatalf("%d named, %d more; list:\n%s", len(r.report.LeftOut), r.report.LeftOutMore, list)
+	}
+}
+
+// A long name is cut for the list after it was masked: a byte that is no
+// character, which kept the masking from seeing the secret it splits,
+// stays apart from it rather than join the secret's halves.
+func TestALongRepositoryNameLeftOutCannotJoinASecretWhenCut(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-live-Q7mZp2Lx9WvR4tKc8HbN"
+	mask := sandbox.Masking(map[string]string{"AGENT_KEY": secret})
+	r := &run{mask: mask}
+	if err := r.leaveOut(mask("vendor/" + secret[:10] + "\xff" + secret[10:] + "/" + strings.Repeat("x", 250))); err != nil {
+		t.Fatal(err)
+	}
+	if list := r.shown().Summary(); strings.Contains(list, secret) || !strings.Contains(list, "vendor/sk-live-Q7\uFFFDmZp") {
+		t.Fatalf("the summary shows the name as:\n%s", list)
 	}
 }
