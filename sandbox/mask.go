@@ -97,13 +97,17 @@ func escapedForms(secret string) []string {
 // keyMaterialOf is what is key material in a line of a secret: the line,
 // or its value after a name ("token: eyJ...", "_authToken=...", a JSON
 // string's "private_key": "-----BEGIN ...\nMIIE...\n"), each part
-// between escaped line breaks.
+// between escaped line breaks. The name may hold a colon of its own, as
+// .npmrc's "//registry.npmjs.org/:_authToken=..." does: what follows each
+// colon and equals sign is a value.
 func keyMaterialOf(line string) []string {
 	line = strings.TrimSpace(line)
 	candidates := []string{line}
-	if i := strings.IndexAny(line, ":="); i >= 0 {
-		value := strings.Trim(strings.TrimSpace(line[i+1:]), `",' `)
-		candidates = append(candidates, strings.Split(value, `\n`)...)
+	for i, c := range line {
+		if c == ':' || c == '=' {
+			value := strings.Trim(strings.TrimSpace(line[i+1:]), `",' `)
+			candidates = append(candidates, strings.Split(value, `\n`)...)
+		}
 	}
 	var out []string
 	for _, c := range candidates {

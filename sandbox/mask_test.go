@@ -199,13 +199,18 @@ func TestMaskerCatchesTheValuesInASecretOfSeveralLines(t *testing.T) {
 	kubeconfig := "apiVersion: v1\nusers:\n- name: ci\n  user:\n    token: " + token + "\n"
 	const keyLine = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
 	account := `{"type": "service_account",` + "\n" + `"private_key": "-----BEGIN PRIVATE KEY-----\n` + keyLine + `\n-----END PRIVATE KEY-----\n"}`
-	m := newMasker(map[string]string{"KUBECONFIG_DATA": kubeconfig, "GOOGLE_CREDENTIALS": account})
+	// A name with a colon of its own, as .npmrc's.
+	const npmToken = "npm_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+	npmrc := "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=" + npmToken + "\nalways-auth=true\n"
+	m := newMasker(map[string]string{"KUBECONFIG_DATA": kubeconfig, "GOOGLE_CREDENTIALS": account, "NPMRC": npmrc})
 	for text, want := range map[string]string{
-		"token: " + token:             "token: " + Mask,
-		"key " + keyLine + " ":        "key " + Mask + " ",
-		"apiVersion: v1":              "apiVersion: v1",
-		"- name: ci":                  "- name: ci",
-		"-----BEGIN PRIVATE KEY-----": "-----BEGIN PRIVATE KEY-----",
+		"Authorization: Bearer " + npmToken:    "Authorization: Bearer " + Mask,
+		"registry=https://registry.npmjs.org/": "registry=https://registry.npmjs.org/",
+		"token: " + token:                      "token: " + Mask,
+		"key " + keyLine + " ":                 "key " + Mask + " ",
+		"apiVersion: v1":                       "apiVersion: v1",
+		"- name: ci":                           "- name: ci",
+		"-----BEGIN PRIVATE KEY-----":          "-----BEGIN PRIVATE KEY-----",
 	} {
 		if got := m.MaskString(text); got != want {
 			t.Errorf("%q masked as %q, want %q", text, got, want)
