@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // The forms of a secret that the masker looks for: see SecretForms.
@@ -30,8 +32,9 @@ func SecretForms(value string) []string {
 // bytes by other names write it: hex (xxd -p, hexdump, debugging prints),
 // percent-escaped (a password in a URL or a form body, as Go, Python's
 // quote and JavaScript's encodeURIComponent write it), quoted in a JSON
-// or Go string, as a dump of a configuration or an environment prints
-// it, and quoted for a shell (export -p, declare -p, printf %q). A secret
+// string (in ASCII alone too, as Python writes it) or a Go string, as a
+// dump of a configuration or an environment prints it, and quoted for a
+// shell (export -p, declare -p, printf %q, in words or $'...'). A secret
 // of several lines is also each of its lines, as output reformatted with
 // other line ends or indentation holds it.
 func escapedForms(secret string) []string {
@@ -40,7 +43,7 @@ func escapedForms(secret string) []string {
 	forms := []string{secret, h, strings.ToUpper(h), url.QueryEscape(secret), url.PathEscape(secret),
 		percentEncoded(secret, "/"), percentEncoded(secret, ""), percentEncoded(secret, "!*'()"),
 		unquoted(strconv.Quote(secret)), json, unquoted(jsonString(secret, false)), strings.ReplaceAll(json, "/", `\/`),
-		backslashed(secret, "$\"\\`"), backslashed(secret, shellSpecial)}
+		backslashed(secret, "$\"\\`"), backslashed(secret, shellSpecial), shellWord(secret), asciiJSON(secret), ansiC(secret)}
 	if strings.Contains(secret, "\n") {
 		for line := range strings.Lines(secret) {
 			forms = append(forms, keyMaterialOf(line)...)
@@ -144,6 +147,64 @@ func backslashed(s, special string) string {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// shellWord is s as bash's printf %q writes a word of printable ASCII:
+// a backslash before each of shellSpecial, before a "#" that starts it,
+// and before a "~" that starts it or follows ":" or "=", where the shell
+// would expand it.
+func shellWord(s string) string {
+	var b strings.Builder
+	for i, c := range []byte(s) {
+		if strings.IndexByte(shellSpecial, c) >= 0 || c == '#' && i == 0 || c == '~' && (i == 0 || s[i-1] == ':' || s[i-1] == '=') {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// asciiJSON is s in a JSON string written in ASCII alone, as Python's
+// json.dumps writes it by default: what is not ASCII as \uXXXX, in two
+// halves past U+FFFF, lower case. Of an ASCII secret it is the JSON form.
+func asciiJSON(s string) string {
+	var b strings.Builder
+	for _, c := range unquoted(jsonString(s, false)) {
+		switch {
+		case c < utf8.RuneSelf:
+			b.WriteRune(c)
+		case c > 0xFFFF:
+			hi, lo := utf16.EncodeRune(c)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", hi, lo)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", c)
+		}
+	}
+	return b.String()
+}
+
+// ansiC is the inside of s as bash quotes it $'...' (printf %q, declare -p
+// and export -p of a value with a byte that is not printable ASCII, in the
+// C locale, as a sandbox's is): such bytes in octal, but for the escapes C
+// names, and a backslash before ' and \. Of printable ASCII it is s.
+func ansiC(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch {
+		case c == '\'' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case strings.IndexByte("\a\b\f\n\r\t\v", c) >= 0:
+			b.WriteString(strconv.QuoteRune(rune(c))[1:3])
+		case c == 0x1b:
+			b.WriteString(`\E`)
+		case c < ' ' || c >= 0x7f:
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
 	}
 	return b.String()
 }

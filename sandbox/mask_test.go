@@ -156,13 +156,19 @@ func TestMaskerCatchesASecretQuotedOrReformatted(t *testing.T) {
 	const password = `p"ss\w<r>d&1`
 	const key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n"
 	const dbPassword = `s3cr3t$Pa"ss-xyz`
-	m := newMasker(map[string]string{"PASSWORD": password, "KEY": key, "DB_PASSWORD": dbPassword})
+	const unicode, tilde = "Pässwort-Ünïcode-2024😀", "user:~pass-word-1"
+	m := newMasker(map[string]string{"PASSWORD": password, "KEY": key, "DB_PASSWORD": dbPassword, "UNICODE": unicode, "TILDE": tilde})
 	jsonOf := func(s string) string { b, _ := json.Marshal(map[string]string{"v": s}); return string(b) }
 	for _, tc := range []struct{ text, want string }{
 		{jsonOf(password), `{"v":"` + Mask + `"}`},
 		{fmt.Sprintf("%q", password), `"` + Mask + `"`},
 		{`declare -x DB_PASSWORD="s3cr3t\$Pa\"ss-xyz"`, `declare -x DB_PASSWORD="` + Mask + `"`}, // export -p
 		{jsonOf(key), `{"v":"` + Mask + `"}`},
+		// As the tools print them: Python's json.dumps, and bash in the C
+		// locale, a sandbox's, printf %q and declare -p.
+		{`{"k": "P\u00e4sswort-\u00dcn\u00efcode-2024\ud83d\ude00"}`, `{"k": "` + Mask + `"}`},
+		{`declare -- S=$'P\303\244sswort-\303\234n\303\257code-2024\360\237\230\200'`, `declare -- S=$'` + Mask + `'`},
+		{`user:\~pass-word-1`, Mask},
 		{strings.ReplaceAll(key, "\n", "\r\n"), "-----BEGIN PRIVATE KEY-----\r\n" + Mask + "\r\n" + Mask + "\r\n-----END PRIVATE KEY-----\r\n"},
 		{"key: |\n  " + strings.ReplaceAll(strings.TrimSpace(key), "\n", "\n  "), "key: |\n  -----BEGIN PRIVATE KEY-----\n  " + Mask + "\n  " + Mask + "\n  -----END PRIVATE KEY-----"},
 	} {
