@@ -70,6 +70,15 @@ func (g *GitHub) Publish(ctx context.Context, t *tasks.Task, co *pipeline.Checko
 	// with nothing to show.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pullRequestTimeout)
 	defer cancel()
+	published, err := g.pullRequestOf(ctx, t, pr)
+	if err != nil {
+		return pipeline.Published{}, &pipeline.NoPullRequestError{Err: err}
+	}
+	return published, nil
+}
+
+// pullRequestOf opens or updates the pull request of the pushed branch.
+func (g *GitHub) pullRequestOf(ctx context.Context, t *tasks.Task, pr pipeline.PullRequest) (pipeline.Published, error) {
 	repo, err := githubapi.ForRepo(g.Clients, t.InstallationID, t.Repo)
 	if err != nil {
 		return pipeline.Published{}, err

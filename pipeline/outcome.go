@@ -32,7 +32,7 @@ func (r *run) showPanic(ctx context.Context) {
 		}
 		panic(v)
 	}
-	if r.report.Published.URL != "" {
+	if r.report.Published.URL != "" || r.pushed {
 		out := r.success()
 		r.finish(ctx, out)
 		panic(&tasks.PanicAfterEnd{State: out.State, Detail: r.mask(out.Reason), Value: v})
@@ -84,9 +84,11 @@ func fail(reason, details string) error {
 // ending is how an attempt ended: out, unless its context ended first, and
 // then how it was interrupted. A published change stays the outcome
 // whatever ended the context after it: the pull request is there, and the
-// task's report must link it.
+// task's report must link it. So does a pushed one's: its pull request is
+// opened whatever ends the context (see Forge.Publish), and why it was not
+// is what people need, not that a cancel or the deadline came meanwhile.
 func (r *run) ending(ctx context.Context, out Outcome) Outcome {
-	if ctx.Err() == nil || r.report.Published.URL != "" {
+	if ctx.Err() == nil || r.report.Published.URL != "" || r.pushed {
 		return out
 	}
 	return r.interrupted(ctx)

@@ -78,7 +78,8 @@ type Forge interface {
 	// requester), as "Name <email>".
 	Identity(ctx context.Context, t *tasks.Task) (committer, coAuthor string, err error)
 	// Publish pushes the change to its branch and opens or updates the
-	// pull request.
+	// pull request. Once the push is done it goes on whatever ends ctx,
+	// and a failure after it is a *NoPullRequestError.
 	Publish(ctx context.Context, t *tasks.Task, c *Checkout, pr PullRequest) (Published, error)
 }
 
@@ -143,6 +144,18 @@ var ErrPullRequestClosed = errors.New("the branch's pull request was closed whil
 // from a branch the attempt was to replace, as the one a closed pull
 // request left, while it ran: it holds someone's work now.
 var ErrPullRequestReopened = errors.New("a pull request was opened from the branch while the attempt ran")
+
+// NoPullRequestError is Publish's error once the change is pushed: what
+// GitHub answered when its pull request was looked for or opened. The
+// branch holds the change, which a retry continues and opens the pull
+// request of.
+type NoPullRequestError struct{ Err error }
+
+func (e *NoPullRequestError) Error() string {
+	return "the change was pushed, but its pull request was not opened: " + e.Err.Error()
+}
+
+func (e *NoPullRequestError) Unwrap() error { return e.Err }
 
 // Published is where the change went.
 type Published struct {

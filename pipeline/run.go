@@ -119,6 +119,9 @@ type run struct {
 	promptInput contextgather.PromptInput
 	// workflows says the checked change touches .github/workflows/.
 	workflows bool
+	// pushed says the change is on the branch on GitHub, though its pull
+	// request was not opened.
+	pushed bool
 	// agentEnd says how the agent's last round ended badly, "" when it
 	// ended well, and agentTail is that round's output's end: what people
 	// need when it changed nothing.

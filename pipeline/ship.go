@@ -147,6 +147,12 @@ func (r *run) publish(ctx context.Context, head string) error {
 		return fail(fmt.Sprintf("a pull request from %s was opened or reopened while this attempt ran, so nothing was pushed", r.branch),
 			"This attempt started afresh, to replace the branch a closed pull request had left. To build on the open pull request instead, retry.")
 	}
+	var noPullRequest *NoPullRequestError
+	if errors.As(err, &noPullRequest) {
+		r.pushed = true
+		return fail(fmt.Sprintf("branch %s was pushed, but GitHub did not open its pull request", r.branch),
+			contextgather.CodeBlock(noPullRequest.Err.Error())+"The change is on the branch: a retry continues it, and opens its pull request.")
+	}
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}

@@ -191,6 +191,9 @@ func (b *testBundle) pushedWithoutPullRequest(t *testing.T) (githubtest.CheckRun
 	if first.Conclusion != "failure" || len(b.gh.PullRequests(b.repo)) != 0 {
 		t.Fatalf("attempt 1 concluded %q with %d pull requests", first.Conclusion, len(b.gh.PullRequests(b.repo)))
 	}
+	if want := "branch oneshot/issue-1 was pushed, but GitHub did not open its pull request"; !strings.Contains(first.Output.Summary, want) {
+		t.Fatalf("attempt 1 does not say %q:\n%s", want, first.Output.Summary)
+	}
 	return first, b.gh.Head(t, b.repo, "oneshot/issue-1")
 }
 
@@ -263,6 +266,36 @@ func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 	comments := b.botComments(1)
 	if final := comments[len(comments)-1]; !strings.Contains(final, "/pull/2") {
 		t.Fatalf("the final comment does not link the pull request: %q", final)
+	}
+}
+
+// A cancel while the pull request opens does not stop it; when GitHub
+// refuses it, that refusal is what the task ends with, and that the
+// branch was pushed, not that it was cancelled with nothing to show.
+func TestACancelWhileGitHubRefusesThePullRequestSaysWhatGitHubSaid(t *testing.T) {
+	t.Parallel()
+	b := pipelineBundle(t, goodAgent, testConfig(0))
+	arrived, release := b.gh.Hold("POST", "/repos/acme/uuid/pulls")
+	defer release()
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, -1)
+	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
+	select {
+	case <-arrived:
+	case <-time.After(pipelineWait):
+		t.Fatal("the pull request was never asked for")
+	}
+	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
+	waitFor(t, wait, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
+	release()
+
+	run := b.waitConcluded(t, 1)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 was pushed, but GitHub did not open its pull request") ||
+		!strings.Contains(run.Output.Summary, "422") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	comments := b.botComments(1)
+	if final := comments[len(comments)-1]; !strings.Contains(final, "was pushed") || !strings.Contains(final, "422") {
+		t.Fatalf("final comment %q", final)
 	}
 }
 
