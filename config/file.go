@@ -114,15 +114,15 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 	case t == reflect.TypeFor[Check]() && n.Kind == yaml.ScalarNode:
 		return // the command alone
 	case t == reflect.TypeFor[Check]() && n.Kind != yaml.MappingNode:
-		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a command or a mapping of name and run", key, describeNode(n)))
+		w.wrongKind(n, line, key, fmt.Sprintf("%s is %s, not a command or a mapping of name and run", key, describeNode(n)))
 	case t.Kind() == reflect.Struct && n.Kind != yaml.MappingNode:
-		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
+		w.wrongKind(n, line, key, fmt.Sprintf("%s is %s, not a mapping", describePath(key), describeNode(n)))
 	case t.Kind() == reflect.Struct:
 		w.mapping(n, t, key)
 	case t == reflect.TypeFor[List]() && n.Kind == yaml.SequenceNode:
 		w.walk(n, reflect.TypeFor[[]string](), key) // each item is checked as a string
 	case t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode:
-		w.undecodable(line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
+		w.wrongKind(n, line, key, fmt.Sprintf("%s is %s, not a list", key, describeNode(n)))
 	case t.Kind() == reflect.Slice:
 		for i, item := range n.Content {
 			k := index(key, i)
@@ -138,6 +138,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, key string) {
 			}
 			w.walk(item, t.Elem(), k)
 		}
+	case n.Kind != yaml.ScalarNode:
+		w.wrongKind(n, line, key, fmt.Sprintf("%s is %s, not %s", key, describeNode(n), describeType(t)))
 	default:
 		if t == reflect.TypeFor[time.Duration]() && !aliased && n.ShortTag() == "!!int" && n.Value == "0" {
 			// The yaml package takes durations from text only, and 0,
@@ -164,13 +166,28 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	drop := map[int]bool{} // by the key's index in n.Content
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, value := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		// A merge as the yaml package takes one: "<<", untagged or
+		// tagged !!merge, and nothing else tagged so.
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
 			merges = append(merges, value)
 			continue
 		}
 		f, ok := fields[k.Value]
 		sub := join(key, k.Value)
 		switch {
+		case k.Kind == yaml.AliasNode:
+			// Read by its anchor's name here and by its value in the
+			// decoding: a setting could hide behind another's name.
+			w.add(k.Line, key, fmt.Sprintf("a key%s is an alias (*%s), not a name", inPath(key), k.Value))
+			drop[i] = true
+		case k.Kind != yaml.ScalarNode:
+			w.add(k.Line, key, fmt.Sprintf("a key%s is %s, not a name", inPath(key), describeNode(k)))
+			drop[i] = true
+		case k.Style&yaml.TaggedStyle != 0:
+			// As "!!merge x", which is no merge to the decoding, and no
+			// setting either.
+			w.add(k.Line, sub, fmt.Sprintf("key %q%s is tagged %s: a key is a plain name", k.Value, inPath(key), k.Tag))
+			drop[i] = true
 		case !ok:
 			w.add(k.Line, sub, fmt.Sprintf("unknown key %q%s (known: %s)", k.Value, inPath(key), strings.Join(fieldNames(t), ", ")))
 			drop[i] = true
@@ -190,6 +207,15 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, key string) {
 	}
 	for _, m := range merges {
 		w.merge(m, t, key)
+	}
+	if len(merges) > 0 {
+		// Dropped as below, an empty key would let the merge set what
+		// it was written here to keep at its default.
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !drop[i] && k.Value != "<<" && isNull(n.Content[i+1]) {
+				w.add(k.Line, join(key, k.Value), fmt.Sprintf("%s is empty beside a merge (<<), which would set it: give it a value, or leave it out", join(key, k.Value)))
+			}
+		}
 	}
 	kept := n.Content[:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -212,6 +238,17 @@ func (w *walker) merge(n *yaml.Node, t reflect.Type, key string) {
 	for _, m := range n.Content {
 		w.walk(m, t, key)
 	}
+}
+
+// wrongKind records a mapping or a list where a value of another kind
+// belongs, and empties it, so that the decoding after the walk, which
+// goes on to find what is wrong elsewhere, does not read it: the yaml
+// package compares every key of a mapping with every other, and keeps an
+// error for each pair alike, so a few kilobytes of one key repeated would
+// take it seconds and gigabytes, and as long again for each alias of it.
+func (w *walker) wrongKind(n *yaml.Node, line int, key, msg string) {
+	w.undecodable(line, key, msg)
+	n.Content = nil
 }
 
 // add records a problem with key, which validation then leaves unsaid.

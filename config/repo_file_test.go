@@ -323,20 +323,59 @@ func TestARepoFileOfOneKeyRepeatedIsRefusedInLittleMemory(t *testing.T) {
 	// thousands of keys alike, kept, would take it gigabytes.
 	for _, line := range []string{"fix_rounds: 1\n", "nonsense: 1\n"} {
 		data := strings.Repeat(line, MaxRepoFileSize/len(line))
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		_, err := ParseRepo([]byte(data))
-		runtime.ReadMemStats(&after)
-		if err == nil {
-			t.Fatalf("%q repeated: no error", line)
-		}
-		if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 100<<20 {
-			t.Errorf("%q repeated: parsing allocated %d MB, want less than 100", line, allocated>>20)
-		}
+		err := refusedInLittleMemory(t, data)
 		problems := strings.Split(err.Error(), "\n")
 		if len(problems) != maxProblems+1 || !strings.HasSuffix(problems[maxProblems], "more problems") {
 			t.Errorf("%q repeated: %d lines of error ending %q, want %d problems and a count of the rest",
 				line, len(problems), problems[len(problems)-1], maxProblems)
+		}
+	}
+	// So are the keys of a mapping where a value of another kind belongs,
+	// and each alias of it. (Read by the yaml package, 4,000 keys alike
+	// would take hundreds of megabytes, the whole file's worth gigabytes.)
+	for data, want := range map[string]string{
+		"fix_rounds: {" + strings.Repeat("a,", 4000) + "}\n":                                 "line 1: fix_rounds is a mapping, not a whole number",
+		"setup: [&m {" + strings.Repeat("a,", 400) + "}" + strings.Repeat(", *m", 40) + "]\n": "line 1: setup[40] is a mapping, not a string",
+		"pull_request: [{" + strings.Repeat("a,", 4000) + "}]\n":                             "line 1: pull_request is a list, not a mapping",
+		"verify: {" + strings.Repeat("a,", 4000) + "}\n":                                     "line 1: verify is a mapping, not a list",
+	} {
+		if err := refusedInLittleMemory(t, data); !strings.Contains(err.Error(), want) {
+			t.Errorf("%.40q...: %.300v, want %q", data, err, want)
+		}
+	}
+}
+
+// refusedInLittleMemory parses data, which it must refuse allocating less
+// than 100 MB, and returns the error.
+func refusedInLittleMemory(t *testing.T, data string) error {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ParseRepo([]byte(data))
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatalf("%.40q...: no error", data)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 100<<20 {
+		t.Errorf("%.40q...: parsing allocated %d MB, want less than 100", data, allocated>>20)
+	}
+	return err
+}
+
+// A key written empty keeps its default, and so must beside a merge,
+// which would otherwise set it. A key must be a name: an alias would be
+// checked by its anchor's name and decoded by its value, and a key tagged
+// a merge, which the decoding does not take for one, skipped.
+func TestAKeyEmptyBesideAMergeOrNotANameIsRefused(t *testing.T) {
+	for file, want := range map[string]string{
+		"<<: {protected_paths: [], fix_rounds: 5}\nprotected_paths: ~\n":  "line 2: protected_paths is empty beside a merge (<<), which would set it",
+		"pull_request:\n  labels: [&setup protected_paths]\n*setup: []\n": "line 3: a key is an alias (*setup), not a name",
+		"pull_request:\n  labels: [&setup fix_round]\n*setup: [x]\n":      "line 3: a key is an alias (*setup), not a name",
+		"!!merge x:\n  fix_rounds: 3\n":                                   "line 1: key \"x\" is tagged !!merge: a key is a plain name",
+		"? [fix_rounds]\n: 3\n":                                           "line 1: a key is a list",
+	} {
+		if _, err := ParseRepo([]byte(file)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", file, err, want)
 		}
 	}
 }
