@@ -89,6 +89,17 @@ func atEdge(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 // already is left to that report. Values are not quoted: some are secrets.
 func (a App) validateEdges(bad problem, reported map[string]bool) {
 	for _, v := range envVars {
+		if list, ok := v.field(&a).(*List); ok && *list != "" && !reported[v.key] {
+			// " " or "," would empty the list, a bound among them,
+			// without a word: "" is how that is said.
+			for item := range strings.SplitSeq(string(*list), ",") {
+				if strings.TrimSpace(item) == "" {
+					bad(v.key, "has an empty item (a lone comma, or only white space): leave it out, or set the list to \"\" to empty it")
+					break
+				}
+			}
+			continue
+		}
 		value, ok := v.field(&a).(*string)
 		if !ok || reported[v.key] || v.key == "github.app.private_key" || v.key == "agent.command" || *value == "" {
 			continue
