@@ -212,7 +212,36 @@ func (p *egressProxy) rejected(sctx *smokescreen.SmokescreenContext, resp *http.
 		host = cmp.Or(d.OutboundHost, host)
 		reason = cmp.Or(strings.TrimRight(d.Reason, ". "), reason)
 	}
-	p.record(p.maskHost(host), p.masker.MaskString(reason))
+	p.record(p.maskHost(host), p.masker.MaskString(addressReason(reason)))
+}
+
+// addressKinds names the kinds of address smokescreen's rules refuse. Its
+// "User Configured" rule is ours: the special-purpose ranges and the
+// host's own addresses, which no user configured.
+var addressKinds = map[string]string{
+	"Deny: Not Global Unicast": "a loopback, link-local or other address that is not on the internet",
+	"Deny: Private Range":      "a private address",
+	"Deny: User Configured":    "a special-purpose address (documentation, benchmarking, a cloud's own services) or one of the bot's host's own",
+	"Deny: CGNAT Range":        "a carrier-grade NAT address",
+	"Deny: IPv6 Embedding":     "an IPv6 address that holds an IPv4 one",
+	"Deny: Self Connection":    "the proxy's own address",
+}
+
+// addressReason says smokescreen's refusal of a name's addresses in plain
+// words: "resolves to 10.0.0.5, a private address", not "no valid IP found
+// among resolved addresses - 10.0.0.5 denied by rule 'Deny: Private
+// Range'". Other reasons are as they were.
+func addressReason(reason string) string {
+	rest, ok := strings.CutPrefix(reason, "no valid IP found among resolved addresses - ")
+	if !ok {
+		return reason
+	}
+	ip, rule, ok := strings.Cut(rest, " denied by rule ")
+	kind, known := addressKinds[strings.Trim(rule, "'")]
+	if !ok || !known {
+		return reason
+	}
+	return "resolves to " + ip + ", " + kind + ", which is refused unless the spec allows its address (AllowAddresses)"
 }
 
 // maskHost masks the secrets in a host name, which arrives in lower case

@@ -109,9 +109,9 @@ func TestNetworkFilteredLetsOnlyAllowedNamesOut(t *testing.T) {
 			"blocked.oneshot.test:80":    "deny pattern",
 			"blocked.oneshot.test:443":   "deny pattern",
 			"not-on-the-list.example:80": "not on the allow-list",
-			"loopback.oneshot.test:8000": "127.0.0.1 denied by rule 'Deny: Not Global Unicast'",
-			"private.oneshot.test:8000":  "10.0.0.5 denied by rule 'Deny: Private Range'",
-			"metadata.oneshot.test:8000": "169.254.169.254 denied by rule 'Deny: Not Global Unicast'",
+			"loopback.oneshot.test:8000": "resolves to 127.0.0.1, a loopback, link-local or other address that is not on the internet",
+			"private.oneshot.test:8000":  "resolves to 10.0.0.5, a private address",
+			"metadata.oneshot.test:8000": "resolves to 169.254.169.254, a loopback, link-local or other address",
 			"web.oneshot.test:443":       "port 443 is not allowed: allow pattern `*.oneshot.test:8000` covers port 8000 only",
 		}
 		for host, reason := range want {
