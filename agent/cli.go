@@ -73,7 +73,7 @@ func Factory(d Defaults) pipeline.AgentFactory {
 	return func(opts config.AgentOptions) (pipeline.Agent, error) {
 		command := cmp.Or(opts.Command, d.Command)
 		if command == "" {
-			return nil, errors.New("no agent command: set agent.command in .github/oneshot.yml, or ONESHOT_AGENT_COMMAND for the bot")
+			return nil, errors.New("no agent command: set agent.command in .github/oneshot.yml, or ONESHOT_AGENT_COMMAND for the bot (bot run --agent-command for a run)")
 		}
 		if !config.FindsPrompt(command) {
 			return nil, fmt.Errorf("the agent command %q %s", command, config.NoPrompt)

@@ -34,16 +34,11 @@ func (r *run) setup(ctx context.Context) error {
 		return err
 	}
 	if r.cfg.Timeout > 0 { // a repository may ask for less time than the operator gives
-		// Where it was set: bot run --config FILE takes FILE's.
-		from := config.RepoPath
-		if r.co.Config != nil {
-			from = cmp.Or(r.co.ConfigName, "the configuration given")
-		}
-		limit := &tasks.TimeLimit{Limit: r.cfg.Timeout, Setting: "timeout in " + from}
+		limit := &tasks.TimeLimit{Limit: r.cfg.Timeout, Setting: "timeout in " + r.settingsFile()}
 		r.timer = time.AfterFunc(time.Until(r.started.Add(r.cfg.Timeout)), func() { r.expire(limit) })
 	}
 	if r.agent, err = r.p.Agent(r.cfg.Agent); err != nil {
-		return fail("no agent to run", contextgather.CodeBlock(err.Error()))
+		return fail("no agent to run: "+contextgather.CodeSpan(firstLine(err.Error())), contextgather.CodeBlock(err.Error()))
 	}
 	r.branch = Branch(r.cfg, r.task)
 	if r.co.Branch != "" { // a follow-up continues its pull request's branch
@@ -149,6 +144,16 @@ func (r *run) copyIn(ctx context.Context, from, to string) error {
 	}
 	defer f.Close()
 	return r.session.WriteFile(ctx, to, f, 0o444)
+}
+
+// settingsFile names where the attempt's settings came from, for the
+// messages that say where to change them: bot run --config FILE takes
+// FILE's.
+func (r *run) settingsFile() string {
+	if r.co != nil && r.co.Config != nil {
+		return cmp.Or(r.co.ConfigName, "the configuration given")
+	}
+	return config.RepoPath
 }
 
 // loadConfig reads the repository's configuration from the base commit

@@ -313,7 +313,7 @@ func (r *run) check(ctx context.Context, from, head string) error {
 	}
 	if found := guard.Protected(paths, r.cfg.Protected); len(found) > 0 {
 		return fail("refused: the change touches protected paths", findingList(scanner.Mask(found))+
-			"\nProtected paths are set by `protected_paths` in "+config.RepoPath+".")
+			"\nProtected paths are set by `protected_paths` in "+r.settingsFile()+".")
 	}
 	// The paths that protecting the directory covers are those GitHub's
 	// push checks take for workflows: a file in its place too.

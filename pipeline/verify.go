@@ -20,7 +20,7 @@ import (
 func (r *run) verifyAndFix(ctx context.Context) error {
 	if len(r.cfg.Verify) == 0 {
 		r.note("no verify commands configured or detected")
-		r.report.Notes = append(r.report.Notes, "Nothing verified this change: add verify commands to "+config.RepoPath+".")
+		r.report.Notes = append(r.report.Notes, "Nothing verified this change: add verify commands to "+r.settingsFile()+".")
 		return nil
 	}
 	failing, err := r.verify(ctx)
@@ -180,7 +180,7 @@ func (r *run) checksCanRun(ctx context.Context) error {
 		return nil
 	}
 	return fail(fmt.Sprintf("the sandbox image has no %s, which the checks run, so they could never pass; `image` in %s names one that has it",
-		strings.Join(missing, ", "), config.RepoPath), "Checks that cannot run:\n\n"+strings.Join(details, ""))
+		strings.Join(missing, ", "), r.settingsFile()), "Checks that cannot run:\n\n"+strings.Join(details, ""))
 }
 
 // checksPrograms is the programs the checks start with, each with its

@@ -254,6 +254,21 @@ func TestRunNamesTheSettingsFileItWasGivenInItsErrors(t *testing.T) {
 	}
 }
 
+// What a run's messages tell to change is in the file --config names,
+// not in a .github/oneshot.yml that was not read.
+func TestRunsAdviceNamesTheSettingsFileItWasGiven(t *testing.T) {
+	repo := gitRepo(t)
+	cfg := filepath.Join(t.TempDir(), "candidate.yml")
+	if err := os.WriteFile(cfg, []byte("image: "+cmp.Or(os.Getenv("ONESHOT_TEST_IMAGE"), sandbox.DefaultImage)+"\nverify:\n  - no-such-linter ./...\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := runTask([]string{"--repo-dir", repo, "--task", "Fix it", "--agent-command", "true {prompt_file}", "--config", cfg, "--quiet"}, &out)
+	if want := "the sandbox image has no `no-such-linter`, which the checks run, so they could never pass; `image` in " + cfg + " names one that has it"; err == nil || !strings.Contains(out.String(), want) {
+		t.Fatalf("err %v, output:\n%s\nwant %q", err, out.String(), want)
+	}
+}
+
 // bot run's --config is a repository's settings, where serve's is the
 // bot's own: its help says where those come from.
 func TestRunsHelpSaysWhereTheBotsOwnSettingsComeFrom(t *testing.T) {
