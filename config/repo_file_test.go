@@ -334,10 +334,10 @@ func TestARepoFileOfOneKeyRepeatedIsRefusedInLittleMemory(t *testing.T) {
 	// and each alias of it. (Read by the yaml package, 4,000 keys alike
 	// would take hundreds of megabytes, the whole file's worth gigabytes.)
 	for data, want := range map[string]string{
-		"fix_rounds: {" + strings.Repeat("a,", 4000) + "}\n":                                 "line 1: fix_rounds is a mapping, not a whole number",
+		"fix_rounds: {" + strings.Repeat("a,", 4000) + "}\n":                                  "line 1: fix_rounds is a mapping, not a whole number",
 		"setup: [&m {" + strings.Repeat("a,", 400) + "}" + strings.Repeat(", *m", 40) + "]\n": "line 1: setup[40] is a mapping, not a string",
-		"pull_request: [{" + strings.Repeat("a,", 4000) + "}]\n":                             "line 1: pull_request is a list, not a mapping",
-		"verify: {" + strings.Repeat("a,", 4000) + "}\n":                                     "line 1: verify is a mapping, not a list",
+		"pull_request: [{" + strings.Repeat("a,", 4000) + "}]\n":                              "line 1: pull_request is a list, not a mapping",
+		"verify: {" + strings.Repeat("a,", 4000) + "}\n":                                      "line 1: verify is a mapping, not a list",
 	} {
 		if err := refusedInLittleMemory(t, data); !strings.Contains(err.Error(), want) {
 			t.Errorf("%.40q...: %.300v, want %q", data, err, want)
