@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oneshot-dev/oneshot/config"
 )
 
 // setAppEnv sets what serve needs to start, with GitHub's API at apiURL.
@@ -95,5 +98,24 @@ func TestServeNamesTheSettingsToCheckWhenItCannotLookItsAppUp(t *testing.T) {
 				t.Errorf("serve: %v, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Text logs written to a file or a pipe, as a service manager takes them,
+// hold no colours' escape codes.
+func TestTextLogsToAFileHaveNoColours(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "bot.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	log := newLogger(config.Log{Level: "info", Format: "text"}, f)
+	log.Warn().Msg("Something to see.")
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "WRN Something to see.") || strings.Contains(string(data), "\x1b[") {
+		t.Fatalf("the log file holds %q", data)
 	}
 }
