@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // Console reports to a terminal: each step as it starts and ends, and the
@@ -42,6 +44,10 @@ func (c *Console) Update(r Report) {
 		fmt.Fprintln(c.w, line)
 	}
 }
+
+// StateWords is a task's state as a person reads it: "timed out", not
+// "timed_out".
+func StateWords(s tasks.State) string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // Log prints a step's output.
 func (c *Console) Log(e sandbox.Event) {
@@ -85,11 +91,11 @@ func (c *Console) Finish(_ context.Context, r Report) {
 		fmt.Fprintf(c.w, "note: the network filter refused %d more requests to other hosts, not listed\n", r.Unlisted)
 	}
 	if r.Final != nil {
-		fmt.Fprintf(c.w, "\n%s: %s\n", r.Final.State, r.Final.Reason)
+		fmt.Fprintf(c.w, "\n%s: %s\n", StateWords(r.Final.State), r.Final.Reason)
 		if r.Final.Details != "" {
 			fmt.Fprintln(c.w, r.Final.Details)
 		}
-		if r.Published.URL != "" {
+		if r.Published.URL != "" && !strings.Contains(r.Final.Reason, r.Published.URL) {
 			fmt.Fprintln(c.w, r.Published.URL)
 		}
 	}

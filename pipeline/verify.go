@@ -149,9 +149,17 @@ func (r *run) verify(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if failing == 0 {
-		r.note("%d checks passed", len(r.report.Checks))
+		r.note("%s passed", checksCount(len(r.report.Checks)))
 	}
 	return failing, nil
+}
+
+// checksCount is "1 check" or "n checks".
+func checksCount(n int) string {
+	if n == 1 {
+		return "1 check"
+	}
+	return fmt.Sprintf("%d checks", n)
 }
 
 // checksCanRun stops the attempt before the agent runs when a check's
