@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/oneshot-dev/oneshot/server"
+	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 func TestReadyOnlyOnceTheWorkersRunAndTheDatabaseAnswers(t *testing.T) {
@@ -252,4 +254,28 @@ func holdingDocker(t *testing.T, path string, release <-chan struct{}) string {
 	}))
 	t.Cleanup(web.Close)
 	return "tcp://" + web.Listener.Addr().String()
+}
+
+// A bot that cannot listen says so, and leaves nothing behind that the
+// next start would take for a crashed process's.
+func TestABotThatCannotListenLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	b := newBundle(t, "ONESHOT_LISTEN", taken.Addr().String(), "ONESHOT_SANDBOX_OWNER", "test-"+tasks.NewID())
+	cfg := b.config(t)
+	srv, err := server.New(context.Background(), cfg, server.Options{Version: "test", Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Run(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "listen on "+taken.Addr().String()) {
+		t.Fatalf("Run: %v", err)
+	}
+	left, err := os.ReadDir(server.WorkRoot(cfg.Sandbox.Owner))
+	if err != nil || len(left) != 0 {
+		t.Fatalf("the workspaces' directory holds %v (%v)", left, err)
+	}
 }

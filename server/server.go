@@ -305,7 +305,9 @@ func (s *Server) stopWork(ctx context.Context) error {
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Server.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err)
+		// What New made goes: the next start must not take this
+		// process's workspace for a crashed one's.
+		return errors.Join(fmt.Errorf("listen on %s: %w", s.cfg.Server.Listen, err), s.Shutdown(context.Background()))
 	}
 	httpServer := newHTTPServer(s.handler)
 	served := make(chan error, 1)
