@@ -238,7 +238,7 @@ func (e *Engine) CheckImage(ctx context.Context, image string) error {
 func (e *Engine) checkImage(ctx context.Context, image string) ([]string, error) {
 	info, err := e.docker.ImageInspect(ctx, image)
 	if errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("image %s not found: build it with images/build", image)
+		return nil, fmt.Errorf("image %s not found: build it with images/build --tag %s", image, image)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inspect image %s: %w", image, err)

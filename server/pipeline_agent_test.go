@@ -308,7 +308,7 @@ func TestABotSaysAtStartWhichOfItsImagesCannotRunASandbox(t *testing.T) {
 	b := unstartedPipelineBundle(t, goodAgent, testConfig(0), "ONESHOT_SANDBOX_IMAGES", pipelineImage()+",oneshot-test/absent:9")
 	b.start(t)
 	logs := b.logs.String()
-	if !strings.Contains(logs, "image oneshot-test/absent:9 not found: build it with images/build") || strings.Count(logs, "Tasks cannot run in this image") != 1 {
+	if !strings.Contains(logs, "image oneshot-test/absent:9 not found: build it with images/build --tag oneshot-test/absent:9") || strings.Count(logs, "Tasks cannot run in this image") != 1 {
 		t.Errorf("logs:\n%s\nwant one warning, naming the absent image", logs)
 	}
 }

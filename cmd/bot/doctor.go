@@ -44,13 +44,25 @@ func doctor(args []string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	err = diagnose(ctx, out, images)
+	if err != nil && ctx.Err() != nil {
+		// What failed failed for want of time, whatever it says.
+		return fmt.Errorf("doctor ran out of time (--timeout %v): %w", *timeout, err)
+	}
+	return err
+}
 
+// diagnose checks what a task needs of this machine: git, Docker, and
+// images, the first of which it starts a sandbox in.
+func diagnose(ctx context.Context, out io.Writer, images []string) error {
 	// Every task clones, checks and pushes with git on the bot's host.
 	cmd := exec.CommandContext(ctx, "git", "version")
 	cmd.Env = workspace.HostEnv()
 	version, err := cmd.Output()
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("git: %w\n  install git: every task runs it on this host", err)
+	} else if err != nil {
+		return fmt.Errorf("git: %w", err)
 	}
 	fmt.Fprintf(out, "git: %s\n", strings.TrimSpace(string(version)))
 
@@ -59,8 +71,10 @@ func doctor(args []string, out io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	if err := engine.Ping(ctx); err != nil {
+	if err := engine.Ping(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w\n  start Docker, or point DOCKER_HOST at it", err)
+	} else if err != nil {
+		return err
 	}
 	fmt.Fprintln(out, "docker: answers")
 	// What a doctor killed outright left, as bot run removes its own.

@@ -99,6 +99,15 @@ func TestDoctorSaysWhenGitIsMissing(t *testing.T) {
 	}
 }
 
+// A check cut short by --timeout says so, not that what it checked is
+// missing.
+func TestDoctorOutOfTimeSaysSo(t *testing.T) {
+	err := run([]string{"doctor", "--timeout", "1ns"}, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "doctor ran out of time (--timeout 1ns)") || strings.Contains(err.Error(), "install git") {
+		t.Errorf("err = %v, want the timeout named", err)
+	}
+}
+
 // The file serve reads names the images, as the environment may: doctor
 // tries those, and an image a repository may choose is checked too.
 func TestDoctorTriesTheImagesOfTheBotsConfigurationFile(t *testing.T) {
