@@ -390,7 +390,7 @@ func (r *run) agentRound(ctx context.Context, n int, promptFile string) error {
 	r.agentEnd, r.agentTail = "", ""
 	switch {
 	case res.TimedOut:
-		r.agentEnd = "the agent ran out of time"
+		r.agentEnd = "the agent ran out of the time a round has (agent.timeout)"
 	// What bash answers for a command it cannot find (127) or run (126),
 	// in the first round: the agent never started, and no round would go
 	// better. (In a fix round it ran before: the exit is its own.)
