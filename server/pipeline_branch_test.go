@@ -246,25 +246,12 @@ func TestAPushGitHubRefusesStopsTheTaskVisiblyWithoutAPullRequest(t *testing.T) 
 func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))
-	arrived, release := b.gh.Hold("POST", "/repos/acme/uuid/pulls")
-	defer release()
-	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
-	select {
-	case <-arrived:
-	case <-time.After(pipelineWait):
-		t.Fatal("the pull request was never asked for")
-	}
-	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
-	waitFor(t, wait, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
-	release()
-
-	run := b.waitConcluded(t, 1)
+	run, final := b.cancelWhileThePullRequestOpens(t)
 	prs := b.gh.PullRequests(b.repo)
 	if run.Conclusion != "success" || len(prs) != 1 || !strings.Contains(run.Output.Summary, "Opened pull request #2") {
 		t.Fatalf("check run %q with %d pull requests: %s", run.Conclusion, len(prs), run.Output.Summary)
 	}
-	comments := b.botComments(1)
-	if final := comments[len(comments)-1]; !strings.Contains(final, "/pull/2") {
+	if !strings.Contains(final, "/pull/2") {
 		t.Fatalf("the final comment does not link the pull request: %q", final)
 	}
 }
@@ -275,9 +262,24 @@ func TestACancelWhileThePullRequestOpensStillLinksIt(t *testing.T) {
 func TestACancelWhileGitHubRefusesThePullRequestSaysWhatGitHubSaid(t *testing.T) {
 	t.Parallel()
 	b := pipelineBundle(t, goodAgent, testConfig(0))
+	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, -1)
+	run, final := b.cancelWhileThePullRequestOpens(t)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 was pushed, but GitHub did not open its pull request") ||
+		!strings.Contains(run.Output.Summary, "422") {
+		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
+	}
+	if !strings.Contains(final, "was pushed") || !strings.Contains(final, "422") {
+		t.Fatalf("final comment %q", final)
+	}
+}
+
+// cancelWhileThePullRequestOpens runs a task that is cancelled once its
+// change is pushed, while GitHub holds the request that opens its pull
+// request, and returns the attempt's check run and final comment.
+func (b *testBundle) cancelWhileThePullRequestOpens(t *testing.T) (githubtest.CheckRun, string) {
+	t.Helper()
 	arrived, release := b.gh.Hold("POST", "/repos/acme/uuid/pulls")
 	defer release()
-	b.gh.Fail("POST", "/repos/acme/uuid/pulls", http.StatusUnprocessableEntity, -1)
 	b.deliver(t, "issues", "issues.labeled", labelled("agent", "writer"))
 	select {
 	case <-arrived:
@@ -287,16 +289,9 @@ func TestACancelWhileGitHubRefusesThePullRequestSaysWhatGitHubSaid(t *testing.T)
 	b.deliver(t, "issue_comment", "issue_comment.created", commented("/oneshot cancel", "writer"))
 	waitFor(t, wait, "the cancel", func() bool { return strings.Contains(b.logs.String(), "Cancelled a task.") })
 	release()
-
 	run := b.waitConcluded(t, 1)
-	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "branch oneshot/issue-1 was pushed, but GitHub did not open its pull request") ||
-		!strings.Contains(run.Output.Summary, "422") {
-		t.Fatalf("check run %q: %s", run.Conclusion, run.Output.Summary)
-	}
 	comments := b.botComments(1)
-	if final := comments[len(comments)-1]; !strings.Contains(final, "was pushed") || !strings.Contains(final, "422") {
-		t.Fatalf("final comment %q", final)
-	}
+	return run, comments[len(comments)-1]
 }
 
 // TestABranchSomeoneElsePushedToMeanwhileIsNotOverwritten pushes to the
