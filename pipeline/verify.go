@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,11 +206,7 @@ func checksPrograms(checks []config.Check) (map[string][]config.Check, string) {
 		}
 		programs[fields[0]] = append(programs[fields[0]], check)
 	}
-	var names []string
-	for name := range programs {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(programs))
 	return programs, fmt.Sprintf(`for p in %s; do command -v "$p" >/dev/null || echo "$p"; done`, strings.Join(names, " "))
 }
 
