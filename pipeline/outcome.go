@@ -32,7 +32,7 @@ func (r *run) showPanic(ctx context.Context) {
 		}
 		panic(v)
 	}
-	if r.report.Published.URL != "" || r.pushed {
+	if r.report.Published.URL != "" {
 		out := r.success()
 		r.finish(ctx, out)
 		panic(&tasks.PanicAfterEnd{State: out.State, Detail: r.mask(out.Reason), Value: v})
