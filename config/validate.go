@@ -151,7 +151,7 @@ func privateKeyProblem(key string) string {
 		}
 		if k := strings.TrimSpace(key); !strings.ContainsAny(k, " \n") && (strings.HasPrefix(k, "/") || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".pem")) {
 			// go-githubapp's variable holds the key, not where it is.
-			return `is not a PEM-encoded private key but looks like a file's path: it holds the key itself, as in GITHUB_APP_PRIVATE_KEY="$(cat key.pem)"`
+			return `is not a PEM-encoded private key but looks like a file's path: it holds the key itself, as in GITHUB_APP_PRIVATE_KEY="$(cat key.pem)", or in the file a block (private_key: |) of the PEM's lines`
 		}
 		return "is not a PEM-encoded private key"
 	}

@@ -81,7 +81,7 @@ func TestEachProblemIsOneLineNamingSettingAndVariable(t *testing.T) {
 		{"private key not PEM", func(a *App) { a.GitHub.App.PrivateKey = "MIIEowIBAAKCAQEA" },
 			"github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key"},
 		{"private key's path", func(a *App) { a.GitHub.App.PrivateKey = "/etc/oneshot/key.pem" },
-			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key but looks like a file's path: it holds the key itself, as in GITHUB_APP_PRIVATE_KEY="$(cat key.pem)"`},
+			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key but looks like a file's path: it holds the key itself, as in GITHUB_APP_PRIVATE_KEY="$(cat key.pem)", or in the file a block (private_key: |) of the PEM's lines`},
 		{"private key flattened to one line", func(a *App) { a.GitHub.App.PrivateKey = strings.ReplaceAll(pkcs1Key(), "\n", `\n`) },
 			`github.app.private_key (GITHUB_APP_PRIVATE_KEY) is not a PEM-encoded private key: it holds "\n" where line breaks belong`},
 		{"private key is an EC key", func(a *App) { a.GitHub.App.PrivateKey = sec1Key(t) },

@@ -45,6 +45,7 @@ func (r *run) verifyAndFix(ctx context.Context) error {
 			return err
 		}
 	}
+	r.note("%d of %d checks failed", failing, len(r.report.Checks))
 	return fail(fmt.Sprintf("%d of %d checks still fail after %d fix rounds; over to people", failing, len(r.report.Checks), r.cfg.FixRounds),
 		failureDetails(r.report.Checks))
 }

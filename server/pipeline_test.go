@@ -333,6 +333,10 @@ func TestAnAgentThatNeverFixesTheChecksHandsOverWithoutAPullRequest(t *testing.T
 	if !strings.Contains(run.Output.Summary, `Hello() = "helo", want hello`) {
 		t.Fatalf("the summary does not show the failing output: %s", run.Output.Summary)
 	}
+	// Each round of checks says how many failed, the last as the first.
+	if n := strings.Count(run.Output.Summary, "1 of 1 checks failed"); n != 2 {
+		t.Fatalf("%d rounds of checks say how many failed, want both:\n%s", n, run.Output.Summary)
+	}
 	if len(run.Actions) != 1 || run.Actions[0].Identifier != "retry" {
 		t.Fatalf("actions %+v", run.Actions)
 	}
