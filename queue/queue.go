@@ -254,7 +254,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	// must reach the database before it closes or the attempt waits for
 	// River's rescue, or an intake. They get stopWait more, the intakes
 	// cancelled (River tries them again at the next start).
-	q.cfg.Logger.Warn().Dur("wait", stopWait).Msg("Workers are still stopping; waiting for them a little longer.")
+	q.cfg.Logger.Warn().Stringer("wait", stopWait).Msg("Workers are still stopping; waiting for them a little longer.")
 	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
 	defer cancel()
 	if err := q.river.StopAndCancel(wait); err != nil {

@@ -163,7 +163,7 @@ func (q *Queue) finishAttempt(ctx context.Context, t *tasks.Task, end attemptEnd
 		q.mu.Lock()
 		q.unrecorded[attemptKey(t.ID, t.Attempt)] = keptEnd{t, end}
 		q.mu.Unlock()
-		log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not record how the attempt ended; it is kept to record later, not run again.")
+		log.Warn().Err(err).Stringer("wait", q.startRetry).Msg("Could not record how the attempt ended; it is kept to record later, not run again.")
 		return river.JobSnooze(q.startRetry)
 	}
 	log.Info().Str("state", string(end.state)).Str("detail", end.detail).Msg("Attempt ended.")
@@ -222,7 +222,7 @@ const startRetryWait = 5 * time.Second
 // up while the database is away, and after the last River would discard
 // the job, leaving the task queued for ever.
 func (q *Queue) startLater(log zerolog.Logger, err error) error {
-	log.Warn().Err(err).Dur("wait", q.startRetry).Msg("Could not start the attempt; trying again shortly.")
+	log.Warn().Err(err).Stringer("wait", q.startRetry).Msg("Could not start the attempt; trying again shortly.")
 	return river.JobSnooze(q.startRetry)
 }
 

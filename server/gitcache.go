@@ -41,7 +41,7 @@ func (s *Server) startGitCacheSweep() {
 			s.log.Warn().Err(err).Str("cache", cache.Dir).Msg("Could not remove unused repositories from the git cache.")
 		}
 		if len(removed) > 0 {
-			s.log.Info().Strs("removed", removed).Dur("unused_for", maxAge).Msg("Removed repositories no task used from the git cache.")
+			s.log.Info().Strs("removed", removed).Stringer("unused_for", maxAge).Msg("Removed repositories no task used from the git cache.")
 		}
 	})
 }

@@ -335,7 +335,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.draining.Store(true)
 	if drain := s.cfg.Server.Drain; drain > 0 {
-		s.log.Info().Dur("drain", drain).Msg("Stopping: still answering webhooks while /readyz says so, for the load balancer to send them elsewhere.")
+		s.log.Info().Stringer("drain", drain).Msg("Stopping: still answering webhooks while /readyz says so, for the load balancer to send them elsewhere.")
 		time.Sleep(drain)
 	}
 	s.log.Info().Msg("Shutting down: no new webhooks; running tasks go back to the queue.")
