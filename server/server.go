@@ -115,7 +115,11 @@ func New(ctx context.Context, cfg config.App, opts Options) (*Server, error) {
 		return nil, err
 	}
 	botLogin, err := githubapi.BotLogin(ctx, clients)
-	if err != nil {
+	if answer := githubapi.Answer(err); answer != "" {
+		// In words, where go-github's would end in the list of details
+		// GitHub gave, most often empty: "[]".
+		return nil, fmt.Errorf("look up the GitHub App: %s (%s)", answer, appLookupHint(err))
+	} else if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, appLookupHint(err))
 	}
 	db, err := queue.Open(ctx, cfg.Database.URL)

@@ -94,7 +94,7 @@ func TestServeNamesTheSettingsToCheckWhenItCannotLookItsAppUp(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			setAppEnv(t, tc.apiURL)
-			if err := run([]string{"serve"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := run([]string{"serve"}, new(bytes.Buffer)); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "[]") {
 				t.Errorf("serve: %v, want it to say %q", err, tc.want)
 			}
 		})
