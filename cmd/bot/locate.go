@@ -161,7 +161,10 @@ func checkIssue(data []byte, where string) error {
 	if len(data) > maxIssueFile {
 		return fmt.Errorf("the issue %s is larger than %d bytes", where, maxIssueFile)
 	}
-	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return fmt.Errorf("the issue %s is not text: it holds a NUL byte, as a binary file does", where)
+	}
+	if !utf8.Valid(data) {
 		return fmt.Errorf("the issue %s is not UTF-8 text", where)
 	}
 	if strings.TrimSpace(contextgather.IssueText(splitTask(string(data)))) == "" {

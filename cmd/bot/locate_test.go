@@ -156,7 +156,7 @@ func TestAnIssueFileThatHoldsNoIssueIsRefused(t *testing.T) {
 	for _, tc := range []struct{ name, text, want string }{
 		{"empty", "", "is empty"},
 		{"only a template's comment", "<!-- Describe the bug -->\n\n", "is empty"},
-		{"binary", "PK\x03\x04\x00\x00", "not UTF-8 text"},
+		{"binary", "PK\x03\x04\x00\x00", "not text: it holds a NUL byte"},
 		{"not UTF-8", "caf\xe9 crashes", "not UTF-8 text"},
 		{"too large", big, "larger than"},
 	} {
