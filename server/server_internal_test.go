@@ -46,7 +46,7 @@ func delivery(t *testing.T, url string, headers map[string]string) int {
 	return resp.StatusCode
 }
 
-var deliveryHeaders = map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00"}
+var deliveryHeaders = map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00", "X-GitHub-Delivery": "d1"}
 
 func TestWhatIsPlainlyNotADeliveryIsRefusedUnread(t *testing.T) {
 	var read atomic.Bool
@@ -59,6 +59,7 @@ func TestWhatIsPlainlyNotADeliveryIsRefusedUnread(t *testing.T) {
 		"a form":             {map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Hub-Signature-256": "sha256=00"}, http.StatusUnsupportedMediaType},
 		"no signature":       {map[string]string{"Content-Type": "application/json"}, http.StatusBadRequest},
 		"an SHA-1 signature": {map[string]string{"Content-Type": "application/json", "X-Hub-Signature": "sha1=00"}, http.StatusBadRequest},
+		"no delivery ID":     {map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00"}, http.StatusBadRequest},
 	} {
 		if status := delivery(t, srv.URL, tc.headers); status != tc.status || read.Load() {
 			t.Errorf("%s: status %d, read %v; want %d unread", name, status, read.Load(), tc.status)
@@ -112,7 +113,7 @@ func TestSlowSendersCannotKeepADeliveryFromBeingRead(t *testing.T) {
 		}
 		defer conn.Close()
 		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: oneshot\r\nContent-Type: application/json\r\n"+
-			"X-Hub-Signature-256: sha256=00\r\nContent-Length: 100000\r\n\r\n{\"action\":")
+			"X-Hub-Signature-256: sha256=00\r\nX-GitHub-Delivery: d1\r\nContent-Length: 100000\r\n\r\n{\"action\":")
 		<-entered
 	}
 	// Every place is taken by a body that will never end.
