@@ -479,24 +479,3 @@ func TestAWebhookSecretWithWhiteSpaceAtItsEndsIsRefused(t *testing.T) {
 		}
 	}
 }
-
-// A list of white space or commas alone would empty the list, a bound
-// such as the network's among them, without a word: "" is how that is
-// said, and anything else with an empty item is refused.
-func TestAListWithAnEmptyItemIsRefused(t *testing.T) {
-	t.Parallel()
-	path := writeConfig(t, "sandbox:\n  network:\n    allow: [proxy.golang.org]\n")
-	for _, v := range []string{" ", ",", "\n", "proxy.golang.org,,sum.golang.org"} {
-		app, err := Load(path, envOf(required(map[string]string{"ONESHOT_SANDBOX_NETWORK_ALLOW": v})))
-		if err == nil || !strings.Contains(err.Error(), "sandbox.network.allow (ONESHOT_SANDBOX_NETWORK_ALLOW) has an empty item") {
-			t.Errorf("ONESHOT_SANDBOX_NETWORK_ALLOW=%q: err %v, bound %q", v, err, app.Sandbox.Network.AllowList())
-		}
-	}
-	app, err := Load(path, envOf(required(map[string]string{"ONESHOT_SANDBOX_NETWORK_ALLOW": ""})))
-	if err != nil || len(app.Sandbox.Network.AllowList()) != 0 {
-		t.Fatalf("an empty variable: err %v, bound %q", err, app.Sandbox.Network.AllowList())
-	}
-	if _, err := Load(writeConfig(t, "sandbox:\n  images: [\"a\", \" \"]\n"), envOf(required(nil))); err == nil || !strings.Contains(err.Error(), "sandbox.images (ONESHOT_SANDBOX_IMAGES) has an empty item") {
-		t.Errorf("a file's list with an empty item: err %v", err)
-	}
-}
