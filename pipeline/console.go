@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/oneshot-dev/oneshot/sandbox"
-	"github.com/oneshot-dev/oneshot/tasks"
 )
 
 // Console reports to a terminal: each step as it starts and ends, and the
@@ -44,10 +43,6 @@ func (c *Console) Update(r Report) {
 		fmt.Fprintln(c.w, line)
 	}
 }
-
-// StateWords is a task's state as a person reads it: "timed out", not
-// "timed_out".
-func StateWords(s tasks.State) string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // Log prints a step's output.
 func (c *Console) Log(e sandbox.Event) {
@@ -91,7 +86,7 @@ func (c *Console) Finish(_ context.Context, r Report) {
 		fmt.Fprintf(c.w, "note: the network filter refused %d more requests to other hosts, not listed\n", r.Unlisted)
 	}
 	if r.Final != nil {
-		fmt.Fprintf(c.w, "\n%s: %s\n", StateWords(r.Final.State), r.Final.Reason)
+		fmt.Fprintf(c.w, "\n%s: %s\n", r.Final.State.Words(), r.Final.Reason)
 		if r.Final.Details != "" {
 			fmt.Fprintln(c.w, r.Final.Details)
 		}

@@ -316,7 +316,7 @@ func (r *run) exec(ctx context.Context, what, script, dir string, timeout time.D
 		case res.ExitCode == 127:
 			// What bash answers for a program it cannot find: most often a
 			// toolchain the image lacks, which the default image does.
-			why = "exit 127: a program it runs is not in the sandbox image; `image` in " + r.settingsFile() + " names one that has it"
+			why = "exit 127: a program it runs is not in the sandbox image; " + r.otherImage()
 		}
 		return fail(fmt.Sprintf("%s command %s failed (%s)", what, contextgather.CodeSpan(firstLine(script)), why), r.logTail(failureTail))
 	}

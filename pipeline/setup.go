@@ -156,6 +156,11 @@ func (r *run) settingsFile() string {
 	return config.RepoPath
 }
 
+// otherImage says where to name an image that has what this one lacks.
+func (r *run) otherImage() string {
+	return "`image` in " + r.settingsFile() + " names one that has it"
+}
+
 // loadConfig reads the repository's configuration from the base commit
 // on the default branch, never from the task's branch, so that a task
 // cannot change its own rules.

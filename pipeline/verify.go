@@ -189,8 +189,8 @@ func (r *run) checksCanRun(ctx context.Context) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return fail(fmt.Sprintf("the sandbox image has no %s, which the checks run, so they could never pass; `image` in %s names one that has it",
-		strings.Join(missing, ", "), r.settingsFile()), "Checks that cannot run:\n\n"+strings.Join(details, ""))
+	return fail(fmt.Sprintf("the sandbox image has no %s, which the checks run, so they could never pass; %s",
+		strings.Join(missing, ", "), r.otherImage()), "Checks that cannot run:\n\n"+strings.Join(details, ""))
 }
 
 // checksPrograms is the programs the checks start with, each with its

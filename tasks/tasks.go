@@ -33,6 +33,9 @@ const (
 // Final reports whether an attempt in this state is over.
 func (s State) Final() bool { return s != Queued && s != Running }
 
+// Words is the state as a person reads it: "timed out", not "timed_out".
+func (s State) Words() string { return strings.ReplaceAll(string(s), "_", " ") }
+
 // Kinds of task.
 const (
 	// KindIssue works on an issue and opens a pull request.

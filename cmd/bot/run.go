@@ -156,7 +156,7 @@ func runTask(args []string, out io.Writer) error {
 		return err
 	}
 	if state != tasks.Succeeded {
-		return fmt.Errorf("%s: %s", pipeline.StateWords(state), reason)
+		return fmt.Errorf("%s: %s", state.Words(), reason)
 	}
 	return nil
 }
